@@ -1,0 +1,384 @@
+//! Rust mirrors of the record ABI in `bpf/records.h`.
+//!
+//! The C header is the single source of truth; these types copy it field for field with
+//! little-endian integer types (so a trace decodes the same on any host) and a test proves
+//! their sizes and offsets equal the types the BPF skeleton generates from the header.
+//! Records are read out of untrusted bytes with zerocopy: a short or inconsistent record
+//! is an [`AbiError`], never a panic.
+
+use zerocopy::little_endian::{U16, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+/// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
+pub const ABI_VERSION: u32 = 1;
+/// `KL_COMM_LEN`
+pub const COMM_LEN: usize = 16;
+/// `KL_PATH_MAX`
+pub const PATH_MAX: usize = 4096;
+/// `KL_ARGV_MAX`
+pub const ARGV_MAX: usize = 4096;
+/// `REC_KIND_MAX`: the number of per-kind statistics slots.
+pub const KIND_MAX: usize = 16;
+
+/// `rec_hdr.flags`: the first string of the tail was cut.
+pub const REC_F_TRUNC0: u16 = 1 << 0;
+/// `rec_hdr.flags`: the second string of the tail was cut.
+pub const REC_F_TRUNC1: u16 = 1 << 1;
+/// `rec_exit.exit_flags`: the last thread of its process ended.
+pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
+/// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.
+pub const EXIT_F_GROUP_EXIT: u32 = 1 << 1;
+
+/// `enum rec_kind`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKind {
+    Fork,
+    Exec,
+    Exit,
+    /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
+    Unknown(u16),
+}
+
+impl RecordKind {
+    pub const fn from_raw(raw: u16) -> Self {
+        match raw {
+            1 => Self::Fork,
+            2 => Self::Exec,
+            3 => Self::Exit,
+            other => Self::Unknown(other),
+        }
+    }
+
+    pub const fn raw(self) -> u16 {
+        match self {
+            Self::Fork => 1,
+            Self::Exec => 2,
+            Self::Exit => 3,
+            Self::Unknown(raw) => raw,
+        }
+    }
+
+    /// The name used by `kellect info` and in statistics.
+    pub fn name(self) -> String {
+        match self {
+            Self::Fork => "proc_fork".into(),
+            Self::Exec => "proc_exec".into(),
+            Self::Exit => "proc_exit".into(),
+            Self::Unknown(raw) => format!("kind_{raw}"),
+        }
+    }
+}
+
+/// `struct rec_hdr`, 56 bytes: the common header of every record.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct RecordHeader {
+    pub kind: U16,
+    pub flags: U16,
+    pub len: U32,
+    pub ts: U64,
+    pub pid: U32,
+    pub tid: U32,
+    pub ppid: U32,
+    pub uid: U32,
+    pub gid: U32,
+    pub cpu: U16,
+    pub syscall: U16,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// `struct rec_fork`, 88 bytes.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ForkRecord {
+    pub hdr: RecordHeader,
+    pub child_pid: U32,
+    pub child_tid: U32,
+    pub clone_flags: U64,
+    pub child_comm: [u8; COMM_LEN],
+}
+
+/// `struct rec_exec`, 72 bytes, then the tail: filename, argv area.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ExecRecord {
+    pub hdr: RecordHeader,
+    pub old_pid: U32,
+    pub argc: U32,
+    pub filename_len: U16,
+    pub args_len: U16,
+    pub _pad: U32,
+}
+
+/// `struct rec_exit`, 64 bytes.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ExitRecord {
+    pub hdr: RecordHeader,
+    pub exit_code: U32,
+    pub exit_flags: U32,
+}
+
+/// `struct kind_stats`: one CPU's counters for one record kind.
+#[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct KindStats {
+    pub emitted: U64,
+    pub dropped: U64,
+}
+
+/// Why bytes inside a frame do not form a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AbiError {
+    #[error(
+        "record at byte {offset} of its frame is cut: {needed} bytes needed, {available} left"
+    )]
+    Truncated {
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
+    #[error("record at byte {offset} of its frame claims length {len}, shorter than its kind's fixed part ({min})")]
+    TooShort {
+        offset: usize,
+        len: usize,
+        min: usize,
+    },
+    #[error(
+        "record at byte {offset} of its frame: tail lengths ({tail}) exceed the record ({len})"
+    )]
+    BadTail {
+        offset: usize,
+        tail: usize,
+        len: usize,
+    },
+}
+
+/// One record, decoded from a frame; borrowed tails point into the frame's bytes.
+#[derive(Debug, Clone)]
+pub enum Record<'a> {
+    Fork(ForkRecord),
+    Exec {
+        rec: ExecRecord,
+        filename: &'a [u8],
+        args: &'a [u8],
+    },
+    Exit(ExitRecord),
+    Unknown {
+        hdr: RecordHeader,
+    },
+}
+
+impl Record<'_> {
+    pub fn header(&self) -> &RecordHeader {
+        match self {
+            Record::Fork(r) => &r.hdr,
+            Record::Exec { rec, .. } => &rec.hdr,
+            Record::Exit(r) => &r.hdr,
+            Record::Unknown { hdr } => hdr,
+        }
+    }
+}
+
+/// Iterates over the records packed back to back in a decompressed frame.
+///
+/// Stops at the first malformed record (after yielding its error): once a length is wrong,
+/// nothing after it in the frame can be located.
+pub struct Records<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Records {
+            bytes,
+            offset: 0,
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, AbiError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.offset >= self.bytes.len() {
+            return None;
+        }
+        let result = decode_at(self.bytes, self.offset);
+        match &result {
+            Ok((_, len)) => self.offset += len,
+            Err(_) => self.failed = true,
+        }
+        Some(result.map(|(record, _)| record))
+    }
+}
+
+/// Decodes the record at `offset`; returns it and its length.
+fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiError> {
+    let rest = &bytes[offset..];
+    let truncated = |needed: usize| AbiError::Truncated {
+        offset,
+        needed,
+        available: rest.len(),
+    };
+    let (hdr, _) =
+        RecordHeader::read_from_prefix(rest).map_err(|_| truncated(size_of::<RecordHeader>()))?;
+    let len = hdr.len.get() as usize;
+    if len > rest.len() {
+        return Err(truncated(len));
+    }
+    let body = &rest[..len];
+    let fixed = |min: usize| -> Result<(), AbiError> {
+        if len < min {
+            Err(AbiError::TooShort { offset, len, min })
+        } else {
+            Ok(())
+        }
+    };
+    let record = match RecordKind::from_raw(hdr.kind.get()) {
+        RecordKind::Fork => {
+            fixed(size_of::<ForkRecord>())?;
+            Record::Fork(
+                ForkRecord::read_from_prefix(body)
+                    .expect("length checked")
+                    .0,
+            )
+        }
+        RecordKind::Exec => {
+            fixed(size_of::<ExecRecord>())?;
+            let (rec, tail) = ExecRecord::read_from_prefix(body).expect("length checked");
+            let flen = rec.filename_len.get() as usize;
+            let alen = rec.args_len.get() as usize;
+            if flen + alen > tail.len() {
+                return Err(AbiError::BadTail {
+                    offset,
+                    tail: flen + alen,
+                    len,
+                });
+            }
+            Record::Exec {
+                rec,
+                filename: &tail[..flen],
+                args: &tail[flen..flen + alen],
+            }
+        }
+        RecordKind::Exit => {
+            fixed(size_of::<ExitRecord>())?;
+            Record::Exit(
+                ExitRecord::read_from_prefix(body)
+                    .expect("length checked")
+                    .0,
+            )
+        }
+        RecordKind::Unknown(_) => {
+            fixed(size_of::<RecordHeader>())?;
+            Record::Unknown { hdr }
+        }
+    };
+    Ok((record, len))
+}
+
+/// The record's header, read without decoding its body: what the recorder needs on its
+/// hot path (timestamp, kind, length).
+pub fn peek_header(bytes: &[u8]) -> Option<RecordHeader> {
+    RecordHeader::read_from_prefix(bytes).ok().map(|(h, _)| h)
+}
+
+/// A NUL-padded C string field as text (lossy: kernel strings are bytes).
+pub fn c_str(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zerocopy::FromZeros;
+
+    fn header(kind: u16, len: u32) -> RecordHeader {
+        let mut h = RecordHeader::new_zeroed();
+        h.kind = kind.into();
+        h.len = len.into();
+        h.ts = 42u64.into();
+        h
+    }
+
+    #[test]
+    fn sizes_match_records_h() {
+        assert_eq!(size_of::<RecordHeader>(), 56);
+        assert_eq!(size_of::<ForkRecord>(), 88);
+        assert_eq!(size_of::<ExecRecord>(), 72);
+        assert_eq!(size_of::<ExitRecord>(), 64);
+        assert_eq!(size_of::<KindStats>(), 16);
+    }
+
+    #[test]
+    fn exec_tail_round_trip() {
+        let mut rec = ExecRecord::new_zeroed();
+        rec.hdr = header(2, (72 + 7 + 9) as u32);
+        rec.filename_len = 7.into();
+        rec.args_len = 9.into();
+        let mut bytes = rec.as_bytes().to_vec();
+        bytes.extend_from_slice(b"/bin/ls");
+        bytes.extend_from_slice(b"ls\0-la\0/\0");
+        let mut exit = ExitRecord::new_zeroed();
+        exit.hdr = header(3, 64);
+        exit.exit_code = (7 << 8).into();
+        bytes.extend_from_slice(exit.as_bytes());
+
+        let records: Vec<_> = Records::new(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(records.len(), 2);
+        let Record::Exec { filename, args, .. } = &records[0] else {
+            panic!("expected exec, got {:?}", records[0]);
+        };
+        assert_eq!(*filename, b"/bin/ls");
+        assert_eq!(*args, b"ls\0-la\0/\0");
+        assert!(matches!(&records[1], Record::Exit(e) if e.exit_code.get() == 7 << 8));
+    }
+
+    #[test]
+    fn malformed_records_are_errors() {
+        // Cut header.
+        let h = header(3, 64);
+        let r: Vec<_> = Records::new(&h.as_bytes()[..20]).collect();
+        assert!(matches!(
+            r[..],
+            [Err(AbiError::Truncated { needed: 56, .. })]
+        ));
+        // Length beyond the frame.
+        let r: Vec<_> = Records::new(h.as_bytes()).collect();
+        assert!(matches!(
+            r[..],
+            [Err(AbiError::Truncated { needed: 64, .. })]
+        ));
+        // Length shorter than the kind's fixed part.
+        let h = header(1, 56);
+        let r: Vec<_> = Records::new(h.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::TooShort { min: 88, .. })]));
+        // Zero length must not loop forever.
+        let h = header(9, 0);
+        let r: Vec<_> = Records::new(h.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::TooShort { min: 56, .. })]));
+        // Tail lengths beyond the record.
+        let mut rec = ExecRecord::new_zeroed();
+        rec.hdr = header(2, 72);
+        rec.filename_len = 5.into();
+        let r: Vec<_> = Records::new(rec.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::BadTail { .. })]));
+    }
+
+    #[test]
+    fn unknown_kinds_are_skipped_by_length() {
+        let mut bytes = header(77, 60).as_bytes().to_vec();
+        bytes.extend_from_slice(&[0xAA; 4]);
+        bytes.extend_from_slice(header(3, 64).as_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        let kinds: Vec<_> = Records::new(&bytes)
+            .map(|r| RecordKind::from_raw(r.unwrap().header().kind.get()))
+            .collect();
+        assert_eq!(kinds, [RecordKind::Unknown(77), RecordKind::Exit]);
+    }
+}

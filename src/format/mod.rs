@@ -1,0 +1,47 @@
+//! The `.kz` trace container: segment files made of a file header and checksummed
+//! blocks; data frames of raw records compressed with zstd; an index; an End block.
+//!
+//! This module only frames bytes: it knows neither the record layout (`bpf/records.h`)
+//! nor the metadata schemas (`crate::meta`). It has no Linux dependencies, never panics on
+//! input, and never sizes an allocation from a length field it has not checked against a
+//! limit or against the bytes actually present.
+//!
+//! Every on-disk struct documents its byte layout on its type; docs/FORMAT.md describes the
+//! whole format for users, with the crash-safety and versioning rules.
+//!
+//! Writing: [`FileHeader::encode`], then per block [`block_header`] + payload (frames from
+//! [`encode_frame`], compressed metadata from [`compress_meta`]), and finally
+//! [`IndexBuilder::encode_index_and_end`]. [`SegmentEncoder`] does all of it in memory.
+//!
+//! Reading: [`TraceReader::new`] checks the header, [`TraceReader::scan`] walks the blocks
+//! and salvages what is intact, [`decode_frame`] / [`BlockRef::decode_frame`] decompress
+//! the frames (in parallel if the caller wishes: they are independent).
+
+mod block;
+mod error;
+mod frame;
+mod header;
+mod index;
+mod le;
+mod reader;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use block::{
+    block_header, compress_meta, decompress_meta, encode_block, BlockHeader, BlockKind,
+    BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC, MAX_BLOCK_PAYLOAD, MAX_META_RAW,
+};
+pub use error::FormatError;
+pub use frame::{
+    decode_frame, decode_frame_into, encode_frame, encode_frame_into, Codec, FrameHeader,
+    FRAME_HEADER_LEN, MAX_FRAME_RAW,
+};
+pub use header::{FileHeader, FormatVersion, FILE_HEADER_LEN, MAGIC};
+pub use index::{
+    parse_index, EndInfo, IndexBuilder, IndexEntry, END_PAYLOAD_LEN, INDEX_ENTRY_LEN,
+    MAX_INDEX_ENTRIES,
+};
+pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
+pub use writer::SegmentEncoder;

@@ -1,0 +1,12 @@
+//! kellect: an eBPF forensic recorder built as record and replay.
+//!
+//! Data flows one way: [`recorder`] (Linux, feature `record`) writes raw kernel records
+//! into the [`format`] container; [`replayer`] reads them back anywhere. [`abi`] mirrors the
+//! record layouts of `bpf/records.h`; [`meta`] holds the host context a trace carries.
+
+pub mod abi;
+pub mod format;
+pub mod meta;
+#[cfg(feature = "record")]
+pub mod recorder;
+pub mod replayer;

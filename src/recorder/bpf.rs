@@ -1,0 +1,128 @@
+//! Loading and attaching the BPF programs (the libbpf-cargo skeleton of bpf/kellect.bpf.c).
+
+use std::mem::MaybeUninit;
+
+use anyhow::{Context, Result};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject};
+
+use crate::abi::{KindStats, KIND_MAX};
+use crate::meta::KindCounters;
+use zerocopy::FromBytes;
+
+#[allow(clippy::all, unsafe_op_in_unsafe_fn)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/kellect.skel.rs"));
+}
+#[cfg(test)]
+use skel::types;
+use skel::{KellectSkel, KellectSkelBuilder};
+
+/// What the kernel side is told before load.
+pub struct BpfConfig {
+    pub self_tgid: u32,
+    /// Record only the process tree of the recorder's children.
+    pub target_mode: bool,
+    pub ring_size: u32,
+}
+
+pub struct Probes<'obj> {
+    skel: KellectSkel<'obj>,
+}
+
+impl<'obj> Probes<'obj> {
+    pub fn load(storage: &'obj mut MaybeUninit<OpenObject>, cfg: &BpfConfig) -> Result<Self> {
+        let mut open = KellectSkelBuilder::default()
+            .open(storage)
+            .context("opening the BPF object")?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no read-only data section")?;
+        rodata.self_tgid = cfg.self_tgid;
+        rodata.target_mode = cfg.target_mode as u8;
+        open.maps
+            .events
+            .set_max_entries(cfg.ring_size)
+            .context("sizing the ring buffer")?;
+        let mut skel = open.load().context(
+            "loading the BPF programs into the kernel (the verifier log above says why)",
+        )?;
+        skel.attach()
+            .context("attaching the BPF programs to their tracepoints")?;
+        Ok(Probes { skel })
+    }
+
+    pub fn events_map(&self) -> &dyn MapCore {
+        &self.skel.maps.events
+    }
+
+    /// The kernel's counters, per CPU and per record kind (non-zero ones only).
+    pub fn counters(&self) -> Result<Vec<KindCounters>> {
+        let mut out = Vec::new();
+        for kind in 0..KIND_MAX as u32 {
+            let per_cpu = self
+                .skel
+                .maps
+                .stats
+                .lookup_percpu(&kind.to_ne_bytes(), MapFlags::ANY)
+                .context("reading the kernel's event counters")?
+                .unwrap_or_default();
+            for (cpu, value) in per_cpu.iter().enumerate() {
+                let Ok((stats, _)) = KindStats::read_from_prefix(value) else {
+                    continue;
+                };
+                let (emitted, dropped) = (stats.emitted.get(), stats.dropped.get());
+                if emitted != 0 || dropped != 0 {
+                    out.push(KindCounters {
+                        cpu: cpu as u32,
+                        kind: kind as u16,
+                        emitted,
+                        dropped,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::types;
+    use crate::abi::{ExecRecord, ExitRecord, ForkRecord, KindStats, RecordHeader};
+    use std::mem::{offset_of, size_of};
+
+    /// The Rust mirrors in src/abi.rs must match the layouts the BPF compiler produced.
+    #[test]
+    fn mirrors_match_the_skeleton() {
+        macro_rules! same {
+            ($ours:ty, $theirs:ty, [$($field:ident),*]) => {
+                assert_eq!(size_of::<$ours>(), size_of::<$theirs>(), stringify!($ours));
+                $(assert_eq!(
+                    offset_of!($ours, $field),
+                    offset_of!($theirs, $field),
+                    concat!(stringify!($ours), ".", stringify!($field))
+                );)*
+            };
+        }
+        same!(
+            RecordHeader,
+            types::rec_hdr,
+            [kind, flags, len, ts, pid, tid, ppid, uid, gid, cpu, syscall, comm]
+        );
+        same!(
+            ForkRecord,
+            types::rec_fork,
+            [hdr, child_pid, child_tid, clone_flags, child_comm]
+        );
+        same!(
+            ExecRecord,
+            types::rec_exec,
+            [hdr, old_pid, argc, filename_len, args_len, _pad]
+        );
+        same!(ExitRecord, types::rec_exit, [hdr, exit_code, exit_flags]);
+        same!(KindStats, types::kind_stats, [emitted, dropped]);
+    }
+}

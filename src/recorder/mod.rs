@@ -1,0 +1,456 @@
+//! `kellect record`: load the BPF programs, stream the ring buffer's raw records into
+//! frames, and hand them to the writer thread. Linux only (feature `record`).
+//!
+//! Threads: the calling thread drains the ring buffer (its callback only appends bytes to
+//! the current frame) and does the periodic bookkeeping; the sink thread compresses and
+//! writes. A bounded channel between them gives back-pressure: if the disk cannot keep up,
+//! the drain waits, the ring buffer fills and the kernel counts what it drops — so every
+//! lost event is accounted for in the trace.
+
+mod bpf;
+mod host;
+mod segment;
+mod sink;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::io::Read;
+use std::mem::MaybeUninit;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::abi::{peek_header, RecordHeader};
+use crate::meta::{RecordSettings, Stats};
+
+pub use sink::SinkReport;
+use sink::{FrameBuf, SinkConfig, SinkMsg};
+
+/// A validated `kellect record` configuration.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    pub output: PathBuf,
+    /// Replace an existing output file.
+    pub overwrite: bool,
+    /// Record this command's process tree (and exit with its status).
+    pub command: Vec<OsString>,
+    /// Record every process, even with a command.
+    pub system_wide: bool,
+    pub duration: Option<Duration>,
+    /// Ring buffer bytes: a power of two, at least a page.
+    pub ring_size: u32,
+    /// Raw bytes collected before a frame is compressed.
+    pub frame_size: usize,
+    /// A frame is closed after this long even if not full: bounds what a crash loses.
+    pub flush_interval: Duration,
+    pub compression_level: i32,
+    pub rotate_size: Option<u64>,
+    /// Print progress notes on stderr.
+    pub verbose: bool,
+}
+
+impl RecordConfig {
+    pub fn new(output: PathBuf) -> Self {
+        RecordConfig {
+            output,
+            overwrite: false,
+            command: Vec::new(),
+            system_wide: false,
+            duration: None,
+            ring_size: 64 << 20,
+            frame_size: 1 << 20,
+            flush_interval: Duration::from_secs(1),
+            compression_level: 3,
+            rotate_size: None,
+            verbose: true,
+        }
+    }
+}
+
+/// What a recording produced.
+#[derive(Debug)]
+pub struct RecordOutcome {
+    pub sink: SinkReport,
+    /// Records the kernel wrote into the ring buffer, and dropped because it was full.
+    pub emitted: u64,
+    pub dropped: u64,
+    /// Records user space rejected as malformed (a kernel-side bug if ever non-zero).
+    pub malformed: u64,
+    pub elapsed: Duration,
+    /// The recorded command's exit status.
+    pub command_status: Option<ExitStatus>,
+}
+
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+const CLOCK_INTERVAL: Duration = Duration::from_secs(10);
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Checks what loading BPF needs, with errors that say what to do.
+pub fn preflight() -> Result<()> {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        bail!(
+            "this kernel has no BTF type information (/sys/kernel/btf/vmlinux is missing); \
+             kellect record needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, which most \
+             distributions enable since 2020"
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 && !has_bpf_capabilities() {
+        bail!(
+            "kellect record needs root, or the capabilities CAP_BPF and CAP_PERFMON, to load \
+             its BPF programs: run it with sudo (replaying a trace needs no privileges)"
+        );
+    }
+    Ok(())
+}
+
+fn has_bpf_capabilities() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |cap: u32| caps & (1 << cap) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Records until the command exits, `duration` passes, or SIGINT/SIGTERM arrives.
+pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
+    preflight()?;
+    let started = Instant::now();
+    let target_mode = !cfg.command.is_empty() && !cfg.system_wide;
+    let settings = RecordSettings {
+        system_wide: !target_mode,
+        command: cfg
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        ring_size: cfg.ring_size as u64,
+        frame_size: cfg.frame_size as u32,
+    };
+    let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
+    let host = host::host_info(settings, ncpus);
+
+    let (tx, rx) = sync_channel::<SinkMsg>(32);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
+    let sink_failed = Arc::new(AtomicBool::new(false));
+    let sink_run = sink::open(
+        SinkConfig {
+            output: cfg.output.clone(),
+            overwrite: cfg.overwrite,
+            recording_id: recording_id(),
+            compression_level: cfg.compression_level,
+            chunk_size: 16 << 20,
+            rotate_size: cfg.rotate_size,
+            preamble: vec![SinkMsg::meta(&host)],
+            snapshot: Box::new(|| {
+                vec![
+                    SinkMsg::meta(&host::proc_snapshot()),
+                    SinkMsg::meta(&host::clock_sample()),
+                ]
+            }),
+        },
+        sink_failed.clone(),
+        recycle_tx,
+    )
+    .with_context(|| format!("cannot create the trace file {}", cfg.output.display()))?;
+    let sink_thread = std::thread::Builder::new()
+        .name("kellect-sink".into())
+        .spawn(move || sink_run(rx))
+        .context("starting the writer thread")?;
+
+    let result = record_with_sink(&cfg, target_mode, tx, recycle_rx, &sink_failed);
+    let sink_report = sink_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    let mut outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if sink_report.frames == 0 {
+                // Nothing was recorded: leave no half-made trace behind.
+                for path in &sink_report.segments {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            return Err(e);
+        }
+    };
+    outcome.elapsed = started.elapsed();
+    if let Some(e) = &sink_report.error {
+        bail!(
+            "writing the trace failed: {e}; the trace is valid up to the failure ({} frames, \
+             {} records in {})",
+            sink_report.frames,
+            sink_report.records,
+            sink_report
+                .segments
+                .last()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    outcome.sink = sink_report;
+    Ok(outcome)
+}
+
+fn record_with_sink(
+    cfg: &RecordConfig,
+    target_mode: bool,
+    tx: SyncSender<SinkMsg>,
+    recycle: Receiver<Vec<u8>>,
+    sink_failed: &AtomicBool,
+) -> Result<RecordOutcome> {
+    let mut storage = MaybeUninit::uninit();
+    let probes = bpf::Probes::load(
+        &mut storage,
+        &bpf::BpfConfig {
+            self_tgid: std::process::id(),
+            target_mode,
+            ring_size: cfg.ring_size,
+        },
+    )?;
+    // Attached first, snapshot second: a process that starts in between is in both,
+    // never in neither.
+    tx.send(SinkMsg::meta(&host::proc_snapshot()))
+        .context("the writer thread stopped")?;
+    tx.send(SinkMsg::meta(&host::clock_sample()))
+        .context("the writer thread stopped")?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let terminated = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &interrupted),
+        (signal_hook::consts::SIGTERM, &terminated),
+        (signal_hook::consts::SIGHUP, &terminated),
+    ] {
+        signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
+    }
+
+    let mut child = match cfg.command.split_first() {
+        Some((program, args)) => Some(
+            Command::new(program)
+                .args(args)
+                .spawn()
+                .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
+        ),
+        None => None,
+    };
+
+    let drain = Rc::new(RefCell::new(Drain::new(
+        tx.clone(),
+        recycle,
+        cfg.frame_size,
+    )));
+    let mut builder = libbpf_rs::RingBufferBuilder::new();
+    let cb_drain = drain.clone();
+    builder
+        .add(probes.events_map(), move |data: &[u8]| {
+            cb_drain.borrow_mut().push(data);
+            0
+        })
+        .context("setting up the ring buffer")?;
+    let ring = builder.build().context("setting up the ring buffer")?;
+
+    let started = Instant::now();
+    let mut next_stats = started + STATS_INTERVAL;
+    let mut next_clock = started + CLOCK_INTERVAL;
+    let mut command_status = None;
+    let mut forwarded = false;
+    let mut stop_error = None;
+    loop {
+        if let Err(e) = ring.poll(POLL_TIMEOUT) {
+            if e.kind() != libbpf_rs::ErrorKind::Interrupted {
+                stop_error = Some(anyhow::Error::new(e).context("reading the ring buffer"));
+                break;
+            }
+        }
+        let now = Instant::now();
+        drain.borrow_mut().flush_if_older(cfg.flush_interval);
+        if now >= next_stats {
+            next_stats = now + STATS_INTERVAL;
+            send_stats(&probes, &tx, drain.borrow().malformed);
+        }
+        if now >= next_clock {
+            next_clock = now + CLOCK_INTERVAL;
+            let _ = tx.send(SinkMsg::meta(&host::clock_sample()));
+        }
+        if sink_failed.load(Ordering::SeqCst) {
+            break;
+        }
+        let out_of_time = cfg.duration.is_some_and(|d| now - started >= d);
+        match &mut child {
+            Some(c) => {
+                if let Some(status) = c.try_wait().context("waiting for the command")? {
+                    command_status = Some(status);
+                    break;
+                }
+                // The command decides when recording ends: ask it to stop and wait.
+                if !forwarded && (out_of_time || terminated.load(Ordering::SeqCst)) {
+                    forwarded = true;
+                    terminate(c);
+                }
+            }
+            None => {
+                if out_of_time
+                    || interrupted.load(Ordering::SeqCst)
+                    || terminated.load(Ordering::SeqCst)
+                {
+                    break;
+                }
+            }
+        }
+    }
+    // Everything the kernel submitted before this point is still in the ring: take it.
+    let _ = ring.consume();
+    drop(ring);
+    let malformed = {
+        let mut d = drain.borrow_mut();
+        d.flush();
+        d.malformed
+    };
+    let counters = probes.counters().unwrap_or_default();
+    send_stats(&probes, &tx, malformed);
+    drop(probes);
+    if let Some(c) = &mut child {
+        if command_status.is_none() {
+            // Recording failed (a full disk): the command is not ours to kill; let it finish.
+            eprintln!(
+                "kellect: recording stopped early; waiting for the command (pid {}) to exit",
+                c.id()
+            );
+            command_status = Some(c.wait().context("waiting for the command")?);
+        }
+    }
+    if let Some(e) = stop_error {
+        return Err(e);
+    }
+    Ok(RecordOutcome {
+        sink: SinkReport::default(),
+        emitted: counters.iter().map(|c| c.emitted).sum(),
+        dropped: counters.iter().map(|c| c.dropped).sum(),
+        malformed,
+        elapsed: Duration::ZERO,
+        command_status,
+    })
+}
+
+fn terminate(child: &Child) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+}
+
+fn send_stats(probes: &bpf::Probes, tx: &SyncSender<SinkMsg>, malformed: u64) {
+    if let Ok(counters) = probes.counters() {
+        let _ = tx.send(SinkMsg::meta(&Stats {
+            at: host::clock_sample(),
+            counters,
+            user_dropped: malformed,
+        }));
+    }
+}
+
+fn recording_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        let now = host::clock_sample();
+        return now.realtime_ns as u64 ^ ((std::process::id() as u64) << 32);
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// The ring buffer's consumer: appends raw records to the current frame, nothing more.
+struct Drain {
+    frame: FrameBuf,
+    frame_size: usize,
+    opened: Instant,
+    tx: SyncSender<SinkMsg>,
+    recycle: Receiver<Vec<u8>>,
+    malformed: u64,
+}
+
+impl Drain {
+    fn new(tx: SyncSender<SinkMsg>, recycle: Receiver<Vec<u8>>, frame_size: usize) -> Self {
+        Drain {
+            frame: empty_frame(Vec::with_capacity(frame_size + crate::abi::PATH_MAX * 3)),
+            frame_size,
+            opened: Instant::now(),
+            tx,
+            recycle,
+            malformed: 0,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let Some(header) = peek_header(data) else {
+            self.malformed += 1;
+            return;
+        };
+        let len = header.len.get() as usize;
+        if len < size_of::<RecordHeader>() || len > data.len() {
+            self.malformed += 1;
+            return;
+        }
+        let ts = header.ts.get();
+        let f = &mut self.frame;
+        if f.count == 0 {
+            f.first_ts = ts;
+            f.last_ts = ts;
+            self.opened = Instant::now();
+        } else {
+            f.first_ts = f.first_ts.min(ts);
+            f.last_ts = f.last_ts.max(ts);
+        }
+        f.bytes.extend_from_slice(&data[..len]);
+        f.count += 1;
+        if f.bytes.len() >= self.frame_size {
+            self.flush();
+        }
+    }
+
+    fn flush_if_older(&mut self, age: Duration) {
+        if self.frame.count > 0 && self.opened.elapsed() >= age {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.frame.count == 0 {
+            return;
+        }
+        let buffer = self
+            .recycle
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.frame_size + crate::abi::PATH_MAX * 3));
+        let frame = std::mem::replace(&mut self.frame, empty_frame(buffer));
+        let count = frame.count as u64;
+        if self.tx.send(SinkMsg::Frame(frame)).is_err() {
+            // The sink has gone (it failed): these records cannot be stored.
+            self.malformed += count;
+        }
+    }
+}
+
+fn empty_frame(bytes: Vec<u8>) -> FrameBuf {
+    FrameBuf {
+        bytes,
+        first_ts: 0,
+        last_ts: 0,
+        count: 0,
+    }
+}

@@ -1,0 +1,241 @@
+//! Replays of traces recorded by kellect on a real kernel (fixtures/, see
+//! fixtures/regenerate.sh), compared byte for byte with their expected output; and the same
+//! traces damaged on purpose: cut, bit-flipped, zero-padded.
+
+use std::path::Path;
+
+use kellect::format::{BlockKind, TraceReader};
+
+use crate::util::{assert_same_text, events, fixture, info, json_lines, kellect, run_ok};
+
+fn replay_min(trace: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "replay",
+        trace.to_str().unwrap(),
+        "--view",
+        "events",
+        "-o",
+        "json-min",
+    ];
+    args.extend_from_slice(extra);
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
+#[test]
+fn process_fixture_replays_byte_for_byte() {
+    let expected = std::fs::read_to_string(fixture("process.events.json")).unwrap();
+    let got = replay_min(&fixture("process.kz"), &[]);
+    assert_same_text(&expected, &got, "fixtures/process.events.json");
+}
+
+#[test]
+fn output_is_the_same_for_any_thread_count() {
+    let trace = fixture("process.kz");
+    let one = replay_min(&trace, &["-j", "1"]);
+    for threads in ["2", "7"] {
+        assert_eq!(one, replay_min(&trace, &["-j", threads]), "-j {threads}");
+    }
+    // Pretty JSON carries the same objects.
+    let pretty = run_ok(&["replay", trace.to_str().unwrap(), "-o", "json"]).stdout;
+    let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&pretty)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(objects, json_lines(one.as_bytes()));
+}
+
+#[test]
+fn process_fixture_content() {
+    // What the fixture's command did (see fixtures/regenerate.sh), checked semantically so a
+    // regenerated fixture is checked too.
+    let evs = events(&fixture("process.kz"));
+    let execs: Vec<_> = evs
+        .iter()
+        .filter(|e| e["event_type"] == "process_exec")
+        .collect();
+    assert!(
+        execs
+            .iter()
+            .filter(|e| e["filename"] == "/bin/true")
+            .count()
+            == 2,
+        "{execs:#?}"
+    );
+    let exit7 = evs
+        .iter()
+        .filter(|e| e["event_type"] == "process_exit" && e["exit_code"] == 7)
+        .count();
+    assert!(exit7 >= 1, "a process exits with 7");
+    let i = info(&fixture("process.kz"));
+    assert_eq!(i["records_total"].as_u64().unwrap(), evs.len() as u64);
+    assert_eq!(i["dropped_total"], 0);
+    assert_eq!(i["segments"][0]["closed_cleanly"], true);
+    assert!(i["snapshot_processes"].as_u64().unwrap() > 5, "{i}");
+}
+
+#[test]
+fn filters_select_events() {
+    let trace = fixture("process.kz");
+    let all = events(&trace);
+    let out = run_ok(&["replay", trace.to_str().unwrap(), "--event", "process_exec"]).stdout;
+    let execs = json_lines(&out);
+    assert_eq!(
+        execs.len(),
+        all.iter()
+            .filter(|e| e["event_type"] == "process_exec")
+            .count()
+    );
+    assert!(execs.iter().all(|e| e["event_type"] == "process_exec"));
+    let pid = all[0]["pid"].as_u64().unwrap();
+    let out = run_ok(&["replay", trace.to_str().unwrap(), "--pid", &pid.to_string()]).stdout;
+    let mine = json_lines(&out);
+    assert!(!mine.is_empty() && mine.iter().all(|e| e["pid"].as_u64() == Some(pid)));
+    let out = run_ok(&["replay", trace.to_str().unwrap(), "--comm", "true"]).stdout;
+    let trues = json_lines(&out);
+    assert!(!trues.is_empty() && trues.iter().all(|e| e["comm"] == "true"));
+}
+
+/// Byte offsets of every block of a trace, and of its frames.
+fn block_offsets(bytes: &[u8]) -> (Vec<u64>, Vec<(u64, usize)>) {
+    let reader = TraceReader::new(bytes).unwrap();
+    let scan = reader.scan();
+    assert!(scan.damage.is_empty(), "{:?}", scan.damage);
+    let all = scan.blocks.iter().map(|b| b.offset).collect();
+    let frames = scan
+        .blocks
+        .iter()
+        .filter(|b| b.kind == BlockKind::Frame)
+        .map(|b| (b.offset, b.payload.len()))
+        .collect();
+    (all, frames)
+}
+
+fn replay_bytes(bytes: &[u8]) -> (Vec<serde_json::Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.kz");
+    std::fs::write(&path, bytes).unwrap();
+    let out = kellect()
+        .args(["replay", path.to_str().unwrap(), "--view", "events"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "replay of damaged input failed: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (json_lines(&out.stdout), stderr)
+}
+
+/// `part` appears in `whole` in the same order (a cut trace loses only what was cut).
+fn is_subsequence(part: &[serde_json::Value], whole: &[serde_json::Value]) -> bool {
+    let mut it = whole.iter();
+    part.iter().all(|p| it.any(|w| w == p))
+}
+
+#[test]
+fn cut_traces_replay_up_to_the_cut() {
+    let bytes = std::fs::read(fixture("process.kz")).unwrap();
+    let full = events(&fixture("process.kz"));
+    let (blocks, frames) = block_offsets(&bytes);
+    let mut cuts: Vec<usize> = Vec::new();
+    for &b in &blocks {
+        cuts.extend([b as usize, b as usize + 1, b as usize + 23, b as usize + 24]);
+    }
+    for &(offset, len) in &frames {
+        cuts.push(offset as usize + 24 + len / 2); // mid-frame
+        cuts.push(offset as usize + 24 + len); // just after the frame
+    }
+    cuts.push(bytes.len() - 1);
+    for cut in cuts.into_iter().filter(|&c| c >= 48 && c < bytes.len()) {
+        let (evs, stderr) = replay_bytes(&bytes[..cut]);
+        assert!(
+            is_subsequence(&evs, &full),
+            "cut at {cut}: events not a subsequence"
+        );
+        // Every frame that ends before the cut is replayed in full.
+        let complete = frames
+            .iter()
+            .filter(|(o, l)| (*o as usize + 24 + l) <= cut)
+            .count();
+        if complete == frames.len() {
+            assert_eq!(evs.len(), full.len(), "cut at {cut} after all frames");
+        }
+        assert!(
+            stderr.contains("warning"),
+            "cut at {cut}: the cut is reported"
+        );
+    }
+}
+
+#[test]
+fn a_zero_tail_is_a_crash_artifact_not_an_error() {
+    let mut bytes = std::fs::read(fixture("process.kz")).unwrap();
+    let full = events(&fixture("process.kz"));
+    // Drop the index/end (as a crash would) and add a preallocated zero tail.
+    let (blocks, _) = block_offsets(&bytes);
+    let reader = TraceReader::new(&bytes).unwrap();
+    let index_at = reader
+        .scan()
+        .blocks
+        .iter()
+        .find(|b| b.kind == BlockKind::Index)
+        .map(|b| b.offset as usize)
+        .unwrap_or(*blocks.last().unwrap() as usize);
+    bytes.truncate(index_at);
+    bytes.resize(index_at + (1 << 20), 0);
+    let (evs, stderr) = replay_bytes(&bytes);
+    assert_eq!(evs, full);
+    assert!(stderr.contains("zero"), "{stderr}");
+}
+
+#[test]
+fn bit_flips_lose_only_the_damaged_block() {
+    let bytes = std::fs::read(fixture("process.kz")).unwrap();
+    let full = events(&fixture("process.kz"));
+    let (blocks, frames) = block_offsets(&bytes);
+    // In a frame's compressed payload: that frame is skipped with a checksum warning.
+    for &(offset, len) in &frames {
+        let mut damaged = bytes.clone();
+        damaged[offset as usize + 24 + len / 2] ^= 0x10;
+        let (evs, stderr) = replay_bytes(&damaged);
+        assert!(stderr.contains("checksum"), "{stderr}");
+        assert!(is_subsequence(&evs, &full));
+        if frames.len() == 1 {
+            assert!(evs.is_empty());
+        }
+    }
+    // In every block header: never a panic, the damage is reported. (Losing the host info
+    // block moves wall-clock times by the error of a later clock sample: compare without.)
+    let untimed = |evs: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        evs.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                assert!(
+                    e["timestamp"].as_u64().unwrap() > 1_600_000_000_000_000,
+                    "{e}"
+                );
+                e.as_object_mut().unwrap().remove("timestamp");
+                e
+            })
+            .collect()
+    };
+    let full_untimed = untimed(&full);
+    for &b in &blocks {
+        for at in [0usize, 4, 8, 12, 20] {
+            let mut damaged = bytes.clone();
+            damaged[b as usize + at] ^= 0x01;
+            let (evs, stderr) = replay_bytes(&damaged);
+            assert!(
+                is_subsequence(&untimed(&evs), &full_untimed),
+                "flip at {}",
+                b as usize + at
+            );
+            assert!(
+                stderr.contains("warning"),
+                "flip at {}: {stderr}",
+                b as usize + at
+            );
+        }
+    }
+}

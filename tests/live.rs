@@ -1,0 +1,374 @@
+//! Live recordings of real workloads on the running kernel. They need root and BPF: in CI
+//! (`CI` set) they must run and fail if they cannot; elsewhere they skip with a reason.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{events, info, kellect, run_ok};
+
+/// Whether live tests can run here; in CI, not being able to is a failure.
+fn live() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1))
+        == Some("0");
+    if root {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI must run the live BPF tests as root, but this test runs as a non-root user");
+    }
+    eprintln!("skipping live test: it needs root to load BPF programs (run the tests with sudo)");
+    false
+}
+
+fn temp_trace(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+/// Records `command` with `kellect record -o TRACE -- command...`; returns its exit code.
+#[track_caller]
+fn record(trace: &Path, extra: &[&str], command: &[&str]) -> i32 {
+    let out = kellect()
+        .arg("record")
+        .arg("-o")
+        .arg(trace)
+        .args(extra)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("running kellect record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kellect: recorded"),
+        "kellect record did not finish a recording\nstderr:\n{stderr}"
+    );
+    out.status.code().unwrap_or(-1)
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event_type"] == t).collect()
+}
+
+fn argv(e: &Value) -> Vec<&str> {
+    e["argv"]
+        .as_array()
+        .expect("argv is an array")
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn process_tree_exec_fork_exit_exactly() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "t.kz");
+    let script = r#"/bin/true; /bin/true; sh -c "exit 7""#;
+    let code = record(&trace, &[], &["sh", "-c", script]);
+    assert_eq!(code, 7, "kellect exits with the command's status");
+
+    let evs = events(&trace);
+    let recorder_pid = info(&trace)["host"]["recorder_pid"].as_u64().unwrap();
+    let execs = of_type(&evs, "process_exec");
+    let forks = of_type(&evs, "process_fork");
+    let exits = of_type(&evs, "process_exit");
+
+    // The root: the command itself, a child of the recorder.
+    let root = execs[0];
+    assert_eq!(argv(root), ["sh", "-c", script], "{root}");
+    assert_eq!(root["ppid"].as_u64().unwrap(), recorder_pid, "{root}");
+    assert!(
+        root["filename"].as_str().unwrap().ends_with("/sh"),
+        "{root}"
+    );
+    let root_pid = root["pid"].as_u64().unwrap();
+
+    // Exactly the execs of the script, nothing else.
+    assert_eq!(execs.len(), 4, "execs: {execs:#?}");
+    for e in &execs[1..3] {
+        assert_eq!(e["filename"], "/bin/true", "{e}");
+        assert_eq!(argv(e), ["/bin/true"], "{e}");
+        let pid = e["pid"].as_u64().unwrap();
+        assert_ne!(pid, root_pid);
+        assert_eq!(e["ppid"].as_u64().unwrap(), root_pid, "{e}");
+        // Forked by the root, and exited with 0.
+        assert!(
+            forks.iter().any(|f| f["child_pid"].as_u64() == Some(pid)
+                && f["parent_pid"].as_u64() == Some(root_pid)),
+            "no fork of {pid} by {root_pid}: {forks:#?}"
+        );
+        let exit = exits
+            .iter()
+            .find(|x| x["pid"].as_u64() == Some(pid))
+            .expect("exit");
+        assert_eq!(exit["exit_code"], 0, "{exit}");
+        assert_eq!(exit["signal"], 0, "{exit}");
+    }
+    let inner = execs[3];
+    assert_eq!(argv(inner), ["sh", "-c", "exit 7"], "{inner}");
+    let inner_pid = inner["pid"].as_u64().unwrap();
+    let inner_exit = exits
+        .iter()
+        .find(|x| x["pid"].as_u64() == Some(inner_pid))
+        .expect("the inner sh exits");
+    assert_eq!(inner_exit["exit_code"], 7, "{inner_exit}");
+
+    // One exit per process, the root's last, with the script's status.
+    assert_eq!(
+        exits.len(),
+        1 + forks.len(),
+        "exits {exits:#?} forks {forks:#?}"
+    );
+    let last = evs.last().unwrap();
+    assert_eq!(last["event_type"], "process_exit");
+    assert_eq!(last["pid"].as_u64(), Some(root_pid));
+    assert_eq!(last["exit_code"], 7);
+
+    // Nothing from outside the tree.
+    let mut tree = vec![root_pid];
+    tree.extend(forks.iter().map(|f| f["child_pid"].as_u64().unwrap()));
+    for e in &evs {
+        let pid = e["pid"].as_u64().unwrap();
+        assert!(tree.contains(&pid), "event outside the process tree: {e}");
+        assert_eq!(e["process_type"], "process", "{e}");
+    }
+    // Event time, in order, and recent.
+    let ts: Vec<u64> = evs
+        .iter()
+        .map(|e| e["timestamp"].as_u64().unwrap())
+        .collect();
+    assert!(
+        ts.windows(2).all(|w| w[0] <= w[1]),
+        "timestamps out of order: {ts:?}"
+    );
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    assert!(
+        now_us - ts[0] < 60_000_000,
+        "first event {} is not recent ({now_us})",
+        ts[0]
+    );
+    // The kernel dropped nothing and wrote exactly what the trace holds.
+    let i = info(&trace);
+    assert_eq!(i["dropped_total"], 0, "{i}");
+    assert_eq!(
+        i["records_total"].as_u64().unwrap(),
+        evs.len() as u64,
+        "{i}"
+    );
+}
+
+#[test]
+fn threads_are_clones_and_signals_are_reported() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "t.kz");
+    let py = "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()";
+    let code = record(
+        &trace,
+        &[],
+        &["sh", "-c", &format!("python3 -c '{py}'; kill -9 $$")],
+    );
+    assert_eq!(code, 128 + 9, "a command killed by SIGKILL gives 137");
+
+    let evs = events(&trace);
+    let clone = of_type(&evs, "process_clone");
+    assert!(
+        !clone.is_empty(),
+        "python's thread start is a process_clone: {evs:#?}"
+    );
+    for c in &clone {
+        assert_eq!(c["comm"], "python3", "{c}");
+        let tid = c["child_tid"].as_u64().unwrap();
+        assert_ne!(tid, c["pid"].as_u64().unwrap());
+        // The thread's own exit is reported as a thread's.
+        let exit = evs
+            .iter()
+            .find(|e| e["event_type"] == "process_exit" && e["tid"].as_u64() == Some(tid))
+            .expect("the thread exits");
+        assert_eq!(exit["process_type"], "thread", "{exit}");
+    }
+    let root_exit = evs.last().unwrap();
+    assert_eq!(root_exit["event_type"], "process_exit", "{root_exit}");
+    assert_eq!(root_exit["signal"], 9, "{root_exit}");
+    assert_eq!(root_exit["signal_name"], "SIGKILL", "{root_exit}");
+}
+
+#[test]
+fn kill_9_leaves_a_replayable_trace() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "sys.kz");
+    let mut recorder = kellect()
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let marker = "kellect-kill9-marker";
+    let status = Command::new("sh")
+        .args(["-c", &format!("/bin/echo {marker} >/dev/null")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Longer than the frame flush interval (1 s): the frame is on its way to disk.
+    std::thread::sleep(Duration::from_millis(2500));
+    recorder.kill().unwrap(); // SIGKILL
+    recorder.wait().unwrap();
+
+    let out = run_ok(&["replay", trace.to_str().unwrap(), "--view", "events"]);
+    let evs = crate::util::json_lines(&out.stdout);
+    assert!(
+        evs.iter().any(|e| e["event_type"] == "process_exec"
+            && e["argv"].as_array().unwrap().iter().any(|a| a == marker)),
+        "the workload's exec is in the killed recorder's trace"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("zero bytes to the end") || stderr.contains("no end block"),
+        "replay says the trace was not closed: {stderr}"
+    );
+    let i = info(&trace);
+    assert_eq!(i["segments"][0]["closed_cleanly"], false, "{i}");
+}
+
+#[test]
+fn recorder_refuses_bad_output_paths() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("exists.kz");
+    std::fs::write(&existing, b"evidence").unwrap();
+    let out = kellect()
+        .args(["record", "-o", existing.to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot create the trace file") && stderr.contains("exists"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&existing).unwrap(),
+        b"evidence",
+        "an existing file is never overwritten without -f"
+    );
+
+    let out = kellect()
+        .args(["record", "-o", "/nonexistent-dir/t.kz", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent-dir/t.kz"), "{stderr}");
+
+    // -f replaces it; the trace is private to its owner.
+    record(&existing, &["-f"], &["true"]);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&existing).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn non_root_users_are_told_what_is_needed() {
+    if !live() {
+        return;
+    }
+    // Run kellect as `nobody` from a copy it can execute.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("kellect");
+    std::fs::copy(env!("CARGO_BIN_EXE_kellect"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(["record", "-o", "/tmp/kellect-nobody.kz", "--", "true"])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs root, or the capabilities CAP_BPF and CAP_PERFMON"),
+        "{stderr}"
+    );
+    assert!(!Path::new("/tmp/kellect-nobody.kz").exists());
+}
+
+#[test]
+fn full_disk_stops_cleanly_with_a_valid_trace() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "kellect-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a 1 MiB tmpfs");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let trace = mnt.join("t.kz");
+    // Execs with long random arguments: records that do not compress, several MiB of them.
+    let script = "i=0; while [ $i -lt 800 ]; do /bin/true $(head -c 3000 /dev/urandom | od -An -tx1 | tr -d ' \\n' | head -c 4000); i=$((i+1)); done";
+    let out = kellect()
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(
+        stderr.contains("the trace is valid up to the failure"),
+        "{stderr}"
+    );
+    // What was written replays.
+    let evs = events(&trace);
+    assert!(
+        of_type(&evs, "process_exec").len() > 10,
+        "{} events",
+        evs.len()
+    );
+}

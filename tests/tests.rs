@@ -1,0 +1,8 @@
+//! Integration tests, one binary: fixture replays and CLI behaviour need no privileges;
+//! live recordings of real workloads need root and BPF (they must run in CI).
+
+mod cli;
+mod fixtures;
+#[cfg(feature = "record")]
+mod live;
+mod util;
