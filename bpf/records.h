@@ -33,8 +33,98 @@ enum rec_kind {
 	REC_PROC_FORK = 1, /* sched_process_fork: a new process or thread */
 	REC_PROC_EXEC = 2, /* sched_process_exec: successful execve/execveat */
 	REC_PROC_EXIT = 3, /* sched_process_exit: a task ended */
+	REC_SYSCALL = 4,   /* a syscall of the catalogue: arguments, result, kernel-filled data */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
+
+/*
+ * kellect syscall ids: rec_hdr.syscall. Stable: ids are only ever appended, never reused,
+ * so traces from any architecture and any kellect version decode alike. User space maps
+ * the native syscall numbers of the running architecture to these.
+ */
+enum ksys {
+	KS_NONE = 0,
+	/* file */
+	KS_OPEN = 1, KS_OPENAT = 2, KS_OPENAT2 = 3, KS_CREAT = 4,
+	KS_UNLINK = 5, KS_UNLINKAT = 6,
+	KS_RENAME = 7, KS_RENAMEAT = 8, KS_RENAMEAT2 = 9,
+	KS_CHMOD = 10, KS_FCHMOD = 11, KS_FCHMODAT = 12, KS_FCHMODAT2 = 13,
+	KS_STAT = 14, KS_LSTAT = 15, KS_FSTAT = 16, KS_NEWFSTATAT = 17, KS_STATX = 18,
+	KS_CHDIR = 19, KS_FCHDIR = 20,
+	KS_MKDIR = 21, KS_MKDIRAT = 22, KS_RMDIR = 23,
+	KS_READ = 24, KS_PREAD64 = 25, KS_READV = 26, KS_PREADV = 27, KS_PREADV2 = 28,
+	KS_WRITE = 29, KS_PWRITE64 = 30, KS_WRITEV = 31, KS_PWRITEV = 32, KS_PWRITEV2 = 33,
+	KS_DUP = 34, KS_DUP2 = 35, KS_DUP3 = 36, KS_FCNTL = 37,
+	KS_CLOSE = 38,
+	KS_TRUNCATE = 39, KS_FTRUNCATE = 40,
+	KS_LINK = 41, KS_LINKAT = 42,
+	KS_SYMLINK = 43, KS_SYMLINKAT = 44,
+	/* process */
+	KS_FORK = 45, KS_VFORK = 46, KS_CLONE = 47, KS_CLONE3 = 48,
+	KS_EXECVE = 49, KS_EXECVEAT = 50,
+	KS_EXIT = 51, KS_EXIT_GROUP = 52,
+	KS_PIPE = 53, KS_PIPE2 = 54,
+	KS_KILL = 55, KS_TKILL = 56, KS_TGKILL = 57,
+	KS_PTRACE = 58,
+	KS_MMAP = 59, KS_MPROTECT = 60,
+	/* network */
+	KS_CONNECT = 61,
+	KS_SENDTO = 62, KS_SENDMSG = 63, KS_SENDMMSG = 64,
+	KS_RECVFROM = 65, KS_RECVMSG = 66, KS_RECVMMSG = 67,
+	KS_ACCEPT = 68, KS_ACCEPT4 = 69,
+	KS_BIND = 70, KS_GETPEERNAME = 71, KS_SOCKETPAIR = 72,
+	KS_SOCKET = 73, /* not a catalogue event: keeps replay's descriptor table right */
+	/* permission */
+	KS_SETUID = 74, KS_SETREUID = 75, KS_SETRESUID = 76,
+	KS_SETGID = 77, KS_SETREGID = 78, KS_SETRESGID = 79,
+	KS_MAX = 80,
+};
+
+/* Event groups, selected with `kellect record -e`. */
+#define G_FILE (1 << 0)
+#define G_PROCESS (1 << 1)
+#define G_NETWORK (1 << 2)
+#define G_PERMISSION (1 << 3)
+
+/* sc_desc.flags */
+#define D_RET_FD (1 << 0)	 /* a non-negative return value is a new fd: capture its inode */
+#define D_CONTEXT (1 << 1)	 /* never emitted at exit: context for sched_* records (clone, exit) */
+#define D_FAILURE_ONLY (1 << 2) /* emitted at exit only when it failed (exec: success is sched_process_exec) */
+#define D_FCNTL_DUP (1 << 3)	 /* fcntl: only F_DUPFD and F_DUPFD_CLOEXEC are recorded */
+
+/* sc_desc.addr_kind: where a socket address is */
+#define A_NONE 0
+#define A_IN 1	 /* pointer in arg addr_arg, length value in arg addr_len_arg */
+#define A_OUT 2	 /* pointer in arg addr_arg, length pointer (in/out) in arg addr_len_arg */
+#define A_MSG 3	 /* struct msghdr (or mmsghdr) pointer in arg addr_arg */
+
+/* sc_desc.out_kind: a buffer the kernel fills, read at exit */
+#define O_NONE 0
+#define O_STAT 1   /* struct stat pointer */
+#define O_STATX 2  /* struct statx pointer */
+#define O_FDPAIR 3 /* int[2] */
+#define O_OPENHOW 4 /* struct open_how (read whatever the result: it holds the flags) */
+
+/*
+ * How to capture one native syscall: the value of the "syscalls" array map at the native
+ * number. Argument indexes are stored plus one (0: none). Written by user space at start.
+ */
+struct sc_desc {
+	__u16 ksys;
+	__u8 group;
+	__u8 flags;
+	__u8 path0; /* arg holding the first path (user string) */
+	__u8 path1; /* arg holding the second path */
+	__u8 fd_arg; /* arg holding an fd whose inode is captured */
+	__u8 addr_kind;
+	__u8 addr_arg;
+	__u8 addr_len_arg;
+	__u8 out_kind;
+	__u8 out_arg;
+	__u32 _pad;
+};
+
+
 
 /* rec_hdr.flags */
 #define REC_F_TRUNC0 (1 << 0) /* the first string of the tail was cut */
@@ -56,7 +146,10 @@ struct rec_hdr {
 	char comm[KL_COMM_LEN]; /* task name, NUL-padded */
 };
 
-/* REC_PROC_FORK: the header describes the parent (the task that called fork/clone). */
+/*
+ * REC_PROC_FORK: the header describes the parent (the task that called fork/clone);
+ * hdr.syscall is KS_FORK, KS_VFORK, KS_CLONE or KS_CLONE3 when the syscall was seen.
+ */
 struct rec_fork {
 	struct rec_hdr hdr;
 	__u32 child_pid; /* the child's tgid: equal to hdr.pid when a thread was created */
@@ -67,7 +160,7 @@ struct rec_fork {
 
 /* REC_PROC_EXEC: the header describes the task after exec (new comm). */
 struct rec_exec {
-	struct rec_hdr hdr;
+	struct rec_hdr hdr; /* hdr.syscall: KS_EXECVE or KS_EXECVEAT when seen */
 	__u32 old_pid;	    /* tid that called exec (differs when a non-leader thread execs) */
 	__u32 argc;	    /* number of arguments the program was given */
 	__u16 filename_len; /* bytes of filename in the tail (REC_F_TRUNC0 if cut) */
@@ -80,7 +173,7 @@ struct rec_exec {
 #define EXIT_F_GROUP_DEAD (1 << 0) /* the last thread of the process: the process ended */
 #define EXIT_F_GROUP_EXIT (1 << 1) /* ended by exit_group or a fatal signal (SIGNAL_GROUP_EXIT) */
 
-/* REC_PROC_EXIT */
+/* REC_PROC_EXIT: hdr.syscall is KS_EXIT or KS_EXIT_GROUP when the task called one. */
 struct rec_exit {
 	struct rec_hdr hdr;
 	__u32 exit_code;  /* the kernel's wait status: (status << 8) | termsig | 0x80 if core */
@@ -91,6 +184,47 @@ struct rec_exit {
 struct kind_stats {
 	__u64 emitted; /* records written into the ring buffer */
 	__u64 dropped; /* records lost because the ring buffer was full */
+};
+
+/* Longest socket address captured (sockaddr_storage). */
+#define KL_ADDR_MAX 128
+
+/* Attributes of an inode, from the kernel's struct inode or a stat buffer: 64 bytes. */
+struct kl_inode {
+	__u64 ino;
+	__u64 size;
+	__u32 dev;   /* the kernel's dev_t: major << 20 | minor */
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 nlink;
+	__u32 fmode; /* struct file f_mode (0 from a stat buffer) */
+	__s64 atime_ns;
+	__s64 mtime_ns;
+	__s64 ctime_ns;
+};
+
+/* rec_syscall.sc_flags */
+#define SC_F_INODE (1 << 0)	   /* a struct kl_inode of the fd's file follows the out section */
+#define SC_F_PATH0_TRUNC (1 << 1) /* path0 was cut at KL_PATH_MAX - 1 bytes */
+#define SC_F_PATH1_TRUNC (1 << 2)
+
+/*
+ * REC_SYSCALL: one syscall, written at its exit. hdr.ts is the exit time, hdr.syscall the
+ * kellect id. 136 bytes, then the tail: path0, path1, addr, out, [struct kl_inode].
+ */
+struct rec_syscall {
+	struct rec_hdr hdr;
+	__u64 enter_ts; /* CLOCK_BOOTTIME ns at entry */
+	__s64 ret;	/* return value; -errno on failure */
+	__u64 args[6];	/* raw arguments */
+	__u16 path0_len;
+	__u16 path1_len;
+	__u16 addr_len;
+	__u16 out_len;
+	__u16 data_len; /* payload bytes (reserved: always 0 in ABI 1) */
+	__u16 sc_flags; /* SC_F_* */
+	__u32 _pad;
 };
 
 #endif /* KELLECT_RECORDS_H */

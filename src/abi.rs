@@ -35,6 +35,7 @@ pub enum RecordKind {
     Fork,
     Exec,
     Exit,
+    Syscall,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -45,6 +46,7 @@ impl RecordKind {
             1 => Self::Fork,
             2 => Self::Exec,
             3 => Self::Exit,
+            4 => Self::Syscall,
             other => Self::Unknown(other),
         }
     }
@@ -54,6 +56,7 @@ impl RecordKind {
             Self::Fork => 1,
             Self::Exec => 2,
             Self::Exit => 3,
+            Self::Syscall => 4,
             Self::Unknown(raw) => raw,
         }
     }
@@ -64,6 +67,7 @@ impl RecordKind {
             Self::Fork => "proc_fork".into(),
             Self::Exec => "proc_exec".into(),
             Self::Exit => "proc_exit".into(),
+            Self::Syscall => "syscall".into(),
             Self::Unknown(raw) => format!("kind_{raw}"),
         }
     }
@@ -119,6 +123,70 @@ pub struct ExitRecord {
     pub exit_flags: U32,
 }
 
+/// `struct kl_inode`, 64 bytes: inode attributes from the kernel or a stat buffer.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    KnownLayout,
+    Immutable,
+    Unaligned,
+)]
+#[repr(C)]
+pub struct InodeAttrs {
+    pub ino: U64,
+    pub size: U64,
+    pub dev: U32,
+    pub mode: U32,
+    pub uid: U32,
+    pub gid: U32,
+    pub nlink: U32,
+    pub fmode: U32,
+    pub atime_ns: zerocopy::little_endian::I64,
+    pub mtime_ns: zerocopy::little_endian::I64,
+    pub ctime_ns: zerocopy::little_endian::I64,
+}
+
+/// `rec_syscall.sc_flags`: a struct kl_inode of the fd's file follows the out section.
+pub const SC_F_INODE: u16 = 1 << 0;
+/// `rec_syscall.sc_flags`: path0 was cut.
+pub const SC_F_PATH0_TRUNC: u16 = 1 << 1;
+/// `rec_syscall.sc_flags`: path1 was cut.
+pub const SC_F_PATH1_TRUNC: u16 = 1 << 2;
+
+/// `struct rec_syscall`, 136 bytes, then the tail: path0, path1, addr, out, inode.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct SyscallRecord {
+    pub hdr: RecordHeader,
+    pub enter_ts: U64,
+    pub ret: zerocopy::little_endian::I64,
+    pub args: [U64; 6],
+    pub path0_len: U16,
+    pub path1_len: U16,
+    pub addr_len: U16,
+    pub out_len: U16,
+    pub data_len: U16,
+    pub sc_flags: U16,
+    pub _pad: U32,
+}
+
+/// The tail sections of a syscall record.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallTail<'a> {
+    pub path0: &'a [u8],
+    pub path1: &'a [u8],
+    pub addr: &'a [u8],
+    pub out: &'a [u8],
+    pub inode: Option<InodeAttrs>,
+    pub data: &'a [u8],
+}
+
 /// `struct kind_stats`: one CPU's counters for one record kind.
 #[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -164,6 +232,10 @@ pub enum Record<'a> {
         args: &'a [u8],
     },
     Exit(ExitRecord),
+    Syscall {
+        rec: SyscallRecord,
+        tail: SyscallTail<'a>,
+    },
     Unknown {
         hdr: RecordHeader,
     },
@@ -175,6 +247,7 @@ impl Record<'_> {
             Record::Fork(r) => &r.hdr,
             Record::Exec { rec, .. } => &rec.hdr,
             Record::Exit(r) => &r.hdr,
+            Record::Syscall { rec, .. } => &rec.hdr,
             Record::Unknown { hdr } => hdr,
         }
     }
@@ -273,6 +346,48 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     .0,
             )
         }
+        RecordKind::Syscall => {
+            fixed(size_of::<SyscallRecord>())?;
+            let (rec, rest) = SyscallRecord::read_from_prefix(body).expect("length checked");
+            let has_inode = rec.sc_flags.get() & SC_F_INODE != 0;
+            let lens = [
+                rec.path0_len.get() as usize,
+                rec.path1_len.get() as usize,
+                rec.addr_len.get() as usize,
+                rec.out_len.get() as usize,
+                if has_inode {
+                    size_of::<InodeAttrs>()
+                } else {
+                    0
+                },
+                rec.data_len.get() as usize,
+            ];
+            let total: usize = lens.iter().sum();
+            if total > rest.len() {
+                return Err(AbiError::BadTail {
+                    offset,
+                    tail: total,
+                    len,
+                });
+            }
+            let mut parts = [&rest[..0]; 6];
+            let mut at = 0;
+            for (part, n) in parts.iter_mut().zip(lens) {
+                *part = &rest[at..at + n];
+                at += n;
+            }
+            Record::Syscall {
+                rec,
+                tail: SyscallTail {
+                    path0: parts[0],
+                    path1: parts[1],
+                    addr: parts[2],
+                    out: parts[3],
+                    inode: InodeAttrs::read_from_bytes(parts[4]).ok(),
+                    data: parts[5],
+                },
+            }
+        }
         RecordKind::Unknown(_) => {
             fixed(size_of::<RecordHeader>())?;
             Record::Unknown { hdr }
@@ -313,6 +428,8 @@ mod tests {
         assert_eq!(size_of::<ExecRecord>(), 72);
         assert_eq!(size_of::<ExitRecord>(), 64);
         assert_eq!(size_of::<KindStats>(), 16);
+        assert_eq!(size_of::<SyscallRecord>(), 136);
+        assert_eq!(size_of::<InodeAttrs>(), 64);
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod meta;
 #[cfg(feature = "record")]
 pub mod recorder;
 pub mod replayer;
+pub mod syscalls;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use kellect::replayer::{self, Filter, OutputFormat, ReplayConfig, View};
+use kellect::replayer::events::EVENT_TYPES;
+use kellect::replayer::{self, Filter, OutputFormat, ReplayConfig, TimeBound, View};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +54,17 @@ struct RecordArgs {
     /// With a command: record the whole system while it runs, not just its process tree.
     #[arg(short = 'a', long)]
     all: bool,
+    /// Event groups to record: file, process, network, permission (comma-separated).
+    /// Unselected syscalls are filtered in the kernel. Process lifecycle (fork, exec,
+    /// exit) is always recorded: replay needs it to follow processes.
+    #[arg(
+        short = 'e',
+        long = "events",
+        value_delimiter = ',',
+        value_name = "GROUPS",
+        default_value = "file,process,network,permission"
+    )]
+    groups: Vec<String>,
     /// Ring buffer size in MiB (a power of two): larger absorbs bigger bursts.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     ring_size: u32,
@@ -108,6 +120,13 @@ struct ReplayArgs {
     /// Only events of processes with these names (comm).
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     comm: Vec<String>,
+    /// Only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or seconds after
+    /// the trace's first event (12.5).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
     /// Worker threads (default: one per CPU). Output is the same for any number.
     #[arg(short = 'j', long, value_name = "N")]
     threads: Option<usize>,
@@ -157,13 +176,6 @@ macro_rules! usage {
     };
 }
 
-const EVENT_TYPES: &[&str] = &[
-    "process_fork",
-    "process_clone",
-    "process_exec",
-    "process_exit",
-];
-
 impl TryFrom<ReplayArgs> for ReplayConfig {
     type Error = anyhow::Error;
 
@@ -176,6 +188,20 @@ impl TryFrom<ReplayArgs> for ReplayConfig {
                 );
             }
         }
+        let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
+            match v {
+                None => Ok(None),
+                Some(s) => match TimeBound::parse(s) {
+                    Some(b) => Ok(Some(b)),
+                    None => usage!(
+                        "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
+                         nor a number of seconds"
+                    ),
+                },
+            }
+        };
+        let since = bound("--since", &a.since)?;
+        let until = bound("--until", &a.until)?;
         Ok(ReplayConfig {
             inputs: a.files,
             format: match a.output {
@@ -189,6 +215,8 @@ impl TryFrom<ReplayArgs> for ReplayConfig {
                 event_types: a.event,
                 pids: a.pid,
                 comms: a.comm,
+                since,
+                until,
             },
         })
     }
@@ -265,6 +293,7 @@ fn with_threads(
 #[cfg(feature = "record")]
 fn record(a: RecordArgs) -> Result<ExitCode> {
     use kellect::recorder::{self, RecordConfig};
+    use kellect::syscalls::Group;
     if !a.ring_size.is_power_of_two() || a.ring_size == 0 || a.ring_size > 2048 {
         usage!(
             "--ring-size must be a power of two between 1 and 2048 MiB, not {}",
@@ -282,7 +311,18 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
             "-a/--all goes with a command (without one, kellect records the whole system anyway)"
         );
     }
+    let mut groups = Vec::new();
+    for name in &a.groups {
+        match Group::from_name(name) {
+            Some(g) if !groups.contains(&g) => groups.push(g),
+            Some(_) => {}
+            None => usage!(
+                "unknown event group `{name}` in -e (known: file, process, network, permission)"
+            ),
+        }
+    }
     let mut cfg = RecordConfig::new(a.output);
+    cfg.groups = groups;
     cfg.overwrite = a.force;
     cfg.command = a.command;
     cfg.system_wide = a.all;

@@ -35,6 +35,8 @@ pub struct RecordSettings {
     pub command: Vec<String>,
     pub ring_size: u64,
     pub frame_size: u32,
+    /// Event groups whose syscalls were recorded (`file`, `process`, …).
+    pub groups: Vec<String>,
 }
 
 /// Block `HostInfo`: written first in every segment.
@@ -78,6 +80,21 @@ pub struct ProcSnapshot {
     pub processes: Vec<ProcEntry>,
 }
 
+/// The open file descriptors of one process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcFds {
+    pub pid: u32,
+    /// (fd, what it refers to, as /proc/PID/fd shows it: a path, `socket:[INODE]`, …)
+    pub fds: Vec<(i32, String)>,
+}
+
+/// Block `FdTable`: the open file descriptors of the processes alive when the segment
+/// started, so replay can name the files that fds taken over from before refer to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdTable {
+    pub processes: Vec<ProcFds>,
+}
+
 /// Counters of one record kind on one CPU, since the recording started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindCounters {
@@ -113,6 +130,10 @@ impl MetaBlock for HostInfo {
 }
 impl MetaBlock for ProcSnapshot {
     const KIND: BlockKind = BlockKind::Snapshot;
+    const COMPRESSED: bool = true;
+}
+impl MetaBlock for FdTable {
+    const KIND: BlockKind = BlockKind::FdTable;
     const COMPRESSED: bool = true;
 }
 impl MetaBlock for Stats {

@@ -30,7 +30,7 @@ pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// What a block holds. Stored as a `u16` in the block header.
 ///
 /// Readers skip kinds they do not know ([`BlockKind::Unknown`]), so a new kind is not a
-/// format version change. Kinds `8..=0x7fff` are reserved for future metadata.
+/// format version change. Kinds `9..=0x7fff` are reserved for future metadata.
 ///
 /// `BlockKind::from(u16)` maps every known number to its named variant; construct
 /// `Unknown` only through it, or `Unknown(3)` will not equal `Frame`.
@@ -51,6 +51,8 @@ pub enum BlockKind {
     /// 7: the end of the segment ([`EndInfo`](super::EndInfo)); present only if the
     /// segment was closed cleanly.
     End,
+    /// 8: the open file descriptors of the processes in the snapshot (metadata).
+    FdTable,
     /// Any other number: skipped by readers that do not know it.
     Unknown(u16),
 }
@@ -65,6 +67,7 @@ impl BlockKind {
             BlockKind::ClockSync => 5,
             BlockKind::Index => 6,
             BlockKind::End => 7,
+            BlockKind::FdTable => 8,
             BlockKind::Unknown(v) => v,
         }
     }
@@ -78,17 +81,20 @@ impl BlockKind {
             5 => BlockKind::ClockSync,
             6 => BlockKind::Index,
             7 => BlockKind::End,
+            8 => BlockKind::FdTable,
             other => BlockKind::Unknown(other),
         }
     }
 
     /// Whether the payload is opaque metadata bytes for `crate::meta`, which may carry
-    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `8..=0x7fff` count as metadata.
+    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `9..=0x7fff` count as metadata.
     pub const fn is_metadata(self) -> bool {
         match self {
-            BlockKind::HostInfo | BlockKind::Snapshot | BlockKind::Stats | BlockKind::ClockSync => {
-                true
-            }
+            BlockKind::HostInfo
+            | BlockKind::Snapshot
+            | BlockKind::Stats
+            | BlockKind::ClockSync
+            | BlockKind::FdTable => true,
             BlockKind::Frame | BlockKind::Index | BlockKind::End => false,
             BlockKind::Unknown(v) => v >= 8 && v <= 0x7fff,
         }
@@ -117,6 +123,7 @@ impl fmt::Display for BlockKind {
             BlockKind::ClockSync => f.write_str("ClockSync"),
             BlockKind::Index => f.write_str("Index"),
             BlockKind::End => f.write_str("End"),
+            BlockKind::FdTable => f.write_str("FdTable"),
             BlockKind::Unknown(v) => write!(f, "Unknown({v:#06x})"),
         }
     }
@@ -353,17 +360,19 @@ mod tests {
             (5, BlockKind::ClockSync),
             (6, BlockKind::Index),
             (7, BlockKind::End),
+            (8, BlockKind::FdTable),
         ];
         for (n, kind) in named {
             assert_eq!(BlockKind::from(n), kind);
             assert_eq!(u16::from(kind), n);
         }
-        for n in [0u16, 8, 9, 0x7fff, 0x8000, u16::MAX] {
+        for n in [0u16, 9, 0x7fff, 0x8000, u16::MAX] {
             assert_eq!(BlockKind::from(n), BlockKind::Unknown(n));
             assert_eq!(BlockKind::from(n).as_u16(), n);
         }
         assert!(BlockKind::Snapshot.is_metadata());
-        assert!(BlockKind::Unknown(8).is_metadata());
+        assert!(BlockKind::FdTable.is_metadata());
+        assert!(BlockKind::Unknown(9).is_metadata());
         assert!(!BlockKind::Unknown(0x8000).is_metadata());
         assert!(!BlockKind::Frame.is_metadata());
         assert_eq!(BlockKind::Unknown(0x1234).to_string(), "Unknown(0x1234)");

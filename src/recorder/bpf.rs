@@ -24,6 +24,8 @@ pub struct BpfConfig {
     /// Record only the process tree of the recorder's children.
     pub target_mode: bool,
     pub ring_size: u32,
+    /// Event groups whose syscalls are recorded (`G_*` bits).
+    pub group_mask: u8,
 }
 
 pub struct Probes<'obj> {
@@ -42,6 +44,7 @@ impl<'obj> Probes<'obj> {
             .context("the BPF object has no read-only data section")?;
         rodata.self_tgid = cfg.self_tgid;
         rodata.target_mode = cfg.target_mode as u8;
+        rodata.group_mask = cfg.group_mask;
         open.maps
             .events
             .set_max_entries(cfg.ring_size)
@@ -49,6 +52,7 @@ impl<'obj> Probes<'obj> {
         let mut skel = open.load().context(
             "loading the BPF programs into the kernel (the verifier log above says why)",
         )?;
+        fill_syscall_table(&skel)?;
         skel.attach()
             .context("attaching the BPF programs to their tracepoints")?;
         Ok(Probes { skel })
@@ -88,10 +92,33 @@ impl<'obj> Probes<'obj> {
     }
 }
 
+/// Tells the kernel side how to capture each native syscall of this architecture.
+fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
+    for s in crate::syscalls::SYSCALLS {
+        let native = if cfg!(target_arch = "aarch64") {
+            s.aarch64
+        } else {
+            s.x86_64
+        };
+        let Some(nr) = native else { continue };
+        skel.maps
+            .syscalls
+            .update(
+                &nr.to_ne_bytes(),
+                &crate::syscalls::desc_bytes(s),
+                MapFlags::ANY,
+            )
+            .with_context(|| format!("configuring syscall {}", s.name))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::types;
-    use crate::abi::{ExecRecord, ExitRecord, ForkRecord, KindStats, RecordHeader};
+    use crate::abi::{
+        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, RecordHeader, SyscallRecord,
+    };
     use std::mem::{offset_of, size_of};
 
     /// The Rust mirrors in src/abi.rs must match the layouts the BPF compiler produced.
@@ -124,5 +151,19 @@ mod tests {
         );
         same!(ExitRecord, types::rec_exit, [hdr, exit_code, exit_flags]);
         same!(KindStats, types::kind_stats, [emitted, dropped]);
+        same!(
+            SyscallRecord,
+            types::rec_syscall,
+            [
+                hdr, enter_ts, ret, args, path0_len, path1_len, addr_len, out_len, data_len,
+                sc_flags, _pad
+            ]
+        );
+        same!(
+            InodeAttrs,
+            types::kl_inode,
+            [ino, size, dev, mode, uid, gid, nlink, fmode, atime_ns, mtime_ns, ctime_ns]
+        );
+        assert_eq!(size_of::<types::sc_desc>(), 16);
     }
 }

@@ -4,7 +4,9 @@
 use std::ffi::CStr;
 
 use crate::abi::ABI_VERSION;
-use crate::meta::{ClockSample, HostInfo, ProcEntry, ProcSnapshot, RecordSettings};
+use crate::meta::{
+    ClockSample, FdTable, HostInfo, ProcEntry, ProcFds, ProcSnapshot, RecordSettings,
+};
 
 fn clock_ns(clock: libc::clockid_t) -> i64 {
     let mut ts = libc::timespec {
@@ -90,4 +92,38 @@ pub fn proc_snapshot() -> ProcSnapshot {
     }
     processes.sort_by_key(|p| p.pid);
     ProcSnapshot { taken, processes }
+}
+
+/// The open file descriptors of every process, as /proc/PID/fd names them.
+pub fn fd_table() -> FdTable {
+    use procfs::process::FDTarget;
+    let mut processes = Vec::new();
+    if let Ok(all) = procfs::process::all_processes() {
+        for process in all.flatten() {
+            let Ok(fds) = process.fd() else { continue };
+            let mut list: Vec<(i32, String)> = fds
+                .flatten()
+                .map(|fd| {
+                    let target = match fd.target {
+                        FDTarget::Path(p) => p.to_string_lossy().into_owned(),
+                        FDTarget::Socket(ino) => format!("socket:[{ino}]"),
+                        FDTarget::Net(ino) => format!("net:[{ino}]"),
+                        FDTarget::Pipe(ino) => format!("pipe:[{ino}]"),
+                        FDTarget::AnonInode(what) => format!("anon_inode:{what}"),
+                        FDTarget::MemFD(name) => format!("/memfd:{name}"),
+                        FDTarget::Other(kind, ino) => format!("{kind}:[{ino}]"),
+                        FDTarget::Unknown(kind, data) => format!("{kind}:{data}"),
+                    };
+                    (fd.fd, target)
+                })
+                .collect();
+            list.sort();
+            processes.push(ProcFds {
+                pid: process.pid as u32,
+                fds: list,
+            });
+        }
+    }
+    processes.sort_by_key(|p| p.pid);
+    FdTable { processes }
 }

@@ -42,6 +42,8 @@ pub struct RecordConfig {
     pub command: Vec<OsString>,
     /// Record every process, even with a command.
     pub system_wide: bool,
+    /// Event groups whose syscalls are recorded.
+    pub groups: Vec<crate::syscalls::Group>,
     pub duration: Option<Duration>,
     /// Ring buffer bytes: a power of two, at least a page.
     pub ring_size: u32,
@@ -62,6 +64,7 @@ impl RecordConfig {
             overwrite: false,
             command: Vec::new(),
             system_wide: false,
+            groups: crate::syscalls::Group::ALL.to_vec(),
             duration: None,
             ring_size: 64 << 20,
             frame_size: 1 << 20,
@@ -140,6 +143,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             .collect(),
         ring_size: cfg.ring_size as u64,
         frame_size: cfg.frame_size as u32,
+        groups: cfg.groups.iter().map(|g| g.name().to_owned()).collect(),
     };
     let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
     let host = host::host_info(settings, ncpus);
@@ -159,6 +163,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             snapshot: Box::new(|| {
                 vec![
                     SinkMsg::meta(&host::proc_snapshot()),
+                    SinkMsg::meta(&host::fd_table()),
                     SinkMsg::meta(&host::clock_sample()),
                 ]
             }),
@@ -220,11 +225,14 @@ fn record_with_sink(
             self_tgid: std::process::id(),
             target_mode,
             ring_size: cfg.ring_size,
+            group_mask: cfg.groups.iter().fold(0, |m, g| m | g.bit()),
         },
     )?;
     // Attached first, snapshot second: a process that starts in between is in both,
     // never in neither.
     tx.send(SinkMsg::meta(&host::proc_snapshot()))
+        .context("the writer thread stopped")?;
+    tx.send(SinkMsg::meta(&host::fd_table()))
         .context("the writer thread stopped")?;
     tx.send(SinkMsg::meta(&host::clock_sample()))
         .context("the writer thread stopped")?;

@@ -1,7 +1,12 @@
 //! Stage 1 of replay: raw records out of a decompressed frame into owned, typed values
 //! that the sequential state machines consume. Runs in parallel, one frame per task.
 
-use crate::abi::{self, Record, RecordHeader, Records, EXIT_F_GROUP_DEAD, EXIT_F_GROUP_EXIT};
+use crate::abi::{
+    self, InodeAttrs, Record, RecordHeader, Records, EXIT_F_GROUP_DEAD, EXIT_F_GROUP_EXIT,
+    SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
+};
+use crate::syscalls::{self, Out};
+use zerocopy::FromBytes;
 
 /// Fields every record has (the decoded `rec_hdr`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +64,110 @@ pub enum Body {
         group_dead: bool,
         group_exit: bool,
     },
+    /// A syscall of the catalogue (boxed: much larger than the other bodies).
+    Syscall(Box<Syscall>),
     /// A record kind this build does not know.
     Unknown { kind: u16 },
+}
+
+/// A socket address as the kernel stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SockAddr {
+    Inet {
+        ip: std::net::Ipv4Addr,
+        port: u16,
+    },
+    Inet6 {
+        ip: std::net::Ipv6Addr,
+        port: u16,
+        scope_id: u32,
+    },
+    /// A UNIX socket: a path, `@name` for the abstract namespace, empty when unnamed.
+    Unix {
+        path: String,
+    },
+    /// Another family: only its number.
+    Other {
+        family: u16,
+    },
+}
+
+impl SockAddr {
+    pub fn family(&self) -> u16 {
+        match self {
+            SockAddr::Inet { .. } => 2,
+            SockAddr::Inet6 { .. } => 10,
+            SockAddr::Unix { .. } => 1,
+            SockAddr::Other { family } => *family,
+        }
+    }
+
+    /// Parses a `struct sockaddr` of `bytes.len()` bytes; `None` when too short.
+    pub fn parse(bytes: &[u8]) -> Option<SockAddr> {
+        let family = u16::from_le_bytes(bytes.get(..2)?.try_into().ok()?);
+        let port = || Some(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?));
+        Some(match family {
+            2 => {
+                let ip: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+                SockAddr::Inet {
+                    ip: ip.into(),
+                    port: port()?,
+                }
+            }
+            10 => {
+                let ip: [u8; 16] = bytes.get(8..24)?.try_into().ok()?;
+                let scope_id = bytes
+                    .get(24..28)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u32::from_le_bytes);
+                SockAddr::Inet6 {
+                    ip: ip.into(),
+                    port: port()?,
+                    scope_id,
+                }
+            }
+            1 => {
+                let path = &bytes[2..];
+                let path = match path.first() {
+                    // Abstract: a leading NUL, the name is every byte after it.
+                    Some(0) => format!("@{}", text(&path[1..])),
+                    _ => {
+                        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                        text(&path[..end])
+                    }
+                };
+                SockAddr::Unix { path }
+            }
+            family => SockAddr::Other { family },
+        })
+    }
+}
+
+/// What the kernel filled in for a syscall, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filled {
+    None,
+    Stat(InodeAttrs),
+    FdPair(i32, i32),
+    OpenHow { flags: u64, mode: u64, resolve: u64 },
+}
+
+/// One syscall: arguments at entry, result and kernel-filled data at exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syscall {
+    /// kellect syscall id.
+    pub id: u16,
+    pub enter_ts: u64,
+    pub ret: i64,
+    pub args: [u64; 6],
+    pub path0: Option<String>,
+    pub path0_truncated: bool,
+    pub path1: Option<String>,
+    pub path1_truncated: bool,
+    pub addr: Option<SockAddr>,
+    pub filled: Filled,
+    /// The inode of the fd involved (read/write/fstat... or the new fd of an open).
+    pub inode: Option<InodeAttrs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +235,45 @@ fn decode_record(record: &Record<'_>) -> Event {
                 group_dead: flags & EXIT_F_GROUP_DEAD != 0,
                 group_exit: flags & EXIT_F_GROUP_EXIT != 0,
             }
+        }
+        Record::Syscall { rec, tail } => {
+            let id = rec.hdr.syscall.get();
+            let capture = syscalls::by_id(id).map(|s| s.capture);
+            let flags = rec.sc_flags.get();
+            let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
+            let filled = match (capture.map(|c| c.out), tail.out.len()) {
+                (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
+                    InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::Stat)
+                }
+                (Some(Out::FdPair(_)), 8) => Filled::FdPair(
+                    i32::from_le_bytes(tail.out[..4].try_into().expect("8 bytes")),
+                    i32::from_le_bytes(tail.out[4..].try_into().expect("8 bytes")),
+                ),
+                (Some(Out::OpenHow(_)), 24) => {
+                    let word = |i: usize| {
+                        u64::from_le_bytes(tail.out[i * 8..i * 8 + 8].try_into().expect("24 bytes"))
+                    };
+                    Filled::OpenHow {
+                        flags: word(0),
+                        mode: word(1),
+                        resolve: word(2),
+                    }
+                }
+                _ => Filled::None,
+            };
+            Body::Syscall(Box::new(Syscall {
+                id,
+                enter_ts: rec.enter_ts.get(),
+                ret: rec.ret.get(),
+                args: rec.args.map(|a| a.get()),
+                path0: path(capture.is_some_and(|c| c.path0 != 0), tail.path0),
+                path0_truncated: flags & SC_F_PATH0_TRUNC != 0,
+                path1: path(capture.is_some_and(|c| c.path1 != 0), tail.path1),
+                path1_truncated: flags & SC_F_PATH1_TRUNC != 0,
+                addr: SockAddr::parse(tail.addr),
+                filled,
+                inode: tail.inode,
+            }))
         }
         Record::Unknown { hdr } => Body::Unknown {
             kind: hdr.kind.get(),

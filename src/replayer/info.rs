@@ -28,6 +28,7 @@ pub struct TraceInfo {
     /// The kernel's own counts (last statistics block): written and dropped, per kind.
     pub kernel_emitted: BTreeMap<String, u64>,
     pub kernel_dropped: BTreeMap<String, u64>,
+    pub kernel_emitted_total: u64,
     pub dropped_total: u64,
     pub snapshot_processes: usize,
     pub damage: Vec<String>,
@@ -187,6 +188,7 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         raw_bytes,
         records_total: records.values().sum(),
         records,
+        kernel_emitted_total: kernel_emitted.values().sum(),
         kernel_emitted,
         kernel_dropped,
         dropped_total,

@@ -14,6 +14,8 @@
 pub mod decode;
 pub mod events;
 pub mod info;
+pub mod state;
+pub mod symbols;
 pub mod trace;
 
 use std::cmp::Reverse;
@@ -27,6 +29,8 @@ use rayon::prelude::*;
 use crate::format;
 use decode::Event;
 use events::EventView;
+use state::{ProcessTable, Resolved};
+use symbols::Arch;
 use trace::Recording;
 
 /// Frames decoded in parallel per step: a constant, so output never depends on threads.
@@ -48,6 +52,34 @@ pub enum View {
     Events,
 }
 
+/// A bound of a time range: a wall-clock time, or seconds after the trace's first event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeBound {
+    /// Nanoseconds since the Unix epoch.
+    Absolute(i64),
+    /// Seconds after the recording's first event.
+    Relative(f64),
+}
+
+impl TimeBound {
+    /// Parses RFC 3339 (`2026-11-21T07:40:49Z`) or seconds (`12.5`).
+    pub fn parse(s: &str) -> Option<TimeBound> {
+        if let Ok(seconds) = s.parse::<f64>() {
+            return (seconds.is_finite() && seconds >= 0.0).then_some(TimeBound::Relative(seconds));
+        }
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        Some(TimeBound::Absolute(t.unix_timestamp_nanos() as i64))
+    }
+
+    fn resolve(self, start_ns: i64) -> i64 {
+        match self {
+            TimeBound::Absolute(ns) => ns,
+            TimeBound::Relative(s) => start_ns.saturating_add((s * 1e9) as i64),
+        }
+    }
+}
+
 /// Which events to show.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -55,6 +87,8 @@ pub struct Filter {
     pub event_types: Vec<String>,
     pub pids: Vec<u32>,
     pub comms: Vec<String>,
+    pub since: Option<TimeBound>,
+    pub until: Option<TimeBound>,
 }
 
 impl Filter {
@@ -108,7 +142,50 @@ fn replay_recording(
         .flat_map(|(i, s)| s.frames().map(move |f| (i, f)))
         .collect();
     let mut reorder = Reorder::default();
-    for batch in frames.chunks(FRAMES_PER_BATCH) {
+    let mut problems = Vec::new();
+    let fds = recording.segments.first().and_then(|s| {
+        s.metas::<crate::meta::FdTable>(&mut problems)
+            .into_iter()
+            .next()
+    });
+    report.warnings.extend(problems);
+    let mut table = ProcessTable::from_snapshot(recording.snapshot.as_ref(), fds.as_ref());
+    let arch = Arch::from_machine(recording.host.as_ref().map_or("", |h| h.machine.as_str()));
+    // The time range, in wall-clock ns. Frames before it are still decoded (the process
+    // state they carry names later events) but not rendered; frames after it are not read.
+    let headers: Vec<Option<format::FrameHeader>> = frames
+        .iter()
+        .map(|&(seg, block)| recording.segments[seg].frame_header(block))
+        .collect();
+    let start_ns = headers
+        .iter()
+        .flatten()
+        .map(|h| h.first_ts)
+        .min()
+        .map_or(0, |ts| recording.realtime_ns(ts));
+    let since = cfg.filter.since.map(|b| b.resolve(start_ns));
+    let until = cfg.filter.until.map(|b| b.resolve(start_ns));
+    let last_frame = match until {
+        Some(until) => headers
+            .iter()
+            .position(|h| {
+                h.is_some_and(|h| {
+                    recording.realtime_ns(h.first_ts)
+                        > until.saturating_add(REORDER_WINDOW_NS as i64)
+                })
+            })
+            .unwrap_or(frames.len()),
+        None => frames.len(),
+    };
+    let mut out_ctx = Emit {
+        cfg,
+        recording,
+        arch,
+        table: &mut table,
+        since,
+        until,
+    };
+    for batch in frames[..last_frame].chunks(FRAMES_PER_BATCH) {
         let decoded: Vec<(Vec<Event>, Option<String>)> = batch
             .par_iter()
             .map(|&(seg, block)| decode_block(recording, seg, block))
@@ -121,11 +198,11 @@ fn replay_recording(
                 reorder.pop_ready(&mut ready);
             }
         }
-        emit(cfg, recording, ready, out, report)?;
+        out_ctx.emit(ready, out, report)?;
     }
     let mut rest = Vec::new();
     reorder.drain(&mut rest);
-    emit(cfg, recording, rest, out, report)?;
+    out_ctx.emit(rest, out, report)?;
     Ok(())
 }
 
@@ -157,39 +234,59 @@ fn decode_block(
     }
 }
 
-fn emit(
-    cfg: &ReplayConfig,
-    recording: &Recording,
-    events: Vec<Event>,
-    out: &mut dyn Write,
-    report: &mut ReplayReport,
-) -> Result<()> {
-    let selected: Vec<Event> = events
-        .into_iter()
-        .filter(|e| events::event_type(e).is_some() && cfg.filter.accepts(e))
-        .collect();
-    let rendered: Vec<Vec<u8>> = selected
-        .par_iter()
-        .map(|event| {
-            let view = EventView {
-                timestamp_us: recording.realtime_ns(event.common.ts).div_euclid(1000),
-                event,
-            };
-            let mut buf = Vec::with_capacity(256);
-            let written = match cfg.format {
-                OutputFormat::Json => serde_json::to_writer_pretty(&mut buf, &view),
-                OutputFormat::JsonMin => serde_json::to_writer(&mut buf, &view),
-            };
-            written.expect("serializing into memory cannot fail");
-            buf.push(b'\n');
-            buf
-        })
-        .collect();
-    for bytes in rendered {
-        out.write_all(&bytes)?;
+/// Stages 2 and 3 for a run of ordered events: state and filters in order, then rendering
+/// in parallel, then writing in order.
+struct Emit<'a> {
+    cfg: &'a ReplayConfig,
+    recording: &'a Recording,
+    arch: Arch,
+    table: &'a mut ProcessTable,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Emit<'_> {
+    fn emit(
+        &mut self,
+        events: Vec<Event>,
+        out: &mut dyn Write,
+        report: &mut ReplayReport,
+    ) -> Result<()> {
+        let mut selected: Vec<(Event, Resolved)> = Vec::new();
+        for event in events {
+            let resolved = self.table.apply(&event);
+            let at = self.recording.realtime_ns(event.common.ts);
+            let in_range = self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u);
+            if in_range && events::event_type(&event).is_some() && self.cfg.filter.accepts(&event) {
+                selected.push((event, resolved));
+            }
+        }
+        let (cfg, recording, arch) = (self.cfg, self.recording, self.arch);
+        let rendered: Vec<Vec<u8>> = selected
+            .par_iter()
+            .map(|(event, resolved)| {
+                let view = EventView {
+                    timestamp_us: recording.realtime_ns(event.common.ts).div_euclid(1000),
+                    event,
+                    resolved,
+                    arch,
+                };
+                let mut buf = Vec::with_capacity(256);
+                let written = match cfg.format {
+                    OutputFormat::Json => serde_json::to_writer_pretty(&mut buf, &view),
+                    OutputFormat::JsonMin => serde_json::to_writer(&mut buf, &view),
+                };
+                written.expect("serializing into memory cannot fail");
+                buf.push(b'\n');
+                buf
+            })
+            .collect();
+        for bytes in rendered {
+            out.write_all(&bytes)?;
+        }
+        report.events += selected.len() as u64;
+        Ok(())
     }
-    report.events += selected.len() as u64;
-    Ok(())
 }
 
 /// Puts events into timestamp order within a bounded window; ties keep arrival order.

@@ -1,0 +1,322 @@
+//! Stage 2 of replay: the state a process carries between events — its working directory
+//! and its file descriptor table — rebuilt from the snapshot taken at record time and
+//! every event after it, so relative paths and bare fds can be named.
+//!
+//! Sequential and deterministic: the events arrive in timestamp order.
+
+use std::collections::HashMap;
+
+use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use crate::meta::{FdTable, ProcSnapshot};
+
+/// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
+pub const AT_FDCWD: i32 = -100;
+const O_CLOEXEC: u64 = 0o2000000;
+const SOCK_CLOEXEC: u64 = 0o2000000;
+const F_DUPFD_CLOEXEC: u64 = 1030;
+
+/// What an fd refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdEntry {
+    /// A path, or `socket:…`, `pipe:…` as /proc/PID/fd names them.
+    pub name: String,
+    pub cloexec: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+struct ProcState {
+    cwd: Option<String>,
+    fds: HashMap<i32, FdEntry>,
+}
+
+/// Names resolved for one event, at the moment it happened.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The first path, absolute (as far as the cwd or dirfd is known).
+    pub path0: Option<String>,
+    pub path1: Option<String>,
+    /// What the event's fd referred to (before a close removed it).
+    pub fd_name: Option<String>,
+}
+
+/// Processes by pid (threads share their process's table: `CLONE_FILES|CLONE_FS`).
+#[derive(Debug, Default)]
+pub struct ProcessTable {
+    procs: HashMap<u32, ProcState>,
+}
+
+impl ProcessTable {
+    pub fn from_snapshot(snapshot: Option<&ProcSnapshot>, fds: Option<&FdTable>) -> Self {
+        let mut procs: HashMap<u32, ProcState> = HashMap::new();
+        for p in snapshot.iter().flat_map(|s| &s.processes) {
+            procs.entry(p.pid).or_default().cwd = p.cwd.clone();
+        }
+        for p in fds.iter().flat_map(|t| &t.processes) {
+            let state = procs.entry(p.pid).or_default();
+            for (fd, name) in &p.fds {
+                state.fds.insert(
+                    *fd,
+                    FdEntry {
+                        name: name.clone(),
+                        cloexec: false,
+                    },
+                );
+            }
+        }
+        ProcessTable { procs }
+    }
+
+    fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
+        self.procs.get(&pid)?.fds.get(&fd).map(|e| e.name.clone())
+    }
+
+    /// An absolute path for `raw` as `pid` passed it, relative to `dirfd`.
+    pub fn resolve(&self, pid: u32, dirfd: i32, raw: &str) -> String {
+        if raw.starts_with('/') {
+            return normalize(raw);
+        }
+        let base = if dirfd == AT_FDCWD {
+            self.procs.get(&pid).and_then(|p| p.cwd.clone())
+        } else {
+            self.fd_name(pid, dirfd).filter(|b| b.starts_with('/'))
+        };
+        match base {
+            Some(base) if raw.is_empty() => normalize(&base),
+            Some(base) => normalize(&format!("{base}/{raw}")),
+            // Unknown base: the path stays as given.
+            None => raw.to_owned(),
+        }
+    }
+
+    /// Applies one event: resolves its names first (as they were when it happened), then
+    /// updates the state it changes.
+    pub fn apply(&mut self, event: &Event) -> Resolved {
+        let pid = event.common.pid;
+        match &event.body {
+            Body::Fork {
+                child_pid,
+                clone_flags,
+                ..
+            } => {
+                if *child_pid != pid {
+                    // A new process: a copy of its parent's table, or a share (CLONE_FILES),
+                    // which this table approximates with a copy too.
+                    let _ = clone_flags;
+                    let parent = self.procs.get(&pid).cloned().unwrap_or_default();
+                    self.procs.insert(*child_pid, parent);
+                }
+                Resolved::default()
+            }
+            Body::Exec { .. } => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.fds.retain(|_, e| !e.cloexec);
+                }
+                Resolved::default()
+            }
+            Body::Exit { group_dead, .. } => {
+                if *group_dead {
+                    self.procs.remove(&pid);
+                }
+                Resolved::default()
+            }
+            Body::Syscall(sc) => self.apply_syscall(pid, sc),
+            Body::Unknown { .. } => Resolved::default(),
+        }
+    }
+
+    fn apply_syscall(&mut self, pid: u32, sc: &Syscall) -> Resolved {
+        let name = crate::syscalls::name(sc.id).unwrap_or("");
+        let a = |i: usize| sc.args[i];
+        let fd_arg = |i: usize| sc.args[i] as i32;
+        let ok = sc.ret >= 0;
+        let ret_fd = sc.ret as i32;
+        // Which argument is the dirfd of path0 / path1 (AT_FDCWD when none).
+        let (dfd0, dfd1) = match name {
+            "openat" | "openat2" | "unlinkat" | "fchmodat" | "fchmodat2" | "newfstatat"
+            | "statx" | "mkdirat" | "execveat" => (fd_arg(0), AT_FDCWD),
+            "renameat" | "renameat2" | "linkat" => (fd_arg(0), fd_arg(2)),
+            "symlinkat" => (AT_FDCWD, fd_arg(1)),
+            _ => (AT_FDCWD, AT_FDCWD),
+        };
+        let mut resolved = Resolved {
+            path0: sc.path0.as_deref().map(|p| {
+                // A symlink's target is stored as written, never resolved.
+                if name.starts_with("symlink") {
+                    p.to_owned()
+                } else {
+                    self.resolve(pid, dfd0, p)
+                }
+            }),
+            path1: sc.path1.as_deref().map(|p| self.resolve(pid, dfd1, p)),
+            fd_name: None,
+        };
+        // The fd an event is about, named before any change below.
+        let event_fd = match name {
+            "fchmod" | "fstat" | "fchdir" | "read" | "pread64" | "readv" | "preadv" | "preadv2"
+            | "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "dup" | "dup2"
+            | "dup3" | "fcntl" | "close" | "ftruncate" | "connect" | "sendto" | "sendmsg"
+            | "sendmmsg" | "recvfrom" | "recvmsg" | "recvmmsg" | "accept" | "accept4" | "bind"
+            | "getpeername" => Some(fd_arg(0)),
+            "mmap" => Some(fd_arg(4)),
+            _ => None,
+        };
+        resolved.fd_name = event_fd.and_then(|fd| self.fd_name(pid, fd));
+        if resolved.fd_name.is_none() {
+            // The kernel gave the fd's inode: sockets and pipes are named by it.
+            resolved.fd_name = sc
+                .inode
+                .as_ref()
+                .and_then(|i| inode_name(i.mode.get(), i.ino.get()));
+        }
+        if !ok {
+            return resolved;
+        }
+        let state = self.procs.entry(pid).or_default();
+        let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
+            state.fds.insert(fd, FdEntry { name, cloexec });
+        };
+        match name {
+            "open" | "openat" | "creat" | "openat2" => {
+                let flags = match (name, &sc.filled) {
+                    ("open", _) => a(1),
+                    ("openat", _) => a(2),
+                    ("openat2", Filled::OpenHow { flags, .. }) => *flags,
+                    _ => 0,
+                };
+                if let Some(path) = &resolved.path0 {
+                    insert(state, ret_fd, path.clone(), flags & O_CLOEXEC != 0);
+                }
+            }
+            "dup" | "dup2" | "dup3" | "fcntl" => {
+                if let Some(entry) = state.fds.get(&fd_arg(0)).cloned() {
+                    let cloexec = match name {
+                        "dup3" => a(2) & O_CLOEXEC != 0,
+                        "fcntl" => a(1) == F_DUPFD_CLOEXEC,
+                        _ => false,
+                    };
+                    insert(state, ret_fd, entry.name, cloexec);
+                }
+            }
+            "close" => {
+                state.fds.remove(&fd_arg(0));
+            }
+            "pipe" | "pipe2" => {
+                if let Filled::FdPair(r, w) = sc.filled {
+                    let cloexec = name == "pipe2" && a(1) & O_CLOEXEC != 0;
+                    insert(state, r, "pipe".into(), cloexec);
+                    insert(state, w, "pipe".into(), cloexec);
+                }
+            }
+            "socket" => {
+                let cloexec = a(1) & SOCK_CLOEXEC != 0;
+                insert(state, ret_fd, "socket".into(), cloexec);
+            }
+            "socketpair" => {
+                if let Filled::FdPair(x, y) = sc.filled {
+                    let cloexec = a(1) & SOCK_CLOEXEC != 0;
+                    insert(state, x, "socket".into(), cloexec);
+                    insert(state, y, "socket".into(), cloexec);
+                }
+            }
+            "accept" | "accept4" => {
+                let cloexec = name == "accept4" && a(3) & SOCK_CLOEXEC != 0;
+                let peer = sc.addr.as_ref().map(describe_addr);
+                let name = peer.map_or("socket".into(), |p| format!("socket:{p}"));
+                insert(state, ret_fd, name, cloexec);
+            }
+            "connect" => {
+                if let (Some(entry), Some(addr)) = (state.fds.get_mut(&fd_arg(0)), &sc.addr) {
+                    entry.name = format!("socket:{}", describe_addr(addr));
+                }
+            }
+            "chdir" => state.cwd = resolved.path0.clone().filter(|p| p.starts_with('/')),
+            "fchdir" => state.cwd = resolved.fd_name.clone().filter(|p| p.starts_with('/')),
+            _ => {}
+        }
+        resolved
+    }
+}
+
+/// `socket:[INODE]` / `pipe:[INODE]` for socket and pipe inodes, as /proc names them.
+fn inode_name(mode: u32, ino: u64) -> Option<String> {
+    match mode & 0o170000 {
+        0o140000 => Some(format!("socket:[{ino}]")),
+        0o010000 => Some(format!("pipe:[{ino}]")),
+        _ => None,
+    }
+}
+
+/// `ip:port`, `[ip6]:port` or the UNIX path.
+pub fn describe_addr(addr: &SockAddr) -> String {
+    match addr {
+        SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
+        SockAddr::Inet6 { ip, port, .. } => format!("[{ip}]:{port}"),
+        SockAddr::Unix { path } => path.clone(),
+        SockAddr::Other { family } => format!("family {family}"),
+    }
+}
+
+/// Lexical normalization: `.` and `..` components and repeated slashes go; `..` above the
+/// root stays at the root. (Symlinks are not followed: the analyst does not have the
+/// host's filesystem.)
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize("/a/./b//c/../d"), "/a/b/d");
+        assert_eq!(normalize("/../.."), "/");
+        assert_eq!(normalize("/"), "/");
+        assert_eq!(normalize("/tmp/x/"), "/tmp/x");
+    }
+
+    #[test]
+    fn resolves_against_cwd_and_dirfd() {
+        let mut t = ProcessTable::default();
+        let state = t.procs.entry(7).or_default();
+        state.cwd = Some("/home/u".into());
+        state.fds.insert(
+            3,
+            FdEntry {
+                name: "/etc".into(),
+                cloexec: false,
+            },
+        );
+        state.fds.insert(
+            4,
+            FdEntry {
+                name: "socket".into(),
+                cloexec: false,
+            },
+        );
+        assert_eq!(t.resolve(7, AT_FDCWD, "a/../b.txt"), "/home/u/b.txt");
+        assert_eq!(t.resolve(7, 3, "passwd"), "/etc/passwd");
+        assert_eq!(t.resolve(7, 9, "x"), "x", "unknown dirfd: as given");
+        assert_eq!(t.resolve(7, 4, "x"), "x", "a socket is no directory");
+        assert_eq!(t.resolve(8, AT_FDCWD, "x"), "x", "unknown process");
+        assert_eq!(t.resolve(8, AT_FDCWD, "/abs//p"), "/abs/p");
+    }
+}

@@ -1,0 +1,421 @@
+//! The syscalls kellect records: their stable kellect ids (`enum ksys` in bpf/records.h),
+//! names, event groups, native numbers on each architecture, and how the kernel side
+//! captures each one (`struct sc_desc`). Recorder and replayer share this table; records
+//! carry only the kellect id, so a trace decodes the same whatever its architecture.
+
+/// Event groups (`G_*` in records.h), selected with `kellect record -e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    File,
+    Process,
+    Network,
+    Permission,
+}
+
+impl Group {
+    pub const ALL: [Group; 4] = [
+        Group::File,
+        Group::Process,
+        Group::Network,
+        Group::Permission,
+    ];
+
+    pub const fn bit(self) -> u8 {
+        match self {
+            Group::File => 1 << 0,
+            Group::Process => 1 << 1,
+            Group::Network => 1 << 2,
+            Group::Permission => 1 << 3,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Group::File => "file",
+            Group::Process => "process",
+            Group::Network => "network",
+            Group::Permission => "permission",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+/// `D_*` flags of `struct sc_desc`.
+pub const D_RET_FD: u8 = 1 << 0;
+pub const D_CONTEXT: u8 = 1 << 1;
+pub const D_FAILURE_ONLY: u8 = 1 << 2;
+pub const D_FCNTL_DUP: u8 = 1 << 3;
+
+/// Where a socket address is (`A_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addr {
+    None,
+    /// Pointer in one argument, length value in another.
+    In(u8, u8),
+    /// Pointer in one argument, length pointer in another (filled by the kernel).
+    Out(u8, u8),
+    /// A `struct msghdr` (or `mmsghdr`) pointer.
+    Msg(u8),
+}
+
+/// A buffer the kernel fills (`O_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    None,
+    Stat(u8),
+    Statx(u8),
+    FdPair(u8),
+    /// `struct open_how` of openat2, read whatever the result.
+    OpenHow(u8),
+}
+
+/// How the kernel side captures a syscall. Argument numbers are 1-based (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Capture {
+    pub flags: u8,
+    pub path0: u8,
+    pub path1: u8,
+    pub fd_arg: u8,
+    pub addr: Addr,
+    pub out: Out,
+}
+
+const NONE: Capture = Capture {
+    flags: 0,
+    path0: 0,
+    path1: 0,
+    fd_arg: 0,
+    addr: Addr::None,
+    out: Out::None,
+};
+
+const fn path(arg: u8) -> Capture {
+    Capture { path0: arg, ..NONE }
+}
+const fn paths(a: u8, b: u8) -> Capture {
+    Capture {
+        path0: a,
+        path1: b,
+        ..NONE
+    }
+}
+const fn fd(arg: u8) -> Capture {
+    Capture {
+        fd_arg: arg,
+        ..NONE
+    }
+}
+const fn opens(arg: u8) -> Capture {
+    Capture {
+        path0: arg,
+        flags: D_RET_FD,
+        ..NONE
+    }
+}
+const fn flags(flags: u8) -> Capture {
+    Capture { flags, ..NONE }
+}
+const fn addr(addr: Addr) -> Capture {
+    Capture { addr, ..NONE }
+}
+const fn out(out: Out) -> Capture {
+    Capture { out, ..NONE }
+}
+const fn stat(path0: u8, fd_arg: u8, out: Out) -> Capture {
+    Capture {
+        path0,
+        fd_arg,
+        out,
+        ..NONE
+    }
+}
+
+/// One syscall of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Syscall {
+    /// kellect id (`KS_*`): stable across versions and architectures.
+    pub id: u16,
+    pub name: &'static str,
+    pub group: Group,
+    pub x86_64: Option<u32>,
+    pub aarch64: Option<u32>,
+    pub capture: Capture,
+}
+
+const fn sc(
+    id: u16,
+    name: &'static str,
+    group: Group,
+    x86_64: Option<u32>,
+    aarch64: Option<u32>,
+    capture: Capture,
+) -> Syscall {
+    Syscall {
+        id,
+        name,
+        group,
+        x86_64,
+        aarch64,
+        capture,
+    }
+}
+
+use Group::{File as F, Network as N, Permission as P, Process as R};
+
+/// Every syscall kellect records, by kellect id. Native numbers: x86_64 from
+/// arch/x86/entry/syscalls/syscall_64.tbl, aarch64 from include/uapi/asm-generic/unistd.h.
+pub const SYSCALLS: &[Syscall] = &[
+    sc(1, "open", F, Some(2), None, opens(1)),
+    sc(2, "openat", F, Some(257), Some(56), opens(2)),
+    sc(
+        3,
+        "openat2",
+        F,
+        Some(437),
+        Some(437),
+        Capture {
+            out: Out::OpenHow(3),
+            ..opens(2)
+        },
+    ),
+    sc(4, "creat", F, Some(85), None, opens(1)),
+    sc(5, "unlink", F, Some(87), None, path(1)),
+    sc(6, "unlinkat", F, Some(263), Some(35), path(2)),
+    sc(7, "rename", F, Some(82), None, paths(1, 2)),
+    sc(8, "renameat", F, Some(264), Some(38), paths(2, 4)),
+    sc(9, "renameat2", F, Some(316), Some(276), paths(2, 4)),
+    sc(10, "chmod", F, Some(90), None, path(1)),
+    sc(11, "fchmod", F, Some(91), Some(52), fd(1)),
+    sc(12, "fchmodat", F, Some(268), Some(53), path(2)),
+    sc(13, "fchmodat2", F, Some(452), Some(452), path(2)),
+    sc(14, "stat", F, Some(4), None, stat(1, 0, Out::Stat(2))),
+    sc(15, "lstat", F, Some(6), None, stat(1, 0, Out::Stat(2))),
+    sc(16, "fstat", F, Some(5), Some(80), stat(0, 0, Out::Stat(2))),
+    sc(
+        17,
+        "newfstatat",
+        F,
+        Some(262),
+        Some(79),
+        stat(2, 0, Out::Stat(3)),
+    ),
+    sc(
+        18,
+        "statx",
+        F,
+        Some(332),
+        Some(291),
+        stat(2, 0, Out::Statx(5)),
+    ),
+    sc(19, "chdir", F, Some(80), Some(49), path(1)),
+    sc(20, "fchdir", F, Some(81), Some(50), fd(1)),
+    sc(21, "mkdir", F, Some(83), None, path(1)),
+    sc(22, "mkdirat", F, Some(258), Some(34), path(2)),
+    sc(23, "rmdir", F, Some(84), None, path(1)),
+    sc(24, "read", F, Some(0), Some(63), fd(1)),
+    sc(25, "pread64", F, Some(17), Some(67), fd(1)),
+    sc(26, "readv", F, Some(19), Some(65), fd(1)),
+    sc(27, "preadv", F, Some(295), Some(69), fd(1)),
+    sc(28, "preadv2", F, Some(327), Some(286), fd(1)),
+    sc(29, "write", F, Some(1), Some(64), fd(1)),
+    sc(30, "pwrite64", F, Some(18), Some(68), fd(1)),
+    sc(31, "writev", F, Some(20), Some(66), fd(1)),
+    sc(32, "pwritev", F, Some(296), Some(70), fd(1)),
+    sc(33, "pwritev2", F, Some(328), Some(287), fd(1)),
+    sc(34, "dup", F, Some(32), Some(23), NONE),
+    sc(35, "dup2", F, Some(33), None, NONE),
+    sc(36, "dup3", F, Some(292), Some(24), NONE),
+    sc(37, "fcntl", F, Some(72), Some(25), flags(D_FCNTL_DUP)),
+    sc(38, "close", F, Some(3), Some(57), NONE),
+    sc(39, "truncate", F, Some(76), Some(45), path(1)),
+    sc(40, "ftruncate", F, Some(77), Some(46), fd(1)),
+    sc(41, "link", F, Some(86), None, paths(1, 2)),
+    sc(42, "linkat", F, Some(265), Some(37), paths(2, 4)),
+    sc(43, "symlink", F, Some(88), None, paths(1, 2)),
+    sc(44, "symlinkat", F, Some(266), Some(36), paths(1, 3)),
+    sc(45, "fork", R, Some(57), None, flags(D_CONTEXT)),
+    sc(46, "vfork", R, Some(58), None, flags(D_CONTEXT)),
+    sc(47, "clone", R, Some(56), Some(220), flags(D_CONTEXT)),
+    sc(48, "clone3", R, Some(435), Some(435), flags(D_CONTEXT)),
+    sc(
+        49,
+        "execve",
+        R,
+        Some(59),
+        Some(221),
+        Capture {
+            flags: D_FAILURE_ONLY,
+            ..path(1)
+        },
+    ),
+    sc(
+        50,
+        "execveat",
+        R,
+        Some(322),
+        Some(281),
+        Capture {
+            flags: D_FAILURE_ONLY,
+            ..path(2)
+        },
+    ),
+    sc(51, "exit", R, Some(60), Some(93), flags(D_CONTEXT)),
+    sc(52, "exit_group", R, Some(231), Some(94), flags(D_CONTEXT)),
+    sc(53, "pipe", R, Some(22), None, out(Out::FdPair(1))),
+    sc(54, "pipe2", R, Some(293), Some(59), out(Out::FdPair(1))),
+    sc(55, "kill", R, Some(62), Some(129), NONE),
+    sc(56, "tkill", R, Some(200), Some(130), NONE),
+    sc(57, "tgkill", R, Some(234), Some(131), NONE),
+    sc(58, "ptrace", R, Some(101), Some(117), NONE),
+    sc(59, "mmap", R, Some(9), Some(222), fd(5)),
+    sc(60, "mprotect", R, Some(10), Some(226), NONE),
+    sc(61, "connect", N, Some(42), Some(203), addr(Addr::In(2, 3))),
+    sc(62, "sendto", N, Some(44), Some(206), addr(Addr::In(5, 6))),
+    sc(63, "sendmsg", N, Some(46), Some(211), addr(Addr::Msg(2))),
+    sc(64, "sendmmsg", N, Some(307), Some(269), addr(Addr::Msg(2))),
+    sc(
+        65,
+        "recvfrom",
+        N,
+        Some(45),
+        Some(207),
+        addr(Addr::Out(5, 6)),
+    ),
+    sc(66, "recvmsg", N, Some(47), Some(212), addr(Addr::Msg(2))),
+    sc(67, "recvmmsg", N, Some(299), Some(243), addr(Addr::Msg(2))),
+    sc(68, "accept", N, Some(43), Some(202), addr(Addr::Out(2, 3))),
+    sc(
+        69,
+        "accept4",
+        N,
+        Some(288),
+        Some(242),
+        addr(Addr::Out(2, 3)),
+    ),
+    sc(70, "bind", N, Some(49), Some(200), addr(Addr::In(2, 3))),
+    sc(
+        71,
+        "getpeername",
+        N,
+        Some(52),
+        Some(205),
+        addr(Addr::Out(2, 3)),
+    ),
+    sc(
+        72,
+        "socketpair",
+        N,
+        Some(53),
+        Some(199),
+        out(Out::FdPair(4)),
+    ),
+    sc(73, "socket", N, Some(41), Some(198), NONE),
+    sc(74, "setuid", P, Some(105), Some(146), NONE),
+    sc(75, "setreuid", P, Some(113), Some(145), NONE),
+    sc(76, "setresuid", P, Some(117), Some(147), NONE),
+    sc(77, "setgid", P, Some(106), Some(144), NONE),
+    sc(78, "setregid", P, Some(114), Some(143), NONE),
+    sc(79, "setresgid", P, Some(119), Some(149), NONE),
+];
+
+/// The syscall with this kellect id.
+pub fn by_id(id: u16) -> Option<&'static Syscall> {
+    // The table is ordered by id from 1: index directly, check, fall back to a search.
+    match SYSCALLS.get((id as usize).wrapping_sub(1)) {
+        Some(s) if s.id == id => Some(s),
+        _ => SYSCALLS.iter().find(|s| s.id == id),
+    }
+}
+
+/// A syscall id's name (`None` for ids this build does not know).
+pub fn name(id: u16) -> Option<&'static str> {
+    by_id(id).map(|s| s.name)
+}
+
+/// The `struct sc_desc` bytes for the BPF "syscalls" map (16 bytes, records.h layout).
+pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
+    let c = &s.capture;
+    let (addr_kind, addr_arg, addr_len_arg) = match c.addr {
+        Addr::None => (0, 0, 0),
+        Addr::In(a, l) => (1, a, l),
+        Addr::Out(a, l) => (2, a, l),
+        Addr::Msg(a) => (3, a, 0),
+    };
+    let (out_kind, out_arg) = match c.out {
+        Out::None => (0, 0),
+        Out::Stat(a) => (1, a),
+        Out::Statx(a) => (2, a),
+        Out::FdPair(a) => (3, a),
+        Out::OpenHow(a) => (4, a),
+    };
+    let id = s.id.to_le_bytes();
+    [
+        id[0],
+        id[1],
+        s.group.bit(),
+        c.flags,
+        c.path0,
+        c.path1,
+        c.fd_arg,
+        addr_kind,
+        addr_arg,
+        addr_len_arg,
+        out_kind,
+        out_arg,
+        0,
+        0,
+        0,
+        0,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_dense_unique_and_named_once() {
+        for (i, s) in SYSCALLS.iter().enumerate() {
+            assert_eq!(s.id as usize, i + 1, "{} is out of order", s.name);
+            assert_eq!(by_id(s.id).unwrap().name, s.name);
+        }
+        let mut names: Vec<_> = SYSCALLS.iter().map(|s| s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SYSCALLS.len());
+        assert!(by_id(0).is_none() && by_id(999).is_none());
+    }
+
+    #[test]
+    fn native_numbers_are_unique_per_arch() {
+        for arch in [|s: &Syscall| s.x86_64, |s: &Syscall| s.aarch64] {
+            let mut nrs: Vec<u32> = SYSCALLS.iter().filter_map(arch).collect();
+            let n = nrs.len();
+            nrs.sort();
+            nrs.dedup();
+            assert_eq!(nrs.len(), n);
+        }
+    }
+
+    #[test]
+    fn argument_numbers_are_in_range() {
+        for s in SYSCALLS {
+            let c = &s.capture;
+            let (a, b) = match c.addr {
+                Addr::None => (0, 0),
+                Addr::In(a, b) | Addr::Out(a, b) => (a, b),
+                Addr::Msg(a) => (a, 0),
+            };
+            let o = match c.out {
+                Out::None => 0,
+                Out::Stat(a) | Out::Statx(a) | Out::FdPair(a) | Out::OpenHow(a) => a,
+            };
+            for arg in [c.path0, c.path1, c.fd_arg, a, b, o] {
+                assert!(arg <= 6, "{}: argument {arg}", s.name);
+            }
+        }
+    }
+}
