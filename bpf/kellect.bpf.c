@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "records.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -20,6 +21,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;   /* the recorder's own process: never recorded */
 const volatile __u8 target_mode = 0;  /* 1: record only the tree of the recorder's children */
 const volatile __u8 group_mask = 0xff; /* event groups (G_*) whose syscalls are recorded */
+const volatile __u32 payload_max = 0;  /* payload bytes captured per message (< KL_PAYLOAD_MAX) */
+const volatile __u8 unix_syslog = 0;   /* capture payloads of UNIX datagram sockets (syslog) */
+const volatile __u64 sk_key = 0;       /* scrambles socket addresses into sk_id */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -66,12 +70,31 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
+/* Ports whose payloads are captured: key (IPPROTO << 16) | port, value APP_*. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+/* Sockets the recorded processes used (target mode): their state changes are recorded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} socks SEC(".maps");
+
 /* Present in the object's BTF so the skeleton generates Rust types to check the mirrors. */
 struct rec_fork _rec_fork = {};
 struct rec_exec _rec_exec = {};
 struct rec_exit _rec_exit = {};
 struct rec_syscall _rec_syscall = {};
 struct kl_inode _kl_inode = {};
+struct kl_sock _kl_sock = {};
+struct kl_tcp _kl_tcp = {};
+struct rec_sock_state _rec_sock_state = {};
 struct sc_desc _sc_desc = {};
 struct kind_stats _kind_stats = {};
 
@@ -127,15 +150,19 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct rec_fork *r;
 
+	bool context = false;
+
 	if (target_mode && !thread) {
 		if (ptgid == self_tgid) {
-			/* The recorded command itself: its tree starts here. */
+			/* The recorded command itself: its tree starts here. The record tells
+			 * replay it inherits the recorder's working directory and fds. */
 			bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+			context = true;
+		} else if (!bpf_map_lookup_elem(&targets, &ptgid)) {
 			return 0;
+		} else {
+			bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
 		}
-		if (!bpf_map_lookup_elem(&targets, &ptgid))
-			return 0;
-		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
 	} else if (!is_target(ptgid)) {
 		return 0;
 	}
@@ -149,6 +176,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->child_pid = ctgid;
 	r->child_tid = BPF_CORE_READ(child, pid);
 	r->clone_flags = 0;
+	if (context)
+		r->hdr.flags |= REC_F_CONTEXT;
 	{
 		/* The parent is inside fork/vfork/clone/clone3: its entry has the flags. */
 		__u32 tid = r->hdr.tid;
@@ -170,70 +199,6 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	BPF_CORE_READ_STR_INTO(&r->child_comm, child, comm);
 	bpf_ringbuf_submit(r, 0);
 	count(REC_PROC_FORK, false);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = BPF_CORE_READ(p, tgid);
-	__u64 ts = bpf_ktime_get_boot_ns();
-	struct rec_exec *r;
-	const char *filename;
-	unsigned long arg_start, arg_end, args;
-	long n;
-	__u32 flen = 0, flags = 0;
-
-	if (!is_target(tgid))
-		return 0;
-
-	r = bpf_ringbuf_reserve(&events, sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX, 0);
-	if (!r) {
-		count(REC_PROC_EXEC, true);
-		return 0;
-	}
-	fill_hdr(&r->hdr, REC_PROC_EXEC, 0, ts);
-	r->old_pid = old_pid;
-	r->argc = BPF_CORE_READ(bprm, argc);
-	r->_pad = 0;
-
-	filename = BPF_CORE_READ(bprm, filename);
-	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_PATH_MAX, filename);
-	if (n > 0) {
-		flen = n - 1; /* without the NUL */
-		if (n == KL_PATH_MAX)
-			flags |= REC_F_TRUNC0;
-	}
-	flen &= KL_PATH_MAX - 1;
-
-	arg_start = BPF_CORE_READ(p, mm, arg_start);
-	arg_end = BPF_CORE_READ(p, mm, arg_end);
-	args = arg_end > arg_start ? arg_end - arg_start : 0;
-	if (args > KL_ARGV_MAX - 1) {
-		args = KL_ARGV_MAX - 1;
-		flags |= REC_F_TRUNC1;
-	}
-	args &= KL_ARGV_MAX - 1; /* a bound the verifier can see */
-	if (args == 0 ||
-	    bpf_probe_read_user((char *)(r + 1) + flen, args, (const void *)arg_start) < 0)
-		args = 0;
-
-	r->filename_len = flen;
-	r->args_len = args;
-	r->hdr.flags = flags;
-	r->hdr.len = sizeof(*r) + flen + args;
-	{
-		/* The exec's entry was recorded under the tid that called it. */
-		__u32 tid = old_pid;
-		struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-
-		if (p) {
-			r->hdr.syscall = p->ksys;
-			bpf_map_delete_elem(&pending, &tid);
-		}
-	}
-	bpf_ringbuf_submit(r, 0);
-	count(REC_PROC_EXEC, false);
 	return 0;
 }
 
@@ -282,41 +247,6 @@ int BPF_PROG(on_exit, struct task_struct *p)
 }
 
 /* ---- syscalls: arguments at entry, everything else at exit ---- */
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
-{
-	struct sc_desc *d;
-	struct pending p = {};
-	__u32 nr = id, tid;
-	__u64 pid_tgid;
-
-	if (id < 0 || id >= NR_SYSCALLS)
-		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &nr);
-	if (!d || !d->ksys || !(d->group & group_mask))
-		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (!is_target(pid_tgid >> 32))
-		return 0;
-
-	p.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	p.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
-	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
-		return 0;
-	p.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	p.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	p.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	p.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
-	p.ts = bpf_ktime_get_boot_ns();
-	p.nr = nr;
-	p.ksys = d->ksys;
-	tid = (__u32)pid_tgid;
-	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
-		count(REC_SYSCALL, true);
-	return 0;
-}
 
 struct inode___v66 {
 	struct timespec64 i_atime;
@@ -461,6 +391,101 @@ static __always_inline bool read_stat(__u8 kind, const void *ptr, struct kl_inod
 	return false;
 }
 
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define SOCK_DGRAM 2
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* A socket's id: its address as a number (read back from the stack: the verifier allows
+ * no arithmetic on a trusted pointer), scrambled with a per-recording key. */
+static __always_inline __u64 sk_ident(struct sock *sk)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &sk);
+	return v ^ sk_key;
+}
+
+/* The identity of a socket, and whether its payloads are captured. */
+static __always_inline void read_sock(struct sock *sk, struct kl_sock *out)
+{
+	__u32 key;
+	__u8 *app;
+
+	out->sk_id = sk_ident(sk);
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	out->protocol = BPF_CORE_READ(sk, sk_protocol);
+	out->type = BPF_CORE_READ(sk, sk_type);
+	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (bpf_core_field_exists(sk->sk_rx_dst_ifindex))
+		out->ifindex = BPF_CORE_READ(sk, sk_rx_dst_ifindex);
+	if (!out->ifindex)
+		out->ifindex = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	if (out->family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(out->laddr, &l, 4);
+		__builtin_memcpy(out->raddr, &r, 4);
+	} else if (out->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	out->app = 0;
+	if (out->protocol == IPPROTO_TCP || out->protocol == IPPROTO_UDP) {
+		key = ((__u32)out->protocol << 16) | out->lport;
+		app = bpf_map_lookup_elem(&ports, &key);
+		if (!app) {
+			key = ((__u32)out->protocol << 16) | out->rport;
+			app = bpf_map_lookup_elem(&ports, &key);
+		}
+		if (app)
+			out->app = *app;
+	} else if (out->family == AF_UNIX && out->type == SOCK_DGRAM && unix_syslog) {
+		out->app = APP_SYSLOG;
+	}
+}
+
+/* The struct sock behind a file, if the file is a socket. */
+static __always_inline struct sock *file_sock(struct file *f)
+{
+	struct socket *sock;
+	__u32 mode;
+
+	if (!f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline void read_tcp(struct sock *sk, struct kl_tcp *out)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	out->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	out->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	out->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	out->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+	out->segs_in = BPF_CORE_READ(tp, segs_in);
+	out->segs_out = BPF_CORE_READ(tp, segs_out);
+	out->data_segs_in = BPF_CORE_READ(tp, data_segs_in);
+	out->data_segs_out = BPF_CORE_READ(tp, data_segs_out);
+	out->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	out->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	/* In jiffies: the recorder stores the kernel's HZ beside the records. */
+	out->rto_jiffies = BPF_CORE_READ(tp, inet_conn.icsk_rto);
+}
+
 static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
 {
 	/* idx1 is an argument index plus one, 1..6 */
@@ -474,21 +499,110 @@ static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
 	}
 }
 
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	struct sc_desc *d;
+	struct pending p = {};
+	__u32 nr = id, tid;
+	__u64 pid_tgid;
+
+	if (id < 0 || id >= NR_SYSCALLS)
+		return 0;
+	d = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!d || !d->ksys || !(d->group & group_mask))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+
+	p.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	p.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
+	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
+		return 0;
+	p.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	p.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	p.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	p.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	p.ts = bpf_ktime_get_boot_ns();
+	p.nr = nr;
+	p.ksys = d->ksys;
+	tid = (__u32)pid_tgid;
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+		count(REC_SYSCALL, true);
+	if (target_mode && p.ksys == KS_CONNECT) {
+		/* The connection's first state changes happen inside connect: mark the
+		 * socket as the target's before they do. */
+		struct sock *sk = file_sock(fd_file((__s32)p.args[0]));
+
+		if (sk) {
+			__u64 id = sk_ident(sk);
+			__u8 one = 1;
+
+			bpf_map_update_elem(&socks, &id, &one, BPF_ANY);
+		}
+	}
+	return 0;
+}
+
 /* Tail capacity of a syscall record with `paths` path strings. */
-/* Room for addr, out and inode, plus slack for the verifier's coarse offset bounds. */
-#define SC_TAIL_FIXED (KL_ADDR_MAX * 4 + sizeof(struct kl_inode) * 2)
+/* Room for addr, out, inode, sock and payload, plus slack for the verifier's coarse
+ * offset bounds. */
+#define SC_TAIL_FIXED                                                                    \
+	(KL_ADDR_MAX * 4 + sizeof(struct kl_inode) * 2 + sizeof(struct kl_sock) * 2 +   \
+	 KL_PAYLOAD_MAX)
 #define SC_RESERVE(paths) (sizeof(struct rec_syscall) + (paths) * KL_PATH_MAX + SC_TAIL_FIXED)
+
+
+/* Copies the start of a socket message into dst; returns the bytes copied. */
+static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, long ret,
+					  char *dst)
+{
+	const void *buf = (const void *)arg(p, d->payload_arg);
+	__u64 len = ret;
+
+	if (d->payload_kind == P_IOV || d->payload_kind == P_MSG) {
+		struct iovec *iov = (struct iovec *)buf;
+		__u64 iov_len;
+
+		if (d->payload_kind == P_MSG) {
+			struct user_msghdr *m = (struct user_msghdr *)buf;
+
+			if (!m)
+				return 0;
+			iov = BPF_CORE_READ_USER(m, msg_iov);
+		}
+		if (!iov)
+			return 0;
+		buf = BPF_CORE_READ_USER(iov, iov_base);
+		iov_len = BPF_CORE_READ_USER(iov, iov_len);
+		if (iov_len < len)
+			len = iov_len;
+	}
+	if (!buf)
+		return 0;
+	if (len > payload_max)
+		len = payload_max;
+	if (len > KL_PAYLOAD_MAX - 1)
+		len = KL_PAYLOAD_MAX - 1;
+	barrier_var(len);
+	len &= KL_PAYLOAD_MAX - 1;
+	if (len == 0 || bpf_probe_read_user(dst, len, buf))
+		return 0;
+	return len;
+}
 
 /*
  * Fills and submits one syscall record. `cap_paths` is how many path slots the
  * reservation has (a constant at each call site, as the verifier wants).
  */
 static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, long ret,
-					int cap_paths)
+					int cap_paths, bool net)
 {
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0;
 	__u16 sc_flags = 0;
 	struct kl_inode ino = {};
 	long n;
@@ -508,7 +622,6 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->enter_ts = p->ts;
 	r->ret = ret;
 	__builtin_memcpy(r->args, p->args, sizeof(r->args));
-	r->data_len = 0;
 	r->_pad = 0;
 	tail = (char *)(r + 1);
 
@@ -534,7 +647,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		off += n1;
 	}
 
-	if (d->addr_kind != A_NONE) {
+	if (net && d->addr_kind != A_NONE) {
 		const void *ptr = NULL;
 		__u32 len = 0;
 
@@ -588,6 +701,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 
 	if (ret >= 0) {
 		struct file *f = NULL;
+		struct sock *sk;
 
 		if (d->flags & D_RET_FD)
 			f = fd_file(ret);
@@ -598,12 +712,29 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			sc_flags |= SC_F_INODE;
 			off += sizeof(ino);
 		}
+		sk = net ? file_sock(f) : NULL;
+		if (sk) {
+			struct kl_sock so = {};
+			__u8 one = 1;
+
+			read_sock(sk, &so);
+			if (target_mode)
+				bpf_map_update_elem(&socks, &so.sk_id, &one, BPF_ANY);
+			if (bpf_probe_read_kernel(tail + off, sizeof(so), &so) == 0) {
+				sc_flags |= SC_F_SOCK;
+				off += sizeof(so);
+			}
+			if (so.app && payload_max && d->payload_kind && ret > 0)
+				dlen = read_payload(p, d, ret, tail + off);
+			off += dlen;
+		}
 	}
 
 	r->path0_len = n0;
 	r->path1_len = n1;
 	r->addr_len = alen;
 	r->out_len = olen;
+	r->data_len = dlen;
 	r->sc_flags = sc_flags;
 	r->hdr.len = sizeof(*r) + off;
 	bpf_ringbuf_submit(r, 0);
@@ -611,24 +742,190 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/*
+ * Three programs on sys_exit, one per shape of syscall (two paths, one path, no path and
+ * possibly a socket): each verifies one specialised copy of emit_syscall, which keeps
+ * every program far below the verifier's complexity limit. Each handles only its shape.
+ */
+static __always_inline int on_exit_shape(long ret, int shape)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
 	struct pending p;
 	struct sc_desc *d;
+	int paths;
 
 	if (!pp)
 		return 0;
+	d = bpf_map_lookup_elem(&syscalls, &pp->nr);
+	if (!d)
+		return 0;
+	paths = d->path1 ? 2 : d->path0 ? 1 : 0;
+	if (paths != shape)
+		return 0;
 	p = *pp;
 	bpf_map_delete_elem(&pending, &tid);
-	d = bpf_map_lookup_elem(&syscalls, &p.nr);
-	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
+	if ((d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
 		return 0;
-	if (d->path1)
-		return emit_syscall(&p, d, ret, 2);
-	if (d->path0)
-		return emit_syscall(&p, d, ret, 1);
-	return emit_syscall(&p, d, ret, 0);
+	return emit_syscall(&p, d, ret, shape, shape == 0);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit_2paths, struct pt_regs *regs, long ret)
+{
+	return on_exit_shape(ret, 2);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit_1path, struct pt_regs *regs, long ret)
+{
+	return on_exit_shape(ret, 1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_exit_shape(ret, 0);
+}
+
+/* ---- exec ---- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct rec_exec *r;
+	const char *filename;
+	unsigned long arg_start, arg_end, args;
+	long n;
+	__u32 flen = 0, flags = 0;
+
+	if (!is_target(tgid))
+		return 0;
+
+	r = bpf_ringbuf_reserve(&events,
+				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode), 0);
+	if (!r) {
+		count(REC_PROC_EXEC, true);
+		return 0;
+	}
+	fill_hdr(&r->hdr, REC_PROC_EXEC, 0, ts);
+	r->old_pid = old_pid;
+	r->argc = BPF_CORE_READ(bprm, argc);
+	r->_pad = 0;
+
+	filename = BPF_CORE_READ(bprm, filename);
+	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_PATH_MAX, filename);
+	if (n > 0) {
+		flen = n - 1; /* without the NUL */
+		if (n == KL_PATH_MAX)
+			flags |= REC_F_TRUNC0;
+	}
+	flen &= KL_PATH_MAX - 1;
+
+	arg_start = BPF_CORE_READ(p, mm, arg_start);
+	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	args = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (args > KL_ARGV_MAX - 1) {
+		args = KL_ARGV_MAX - 1;
+		flags |= REC_F_TRUNC1;
+	}
+	args &= KL_ARGV_MAX - 1; /* a bound the verifier can see */
+	if (args == 0 ||
+	    bpf_probe_read_user((char *)(r + 1) + flen, args, (const void *)arg_start) < 0)
+		args = 0;
+
+	r->filename_len = flen;
+	r->args_len = args;
+	{
+		/* The executable's inode: the file exec opened, whatever path led to it. */
+		struct kl_inode ino = {};
+		__u32 off = flen + args;
+
+		if (read_inode(BPF_CORE_READ(bprm, file), &ino) &&
+		    bpf_probe_read_kernel((char *)(r + 1) + (off & (2 * KL_PATH_MAX - 1)),
+					  sizeof(ino), &ino) == 0) {
+			flags |= REC_F_INODE;
+			r->hdr.len = sizeof(*r) + off + sizeof(ino);
+		} else {
+			r->hdr.len = sizeof(*r) + off;
+		}
+	}
+	r->hdr.flags = flags;
+	{
+		/* The exec's entry was recorded under the tid that called it. */
+		__u32 tid = old_pid;
+		struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+
+		if (p) {
+			r->hdr.syscall = p->ksys;
+			bpf_map_delete_elem(&pending, &tid);
+		}
+	}
+	bpf_ringbuf_submit(r, 0);
+	count(REC_PROC_EXEC, false);
+	return 0;
+}
+
+/* ---- TCP socket state: identity and counters, for socket records ---- */
+
+static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate, int newstate)
+{
+	struct rec_sock_state *r;
+	__u64 id;
+
+	if (!sk || !(group_mask & G_NETWORK))
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	id = sk_ident(sk);
+	/* In target mode, only sockets the recorded processes used (softirq context runs
+	 * in whatever task was current, so the task says nothing about the socket). */
+	if (target_mode && !bpf_map_lookup_elem(&socks, &id))
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(REC_SOCK_STATE, true);
+		return 0;
+	}
+	fill_hdr(&r->hdr, REC_SOCK_STATE, sizeof(*r), bpf_ktime_get_boot_ns());
+	__builtin_memset(&r->sock, 0, sizeof(r->sock));
+	read_sock(sk, &r->sock);
+	r->event = event;
+	r->oldstate = oldstate;
+	r->newstate = newstate;
+	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
+	__builtin_memset(&r->tcp, 0, sizeof(r->tcp));
+	read_tcp(sk, &r->tcp);
+	bpf_ringbuf_submit(r, 0);
+	count(REC_SOCK_STATE, false);
+	if (newstate == 7 /* TCP_CLOSE */)
+		bpf_map_delete_elem(&socks, &id);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	return sock_state(sk, SOCK_EV_STATE, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_reset_rx, struct sock *sk)
+{
+	int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	return sock_state(sk, SOCK_EV_RESET_RX, state, state);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_reset_tx, struct sock *sk)
+{
+	int state;
+
+	if (!sk)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	return sock_state(sk, SOCK_EV_RESET_TX, state, state);
 }

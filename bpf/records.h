@@ -34,6 +34,7 @@ enum rec_kind {
 	REC_PROC_EXEC = 2, /* sched_process_exec: successful execve/execveat */
 	REC_PROC_EXIT = 3, /* sched_process_exit: a task ended */
 	REC_SYSCALL = 4,   /* a syscall of the catalogue: arguments, result, kernel-filled data */
+	REC_SOCK_STATE = 5, /* a TCP socket changed state or saw a reset: identity and counters */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
 
@@ -121,14 +122,30 @@ struct sc_desc {
 	__u8 addr_len_arg;
 	__u8 out_kind;
 	__u8 out_arg;
-	__u32 _pad;
+	__u8 payload_kind; /* P_*: where the data of a socket read/write is */
+	__u8 payload_arg;
+	__u16 _pad;
 };
+
+/* sc_desc.payload_kind */
+#define P_NONE 0
+#define P_BUF 1 /* a buffer pointer in arg payload_arg; its length is the return value */
+#define P_IOV 2 /* a struct iovec array in arg payload_arg: the first element */
+#define P_MSG 3 /* a struct msghdr (or mmsghdr) in arg payload_arg: its first iovec */
+
+/* Application protocols whose payloads are captured (values of the "ports" map). */
+#define APP_DNS 1
+#define APP_HTTP 2
+#define APP_SYSLOG 3
 
 
 
 /* rec_hdr.flags */
 #define REC_F_TRUNC0 (1 << 0) /* the first string of the tail was cut */
 #define REC_F_TRUNC1 (1 << 1) /* the second string of the tail was cut */
+#define REC_F_INODE (1 << 2)  /* rec_exec: a struct kl_inode of the executable ends the tail */
+#define REC_F_CONTEXT (1 << 3) /* context for replay's state, not an event of the recorded
+				* processes (the recorder starting the command) */
 
 /* Common header of every record: 56 bytes. */
 struct rec_hdr {
@@ -166,7 +183,7 @@ struct rec_exec {
 	__u16 filename_len; /* bytes of filename in the tail (REC_F_TRUNC0 if cut) */
 	__u16 args_len;	    /* bytes of the argv area in the tail, NUL-separated (REC_F_TRUNC1) */
 	__u32 _pad;
-	/* tail: char filename[filename_len]; char args[args_len]; */
+	/* tail: char filename[filename_len]; char args[args_len]; [struct kl_inode] */
 };
 
 /* rec_exit.exit_flags */
@@ -185,6 +202,9 @@ struct kind_stats {
 	__u64 emitted; /* records written into the ring buffer */
 	__u64 dropped; /* records lost because the ring buffer was full */
 };
+
+/* Most payload bytes captured per socket read or write (the -p payload size is below it). */
+#define KL_PAYLOAD_MAX 2048
 
 /* Longest socket address captured (sockaddr_storage). */
 #define KL_ADDR_MAX 128
@@ -208,10 +228,12 @@ struct kl_inode {
 #define SC_F_INODE (1 << 0)	   /* a struct kl_inode of the fd's file follows the out section */
 #define SC_F_PATH0_TRUNC (1 << 1) /* path0 was cut at KL_PATH_MAX - 1 bytes */
 #define SC_F_PATH1_TRUNC (1 << 2)
+#define SC_F_SOCK (1 << 3) /* a struct kl_sock follows the inode section */
 
 /*
  * REC_SYSCALL: one syscall, written at its exit. hdr.ts is the exit time, hdr.syscall the
- * kellect id. 136 bytes, then the tail: path0, path1, addr, out, [struct kl_inode].
+ * kellect id. 136 bytes, then the tail: path0, path1, addr, out, [struct kl_inode],
+ * [struct kl_sock], data (payload bytes of a socket read/write, data_len of them).
  */
 struct rec_syscall {
 	struct rec_hdr hdr;
@@ -222,9 +244,58 @@ struct rec_syscall {
 	__u16 path1_len;
 	__u16 addr_len;
 	__u16 out_len;
-	__u16 data_len; /* payload bytes (reserved: always 0 in ABI 1) */
+	__u16 data_len; /* payload bytes captured (the start of the message) */
 	__u16 sc_flags; /* SC_F_* */
 	__u32 _pad;
+};
+
+/* A socket's identity, from its struct sock: 56 bytes. */
+struct kl_sock {
+	__u64 sk_id;	 /* the socket's identity (its kernel address, scrambled per recording) */
+	__u16 family;	 /* AF_INET, AF_INET6, AF_UNIX */
+	__u8 protocol;	 /* IPPROTO_TCP, IPPROTO_UDP; 0 for UNIX */
+	__u8 type;	 /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u8 state;	 /* sk_state (TCP_ESTABLISHED = 1, ...) */
+	__u8 app;	 /* APP_*: payloads of this socket are captured, 0: not */
+	__u16 lport;	 /* local port, host order */
+	__u16 rport;	 /* remote port, host order */
+	__u16 _pad;
+	__u32 ifindex;	 /* interface of the last received packet (0: unknown) */
+	__u8 laddr[16]; /* local address: IPv4 in the first 4 bytes */
+	__u8 raddr[16]; /* remote address */
+};
+
+/* TCP counters of a socket, from its struct tcp_sock: 64 bytes. */
+struct kl_tcp {
+	__u64 bytes_received;
+	__u64 bytes_acked;
+	__u64 bytes_sent;
+	__u64 bytes_retrans;
+	__u32 segs_in;
+	__u32 segs_out;
+	__u32 data_segs_in;
+	__u32 data_segs_out;
+	__u32 total_retrans;
+	__u32 srtt_us;	 /* smoothed round-trip time, microseconds */
+	__u32 rto_jiffies; /* retransmission timeout, kernel jiffies (HZ is in the Capture block) */
+	__u32 _pad;
+};
+
+/* rec_sock_state.event */
+#define SOCK_EV_STATE 0	   /* sk_state changed from oldstate to newstate */
+#define SOCK_EV_RESET_RX 1 /* an RST was received */
+#define SOCK_EV_RESET_TX 2 /* an RST was sent */
+
+/* REC_SOCK_STATE: 184 bytes. The header's task is whoever ran when it happened (often
+ * softirq context: not the socket's owner); the socket's identity is in sock. */
+struct rec_sock_state {
+	struct rec_hdr hdr;
+	struct kl_sock sock;
+	__u8 event; /* SOCK_EV_* */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 _pad[5];
+	struct kl_tcp tcp;
 };
 
 #endif /* KELLECT_RECORDS_H */

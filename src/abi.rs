@@ -24,6 +24,10 @@ pub const KIND_MAX: usize = 16;
 pub const REC_F_TRUNC0: u16 = 1 << 0;
 /// `rec_hdr.flags`: the second string of the tail was cut.
 pub const REC_F_TRUNC1: u16 = 1 << 1;
+/// `rec_hdr.flags` of an exec: the executable's inode ends the tail.
+pub const REC_F_INODE: u16 = 1 << 2;
+/// `rec_hdr.flags`: context for replay's state, not an event of the recorded processes.
+pub const REC_F_CONTEXT: u16 = 1 << 3;
 /// `rec_exit.exit_flags`: the last thread of its process ended.
 pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
 /// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.
@@ -36,6 +40,7 @@ pub enum RecordKind {
     Exec,
     Exit,
     Syscall,
+    SockState,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -47,6 +52,7 @@ impl RecordKind {
             2 => Self::Exec,
             3 => Self::Exit,
             4 => Self::Syscall,
+            5 => Self::SockState,
             other => Self::Unknown(other),
         }
     }
@@ -57,6 +63,7 @@ impl RecordKind {
             Self::Exec => 2,
             Self::Exit => 3,
             Self::Syscall => 4,
+            Self::SockState => 5,
             Self::Unknown(raw) => raw,
         }
     }
@@ -68,13 +75,16 @@ impl RecordKind {
             Self::Exec => "proc_exec".into(),
             Self::Exit => "proc_exit".into(),
             Self::Syscall => "syscall".into(),
+            Self::SockState => "sock_state".into(),
             Self::Unknown(raw) => format!("kind_{raw}"),
         }
     }
 }
 
 /// `struct rec_hdr`, 56 bytes: the common header of every record.
-#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct RecordHeader {
     pub kind: U16,
@@ -158,6 +168,83 @@ pub const SC_F_INODE: u16 = 1 << 0;
 pub const SC_F_PATH0_TRUNC: u16 = 1 << 1;
 /// `rec_syscall.sc_flags`: path1 was cut.
 pub const SC_F_PATH1_TRUNC: u16 = 1 << 2;
+/// `rec_syscall.sc_flags`: a struct kl_sock follows the inode section.
+pub const SC_F_SOCK: u16 = 1 << 3;
+
+/// `struct kl_sock`, 56 bytes: a socket's identity.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    KnownLayout,
+    Immutable,
+    Unaligned,
+)]
+#[repr(C)]
+pub struct SockInfo {
+    pub sk_id: U64,
+    pub family: U16,
+    pub protocol: u8,
+    pub sock_type: u8,
+    pub state: u8,
+    pub app: u8,
+    pub lport: U16,
+    pub rport: U16,
+    pub _pad: U16,
+    pub ifindex: U32,
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+}
+
+/// `struct kl_tcp`, 64 bytes: TCP counters of a socket.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    KnownLayout,
+    Immutable,
+    Unaligned,
+)]
+#[repr(C)]
+pub struct TcpCounters {
+    pub bytes_received: U64,
+    pub bytes_acked: U64,
+    pub bytes_sent: U64,
+    pub bytes_retrans: U64,
+    pub segs_in: U32,
+    pub segs_out: U32,
+    pub data_segs_in: U32,
+    pub data_segs_out: U32,
+    pub total_retrans: U32,
+    pub srtt_us: U32,
+    pub rto_jiffies: U32,
+    pub _pad: U32,
+}
+
+/// `struct rec_sock_state`, 184 bytes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct SockStateRecord {
+    pub hdr: RecordHeader,
+    pub sock: SockInfo,
+    pub event: u8,
+    pub oldstate: u8,
+    pub newstate: u8,
+    pub _pad: [u8; 5],
+    pub tcp: TcpCounters,
+}
 
 /// `struct rec_syscall`, 136 bytes, then the tail: path0, path1, addr, out, inode.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -184,6 +271,7 @@ pub struct SyscallTail<'a> {
     pub addr: &'a [u8],
     pub out: &'a [u8],
     pub inode: Option<InodeAttrs>,
+    pub sock: Option<SockInfo>,
     pub data: &'a [u8],
 }
 
@@ -230,12 +318,14 @@ pub enum Record<'a> {
         rec: ExecRecord,
         filename: &'a [u8],
         args: &'a [u8],
+        inode: Option<InodeAttrs>,
     },
     Exit(ExitRecord),
     Syscall {
         rec: SyscallRecord,
         tail: SyscallTail<'a>,
     },
+    SockState(SockStateRecord),
     Unknown {
         hdr: RecordHeader,
     },
@@ -248,6 +338,7 @@ impl Record<'_> {
             Record::Exec { rec, .. } => &rec.hdr,
             Record::Exit(r) => &r.hdr,
             Record::Syscall { rec, .. } => &rec.hdr,
+            Record::SockState(r) => &r.hdr,
             Record::Unknown { hdr } => hdr,
         }
     }
@@ -332,10 +423,25 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     len,
                 });
             }
+            let rest = &tail[flen + alen..];
+            let inode = if rec.hdr.flags.get() & REC_F_INODE != 0 {
+                Some(
+                    InodeAttrs::read_from_prefix(rest)
+                        .map_err(|_| AbiError::BadTail {
+                            offset,
+                            tail: flen + alen + size_of::<InodeAttrs>(),
+                            len,
+                        })?
+                        .0,
+                )
+            } else {
+                None
+            };
             Record::Exec {
                 rec,
                 filename: &tail[..flen],
                 args: &tail[flen..flen + alen],
+                inode,
             }
         }
         RecordKind::Exit => {
@@ -349,17 +455,15 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
         RecordKind::Syscall => {
             fixed(size_of::<SyscallRecord>())?;
             let (rec, rest) = SyscallRecord::read_from_prefix(body).expect("length checked");
-            let has_inode = rec.sc_flags.get() & SC_F_INODE != 0;
+            let flags = rec.sc_flags.get();
+            let section = |flag: u16, size: usize| if flags & flag != 0 { size } else { 0 };
             let lens = [
                 rec.path0_len.get() as usize,
                 rec.path1_len.get() as usize,
                 rec.addr_len.get() as usize,
                 rec.out_len.get() as usize,
-                if has_inode {
-                    size_of::<InodeAttrs>()
-                } else {
-                    0
-                },
+                section(SC_F_INODE, size_of::<InodeAttrs>()),
+                section(SC_F_SOCK, size_of::<SockInfo>()),
                 rec.data_len.get() as usize,
             ];
             let total: usize = lens.iter().sum();
@@ -370,7 +474,7 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     len,
                 });
             }
-            let mut parts = [&rest[..0]; 6];
+            let mut parts = [&rest[..0]; 7];
             let mut at = 0;
             for (part, n) in parts.iter_mut().zip(lens) {
                 *part = &rest[at..at + n];
@@ -384,9 +488,18 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     addr: parts[2],
                     out: parts[3],
                     inode: InodeAttrs::read_from_bytes(parts[4]).ok(),
-                    data: parts[5],
+                    sock: SockInfo::read_from_bytes(parts[5]).ok(),
+                    data: parts[6],
                 },
             }
+        }
+        RecordKind::SockState => {
+            fixed(size_of::<SockStateRecord>())?;
+            Record::SockState(
+                SockStateRecord::read_from_prefix(body)
+                    .expect("length checked")
+                    .0,
+            )
         }
         RecordKind::Unknown(_) => {
             fixed(size_of::<RecordHeader>())?;
@@ -430,6 +543,9 @@ mod tests {
         assert_eq!(size_of::<KindStats>(), 16);
         assert_eq!(size_of::<SyscallRecord>(), 136);
         assert_eq!(size_of::<InodeAttrs>(), 64);
+        assert_eq!(size_of::<SockInfo>(), 56);
+        assert_eq!(size_of::<TcpCounters>(), 64);
+        assert_eq!(size_of::<SockStateRecord>(), 184);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use kellect::replayer::events::EVENT_TYPES;
-use kellect::replayer::{self, Filter, OutputFormat, ReplayConfig, TimeBound, View};
+use kellect::replayer::output::{Collectors, Sink, MAX_COLLECTORS};
+use kellect::replayer::records::Monitor;
+use kellect::replayer::{self, Filter, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View};
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +67,21 @@ struct RecordArgs {
         default_value = "file,process,network,permission"
     )]
     groups: Vec<String>,
+    /// Capture payloads of an application protocol on these ports, kflowd's syntax:
+    /// `dns=udp/53,tcp/53`, `http=tcp/80,tcp/8080`, `syslog=udp/514,tcp/514,unix`,
+    /// `http=off`. Repeatable; protocols not named keep these defaults.
+    #[arg(short = 'p', long = "protocol", value_name = "PROTO=PORTS")]
+    protocols: Vec<String>,
+    /// Payload bytes captured per message (0 turns payload capture off).
+    #[arg(long, value_name = "BYTES", default_value_t = 1400,
+          value_parser = clap::value_parser!(u32).range(0..2048))]
+    payload_size: u32,
+    /// Look up the installed package version of executables (dpkg), off the hot path.
+    #[arg(short = 'v', long = "versions")]
+    versions: bool,
+    /// Compute MD5 and SHA-256 of executables and files with an execute bit.
+    #[arg(short = 'c', long = "checksums")]
+    checksums: bool,
     /// Ring buffer size in MiB (a power of two): larger absorbs bigger bursts.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     ring_size: u32,
@@ -92,41 +109,90 @@ enum FormatArg {
     Json,
     /// One JSON object per line.
     JsonMin,
+    /// Aligned columns for a terminal.
+    Table,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ViewArg {
-    /// One object per kernel event.
+    /// kflowd-style records: one per file touch, socket and process lifetime.
+    Records,
+    /// One object per kernel event (Kellect's catalogue of 38 types).
     Events,
+}
+
+/// How replayed events and records are chosen and printed (replay and live).
+#[derive(clap::Args)]
+struct OutputArgs {
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = ViewArg::Records)]
+    view: ViewArg,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Json)]
+    output: FormatArg,
+    /// Records view: monitors to print (file, socket, process; comma-separated).
+    #[arg(
+        short = 'm',
+        long = "monitor",
+        value_delimiter = ',',
+        value_name = "MONITORS",
+        default_value = "file,socket,process"
+    )]
+    monitors: Vec<String>,
+    /// Records view: export a file record after N events (1: no aggregation).
+    #[arg(long, value_name = "N")]
+    max_events: Option<u32>,
+    /// Records view: export sockets idle IDLE seconds or open ACTIVE seconds (event time).
+    #[arg(
+        short = 't',
+        long = "timeouts",
+        value_name = "IDLE,ACTIVE",
+        default_value = "15,1800"
+    )]
+    timeouts: String,
+    /// Records view: add InfoHostToken to every record.
+    #[arg(short = 'T', long = "token", value_name = "TOKEN")]
+    token: Option<String>,
+    /// Also send each record or event as one UDP datagram (NDJSON) to these collectors
+    /// (IP:PORT, IPv4 or [IPv6]:PORT; up to 8, comma-separated).
+    #[arg(
+        short = 'u',
+        long = "udp",
+        value_delimiter = ',',
+        value_name = "IP:PORT"
+    )]
+    udp: Vec<String>,
+    /// Print nothing on stdout (with -u: the collectors still get everything).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Events view: only these event types (comma-separated, e.g. process_exec,file_open).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    event: Vec<String>,
+    /// Only these process ids.
+    #[arg(long, value_delimiter = ',', value_name = "PID")]
+    pid: Vec<u32>,
+    /// Only processes with these names (comm).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    comm: Vec<String>,
+    /// Events view: only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or
+    /// seconds after the recording started (12.5).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Events view: only events at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Print every key of the output with its meaning, and exit.
+    #[arg(long)]
+    legend: bool,
 }
 
 #[derive(clap::Args)]
 struct ReplayArgs {
     /// Trace files (all segments of a recording, or several recordings).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "legend", value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::JsonMin)]
-    output: FormatArg,
-    /// What to print.
-    #[arg(long, value_enum, default_value_t = ViewArg::Events)]
-    view: ViewArg,
-    /// Only these event types (comma-separated, e.g. process_exec,process_exit).
-    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
-    event: Vec<String>,
-    /// Only events of these process ids.
-    #[arg(long, value_delimiter = ',', value_name = "PID")]
-    pid: Vec<u32>,
-    /// Only events of processes with these names (comm).
-    #[arg(long, value_delimiter = ',', value_name = "NAME")]
-    comm: Vec<String>,
-    /// Only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or seconds after
-    /// the trace's first event (12.5).
-    #[arg(long, value_name = "TIME")]
-    since: Option<String>,
-    /// Only events at or before TIME (same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    until: Option<String>,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Worker threads (default: one per CPU). Output is the same for any number.
     #[arg(short = 'j', long, value_name = "N")]
     threads: Option<usize>,
@@ -176,41 +242,88 @@ macro_rules! usage {
     };
 }
 
-impl TryFrom<ReplayArgs> for ReplayConfig {
-    type Error = anyhow::Error;
+/// A validated replay configuration and its output: what `replay` and `live` share.
+struct OutputPlan {
+    cfg: ReplayConfig,
+    collectors: Vec<std::net::SocketAddr>,
+    quiet: bool,
+}
 
-    fn try_from(a: ReplayArgs) -> Result<Self> {
-        for t in &a.event {
-            if !EVENT_TYPES.contains(&t.as_str()) {
-                usage!(
-                    "unknown event type `{t}` in --event (known: {})",
-                    EVENT_TYPES.join(", ")
-                );
-            }
+fn output_plan(a: OutputArgs, inputs: Vec<PathBuf>) -> Result<OutputPlan> {
+    let view = match a.view {
+        ViewArg::Events => View::Events,
+        ViewArg::Records => View::Records,
+    };
+    for t in &a.event {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            usage!(
+                "unknown event type `{t}` in --event (known: {})",
+                EVENT_TYPES.join(", ")
+            );
         }
-        let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
-            match v {
-                None => Ok(None),
-                Some(s) => match TimeBound::parse(s) {
-                    Some(b) => Ok(Some(b)),
-                    None => usage!(
-                        "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
-                         nor a number of seconds"
-                    ),
-                },
-            }
-        };
-        let since = bound("--since", &a.since)?;
-        let until = bound("--until", &a.until)?;
-        Ok(ReplayConfig {
-            inputs: a.files,
+    }
+    if view == View::Records && (!a.event.is_empty() || a.since.is_some() || a.until.is_some()) {
+        usage!("--event, --since and --until select events: use them with --view events");
+    }
+    let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
+        match v {
+            None => Ok(None),
+            Some(s) => match TimeBound::parse(s) {
+                Some(b) => Ok(Some(b)),
+                None => usage!(
+                    "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
+                     nor a number of seconds"
+                ),
+            },
+        }
+    };
+    let since = bound("--since", &a.since)?;
+    let until = bound("--until", &a.until)?;
+    let Some((idle, active)) = a
+        .timeouts
+        .split_once(',')
+        .and_then(|(i, t)| Some((i.trim().parse::<u64>().ok()?, t.trim().parse::<u64>().ok()?)))
+        .filter(|(i, t)| *i > 0 && *t > 0)
+    else {
+        usage!(
+            "-t `{}`: expected IDLE,ACTIVE in whole seconds, e.g. 15,1800",
+            a.timeouts
+        )
+    };
+    let mut monitors = Vec::new();
+    for m in &a.monitors {
+        monitors.push(match m.as_str() {
+            "file" | "filesystem" => Monitor::Filesystem,
+            "socket" => Monitor::Socket,
+            "process" => Monitor::Process,
+            other => usage!("unknown monitor `{other}` in -m (known: file, socket, process)"),
+        });
+    }
+    if a.max_events == Some(0) {
+        usage!("--max-events must be at least 1");
+    }
+    if a.udp.len() > MAX_COLLECTORS {
+        usage!(
+            "-u takes at most {MAX_COLLECTORS} collectors, not {}",
+            a.udp.len()
+        );
+    }
+    let mut collectors = Vec::new();
+    for u in &a.udp {
+        match u.parse::<std::net::SocketAddr>() {
+            Ok(addr) => collectors.push(addr),
+            Err(_) => usage!("-u `{u}` is not IP:PORT (IPv6: [::1]:5000)"),
+        }
+    }
+    Ok(OutputPlan {
+        cfg: ReplayConfig {
+            inputs,
             format: match a.output {
                 FormatArg::Json => OutputFormat::Json,
                 FormatArg::JsonMin => OutputFormat::JsonMin,
+                FormatArg::Table => OutputFormat::Table,
             },
-            view: match a.view {
-                ViewArg::Events => View::Events,
-            },
+            view,
             filter: Filter {
                 event_types: a.event,
                 pids: a.pid,
@@ -218,8 +331,33 @@ impl TryFrom<ReplayArgs> for ReplayConfig {
                 since,
                 until,
             },
-        })
+            records: RecordsConfig {
+                max_events: a.max_events,
+                idle_ns: idle.saturating_mul(1_000_000_000),
+                active_ns: active.saturating_mul(1_000_000_000),
+                token: a.token,
+                monitors,
+            },
+        },
+        collectors,
+        quiet: a.quiet,
+    })
+}
+
+fn print_legend() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "Keys of the records view (kellect replay --view records):\n"
+    )?;
+    for (key, meaning) in kellect::replayer::legend::legend() {
+        writeln!(out, "{key:<28} {meaning}")?;
     }
+    writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
+    for (keys, why) in kellect::replayer::legend::NOT_PROVIDED {
+        writeln!(out, "{keys}\n    {why}")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -242,13 +380,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Record(args) => record(args),
         Cmd::Replay(args) => {
+            if args.out.legend {
+                return print_legend();
+            }
             let threads = args.threads;
-            let cfg = ReplayConfig::try_from(args)?;
+            let plan = output_plan(args.out, args.files)?;
             with_threads(threads, || {
                 let stdout = io::stdout();
-                let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-                let report = replayer::replay(&cfg, &mut out)?;
-                out.flush()?;
+                let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+                let collectors = match plan.collectors.is_empty() {
+                    true => None,
+                    false => Some(
+                        Collectors::new(plan.collectors.clone())
+                            .context("opening the UDP socket for -u")?,
+                    ),
+                };
+                let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
+                let mut sink = Sink::new(out, plan.cfg.format, collectors);
+                let report = replayer::replay(&plan.cfg, &mut sink)?;
+                warn_collectors(&sink);
+                drop(sink);
+                lock.flush()?;
                 for w in &report.warnings {
                     eprintln!("kellect: warning: {w}");
                 }
@@ -271,6 +423,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn warn_collectors(sink: &Sink<'_>) {
+    if let Some(c) = &sink.collectors {
+        if c.failures > 0 {
+            eprintln!(
+                "kellect: warning: {} of {} datagrams to the -u collectors could not be sent",
+                c.failures,
+                c.failures + c.sent
+            );
         }
     }
 }
@@ -321,8 +485,16 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
             ),
         }
     }
+    let protocols = match kellect::meta::parse_protocol_specs(&a.protocols) {
+        Ok(p) => p,
+        Err(e) => usage!("-p {e}"),
+    };
     let mut cfg = RecordConfig::new(a.output);
     cfg.groups = groups;
+    cfg.protocols = protocols;
+    cfg.payload_max = a.payload_size;
+    cfg.versions = a.versions;
+    cfg.checksums = a.checksums;
     cfg.overwrite = a.force;
     cfg.command = a.command;
     cfg.system_wide = a.all;

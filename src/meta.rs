@@ -95,6 +95,179 @@ pub struct FdTable {
     pub processes: Vec<ProcFds>,
 }
 
+/// A user or group name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdName {
+    pub id: u32,
+    pub name: String,
+}
+
+/// Block `Accounts`: the host's users and groups (from /etc/passwd and /etc/group), so
+/// replay names uids and gids as the host did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounts {
+    pub users: Vec<IdName>,
+    pub groups: Vec<IdName>,
+}
+
+/// One mounted filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// The kernel's dev_t of the filesystem: major << 20 | minor (as in records).
+    pub dev: u32,
+    pub mount_point: String,
+    /// What is mounted (a device path, `tmpfs`, …).
+    pub source: String,
+    pub fs_type: String,
+}
+
+/// Block `Mounts`: the mount table (/proc/self/mountinfo) at the start of the segment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mounts {
+    pub mounts: Vec<Mount>,
+}
+
+/// One network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub index: u32,
+    pub name: String,
+    /// `aa:bb:cc:dd:ee:ff`, empty when the interface has none.
+    pub mac: String,
+    /// Its IPv4 and IPv6 addresses, as text.
+    pub addrs: Vec<String>,
+}
+
+/// Block `Interfaces`: the network interfaces at the start of the segment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interfaces {
+    pub interfaces: Vec<Interface>,
+}
+
+/// What the recorder learned about one file (an executable, or a file with an execute
+/// bit) away from the hot path: its package version (`-v`) and checksums (`-c`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// Identity: device (major << 20 | minor), inode, size and mtime when looked at.
+    pub dev: u32,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub path: String,
+    /// `dpkg` package version that owns the path (`-v`).
+    pub package_version: Option<String>,
+    /// Lowercase hex digests (`-c`).
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// Block `FileFacts`: facts about files, written as they are learned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFactsBlock {
+    pub files: Vec<FileFacts>,
+}
+
+/// An application protocol whose payloads the kernel captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppProtocol {
+    Dns,
+    Http,
+    Syslog,
+}
+
+/// Where an application protocol is looked for: `udp/53`, `tcp/80`, or the local syslog
+/// datagram socket (`unix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppPort {
+    Tcp(u16),
+    Udp(u16),
+    Unix,
+}
+
+/// Block `Capture`: what the recorder was asked to capture beyond the events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capture {
+    /// Payload bytes captured per message (0: none).
+    pub payload_max: u32,
+    pub protocols: Vec<(AppProtocol, AppPort)>,
+    /// `-v`: package versions were looked up.
+    pub versions: bool,
+    /// `-c`: checksums were computed.
+    pub checksums: bool,
+    /// The kernel's HZ (to turn jiffies into time), when the recorder could read it.
+    pub hz: Option<u32>,
+}
+
+impl AppProtocol {
+    pub const ALL: [AppProtocol; 3] = [AppProtocol::Dns, AppProtocol::Http, AppProtocol::Syslog];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProtocol::Dns => "dns",
+            AppProtocol::Http => "http",
+            AppProtocol::Syslog => "syslog",
+        }
+    }
+
+    /// kflowd's defaults: `dns=udp/53,tcp/53`, `http=tcp/80`, `syslog=udp/514,tcp/514,unix`.
+    pub fn default_ports(self) -> Vec<AppPort> {
+        match self {
+            AppProtocol::Dns => vec![AppPort::Udp(53), AppPort::Tcp(53)],
+            AppProtocol::Http => vec![AppPort::Tcp(80)],
+            AppProtocol::Syslog => vec![AppPort::Udp(514), AppPort::Tcp(514), AppPort::Unix],
+        }
+    }
+}
+
+/// Parses `-p` options (kflowd's syntax: `dns=udp/53,tcp/53`, `http=off`, …) over the
+/// defaults: a protocol not named keeps its default ports.
+pub fn parse_protocol_specs(specs: &[String]) -> Result<Vec<(AppProtocol, AppPort)>, String> {
+    let mut chosen: Vec<(AppProtocol, Vec<AppPort>)> = AppProtocol::ALL
+        .iter()
+        .map(|&p| (p, p.default_ports()))
+        .collect();
+    for spec in specs {
+        let (name, ports) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`{spec}`: expected PROTOCOL=PORTS, e.g. dns=udp/53,tcp/53"))?;
+        let proto = AppProtocol::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| format!("`{name}` is not a protocol (dns, http, syslog)"))?;
+        let mut list = Vec::new();
+        if ports != "off" {
+            for port in ports.split(',') {
+                list.push(match port.split_once('/') {
+                    _ if port == "unix" => AppPort::Unix,
+                    Some(("tcp", n)) => AppPort::Tcp(parse_port(n, spec)?),
+                    Some(("udp", n)) => AppPort::Udp(parse_port(n, spec)?),
+                    _ => {
+                        return Err(format!(
+                            "`{port}` in `{spec}`: expected tcp/PORT, udp/PORT or unix"
+                        ))
+                    }
+                });
+            }
+        }
+        let slot = chosen
+            .iter_mut()
+            .find(|(p, _)| *p == proto)
+            .expect("all listed");
+        slot.1 = list;
+    }
+    Ok(chosen
+        .into_iter()
+        .flat_map(|(p, ports)| ports.into_iter().map(move |port| (p, port)))
+        .collect())
+}
+
+fn parse_port(n: &str, spec: &str) -> Result<u16, String> {
+    match n.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!("`{n}` in `{spec}` is not a port (1-65535)")),
+    }
+}
+
 /// Counters of one record kind on one CPU, since the recording started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindCounters {
@@ -136,6 +309,23 @@ impl MetaBlock for FdTable {
     const KIND: BlockKind = BlockKind::FdTable;
     const COMPRESSED: bool = true;
 }
+impl MetaBlock for Accounts {
+    const KIND: BlockKind = BlockKind::Accounts;
+    const COMPRESSED: bool = true;
+}
+impl MetaBlock for Mounts {
+    const KIND: BlockKind = BlockKind::Mounts;
+    const COMPRESSED: bool = true;
+}
+impl MetaBlock for Interfaces {
+    const KIND: BlockKind = BlockKind::Interfaces;
+}
+impl MetaBlock for FileFactsBlock {
+    const KIND: BlockKind = BlockKind::FileFacts;
+}
+impl MetaBlock for Capture {
+    const KIND: BlockKind = BlockKind::Capture;
+}
 impl MetaBlock for Stats {
     const KIND: BlockKind = BlockKind::Stats;
 }
@@ -156,6 +346,21 @@ pub fn decode<T: MetaBlock>(payload: &[u8]) -> Result<T, postcard::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_specs() {
+        let all = parse_protocol_specs(&[]).unwrap();
+        assert!(all.contains(&(AppProtocol::Dns, AppPort::Udp(53))));
+        assert!(all.contains(&(AppProtocol::Syslog, AppPort::Unix)));
+        let some =
+            parse_protocol_specs(&["http=tcp/8080,tcp/80".into(), "dns=off".into()]).unwrap();
+        assert!(some.contains(&(AppProtocol::Http, AppPort::Tcp(8080))));
+        assert!(!some.iter().any(|(p, _)| *p == AppProtocol::Dns));
+        assert!(some.contains(&(AppProtocol::Syslog, AppPort::Udp(514))));
+        for bad in ["dns", "ftp=tcp/21", "dns=udp/0", "dns=udp/x", "dns=sctp/53"] {
+            assert!(parse_protocol_specs(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn clock_offset() {

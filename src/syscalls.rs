@@ -72,6 +72,18 @@ pub enum Out {
     OpenHow(u8),
 }
 
+/// Where the data of a socket read or write is (`P_*`), for payload capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    None,
+    /// A buffer pointer argument; the length is the return value.
+    Buf(u8),
+    /// A `struct iovec` array argument: its first element.
+    Iov(u8),
+    /// A `struct msghdr` argument: its first iovec.
+    Msg(u8),
+}
+
 /// How the kernel side captures a syscall. Argument numbers are 1-based (0: none).
 #[derive(Debug, Clone, Copy)]
 pub struct Capture {
@@ -81,6 +93,7 @@ pub struct Capture {
     pub fd_arg: u8,
     pub addr: Addr,
     pub out: Out,
+    pub payload: Payload,
 }
 
 const NONE: Capture = Capture {
@@ -90,6 +103,7 @@ const NONE: Capture = Capture {
     fd_arg: 0,
     addr: Addr::None,
     out: Out::None,
+    payload: Payload::None,
 };
 
 const fn path(arg: u8) -> Capture {
@@ -115,11 +129,25 @@ const fn opens(arg: u8) -> Capture {
         ..NONE
     }
 }
+/// A read or write on an fd: its inode (and socket), and its data when it is a socket.
+const fn io(fd_arg: u8, payload: Payload) -> Capture {
+    Capture {
+        fd_arg,
+        payload,
+        ..NONE
+    }
+}
+/// A socket send or receive: the socket, an address, the data.
+const fn msg(addr: Addr, payload: Payload) -> Capture {
+    Capture {
+        fd_arg: 1,
+        addr,
+        payload,
+        ..NONE
+    }
+}
 const fn flags(flags: u8) -> Capture {
     Capture { flags, ..NONE }
-}
-const fn addr(addr: Addr) -> Capture {
-    Capture { addr, ..NONE }
 }
 const fn out(out: Out) -> Capture {
     Capture { out, ..NONE }
@@ -215,14 +243,14 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(21, "mkdir", F, Some(83), None, path(1)),
     sc(22, "mkdirat", F, Some(258), Some(34), path(2)),
     sc(23, "rmdir", F, Some(84), None, path(1)),
-    sc(24, "read", F, Some(0), Some(63), fd(1)),
+    sc(24, "read", F, Some(0), Some(63), io(1, Payload::Buf(2))),
     sc(25, "pread64", F, Some(17), Some(67), fd(1)),
-    sc(26, "readv", F, Some(19), Some(65), fd(1)),
+    sc(26, "readv", F, Some(19), Some(65), io(1, Payload::Iov(2))),
     sc(27, "preadv", F, Some(295), Some(69), fd(1)),
     sc(28, "preadv2", F, Some(327), Some(286), fd(1)),
-    sc(29, "write", F, Some(1), Some(64), fd(1)),
+    sc(29, "write", F, Some(1), Some(64), io(1, Payload::Buf(2))),
     sc(30, "pwrite64", F, Some(18), Some(68), fd(1)),
-    sc(31, "writev", F, Some(20), Some(66), fd(1)),
+    sc(31, "writev", F, Some(20), Some(66), io(1, Payload::Iov(2))),
     sc(32, "pwritev", F, Some(296), Some(70), fd(1)),
     sc(33, "pwritev2", F, Some(328), Some(287), fd(1)),
     sc(34, "dup", F, Some(32), Some(23), NONE),
@@ -272,37 +300,93 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(58, "ptrace", R, Some(101), Some(117), NONE),
     sc(59, "mmap", R, Some(9), Some(222), fd(5)),
     sc(60, "mprotect", R, Some(10), Some(226), NONE),
-    sc(61, "connect", N, Some(42), Some(203), addr(Addr::In(2, 3))),
-    sc(62, "sendto", N, Some(44), Some(206), addr(Addr::In(5, 6))),
-    sc(63, "sendmsg", N, Some(46), Some(211), addr(Addr::Msg(2))),
-    sc(64, "sendmmsg", N, Some(307), Some(269), addr(Addr::Msg(2))),
+    sc(
+        61,
+        "connect",
+        N,
+        Some(42),
+        Some(203),
+        msg(Addr::In(2, 3), Payload::None),
+    ),
+    sc(
+        62,
+        "sendto",
+        N,
+        Some(44),
+        Some(206),
+        msg(Addr::In(5, 6), Payload::Buf(2)),
+    ),
+    sc(
+        63,
+        "sendmsg",
+        N,
+        Some(46),
+        Some(211),
+        msg(Addr::Msg(2), Payload::Msg(2)),
+    ),
+    sc(
+        64,
+        "sendmmsg",
+        N,
+        Some(307),
+        Some(269),
+        msg(Addr::Msg(2), Payload::Msg(2)),
+    ),
     sc(
         65,
         "recvfrom",
         N,
         Some(45),
         Some(207),
-        addr(Addr::Out(5, 6)),
+        msg(Addr::Out(5, 6), Payload::Buf(2)),
     ),
-    sc(66, "recvmsg", N, Some(47), Some(212), addr(Addr::Msg(2))),
-    sc(67, "recvmmsg", N, Some(299), Some(243), addr(Addr::Msg(2))),
-    sc(68, "accept", N, Some(43), Some(202), addr(Addr::Out(2, 3))),
+    sc(
+        66,
+        "recvmsg",
+        N,
+        Some(47),
+        Some(212),
+        msg(Addr::Msg(2), Payload::Msg(2)),
+    ),
+    sc(
+        67,
+        "recvmmsg",
+        N,
+        Some(299),
+        Some(243),
+        msg(Addr::Msg(2), Payload::Msg(2)),
+    ),
+    sc(
+        68,
+        "accept",
+        N,
+        Some(43),
+        Some(202),
+        msg(Addr::Out(2, 3), Payload::None),
+    ),
     sc(
         69,
         "accept4",
         N,
         Some(288),
         Some(242),
-        addr(Addr::Out(2, 3)),
+        msg(Addr::Out(2, 3), Payload::None),
     ),
-    sc(70, "bind", N, Some(49), Some(200), addr(Addr::In(2, 3))),
+    sc(
+        70,
+        "bind",
+        N,
+        Some(49),
+        Some(200),
+        msg(Addr::In(2, 3), Payload::None),
+    ),
     sc(
         71,
         "getpeername",
         N,
         Some(52),
         Some(205),
-        addr(Addr::Out(2, 3)),
+        msg(Addr::Out(2, 3), Payload::None),
     ),
     sc(
         72,
@@ -351,6 +435,12 @@ pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
         Out::FdPair(a) => (3, a),
         Out::OpenHow(a) => (4, a),
     };
+    let (payload_kind, payload_arg) = match c.payload {
+        Payload::None => (0, 0),
+        Payload::Buf(a) => (1, a),
+        Payload::Iov(a) => (2, a),
+        Payload::Msg(a) => (3, a),
+    };
     let id = s.id.to_le_bytes();
     [
         id[0],
@@ -365,8 +455,8 @@ pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
         addr_len_arg,
         out_kind,
         out_arg,
-        0,
-        0,
+        payload_kind,
+        payload_arg,
         0,
         0,
     ]
@@ -413,7 +503,11 @@ mod tests {
                 Out::None => 0,
                 Out::Stat(a) | Out::Statx(a) | Out::FdPair(a) | Out::OpenHow(a) => a,
             };
-            for arg in [c.path0, c.path1, c.fd_arg, a, b, o] {
+            let p = match c.payload {
+                Payload::None => 0,
+                Payload::Buf(a) | Payload::Iov(a) | Payload::Msg(a) => a,
+            };
+            for arg in [c.path0, c.path1, c.fd_arg, a, b, o, p] {
                 assert!(arg <= 6, "{}: argument {arg}", s.name);
             }
         }

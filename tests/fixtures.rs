@@ -36,7 +36,15 @@ fn output_is_the_same_for_any_thread_count() {
         assert_eq!(one, replay_min(&trace, &["-j", threads]), "-j {threads}");
     }
     // Pretty JSON carries the same objects.
-    let pretty = run_ok(&["replay", trace.to_str().unwrap(), "-o", "json"]).stdout;
+    let pretty = run_ok(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--view",
+        "events",
+        "-o",
+        "json",
+    ])
+    .stdout;
     let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&pretty)
         .into_iter()
         .collect::<Result<_, _>>()
@@ -67,7 +75,8 @@ fn process_fixture_content() {
         .count();
     assert!(exit7 >= 1, "a process exits with 7");
     let i = info(&fixture("process.kz"));
-    assert_eq!(i["records_total"].as_u64().unwrap(), evs.len() as u64);
+    assert_eq!(i["records_total"], i["kernel_emitted_total"]);
+    assert!(i["records_total"].as_u64().unwrap() >= evs.len() as u64);
     assert_eq!(i["dropped_total"], 0);
     assert_eq!(i["segments"][0]["closed_cleanly"], true);
     assert!(i["snapshot_processes"].as_u64().unwrap() > 5, "{i}");
@@ -77,7 +86,19 @@ fn process_fixture_content() {
 fn filters_select_events() {
     let trace = fixture("process.kz");
     let all = events(&trace);
-    let out = run_ok(&["replay", trace.to_str().unwrap(), "--event", "process_exec"]).stdout;
+    let events_view = |args: &[&str]| {
+        let mut all = vec![
+            "replay",
+            trace.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ];
+        all.extend_from_slice(args);
+        run_ok(&all).stdout
+    };
+    let out = events_view(&["--event", "process_exec"]);
     let execs = json_lines(&out);
     assert_eq!(
         execs.len(),
@@ -87,10 +108,10 @@ fn filters_select_events() {
     );
     assert!(execs.iter().all(|e| e["event_type"] == "process_exec"));
     let pid = all[0]["pid"].as_u64().unwrap();
-    let out = run_ok(&["replay", trace.to_str().unwrap(), "--pid", &pid.to_string()]).stdout;
+    let out = events_view(&["--pid", &pid.to_string()]);
     let mine = json_lines(&out);
     assert!(!mine.is_empty() && mine.iter().all(|e| e["pid"].as_u64() == Some(pid)));
-    let out = run_ok(&["replay", trace.to_str().unwrap(), "--comm", "true"]).stdout;
+    let out = events_view(&["--comm", "true"]);
     let trues = json_lines(&out);
     assert!(!trues.is_empty() && trues.iter().all(|e| e["comm"] == "true"));
 }
@@ -115,7 +136,14 @@ fn replay_bytes(bytes: &[u8]) -> (Vec<serde_json::Value>, String) {
     let path = dir.path().join("damaged.kz");
     std::fs::write(&path, bytes).unwrap();
     let out = kellect()
-        .args(["replay", path.to_str().unwrap(), "--view", "events"])
+        .args([
+            "replay",
+            path.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -210,13 +238,12 @@ fn bit_flips_lose_only_the_damaged_block() {
     let untimed = |evs: &[serde_json::Value]| -> Vec<serde_json::Value> {
         evs.iter()
             .map(|e| {
-                let mut e = e.clone();
                 assert!(
                     e["timestamp"].as_u64().unwrap() > 1_600_000_000_000_000,
                     "{e}"
                 );
-                e.as_object_mut().unwrap().remove("timestamp");
-                e
+                // Identity only: a damaged snapshot changes how paths resolve.
+                serde_json::json!([e["event_type"], e["pid"], e["tid"], e["syscall"], e["ret"]])
             })
             .collect()
     };

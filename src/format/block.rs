@@ -30,7 +30,7 @@ pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// What a block holds. Stored as a `u16` in the block header.
 ///
 /// Readers skip kinds they do not know ([`BlockKind::Unknown`]), so a new kind is not a
-/// format version change. Kinds `9..=0x7fff` are reserved for future metadata.
+/// format version change. Kinds `14..=0x7fff` are reserved for future metadata.
 ///
 /// `BlockKind::from(u16)` maps every known number to its named variant; construct
 /// `Unknown` only through it, or `Unknown(3)` will not equal `Frame`.
@@ -53,6 +53,16 @@ pub enum BlockKind {
     End,
     /// 8: the open file descriptors of the processes in the snapshot (metadata).
     FdTable,
+    /// 9: users and groups (metadata).
+    Accounts,
+    /// 10: the mount table (metadata).
+    Mounts,
+    /// 11: network interfaces and addresses (metadata).
+    Interfaces,
+    /// 12: package versions and checksums of files (metadata).
+    FileFacts,
+    /// 13: what was captured beyond events: payload ports, -v, -c (metadata).
+    Capture,
     /// Any other number: skipped by readers that do not know it.
     Unknown(u16),
 }
@@ -68,6 +78,11 @@ impl BlockKind {
             BlockKind::Index => 6,
             BlockKind::End => 7,
             BlockKind::FdTable => 8,
+            BlockKind::Accounts => 9,
+            BlockKind::Mounts => 10,
+            BlockKind::Interfaces => 11,
+            BlockKind::FileFacts => 12,
+            BlockKind::Capture => 13,
             BlockKind::Unknown(v) => v,
         }
     }
@@ -82,19 +97,29 @@ impl BlockKind {
             6 => BlockKind::Index,
             7 => BlockKind::End,
             8 => BlockKind::FdTable,
+            9 => BlockKind::Accounts,
+            10 => BlockKind::Mounts,
+            11 => BlockKind::Interfaces,
+            12 => BlockKind::FileFacts,
+            13 => BlockKind::Capture,
             other => BlockKind::Unknown(other),
         }
     }
 
     /// Whether the payload is opaque metadata bytes for `crate::meta`, which may carry
-    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `9..=0x7fff` count as metadata.
+    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `14..=0x7fff` count as metadata.
     pub const fn is_metadata(self) -> bool {
         match self {
             BlockKind::HostInfo
             | BlockKind::Snapshot
             | BlockKind::Stats
             | BlockKind::ClockSync
-            | BlockKind::FdTable => true,
+            | BlockKind::FdTable
+            | BlockKind::Accounts
+            | BlockKind::Mounts
+            | BlockKind::Interfaces
+            | BlockKind::FileFacts
+            | BlockKind::Capture => true,
             BlockKind::Frame | BlockKind::Index | BlockKind::End => false,
             BlockKind::Unknown(v) => v >= 8 && v <= 0x7fff,
         }
@@ -124,6 +149,11 @@ impl fmt::Display for BlockKind {
             BlockKind::Index => f.write_str("Index"),
             BlockKind::End => f.write_str("End"),
             BlockKind::FdTable => f.write_str("FdTable"),
+            BlockKind::Accounts => f.write_str("Accounts"),
+            BlockKind::Mounts => f.write_str("Mounts"),
+            BlockKind::Interfaces => f.write_str("Interfaces"),
+            BlockKind::FileFacts => f.write_str("FileFacts"),
+            BlockKind::Capture => f.write_str("Capture"),
             BlockKind::Unknown(v) => write!(f, "Unknown({v:#06x})"),
         }
     }
@@ -361,18 +391,23 @@ mod tests {
             (6, BlockKind::Index),
             (7, BlockKind::End),
             (8, BlockKind::FdTable),
+            (9, BlockKind::Accounts),
+            (10, BlockKind::Mounts),
+            (11, BlockKind::Interfaces),
+            (12, BlockKind::FileFacts),
+            (13, BlockKind::Capture),
         ];
         for (n, kind) in named {
             assert_eq!(BlockKind::from(n), kind);
             assert_eq!(u16::from(kind), n);
         }
-        for n in [0u16, 9, 0x7fff, 0x8000, u16::MAX] {
+        for n in [0u16, 14, 0x7fff, 0x8000, u16::MAX] {
             assert_eq!(BlockKind::from(n), BlockKind::Unknown(n));
             assert_eq!(BlockKind::from(n).as_u16(), n);
         }
         assert!(BlockKind::Snapshot.is_metadata());
         assert!(BlockKind::FdTable.is_metadata());
-        assert!(BlockKind::Unknown(9).is_metadata());
+        assert!(BlockKind::Unknown(14).is_metadata());
         assert!(!BlockKind::Unknown(0x8000).is_metadata());
         assert!(!BlockKind::Frame.is_metadata());
         assert_eq!(BlockKind::Unknown(0x1234).to_string(), "Unknown(0x1234)");

@@ -7,7 +7,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
 use crate::abi::{KindStats, KIND_MAX};
-use crate::meta::KindCounters;
+use crate::meta::{AppPort, AppProtocol, KindCounters};
 use zerocopy::FromBytes;
 
 #[allow(clippy::all, unsafe_op_in_unsafe_fn)]
@@ -26,6 +26,11 @@ pub struct BpfConfig {
     pub ring_size: u32,
     /// Event groups whose syscalls are recorded (`G_*` bits).
     pub group_mask: u8,
+    /// Payload capture: bytes per message (0: off) and where.
+    pub payload_max: u32,
+    pub protocols: Vec<(AppProtocol, AppPort)>,
+    /// Scrambles socket addresses into socket ids.
+    pub sk_key: u64,
 }
 
 pub struct Probes<'obj> {
@@ -45,6 +50,13 @@ impl<'obj> Probes<'obj> {
         rodata.self_tgid = cfg.self_tgid;
         rodata.target_mode = cfg.target_mode as u8;
         rodata.group_mask = cfg.group_mask;
+        rodata.payload_max = cfg.payload_max;
+        rodata.sk_key = cfg.sk_key;
+        rodata.unix_syslog = cfg
+            .protocols
+            .iter()
+            .any(|&(p, port)| p == AppProtocol::Syslog && port == AppPort::Unix)
+            as u8;
         open.maps
             .events
             .set_max_entries(cfg.ring_size)
@@ -53,6 +65,7 @@ impl<'obj> Probes<'obj> {
             "loading the BPF programs into the kernel (the verifier log above says why)",
         )?;
         fill_syscall_table(&skel)?;
+        fill_ports(&skel, &cfg.protocols)?;
         skel.attach()
             .context("attaching the BPF programs to their tracepoints")?;
         Ok(Probes { skel })
@@ -113,11 +126,33 @@ fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
     Ok(())
 }
 
+/// Tells the kernel side whose payloads to capture: key `(IPPROTO << 16) | port`.
+fn fill_ports(skel: &KellectSkel, protocols: &[(AppProtocol, AppPort)]) -> Result<()> {
+    for &(proto, port) in protocols {
+        let app: u8 = match proto {
+            AppProtocol::Dns => 1,
+            AppProtocol::Http => 2,
+            AppProtocol::Syslog => 3,
+        };
+        let key: u32 = match port {
+            AppPort::Tcp(n) => (6 << 16) | n as u32,
+            AppPort::Udp(n) => (17 << 16) | n as u32,
+            AppPort::Unix => continue,
+        };
+        skel.maps
+            .ports
+            .update(&key.to_ne_bytes(), &[app], MapFlags::ANY)
+            .context("configuring payload capture ports")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::types;
     use crate::abi::{
-        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, RecordHeader, SyscallRecord,
+        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, RecordHeader, SockInfo,
+        SockStateRecord, SyscallRecord, TcpCounters,
     };
     use std::mem::{offset_of, size_of};
 
@@ -163,6 +198,38 @@ mod tests {
             InodeAttrs,
             types::kl_inode,
             [ino, size, dev, mode, uid, gid, nlink, fmode, atime_ns, mtime_ns, ctime_ns]
+        );
+        same!(
+            SockInfo,
+            types::kl_sock,
+            [sk_id, family, protocol, state, app, lport, rport, _pad, ifindex, laddr, raddr]
+        );
+        assert_eq!(
+            offset_of!(SockInfo, sock_type),
+            offset_of!(types::kl_sock, r#type)
+        );
+        same!(
+            TcpCounters,
+            types::kl_tcp,
+            [
+                bytes_received,
+                bytes_acked,
+                bytes_sent,
+                bytes_retrans,
+                segs_in,
+                segs_out,
+                data_segs_in,
+                data_segs_out,
+                total_retrans,
+                srtt_us,
+                rto_jiffies,
+                _pad
+            ]
+        );
+        same!(
+            SockStateRecord,
+            types::rec_sock_state,
+            [hdr, sock, event, oldstate, newstate, _pad, tcp]
         );
         assert_eq!(size_of::<types::sc_desc>(), 16);
     }

@@ -127,3 +127,13 @@ pub fn fd_table() -> FdTable {
     processes.sort_by_key(|p| p.pid);
     FdTable { processes }
 }
+
+/// The kernel's HZ, from its build configuration in /boot (`CONFIG_HZ=250`), if present.
+pub fn kernel_hz() -> Option<u32> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()?;
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("CONFIG_HZ="))
+        .and_then(|v| v.trim().parse().ok())
+}

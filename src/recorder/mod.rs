@@ -8,6 +8,8 @@
 //! lost event is accounted for in the trace.
 
 mod bpf;
+mod context;
+mod enrich;
 mod host;
 mod segment;
 mod sink;
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::abi::{peek_header, RecordHeader};
-use crate::meta::{RecordSettings, Stats};
+use crate::meta::{AppPort, AppProtocol, Capture, RecordSettings, Stats};
 
 pub use sink::SinkReport;
 use sink::{FrameBuf, SinkConfig, SinkMsg};
@@ -44,6 +46,13 @@ pub struct RecordConfig {
     pub system_wide: bool,
     /// Event groups whose syscalls are recorded.
     pub groups: Vec<crate::syscalls::Group>,
+    /// Application payloads captured: where, and how many bytes per message (0: none).
+    pub protocols: Vec<(AppProtocol, AppPort)>,
+    pub payload_max: u32,
+    /// `-v`: look up package versions of executables.
+    pub versions: bool,
+    /// `-c`: MD5 and SHA-256 of executables.
+    pub checksums: bool,
     pub duration: Option<Duration>,
     /// Ring buffer bytes: a power of two, at least a page.
     pub ring_size: u32,
@@ -65,6 +74,10 @@ impl RecordConfig {
             command: Vec::new(),
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
+            protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
+            payload_max: 1400,
+            versions: false,
+            checksums: false,
             duration: None,
             ring_size: 64 << 20,
             frame_size: 1 << 20,
@@ -161,11 +174,13 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             rotate_size: cfg.rotate_size,
             preamble: vec![SinkMsg::meta(&host)],
             snapshot: Box::new(|| {
-                vec![
+                let mut msgs = vec![
                     SinkMsg::meta(&host::proc_snapshot()),
                     SinkMsg::meta(&host::fd_table()),
-                    SinkMsg::meta(&host::clock_sample()),
-                ]
+                ];
+                msgs.extend(context_blocks());
+                msgs.push(SinkMsg::meta(&host::clock_sample()));
+                msgs
             }),
         },
         sink_failed.clone(),
@@ -226,6 +241,9 @@ fn record_with_sink(
             target_mode,
             ring_size: cfg.ring_size,
             group_mask: cfg.groups.iter().fold(0, |m, g| m | g.bit()),
+            payload_max: cfg.payload_max,
+            protocols: cfg.protocols.clone(),
+            sk_key: recording_id() | 1,
         },
     )?;
     // Attached first, snapshot second: a process that starts in between is in both,
@@ -234,6 +252,17 @@ fn record_with_sink(
         .context("the writer thread stopped")?;
     tx.send(SinkMsg::meta(&host::fd_table()))
         .context("the writer thread stopped")?;
+    for msg in context_blocks() {
+        tx.send(msg).context("the writer thread stopped")?;
+    }
+    tx.send(SinkMsg::meta(&Capture {
+        payload_max: cfg.payload_max,
+        protocols: cfg.protocols.clone(),
+        versions: cfg.versions,
+        checksums: cfg.checksums,
+        hz: host::kernel_hz(),
+    }))
+    .context("the writer thread stopped")?;
     tx.send(SinkMsg::meta(&host::clock_sample()))
         .context("the writer thread stopped")?;
 
@@ -257,6 +286,8 @@ fn record_with_sink(
         None => None,
     };
 
+    let enricher = (cfg.versions || cfg.checksums)
+        .then(|| enrich::Enricher::spawn(cfg.versions, cfg.checksums, tx.clone()));
     let drain = Rc::new(RefCell::new(Drain::new(
         tx.clone(),
         recycle,
@@ -265,9 +296,15 @@ fn record_with_sink(
     let mut builder = libbpf_rs::RingBufferBuilder::new();
     let cb_drain = drain.clone();
     builder
-        .add(probes.events_map(), move |data: &[u8]| {
-            cb_drain.borrow_mut().push(data);
-            0
+        .add(probes.events_map(), {
+            let enricher = enricher.as_ref();
+            move |data: &[u8]| {
+                cb_drain.borrow_mut().push(data);
+                if let Some(e) = enricher {
+                    notice_files(e, data);
+                }
+                0
+            }
         })
         .context("setting up the ring buffer")?;
     let ring = builder.build().context("setting up the ring buffer")?;
@@ -332,6 +369,15 @@ fn record_with_sink(
     let counters = probes.counters().unwrap_or_default();
     send_stats(&probes, &tx, malformed);
     drop(probes);
+    if let Some(e) = enricher {
+        let (looked_up, skipped) = e.finish();
+        if skipped > 0 {
+            eprintln!(
+                "kellect: warning: {skipped} files were not looked at for -v/-c (queue full); \
+                 {looked_up} were"
+            );
+        }
+    }
     if let Some(c) = &mut child {
         if command_status.is_none() {
             // Recording failed (a full disk): the command is not ours to kill; let it finish.
@@ -353,6 +399,16 @@ fn record_with_sink(
         elapsed: Duration::ZERO,
         command_status,
     })
+}
+
+/// Users and groups, mounts and interfaces: what replay needs to name ids, devices and
+/// interfaces as the host did.
+fn context_blocks() -> Vec<SinkMsg> {
+    vec![
+        SinkMsg::meta(&context::accounts()),
+        SinkMsg::meta(&context::mounts()),
+        SinkMsg::meta(&context::interfaces()),
+    ]
 }
 
 fn terminate(child: &Child) {
@@ -380,6 +436,45 @@ fn recording_id() -> u64 {
         return now.realtime_ns as u64 ^ ((std::process::id() as u64) << 32);
     }
     u64::from_le_bytes(bytes)
+}
+
+/// Hands executables to the enrichment thread: exec'd files, and files with an execute bit
+/// that were opened. A few header reads on the records that are already in memory.
+fn notice_files(enricher: &enrich::Enricher, data: &[u8]) {
+    use crate::abi::Record;
+    let Some(Ok(record)) = crate::abi::Records::new(data).next() else {
+        return;
+    };
+    let (pid, path, inode) = match record {
+        Record::Exec {
+            rec,
+            filename,
+            inode: Some(inode),
+            ..
+        } => (rec.hdr.pid.get(), filename, inode),
+        Record::Syscall { rec, tail } => {
+            let opens = matches!(rec.hdr.syscall.get(), 1..=4);
+            match tail.inode {
+                Some(inode) if opens && inode.mode.get() & 0o111 != 0 => {
+                    (rec.hdr.pid.get(), tail.path0, inode)
+                }
+                _ => return,
+            }
+        }
+        _ => return,
+    };
+    if inode.mode.get() & 0o170000 != 0o100000 {
+        return;
+    }
+    enricher.submit(enrich::FileRef {
+        pid,
+        path: String::from_utf8_lossy(path).into_owned(),
+        dev: inode.dev.get(),
+        ino: inode.ino.get(),
+        size: inode.size.get(),
+        mtime_ns: inode.mtime_ns.get(),
+        mode: inode.mode.get(),
+    });
 }
 
 /// The ring buffer's consumer: appends raw records to the current frame, nothing more.

@@ -2,8 +2,8 @@
 //! that the sequential state machines consume. Runs in parallel, one frame per task.
 
 use crate::abi::{
-    self, InodeAttrs, Record, RecordHeader, Records, EXIT_F_GROUP_DEAD, EXIT_F_GROUP_EXIT,
-    SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
+    self, InodeAttrs, Record, RecordHeader, Records, SockInfo, SockStateRecord, EXIT_F_GROUP_DEAD,
+    EXIT_F_GROUP_EXIT, SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
 };
 use crate::syscalls::{self, Out};
 use zerocopy::FromBytes;
@@ -21,6 +21,8 @@ pub struct Common {
     pub cpu: u16,
     /// kellect syscall id, 0 when none or unknown.
     pub syscall: u16,
+    /// Context for state only (the recorder starting the command): never shown.
+    pub context: bool,
     pub comm: String,
 }
 
@@ -35,6 +37,7 @@ impl Common {
             gid: h.gid.get(),
             cpu: h.cpu.get(),
             syscall: h.syscall.get(),
+            context: h.flags.get() & abi::REC_F_CONTEXT != 0,
             comm: abi::c_str(&h.comm),
         }
     }
@@ -56,6 +59,8 @@ pub enum Body {
         /// The arguments captured (the argv area may hold more than are shown).
         argv: Vec<String>,
         argv_truncated: bool,
+        /// The executable's inode.
+        inode: Option<InodeAttrs>,
     },
     Exit {
         /// The wait status: `(status << 8) | termsig | 0x80 if core dumped`.
@@ -66,6 +71,8 @@ pub enum Body {
     },
     /// A syscall of the catalogue (boxed: much larger than the other bodies).
     Syscall(Box<Syscall>),
+    /// A TCP socket changed state or saw a reset.
+    SockState(Box<SockStateRecord>),
     /// A record kind this build does not know.
     Unknown { kind: u16 },
 }
@@ -168,6 +175,10 @@ pub struct Syscall {
     pub filled: Filled,
     /// The inode of the fd involved (read/write/fstat... or the new fd of an open).
     pub inode: Option<InodeAttrs>,
+    /// The socket behind the fd, when it is one.
+    pub sock: Option<SockInfo>,
+    /// The start of the message, for sockets whose payloads are captured.
+    pub data: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +221,7 @@ fn decode_record(record: &Record<'_>) -> Event {
             rec,
             filename,
             args,
+            inode,
         } => {
             let flags = rec.hdr.flags.get();
             let argc = rec.argc.get();
@@ -226,6 +238,7 @@ fn decode_record(record: &Record<'_>) -> Event {
                 filename_truncated: flags & abi::REC_F_TRUNC0 != 0,
                 argv: parts[..shown].iter().map(|p| text(p)).collect(),
                 argv_truncated: flags & abi::REC_F_TRUNC1 != 0 || (shown as u64) < argc as u64,
+                inode: *inode,
             }
         }
         Record::Exit(r) => {
@@ -273,8 +286,11 @@ fn decode_record(record: &Record<'_>) -> Event {
                 addr: SockAddr::parse(tail.addr),
                 filled,
                 inode: tail.inode,
+                sock: tail.sock,
+                data: tail.data.to_vec(),
             }))
         }
+        Record::SockState(r) => Body::SockState(Box::new(*r)),
         Record::Unknown { hdr } => Body::Unknown {
             kind: hdr.kind.get(),
         },

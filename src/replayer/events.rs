@@ -71,13 +71,17 @@ pub struct EventView<'a> {
 /// The catalogue name of an event (`None` for records that are context only, such as
 /// `socket`, or of a kind this build does not know).
 pub fn event_type(event: &Event) -> Option<&'static str> {
+    if event.common.context {
+        return None;
+    }
     Some(match &event.body {
         Body::Fork { child_pid, .. } if *child_pid == event.common.pid => "process_clone",
         Body::Fork { .. } => "process_fork",
         Body::Exec { .. } => "process_exec",
         Body::Exit { .. } => "process_exit",
         Body::Syscall(sc) => syscall_event_type(sc)?,
-        Body::Unknown { .. } => return None,
+        // Socket state is context for the records view, not a catalogue event.
+        Body::SockState(_) | Body::Unknown { .. } => return None,
     })
 }
 
@@ -204,9 +208,16 @@ impl Serialize for EventView<'_> {
                 filename_truncated,
                 argv,
                 argv_truncated,
+                ..
             } => {
                 m.serialize_entry("ret", &0)?;
-                m.serialize_entry("filename", filename)?;
+                match &self.resolved.path0 {
+                    Some(abs) if abs != filename => {
+                        m.serialize_entry("filename", abs)?;
+                        m.serialize_entry("filename_arg", filename)?;
+                    }
+                    _ => m.serialize_entry("filename", filename)?,
+                }
                 if *filename_truncated {
                     m.serialize_entry("filename_truncated", &true)?;
                 }
@@ -229,6 +240,7 @@ impl Serialize for EventView<'_> {
                 }
             }
             Body::Syscall(sc) => self.syscall_fields::<S>(&mut m, sc)?,
+            Body::SockState(_) => {}
             Body::Unknown { kind } => {
                 m.serialize_entry("kind", kind)?;
             }
@@ -319,6 +331,33 @@ impl EventView<'_> {
             }
             Ok(())
         };
+        // The socket behind the fd, as the kernel had it at the syscall's exit.
+        let sock = |m: &mut Map<S>| -> Result<(), S::Error> {
+            let Some(i) = &sc.sock else { return Ok(()) };
+            let family = i.family.get();
+            if family == 2 || family == 10 {
+                let ip = |b: &[u8; 16]| {
+                    if family == 2 {
+                        std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+                    } else {
+                        std::net::Ipv6Addr::from(*b).to_string()
+                    }
+                };
+                let proto = match i.protocol {
+                    6 => "TCP",
+                    17 => "UDP",
+                    _ => "",
+                };
+                if !proto.is_empty() {
+                    m.serialize_entry("sock_protocol", proto)?;
+                }
+                m.serialize_entry("local_addr", &ip(&i.laddr))?;
+                m.serialize_entry("local_port", &i.lport.get())?;
+                m.serialize_entry("remote_addr", &ip(&i.raddr))?;
+                m.serialize_entry("remote_port", &i.rport.get())?;
+            }
+            Ok(())
+        };
         match name {
             "open" | "openat" | "openat2" | "creat" => {
                 if name == "openat" || name == "openat2" {
@@ -403,6 +442,9 @@ impl EventView<'_> {
                     "newfstatat" | "statx" => {
                         dfd(m, "dfd", int(0))?;
                         path0(m, "path")?;
+                        let flags = if name == "statx" { a[2] } else { a[3] };
+                        m.serialize_entry("flags", &flags)?;
+                        m.serialize_entry("flags_text", &symbols::at_flags(flags))?;
                     }
                     _ => path0(m, "path")?,
                 }
@@ -444,6 +486,7 @@ impl EventView<'_> {
                     m.serialize_entry("offset", &a[3])?;
                 }
                 m.serialize_entry("bytes", &sc.ret.max(0))?;
+                sock(m)?;
             }
             "dup" | "dup2" | "dup3" | "fcntl" => {
                 m.serialize_entry("oldfd", &int(0))?;
@@ -459,7 +502,7 @@ impl EventView<'_> {
                 match name {
                     "dup3" => {
                         m.serialize_entry("flags", &a[2])?;
-                        m.serialize_entry("flags_text", &symbols::open_flags(arch, a[2]))?;
+                        m.serialize_entry("flags_text", &symbols::pipe_flags(arch, a[2]))?;
                     }
                     "fcntl" => {
                         let cmd = if a[1] == 0 {
@@ -542,6 +585,7 @@ impl EventView<'_> {
             "connect" | "bind" | "getpeername" => {
                 m.serialize_entry("fd", &int(0))?;
                 addr(m)?;
+                sock(m)?;
             }
             "sendto" | "sendmsg" | "sendmmsg" | "recvfrom" | "recvmsg" | "recvmmsg" => {
                 m.serialize_entry("fd", &int(0))?;
@@ -587,8 +631,9 @@ impl EventView<'_> {
                     m.serialize_entry("fd1", &y)?;
                 }
             }
-            "setuid" => m.serialize_entry("uid", &id_arg(a[0]))?,
-            "setgid" => m.serialize_entry("gid", &id_arg(a[0]))?,
+            // `uid`/`gid` are the process's own: the argument is the one asked for.
+            "setuid" => m.serialize_entry("new_uid", &id_arg(a[0]))?,
+            "setgid" => m.serialize_entry("new_gid", &id_arg(a[0]))?,
             "setreuid" | "setregid" => {
                 let (r_, e_) = if name == "setreuid" {
                     ("ruid", "euid")

@@ -1,63 +1,71 @@
 //! `kellect replay`: from raw records to JSON, anywhere, deterministically.
 //!
-//! The pipeline streams a batch of frames at a time, so memory stays bounded whatever the
-//! trace's size:
-//! 1. parallel (rayon): verify, decompress and decode each frame of the batch;
+//! An [`Engine`] consumes a recording's blocks in the order they were written — metadata
+//! blocks (host, snapshot, clocks, statistics) and data frames — and streams out events or
+//! records, so memory stays bounded whatever the trace's size:
+//! 1. parallel (rayon): verify, decompress and decode a batch of consecutive frames;
 //! 2. sequential: merge records into timestamp order (a bounded reorder window: the ring
 //!    buffer delivers records in reservation order, which can trail timestamp order by a
-//!    little across CPUs) and apply the filters;
-//! 3. parallel: render each event to JSON; then write them in order.
+//!    little across CPUs), rebuild process state, filter, aggregate;
+//! 3. parallel: render each event or record; then write them in order.
 //!
-//! Batches have a fixed size and every ordering decision depends only on the trace, so the
-//! output is byte-identical for any thread count.
+//! Batches have a fixed size and every decision depends only on the trace's bytes in their
+//! order, so the output is byte-identical for any thread count — and `kellect live`, which
+//! feeds the same blocks to the same engine as they are recorded, prints what a later
+//! `kellect replay` of its trace prints.
 
+pub mod context;
 pub mod decode;
 pub mod events;
 pub mod info;
+pub mod legend;
+pub mod output;
+pub mod protocols;
+pub mod records;
 pub mod state;
 pub mod symbols;
 pub mod trace;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use rayon::prelude::*;
+use serde_json::{Map, Value};
 
-use crate::format;
+use crate::format::{self, BlockKind};
+use crate::meta::{self, FdTable, ProcSnapshot};
+use context::{Applied, Context};
 use decode::Event;
 use events::EventView;
+pub use output::OutputFormat;
+use output::{Rendered, Sink};
+pub use records::RecordsConfig;
+use records::RecordsView;
 use state::{ProcessTable, Resolved};
 use symbols::Arch;
-use trace::Recording;
 
 /// Frames decoded in parallel per step: a constant, so output never depends on threads.
-const FRAMES_PER_BATCH: usize = 32;
+pub const FRAMES_PER_BATCH: usize = 32;
 /// How far (event time) a record may trail a later-stamped one and still be put in order.
 const REORDER_WINDOW_NS: u64 = 500_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// Pretty-printed JSON objects, one after another.
-    Json,
-    /// One JSON object per line (NDJSON).
-    JsonMin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
-    /// One object per kernel event.
+    /// One object per kernel event (Kellect's catalogue).
     Events,
+    /// kflowd-style aggregated file, socket and process records.
+    Records,
 }
 
-/// A bound of a time range: a wall-clock time, or seconds after the trace's first event.
+/// A bound of a time range: a wall-clock time, or seconds after the recording started.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TimeBound {
     /// Nanoseconds since the Unix epoch.
     Absolute(i64),
-    /// Seconds after the recording's first event.
+    /// Seconds after the recording started.
     Relative(f64),
 }
 
@@ -108,183 +116,351 @@ pub struct ReplayConfig {
     pub format: OutputFormat,
     pub view: View,
     pub filter: Filter,
+    pub records: RecordsConfig,
 }
 
-/// What a replay met besides events: damage and problems worth telling the user.
+/// What a replay met besides output: problems worth telling the user.
 #[derive(Debug, Default)]
 pub struct ReplayReport {
-    pub events: u64,
+    /// Events or records written.
+    pub items: u64,
     pub warnings: Vec<String>,
 }
 
-/// Replays the traces into `out`. Damaged input is salvaged: everything intact is
+/// Replays trace files into `sink`. Damaged input is salvaged: everything intact is
 /// replayed and each problem becomes a warning in the report.
-pub fn replay(cfg: &ReplayConfig, out: &mut dyn Write) -> Result<ReplayReport> {
+pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
     let recordings = trace::open_recordings(&cfg.inputs)?;
     let mut report = ReplayReport::default();
     for recording in &recordings {
-        replay_recording(cfg, recording, out, &mut report)?;
+        report.warnings.extend(info::damage_warnings(recording));
+        let mut engine = Engine::new(cfg, sink);
+        feed_recording(&mut engine, recording)?;
+        engine.finish()?;
+        report.items += engine.report.items;
+        report.warnings.extend(engine.report.warnings);
     }
+    sink.flush()?;
     Ok(report)
 }
 
-fn replay_recording(
-    cfg: &ReplayConfig,
-    recording: &Recording,
-    out: &mut dyn Write,
-    report: &mut ReplayReport,
-) -> Result<()> {
-    report.warnings.extend(info::damage_warnings(recording));
-    let frames: Vec<(usize, &trace::BlockLoc)> = recording
-        .segments
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| s.frames().map(move |f| (i, f)))
-        .collect();
-    let mut reorder = Reorder::default();
-    let mut problems = Vec::new();
-    let fds = recording.segments.first().and_then(|s| {
-        s.metas::<crate::meta::FdTable>(&mut problems)
-            .into_iter()
-            .next()
-    });
-    report.warnings.extend(problems);
-    let mut table = ProcessTable::from_snapshot(recording.snapshot.as_ref(), fds.as_ref());
-    let arch = Arch::from_machine(recording.host.as_ref().map_or("", |h| h.machine.as_str()));
-    // The time range, in wall-clock ns. Frames before it are still decoded (the process
-    // state they carry names later events) but not rendered; frames after it are not read.
-    let headers: Vec<Option<format::FrameHeader>> = frames
-        .iter()
-        .map(|&(seg, block)| recording.segments[seg].frame_header(block))
-        .collect();
-    let start_ns = headers
-        .iter()
-        .flatten()
-        .map(|h| h.first_ts)
-        .min()
-        .map_or(0, |ts| recording.realtime_ns(ts));
-    let since = cfg.filter.since.map(|b| b.resolve(start_ns));
-    let until = cfg.filter.until.map(|b| b.resolve(start_ns));
-    let last_frame = match until {
-        Some(until) => headers
-            .iter()
-            .position(|h| {
-                h.is_some_and(|h| {
-                    recording.realtime_ns(h.first_ts)
-                        > until.saturating_add(REORDER_WINDOW_NS as i64)
-                })
-            })
-            .unwrap_or(frames.len()),
-        None => frames.len(),
-    };
-    let mut out_ctx = Emit {
-        cfg,
-        recording,
-        arch,
-        table: &mut table,
-        since,
-        until,
-    };
-    for batch in frames[..last_frame].chunks(FRAMES_PER_BATCH) {
-        let decoded: Vec<(Vec<Event>, Option<String>)> = batch
-            .par_iter()
-            .map(|&(seg, block)| decode_block(recording, seg, block))
-            .collect();
-        let mut ready = Vec::new();
-        for (events, problem) in decoded {
-            report.warnings.extend(problem);
-            for event in events {
-                reorder.push(event);
-                reorder.pop_ready(&mut ready);
+/// Feeds every block of a recording's segments, in file order, to the engine.
+fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> Result<()> {
+    for segment in &recording.segments {
+        let mut pending: Vec<&trace::BlockLoc> = Vec::new();
+        for block in &segment.blocks {
+            if block.kind == BlockKind::Frame {
+                pending.push(block);
+                if pending.len() == FRAMES_PER_BATCH {
+                    if !engine.frames(&decode_frames(segment, &pending))? {
+                        return Ok(());
+                    }
+                    pending.clear();
+                }
+                continue;
+            }
+            if !pending.is_empty() {
+                if !engine.frames(&decode_frames(segment, &pending))? {
+                    return Ok(());
+                }
+                pending.clear();
+            }
+            if block.kind.is_metadata() {
+                engine.meta_block(block.kind, block.flags, segment.payload(block), || {
+                    format!(
+                        "{}: {} block at byte {}",
+                        segment.path.display(),
+                        block.kind,
+                        block.offset
+                    )
+                })?;
             }
         }
-        out_ctx.emit(ready, out, report)?;
+        if !pending.is_empty() && !engine.frames(&decode_frames(segment, &pending))? {
+            return Ok(());
+        }
     }
-    let mut rest = Vec::new();
-    reorder.drain(&mut rest);
-    out_ctx.emit(rest, out, report)?;
     Ok(())
 }
 
-fn decode_block(
-    recording: &Recording,
-    seg: usize,
-    block: &trace::BlockLoc,
-) -> (Vec<Event>, Option<String>) {
-    let segment = &recording.segments[seg];
-    let located = |what: String| {
-        format!(
-            "{}: frame at byte {}: {what}",
-            segment.path.display(),
-            block.offset
-        )
-    };
-    match format::decode_frame(segment.payload(block)) {
-        Ok((_, raw)) => {
-            let (events, error) = decode::decode_frame(&raw);
-            (
-                events,
-                error.map(|e| located(format!("{e}; the rest of the frame is skipped"))),
-            )
-        }
-        Err(e) => (
-            Vec::new(),
-            Some(located(format!("{e}; the frame is skipped"))),
-        ),
+/// A decoded frame: its header (for time-range decisions), events, and any problem.
+pub struct DecodedFrame {
+    pub first_ts: Option<u64>,
+    pub events: Vec<Event>,
+    pub problem: Option<String>,
+}
+
+fn decode_frames(segment: &trace::Segment, blocks: &[&trace::BlockLoc]) -> Vec<DecodedFrame> {
+    blocks
+        .par_iter()
+        .map(|block| {
+            let located = |what: String| {
+                format!(
+                    "{}: frame at byte {}: {what}",
+                    segment.path.display(),
+                    block.offset
+                )
+            };
+            decode_frame_payload(segment.payload(block), located)
+        })
+        .collect()
+}
+
+/// Decompresses and decodes one frame block's payload.
+pub fn decode_frame_payload(payload: &[u8], located: impl Fn(String) -> String) -> DecodedFrame {
+    match format::decode_frame(payload) {
+        Ok((header, raw)) => decode_raw_frame(Some(header.first_ts), &raw, located),
+        Err(e) => DecodedFrame {
+            first_ts: None,
+            events: Vec::new(),
+            problem: Some(located(format!("{e}; the frame is skipped"))),
+        },
     }
 }
 
-/// Stages 2 and 3 for a run of ordered events: state and filters in order, then rendering
-/// in parallel, then writing in order.
-struct Emit<'a> {
-    cfg: &'a ReplayConfig,
-    recording: &'a Recording,
-    arch: Arch,
-    table: &'a mut ProcessTable,
-    since: Option<i64>,
-    until: Option<i64>,
+/// Decodes the raw records of one frame.
+pub fn decode_raw_frame(
+    first_ts: Option<u64>,
+    raw: &[u8],
+    located: impl Fn(String) -> String,
+) -> DecodedFrame {
+    let (events, error) = decode::decode_frame(raw);
+    DecodedFrame {
+        first_ts,
+        events,
+        problem: error.map(|e| located(format!("{e}; the rest of the frame is skipped"))),
+    }
 }
 
-impl Emit<'_> {
-    fn emit(
+/// The replay of one recording: feed it blocks in order, then `finish`.
+pub struct Engine<'c, 'w> {
+    cfg: &'c ReplayConfig,
+    pub ctx: Context,
+    reorder: Reorder,
+    table: ProcessTable,
+    records: Option<RecordsView>,
+    snapshot_seen: bool,
+    fds_seen: bool,
+    sink: &'c mut Sink<'w>,
+    since: Option<i64>,
+    until: Option<i64>,
+    pub report: ReplayReport,
+}
+
+impl<'c, 'w> Engine<'c, 'w> {
+    pub fn new(cfg: &'c ReplayConfig, sink: &'c mut Sink<'w>) -> Self {
+        sink.set_table_header(match cfg.view {
+            View::Events => output::EVENT_TABLE_HEADER,
+            View::Records => output::RECORD_TABLE_HEADER,
+        });
+        Engine {
+            cfg,
+            ctx: Context::default(),
+            reorder: Reorder::default(),
+            table: ProcessTable::default(),
+            records: (cfg.view == View::Records).then(|| RecordsView::new(cfg.records.clone())),
+            snapshot_seen: false,
+            fds_seen: false,
+            sink,
+            since: None,
+            until: None,
+            report: ReplayReport::default(),
+        }
+    }
+
+    /// One metadata block, as stored (`flags` says whether it is compressed).
+    pub fn meta_block(
         &mut self,
-        events: Vec<Event>,
-        out: &mut dyn Write,
-        report: &mut ReplayReport,
+        kind: BlockKind,
+        flags: u16,
+        payload: &[u8],
+        located: impl Fn() -> String,
     ) -> Result<()> {
+        let raw;
+        let payload = if flags & format::BLOCK_FLAG_COMPRESSED != 0 {
+            match format::decompress_meta(payload) {
+                Ok(bytes) => {
+                    raw = bytes;
+                    &raw[..]
+                }
+                Err(e) => {
+                    self.report.warnings.push(format!("{}: {e}", located()));
+                    return Ok(());
+                }
+            }
+        } else {
+            payload
+        };
+        match self.meta(kind, payload) {
+            Ok(Some(at)) => self.tick(at)?,
+            Ok(None) => {}
+            Err(e) => self
+                .report
+                .warnings
+                .push(format!("{}: the metadata does not decode: {e}", located())),
+        }
+        Ok(())
+    }
+
+    /// Applies a metadata block; returns a time mark when the block carries one.
+    fn meta(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Option<u64>, postcard::Error> {
+        match kind {
+            // Later segments repeat the snapshot: the state built since then is newer.
+            BlockKind::Snapshot if !self.snapshot_seen => {
+                let s: ProcSnapshot = meta::decode(payload)?;
+                self.table.add_snapshot(&s);
+                if let Some(r) = &mut self.records {
+                    r.snapshot(&s);
+                }
+                self.snapshot_seen = true;
+            }
+            BlockKind::FdTable if !self.fds_seen => {
+                let t: FdTable = meta::decode(payload)?;
+                self.table.add_fds(&t);
+                self.fds_seen = true;
+            }
+            BlockKind::Snapshot | BlockKind::FdTable => {}
+            _ => {
+                let first_host = self.ctx.host.is_none();
+                let applied = self.ctx.apply(kind, payload)?;
+                if first_host && self.ctx.host.is_some() {
+                    let start = self.ctx.realtime_ns(self.ctx.start_boot_ns());
+                    self.since = self.cfg.filter.since.map(|b| b.resolve(start));
+                    self.until = self.cfg.filter.until.map(|b| b.resolve(start));
+                }
+                if let Applied::Tick(at) = applied {
+                    return Ok(Some(at));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Decoded frames, in order. Returns false once frames are past `--until`: the
+    /// caller may stop reading.
+    pub fn frames(&mut self, frames: &[DecodedFrame]) -> Result<bool> {
+        let mut ready = Vec::new();
+        let mut more = true;
+        for frame in frames {
+            if let (Some(until), Some(first)) = (self.until, frame.first_ts) {
+                if self.ctx.realtime_ns(first) > until.saturating_add(REORDER_WINDOW_NS as i64) {
+                    more = false;
+                    break;
+                }
+            }
+            self.report.warnings.extend(frame.problem.clone());
+            for event in &frame.events {
+                self.reorder.push(event.clone());
+                self.reorder.pop_ready(&mut ready);
+            }
+        }
+        self.process(ready)?;
+        Ok(more)
+    }
+
+    /// A time mark from the recorder: no record older than `at - window` is still to come.
+    fn tick(&mut self, at: u64) -> Result<()> {
+        let mark = at.saturating_sub(REORDER_WINDOW_NS);
+        let mut ready = Vec::new();
+        self.reorder.pop_until(mark, &mut ready);
+        self.process(ready)?;
+        if let Some(r) = &mut self.records {
+            let out = r.tick(&self.ctx, mark);
+            self.emit_records(out)?;
+        }
+        Ok(())
+    }
+
+    /// The end of the recording: what is still ordered or aggregated leaves.
+    pub fn finish(&mut self) -> Result<()> {
+        let mut rest = Vec::new();
+        self.reorder.drain(&mut rest);
+        self.process(rest)?;
+        if let Some(r) = &mut self.records {
+            let out = r.finish(&self.ctx);
+            self.emit_records(out)?;
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    fn in_range(&self, ts: u64) -> bool {
+        let at = self.ctx.realtime_ns(ts);
+        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
+    }
+
+    fn process(&mut self, events: Vec<Event>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if self.records.is_some() {
+            let mut out = Vec::new();
+            for event in &events {
+                let resolved = self.table.apply(event);
+                let r = self.records.as_mut().expect("records view");
+                out.extend(r.event(&self.ctx, event, &resolved));
+            }
+            return self.emit_records(out);
+        }
         let mut selected: Vec<(Event, Resolved)> = Vec::new();
         for event in events {
             let resolved = self.table.apply(&event);
-            let at = self.recording.realtime_ns(event.common.ts);
-            let in_range = self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u);
-            if in_range && events::event_type(&event).is_some() && self.cfg.filter.accepts(&event) {
+            if self.in_range(event.common.ts)
+                && events::event_type(&event).is_some()
+                && self.cfg.filter.accepts(&event)
+            {
                 selected.push((event, resolved));
             }
         }
-        let (cfg, recording, arch) = (self.cfg, self.recording, self.arch);
-        let rendered: Vec<Vec<u8>> = selected
+        let arch = Arch::from_machine(self.ctx.machine());
+        let (ctx, format, udp) = (&self.ctx, self.sink.format, self.sink.wants_datagrams());
+        let rendered: Vec<Rendered> = selected
             .par_iter()
             .map(|(event, resolved)| {
                 let view = EventView {
-                    timestamp_us: recording.realtime_ns(event.common.ts).div_euclid(1000),
+                    timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
                     event,
                     resolved,
                     arch,
                 };
-                let mut buf = Vec::with_capacity(256);
-                let written = match cfg.format {
-                    OutputFormat::Json => serde_json::to_writer_pretty(&mut buf, &view),
-                    OutputFormat::JsonMin => serde_json::to_writer(&mut buf, &view),
-                };
-                written.expect("serializing into memory cannot fail");
-                buf.push(b'\n');
-                buf
+                output::render_event(&view, format, udp)
             })
             .collect();
-        for bytes in rendered {
-            out.write_all(&bytes)?;
+        self.write(rendered)
+    }
+
+    fn emit_records(&mut self, mut records: Vec<Map<String, Value>>) -> Result<()> {
+        let f = &self.cfg.filter;
+        records.retain(|r| {
+            let pid_ok = f.pids.is_empty()
+                || r.get("ProcPID")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|p| f.pids.contains(&(p as u32)));
+            let comm_ok = f.comms.is_empty()
+                || r.get("Proc")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| f.comms.iter().any(|n| n == c));
+            pid_ok && comm_ok
+        });
+        if records.is_empty() {
+            return Ok(());
         }
-        report.events += selected.len() as u64;
+        if let Some(r) = &mut self.records {
+            r.number(&mut records);
+        }
+        let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+        let rendered: Vec<Rendered> = records
+            .par_iter()
+            .map(|r| output::render_record(r, format, udp))
+            .collect();
+        self.write(rendered)
+    }
+
+    fn write(&mut self, rendered: Vec<Rendered>) -> Result<()> {
+        for item in &rendered {
+            self.sink.write(item)?;
+        }
+        self.report.items += rendered.len() as u64;
         Ok(())
     }
 }
@@ -335,6 +511,13 @@ impl Reorder {
     fn pop_ready(&mut self, out: &mut Vec<Event>) {
         let watermark = self.max_ts.saturating_sub(REORDER_WINDOW_NS);
         while self.heap.peek().is_some_and(|p| p.0.ts <= watermark) {
+            out.push(self.heap.pop().expect("peeked").0.event);
+        }
+    }
+
+    /// Releases everything stamped at or before `mark`.
+    fn pop_until(&mut self, mark: u64, out: &mut Vec<Event>) {
+        while self.heap.peek().is_some_and(|p| p.0.ts <= mark) {
             out.push(self.heap.pop().expect("peeked").0.event);
         }
     }

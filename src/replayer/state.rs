@@ -46,45 +46,50 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
-    pub fn from_snapshot(snapshot: Option<&ProcSnapshot>, fds: Option<&FdTable>) -> Self {
-        let mut procs: HashMap<u32, ProcState> = HashMap::new();
-        for p in snapshot.iter().flat_map(|s| &s.processes) {
-            procs.entry(p.pid).or_default().cwd = p.cwd.clone();
-        }
-        for p in fds.iter().flat_map(|t| &t.processes) {
-            let state = procs.entry(p.pid).or_default();
-            for (fd, name) in &p.fds {
-                state.fds.insert(
-                    *fd,
-                    FdEntry {
-                        name: name.clone(),
-                        cloexec: false,
-                    },
-                );
+    /// The working directories of the processes alive when the recording started.
+    pub fn add_snapshot(&mut self, snapshot: &ProcSnapshot) {
+        for p in &snapshot.processes {
+            let state = self.procs.entry(p.pid).or_default();
+            if state.cwd.is_none() {
+                state.cwd = p.cwd.clone();
             }
         }
-        ProcessTable { procs }
+    }
+
+    /// Their open file descriptors.
+    pub fn add_fds(&mut self, fds: &FdTable) {
+        for p in &fds.processes {
+            let state = self.procs.entry(p.pid).or_default();
+            for (fd, name) in &p.fds {
+                state.fds.entry(*fd).or_insert_with(|| FdEntry {
+                    name: name.clone(),
+                    cloexec: false,
+                });
+            }
+        }
     }
 
     fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
         self.procs.get(&pid)?.fds.get(&fd).map(|e| e.name.clone())
     }
 
-    /// An absolute path for `raw` as `pid` passed it, relative to `dirfd`.
-    pub fn resolve(&self, pid: u32, dirfd: i32, raw: &str) -> String {
+    /// An absolute path for `raw` as `pid` passed it, relative to `dirfd`. An empty path
+    /// (`AT_EMPTY_PATH`) names the dirfd itself, whatever it is; `None` when that is unknown.
+    pub fn resolve(&self, pid: u32, dirfd: i32, raw: &str) -> Option<String> {
         if raw.starts_with('/') {
-            return normalize(raw);
+            return Some(normalize(raw));
         }
         let base = if dirfd == AT_FDCWD {
             self.procs.get(&pid).and_then(|p| p.cwd.clone())
         } else {
-            self.fd_name(pid, dirfd).filter(|b| b.starts_with('/'))
+            self.fd_name(pid, dirfd)
         };
         match base {
-            Some(base) if raw.is_empty() => normalize(&base),
-            Some(base) => normalize(&format!("{base}/{raw}")),
-            // Unknown base: the path stays as given.
-            None => raw.to_owned(),
+            Some(base) if raw.is_empty() => Some(base),
+            Some(base) if base.starts_with('/') => Some(normalize(&format!("{base}/{raw}"))),
+            // Unknown base (or not a directory): the path stays as given.
+            _ if raw.is_empty() => None,
+            _ => Some(raw.to_owned()),
         }
     }
 
@@ -107,11 +112,15 @@ impl ProcessTable {
                 }
                 Resolved::default()
             }
-            Body::Exec { .. } => {
+            Body::Exec { filename, .. } => {
+                let path0 = self.resolve(pid, AT_FDCWD, filename);
                 if let Some(p) = self.procs.get_mut(&pid) {
                     p.fds.retain(|_, e| !e.cloexec);
                 }
-                Resolved::default()
+                Resolved {
+                    path0,
+                    ..Resolved::default()
+                }
             }
             Body::Exit { group_dead, .. } => {
                 if *group_dead {
@@ -120,7 +129,7 @@ impl ProcessTable {
                 Resolved::default()
             }
             Body::Syscall(sc) => self.apply_syscall(pid, sc),
-            Body::Unknown { .. } => Resolved::default(),
+            Body::SockState(_) | Body::Unknown { .. } => Resolved::default(),
         }
     }
 
@@ -139,15 +148,15 @@ impl ProcessTable {
             _ => (AT_FDCWD, AT_FDCWD),
         };
         let mut resolved = Resolved {
-            path0: sc.path0.as_deref().map(|p| {
+            path0: sc.path0.as_deref().and_then(|p| {
                 // A symlink's target is stored as written, never resolved.
                 if name.starts_with("symlink") {
-                    p.to_owned()
+                    Some(p.to_owned())
                 } else {
                     self.resolve(pid, dfd0, p)
                 }
             }),
-            path1: sc.path1.as_deref().map(|p| self.resolve(pid, dfd1, p)),
+            path1: sc.path1.as_deref().and_then(|p| self.resolve(pid, dfd1, p)),
             fd_name: None,
         };
         // The fd an event is about, named before any change below.
@@ -168,7 +177,9 @@ impl ProcessTable {
                 .as_ref()
                 .and_then(|i| inode_name(i.mode.get(), i.ino.get()));
         }
-        if !ok {
+        // A non-blocking connect in progress (EINPROGRESS) has its peer all the same.
+        let connecting = name == "connect" && sc.ret == -115;
+        if !ok && !connecting {
             return resolved;
         }
         let state = self.procs.entry(pid).or_default();
@@ -312,11 +323,19 @@ mod tests {
                 cloexec: false,
             },
         );
-        assert_eq!(t.resolve(7, AT_FDCWD, "a/../b.txt"), "/home/u/b.txt");
-        assert_eq!(t.resolve(7, 3, "passwd"), "/etc/passwd");
-        assert_eq!(t.resolve(7, 9, "x"), "x", "unknown dirfd: as given");
-        assert_eq!(t.resolve(7, 4, "x"), "x", "a socket is no directory");
-        assert_eq!(t.resolve(8, AT_FDCWD, "x"), "x", "unknown process");
-        assert_eq!(t.resolve(8, AT_FDCWD, "/abs//p"), "/abs/p");
+        let r = |pid, fd, p| t.resolve(pid, fd, p);
+        assert_eq!(r(7, AT_FDCWD, "a/../b.txt").unwrap(), "/home/u/b.txt");
+        assert_eq!(r(7, 3, "passwd").unwrap(), "/etc/passwd");
+        assert_eq!(r(7, 9, "x").unwrap(), "x", "unknown dirfd: as given");
+        assert_eq!(r(7, 4, "x").unwrap(), "x", "a socket is no directory");
+        assert_eq!(r(8, AT_FDCWD, "x").unwrap(), "x", "unknown process");
+        assert_eq!(r(8, AT_FDCWD, "/abs//p").unwrap(), "/abs/p");
+        assert_eq!(
+            r(7, 4, "").unwrap(),
+            "socket",
+            "AT_EMPTY_PATH: the fd itself"
+        );
+        assert_eq!(r(7, 3, "").unwrap(), "/etc");
+        assert_eq!(r(7, 9, ""), None, "AT_EMPTY_PATH on an unknown fd");
     }
 }

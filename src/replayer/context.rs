@@ -1,0 +1,220 @@
+//! What a trace says about the host it was recorded on, gathered from its metadata blocks
+//! as replay meets them: host and kernel, clocks, users and groups, mounts, interfaces,
+//! and the facts learned about files. Replay never asks the machine it runs on.
+
+use std::collections::HashMap;
+
+use crate::format::BlockKind;
+use crate::meta::{
+    self, Accounts, Capture, ClockSample, FileFacts, FileFactsBlock, HostInfo, Interface,
+    Interfaces, MetaBlock, Mount, Mounts, Stats,
+};
+
+#[derive(Debug, Default)]
+pub struct Context {
+    pub host: Option<HostInfo>,
+    pub capture: Option<Capture>,
+    pub hz: Option<u32>,
+    users: HashMap<u32, String>,
+    groups: HashMap<u32, String>,
+    mounts: Vec<Mount>,
+    interfaces: Vec<Interface>,
+    /// Facts about files by (device, inode); the latest learned wins.
+    pub facts: HashMap<(u32, u64), FileFacts>,
+    /// Clock samples seen so far, by boot time.
+    clocks: Vec<ClockSample>,
+    /// The last statistics block: the recording's totals so far.
+    pub stats: Option<Stats>,
+}
+
+/// What a metadata block changed, for the caller to act on.
+pub enum Applied {
+    Nothing,
+    /// A time mark (a clock sample or statistics): boot-time ns.
+    Tick(u64),
+}
+
+impl Context {
+    /// Applies one metadata block (payload already decompressed). A block that does not
+    /// decode is an error for the caller to report; the context is left as it was.
+    pub fn apply(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Applied, postcard::Error> {
+        fn de<T: MetaBlock>(p: &[u8]) -> Result<T, postcard::Error> {
+            meta::decode(p)
+        }
+        match kind {
+            BlockKind::HostInfo => {
+                let h: HostInfo = de(payload)?;
+                self.add_clock(h.clock);
+                if self.host.is_none() {
+                    self.host = Some(h);
+                }
+            }
+            BlockKind::ClockSync => {
+                let c: ClockSample = de(payload)?;
+                self.add_clock(c);
+                return Ok(Applied::Tick(c.boot_ns));
+            }
+            BlockKind::Stats => {
+                let s: Stats = de(payload)?;
+                self.add_clock(s.at);
+                let at = s.at.boot_ns;
+                self.stats = Some(s);
+                return Ok(Applied::Tick(at));
+            }
+            BlockKind::Accounts => {
+                let a: Accounts = de(payload)?;
+                self.users = a.users.into_iter().map(|u| (u.id, u.name)).collect();
+                self.groups = a.groups.into_iter().map(|g| (g.id, g.name)).collect();
+            }
+            BlockKind::Mounts => self.mounts = de::<Mounts>(payload)?.mounts,
+            BlockKind::Interfaces => self.interfaces = de::<Interfaces>(payload)?.interfaces,
+            BlockKind::FileFacts => {
+                for f in de::<FileFactsBlock>(payload)?.files {
+                    self.facts.insert((f.dev, f.ino), f);
+                }
+            }
+            BlockKind::Capture => {
+                let c: Capture = de(payload)?;
+                self.hz = c.hz;
+                self.capture = Some(c);
+            }
+            _ => {}
+        }
+        Ok(Applied::Nothing)
+    }
+
+    fn add_clock(&mut self, c: ClockSample) {
+        let i = self.clocks.partition_point(|x| x.boot_ns < c.boot_ns);
+        if self.clocks.get(i).is_none_or(|x| x.boot_ns != c.boot_ns) {
+            self.clocks.insert(i, c);
+        }
+    }
+
+    /// Wall-clock ns of a boot-time stamp, by the latest clock sample at or before it (the
+    /// first one for earlier stamps); boot time itself when the trace has no clock at all.
+    pub fn realtime_ns(&self, boot_ns: u64) -> i64 {
+        let i = self.clocks.partition_point(|c| c.boot_ns <= boot_ns);
+        match self.clocks.get(i.saturating_sub(1)) {
+            Some(sample) => sample.to_realtime_ns(boot_ns),
+            None => boot_ns as i64,
+        }
+    }
+
+    /// Boot-time ns the recording started.
+    pub fn start_boot_ns(&self) -> u64 {
+        self.host.as_ref().map_or(0, |h| h.clock.boot_ns)
+    }
+
+    pub fn hostname(&self) -> String {
+        self.host
+            .as_ref()
+            .map(|h| h.hostname.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn system(&self) -> String {
+        self.host
+            .as_ref()
+            .map(|h| h.sysname.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn kernel(&self) -> String {
+        self.host
+            .as_ref()
+            .map(|h| h.release.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn machine(&self) -> &str {
+        self.host.as_ref().map_or("", |h| h.machine.as_str())
+    }
+
+    /// The host's first address that is not loopback or link-local.
+    pub fn host_ip(&self) -> String {
+        let mut addrs: Vec<&String> = self
+            .interfaces
+            .iter()
+            .filter(|i| i.name != "lo")
+            .flat_map(|i| &i.addrs)
+            .collect();
+        // IPv4 first, as kflowd.
+        addrs.sort_by_key(|a| a.contains(':'));
+        addrs
+            .into_iter()
+            .find(|a| !a.starts_with("127.") && !a.starts_with("fe80:") && *a != "::1")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn user(&self, uid: u32) -> String {
+        self.users.get(&uid).cloned().unwrap_or_default()
+    }
+
+    pub fn group(&self, gid: u32) -> String {
+        self.groups.get(&gid).cloned().unwrap_or_default()
+    }
+
+    /// kflowd's FileDevice: `902h:/dev/md2:/:ext4` (device number in hex as major<<8|minor,
+    /// what is mounted, where, the filesystem type).
+    pub fn device(&self, dev: u32) -> String {
+        let (major, minor) = (dev >> 20, dev & 0xfffff);
+        let number = format!("{:x}h", (major << 8) | minor);
+        match self.mounts.iter().find(|m| m.dev == dev) {
+            Some(m) => format!("{number}:{}:{}:{}", m.source, m.mount_point, m.fs_type),
+            None => number,
+        }
+    }
+
+    /// kflowd's interface text: `index:name:mac`.
+    pub fn interface(&self, index: u32) -> Option<String> {
+        if index == 0 {
+            return None;
+        }
+        Some(match self.interfaces.iter().find(|i| i.index == index) {
+            Some(i) => format!("{}:{}:{}", i.index, i.name, i.mac),
+            None => index.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_interfaces() {
+        let mut c = Context::default();
+        c.mounts.push(Mount {
+            dev: (9 << 20) | 2,
+            mount_point: "/".into(),
+            source: "/dev/md2".into(),
+            fs_type: "ext4".into(),
+        });
+        c.interfaces.push(Interface {
+            index: 4,
+            name: "enp5s0".into(),
+            mac: "0c:c4:7a:88:84:c2".into(),
+            addrs: vec!["10.1.2.3".into(), "fe80::1".into()],
+        });
+        assert_eq!(c.device((9 << 20) | 2), "902h:/dev/md2:/:ext4");
+        assert_eq!(c.device(5), "5h");
+        assert_eq!(c.interface(4).unwrap(), "4:enp5s0:0c:c4:7a:88:84:c2");
+        assert_eq!(c.interface(0), None);
+        assert_eq!(c.host_ip(), "10.1.2.3");
+    }
+
+    #[test]
+    fn clocks_apply_in_order() {
+        let mut c = Context::default();
+        let s = |b: u64, r: i64| ClockSample {
+            boot_ns: b,
+            realtime_ns: r,
+        };
+        c.add_clock(s(100, 1_000));
+        c.add_clock(s(50, 960));
+        assert_eq!(c.realtime_ns(10), 920, "before all samples: the first");
+        assert_eq!(c.realtime_ns(60), 970);
+        assert_eq!(c.realtime_ns(150), 1_050);
+    }
+}

@@ -1,0 +1,1254 @@
+//! The records view: kflowd-style aggregated records, one JSON object per file touch, per
+//! socket and per process lifetime, enriched with host and process context and with
+//! DNS/HTTP/SYSLOG payloads decoded. Keys are kflowd's, so its consumers read these.
+//!
+//! Everything is judged on event time (timeouts included), and each record leaves in a
+//! deterministic order: the same trace gives the same records on any machine.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+
+use super::context::Context;
+use super::decode::{Body, Event, SockAddr, Syscall};
+use super::protocols::{App, Direction, StreamDecoder, Transport};
+use super::state::Resolved;
+use super::symbols;
+use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
+use crate::syscalls;
+
+/// Options of the records view.
+#[derive(Debug, Clone)]
+pub struct RecordsConfig {
+    /// Export a file record after this many events (kflowd's `-e`; 1: no aggregation).
+    pub max_events: Option<u32>,
+    /// A socket idle this long is exported (ns).
+    pub idle_ns: u64,
+    /// A socket open this long is exported, then counted afresh (ns).
+    pub active_ns: u64,
+    /// Added to every record as InfoHostToken.
+    pub token: Option<String>,
+    /// Which monitors to print.
+    pub monitors: Vec<Monitor>,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig {
+            max_events: None,
+            idle_ns: 15_000_000_000,
+            active_ns: 1_800_000_000_000,
+            token: None,
+            monitors: vec![Monitor::Filesystem, Monitor::Socket, Monitor::Process],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    Filesystem,
+    Socket,
+    Process,
+}
+
+impl Monitor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::Filesystem => "filesystem",
+            Monitor::Socket => "socket",
+            Monitor::Process => "process",
+        }
+    }
+}
+
+/// At most this many application messages per direction in one socket record (kflowd's 4).
+const APP_MESSAGES_MAX: usize = 4;
+/// How often (event time) idle and active sockets are looked for.
+const SWEEP_NS: u64 = 1_000_000_000;
+
+/// The kflowd FileEvents kinds, in kflowd's order.
+const FILE_EVENTS: [&str; 11] = [
+    "CREATE",
+    "OPEN",
+    "OPEN_EXEC",
+    "ACCESS",
+    "ATTRIB",
+    "MODIFY",
+    "CLOSE_WRITE",
+    "CLOSE_NOWRITE",
+    "MOVED_FROM",
+    "MOVED_TO",
+    "DELETE",
+];
+const CREATE: usize = 0;
+const OPEN: usize = 1;
+const OPEN_EXEC: usize = 2;
+const ACCESS: usize = 3;
+const ATTRIB: usize = 4;
+const MODIFY: usize = 5;
+const CLOSE_WRITE: usize = 6;
+const CLOSE_NOWRITE: usize = 7;
+const MOVED_FROM: usize = 8;
+const MOVED_TO: usize = 9;
+const DELETE: usize = 10;
+
+/// What a process looked like, for the Proc* keys.
+#[derive(Debug, Clone, Default)]
+struct ProcInfo {
+    comm: String,
+    exe: Option<String>,
+    argv: Vec<String>,
+    ppid: u32,
+    uid: u32,
+    gid: u32,
+    /// Boot-time ns the process started (fork or snapshot).
+    start_ns: u64,
+    /// The process called exec during the trace.
+    exec_seen: bool,
+    exec_ns: Option<u64>,
+    exe_inode: Option<InodeAttrs>,
+}
+
+/// A file record being aggregated.
+#[derive(Debug, Clone)]
+struct FileAgg {
+    pid: u32,
+    tid: u32,
+    path: String,
+    origin: Option<String>,
+    mode_kind: &'static str,
+    counts: [u32; 11],
+    first_ns: u64,
+    last_ns: u64,
+    first_inode: Option<InodeAttrs>,
+    last_inode: Option<InodeAttrs>,
+}
+
+type FileKey = (u32, u32, u64, String);
+
+/// A socket record being aggregated.
+#[derive(Debug)]
+struct SockAgg {
+    pid: u32,
+    tid: u32,
+    /// The process as it was at the socket's last syscall (it may be gone at export).
+    proc: Option<ProcInfo>,
+    info: SockInfo,
+    server: bool,
+    unix_path: Option<String>,
+    state: Option<u8>,
+    reset: Option<&'static str>,
+    first_ns: u64,
+    last_ns: u64,
+    tx: Flow,
+    rx: Flow,
+    tcp: Option<crate::abi::TcpCounters>,
+    app: Option<App>,
+    tx_decoder: Option<StreamDecoder>,
+    rx_decoder: Option<StreamDecoder>,
+    tx_msgs: Vec<Map<String, Value>>,
+    rx_msgs: Vec<Map<String, Value>>,
+    closed: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Flow {
+    packets: u64,
+    bytes: u64,
+    first_ns: Option<u64>,
+    last_ns: u64,
+}
+
+impl Flow {
+    fn add(&mut self, bytes: u64, ns: u64) {
+        self.packets += 1;
+        self.bytes += bytes;
+        self.first_ns.get_or_insert(ns);
+        self.last_ns = ns;
+    }
+}
+
+/// The records view's state.
+pub struct RecordsView {
+    cfg: RecordsConfig,
+    procs: HashMap<u32, ProcInfo>,
+    files: HashMap<FileKey, FileAgg>,
+    /// Open fds of regular files: (pid, fd) → (file key, opened for writing).
+    fd_files: HashMap<(u32, i32), (FileKey, bool)>,
+    /// What inode a path was last seen to be: path → (dev, ino).
+    path_inodes: HashMap<String, (u32, u64)>,
+    /// The last attributes seen of each inode, for events that carry none (close, rename).
+    inodes: HashMap<(u32, u64), InodeAttrs>,
+    socks: HashMap<u64, SockAgg>,
+    /// Socket fds: (pid, fd) → socket id.
+    fd_socks: HashMap<(u32, i32), u64>,
+    /// Fds that came from accept (server side) and UNIX paths of connected fds.
+    fd_server: HashMap<(u32, i32), bool>,
+    fd_unix: HashMap<(u32, i32), String>,
+    next_sweep: u64,
+    seq: u64,
+}
+
+impl RecordsView {
+    pub fn new(cfg: RecordsConfig) -> Self {
+        RecordsView {
+            cfg,
+            procs: HashMap::new(),
+            files: HashMap::new(),
+            fd_files: HashMap::new(),
+            path_inodes: HashMap::new(),
+            inodes: HashMap::new(),
+            socks: HashMap::new(),
+            fd_socks: HashMap::new(),
+            fd_server: HashMap::new(),
+            fd_unix: HashMap::new(),
+            next_sweep: 0,
+            seq: 0,
+        }
+    }
+
+    /// Processes alive when the recording started.
+    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot) {
+        for p in &snapshot.processes {
+            self.procs.entry(p.pid).or_insert_with(|| ProcInfo {
+                comm: p.comm.clone(),
+                exe: p.exe.clone(),
+                argv: p.argv.clone(),
+                ppid: p.ppid,
+                uid: p.uid,
+                gid: p.gid,
+                start_ns: p.start_boot_ns,
+                ..ProcInfo::default()
+            });
+        }
+    }
+
+    /// Applies one event (in timestamp order); returns the records it completed.
+    pub fn event(&mut self, ctx: &Context, e: &Event, r: &Resolved) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        let ts = e.common.ts;
+        self.sweep(ctx, ts, &mut out);
+        let c = &e.common;
+        {
+            let p = self.procs.entry(c.pid).or_default();
+            p.comm.clone_from(&c.comm);
+            p.ppid = c.ppid;
+            p.uid = c.uid;
+            p.gid = c.gid;
+        }
+        match &e.body {
+            Body::Fork { child_pid, .. } if *child_pid != c.pid => {
+                let mut child = self.procs.get(&c.pid).cloned().unwrap_or_default();
+                child.ppid = c.pid;
+                child.start_ns = ts;
+                child.exec_seen = false;
+                child.exec_ns = None;
+                self.procs.insert(*child_pid, child);
+                // The child shares its parent's open files.
+                let inherited: Vec<_> = self
+                    .fd_files
+                    .iter()
+                    .filter(|((pid, _), _)| *pid == c.pid)
+                    .map(|(&(_, fd), v)| (fd, v.clone()))
+                    .collect();
+                for (fd, (key, w)) in inherited {
+                    let key = (*child_pid, key.1, key.2, key.3);
+                    self.fd_files.insert((*child_pid, fd), (key, w));
+                }
+            }
+            Body::Exec {
+                filename,
+                argv,
+                inode,
+                ..
+            } => {
+                let filename = r.path0.as_ref().unwrap_or(filename);
+                if let Some(p) = self.procs.get_mut(&c.pid) {
+                    p.exe = Some(filename.clone());
+                    p.argv.clone_from(argv);
+                    p.exec_seen = true;
+                    p.exec_ns = Some(ts);
+                    p.exe_inode = *inode;
+                }
+                if let Some(ino) = inode {
+                    let key = self.file_key(c.pid, filename, Some(ino));
+                    self.file_event(ctx, e, key, filename, Some(ino), OPEN_EXEC, &mut out);
+                }
+            }
+            Body::Exit {
+                code, group_dead, ..
+            } if *group_dead => {
+                self.process_exit(ctx, e, *code, &mut out);
+            }
+            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, &mut out),
+            Body::SockState(s) => self.sock_state(ctx, e, s, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    /// A time mark without an event (the recorder's periodic statistics): sockets idle or
+    /// active too long leave.
+    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        self.sweep(ctx, boot_ns, &mut out);
+        out
+    }
+
+    /// The end of the trace: everything still open leaves, flagged as such.
+    pub fn finish(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        let mut files: Vec<FileKey> = self.files.keys().cloned().collect();
+        files.sort_by_key(|k| (self.files[k].first_ns, k.clone()));
+        for key in files {
+            self.export_file(ctx, &key, "end-of-trace", &mut out);
+        }
+        let mut socks: Vec<u64> = self.socks.keys().copied().collect();
+        socks.sort_by_key(|id| (self.socks[id].first_ns, *id));
+        for id in socks {
+            self.export_sock(ctx, id, "end-of-trace", true, &mut out);
+        }
+        let mut procs: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.exec_seen)
+            .map(|(pid, _)| *pid)
+            .collect();
+        procs.sort_by_key(|pid| (self.procs[pid].exec_ns, *pid));
+        for pid in procs {
+            let p = self.procs[&pid].clone();
+            let last = p.exec_ns.unwrap_or(p.start_ns);
+            out.extend(self.process_record(ctx, pid, pid, &p, None, last, "end-of-trace"));
+        }
+        out
+    }
+
+    fn sweep(&mut self, ctx: &Context, now: u64, out: &mut Vec<Map<String, Value>>) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_NS;
+        let mut due: Vec<(u64, u64, &'static str)> = Vec::new();
+        for (id, s) in &self.socks {
+            if now.saturating_sub(s.last_ns) > self.cfg.idle_ns {
+                due.push((s.last_ns, *id, "idle"));
+            } else if now.saturating_sub(s.first_ns) > self.cfg.active_ns {
+                due.push((s.first_ns, *id, "active"));
+            }
+        }
+        due.sort();
+        for (_, id, reason) in due {
+            let remove = reason == "idle";
+            self.export_sock(ctx, id, reason, remove, out);
+        }
+    }
+
+    fn process_exit(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        code: u32,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let pid = e.common.pid;
+        // Its files leave first: the process that held them is gone.
+        let mut keys: Vec<FileKey> = self.files.keys().filter(|k| k.0 == pid).cloned().collect();
+        keys.sort_by_key(|k| (self.files[k].first_ns, k.clone()));
+        for key in keys {
+            self.export_file(ctx, &key, "process-exit", out);
+        }
+        self.fd_files.retain(|(p, _), _| *p != pid);
+        self.fd_socks.retain(|(p, _), _| *p != pid);
+        self.fd_server.retain(|(p, _), _| *p != pid);
+        self.fd_unix.retain(|(p, _), _| *p != pid);
+        if let Some(p) = self.procs.remove(&pid) {
+            if p.exec_seen || p.start_ns > 0 {
+                out.extend(self.process_record(
+                    ctx,
+                    pid,
+                    e.common.tid,
+                    &p,
+                    Some(code),
+                    e.common.ts,
+                    "exit",
+                ));
+            }
+        }
+    }
+
+    fn file_key(&mut self, pid: u32, path: &str, inode: Option<&InodeAttrs>) -> FileKey {
+        match inode {
+            Some(i) => {
+                let id = (i.dev.get(), i.ino.get());
+                self.path_inodes.insert(path.to_owned(), id);
+                (pid, id.0, id.1, String::new())
+            }
+            None => match self.path_inodes.get(path) {
+                Some(&(dev, ino)) => (pid, dev, ino, String::new()),
+                None => (pid, 0, 0, path.to_owned()),
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn file_event(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        key: FileKey,
+        path: &str,
+        inode: Option<&InodeAttrs>,
+        kind: usize,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        if let Some(i) = inode {
+            self.inodes.insert((i.dev.get(), i.ino.get()), *i);
+        }
+        let inode = inode.or_else(|| self.inodes.get(&(key.1, key.2)));
+        // Only regular files and symlinks, as kflowd.
+        if let Some(i) = inode {
+            let ty = i.mode.get() & 0o170000;
+            if ty != 0o100000 && ty != 0o120000 {
+                return;
+            }
+        }
+        let ts = e.common.ts;
+        let agg = self.files.entry(key.clone()).or_insert_with(|| FileAgg {
+            pid: e.common.pid,
+            tid: e.common.tid,
+            path: path.to_owned(),
+            origin: None,
+            mode_kind: "regular",
+            counts: [0; 11],
+            first_ns: ts,
+            last_ns: ts,
+            first_inode: inode.copied(),
+            last_inode: None,
+        });
+        agg.counts[kind] += 1;
+        agg.last_ns = ts;
+        agg.tid = e.common.tid;
+        if agg.path.is_empty() || kind == MOVED_TO {
+            path.clone_into(&mut agg.path);
+        }
+        if let Some(i) = inode {
+            if agg.first_inode.is_none() {
+                agg.first_inode = Some(*i);
+            }
+            agg.last_inode = Some(*i);
+            if i.mode.get() & 0o170000 == 0o120000 {
+                agg.mode_kind = "symlink";
+            }
+        }
+        let total: u32 = agg.counts.iter().sum();
+        let reason = match kind {
+            CLOSE_WRITE | CLOSE_NOWRITE => Some("close"),
+            DELETE => Some("delete"),
+            MOVED_TO => Some("rename"),
+            _ if self.cfg.max_events.is_some_and(|n| total >= n) => Some("max-events"),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            self.export_file(ctx, &key, reason, out);
+        }
+    }
+
+    fn syscall(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        sc: &Syscall,
+        r: &Resolved,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let name = syscalls::name(sc.id).unwrap_or("");
+        let pid = e.common.pid;
+        let fd0 = sc.args[0] as i32;
+        let ok = sc.ret >= 0;
+        // Sockets first: anything that carries the socket's identity.
+        if let Some(info) = sc.sock {
+            self.sock_syscall(e, sc, name, &info);
+            return;
+        }
+        if !ok {
+            return;
+        }
+        match name {
+            "open" | "openat" | "openat2" | "creat" => {
+                let Some(path) = &r.path0 else { return };
+                let flags = match (name, &sc.filled) {
+                    ("open", _) => sc.args[1],
+                    ("openat", _) => sc.args[2],
+                    ("openat2", super::decode::Filled::OpenHow { flags, .. }) => *flags,
+                    _ => 0o1101,
+                };
+                let key = self.file_key(pid, path, sc.inode.as_ref());
+                let created = sc
+                    .inode
+                    .as_ref()
+                    .is_some_and(|i| i.fmode.get() & 0x100000 != 0);
+                let writable = flags & 3 != 0;
+                self.fd_files
+                    .insert((pid, sc.ret as i32), (key.clone(), writable));
+                let kind = if created { CREATE } else { OPEN };
+                self.file_event(ctx, e, key.clone(), path, sc.inode.as_ref(), kind, out);
+                if flags & 0o1000 != 0 && !created {
+                    // O_TRUNC on an existing file changes it.
+                    self.file_event(ctx, e, key, path, sc.inode.as_ref(), MODIFY, out);
+                }
+            }
+            "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
+            | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fchmod" => {
+                let Some((key, _)) = self.fd_files.get(&(pid, fd0)).cloned() else {
+                    return;
+                };
+                let kind = match name {
+                    n if n.contains("read") => ACCESS,
+                    "fchmod" => ATTRIB,
+                    _ => MODIFY,
+                };
+                let path = self
+                    .files
+                    .get(&key)
+                    .map(|f| f.path.clone())
+                    .or(r.fd_name.clone())
+                    .unwrap_or_default();
+                self.file_event(ctx, e, key, &path, sc.inode.as_ref(), kind, out);
+            }
+            "close" => {
+                if let Some((key, writable)) = self.fd_files.remove(&(pid, fd0)) {
+                    let path = self
+                        .files
+                        .get(&key)
+                        .map(|f| f.path.clone())
+                        .or(r.fd_name.clone())
+                        .unwrap_or_default();
+                    let kind = if writable { CLOSE_WRITE } else { CLOSE_NOWRITE };
+                    self.file_event(ctx, e, key, &path, None, kind, out);
+                }
+                if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
+                    // TCP sockets leave on their CLOSE state; others when closed.
+                    let tcp = self
+                        .socks
+                        .get(&id)
+                        .is_some_and(|s| s.info.protocol == 6 && s.state.is_some());
+                    if let Some(s) = self.socks.get_mut(&id) {
+                        s.closed = true;
+                        s.last_ns = e.common.ts;
+                    }
+                    if !tcp {
+                        self.export_sock(ctx, id, "close", true, out);
+                    }
+                }
+                self.fd_server.remove(&(pid, fd0));
+                self.fd_unix.remove(&(pid, fd0));
+            }
+            "dup" | "dup2" | "dup3" | "fcntl" => {
+                let newfd = match name {
+                    "dup2" | "dup3" => sc.args[1] as i32,
+                    _ => sc.ret as i32,
+                };
+                if let Some(v) = self.fd_files.get(&(pid, fd0)).cloned() {
+                    self.fd_files.insert((pid, newfd), v);
+                }
+                if let Some(v) = self.fd_socks.get(&(pid, fd0)).copied() {
+                    self.fd_socks.insert((pid, newfd), v);
+                }
+            }
+            "chmod" | "fchmodat" | "fchmodat2" | "truncate" => {
+                let Some(path) = &r.path0 else { return };
+                let key = self.file_key(pid, path, None);
+                let kind = if name == "truncate" { MODIFY } else { ATTRIB };
+                self.file_event(ctx, e, key, path, None, kind, out);
+            }
+            "unlink" | "unlinkat" => {
+                if name == "unlinkat" && sc.args[2] & 0x200 != 0 {
+                    return; // a directory
+                }
+                let Some(path) = &r.path0 else { return };
+                let key = self.file_key(pid, path, None);
+                self.file_event(ctx, e, key, path, None, DELETE, out);
+                self.path_inodes.remove(path);
+            }
+            "rename" | "renameat" | "renameat2" => {
+                let (Some(old), Some(new)) = (&r.path0, &r.path1) else {
+                    return;
+                };
+                let key = self.file_key(pid, old, None);
+                self.file_event(ctx, e, key.clone(), old, None, MOVED_FROM, out);
+                if let Some(id) = self.path_inodes.remove(old) {
+                    self.path_inodes.insert(new.clone(), id);
+                }
+                if let Some(agg) = self.files.get_mut(&key) {
+                    agg.origin = Some(old.clone());
+                }
+                self.file_event(ctx, e, key, new, None, MOVED_TO, out);
+            }
+            "link" | "linkat" | "symlink" | "symlinkat" => {
+                let Some(new) = &r.path1 else { return };
+                let key = (pid, 0, 0, new.clone());
+                self.file_event(ctx, e, key.clone(), new, None, CREATE, out);
+                if let Some(agg) = self.files.get_mut(&key) {
+                    agg.mode_kind = if name.starts_with("sym") {
+                        "symlink"
+                    } else {
+                        "hardlink"
+                    };
+                    agg.origin = r.path0.clone();
+                }
+                self.export_file(ctx, &key, "link", out);
+            }
+            "accept" | "accept4" => {
+                self.fd_server.insert((pid, sc.ret as i32), true);
+            }
+            "connect" => {
+                if let Some(SockAddr::Unix { path }) = &sc.addr {
+                    self.fd_unix.insert((pid, fd0), path.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, name: &str, info: &SockInfo) {
+        let pid = e.common.pid;
+        let fd0 = sc.args[0] as i32;
+        let ts = e.common.ts;
+        let id = info.sk_id.get();
+        match name {
+            "accept" | "accept4" => {
+                if sc.ret >= 0 {
+                    self.fd_server.insert((pid, sc.ret as i32), true);
+                }
+                return;
+            }
+            "connect" => {
+                if let Some(SockAddr::Unix { path }) = &sc.addr {
+                    self.fd_unix.insert((pid, fd0), path.clone());
+                }
+            }
+            "bind" | "getpeername" => {}
+            _ => {}
+        }
+        self.fd_socks.insert((pid, fd0), id);
+        let server = self.fd_server.get(&(pid, fd0)).copied().unwrap_or(false);
+        let unix_path = self
+            .fd_unix
+            .get(&(pid, fd0))
+            .cloned()
+            .or_else(|| match &sc.addr {
+                Some(SockAddr::Unix { path }) => Some(path.clone()),
+                _ => None,
+            });
+        let proc = self.procs.get(&pid).cloned();
+        let agg = self.socks.entry(id).or_insert_with(|| SockAgg {
+            pid,
+            tid: e.common.tid,
+            proc: None,
+            info: *info,
+            server,
+            unix_path: None,
+            state: None,
+            reset: None,
+            first_ns: ts,
+            last_ns: ts,
+            tx: Flow::default(),
+            rx: Flow::default(),
+            tcp: None,
+            app: None,
+            tx_decoder: None,
+            rx_decoder: None,
+            tx_msgs: Vec::new(),
+            rx_msgs: Vec::new(),
+            closed: false,
+        });
+        agg.pid = pid;
+        agg.tid = e.common.tid;
+        agg.proc = proc;
+        agg.last_ns = ts;
+        agg.server |= server;
+        // The identity fills in as the socket gets bound and connected.
+        if info.lport.get() != 0 || info.rport.get() != 0 || info.family.get() == 1 {
+            agg.info = *info;
+        }
+        if agg.unix_path.is_none() {
+            agg.unix_path = unix_path;
+        }
+        let dir = match name {
+            "write" | "writev" | "sendto" | "sendmsg" | "sendmmsg" => Some(Direction::Tx),
+            "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" => Some(Direction::Rx),
+            _ => None,
+        };
+        let Some(dir) = dir else { return };
+        if sc.ret <= 0 {
+            return;
+        }
+        let flow = match dir {
+            Direction::Tx => &mut agg.tx,
+            Direction::Rx => &mut agg.rx,
+        };
+        flow.add(sc.ret as u64, ts);
+        // A UDP socket that received first serves.
+        if agg.info.protocol == 17 && agg.tx.packets == 0 && dir == Direction::Rx {
+            agg.server = true;
+        }
+        let app = match info.app {
+            1 => Some(App::Dns),
+            2 => Some(App::Http),
+            3 if info.family.get() != 1
+                || agg.unix_path.as_deref().is_some_and(is_syslog_socket) =>
+            {
+                Some(App::Syslog)
+            }
+            _ => None,
+        };
+        if let (Some(app), false) = (app, sc.data.is_empty()) {
+            agg.app = Some(app);
+            let transport = match (info.family.get(), info.sock_type) {
+                (1, 1) => Transport::UnixStream,
+                (1, _) => Transport::UnixDgram,
+                (_, 1) => Transport::Tcp,
+                _ => Transport::Udp,
+            };
+            let since = ts.saturating_sub(agg.first_ns) as f64 / 1e9;
+            let (decoder, msgs) = match dir {
+                Direction::Tx => (&mut agg.tx_decoder, &mut agg.tx_msgs),
+                Direction::Rx => (&mut agg.rx_decoder, &mut agg.rx_msgs),
+            };
+            let decoder = decoder.get_or_insert_with(|| StreamDecoder::new(app, transport, dir));
+            for m in decoder.push(&sc.data, since) {
+                if msgs.len() < APP_MESSAGES_MAX {
+                    msgs.push(m);
+                }
+            }
+        }
+    }
+
+    fn sock_state(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        s: &SockStateRecord,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let id = s.sock.sk_id.get();
+        let ts = e.common.ts;
+        let agg = self.socks.entry(id).or_insert_with(|| SockAgg {
+            pid: e.common.pid,
+            tid: e.common.tid,
+            proc: None,
+            info: s.sock,
+            server: false,
+            unix_path: None,
+            state: None,
+            reset: None,
+            first_ns: ts,
+            last_ns: ts,
+            tx: Flow::default(),
+            rx: Flow::default(),
+            tcp: None,
+            app: None,
+            tx_decoder: None,
+            rx_decoder: None,
+            tx_msgs: Vec::new(),
+            rx_msgs: Vec::new(),
+            closed: false,
+        });
+        agg.last_ns = ts;
+        agg.tcp = Some(s.tcp);
+        if s.sock.lport.get() != 0 {
+            agg.info = s.sock;
+        }
+        match s.event {
+            1 => agg.reset = Some("RX"),
+            2 => agg.reset = Some("TX"),
+            _ => {
+                agg.state = Some(s.newstate);
+                // A connection the process accepted starts in SYN_RECV; one it opened in SYN_SENT.
+                if s.oldstate == 12 || s.newstate == 12 {
+                    agg.server = true;
+                }
+            }
+        }
+        if s.event == 0 && s.newstate == 7 {
+            self.export_sock(ctx, id, "tcp-close", true, out);
+        }
+    }
+
+    fn export_file(
+        &mut self,
+        ctx: &Context,
+        key: &FileKey,
+        reason: &str,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let Some(f) = self.files.remove(key) else {
+            return;
+        };
+        if !self.cfg.monitors.contains(&Monitor::Filesystem) {
+            return;
+        }
+        let mut m = self.info(ctx, "filesystem", f.last_ns, reason);
+        self.proc_keys(ctx, &mut m, f.pid, f.tid, f.last_ns);
+        let (dir, name) = match f.path.rfind('/') {
+            Some(i) => (&f.path[..=i], &f.path[i + 1..]),
+            None => ("", f.path.as_str()),
+        };
+        m.insert("FilePath".into(), dir.into());
+        m.insert("File".into(), name.into());
+        if let Some(o) = &f.origin {
+            m.insert("FileOrigin".into(), o.clone().into());
+        }
+        let facts = f
+            .last_inode
+            .as_ref()
+            .and_then(|i| ctx.facts.get(&(i.dev.get(), i.ino.get())));
+        if let Some(v) = facts.and_then(|x| x.package_version.clone()) {
+            m.insert("FileVersion".into(), v.into());
+        }
+        m.insert("FileMode".into(), f.mode_kind.into());
+        let total: u32 = f.counts.iter().sum();
+        m.insert("FileEventCount".into(), total.into());
+        let mut events = Map::new();
+        for (i, n) in f.counts.iter().enumerate() {
+            if *n > 0 {
+                events.insert(FILE_EVENTS[i].into(), (*n).into());
+            }
+        }
+        m.insert("FileEvents".into(), Value::Object(events));
+        m.insert(
+            "FileEventsDuration".into(),
+            secs(f.last_ns.saturating_sub(f.first_ns) as i64),
+        );
+        if let Some(i) = &f.last_inode {
+            m.insert("FileInode".into(), i.ino.get().into());
+            m.insert("FileInodeLinkCount".into(), i.nlink.get().into());
+            m.insert("FileDevice".into(), ctx.device(i.dev.get()).into());
+            m.insert(
+                "FilePermissions".into(),
+                symbols::file_mode(i.mode.get() as u64).into(),
+            );
+            m.insert("FileUser".into(), ctx.user(i.uid.get()).into());
+            m.insert("FileGroup".into(), ctx.group(i.gid.get()).into());
+            m.insert("FileUID".into(), i.uid.get().into());
+            m.insert("FileGID".into(), i.gid.get().into());
+            m.insert("FileSize".into(), i.size.get().into());
+            if let Some(first) = &f.first_inode {
+                let change = i.size.get() as i64 - first.size.get() as i64;
+                if change != 0 {
+                    m.insert("FileSizeChange".into(), change.into());
+                }
+            }
+            m.insert(
+                "FileAccessTime".into(),
+                kflowd_time(i.atime_ns.get()).into(),
+            );
+            m.insert(
+                "FileStatusChangeTime".into(),
+                kflowd_time(i.ctime_ns.get()).into(),
+            );
+            m.insert(
+                "FileModificationTime".into(),
+                kflowd_time(i.mtime_ns.get()).into(),
+            );
+            if let Some(first) = &f.first_inode {
+                let change = i.mtime_ns.get() - first.mtime_ns.get();
+                if change != 0 {
+                    m.insert("FileModificationTimeChange".into(), secs(change));
+                }
+            }
+        }
+        if let Some(x) = facts {
+            if let Some(md5) = &x.md5 {
+                m.insert("FileMD5".into(), md5.clone().into());
+            }
+            if let Some(sha) = &x.sha256 {
+                m.insert("FileSHA256".into(), sha.clone().into());
+            }
+        }
+        out.push(m);
+    }
+
+    fn export_sock(
+        &mut self,
+        ctx: &Context,
+        id: u64,
+        reason: &str,
+        remove: bool,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let Some(mut s) = self.socks.remove(&id) else {
+            return;
+        };
+        for (dec, msgs) in [
+            (&mut s.tx_decoder, &mut s.tx_msgs),
+            (&mut s.rx_decoder, &mut s.rx_msgs),
+        ] {
+            if let Some(d) = dec {
+                if remove {
+                    for m in d.finish() {
+                        if msgs.len() < APP_MESSAGES_MAX {
+                            msgs.push(m);
+                        }
+                    }
+                }
+            }
+        }
+        if self.cfg.monitors.contains(&Monitor::Socket) {
+            out.push(self.sock_record(ctx, &s, reason));
+        }
+        if !remove {
+            // Still open (active timeout): counted afresh from here.
+            s.first_ns = s.last_ns;
+            s.tx = Flow::default();
+            s.rx = Flow::default();
+            s.tx_msgs.clear();
+            s.rx_msgs.clear();
+            self.socks.insert(id, s);
+        }
+    }
+
+    fn sock_record(&self, ctx: &Context, s: &SockAgg, reason: &str) -> Map<String, Value> {
+        let mut m = self.info(ctx, "socket", s.last_ns, reason);
+        match &s.proc {
+            Some(p) => self.proc_keys_of(ctx, &mut m, s.pid, s.tid, p, s.last_ns),
+            None => self.proc_keys(ctx, &mut m, s.pid, s.tid, s.last_ns),
+        }
+        let i = &s.info;
+        let family = i.family.get();
+        let proto = match (family, i.protocol) {
+            (1, _) => None,
+            (_, 6) => Some("TCP"),
+            (_, 17) => Some("UDP"),
+            _ => None,
+        };
+        if let Some(p) = proto {
+            m.insert("SockProtocol".into(), p.into());
+        }
+        m.insert(
+            "SockRole".into(),
+            if s.server { "SERVER" } else { "CLIENT" }.into(),
+        );
+        if let Some(state) = s.state {
+            m.insert("SockState".into(), tcp_state(state).into());
+        }
+        if let Some(r) = s.reset {
+            m.insert("SockReset".into(), r.into());
+        }
+        m.insert(
+            "SockFamily".into(),
+            symbols::address_family(family as u64).into(),
+        );
+        match family {
+            2 | 10 => {
+                m.insert("SockLocalIP".into(), ip_text(family, &i.laddr).into());
+                m.insert("SockLocalPort".into(), i.lport.get().into());
+                m.insert("SockRemoteIP".into(), ip_text(family, &i.raddr).into());
+                m.insert("SockRemotePort".into(), i.rport.get().into());
+            }
+            _ => {
+                if let Some(p) = &s.unix_path {
+                    m.insert("SockAddress".into(), p.clone().into());
+                }
+            }
+        }
+        let iface = ctx.interface(i.ifindex.get());
+        let tcp = s.tcp.filter(|_| i.protocol == 6);
+        let tx = |m: &mut Map<String, Value>| {
+            if let Some(ifc) = &iface {
+                m.insert("SockTxInterface".into(), ifc.clone().into());
+            }
+            if let Some(t) = &tcp {
+                m.insert("SockTxDataPackets".into(), t.data_segs_out.get().into());
+                m.insert("SockTxPackets".into(), t.segs_out.get().into());
+                m.insert("SockTxPacketsRetrans".into(), t.total_retrans.get().into());
+            } else {
+                m.insert("SockTxPackets".into(), s.tx.packets.into());
+            }
+            m.insert("SockTxDuration".into(), secs(flow_duration(&s.tx)));
+            m.insert("SockTxBytes".into(), s.tx.bytes.into());
+            if let Some(t) = &tcp {
+                m.insert("SockTxBytesAcked".into(), t.bytes_acked.get().into());
+                m.insert("SockTxBytesRetrans".into(), t.bytes_retrans.get().into());
+                if let Some(hz) = ctx.hz {
+                    let rto_ms = t.rto_jiffies.get() as u64 * 1000 / hz.max(1) as u64;
+                    m.insert("SockTxRTO".into(), rto_ms.into());
+                }
+            }
+        };
+        let rx = |m: &mut Map<String, Value>| {
+            if let Some(ifc) = &iface {
+                m.insert("SockRxInterface".into(), ifc.clone().into());
+            }
+            if let Some(t) = &tcp {
+                m.insert("SockRxDataPackets".into(), t.data_segs_in.get().into());
+                m.insert("SockRxPackets".into(), t.segs_in.get().into());
+            } else {
+                m.insert("SockRxPackets".into(), s.rx.packets.into());
+            }
+            m.insert("SockRxDuration".into(), secs(flow_duration(&s.rx)));
+            m.insert("SockRxBytes".into(), s.rx.bytes.into());
+            if let Some(t) = &tcp {
+                m.insert("SockRTT".into(), secs(t.srtt_us.get() as i64 * 1000));
+            }
+        };
+        // Client records put Tx before Rx, server records Rx before Tx (as kflowd).
+        if s.server {
+            rx(&mut m);
+            tx(&mut m);
+        } else {
+            tx(&mut m);
+            rx(&mut m);
+        }
+        m.insert(
+            "SockAge".into(),
+            secs(s.last_ns.saturating_sub(s.first_ns) as i64),
+        );
+        if let Some(app) = s.app {
+            m.insert("App".into(), app.name().into());
+            let suffix = match app {
+                App::Dns => "Dns",
+                App::Http => "Http",
+                App::Syslog => "Syslog",
+            };
+            let (first, second) = if s.server {
+                (("Rx", &s.rx_msgs), ("Tx", &s.tx_msgs))
+            } else {
+                (("Tx", &s.tx_msgs), ("Rx", &s.rx_msgs))
+            };
+            for (dir, msgs) in [first, second] {
+                if !msgs.is_empty() {
+                    let list = msgs.iter().cloned().map(Value::Object).collect();
+                    m.insert(format!("App{dir}{suffix}"), Value::Array(list));
+                }
+            }
+        }
+        m
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn process_record(
+        &self,
+        ctx: &Context,
+        pid: u32,
+        tid: u32,
+        p: &ProcInfo,
+        code: Option<u32>,
+        last_ns: u64,
+        reason: &str,
+    ) -> Option<Map<String, Value>> {
+        if !self.cfg.monitors.contains(&Monitor::Process) || !p.exec_seen {
+            return None;
+        }
+        let mut m = self.info(ctx, "process", last_ns, reason);
+        self.proc_keys_of(ctx, &mut m, pid, tid, p, last_ns);
+        if let Some(exe) = &p.exe {
+            m.insert("ProcExe".into(), exe.clone().into());
+        }
+        let argv: Vec<Value> = p.argv.iter().cloned().map(Value::String).collect();
+        m.insert("ProcArgv".into(), Value::Array(argv));
+        if let Some(start) = p.exec_ns {
+            m.insert(
+                "ProcExecTime".into(),
+                kflowd_time(ctx.realtime_ns(start)).into(),
+            );
+        }
+        if let Some(code) = code {
+            m.insert("ProcExitCode".into(), ((code >> 8) & 0xff).into());
+            let sig = (code & 0x7f) as u64;
+            if sig != 0 {
+                m.insert(
+                    "ProcExitSignal".into(),
+                    symbols::signal_name(sig).unwrap_or_default().into(),
+                );
+            }
+        }
+        if let Some(ino) = &p.exe_inode {
+            if let Some(f) = ctx.facts.get(&(ino.dev.get(), ino.ino.get())) {
+                if let Some(md5) = &f.md5 {
+                    m.insert("ProcMD5".into(), md5.clone().into());
+                }
+                if let Some(sha) = &f.sha256 {
+                    m.insert("ProcSHA256".into(), sha.clone().into());
+                }
+            }
+        }
+        Some(m)
+    }
+
+    /// The Info* keys of a record.
+    fn info(&self, ctx: &Context, monitor: &str, last_ns: u64, reason: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("InfoSequenceNumber".into(), Value::Null); // numbered when emitted
+        m.insert(
+            "InfoTimestamp".into(),
+            kflowd_time(ctx.realtime_ns(last_ns)).into(),
+        );
+        m.insert("InfoMonitor".into(), monitor.into());
+        m.insert("InfoExport".into(), reason.into());
+        m.insert("InfoHostName".into(), ctx.hostname().into());
+        m.insert("InfoHostIP".into(), ctx.host_ip().into());
+        if let Some(t) = &self.cfg.token {
+            m.insert("InfoHostToken".into(), t.clone().into());
+        }
+        m.insert("InfoSystem".into(), ctx.system().into());
+        m.insert("InfoKernel".into(), ctx.kernel().into());
+        m.insert(
+            "InfoVersion".into(),
+            format!("kellect-v{}", env!("CARGO_PKG_VERSION")).into(),
+        );
+        m.insert(
+            "InfoUptime".into(),
+            secs(last_ns.saturating_sub(ctx.start_boot_ns()) as i64),
+        );
+        m
+    }
+
+    fn proc_keys(&self, ctx: &Context, m: &mut Map<String, Value>, pid: u32, tid: u32, at_ns: u64) {
+        let p = self.procs.get(&pid).cloned().unwrap_or_default();
+        self.proc_keys_of(ctx, m, pid, tid, &p, at_ns);
+    }
+
+    fn proc_keys_of(
+        &self,
+        ctx: &Context,
+        m: &mut Map<String, Value>,
+        pid: u32,
+        tid: u32,
+        p: &ProcInfo,
+        at_ns: u64,
+    ) {
+        let parent = self
+            .procs
+            .get(&p.ppid)
+            .map(|pp| pp.comm.clone())
+            .unwrap_or_default();
+        m.insert("ProcParent".into(), parent.into());
+        m.insert("Proc".into(), p.comm.clone().into());
+        if let Some(v) = p
+            .exe_inode
+            .as_ref()
+            .and_then(|i| ctx.facts.get(&(i.dev.get(), i.ino.get())))
+            .and_then(|f| f.package_version.clone())
+        {
+            m.insert("ProcVersion".into(), v.into());
+        }
+        m.insert("ProcUser".into(), ctx.user(p.uid).into());
+        m.insert("ProcGroup".into(), ctx.group(p.gid).into());
+        m.insert("ProcPPID".into(), p.ppid.into());
+        m.insert("ProcPID".into(), pid.into());
+        m.insert("ProcTID".into(), tid.into());
+        m.insert("ProcUID".into(), p.uid.into());
+        m.insert("ProcGID".into(), p.gid.into());
+        if p.start_ns > 0 {
+            m.insert(
+                "ProcAge".into(),
+                secs(at_ns.saturating_sub(p.start_ns) as i64),
+            );
+        }
+    }
+
+    /// Numbers records in the order they leave: deterministic, 1, 2, ….
+    pub fn number(&mut self, records: &mut [Map<String, Value>]) {
+        for m in records {
+            self.seq += 1;
+            if let Some(v) = m.get_mut("InfoSequenceNumber") {
+                *v = self.seq.into();
+            }
+        }
+    }
+}
+
+fn flow_duration(f: &Flow) -> i64 {
+    f.first_ns
+        .map_or(0, |first| f.last_ns.saturating_sub(first) as i64)
+}
+
+/// `/dev/log` and the journal's syslog sockets.
+fn is_syslog_socket(path: &str) -> bool {
+    matches!(
+        path,
+        "/dev/log"
+            | "/run/systemd/journal/dev-log"
+            | "/run/systemd/journal/syslog"
+            | "/var/run/syslog"
+    )
+}
+
+fn ip_text(family: u16, bytes: &[u8; 16]) -> String {
+    if family == 2 {
+        std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string()
+    } else {
+        std::net::Ipv6Addr::from(*bytes).to_string()
+    }
+}
+
+/// TCP state names as kflowd prints them.
+pub fn tcp_state(state: u8) -> String {
+    const NAMES: [&str; 13] = [
+        "",
+        "TCP_ESTABLISHED",
+        "TCP_SYN_SENT",
+        "TCP_SYN_RECV",
+        "TCP_FIN_WAIT1",
+        "TCP_FIN_WAIT2",
+        "TCP_TIME_WAIT",
+        "TCP_CLOSE",
+        "TCP_CLOSE_WAIT",
+        "TCP_LAST_ACK",
+        "TCP_LISTEN",
+        "TCP_CLOSING",
+        "TCP_NEW_SYN_RECV",
+    ];
+    NAMES
+        .get(state as usize)
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| format!("TCP_STATE_{state}"), |n| (*n).to_owned())
+}
+
+/// Seconds with exactly 9 decimals, from integer nanoseconds (exact, unlike an f64).
+pub fn secs(ns: i64) -> Value {
+    let sign = if ns < 0 { "-" } else { "" };
+    let abs = ns.unsigned_abs();
+    let text = format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000);
+    text.parse::<Number>().map_or(Value::from(0), Value::Number)
+}
+
+/// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
+pub fn kflowd_time(realtime_ns: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [month repr:short] [day] [year] [hour]:[minute]:[second].[subsecond digits:9] UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(realtime_ns as i128)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| format!("{realtime_ns} ns"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_exact() {
+        assert_eq!(secs(21_262_713_426).to_string(), "21.262713426");
+        assert_eq!(secs(48_490).to_string(), "0.000048490");
+        assert_eq!(secs(-1_500_000_000).to_string(), "-1.500000000");
+    }
+
+    #[test]
+    fn kflowd_times() {
+        // 2024-04-04T15:34:35.643031330Z
+        assert_eq!(
+            kflowd_time(1_712_244_875_643_031_330),
+            "Thu, Apr 04 2024 15:34:35.643031330 UTC"
+        );
+    }
+
+    #[test]
+    fn tcp_states() {
+        assert_eq!(tcp_state(7), "TCP_CLOSE");
+        assert_eq!(tcp_state(1), "TCP_ESTABLISHED");
+        assert_eq!(tcp_state(99), "TCP_STATE_99");
+    }
+}
