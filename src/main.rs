@@ -38,6 +38,13 @@ enum Cmd {
     Replay(ReplayArgs),
     /// Describe traces: host, time range, record counts, drops, frames and damage.
     Info(InfoArgs),
+    /// Record and print at once, as the classic console tools do (needs root).
+    #[command(after_help = "Examples:\n  \
+        kellect live                                   records of the whole system, until Ctrl-C\n  \
+        kellect live -o table -m socket                a socket table\n  \
+        kellect live --view events -o json-min -- make  the events of a build\n  \
+        kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
+    Live(LiveArgs),
 }
 
 #[derive(clap::Args)]
@@ -49,6 +56,26 @@ struct RecordArgs {
     /// Replace the output file if it exists.
     #[arg(short, long)]
     force: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// zstd level for frames (1 = fastest, 19 = smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = 3,
+          value_parser = clap::value_parser!(i32).range(1..=19))]
+    compression_level: i32,
+    /// Start a new segment file when the current one reaches this many MiB.
+    #[arg(long, value_name = "MIB")]
+    rotate_size: Option<u64>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+    /// The command to record, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// What to capture: shared by `record` and `live`.
+#[derive(clap::Args)]
+struct CaptureArgs {
     /// Stop after this long (e.g. 30s, 5m, 2h). With a command, the command is sent
     /// SIGTERM and recording ends when it exits.
     #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
@@ -59,13 +86,8 @@ struct RecordArgs {
     /// Event groups to record: file, process, network, permission (comma-separated).
     /// Unselected syscalls are filtered in the kernel. Process lifecycle (fork, exec,
     /// exit) is always recorded: replay needs it to follow processes.
-    #[arg(
-        short = 'e',
-        long = "events",
-        value_delimiter = ',',
-        value_name = "GROUPS",
-        default_value = "file,process,network,permission"
-    )]
+    #[arg(short = 'e', long = "events", value_delimiter = ',', value_name = "GROUPS",
+          default_value = "file,process,network,permission")]
     groups: Vec<String>,
     /// Capture payloads of an application protocol on these ports, kflowd's syntax:
     /// `dns=udp/53,tcp/53`, `http=tcp/80,tcp/8080`, `syslog=udp/514,tcp/514,unix`,
@@ -88,17 +110,21 @@ struct RecordArgs {
     /// Raw KiB collected per compressed frame.
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     frame_size: usize,
-    /// zstd level for frames (1 = fastest, 19 = smallest).
-    #[arg(long, value_name = "LEVEL", default_value_t = 3,
-          value_parser = clap::value_parser!(i32).range(1..=19))]
-    compression_level: i32,
-    /// Start a new segment file when the current one reaches this many MiB.
-    #[arg(long, value_name = "MIB")]
-    rotate_size: Option<u64>,
-    /// Print nothing but errors.
+}
+
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Keep the trace too, in this file (mode 0600).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Replace the -w file if it exists.
     #[arg(short, long)]
-    quiet: bool,
-    /// The command to record, after `--`.
+    force: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// The command to record, after `--` (without one: the whole system until Ctrl-C).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<OsString>,
 }
@@ -379,6 +405,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Record(args) => record(args),
+        Cmd::Live(args) => live(args),
         Cmd::Replay(args) => {
             if args.out.legend {
                 return print_legend();
@@ -454,29 +481,33 @@ fn with_threads(
     }
 }
 
+/// The recorder configuration shared by `record` and `live`, validated.
 #[cfg(feature = "record")]
-fn record(a: RecordArgs) -> Result<ExitCode> {
-    use kellect::recorder::{self, RecordConfig};
+fn capture_config(
+    c: CaptureArgs,
+    output: Option<PathBuf>,
+    command: Vec<OsString>,
+) -> Result<kellect::recorder::RecordConfig> {
     use kellect::syscalls::Group;
-    if !a.ring_size.is_power_of_two() || a.ring_size == 0 || a.ring_size > 2048 {
+    if !c.ring_size.is_power_of_two() || c.ring_size == 0 || c.ring_size > 2048 {
         usage!(
             "--ring-size must be a power of two between 1 and 2048 MiB, not {}",
-            a.ring_size
+            c.ring_size
         );
     }
-    if a.frame_size == 0 || a.frame_size > 32 * 1024 {
+    if c.frame_size == 0 || c.frame_size > 32 * 1024 {
         usage!(
             "--frame-size must be between 1 and 32768 KiB, not {}",
-            a.frame_size
+            c.frame_size
         );
     }
-    if a.all && a.command.is_empty() {
+    if c.all && command.is_empty() {
         usage!(
             "-a/--all goes with a command (without one, kellect records the whole system anyway)"
         );
     }
     let mut groups = Vec::new();
-    for name in &a.groups {
+    for name in &c.groups {
         match Group::from_name(name) {
             Some(g) if !groups.contains(&g) => groups.push(g),
             Some(_) => {}
@@ -485,22 +516,28 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
             ),
         }
     }
-    let protocols = match kellect::meta::parse_protocol_specs(&a.protocols) {
+    let protocols = match kellect::meta::parse_protocol_specs(&c.protocols) {
         Ok(p) => p,
         Err(e) => usage!("-p {e}"),
     };
-    let mut cfg = RecordConfig::new(a.output);
+    let mut cfg = kellect::recorder::RecordConfig::new(output);
     cfg.groups = groups;
     cfg.protocols = protocols;
-    cfg.payload_max = a.payload_size;
-    cfg.versions = a.versions;
-    cfg.checksums = a.checksums;
+    cfg.payload_max = c.payload_size;
+    cfg.versions = c.versions;
+    cfg.checksums = c.checksums;
+    cfg.command = command;
+    cfg.system_wide = c.all;
+    cfg.duration = c.duration;
+    cfg.ring_size = c.ring_size << 20;
+    cfg.frame_size = c.frame_size << 10;
+    Ok(cfg)
+}
+
+#[cfg(feature = "record")]
+fn record(a: RecordArgs) -> Result<ExitCode> {
+    let mut cfg = capture_config(a.capture, Some(a.output), a.command)?;
     cfg.overwrite = a.force;
-    cfg.command = a.command;
-    cfg.system_wide = a.all;
-    cfg.duration = a.duration;
-    cfg.ring_size = a.ring_size << 20;
-    cfg.frame_size = a.frame_size << 10;
     cfg.compression_level = a.compression_level;
     cfg.rotate_size = match a.rotate_size {
         Some(0) => usage!("--rotate-size must be at least 1 MiB"),
@@ -509,7 +546,7 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
     };
     cfg.verbose = !a.quiet;
     let quiet = a.quiet;
-    let outcome = recorder::record(cfg)?;
+    let outcome = kellect::recorder::record(cfg)?;
     if !quiet {
         let s = &outcome.sink;
         eprintln!(
@@ -526,6 +563,15 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
+    warn_drops(&outcome);
+    Ok(match outcome.command_status {
+        Some(status) => exit_code_of(status),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+#[cfg(feature = "record")]
+fn warn_drops(outcome: &kellect::recorder::RecordOutcome) {
     if outcome.dropped > 0 || outcome.malformed > 0 {
         eprintln!(
             "kellect: warning: {} events were lost (ring buffer full: {}, unusable: {}); \
@@ -535,6 +581,74 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
             outcome.malformed
         );
     }
+}
+
+/// `kellect live`: the recorder feeds every block it stores to a replay engine on another
+/// thread — the same blocks, in the same order, that `kellect replay` reads from the file,
+/// so both print the same.
+#[cfg(feature = "record")]
+fn live(a: LiveArgs) -> Result<ExitCode> {
+    use kellect::recorder::TapItem;
+    use kellect::replayer::{decode_raw_frame, Engine};
+    if a.out.legend {
+        return print_legend();
+    }
+    let plan = output_plan(a.out, Vec::new())?;
+    let mut cfg = capture_config(a.capture, a.write, a.command)?;
+    cfg.overwrite = a.force;
+    cfg.verbose = false;
+    // Short frames and frequent time marks: records appear well within a second.
+    cfg.flush_interval = std::time::Duration::from_millis(250);
+    let (tap_tx, tap_rx) = std::sync::mpsc::sync_channel::<TapItem>(256);
+    cfg.tap = Some(tap_tx);
+    let collectors = match plan.collectors.is_empty() {
+        true => None,
+        false => Some(Collectors::new(plan.collectors.clone()).context("opening the UDP socket for -u")?),
+    };
+    let printer = std::thread::Builder::new()
+        .name("kellect-live".into())
+        .spawn(move || -> Result<Vec<String>> {
+            let stdout = io::stdout();
+            let mut lock = io::LineWriter::new(stdout.lock());
+            let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
+            let mut sink = Sink::new(out, plan.cfg.format, collectors);
+            let mut engine = Engine::new(&plan.cfg, &mut sink);
+            for item in tap_rx {
+                match item {
+                    TapItem::Meta { kind, payload } => {
+                        engine.meta_block(kind, 0, &payload, || format!("live {kind} block"))?
+                    }
+                    TapItem::Frame { first_ts, bytes } => {
+                        let frame = decode_raw_frame(Some(first_ts), &bytes, |what| {
+                            format!("live frame: {what}")
+                        });
+                        engine.frames(std::slice::from_ref(&frame))?;
+                    }
+                }
+            }
+            engine.finish()?;
+            let warnings = std::mem::take(&mut engine.report.warnings);
+            drop(engine);
+            warn_collectors(&sink);
+            Ok(warnings)
+        })
+        .context("starting the output thread")?;
+    let outcome = kellect::recorder::record(cfg);
+    // The recorder has dropped its end of the tap: the printer drains and stops.
+    let printed = printer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+    let outcome = outcome?;
+    match printed {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("kellect: warning: {w}");
+            }
+        }
+        Err(e) if replayer::is_broken_pipe(&e) => {}
+        Err(e) => return Err(e),
+    }
+    warn_drops(&outcome);
     Ok(match outcome.command_status {
         Some(status) => exit_code_of(status),
         None => ExitCode::SUCCESS,
@@ -553,6 +667,16 @@ fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
 
 #[cfg(not(feature = "record"))]
 fn record(_: RecordArgs) -> Result<ExitCode> {
+    record_unavailable()
+}
+
+#[cfg(not(feature = "record"))]
+fn live(_: LiveArgs) -> Result<ExitCode> {
+    record_unavailable()
+}
+
+#[cfg(not(feature = "record"))]
+fn record_unavailable() -> Result<ExitCode> {
     anyhow::bail!(
         "this kellect was built without the recorder (cargo build --no-default-features); \
          rebuild with the default features on Linux to record"

@@ -31,13 +31,16 @@ use anyhow::{bail, Context, Result};
 use crate::abi::{peek_header, RecordHeader};
 use crate::meta::{AppPort, AppProtocol, Capture, RecordSettings, Stats};
 
-pub use sink::SinkReport;
+pub use sink::{SinkReport, TapItem};
 use sink::{FrameBuf, SinkConfig, SinkMsg};
 
 /// A validated `kellect record` configuration.
 #[derive(Debug, Clone)]
 pub struct RecordConfig {
-    pub output: PathBuf,
+    /// The trace file; `None` keeps none (live mode without `-w`).
+    pub output: Option<PathBuf>,
+    /// Receives a copy of every block as it is stored (live mode).
+    pub tap: Option<SyncSender<TapItem>>,
     /// Replace an existing output file.
     pub overwrite: bool,
     /// Record this command's process tree (and exit with its status).
@@ -58,7 +61,8 @@ pub struct RecordConfig {
     pub ring_size: u32,
     /// Raw bytes collected before a frame is compressed.
     pub frame_size: usize,
-    /// A frame is closed after this long even if not full: bounds what a crash loses.
+    /// A frame is closed after this long even if not full: bounds what a crash loses, and
+    /// how far behind `kellect live` runs. Statistics are written as often.
     pub flush_interval: Duration,
     pub compression_level: i32,
     pub rotate_size: Option<u64>,
@@ -67,9 +71,10 @@ pub struct RecordConfig {
 }
 
 impl RecordConfig {
-    pub fn new(output: PathBuf) -> Self {
+    pub fn new(output: Option<PathBuf>) -> Self {
         RecordConfig {
             output,
+            tap: None,
             overwrite: false,
             command: Vec::new(),
             system_wide: false,
@@ -103,7 +108,6 @@ pub struct RecordOutcome {
     pub command_status: Option<ExitStatus>,
 }
 
-const STATS_INTERVAL: Duration = Duration::from_secs(1);
 const CLOCK_INTERVAL: Duration = Duration::from_secs(10);
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
@@ -167,6 +171,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     let sink_run = sink::open(
         SinkConfig {
             output: cfg.output.clone(),
+            tap: cfg.tap.clone(),
             overwrite: cfg.overwrite,
             recording_id: recording_id(),
             compression_level: cfg.compression_level,
@@ -186,7 +191,10 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         sink_failed.clone(),
         recycle_tx,
     )
-    .with_context(|| format!("cannot create the trace file {}", cfg.output.display()))?;
+    .with_context(|| {
+        let path = cfg.output.as_deref().unwrap_or(std::path::Path::new("-"));
+        format!("cannot create the trace file {}", path.display())
+    })?;
     let sink_thread = std::thread::Builder::new()
         .name("kellect-sink".into())
         .spawn(move || sink_run(rx))
@@ -310,7 +318,7 @@ fn record_with_sink(
     let ring = builder.build().context("setting up the ring buffer")?;
 
     let started = Instant::now();
-    let mut next_stats = started + STATS_INTERVAL;
+    let mut next_stats = started + cfg.flush_interval;
     let mut next_clock = started + CLOCK_INTERVAL;
     let mut command_status = None;
     let mut forwarded = false;
@@ -325,11 +333,15 @@ fn record_with_sink(
         let now = Instant::now();
         drain.borrow_mut().flush_if_older(cfg.flush_interval);
         if now >= next_stats {
-            next_stats = now + STATS_INTERVAL;
+            // Records stamped before a statistics block are stored before it: replay takes
+            // the block as a time mark ("nothing older is still to come").
+            next_stats = now + cfg.flush_interval;
+            drain.borrow_mut().flush();
             send_stats(&probes, &tx, drain.borrow().malformed);
         }
         if now >= next_clock {
             next_clock = now + CLOCK_INTERVAL;
+            drain.borrow_mut().flush();
             let _ = tx.send(SinkMsg::meta(&host::clock_sample()));
         }
         if sink_failed.load(Ordering::SeqCst) {

@@ -44,8 +44,18 @@ impl SinkMsg {
     }
 }
 
+/// A copy of what the sink stores, in the same order, for a consumer in the same process
+/// (`kellect live`): metadata payloads uncompressed, frames as raw records.
+pub enum TapItem {
+    Meta { kind: BlockKind, payload: Vec<u8> },
+    Frame { first_ts: u64, bytes: Vec<u8> },
+}
+
 pub struct SinkConfig {
-    pub output: PathBuf,
+    /// The trace file; `None` keeps nothing (live mode without `-w`).
+    pub output: Option<PathBuf>,
+    /// Receives every block as it is stored.
+    pub tap: Option<SyncSender<TapItem>>,
     pub overwrite: bool,
     pub recording_id: u64,
     pub compression_level: i32,
@@ -142,8 +152,8 @@ impl Sink {
                 let mut bytes = frame.bytes;
                 bytes.clear();
                 let _ = self.recycle.try_send(bytes);
-                if let Some(limit) = self.cfg.rotate_size {
-                    if self.segment().offset() >= limit {
+                if let (Some(limit), Some(segment)) = (self.cfg.rotate_size, &self.segment) {
+                    if segment.offset() >= limit {
                         self.finish_segment()?;
                         self.start_segment(true)?;
                     }
@@ -158,15 +168,18 @@ impl Sink {
         }
     }
 
-    fn segment(&mut self) -> &mut SegmentWriter {
-        self.segment
-            .as_mut()
-            .expect("a segment is open while the sink runs")
+    fn tap(&self, item: impl FnOnce() -> TapItem) {
+        if let Some(tap) = &self.cfg.tap {
+            // A consumer that has gone changes nothing for the trace.
+            let _ = tap.send(item());
+        }
     }
 
     fn write_block(&mut self, kind: BlockKind, flags: u16, payload: &[u8]) -> io::Result<u64> {
         let header = format::block_header(kind, flags, payload);
-        let segment = self.segment();
+        let Some(segment) = self.segment.as_mut() else {
+            return Ok(0);
+        };
         let offset = segment.offset();
         segment.append(&header)?;
         segment.append(payload)?;
@@ -175,6 +188,13 @@ impl Sink {
     }
 
     fn write_meta(&mut self, kind: BlockKind, payload: &[u8], compress: bool) -> io::Result<()> {
+        self.tap(|| TapItem::Meta {
+            kind,
+            payload: payload.to_vec(),
+        });
+        if self.segment.is_none() {
+            return Ok(());
+        }
         if compress {
             let packed = format::compress_meta(payload, self.cfg.compression_level)?;
             self.write_block(kind, format::BLOCK_FLAG_COMPRESSED, &packed)?;
@@ -185,6 +205,16 @@ impl Sink {
     }
 
     fn write_frame(&mut self, frame: &FrameBuf) -> io::Result<()> {
+        self.tap(|| TapItem::Frame {
+            first_ts: frame.first_ts,
+            bytes: frame.bytes.clone(),
+        });
+        self.report.frames += 1;
+        self.report.records += frame.count as u64;
+        self.report.raw_bytes += frame.bytes.len() as u64;
+        if self.segment.is_none() {
+            return Ok(());
+        }
         let header = FrameHeader {
             first_ts: frame.first_ts,
             last_ts: frame.last_ts,
@@ -197,24 +227,23 @@ impl Sink {
         let offset = self.write_block(BlockKind::Frame, 0, &payload)?;
         self.index.push(offset, &header);
         self.frame_seq += 1;
-        self.report.frames += 1;
-        self.report.records += frame.count as u64;
-        self.report.raw_bytes += frame.bytes.len() as u64;
         Ok(())
     }
 
     fn start_segment(&mut self, rotated: bool) -> io::Result<()> {
-        let path = segment_path(&self.cfg.output, self.segment_index);
-        let writer = SegmentWriter::create(&path, self.cfg.overwrite, self.cfg.chunk_size)
-            .map_err(|e| with_path(e, &path))?;
-        self.segment = Some(writer);
-        self.report.segments.push(path);
-        let header = FileHeader {
-            recording_id: self.cfg.recording_id,
-            segment_index: self.segment_index,
-            created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
-        };
-        self.segment().append(&header.encode())?;
+        if let Some(output) = &self.cfg.output {
+            let path = segment_path(output, self.segment_index);
+            let mut writer = SegmentWriter::create(&path, self.cfg.overwrite, self.cfg.chunk_size)
+                .map_err(|e| with_path(e, &path))?;
+            let header = FileHeader {
+                recording_id: self.cfg.recording_id,
+                segment_index: self.segment_index,
+                created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
+            };
+            writer.append(&header.encode())?;
+            self.segment = Some(writer);
+            self.report.segments.push(path);
+        }
         for i in 0..self.cfg.preamble.len() {
             let SinkMsg::Meta {
                 kind,

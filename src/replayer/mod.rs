@@ -50,7 +50,7 @@ use symbols::Arch;
 /// Frames decoded in parallel per step: a constant, so output never depends on threads.
 pub const FRAMES_PER_BATCH: usize = 32;
 /// How far (event time) a record may trail a later-stamped one and still be put in order.
-const REORDER_WINDOW_NS: u64 = 500_000_000;
+const REORDER_WINDOW_NS: u64 = 250_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
