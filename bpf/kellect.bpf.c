@@ -24,6 +24,7 @@ const volatile __u8 group_mask = 0xff; /* event groups (G_*) whose syscalls are 
 const volatile __u32 payload_max = 0;  /* payload bytes captured per message (< KL_PAYLOAD_MAX) */
 const volatile __u8 unix_syslog = 0;   /* capture payloads of UNIX datagram sockets (syslog) */
 const volatile __u64 sk_key = 0;       /* scrambles socket addresses into sk_id */
+const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is waiting */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -97,6 +98,17 @@ struct kl_tcp _kl_tcp = {};
 struct rec_sock_state _rec_sock_state = {};
 struct sc_desc _sc_desc = {};
 struct kind_stats _kind_stats = {};
+
+/*
+ * Waking the reader for every record costs more than recording it (an interrupt and a
+ * context switch each): wake it only once enough is waiting. The reader also polls with a
+ * short timeout, so a quiet system's records are not held back for long.
+ */
+static __always_inline __u64 submit_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count(__u32 kind, bool dropped)
 {
@@ -197,7 +209,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		}
 	}
 	BPF_CORE_READ_STR_INTO(&r->child_comm, child, comm);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_PROC_FORK, false);
 	return 0;
 }
@@ -231,7 +243,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 			if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP))
 				r->hdr.syscall = pd->ksys;
 		}
-		bpf_ringbuf_submit(r, 0);
+		bpf_ringbuf_submit(r, submit_flags());
 	}
 	count(REC_PROC_EXIT, !r);
 	{
@@ -737,7 +749,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->data_len = dlen;
 	r->sc_flags = sc_flags;
 	r->hdr.len = sizeof(*r) + off;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_SYSCALL, false);
 	return 0;
 }
@@ -863,7 +875,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			bpf_map_delete_elem(&pending, &tid);
 		}
 	}
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_PROC_EXEC, false);
 	return 0;
 }
@@ -898,7 +910,7 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
 	__builtin_memset(&r->tcp, 0, sizeof(r->tcp));
 	read_tcp(sk, &r->tcp);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_SOCK_STATE, false);
 	if (newstate == 7 /* TCP_CLOSE */)
 		bpf_map_delete_elem(&socks, &id);

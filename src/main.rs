@@ -86,8 +86,13 @@ struct CaptureArgs {
     /// Event groups to record: file, process, network, permission (comma-separated).
     /// Unselected syscalls are filtered in the kernel. Process lifecycle (fork, exec,
     /// exit) is always recorded: replay needs it to follow processes.
-    #[arg(short = 'e', long = "events", value_delimiter = ',', value_name = "GROUPS",
-          default_value = "file,process,network,permission")]
+    #[arg(
+        short = 'e',
+        long = "events",
+        value_delimiter = ',',
+        value_name = "GROUPS",
+        default_value = "file,process,network,permission"
+    )]
     groups: Vec<String>,
     /// Capture payloads of an application protocol on these ports, kflowd's syntax:
     /// `dns=udp/53,tcp/53`, `http=tcp/80,tcp/8080`, `syslog=udp/514,tcp/514,unix`,
@@ -603,7 +608,9 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     cfg.tap = Some(tap_tx);
     let collectors = match plan.collectors.is_empty() {
         true => None,
-        false => Some(Collectors::new(plan.collectors.clone()).context("opening the UDP socket for -u")?),
+        false => Some(
+            Collectors::new(plan.collectors.clone()).context("opening the UDP socket for -u")?,
+        ),
     };
     let printer = std::thread::Builder::new()
         .name("kellect-live".into())
@@ -622,7 +629,7 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
                         let frame = decode_raw_frame(Some(first_ts), &bytes, |what| {
                             format!("live frame: {what}")
                         });
-                        engine.frames(std::slice::from_ref(&frame))?;
+                        engine.frames(vec![frame])?;
                     }
                 }
             }

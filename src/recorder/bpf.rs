@@ -51,6 +51,8 @@ impl<'obj> Probes<'obj> {
         rodata.target_mode = cfg.target_mode as u8;
         rodata.group_mask = cfg.group_mask;
         rodata.payload_max = cfg.payload_max;
+        // Wake the reader when a sixteenth of the ring is waiting (at most 4 MiB).
+        rodata.wakeup_bytes = (cfg.ring_size as u64 / 16).clamp(4096, 4 << 20);
         rodata.sk_key = cfg.sk_key;
         rodata.unix_syslog = cfg
             .protocols

@@ -31,8 +31,8 @@ use anyhow::{bail, Context, Result};
 use crate::abi::{peek_header, RecordHeader};
 use crate::meta::{AppPort, AppProtocol, Capture, RecordSettings, Stats};
 
-pub use sink::{SinkReport, TapItem};
 use sink::{FrameBuf, SinkConfig, SinkMsg};
+pub use sink::{SinkReport, TapItem};
 
 /// A validated `kellect record` configuration.
 #[derive(Debug, Clone)]
@@ -324,7 +324,10 @@ fn record_with_sink(
     let mut forwarded = false;
     let mut stop_error = None;
     loop {
-        if let Err(e) = ring.poll(POLL_TIMEOUT) {
+        // The kernel wakes us only when much is waiting (see submit_flags in the BPF
+        // program): after the wait, take whatever is there.
+        let polled = ring.poll(POLL_TIMEOUT).and_then(|()| ring.consume());
+        if let Err(e) = polled {
             if e.kind() != libbpf_rs::ErrorKind::Interrupted {
                 stop_error = Some(anyhow::Error::new(e).context("reading the ring buffer"));
                 break;

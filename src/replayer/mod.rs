@@ -48,7 +48,7 @@ use state::{ProcessTable, Resolved};
 use symbols::Arch;
 
 /// Frames decoded in parallel per step: a constant, so output never depends on threads.
-pub const FRAMES_PER_BATCH: usize = 32;
+pub const FRAMES_PER_BATCH: usize = 16;
 /// How far (event time) a record may trail a later-stamped one and still be put in order.
 const REORDER_WINDOW_NS: u64 = 250_000_000;
 
@@ -152,7 +152,7 @@ fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> 
             if block.kind == BlockKind::Frame {
                 pending.push(block);
                 if pending.len() == FRAMES_PER_BATCH {
-                    if !engine.frames(&decode_frames(segment, &pending))? {
+                    if !engine.frames(decode_frames(segment, &pending))? {
                         return Ok(());
                     }
                     pending.clear();
@@ -160,7 +160,7 @@ fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> 
                 continue;
             }
             if !pending.is_empty() {
-                if !engine.frames(&decode_frames(segment, &pending))? {
+                if !engine.frames(decode_frames(segment, &pending))? {
                     return Ok(());
                 }
                 pending.clear();
@@ -176,7 +176,7 @@ fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> 
                 })?;
             }
         }
-        if !pending.is_empty() && !engine.frames(&decode_frames(segment, &pending))? {
+        if !pending.is_empty() && !engine.frames(decode_frames(segment, &pending))? {
             return Ok(());
         }
     }
@@ -338,8 +338,7 @@ impl<'c, 'w> Engine<'c, 'w> {
 
     /// Decoded frames, in order. Returns false once frames are past `--until`: the
     /// caller may stop reading.
-    pub fn frames(&mut self, frames: &[DecodedFrame]) -> Result<bool> {
-        let mut ready = Vec::new();
+    pub fn frames(&mut self, frames: Vec<DecodedFrame>) -> Result<bool> {
         let mut more = true;
         for frame in frames {
             if let (Some(until), Some(first)) = (self.until, frame.first_ts) {
@@ -348,13 +347,15 @@ impl<'c, 'w> Engine<'c, 'w> {
                     break;
                 }
             }
-            self.report.warnings.extend(frame.problem.clone());
-            for event in &frame.events {
-                self.reorder.push(event.clone());
+            self.report.warnings.extend(frame.problem);
+            // Frame by frame: what is ready leaves before the next frame comes in.
+            let mut ready = Vec::new();
+            for event in frame.events {
+                self.reorder.push(event);
                 self.reorder.pop_ready(&mut ready);
             }
+            self.process(ready)?;
         }
-        self.process(ready)?;
         Ok(more)
     }
 
