@@ -24,6 +24,9 @@ pub struct TraceInfo {
     pub raw_bytes: u64,
     /// Records found in the frames, per kind.
     pub records: BTreeMap<String, u64>,
+    /// Syscall records per event group (file, process, network, permission): what the
+    /// kernel wrote under `-e`.
+    pub syscalls_by_group: BTreeMap<String, u64>,
     pub records_total: u64,
     /// The kernel's own counts (last statistics block): written and dropped, per kind.
     pub kernel_emitted: BTreeMap<String, u64>,
@@ -83,6 +86,37 @@ fn rfc3339(ns: i64) -> String {
         .unwrap_or_else(|| format!("{ns} ns"))
 }
 
+#[derive(Default)]
+struct FrameCounts {
+    kinds: BTreeMap<String, u64>,
+    groups: BTreeMap<String, u64>,
+    raw_bytes: u64,
+    problem: Option<String>,
+}
+
+/// Records of one decompressed frame, per kind and (syscalls) per event group.
+fn count_frame(raw: &[u8], located: impl Fn(&dyn std::fmt::Display) -> String) -> FrameCounts {
+    let mut c = FrameCounts {
+        raw_bytes: raw.len() as u64,
+        ..FrameCounts::default()
+    };
+    for record in Records::new(raw) {
+        match record {
+            Ok(r) => {
+                let kind = RecordKind::from_raw(r.header().kind.get());
+                *c.kinds.entry(kind.name()).or_insert(0) += 1;
+                if kind == RecordKind::Syscall {
+                    let group = crate::syscalls::by_id(r.header().syscall.get())
+                        .map_or("unknown", |s| s.group.name());
+                    *c.groups.entry(group.to_owned()).or_insert(0) += 1;
+                }
+            }
+            Err(e) => c.problem = Some(located(&e)),
+        }
+    }
+    c
+}
+
 pub fn trace_info(recording: &Recording) -> TraceInfo {
     let frames: Vec<_> = recording
         .segments
@@ -91,50 +125,37 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         .collect();
     let mut damage = damage_warnings(recording);
     // Per-kind counts need the records themselves: decompress in parallel, count headers.
-    let counted: Vec<(BTreeMap<String, u64>, u64, Option<String>)> = frames
+    let counted: Vec<FrameCounts> = frames
         .par_iter()
-        .map(
-            |(segment, block)| match format::decode_frame(segment.payload(block)) {
-                Ok((_, raw)) => {
-                    let mut kinds = BTreeMap::new();
-                    let mut problem = None;
-                    for record in Records::new(&raw) {
-                        match record {
-                            Ok(r) => {
-                                let kind = RecordKind::from_raw(r.header().kind.get());
-                                *kinds.entry(kind.name()).or_insert(0) += 1;
-                            }
-                            Err(e) => {
-                                problem = Some(format!(
-                                    "{}: frame at byte {}: {e}",
-                                    segment.path.display(),
-                                    block.offset
-                                ))
-                            }
-                        }
-                    }
-                    (kinds, raw.len() as u64, problem)
-                }
-                Err(e) => (
-                    BTreeMap::new(),
-                    0,
-                    Some(format!(
-                        "{}: frame at byte {}: {e}",
-                        segment.path.display(),
-                        block.offset
-                    )),
-                ),
-            },
-        )
+        .map(|(segment, block)| {
+            let located = |e: &dyn std::fmt::Display| {
+                format!(
+                    "{}: frame at byte {}: {e}",
+                    segment.path.display(),
+                    block.offset
+                )
+            };
+            match format::decode_frame(segment.payload(block)) {
+                Ok((_, raw)) => count_frame(&raw, located),
+                Err(e) => FrameCounts {
+                    problem: Some(located(&e)),
+                    ..FrameCounts::default()
+                },
+            }
+        })
         .collect();
     let mut records = BTreeMap::new();
+    let mut syscalls_by_group = BTreeMap::new();
     let mut raw_bytes = 0;
-    for (kinds, raw, problem) in counted {
-        for (k, n) in kinds {
+    for c in counted {
+        for (k, n) in c.kinds {
             *records.entry(k).or_insert(0) += n;
         }
-        raw_bytes += raw;
-        damage.extend(problem);
+        for (g, n) in c.groups {
+            *syscalls_by_group.entry(g).or_insert(0) += n;
+        }
+        raw_bytes += c.raw_bytes;
+        damage.extend(c.problem);
     }
     let headers: Vec<_> = frames
         .iter()
@@ -188,6 +209,7 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         raw_bytes,
         records_total: records.values().sum(),
         records,
+        syscalls_by_group,
         kernel_emitted_total: kernel_emitted.values().sum(),
         kernel_emitted,
         kernel_dropped,
@@ -251,6 +273,9 @@ impl std::fmt::Display for TraceInfo {
             self.records_total,
             list(&self.records)
         )?;
+        if !self.syscalls_by_group.is_empty() {
+            writeln!(f, "syscalls    {}", list(&self.syscalls_by_group))?;
+        }
         writeln!(f, "kernel      emitted {}", list(&self.kernel_emitted))?;
         writeln!(
             f,
