@@ -187,7 +187,20 @@ pub struct RecordsView {
     fd_unix: HashMap<(u32, i32), String>,
     next_sweep: u64,
     seq: u64,
+    /// Completed records waiting for file facts, in completion order.
+    held: std::collections::VecDeque<Held>,
 }
+
+struct Held {
+    map: Map<String, Value>,
+    /// Time marks seen since it was completed.
+    ticks: u32,
+}
+
+/// How many time marks a record waits for facts (`-v`, `-c`) about its files.
+const FACTS_WAIT_TICKS: u32 = 8;
+/// A record's private list of the files whose facts it shows: `[[dev, ino, "proc"|"file"], …]`.
+const FACTS_KEY: &str = "\u{0}facts";
 
 impl RecordsView {
     pub fn new(cfg: RecordsConfig) -> Self {
@@ -204,6 +217,7 @@ impl RecordsView {
             fd_unix: HashMap::new(),
             next_sweep: 0,
             seq: 0,
+            held: std::collections::VecDeque::new(),
         }
     }
 
@@ -223,8 +237,60 @@ impl RecordsView {
         }
     }
 
-    /// Applies one event (in timestamp order); returns the records it completed.
+    /// Applies one event (in timestamp order); returns the records ready to print.
     pub fn event(&mut self, ctx: &Context, e: &Event, r: &Resolved) -> Vec<Map<String, Value>> {
+        let built = self.apply_event(ctx, e, r);
+        self.hold(built);
+        self.release(ctx, false)
+    }
+
+    /// A time mark without an event (the recorder's periodic statistics): sockets idle or
+    /// active too long leave, and records held for file facts age.
+    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Map<String, Value>> {
+        let mut built = Vec::new();
+        self.sweep(ctx, boot_ns, &mut built);
+        self.hold(built);
+        for h in &mut self.held {
+            h.ticks += 1;
+        }
+        self.release(ctx, false)
+    }
+
+    /// The end of the trace: everything still open leaves, flagged as such.
+    pub fn finish(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
+        let built = self.finish_all(ctx);
+        self.hold(built);
+        self.release(ctx, true)
+    }
+
+    fn hold(&mut self, records: Vec<Map<String, Value>>) {
+        self.held
+            .extend(records.into_iter().map(|map| Held { map, ticks: 0 }));
+    }
+
+    /// Records leave in the order they were completed. With `-v`/`-c` a record naming an
+    /// executable waits until the recorder's facts about it are in (they are learned off
+    /// the hot path and stored a little later), at most `FACTS_WAIT_TICKS` time marks: the
+    /// decision depends only on the order of the trace's blocks, so `live` and `replay`
+    /// agree.
+    fn release(&mut self, ctx: &Context, force: bool) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        while let Some(front) = self.held.front() {
+            let wanted = wanted_facts(&front.map);
+            let ready = force
+                || front.ticks >= FACTS_WAIT_TICKS
+                || wanted.iter().all(|id| ctx.facts.contains_key(id));
+            if !ready {
+                break;
+            }
+            let mut h = self.held.pop_front().expect("front exists");
+            fill_facts(ctx, &mut h.map);
+            out.push(h.map);
+        }
+        out
+    }
+
+    fn apply_event(&mut self, ctx: &Context, e: &Event, r: &Resolved) -> Vec<Map<String, Value>> {
         let mut out = Vec::new();
         let ts = e.common.ts;
         self.sweep(ctx, ts, &mut out);
@@ -287,16 +353,7 @@ impl RecordsView {
         out
     }
 
-    /// A time mark without an event (the recorder's periodic statistics): sockets idle or
-    /// active too long leave.
-    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Map<String, Value>> {
-        let mut out = Vec::new();
-        self.sweep(ctx, boot_ns, &mut out);
-        out
-    }
-
-    /// The end of the trace: everything still open leaves, flagged as such.
-    pub fn finish(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
+    fn finish_all(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
         let mut out = Vec::new();
         let mut files: Vec<FileKey> = self.files.keys().cloned().collect();
         files.sort_by_key(|k| (self.files[k].first_ns, k.clone()));
@@ -799,12 +856,17 @@ impl RecordsView {
         if let Some(o) = &f.origin {
             m.insert("FileOrigin".into(), o.clone().into());
         }
-        let facts = f
+        // Facts (-v, -c) exist for executables only; filled in when the record leaves.
+        let exec_file = f
             .last_inode
             .as_ref()
-            .and_then(|i| ctx.facts.get(&(i.dev.get(), i.ino.get())));
-        if let Some(v) = facts.and_then(|x| x.package_version.clone()) {
-            m.insert("FileVersion".into(), v.into());
+            .filter(|i| i.mode.get() & 0o111 != 0 && i.mode.get() & 0o170000 == 0o100000);
+        let capture = ctx.capture.as_ref();
+        if let Some(i) = exec_file {
+            if capture.is_some_and(|c| c.versions) {
+                m.insert("FileVersion".into(), Value::Null);
+            }
+            want_facts(&mut m, i, "file");
         }
         m.insert("FileMode".into(), f.mode_kind.into());
         let total: u32 = f.counts.iter().sum();
@@ -858,13 +920,9 @@ impl RecordsView {
                 }
             }
         }
-        if let Some(x) = facts {
-            if let Some(md5) = &x.md5 {
-                m.insert("FileMD5".into(), md5.clone().into());
-            }
-            if let Some(sha) = &x.sha256 {
-                m.insert("FileSHA256".into(), sha.clone().into());
-            }
+        if exec_file.is_some() && capture.is_some_and(|c| c.checksums) {
+            m.insert("FileMD5".into(), Value::Null);
+            m.insert("FileSHA256".into(), Value::Null);
         }
         out.push(m);
     }
@@ -1063,15 +1121,9 @@ impl RecordsView {
                 );
             }
         }
-        if let Some(ino) = &p.exe_inode {
-            if let Some(f) = ctx.facts.get(&(ino.dev.get(), ino.ino.get())) {
-                if let Some(md5) = &f.md5 {
-                    m.insert("ProcMD5".into(), md5.clone().into());
-                }
-                if let Some(sha) = &f.sha256 {
-                    m.insert("ProcSHA256".into(), sha.clone().into());
-                }
-            }
+        if p.exe_inode.is_some() && ctx.capture.as_ref().is_some_and(|c| c.checksums) {
+            m.insert("ProcMD5".into(), Value::Null);
+            m.insert("ProcSHA256".into(), Value::Null);
         }
         Some(m)
     }
@@ -1125,13 +1177,11 @@ impl RecordsView {
             .unwrap_or_default();
         m.insert("ProcParent".into(), parent.into());
         m.insert("Proc".into(), p.comm.clone().into());
-        if let Some(v) = p
-            .exe_inode
-            .as_ref()
-            .and_then(|i| ctx.facts.get(&(i.dev.get(), i.ino.get())))
-            .and_then(|f| f.package_version.clone())
-        {
-            m.insert("ProcVersion".into(), v.into());
+        if let Some(i) = &p.exe_inode {
+            if ctx.capture.as_ref().is_some_and(|c| c.versions) {
+                m.insert("ProcVersion".into(), Value::Null);
+            }
+            want_facts(m, i, "proc");
         }
         m.insert("ProcUser".into(), ctx.user(p.uid).into());
         m.insert("ProcGroup".into(), ctx.group(p.gid).into());
@@ -1154,6 +1204,65 @@ impl RecordsView {
             self.seq += 1;
             if let Some(v) = m.get_mut("InfoSequenceNumber") {
                 *v = self.seq.into();
+            }
+        }
+    }
+}
+
+/// Notes on a record that it shows facts about an inode (removed when it leaves).
+fn want_facts(m: &mut Map<String, Value>, inode: &InodeAttrs, role: &str) {
+    let entry = serde_json::json!([inode.dev.get(), inode.ino.get(), role]);
+    match m.get_mut(FACTS_KEY) {
+        Some(Value::Array(list)) => list.push(entry),
+        _ => {
+            m.insert(FACTS_KEY.into(), Value::Array(vec![entry]));
+        }
+    }
+}
+
+fn wanted_facts(m: &Map<String, Value>) -> Vec<(u32, u64)> {
+    let Some(Value::Array(list)) = m.get(FACTS_KEY) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|e| Some((e.get(0)?.as_u64()? as u32, e.get(1)?.as_u64()?)))
+        .collect()
+}
+
+/// Fills the fact placeholders a record carries; the ones still unknown go.
+fn fill_facts(ctx: &Context, m: &mut Map<String, Value>) {
+    let Some(Value::Array(list)) = m.shift_remove(FACTS_KEY) else {
+        return;
+    };
+    for e in list {
+        let (Some(dev), Some(ino), Some(role)) = (
+            e.get(0).and_then(Value::as_u64),
+            e.get(1).and_then(Value::as_u64),
+            e.get(2).and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let facts = ctx.facts.get(&(dev as u32, ino));
+        let keys: &[(&str, fn(&crate::meta::FileFacts) -> Option<String>)] = match role {
+            "proc" => &[
+                ("ProcVersion", |f| f.package_version.clone()),
+                ("ProcMD5", |f| f.md5.clone()),
+                ("ProcSHA256", |f| f.sha256.clone()),
+            ],
+            _ => &[
+                ("FileVersion", |f| f.package_version.clone()),
+                ("FileMD5", |f| f.md5.clone()),
+                ("FileSHA256", |f| f.sha256.clone()),
+            ],
+        };
+        for (key, get) in keys {
+            if let Some(slot) = m.get_mut(*key) {
+                match facts.and_then(get) {
+                    Some(v) => *slot = Value::String(v),
+                    None => {
+                        m.shift_remove(*key);
+                    }
+                }
             }
         }
     }
