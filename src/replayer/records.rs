@@ -1229,6 +1229,9 @@ fn wanted_facts(m: &Map<String, Value>) -> Vec<(u32, u64)> {
         .collect()
 }
 
+/// One fact about a file, as text.
+type FactField = fn(&crate::meta::FileFacts) -> Option<String>;
+
 /// Fills the fact placeholders a record carries; the ones still unknown go.
 fn fill_facts(ctx: &Context, m: &mut Map<String, Value>) {
     let Some(Value::Array(list)) = m.shift_remove(FACTS_KEY) else {
@@ -1243,7 +1246,7 @@ fn fill_facts(ctx: &Context, m: &mut Map<String, Value>) {
             continue;
         };
         let facts = ctx.facts.get(&(dev as u32, ino));
-        let keys: &[(&str, fn(&crate::meta::FileFacts) -> Option<String>)] = match role {
+        let keys: &[(&str, FactField)] = match role {
             "proc" => &[
                 ("ProcVersion", |f| f.package_version.clone()),
                 ("ProcMD5", |f| f.md5.clone()),
