@@ -563,44 +563,122 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
  * offset bounds. */
 #define SC_TAIL_FIXED                                                                    \
 	(KL_ADDR_MAX * 4 + sizeof(struct kl_inode) * 2 + sizeof(struct kl_sock) * 2 +   \
-	 KL_PAYLOAD_MAX)
+	 KL_PAYLOAD_MAX * 2)
 #define SC_RESERVE(paths) (sizeof(struct rec_syscall) + (paths) * KL_PATH_MAX + SC_TAIL_FIXED)
 
 
-/* Copies the start of a socket message into dst; returns the bytes copied. */
-static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, long ret,
-					  char *dst)
+/* Buffers of vectored I/O whose data is captured, and messages of sendmmsg/recvmmsg counted. */
+#define KL_IOV_MAX 4
+#define KL_MMSG_MAX 8
+
+/* Per-CPU room to gather a payload in (several iovecs) before it goes into a record. */
+struct payload_scratch {
+	char data[KL_PAYLOAD_MAX * 2]; /* twice the payload: room for the verifier's bounds */
+	__u32 mmsg_bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct payload_scratch);
+} scratch SEC(".maps");
+
+/*
+ * Gathers the start of a socket message into this CPU's scratch buffer, across the first
+ * iovecs of vectored I/O, up to `total` bytes; returns the bytes gathered. For
+ * sendmmsg/recvmmsg (`kind` P_MMSG, `count` messages) the data is the first message's and
+ * the bytes of all (the first KL_MMSG_MAX) messages go to mmsg_bytes.
+ *
+ * A global function: the verifier checks it once, on its own, instead of once per path
+ * through the syscall record code that calls it.
+ */
+__noinline int gather_payload(__u64 buf, __u64 count, __u32 kind, __u64 total)
 {
-	const void *buf = (const void *)arg(p, d->payload_arg);
-	__u64 len = ret;
+	__u32 zero = 0, got = 0;
+	struct payload_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct iovec *iov;
+	__u64 niov;
 
-	if (d->payload_kind == P_IOV || d->payload_kind == P_MSG) {
-		struct iovec *iov = (struct iovec *)buf;
-		__u64 iov_len;
-
-		if (d->payload_kind == P_MSG) {
-			struct user_msghdr *m = (struct user_msghdr *)buf;
-
-			if (!m)
-				return 0;
-			iov = BPF_CORE_READ_USER(m, msg_iov);
-		}
-		if (!iov)
-			return 0;
-		buf = BPF_CORE_READ_USER(iov, iov_base);
-		iov_len = BPF_CORE_READ_USER(iov, iov_len);
-		if (iov_len < len)
-			len = iov_len;
-	}
-	if (!buf)
+	if (!sc || !buf)
 		return 0;
-	if (len > payload_max)
-		len = payload_max;
-	if (len > KL_PAYLOAD_MAX - 1)
-		len = KL_PAYLOAD_MAX - 1;
+	sc->mmsg_bytes = 0;
+	if (kind == P_BUF) {
+		if (total > KL_PAYLOAD_MAX - 1)
+			total = KL_PAYLOAD_MAX - 1;
+		if (bpf_probe_read_user(sc->data, total & (KL_PAYLOAD_MAX - 1), (const void *)buf))
+			return 0;
+		return total & (KL_PAYLOAD_MAX - 1);
+	}
+	if (kind == P_IOV) {
+		iov = (struct iovec *)buf;
+		niov = count;
+	} else {
+		struct user_msghdr *m = (struct user_msghdr *)buf;
+
+		iov = BPF_CORE_READ_USER(m, msg_iov);
+		niov = BPF_CORE_READ_USER(m, msg_iovlen);
+		if (kind == P_MMSG) {
+			struct mmsghdr *v = (struct mmsghdr *)buf;
+			__u32 sum = 0;
+			__u64 first = BPF_CORE_READ_USER(v, msg_len);
+
+			for (int i = 0; i < KL_MMSG_MAX; i++) {
+				if (i >= count)
+					break;
+				sum += BPF_CORE_READ_USER(&v[i], msg_len);
+			}
+			sc->mmsg_bytes = sum;
+			if (first < total)
+				total = first;
+		}
+	}
+	if (!iov)
+		return 0;
+	if (total > KL_PAYLOAD_MAX - 1)
+		total = KL_PAYLOAD_MAX - 1;
+	for (int i = 0; i < KL_IOV_MAX; i++) {
+		const void *base;
+		__u64 len;
+
+		if (i >= niov || got >= total)
+			break;
+		base = BPF_CORE_READ_USER(&iov[i], iov_base);
+		len = BPF_CORE_READ_USER(&iov[i], iov_len);
+		if (len > total - got)
+			len = total - got;
+		if (got >= KL_PAYLOAD_MAX || len > KL_PAYLOAD_MAX - got)
+			break;
+		if (!base || len == 0 ||
+		    bpf_probe_read_user(sc->data + (got & (KL_PAYLOAD_MAX - 1)),
+					len & (KL_PAYLOAD_MAX - 1), base))
+			break;
+		got += len;
+	}
+	return got;
+}
+
+/* Copies the gathered payload of a socket read or write into dst; returns its length. */
+static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, long ret,
+					  char *dst, __u32 *mmsg_bytes)
+{
+	__u32 zero = 0;
+	struct payload_scratch *sc;
+	/* The bytes moved: the return value, except for sendmmsg/recvmmsg (messages; the
+	 * first message's length bounds its data). */
+	__u64 total = d->payload_kind == P_MMSG || ret > payload_max ? payload_max : ret;
+	__u64 count = d->payload_kind == P_MMSG ? ret : arg(p, d->payload_arg + 1);
+	int n = gather_payload(arg(p, d->payload_arg), count, d->payload_kind, total);
+	__u32 len;
+
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc || n <= 0)
+		return 0;
+	*mmsg_bytes = sc->mmsg_bytes;
+	len = n;
 	barrier_var(len);
 	len &= KL_PAYLOAD_MAX - 1;
-	if (len == 0 || bpf_probe_read_user(dst, len, buf))
+	if (len == 0 || bpf_probe_read_kernel(dst, len, sc->data))
 		return 0;
 	return len;
 }
@@ -614,7 +692,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 {
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0;
 	__u16 sc_flags = 0;
 	struct kl_inode ino = {};
 	long n;
@@ -634,7 +712,6 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->enter_ts = p->ts;
 	r->ret = ret;
 	__builtin_memcpy(r->args, p->args, sizeof(r->args));
-	r->_pad = 0;
 	tail = (char *)(r + 1);
 
 	if (cap_paths >= 1 && d->path0) {
@@ -737,7 +814,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 				off += sizeof(so);
 			}
 			if (so.app && payload_max && d->payload_kind && ret > 0)
-				dlen = read_payload(p, d, ret, tail + off);
+				dlen = read_payload(p, d, ret, tail + off, &aux);
 			off += dlen;
 		}
 	}
@@ -747,6 +824,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->addr_len = alen;
 	r->out_len = olen;
 	r->data_len = dlen;
+	r->aux = aux;
 	r->sc_flags = sc_flags;
 	r->hdr.len = sizeof(*r) + off;
 	bpf_ringbuf_submit(r, submit_flags());
@@ -855,7 +933,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		struct kl_inode ino = {};
 		__u32 off = flen + args;
 
-		if (read_inode(BPF_CORE_READ(bprm, file), &ino) &&
+		/* For a #! script, bprm->file is the interpreter while filename is the script:
+		 * the inode is only the filename's when no interpreter stepped in. */
+		if (BPF_CORE_READ(bprm, interp) == filename &&
+		    read_inode(BPF_CORE_READ(bprm, file), &ino) &&
 		    bpf_probe_read_kernel((char *)(r + 1) + (off & (2 * KL_PATH_MAX - 1)),
 					  sizeof(ino), &ino) == 0) {
 			flags |= REC_F_INODE;

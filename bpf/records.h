@@ -130,8 +130,9 @@ struct sc_desc {
 /* sc_desc.payload_kind */
 #define P_NONE 0
 #define P_BUF 1 /* a buffer pointer in arg payload_arg; its length is the return value */
-#define P_IOV 2 /* a struct iovec array in arg payload_arg: the first element */
-#define P_MSG 3 /* a struct msghdr (or mmsghdr) in arg payload_arg: its first iovec */
+#define P_IOV 2 /* a struct iovec array in arg payload_arg (its count in the next arg) */
+#define P_MSG 3 /* a struct msghdr in arg payload_arg: its iovecs */
+#define P_MMSG 4 /* a struct mmsghdr array in arg payload_arg: the first message's iovecs */
 
 /* Application protocols whose payloads are captured (values of the "ports" map). */
 #define APP_DNS 1
@@ -246,7 +247,7 @@ struct rec_syscall {
 	__u16 out_len;
 	__u16 data_len; /* payload bytes captured (the start of the message) */
 	__u16 sc_flags; /* SC_F_* */
-	__u32 _pad;
+	__u32 aux;	/* sendmmsg/recvmmsg: bytes of the messages (the first 8); else 0 */
 };
 
 /* A socket's identity, from its struct sock: 56 bytes. */

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+kellect_need_test_tools
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

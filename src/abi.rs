@@ -260,7 +260,8 @@ pub struct SyscallRecord {
     pub out_len: U16,
     pub data_len: U16,
     pub sc_flags: U16,
-    pub _pad: U32,
+    /// sendmmsg/recvmmsg: bytes of the messages (the first 8).
+    pub aux: U32,
 }
 
 /// The tail sections of a syscall record.

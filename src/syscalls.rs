@@ -80,8 +80,10 @@ pub enum Payload {
     Buf(u8),
     /// A `struct iovec` array argument: its first element.
     Iov(u8),
-    /// A `struct msghdr` argument: its first iovec.
+    /// A `struct msghdr` argument: its iovecs.
     Msg(u8),
+    /// A `struct mmsghdr` array argument: the first message's iovecs.
+    Mmsg(u8),
 }
 
 /// How the kernel side captures a syscall. Argument numbers are 1-based (0: none).
@@ -330,7 +332,7 @@ pub const SYSCALLS: &[Syscall] = &[
         N,
         Some(307),
         Some(269),
-        msg(Addr::Msg(2), Payload::Msg(2)),
+        msg(Addr::Msg(2), Payload::Mmsg(2)),
     ),
     sc(
         65,
@@ -354,7 +356,7 @@ pub const SYSCALLS: &[Syscall] = &[
         N,
         Some(299),
         Some(243),
-        msg(Addr::Msg(2), Payload::Msg(2)),
+        msg(Addr::Msg(2), Payload::Mmsg(2)),
     ),
     sc(
         68,
@@ -440,6 +442,7 @@ pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
         Payload::Buf(a) => (1, a),
         Payload::Iov(a) => (2, a),
         Payload::Msg(a) => (3, a),
+        Payload::Mmsg(a) => (4, a),
     };
     let id = s.id.to_le_bytes();
     [
@@ -505,7 +508,7 @@ mod tests {
             };
             let p = match c.payload {
                 Payload::None => 0,
-                Payload::Buf(a) | Payload::Iov(a) | Payload::Msg(a) => a,
+                Payload::Buf(a) | Payload::Iov(a) | Payload::Msg(a) | Payload::Mmsg(a) => a,
             };
             for arg in [c.path0, c.path1, c.fd_arg, a, b, o, p] {
                 assert!(arg <= 6, "{}: argument {arg}", s.name);

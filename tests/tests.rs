@@ -3,7 +3,10 @@
 
 mod catalogue;
 mod cli;
+#[cfg(feature = "record")]
+mod enrich;
 mod fixtures;
 #[cfg(feature = "record")]
 mod live;
+mod records;
 mod util;

@@ -193,7 +193,7 @@ mod tests {
             types::rec_syscall,
             [
                 hdr, enter_ts, ret, args, path0_len, path1_len, addr_len, out_len, data_len,
-                sc_flags, _pad
+                sc_flags, aux
             ]
         );
         same!(

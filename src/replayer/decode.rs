@@ -179,6 +179,8 @@ pub struct Syscall {
     pub sock: Option<SockInfo>,
     /// The start of the message, for sockets whose payloads are captured.
     pub data: Vec<u8>,
+    /// sendmmsg/recvmmsg: bytes of the messages (the first 8).
+    pub aux: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,6 +290,7 @@ fn decode_record(record: &Record<'_>) -> Event {
                 inode: tail.inode,
                 sock: tail.sock,
                 data: tail.data.to_vec(),
+                aux: rec.aux.get(),
             }))
         }
         Record::SockState(r) => Body::SockState(Box::new(*r)),

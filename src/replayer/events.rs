@@ -605,12 +605,12 @@ impl EventView<'_> {
                 } else if let Some(p) = &r.fd_name {
                     m.serialize_entry("socket", p)?;
                 }
-                let key = if name.ends_with("mmsg") {
-                    "messages"
+                if name.ends_with("mmsg") {
+                    m.serialize_entry("messages", &sc.ret.max(0))?;
+                    m.serialize_entry("bytes", &sc.aux)?;
                 } else {
-                    "bytes"
-                };
-                m.serialize_entry(key, &sc.ret.max(0))?;
+                    m.serialize_entry("bytes", &sc.ret.max(0))?;
+                }
             }
             "accept" | "accept4" => {
                 m.serialize_entry("fd", &int(0))?;

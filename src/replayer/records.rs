@@ -175,6 +175,9 @@ pub struct RecordsView {
     files: HashMap<FileKey, FileAgg>,
     /// Open fds of regular files: (pid, fd) → (file key, opened for writing).
     fd_files: HashMap<(u32, i32), (FileKey, bool)>,
+    /// How many fds hold each file open, and whether any was opened for writing: a file is
+    /// closed (CLOSE_WRITE / CLOSE_NOWRITE) when its last fd goes.
+    open_refs: HashMap<FileKey, (u32, bool)>,
     /// What inode a path was last seen to be: path → (dev, ino).
     path_inodes: HashMap<String, (u32, u64)>,
     /// The last attributes seen of each inode, for events that carry none (close, rename).
@@ -209,6 +212,7 @@ impl RecordsView {
             procs: HashMap::new(),
             files: HashMap::new(),
             fd_files: HashMap::new(),
+            open_refs: HashMap::new(),
             path_inodes: HashMap::new(),
             inodes: HashMap::new(),
             socks: HashMap::new(),
@@ -297,7 +301,10 @@ impl RecordsView {
         let c = &e.common;
         {
             let p = self.procs.entry(c.pid).or_default();
-            p.comm.clone_from(&c.comm);
+            // Threads may name themselves: the process is named by its main thread.
+            if c.tid == c.pid || p.comm.is_empty() {
+                p.comm.clone_from(&c.comm);
+            }
             p.ppid = c.ppid;
             p.uid = c.uid;
             p.gid = c.gid;
@@ -319,7 +326,7 @@ impl RecordsView {
                     .collect();
                 for (fd, (key, w)) in inherited {
                     let key = (*child_pid, key.1, key.2, key.3);
-                    self.fd_files.insert((*child_pid, fd), (key, w));
+                    self.fd_opened(*child_pid, fd, key, w);
                 }
             }
             Body::Exec {
@@ -415,6 +422,7 @@ impl RecordsView {
             self.export_file(ctx, &key, "process-exit", out);
         }
         self.fd_files.retain(|(p, _), _| *p != pid);
+        self.open_refs.retain(|k, _| k.0 != pid);
         self.fd_socks.retain(|(p, _), _| *p != pid);
         self.fd_server.retain(|(p, _), _| *p != pid);
         self.fd_unix.retain(|(p, _), _| *p != pid);
@@ -431,6 +439,46 @@ impl RecordsView {
                 ));
             }
         }
+    }
+
+    fn fd_opened(&mut self, pid: u32, fd: i32, key: FileKey, writable: bool) {
+        let refs = self.open_refs.entry(key.clone()).or_insert((0, false));
+        refs.0 += 1;
+        refs.1 |= writable;
+        self.fd_files.insert((pid, fd), (key, writable));
+    }
+
+    /// An fd of a file goes away (close, or dup2 over it): the file is closed when it was
+    /// its last fd.
+    fn fd_closed(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        pid: u32,
+        fd: i32,
+        r: &Resolved,
+        out: &mut Vec<Map<String, Value>>,
+    ) {
+        let Some((key, _)) = self.fd_files.remove(&(pid, fd)) else {
+            return;
+        };
+        let Some(refs) = self.open_refs.get_mut(&key) else {
+            return;
+        };
+        refs.0 = refs.0.saturating_sub(1);
+        if refs.0 > 0 {
+            return;
+        }
+        let written = refs.1;
+        self.open_refs.remove(&key);
+        let path = self
+            .files
+            .get(&key)
+            .map(|f| f.path.clone())
+            .or(r.fd_name.clone())
+            .unwrap_or_default();
+        let kind = if written { CLOSE_WRITE } else { CLOSE_NOWRITE };
+        self.file_event(ctx, e, key, &path, None, kind, out);
     }
 
     fn file_key(&mut self, pid: u32, path: &str, inode: Option<&InodeAttrs>) -> FileKey {
@@ -458,6 +506,9 @@ impl RecordsView {
         kind: usize,
         out: &mut Vec<Map<String, Value>>,
     ) {
+        // What the file was before this event, as far as known: a record that starts with
+        // a write measures its size change from there.
+        let before = self.inodes.get(&(key.1, key.2)).copied();
         if let Some(i) = inode {
             self.inodes.insert((i.dev.get(), i.ino.get()), *i);
         }
@@ -479,7 +530,7 @@ impl RecordsView {
             counts: [0; 11],
             first_ns: ts,
             last_ns: ts,
-            first_inode: inode.copied(),
+            first_inode: before.or(inode.copied()),
             last_inode: None,
         });
         agg.counts[kind] += 1;
@@ -545,8 +596,8 @@ impl RecordsView {
                     .as_ref()
                     .is_some_and(|i| i.fmode.get() & 0x100000 != 0);
                 let writable = flags & 3 != 0;
-                self.fd_files
-                    .insert((pid, sc.ret as i32), (key.clone(), writable));
+                self.fd_closed(ctx, e, pid, sc.ret as i32, r, out);
+                self.fd_opened(pid, sc.ret as i32, key.clone(), writable);
                 let kind = if created { CREATE } else { OPEN };
                 self.file_event(ctx, e, key.clone(), path, sc.inode.as_ref(), kind, out);
                 if flags & 0o1000 != 0 && !created {
@@ -573,16 +624,7 @@ impl RecordsView {
                 self.file_event(ctx, e, key, &path, sc.inode.as_ref(), kind, out);
             }
             "close" => {
-                if let Some((key, writable)) = self.fd_files.remove(&(pid, fd0)) {
-                    let path = self
-                        .files
-                        .get(&key)
-                        .map(|f| f.path.clone())
-                        .or(r.fd_name.clone())
-                        .unwrap_or_default();
-                    let kind = if writable { CLOSE_WRITE } else { CLOSE_NOWRITE };
-                    self.file_event(ctx, e, key, &path, None, kind, out);
-                }
+                self.fd_closed(ctx, e, pid, fd0, r, out);
                 if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
                     // TCP sockets leave on their CLOSE state; others when closed.
                     let tcp = self
@@ -605,8 +647,13 @@ impl RecordsView {
                     "dup2" | "dup3" => sc.args[1] as i32,
                     _ => sc.ret as i32,
                 };
-                if let Some(v) = self.fd_files.get(&(pid, fd0)).cloned() {
-                    self.fd_files.insert((pid, newfd), v);
+                if newfd == fd0 {
+                    return;
+                }
+                // dup2 onto an open fd closes what it held.
+                self.fd_closed(ctx, e, pid, newfd, r, out);
+                if let Some((key, w)) = self.fd_files.get(&(pid, fd0)).cloned() {
+                    self.fd_opened(pid, newfd, key, w);
                 }
                 if let Some(v) = self.fd_socks.get(&(pid, fd0)).copied() {
                     self.fd_socks.insert((pid, newfd), v);
@@ -744,7 +791,14 @@ impl RecordsView {
             Direction::Tx => &mut agg.tx,
             Direction::Rx => &mut agg.rx,
         };
-        flow.add(sc.ret as u64, ts);
+        // sendmmsg/recvmmsg return messages; their bytes are in aux.
+        let (packets, bytes) = if name.ends_with("mmsg") {
+            (sc.ret as u64, sc.aux as u64)
+        } else {
+            (1, sc.ret as u64)
+        };
+        flow.add(bytes, ts);
+        flow.packets += packets - 1;
         // A UDP socket that received first serves.
         if agg.info.protocol == 17 && agg.tx.packets == 0 && dir == Direction::Rx {
             agg.server = true;

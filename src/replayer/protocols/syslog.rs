@@ -105,17 +105,50 @@ fn render(text: &str, msg: &Message<&str>, ts: f64) -> Map<String, Value> {
             m.insert(key.into(), v.into());
         }
     };
-    put("Hostname", msg.hostname.map(str::to_string));
-    put("Appname", msg.appname.map(str::to_string));
-    put(
-        "ProcId",
-        msg.procid.as_ref().map(|p: &ProcId<&str>| p.to_string()),
-    );
+    let (hostname, appname, procid) = local_tag(text, msg);
+    put("Hostname", hostname);
+    put("Appname", appname);
+    put("ProcId", procid);
     put("MsgId", msg.msgid.map(str::to_string));
     let data: String = msg.structured_data.iter().map(|e| e.to_string()).collect();
     put("Data", (!data.is_empty()).then_some(data));
     m.insert("Message".into(), msg.msg.into());
     m
+}
+
+/// Host, app and process id. Messages for the local socket (glibc's syslog(3), logger)
+/// carry no host name: `<13>Nov 21 08:27:23 tag[pid]: text`. syslog_loose then takes the
+/// tag for the host; a "host" followed directly by `:` or `[` in the text is the tag.
+fn local_tag(text: &str, msg: &Message<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    let procid = msg.procid.as_ref().map(|p: &ProcId<&str>| p.to_string());
+    let (Protocol::RFC3164, None, Some(host)) = (&msg.protocol, msg.appname, msg.hostname) else {
+        return (
+            msg.hostname.map(str::to_string),
+            msg.appname.map(str::to_string),
+            procid,
+        );
+    };
+    let Some(at) = offset_in(text, host) else {
+        return (Some(host.to_owned()), None, procid);
+    };
+    let after = &text[at + host.len()..];
+    if let Some(tag) = host.strip_suffix(':') {
+        return (None, Some(tag.to_owned()), procid);
+    }
+    if after.starts_with(':') {
+        return (None, Some(host.to_owned()), procid);
+    }
+    if let Some(rest) = after.strip_prefix('[') {
+        let pid = rest.split(']').next().unwrap_or_default();
+        if rest.contains("]:") && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+            return (
+                None,
+                Some(host.to_owned()),
+                procid.or_else(|| Some(pid.to_owned())),
+            );
+        }
+    }
+    (Some(host.to_owned()), None, procid)
 }
 
 /// The timestamp as written: syslog_loose gives only the parsed time (with a made-up year
@@ -422,5 +455,21 @@ pub(crate) mod tests {
             "SYSLOG: truncated message, 24 of 40 bytes"
         );
         assert_eq!(json(&out[0]["_Timestamp"]), "1.000000000");
+    }
+
+    #[test]
+    fn local_messages_have_a_tag_not_a_host() {
+        let d = |text: &str| super::decode(text.as_bytes(), 0.0);
+        let m = d("<13>Nov 21 08:27:23 kellectunix: via devlog");
+        assert_eq!(m.get("Hostname"), None, "{m:?}");
+        assert_eq!(m["Appname"], "kellectunix");
+        assert_eq!(m["Message"], "via devlog");
+        let m = d("<13>Nov 21 08:27:23 logger[42]: x");
+        assert_eq!(m.get("Hostname"), None, "{m:?}");
+        assert_eq!(m["Appname"], "logger");
+        assert_eq!(m["ProcId"], "42");
+        let m = d("<13>Nov 21 08:27:23 vm kellecttest: hello");
+        assert_eq!(m["Hostname"], "vm");
+        assert_eq!(m["Appname"], "kellecttest");
     }
 }
