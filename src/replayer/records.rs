@@ -151,6 +151,32 @@ struct SockAgg {
     closed: bool,
 }
 
+impl SockAgg {
+    fn new(pid: u32, tid: u32, info: SockInfo, ts: u64) -> Self {
+        SockAgg {
+            pid,
+            tid,
+            proc: None,
+            info,
+            server: false,
+            unix_path: None,
+            state: None,
+            reset: None,
+            first_ns: ts,
+            last_ns: ts,
+            tx: Flow::default(),
+            rx: Flow::default(),
+            tcp: None,
+            app: None,
+            tx_decoder: None,
+            rx_decoder: None,
+            tx_msgs: Vec::new(),
+            rx_msgs: Vec::new(),
+            closed: false,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Flow {
     packets: u64,
@@ -745,27 +771,11 @@ impl RecordsView {
                 _ => None,
             });
         let proc = self.procs.get(&pid).cloned();
-        let agg = self.socks.entry(id).or_insert_with(|| SockAgg {
-            pid,
-            tid: e.common.tid,
-            proc: None,
-            info: *info,
-            server,
-            unix_path: None,
-            state: None,
-            reset: None,
-            first_ns: ts,
-            last_ns: ts,
-            tx: Flow::default(),
-            rx: Flow::default(),
-            tcp: None,
-            app: None,
-            tx_decoder: None,
-            rx_decoder: None,
-            tx_msgs: Vec::new(),
-            rx_msgs: Vec::new(),
-            closed: false,
-        });
+        let agg = self
+            .socks
+            .entry(id)
+            .or_insert_with(|| SockAgg::new(pid, e.common.tid, *info, ts));
+        agg.server |= server;
         agg.pid = pid;
         agg.tid = e.common.tid;
         agg.proc = proc;
@@ -844,27 +854,10 @@ impl RecordsView {
     ) {
         let id = s.sock.sk_id.get();
         let ts = e.common.ts;
-        let agg = self.socks.entry(id).or_insert_with(|| SockAgg {
-            pid: e.common.pid,
-            tid: e.common.tid,
-            proc: None,
-            info: s.sock,
-            server: false,
-            unix_path: None,
-            state: None,
-            reset: None,
-            first_ns: ts,
-            last_ns: ts,
-            tx: Flow::default(),
-            rx: Flow::default(),
-            tcp: None,
-            app: None,
-            tx_decoder: None,
-            rx_decoder: None,
-            tx_msgs: Vec::new(),
-            rx_msgs: Vec::new(),
-            closed: false,
-        });
+        let agg = self
+            .socks
+            .entry(id)
+            .or_insert_with(|| SockAgg::new(e.common.pid, e.common.tid, s.sock, ts));
         agg.last_ns = ts;
         agg.tcp = Some(s.tcp);
         if s.sock.lport.get() != 0 {
