@@ -266,3 +266,56 @@ fn bit_flips_lose_only_the_damaged_block() {
         }
     }
 }
+
+#[test]
+fn records_go_to_udp_collectors_as_datagrams() {
+    // Two collectors on loopback: each gets every record as one NDJSON datagram; one that
+    // is not listening stops nothing.
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    let down = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let down_addr = down.local_addr().unwrap();
+    drop(down);
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+    }
+    let trace = fixture("records.kz");
+    let collectors = format!(
+        "{},{},{}",
+        a.local_addr().unwrap(),
+        b.local_addr().unwrap(),
+        down_addr
+    );
+    let expected = run_ok(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "-m",
+        "process",
+        "-o",
+        "json-min",
+    ])
+    .stdout;
+    let quiet = run_ok(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "-m",
+        "process",
+        "-u",
+        &collectors,
+        "-q",
+    ]);
+    assert!(quiet.stdout.is_empty(), "-q prints nothing");
+    let lines: Vec<&[u8]> = expected
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(!lines.is_empty());
+    for socket in [&a, &b] {
+        let mut buf = vec![0u8; 65536];
+        for line in &lines {
+            let (n, _) = socket.recv_from(&mut buf).expect("a datagram per record");
+            assert_eq!(&buf[..n], *line);
+        }
+    }
+}
