@@ -1914,5 +1914,18 @@ mod live {
             total(&fi)
         );
         assert_eq!(ni["dropped_total"], 0, "{ni}");
+        // The kernel wrote no syscall of the other groups: info counts them by group.
+        let groups = &ni["syscalls_by_group"];
+        for other in ["file", "process", "permission"] {
+            assert!(
+                groups.get(other).is_none(),
+                "{other} syscalls under -e network: {ni}"
+            );
+        }
+        assert!(groups["network"].as_u64().unwrap() > 0, "{ni}");
+        assert!(
+            fi["syscalls_by_group"]["file"].as_u64().unwrap() > 0,
+            "{fi}"
+        );
     }
 }

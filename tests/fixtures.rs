@@ -319,3 +319,80 @@ fn records_go_to_udp_collectors_as_datagrams() {
         }
     }
 }
+
+#[test]
+fn since_and_until_select_a_time_range() {
+    let trace = fixture("catalogue.kz");
+    let path = trace.to_str().unwrap();
+    let all = events(&trace);
+    let ts: Vec<u64> = all
+        .iter()
+        .map(|e| e["timestamp"].as_u64().unwrap())
+        .collect();
+    let mid = ts[ts.len() / 2];
+    // RFC 3339 with microseconds, from the middle event.
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(mid as i128 * 1000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let range = |args: &[&str]| {
+        let mut all = vec!["replay", path, "--view", "events", "-o", "json-min"];
+        all.extend_from_slice(args);
+        json_lines(&run_ok(&all).stdout)
+    };
+    let after = range(&["--since", &at]);
+    let before = range(&["--until", &at]);
+    assert!(!after.is_empty() && !before.is_empty());
+    assert!(after
+        .iter()
+        .all(|e| e["timestamp"].as_u64().unwrap() >= mid));
+    assert!(before
+        .iter()
+        .all(|e| e["timestamp"].as_u64().unwrap() <= mid));
+    // Every event is in one half; only those in the middle microsecond can be in both.
+    let in_mid = ts.iter().filter(|&&t| t == mid).count();
+    let both = after.len() + before.len();
+    assert!(
+        both >= all.len() && both <= all.len() + in_mid,
+        "{} after + {} before for {} events",
+        after.len(),
+        before.len(),
+        all.len()
+    );
+    // Seconds after the recording started: 0 keeps everything, a day keeps nothing.
+    assert_eq!(range(&["--since", "0"]).len(), all.len());
+    assert!(range(&["--since", "86400"]).is_empty());
+    assert!(range(&["--until", "0"]).len() < all.len());
+}
+
+#[test]
+fn token_and_max_events_shape_the_records() {
+    let trace = fixture("records.kz");
+    let path = trace.to_str().unwrap();
+    let out = run_ok(&[
+        "replay",
+        path,
+        "-o",
+        "json-min",
+        "-T",
+        "host-42",
+        "--max-events",
+        "1",
+    ]);
+    let records = json_lines(&out.stdout);
+    assert!(records.iter().all(|r| r["InfoHostToken"] == "host-42"));
+    let files: Vec<_> = records
+        .iter()
+        .filter(|r| r["InfoMonitor"] == "filesystem")
+        .collect();
+    assert!(!files.is_empty());
+    for f in &files {
+        assert_eq!(
+            f["FileEventCount"], 1,
+            "--max-events 1 is no aggregation: {f}"
+        );
+    }
+    // Aggregated, the same events make fewer file records.
+    let out = run_ok(&["replay", path, "-o", "json-min", "-m", "file"]);
+    assert!(json_lines(&out.stdout).len() < files.len());
+}

@@ -386,3 +386,51 @@ fn full_disk_stops_cleanly_with_a_valid_trace() {
         evs.len()
     );
 }
+
+#[test]
+fn idle_sockets_leave_on_event_time() {
+    if !live() {
+        return;
+    }
+    // The recorded client sends a datagram, stays quiet 2.5 s, sends another: with an idle
+    // timeout of 1 s its socket leaves between the two, judged on the trace's own time.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "idle.kz");
+    let script = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.sendto(b'one', ('127.0.0.1', {port}))\n\
+         time.sleep(2.5)\n\
+         s.sendto(b'two', ('127.0.0.1', {port}))\n\
+         s.close()\n"
+    );
+    assert_eq!(record(&trace, &[], &["python3", "-c", &script]), 0);
+    let sockets = |timeouts: &str| -> Vec<Value> {
+        let out = run_ok(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "-m",
+            "socket",
+            "-o",
+            "json-min",
+            "-t",
+            timeouts,
+        ]);
+        crate::util::json_lines(&out.stdout)
+            .into_iter()
+            .filter(|r| r["SockRemotePort"] == port)
+            .collect()
+    };
+    let split = sockets("1,1800");
+    assert_eq!(split.len(), 2, "{split:#?}");
+    assert_eq!(split[0]["InfoExport"], "idle", "{}", split[0]);
+    assert_eq!(split[0]["SockTxPackets"], 1, "{}", split[0]);
+    assert_eq!(split[1]["InfoExport"], "close", "{}", split[1]);
+    assert_eq!(split[1]["SockTxPackets"], 1, "{}", split[1]);
+    let whole = sockets("15,1800");
+    assert_eq!(whole.len(), 1, "{whole:#?}");
+    assert_eq!(whole[0]["SockTxPackets"], 2, "{}", whole[0]);
+    assert_eq!(whole[0]["SockTxBytes"], 6, "{}", whole[0]);
+}

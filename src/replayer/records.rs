@@ -136,6 +136,8 @@ struct SockAgg {
     info: SockInfo,
     server: bool,
     unix_path: Option<String>,
+    /// The last address an unconnected socket sent to or received from (sendto/recvfrom).
+    peer: Option<SockAddr>,
     state: Option<u8>,
     reset: Option<&'static str>,
     first_ns: u64,
@@ -160,6 +162,7 @@ impl SockAgg {
             info,
             server: false,
             unix_path: None,
+            peer: None,
             state: None,
             reset: None,
             first_ns: ts,
@@ -788,6 +791,11 @@ impl RecordsView {
         if agg.unix_path.is_none() {
             agg.unix_path = unix_path;
         }
+        if let Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) = &sc.addr {
+            if name != "connect" && name != "bind" {
+                agg.peer = Some(addr.clone());
+            }
+        }
         let dir = match name {
             "write" | "writev" | "sendto" | "sendmsg" | "sendmmsg" => Some(Direction::Tx),
             "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" => Some(Direction::Rx),
@@ -1048,8 +1056,15 @@ impl RecordsView {
             2 | 10 => {
                 m.insert("SockLocalIP".into(), ip_text(family, &i.laddr).into());
                 m.insert("SockLocalPort".into(), i.lport.get().into());
-                m.insert("SockRemoteIP".into(), ip_text(family, &i.raddr).into());
-                m.insert("SockRemotePort".into(), i.rport.get().into());
+                // An unconnected (UDP) socket has no remote of its own: the peer it
+                // last talked to stands in.
+                let (rip, rport) = match (&s.peer, i.rport.get()) {
+                    (Some(SockAddr::Inet { ip, port }), 0) => (ip.to_string(), *port),
+                    (Some(SockAddr::Inet6 { ip, port, .. }), 0) => (ip.to_string(), *port),
+                    _ => (ip_text(family, &i.raddr), i.rport.get()),
+                };
+                m.insert("SockRemoteIP".into(), rip.into());
+                m.insert("SockRemotePort".into(), rport.into());
             }
             _ => {
                 if let Some(p) = &s.unix_path {
