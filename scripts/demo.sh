@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
 cargo build --release --quiet
-kellect=target/release/kellect
+kellect=${CARGO_TARGET_DIR:-target}/release/kellect
 
 if [ "$(id -u)" -eq 0 ]; then
     dir=$(mktemp -d)

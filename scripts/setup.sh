@@ -49,7 +49,8 @@ kellect_need_cargo() {
 }
 
 # The live tests run real workloads and talk to real peers on loopback: a DNS server
-# (dnsmasq) and client (dig), an HTTP client (curl), a C compiler for the catalogue
+# (dnsmasq) and client (dig), an HTTP client (curl), python3 for scripted peers and
+# clients, a C compiler for the catalogue
 # workload. Called by scripts/test.sh only: the build and the demo do not need them.
 kellect_need_test_tools() {
     local missing=()
@@ -58,6 +59,7 @@ kellect_need_test_tools() {
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
     command -v logger >/dev/null 2>&1 || missing+=(bsdutils)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
 }
 
