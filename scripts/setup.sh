@@ -50,8 +50,8 @@ kellect_need_cargo() {
 
 # The live tests run real workloads and talk to real peers on loopback: a DNS server
 # (dnsmasq) and client (dig), an HTTP client (curl), python3 for scripted peers and
-# clients, a C compiler for the catalogue
-# workload. Called by scripts/test.sh only: the build and the demo do not need them.
+# clients, a C compiler for the catalogue workload. Called by scripts/test.sh only: the
+# build and the demo do not need them.
 kellect_need_test_tools() {
     local missing=()
     command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)

@@ -921,7 +921,7 @@ impl RecordsView {
             if capture.is_some_and(|c| c.versions) {
                 m.insert("FileVersion".into(), Value::Null);
             }
-            want_facts(&mut m, i, "file");
+            want_facts(ctx, &mut m, i, "file");
         }
         m.insert("FileMode".into(), f.mode_kind.into());
         let total: u32 = f.counts.iter().sum();
@@ -1243,7 +1243,7 @@ impl RecordsView {
             if ctx.capture.as_ref().is_some_and(|c| c.versions) {
                 m.insert("ProcVersion".into(), Value::Null);
             }
-            want_facts(m, i, "proc");
+            want_facts(ctx, m, i, "proc");
         }
         m.insert("ProcUser".into(), ctx.user(p.uid).into());
         m.insert("ProcGroup".into(), ctx.group(p.gid).into());
@@ -1271,8 +1271,16 @@ impl RecordsView {
     }
 }
 
-/// Notes on a record that it shows facts about an inode (removed when it leaves).
-fn want_facts(m: &mut Map<String, Value>, inode: &InodeAttrs, role: &str) {
+/// Notes on a record that it shows facts about an inode (removed when it leaves), when the
+/// recording looked for facts at all (`-v`, `-c`): only then is a record held for them.
+fn want_facts(ctx: &Context, m: &mut Map<String, Value>, inode: &InodeAttrs, role: &str) {
+    if !ctx
+        .capture
+        .as_ref()
+        .is_some_and(|c| c.versions || c.checksums)
+    {
+        return;
+    }
     let entry = serde_json::json!([inode.dev.get(), inode.ino.get(), role]);
     match m.get_mut(FACTS_KEY) {
         Some(Value::Array(list)) => list.push(entry),
