@@ -612,9 +612,18 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
             Collectors::new(plan.collectors.clone()).context("opening the UDP socket for -u")?,
         ),
     };
+    let stop = cfg.stop.clone();
     let printer = std::thread::Builder::new()
         .name("kellect-live".into())
         .spawn(move || -> Result<Vec<String>> {
+            // However printing ends (a closed pipe too), recording ends with it.
+            struct StopOnExit(std::sync::Arc<std::sync::atomic::AtomicBool>);
+            impl Drop for StopOnExit {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _stop = StopOnExit(stop);
             let stdout = io::stdout();
             let mut lock = io::LineWriter::new(stdout.lock());
             let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };

@@ -41,6 +41,8 @@ pub struct RecordConfig {
     pub output: Option<PathBuf>,
     /// Receives a copy of every block as it is stored (live mode).
     pub tap: Option<SyncSender<TapItem>>,
+    /// Set by the caller to end the recording (live mode: its output has gone).
+    pub stop: Arc<AtomicBool>,
     /// Replace an existing output file.
     pub overwrite: bool,
     /// Record this command's process tree (and exit with its status).
@@ -75,6 +77,7 @@ impl RecordConfig {
         RecordConfig {
             output,
             tap: None,
+            stop: Arc::new(AtomicBool::new(false)),
             overwrite: false,
             command: Vec::new(),
             system_wide: false,
@@ -347,7 +350,7 @@ fn record_with_sink(
             drain.borrow_mut().flush();
             let _ = tx.send(SinkMsg::meta(&host::clock_sample()));
         }
-        if sink_failed.load(Ordering::SeqCst) {
+        if sink_failed.load(Ordering::SeqCst) || cfg.stop.load(Ordering::SeqCst) {
             break;
         }
         let out_of_time = cfg.duration.is_some_and(|d| now - started >= d);
