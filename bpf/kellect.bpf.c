@@ -528,15 +528,16 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (!is_target(pid_tgid >> 32))
 		return 0;
 
-	p.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	p.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	/* regs is a BTF pointer here: plain loads, no helper call per argument. */
+	p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
 	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
 		return 0;
-	p.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	p.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	p.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	p.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	p.ts = bpf_ktime_get_boot_ns();
 	p.nr = nr;
 	p.ksys = d->ksys;
