@@ -834,49 +834,60 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 }
 
 /*
- * Three programs on sys_exit, one per shape of syscall (two paths, one path, no path and
- * possibly a socket): each verifies one specialised copy of emit_syscall, which keeps
- * every program far below the verifier's complexity limit. Each handles only its shape.
+ * One specialised copy of emit_syscall per shape of syscall (two paths, one path, no path
+ * and possibly a socket), each a global function: the verifier checks each once, on its
+ * own, which keeps every check far below its complexity limit.
  */
-static __always_inline int on_exit_shape(long ret, int shape)
+__noinline int emit_2paths(struct pending *p, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
-	struct pending p;
 	struct sc_desc *d;
-	int paths;
 
-	if (!pp)
+	if (!p)
 		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &pp->nr);
-	if (!d)
-		return 0;
-	paths = d->path1 ? 2 : d->path0 ? 1 : 0;
-	if (paths != shape)
-		return 0;
-	p = *pp;
-	bpf_map_delete_elem(&pending, &tid);
-	if ((d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
-		return 0;
-	return emit_syscall(&p, d, ret, shape, shape == 0);
+	d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	return d ? emit_syscall(p, d, ret, 2, false) : 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit_2paths, struct pt_regs *regs, long ret)
+__noinline int emit_1path(struct pending *p, long ret)
 {
-	return on_exit_shape(ret, 2);
+	struct sc_desc *d;
+
+	if (!p)
+		return 0;
+	d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	return d ? emit_syscall(p, d, ret, 1, false) : 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit_1path, struct pt_regs *regs, long ret)
+__noinline int emit_0paths(struct pending *p, long ret)
 {
-	return on_exit_shape(ret, 1);
+	struct sc_desc *d;
+
+	if (!p)
+		return 0;
+	d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	return d ? emit_syscall(p, d, ret, 0, true) : 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_exit_shape(ret, 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
+	struct pending p;
+	struct sc_desc *d;
+
+	if (!pp)
+		return 0;
+	p = *pp;
+	bpf_map_delete_elem(&pending, &tid);
+	d = bpf_map_lookup_elem(&syscalls, &p.nr);
+	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
+		return 0;
+	if (d->path1)
+		return emit_2paths(&p, ret);
+	if (d->path0)
+		return emit_1path(&p, ret);
+	return emit_0paths(&p, ret);
 }
 
 /* ---- exec ---- */
