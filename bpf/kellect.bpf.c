@@ -283,34 +283,44 @@ static __always_inline __s64 ts_ns(struct timespec64 t)
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* The inode times moved three times between 6.5 and 6.11: CO-RE picks what exists. */
-static __always_inline void inode_times(struct inode *inode, struct kl_inode *out)
+/* Room to copy a struct inode into: one read instead of a read per field. */
+#define INODE_COPY_MAX 2048
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[INODE_COPY_MAX]);
+} inode_copy SEC(".maps");
+
+/*
+ * The inode times moved three times between 6.5 and 6.11: CO-RE picks what exists. `i`
+ * points at a copy of the inode in map memory, so these are plain loads.
+ */
+static __always_inline void inode_times(const struct inode *i, struct kl_inode *out)
 {
-	if (bpf_core_field_exists(inode->i_atime_sec)) {
-		out->atime_ns = BPF_CORE_READ(inode, i_atime_sec) * 1000000000LL +
-				BPF_CORE_READ(inode, i_atime_nsec);
-		out->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000LL +
-				BPF_CORE_READ(inode, i_mtime_nsec);
-		out->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000LL +
-				BPF_CORE_READ(inode, i_ctime_nsec);
-	} else if (bpf_core_field_exists(((struct inode___v67 *)inode)->__i_atime)) {
-		struct inode___v67 *i = (void *)inode;
+	if (bpf_core_field_exists(i->i_atime_sec)) {
+		out->atime_ns = i->i_atime_sec * 1000000000LL + i->i_atime_nsec;
+		out->mtime_ns = i->i_mtime_sec * 1000000000LL + i->i_mtime_nsec;
+		out->ctime_ns = i->i_ctime_sec * 1000000000LL + i->i_ctime_nsec;
+	} else if (bpf_core_field_exists(((struct inode___v67 *)i)->__i_atime)) {
+		const struct inode___v67 *v = (const void *)i;
 
-		out->atime_ns = ts_ns(BPF_CORE_READ(i, __i_atime));
-		out->mtime_ns = ts_ns(BPF_CORE_READ(i, __i_mtime));
-		out->ctime_ns = ts_ns(BPF_CORE_READ(i, __i_ctime));
-	} else if (bpf_core_field_exists(((struct inode___v66 *)inode)->__i_ctime)) {
-		struct inode___v66 *i = (void *)inode;
+		out->atime_ns = ts_ns(v->__i_atime);
+		out->mtime_ns = ts_ns(v->__i_mtime);
+		out->ctime_ns = ts_ns(v->__i_ctime);
+	} else if (bpf_core_field_exists(((struct inode___v66 *)i)->__i_ctime)) {
+		const struct inode___v66 *v = (const void *)i;
 
-		out->atime_ns = ts_ns(BPF_CORE_READ(i, i_atime));
-		out->mtime_ns = ts_ns(BPF_CORE_READ(i, i_mtime));
-		out->ctime_ns = ts_ns(BPF_CORE_READ(i, __i_ctime));
+		out->atime_ns = ts_ns(v->i_atime);
+		out->mtime_ns = ts_ns(v->i_mtime);
+		out->ctime_ns = ts_ns(v->__i_ctime);
 	} else {
-		struct inode___old *i = (void *)inode;
+		const struct inode___old *v = (const void *)i;
 
-		out->atime_ns = ts_ns(BPF_CORE_READ(i, i_atime));
-		out->mtime_ns = ts_ns(BPF_CORE_READ(i, i_mtime));
-		out->ctime_ns = ts_ns(BPF_CORE_READ(i, i_ctime));
+		out->atime_ns = ts_ns(v->i_atime);
+		out->mtime_ns = ts_ns(v->i_mtime);
+		out->ctime_ns = ts_ns(v->i_ctime);
 	}
 }
 
@@ -332,21 +342,28 @@ static __always_inline struct file *fd_file(__s64 fd)
 static __always_inline bool read_inode(struct file *f, struct kl_inode *out)
 {
 	struct inode *inode;
+	const struct inode *i;
+	__u32 zero = 0, size = bpf_core_type_size(struct inode);
+	void *copy;
 
 	if (!f)
 		return false;
 	inode = BPF_CORE_READ(f, f_inode);
-	if (!inode)
+	copy = bpf_map_lookup_elem(&inode_copy, &zero);
+	if (!inode || !copy || size >= INODE_COPY_MAX)
 		return false;
-	out->ino = BPF_CORE_READ(inode, i_ino);
-	out->size = BPF_CORE_READ(inode, i_size);
-	out->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	out->mode = BPF_CORE_READ(inode, i_mode);
-	out->uid = BPF_CORE_READ(inode, i_uid.val);
-	out->gid = BPF_CORE_READ(inode, i_gid.val);
-	out->nlink = BPF_CORE_READ(inode, __i_nlink);
+	if (bpf_probe_read_kernel(copy, size & (INODE_COPY_MAX - 1), inode))
+		return false;
+	i = copy;
+	out->ino = i->i_ino;
+	out->size = i->i_size;
+	out->dev = BPF_CORE_READ(i->i_sb, s_dev);
+	out->mode = i->i_mode;
+	out->uid = i->i_uid.val;
+	out->gid = i->i_gid.val;
+	out->nlink = i->__i_nlink;
 	out->fmode = BPF_CORE_READ(f, f_mode);
-	inode_times(inode, out);
+	inode_times(i, out);
 	return true;
 }
 
