@@ -190,8 +190,8 @@ struct Flow {
 
 impl Flow {
     fn add(&mut self, bytes: u64, ns: u64) {
-        self.packets += 1;
-        self.bytes += bytes;
+        self.packets = self.packets.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes);
         self.first_ns.get_or_insert(ns);
         self.last_ns = ns;
     }
@@ -420,7 +420,7 @@ impl RecordsView {
         if now < self.next_sweep {
             return;
         }
-        self.next_sweep = now + SWEEP_NS;
+        self.next_sweep = now.saturating_add(SWEEP_NS);
         let mut due: Vec<(u64, u64, &'static str)> = Vec::new();
         for (id, s) in &self.socks {
             if now.saturating_sub(s.last_ns) > self.cfg.idle_ns {
@@ -562,7 +562,7 @@ impl RecordsView {
             first_inode: before.or(inode.copied()),
             last_inode: None,
         });
-        agg.counts[kind] += 1;
+        agg.counts[kind] = agg.counts[kind].saturating_add(1);
         agg.last_ns = ts;
         agg.tid = e.common.tid;
         if agg.path.is_empty() || kind == MOVED_TO {
@@ -816,7 +816,7 @@ impl RecordsView {
             (1, sc.ret as u64)
         };
         flow.add(bytes, ts);
-        flow.packets += packets - 1;
+        flow.packets = flow.packets.saturating_add(packets.saturating_sub(1));
         // A UDP socket that received first serves.
         if agg.info.protocol == 17 && agg.tx.packets == 0 && dir == Direction::Rx {
             agg.server = true;
@@ -951,7 +951,7 @@ impl RecordsView {
             m.insert("FileGID".into(), i.gid.get().into());
             m.insert("FileSize".into(), i.size.get().into());
             if let Some(first) = &f.first_inode {
-                let change = i.size.get() as i64 - first.size.get() as i64;
+                let change = (i.size.get() as i64).saturating_sub(first.size.get() as i64);
                 if change != 0 {
                     m.insert("FileSizeChange".into(), change.into());
                 }
@@ -969,7 +969,7 @@ impl RecordsView {
                 kflowd_time(i.mtime_ns.get()).into(),
             );
             if let Some(first) = &f.first_inode {
-                let change = i.mtime_ns.get() - first.mtime_ns.get();
+                let change = i.mtime_ns.get().saturating_sub(first.mtime_ns.get());
                 if change != 0 {
                     m.insert("FileModificationTimeChange".into(), secs(change));
                 }
