@@ -434,3 +434,65 @@ fn idle_sockets_leave_on_event_time() {
     assert_eq!(whole[0]["SockTxPackets"], 2, "{}", whole[0]);
     assert_eq!(whole[0]["SockTxBytes"], 6, "{}", whole[0]);
 }
+
+#[test]
+fn rotated_segments_replay_together_and_alone() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "rot.kz");
+    // ~1 M syscalls: several MiB of trace, so several 1 MiB segments.
+    let code = record(
+        &trace,
+        &["--rotate-size", "1", "--frame-size", "256"],
+        &[
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            "count=400000",
+            "status=none",
+        ],
+    );
+    assert_eq!(code, 0);
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segments.sort();
+    assert!(segments.len() >= 2, "{segments:?}");
+    assert!(
+        segments.iter().any(|p| p.ends_with("rot.1.kz")),
+        "{segments:?}"
+    );
+    // Given in any order, they are one recording.
+    let mut args: Vec<&str> = vec!["info", "--json"];
+    args.extend(segments.iter().rev().map(|p| p.to_str().unwrap()));
+    let out = run_ok(&args);
+    let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(infos.len(), 1, "one recording");
+    let all = &infos[0];
+    assert_eq!(all["segments"].as_array().unwrap().len(), segments.len());
+    assert_eq!(all["dropped_total"], 0, "{all}");
+    assert_eq!(all["records_total"], all["kernel_emitted_total"], "{all}");
+    // Each segment stands alone: its own header, host info and snapshot.
+    let mut sum = 0;
+    for seg in &segments {
+        let i = info(seg);
+        assert!(i["host"]["hostname"].is_string(), "{i}");
+        assert!(i["snapshot_processes"].as_u64().unwrap() > 0, "{i}");
+        assert_eq!(i["segments"][0]["closed_cleanly"], true, "{i}");
+        sum += i["records_total"].as_u64().unwrap();
+        let out = run_ok(&[
+            "replay",
+            seg.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ]);
+        assert!(!out.stdout.is_empty());
+    }
+    assert_eq!(sum, all["records_total"].as_u64().unwrap());
+}
