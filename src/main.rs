@@ -34,7 +34,7 @@ enum Cmd {
         kellect record -o trace.kz --duration 60s   record the whole system for a minute\n  \
         kellect record -o trace.kz                  record the whole system until Ctrl-C")]
     Record(RecordArgs),
-    /// Replay traces: decode, enrich and print events as JSON (no privileges needed).
+    /// Replay traces: kflowd-style records or kernel events, as JSON or a table (no root).
     Replay(ReplayArgs),
     /// Describe traces: host, time range, record counts, drops, frames and damage.
     Info(InfoArgs),
