@@ -169,6 +169,8 @@ mod live {
     use crate::util::{assert_same_text, events, json_lines, kellect};
 
     const DNS_PORT: u16 = 15353;
+    /// Its own dnsmasq: tests run in parallel.
+    const DNS_TCP_PORT: u16 = 15354;
     const HTTP_PORT: u16 = 18080;
     /// The `kellect live` test's own HTTP server: tests run in parallel.
     const HTTP_LIVE_PORT: u16 = 18081;
@@ -308,10 +310,10 @@ mod live {
 
         /// dnsmasq on 127.0.0.1:DNS_PORT answering kellect.test A with 127.0.0.77.
         #[track_caller]
-        fn dnsmasq(dir: &Path) -> Peer {
+        fn dnsmasq(dir: &Path, dns_port: u16) -> Peer {
             need("dnsmasq", "dnsmasq-base");
             need("dig", "bind9-dnsutils");
-            let port = format!("--port={DNS_PORT}");
+            let port = format!("--port={dns_port}");
             let mut peer = Peer::start(
                 "dnsmasq",
                 dir,
@@ -331,7 +333,7 @@ mod live {
                     "--log-facility=-",
                 ],
             );
-            let port = DNS_PORT.to_string();
+            let port = dns_port.to_string();
             peer.wait_ready(|| {
                 Command::new("dig")
                     .args(["@127.0.0.1", "-p", &port, "+tries=1", "+time=1", "+short"])
@@ -583,7 +585,7 @@ mod live {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let _dns = Peer::dnsmasq(dir.path());
+        let _dns = Peer::dnsmasq(dir.path(), DNS_PORT);
         let trace = dir.path().join("dns.kz");
         let port = DNS_PORT.to_string();
         let out = record(
@@ -853,6 +855,105 @@ sys.stdout.write(data.decode())
             f => panic!("logger sent facility {f}, not user"),
         };
         (facility, SEVERITIES[(pri % 8) as usize])
+    }
+
+    #[test]
+    fn dns_over_tcp_with_its_length_prefix() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let _dns = Peer::dnsmasq(dir.path(), DNS_TCP_PORT);
+        let trace = dir.path().join("dnstcp.kz");
+        let port = DNS_TCP_PORT.to_string();
+        let out = record(
+            &trace,
+            &["-p", &format!("dns=tcp/{DNS_TCP_PORT}")],
+            &[
+                "dig",
+                "@127.0.0.1",
+                "-p",
+                &port,
+                "+tcp",
+                "+tries=1",
+                "+time=2",
+                "kellect.test",
+                "A",
+            ],
+        );
+        let dig = stdout(&out);
+        assert!(dig.contains("127.0.0.77"), "dig got no answer:\n{dig}");
+        let recs = records(&trace);
+        let s = the(&recs, "DNS/TCP socket record", "socket", |r| {
+            r["SockRemotePort"] == DNS_TCP_PORT && r["SockProtocol"] == "TCP"
+        });
+        let mut c = Checks::default();
+        c.eq("App", &s["App"], "DNS");
+        c.eq(
+            "AppTxDns[0].ResourceRecords",
+            &s["AppTxDns"][0]["ResourceRecords"],
+            json!([["A", "kellect.test"]]),
+        );
+        c.eq(
+            "AppRxDns[0].ResourceRecords[0][4]",
+            &s["AppRxDns"][0]["ResourceRecords"][0][4],
+            "127.0.0.77",
+        );
+        c.eq(
+            "AppRxDns[0].TransactionId",
+            &s["AppRxDns"][0]["TransactionId"],
+            s["AppTxDns"][0]["TransactionId"].clone(),
+        );
+        c.eq("SockState", &s["SockState"], "TCP_CLOSE");
+        c.done(&format!("the DNS/TCP socket record:\n{s:#}"));
+    }
+
+    #[test]
+    fn syslog_over_tcp() {
+        if !live() {
+            return;
+        }
+        // A TCP syslog peer that keeps what it receives.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut conn, &mut all).unwrap();
+            all
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("syslogtcp.kz");
+        record(
+            &trace,
+            &["-p", &format!("syslog=tcp/{port}")],
+            &[
+                "logger",
+                "-T",
+                "-n",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "--rfc3164",
+                "-t",
+                "kellecttcp",
+                "over tcp",
+            ],
+        );
+        let sent = String::from_utf8(received.join().unwrap()).unwrap();
+        assert!(sent.contains("kellecttcp: over tcp"), "{sent:?}");
+        let recs = records(&trace);
+        let s = the(&recs, "SYSLOG/TCP socket record", "socket", |r| {
+            r["SockRemotePort"] == port
+        });
+        let mut c = Checks::default();
+        c.eq("SockProtocol", &s["SockProtocol"], "TCP");
+        c.eq("App", &s["App"], "SYSLOG");
+        c.eq("SockTxBytes", &s["SockTxBytes"], sent.len());
+        let m = &s["AppTxSyslog"][0];
+        c.eq("AppTxSyslog[0].Appname", &m["Appname"], "kellecttcp");
+        c.eq("AppTxSyslog[0].Message", &m["Message"], "over tcp");
+        c.done(&format!("the peer received {sent:?}\nthe record:\n{s:#}"));
     }
 
     #[test]
