@@ -429,6 +429,13 @@ fn idle_sockets_leave_on_event_time() {
     assert_eq!(split[0]["SockTxPackets"], 1, "{}", split[0]);
     assert_eq!(split[1]["InfoExport"], "close", "{}", split[1]);
     assert_eq!(split[1]["SockTxPackets"], 1, "{}", split[1]);
+    // Open longer than ACTIVE: exported, then counted afresh.
+    let active = sockets("100,1");
+    assert_eq!(active.len(), 2, "{active:#?}");
+    assert_eq!(active[0]["InfoExport"], "active", "{}", active[0]);
+    assert_eq!(active[0]["SockTxPackets"], 1, "{}", active[0]);
+    assert_eq!(active[1]["InfoExport"], "close", "{}", active[1]);
+    assert_eq!(active[1]["SockTxPackets"], 1, "{}", active[1]);
     let whole = sockets("15,1800");
     assert_eq!(whole.len(), 1, "{whole:#?}");
     assert_eq!(whole[0]["SockTxPackets"], 2, "{}", whole[0]);
