@@ -503,3 +503,73 @@ fn rotated_segments_replay_together_and_alone() {
     }
     assert_eq!(sum, all["records_total"].as_u64().unwrap());
 }
+
+#[test]
+fn accepted_connections_are_server_records() {
+    if !live() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "server.kz");
+    // The recorded process serves one connection; the test (not recorded) is its client.
+    let server = "import socket, sys\n\
+                  l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n\
+                  print(l.getsockname()[1], flush=True)\n\
+                  c, _ = l.accept(); c.recv(4); c.sendall(b'pong!'); c.close(); l.close()\n";
+    let mut recorder = kellect()
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .args(["--", "python3", "-c", server])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(recorder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server prints its port");
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"pong!");
+    assert!(recorder.wait().unwrap().success());
+
+    let out = run_ok(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "-m",
+        "socket",
+        "-o",
+        "json-min",
+    ]);
+    // json-min keeps key order: the raw line tells Rx from Tx order.
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains(&format!("\"SockLocalPort\":{port}")) && !l.contains("\"SockRemotePort\":0")
+        })
+        .unwrap_or_else(|| panic!("no record of the accepted connection:\n{text}"));
+    // The listening socket is a server too.
+    let listening = text
+        .lines()
+        .find(|l| {
+            l.contains(&format!("\"SockLocalPort\":{port}")) && l.contains("\"SockRemotePort\":0")
+        })
+        .unwrap_or_else(|| panic!("no record of the listening socket:\n{text}"));
+    assert!(listening.contains("\"SockRole\":\"SERVER\""), "{listening}");
+    let r: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(r["SockRole"], "SERVER", "{r}");
+    assert_eq!(r["SockProtocol"], "TCP", "{r}");
+    assert_eq!(r["SockRxBytes"], 4, "{r}");
+    assert_eq!(r["SockTxBytes"], 5, "{r}");
+    assert_eq!(r["SockState"], "TCP_CLOSE", "{r}");
+    assert!(
+        line.find("\"SockRxBytes\"").unwrap() < line.find("\"SockTxBytes\"").unwrap(),
+        "a server record puts Rx before Tx: {line}"
+    );
+}

@@ -778,7 +778,8 @@ impl RecordsView {
             .socks
             .entry(id)
             .or_insert_with(|| SockAgg::new(pid, e.common.tid, *info, ts));
-        agg.server |= server;
+        // TCP_LISTEN: a listening socket serves.
+        agg.server |= server || info.state == 10;
         agg.pid = pid;
         agg.tid = e.common.tid;
         agg.proc = proc;
@@ -876,8 +877,12 @@ impl RecordsView {
             2 => agg.reset = Some("TX"),
             _ => {
                 agg.state = Some(s.newstate);
-                // A connection the process accepted starts in SYN_RECV; one it opened in SYN_SENT.
-                if s.oldstate == 12 || s.newstate == 12 {
+                // A listening socket, and a connection the process accepted (it starts in
+                // SYN_RECV; one the process opened starts in SYN_SENT), serve.
+                if [s.oldstate, s.newstate]
+                    .iter()
+                    .any(|&st| st == 10 || st == 12)
+                {
                     agg.server = true;
                 }
             }
