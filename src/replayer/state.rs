@@ -169,14 +169,18 @@ impl ProcessTable {
             "mmap" => Some(fd_arg(4)),
             _ => None,
         };
-        resolved.fd_name = event_fd.and_then(|fd| self.fd_name(pid, fd));
-        if resolved.fd_name.is_none() {
-            // The kernel gave the fd's inode: sockets and pipes are named by it.
-            resolved.fd_name = sc
-                .inode
-                .as_ref()
-                .and_then(|i| inode_name(i.mode.get(), i.ino.get()));
-        }
+        // The fd table names files and connected sockets; where it knows no more than
+        // "pipe" or "socket", the inode the kernel gave names them as /proc does.
+        let by_table = event_fd.and_then(|fd| self.fd_name(pid, fd));
+        let by_inode = sc
+            .inode
+            .as_ref()
+            .and_then(|i| inode_name(i.mode.get(), i.ino.get()));
+        resolved.fd_name = match by_table {
+            Some(t) if t == "pipe" || t == "socket" => by_inode.or(Some(t)),
+            Some(t) => Some(t),
+            None => by_inode,
+        };
         // A non-blocking connect in progress (EINPROGRESS) has its peer all the same.
         let connecting = name == "connect" && sc.ret == -115;
         if !ok && !connecting {
