@@ -855,35 +855,20 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
  * and possibly a socket), each a global function: the verifier checks each once, on its
  * own, which keeps every check far below its complexity limit.
  */
-__noinline int emit_2paths(struct pending *p, long ret)
-{
-	struct sc_desc *d;
+#define EMIT_SHAPE(name, paths, net)                                                    \
+	__noinline int name(struct pending *p, long ret)                                \
+	{                                                                               \
+		struct sc_desc *d;                                                      \
+                                                                                        \
+		if (!p)                                                                 \
+			return 0;                                                       \
+		d = bpf_map_lookup_elem(&syscalls, &p->nr);                             \
+		return d ? emit_syscall(p, d, ret, paths, net) : 0;                     \
+	}
 
-	if (!p)
-		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &p->nr);
-	return d ? emit_syscall(p, d, ret, 2, false) : 0;
-}
-
-__noinline int emit_1path(struct pending *p, long ret)
-{
-	struct sc_desc *d;
-
-	if (!p)
-		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &p->nr);
-	return d ? emit_syscall(p, d, ret, 1, false) : 0;
-}
-
-__noinline int emit_0paths(struct pending *p, long ret)
-{
-	struct sc_desc *d;
-
-	if (!p)
-		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &p->nr);
-	return d ? emit_syscall(p, d, ret, 0, true) : 0;
-}
+EMIT_SHAPE(emit_2paths, 2, false)
+EMIT_SHAPE(emit_1path, 1, false)
+EMIT_SHAPE(emit_0paths, 0, true)
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
