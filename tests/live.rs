@@ -573,3 +573,79 @@ fn accepted_connections_are_server_records() {
         "a server record puts Rx before Tx: {line}"
     );
 }
+
+/// Waits for a child at most `secs` seconds.
+#[track_caller]
+fn wait_for(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 10 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("still running after {secs} s");
+}
+
+#[test]
+fn duration_and_sigterm_end_a_recording() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The whole system for a second: it ends by itself, closed cleanly.
+    let sys = temp_trace(&dir, "sys.kz");
+    let mut rec = kellect()
+        .args(["record", "-q", "-d", "1s", "-o", sys.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&mut rec, 30).success());
+    assert_eq!(info(&sys)["segments"][0]["closed_cleanly"], true);
+
+    // With a command, the duration sends it SIGTERM; kellect exits with its status.
+    let cmd = temp_trace(&dir, "cmd.kz");
+    let mut rec = kellect()
+        .args([
+            "record",
+            "-q",
+            "-d",
+            "1s",
+            "-o",
+            cmd.to_str().unwrap(),
+            "--",
+            "sleep",
+            "60",
+        ])
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_for(&mut rec, 30).code(), Some(128 + 15));
+    let evs = events(&cmd);
+    let exit = evs
+        .iter()
+        .find(|e| e["event_type"] == "process_exit" && e["comm"] == "sleep")
+        .expect("sleep's exit is recorded");
+    assert_eq!(exit["signal_name"], "SIGTERM", "{exit}");
+
+    // SIGTERM sent to kellect is passed on to the command.
+    let term = temp_trace(&dir, "term.kz");
+    let mut rec = kellect()
+        .args([
+            "record",
+            "-q",
+            "-o",
+            term.to_str().unwrap(),
+            "--",
+            "sleep",
+            "60",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &rec.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(wait_for(&mut rec, 30).code(), Some(128 + 15));
+    assert_eq!(info(&term)["segments"][0]["closed_cleanly"], true);
+}
