@@ -649,3 +649,60 @@ fn duration_and_sigterm_end_a_recording() {
     assert_eq!(wait_for(&mut rec, 30).code(), Some(128 + 15));
     assert_eq!(info(&term)["segments"][0]["closed_cleanly"], true);
 }
+
+#[test]
+fn drops_are_counted_and_reported() {
+    if !live() {
+        return;
+    }
+    // A 1 MiB ring cannot hold a syscall storm: the kernel drops, and says how many.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_trace(&dir, "drops.kz");
+    let out = kellect()
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .args([
+            "--ring-size",
+            "1",
+            "--",
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+        ])
+        .args(["count=200000", "status=none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let i = info(&trace);
+    let dropped = i["dropped_total"].as_u64().unwrap();
+    assert!(dropped > 0, "a 1 MiB ring under a syscall storm drops: {i}");
+    assert!(
+        stderr.contains(&format!("{dropped} events were lost")),
+        "{stderr}"
+    );
+    // Everything the kernel wrote is in the trace; written + dropped covers dd's syscalls.
+    assert_eq!(i["records_total"], i["kernel_emitted_total"], "{i}");
+    let total = i["records_total"].as_u64().unwrap() + dropped;
+    assert!(total >= 400_000, "{total} records written or dropped: {i}");
+    // Replay says so.
+    let out = kellect()
+        .args([
+            "replay",
+            trace.to_str().unwrap(),
+            "-m",
+            "process",
+            "-o",
+            "json-min",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("lost {dropped} records")),
+        "{stderr}"
+    );
+}

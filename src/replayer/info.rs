@@ -76,6 +76,19 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
     out
 }
 
+/// What the recorder lost, if anything, as a warning for the reader of the output (not
+/// damage: the trace says exactly how much is missing).
+pub fn loss_warning(recording: &Recording) -> Option<String> {
+    let stats = recording.stats.as_ref()?;
+    let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum::<u64>() + stats.user_dropped;
+    (dropped > 0).then(|| {
+        format!(
+            "the recorder lost {dropped} records (ring buffer full): what they were is missing \
+             from this output; `kellect info` counts them per kind and CPU"
+        )
+    })
+}
+
 fn rfc3339(ns: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
         .ok()

@@ -134,6 +134,7 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
     let mut report = ReplayReport::default();
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
+        report.warnings.extend(info::loss_warning(recording));
         let mut engine = Engine::new(cfg, sink);
         feed_recording(&mut engine, recording)?;
         engine.finish()?;
