@@ -459,7 +459,17 @@ fn recording_id() -> u64 {
 /// Hands executables to the enrichment thread: exec'd files, and files with an execute bit
 /// that were opened. A few header reads on the records that are already in memory.
 fn notice_files(enricher: &enrich::Enricher, data: &[u8]) {
-    use crate::abi::Record;
+    use crate::abi::{Record, RecordKind};
+    // Most records are neither execs nor opens: the header says so without decoding.
+    let Some(h) = peek_header(data) else { return };
+    let interesting = match RecordKind::from_raw(h.kind.get()) {
+        RecordKind::Exec => true,
+        RecordKind::Syscall => matches!(h.syscall.get(), 1..=4),
+        _ => false,
+    };
+    if !interesting {
+        return;
+    }
     let Some(Ok(record)) = crate::abi::Records::new(data).next() else {
         return;
     };
