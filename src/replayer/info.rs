@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::trace::Recording;
+use super::trace::{Recording, Segment};
 use crate::abi::{RecordKind, Records};
-use crate::format;
+use crate::format::{self, BlockKind};
+use crate::meta::{Continuation, Stats};
 
 #[derive(Debug, Serialize)]
 pub struct TraceInfo {
@@ -73,7 +74,249 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
         }
     }
     out.extend(recording.problems.iter().cloned());
+    out.extend(continuity_warnings(recording));
+    out.extend(accounting_warning(recording));
     out
+}
+
+/// At most this many warnings of one sort (missing, repeated, out-of-order frames) are
+/// spelled out; the rest are counted in one more line.
+const LISTED_MAX: usize = 10;
+
+/// What the recording's own numbering says is missing, repeated or out of order: segment
+/// indexes (file headers) from 0 up, frame sequence numbers (frame headers) from 0 up and
+/// continuing across segments, and a `Continuation` block that announces a segment that was
+/// not given. One sentence per finding, naming the missing segments (index and file name)
+/// and frames (sequence numbers, with the segment and byte offset where they should be).
+pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
+    let segments = &recording.segments;
+    let mut out = Vec::new();
+    let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
+        return out;
+    };
+    // Segments: the indexes given must run 0, 1, 2, … (the grouping sorted them).
+    let mut expected = 0u32;
+    for segment in segments {
+        let index = segment.header.segment_index;
+        if index > expected {
+            out.push(missing_segments(segment, expected, index - 1));
+        }
+        expected = index.saturating_add(1);
+    }
+    // Each segment's continuation, if its writer closed it by rotation.
+    let continuations: Vec<Option<Continuation>> = segments
+        .iter()
+        .map(|s| s.metas::<Continuation>(&mut out).last().copied())
+        .collect();
+    if let Some(Some(c)) = continuations.last() {
+        out.push(format!(
+            "the recording continues in segment {} ({}), not given: what it holds is missing \
+             from this output",
+            c.next_segment_index,
+            segment_name(last, c.next_segment_index)
+        ));
+    }
+
+    // Frames in the order given: (sequence number, segment, byte offset of the block).
+    let mut frames: Vec<(u32, u32, u64)> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        for block in segment.frames() {
+            if let Some(h) = segment.frame_header(block) {
+                frames.push((h.seq, i as u32, block.offset));
+            }
+        }
+    }
+    let at = |&(seq, i, offset): &(u32, u32, u64)| {
+        format!(
+            "frame {seq} is at byte offset {offset} of {}",
+            segments[i as usize].path.display()
+        )
+    };
+    // By sequence number (ties in file order): repeats sit next to each other, gaps show.
+    let mut by_seq: Vec<(u32, u32)> = frames
+        .iter()
+        .enumerate()
+        .map(|(position, f)| (f.0, position as u32))
+        .collect();
+    by_seq.sort_unstable();
+    let mut missing = Vec::new();
+    let mut repeated = Vec::new();
+    let mut next_seq = (first.header.segment_index == 0).then_some(0u32);
+    let mut previous: Option<u32> = None;
+    for &(seq, position) in &by_seq {
+        let frame = &frames[position as usize];
+        if previous == Some(seq) {
+            repeated.push(format!(
+                "frame {seq} is repeated: {} (its sequence number was met before)",
+                at(frame)
+            ));
+            continue;
+        }
+        if let Some(want) = next_seq.filter(|&want| seq > want) {
+            missing.push(format!(
+                "{} missing: the next frame present, {}",
+                frames_range(want, seq - 1),
+                at(frame)
+            ));
+        }
+        previous = Some(seq);
+        next_seq = seq.checked_add(1);
+    }
+    // Frames a segment should end with: numbered before its continuation's next one.
+    for (i, c) in continuations.iter().enumerate() {
+        let Some(c) = c else { continue };
+        let last_seq = frames.iter().filter(|f| f.1 as usize == i).map(|f| f.0).max();
+        if let Some(last_seq) = last_seq.filter(|&l| l.saturating_add(1) < c.next_frame_seq) {
+            missing.push(format!(
+                "{} missing at the end of {} (its continuation block says the next frame is {})",
+                frames_range(last_seq + 1, c.next_frame_seq - 1),
+                segments[i].path.display(),
+                c.next_frame_seq
+            ));
+        }
+    }
+    // Out of order: a frame given after one with a higher number (repeats aside).
+    let mut disordered = Vec::new();
+    let mut highest: Option<u32> = None;
+    for frame in &frames {
+        if let Some(h) = highest.filter(|&h| frame.0 < h) {
+            disordered.push(format!(
+                "frame {} is out of order: {}, after frame {h}",
+                frame.0,
+                at(frame)
+            ));
+        }
+        highest = highest.max(Some(frame.0));
+    }
+    for (list, what) in [
+        (missing, "gaps in the frame numbering"),
+        (repeated, "repeated frames"),
+        (disordered, "frames out of order"),
+    ] {
+        let n = list.len();
+        out.extend(list.into_iter().take(LISTED_MAX));
+        if n > LISTED_MAX {
+            out.push(format!("and {} more {what}", n - LISTED_MAX));
+        }
+    }
+    out
+}
+
+fn frames_range(from: u32, to: u32) -> String {
+    if from == to {
+        format!("frame {from} is")
+    } else {
+        format!("frames {from}..{to} are")
+    }
+}
+
+fn missing_segments(known: &Segment, from: u32, to: u32) -> String {
+    if from == to {
+        format!("segment {from} ({}) is missing", segment_name(known, from))
+    } else {
+        format!(
+            "segments {from}..{to} ({} .. {}) are missing",
+            segment_name(known, from),
+            segment_name(known, to)
+        )
+    }
+}
+
+/// The file name a writer gives segment `index` of the recording `known` belongs to:
+/// `t.kz` for 0, `t.N.kz` for N (derived from `known`'s own name and index).
+pub fn segment_name(known: &Segment, index: u32) -> String {
+    let name = known
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let own = known.header.segment_index;
+    // Back to the first segment's name: drop the ".N" this segment's index put in.
+    let base = if own == 0 {
+        name
+    } else {
+        let tag = format!(".{own}");
+        match name.rsplit_once('.') {
+            Some((stem, ext)) if stem.ends_with(&tag) => {
+                format!("{}.{ext}", &stem[..stem.len() - tag.len()])
+            }
+            _ if name.ends_with(&tag) => name[..name.len() - tag.len()].to_owned(),
+            _ => return format!("the segment numbered {index} beside {name}"),
+        }
+    };
+    if index == 0 {
+        return base;
+    }
+    match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{index}.{ext}"),
+        _ => format!("{base}.{index}"),
+    }
+}
+
+/// Cross-checks the kernel's counts against what the trace stores. The last statistics
+/// block holds running totals per CPU and kind: records emitted into the ring buffer,
+/// dropped because it was full, and (`user_dropped`) lost in user space. When it is the
+/// recording's final word (written after the recorder stopped emission: the last block
+/// before Index and End of a cleanly closed last segment that announces no continuation),
+/// emitted − dropped − user-dropped must equal the records stored in every frame; when a
+/// crash cut the last segment, records counted before the cut can be missing but never
+/// too many. Returns the mismatch as one sentence with the numbers, or `None`.
+pub fn accounting_warning(recording: &Recording) -> Option<String> {
+    let segments = &recording.segments;
+    let last = segments.last()?;
+    let mut ignored = Vec::new();
+    let (holder, stats_offset, stats) = segments.iter().enumerate().rev().find_map(|(i, s)| {
+        let offset = s.blocks.iter().rev().find(|b| b.kind == BlockKind::Stats)?.offset;
+        let all = s.metas::<Stats>(&mut ignored);
+        // A Stats block that does not decode is reported elsewhere; the check needs the
+        // last one, so it does not guess with an earlier one.
+        let count = s.blocks.iter().filter(|b| b.kind == BlockKind::Stats).count();
+        (all.len() == count).then(|| (i, offset, all.into_iter().last()))
+    })?;
+    let stats = stats?;
+    let mut stored = 0u64;
+    let mut after = 0u64;
+    for (i, segment) in segments.iter().enumerate() {
+        for block in segment.frames() {
+            let Some(h) = segment.frame_header(block) else { continue };
+            stored += h.record_count as u64;
+            if (i, block.offset) > (holder, stats_offset) {
+                after += h.record_count as u64;
+            }
+        }
+    }
+    let emitted: u64 = stats.counters.iter().map(|c| c.emitted).sum();
+    let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum();
+    let expected = emitted
+        .saturating_sub(dropped)
+        .saturating_sub(stats.user_dropped);
+    let continues = !last.metas::<Continuation>(&mut ignored).is_empty();
+    let final_word = holder == segments.len() - 1 && last.closed && !continues && after == 0;
+    let says = format!(
+        "the statistics say {emitted} records emitted, {dropped} dropped by the kernel and {} \
+         lost in user space, but {stored} are stored",
+        stats.user_dropped
+    );
+    if final_word && stored < expected {
+        Some(format!(
+            "{says}: {} records are missing from the trace",
+            expected - stored
+        ))
+    } else if final_word && stored > expected {
+        Some(format!(
+            "{says}: {} records more than the kernel emitted",
+            stored - expected
+        ))
+    } else if !last.closed && !continues && stored < expected {
+        Some(format!(
+            "{says} (the last statistics block, at byte offset {stats_offset} of {}): {} \
+             records counted before the recording was cut are missing",
+            segments[holder].path.display(),
+            expected - stored
+        ))
+    } else {
+        None
+    }
 }
 
 /// What the recorder lost, if anything, as a warning for the reader of the output (not
