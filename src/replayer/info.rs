@@ -165,7 +165,11 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
     // Frames a segment should end with: numbered before its continuation's next one.
     for (i, c) in continuations.iter().enumerate() {
         let Some(c) = c else { continue };
-        let last_seq = frames.iter().filter(|f| f.1 as usize == i).map(|f| f.0).max();
+        let last_seq = frames
+            .iter()
+            .filter(|f| f.1 as usize == i)
+            .map(|f| f.0)
+            .max();
         if let Some(last_seq) = last_seq.filter(|&l| l.saturating_add(1) < c.next_frame_seq) {
             missing.push(format!(
                 "{} missing at the end of {} (its continuation block says the next frame is {})",
@@ -254,23 +258,33 @@ pub fn segment_name(known: &Segment, index: u32) -> String {
 }
 
 /// Cross-checks the kernel's counts against what the trace stores. The last statistics
-/// block holds running totals per CPU and kind: records emitted into the ring buffer,
-/// dropped because it was full, and (`user_dropped`) lost in user space. When it is the
-/// recording's final word (written after the recorder stopped emission: the last block
-/// before Index and End of a cleanly closed last segment that announces no continuation),
-/// emitted − dropped − user-dropped must equal the records stored in every frame; when a
-/// crash cut the last segment, records counted before the cut can be missing but never
-/// too many. Returns the mismatch as one sentence with the numbers, or `None`.
+/// block holds running totals per CPU and kind: records emitted (written into the ring
+/// buffer), records dropped (not written: the ring was full; never part of `emitted`), and
+/// `user_dropped`, emitted records user space could not store. When it is the recording's
+/// final word (written after the recorder stopped emission: the last block before Index and
+/// End of a cleanly closed last segment that announces no continuation), emitted −
+/// user-dropped must equal the records stored in every frame; when a crash cut the last
+/// segment, records counted before the cut can be missing but never too many. Returns the
+/// mismatch as one sentence with the numbers, or `None`.
 pub fn accounting_warning(recording: &Recording) -> Option<String> {
     let segments = &recording.segments;
     let last = segments.last()?;
     let mut ignored = Vec::new();
     let (holder, stats_offset, stats) = segments.iter().enumerate().rev().find_map(|(i, s)| {
-        let offset = s.blocks.iter().rev().find(|b| b.kind == BlockKind::Stats)?.offset;
+        let offset = s
+            .blocks
+            .iter()
+            .rev()
+            .find(|b| b.kind == BlockKind::Stats)?
+            .offset;
         let all = s.metas::<Stats>(&mut ignored);
         // A Stats block that does not decode is reported elsewhere; the check needs the
         // last one, so it does not guess with an earlier one.
-        let count = s.blocks.iter().filter(|b| b.kind == BlockKind::Stats).count();
+        let count = s
+            .blocks
+            .iter()
+            .filter(|b| b.kind == BlockKind::Stats)
+            .count();
         (all.len() == count).then(|| (i, offset, all.into_iter().last()))
     })?;
     let stats = stats?;
@@ -278,7 +292,9 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
     let mut after = 0u64;
     for (i, segment) in segments.iter().enumerate() {
         for block in segment.frames() {
-            let Some(h) = segment.frame_header(block) else { continue };
+            let Some(h) = segment.frame_header(block) else {
+                continue;
+            };
             stored += h.record_count as u64;
             if (i, block.offset) > (holder, stats_offset) {
                 after += h.record_count as u64;
@@ -287,14 +303,12 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
     }
     let emitted: u64 = stats.counters.iter().map(|c| c.emitted).sum();
     let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum();
-    let expected = emitted
-        .saturating_sub(dropped)
-        .saturating_sub(stats.user_dropped);
+    let expected = emitted.saturating_sub(stats.user_dropped);
     let continues = !last.metas::<Continuation>(&mut ignored).is_empty();
     let final_word = holder == segments.len() - 1 && last.closed && !continues && after == 0;
     let says = format!(
-        "the statistics say {emitted} records emitted, {dropped} dropped by the kernel and {} \
-         lost in user space, but {stored} are stored",
+        "the statistics say {emitted} records emitted ({dropped} more dropped by the kernel, not \
+         emitted) and {} of them lost in user space, but {stored} are stored",
         stats.user_dropped
     );
     if final_word && stored < expected {
