@@ -104,11 +104,11 @@ struct PlannedSegment {
 /// Marks every segment but the last as closed by rotation, as a writer does.
 fn with_continuations(mut plan: Vec<PlannedSegment>) -> Vec<PlannedSegment> {
     let mut next_seq = 0;
-    for i in 0..plan.len() {
-        next_seq = plan[i].frames.last().map_or(next_seq, |f| f.seq + 1);
-        if !plan[i].last {
-            plan[i].continuation = Some(Continuation {
-                next_segment_index: plan[i].index + 1,
+    for segment in &mut plan {
+        next_seq = segment.frames.last().map_or(next_seq, |f| f.seq + 1);
+        if !segment.last {
+            segment.continuation = Some(Continuation {
+                next_segment_index: segment.index + 1,
                 next_frame_seq: next_seq,
             });
         }
@@ -571,6 +571,8 @@ mod live {
     use std::process::{Child, Command, Stdio};
     use std::time::Duration;
 
+    use kellect::format::TraceReader;
+
     use crate::live::live;
     use crate::util::{info, kellect};
 
@@ -647,6 +649,20 @@ mod live {
         assert_balanced(&trace, 20_000);
     }
 
+    /// Waits (at most a minute) until the trace being written holds a data frame: the
+    /// recorder is attached and draining.
+    #[track_caller]
+    fn wait_for_a_frame(trace: &Path) {
+        for _ in 0..300 {
+            let bytes = std::fs::read(trace).unwrap_or_default();
+            if TraceReader::new(&bytes).is_ok_and(|r| r.scan().frames().next().is_some()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("{} holds no frame after a minute", trace.display());
+    }
+
     #[test]
     fn sigint_stop_under_load_loses_nothing_uncounted() {
         if !live() {
@@ -662,7 +678,9 @@ mod live {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(2500));
+        // SIGINT before the recorder has its handler would just kill it: wait for a frame.
+        wait_for_a_frame(&trace);
+        std::thread::sleep(Duration::from_millis(1500));
         let sent = Command::new("kill")
             .args(["-INT", &recorder.id().to_string()])
             .status()
