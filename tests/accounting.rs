@@ -455,6 +455,17 @@ fn a_segment_given_twice_is_left_out_with_a_warning() {
     );
 }
 
+/// A real fork record (from fixtures/records.kz) and its timestamp.
+fn fork_record() -> (Vec<u8>, u64) {
+    let fork = source()
+        .records
+        .into_iter()
+        .find(|r| u16::from_le_bytes([r[0], r[1]]) == 1)
+        .expect("the fixture has a fork record");
+    let ts = u64::from_le_bytes(fork[8..16].try_into().unwrap());
+    (fork, ts)
+}
+
 /// A small segment built from scratch: `frames` frames of one fork record each, numbered
 /// from `first_seq`, and optionally a continuation.
 fn tiny_segment(index: u32, first_seq: u32, frames: u32, cont: Option<Continuation>) -> Vec<u8> {
@@ -464,16 +475,10 @@ fn tiny_segment(index: u32, first_seq: u32, frames: u32, cont: Option<Continuati
         created_realtime_ns: 1_700_000_000_000_000_000,
     };
     let mut enc = SegmentEncoder::new(&header, 3).unwrap();
-    let src = source();
-    let fork = src
-        .records
-        .iter()
-        .find(|r| u16::from_le_bytes([r[0], r[1]]) == 1)
-        .expect("the fixture has a fork record");
-    let ts = u64::from_le_bytes(fork[8..16].try_into().unwrap());
+    let (fork, ts) = fork_record();
     enc.set_next_seq(first_seq);
     for _ in 0..frames {
-        enc.push_frame(fork, ts, ts, 1, Codec::Zstd).unwrap();
+        enc.push_frame(&fork, ts, ts, 1, Codec::Zstd).unwrap();
     }
     if let Some(c) = cont {
         enc.push_meta(BlockKind::Continuation, &meta::encode(&c), false)
@@ -562,6 +567,49 @@ fn a_replay_that_recovers_nothing_exits_1() {
     // One good input among several is enough.
     let r = replay(&[damaged, fixture("catalogue.kz")]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
+
+#[test]
+fn statistics_from_a_hostile_trace_are_added_without_overflow() {
+    // One stored record, and two counters of u64::MAX: a clear mismatch, no overflow panic.
+    let header = FileHeader {
+        recording_id: 0xbad,
+        segment_index: 0,
+        created_realtime_ns: 1_700_000_000_000_000_000,
+    };
+    let (fork, ts) = fork_record();
+    let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+    enc.push_frame(&fork, ts, ts, 1, Codec::Zstd).unwrap();
+    let stats = meta::Stats {
+        at: meta::ClockSample {
+            boot_ns: ts,
+            realtime_ns: 1_700_000_000_000_000_000,
+        },
+        counters: (0..2)
+            .map(|cpu| meta::KindCounters {
+                cpu,
+                kind: 1,
+                emitted: u64::MAX,
+                dropped: u64::MAX,
+            })
+            .collect(),
+        user_dropped: 0,
+    };
+    enc.push_meta(BlockKind::Stats, &meta::encode(&stats), false)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.kz");
+    std::fs::write(&path, enc.finish()).unwrap();
+    let r = replay(std::slice::from_ref(&path));
+    assert_reported(
+        &format!(
+            "the statistics say {} records emitted ({} more dropped",
+            u64::MAX,
+            u64::MAX
+        ),
+        &r,
+        &damage(std::slice::from_ref(&path)),
+    );
 }
 
 /// Live: every record the kernel emitted is stored or counted as dropped, at any stop.

@@ -206,6 +206,11 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
     out
 }
 
+/// The sum of counters read from a trace: saturating, whatever a hostile trace says.
+fn counter_total(counters: impl Iterator<Item = u64>) -> u64 {
+    counters.fold(0, u64::saturating_add)
+}
+
 fn frames_range(from: u32, to: u32) -> String {
     if from == to {
         format!("frame {from} is")
@@ -295,14 +300,14 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
             let Some(h) = segment.frame_header(block) else {
                 continue;
             };
-            stored += h.record_count as u64;
+            stored = stored.saturating_add(h.record_count as u64);
             if (i, block.offset) > (holder, stats_offset) {
-                after += h.record_count as u64;
+                after = after.saturating_add(h.record_count as u64);
             }
         }
     }
-    let emitted: u64 = stats.counters.iter().map(|c| c.emitted).sum();
-    let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum();
+    let emitted = counter_total(stats.counters.iter().map(|c| c.emitted));
+    let dropped = counter_total(stats.counters.iter().map(|c| c.dropped));
     let expected = emitted.saturating_sub(stats.user_dropped);
     let continues = !last.metas::<Continuation>(&mut ignored).is_empty();
     let final_word = holder == segments.len() - 1 && last.closed && !continues && after == 0;
@@ -337,7 +342,8 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
 /// damage: the trace says exactly how much is missing).
 pub fn loss_warning(recording: &Recording) -> Option<String> {
     let stats = recording.stats.as_ref()?;
-    let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum::<u64>() + stats.user_dropped;
+    let dropped =
+        counter_total(stats.counters.iter().map(|c| c.dropped)).saturating_add(stats.user_dropped);
     (dropped > 0).then(|| {
         format!(
             "the recorder lost {dropped} records (ring buffer full): what they were is missing \
@@ -438,14 +444,16 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
     if let Some(stats) = &recording.stats {
         for c in &stats.counters {
             let name = RecordKind::from_raw(c.kind).name();
-            *kernel_emitted.entry(name.clone()).or_insert(0) += c.emitted;
+            let n = kernel_emitted.entry(name.clone()).or_insert(0u64);
+            *n = n.saturating_add(c.emitted);
             if c.dropped > 0 {
-                *kernel_dropped.entry(name).or_insert(0) += c.dropped;
+                let n = kernel_dropped.entry(name).or_insert(0u64);
+                *n = n.saturating_add(c.dropped);
             }
         }
     }
-    let dropped_total = kernel_dropped.values().sum::<u64>()
-        + recording.stats.as_ref().map_or(0, |s| s.user_dropped);
+    let dropped_total = counter_total(kernel_dropped.values().copied())
+        .saturating_add(recording.stats.as_ref().map_or(0, |s| s.user_dropped));
     TraceInfo {
         recording_id: format!("{:016x}", recording.id),
         segments: recording
@@ -480,7 +488,7 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         records_total: records.values().sum(),
         records,
         syscalls_by_group,
-        kernel_emitted_total: kernel_emitted.values().sum(),
+        kernel_emitted_total: counter_total(kernel_emitted.values().copied()),
         kernel_emitted,
         kernel_dropped,
         dropped_total,
