@@ -341,6 +341,27 @@ fn deleted_frames_with_a_rebuilt_index_are_named() {
 }
 
 #[test]
+fn many_gaps_are_listed_up_to_ten_and_counted_beyond() {
+    let src = source();
+    let dir = tempfile::tempdir().unwrap();
+    // Every odd frame of 30 deleted: 14 gaps (the last, 29, leaves none in the numbering).
+    let mut plan = src.plan(1, 30);
+    plan[0].frames.retain(|f| f.seq % 2 == 0);
+    let files = write(&src, &plan, dir.path());
+    let d = damage(&files);
+    let gaps = d
+        .iter()
+        .filter(|m| m.contains(" is missing: the next frame present"))
+        .count();
+    assert_eq!(gaps, 10, "{d:#?}");
+    assert!(
+        d.iter()
+            .any(|m| m == "and 4 more gaps in the frame numbering"),
+        "{d:#?}"
+    );
+}
+
+#[test]
 fn frames_deleted_and_renumbered_are_caught_by_the_statistics() {
     let src = source();
     let dir = tempfile::tempdir().unwrap();

@@ -83,6 +83,24 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
 /// spelled out; the rest are counted in one more line.
 const LISTED_MAX: usize = 10;
 
+/// Findings of one sort: the first [`LISTED_MAX`] as sentences, the rest only counted, so a
+/// hostile trace with millions of them costs no memory.
+#[derive(Default)]
+struct Listing {
+    lines: Vec<String>,
+    more: usize,
+}
+
+impl Listing {
+    fn push(&mut self, line: impl FnOnce() -> String) {
+        if self.lines.len() < LISTED_MAX {
+            self.lines.push(line());
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
 /// What the recording's own numbering says is missing, repeated or out of order: segment
 /// indexes (file headers) from 0 up, frame sequence numbers (frame headers) from 0 up and
 /// continuing across segments, and a `Continuation` block that announces a segment that was
@@ -139,56 +157,69 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
         .map(|(position, f)| (f.0, position as u32))
         .collect();
     by_seq.sort_unstable();
-    let mut missing = Vec::new();
-    let mut repeated = Vec::new();
+    let mut missing = Listing::default();
+    let mut repeated = Listing::default();
+    let mut is_repeat = vec![false; frames.len()];
     let mut next_seq = (first.header.segment_index == 0).then_some(0u32);
     let mut previous: Option<u32> = None;
     for &(seq, position) in &by_seq {
         let frame = &frames[position as usize];
         if previous == Some(seq) {
-            repeated.push(format!(
-                "frame {seq} is repeated: {} (its sequence number was met before)",
-                at(frame)
-            ));
+            is_repeat[position as usize] = true;
+            repeated.push(|| {
+                format!(
+                    "frame {seq} is repeated: {} (its sequence number was met before)",
+                    at(frame)
+                )
+            });
             continue;
         }
         if let Some(want) = next_seq.filter(|&want| seq > want) {
-            missing.push(format!(
-                "{} missing: the next frame present, {}",
-                frames_range(want, seq - 1),
-                at(frame)
-            ));
+            missing.push(|| {
+                format!(
+                    "{} missing: the next frame present, {}",
+                    frames_range(want, seq - 1),
+                    at(frame)
+                )
+            });
         }
         previous = Some(seq);
         next_seq = seq.checked_add(1);
     }
     // Frames a segment should end with: numbered before its continuation's next one.
-    for (i, c) in continuations.iter().enumerate() {
-        let Some(c) = c else { continue };
-        let last_seq = frames
-            .iter()
-            .filter(|f| f.1 as usize == i)
-            .map(|f| f.0)
-            .max();
-        if let Some(last_seq) = last_seq.filter(|&l| l.saturating_add(1) < c.next_frame_seq) {
-            missing.push(format!(
-                "{} missing at the end of {} (its continuation block says the next frame is {})",
-                frames_range(last_seq + 1, c.next_frame_seq - 1),
-                segments[i].path.display(),
-                c.next_frame_seq
-            ));
+    let mut last_seqs: Vec<Option<u32>> = vec![None; segments.len()];
+    for &(seq, i, _) in &frames {
+        let last_seq = &mut last_seqs[i as usize];
+        *last_seq = (*last_seq).max(Some(seq));
+    }
+    for (i, (c, last_seq)) in continuations.iter().zip(&last_seqs).enumerate() {
+        let (Some(c), Some(last_seq)) = (c, *last_seq) else {
+            continue;
+        };
+        if last_seq.saturating_add(1) < c.next_frame_seq {
+            missing.push(|| {
+                format!(
+                    "{} missing at the end of {} (its continuation block says the next frame \
+                     is {})",
+                    frames_range(last_seq + 1, c.next_frame_seq - 1),
+                    segments[i].path.display(),
+                    c.next_frame_seq
+                )
+            });
         }
     }
     // Out of order: a frame given after one with a higher number (repeats aside).
-    let mut disordered = Vec::new();
+    let mut disordered = Listing::default();
     let mut highest: Option<u32> = None;
-    for frame in &frames {
-        if let Some(h) = highest.filter(|&h| frame.0 < h) {
-            disordered.push(format!(
-                "frame {} is out of order: {}, after frame {h}",
-                frame.0,
-                at(frame)
-            ));
+    for (frame, &repeat) in frames.iter().zip(&is_repeat) {
+        if let Some(h) = highest.filter(|&h| frame.0 < h && !repeat) {
+            disordered.push(|| {
+                format!(
+                    "frame {} is out of order: {}, after frame {h}",
+                    frame.0,
+                    at(frame)
+                )
+            });
         }
         highest = highest.max(Some(frame.0));
     }
@@ -197,10 +228,9 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
         (repeated, "repeated frames"),
         (disordered, "frames out of order"),
     ] {
-        let n = list.len();
-        out.extend(list.into_iter().take(LISTED_MAX));
-        if n > LISTED_MAX {
-            out.push(format!("and {} more {what}", n - LISTED_MAX));
+        out.extend(list.lines);
+        if list.more > 0 {
+            out.push(format!("and {} more {what}", list.more));
         }
     }
     out
