@@ -26,6 +26,34 @@ const volatile __u8 unix_syslog = 0;   /* capture payloads of UNIX datagram sock
 const volatile __u64 sk_key = 0;       /* scrambles socket addresses into sk_id */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is waiting */
 
+/*
+ * Set to 1 by user space when the recording stops, checked before every
+ * bpf_ringbuf_reserve: nothing is emitted or counted after it, so the final drain and
+ * counter read see every record. A global in .bss rather than a map: checking it is a single
+ * load (no helper call), and user space sets it through the skeleton's mmap of .bss.
+ */
+volatile __u32 stopping = 0;
+
+/*
+ * Never used by the programs: an update of a map-of-maps from user space returns only after
+ * every BPF program that was running has finished (the kernel waits for an RCU grace period,
+ * see maybe_wait_bpf_programs), so once `stopping` is set, updating this map is how user
+ * space waits for programs that were already past the check.
+ */
+struct stop_barrier_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} stop_barrier_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct stop_barrier_inner);
+} stop_barrier SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20); /* resized by user space before load */
@@ -110,6 +138,10 @@ static __always_inline __u64 submit_flags(void)
 									      : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * Per CPU, but not exclusive: a softirq can interrupt a program on the same CPU and run
+ * another one that counts the same kind (TCP state changes), so the adds are atomic.
+ */
 static __always_inline void count(__u32 kind, bool dropped)
 {
 	struct kind_stats *s = bpf_map_lookup_elem(&stats, &kind);
@@ -117,9 +149,9 @@ static __always_inline void count(__u32 kind, bool dropped)
 	if (!s)
 		return;
 	if (dropped)
-		s->dropped++;
+		__sync_fetch_and_add(&s->dropped, 1);
 	else
-		s->emitted++;
+		__sync_fetch_and_add(&s->emitted, 1);
 }
 
 static __always_inline bool is_target(__u32 tgid)
@@ -179,6 +211,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 
+	if (stopping)
+		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(REC_PROC_FORK, true);
@@ -231,21 +265,24 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, flags) & 0x00000004 /* SIGNAL_GROUP_EXIT */)
 		flags |= EXIT_F_GROUP_EXIT;
 
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (r) {
-		fill_hdr(&r->hdr, REC_PROC_EXIT, sizeof(*r), ts);
-		r->exit_code = BPF_CORE_READ(p, exit_code);
-		r->exit_flags = flags;
-		{
-			__u32 tid = r->hdr.tid;
-			struct pending *pd = bpf_map_lookup_elem(&pending, &tid);
+	/* Stopped: no record, but the bookkeeping below still runs. */
+	if (!stopping) {
+		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+		if (r) {
+			fill_hdr(&r->hdr, REC_PROC_EXIT, sizeof(*r), ts);
+			r->exit_code = BPF_CORE_READ(p, exit_code);
+			r->exit_flags = flags;
+			{
+				__u32 tid = r->hdr.tid;
+				struct pending *pd = bpf_map_lookup_elem(&pending, &tid);
 
-			if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP))
-				r->hdr.syscall = pd->ksys;
+				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP))
+					r->hdr.syscall = pd->ksys;
+			}
+			bpf_ringbuf_submit(r, submit_flags());
 		}
-		bpf_ringbuf_submit(r, submit_flags());
+		count(REC_PROC_EXIT, !r);
 	}
-	count(REC_PROC_EXIT, !r);
 	{
 		/* A task that dies inside a syscall never reaches its exit: forget the entry. */
 		__u32 tid = BPF_CORE_READ(p, pid);
@@ -715,6 +752,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	struct kl_inode ino = {};
 	long n;
 
+	if (stopping)
+		return 0;
 	if (cap_paths == 2)
 		r = bpf_ringbuf_reserve(&events, SC_RESERVE(2), 0);
 	else if (cap_paths == 1)
@@ -905,7 +944,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	long n;
 	__u32 flen = 0, flags = 0;
 
-	if (!is_target(tgid))
+	if (!is_target(tgid) || stopping)
 		return 0;
 
 	r = bpf_ringbuf_reserve(&events,
@@ -990,6 +1029,8 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	/* In target mode, only sockets the recorded processes used (softirq context runs
 	 * in whatever task was current, so the task says nothing about the socket). */
 	if (target_mode && !bpf_map_lookup_elem(&socks, &id))
+		return 0;
+	if (stopping)
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use kellect::replayer::events::EVENT_TYPES;
@@ -435,6 +435,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 lock.flush()?;
                 for w in &report.warnings {
                     eprintln!("kellect: warning: {w}");
+                }
+                if report.frames_decoded == 0 {
+                    // Salvage found nothing: an empty output must not pass for a quiet trace.
+                    bail!(
+                        "nothing was recovered: no data frame of {} could be decoded{}",
+                        plan.cfg
+                            .inputs
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if report.warnings.is_empty() {
+                            " (the trace holds no frame)"
+                        } else {
+                            " (the warnings above say why)"
+                        }
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             })

@@ -288,6 +288,18 @@ pub struct Stats {
     pub user_dropped: u64,
 }
 
+/// Block `Continuation`: the recording goes on in another segment. A writer puts it at the
+/// end of a segment it closes because of rotation (after the segment's last frame, before
+/// its Index and End blocks), so that a reader given this segment without the next one can
+/// say what is missing rather than stop in silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Continuation {
+    /// `segment_index` (file header) of the segment that follows: this segment's plus one.
+    pub next_segment_index: u32,
+    /// `seq` of the first frame the next segment holds: this segment's last frame's plus one.
+    pub next_frame_seq: u32,
+}
+
 /// Block `ClockSync`: a fresh clock sample, taken periodically (NTP moves the wall clock).
 pub type ClockSync = ClockSample;
 
@@ -331,6 +343,9 @@ impl MetaBlock for Stats {
 }
 impl MetaBlock for ClockSample {
     const KIND: BlockKind = BlockKind::ClockSync;
+}
+impl MetaBlock for Continuation {
+    const KIND: BlockKind = BlockKind::Continuation;
 }
 
 /// Serializes a metadata value (postcard).

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: fixture replays and CLI behaviour need no privileges;
 //! live recordings of real workloads need root and BPF (they must run in CI).
 
+mod accounting;
 mod catalogue;
 mod cli;
 #[cfg(feature = "record")]

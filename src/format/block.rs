@@ -30,7 +30,7 @@ pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// What a block holds. Stored as a `u16` in the block header.
 ///
 /// Readers skip kinds they do not know ([`BlockKind::Unknown`]), so a new kind is not a
-/// format version change. Kinds `14..=0x7fff` are reserved for future metadata.
+/// format version change. Kinds `15..=0x7fff` are reserved for future metadata.
 ///
 /// `BlockKind::from(u16)` maps every known number to its named variant; construct
 /// `Unknown` only through it, or `Unknown(3)` will not equal `Frame`.
@@ -63,6 +63,9 @@ pub enum BlockKind {
     FileFacts,
     /// 13: what was captured beyond events: payload ports, -v, -c (metadata).
     Capture,
+    /// 14: the recording continues in a next segment (metadata; the last block of a segment
+    /// closed by rotation, before its Index and End).
+    Continuation,
     /// Any other number: skipped by readers that do not know it.
     Unknown(u16),
 }
@@ -83,6 +86,7 @@ impl BlockKind {
             BlockKind::Interfaces => 11,
             BlockKind::FileFacts => 12,
             BlockKind::Capture => 13,
+            BlockKind::Continuation => 14,
             BlockKind::Unknown(v) => v,
         }
     }
@@ -102,12 +106,13 @@ impl BlockKind {
             11 => BlockKind::Interfaces,
             12 => BlockKind::FileFacts,
             13 => BlockKind::Capture,
+            14 => BlockKind::Continuation,
             other => BlockKind::Unknown(other),
         }
     }
 
     /// Whether the payload is opaque metadata bytes for `crate::meta`, which may carry
-    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `14..=0x7fff` count as metadata.
+    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `15..=0x7fff` count as metadata.
     pub const fn is_metadata(self) -> bool {
         match self {
             BlockKind::HostInfo
@@ -119,7 +124,8 @@ impl BlockKind {
             | BlockKind::Mounts
             | BlockKind::Interfaces
             | BlockKind::FileFacts
-            | BlockKind::Capture => true,
+            | BlockKind::Capture
+            | BlockKind::Continuation => true,
             BlockKind::Frame | BlockKind::Index | BlockKind::End => false,
             BlockKind::Unknown(v) => v >= 8 && v <= 0x7fff,
         }
@@ -154,6 +160,7 @@ impl fmt::Display for BlockKind {
             BlockKind::Interfaces => f.write_str("Interfaces"),
             BlockKind::FileFacts => f.write_str("FileFacts"),
             BlockKind::Capture => f.write_str("Capture"),
+            BlockKind::Continuation => f.write_str("Continuation"),
             BlockKind::Unknown(v) => write!(f, "Unknown({v:#06x})"),
         }
     }
@@ -396,18 +403,20 @@ mod tests {
             (11, BlockKind::Interfaces),
             (12, BlockKind::FileFacts),
             (13, BlockKind::Capture),
+            (14, BlockKind::Continuation),
         ];
         for (n, kind) in named {
             assert_eq!(BlockKind::from(n), kind);
             assert_eq!(u16::from(kind), n);
         }
-        for n in [0u16, 14, 0x7fff, 0x8000, u16::MAX] {
+        for n in [0u16, 15, 0x7fff, 0x8000, u16::MAX] {
             assert_eq!(BlockKind::from(n), BlockKind::Unknown(n));
             assert_eq!(BlockKind::from(n).as_u16(), n);
         }
         assert!(BlockKind::Snapshot.is_metadata());
         assert!(BlockKind::FdTable.is_metadata());
-        assert!(BlockKind::Unknown(14).is_metadata());
+        assert!(BlockKind::Continuation.is_metadata());
+        assert!(BlockKind::Unknown(15).is_metadata());
         assert!(!BlockKind::Unknown(0x8000).is_metadata());
         assert!(!BlockKind::Frame.is_metadata());
         assert_eq!(BlockKind::Unknown(0x1234).to_string(), "Unknown(0x1234)");

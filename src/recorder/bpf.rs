@@ -1,6 +1,7 @@
 //! Loading and attaching the BPF programs (the libbpf-cargo skeleton of bpf/kellect.bpf.c).
 
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{Context, Result};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -75,6 +76,33 @@ impl<'obj> Probes<'obj> {
 
     pub fn events_map(&self) -> &dyn MapCore {
         &self.skel.maps.events
+    }
+
+    /// Stops emission: after this returns, no BPF program reserves, submits or counts a
+    /// record any more, so what is in the ring buffer and the counters are final.
+    ///
+    /// Two steps: the `stopping` flag in the programs' .bss (checked before every
+    /// `bpf_ringbuf_reserve`) is set through the skeleton's memory map, then an update of
+    /// the `stop_barrier` map-of-maps makes the kernel wait for an RCU grace period, which
+    /// every program that was already past the check (they run under `rcu_read_lock` with
+    /// preemption off) ends before. Errors: the .bss is not mapped, or the update fails; the
+    /// flag is set in any case where it could be.
+    pub fn stop(&mut self) -> Result<()> {
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref_mut()
+            .context("the BPF object has no writable data section")?;
+        // SAFETY: `stopping` lives in the .bss map that libbpf mapped into this process for
+        // the skeleton's lifetime; a volatile store makes it a real write to shared memory.
+        unsafe { std::ptr::write_volatile(&mut bss.stopping, 1) };
+        let inner = self.skel.maps.stop_barrier_inner.as_fd().as_raw_fd() as u32;
+        self.skel
+            .maps
+            .stop_barrier
+            .update(&0u32.to_ne_bytes(), &inner.to_ne_bytes(), MapFlags::ANY)
+            .context("waiting for running BPF programs to finish")
     }
 
     /// The kernel's counters, per CPU and per record kind (non-zero ones only).

@@ -245,7 +245,7 @@ fn record_with_sink(
     sink_failed: &AtomicBool,
 ) -> Result<RecordOutcome> {
     let mut storage = MaybeUninit::uninit();
-    let probes = bpf::Probes::load(
+    let mut probes = bpf::Probes::load(
         &mut storage,
         &bpf::BpfConfig {
             self_tgid: std::process::id(),
@@ -376,16 +376,42 @@ fn record_with_sink(
             }
         }
     }
-    // Everything the kernel submitted before this point is still in the ring: take it.
-    let _ = ring.consume();
+    // The stop sequence, in this order, so that emitted = stored + dropped holds exactly:
+    // 1. no program emits or counts anything any more (and those already running have
+    //    finished); 2. the ring buffer is drained; 3. the counters are read, once, and
+    //    stored after the last frame.
+    if let Err(e) = probes.stop() {
+        // The flag may still be set: programs past it finish within microseconds.
+        eprintln!(
+            "kellect: warning: {e:#}; the final counts may include records emitted at the very \
+             end that were not read"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drained = ring.consume();
     drop(ring);
+    if let Err(e) = drained {
+        stop_error.get_or_insert(anyhow::Error::new(e).context("reading the ring buffer"));
+    }
     let malformed = {
         let mut d = drain.borrow_mut();
         d.flush();
         d.malformed
     };
-    let counters = probes.counters().unwrap_or_default();
-    send_stats(&probes, &tx, malformed);
+    let counters = match probes.counters() {
+        Ok(counters) => {
+            let _ = tx.send(SinkMsg::meta(&Stats {
+                at: host::clock_sample(),
+                counters: counters.clone(),
+                user_dropped: malformed,
+            }));
+            counters
+        }
+        Err(e) => {
+            eprintln!("kellect: warning: {e:#}; the trace has no final statistics block");
+            Vec::new()
+        }
+    };
     drop(probes);
     if let Some(e) = enricher {
         let (looked_up, skipped) = e.finish();

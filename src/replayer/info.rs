@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::trace::Recording;
+use super::trace::{Recording, Segment};
 use crate::abi::{RecordKind, Records};
-use crate::format;
+use crate::format::{self, BlockKind};
+use crate::meta::{Continuation, Stats};
 
 #[derive(Debug, Serialize)]
 pub struct TraceInfo {
@@ -73,14 +74,306 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
         }
     }
     out.extend(recording.problems.iter().cloned());
+    out.extend(continuity_warnings(recording));
+    out.extend(accounting_warning(recording));
     out
+}
+
+/// At most this many warnings of one sort (missing, repeated, out-of-order frames) are
+/// spelled out; the rest are counted in one more line.
+const LISTED_MAX: usize = 10;
+
+/// Findings of one sort: the first [`LISTED_MAX`] as sentences, the rest only counted, so a
+/// hostile trace with millions of them costs no memory.
+#[derive(Default)]
+struct Listing {
+    lines: Vec<String>,
+    more: usize,
+}
+
+impl Listing {
+    fn push(&mut self, line: impl FnOnce() -> String) {
+        if self.lines.len() < LISTED_MAX {
+            self.lines.push(line());
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+/// What the recording's own numbering says is missing, repeated or out of order: segment
+/// indexes (file headers) from 0 up, frame sequence numbers (frame headers) from 0 up and
+/// continuing across segments, and a `Continuation` block that announces a segment that was
+/// not given. One sentence per finding, naming the missing segments (index and file name)
+/// and frames (sequence numbers, with the segment and byte offset where they should be).
+pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
+    let segments = &recording.segments;
+    let mut out = Vec::new();
+    let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
+        return out;
+    };
+    // Segments: the indexes given must run 0, 1, 2, … (the grouping sorted them).
+    let mut expected = 0u32;
+    for segment in segments {
+        let index = segment.header.segment_index;
+        if index > expected {
+            out.push(missing_segments(segment, expected, index - 1));
+        }
+        expected = index.saturating_add(1);
+    }
+    // Each segment's continuation, if its writer closed it by rotation.
+    let continuations: Vec<Option<Continuation>> = segments
+        .iter()
+        .map(|s| s.metas::<Continuation>(&mut out).last().copied())
+        .collect();
+    if let Some(Some(c)) = continuations.last() {
+        out.push(format!(
+            "the recording continues in segment {} ({}), not given: what it holds is missing \
+             from this output",
+            c.next_segment_index,
+            segment_name(last, c.next_segment_index)
+        ));
+    }
+
+    // Frames in the order given: (sequence number, segment, byte offset of the block).
+    let mut frames: Vec<(u32, u32, u64)> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        for block in segment.frames() {
+            if let Some(h) = segment.frame_header(block) {
+                frames.push((h.seq, i as u32, block.offset));
+            }
+        }
+    }
+    let at = |&(seq, i, offset): &(u32, u32, u64)| {
+        format!(
+            "frame {seq} is at byte offset {offset} of {}",
+            segments[i as usize].path.display()
+        )
+    };
+    // By sequence number (ties in file order): repeats sit next to each other, gaps show.
+    let mut by_seq: Vec<(u32, u32)> = frames
+        .iter()
+        .enumerate()
+        .map(|(position, f)| (f.0, position as u32))
+        .collect();
+    by_seq.sort_unstable();
+    let mut missing = Listing::default();
+    let mut repeated = Listing::default();
+    let mut is_repeat = vec![false; frames.len()];
+    let mut next_seq = (first.header.segment_index == 0).then_some(0u32);
+    let mut previous: Option<u32> = None;
+    for &(seq, position) in &by_seq {
+        let frame = &frames[position as usize];
+        if previous == Some(seq) {
+            is_repeat[position as usize] = true;
+            repeated.push(|| {
+                format!(
+                    "frame {seq} is repeated: {} (its sequence number was met before)",
+                    at(frame)
+                )
+            });
+            continue;
+        }
+        if let Some(want) = next_seq.filter(|&want| seq > want) {
+            missing.push(|| {
+                format!(
+                    "{} missing: the next frame present, {}",
+                    frames_range(want, seq - 1),
+                    at(frame)
+                )
+            });
+        }
+        previous = Some(seq);
+        next_seq = seq.checked_add(1);
+    }
+    // Frames a segment should end with: numbered before its continuation's next one.
+    let mut last_seqs: Vec<Option<u32>> = vec![None; segments.len()];
+    for &(seq, i, _) in &frames {
+        let last_seq = &mut last_seqs[i as usize];
+        *last_seq = (*last_seq).max(Some(seq));
+    }
+    for (i, (c, last_seq)) in continuations.iter().zip(&last_seqs).enumerate() {
+        let (Some(c), Some(last_seq)) = (c, *last_seq) else {
+            continue;
+        };
+        if last_seq.saturating_add(1) < c.next_frame_seq {
+            missing.push(|| {
+                format!(
+                    "{} missing at the end of {} (its continuation block says the next frame \
+                     is {})",
+                    frames_range(last_seq + 1, c.next_frame_seq - 1),
+                    segments[i].path.display(),
+                    c.next_frame_seq
+                )
+            });
+        }
+    }
+    // Out of order: a frame given after one with a higher number (repeats aside).
+    let mut disordered = Listing::default();
+    let mut highest: Option<u32> = None;
+    for (frame, &repeat) in frames.iter().zip(&is_repeat) {
+        if let Some(h) = highest.filter(|&h| frame.0 < h && !repeat) {
+            disordered.push(|| {
+                format!(
+                    "frame {} is out of order: {}, after frame {h}",
+                    frame.0,
+                    at(frame)
+                )
+            });
+        }
+        highest = highest.max(Some(frame.0));
+    }
+    for (list, what) in [
+        (missing, "gaps in the frame numbering"),
+        (repeated, "repeated frames"),
+        (disordered, "frames out of order"),
+    ] {
+        out.extend(list.lines);
+        if list.more > 0 {
+            out.push(format!("and {} more {what}", list.more));
+        }
+    }
+    out
+}
+
+/// The sum of counters read from a trace: saturating, whatever a hostile trace says.
+fn counter_total(counters: impl Iterator<Item = u64>) -> u64 {
+    counters.fold(0, u64::saturating_add)
+}
+
+fn frames_range(from: u32, to: u32) -> String {
+    if from == to {
+        format!("frame {from} is")
+    } else {
+        format!("frames {from}..{to} are")
+    }
+}
+
+fn missing_segments(known: &Segment, from: u32, to: u32) -> String {
+    if from == to {
+        format!("segment {from} ({}) is missing", segment_name(known, from))
+    } else {
+        format!(
+            "segments {from}..{to} ({} .. {}) are missing",
+            segment_name(known, from),
+            segment_name(known, to)
+        )
+    }
+}
+
+/// The file name a writer gives segment `index` of the recording `known` belongs to:
+/// `t.kz` for 0, `t.N.kz` for N (derived from `known`'s own name and index).
+pub fn segment_name(known: &Segment, index: u32) -> String {
+    let name = known
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let own = known.header.segment_index;
+    // Back to the first segment's name: drop the ".N" this segment's index put in.
+    let base = if own == 0 {
+        name
+    } else {
+        let tag = format!(".{own}");
+        match name.rsplit_once('.') {
+            Some((stem, ext)) if stem.ends_with(&tag) => {
+                format!("{}.{ext}", &stem[..stem.len() - tag.len()])
+            }
+            _ if name.ends_with(&tag) => name[..name.len() - tag.len()].to_owned(),
+            _ => return format!("the segment numbered {index} beside {name}"),
+        }
+    };
+    if index == 0 {
+        return base;
+    }
+    match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{index}.{ext}"),
+        _ => format!("{base}.{index}"),
+    }
+}
+
+/// Cross-checks the kernel's counts against what the trace stores. The last statistics
+/// block holds running totals per CPU and kind: records emitted (written into the ring
+/// buffer), records dropped (not written: the ring was full; never part of `emitted`), and
+/// `user_dropped`, emitted records user space could not store. When it is the recording's
+/// final word (written after the recorder stopped emission: the last block before Index and
+/// End of a cleanly closed last segment that announces no continuation), emitted −
+/// user-dropped must equal the records stored in every frame; when a crash cut the last
+/// segment, records counted before the cut can be missing but never too many. Returns the
+/// mismatch as one sentence with the numbers, or `None`.
+pub fn accounting_warning(recording: &Recording) -> Option<String> {
+    let segments = &recording.segments;
+    let last = segments.last()?;
+    let mut ignored = Vec::new();
+    let (holder, stats_offset, stats) = segments.iter().enumerate().rev().find_map(|(i, s)| {
+        let offset = s
+            .blocks
+            .iter()
+            .rev()
+            .find(|b| b.kind == BlockKind::Stats)?
+            .offset;
+        let all = s.metas::<Stats>(&mut ignored);
+        // A Stats block that does not decode is reported elsewhere; the check needs the
+        // last one, so it does not guess with an earlier one.
+        let count = s
+            .blocks
+            .iter()
+            .filter(|b| b.kind == BlockKind::Stats)
+            .count();
+        (all.len() == count).then(|| (i, offset, all.into_iter().last()))
+    })?;
+    let stats = stats?;
+    let mut stored = 0u64;
+    let mut after = 0u64;
+    for (i, segment) in segments.iter().enumerate() {
+        for block in segment.frames() {
+            let Some(h) = segment.frame_header(block) else {
+                continue;
+            };
+            stored = stored.saturating_add(h.record_count as u64);
+            if (i, block.offset) > (holder, stats_offset) {
+                after = after.saturating_add(h.record_count as u64);
+            }
+        }
+    }
+    let emitted = counter_total(stats.counters.iter().map(|c| c.emitted));
+    let dropped = counter_total(stats.counters.iter().map(|c| c.dropped));
+    let expected = emitted.saturating_sub(stats.user_dropped);
+    let continues = !last.metas::<Continuation>(&mut ignored).is_empty();
+    let final_word = holder == segments.len() - 1 && last.closed && !continues && after == 0;
+    let says = format!(
+        "the statistics say {emitted} records emitted ({dropped} more dropped by the kernel, not \
+         emitted) and {} of them lost in user space, but {stored} are stored",
+        stats.user_dropped
+    );
+    if final_word && stored < expected {
+        Some(format!(
+            "{says}: {} records are missing from the trace",
+            expected - stored
+        ))
+    } else if final_word && stored > expected {
+        Some(format!(
+            "{says}: {} records more than the kernel emitted",
+            stored - expected
+        ))
+    } else if !last.closed && !continues && stored < expected {
+        Some(format!(
+            "{says} (the last statistics block, at byte offset {stats_offset} of {}): {} \
+             records counted before the recording was cut are missing",
+            segments[holder].path.display(),
+            expected - stored
+        ))
+    } else {
+        None
+    }
 }
 
 /// What the recorder lost, if anything, as a warning for the reader of the output (not
 /// damage: the trace says exactly how much is missing).
 pub fn loss_warning(recording: &Recording) -> Option<String> {
     let stats = recording.stats.as_ref()?;
-    let dropped: u64 = stats.counters.iter().map(|c| c.dropped).sum::<u64>() + stats.user_dropped;
+    let dropped =
+        counter_total(stats.counters.iter().map(|c| c.dropped)).saturating_add(stats.user_dropped);
     (dropped > 0).then(|| {
         format!(
             "the recorder lost {dropped} records (ring buffer full): what they were is missing \
@@ -181,14 +474,16 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
     if let Some(stats) = &recording.stats {
         for c in &stats.counters {
             let name = RecordKind::from_raw(c.kind).name();
-            *kernel_emitted.entry(name.clone()).or_insert(0) += c.emitted;
+            let n = kernel_emitted.entry(name.clone()).or_insert(0u64);
+            *n = n.saturating_add(c.emitted);
             if c.dropped > 0 {
-                *kernel_dropped.entry(name).or_insert(0) += c.dropped;
+                let n = kernel_dropped.entry(name).or_insert(0u64);
+                *n = n.saturating_add(c.dropped);
             }
         }
     }
-    let dropped_total = kernel_dropped.values().sum::<u64>()
-        + recording.stats.as_ref().map_or(0, |s| s.user_dropped);
+    let dropped_total = counter_total(kernel_dropped.values().copied())
+        .saturating_add(recording.stats.as_ref().map_or(0, |s| s.user_dropped));
     TraceInfo {
         recording_id: format!("{:016x}", recording.id),
         segments: recording
@@ -223,7 +518,7 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         records_total: records.values().sum(),
         records,
         syscalls_by_group,
-        kernel_emitted_total: kernel_emitted.values().sum(),
+        kernel_emitted_total: counter_total(kernel_emitted.values().copied()),
         kernel_emitted,
         kernel_dropped,
         dropped_total,

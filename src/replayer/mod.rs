@@ -124,6 +124,8 @@ pub struct ReplayConfig {
 pub struct ReplayReport {
     /// Events or records written.
     pub items: u64,
+    /// Data frames from which at least one record was decoded (0: nothing was recovered).
+    pub frames_decoded: u64,
     pub warnings: Vec<String>,
 }
 
@@ -139,6 +141,7 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
         feed_recording(&mut engine, recording)?;
         engine.finish()?;
         report.items += engine.report.items;
+        report.frames_decoded += engine.report.frames_decoded;
         report.warnings.extend(engine.report.warnings);
     }
     sink.flush()?;
@@ -342,6 +345,9 @@ impl<'c, 'w> Engine<'c, 'w> {
     pub fn frames(&mut self, frames: Vec<DecodedFrame>) -> Result<bool> {
         let mut more = true;
         for frame in frames {
+            if frame.problem.is_none() || !frame.events.is_empty() {
+                self.report.frames_decoded += 1;
+            }
             if let (Some(until), Some(first)) = (self.until, frame.first_ts) {
                 if self.ctx.realtime_ns(first) > until.saturating_add(REORDER_WINDOW_NS as i64) {
                     more = false;

@@ -191,31 +191,37 @@ impl Recording {
 }
 
 /// Opens every file and groups segments by recording, recordings ordered by start time.
+/// A second file holding a segment already given (same recording and segment index) is
+/// left out with a warning in the recording's `problems`; missing segments are found
+/// later (`info::continuity_warnings`).
 pub fn open_recordings(paths: &[PathBuf]) -> Result<Vec<Recording>> {
-    let mut by_id: Vec<(u64, Vec<Segment>)> = Vec::new();
+    let mut by_id: Vec<(u64, Vec<Segment>, Vec<String>)> = Vec::new();
     for path in paths {
         let segment = open_segment(path)?;
         let id = segment.header.recording_id;
-        match by_id.iter_mut().find(|(i, _)| *i == id) {
-            Some((_, segments)) => {
-                if segments
-                    .iter()
-                    .any(|s| s.header.segment_index == segment.header.segment_index)
-                {
-                    anyhow::bail!(
-                        "{} is segment {} of a recording that was already given",
+        match by_id.iter_mut().find(|(i, _, _)| *i == id) {
+            Some((_, segments, notes)) => {
+                let index = segment.header.segment_index;
+                match segments.iter().find(|s| s.header.segment_index == index) {
+                    Some(earlier) => notes.push(format!(
+                        "{} is segment {index} of the recording again (given first as {}): \
+                         it is left out",
                         path.display(),
-                        segment.header.segment_index
-                    );
+                        earlier.path.display()
+                    )),
+                    None => segments.push(segment),
                 }
-                segments.push(segment)
             }
-            None => by_id.push((id, vec![segment])),
+            None => by_id.push((id, vec![segment], Vec::new())),
         }
     }
     let mut recordings: Vec<Recording> = by_id
         .into_iter()
-        .map(|(id, segments)| Recording::assemble(id, segments))
+        .map(|(id, segments, notes)| {
+            let mut recording = Recording::assemble(id, segments);
+            recording.problems.splice(0..0, notes);
+            recording
+        })
         .collect();
     recordings.sort_by_key(|r| (r.start_realtime_ns(), r.id));
     Ok(recordings)
