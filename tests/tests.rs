@@ -10,3 +10,4 @@ mod fixtures;
 mod live;
 mod records;
 mod util;
+mod writer;

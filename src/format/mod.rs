@@ -44,4 +44,6 @@ pub use index::{
     MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
+#[cfg(all(test, feature = "record"))]
+pub(crate) use writer::faulty;
 pub use writer::{SegmentEncoder, SegmentTotals, SegmentWriter, Storage, WriteError};

@@ -259,15 +259,23 @@ impl<S: Storage> SegmentWriter<S> {
     /// then closes the storage, which keeps exactly the committed bytes. The storage is
     /// closed even when the Index or End block does not fit (the segment then ends at
     /// its last complete block, without an End block); the first error is returned.
-    pub fn finish(mut self) -> Result<S, WriteError> {
+    pub fn finish(self) -> Result<S, WriteError> {
+        let (storage, closed) = self.close();
+        closed.map(|_| storage)
+    }
+
+    /// [`finish`](Self::finish), handing the storage back whatever happened, with the
+    /// segment's final length in bytes or the first error. After an error the storage's
+    /// [`committed`](Storage::committed) length is what the segment holds.
+    pub fn close(mut self) -> (S, Result<u64, WriteError>) {
         let appended = self.append_tail();
         let offset = self.storage.committed();
         let closed = self
             .storage
             .close()
             .map_err(|error| WriteError::Storage { offset, error });
-        appended.and(closed)?;
-        Ok(self.storage)
+        let result = appended.and(closed);
+        (self.storage, result)
     }
 
     fn append_tail(&mut self) -> Result<(), WriteError> {

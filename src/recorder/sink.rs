@@ -96,10 +96,12 @@ pub struct SinkReport {
     pub error: Option<io::Error>,
 }
 
+/// Creates the storage of a segment: `(path, overwrite)`.
+pub(crate) type CreateStorage<S> = Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>;
+
 struct Sink<S: Storage> {
     cfg: SinkConfig,
-    /// Creates the storage of segment `index` at `path`.
-    create: Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>,
+    create: CreateStorage<S>,
     writer: Option<SegmentWriter<S>>,
     segment_index: u32,
     next_seq: u32,
@@ -129,7 +131,7 @@ pub fn open(
 /// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage.
 pub(crate) fn open_with<S: Storage + Send + 'static>(
     cfg: SinkConfig,
-    create: Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>,
+    create: CreateStorage<S>,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
@@ -284,20 +286,281 @@ impl<S: Storage> Sink<S> {
         };
         self.next_seq = writer.next_seq();
         self.segment_index += 1;
-        let before = writer.offset();
-        match writer.finish() {
-            Ok(storage) => {
-                self.report.written_bytes += storage.committed();
-                Ok(())
-            }
-            Err(e) => {
-                self.report.written_bytes += before;
-                Err(e.into())
-            }
-        }
+        let (storage, closed) = writer.close();
+        self.report.written_bytes += storage.committed();
+        closed.map(drop).map_err(io::Error::from)
     }
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::format::faulty::{Fault, FaultyStorage};
+    use crate::format::{Scan, TraceReader};
+
+    type Disks = Arc<Mutex<Vec<(PathBuf, Arc<Mutex<Vec<u8>>>)>>>;
+
+    /// Incompressible records: every frame costs about its raw size on disk.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    struct Run {
+        report: SinkReport,
+        failed: bool,
+        /// Records in every frame sent to the sink.
+        sent_records: u64,
+        /// Each segment's path and bytes as the storage holds them after the sink ended.
+        segments: Vec<(PathBuf, Vec<u8>)>,
+    }
+
+    /// Runs the sink over faulty storages: the opening blocks, `frames` frames of 3000
+    /// bytes (frame `i` holds `10 + i` records), a Stats block after every fifth.
+    fn run(
+        fault: Fault,
+        rotate_size: Option<u64>,
+        frames: u32,
+        opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
+    ) -> Run {
+        let disks: Disks = Arc::default();
+        let created = disks.clone();
+        let create = move |path: &Path, _overwrite: bool| {
+            let storage = FaultyStorage::new(fault);
+            created
+                .lock()
+                .unwrap()
+                .push((path.to_owned(), storage.disk.clone()));
+            Ok(storage)
+        };
+        let cfg = SinkConfig {
+            output: Some(PathBuf::from("/kellect-test/t.kz")),
+            tap: None,
+            overwrite: false,
+            recording_id: 5,
+            compression_level: 1,
+            chunk_size: 0,
+            rotate_size,
+            opening,
+        };
+        let failed = Arc::new(AtomicBool::new(false));
+        let (recycle, _recycled) = sync_channel(64);
+        let sink = open_with(cfg, Box::new(create), failed.clone(), recycle).unwrap();
+        let (tx, rx) = sync_channel(1024);
+        tx.send(SinkMsg::Opening).unwrap();
+        let mut sent_records = 0;
+        for i in 0..frames {
+            let count = 10 + i;
+            sent_records += u64::from(count);
+            let ts = 1000 * u64::from(i);
+            tx.send(SinkMsg::Frame(FrameBuf {
+                bytes: noise(u64::from(i), 3000),
+                first_ts: ts,
+                last_ts: ts + 10,
+                count,
+            }))
+            .unwrap();
+            if i % 5 == 4 {
+                tx.send(SinkMsg::Meta {
+                    kind: BlockKind::Stats,
+                    payload: noise(99, 50),
+                    compress: false,
+                })
+                .unwrap();
+            }
+        }
+        drop(tx);
+        let report = sink(rx);
+        let segments = disks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(path, disk)| (path.clone(), disk.lock().unwrap().clone()))
+            .collect();
+        Run {
+            report,
+            failed: failed.load(Ordering::SeqCst),
+            sent_records,
+            segments,
+        }
+    }
+
+    fn small_opening() -> Box<dyn Fn() -> Vec<SinkMsg> + Send> {
+        Box::new(|| {
+            vec![
+                SinkMsg::Meta {
+                    kind: BlockKind::HostInfo,
+                    payload: b"host".to_vec(),
+                    compress: false,
+                },
+                SinkMsg::Meta {
+                    kind: BlockKind::Capture,
+                    payload: b"capture".to_vec(),
+                    compress: true,
+                },
+            ]
+        })
+    }
+
+    /// Every segment scans without damage; returns the scans.
+    #[track_caller]
+    fn scans(run: &Run) -> Vec<Scan<'_>> {
+        run.segments
+            .iter()
+            .map(|(path, bytes)| {
+                let scan = TraceReader::new(bytes).unwrap().scan();
+                assert!(scan.damage.is_empty(), "{path:?}: {:?}", scan.damage);
+                scan
+            })
+            .collect()
+    }
+
+    /// The report's counts equal what the segments hold, and every record sent is either
+    /// stored or counted as lost.
+    #[track_caller]
+    fn check_counts(run: &Run) {
+        let scans = scans(run);
+        let frames: Vec<_> = scans
+            .iter()
+            .flat_map(|s| s.frames().map(|f| f.frame_header().unwrap()))
+            .collect();
+        let records: u64 = frames.iter().map(|f| u64::from(f.record_count)).sum();
+        assert_eq!(run.report.frames, frames.len() as u64);
+        assert_eq!(run.report.records, records);
+        assert_eq!(
+            run.report.raw_bytes,
+            frames.iter().map(|f| u64::from(f.raw_len)).sum::<u64>()
+        );
+        assert_eq!(
+            run.report.records + run.report.lost_records,
+            run.sent_records
+        );
+        let bytes: u64 = run.segments.iter().map(|(_, b)| b.len() as u64).sum();
+        assert_eq!(run.report.written_bytes, bytes);
+        // Sequence numbers run on across segments, with no gap.
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.seq, i as u32);
+        }
+    }
+
+    #[test]
+    fn counts_are_exact_without_faults() {
+        let run = run(Fault::None, None, 20, small_opening());
+        assert!(run.report.error.is_none() && !run.failed);
+        assert_eq!(run.report.lost_records, 0);
+        check_counts(&run);
+        assert!(scans(&run)[0].is_clean());
+    }
+
+    #[test]
+    fn a_full_disk_counts_only_what_was_stored() {
+        let full = run(Fault::None, None, 20, small_opening()).segments[0]
+            .1
+            .len() as u64;
+        for capacity in (400..full).step_by(997) {
+            let run = run(Fault::DiskFull { capacity }, None, 20, small_opening());
+            let e = run.report.error.as_ref().expect("the disk filled up");
+            assert_eq!(e.raw_os_error(), Some(28), "capacity {capacity}: {e}");
+            // Failing while frames came, the drain is told; else only closing failed.
+            assert_eq!(
+                run.failed,
+                run.report.lost_records > 0,
+                "capacity {capacity}"
+            );
+            check_counts(&run);
+        }
+    }
+
+    #[test]
+    fn a_short_write_counts_only_what_was_stored() {
+        for at in [100, 5000, 20_000, 40_000] {
+            let run = run(Fault::ShortWrite { at }, None, 20, small_opening());
+            assert!(run.report.error.is_some(), "short write at {at}");
+            check_counts(&run);
+        }
+    }
+
+    #[test]
+    fn a_refused_reservation_stops_the_recording_cleanly() {
+        // Append 0 is the file header, 1 and 2 the opening blocks, 3 the first frame.
+        let run = run(Fault::ReserveError { nth: 6 }, None, 20, small_opening());
+        let e = run.report.error.as_ref().unwrap();
+        assert_eq!(e.raw_os_error(), Some(5), "{e}");
+        check_counts(&run);
+        assert_eq!(run.report.frames, 3);
+        // The segment was closed after the error: its Index and End blocks were stored.
+        assert!(scans(&run)[0].is_clean());
+    }
+
+    #[test]
+    fn every_rotated_segment_opens_with_the_same_blocks() {
+        let run = run(Fault::None, Some(10_000), 20, small_opening());
+        assert!(run.report.error.is_none());
+        assert!(run.segments.len() >= 4, "{}", run.segments.len());
+        check_counts(&run);
+        for (i, ((path, _), scan)) in run.segments.iter().zip(scans(&run)).enumerate() {
+            assert_eq!(
+                path,
+                &segment_path(Path::new("/kellect-test/t.kz"), i as u32)
+            );
+            let kinds: Vec<BlockKind> = scan.blocks.iter().take(2).map(|b| b.kind).collect();
+            assert_eq!(kinds, [BlockKind::HostInfo, BlockKind::Capture], "{path:?}");
+            assert!(scan.is_clean(), "{path:?}");
+            let header = *TraceReader::new(&run.segments[i].1).unwrap().header();
+            assert_eq!((header.recording_id, header.segment_index), (5, i as u32));
+        }
+    }
+
+    #[test]
+    fn the_recorder_opens_every_segment_with_everything_replay_needs() {
+        let settings = crate::meta::RecordSettings {
+            system_wide: true,
+            command: Vec::new(),
+            ring_size: 1 << 20,
+            frame_size: 4096,
+            groups: Vec::new(),
+        };
+        let host = super::super::host::host_info(settings, 1);
+        let capture = crate::meta::Capture {
+            payload_max: 0,
+            protocols: Vec::new(),
+            versions: false,
+            checksums: true,
+            hz: Some(250),
+        };
+        let opening = Box::new(move || super::super::segment_opening(&host, &capture));
+        let run = run(Fault::None, Some(10_000), 12, opening);
+        assert!(run.segments.len() >= 2);
+        let expected = [
+            BlockKind::HostInfo,
+            BlockKind::Snapshot,
+            BlockKind::FdTable,
+            BlockKind::Accounts,
+            BlockKind::Mounts,
+            BlockKind::Interfaces,
+            BlockKind::Capture,
+            BlockKind::ClockSync,
+        ];
+        for ((path, _), scan) in run.segments.iter().zip(scans(&run)) {
+            let kinds: Vec<BlockKind> = scan.blocks.iter().take(8).map(|b| b.kind).collect();
+            assert_eq!(kinds, expected, "{path:?}");
+            let capture = scan.blocks[6].meta_payload().unwrap();
+            let capture: crate::meta::Capture = crate::meta::decode(&capture).unwrap();
+            assert!(capture.checksums && capture.hz == Some(250), "{path:?}");
+        }
+    }
 }
