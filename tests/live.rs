@@ -407,7 +407,7 @@ fn full_disk_stops_cleanly_with_a_valid_trace() {
         i["records_total"],
         "{stderr}\n{i}"
     );
-    number_before(" records recorded after the failure were lost");
+    number_before(" records could not be stored and are lost");
     // No torn block: the trace ends at a block boundary (with its End block if it fit).
     for d in i["damage"].as_array().unwrap() {
         assert!(d.as_str().unwrap().contains("has no end block"), "{i}");

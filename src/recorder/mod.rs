@@ -221,7 +221,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     if let Some(e) = &sink_report.error {
         bail!(
             "writing the trace failed: {e}; the trace is valid up to the failure: {} frames \
-             with {} records stored in {}; {} records recorded after the failure were lost",
+             with {} records stored in {}; {} records could not be stored and are lost",
             sink_report.frames,
             sink_report.records,
             sink_report
