@@ -430,6 +430,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_sees_only_committed_blocks_while_the_segment_is_written() {
+        use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter};
+        use crate::replayer::trace::open_segment;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.kz");
+        let header = FileHeader {
+            recording_id: 3,
+            segment_index: 0,
+            created_realtime_ns: 0,
+        };
+        let file = SegmentFile::create(&path, false, 64 << 10).unwrap();
+        let mut w = SegmentWriter::new(file, &header, 1).unwrap();
+        w.push_meta(BlockKind::HostInfo, b"host", false).unwrap();
+        for i in 0..40u8 {
+            // Blocks of ~5 KiB: several cross the 64 KiB window boundaries.
+            let raw: Vec<u8> = (0..5000u32)
+                .map(|j| (j as u8) ^ i.wrapping_mul(31))
+                .collect();
+            w.push_frame(&raw, u64::from(i), u64::from(i), 1, Codec::Stored)
+                .unwrap();
+            if i % 10 == 9 {
+                let seg = open_segment(&path).unwrap();
+                let note = seg.note.as_deref().unwrap_or_default();
+                assert!(
+                    note.contains(&format!("read up to byte {}", w.offset())),
+                    "{note}"
+                );
+                assert_eq!(seg.file_len(), w.offset());
+                assert_eq!(seg.frames().count(), usize::from(i) + 1);
+                assert!(seg.damage.is_empty() && !seg.closed, "{:?}", seg.damage);
+            }
+        }
+        w.finish().unwrap();
+        let seg = open_segment(&path).unwrap();
+        assert!(seg.note.is_none() && seg.closed && seg.damage.is_empty());
+        assert_eq!(seg.frames().count(), 40);
+    }
+
+    #[test]
     fn segment_names() {
         assert_eq!(segment_path(Path::new("/x/t.kz"), 0), Path::new("/x/t.kz"));
         assert_eq!(
