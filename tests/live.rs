@@ -385,6 +385,33 @@ fn full_disk_stops_cleanly_with_a_valid_trace() {
         "{} events",
         evs.len()
     );
+    // The message counts exactly what the trace holds, and what was lost after it.
+    let number_before = |what: &str| -> u64 {
+        let at = stderr
+            .find(what)
+            .unwrap_or_else(|| panic!("{what:?} in {stderr}"));
+        let digits: String = stderr[..at]
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("a number before {what:?}: {stderr}"))
+    };
+    let i = info(&trace);
+    assert_eq!(number_before(" frames with"), i["frames"], "{stderr}\n{i}");
+    assert_eq!(
+        number_before(" records stored in"),
+        i["records_total"],
+        "{stderr}\n{i}"
+    );
+    number_before(" records could not be stored and are lost");
+    // No torn block: the trace ends at a block boundary (with its End block if it fit).
+    for d in i["damage"].as_array().unwrap() {
+        assert!(d.as_str().unwrap().contains("has no end block"), "{i}");
+    }
 }
 
 #[test]

@@ -11,3 +11,4 @@ mod fixtures;
 mod live;
 mod records;
 mod util;
+mod writer;

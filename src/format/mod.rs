@@ -9,9 +9,9 @@
 //! Every on-disk struct documents its byte layout on its type; docs/FORMAT.md describes the
 //! whole format for users, with the crash-safety and versioning rules.
 //!
-//! Writing: [`FileHeader::encode`], then per block [`block_header`] + payload (frames from
-//! [`encode_frame`], compressed metadata from [`compress_meta`]), and finally
-//! [`IndexBuilder::encode_index_and_end`]. [`SegmentEncoder`] does all of it in memory.
+//! Writing: [`SegmentWriter`] over a [`Storage`] writes the file header, every block (one
+//! append each, header last), numbers and indexes the frames and closes the segment with
+//! its Index and End blocks. [`SegmentEncoder`] is that writer over a `Vec<u8>`.
 //!
 //! Reading: [`TraceReader::new`] checks the header, [`TraceReader::scan`] walks the blocks
 //! and salvages what is intact, [`decode_frame`] / [`BlockRef::decode_frame`] decompress
@@ -44,4 +44,6 @@ pub use index::{
     MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
-pub use writer::SegmentEncoder;
+#[cfg(all(test, feature = "record"))]
+pub(crate) use writer::faulty;
+pub use writer::{SegmentEncoder, SegmentTotals, SegmentWriter, Storage, WriteError};

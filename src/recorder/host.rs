@@ -128,10 +128,24 @@ pub fn fd_table() -> FdTable {
     FdTable { processes }
 }
 
-/// The kernel's HZ, from its build configuration in /boot (`CONFIG_HZ=250`), if present.
+/// The kernel's HZ, from its build configuration (`CONFIG_HZ=250`): /boot/config-RELEASE,
+/// else /proc/config.gz (kernels built with IKCONFIG_PROC); `None` if neither is there.
 pub fn kernel_hz() -> Option<u32> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()?;
+    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim()))
+        .ok()
+        .or_else(|| {
+            let gz = std::fs::File::open("/proc/config.gz").ok()?;
+            let mut text = String::new();
+            // The configuration is a few hundred KiB; stop well past that.
+            let limit = 16 << 20;
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(flate2::read::GzDecoder::new(gz), limit),
+                &mut text,
+            )
+            .ok()?;
+            Some(text)
+        })?;
     config
         .lines()
         .find_map(|l| l.strip_prefix("CONFIG_HZ="))

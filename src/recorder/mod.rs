@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::abi::{peek_header, RecordHeader};
-use crate::meta::{AppPort, AppProtocol, Capture, RecordSettings, Stats};
+use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, RecordSettings, Stats};
 
 use sink::{FrameBuf, SinkConfig, SinkMsg};
 pub use sink::{SinkReport, TapItem};
@@ -171,6 +171,13 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     let (tx, rx) = sync_channel::<SinkMsg>(32);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
     let sink_failed = Arc::new(AtomicBool::new(false));
+    let capture = Capture {
+        payload_max: cfg.payload_max,
+        protocols: cfg.protocols.clone(),
+        versions: cfg.versions,
+        checksums: cfg.checksums,
+        hz: host::kernel_hz(),
+    };
     let sink_run = sink::open(
         SinkConfig {
             output: cfg.output.clone(),
@@ -180,16 +187,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             compression_level: cfg.compression_level,
             chunk_size: 16 << 20,
             rotate_size: cfg.rotate_size,
-            preamble: vec![SinkMsg::meta(&host)],
-            snapshot: Box::new(|| {
-                let mut msgs = vec![
-                    SinkMsg::meta(&host::proc_snapshot()),
-                    SinkMsg::meta(&host::fd_table()),
-                ];
-                msgs.extend(context_blocks());
-                msgs.push(SinkMsg::meta(&host::clock_sample()));
-                msgs
-            }),
+            opening: Box::new(move || segment_opening(&host, &capture)),
         },
         sink_failed.clone(),
         recycle_tx,
@@ -222,15 +220,17 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     outcome.elapsed = started.elapsed();
     if let Some(e) = &sink_report.error {
         bail!(
-            "writing the trace failed: {e}; the trace is valid up to the failure ({} frames, \
-             {} records in {})",
+            "writing the trace failed: {e}; the trace is valid up to the failure: {} frames \
+             with {} records stored in {}; {} records could not be stored and are lost",
             sink_report.frames,
             sink_report.records,
             sink_report
                 .segments
-                .last()
+                .iter()
                 .map(|p| p.display().to_string())
-                .unwrap_or_default()
+                .collect::<Vec<_>>()
+                .join(", "),
+            sink_report.lost_records,
         );
     }
     outcome.sink = sink_report;
@@ -259,22 +259,7 @@ fn record_with_sink(
     )?;
     // Attached first, snapshot second: a process that starts in between is in both,
     // never in neither.
-    tx.send(SinkMsg::meta(&host::proc_snapshot()))
-        .context("the writer thread stopped")?;
-    tx.send(SinkMsg::meta(&host::fd_table()))
-        .context("the writer thread stopped")?;
-    for msg in context_blocks() {
-        tx.send(msg).context("the writer thread stopped")?;
-    }
-    tx.send(SinkMsg::meta(&Capture {
-        payload_max: cfg.payload_max,
-        protocols: cfg.protocols.clone(),
-        versions: cfg.versions,
-        checksums: cfg.checksums,
-        hz: host::kernel_hz(),
-    }))
-    .context("the writer thread stopped")?;
-    tx.send(SinkMsg::meta(&host::clock_sample()))
+    tx.send(SinkMsg::Opening)
         .context("the writer thread stopped")?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -445,13 +430,23 @@ fn record_with_sink(
     })
 }
 
-/// Users and groups, mounts and interfaces: what replay needs to name ids, devices and
-/// interfaces as the host did.
-fn context_blocks() -> Vec<SinkMsg> {
+/// The metadata blocks that open every segment, first or rotated, in this order:
+/// HostInfo, Snapshot, FdTable, Accounts, Mounts, Interfaces, Capture, ClockSync. The
+/// snapshot, fd table, accounts, mounts, interfaces and clock are taken afresh on each
+/// call; host info and capture settings are the recording's. A metadata block that every
+/// segment needs to replay alone is added here, and nowhere else.
+fn segment_opening(host: &HostInfo, capture: &Capture) -> Vec<SinkMsg> {
     vec![
+        SinkMsg::meta(host),
+        SinkMsg::meta(&host::proc_snapshot()),
+        SinkMsg::meta(&host::fd_table()),
+        // Users and groups, mounts and interfaces: what replay needs to name ids, devices
+        // and interfaces as the host did.
         SinkMsg::meta(&context::accounts()),
         SinkMsg::meta(&context::mounts()),
         SinkMsg::meta(&context::interfaces()),
+        SinkMsg::meta(capture),
+        SinkMsg::meta(&host::clock_sample()),
     ]
 }
 

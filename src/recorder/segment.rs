@@ -1,143 +1,282 @@
-//! A segment file written through memory-mapped chunks.
+//! A segment file written through memory-mapped windows, and the safe creation of its path.
 //!
-//! The file grows one chunk at a time: the chunk is reserved on disk with
-//! `posix_fallocate` first (so a full disk is an `ENOSPC` error here, never a SIGBUS
-//! later on a mapped page), then mapped and filled. A crash leaves the unwritten rest of
-//! the last chunk as zeros, which readers recognise as a zero tail; a clean finish
-//! truncates the file to the bytes written.
+//! Creation never writes through what is already at the path: the file is opened with
+//! `O_NOFOLLOW | O_CLOEXEC` and created with `O_EXCL`; anything there that is not a
+//! regular file (a symbolic link, dangling or not, a device, a FIFO, a directory, a socket)
+//! is refused, with or without `overwrite`; `overwrite` replaces a regular file by creating
+//! a new one beside it and renaming it over, never by truncating or changing the old one.
+//!
+//! While the segment is written the file holds an exclusive `flock`, released when it is
+//! closed: a reader that cannot take a shared lock knows the segment is still growing and
+//! reads only its committed blocks (`replayer::trace::open_segment`).
+//!
+//! Each append reserves its whole block first: the space is allocated on disk with
+//! `posix_fallocate` (so a full disk is an `ENOSPC` error here, never a SIGBUS later on a
+//! mapped page) and mapped, then filled. A crash leaves the unwritten rest of the
+//! allocation as zeros, which readers recognise as a zero tail; a clean finish truncates
+//! the file to the bytes written.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
 
-pub struct SegmentWriter {
+use crate::format::Storage;
+
+/// A segment file being written: the production [`Storage`] of
+/// [`SegmentWriter`](crate::format::SegmentWriter).
+pub struct SegmentFile {
     file: File,
     chunk_size: u64,
-    /// The mapped window `[chunk_start, chunk_start + chunk_size)`.
-    chunk: Option<MmapMut>,
-    chunk_start: u64,
-    /// Bytes written so far: the offset of the next byte.
+    /// The mapped window `[map_start, map_start + map.len())`, page-aligned.
+    map: Option<MmapMut>,
+    map_start: u64,
+    /// Bytes of the file allocated with `posix_fallocate` so far.
+    allocated: u64,
+    /// Bytes committed: the offset of the next append.
     used: u64,
-    /// An append failed: the mapped window may no longer contain `used`.
-    poisoned: bool,
 }
 
-impl SegmentWriter {
-    /// Creates the file with mode 0600 (traces hold sensitive data). An existing file is
-    /// an error unless `overwrite`.
+impl SegmentFile {
+    /// Creates the segment file at `path` (mode 0600: traces hold sensitive data) and
+    /// locks it (`flock(LOCK_EX)`) until it is closed. The space is reserved in windows of
+    /// `chunk_size` bytes (rounded up to pages).
+    ///
+    /// Errors, each naming the path: something that is not a regular file is there (what
+    /// it is is said), with or without `overwrite`; a regular file is there and not
+    /// `overwrite` (`AlreadyExists`); the directory is missing or not writable.
     pub fn create(path: &Path, overwrite: bool, chunk_size: u64) -> io::Result<Self> {
         let page = page_size();
         let chunk_size = chunk_size.max(page).div_ceil(page) * page;
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).mode(0o600);
-        if overwrite {
-            options.create(true).truncate(true);
-        } else {
-            options.create_new(true);
-        }
-        let file = options.open(path)?;
-        // An overwritten file keeps its old mode: make it private too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(SegmentWriter {
+        let file = create_private(path, overwrite)?;
+        Ok(SegmentFile {
             file,
             chunk_size,
-            chunk: None,
-            chunk_start: 0,
+            map: None,
+            map_start: 0,
+            allocated: 0,
             used: 0,
-            poisoned: false,
         })
     }
 
-    /// The file offset the next appended byte will have.
-    pub fn offset(&self) -> u64 {
-        self.used
-    }
-
-    /// Appends all of `bytes` or, on error (a full disk), none of them: the bytes of a
-    /// partial append are dropped by [`finish`](Self::finish)'s truncation.
-    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.poisoned {
-            return Err(io::Error::other("an earlier write to this segment failed"));
+    /// Makes `[used, end)` allocated and mapped, in one window.
+    fn ensure_mapped(&mut self, end: u64) -> io::Result<()> {
+        let mapped_end = self
+            .map
+            .as_ref()
+            .map_or(0, |m| self.map_start + m.len() as u64);
+        if self.map.is_some() && end <= mapped_end {
+            return Ok(());
         }
-        let start = self.used;
-        self.append_inner(bytes).inspect_err(|_| {
-            self.used = start;
-            self.poisoned = true;
-        })
-    }
-
-    fn append_inner(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            let mapped_end = self
-                .chunk
-                .as_ref()
-                .map_or(0, |c| self.chunk_start + c.len() as u64);
-            if self.chunk.is_none() || self.used == mapped_end {
-                self.map_next_chunk()?;
-            }
-            let chunk = self.chunk.as_mut().expect("mapped above");
-            let at = (self.used - self.chunk_start) as usize;
-            let n = bytes.len().min(chunk.len() - at);
-            chunk[at..at + n].copy_from_slice(&bytes[..n]);
-            self.used += n as u64;
-            bytes = &bytes[n..];
-        }
-        Ok(())
-    }
-
-    fn map_next_chunk(&mut self) -> io::Result<()> {
-        // Windows are page multiples laid end to end, so every window starts page-aligned.
-        let start = match &self.chunk {
-            Some(chunk) => self.chunk_start + chunk.len() as u64,
-            None => 0,
-        };
-        // Reserve the space first. Near a full disk, smaller windows use what is left.
         let page = page_size();
-        let mut len = self.chunk_size;
+        let start = self.used / page * page;
+        let needed = end.div_ceil(page) * page;
+        let mut want = needed.max(start + self.chunk_size);
+        // Reserve the space first. Near a full disk, smaller windows use what is left.
         loop {
-            // SAFETY: posix_fallocate only reads its integer arguments; the fd is open.
-            let rc = unsafe {
-                libc::posix_fallocate(
-                    self.file.as_raw_fd(),
-                    start as libc::off_t,
-                    len as libc::off_t,
-                )
-            };
-            match rc {
-                0 => break,
-                libc::ENOSPC if len > page => len = (len / 4).max(page),
-                _ => return Err(io::Error::from_raw_os_error(rc)),
+            match self.allocate_to(want) {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && want > needed => {
+                    want = (start + (want - start) / 4).div_ceil(page) * page;
+                    want = want.max(needed);
+                }
+                Err(e) => return Err(e),
             }
         }
-        // SAFETY: the mapped range lies inside the file (just allocated above) and this
-        // process is its only writer: we created it with mode 0600 and never truncate it
-        // while mapped (finish() unmaps before set_len).
+        // SAFETY: the mapped range lies inside the file (allocated above) and this process
+        // is its only writer: it was created here (O_EXCL, mode 0600) and is locked; it is
+        // never truncated while mapped (close() unmaps before set_len). Readers in other
+        // processes map only what is committed and never write.
         let map = unsafe {
             MmapOptions::new()
                 .offset(start)
-                .len(len as usize)
+                .len((want - start) as usize)
                 .map_mut(&self.file)?
         };
-        if let Some(old) = self.chunk.replace(map) {
+        if let Some(old) = self.map.replace(map) {
             old.flush_async()?;
         }
-        self.chunk_start = start;
+        self.map_start = start;
         Ok(())
     }
 
-    /// Writes everything back, unmaps and truncates the file to the bytes written.
-    pub fn finish(mut self) -> io::Result<u64> {
-        if let Some(chunk) = self.chunk.take() {
-            chunk.flush()?;
+    fn allocate_to(&mut self, end: u64) -> io::Result<()> {
+        if end <= self.allocated {
+            return Ok(());
+        }
+        let offset = i64::try_from(self.allocated).map_err(io::Error::other)?;
+        let len = i64::try_from(end - self.allocated).map_err(io::Error::other)?;
+        // SAFETY: posix_fallocate only reads its integer arguments; the fd is open.
+        let rc = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), offset, len) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        self.allocated = end;
+        Ok(())
+    }
+}
+
+impl Storage for SegmentFile {
+    fn committed(&self) -> u64 {
+        self.used
+    }
+
+    fn append_with(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> io::Result<()> {
+        let end = self.used + len as u64;
+        self.ensure_mapped(end)?;
+        let (Some(map), Ok(at)) = (
+            self.map.as_mut(),
+            usize::try_from(self.used - self.map_start),
+        ) else {
+            return Err(io::Error::other("segment window not mapped"));
+        };
+        let space = map
+            .get_mut(at..at + len)
+            .ok_or_else(|| io::Error::other("segment window too small"))?;
+        fill(space);
+        self.used = end;
+        Ok(())
+    }
+
+    /// Writes everything back, unmaps and truncates the file to the bytes committed. The
+    /// lock goes when the file is dropped.
+    fn close(&mut self) -> io::Result<u64> {
+        if let Some(map) = self.map.take() {
+            map.flush()?;
         }
         self.file.set_len(self.used)?;
+        self.allocated = self.used;
         self.file.sync_all()?;
         Ok(self.used)
     }
+}
+
+/// Opens a new file at `path` for writing, refusing what is not a regular file and
+/// replacing a regular one only if `overwrite` (see the module notes). The file is locked
+/// (`LOCK_EX`) before it is visible under `path` whenever it replaces something.
+fn create_private(path: &Path, overwrite: bool) -> io::Result<File> {
+    match open_new(path) {
+        Ok(file) => {
+            lock_exclusive(&file, path)?;
+            return Ok(file);
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(with_path(e, path)),
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|e| with_path(e, path))?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {}: kellect writes traces only to regular files and never through \
+                 links{}",
+                path.display(),
+                describe(path, meta.file_type()),
+                if overwrite {
+                    " (-f replaces regular files only)"
+                } else {
+                    ""
+                },
+            ),
+        ));
+    }
+    if !overwrite {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} already exists (-f replaces it with a new file)",
+                path.display()
+            ),
+        ));
+    }
+    let (temp, file) = create_beside(path)?;
+    let renamed = lock_exclusive(&file, &temp)
+        .and_then(|()| std::fs::rename(&temp, path).map_err(|e| with_path(e, path)));
+    if let Err(e) = renamed {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`, mode 0600: a new file or an error.
+fn open_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// A new file with a unique name in `path`'s directory, to be renamed over `path`.
+fn create_beside(path: &Path) -> io::Result<(PathBuf, File)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| with_path(io::Error::from(io::ErrorKind::InvalidInput), path))?
+        .to_string_lossy();
+    let pid = std::process::id();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..100u32 {
+        let temp = path.with_file_name(format!(".{name}.kellect-{pid}-{nanos:x}-{attempt}"));
+        match open_new(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(with_path(e, &temp)),
+        }
+    }
+    Err(with_path(
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "no unused temporary name beside it",
+        ),
+        path,
+    ))
+}
+
+fn lock_exclusive(file: &File, path: &Path) -> io::Result<()> {
+    // SAFETY: flock only reads its integer arguments; the fd is open.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(with_path(io::Error::last_os_error(), path));
+    }
+    Ok(())
+}
+
+/// What a non-regular file is, for an error message.
+fn describe(path: &Path, kind: std::fs::FileType) -> String {
+    if kind.is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        return match std::fs::metadata(path) {
+            Ok(_) => format!("a symbolic link (to {target})"),
+            Err(_) => format!("a dangling symbolic link (to {target})"),
+        };
+    }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    what.to_owned()
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn page_size() -> u64 {
@@ -168,27 +307,165 @@ pub fn segment_path(output: &Path, index: u32) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn append(f: &mut SegmentFile, bytes: &[u8]) {
+        f.append_with(bytes.len(), &mut |space| space.copy_from_slice(bytes))
+            .unwrap();
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    }
 
     #[test]
-    fn grows_across_chunks_and_truncates() {
+    fn grows_across_windows_and_truncates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.kz");
-        let mut w = SegmentWriter::create(&path, false, 4096).unwrap();
+        let mut w = SegmentFile::create(&path, false, 4096).unwrap();
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        w.append(&data[..5]).unwrap();
-        w.append(&data[5..]).unwrap();
-        assert_eq!(w.offset(), 10_000);
-        // Before finish, the file is preallocated past the data (a zero tail).
+        append(&mut w, &data[..5]);
+        // One append larger than a window, crossing two window boundaries.
+        append(&mut w, &data[5..9000]);
+        append(&mut w, &data[9000..]);
+        assert_eq!(w.committed(), 10_000);
+        // Before close, the file is preallocated past the data (a zero tail).
         assert!(std::fs::metadata(&path).unwrap().len() >= 10_000);
-        w.finish().unwrap();
+        assert_eq!(w.close().unwrap(), 10_000);
         assert_eq!(std::fs::read(&path).unwrap(), data);
-        let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(&path).unwrap().permissions(),
-        );
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode(&path) & 0o777, 0o600);
         // No silent overwrite.
-        let err = SegmentWriter::create(&path, false, 4096).err().unwrap();
+        let err = SegmentFile::create(&path, false, 4096).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(err.to_string().contains("t.kz already exists"), "{err}");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.kz");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let dangling = dir.path().join("dangling.kz");
+        let nowhere = dir.path().join("nowhere");
+        std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+        let fifo = dir.path().join("fifo.kz");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path that lives across the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let subdir = dir.path().join("dir.kz");
+        std::fs::create_dir(&subdir).unwrap();
+        let cases = [
+            (&link, "a symbolic link (to "),
+            (&dangling, "a dangling symbolic link (to "),
+            (&fifo, "a named pipe (FIFO)"),
+            (&subdir, "a directory"),
+            (&PathBuf::from("/dev/null"), "a character device"),
+        ];
+        let null_mode = mode(Path::new("/dev/null"));
+        for (path, what) in cases {
+            for overwrite in [false, true] {
+                let err = SegmentFile::create(path, overwrite, 4096).err().unwrap();
+                let msg = err.to_string();
+                assert!(
+                    msg.contains(&path.display().to_string()) && msg.contains(what),
+                    "{path:?} overwrite={overwrite}: {msg}"
+                );
+            }
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert_eq!(mode(&victim), 0o644);
+        assert!(
+            !nowhere.exists(),
+            "a dangling link's target is never created"
+        );
+        assert_eq!(mode(Path::new("/dev/null")), null_mode);
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // Nothing was left behind (no temporary files).
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 5);
+    }
+
+    #[test]
+    fn overwrite_replaces_by_rename_never_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.kz");
+        std::fs::write(&path, b"old trace").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A second name for the old file sees whether it was truncated or chmod-ed.
+        let other = dir.path().join("hardlink");
+        std::fs::hard_link(&path, &other).unwrap();
+        let mut w = SegmentFile::create(&path, true, 4096).unwrap();
+        append(&mut w, b"new");
+        w.close().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read(&other).unwrap(), b"old trace");
+        assert_eq!(mode(&other), 0o644);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn the_file_is_locked_while_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.kz");
+        let mut w = SegmentFile::create(&path, false, 4096).unwrap();
+        let try_shared = || {
+            let f = File::open(&path).unwrap();
+            // SAFETY: flock only reads its integer arguments; the fd is open.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 }
+        };
+        assert!(!try_shared(), "a reader sees the segment is being written");
+        w.close().unwrap();
+        drop(w);
+        assert!(try_shared(), "the lock goes with the closed file");
+    }
+
+    #[test]
+    fn a_reader_sees_only_committed_blocks_while_the_segment_is_written() {
+        use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter};
+        use crate::replayer::trace::open_segment;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.kz");
+        let header = FileHeader {
+            recording_id: 3,
+            segment_index: 0,
+            created_realtime_ns: 0,
+        };
+        let file = SegmentFile::create(&path, false, 64 << 10).unwrap();
+        let mut w = SegmentWriter::new(file, &header, 1).unwrap();
+        w.push_meta(BlockKind::HostInfo, b"host", false).unwrap();
+        for i in 0..40u8 {
+            // Blocks of ~5 KiB: several cross the 64 KiB window boundaries.
+            let raw: Vec<u8> = (0..5000u32)
+                .map(|j| (j as u8) ^ i.wrapping_mul(31))
+                .collect();
+            w.push_frame(&raw, u64::from(i), u64::from(i), 1, Codec::Stored)
+                .unwrap();
+            if i % 10 == 9 {
+                let seg = open_segment(&path).unwrap();
+                let note = seg.note.as_deref().unwrap_or_default();
+                assert!(
+                    note.contains(&format!("read up to byte {}", w.offset())),
+                    "{note}"
+                );
+                assert_eq!(seg.file_len(), w.offset());
+                assert_eq!(seg.frames().count(), usize::from(i) + 1);
+                assert!(seg.damage.is_empty() && !seg.closed, "{:?}", seg.damage);
+            }
+        }
+        w.finish().unwrap();
+        let seg = open_segment(&path).unwrap();
+        assert!(seg.note.is_none() && seg.closed && seg.damage.is_empty());
+        assert_eq!(seg.frames().count(), 40);
     }
 
     #[test]

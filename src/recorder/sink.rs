@@ -1,9 +1,14 @@
 //! The writer thread: compresses frames and appends blocks to segment files, so the
 //! ring-buffer drain never waits on zstd or the disk.
 //!
+//! Every segment is written by one [`SegmentWriter`] (over a [`SegmentFile`] in
+//! production): each block in one append, so a full disk leaves no torn block. Every
+//! segment, first or rotated, opens with the same blocks ([`SinkConfig::opening`]).
+//!
 //! After a write error (a full disk), the sink stops writing, finishes the segment so the
 //! trace stays valid up to the last complete block, raises `failed` for the drain to see,
-//! and keeps accepting (and discarding) messages so the drain never blocks on it.
+//! and keeps accepting (and discarding, counted as lost) messages so the drain never
+//! blocks on it.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,10 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::format::{self, BlockKind, FileHeader, FrameHeader, IndexBuilder};
+use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter, Storage};
 use crate::meta::{self, MetaBlock};
 
-use super::segment::{segment_path, SegmentWriter};
+use super::segment::{segment_path, SegmentFile};
 
 /// Raw records collected by the drain, ready to become one frame.
 pub struct FrameBuf {
@@ -32,6 +37,10 @@ pub enum SinkMsg {
         payload: Vec<u8>,
         compress: bool,
     },
+    /// Write the blocks that open a segment ([`SinkConfig::opening`]) now: sent once, for
+    /// the first segment, after the programs are attached (a process that starts in
+    /// between is then in the trace and in the snapshot, never in neither).
+    Opening,
 }
 
 impl SinkMsg {
@@ -62,66 +71,90 @@ pub struct SinkConfig {
     pub chunk_size: u64,
     /// Start a new segment once the current one holds this many bytes.
     pub rotate_size: Option<u64>,
-    /// Blocks that open every segment (host info), already encoded.
-    pub preamble: Vec<SinkMsg>,
-    /// Fresh state (process snapshot, clock) for each new segment after the first.
-    pub snapshot: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
+    /// The metadata blocks that open every segment, first or rotated, freshly made for
+    /// each: written on [`SinkMsg::Opening`] for the first segment, right after creation
+    /// for every later one, so any segment replays alone.
+    pub opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
 }
 
-/// What the sink did, reported when it ends.
+/// What the sink did, reported when it ends. Frames and records count only what was
+/// stored (and, without a file, handed to the tap).
 #[derive(Debug, Default)]
 pub struct SinkReport {
     pub segments: Vec<PathBuf>,
+    /// Frames stored.
     pub frames: u64,
+    /// Records in the stored frames.
     pub records: u64,
+    /// Uncompressed bytes of the stored records.
     pub raw_bytes: u64,
+    /// Bytes of the segment files, as closed.
     pub written_bytes: u64,
-    /// Records received after a write error, not stored.
+    /// Records that reached the sink but were not stored: those of the frame whose write
+    /// failed and of every frame received after it.
     pub lost_records: u64,
     pub error: Option<io::Error>,
 }
 
-struct Sink {
+/// Creates the storage of a segment: `(path, overwrite)`.
+pub(crate) type CreateStorage<S> = Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>;
+
+struct Sink<S: Storage> {
     cfg: SinkConfig,
-    segment: Option<SegmentWriter>,
+    create: CreateStorage<S>,
+    writer: Option<SegmentWriter<S>>,
     segment_index: u32,
-    index: IndexBuilder,
-    compressor: zstd::bulk::Compressor<'static>,
-    frame_seq: u32,
+    next_seq: u32,
     report: SinkReport,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
 }
 
-/// Creates the first segment (so an unwritable path fails before anything is attached)
-/// and returns the function the writer thread runs.
+/// Creates the first segment file (so an unwritable path fails before anything is
+/// attached) and returns the function the writer thread runs.
 pub fn open(
     cfg: SinkConfig,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
-    let compressor = zstd::bulk::Compressor::new(cfg.compression_level)?;
+    let chunk_size = cfg.chunk_size;
+    open_with(
+        cfg,
+        Box::new(move |path: &Path, overwrite: bool| {
+            SegmentFile::create(path, overwrite, chunk_size)
+        }),
+        failed,
+        recycle,
+    )
+}
+
+/// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage.
+pub(crate) fn open_with<S: Storage + Send + 'static>(
+    cfg: SinkConfig,
+    create: CreateStorage<S>,
+    failed: Arc<AtomicBool>,
+    recycle: SyncSender<Vec<u8>>,
+) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
     let mut sink = Sink {
-        segment: None,
+        create,
+        writer: None,
         segment_index: 0,
-        index: IndexBuilder::new(),
-        compressor,
-        frame_seq: 0,
+        next_seq: 0,
         report: SinkReport::default(),
         failed,
         recycle,
         cfg,
     };
-    sink.start_segment(false)?;
+    sink.start_segment()?;
     Ok(move |rx: Receiver<SinkMsg>| sink.run(rx))
 }
 
-impl Sink {
+impl<S: Storage> Sink<S> {
     fn run(mut self, rx: Receiver<SinkMsg>) -> SinkReport {
         for msg in rx {
             if self.report.error.is_some() {
                 if let SinkMsg::Frame(f) = msg {
-                    self.report.lost_records += f.count as u64;
+                    self.report.lost_records += u64::from(f.count);
                 }
                 continue;
             }
@@ -139,7 +172,8 @@ impl Sink {
 
     fn fail(&mut self, e: io::Error) {
         self.failed.store(true, Ordering::SeqCst);
-        // Keep what was written: close the segment as far as the disk allows.
+        // Keep what was written: close the segment as far as the disk allows (its Index
+        // and End blocks may still fit where a frame did not).
         let _ = self.finish_segment();
         self.report.error = Some(e);
     }
@@ -152,10 +186,11 @@ impl Sink {
                 let mut bytes = frame.bytes;
                 bytes.clear();
                 let _ = self.recycle.try_send(bytes);
-                if let (Some(limit), Some(segment)) = (self.cfg.rotate_size, &self.segment) {
-                    if segment.offset() >= limit {
+                if let (Some(limit), Some(writer)) = (self.cfg.rotate_size, &self.writer) {
+                    if writer.offset() >= limit {
                         self.finish_segment()?;
-                        self.start_segment(true)?;
+                        self.start_segment()?;
+                        self.write_opening()?;
                     }
                 }
                 Ok(())
@@ -165,6 +200,7 @@ impl Sink {
                 payload,
                 compress,
             } => self.write_meta(kind, &payload, compress),
+            SinkMsg::Opening => self.write_opening(),
         }
     }
 
@@ -175,16 +211,18 @@ impl Sink {
         }
     }
 
-    fn write_block(&mut self, kind: BlockKind, flags: u16, payload: &[u8]) -> io::Result<u64> {
-        let header = format::block_header(kind, flags, payload);
-        let Some(segment) = self.segment.as_mut() else {
-            return Ok(0);
-        };
-        let offset = segment.offset();
-        segment.append(&header)?;
-        segment.append(payload)?;
-        self.report.written_bytes += (header.len() + payload.len()) as u64;
-        Ok(offset)
+    fn write_opening(&mut self) -> io::Result<()> {
+        for msg in (self.cfg.opening)() {
+            if let SinkMsg::Meta {
+                kind,
+                payload,
+                compress,
+            } = msg
+            {
+                self.write_meta(kind, &payload, compress)?;
+            }
+        }
+        Ok(())
     }
 
     fn write_meta(&mut self, kind: BlockKind, payload: &[u8], compress: bool) -> io::Result<()> {
@@ -192,100 +230,337 @@ impl Sink {
             kind,
             payload: payload.to_vec(),
         });
-        if self.segment.is_none() {
-            return Ok(());
-        }
-        if compress {
-            let packed = format::compress_meta(payload, self.cfg.compression_level)?;
-            self.write_block(kind, format::BLOCK_FLAG_COMPRESSED, &packed)?;
-        } else {
-            self.write_block(kind, 0, payload)?;
+        if let Some(writer) = &mut self.writer {
+            writer.push_meta(kind, payload, compress)?;
         }
         Ok(())
     }
 
     fn write_frame(&mut self, frame: &FrameBuf) -> io::Result<()> {
+        if let Some(writer) = &mut self.writer {
+            let stored = writer.push_frame(
+                &frame.bytes,
+                frame.first_ts,
+                frame.last_ts,
+                frame.count,
+                Codec::Zstd,
+            );
+            if let Err(e) = stored {
+                self.report.lost_records += u64::from(frame.count);
+                return Err(e.into());
+            }
+        }
         self.tap(|| TapItem::Frame {
             first_ts: frame.first_ts,
             bytes: frame.bytes.clone(),
         });
         self.report.frames += 1;
-        self.report.records += frame.count as u64;
+        self.report.records += u64::from(frame.count);
         self.report.raw_bytes += frame.bytes.len() as u64;
-        if self.segment.is_none() {
+        Ok(())
+    }
+
+    fn start_segment(&mut self) -> io::Result<()> {
+        let Some(output) = &self.cfg.output else {
             return Ok(());
-        }
-        let header = FrameHeader {
-            first_ts: frame.first_ts,
-            last_ts: frame.last_ts,
-            record_count: frame.count,
-            raw_len: frame.bytes.len() as u32,
-            codec: format::Codec::Zstd,
-            seq: self.frame_seq,
         };
-        let payload = format::encode_frame(&header, &frame.bytes, &mut self.compressor)?;
-        let offset = self.write_block(BlockKind::Frame, 0, &payload)?;
-        self.index.push(offset, &header);
-        self.frame_seq += 1;
+        let path = segment_path(output, self.segment_index);
+        let storage = (self.create)(&path, self.cfg.overwrite)?;
+        let header = FileHeader {
+            recording_id: self.cfg.recording_id,
+            segment_index: self.segment_index,
+            created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
+        };
+        let mut writer = SegmentWriter::new(storage, &header, self.cfg.compression_level)
+            .map_err(|e| with_path(e.into(), &path))?;
+        writer.set_next_seq(self.next_seq);
+        self.writer = Some(writer);
+        self.report.segments.push(path);
         Ok(())
     }
 
-    fn start_segment(&mut self, rotated: bool) -> io::Result<()> {
-        if let Some(output) = &self.cfg.output {
-            let path = segment_path(output, self.segment_index);
-            let mut writer = SegmentWriter::create(&path, self.cfg.overwrite, self.cfg.chunk_size)
-                .map_err(|e| with_path(e, &path))?;
-            let header = FileHeader {
-                recording_id: self.cfg.recording_id,
-                segment_index: self.segment_index,
-                created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
-            };
-            writer.append(&header.encode())?;
-            self.segment = Some(writer);
-            self.report.segments.push(path);
-        }
-        for i in 0..self.cfg.preamble.len() {
-            let SinkMsg::Meta {
-                kind,
-                payload,
-                compress,
-            } = &self.cfg.preamble[i]
-            else {
-                continue;
-            };
-            let (kind, payload, compress) = (*kind, payload.clone(), *compress);
-            self.write_meta(kind, &payload, compress)?;
-        }
-        if rotated {
-            for msg in (self.cfg.snapshot)() {
-                if let SinkMsg::Meta {
-                    kind,
-                    payload,
-                    compress,
-                } = msg
-                {
-                    self.write_meta(kind, &payload, compress)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
+    /// Closes the current segment (Index, End, truncation), even after a failed write.
     fn finish_segment(&mut self) -> io::Result<()> {
-        let Some(mut segment) = self.segment.take() else {
+        let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        let index_offset = segment.offset();
-        let tail = self.index.encode_index_and_end(index_offset);
-        let appended = segment.append(&tail);
-        self.index = IndexBuilder::new();
-        // Truncate to the bytes written even when the index did not fit.
-        segment.finish()?;
+        self.next_seq = writer.next_seq();
         self.segment_index += 1;
-        appended
+        let (storage, closed) = writer.close();
+        self.report.written_bytes += storage.committed();
+        closed.map(drop).map_err(io::Error::from)
     }
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::format::faulty::{Fault, FaultyStorage};
+    use crate::format::{Scan, TraceReader};
+
+    type Disks = Arc<Mutex<Vec<(PathBuf, Arc<Mutex<Vec<u8>>>)>>>;
+
+    /// Incompressible records: every frame costs about its raw size on disk.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    struct Run {
+        report: SinkReport,
+        failed: bool,
+        /// Records in every frame sent to the sink.
+        sent_records: u64,
+        /// Each segment's path and bytes as the storage holds them after the sink ended.
+        segments: Vec<(PathBuf, Vec<u8>)>,
+    }
+
+    /// Runs the sink over faulty storages: the opening blocks, `frames` frames of 3000
+    /// bytes (frame `i` holds `10 + i` records), a Stats block after every fifth.
+    fn run(
+        fault: Fault,
+        rotate_size: Option<u64>,
+        frames: u32,
+        opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
+    ) -> Run {
+        let disks: Disks = Arc::default();
+        let created = disks.clone();
+        let create = move |path: &Path, _overwrite: bool| {
+            let storage = FaultyStorage::new(fault);
+            created
+                .lock()
+                .unwrap()
+                .push((path.to_owned(), storage.disk.clone()));
+            Ok(storage)
+        };
+        let cfg = SinkConfig {
+            output: Some(PathBuf::from("/kellect-test/t.kz")),
+            tap: None,
+            overwrite: false,
+            recording_id: 5,
+            compression_level: 1,
+            chunk_size: 0,
+            rotate_size,
+            opening,
+        };
+        let failed = Arc::new(AtomicBool::new(false));
+        let (recycle, _recycled) = sync_channel(64);
+        let sink = open_with(cfg, Box::new(create), failed.clone(), recycle).unwrap();
+        let (tx, rx) = sync_channel(1024);
+        tx.send(SinkMsg::Opening).unwrap();
+        let mut sent_records = 0;
+        for i in 0..frames {
+            let count = 10 + i;
+            sent_records += u64::from(count);
+            let ts = 1000 * u64::from(i);
+            tx.send(SinkMsg::Frame(FrameBuf {
+                bytes: noise(u64::from(i), 3000),
+                first_ts: ts,
+                last_ts: ts + 10,
+                count,
+            }))
+            .unwrap();
+            if i % 5 == 4 {
+                tx.send(SinkMsg::Meta {
+                    kind: BlockKind::Stats,
+                    payload: noise(99, 50),
+                    compress: false,
+                })
+                .unwrap();
+            }
+        }
+        drop(tx);
+        let report = sink(rx);
+        let segments = disks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(path, disk)| (path.clone(), disk.lock().unwrap().clone()))
+            .collect();
+        Run {
+            report,
+            failed: failed.load(Ordering::SeqCst),
+            sent_records,
+            segments,
+        }
+    }
+
+    fn small_opening() -> Box<dyn Fn() -> Vec<SinkMsg> + Send> {
+        Box::new(|| {
+            vec![
+                SinkMsg::Meta {
+                    kind: BlockKind::HostInfo,
+                    payload: b"host".to_vec(),
+                    compress: false,
+                },
+                SinkMsg::Meta {
+                    kind: BlockKind::Capture,
+                    payload: b"capture".to_vec(),
+                    compress: true,
+                },
+            ]
+        })
+    }
+
+    /// Every segment scans without damage; returns the scans.
+    #[track_caller]
+    fn scans(run: &Run) -> Vec<Scan<'_>> {
+        run.segments
+            .iter()
+            .map(|(path, bytes)| {
+                let scan = TraceReader::new(bytes).unwrap().scan();
+                assert!(scan.damage.is_empty(), "{path:?}: {:?}", scan.damage);
+                scan
+            })
+            .collect()
+    }
+
+    /// The report's counts equal what the segments hold, and every record sent is either
+    /// stored or counted as lost.
+    #[track_caller]
+    fn check_counts(run: &Run) {
+        let scans = scans(run);
+        let frames: Vec<_> = scans
+            .iter()
+            .flat_map(|s| s.frames().map(|f| f.frame_header().unwrap()))
+            .collect();
+        let records: u64 = frames.iter().map(|f| u64::from(f.record_count)).sum();
+        assert_eq!(run.report.frames, frames.len() as u64);
+        assert_eq!(run.report.records, records);
+        assert_eq!(
+            run.report.raw_bytes,
+            frames.iter().map(|f| u64::from(f.raw_len)).sum::<u64>()
+        );
+        assert_eq!(
+            run.report.records + run.report.lost_records,
+            run.sent_records
+        );
+        let bytes: u64 = run.segments.iter().map(|(_, b)| b.len() as u64).sum();
+        assert_eq!(run.report.written_bytes, bytes);
+        // Sequence numbers run on across segments, with no gap.
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.seq, i as u32);
+        }
+    }
+
+    #[test]
+    fn counts_are_exact_without_faults() {
+        let run = run(Fault::None, None, 20, small_opening());
+        assert!(run.report.error.is_none() && !run.failed);
+        assert_eq!(run.report.lost_records, 0);
+        check_counts(&run);
+        assert!(scans(&run)[0].is_clean());
+    }
+
+    #[test]
+    fn a_full_disk_counts_only_what_was_stored() {
+        let full = run(Fault::None, None, 20, small_opening()).segments[0]
+            .1
+            .len() as u64;
+        for capacity in (400..full).step_by(997) {
+            let run = run(Fault::DiskFull { capacity }, None, 20, small_opening());
+            let e = run.report.error.as_ref().expect("the disk filled up");
+            assert_eq!(e.raw_os_error(), Some(28), "capacity {capacity}: {e}");
+            // Failing while frames came, the drain is told; else only closing failed.
+            assert_eq!(
+                run.failed,
+                run.report.lost_records > 0,
+                "capacity {capacity}"
+            );
+            check_counts(&run);
+        }
+    }
+
+    #[test]
+    fn a_short_write_counts_only_what_was_stored() {
+        for at in [100, 5000, 20_000, 40_000] {
+            let run = run(Fault::ShortWrite { at }, None, 20, small_opening());
+            assert!(run.report.error.is_some(), "short write at {at}");
+            check_counts(&run);
+        }
+    }
+
+    #[test]
+    fn a_refused_reservation_stops_the_recording_cleanly() {
+        // Append 0 is the file header, 1 and 2 the opening blocks, 3 the first frame.
+        let run = run(Fault::ReserveError { nth: 6 }, None, 20, small_opening());
+        let e = run.report.error.as_ref().unwrap();
+        assert_eq!(e.raw_os_error(), Some(5), "{e}");
+        check_counts(&run);
+        assert_eq!(run.report.frames, 3);
+        // The segment was closed after the error: its Index and End blocks were stored.
+        assert!(scans(&run)[0].is_clean());
+    }
+
+    #[test]
+    fn every_rotated_segment_opens_with_the_same_blocks() {
+        let run = run(Fault::None, Some(10_000), 20, small_opening());
+        assert!(run.report.error.is_none());
+        assert!(run.segments.len() >= 4, "{}", run.segments.len());
+        check_counts(&run);
+        for (i, ((path, _), scan)) in run.segments.iter().zip(scans(&run)).enumerate() {
+            assert_eq!(
+                path,
+                &segment_path(Path::new("/kellect-test/t.kz"), i as u32)
+            );
+            let kinds: Vec<BlockKind> = scan.blocks.iter().take(2).map(|b| b.kind).collect();
+            assert_eq!(kinds, [BlockKind::HostInfo, BlockKind::Capture], "{path:?}");
+            assert!(scan.is_clean(), "{path:?}");
+            let header = *TraceReader::new(&run.segments[i].1).unwrap().header();
+            assert_eq!((header.recording_id, header.segment_index), (5, i as u32));
+        }
+    }
+
+    #[test]
+    fn the_recorder_opens_every_segment_with_everything_replay_needs() {
+        let settings = crate::meta::RecordSettings {
+            system_wide: true,
+            command: Vec::new(),
+            ring_size: 1 << 20,
+            frame_size: 4096,
+            groups: Vec::new(),
+        };
+        let host = super::super::host::host_info(settings, 1);
+        let capture = crate::meta::Capture {
+            payload_max: 0,
+            protocols: Vec::new(),
+            versions: false,
+            checksums: true,
+            hz: Some(250),
+        };
+        let opening = Box::new(move || super::super::segment_opening(&host, &capture));
+        let run = run(Fault::None, Some(10_000), 12, opening);
+        assert!(run.segments.len() >= 2);
+        let expected = [
+            BlockKind::HostInfo,
+            BlockKind::Snapshot,
+            BlockKind::FdTable,
+            BlockKind::Accounts,
+            BlockKind::Mounts,
+            BlockKind::Interfaces,
+            BlockKind::Capture,
+            BlockKind::ClockSync,
+        ];
+        for ((path, _), scan) in run.segments.iter().zip(scans(&run)) {
+            let kinds: Vec<BlockKind> = scan.blocks.iter().take(8).map(|b| b.kind).collect();
+            assert_eq!(kinds, expected, "{path:?}");
+            let capture = scan.blocks[6].meta_payload().unwrap();
+            let capture: crate::meta::Capture = crate::meta::decode(&capture).unwrap();
+            assert!(capture.checksums && capture.hz == Some(250), "{path:?}");
+        }
+    }
 }

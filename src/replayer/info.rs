@@ -65,7 +65,9 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
         for damage in &segment.damage {
             out.push(format!("{}: {damage}", segment.path.display()));
         }
-        if !segment.closed && segment.damage.is_empty() {
+        if let Some(note) = &segment.note {
+            out.push(format!("{}: {note}", segment.path.display()));
+        } else if !segment.closed && segment.damage.is_empty() {
             out.push(format!(
                 "{}: the segment has no end block: the recording was interrupted (crash, \
                  kill -9, full disk) or is still running; everything written is replayed",

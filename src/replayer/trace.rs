@@ -2,12 +2,16 @@
 //! read the metadata every later stage needs.
 
 use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
-use crate::format::{self, BlockKind, Damage, FileHeader, FrameHeader, TraceReader};
+use crate::format::{
+    self, BlockHeader, BlockKind, Damage, FileHeader, FrameHeader, TraceReader, BLOCK_HEADER_LEN,
+};
 use crate::meta::{self, ClockSample, HostInfo, MetaBlock, ProcSnapshot, Stats};
 
 /// A block of a segment, located by byte range (the segment owns the bytes).
@@ -31,6 +35,9 @@ pub struct Segment {
     pub damage: Vec<Damage>,
     /// The segment ends with an End block: it was closed cleanly.
     pub closed: bool,
+    /// Set when the segment was still being written as it was opened: says so and up to
+    /// which byte it was read (its committed blocks), for `info` and `replay` to print.
+    pub note: Option<String>,
 }
 
 impl Segment {
@@ -83,14 +90,39 @@ impl Segment {
 
 /// Maps and scans one file. Errors only when the file cannot be read or its header is
 /// not a kellect header; damage further in is part of the result.
+///
+/// A segment that a recorder is still writing (it holds `flock(LOCK_EX)` on it, so a
+/// non-blocking `LOCK_SH` fails) is read only up to its last committed block, found by
+/// walking the block headers with `pread`; [`Segment::note`] then says so. Only that
+/// prefix is mapped: the recorder never shrinks a segment below what it has committed, so
+/// the mapping cannot fault when it truncates its preallocated tail.
 pub fn open_segment(path: &Path) -> Result<Segment> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: the trace is mapped read-only and treated as untrusted bytes (every length is
-    // checked). The contract is that the file is not truncated while mapped — a trace that
-    // is still being recorded only grows; truncating it under a replay is the one way to
-    // crash this process (SIGBUS), as with any memory-mapped reader.
-    let bytes = unsafe { Mmap::map(&file) }
-        .with_context(|| format!("cannot map {} into memory", path.display()))?;
+    let being_written = !try_lock_shared(&file);
+    let (bytes, note) = if being_written {
+        let committed =
+            committed_len(&file).with_context(|| format!("cannot read {}", path.display()))?;
+        // SAFETY: the trace is mapped read-only and treated as untrusted bytes (every
+        // length is checked). Only the committed prefix is mapped; the writer only appends
+        // and truncates to no less than what it committed, so these pages stay in the file.
+        let map = unsafe { MmapOptions::new().len(committed as usize).map(&file) }
+            .with_context(|| format!("cannot map {} into memory", path.display()))?;
+        let note = format!(
+            "the segment is being written: it was read up to byte {committed} (its \
+             committed blocks); what the recorder writes after that is not in this output"
+        );
+        (map, Some(note))
+    } else {
+        // SAFETY: the trace is mapped read-only and treated as untrusted bytes (every
+        // length is checked). No recorder holds its lock, so it is finished (or its
+        // recorder died, or it was created a moment ago and is still empty) and its length
+        // no longer changes under kellect; as with any memory-mapped reader, another
+        // program truncating it while mapped would crash this process (SIGBUS).
+        let map = unsafe { Mmap::map(&file) }
+            .with_context(|| format!("cannot map {} into memory", path.display()))?;
+        (map, None)
+    };
+    drop(file);
     let reader = TraceReader::new(&bytes)
         .with_context(|| format!("{} is not a readable kellect trace", path.display()))?;
     let header = *reader.header();
@@ -118,8 +150,54 @@ pub fn open_segment(path: &Path) -> Result<Segment> {
         blocks,
         damage,
         closed,
+        note,
         bytes,
     })
+}
+
+/// Takes a shared `flock` without waiting; `false` when a writer holds the exclusive one.
+/// Where locks are not supported, the file counts as not being written. The lock goes when
+/// the file is closed.
+fn try_lock_shared(file: &File) -> bool {
+    // SAFETY: flock only reads its integer arguments; the fd is open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EWOULDBLOCK)
+}
+
+/// The bytes of a segment being written that are committed: the file header and every
+/// block after it whose header is valid (sync word, header CRC, length limit) and whose
+/// payload lies inside the file, up to the first that is not (or an End block). The
+/// writer stores a block's header after its payload, so a valid header means the payload
+/// is there. Reads headers with `pread`, 24 bytes at a time; maps nothing.
+fn committed_len(file: &File) -> std::io::Result<u64> {
+    let file_len = file.metadata()?.len();
+    let mut head = vec![0u8; file_len.min(64 << 10) as usize];
+    if file.read_exact_at(&mut head, 0).is_err() {
+        return Ok(0);
+    }
+    let Ok(reader) = TraceReader::new(&head) else {
+        // The header is not written yet (or not a trace): nothing is committed.
+        return Ok(0);
+    };
+    let mut pos = reader.data_offset();
+    let mut header = [0u8; BLOCK_HEADER_LEN];
+    while pos + BLOCK_HEADER_LEN as u64 <= file_len {
+        if file.read_exact_at(&mut header, pos).is_err() {
+            break;
+        }
+        let Ok(block) = BlockHeader::decode(&header) else {
+            break;
+        };
+        let end = pos + block.block_len();
+        if end > file_len {
+            break;
+        }
+        pos = end;
+        if block.kind == BlockKind::End {
+            break;
+        }
+    }
+    Ok(pos)
 }
 
 /// The segments of one recording, in order.
