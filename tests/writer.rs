@@ -340,6 +340,26 @@ mod live {
             "{segment:?}: {}",
             socket[0]
         );
+        // The first segment alone says that the recording goes on, and where.
+        let out = kellect()
+            .args(["replay", trace.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("continues in segment 1 (rot.1.kz)"),
+            "replay of the first segment alone: {stderr}"
+        );
+        // All segments together: no such warning.
+        let mut all = vec![
+            "replay".to_owned(),
+            "-q".to_owned(),
+            trace.display().to_string(),
+        ];
+        all.extend(segments.iter().map(|p| p.display().to_string()));
+        let out = kellect().args(&all).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("continues in segment"), "{stderr}");
     }
 
     /// Replays a recording again and again while it is written (4 KiB frames, two

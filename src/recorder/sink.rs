@@ -188,6 +188,17 @@ impl<S: Storage> Sink<S> {
                 let _ = self.recycle.try_send(bytes);
                 if let (Some(limit), Some(writer)) = (self.cfg.rotate_size, &self.writer) {
                     if writer.offset() >= limit {
+                        // Announce the next segment, so a replay of this one alone (or of
+                        // a set that misses the next) says the recording goes on.
+                        let next = crate::meta::Continuation {
+                            next_segment_index: self.segment_index + 1,
+                            next_frame_seq: writer.next_seq(),
+                        };
+                        self.write_meta(
+                            BlockKind::Continuation,
+                            &crate::meta::encode(&next),
+                            false,
+                        )?;
                         self.finish_segment()?;
                         self.start_segment()?;
                         self.write_opening()?;
@@ -522,6 +533,31 @@ mod tests {
             assert!(scan.is_clean(), "{path:?}");
             let header = *TraceReader::new(&run.segments[i].1).unwrap().header();
             assert_eq!((header.recording_id, header.segment_index), (5, i as u32));
+            // Every segment but the last announces the next one, with the frame it starts at.
+            let continuations: Vec<crate::meta::Continuation> = scan
+                .blocks
+                .iter()
+                .filter(|b| b.kind == BlockKind::Continuation)
+                .map(|b| crate::meta::decode(b.payload).unwrap())
+                .collect();
+            if i + 1 == run.segments.len() {
+                assert!(continuations.is_empty(), "{path:?}");
+            } else {
+                // Rotation follows a frame, so every segment but the last holds one.
+                let last_seq = scan
+                    .frames()
+                    .last()
+                    .map(|f| crate::format::FrameHeader::decode(f.payload).unwrap().seq)
+                    .unwrap();
+                assert_eq!(
+                    continuations,
+                    [crate::meta::Continuation {
+                        next_segment_index: i as u32 + 1,
+                        next_frame_seq: last_seq + 1,
+                    }],
+                    "{path:?}"
+                );
+            }
         }
     }
 
