@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use crate::util::{fixture, json_lines, run_ok};
 
+/// The output properties the fuzz targets check, shared with `arbitrary_bytes`.
+#[path = "../fuzz/src/lib.rs"]
+mod checks;
+
 /// Requires that `table` is safe for a terminal: UTF-8, no C0 control but the newline
 /// ending each row, no DEL, no C1 control. Returns its rows (header included).
 #[track_caller]
@@ -244,6 +248,265 @@ subprocess.run([b"/bin/true", b"arg\x1b[2J\nforged row", b"\x7f\xc2\x9b"], check
             let records = json_lines(&replay(&trace, view, "json-min"));
             assert_rows_match_records(&rows, &records, &what);
             assert_names_shown(&rows, view);
+        }
+    }
+}
+
+/// Arbitrary bytes to every entry point of the replay side, on the stable toolchain in the
+/// normal test run: the fuzz targets' properties (fuzz/src/lib.rs, shared) on a seeded,
+/// reproducible stream of inputs. Half are random bytes, half are mutations of the fuzz
+/// seeds (fuzz/corpus/); segments are also mutated block by block and resealed with valid
+/// checksums (a CRC is not authentication). A failing case prints its input in hex.
+mod arbitrary_bytes {
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    use std::path::Path;
+
+    use kellect::format::{
+        decode_frame, encode_block, BlockKind, TraceReader, BLOCK_FLAG_COMPRESSED,
+    };
+    use kellect::meta;
+    use kellect::replayer::protocols::{App, Direction, StreamDecoder, Transport, Value};
+    use kellect::replayer::{decode, decode_frame_payload};
+
+    use super::checks;
+
+    /// The seed of the stream (KELLECT_PROPERTY_SEED to try another one).
+    fn seed() -> u64 {
+        std::env::var("KELLECT_PROPERTY_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x6b65_6c6c_6563_7438)
+    }
+
+    /// splitmix64: a small, reproducible source of arbitrary bytes.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+
+        /// 1 to 8 mutations: bit flips, interesting bytes and words, cuts, insertions,
+        /// repeated ranges.
+        fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+            let mut out = seed.to_vec();
+            for _ in 0..1 + self.below(8) {
+                let at = self.below(out.len() + 1);
+                match self.below(6) {
+                    0 if at < out.len() => out[at] ^= 1 << self.below(8),
+                    1 if at < out.len() => {
+                        out[at] = [0, 0xff, 0x7f, 0x80, 0x1b, 0x0a, 0x9b][self.below(7)]
+                    }
+                    2 if at + 4 <= out.len() => {
+                        let word: u32 = [0, u32::MAX, 0x7fff_ffff, 0x8000_0000, 1][self.below(5)];
+                        out[at..at + 4].copy_from_slice(&word.to_le_bytes());
+                    }
+                    3 => out.truncate(at),
+                    4 => {
+                        let n = self.below(16);
+                        let extra = self.bytes(n);
+                        out.splice(at..at, extra);
+                    }
+                    _ if at < out.len() => {
+                        let end = (at + self.below(64)).min(out.len());
+                        let range = out[at..end].to_vec();
+                        out.splice(at..at, range);
+                    }
+                    _ => {}
+                }
+            }
+            out
+        }
+    }
+
+    /// The committed seeds of a fuzz target.
+    fn corpus(target: &str) -> Vec<Vec<u8>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target);
+        let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        seeds.sort();
+        let seeds: Vec<Vec<u8>> = seeds.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
+        seeds
+    }
+
+    /// `cases` inputs for `target`: random bytes and mutated seeds, alternately.
+    fn inputs(target: &str, cases: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+        let seeds = corpus(target);
+        let mut out = seeds.clone();
+        for case in 0..cases {
+            out.push(if case % 2 == 0 {
+                let n = rng.below(512);
+                rng.bytes(n)
+            } else {
+                let pick = rng.below(seeds.len());
+                rng.mutate(&seeds[pick])
+            });
+        }
+        out
+    }
+
+    /// Runs `check` on `input`; if it panics, shows which input did it.
+    fn check(what: &str, input: &[u8], check: impl FnOnce(&[u8])) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(input))) {
+            let hex: String = input.iter().map(|b| format!("{b:02x}")).collect();
+            eprintln!(
+                "{what}: panicked on {} bytes (seed {}):\n{hex}",
+                input.len(),
+                seed()
+            );
+            resume_unwind(panic);
+        }
+    }
+
+    /// A segment with one block's payload mutated and resealed (a valid CRC over it).
+    fn resealed(segment: &[u8], rng: &mut Rng) -> Vec<u8> {
+        let Ok(reader) = TraceReader::new(segment) else {
+            return segment.to_vec();
+        };
+        let blocks = reader.scan().blocks;
+        let target = rng.below(blocks.len());
+        let mut out = segment[..reader.data_offset() as usize].to_vec();
+        for (i, block) in blocks.iter().enumerate() {
+            let mut payload = block.payload.to_vec();
+            if i == target {
+                payload = rng.mutate(&payload);
+            }
+            encode_block(block.kind, block.flags, &payload, &mut out).expect("a small block");
+        }
+        out
+    }
+
+    /// What replay does with a segment, in process: metadata blocks then frames, through
+    /// the engine, with the output checked.
+    fn replay_segment(bytes: &[u8]) {
+        let Ok(reader) = TraceReader::new(bytes) else {
+            return;
+        };
+        let scan = reader.scan();
+        let metas: Vec<checks::MetaInput<'_>> = scan
+            .blocks
+            .iter()
+            .filter(|b| b.kind.is_metadata())
+            .map(|b| (b.kind, b.flags, b.payload))
+            .collect();
+        let raws: Vec<Vec<u8>> = scan
+            .frames()
+            .filter_map(|b| decode_frame(b.payload).ok().map(|(_, raw)| raw))
+            .collect();
+        for block in scan.frames() {
+            let _ = decode_frame_payload(block.payload, |e| e);
+        }
+        for block in &scan.blocks {
+            let _ = block.meta_payload();
+            let _ = block.index_entries();
+            let _ = block.end_info();
+        }
+        let frames: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+        checks::replay_and_check(&metas, &frames);
+        let _ = reader.end_from_tail();
+    }
+
+    #[test]
+    fn trace_reader_and_replay_never_panic() {
+        let mut rng = Rng(seed());
+        let segments = corpus("trace_reader");
+        let mut cases = inputs("trace_reader", 300, &mut rng);
+        for i in 0..60 {
+            let segment = &segments[i % segments.len()];
+            cases.push(resealed(segment, &mut rng));
+        }
+        for input in &cases {
+            check("trace reader", input, replay_segment);
+        }
+    }
+
+    #[test]
+    fn record_decoder_never_panics() {
+        let mut rng = Rng(seed() ^ 1);
+        for input in inputs("records", 300, &mut rng) {
+            check("record decoder", &input, |data| {
+                let _ = decode::decode_frame(data);
+                checks::replay_and_check(&[], &[data]);
+            });
+        }
+    }
+
+    #[test]
+    fn metadata_decoder_never_panics() {
+        let mut rng = Rng(seed() ^ 2);
+        let records = corpus("records");
+        for input in inputs("metadata", 300, &mut rng) {
+            check("metadata decoder", &input, |data| {
+                let [kind, flags, payload @ ..] = data else {
+                    return;
+                };
+                let kind = BlockKind::from_u16(u16::from(*kind));
+                let flags = u16::from(*flags) & BLOCK_FLAG_COMPRESSED;
+                let _ = meta::decode::<meta::HostInfo>(payload);
+                let _ = meta::decode::<meta::ProcSnapshot>(payload);
+                let _ = meta::decode::<meta::FdTable>(payload);
+                let _ = meta::decode::<meta::Accounts>(payload);
+                let _ = meta::decode::<meta::Mounts>(payload);
+                let _ = meta::decode::<meta::Interfaces>(payload);
+                let _ = meta::decode::<meta::FileFactsBlock>(payload);
+                let _ = meta::decode::<meta::Capture>(payload);
+                let _ = meta::decode::<meta::Stats>(payload);
+                let _ = meta::decode::<meta::ClockSync>(payload);
+                if kind.is_metadata() {
+                    checks::replay_and_check(&[(kind, flags, payload)], &[&records[0]]);
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn protocol_decoders_never_panic() {
+        let mut rng = Rng(seed() ^ 3);
+        for input in inputs("protocols", 600, &mut rng) {
+            check("protocol decoders", &input, |data| {
+                let Some((&cut, payload)) = data.split_first() else {
+                    return;
+                };
+                for app in [App::Dns, App::Http, App::Syslog] {
+                    for transport in [
+                        Transport::Udp,
+                        Transport::Tcp,
+                        Transport::UnixDgram,
+                        Transport::UnixStream,
+                    ] {
+                        let mut decoder = StreamDecoder::new(app, transport, Direction::Rx);
+                        let mut elements = Vec::new();
+                        for (step, chunk) in payload.chunks(1 + usize::from(cut)).enumerate() {
+                            elements.extend(decoder.push(chunk, step as f64 * 0.001));
+                        }
+                        elements.extend(decoder.finish());
+                        for element in elements {
+                            assert_eq!(
+                                element.keys().next().map(String::as_str),
+                                Some("_Timestamp")
+                            );
+                            let _ = Value::Object(element).to_string();
+                        }
+                    }
+                }
+            });
         }
     }
 }
