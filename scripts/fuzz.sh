@@ -8,7 +8,8 @@
 # Stable Rust is enough: the targets are built the way cargo-fuzz builds them
 # (libfuzzer-sys from crates.io compiles libFuzzer with the C++ compiler, and rustc's
 # SanitizerCoverage pass instruments the code), without a sanitizer, which is what needs
-# nightly. Targets run in parallel, one per CPU (KELLECT_FUZZ_JOBS to change it).
+# nightly. Targets run in parallel, one per CPU (KELLECT_FUZZ_JOBS to change it); they are
+# built in fuzz/target (KELLECT_FUZZ_TARGET_DIR to change it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -28,7 +29,9 @@ esac
 
 targets=(trace_reader records metadata protocols)
 host=$(rustc -vV | sed -n 's/^host: //p')
-bin_dir=fuzz/target/$host/release
+CARGO_TARGET_DIR=$(realpath -m "${KELLECT_FUZZ_TARGET_DIR:-fuzz/target}")
+export CARGO_TARGET_DIR
+bin_dir=$CARGO_TARGET_DIR/$host/release
 
 # cargo-fuzz's flags for `--sanitizer none`. `--target` keeps them off build scripts and
 # proc macros, which cannot link the coverage callbacks.
