@@ -20,3 +20,4 @@ echo "== tests, replay-only build"
 cargo test --no-default-features
 echo "== tests, full build (live BPF tests run as root)"
 cargo test
+bash scripts/fuzz.sh

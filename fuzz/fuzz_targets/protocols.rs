@@ -2,8 +2,8 @@
 //! transport, cut into chunks where the input says. Nothing may panic, and every element
 //! must be well formed: `_Timestamp` first, then either `_Exception` alone or decoded keys.
 //!
-//! Run (nightly): `cargo +nightly fuzz run protocols`. The first byte picks the chunk
-//! sizes, the rest is the payload.
+//! Run: `bash scripts/fuzz.sh` (all targets), or see fuzz/README.md. The first byte
+//! picks the chunk sizes, the rest is the payload.
 
 #![no_main]
 

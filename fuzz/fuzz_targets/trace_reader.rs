@@ -1,8 +1,8 @@
 //! Feeds arbitrary bytes to the segment reader: header check, block scan, and the decoding
 //! of every block it returns. Nothing may panic, and the scan's invariants must hold.
 //!
-//! Run (nightly): `cargo +nightly fuzz run trace_reader`. Seed the corpus with the golden
-//! segments: `mkdir -p fuzz/corpus/trace_reader && cp src/format/testdata/*.kz fuzz/corpus/trace_reader/`.
+//! Run: `bash scripts/fuzz.sh` (all targets), or see fuzz/README.md. Seeds: small real
+//! segments in fuzz/corpus/trace_reader.
 
 #![no_main]
 

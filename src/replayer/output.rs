@@ -1,7 +1,13 @@
 //! Where replayed events and records go: stdout as pretty JSON, NDJSON or an aligned
 //! table, and (records) UDP datagrams to collectors. Rendering is pure and runs in
 //! parallel; writing is sequential and in order.
+//!
+//! The table goes to a terminal, and every name in it comes from the traced host: each
+//! field is passed through [`escape_control`], so no control character of the trace
+//! reaches the terminal and each record is exactly one line.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 
@@ -75,6 +81,92 @@ fn clock_of_day(timestamp_us: i64) -> String {
     )
 }
 
+/// A field of the trace made safe for a terminal, reversibly:
+///
+/// | in the field | in the table |
+/// | --- | --- |
+/// | `\` | `\\` |
+/// | newline, tab, carriage return | `\n`, `\t`, `\r` |
+/// | any other C0 control (U+0000..U+001F) and DEL (U+007F) | `\xHH`, two lowercase hex digits (ESC is `\x1b`) |
+/// | a C1 control (U+0080..U+009F) | `\u{HH}` (NEL is `\u{85}`) |
+/// | anything else | itself |
+///
+/// Every backslash of the result starts an escape, so the field can be recovered exactly.
+/// Bytes that were not valid UTF-8 in the trace were already replaced by U+FFFD when the
+/// record was decoded (`replayer::decode::text`), and show as that character.
+pub fn escape_control(field: &str) -> Cow<'_, str> {
+    escape_with(field, false)
+}
+
+/// [`escape_control`], plus `"` as `\"`: for a field shown between double quotes.
+fn escape_quoted(field: &str) -> Cow<'_, str> {
+    escape_with(field, true)
+}
+
+fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
+    let special = |c: char| c == '\\' || c.is_control() || (quoted && c == '"');
+    if !field.contains(special) {
+        return Cow::Borrowed(field);
+    }
+    let mut out = String::with_capacity(field.len() + 8);
+    for c in field.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '"' if quoted => out.push_str("\\\""),
+            '\0'..='\x1f' | '\x7f' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            '\u{80}'..='\u{9f}' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A JSON value on one line for the table: like compact JSON, but strings are escaped
+/// with [`escape_quoted`] (serde_json leaves DEL and C1 controls raw).
+fn compact(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push('"');
+            out.push_str(&escape_quoted(s));
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                compact(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(&escape_quoted(k));
+                out.push_str("\":");
+                compact(item, out);
+            }
+            out.push('}');
+        }
+        // Numbers, booleans and null have no control characters.
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
 fn event_row(view: &EventView<'_>) -> String {
     let v = serde_json::to_value(view).expect("in memory");
     let detail = ["path", "filename", "oldpath", "target", "addr", "socket"]
@@ -86,7 +178,11 @@ fn event_row(view: &EventView<'_>) -> String {
             v.get("exit_code")
                 .map(|c| format!("exit_code={}", plain(c))),
         )
-        .chain(v.get("argv").map(|a| format!("argv={a}")))
+        .chain(v.get("argv").map(|a| {
+            let mut argv = String::from("argv=");
+            compact(a, &mut argv);
+            argv
+        }))
         .chain(v.get("error").map(plain))
         .collect::<Vec<_>>()
         .join(" ");
@@ -97,16 +193,21 @@ fn event_row(view: &EventView<'_>) -> String {
         event_type(view.event).unwrap_or("unknown"),
         view.event.common.pid,
         view.event.common.tid,
-        view.event.common.comm,
+        escape_control(&view.event.common.comm),
         ret,
         detail
     )
 }
 
+/// A value as table text: a string bare, anything else as [`compact`]; escaped either way.
 fn plain(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => escape_control(s).into_owned(),
+        other => {
+            let mut out = String::new();
+            compact(other, &mut out);
+            out
+        }
     }
 }
 
@@ -126,7 +227,7 @@ fn record_row(r: &Map<String, Value>) -> String {
                 .and_then(Value::as_object)
                 .map(|m| {
                     m.iter()
-                        .map(|(k, v)| format!("{k}:{v}"))
+                        .map(|(k, v)| format!("{}:{}", escape_control(k), plain(v)))
                         .collect::<Vec<_>>()
                         .join(",")
                 })
@@ -291,6 +392,135 @@ impl<'w> Sink<'w> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The inverse of [`escape_control`] (and of [`escape_quoted`] when `quoted`): proves
+    /// the escape loses nothing.
+    fn unescape(escaped: &str, quoted: bool) -> String {
+        let mut out = String::new();
+        let mut chars = escaped.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next().expect("a backslash starts an escape") {
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '"' if quoted => out.push('"'),
+                'x' => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    let code = u32::from_str_radix(&hex, 16).expect("two hex digits");
+                    out.push(char::from_u32(code).expect("a char"));
+                }
+                'u' => {
+                    assert_eq!(chars.next(), Some('{'));
+                    let hex: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    let code = u32::from_str_radix(&hex, 16).expect("hex digits");
+                    out.push(char::from_u32(code).expect("a char"));
+                }
+                other => panic!("unknown escape \\{other} in {escaped:?}"),
+            }
+        }
+        out
+    }
+
+    fn assert_terminal_safe(text: &str) {
+        for c in text.chars() {
+            assert!(!c.is_control(), "{c:?} reached the table: {text:?}");
+        }
+    }
+
+    #[test]
+    fn escape_control_shows_each_control_character_escaped() {
+        assert_eq!(escape_control("plain /tmp/a b.txt"), "plain /tmp/a b.txt");
+        assert!(matches!(escape_control("caf\u{e9}"), Cow::Borrowed(_)));
+        assert_eq!(escape_control("\x1b[2J"), "\\x1b[2J");
+        assert_eq!(escape_control("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
+        assert_eq!(escape_control("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+        assert_eq!(escape_control("\0\x01\x1f\x7f"), "\\x00\\x01\\x1f\\x7f");
+        assert_eq!(
+            escape_control("\u{80}\u{85}\u{9b}\u{9f}"),
+            "\\u{80}\\u{85}\\u{9b}\\u{9f}"
+        );
+        assert_eq!(escape_control("back\\slash"), "back\\\\slash");
+        // Already-escaped text stays distinguishable from the control it names.
+        assert_eq!(escape_control("\\x1b"), "\\\\x1b");
+        assert_eq!(escape_control("\"q\""), "\"q\"");
+        assert_eq!(escape_quoted("\"q\""), "\\\"q\\\"");
+        // Not controls: U+00A0 and beyond, U+FFFD (invalid UTF-8 in the trace).
+        assert_eq!(
+            escape_control("\u{a0}\u{fffd}\u{202e}"),
+            "\u{a0}\u{fffd}\u{202e}"
+        );
+    }
+
+    #[test]
+    fn escape_control_is_reversible_and_terminal_safe() {
+        let mut every: String = (0u32..0x300).filter_map(char::from_u32).collect();
+        every.push_str("\\x1b \\u{85} \\\\ \"\u{fffd}\u{10ffff}");
+        for quoted in [false, true] {
+            let escaped = escape_with(&every, quoted);
+            assert_terminal_safe(&escaped);
+            assert_eq!(unescape(&escaped, quoted), every);
+        }
+        // Every single character, alone and between others.
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            let field = format!("a{c}\\{c}");
+            let escaped = escape_control(&field);
+            assert_terminal_safe(&escaped);
+            assert_eq!(unescape(&escaped, false), field);
+        }
+    }
+
+    #[test]
+    fn a_hostile_record_is_one_escaped_row() {
+        let hostile = "x\x1b[2J\x1b]0;pwned\x07\nforged\trow\x7f\u{9b}31m\\";
+        let record = serde_json::json!({
+            "InfoTimestamp": "Thu, Apr 04 2024 15:34:35.643031330 UTC",
+            "InfoMonitor": "filesystem",
+            "InfoExport": "close",
+            "ProcPID": 7,
+            "Proc": hostile,
+            "FilePath": format!("/tmp/{hostile}/"),
+            "File": hostile,
+            "FileOrigin": hostile,
+            "FileEvents": { hostile: 1, "OPEN": 2 },
+            "FileSize": 3,
+        });
+        let Value::Object(file) = record else {
+            unreachable!()
+        };
+        let mut socket = file.clone();
+        socket.insert("InfoMonitor".into(), "socket".into());
+        socket.insert("SockAddress".into(), hostile.into());
+        socket.insert("App".into(), serde_json::json!([hostile, {"k": hostile}]));
+        let mut process = file.clone();
+        process.insert("InfoMonitor".into(), "process".into());
+        process.insert("ProcArgv".into(), serde_json::json!([hostile, hostile]));
+        process.insert("ProcExitCode".into(), hostile.into());
+        for r in [&file, &socket, &process] {
+            let text = String::from_utf8(render_record(r, OutputFormat::Table, false).text)
+                .expect("UTF-8");
+            let row = text.strip_suffix('\n').expect("a row ends with a newline");
+            assert_terminal_safe(row);
+            assert!(row.contains("x\\x1b[2J\\x1b]0;pwned\\x07\\nforged\\trow\\x7f\\u{9b}31m\\\\"));
+            assert!(row.starts_with("15:34:35.643031 "), "{row}");
+        }
+    }
+
+    #[test]
+    fn compact_matches_json_for_plain_values_and_escapes_the_rest() {
+        let plain_value = serde_json::json!(["ls", "-l", {"a": [1, true, null]}]);
+        let mut out = String::new();
+        compact(&plain_value, &mut out);
+        assert_eq!(out, plain_value.to_string());
+        let hostile = serde_json::json!(["a\"b", "\x1b\u{85}\x7f"]);
+        out.clear();
+        compact(&hostile, &mut out);
+        assert_eq!(out, "[\"a\\\"b\",\"\\x1b\\u{85}\\x7f\"]");
+    }
 
     #[test]
     fn clock_of_day_formats() {
