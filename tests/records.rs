@@ -81,6 +81,40 @@ fn records_fixture_holds_every_kind_of_record() {
     assert_eq!(seq, want, "InfoSequenceNumber");
 }
 
+/// fixtures/records.kz renames kellect-a.txt to kellect-b.txt (mv) and deletes it (rm):
+/// both change the inode's status change time, which no syscall of the trace reveals, so
+/// neither record shows one (it showed the one from before the rename); after the unlink
+/// the file has no link left (the delete record said 1).
+#[test]
+fn records_fixture_rename_and_delete_show_no_stale_values() {
+    let recs = fixture_records();
+    let pick = |export: &str| {
+        let found: Vec<&Value> = recs
+            .iter()
+            .filter(|r| r["File"] == "kellect-b.txt" && r["InfoExport"] == export)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one {export} record of kellect-b.txt: {found:?}"
+        );
+        found[0]
+    };
+    let renamed = pick("rename");
+    let deleted = pick("delete");
+    for r in [renamed, deleted] {
+        assert!(
+            r.get("FileStatusChangeTime").is_none(),
+            "a status change time after a rename or unlink is unknown: {r}"
+        );
+        assert_eq!(r["FileInode"], renamed["FileInode"], "{r}");
+        assert_eq!(r["FileSize"], 15, "{r}");
+        assert_eq!(r["FilePermissions"], "0640/-rw-r-----", "{r}");
+    }
+    assert_eq!(renamed["FileInodeLinkCount"], 1, "{renamed}");
+    assert_eq!(deleted["FileInodeLinkCount"], 0, "{deleted}");
+}
+
 /// The keys `kellect replay --legend` explains: the first column of its key list (the
 /// lines after the title, up to the first blank line). Columns are separated by at least
 /// two spaces; a key may hold one ("<header name>").
