@@ -115,6 +115,32 @@ fn records_fixture_rename_and_delete_show_no_stale_values() {
     assert_eq!(deleted["FileInodeLinkCount"], 0, "{deleted}");
 }
 
+/// `--legend` says which file attributes a path-based syscall leaves unknown.
+#[test]
+fn legend_says_which_file_values_stay_unknown() {
+    let text = String::from_utf8(run_ok(&["replay", "--legend"]).stdout).unwrap();
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("--legend has no line for {key}:\n{text}"))
+            .to_owned()
+    };
+    for (key, words) in [
+        (
+            "FileInode",
+            &["left out while its value is unknown", "new file"][..],
+        ),
+        ("FileStatusChangeTime", &["unknown", "chmod", "rename"][..]),
+        ("FileModificationTime", &["unknown", "truncate"][..]),
+        ("FileInodeLinkCount", &["unlink"][..]),
+    ] {
+        let l = line(key);
+        for w in words {
+            assert!(l.contains(w), "--legend on {key} does not say {w:?}: {l}");
+        }
+    }
+}
+
 /// The keys `kellect replay --legend` explains: the first column of its key list (the
 /// lines after the title, up to the first blank line). Columns are separated by at least
 /// two spaces; a key may hold one ("<header name>").
