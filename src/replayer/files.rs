@@ -23,6 +23,8 @@ pub const S_IFMT: u32 = 0o170000;
 pub const S_IFREG: u32 = 0o100000;
 /// `S_IFLNK`.
 pub const S_IFLNK: u32 = 0o120000;
+/// `S_IFCHR`.
+pub const S_IFCHR: u32 = 0o020000;
 /// `FMODE_CREATED` in `struct file.f_mode`: this open created the file.
 const FMODE_CREATED: u32 = 0x100000;
 
@@ -115,6 +117,9 @@ pub struct Files {
     /// What each absolute path names now.
     by_path: HashMap<String, FileId>,
     last: u64,
+    /// Files done with (no name, no inode number of their own any more), dropped at the
+    /// next event: the views still read them for the event that ended them.
+    done: Vec<FileId>,
 }
 
 impl Files {
@@ -199,6 +204,13 @@ impl Files {
             None => false,
         };
         if drop {
+            self.done.push(id);
+        }
+    }
+
+    /// Drops the files the previous event was done with. Called before each event.
+    pub fn sweep(&mut self) {
+        for id in self.done.drain(..) {
             self.files.remove(&id);
         }
     }
@@ -245,7 +257,7 @@ impl Files {
                 if let Some(old) = old {
                     // The old lifetime is over: drop it unless a name still leads to it.
                     if self.files.get(&old).is_some_and(|f| f.names == 0) {
-                        self.files.remove(&old);
+                        self.done.push(old);
                     }
                 }
                 (id, None)
@@ -375,7 +387,8 @@ impl Files {
     ///   become unknown.
     /// - `RENAME_NOREPLACE`: it succeeded, so nothing was at `new`: a file the model had
     ///   there is stale and only loses the name.
-    /// - `RENAME_WHITEOUT`: `old` now names a whiteout (a device file, not tracked).
+    /// - `RENAME_WHITEOUT`: `old` now names a new file, a whiteout: a character device
+    ///   0:0 with mode 0 and one link (what the kernel makes, whatever the filesystem).
     pub fn rename(&mut self, old: &str, new: &str, flags: u64) -> (Touched, Option<Touched>) {
         let moved = self.at_or_new(old);
         let moved_before = self.before(moved);
@@ -426,6 +439,16 @@ impl Files {
             f.attrs.ctime_ns = None;
         }
         self.name(new, moved);
+        if flags & RENAME_WHITEOUT != 0 {
+            let whiteout = self.new_file(Attrs {
+                kind: Some(S_IFCHR),
+                perm: Some(0),
+                nlink: Some(1),
+                size: Some(0),
+                ..Attrs::default()
+            });
+            self.name(old, whiteout);
+        }
         (
             Touched {
                 file: moved,
@@ -517,6 +540,7 @@ mod tests {
         assert_eq!(f.attrs(t.file).nlink, Some(2));
         let d = f.unlink("/w/lnk");
         assert_eq!(d.file, t.file);
+        f.sweep();
         let a = f.attrs(d.file);
         assert_eq!(
             (a.nlink, a.size, a.mode()),
@@ -557,6 +581,15 @@ mod tests {
         assert_eq!(f.attrs(a.file).nlink, Some(1));
         let (m, other) = f.rename("/w/c", "/w/d", RENAME_WHITEOUT);
         assert_eq!((m.file, other), (a.file, None));
-        assert_eq!((f.at("/w/c"), f.at("/w/d")), (None, Some(a.file)));
+        assert_eq!(f.at("/w/d"), Some(a.file));
+        let whiteout = f.at("/w/c").expect("the whiteout");
+        assert_ne!(whiteout, a.file);
+        assert_eq!(f.attrs(whiteout).mode(), Some(S_IFCHR));
+        // Its unlink: readable for that event, then dropped.
+        let gone = f.unlink("/w/c");
+        assert_eq!(gone.file, whiteout);
+        assert_eq!(f.get(whiteout).and_then(|a| a.nlink), Some(0));
+        f.sweep();
+        assert_eq!(f.get(whiteout), None);
     }
 }

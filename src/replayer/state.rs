@@ -121,6 +121,7 @@ impl ProcessTable {
     /// Applies one event: resolves its names first (as they were when it happened), then
     /// updates the state it changes.
     pub fn apply(&mut self, event: &Event) -> Resolved {
+        self.files.sweep();
         let pid = event.common.pid;
         match &event.body {
             Body::Fork {
