@@ -1481,6 +1481,14 @@ mod tests {
     }
 
     #[test]
+    fn permissions_with_and_without_a_known_type() {
+        assert_eq!(permissions(Some(S_IFREG), 0o4755), "4755/-rwsr-xr-x");
+        assert_eq!(permissions(Some(S_IFLNK), 0o777), "0777/lrwxrwxrwx");
+        assert_eq!(permissions(None, 0o4755), "4755/?rwsr-xr-x");
+        assert_eq!(permissions(None, 0o104755), "4755/?rwsr-xr-x");
+    }
+
+    #[test]
     fn tcp_states() {
         assert_eq!(tcp_state(7), "TCP_CLOSE");
         assert_eq!(tcp_state(1), "TCP_ESTABLISHED");

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
 use super::files::{Files, Touched, S_IFMT};
+use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -298,10 +299,12 @@ impl ProcessTable {
         let path1 = resolved.path1.as_deref();
         // The kernel's snapshot of the inode (an open's new fd, or the fd argument), for
         // the files the model follows: sockets and pipes are the socket table's.
-        let inode = sc
-            .inode
-            .as_ref()
-            .filter(|i| sc.sock.is_none() && !matches!(i.mode.get() & S_IFMT, 0o140000 | 0o010000));
+        const S_IFSOCK: u32 = 0o140000;
+        const S_IFIFO: u32 = 0o010000;
+        let followed = |i: &&InodeAttrs| {
+            sc.sock.is_none() && !matches!(i.mode.get() & S_IFMT, S_IFSOCK | S_IFIFO)
+        };
+        let inode = sc.inode.as_ref().filter(followed);
         let (file0, file1) = match (name, path0, path1) {
             ("open" | "openat" | "openat2" | "creat", Some(path), _) => match inode {
                 Some(i) => (Some(files.opened(path, i)), None),
