@@ -23,6 +23,8 @@ pub const S_IFMT: u32 = 0o170000;
 pub const S_IFREG: u32 = 0o100000;
 /// `S_IFLNK`.
 pub const S_IFLNK: u32 = 0o120000;
+/// `S_IFDIR`.
+pub const S_IFDIR: u32 = 0o040000;
 /// `S_IFCHR`.
 pub const S_IFCHR: u32 = 0o020000;
 /// `FMODE_CREATED` in `struct file.f_mode`: this open created the file.

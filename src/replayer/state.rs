@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
-use super::files::{Files, Touched, S_IFMT};
+use super::files::{Files, Touched, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 
@@ -298,11 +298,11 @@ impl ProcessTable {
         let path0 = resolved.path0.as_deref();
         let path1 = resolved.path1.as_deref();
         // The kernel's snapshot of the inode (an open's new fd, or the fd argument), for
-        // the files the model follows: sockets and pipes are the socket table's.
-        const S_IFSOCK: u32 = 0o140000;
-        const S_IFIFO: u32 = 0o010000;
+        // the files the model follows: regular files, directories and symlinks (sockets and
+        // pipes are the socket table's; devices change at every read and write, and no
+        // view shows them).
         let followed = |i: &&InodeAttrs| {
-            sc.sock.is_none() && !matches!(i.mode.get() & S_IFMT, S_IFSOCK | S_IFIFO)
+            sc.sock.is_none() && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK)
         };
         let inode = sc.inode.as_ref().filter(followed);
         let (file0, file1) = match (name, path0, path1) {
