@@ -30,9 +30,11 @@ pub const S_IFCHR: u32 = 0o020000;
 /// `FMODE_CREATED` in `struct file.f_mode`: this open created the file.
 const FMODE_CREATED: u32 = 0x100000;
 
-/// `renameat2` flags.
+/// `renameat2` flag: fail rather than replace a file at the new name.
 pub const RENAME_NOREPLACE: u64 = 1;
+/// `renameat2` flag: swap the files of the two names.
 pub const RENAME_EXCHANGE: u64 = 2;
+/// `renameat2` flag: leave a whiteout (a character device 0:0) at the old name.
 pub const RENAME_WHITEOUT: u64 = 4;
 
 /// One file lifetime: numbered 1, 2, … in the order replay first meets them
@@ -46,11 +48,13 @@ pub struct FileId(pub u64);
 pub struct Attrs {
     /// Device (the kernel's `s_dev`: major << 20 | minor).
     pub dev: Option<u32>,
+    /// Inode number.
     pub ino: Option<u64>,
     /// File type: the `S_IFMT` bits of the mode.
     pub kind: Option<u32>,
     /// Permission bits: the `07777` bits of the mode.
     pub perm: Option<u32>,
+    /// Owner's user and group ids.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// Hard links.
@@ -102,6 +106,7 @@ struct File {
 /// What one event did to one file, for the views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Touched {
+    /// The file.
     pub file: FileId,
     /// Its attributes before the event; `None` when the file is new to the model (created,
     /// or first seen) with this event.
