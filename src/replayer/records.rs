@@ -387,7 +387,7 @@ impl RecordsView {
                     p.exec_ns = Some(ts);
                     p.exe_inode = *inode;
                 }
-                if let (Some(_), Some(t)) = (inode, r.file0) {
+                if let (Some(_), Some(t)) = (inode, r.file0()) {
                     let key = (c.pid, t.file, FILE_RECORD);
                     self.file_event(ctx, e, key, filename, r, files, OPEN_EXEC, &mut out);
                 }
@@ -628,7 +628,7 @@ impl RecordsView {
                     ("openat2", super::decode::Filled::OpenHow { flags, .. }) => *flags,
                     _ => 0o1101,
                 };
-                let Some(t) = r.file0 else { return };
+                let Some(t) = r.file0() else { return };
                 let key = (pid, t.file, FILE_RECORD);
                 let created = sc
                     .inode
@@ -700,7 +700,7 @@ impl RecordsView {
             }
             // Path-based changes: the process table applied them to the inode model.
             "chmod" | "fchmodat" | "fchmodat2" | "truncate" => {
-                let (Some(path), Some(t)) = (&r.path0, r.file0) else {
+                let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, FILE_RECORD);
@@ -711,20 +711,20 @@ impl RecordsView {
                 if name == "unlinkat" && sc.args[2] & 0x200 != 0 {
                     return; // a directory
                 }
-                let (Some(path), Some(t)) = (&r.path0, r.file0) else {
+                let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, FILE_RECORD);
                 self.file_event(ctx, e, key, path, r, files, DELETE, out);
             }
             "rename" | "renameat" | "renameat2" => {
-                let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0) else {
+                let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0()) else {
                     return;
                 };
                 let mut moves = vec![(t.file, old, new)];
                 // RENAME_EXCHANGE: the file at the new name moved to the old one.
                 if name == "renameat2" && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
-                    if let Some(other) = r.file1.filter(|o| o.file != t.file) {
+                    if let Some(other) = r.file1().filter(|o| o.file != t.file) {
                         moves.push((other.file, new, old));
                     }
                 }
@@ -738,7 +738,7 @@ impl RecordsView {
                 }
             }
             "link" | "linkat" | "symlink" | "symlinkat" => {
-                let (Some(new), Some(t)) = (&r.path1, r.file0) else {
+                let (Some(new), Some(t)) = (&r.path1, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, LINK_RECORD);

@@ -42,17 +42,28 @@ pub struct Resolved {
     /// What the event's fd referred to (before a close removed it).
     pub fd_name: Option<String>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
-    /// changed, unlinked, linked; the one it moved, for a rename.
-    pub file0: Option<Touched>,
+    /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
+    /// event carries a `Resolved`, few of them touch a file.)
+    pub file0: Option<Box<Touched>>,
     /// The other file a rename touched: with `RENAME_EXCHANGE` the one moved from the
     /// second path to the first, otherwise the one it replaced, if any.
-    pub file1: Option<Touched>,
+    pub file1: Option<Box<Touched>>,
 }
 
 impl Resolved {
+    /// The file the event is about (see the field `file0`).
+    pub fn file0(&self) -> Option<Touched> {
+        self.file0.as_deref().copied()
+    }
+
+    /// The other file a rename touched (see the field `file1`).
+    pub fn file1(&self) -> Option<Touched> {
+        self.file1.as_deref().copied()
+    }
+
     /// What this event did to file `id`, if it touched it.
     pub fn touched(&self, id: super::files::FileId) -> Option<Touched> {
-        [self.file0, self.file1]
+        [self.file0(), self.file1()]
             .into_iter()
             .flatten()
             .find(|t| t.file == id)
@@ -153,7 +164,7 @@ impl ProcessTable {
                 };
                 Resolved {
                     path0,
-                    file0,
+                    file0: file0.map(Box::new),
                     ..Resolved::default()
                 }
             }
@@ -333,8 +344,8 @@ impl ProcessTable {
             }
             _ => (inode.map(|i| files.seen(i)), None),
         };
-        resolved.file0 = file0;
-        resolved.file1 = file1;
+        resolved.file0 = file0.map(Box::new);
+        resolved.file1 = file1.map(Box::new);
     }
 }
 
