@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::util::{assert_same_text, fixture, json_lines, run_ok};
 
@@ -79,6 +79,416 @@ fn records_fixture_holds_every_kind_of_record() {
         .collect();
     let want: Vec<u64> = (1..=recs.len() as u64).collect();
     assert_eq!(seq, want, "InfoSequenceNumber");
+}
+
+/// fixtures/records.kz renames kellect-a.txt to kellect-b.txt (mv) and deletes it (rm):
+/// both change the inode's status change time, which no syscall of the trace reveals, so
+/// neither record shows one (it showed the one from before the rename); after the unlink
+/// the file has no link left (the delete record said 1).
+#[test]
+fn records_fixture_rename_and_delete_show_no_stale_values() {
+    let recs = fixture_records();
+    let pick = |export: &str| {
+        let found: Vec<&Value> = recs
+            .iter()
+            .filter(|r| r["File"] == "kellect-b.txt" && r["InfoExport"] == export)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one {export} record of kellect-b.txt: {found:?}"
+        );
+        found[0]
+    };
+    let renamed = pick("rename");
+    let deleted = pick("delete");
+    for r in [renamed, deleted] {
+        assert!(
+            r.get("FileStatusChangeTime").is_none(),
+            "a status change time after a rename or unlink is unknown: {r}"
+        );
+        assert_eq!(r["FileInode"], renamed["FileInode"], "{r}");
+        assert_eq!(r["FileSize"], 15, "{r}");
+        assert_eq!(r["FilePermissions"], "0640/-rw-r-----", "{r}");
+    }
+    assert_eq!(renamed["FileInodeLinkCount"], 1, "{renamed}");
+    assert_eq!(deleted["FileInodeLinkCount"], 0, "{deleted}");
+}
+
+/// The file-life workload (tests/workloads/files.sh, run in `dir`: absolute, no trailing
+/// slash) as both views of one recording of it must show it: its records (`recs`) and its
+/// events (`events`). Returns the failed expectations, each naming the value.
+fn file_life_failures(recs: &[Value], events: &[Value], dir: &str) -> Vec<String> {
+    let failures = std::cell::RefCell::new(Vec::new());
+    let eq = |what: String, got: &Value, want: Value| {
+        if *got != want {
+            failures
+                .borrow_mut()
+                .push(format!("{what}: expected {want}, got {got}"));
+        }
+    };
+    let in_dir = format!("{dir}/");
+    let none = Value::Null;
+    // The one filesystem record of `file` in dir that left for `export`, made by `proc`.
+    let rec = |file: &str, export: &str, proc: &str| -> Result<&Value, String> {
+        let found: Vec<&Value> = recs
+            .iter()
+            .filter(|r| {
+                r["InfoMonitor"] == "filesystem"
+                    && r["FilePath"] == in_dir.as_str()
+                    && r["File"] == file
+                    && r["InfoExport"] == export
+                    && r["Proc"] == proc
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one),
+            _ => Err(format!(
+                "{} {export} records of {file} by {proc}, expected 1: {found:?}",
+                found.len()
+            )),
+        }
+    };
+    // The events of `syscall` whose (first) path is dir/`file`.
+    let ev = |syscall: &str, file: &str| -> Vec<&Value> {
+        let path = format!("{dir}/{file}");
+        events
+            .iter()
+            .filter(|e| {
+                e["syscall"] == syscall
+                    && (e["path"] == path.as_str() || e["oldpath"] == path.as_str())
+            })
+            .collect()
+    };
+    let check = |what: &str, r: Result<&Value, String>, want: &[(&str, Value)]| match r {
+        Ok(r) => {
+            for (key, value) in want {
+                eq(format!("{what}: {key}"), &r[*key], value.clone());
+            }
+        }
+        Err(e) => eq(
+            format!("{what}: {e}"),
+            &Value::Bool(false),
+            Value::Bool(true),
+        ),
+    };
+    let ino = |r: Result<&Value, String>| r.map(|r| r["FileInode"].clone()).unwrap_or_default();
+
+    // 1. chmod 4755 f1 by path (fchmodat): the records view's ATTRIB record has the new
+    // mode, and no status change time (chmod set one the trace does not show).
+    let f1 = ino(rec("f1", "close", "sh"));
+    check(
+        "chmod 4755 f1, ATTRIB record",
+        rec("f1", "process-exit", "chmod"),
+        &[
+            ("FileEvents", json!({"ATTRIB": 1})),
+            ("FilePermissions", json!("4755/-rwsr-xr-x")),
+            ("FileInode", f1.clone()),
+            ("FileSize", json!(6)),
+            ("FileInodeLinkCount", json!(1)),
+            ("FileStatusChangeTime", none.clone()),
+        ],
+    );
+    let chmods = ev("fchmodat", "f1");
+    eq(
+        format!("events: fchmodat of f1: {chmods:?}"),
+        &json!(chmods.len()),
+        json!(1),
+    );
+    if let [e] = chmods.as_slice() {
+        eq(
+            "events: fchmodat f1 mode_text".into(),
+            &e["mode_text"],
+            json!("4755/-rwsr-xr-x"),
+        );
+    }
+
+    // 2. old deleted, new created with old's inode number: a new file, not old's state.
+    let old = ino(rec("old", "close", "sh"));
+    let new = ino(rec("new", "close", "sh"));
+    let opened = |file: &str| ev("openat", file).first().map(|e| e["ino"].clone());
+    eq(
+        "the inode number of new (the filesystem must hand old's out again, as ext4 does)".into(),
+        &new,
+        old.clone(),
+    );
+    eq(
+        "events: openat new ino".into(),
+        &opened("new").unwrap_or_default(),
+        old.clone(),
+    );
+    eq(
+        "events: openat old ino".into(),
+        &opened("old").unwrap_or_default(),
+        old.clone(),
+    );
+    check(
+        "rm old, DELETE record",
+        rec("old", "delete", "rm"),
+        &[
+            ("FileInode", old.clone()),
+            ("FileInodeLinkCount", json!(0)),
+            ("FileSize", json!(25)),
+        ],
+    );
+    check(
+        "echo > new (old's inode number), close record",
+        rec("new", "close", "sh"),
+        &[
+            (
+                "FileEvents",
+                json!({"CREATE": 1, "MODIFY": 1, "CLOSE_WRITE": 1}),
+            ),
+            ("FileSize", json!(19)),
+            ("FileSizeChange", json!(19)),
+            ("FileInodeLinkCount", json!(1)),
+        ],
+    );
+
+    // 3. ln new lnk; rm lnk: both records carry the file's attributes.
+    check(
+        "ln new lnk, link record",
+        rec("lnk", "link", "ln"),
+        &[
+            ("FileMode", json!("hardlink")),
+            ("FileOrigin", json!(format!("{dir}/new"))),
+            ("FileInode", new.clone()),
+            ("FileInodeLinkCount", json!(2)),
+            ("FileSize", json!(19)),
+        ],
+    );
+    check(
+        "rm lnk, DELETE record",
+        rec("lnk", "delete", "rm"),
+        &[
+            ("FileInode", new.clone()),
+            ("FileInodeLinkCount", json!(1)),
+            ("FileSize", json!(19)),
+            ("FilePermissions", json!("0644/-rw-r--r--")),
+            ("FileUID", json!(0)),
+        ],
+    );
+    eq(
+        "events: linkat new".into(),
+        &json!(ev("linkat", "new").len()),
+        json!(1),
+    );
+    eq(
+        "events: unlinkat lnk".into(),
+        &json!(ev("unlinkat", "lnk").len()),
+        json!(1),
+    );
+
+    // 4. files (tests/workloads/files.c): chmod(2), truncate(2), renameat2.
+    let a = ino(rec("a", "close", "files"));
+    let b = ino(rec("b", "close", "files"));
+    check(
+        "RENAME_EXCHANGE a b: a's file, now b",
+        rec("b", "rename", "files"),
+        &[
+            ("FileOrigin", json!(format!("{dir}/a"))),
+            ("FileEvents", json!({"MOVED_FROM": 1, "MOVED_TO": 1})),
+            ("FileInode", a.clone()),
+            ("FileSize", json!(5)),
+        ],
+    );
+    check(
+        "RENAME_EXCHANGE a b: b's file, now a",
+        rec("a", "rename", "files"),
+        &[
+            ("FileOrigin", json!(format!("{dir}/b"))),
+            ("FileEvents", json!({"MOVED_FROM": 1, "MOVED_TO": 1})),
+            ("FileInode", b.clone()),
+            ("FileSize", json!(9)),
+        ],
+    );
+    check(
+        "RENAME_NOREPLACE b c",
+        rec("c", "rename", "files"),
+        &[
+            ("FileOrigin", json!(format!("{dir}/b"))),
+            ("FileInode", a.clone()),
+            ("FileSize", json!(5)),
+        ],
+    );
+    check(
+        "RENAME_WHITEOUT c d",
+        rec("d", "rename", "files"),
+        &[
+            ("FileOrigin", json!(format!("{dir}/c"))),
+            ("FileInode", a.clone()),
+            ("FileSize", json!(5)),
+        ],
+    );
+    check(
+        "unlink a (b's file since the exchange)",
+        rec("a", "delete", "files"),
+        &[
+            ("FileInode", b.clone()),
+            ("FileSize", json!(9)),
+            ("FileInodeLinkCount", json!(0)),
+        ],
+    );
+    check(
+        "unlink d (a's file)",
+        rec("d", "delete", "files"),
+        &[
+            ("FileInode", a.clone()),
+            ("FileSize", json!(5)),
+            ("FileInodeLinkCount", json!(0)),
+        ],
+    );
+    // c is the whiteout: a character device, which the records view leaves out.
+    let whiteout = rec("c", "delete", "files");
+    eq(
+        format!("no DELETE record of the whiteout c: {whiteout:?}"),
+        &json!(whiteout.is_err()),
+        json!(true),
+    );
+    check(
+        "chmod(2) f1 0750 and unlink f1",
+        rec("f1", "delete", "files"),
+        &[
+            ("FileEvents", json!({"ATTRIB": 1, "DELETE": 1})),
+            ("FilePermissions", json!("0750/-rwxr-x---")),
+            ("FileInode", f1),
+            ("FileInodeLinkCount", json!(0)),
+        ],
+    );
+    check(
+        "truncate(2) new to 4 and unlink new",
+        rec("new", "delete", "files"),
+        &[
+            ("FileEvents", json!({"MODIFY": 1, "DELETE": 1})),
+            ("FileSize", json!(4)),
+            ("FileSizeChange", json!(-15)),
+            ("FileInode", new),
+            ("FileModificationTime", none),
+        ],
+    );
+    let flags = |from: &str| -> Vec<(Value, Value)> {
+        ev("renameat2", from)
+            .iter()
+            .map(|e| (e["flags_text"].clone(), e["ret"].clone()))
+            .collect()
+    };
+    eq(
+        "events: renameat2 a".into(),
+        &json!(flags("a")),
+        json!([["RENAME_EXCHANGE", 0]]),
+    );
+    eq(
+        "events: renameat2 b".into(),
+        &json!(flags("b")),
+        json!([["RENAME_NOREPLACE", 0]]),
+    );
+    eq(
+        "events: renameat2 c".into(),
+        &json!(flags("c")),
+        json!([["RENAME_NOREPLACE", -17], ["RENAME_WHITEOUT", 0]]),
+    );
+    let chmod_syscall = if std::env::consts::ARCH == "x86_64" {
+        "chmod"
+    } else {
+        "fchmodat"
+    };
+    let chmods: Vec<Value> = ev(chmod_syscall, "f1")
+        .iter()
+        .map(|e| e["mode_text"].clone())
+        .collect();
+    let want = if chmod_syscall == "chmod" {
+        json!(["0750/-rwxr-x---"])
+    } else {
+        json!(["4755/-rwsr-xr-x", "0750/-rwxr-x---"])
+    };
+    eq(
+        format!("events: {chmod_syscall} f1 mode_text"),
+        &json!(chmods),
+        want,
+    );
+    let truncates: Vec<Value> = ev("truncate", "new")
+        .iter()
+        .map(|e| e["length"].clone())
+        .collect();
+    eq(
+        "events: truncate new length".into(),
+        &json!(truncates),
+        json!([4]),
+    );
+    failures.into_inner()
+}
+
+#[test]
+fn files_fixture_replays_byte_for_byte() {
+    let trace = fixture("files.kz");
+    let expected = std::fs::read_to_string(fixture("files.json")).unwrap();
+    let got = replay_records(&trace, "json-min", &[]);
+    assert_same_text(&expected, &got, "fixtures/files.json");
+    let expected = std::fs::read_to_string(fixture("files.events.json")).unwrap();
+    let got = replay_records(&trace, "json-min", &["--view", "events"]);
+    assert_same_text(&expected, &got, "fixtures/files.events.json");
+    for view in ["records", "events"] {
+        let one = replay_records(&trace, "json-min", &["--view", view, "-j", "1"]);
+        let four = replay_records(&trace, "json-min", &["--view", view, "-j", "4"]);
+        assert_same_text(&one, &four, &format!("--view {view}: -j 1 against -j 4"));
+    }
+}
+
+/// fixtures/files.kz (tests/workloads/files.sh recorded by kellect): the four cases of
+/// path-based changes give the right values in both views.
+#[test]
+fn files_fixture_shows_path_based_changes() {
+    let recs = json_lines(
+        std::fs::read_to_string(fixture("files.json"))
+            .unwrap()
+            .as_bytes(),
+    );
+    let events = json_lines(
+        std::fs::read_to_string(fixture("files.events.json"))
+            .unwrap()
+            .as_bytes(),
+    );
+    // The workload's directory: where ln made lnk.
+    let dir = recs
+        .iter()
+        .find(|r| r["File"] == "lnk" && r["InfoExport"] == "link")
+        .and_then(|r| r["FilePath"].as_str())
+        .expect("fixtures/files.json has the link record of lnk")
+        .trim_end_matches('/')
+        .to_owned();
+    let failures = file_life_failures(&recs, &events, &dir);
+    assert!(
+        failures.is_empty(),
+        "fixtures/files.json and files.events.json: {} failed expectation(s):\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+/// `--legend` says which file attributes a path-based syscall leaves unknown.
+#[test]
+fn legend_says_which_file_values_stay_unknown() {
+    let text = String::from_utf8(run_ok(&["replay", "--legend"]).stdout).unwrap();
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("--legend has no line for {key}:\n{text}"))
+            .to_owned()
+    };
+    for (key, words) in [
+        (
+            "FileInode",
+            &["left out while its value is unknown", "new file"][..],
+        ),
+        ("FileStatusChangeTime", &["unknown", "chmod", "rename"][..]),
+        ("FileModificationTime", &["unknown", "truncate"][..]),
+        ("FileInodeLinkCount", &["unlink"][..]),
+    ] {
+        let l = line(key);
+        for w in words {
+            assert!(l.contains(w), "--legend on {key} does not say {w:?}: {l}");
+        }
+    }
 }
 
 /// The keys `kellect replay --legend` explains: the first column of its key list (the
@@ -1177,6 +1587,66 @@ os.unlink(os.path.join(d, "kellect-b.txt"))
                 .collect::<Vec<_>>()
                 .join("\n")
         ));
+    }
+
+    /// Builds tests/workloads/files.c into `dir`; returns the program's path.
+    #[track_caller]
+    fn build_files_workload(dir: &Path) -> String {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/files.c");
+        let program = dir.join("files");
+        let out = Command::new("cc")
+            .args(["-O1", "-o"])
+            .arg(&program)
+            .arg(&source)
+            .output()
+            .expect("running cc (gcc or clang must be installed)");
+        assert!(
+            out.status.success(),
+            "cc {} failed:\n{}",
+            source.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        program.to_str().unwrap().to_owned()
+    }
+
+    /// The four cases of path-based changes (tests/workloads/files.sh): chmod by path, a
+    /// reused inode number, the unlink of one of two links, renameat2 with RENAME_EXCHANGE,
+    /// RENAME_NOREPLACE and RENAME_WHITEOUT; right in the records view and in the events
+    /// view. In cargo's target directory: a disk filesystem (ext4 here) hands a deleted
+    /// file's inode number out again, tmpfs does not.
+    #[test]
+    fn path_based_changes_reach_the_file_records() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let work = dir.path().canonicalize().unwrap().join("work");
+        std::fs::create_dir(&work).unwrap();
+        let work = work.to_str().unwrap().to_owned();
+        let program = build_files_workload(dir.path());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/files.sh");
+        let trace = dir.path().join("files.kz");
+        record(
+            &trace,
+            &[],
+            &["sh", script.to_str().unwrap(), &work, &program],
+        );
+
+        let recs = records(&trace);
+        let evs = events(&trace);
+        let failures = super::file_life_failures(&recs, &evs, &work);
+        let mine: Vec<String> = recs
+            .iter()
+            .filter(|r| r["FilePath"] == format!("{work}/").as_str())
+            .map(|r| format!("{r:#}"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} failed expectation(s):\n  {}\n\nthe records in {work}:\n{}",
+            failures.len(),
+            failures.join("\n  "),
+            mine.join("\n")
+        );
     }
 
     /// The same file life, but written through a duplicate of its fd, as a shell's

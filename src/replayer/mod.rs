@@ -17,6 +17,7 @@
 pub mod context;
 pub mod decode;
 pub mod events;
+pub mod files;
 pub mod info;
 pub mod legend;
 pub mod output;
@@ -406,7 +407,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             for event in &events {
                 let resolved = self.table.apply(event);
                 let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved));
+                out.extend(r.event(&self.ctx, event, &resolved, self.table.files()));
             }
             return self.emit_records(out);
         }

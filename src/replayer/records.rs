@@ -11,6 +11,7 @@ use serde_json::{Map, Number, Value};
 
 use super::context::Context;
 use super::decode::{Body, Event, SockAddr, Syscall};
+use super::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
 use super::protocols::{App, Direction, StreamDecoder, Transport};
 use super::state::Resolved;
 use super::symbols;
@@ -120,11 +121,17 @@ struct FileAgg {
     counts: [u32; 11],
     first_ns: u64,
     last_ns: u64,
-    first_inode: Option<InodeAttrs>,
-    last_inode: Option<InodeAttrs>,
+    /// The file's attributes before the record's first event, as far as known (its state
+    /// at that event when it was new then), and at its last event: from the inode model.
+    first: Option<Attrs>,
+    last: Option<Attrs>,
 }
 
-type FileKey = (u32, u32, u64, String);
+/// A file record: (pid, file of the inode model, role). Role `LINK_RECORD`: the record of
+/// a link or symlink being made, apart from the file's own.
+type FileKey = (u32, FileId, u8);
+const FILE_RECORD: u8 = 0;
+const LINK_RECORD: u8 = 1;
 
 /// A socket record being aggregated.
 #[derive(Debug)]
@@ -207,10 +214,6 @@ pub struct RecordsView {
     /// How many fds hold each file open, and whether any was opened for writing: a file is
     /// closed (CLOSE_WRITE / CLOSE_NOWRITE) when its last fd goes.
     open_refs: HashMap<FileKey, (u32, bool)>,
-    /// What inode a path was last seen to be: path → (dev, ino).
-    path_inodes: HashMap<String, (u32, u64)>,
-    /// The last attributes seen of each inode, for events that carry none (close, rename).
-    inodes: HashMap<(u32, u64), InodeAttrs>,
     socks: HashMap<u64, SockAgg>,
     /// Socket fds: (pid, fd) → socket id.
     fd_socks: HashMap<(u32, i32), u64>,
@@ -242,8 +245,6 @@ impl RecordsView {
             files: HashMap::new(),
             fd_files: HashMap::new(),
             open_refs: HashMap::new(),
-            path_inodes: HashMap::new(),
-            inodes: HashMap::new(),
             socks: HashMap::new(),
             fd_socks: HashMap::new(),
             fd_server: HashMap::new(),
@@ -270,9 +271,17 @@ impl RecordsView {
         }
     }
 
-    /// Applies one event (in timestamp order); returns the records ready to print.
-    pub fn event(&mut self, ctx: &Context, e: &Event, r: &Resolved) -> Vec<Map<String, Value>> {
-        let built = self.apply_event(ctx, e, r);
+    /// Applies one event (in timestamp order), after the process table applied it (`r`
+    /// and `files`: the names it resolved, the inode model it left); returns the records
+    /// ready to print.
+    pub fn event(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        r: &Resolved,
+        files: &Files,
+    ) -> Vec<Map<String, Value>> {
+        let built = self.apply_event(ctx, e, r, files);
         self.hold(built);
         self.release(ctx, false)
     }
@@ -323,7 +332,13 @@ impl RecordsView {
         out
     }
 
-    fn apply_event(&mut self, ctx: &Context, e: &Event, r: &Resolved) -> Vec<Map<String, Value>> {
+    fn apply_event(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        r: &Resolved,
+        files: &Files,
+    ) -> Vec<Map<String, Value>> {
         let mut out = Vec::new();
         let ts = e.common.ts;
         self.sweep(ctx, ts, &mut out);
@@ -351,10 +366,10 @@ impl RecordsView {
                     .fd_files
                     .iter()
                     .filter(|((pid, _), _)| *pid == c.pid)
-                    .map(|(&(_, fd), v)| (fd, v.clone()))
+                    .map(|(&(_, fd), v)| (fd, *v))
                     .collect();
                 for (fd, (key, w)) in inherited {
-                    let key = (*child_pid, key.1, key.2, key.3);
+                    let key = (*child_pid, key.1, key.2);
                     self.fd_opened(*child_pid, fd, key, w);
                 }
             }
@@ -372,9 +387,9 @@ impl RecordsView {
                     p.exec_ns = Some(ts);
                     p.exe_inode = *inode;
                 }
-                if let Some(ino) = inode {
-                    let key = self.file_key(c.pid, filename, Some(ino));
-                    self.file_event(ctx, e, key, filename, Some(ino), OPEN_EXEC, &mut out);
+                if let (Some(_), Some(t)) = (inode, r.file0()) {
+                    let key = (c.pid, t.file, FILE_RECORD);
+                    self.file_event(ctx, e, key, filename, r, files, OPEN_EXEC, &mut out);
                 }
             }
             Body::Exit {
@@ -382,7 +397,7 @@ impl RecordsView {
             } if *group_dead => {
                 self.process_exit(ctx, e, *code, &mut out);
             }
-            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, &mut out),
+            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, files, &mut out),
             Body::SockState(s) => self.sock_state(ctx, e, s, &mut out),
             _ => {}
         }
@@ -392,7 +407,7 @@ impl RecordsView {
     fn finish_all(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
         let mut out = Vec::new();
         let mut files: Vec<FileKey> = self.files.keys().cloned().collect();
-        files.sort_by_key(|k| (self.files[k].first_ns, k.clone()));
+        files.sort_by_key(|k| (self.files[k].first_ns, *k));
         for key in files {
             self.export_file(ctx, &key, "end-of-trace", &mut out);
         }
@@ -446,7 +461,7 @@ impl RecordsView {
         let pid = e.common.pid;
         // Its files leave first: the process that held them is gone.
         let mut keys: Vec<FileKey> = self.files.keys().filter(|k| k.0 == pid).cloned().collect();
-        keys.sort_by_key(|k| (self.files[k].first_ns, k.clone()));
+        keys.sort_by_key(|k| (self.files[k].first_ns, *k));
         for key in keys {
             self.export_file(ctx, &key, "process-exit", out);
         }
@@ -471,7 +486,7 @@ impl RecordsView {
     }
 
     fn fd_opened(&mut self, pid: u32, fd: i32, key: FileKey, writable: bool) {
-        let refs = self.open_refs.entry(key.clone()).or_insert((0, false));
+        let refs = self.open_refs.entry(key).or_insert((0, false));
         refs.0 += 1;
         refs.1 |= writable;
         self.fd_files.insert((pid, fd), (key, writable));
@@ -479,6 +494,7 @@ impl RecordsView {
 
     /// An fd of a file goes away (close, or dup2 over it): the file is closed when it was
     /// its last fd.
+    #[allow(clippy::too_many_arguments)]
     fn fd_closed(
         &mut self,
         ctx: &Context,
@@ -486,6 +502,7 @@ impl RecordsView {
         pid: u32,
         fd: i32,
         r: &Resolved,
+        files: &Files,
         out: &mut Vec<Map<String, Value>>,
     ) {
         let Some((key, _)) = self.fd_files.remove(&(pid, fd)) else {
@@ -507,23 +524,12 @@ impl RecordsView {
             .or(r.fd_name.clone())
             .unwrap_or_default();
         let kind = if written { CLOSE_WRITE } else { CLOSE_NOWRITE };
-        self.file_event(ctx, e, key, &path, None, kind, out);
+        self.file_event(ctx, e, key, &path, r, files, kind, out);
     }
 
-    fn file_key(&mut self, pid: u32, path: &str, inode: Option<&InodeAttrs>) -> FileKey {
-        match inode {
-            Some(i) => {
-                let id = (i.dev.get(), i.ino.get());
-                self.path_inodes.insert(path.to_owned(), id);
-                (pid, id.0, id.1, String::new())
-            }
-            None => match self.path_inodes.get(path) {
-                Some(&(dev, ino)) => (pid, dev, ino, String::new()),
-                None => (pid, 0, 0, path.to_owned()),
-            },
-        }
-    }
-
+    /// One event of kind `kind` about the file of `key`, named `path`. Its attributes are
+    /// the inode model's after the event (`files`); before it, what the event says it
+    /// changed (`r`), or the same.
     #[allow(clippy::too_many_arguments)]
     fn file_event(
         &mut self,
@@ -531,26 +537,27 @@ impl RecordsView {
         e: &Event,
         key: FileKey,
         path: &str,
-        inode: Option<&InodeAttrs>,
+        r: &Resolved,
+        files: &Files,
         kind: usize,
         out: &mut Vec<Map<String, Value>>,
     ) {
+        let now = files.get(key.1);
         // What the file was before this event, as far as known: a record that starts with
-        // a write measures its size change from there.
-        let before = self.inodes.get(&(key.1, key.2)).copied();
-        if let Some(i) = inode {
-            self.inodes.insert((i.dev.get(), i.ino.get()), *i);
-        }
-        let inode = inode.or_else(|| self.inodes.get(&(key.1, key.2)));
+        // a write measures its size change from there. A file new with this event has no
+        // before.
+        let before = match r.touched(key.1) {
+            Some(t) => t.before,
+            None => now,
+        };
         // Only regular files and symlinks, as kflowd.
-        if let Some(i) = inode {
-            let ty = i.mode.get() & 0o170000;
-            if ty != 0o100000 && ty != 0o120000 {
+        if let Some(ty) = now.and_then(|a| a.kind) {
+            if ty != S_IFREG && ty != S_IFLNK {
                 return;
             }
         }
         let ts = e.common.ts;
-        let agg = self.files.entry(key.clone()).or_insert_with(|| FileAgg {
+        let agg = self.files.entry(key).or_insert_with(|| FileAgg {
             pid: e.common.pid,
             tid: e.common.tid,
             path: path.to_owned(),
@@ -559,8 +566,8 @@ impl RecordsView {
             counts: [0; 11],
             first_ns: ts,
             last_ns: ts,
-            first_inode: before.or(inode.copied()),
-            last_inode: None,
+            first: before.or(now),
+            last: None,
         });
         agg.counts[kind] = agg.counts[kind].saturating_add(1);
         agg.last_ns = ts;
@@ -568,12 +575,12 @@ impl RecordsView {
         if agg.path.is_empty() || kind == MOVED_TO {
             path.clone_into(&mut agg.path);
         }
-        if let Some(i) = inode {
-            if agg.first_inode.is_none() {
-                agg.first_inode = Some(*i);
+        if let Some(a) = now {
+            if agg.first.is_none() {
+                agg.first = Some(a);
             }
-            agg.last_inode = Some(*i);
-            if i.mode.get() & 0o170000 == 0o120000 {
+            agg.last = Some(a);
+            if a.kind == Some(S_IFLNK) {
                 agg.mode_kind = "symlink";
             }
         }
@@ -590,12 +597,14 @@ impl RecordsView {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn syscall(
         &mut self,
         ctx: &Context,
         e: &Event,
         sc: &Syscall,
         r: &Resolved,
+        files: &Files,
         out: &mut Vec<Map<String, Value>>,
     ) {
         let name = syscalls::name(sc.id).unwrap_or("");
@@ -619,19 +628,20 @@ impl RecordsView {
                     ("openat2", super::decode::Filled::OpenHow { flags, .. }) => *flags,
                     _ => 0o1101,
                 };
-                let key = self.file_key(pid, path, sc.inode.as_ref());
+                let Some(t) = r.file0() else { return };
+                let key = (pid, t.file, FILE_RECORD);
                 let created = sc
                     .inode
                     .as_ref()
                     .is_some_and(|i| i.fmode.get() & 0x100000 != 0);
                 let writable = flags & 3 != 0;
-                self.fd_closed(ctx, e, pid, sc.ret as i32, r, out);
-                self.fd_opened(pid, sc.ret as i32, key.clone(), writable);
+                self.fd_closed(ctx, e, pid, sc.ret as i32, r, files, out);
+                self.fd_opened(pid, sc.ret as i32, key, writable);
                 let kind = if created { CREATE } else { OPEN };
-                self.file_event(ctx, e, key.clone(), path, sc.inode.as_ref(), kind, out);
+                self.file_event(ctx, e, key, path, r, files, kind, out);
                 if flags & 0o1000 != 0 && !created {
                     // O_TRUNC on an existing file changes it.
-                    self.file_event(ctx, e, key, path, sc.inode.as_ref(), MODIFY, out);
+                    self.file_event(ctx, e, key, path, r, files, MODIFY, out);
                 }
             }
             "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
@@ -650,10 +660,10 @@ impl RecordsView {
                     .map(|f| f.path.clone())
                     .or(r.fd_name.clone())
                     .unwrap_or_default();
-                self.file_event(ctx, e, key, &path, sc.inode.as_ref(), kind, out);
+                self.file_event(ctx, e, key, &path, r, files, kind, out);
             }
             "close" => {
-                self.fd_closed(ctx, e, pid, fd0, r, out);
+                self.fd_closed(ctx, e, pid, fd0, r, files, out);
                 if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
                     // TCP sockets leave on their CLOSE state; others when closed.
                     let tcp = self
@@ -680,7 +690,7 @@ impl RecordsView {
                     return;
                 }
                 // dup2 onto an open fd closes what it held.
-                self.fd_closed(ctx, e, pid, newfd, r, out);
+                self.fd_closed(ctx, e, pid, newfd, r, files, out);
                 if let Some((key, w)) = self.fd_files.get(&(pid, fd0)).cloned() {
                     self.fd_opened(pid, newfd, key, w);
                 }
@@ -688,39 +698,51 @@ impl RecordsView {
                     self.fd_socks.insert((pid, newfd), v);
                 }
             }
+            // Path-based changes: the process table applied them to the inode model.
             "chmod" | "fchmodat" | "fchmodat2" | "truncate" => {
-                let Some(path) = &r.path0 else { return };
-                let key = self.file_key(pid, path, None);
+                let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
+                    return;
+                };
+                let key = (pid, t.file, FILE_RECORD);
                 let kind = if name == "truncate" { MODIFY } else { ATTRIB };
-                self.file_event(ctx, e, key, path, None, kind, out);
+                self.file_event(ctx, e, key, path, r, files, kind, out);
             }
             "unlink" | "unlinkat" => {
                 if name == "unlinkat" && sc.args[2] & 0x200 != 0 {
                     return; // a directory
                 }
-                let Some(path) = &r.path0 else { return };
-                let key = self.file_key(pid, path, None);
-                self.file_event(ctx, e, key, path, None, DELETE, out);
-                self.path_inodes.remove(path);
-            }
-            "rename" | "renameat" | "renameat2" => {
-                let (Some(old), Some(new)) = (&r.path0, &r.path1) else {
+                let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
-                let key = self.file_key(pid, old, None);
-                self.file_event(ctx, e, key.clone(), old, None, MOVED_FROM, out);
-                if let Some(id) = self.path_inodes.remove(old) {
-                    self.path_inodes.insert(new.clone(), id);
+                let key = (pid, t.file, FILE_RECORD);
+                self.file_event(ctx, e, key, path, r, files, DELETE, out);
+            }
+            "rename" | "renameat" | "renameat2" => {
+                let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0()) else {
+                    return;
+                };
+                let mut moves = vec![(t.file, old, new)];
+                // RENAME_EXCHANGE: the file at the new name moved to the old one.
+                if name == "renameat2" && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
+                    if let Some(other) = r.file1().filter(|o| o.file != t.file) {
+                        moves.push((other.file, new, old));
+                    }
                 }
-                if let Some(agg) = self.files.get_mut(&key) {
-                    agg.origin = Some(old.clone());
+                for (file, from, to) in moves {
+                    let key = (pid, file, FILE_RECORD);
+                    self.file_event(ctx, e, key, from, r, files, MOVED_FROM, out);
+                    if let Some(agg) = self.files.get_mut(&key) {
+                        agg.origin = Some(from.clone());
+                    }
+                    self.file_event(ctx, e, key, to, r, files, MOVED_TO, out);
                 }
-                self.file_event(ctx, e, key, new, None, MOVED_TO, out);
             }
             "link" | "linkat" | "symlink" | "symlinkat" => {
-                let Some(new) = &r.path1 else { return };
-                let key = (pid, 0, 0, new.clone());
-                self.file_event(ctx, e, key.clone(), new, None, CREATE, out);
+                let (Some(new), Some(t)) = (&r.path1, r.file0()) else {
+                    return;
+                };
+                let key = (pid, t.file, LINK_RECORD);
+                self.file_event(ctx, e, key, new, r, files, CREATE, out);
                 if let Some(agg) = self.files.get_mut(&key) {
                     agg.mode_kind = if name.starts_with("sym") {
                         "symlink"
@@ -917,16 +939,16 @@ impl RecordsView {
             m.insert("FileOrigin".into(), o.clone().into());
         }
         // Facts (-v, -c) exist for executables only; filled in when the record leaves.
-        let exec_file = f
-            .last_inode
-            .as_ref()
-            .filter(|i| i.mode.get() & 0o111 != 0 && i.mode.get() & 0o170000 == 0o100000);
+        let last = f.last.unwrap_or_default();
+        let exec_file = (last.kind == Some(S_IFREG) && last.perm.is_some_and(|p| p & 0o111 != 0))
+            .then_some((last.dev, last.ino))
+            .and_then(|(dev, ino)| Some((dev?, ino?)));
         let capture = ctx.capture.as_ref();
-        if let Some(i) = exec_file {
+        if let Some((dev, ino)) = exec_file {
             if capture.is_some_and(|c| c.versions) {
                 m.insert("FileVersion".into(), Value::Null);
             }
-            want_facts(ctx, &mut m, i, "file");
+            want_facts(ctx, &mut m, dev, ino, "file");
         }
         m.insert("FileMode".into(), f.mode_kind.into());
         let total: u32 = f.counts.iter().sum();
@@ -942,39 +964,55 @@ impl RecordsView {
             "FileEventsDuration".into(),
             secs(f.last_ns.saturating_sub(f.first_ns) as i64),
         );
-        if let Some(i) = &f.last_inode {
-            m.insert("FileInode".into(), i.ino.get().into());
-            m.insert("FileInodeLinkCount".into(), i.nlink.get().into());
-            m.insert("FileDevice".into(), ctx.device(i.dev.get()).into());
+        // Each attribute as the inode model knows it at the last event; one that no
+        // syscall revealed (or that a syscall changed without saying to what) is left out.
+        let first = f.first.unwrap_or_default();
+        if let Some(ino) = last.ino {
+            m.insert("FileInode".into(), ino.into());
+        }
+        if let Some(n) = last.nlink {
+            m.insert("FileInodeLinkCount".into(), n.into());
+        }
+        if let Some(dev) = last.dev {
+            m.insert("FileDevice".into(), ctx.device(dev).into());
+        }
+        if let Some(perm) = last.perm {
             m.insert(
                 "FilePermissions".into(),
-                symbols::file_mode(i.mode.get() as u64).into(),
+                permissions(last.kind, perm).into(),
             );
-            m.insert("FileUser".into(), ctx.user(i.uid.get()).into());
-            m.insert("FileGroup".into(), ctx.group(i.gid.get()).into());
-            m.insert("FileUID".into(), i.uid.get().into());
-            m.insert("FileGID".into(), i.gid.get().into());
-            m.insert("FileSize".into(), i.size.get().into());
-            if let Some(first) = &f.first_inode {
-                let change = (i.size.get() as i64).saturating_sub(first.size.get() as i64);
+        }
+        if let Some(uid) = last.uid {
+            m.insert("FileUser".into(), ctx.user(uid).into());
+        }
+        if let Some(gid) = last.gid {
+            m.insert("FileGroup".into(), ctx.group(gid).into());
+        }
+        if let Some(uid) = last.uid {
+            m.insert("FileUID".into(), uid.into());
+        }
+        if let Some(gid) = last.gid {
+            m.insert("FileGID".into(), gid.into());
+        }
+        if let Some(size) = last.size {
+            m.insert("FileSize".into(), size.into());
+            if let Some(before) = first.size {
+                let change = (size as i64).saturating_sub(before as i64);
                 if change != 0 {
                     m.insert("FileSizeChange".into(), change.into());
                 }
             }
-            m.insert(
-                "FileAccessTime".into(),
-                kflowd_time(i.atime_ns.get()).into(),
-            );
-            m.insert(
-                "FileStatusChangeTime".into(),
-                kflowd_time(i.ctime_ns.get()).into(),
-            );
-            m.insert(
-                "FileModificationTime".into(),
-                kflowd_time(i.mtime_ns.get()).into(),
-            );
-            if let Some(first) = &f.first_inode {
-                let change = i.mtime_ns.get().saturating_sub(first.mtime_ns.get());
+        }
+        if let Some(t) = last.atime_ns {
+            m.insert("FileAccessTime".into(), kflowd_time(t).into());
+        }
+        if let Some(t) = last.ctime_ns {
+            m.insert("FileStatusChangeTime".into(), kflowd_time(t).into());
+        }
+        if let Some(t) = last.mtime_ns {
+            m.insert("FileModificationTime".into(), kflowd_time(t).into());
+            if let Some(before) = first.mtime_ns {
+                let change = t.saturating_sub(before);
                 if change != 0 {
                     m.insert("FileModificationTimeChange".into(), secs(change));
                 }
@@ -1248,7 +1286,7 @@ impl RecordsView {
             if ctx.capture.as_ref().is_some_and(|c| c.versions) {
                 m.insert("ProcVersion".into(), Value::Null);
             }
-            want_facts(ctx, m, i, "proc");
+            want_facts(ctx, m, i.dev.get(), i.ino.get(), "proc");
         }
         m.insert("ProcUser".into(), ctx.user(p.uid).into());
         m.insert("ProcGroup".into(), ctx.group(p.gid).into());
@@ -1278,7 +1316,7 @@ impl RecordsView {
 
 /// Notes on a record that it shows facts about an inode (removed when it leaves), when the
 /// recording looked for facts at all (`-v`, `-c`): only then is a record held for them.
-fn want_facts(ctx: &Context, m: &mut Map<String, Value>, inode: &InodeAttrs, role: &str) {
+fn want_facts(ctx: &Context, m: &mut Map<String, Value>, dev: u32, ino: u64, role: &str) {
     if !ctx
         .capture
         .as_ref()
@@ -1286,7 +1324,7 @@ fn want_facts(ctx: &Context, m: &mut Map<String, Value>, inode: &InodeAttrs, rol
     {
         return;
     }
-    let entry = serde_json::json!([inode.dev.get(), inode.ino.get(), role]);
+    let entry = serde_json::json!([dev, ino, role]);
     match m.get_mut(FACTS_KEY) {
         Some(Value::Array(list)) => list.push(entry),
         _ => {
@@ -1343,6 +1381,16 @@ fn fill_facts(ctx: &Context, m: &mut Map<String, Value>) {
                 }
             }
         }
+    }
+}
+
+/// FilePermissions: the mode in octal and as `ls` shows it; the type letter is `?` when
+/// the file type is unknown (a path-based chmod of a file the trace never showed).
+fn permissions(kind: Option<u32>, perm: u32) -> String {
+    let text = symbols::file_mode(u64::from(kind.unwrap_or(0) | (perm & 0o7777)));
+    match kind {
+        Some(_) => text,
+        None => text.replacen("/-", "/?", 1),
     }
 }
 
@@ -1430,6 +1478,14 @@ mod tests {
             kflowd_time(1_712_244_875_643_031_330),
             "Thu, Apr 04 2024 15:34:35.643031330 UTC"
         );
+    }
+
+    #[test]
+    fn permissions_with_and_without_a_known_type() {
+        assert_eq!(permissions(Some(S_IFREG), 0o4755), "4755/-rwsr-xr-x");
+        assert_eq!(permissions(Some(S_IFLNK), 0o777), "0777/lrwxrwxrwx");
+        assert_eq!(permissions(None, 0o4755), "4755/?rwsr-xr-x");
+        assert_eq!(permissions(None, 0o104755), "4755/?rwsr-xr-x");
     }
 
     #[test]

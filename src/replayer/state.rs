@@ -1,12 +1,16 @@
 //! Stage 2 of replay: the state a process carries between events — its working directory
 //! and its file descriptor table — rebuilt from the snapshot taken at record time and
-//! every event after it, so relative paths and bare fds can be named.
+//! every event after it, so relative paths and bare fds can be named; and the files they
+//! reach (the inode model of [`super::files`]), to which each syscall's effect is applied
+//! here, once.
 //!
 //! Sequential and deterministic: the events arrive in timestamp order.
 
 use std::collections::HashMap;
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use super::files::{Files, Touched, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -37,12 +41,40 @@ pub struct Resolved {
     pub path1: Option<String>,
     /// What the event's fd referred to (before a close removed it).
     pub fd_name: Option<String>,
+    /// The file the event is about in the inode model: the one it opened, read, wrote,
+    /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
+    /// event carries a `Resolved`, few of them touch a file.)
+    pub file0: Option<Box<Touched>>,
+    /// The other file a rename touched: with `RENAME_EXCHANGE` the one moved from the
+    /// second path to the first, otherwise the one it replaced, if any.
+    pub file1: Option<Box<Touched>>,
+}
+
+impl Resolved {
+    /// The file the event is about (see the field `file0`).
+    pub fn file0(&self) -> Option<Touched> {
+        self.file0.as_deref().copied()
+    }
+
+    /// The other file a rename touched (see the field `file1`).
+    pub fn file1(&self) -> Option<Touched> {
+        self.file1.as_deref().copied()
+    }
+
+    /// What this event did to file `id`, if it touched it.
+    pub fn touched(&self, id: super::files::FileId) -> Option<Touched> {
+        [self.file0(), self.file1()]
+            .into_iter()
+            .flatten()
+            .find(|t| t.file == id)
+    }
 }
 
 /// Processes by pid (threads share their process's table: `CLONE_FILES|CLONE_FS`).
 #[derive(Debug, Default)]
 pub struct ProcessTable {
     procs: HashMap<u32, ProcState>,
+    files: Files,
 }
 
 impl ProcessTable {
@@ -67,6 +99,11 @@ impl ProcessTable {
                 });
             }
         }
+    }
+
+    /// The inode model, as the events applied so far left it.
+    pub fn files(&self) -> &Files {
+        &self.files
     }
 
     fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
@@ -96,6 +133,7 @@ impl ProcessTable {
     /// Applies one event: resolves its names first (as they were when it happened), then
     /// updates the state it changes.
     pub fn apply(&mut self, event: &Event) -> Resolved {
+        self.files.sweep();
         let pid = event.common.pid;
         match &event.body {
             Body::Fork {
@@ -112,13 +150,21 @@ impl ProcessTable {
                 }
                 Resolved::default()
             }
-            Body::Exec { filename, .. } => {
+            Body::Exec {
+                filename, inode, ..
+            } => {
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
                 if let Some(p) = self.procs.get_mut(&pid) {
                     p.fds.retain(|_, e| !e.cloexec);
                 }
+                let file0 = match (inode, &path0) {
+                    (Some(i), Some(path)) => Some(self.files.opened(path, i)),
+                    (Some(i), None) => Some(self.files.seen(i)),
+                    _ => None,
+                };
                 Resolved {
                     path0,
+                    file0: file0.map(Box::new),
                     ..Resolved::default()
                 }
             }
@@ -158,6 +204,8 @@ impl ProcessTable {
             }),
             path1: sc.path1.as_deref().and_then(|p| self.resolve(pid, dfd1, p)),
             fd_name: None,
+            file0: None,
+            file1: None,
         };
         // The fd an event is about, named before any change below.
         let event_fd = match name {
@@ -186,6 +234,7 @@ impl ProcessTable {
         if !ok && !connecting {
             return resolved;
         }
+        self.apply_file_effect(name, sc, &mut resolved);
         let state = self.procs.entry(pid).or_default();
         let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
             state.fds.insert(fd, FdEntry { name, cloexec });
@@ -249,6 +298,54 @@ impl ProcessTable {
             _ => {}
         }
         resolved
+    }
+}
+
+impl ProcessTable {
+    /// The effect of a successful syscall on the inode model; notes the files it touched
+    /// in `resolved`.
+    fn apply_file_effect(&mut self, name: &str, sc: &Syscall, resolved: &mut Resolved) {
+        let files = &mut self.files;
+        let path0 = resolved.path0.as_deref();
+        let path1 = resolved.path1.as_deref();
+        // The kernel's snapshot of the inode (an open's new fd, or the fd argument), for
+        // the files the model follows: regular files, directories and symlinks (sockets and
+        // pipes are the socket table's; devices change at every read and write, and no
+        // view shows them).
+        let followed = |i: &&InodeAttrs| {
+            sc.sock.is_none() && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK)
+        };
+        let inode = sc.inode.as_ref().filter(followed);
+        let (file0, file1) = match (name, path0, path1) {
+            ("open" | "openat" | "openat2" | "creat", Some(path), _) => match inode {
+                Some(i) => (Some(files.opened(path, i)), None),
+                None if sc.inode.is_none() => (Some(files.named(path)), None),
+                None => (None, None),
+            },
+            ("chmod", Some(path), _) => (Some(files.chmod(path, sc.args[1])), None),
+            ("fchmodat" | "fchmodat2", Some(path), _) => {
+                (Some(files.chmod(path, sc.args[2])), None)
+            }
+            ("truncate", Some(path), _) => (Some(files.truncate(path, sc.args[1])), None),
+            ("unlink", Some(path), _) => (Some(files.unlink(path)), None),
+            // AT_REMOVEDIR: a directory, which the model does not count links of.
+            ("unlinkat", Some(path), _) if sc.args[2] & 0x200 == 0 => {
+                (Some(files.unlink(path)), None)
+            }
+            ("link" | "linkat", Some(old), Some(new)) => (Some(files.link(old, new)), None),
+            ("symlink" | "symlinkat", Some(target), Some(new)) => {
+                let len = (!sc.path0_truncated).then_some(target.len() as u64);
+                (Some(files.symlink(new, len)), None)
+            }
+            ("rename" | "renameat" | "renameat2", Some(old), Some(new)) => {
+                let flags = if name == "renameat2" { sc.args[4] } else { 0 };
+                let (moved, other) = files.rename(old, new, flags);
+                (Some(moved), other)
+            }
+            _ => (inode.map(|i| files.seen(i)), None),
+        };
+        resolved.file0 = file0.map(Box::new);
+        resolved.file1 = file1.map(Box::new);
     }
 }
 
