@@ -6,6 +6,7 @@ mod cli;
 #[cfg(feature = "record")]
 mod enrich;
 mod fixtures;
+mod hostile;
 #[cfg(feature = "record")]
 mod live;
 mod records;
