@@ -323,3 +323,19 @@ fn max_memory_is_checked() {
         assert_eq!(out.status.code(), Some(2), "--max-memory {bad}");
     }
 }
+
+#[test]
+fn full_state_tables_export_early_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("many-processes.kz");
+    // 20 000 processes that never exit: past the 8 Ki entries of a 64 MiB budget, within
+    // the 32 Ki of the default.
+    std::fs::write(&trace, gen::many_processes(20_000)).unwrap();
+    let [records, events] = replay_both(&trace, &["--max-memory", "64"], 64.0);
+    records.warns("exported early (InfoExport \"table-full\")");
+    records.warns("hold at most 8192 entries each");
+    assert!(!events.stderr.contains("table-full"), "{}", events.stderr);
+    // Within the default budget nothing leaves early.
+    let [records, _] = replay_both(&trace, &[], 256.0);
+    assert!(!records.stderr.contains("table-full"), "{}", records.stderr);
+}

@@ -227,6 +227,26 @@ pub fn far_timestamps() -> Vec<u8> {
     enc.finish()
 }
 
+/// `n` fork records of pid 1, each making a new process (pids 2, 3, …) that never exits,
+/// 1 µs apart, in frames of 1 MiB: the records view's process table only grows.
+pub fn many_processes(n: u32) -> Vec<u8> {
+    let mut enc = segment();
+    let per_frame = (1 << 20) / size_of::<ForkRecord>() as u32;
+    let mut next = 0u32;
+    while next < n {
+        let count = per_frame.min(n - next);
+        let first = START_BOOT_NS + 1_000 * u64::from(next + 1);
+        let records: Vec<u8> = (next..next + count)
+            .flat_map(|i| fork_record(START_BOOT_NS + 1_000 * u64::from(i + 1), 1, i + 2))
+            .collect();
+        let last = START_BOOT_NS + 1_000 * u64::from(next + count);
+        enc.push_frame(&records, first, last, count, Codec::Zstd)
+            .expect("frame");
+        next += count;
+    }
+    enc.finish()
+}
+
 /// `blocks` blocks of one payload byte whose payload checksums are all wrong (25 bytes
 /// each: 2 million make a 50 MB file). Too big to commit: generated where needed.
 pub fn bad_blocks(blocks: usize) -> Vec<u8> {

@@ -526,7 +526,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             ctx: Context::with_limits(cfg.budget.meta_limits()),
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
             table: ProcessTable::default(),
-            records: (cfg.view == View::Records).then(|| RecordsView::new(cfg.records.clone())),
+            records: (cfg.view == View::Records).then(|| {
+                RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
+            }),
             snapshot_seen: false,
             fds_seen: false,
             sink,
@@ -688,6 +690,15 @@ impl<'c, 'w> Engine<'c, 'w> {
                 "{count} records are stamped more than a day away from every clock sample of \
                  the recording (the first: boot time {first} ns, {when}): their times are \
                  doubtful, and they were not used to order other records"
+            ));
+        }
+        if let Some(r) = self.records.as_ref().filter(|r| r.early_exports > 0) {
+            self.report.warnings.push(format!(
+                "{} records were exported early (InfoExport \"table-full\") or state entries \
+                 forgotten: the records view's state tables hold at most {} entries each (the \
+                 memory budget; --max-memory raises it)",
+                r.early_exports,
+                self.cfg.budget.table_entries()
             ));
         }
         if self.reorder.overflowed > 0 {
