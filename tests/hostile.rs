@@ -339,3 +339,32 @@ fn full_state_tables_export_early_and_say_so() {
     let [records, _] = replay_both(&trace, &[], 256.0);
     assert!(!records.stderr.contains("table-full"), "{}", records.stderr);
 }
+
+/// A normal recording with small frames (`--frame-size 32` KiB) and with the largest
+/// (32768 KiB): replay's peak RSS is printed, a measurement rather than a limit.
+#[cfg(feature = "record")]
+#[test]
+fn peak_rss_of_replaying_a_normal_recording_is_reported() {
+    if !super::live::live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for frame_kib in ["32", "32768"] {
+        let trace = dir.path().join(format!("frames-{frame_kib}.kz"));
+        let out = kellect()
+            .args(["record", "-q", "-o", trace.to_str().unwrap()])
+            .args(["--frame-size", frame_kib, "--duration", "3s", "--"])
+            .args([
+                "sh",
+                "-c",
+                "while :; do find /usr -maxdepth 3 >/dev/null; done",
+            ])
+            .output()
+            .expect("running kellect record");
+        assert!(trace.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+        eprintln!("a 3 s recording with --frame-size {frame_kib} KiB:");
+        for run in replay_both(&trace, &[], f64::INFINITY) {
+            assert!(run.json_lines() > 0);
+        }
+    }
+}
