@@ -23,6 +23,7 @@ fn main() {
                     view,
                     filter: Filter::default(),
                     records: RecordsConfig::default(),
+                    budget: Default::default(),
                 };
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)

@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kellect::replayer::events::EVENT_TYPES;
 use kellect::replayer::output::{Collectors, Sink, MAX_COLLECTORS};
 use kellect::replayer::records::Monitor;
-use kellect::replayer::{self, Filter, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View};
+use kellect::replayer::{
+    self, Filter, MemoryBudget, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View,
+};
 
 #[derive(Parser)]
 #[command(
@@ -227,6 +229,10 @@ struct ReplayArgs {
     /// Worker threads (default: one per CPU). Output is the same for any number.
     #[arg(short = 'j', long, value_name = "N")]
     threads: Option<usize>,
+    /// Memory replay may use, whatever the trace holds (beyond the mapped trace files);
+    /// at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    max_memory: u64,
 }
 
 #[derive(clap::Args)]
@@ -236,6 +242,10 @@ struct InfoArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Memory info may use, whatever the trace holds (beyond the mapped trace files);
+    /// at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    max_memory: u64,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -271,6 +281,18 @@ macro_rules! usage {
     ($($arg:tt)*) => {
         return Err(UsageError(format!($($arg)*)).into())
     };
+}
+
+/// The budget of `--max-memory`, or a usage error.
+fn memory_budget(mib: u64) -> Result<MemoryBudget> {
+    match MemoryBudget::from_mib(mib) {
+        Some(b) => Ok(b),
+        None => usage!(
+            "--max-memory must be between {} and {} MiB, not {mib}",
+            MemoryBudget::MIN_MIB,
+            1u64 << 40
+        ),
+    }
 }
 
 /// A validated replay configuration and its output: what `replay` and `live` share.
@@ -369,6 +391,7 @@ fn output_plan(a: OutputArgs, inputs: Vec<PathBuf>) -> Result<OutputPlan> {
                 token: a.token,
                 monitors,
             },
+            budget: MemoryBudget::default(),
         },
         collectors,
         quiet: a.quiet,
@@ -416,7 +439,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return print_legend();
             }
             let threads = args.threads;
-            let plan = output_plan(args.out, args.files)?;
+            let budget = memory_budget(args.max_memory)?;
+            let mut plan = output_plan(args.out, args.files)?;
+            plan.cfg.budget = budget;
             with_threads(threads, || {
                 let stdout = io::stdout();
                 let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -457,8 +482,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Cmd::Info(args) => {
-            let recordings = replayer::trace::open_recordings(&args.files)?;
-            let infos: Vec<_> = recordings.iter().map(replayer::info::trace_info).collect();
+            let budget = memory_budget(args.max_memory)?;
+            let recordings = replayer::trace::open_recordings_within(&args.files, budget)?;
+            let infos: Vec<_> = recordings
+                .iter()
+                .map(|r| replayer::info::trace_info_within(r, budget))
+                .collect();
             let mut out = io::stdout().lock();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &infos)?;

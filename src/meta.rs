@@ -19,10 +19,24 @@ pub struct ClockSample {
 }
 
 impl ClockSample {
-    /// The wall-clock time of a boot-time stamp, by this sample's offset.
+    /// The wall-clock time of a boot-time stamp, by this sample's offset: nanoseconds since
+    /// the Unix epoch, or `None` when that is not an `i64` (a stamp centuries away from
+    /// the sample, e.g. 2^64-1 ns: damage, never wrapped into another time).
+    pub fn checked_realtime_ns(&self, boot_ns: u64) -> Option<i64> {
+        let delta = i128::from(boot_ns) - i128::from(self.boot_ns);
+        i64::try_from(i128::from(self.realtime_ns) + delta).ok()
+    }
+
+    /// [`checked_realtime_ns`](Self::checked_realtime_ns), clamped to the `i64` range for
+    /// output that must print some time: an impossible stamp shows as the end (or start)
+    /// of representable time, never as a time wrapped to before the recording.
     pub fn to_realtime_ns(&self, boot_ns: u64) -> i64 {
-        self.realtime_ns
-            .saturating_add((boot_ns as i128 - self.boot_ns as i128) as i64)
+        self.checked_realtime_ns(boot_ns)
+            .unwrap_or(if boot_ns >= self.boot_ns {
+                i64::MAX
+            } else {
+                i64::MIN
+            })
     }
 }
 
@@ -32,25 +46,34 @@ pub struct RecordSettings {
     /// Recorded system-wide (else: only the process tree of `command`).
     pub system_wide: bool,
     /// The command that was recorded, if any.
+    #[serde(deserialize_with = "bounded::strings")]
     pub command: Vec<String>,
     pub ring_size: u64,
     pub frame_size: u32,
     /// Event groups whose syscalls were recorded (`file`, `process`, …).
+    #[serde(deserialize_with = "bounded::strings")]
     pub groups: Vec<String>,
 }
 
 /// Block `HostInfo`: written first in every segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostInfo {
+    #[serde(deserialize_with = "bounded::string")]
     pub kellect_version: String,
     /// `KELLECT_ABI_VERSION` of the recorder that wrote the records.
     pub abi_version: u32,
+    #[serde(deserialize_with = "bounded::string")]
     pub hostname: String,
     /// uname: sysname, release, version, machine.
+    #[serde(deserialize_with = "bounded::string")]
     pub sysname: String,
+    #[serde(deserialize_with = "bounded::string")]
     pub release: String,
+    #[serde(deserialize_with = "bounded::string")]
     pub version: String,
+    #[serde(deserialize_with = "bounded::string")]
     pub machine: String,
+    #[serde(deserialize_with = "bounded::string")]
     pub boot_id: String,
     pub ncpus: u32,
     pub recorder_pid: u32,
@@ -65,9 +88,13 @@ pub struct ProcEntry {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
+    #[serde(deserialize_with = "bounded::string")]
     pub comm: String,
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub exe: Option<String>,
+    #[serde(deserialize_with = "bounded::strings")]
     pub argv: Vec<String>,
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub cwd: Option<String>,
     /// Start time, CLOCK_BOOTTIME nanoseconds (clock-tick resolution).
     pub start_boot_ns: u64,
@@ -77,6 +104,7 @@ pub struct ProcEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcSnapshot {
     pub taken: ClockSample,
+    #[serde(deserialize_with = "bounded::seq")]
     pub processes: Vec<ProcEntry>,
 }
 
@@ -85,6 +113,7 @@ pub struct ProcSnapshot {
 pub struct ProcFds {
     pub pid: u32,
     /// (fd, what it refers to, as /proc/PID/fd shows it: a path, `socket:[INODE]`, …)
+    #[serde(deserialize_with = "bounded::fd_list")]
     pub fds: Vec<(i32, String)>,
 }
 
@@ -92,6 +121,7 @@ pub struct ProcFds {
 /// started, so replay can name the files that fds taken over from before refer to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FdTable {
+    #[serde(deserialize_with = "bounded::seq")]
     pub processes: Vec<ProcFds>,
 }
 
@@ -99,6 +129,7 @@ pub struct FdTable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdName {
     pub id: u32,
+    #[serde(deserialize_with = "bounded::string")]
     pub name: String,
 }
 
@@ -106,7 +137,9 @@ pub struct IdName {
 /// replay names uids and gids as the host did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accounts {
+    #[serde(deserialize_with = "bounded::seq")]
     pub users: Vec<IdName>,
+    #[serde(deserialize_with = "bounded::seq")]
     pub groups: Vec<IdName>,
 }
 
@@ -115,15 +148,19 @@ pub struct Accounts {
 pub struct Mount {
     /// The kernel's dev_t of the filesystem: major << 20 | minor (as in records).
     pub dev: u32,
+    #[serde(deserialize_with = "bounded::string")]
     pub mount_point: String,
     /// What is mounted (a device path, `tmpfs`, …).
+    #[serde(deserialize_with = "bounded::string")]
     pub source: String,
+    #[serde(deserialize_with = "bounded::string")]
     pub fs_type: String,
 }
 
 /// Block `Mounts`: the mount table (/proc/self/mountinfo) at the start of the segment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mounts {
+    #[serde(deserialize_with = "bounded::seq")]
     pub mounts: Vec<Mount>,
 }
 
@@ -131,16 +168,20 @@ pub struct Mounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interface {
     pub index: u32,
+    #[serde(deserialize_with = "bounded::string")]
     pub name: String,
     /// `aa:bb:cc:dd:ee:ff`, empty when the interface has none.
+    #[serde(deserialize_with = "bounded::string")]
     pub mac: String,
     /// Its IPv4 and IPv6 addresses, as text.
+    #[serde(deserialize_with = "bounded::strings")]
     pub addrs: Vec<String>,
 }
 
 /// Block `Interfaces`: the network interfaces at the start of the segment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interfaces {
+    #[serde(deserialize_with = "bounded::seq")]
     pub interfaces: Vec<Interface>,
 }
 
@@ -153,17 +194,22 @@ pub struct FileFacts {
     pub ino: u64,
     pub size: u64,
     pub mtime_ns: i64,
+    #[serde(deserialize_with = "bounded::string")]
     pub path: String,
     /// `dpkg` package version that owns the path (`-v`).
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub package_version: Option<String>,
     /// Lowercase hex digests (`-c`).
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub md5: Option<String>,
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub sha256: Option<String>,
 }
 
 /// Block `FileFacts`: facts about files, written as they are learned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileFactsBlock {
+    #[serde(deserialize_with = "bounded::seq")]
     pub files: Vec<FileFacts>,
 }
 
@@ -189,6 +235,7 @@ pub enum AppPort {
 pub struct Capture {
     /// Payload bytes captured per message (0: none).
     pub payload_max: u32,
+    #[serde(deserialize_with = "bounded::seq")]
     pub protocols: Vec<(AppProtocol, AppPort)>,
     /// `-v`: package versions were looked up.
     pub versions: bool,
@@ -283,6 +330,7 @@ pub struct KindCounters {
 pub struct Stats {
     pub at: ClockSample,
     /// Non-zero counters only.
+    #[serde(deserialize_with = "bounded::seq")]
     pub counters: Vec<KindCounters>,
     /// Records user space could not store (malformed, or lost to a failed write).
     pub user_dropped: u64,
@@ -353,9 +401,271 @@ pub fn encode<T: MetaBlock>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).expect("serializing metadata into memory cannot fail")
 }
 
-/// Deserializes a metadata payload (already decompressed).
-pub fn decode<T: MetaBlock>(payload: &[u8]) -> Result<T, postcard::Error> {
-    postcard::from_bytes(payload)
+/// Deserializes a metadata payload (already decompressed) within the default
+/// [`DecodeLimits`] (those of a 256 MiB replay budget).
+pub fn decode<T: MetaBlock>(payload: &[u8]) -> Result<T, MetaError> {
+    decode_limited(payload, &DecodeLimits::default())
+}
+
+/// Deserializes a metadata payload (already decompressed) within `limits`.
+///
+/// Errors: [`MetaError::OverLimit`] when the payload, a list's length, a string's length
+/// or the estimated size of the decoded value passes a limit — checked before each
+/// allocation, so a hostile payload costs at most `limits.max_decoded` (plus the payload
+/// itself); [`MetaError::Decode`] when the bytes are not a valid encoding. Either way
+/// nothing is returned: the caller reports the block and skips it.
+pub fn decode_limited<T: MetaBlock>(payload: &[u8], limits: &DecodeLimits) -> Result<T, MetaError> {
+    if payload.len() > limits.max_payload {
+        return Err(MetaError::OverLimit(format!(
+            "a payload of {} bytes (the limit is {})",
+            payload.len(),
+            limits.max_payload
+        )));
+    }
+    let _scope = bounded::Scope::enter(*limits);
+    match postcard::from_bytes(payload) {
+        Ok(value) => Ok(value),
+        Err(e) => Err(match bounded::exceeded() {
+            Some(what) => MetaError::OverLimit(what),
+            None => MetaError::Decode(e),
+        }),
+    }
+}
+
+/// Why a metadata payload was not decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// Not a valid postcard encoding of the block's type.
+    #[error("{0}")]
+    Decode(#[from] postcard::Error),
+    /// A limit of [`DecodeLimits`] was reached; the text names which.
+    #[error("over the replay memory budget: {0}")]
+    OverLimit(String),
+}
+
+/// Bounds on decoding one metadata payload. The decoded form of postcard is much larger
+/// than its bytes (an empty process entry is 9 bytes on disk and about 130 in memory, an
+/// empty string 1 byte and 24), so the decoder charges an estimate of every list element
+/// and string against `max_decoded` before it allocates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest payload (decompressed) that is decoded at all, bytes.
+    pub max_payload: usize,
+    /// Estimated heap bytes the decoded value may take: list elements (twice their size,
+    /// for the growth of a vector) and strings (their length plus allocator overhead).
+    pub max_decoded: usize,
+    /// Most elements in one list.
+    pub max_items: usize,
+    /// Longest string, bytes.
+    pub max_string: usize,
+}
+
+impl DecodeLimits {
+    /// The limits for a replay memory budget of `budget` bytes: payloads up to 1/16 of it,
+    /// decoded values up to 1/4 (a replay holds at most a few decoded blocks at once: the
+    /// snapshot and fd table while they are applied), lists up to `max_decoded / 64`
+    /// elements, strings up to 256 KiB (twice the kernel's limit on one argument,
+    /// MAX_ARG_STRLEN). At 256 MiB: 16 MiB, 64 MiB, 1 Mi elements.
+    pub const fn for_budget(budget: u64) -> DecodeLimits {
+        let budget = if budget > usize::MAX as u64 {
+            usize::MAX
+        } else {
+            budget as usize
+        };
+        DecodeLimits {
+            max_payload: budget / 16,
+            max_decoded: budget / 4,
+            max_items: budget / 4 / 64,
+            max_string: 256 << 10,
+        }
+    }
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits::for_budget(256 << 20)
+    }
+}
+
+/// Deserializers for the lists and strings of metadata that check [`DecodeLimits`] before
+/// they allocate. The limits of the decode in progress live in a thread-local set by
+/// [`decode_limited`] (serde has no other way to pass them down); outside it they do not
+/// limit anything.
+mod bounded {
+    use std::cell::RefCell;
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+
+    use super::DecodeLimits;
+
+    struct Charge {
+        limits: DecodeLimits,
+        used: usize,
+        exceeded: Option<String>,
+    }
+
+    thread_local! {
+        static CHARGE: RefCell<Option<Charge>> = const { RefCell::new(None) };
+    }
+
+    /// The limits of one decode, removed again when dropped (also on unwinding).
+    pub(super) struct Scope;
+
+    impl Scope {
+        pub(super) fn enter(limits: DecodeLimits) -> Scope {
+            CHARGE.with(|c| {
+                *c.borrow_mut() = Some(Charge {
+                    limits,
+                    used: 0,
+                    exceeded: None,
+                })
+            });
+            Scope
+        }
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            CHARGE.with(|c| *c.borrow_mut() = None);
+        }
+    }
+
+    /// What limit the decode in progress passed, if any.
+    pub(super) fn exceeded() -> Option<String> {
+        CHARGE.with(|c| c.borrow().as_ref().and_then(|c| c.exceeded.clone()))
+    }
+
+    /// Charges `bytes` of decoded value; `items`/`string_len` are checked against their
+    /// own limits. The error's text is kept for [`exceeded`] (postcard drops it).
+    fn charge<E: de::Error>(bytes: usize, items: usize, string_len: usize) -> Result<(), E> {
+        CHARGE.with(|c| {
+            let mut c = c.borrow_mut();
+            let Some(c) = c.as_mut() else { return Ok(()) };
+            let l = c.limits;
+            let problem = if items > l.max_items {
+                Some(format!("a list of more than {} elements", l.max_items))
+            } else if string_len > l.max_string {
+                Some(format!(
+                    "a string of {string_len} bytes (the limit is {})",
+                    l.max_string
+                ))
+            } else {
+                c.used = c.used.saturating_add(bytes);
+                (c.used > l.max_decoded).then(|| {
+                    format!(
+                        "a value that takes more than {} bytes decoded",
+                        l.max_decoded
+                    )
+                })
+            };
+            match problem {
+                None => Ok(()),
+                Some(p) => {
+                    let e = E::custom(&p);
+                    c.exceeded.get_or_insert(p);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Heap cost of a string of `len` bytes: its bytes rounded up, plus allocator overhead.
+    fn string_cost(len: usize) -> usize {
+        if len == 0 {
+            0
+        } else {
+            len.div_ceil(16) * 16 + 16
+        }
+    }
+
+    /// A `String` whose length is checked before it is copied.
+    pub(super) struct BoundedString(pub String);
+
+    impl<'de> Deserialize<'de> for BoundedString {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = BoundedString;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<BoundedString, E> {
+                    charge::<E>(string_cost(s.len()), 0, s.len())?;
+                    Ok(BoundedString(s.to_owned()))
+                }
+            }
+            d.deserialize_string(V)
+        }
+    }
+
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        BoundedString::deserialize(d).map(|s| s.0)
+    }
+
+    pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<BoundedString>::deserialize(d).map(|o| o.map(|s| s.0))
+    }
+
+    /// A list whose elements are each charged (twice their size: vector growth) before
+    /// they are decoded.
+    struct SeqVisitor<W, T>(PhantomData<(W, T)>);
+
+    impl<'de, W: Deserialize<'de> + Into<T>, T> Visitor<'de> for SeqVisitor<W, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let hint = seq.size_hint().unwrap_or(0);
+            charge::<A::Error>(0, hint, 0)?;
+            let mut out = Vec::with_capacity(hint.min(1024));
+            loop {
+                charge::<A::Error>(2 * size_of::<T>(), out.len() + 1, 0)?;
+                match seq.next_element::<W>()? {
+                    Some(item) => out.push(item.into()),
+                    None => return Ok(out),
+                }
+            }
+        }
+    }
+
+    /// A list of values whose own strings and lists are bounded by their types.
+    pub(super) fn seq<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(SeqVisitor::<T, T>(PhantomData))
+    }
+
+    impl From<BoundedString> for String {
+        fn from(s: BoundedString) -> String {
+            s.0
+        }
+    }
+
+    pub(super) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_seq(SeqVisitor::<BoundedString, String>(PhantomData))
+    }
+
+    /// `(fd, what it refers to)` with the text bounded.
+    pub(super) struct FdEntry((i32, BoundedString));
+
+    impl<'de> Deserialize<'de> for FdEntry {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            <(i32, BoundedString)>::deserialize(d).map(FdEntry)
+        }
+    }
+
+    impl From<FdEntry> for (i32, String) {
+        fn from(e: FdEntry) -> (i32, String) {
+            (e.0 .0, e.0 .1 .0)
+        }
+    }
+
+    pub(super) fn fd_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i32, String)>, D::Error> {
+        d.deserialize_seq(SeqVisitor::<FdEntry, (i32, String)>(PhantomData))
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +695,94 @@ mod tests {
         };
         assert_eq!(c.to_realtime_ns(1_500), 1_700_000_000_000_000_500);
         assert_eq!(c.to_realtime_ns(0), 1_699_999_999_999_999_000);
+        // 2^64-1 ns does not fit: reported, and clamped rather than wrapped.
+        assert_eq!(c.checked_realtime_ns(u64::MAX), None);
+        assert_eq!(c.to_realtime_ns(u64::MAX), i64::MAX);
+        let late = ClockSample {
+            boot_ns: u64::MAX,
+            realtime_ns: i64::MIN + 5,
+        };
+        assert_eq!(late.checked_realtime_ns(0), None);
+        assert_eq!(late.to_realtime_ns(0), i64::MIN);
+    }
+
+    fn snapshot_of(processes: usize, argv: Vec<String>) -> Vec<u8> {
+        let entry = ProcEntry {
+            pid: 1,
+            ppid: 0,
+            uid: 0,
+            gid: 0,
+            comm: "init".into(),
+            exe: None,
+            argv,
+            cwd: Some("/".into()),
+            start_boot_ns: 0,
+        };
+        encode(&ProcSnapshot {
+            taken: ClockSample {
+                boot_ns: 0,
+                realtime_ns: 0,
+            },
+            processes: vec![entry; processes],
+        })
+    }
+
+    #[test]
+    fn decoding_is_bounded_before_allocating() {
+        let limits = DecodeLimits {
+            max_payload: 1 << 20,
+            max_decoded: 64 << 10,
+            max_items: 100,
+            max_string: 64,
+        };
+        // Within every limit: decodes as it was written.
+        let ok = snapshot_of(10, vec!["sh".into()]);
+        let s: ProcSnapshot = decode_limited(&ok, &limits).unwrap();
+        assert_eq!(s.processes.len(), 10);
+        assert_eq!(encode(&s), ok);
+
+        let over = |bytes: &[u8], what: &str| match decode_limited::<ProcSnapshot>(bytes, &limits) {
+            Err(MetaError::OverLimit(m)) => assert!(m.contains(what), "{m}"),
+            other => panic!("expected OverLimit({what}), got {other:?}"),
+        };
+        over(&snapshot_of(101, Vec::new()), "more than 100 elements");
+        over(
+            &snapshot_of(1, vec!["x".repeat(65)]),
+            "a string of 65 bytes",
+        );
+        over(
+            &snapshot_of(1, vec![String::new(); 101]),
+            "more than 100 elements",
+        );
+        // Many small entries: the estimate of their decoded size, not their count, stops them.
+        over(&snapshot_of(100, vec![String::new(); 90]), "decoded");
+        let small = DecodeLimits {
+            max_payload: 10,
+            ..DecodeLimits::default()
+        };
+        assert!(matches!(
+            decode_limited::<ProcSnapshot>(&ok, &small),
+            Err(MetaError::OverLimit(m)) if m.contains("payload")
+        ));
+        // A list claiming 2^32-1 elements in a few bytes: an error, not an allocation.
+        let mut lying = encode(&ClockSample {
+            boot_ns: 0,
+            realtime_ns: 0,
+        });
+        lying.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(decode_limited::<ProcSnapshot>(&lying, &limits).is_err());
+        // The limits leave with the decode: later decodes are unaffected.
+        assert!(decode::<ProcSnapshot>(&snapshot_of(101, Vec::new())).is_ok());
+    }
+
+    #[test]
+    fn budget_derives_limits() {
+        let l = DecodeLimits::for_budget(256 << 20);
+        assert_eq!(l, DecodeLimits::default());
+        assert_eq!(l.max_payload, 16 << 20);
+        assert_eq!(l.max_decoded, 64 << 20);
+        assert_eq!(l.max_items, 1 << 20);
+        assert_eq!(DecodeLimits::for_budget(64 << 20).max_decoded, 16 << 20);
     }
 
     #[test]

@@ -460,6 +460,7 @@ fn mutated_records_with_valid_checksums_never_panic() {
                 view,
                 filter: Filter::default(),
                 records: RecordsConfig::default(),
+                budget: Default::default(),
             };
             let mut out = Vec::new();
             let mut sink = Sink::new(Some(&mut out), cfg.format, None);

@@ -7,6 +7,7 @@ mod cli;
 #[cfg(feature = "record")]
 mod enrich;
 mod fixtures;
+mod hostile;
 mod hostile_output;
 #[cfg(feature = "record")]
 mod live;

@@ -43,6 +43,7 @@ fn replay(
         view,
         filter: Filter::default(),
         records: RecordsConfig::default(),
+        budget: Default::default(),
     };
     let mut out = Vec::new();
     let items = {

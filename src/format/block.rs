@@ -315,10 +315,13 @@ pub fn decompress_meta(payload: &[u8]) -> Result<Vec<u8>, FormatError> {
     decompress_meta_limited(payload, MAX_META_RAW)
 }
 
-pub(crate) fn decompress_meta_limited(
-    payload: &[u8],
-    limit: usize,
-) -> Result<Vec<u8>, FormatError> {
+/// [`decompress_meta`] with a smaller limit than [`MAX_META_RAW`] (a replay's memory
+/// budget): a payload that would decompress to more than `limit` bytes is
+/// [`FormatError::MetaTooLarge`], found before (declared size) or while (stream) it is
+/// produced, never after allocating it whole. A `limit` above [`MAX_META_RAW`] is lowered
+/// to it: the format allows no more.
+pub fn decompress_meta_limited(payload: &[u8], limit: usize) -> Result<Vec<u8>, FormatError> {
+    let limit = limit.min(MAX_META_RAW);
     if !payload.starts_with(&ZSTD_MAGIC) {
         return Err(FormatError::NotZstd);
     }

@@ -30,8 +30,9 @@ mod writer;
 mod tests;
 
 pub use block::{
-    block_header, compress_meta, decompress_meta, encode_block, BlockHeader, BlockKind,
-    BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC, MAX_BLOCK_PAYLOAD, MAX_META_RAW,
+    block_header, compress_meta, decompress_meta, decompress_meta_limited, encode_block,
+    BlockHeader, BlockKind, BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC, MAX_BLOCK_PAYLOAD,
+    MAX_META_RAW,
 };
 pub use error::FormatError;
 pub use frame::{

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::format::BlockKind;
 use crate::meta::{
-    self, Accounts, Capture, ClockSample, FileFacts, FileFactsBlock, HostInfo, Interface,
-    Interfaces, MetaBlock, Mount, Mounts, Stats,
+    self, Accounts, Capture, ClockSample, DecodeLimits, FileFacts, FileFactsBlock, HostInfo,
+    Interface, Interfaces, MetaBlock, MetaError, Mount, Mounts, Stats,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ pub struct Context {
     clocks: Vec<ClockSample>,
     /// The last statistics block: the recording's totals so far.
     pub stats: Option<Stats>,
+    /// Bounds on decoding each metadata block (from the replay's memory budget).
+    limits: DecodeLimits,
 }
 
 /// What a metadata block changed, for the caller to act on.
@@ -35,46 +37,58 @@ pub enum Applied {
 }
 
 impl Context {
-    /// Applies one metadata block (payload already decompressed). A block that does not
-    /// decode is an error for the caller to report; the context is left as it was.
-    pub fn apply(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Applied, postcard::Error> {
-        fn de<T: MetaBlock>(p: &[u8]) -> Result<T, postcard::Error> {
-            meta::decode(p)
+    /// An empty context whose metadata blocks are decoded within `limits`.
+    pub fn with_limits(limits: DecodeLimits) -> Self {
+        Context {
+            limits,
+            ..Context::default()
         }
+    }
+
+    /// Applies one metadata block (payload already decompressed). A block that does not
+    /// decode, or passes a decoding limit, is an error for the caller to report; the
+    /// context is left as it was.
+    pub fn apply(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Applied, MetaError> {
+        fn de<T: MetaBlock>(p: &[u8], limits: &DecodeLimits) -> Result<T, MetaError> {
+            meta::decode_limited(p, limits)
+        }
+        let limits = self.limits;
         match kind {
             BlockKind::HostInfo => {
-                let h: HostInfo = de(payload)?;
+                let h: HostInfo = de(payload, &limits)?;
                 self.add_clock(h.clock);
                 if self.host.is_none() {
                     self.host = Some(h);
                 }
             }
             BlockKind::ClockSync => {
-                let c: ClockSample = de(payload)?;
+                let c: ClockSample = de(payload, &limits)?;
                 self.add_clock(c);
                 return Ok(Applied::Tick(c.boot_ns));
             }
             BlockKind::Stats => {
-                let s: Stats = de(payload)?;
+                let s: Stats = de(payload, &limits)?;
                 self.add_clock(s.at);
                 let at = s.at.boot_ns;
                 self.stats = Some(s);
                 return Ok(Applied::Tick(at));
             }
             BlockKind::Accounts => {
-                let a: Accounts = de(payload)?;
+                let a: Accounts = de(payload, &limits)?;
                 self.users = a.users.into_iter().map(|u| (u.id, u.name)).collect();
                 self.groups = a.groups.into_iter().map(|g| (g.id, g.name)).collect();
             }
-            BlockKind::Mounts => self.mounts = de::<Mounts>(payload)?.mounts,
-            BlockKind::Interfaces => self.interfaces = de::<Interfaces>(payload)?.interfaces,
+            BlockKind::Mounts => self.mounts = de::<Mounts>(payload, &limits)?.mounts,
+            BlockKind::Interfaces => {
+                self.interfaces = de::<Interfaces>(payload, &limits)?.interfaces
+            }
             BlockKind::FileFacts => {
-                for f in de::<FileFactsBlock>(payload)?.files {
+                for f in de::<FileFactsBlock>(payload, &limits)?.files {
                     self.facts.insert((f.dev, f.ino), f);
                 }
             }
             BlockKind::Capture => {
-                let c: Capture = de(payload)?;
+                let c: Capture = de(payload, &limits)?;
                 self.hz = c.hz;
                 self.capture = Some(c);
             }
@@ -96,8 +110,23 @@ impl Context {
         let i = self.clocks.partition_point(|c| c.boot_ns <= boot_ns);
         match self.clocks.get(i.saturating_sub(1)) {
             Some(sample) => sample.to_realtime_ns(boot_ns),
-            None => boot_ns as i64,
+            None => i64::try_from(boot_ns).unwrap_or(i64::MAX),
         }
+    }
+
+    /// [`realtime_ns`](Self::realtime_ns), or `None` for a stamp whose wall-clock time is
+    /// not representable (centuries away from the clock samples).
+    pub fn checked_realtime_ns(&self, boot_ns: u64) -> Option<i64> {
+        let i = self.clocks.partition_point(|c| c.boot_ns <= boot_ns);
+        match self.clocks.get(i.saturating_sub(1)) {
+            Some(sample) => sample.checked_realtime_ns(boot_ns),
+            None => i64::try_from(boot_ns).ok(),
+        }
+    }
+
+    /// Boot-time ns of the first and last clock sample seen so far.
+    pub fn clock_range(&self) -> Option<(u64, u64)> {
+        Some((self.clocks.first()?.boot_ns, self.clocks.last()?.boot_ns))
     }
 
     /// Boot-time ns the recording started.

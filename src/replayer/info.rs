@@ -7,8 +7,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::trace::{Recording, Segment};
+use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::abi::{RecordKind, Records};
-use crate::format::{self, BlockKind};
+use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Stats};
 
 #[derive(Debug, Serialize)]
@@ -58,12 +59,52 @@ pub struct HostSummary {
     pub system_wide: bool,
 }
 
-/// Every problem in a recording, as user-facing sentences.
+/// A short name for each kind of damage, for the count of those not listed.
+fn damage_kind_name(kind: &DamageKind) -> &'static str {
+    match kind {
+        DamageKind::Truncated { .. } => "cut block",
+        DamageKind::ZeroTail { .. } => "zero tail",
+        DamageKind::BadSync { .. } => "bad sync word",
+        DamageKind::HeaderChecksum => "bad block header checksum",
+        DamageKind::Oversized { .. } => "oversized block",
+        DamageKind::PayloadChecksum { .. } => "bad payload checksum",
+        DamageKind::Skipped { .. } => "skipped bytes",
+        DamageKind::AfterEnd { .. } => "bytes after the end block",
+        DamageKind::BadEnd { .. } => "bad end block",
+    }
+}
+
+/// Every problem in a recording, as user-facing sentences. Per segment, the first
+/// [`WARNINGS_PER_KIND`] of each kind of damage are listed, then one line counts the rest
+/// (a trace of millions of damaged blocks gives a readable list in bounded memory).
 pub fn damage_warnings(recording: &Recording) -> Vec<String> {
     let mut out = Vec::new();
     for segment in &recording.segments {
+        let mut per_kind: Vec<(&'static str, u64)> = Vec::new();
         for damage in &segment.damage {
-            out.push(format!("{}: {damage}", segment.path.display()));
+            let name = damage_kind_name(&damage.kind);
+            let seen = match per_kind.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    per_kind.push((name, 1));
+                    1
+                }
+            };
+            if seen <= WARNINGS_PER_KIND as u64 {
+                out.push(format!("{}: {damage}", segment.path.display()));
+            }
+        }
+        for (name, n) in per_kind {
+            if n > WARNINGS_PER_KIND as u64 {
+                out.push(format!(
+                    "{}: {} more damage of this kind ({name}) not listed: {n} in all",
+                    segment.path.display(),
+                    n - WARNINGS_PER_KIND as u64
+                ));
+            }
         }
         if let Some(note) = &segment.note {
             out.push(format!("{}: {note}", segment.path.display()));
@@ -384,7 +425,9 @@ pub fn loss_warning(recording: &Recording) -> Option<String> {
     })
 }
 
-fn rfc3339(ns: i64) -> String {
+/// RFC 3339 text of a wall-clock time (ns since the Unix epoch); the number itself when it
+/// is outside what RFC 3339 can show.
+pub(crate) fn rfc3339(ns: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
         .ok()
         .and_then(|t| {
@@ -400,10 +443,19 @@ struct FrameCounts {
     groups: BTreeMap<String, u64>,
     raw_bytes: u64,
     problem: Option<String>,
+    /// Smallest and largest plausible record stamps (boot-time ns).
+    range: Option<(u64, u64)>,
+    /// Records stamped far from the clock samples, and the first such stamp.
+    far: u64,
+    first_far: Option<u64>,
 }
 
 /// Records of one decompressed frame, per kind and (syscalls) per event group.
-fn count_frame(raw: &[u8], located: impl Fn(&dyn std::fmt::Display) -> String) -> FrameCounts {
+fn count_frame(
+    raw: &[u8],
+    plausible: impl Fn(u64) -> bool,
+    located: impl Fn(&dyn std::fmt::Display) -> String,
+) -> FrameCounts {
     let mut c = FrameCounts {
         raw_bytes: raw.len() as u64,
         ..FrameCounts::default()
@@ -411,6 +463,13 @@ fn count_frame(raw: &[u8], located: impl Fn(&dyn std::fmt::Display) -> String) -
     for record in Records::new(raw) {
         match record {
             Ok(r) => {
+                let ts = r.header().ts.get();
+                if plausible(ts) {
+                    c.range = Some(c.range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
+                } else {
+                    c.far += 1;
+                    c.first_far.get_or_insert(ts);
+                }
                 let kind = RecordKind::from_raw(r.header().kind.get());
                 *c.kinds.entry(kind.name()).or_insert(0) += 1;
                 if kind == RecordKind::Syscall {
@@ -425,52 +484,134 @@ fn count_frame(raw: &[u8], located: impl Fn(&dyn std::fmt::Display) -> String) -
     c
 }
 
+/// [`trace_info_within`] the default [`MemoryBudget`].
 pub fn trace_info(recording: &Recording) -> TraceInfo {
+    trace_info_within(recording, MemoryBudget::default())
+}
+
+/// What a recording holds. Frames are decompressed in parallel, in batches whose decoded
+/// sizes add up to at most [`MemoryBudget::frame_batch_raw`]; a frame larger than that is
+/// listed as damage and not counted. The time range covers only records stamped within a
+/// day of the recording's clock samples; the others are counted in one damage line.
+pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceInfo {
     let frames: Vec<_> = recording
         .segments
         .iter()
         .flat_map(|s| s.frames().map(move |f| (s, f)))
         .collect();
     let mut damage = damage_warnings(recording);
-    // Per-kind counts need the records themselves: decompress in parallel, count headers.
-    let counted: Vec<FrameCounts> = frames
-        .par_iter()
-        .map(|(segment, block)| {
-            let located = |e: &dyn std::fmt::Display| {
-                format!(
-                    "{}: frame at byte {}: {e}",
-                    segment.path.display(),
-                    block.offset
-                )
-            };
-            match format::decode_frame(segment.payload(block)) {
-                Ok((_, raw)) => count_frame(&raw, located),
-                Err(e) => FrameCounts {
-                    problem: Some(located(&e)),
-                    ..FrameCounts::default()
-                },
-            }
-        })
-        .collect();
+    let plausible = |ts: u64| recording.near_clocks(ts, FAR_FROM_CLOCKS_NS);
+    let limit = budget.frame_batch_raw();
     let mut records = BTreeMap::new();
     let mut syscalls_by_group = BTreeMap::new();
     let mut raw_bytes = 0;
-    for c in counted {
-        for (k, n) in c.kinds {
-            *records.entry(k).or_insert(0) += n;
+    let mut range: Option<(u64, u64)> = None;
+    let mut widen = |ts: u64| {
+        if plausible(ts) {
+            range = Some(range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         }
-        for (g, n) in c.groups {
-            *syscalls_by_group.entry(g).or_insert(0) += n;
+    };
+    let (mut far, mut first_far) = (0u64, None);
+    let mut frame_problems = 0usize;
+    let mut more_frame_problems = 0u64;
+    let mut start = 0;
+    while start < frames.len() {
+        // A batch: consecutive frames whose decoded sizes fit the limit together.
+        let mut end = start;
+        let mut batch_raw = 0u64;
+        while end < frames.len() {
+            let (s, f) = frames[end];
+            let raw = s.frame_header(f).map_or(0, |h| u64::from(h.raw_len));
+            if end > start && batch_raw.saturating_add(raw) > limit {
+                break;
+            }
+            batch_raw = batch_raw.saturating_add(raw);
+            end += 1;
         }
-        raw_bytes += c.raw_bytes;
-        damage.extend(c.problem);
+        // Per-kind counts need the records themselves: decompress in parallel, count headers.
+        let counted: Vec<FrameCounts> = frames[start..end]
+            .par_iter()
+            .map(|(segment, block)| {
+                let located = |e: &dyn std::fmt::Display| {
+                    format!(
+                        "{}: frame at byte {}: {e}",
+                        segment.path.display(),
+                        block.offset
+                    )
+                };
+                let payload = segment.payload(block);
+                if let Some(h) = segment.frame_header(block) {
+                    if u64::from(h.raw_len) > limit {
+                        let what = format!(
+                            "{} bytes decoded is over the frame limit of the memory budget \
+                             ({limit} bytes; --max-memory raises it): not counted",
+                            h.raw_len
+                        );
+                        return FrameCounts {
+                            problem: Some(located(&what)),
+                            ..FrameCounts::default()
+                        };
+                    }
+                }
+                match format::decode_frame(payload) {
+                    Ok((_, raw)) => count_frame(&raw, plausible, located),
+                    Err(e) => FrameCounts {
+                        problem: Some(located(&e)),
+                        ..FrameCounts::default()
+                    },
+                }
+            })
+            .collect();
+        for c in counted {
+            for (k, n) in c.kinds {
+                *records.entry(k).or_insert(0) += n;
+            }
+            for (g, n) in c.groups {
+                *syscalls_by_group.entry(g).or_insert(0) += n;
+            }
+            raw_bytes += c.raw_bytes;
+            if let Some((a, b)) = c.range {
+                widen(a);
+                widen(b);
+            }
+            far += c.far;
+            if first_far.is_none() {
+                first_far = c.first_far;
+            }
+            if let Some(problem) = c.problem {
+                if frame_problems < WARNINGS_PER_KIND {
+                    frame_problems += 1;
+                    damage.push(problem);
+                } else {
+                    more_frame_problems += 1;
+                }
+            }
+        }
+        start = end;
     }
-    let headers: Vec<_> = frames
-        .iter()
-        .filter_map(|(s, f)| s.frame_header(f))
-        .collect();
-    let first = headers.iter().map(|h| h.first_ts).min();
-    let last = headers.iter().map(|h| h.last_ts).max();
+    if more_frame_problems > 0 {
+        damage.push(format!(
+            "{more_frame_problems} more damaged frames of this kind not listed"
+        ));
+    }
+    // Frames whose records could not be read still say when they were written.
+    for (s, f) in &frames {
+        if let Some(h) = s.frame_header(f) {
+            widen(h.first_ts);
+            widen(h.last_ts);
+        }
+    }
+    if let Some(first) = first_far {
+        let when = recording
+            .checked_realtime_ns(first)
+            .map_or_else(|| "a time that does not exist".to_owned(), rfc3339);
+        damage.push(format!(
+            "{far} records are stamped more than a day away from every clock sample of the \
+             recording (the first: boot time {first} ns, {when}): left out of the time range"
+        ));
+    }
+    let first = range.map(|r| r.0);
+    let last = range.map(|r| r.1);
     let mut kernel_emitted = BTreeMap::new();
     let mut kernel_dropped = BTreeMap::new();
     if let Some(stats) = &recording.stats {
@@ -524,7 +665,7 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
         kernel_emitted,
         kernel_dropped,
         dropped_total,
-        snapshot_processes: recording.snapshot.as_ref().map_or(0, |s| s.processes.len()),
+        snapshot_processes: recording.snapshot_processes.unwrap_or(0),
         damage,
     }
 }

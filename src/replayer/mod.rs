@@ -9,10 +9,14 @@
 //!    little across CPUs), rebuild process state, filter, aggregate;
 //! 3. parallel: render each event or record; then write them in order.
 //!
-//! Batches have a fixed size and every decision depends only on the trace's bytes in their
-//! order, so the output is byte-identical for any thread count — and `kellect live`, which
-//! feeds the same blocks to the same engine as they are recorded, prints what a later
-//! `kellect replay` of its trace prints.
+//! Batches are cut by the frames' decoded sizes (read from their headers) and every
+//! decision depends only on the trace's bytes in their order, so the output is
+//! byte-identical for any thread count — and `kellect live`, which feeds the same blocks to
+//! the same engine as they are recorded, prints what a later `kellect replay` of its trace
+//! prints.
+//!
+//! Memory is bounded by a [`MemoryBudget`] whatever the trace holds: see there for how each
+//! stage's limit derives from it.
 
 pub mod context;
 pub mod decode;
@@ -36,8 +40,8 @@ use anyhow::Result;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::format::{self, BlockKind};
-use crate::meta::{self, FdTable, ProcSnapshot};
+use crate::format::{self, BlockKind, FrameHeader};
+use crate::meta::{self, DecodeLimits, FdTable, MetaError, ProcSnapshot};
 use context::{Applied, Context};
 use decode::Event;
 use events::EventView;
@@ -48,10 +52,90 @@ use records::RecordsView;
 use state::{ProcessTable, Resolved};
 use symbols::Arch;
 
-/// Frames decoded in parallel per step: a constant, so output never depends on threads.
-pub const FRAMES_PER_BATCH: usize = 16;
 /// How far (event time) a record may trail a later-stamped one and still be put in order.
 const REORDER_WINDOW_NS: u64 = 250_000_000;
+/// How far (event time) a record may be from every clock sample of its recording before
+/// replay warns about it: a recording's samples are at most seconds apart.
+pub const FAR_FROM_CLOCKS_NS: u64 = 86_400_000_000_000;
+/// Events run through the sequential stage and rendered together: their rendered output
+/// is held until written, so this bounds it.
+const PROCESS_CHUNK: usize = 8192;
+/// Warnings of one kind printed in full; the rest are counted in one line.
+pub const WARNINGS_PER_KIND: usize = 64;
+
+/// The memory `kellect replay` and `kellect info` may use, whatever the trace holds (on top
+/// of the trace files themselves, which are memory-mapped). Every stage that could grow
+/// with the input takes a share of it:
+///
+/// | stage | limit | at 256 MiB |
+/// | --- | --- | --- |
+/// | metadata | [`DecodeLimits::for_budget`]: payload 1/16, decoded value 1/4 | 16 MiB, 64 MiB |
+/// | frames decompressed at once | 1/4, by the `raw_len` of their headers (a frame larger than that is skipped as damage) | 64 MiB |
+/// | records decoded at once | 1/32 of raw bytes (decoded records take ~4-8x their raw bytes) | 8 MiB raw |
+/// | the reorder stage | 1/4, by an estimate of each held record's size | 64 MiB |
+/// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
+/// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
+///
+/// The shares overlap in time only partly (metadata is decoded between frames), which
+/// leaves room for the program itself, output buffers and per-thread allocator caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    bytes: u64,
+}
+
+impl MemoryBudget {
+    /// The default budget, MiB.
+    pub const DEFAULT_MIB: u64 = 256;
+    /// The smallest budget accepted, MiB: below it the program's own footprint dominates.
+    pub const MIN_MIB: u64 = 32;
+
+    /// A budget of `mib` MiB; `None` below [`MIN_MIB`](Self::MIN_MIB) or past 2^40 MiB.
+    pub fn from_mib(mib: u64) -> Option<MemoryBudget> {
+        (Self::MIN_MIB..=1 << 40)
+            .contains(&mib)
+            .then_some(MemoryBudget { bytes: mib << 20 })
+    }
+
+    /// The budget, bytes.
+    pub fn bytes(self) -> u64 {
+        self.bytes
+    }
+
+    /// Limits on decoding one metadata block.
+    pub fn meta_limits(self) -> DecodeLimits {
+        DecodeLimits::for_budget(self.bytes)
+    }
+
+    /// Decoded bytes of the frames decompressed at once (a batch holds at least one
+    /// frame), and the largest frame decoded at all.
+    pub fn frame_batch_raw(self) -> u64 {
+        self.bytes / 4
+    }
+
+    /// Raw bytes of records decoded into events at once.
+    pub fn decode_raw(self) -> usize {
+        usize::try_from(self.bytes / 32).unwrap_or(usize::MAX)
+    }
+
+    /// Estimated bytes of the records held by the reorder stage.
+    pub fn reorder_bytes(self) -> usize {
+        usize::try_from(self.bytes / 4).unwrap_or(usize::MAX)
+    }
+
+    /// Entries of the records view's state tables (files, sockets, processes being
+    /// aggregated), counted at ~1 KiB each.
+    pub fn table_entries(self) -> usize {
+        usize::try_from(self.bytes / 8 / 1024).unwrap_or(usize::MAX)
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        MemoryBudget {
+            bytes: Self::DEFAULT_MIB << 20,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -118,6 +202,8 @@ pub struct ReplayConfig {
     pub view: View,
     pub filter: Filter,
     pub records: RecordsConfig,
+    /// The memory the replay may use (`--max-memory`).
+    pub budget: MemoryBudget,
 }
 
 /// What a replay met besides output: problems worth telling the user.
@@ -128,47 +214,105 @@ pub struct ReplayReport {
     /// Data frames from which at least one record was decoded (0: nothing was recovered).
     pub frames_decoded: u64,
     pub warnings: Vec<String>,
+    /// Warnings past [`WARNINGS_PER_KIND`] of each kind, counted instead of kept.
+    suppressed: Vec<(&'static str, u64)>,
+    kept: Vec<(&'static str, usize)>,
+}
+
+impl ReplayReport {
+    /// Keeps `warning` unless [`WARNINGS_PER_KIND`] of its `kind` were kept already; then it
+    /// is only counted, for [`summarize`](Self::summarize).
+    pub fn warn(&mut self, kind: &'static str, warning: String) {
+        match self.kept.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) if *n >= WARNINGS_PER_KIND => {
+                match self.suppressed.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, count)) => *count += 1,
+                    None => self.suppressed.push((kind, 1)),
+                }
+                return;
+            }
+            Some((_, n)) => *n += 1,
+            None => self.kept.push((kind, 1)),
+        }
+        self.warnings.push(warning);
+    }
+
+    /// Adds one line per kind of warning that was cut short, with the count of the rest.
+    pub fn summarize(&mut self) {
+        for (kind, count) in std::mem::take(&mut self.suppressed) {
+            self.warnings.push(format!(
+                "{count} more warnings of this kind ({kind}) not shown: only the first \
+                 {WARNINGS_PER_KIND} of each kind are"
+            ));
+        }
+    }
+
+    fn absorb(&mut self, other: ReplayReport) {
+        self.items += other.items;
+        self.frames_decoded += other.frames_decoded;
+        self.warnings.extend(other.warnings);
+        for (kind, count) in other.suppressed {
+            match self.suppressed.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, c)) => *c += count,
+                None => self.suppressed.push((kind, count)),
+            }
+        }
+    }
 }
 
 /// Replays trace files into `sink`. Damaged input is salvaged: everything intact is
 /// replayed and each problem becomes a warning in the report.
 pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
-    let recordings = trace::open_recordings(&cfg.inputs)?;
+    let recordings = trace::open_recordings_within(&cfg.inputs, cfg.budget)?;
     let mut report = ReplayReport::default();
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
         report.warnings.extend(info::loss_warning(recording));
         let mut engine = Engine::new(cfg, sink);
-        feed_recording(&mut engine, recording)?;
+        feed_recording(&mut engine, recording, cfg.budget)?;
         engine.finish()?;
-        report.items += engine.report.items;
-        report.frames_decoded += engine.report.frames_decoded;
-        report.warnings.extend(engine.report.warnings);
+        let engine_report = std::mem::take(&mut engine.report);
+        report.absorb(engine_report);
     }
+    report.summarize();
     sink.flush()?;
     Ok(report)
 }
 
-/// Feeds every block of a recording's segments, in file order, to the engine.
-fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> Result<()> {
+/// Feeds every block of a recording's segments, in file order, to the engine. Frames go
+/// in batches whose decoded sizes (`raw_len` of their headers) add up to at most
+/// [`MemoryBudget::frame_batch_raw`]: the cut depends on the trace's bytes only.
+fn feed_recording(
+    engine: &mut Engine<'_, '_>,
+    recording: &trace::Recording,
+    budget: MemoryBudget,
+) -> Result<()> {
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
+        let mut pending_raw = 0u64;
         for block in &segment.blocks {
             if block.kind == BlockKind::Frame {
-                pending.push(block);
-                if pending.len() == FRAMES_PER_BATCH {
-                    if !engine.frames(decode_frames(segment, &pending))? {
+                let raw = segment
+                    .frame_header(block)
+                    .map_or(0, |h| u64::from(h.raw_len));
+                if !pending.is_empty() && pending_raw.saturating_add(raw) > budget.frame_batch_raw()
+                {
+                    if !feed_frames(engine, segment, &pending, budget)? {
                         return Ok(());
                     }
                     pending.clear();
+                    pending_raw = 0;
                 }
+                pending.push(block);
+                pending_raw = pending_raw.saturating_add(raw);
                 continue;
             }
             if !pending.is_empty() {
-                if !engine.frames(decode_frames(segment, &pending))? {
+                if !feed_frames(engine, segment, &pending, budget)? {
                     return Ok(());
                 }
                 pending.clear();
+                pending_raw = 0;
             }
             if block.kind.is_metadata() {
                 engine.meta_block(block.kind, block.flags, segment.payload(block), || {
@@ -181,7 +325,7 @@ fn feed_recording(engine: &mut Engine<'_, '_>, recording: &trace::Recording) -> 
                 })?;
             }
         }
-        if !pending.is_empty() && !engine.frames(decode_frames(segment, &pending))? {
+        if !pending.is_empty() && !feed_frames(engine, segment, &pending, budget)? {
             return Ok(());
         }
     }
@@ -195,20 +339,141 @@ pub struct DecodedFrame {
     pub problem: Option<String>,
 }
 
-fn decode_frames(segment: &trace::Segment, blocks: &[&trace::BlockLoc]) -> Vec<DecodedFrame> {
-    blocks
+/// Decompresses a batch of frames in parallel, then decodes their records in waves of at
+/// most [`MemoryBudget::decode_raw`] raw bytes (cut at record boundaries) and hands each
+/// wave to the engine in order. Returns false once the engine wants no more frames.
+fn feed_frames(
+    engine: &mut Engine<'_, '_>,
+    segment: &trace::Segment,
+    blocks: &[&trace::BlockLoc],
+    budget: MemoryBudget,
+) -> Result<bool> {
+    let located = |block: &trace::BlockLoc, what: String| {
+        format!(
+            "{}: frame at byte {}: {what}",
+            segment.path.display(),
+            block.offset
+        )
+    };
+    let raws: Vec<Result<(FrameHeader, Vec<u8>), String>> = blocks
         .par_iter()
         .map(|block| {
-            let located = |what: String| {
-                format!(
-                    "{}: frame at byte {}: {what}",
-                    segment.path.display(),
-                    block.offset
-                )
-            };
-            decode_frame_payload(segment.payload(block), located)
+            let payload = segment.payload(block);
+            if let Ok(h) = FrameHeader::decode(payload) {
+                if u64::from(h.raw_len) > budget.frame_batch_raw() {
+                    return Err(located(
+                        block,
+                        format!(
+                            "{} bytes decoded is over the frame limit of the memory budget \
+                             ({} bytes; --max-memory raises it); the frame is skipped",
+                            h.raw_len,
+                            budget.frame_batch_raw()
+                        ),
+                    ));
+                }
+            }
+            format::decode_frame(payload)
+                .map_err(|e| located(block, format!("{e}; the frame is skipped")))
         })
-        .collect()
+        .collect();
+    // Pieces of frames: (frame index, record-aligned bytes, first piece of its frame).
+    let mut pieces: Vec<(usize, &[u8], bool)> = Vec::new();
+    let mut failed = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        match raw {
+            Ok((_, bytes)) => {
+                let mut first = true;
+                for piece in record_pieces(bytes, budget.decode_raw()) {
+                    pieces.push((i, piece, first));
+                    first = false;
+                }
+                if bytes.is_empty() {
+                    pieces.push((i, &[], true));
+                }
+            }
+            Err(problem) => failed.push((i, problem.clone())),
+        }
+    }
+    // Frames that failed as a whole still go through the engine, in their place.
+    let mut failed = failed.into_iter().peekable();
+    let mut stopped = vec![false; blocks.len()];
+    let mut start = 0;
+    while start < pieces.len() || failed.peek().is_some() {
+        let mut end = start;
+        let mut bytes = 0usize;
+        while end < pieces.len()
+            && (end == start || bytes + pieces[end].1.len() <= budget.decode_raw())
+        {
+            bytes += pieces[end].1.len();
+            end += 1;
+        }
+        let wave = &pieces[start..end];
+        let upto = wave.last().map_or(usize::MAX, |p| p.0);
+        let mut decoded: Vec<(usize, DecodedFrame)> = wave
+            .par_iter()
+            .map(|&(i, bytes, first)| {
+                let first_ts = first
+                    .then(|| raws[i].as_ref().map(|(h, _)| h.first_ts).ok())
+                    .flatten();
+                let frame = decode_raw_frame(first_ts, bytes, |what| located(blocks[i], what));
+                (i, frame)
+            })
+            .collect();
+        while failed.peek().is_some_and(|(i, _)| *i <= upto) {
+            let (i, problem) = failed.next().expect("peeked");
+            decoded.push((
+                i,
+                DecodedFrame {
+                    first_ts: None,
+                    events: Vec::new(),
+                    problem: Some(problem),
+                },
+            ));
+        }
+        decoded.sort_by_key(|(i, _)| *i);
+        // A malformed record ends its frame: later pieces of that frame are dropped.
+        let mut frames = Vec::with_capacity(decoded.len());
+        for (i, frame) in decoded {
+            if stopped[i] {
+                continue;
+            }
+            stopped[i] = frame.problem.is_some();
+            frames.push(frame);
+        }
+        if !engine.frames(frames)? {
+            return Ok(false);
+        }
+        start = end;
+    }
+    Ok(true)
+}
+
+/// Cuts the raw records of a frame into pieces of about `limit` bytes at record boundaries
+/// (a single record larger than `limit` is a piece of its own). A malformed record and
+/// everything after it form the last piece, where decoding reports it.
+fn record_pieces(raw: &[u8], limit: usize) -> Vec<&[u8]> {
+    if raw.len() <= limit {
+        return if raw.is_empty() {
+            Vec::new()
+        } else {
+            vec![raw]
+        };
+    }
+    let mut pieces = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    for record in crate::abi::Records::new(raw) {
+        let Ok(record) = record else { break };
+        let len = record.header().len.get() as usize;
+        if at > start && at - start + len > limit {
+            pieces.push(&raw[start..at]);
+            start = at;
+        }
+        at += len;
+    }
+    if start < raw.len() {
+        pieces.push(&raw[start..]);
+    }
+    pieces
 }
 
 /// Decompresses and decodes one frame block's payload.
@@ -250,6 +515,8 @@ pub struct Engine<'c, 'w> {
     since: Option<i64>,
     until: Option<i64>,
     pub report: ReplayReport,
+    /// Records stamped far from every clock sample: how many, and the first one's stamp.
+    far: (u64, Option<u64>),
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -260,16 +527,19 @@ impl<'c, 'w> Engine<'c, 'w> {
         });
         Engine {
             cfg,
-            ctx: Context::default(),
-            reorder: Reorder::default(),
+            ctx: Context::with_limits(cfg.budget.meta_limits()),
+            reorder: Reorder::new(cfg.budget.reorder_bytes()),
             table: ProcessTable::default(),
-            records: (cfg.view == View::Records).then(|| RecordsView::new(cfg.records.clone())),
+            records: (cfg.view == View::Records).then(|| {
+                RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
+            }),
             snapshot_seen: false,
             fds_seen: false,
             sink,
             since: None,
             until: None,
             report: ReplayReport::default(),
+            far: (0, None),
         }
     }
 
@@ -282,14 +552,18 @@ impl<'c, 'w> Engine<'c, 'w> {
         located: impl Fn() -> String,
     ) -> Result<()> {
         let raw;
+        let limits = self.cfg.budget.meta_limits();
         let payload = if flags & format::BLOCK_FLAG_COMPRESSED != 0 {
-            match format::decompress_meta(payload) {
+            match format::decompress_meta_limited(payload, limits.max_payload) {
                 Ok(bytes) => {
                     raw = bytes;
                     &raw[..]
                 }
                 Err(e) => {
-                    self.report.warnings.push(format!("{}: {e}", located()));
+                    self.report.warn(
+                        "metadata",
+                        format!("{}: {e}; the block is skipped", located()),
+                    );
                     return Ok(());
                 }
             }
@@ -299,20 +573,25 @@ impl<'c, 'w> Engine<'c, 'w> {
         match self.meta(kind, payload) {
             Ok(Some(at)) => self.tick(at)?,
             Ok(None) => {}
-            Err(e) => self
-                .report
-                .warnings
-                .push(format!("{}: the metadata does not decode: {e}", located())),
+            Err(e @ MetaError::OverLimit(_)) => self.report.warn(
+                "metadata",
+                format!("{}: {e}; the block is skipped", located()),
+            ),
+            Err(e) => self.report.warn(
+                "metadata",
+                format!("{}: the metadata does not decode: {e}", located()),
+            ),
         }
         Ok(())
     }
 
     /// Applies a metadata block; returns a time mark when the block carries one.
-    fn meta(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Option<u64>, postcard::Error> {
+    fn meta(&mut self, kind: BlockKind, payload: &[u8]) -> Result<Option<u64>, MetaError> {
+        let limits = self.cfg.budget.meta_limits();
         match kind {
             // Later segments repeat the snapshot: the state built since then is newer.
             BlockKind::Snapshot if !self.snapshot_seen => {
-                let s: ProcSnapshot = meta::decode(payload)?;
+                let s: ProcSnapshot = meta::decode_limited(payload, &limits)?;
                 self.table.add_snapshot(&s);
                 if let Some(r) = &mut self.records {
                     r.snapshot(&s);
@@ -320,7 +599,7 @@ impl<'c, 'w> Engine<'c, 'w> {
                 self.snapshot_seen = true;
             }
             BlockKind::FdTable if !self.fds_seen => {
-                let t: FdTable = meta::decode(payload)?;
+                let t: FdTable = meta::decode_limited(payload, &limits)?;
                 self.table.add_fds(&t);
                 self.fds_seen = true;
             }
@@ -355,11 +634,14 @@ impl<'c, 'w> Engine<'c, 'w> {
                     break;
                 }
             }
-            self.report.warnings.extend(frame.problem);
+            if let Some(problem) = frame.problem {
+                self.report.warn("frame", problem);
+            }
             // Frame by frame: what is ready leaves before the next frame comes in.
             let mut ready = Vec::new();
             for event in frame.events {
-                self.reorder.push(event);
+                let plausible = self.plausible(event.common.ts);
+                self.reorder.push(event, plausible, &mut ready);
                 self.reorder.pop_ready(&mut ready);
             }
             self.process(ready)?;
@@ -380,6 +662,22 @@ impl<'c, 'w> Engine<'c, 'w> {
         Ok(())
     }
 
+    /// Whether a record's stamp is within [`FAR_FROM_CLOCKS_NS`] of the recording's clock
+    /// samples so far (and so may move the reorder window); counts it otherwise.
+    fn plausible(&mut self, ts: u64) -> bool {
+        let Some((low, high)) = self.ctx.clock_range() else {
+            return true;
+        };
+        if ts >= low.saturating_sub(FAR_FROM_CLOCKS_NS)
+            && ts <= high.saturating_add(FAR_FROM_CLOCKS_NS)
+        {
+            return true;
+        }
+        self.far.0 += 1;
+        self.far.1.get_or_insert(ts);
+        false
+    }
+
     /// The end of the recording: what is still ordered or aggregated leaves.
     pub fn finish(&mut self) -> Result<()> {
         let mut rest = Vec::new();
@@ -390,6 +688,35 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.emit_records(out)?;
         }
         self.sink.flush()?;
+        if let (count, Some(first)) = self.far {
+            let when = match self.ctx.checked_realtime_ns(first) {
+                Some(ns) => info::rfc3339(ns),
+                None => "a time that does not exist (past the year 2262)".to_owned(),
+            };
+            self.report.warnings.push(format!(
+                "{count} records are stamped more than a day away from every clock sample of \
+                 the recording (the first: boot time {first} ns, {when}): their times are \
+                 doubtful, and they were not used to order other records"
+            ));
+        }
+        if let Some(r) = self.records.as_ref().filter(|r| r.early_exports > 0) {
+            self.report.warnings.push(format!(
+                "{} records were exported early (InfoExport \"table-full\") or state entries \
+                 forgotten: the records view's state tables hold at most {} entries each (the \
+                 memory budget; --max-memory raises it)",
+                r.early_exports,
+                self.cfg.budget.table_entries()
+            ));
+        }
+        if self.reorder.overflowed > 0 {
+            self.report.warnings.push(format!(
+                "{} records left the reorder stage before their 250 ms window closed: it holds \
+                 at most {} MiB of records (the memory budget; --max-memory raises it), so \
+                 they are in arrival order, which may differ from timestamp order",
+                self.reorder.overflowed,
+                self.reorder.max_bytes >> 20
+            ));
+        }
         Ok(())
     }
 
@@ -398,7 +725,23 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
     }
 
+    /// Runs events through state, filters and output, [`PROCESS_CHUNK`] at a time: what a
+    /// chunk renders is written before the next chunk is rendered.
     fn process(&mut self, events: Vec<Event>) -> Result<()> {
+        if events.len() <= PROCESS_CHUNK {
+            return self.process_chunk(events);
+        }
+        let mut events = events.into_iter();
+        loop {
+            let chunk: Vec<Event> = events.by_ref().take(PROCESS_CHUNK).collect();
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            self.process_chunk(chunk)?;
+        }
+    }
+
+    fn process_chunk(&mut self, events: Vec<Event>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -475,17 +818,54 @@ impl<'c, 'w> Engine<'c, 'w> {
 }
 
 /// Puts events into timestamp order within a bounded window; ties keep arrival order.
-#[derive(Default)]
+/// Holds at most `max_bytes` (an estimate of each event's size): past it, the earliest
+/// held events leave early, in order, and are counted in `overflowed`.
 struct Reorder {
     heap: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     max_ts: u64,
+    bytes: usize,
+    max_bytes: usize,
+    overflowed: u64,
 }
 
 struct Pending {
     ts: u64,
     seq: u64,
+    bytes: usize,
     event: Event,
+}
+
+/// Estimated bytes an event takes in the reorder stage: its slot in the heap (twice its
+/// size: the heap's vector grows by doubling), its strings and boxed parts, each with the
+/// allocator's minimum chunk and overhead.
+fn event_bytes(event: &Event) -> usize {
+    use decode::Body;
+    let heap = |len: usize| {
+        if len == 0 {
+            0
+        } else {
+            (len + 8).div_ceil(16).max(2) * 16
+        }
+    };
+    let body = match &event.body {
+        Body::Fork { child_comm, .. } => heap(child_comm.len()),
+        Body::Exec { filename, argv, .. } => {
+            heap(filename.len())
+                + heap(argv.len() * size_of::<String>())
+                + argv.iter().map(|a| heap(a.len())).sum::<usize>()
+        }
+        Body::Syscall(sc) => {
+            heap(size_of::<decode::Syscall>())
+                + sc.path0.as_ref().map_or(0, |p| heap(p.len()))
+                + sc.path1.as_ref().map_or(0, |p| heap(p.len()))
+                + heap(sc.data.len())
+                + 64
+        }
+        Body::SockState(_) => heap(size_of::<crate::abi::SockStateRecord>()),
+        Body::Exit { .. } | Body::Unknown { .. } => 0,
+    };
+    2 * size_of::<Pending>() + heap(event.common.comm.len()) + body
 }
 
 impl PartialEq for Pending {
@@ -506,34 +886,61 @@ impl Ord for Pending {
 }
 
 impl Reorder {
-    fn push(&mut self, event: Event) {
+    fn new(max_bytes: usize) -> Self {
+        Reorder {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            max_ts: 0,
+            bytes: 0,
+            max_bytes,
+            overflowed: 0,
+        }
+    }
+
+    /// Takes an event; one whose stamp is implausible (`moves_window` false) does not move
+    /// the window. When the held events pass the byte limit, the earliest leave into `out`.
+    fn push(&mut self, event: Event, moves_window: bool, out: &mut Vec<Event>) {
         let ts = event.common.ts;
-        self.max_ts = self.max_ts.max(ts);
+        if moves_window {
+            self.max_ts = self.max_ts.max(ts);
+        }
+        let bytes = event_bytes(&event);
+        self.bytes += bytes;
         self.heap.push(Reverse(Pending {
             ts,
             seq: self.seq,
+            bytes,
             event,
         }));
         self.seq += 1;
+        while self.bytes > self.max_bytes {
+            let Some(p) = self.pop() else { break };
+            self.overflowed += 1;
+            out.push(p);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        let p = self.heap.pop()?.0;
+        self.bytes -= p.bytes;
+        Some(p.event)
     }
 
     fn pop_ready(&mut self, out: &mut Vec<Event>) {
         let watermark = self.max_ts.saturating_sub(REORDER_WINDOW_NS);
-        while self.heap.peek().is_some_and(|p| p.0.ts <= watermark) {
-            out.push(self.heap.pop().expect("peeked").0.event);
-        }
+        self.pop_until(watermark, out);
     }
 
     /// Releases everything stamped at or before `mark`.
     fn pop_until(&mut self, mark: u64, out: &mut Vec<Event>) {
         while self.heap.peek().is_some_and(|p| p.0.ts <= mark) {
-            out.push(self.heap.pop().expect("peeked").0.event);
+            out.extend(self.pop());
         }
     }
 
     fn drain(&mut self, out: &mut Vec<Event>) {
-        while let Some(p) = self.heap.pop() {
-            out.push(p.0.event);
+        while let Some(e) = self.pop() {
+            out.push(e);
         }
     }
 }

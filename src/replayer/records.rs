@@ -224,6 +224,12 @@ pub struct RecordsView {
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
     held: std::collections::VecDeque<Held>,
+    /// Most entries in each state table (files, sockets, processes, inode caches, held
+    /// records) before the oldest leave early.
+    table_limit: usize,
+    /// Records exported early (`InfoExport` `table-full`) and entries dropped from the
+    /// inode caches, because a table was full.
+    pub early_exports: u64,
 }
 
 struct Held {
@@ -252,6 +258,54 @@ impl RecordsView {
             next_sweep: 0,
             seq: 0,
             held: std::collections::VecDeque::new(),
+            table_limit: usize::MAX,
+            early_exports: 0,
+        }
+    }
+
+    /// Bounds each state table at `entries` (at least 16; see
+    /// `MemoryBudget::table_entries`). Past it, the oldest eighth leave at once: files and
+    /// sockets (by first event) and processes that exec'd (by start) are exported with
+    /// `InfoExport` `table-full`, other processes and the inode caches are forgotten, and
+    /// records waiting for file facts leave without them. Deterministic: the order depends
+    /// only on the trace.
+    pub fn with_table_limit(mut self, entries: usize) -> Self {
+        self.table_limit = entries.max(16);
+        self
+    }
+
+    fn bound_tables(&mut self, ctx: &Context, out: &mut Vec<Map<String, Value>>) {
+        let limit = self.table_limit;
+        let keep = limit - limit / 8;
+        if self.files.len() > limit {
+            let mut keys: Vec<FileKey> = self.files.keys().cloned().collect();
+            keys.sort_by_key(|k| (self.files[k].first_ns, *k));
+            let drop = keys.len() - keep;
+            for key in keys.into_iter().take(drop) {
+                self.export_file(ctx, &key, "table-full", out);
+                self.early_exports += 1;
+            }
+        }
+        if self.socks.len() > limit {
+            let mut ids: Vec<u64> = self.socks.keys().copied().collect();
+            ids.sort_by_key(|id| (self.socks[id].first_ns, *id));
+            let drop = ids.len() - keep;
+            for id in ids.into_iter().take(drop) {
+                self.export_sock(ctx, id, "table-full", true, out);
+                self.early_exports += 1;
+            }
+        }
+        if self.procs.len() > limit {
+            let mut pids: Vec<u32> = self.procs.keys().copied().collect();
+            pids.sort_by_key(|pid| (self.procs[pid].start_ns, *pid));
+            let drop = pids.len() - keep;
+            for pid in pids.into_iter().take(drop) {
+                if let Some(p) = self.procs.remove(&pid) {
+                    let last = p.exec_ns.unwrap_or(p.start_ns);
+                    out.extend(self.process_record(ctx, pid, pid, &p, None, last, "table-full"));
+                    self.early_exports += 1;
+                }
+            }
         }
     }
 
@@ -281,7 +335,8 @@ impl RecordsView {
         r: &Resolved,
         files: &Files,
     ) -> Vec<Map<String, Value>> {
-        let built = self.apply_event(ctx, e, r, files);
+        let mut built = self.apply_event(ctx, e, r, files);
+        self.bound_tables(ctx, &mut built);
         self.hold(built);
         self.release(ctx, false)
     }
@@ -321,6 +376,7 @@ impl RecordsView {
             let wanted = wanted_facts(&front.map);
             let ready = force
                 || front.ticks >= FACTS_WAIT_TICKS
+                || self.held.len() > self.table_limit
                 || wanted.iter().all(|id| ctx.facts.contains_key(id));
             if !ready {
                 break;

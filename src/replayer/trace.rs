@@ -12,7 +12,9 @@ use memmap2::{Mmap, MmapOptions};
 use crate::format::{
     self, BlockHeader, BlockKind, Damage, FileHeader, FrameHeader, TraceReader, BLOCK_HEADER_LEN,
 };
-use crate::meta::{self, ClockSample, HostInfo, MetaBlock, ProcSnapshot, Stats};
+use crate::meta::{self, ClockSample, DecodeLimits, HostInfo, MetaBlock, ProcSnapshot, Stats};
+
+use super::MemoryBudget;
 
 /// A block of a segment, located by byte range (the segment owns the bytes).
 #[derive(Debug, Clone, Copy)]
@@ -49,34 +51,79 @@ impl Segment {
         self.bytes.len() as u64
     }
 
-    /// Decodes every metadata block of type `T`, in file order; a block that does not
-    /// decode becomes a message in `problems`.
+    /// Decodes every metadata block of type `T` within the default limits, in file order;
+    /// a block that does not decode becomes a message in `problems`. Holds every decoded
+    /// value at once: for small kinds only (see [`each_meta`](Self::each_meta)).
     pub fn metas<T: MetaBlock>(&self, problems: &mut Vec<String>) -> Vec<T> {
         let mut out = Vec::new();
-        for block in self.blocks.iter().filter(|b| b.kind == T::KIND) {
-            match self.meta_payload(block) {
-                Ok(value) => out.push(value),
-                Err(e) => problems.push(format!(
-                    "{}: {} block at byte {}: {e:#}",
-                    self.path.display(),
-                    T::KIND,
-                    block.offset
-                )),
-            }
-        }
+        let mut found = Problems::default();
+        self.each_meta(&DecodeLimits::default(), &mut found, |v: T| {
+            out.push(v);
+            true
+        });
+        problems.extend(found.into_lines());
         out
     }
 
-    fn meta_payload<T: MetaBlock>(&self, block: &BlockLoc) -> Result<T> {
+    /// Decodes the metadata blocks of type `T` within `limits`, in file order, handing each
+    /// to `f` until it returns false: one decoded value at a time. A block that does not
+    /// decode (or passes a limit) becomes a message in `problems` and is skipped.
+    pub fn each_meta<T: MetaBlock>(
+        &self,
+        limits: &DecodeLimits,
+        problems: &mut Problems,
+        mut f: impl FnMut(T) -> bool,
+    ) {
+        for block in self.blocks.iter().filter(|b| b.kind == T::KIND) {
+            match self.meta_payload(block, limits) {
+                Ok(value) => {
+                    if !f(value) {
+                        return;
+                    }
+                }
+                Err(e) => problems.push(|| {
+                    format!(
+                        "{}: {} block at byte {}: {e:#}",
+                        self.path.display(),
+                        T::KIND,
+                        block.offset
+                    )
+                }),
+            }
+        }
+    }
+
+    /// The first metadata block of type `T` that decodes within `limits`; the blocks after
+    /// it are not decoded.
+    pub fn first_meta<T: MetaBlock>(
+        &self,
+        limits: &DecodeLimits,
+        problems: &mut Problems,
+    ) -> Option<T> {
+        let mut first = None;
+        self.each_meta(limits, problems, |v: T| {
+            first = Some(v);
+            false
+        });
+        first
+    }
+
+    fn meta_payload<T: MetaBlock>(&self, block: &BlockLoc, limits: &DecodeLimits) -> Result<T> {
         let payload = self.payload(block);
         let bytes;
         let payload = if block.flags & format::BLOCK_FLAG_COMPRESSED != 0 {
-            bytes = format::decompress_meta(payload)?;
+            bytes = format::decompress_meta_limited(payload, limits.max_payload)?;
             &bytes[..]
         } else {
             payload
         };
-        meta::decode(payload).context("the metadata does not decode")
+        match meta::decode_limited(payload, limits) {
+            Ok(v) => Ok(v),
+            Err(e @ meta::MetaError::OverLimit(_)) => {
+                Err(anyhow::Error::new(e)).context("the block is skipped")
+            }
+            Err(e) => Err(anyhow::Error::new(e)).context("the metadata does not decode"),
+        }
     }
 
     pub fn frames(&self) -> impl Iterator<Item = &BlockLoc> {
@@ -200,41 +247,79 @@ fn committed_len(file: &File) -> std::io::Result<u64> {
     Ok(pos)
 }
 
+/// Metadata blocks that did not decode, as messages: the first
+/// [`WARNINGS_PER_KIND`](super::WARNINGS_PER_KIND), then only a count.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub list: Vec<String>,
+    /// Problems past the cap, not kept.
+    pub more: u64,
+}
+
+impl Problems {
+    /// Records a problem; its message is only built while under the cap.
+    pub fn push(&mut self, message: impl FnOnce() -> String) {
+        if self.list.len() < super::WARNINGS_PER_KIND {
+            self.list.push(message());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The messages, and one line counting the rest if any.
+    pub fn into_lines(self) -> Vec<String> {
+        let mut lines = self.list;
+        if self.more > 0 {
+            lines.push(format!(
+                "{} more metadata blocks that do not decode not listed",
+                self.more
+            ));
+        }
+        lines
+    }
+}
+
 /// The segments of one recording, in order.
 pub struct Recording {
     pub id: u64,
     pub segments: Vec<Segment>,
     pub host: Option<HostInfo>,
-    pub snapshot: Option<ProcSnapshot>,
+    /// Processes in the first segment's snapshot (the snapshot itself is not kept).
+    pub snapshot_processes: Option<usize>,
     /// Every clock sample of the recording, by boot time.
     pub clocks: Vec<ClockSample>,
     /// The last statistics block: the recording's totals.
     pub stats: Option<Stats>,
-    /// Metadata that did not decode.
+    /// Metadata that did not decode: the first few, then a count.
     pub problems: Vec<String>,
 }
 
 impl Recording {
-    fn assemble(id: u64, mut segments: Vec<Segment>) -> Self {
+    fn assemble(id: u64, mut segments: Vec<Segment>, budget: MemoryBudget) -> Self {
         segments.sort_by_key(|s| s.header.segment_index);
-        let mut problems = Vec::new();
+        let limits = budget.meta_limits();
+        let mut problems = Problems::default();
         let host = segments
             .iter()
-            .find_map(|s| s.metas::<HostInfo>(&mut problems).into_iter().next());
-        let snapshot = segments
-            .first()
-            .and_then(|s| s.metas::<ProcSnapshot>(&mut problems).into_iter().next());
+            .find_map(|s| s.first_meta::<HostInfo>(&limits, &mut problems));
+        let snapshot_processes = segments.first().and_then(|s| {
+            s.first_meta::<ProcSnapshot>(&limits, &mut problems)
+                .map(|snapshot| snapshot.processes.len())
+        });
         let mut clocks: Vec<ClockSample> = host.iter().map(|h| h.clock).collect();
         let mut stats = None;
         for segment in &segments {
-            clocks.extend(segment.metas::<ClockSample>(&mut problems));
+            segment.each_meta(&limits, &mut problems, |c: ClockSample| {
+                clocks.push(c);
+                true
+            });
             // Statistics carry a clock sample too: a trace whose host info is damaged
-            // still maps event times to wall-clock time.
-            let all_stats = segment.metas::<Stats>(&mut problems);
-            clocks.extend(all_stats.iter().map(|s| s.at));
-            if let Some(last) = all_stats.into_iter().last() {
-                stats = Some(last);
-            }
+            // still maps event times to wall-clock time. Only the last one is kept.
+            segment.each_meta(&limits, &mut problems, |s: Stats| {
+                clocks.push(s.at);
+                stats = Some(s);
+                true
+            });
         }
         clocks.sort_by_key(|c| c.boot_ns);
         clocks.dedup_by_key(|c| c.boot_ns);
@@ -242,21 +327,39 @@ impl Recording {
             id,
             segments,
             host,
-            snapshot,
+            snapshot_processes,
             clocks,
             stats,
-            problems,
+            problems: problems.into_lines(),
         }
     }
 
     /// Wall-clock ns of a boot-time stamp, by the latest clock sample taken at or before it.
     pub fn realtime_ns(&self, boot_ns: u64) -> i64 {
+        self.checked_realtime_ns(boot_ns).unwrap_or(i64::MAX)
+    }
+
+    /// [`realtime_ns`](Self::realtime_ns), or `None` when the wall-clock time of the stamp
+    /// is not representable (centuries from the clock samples): never a wrapped time.
+    pub fn checked_realtime_ns(&self, boot_ns: u64) -> Option<i64> {
         // The sample before the event; for events before any sample, the first one.
         let i = self.clocks.partition_point(|c| c.boot_ns <= boot_ns);
         match self.clocks.get(i.saturating_sub(1)) {
-            Some(sample) => sample.to_realtime_ns(boot_ns),
+            Some(sample) => sample.checked_realtime_ns(boot_ns),
             // No clock at all (a damaged trace): boot time stands in, visibly near 1970.
-            None => boot_ns as i64,
+            None => i64::try_from(boot_ns).ok(),
+        }
+    }
+
+    /// Whether a boot-time stamp is within `margin_ns` of the recording's clock samples
+    /// (true when there are none: nothing to judge by).
+    pub fn near_clocks(&self, boot_ns: u64, margin_ns: u64) -> bool {
+        match (self.clocks.first(), self.clocks.last()) {
+            (Some(low), Some(high)) => {
+                boot_ns >= low.boot_ns.saturating_sub(margin_ns)
+                    && boot_ns <= high.boot_ns.saturating_add(margin_ns)
+            }
+            _ => true,
         }
     }
 
@@ -268,11 +371,16 @@ impl Recording {
     }
 }
 
-/// Opens every file and groups segments by recording, recordings ordered by start time.
-/// A second file holding a segment already given (same recording and segment index) is
-/// left out with a warning in the recording's `problems`; missing segments are found
-/// later (`info::continuity_warnings`).
+/// Opens every file and groups segments by recording, recordings ordered by start time;
+/// metadata is decoded within the default [`MemoryBudget`]. A second file holding a segment
+/// already given (same recording and segment index) is left out with a warning in the
+/// recording's `problems`; missing segments are found later (`info::continuity_warnings`).
 pub fn open_recordings(paths: &[PathBuf]) -> Result<Vec<Recording>> {
+    open_recordings_within(paths, MemoryBudget::default())
+}
+
+/// [`open_recordings`], decoding metadata within `budget`.
+pub fn open_recordings_within(paths: &[PathBuf], budget: MemoryBudget) -> Result<Vec<Recording>> {
     let mut by_id: Vec<(u64, Vec<Segment>, Vec<String>)> = Vec::new();
     for path in paths {
         let segment = open_segment(path)?;
@@ -296,7 +404,7 @@ pub fn open_recordings(paths: &[PathBuf]) -> Result<Vec<Recording>> {
     let mut recordings: Vec<Recording> = by_id
         .into_iter()
         .map(|(id, segments, notes)| {
-            let mut recording = Recording::assemble(id, segments);
+            let mut recording = Recording::assemble(id, segments, budget);
             recording.problems.splice(0..0, notes);
             recording
         })
