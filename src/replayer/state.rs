@@ -18,6 +18,15 @@ pub const AT_FDCWD: i32 = -100;
 const O_CLOEXEC: u64 = 0o2000000;
 const SOCK_CLOEXEC: u64 = 0o2000000;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+const O_CREAT: u64 = 0o100;
+const O_EXCL: u64 = 0o200;
+const O_NOFOLLOW: u64 = 0o400000;
+/// `FMODE_CREATED` in `struct file.f_mode`: this open created the file.
+const FMODE_CREATED: u32 = 0x100000;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+/// `openat2` resolve flag: no symlink anywhere in the path.
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const AT_REMOVEDIR: u64 = 0x200;
 
 /// What an fd refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +167,8 @@ impl ProcessTable {
                     p.fds.retain(|_, e| !e.cloexec);
                 }
                 let file0 = match (inode, &path0) {
-                    (Some(i), Some(path)) => Some(self.files.opened(path, i)),
+                    // exec follows symlinks.
+                    (Some(i), Some(path)) => Some(self.files.opened(path, i, false)),
                     (Some(i), None) => Some(self.files.seen(i)),
                     _ => None,
                 };
@@ -318,7 +328,23 @@ impl ProcessTable {
         let inode = sc.inode.as_ref().filter(followed);
         let (file0, file1) = match (name, path0, path1) {
             ("open" | "openat" | "openat2" | "creat", Some(path), _) => match inode {
-                Some(i) => (Some(files.opened(path, i)), None),
+                Some(i) => {
+                    let (flags, resolve) = match (name, &sc.filled) {
+                        ("open", _) => (sc.args[1], 0),
+                        ("openat", _) => (sc.args[2], 0),
+                        ("openat2", Filled::OpenHow { flags, resolve, .. }) => (*flags, *resolve),
+                        // creat: O_CREAT|O_WRONLY|O_TRUNC.
+                        _ => (0o1101, 0),
+                    };
+                    // The last component was not followed: O_NOFOLLOW, openat2's
+                    // RESOLVE_NO_SYMLINKS, or O_CREAT|O_EXCL (which fails on a symlink)
+                    // that created the file.
+                    let created = i.fmode.get() & FMODE_CREATED != 0;
+                    let exact = flags & O_NOFOLLOW != 0
+                        || resolve & RESOLVE_NO_SYMLINKS != 0
+                        || (created && flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL);
+                    (Some(files.opened(path, i, exact)), None)
+                }
                 None if sc.inode.is_none() => (Some(files.named(path)), None),
                 None => (None, None),
             },
@@ -328,9 +354,28 @@ impl ProcessTable {
             }
             ("truncate", Some(path), _) => (Some(files.truncate(path, sc.args[1])), None),
             ("unlink", Some(path), _) => (Some(files.unlink(path)), None),
-            // AT_REMOVEDIR: a directory, which the model does not count links of.
-            ("unlinkat", Some(path), _) if sc.args[2] & 0x200 == 0 => {
+            ("unlinkat", Some(path), _) if sc.args[2] & AT_REMOVEDIR == 0 => {
                 (Some(files.unlink(path)), None)
+            }
+            ("unlinkat" | "rmdir", Some(path), _) => (files.rmdir(path), None),
+            // What a path is, not followed: lstat, or fstatat/statx with AT_SYMLINK_NOFOLLOW.
+            ("lstat" | "newfstatat" | "statx", Some(path), _) => {
+                let flags = match name {
+                    "newfstatat" => sc.args[3],
+                    "statx" => sc.args[2],
+                    _ => AT_SYMLINK_NOFOLLOW,
+                };
+                match &sc.filled {
+                    Filled::Stat(i)
+                        if flags & AT_SYMLINK_NOFOLLOW != 0
+                            && sc.path0.as_deref().is_some_and(|p| !p.is_empty())
+                            && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) =>
+                    {
+                        files.looked_at(path, i);
+                        (None, None)
+                    }
+                    _ => (None, None),
+                }
             }
             ("link" | "linkat", Some(old), Some(new)) => (Some(files.link(old, new)), None),
             ("symlink" | "symlinkat", Some(target), Some(new)) => {
