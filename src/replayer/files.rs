@@ -20,6 +20,9 @@
 //! Names made or seen without following (`O_CREAT|O_EXCL`, `O_NOFOLLOW`, lstat, link,
 //! symlink, a rename of an exact name, a whiteout) are the file itself. The names under a
 //! directory follow its rename and go with its rmdir.
+//!
+//! Memory is bounded: past [`Files::max_entries`] paths plus files, the least recently
+//! used entry is forgotten (and counted, for the replay's warning).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -109,6 +112,8 @@ struct File {
     /// Its last name went (unlink, or a rename over it) with no link count left:
     /// its inode number may be handed out again.
     gone: bool,
+    /// Its use stamp in the recency order.
+    used: u64,
 }
 
 /// What a path names, as far as the model knows.
@@ -120,6 +125,8 @@ struct Name {
     /// rename from such a name). `false`: learned through a syscall that follows
     /// symlinks, so the path may be a symlink to the file.
     exact: bool,
+    /// Its use stamp in the recency order.
+    used: u64,
 }
 
 /// What one event did to one file, for the views.
@@ -132,11 +139,26 @@ pub struct Touched {
     pub before: Option<Attrs>,
 }
 
-/// The model. Memory grows with the number of distinct files and names the trace shows
-/// (as the records it feeds do); a file whose inode number is handed out again is dropped
-/// once no name leads to it.
-#[derive(Debug, Default)]
+/// The memory one entry of the model costs, in bytes: a path (its key and its copy in the
+/// recency order, the file it names, the tree's share) or a file (its attributes, its inode
+/// key, its place in the recency order, the hash tables' share). Measured: 296 bytes an
+/// entry for 200,000 files opened through 46-byte paths (400,000 entries; the growth of
+/// the resident set); rounded up for longer paths. The basis of [`DEFAULT_MAX_ENTRIES`].
+pub const ENTRY_BYTES: usize = 320;
+
+/// The default bound on the model's entries (paths plus files): 128 MiB at
+/// [`ENTRY_BYTES`] each, 419,430 entries.
+pub const DEFAULT_MAX_ENTRIES: usize = (128 << 20) / ENTRY_BYTES;
+
+/// The model. Its memory is bounded: at most `max_entries` paths plus files (plus what one
+/// event adds); past that the least recently used entry is forgotten before the next
+/// event (see [`Files::evicted`]). A file whose inode number is handed out again is
+/// dropped once no name leads to it.
+#[derive(Debug)]
 pub struct Files {
+    /// The bound on paths plus files held; [`DEFAULT_MAX_ENTRIES`] unless set (a replay
+    /// memory budget divides by [`ENTRY_BYTES`]). At least 1 is kept.
+    pub max_entries: usize,
     files: HashMap<FileId, File>,
     /// The live file of each inode: (dev, ino) → file.
     by_inode: HashMap<(u32, u64), FileId>,
@@ -147,16 +169,54 @@ pub struct Files {
     /// Files done with (no name, no inode number of their own any more), dropped at the
     /// next event: the views still read them for the event that ended them.
     done: Vec<FileId>,
+    /// Recency: use stamp → entry; the first is the least recently used.
+    lru: BTreeMap<u64, Entry>,
+    clock: u64,
+    evicted: u64,
+}
+
+/// An entry of the recency order.
+#[derive(Debug, Clone)]
+enum Entry {
+    File(FileId),
+    Path(String),
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files::new(DEFAULT_MAX_ENTRIES)
+    }
 }
 
 impl Files {
+    /// An empty model that holds at most `max_entries` paths plus files (see the field).
+    pub fn new(max_entries: usize) -> Files {
+        Files {
+            max_entries,
+            files: HashMap::new(),
+            by_inode: HashMap::new(),
+            by_path: BTreeMap::new(),
+            last: 0,
+            done: Vec::new(),
+            lru: BTreeMap::new(),
+            clock: 0,
+            evicted: 0,
+        }
+    }
+
+    /// How many entries (paths or files) were forgotten so far to stay within
+    /// `max_entries`: the values of those files may be unknown from then on.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     /// The attributes of a file now; all unknown for an id the model does not hold.
     pub fn attrs(&self, id: FileId) -> Attrs {
         self.files.get(&id).map(|f| f.attrs).unwrap_or_default()
     }
 
     /// The attributes of a file now, if the model holds it (a file whose inode number
-    /// was handed out again, with no name left, is dropped).
+    /// was handed out again, with no name left, is dropped; so is a forgotten one).
     pub fn get(&self, id: FileId) -> Option<Attrs> {
         self.files.get(&id).map(|f| f.attrs)
     }
@@ -199,16 +259,44 @@ impl Files {
             .filter(|n| self.files.contains_key(&n.file))
     }
 
+    fn stamp(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// `id` was used now: last in the recency order.
+    fn touch_file(&mut self, id: FileId) {
+        let now = self.stamp();
+        if let Some(f) = self.files.get_mut(&id) {
+            self.lru.remove(&f.used);
+            f.used = now;
+            self.lru.insert(now, Entry::File(id));
+        }
+    }
+
+    /// `path` was used now: last in the recency order.
+    fn touch_path(&mut self, path: &str) {
+        let now = self.stamp();
+        if let Some(n) = self.by_path.get_mut(path) {
+            self.lru.remove(&n.used);
+            n.used = now;
+            self.lru.insert(now, Entry::Path(path.to_owned()));
+        }
+    }
+
     fn new_file(&mut self, attrs: Attrs) -> FileId {
         self.last += 1;
         let id = FileId(self.last);
+        let used = self.stamp();
         self.files.insert(
             id,
             File {
                 attrs,
+                used,
                 ..File::default()
             },
         );
+        self.lru.insert(used, Entry::File(id));
         id
     }
 
@@ -216,15 +304,23 @@ impl Files {
         self.files.get(&id).map(|f| f.attrs)
     }
 
-    /// Puts the name `path` → `name` in the path map, without counting names (the
-    /// caller does); returns what `path` named before.
-    fn put(&mut self, path: &str, name: Name) -> Option<Name> {
-        self.by_path.insert(path.to_owned(), name)
+    /// Puts the name `path` → `name` in the path map and the recency order, without
+    /// counting names (the caller does); returns what `path` named before.
+    fn put(&mut self, path: &str, mut name: Name) -> Option<Name> {
+        name.used = self.stamp();
+        self.lru.insert(name.used, Entry::Path(path.to_owned()));
+        let old = self.by_path.insert(path.to_owned(), name);
+        if let Some(o) = old {
+            self.lru.remove(&o.used);
+        }
+        old
     }
 
     /// Takes the name `path` out of the path map (the caller counts names).
     fn take(&mut self, path: &str) -> Option<Name> {
-        self.by_path.remove(path)
+        let n = self.by_path.remove(path)?;
+        self.lru.remove(&n.used);
+        Some(n)
     }
 
     /// Points `path` at `id` (and away from what it named before); `exact`: the path's
@@ -233,7 +329,14 @@ impl Files {
     fn name(&mut self, path: &str, id: FileId, exact: bool) {
         let was = self.by_path.get(path).copied();
         let exact = exact || was.is_some_and(|o| o.file == id && o.exact);
-        self.put(path, Name { file: id, exact });
+        self.put(
+            path,
+            Name {
+                file: id,
+                exact,
+                used: 0,
+            },
+        );
         match was {
             Some(o) if o.file == id => return,
             Some(o) => self.unname(o.file),
@@ -263,11 +366,12 @@ impl Files {
         }
     }
 
-    /// Removes a file and its inode key.
+    /// Removes a file, its place in the recency order and its inode key.
     fn remove_file(&mut self, id: FileId) {
         let Some(f) = self.files.remove(&id) else {
             return;
         };
+        self.lru.remove(&f.used);
         if let (Some(dev), Some(ino)) = (f.attrs.dev, f.attrs.ino) {
             if self.by_inode.get(&(dev, ino)) == Some(&id) {
                 self.by_inode.remove(&(dev, ino));
@@ -275,10 +379,30 @@ impl Files {
         }
     }
 
-    /// Drops the files the previous event was done with. Called before each event.
+    /// Drops the files the previous event was done with, then forgets the least recently
+    /// used entries while more than `max_entries` are held. Called before each event, so
+    /// that nothing an event touched goes before the views read it.
     pub fn sweep(&mut self) {
-        for id in std::mem::take(&mut self.done) {
-            self.remove_file(id);
+        loop {
+            for id in std::mem::take(&mut self.done) {
+                self.remove_file(id);
+            }
+            if self.by_path.len() + self.files.len() <= self.max_entries.max(1) {
+                return;
+            }
+            let Some((_, entry)) = self.lru.pop_first() else {
+                return;
+            };
+            self.evicted += 1;
+            match entry {
+                // Names that lead to it stay until their turn, as unknown (see `name_of`).
+                Entry::File(id) => self.remove_file(id),
+                Entry::Path(path) => {
+                    if let Some(n) = self.by_path.remove(&path) {
+                        self.unname(n.file);
+                    }
+                }
+            }
         }
     }
 
@@ -286,7 +410,11 @@ impl Files {
     /// met it.
     fn at_or_new(&mut self, path: &str) -> FileId {
         match self.at(path) {
-            Some(id) => id,
+            Some(id) => {
+                self.touch_path(path);
+                self.touch_file(id);
+                id
+            }
             None => {
                 let id = self.new_file(Attrs::default());
                 self.name(path, id, false);
@@ -370,6 +498,7 @@ impl Files {
                 if let Some(f) = self.files.get_mut(&id) {
                     f.attrs = Attrs::from_inode(i);
                 }
+                self.touch_file(id);
                 (id, before)
             }
             old => {
@@ -401,7 +530,9 @@ impl Files {
             && self.name_of(path).is_some_and(|n| {
                 n.exact && n.file != file && self.attrs(n.file).kind == Some(S_IFLNK)
             });
-        if !through_symlink {
+        if through_symlink {
+            self.touch_path(path);
+        } else {
             self.name(path, file, exact);
         }
         Touched { file, before }
@@ -426,6 +557,7 @@ impl Files {
                 if let Some(f) = self.files.get_mut(&id) {
                     f.attrs = Attrs::from_inode(i);
                 }
+                self.touch_file(id);
                 Touched { file: id, before }
             }
             _ => {
@@ -883,5 +1015,38 @@ mod tests {
         assert_eq!(f.at("/w/e/y"), Some(y.file));
         assert_eq!(f.at("/w/k/s/g"), Some(deep.file));
         assert_eq!(f.at("/w/k/y"), None);
+    }
+
+    #[test]
+    fn a_bounded_model_forgets_the_least_recently_used() {
+        let mut f = Files::new(4);
+        let first = f.opened("/w/0", &inode(100, 0, 0o100644, 1, FMODE_CREATED), true);
+        for n in 1..10u64 {
+            f.sweep();
+            f.opened(
+                &format!("/w/{n}"),
+                &inode(100 + n, 0, 0o100644, 1, FMODE_CREATED),
+                true,
+            );
+            // The first file stays in use.
+            f.seen(&inode(100, n, 0o100644, 1, 0));
+        }
+        f.sweep();
+        assert!(
+            f.len() + f.paths() <= 4,
+            "{} files, {} paths",
+            f.len(),
+            f.paths()
+        );
+        assert!(f.evicted() > 0);
+        assert_eq!(f.attrs(first.file).size, Some(9), "the one in use stays");
+        assert_eq!(f.at("/w/1"), None, "the least recently used went");
+        assert!(f.at("/w/9").is_some(), "the newest stays");
+        // A forgotten file met again is a new file with unknown history.
+        let back = f.seen(&inode(101, 0, 0o100644, 1, 0));
+        assert_eq!(back.before, None);
+        // The recency order holds exactly what the maps hold.
+        f.sweep();
+        assert_eq!(f.lru.len(), f.len() + f.paths());
     }
 }

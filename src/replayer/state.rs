@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
-use super::files::{Files, Touched, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use super::files::{Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 
@@ -80,13 +80,40 @@ impl Resolved {
 }
 
 /// Processes by pid (threads share their process's table: `CLONE_FILES|CLONE_FS`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProcessTable {
     procs: HashMap<u32, ProcState>,
     files: Files,
 }
 
+impl Default for ProcessTable {
+    fn default() -> Self {
+        ProcessTable::new(DEFAULT_MAX_ENTRIES)
+    }
+}
+
 impl ProcessTable {
+    /// An empty table whose inode model holds at most `max_file_entries` paths plus files
+    /// ([`Files::max_entries`]; `Default` uses [`super::files::DEFAULT_MAX_ENTRIES`]).
+    pub fn new(max_file_entries: usize) -> ProcessTable {
+        ProcessTable {
+            procs: HashMap::new(),
+            files: Files::new(max_file_entries),
+        }
+    }
+
+    /// The warning the replay prints once when the inode model forgot entries to stay
+    /// within its bound; `None` when it forgot none.
+    pub fn memory_warning(&self) -> Option<String> {
+        let n = self.files.evicted();
+        (n > 0).then(|| {
+            format!(
+                "{n} file entries were forgotten to stay within memory; \
+                 values of those files may be unknown"
+            )
+        })
+    }
+
     /// The working directories of the processes alive when the recording started.
     pub fn add_snapshot(&mut self, snapshot: &ProcSnapshot) {
         for p in &snapshot.processes {
@@ -483,5 +510,41 @@ mod tests {
         );
         assert_eq!(r(7, 3, "").unwrap(), "/etc");
         assert_eq!(r(7, 9, ""), None, "AT_EMPTY_PATH on an unknown fd");
+    }
+
+    #[test]
+    fn a_bounded_file_model_warns_once_what_it_forgot() {
+        use zerocopy::little_endian::{I64, U32, U64};
+        let inode = |ino: u64| InodeAttrs {
+            ino: U64::new(ino),
+            size: U64::new(0),
+            dev: U32::new(0xfe00000),
+            mode: U32::new(0o100644),
+            uid: U32::new(0),
+            gid: U32::new(0),
+            nlink: U32::new(1),
+            fmode: U32::new(0),
+            atime_ns: I64::new(1),
+            mtime_ns: I64::new(2),
+            ctime_ns: I64::new(3),
+        };
+        let mut t = ProcessTable::new(3);
+        assert_eq!(t.memory_warning(), None);
+        for ino in 1..=4 {
+            t.files.sweep();
+            t.files.opened(&format!("/w/{ino}"), &inode(ino), false);
+        }
+        t.files.sweep();
+        assert_eq!(
+            t.memory_warning().as_deref(),
+            Some(
+                "5 file entries were forgotten to stay within memory; \
+                 values of those files may be unknown"
+            )
+        );
+        assert_eq!(
+            ProcessTable::default().files().max_entries,
+            DEFAULT_MAX_ENTRIES
+        );
     }
 }
