@@ -542,6 +542,29 @@ impl Files {
     /// component (`lstat`, `newfstatat`/`statx` with `AT_SYMLINK_NOFOLLOW`): the path
     /// names that file, exactly. Its attributes are the snapshot's.
     pub fn looked_at(&mut self, path: &str, i: &InodeAttrs) -> Touched {
+        let key = (i.dev.get(), i.ino.get());
+        let inode_known = self
+            .by_inode
+            .get(&key)
+            .is_some_and(|id| self.files.contains_key(id));
+        if let Some(n) = self.name_of(path).filter(|_| !inode_known) {
+            // A file the model knew by its name only (made by symlink, a whiteout, or a
+            // path-based change), of the same type: this is its inode.
+            let a = self.attrs(n.file);
+            if a.ino.is_none() && a.kind.is_none_or(|k| k == i.mode.get() & S_IFMT) {
+                let before = self.before(n.file);
+                if let Some(f) = self.files.get_mut(&n.file) {
+                    f.attrs = Attrs::from_inode(i);
+                }
+                self.by_inode.insert(key, n.file);
+                self.touch_file(n.file);
+                self.name(path, n.file, true);
+                return Touched {
+                    file: n.file,
+                    before,
+                };
+            }
+        }
         let (file, before) = self.of_inode(i, false);
         self.name(path, file, true);
         Touched { file, before }
@@ -920,10 +943,18 @@ mod tests {
         let cat = f.opened("/w/s", &inode(20, 2, 0o100644, 1, 0), false);
         assert_eq!(cat.file, t.file, "the open reached the target");
         assert_eq!(f.at("/w/s"), Some(s.file), "s still names the symlink");
-        // rm s: the symlink goes, the target keeps its link.
+        // rm s, after its lstat (which gives the symlink its inode number): the symlink
+        // goes, the target keeps its link.
+        let l = f.looked_at("/w/s", &inode(24, 1, 0o120777, 1, 0));
+        assert_eq!(
+            l.file, s.file,
+            "the lstat of s is the symlink symlink() made"
+        );
+        assert_eq!(f.attrs(s.file).ino, Some(24));
         let rm = f.unlink("/w/s");
         assert_eq!(rm.file, s.file);
         f.sweep();
+        assert_eq!(f.attrs(s.file).nlink, Some(0), "the symlink is gone");
         assert_eq!(f.attrs(t.file).nlink, Some(1));
         assert_eq!(f.at("/w/t"), Some(t.file));
         // cat t: the same file, not a new one.
