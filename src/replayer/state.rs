@@ -385,7 +385,9 @@ impl ProcessTable {
                 (Some(files.unlink(path)), None)
             }
             ("unlinkat" | "rmdir", Some(path), _) => (files.rmdir(path), None),
-            // What a path is, not followed: lstat, or fstatat/statx with AT_SYMLINK_NOFOLLOW.
+            // What a path is, not followed: lstat, or fstatat/statx with AT_SYMLINK_NOFOLLOW
+            // (a whole path, not AT_EMPTY_PATH's fd). Other stats change nothing; one with an
+            // fd's snapshot is that fd's, as for any fd-based syscall.
             ("lstat" | "newfstatat" | "statx", Some(path), _) => {
                 let flags = match name {
                     "newfstatat" => sc.args[3],
@@ -396,12 +398,13 @@ impl ProcessTable {
                     Filled::Stat(i)
                         if flags & AT_SYMLINK_NOFOLLOW != 0
                             && sc.path0.as_deref().is_some_and(|p| !p.is_empty())
+                            && !sc.path0_truncated
                             && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) =>
                     {
                         files.looked_at(path, i);
                         (None, None)
                     }
-                    _ => (None, None),
+                    _ => (inode.map(|i| files.seen(i)), None),
                 }
             }
             ("link" | "linkat", Some(old), Some(new)) => (Some(files.link(old, new)), None),
