@@ -683,6 +683,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         let mut rest = Vec::new();
         self.reorder.drain(&mut rest);
         self.process(rest)?;
+        self.report.warnings.extend(self.table.memory_warning());
         if let Some(r) = &mut self.records {
             let out = r.finish(&self.ctx);
             self.emit_records(out)?;

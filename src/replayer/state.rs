@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
-use super::files::{Files, Touched, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use super::files::{Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 
@@ -18,6 +18,15 @@ pub const AT_FDCWD: i32 = -100;
 const O_CLOEXEC: u64 = 0o2000000;
 const SOCK_CLOEXEC: u64 = 0o2000000;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+const O_CREAT: u64 = 0o100;
+const O_EXCL: u64 = 0o200;
+const O_NOFOLLOW: u64 = 0o400000;
+/// `FMODE_CREATED` in `struct file.f_mode`: this open created the file.
+const FMODE_CREATED: u32 = 0x100000;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+/// `openat2` resolve flag: no symlink anywhere in the path.
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const AT_REMOVEDIR: u64 = 0x200;
 
 /// What an fd refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +80,40 @@ impl Resolved {
 }
 
 /// Processes by pid (threads share their process's table: `CLONE_FILES|CLONE_FS`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProcessTable {
     procs: HashMap<u32, ProcState>,
     files: Files,
 }
 
+impl Default for ProcessTable {
+    fn default() -> Self {
+        ProcessTable::new(DEFAULT_MAX_ENTRIES)
+    }
+}
+
 impl ProcessTable {
+    /// An empty table whose inode model holds at most `max_file_entries` paths plus files
+    /// ([`Files::max_entries`]; `Default` uses [`super::files::DEFAULT_MAX_ENTRIES`]).
+    pub fn new(max_file_entries: usize) -> ProcessTable {
+        ProcessTable {
+            procs: HashMap::new(),
+            files: Files::new(max_file_entries),
+        }
+    }
+
+    /// The warning the replay prints once when the inode model forgot entries to stay
+    /// within its bound; `None` when it forgot none.
+    pub fn memory_warning(&self) -> Option<String> {
+        let n = self.files.evicted();
+        (n > 0).then(|| {
+            format!(
+                "{n} file entries were forgotten to stay within memory; \
+                 values of those files may be unknown"
+            )
+        })
+    }
+
     /// The working directories of the processes alive when the recording started.
     pub fn add_snapshot(&mut self, snapshot: &ProcSnapshot) {
         for p in &snapshot.processes {
@@ -158,7 +194,8 @@ impl ProcessTable {
                     p.fds.retain(|_, e| !e.cloexec);
                 }
                 let file0 = match (inode, &path0) {
-                    (Some(i), Some(path)) => Some(self.files.opened(path, i)),
+                    // exec follows symlinks.
+                    (Some(i), Some(path)) => Some(self.files.opened(path, i, false)),
                     (Some(i), None) => Some(self.files.seen(i)),
                     _ => None,
                 };
@@ -318,7 +355,23 @@ impl ProcessTable {
         let inode = sc.inode.as_ref().filter(followed);
         let (file0, file1) = match (name, path0, path1) {
             ("open" | "openat" | "openat2" | "creat", Some(path), _) => match inode {
-                Some(i) => (Some(files.opened(path, i)), None),
+                Some(i) => {
+                    let (flags, resolve) = match (name, &sc.filled) {
+                        ("open", _) => (sc.args[1], 0),
+                        ("openat", _) => (sc.args[2], 0),
+                        ("openat2", Filled::OpenHow { flags, resolve, .. }) => (*flags, *resolve),
+                        // creat: O_CREAT|O_WRONLY|O_TRUNC.
+                        _ => (0o1101, 0),
+                    };
+                    // The last component was not followed: O_NOFOLLOW, openat2's
+                    // RESOLVE_NO_SYMLINKS, or O_CREAT|O_EXCL (which fails on a symlink)
+                    // that created the file.
+                    let created = i.fmode.get() & FMODE_CREATED != 0;
+                    let exact = flags & O_NOFOLLOW != 0
+                        || resolve & RESOLVE_NO_SYMLINKS != 0
+                        || (created && flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL);
+                    (Some(files.opened(path, i, exact)), None)
+                }
                 None if sc.inode.is_none() => (Some(files.named(path)), None),
                 None => (None, None),
             },
@@ -328,9 +381,31 @@ impl ProcessTable {
             }
             ("truncate", Some(path), _) => (Some(files.truncate(path, sc.args[1])), None),
             ("unlink", Some(path), _) => (Some(files.unlink(path)), None),
-            // AT_REMOVEDIR: a directory, which the model does not count links of.
-            ("unlinkat", Some(path), _) if sc.args[2] & 0x200 == 0 => {
+            ("unlinkat", Some(path), _) if sc.args[2] & AT_REMOVEDIR == 0 => {
                 (Some(files.unlink(path)), None)
+            }
+            ("unlinkat" | "rmdir", Some(path), _) => (files.rmdir(path), None),
+            // What a path is, not followed: lstat, or fstatat/statx with AT_SYMLINK_NOFOLLOW
+            // (a whole path, not AT_EMPTY_PATH's fd). Other stats change nothing; one with an
+            // fd's snapshot is that fd's, as for any fd-based syscall.
+            ("lstat" | "newfstatat" | "statx", Some(path), _) => {
+                let flags = match name {
+                    "newfstatat" => sc.args[3],
+                    "statx" => sc.args[2],
+                    _ => AT_SYMLINK_NOFOLLOW,
+                };
+                match &sc.filled {
+                    Filled::Stat(i)
+                        if flags & AT_SYMLINK_NOFOLLOW != 0
+                            && sc.path0.as_deref().is_some_and(|p| !p.is_empty())
+                            && !sc.path0_truncated
+                            && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) =>
+                    {
+                        files.looked_at(path, i);
+                        (None, None)
+                    }
+                    _ => (inode.map(|i| files.seen(i)), None),
+                }
             }
             ("link" | "linkat", Some(old), Some(new)) => (Some(files.link(old, new)), None),
             ("symlink" | "symlinkat", Some(target), Some(new)) => {
@@ -438,5 +513,41 @@ mod tests {
         );
         assert_eq!(r(7, 3, "").unwrap(), "/etc");
         assert_eq!(r(7, 9, ""), None, "AT_EMPTY_PATH on an unknown fd");
+    }
+
+    #[test]
+    fn a_bounded_file_model_warns_once_what_it_forgot() {
+        use zerocopy::little_endian::{I64, U32, U64};
+        let inode = |ino: u64| InodeAttrs {
+            ino: U64::new(ino),
+            size: U64::new(0),
+            dev: U32::new(0xfe00000),
+            mode: U32::new(0o100644),
+            uid: U32::new(0),
+            gid: U32::new(0),
+            nlink: U32::new(1),
+            fmode: U32::new(0),
+            atime_ns: I64::new(1),
+            mtime_ns: I64::new(2),
+            ctime_ns: I64::new(3),
+        };
+        let mut t = ProcessTable::new(3);
+        assert_eq!(t.memory_warning(), None);
+        for ino in 1..=4 {
+            t.files.sweep();
+            t.files.opened(&format!("/w/{ino}"), &inode(ino), false);
+        }
+        t.files.sweep();
+        assert_eq!(
+            t.memory_warning().as_deref(),
+            Some(
+                "5 file entries were forgotten to stay within memory; \
+                 values of those files may be unknown"
+            )
+        );
+        assert_eq!(
+            ProcessTable::default().files().max_entries,
+            DEFAULT_MAX_ENTRIES
+        );
     }
 }
