@@ -83,13 +83,22 @@ struct {
 	__type(value, struct sc_desc);
 } syscalls SEC(".maps");
 
+/* The same for 32-bit syscalls of x86_64 tasks (int $0x80, sysenter, 32-bit syscall), at
+ * their i386 number: they have a table and argument registers of their own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct sc_desc);
+} syscalls_compat SEC(".maps");
+
 /* A syscall between its entry and its exit, per thread. */
 struct pending {
 	__u64 ts;
 	__u64 args[6];
 	__u32 nr;
 	__u16 ksys;
-	__u16 _pad;
+	__u16 compat; /* 1: a 32-bit syscall, nr is its i386 number */
 };
 
 struct {
@@ -231,6 +240,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
+			if (p->compat)
+				r->hdr.flags |= REC_F_COMPAT;
 			if (p->ksys == KS_CLONE)
 				r->clone_flags = p->args[0];
 			else if (p->ksys == KS_CLONE3)
@@ -276,8 +287,11 @@ int BPF_PROG(on_exit, struct task_struct *p)
 				__u32 tid = r->hdr.tid;
 				struct pending *pd = bpf_map_lookup_elem(&pending, &tid);
 
-				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP))
+				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP)) {
 					r->hdr.syscall = pd->ksys;
+					if (pd->compat)
+						r->hdr.flags |= REC_F_COMPAT;
+				}
 			}
 			bpf_ringbuf_submit(r, submit_flags());
 		}
@@ -565,6 +579,44 @@ static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
 	}
 }
 
+/* x86's TS_COMPAT (arch/x86/include/asm/thread_info.h), arm64's TIF_32BIT. */
+#define KL_TS_COMPAT 0x0002
+#define KL_TIF_32BIT 22
+
+/*
+ * Is the current syscall a 32-bit one? x86_64: the kernel's in_ia32_syscall(), the
+ * TS_COMPAT bit of thread_info.status, set at 32-bit entry and cleared on the way back to
+ * user space. arm64: an AArch32 task (is_compat_task(), TIF_32BIT in thread_info.flags);
+ * its syscalls are never decoded (there is no arm32 table), only not taken as native.
+ */
+static __always_inline bool compat_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+
+#if defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(task, thread_info.flags) & (1UL << KL_TIF_32BIT);
+#else
+	if (!bpf_core_field_exists(task->thread_info.status))
+		return false;
+	return BPF_CORE_READ(task, thread_info.status) & KL_TS_COMPAT;
+#endif
+}
+
+/* How to capture the pending syscall: from the table of its ABI. */
+static __always_inline struct sc_desc *desc_of(const struct pending *p)
+{
+	__u32 nr = p->nr;
+
+	return p->compat ? bpf_map_lookup_elem(&syscalls_compat, &nr)
+			 : bpf_map_lookup_elem(&syscalls, &nr);
+}
+
+/* A 16-bit id of the old i386 set*id calls as the kernel widens it (low2highuid). */
+static __always_inline __u64 uid16(__u64 v)
+{
+	return (__u16)v == 0xffff ? 0xffffffff : (__u16)v;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -572,10 +624,17 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct pending p = {};
 	__u32 nr = id, tid;
 	__u64 pid_tgid;
+	bool compat;
 
 	if (id < 0 || id >= NR_SYSCALLS)
 		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &nr);
+	compat = compat_syscall();
+#if defined(__TARGET_ARCH_arm64)
+	if (compat)
+		return 0; /* an AArch32 number: never looked up in the native table */
+#endif
+	d = compat ? bpf_map_lookup_elem(&syscalls_compat, &nr)
+		   : bpf_map_lookup_elem(&syscalls, &nr);
 	if (!d || !d->ksys || !(d->group & group_mask))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -583,15 +642,36 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 
 	/* regs is a BTF pointer here: plain loads, no helper call per argument. */
-	p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
-	p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
+#if !defined(__TARGET_ARCH_arm64)
+	if (compat) {
+		/* The i386 syscall registers; the kernel reads their low 32 bits. */
+		p.args[0] = (__u32)regs->bx;
+		p.args[1] = (__u32)regs->cx;
+		p.args[2] = (__u32)regs->dx;
+		p.args[3] = (__u32)regs->si;
+		p.args[4] = (__u32)regs->di;
+		p.args[5] = (__u32)regs->bp;
+		p.compat = 1;
+		if (d->flags & D_UID16) {
+			p.args[0] = uid16(p.args[0]);
+			p.args[1] = uid16(p.args[1]);
+			p.args[2] = uid16(p.args[2]);
+		}
+		if (d->flags & D_PGOFF)
+			p.args[5] <<= 12;
+	} else
+#endif
+	{
+		p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
+		p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
+		p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
+		p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
+		p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
+		p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
+	}
 	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
 		return 0;
-	p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
-	p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
-	p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
-	p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	p.ts = bpf_ktime_get_boot_ns();
 	p.nr = nr;
 	p.ksys = d->ksys;
@@ -766,6 +846,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	}
 	fill_hdr(&r->hdr, REC_SYSCALL, 0, bpf_ktime_get_boot_ns());
 	r->hdr.syscall = p->ksys;
+	if (p->compat)
+		r->hdr.flags |= REC_F_COMPAT;
 	r->enter_ts = p->ts;
 	r->ret = ret;
 	__builtin_memcpy(r->args, p->args, sizeof(r->args));
@@ -901,7 +983,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
                                                                                         \
 		if (!p)                                                                 \
 			return 0;                                                       \
-		d = bpf_map_lookup_elem(&syscalls, &p->nr);                             \
+		d = desc_of(p);                                                         \
 		return d ? emit_syscall(p, d, ret, paths, net) : 0;                     \
 	}
 
@@ -921,7 +1003,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	p = *pp;
 	bpf_map_delete_elem(&pending, &tid);
-	d = bpf_map_lookup_elem(&syscalls, &p.nr);
+	d = desc_of(&p);
 	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
 		return 0;
 	if (d->path1)
@@ -1006,6 +1088,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
+			if (p->compat)
+				r->hdr.flags |= REC_F_COMPAT;
 			bpf_map_delete_elem(&pending, &tid);
 		}
 	}

@@ -48,6 +48,10 @@ pub const D_RET_FD: u8 = 1 << 0;
 pub const D_CONTEXT: u8 = 1 << 1;
 pub const D_FAILURE_ONLY: u8 = 1 << 2;
 pub const D_FCNTL_DUP: u8 = 1 << 3;
+/// Compat only: the ids in arguments 1..3 are 16-bit (`0xffff`: -1); widened at entry.
+pub const D_UID16: u8 = 1 << 4;
+/// Compat only (`mmap2`): argument 6 is in 4096-byte pages; turned into bytes at entry.
+pub const D_PGOFF: u8 = 1 << 5;
 
 /// Where a socket address is (`A_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,6 +411,187 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(79, "setresgid", P, Some(119), Some(149), NONE),
 ];
 
+/// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompatArgs {
+    /// The same arguments in the same order (each 32 bits wide).
+    Same,
+    /// The old 16-bit set*id calls: ids are `old_uid_t`, `0xffff` meaning -1.
+    Uid16,
+    /// `mmap2`: the offset (argument 6) counts 4096-byte pages.
+    PageOffset,
+}
+
+/// A 32-bit syscall of an x86_64 task (`int $0x80`, `sysenter`, 32-bit `syscall`): its
+/// i386 number and the catalogue syscall it is recorded as.
+#[derive(Debug, Clone, Copy)]
+pub struct CompatSyscall {
+    /// The i386 number (arch/x86/entry/syscalls/syscall_32.tbl).
+    pub nr: u32,
+    /// The kellect id it is recorded under.
+    pub id: u16,
+    pub args: CompatArgs,
+}
+
+const fn i386(nr: u32, id: u16) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Same,
+    }
+}
+
+/// Every i386 syscall recorded from x86_64 tasks, by i386 number, mapped to kellect ids.
+/// Several numbers may be one catalogue syscall (`stat` and `stat64`, `setuid` and
+/// `setuid32`, the time32 and time64 `recvmmsg`). A 32-bit syscall not listed here is not
+/// recorded: it is never looked up in the x86_64 table.
+///
+/// Not listed, because no catalogue syscall is what they do with these arguments: the old
+/// `mmap` (90, its arguments in a struct in memory), `oldstat`/`oldlstat`/`oldfstat`, and
+/// `socketcall` (102, the multiplexer older 32-bit C libraries send every socket call
+/// through: those calls are not recorded; the direct i386 socket syscalls are).
+/// i386 has no `accept` of its own (only through `socketcall`); its `fstatat64` is
+/// recorded as `newfstatat`, its `stat64` family as `stat`, `lstat`, `fstat`.
+pub const I386: &[CompatSyscall] = &[
+    i386(5, 1),    // open
+    i386(295, 2),  // openat
+    i386(437, 3),  // openat2
+    i386(8, 4),    // creat
+    i386(10, 5),   // unlink
+    i386(301, 6),  // unlinkat
+    i386(38, 7),   // rename
+    i386(302, 8),  // renameat
+    i386(353, 9),  // renameat2
+    i386(15, 10),  // chmod
+    i386(94, 11),  // fchmod
+    i386(306, 12), // fchmodat
+    i386(452, 13), // fchmodat2
+    i386(106, 14), // stat
+    i386(195, 14), // stat64
+    i386(107, 15), // lstat
+    i386(196, 15), // lstat64
+    i386(108, 16), // fstat
+    i386(197, 16), // fstat64
+    i386(300, 17), // fstatat64
+    i386(383, 18), // statx
+    i386(12, 19),  // chdir
+    i386(133, 20), // fchdir
+    i386(39, 21),  // mkdir
+    i386(296, 22), // mkdirat
+    i386(40, 23),  // rmdir
+    i386(3, 24),   // read
+    i386(180, 25), // pread64
+    i386(145, 26), // readv
+    i386(333, 27), // preadv
+    i386(378, 28), // preadv2
+    i386(4, 29),   // write
+    i386(181, 30), // pwrite64
+    i386(146, 31), // writev
+    i386(334, 32), // pwritev
+    i386(379, 33), // pwritev2
+    i386(41, 34),  // dup
+    i386(63, 35),  // dup2
+    i386(330, 36), // dup3
+    i386(55, 37),  // fcntl
+    i386(221, 37), // fcntl64
+    i386(6, 38),   // close
+    i386(92, 39),  // truncate
+    i386(93, 40),  // ftruncate
+    i386(9, 41),   // link
+    i386(303, 42), // linkat
+    i386(83, 43),  // symlink
+    i386(304, 44), // symlinkat
+    i386(2, 45),   // fork
+    i386(190, 46), // vfork
+    i386(120, 47), // clone
+    i386(435, 48), // clone3
+    i386(11, 49),  // execve
+    i386(358, 50), // execveat
+    i386(1, 51),   // exit
+    i386(252, 52), // exit_group
+    i386(42, 53),  // pipe
+    i386(331, 54), // pipe2
+    i386(37, 55),  // kill
+    i386(238, 56), // tkill
+    i386(270, 57), // tgkill
+    i386(26, 58),  // ptrace
+    CompatSyscall {
+        nr: 192, // mmap2
+        id: 59,
+        args: CompatArgs::PageOffset,
+    },
+    i386(125, 60),  // mprotect
+    i386(362, 61),  // connect
+    i386(369, 62),  // sendto
+    i386(370, 63),  // sendmsg
+    i386(345, 64),  // sendmmsg
+    i386(371, 65),  // recvfrom
+    i386(372, 66),  // recvmsg
+    i386(337, 67),  // recvmmsg
+    i386(417, 67),  // recvmmsg_time64
+    i386(364, 69),  // accept4
+    i386(361, 70),  // bind
+    i386(368, 71),  // getpeername
+    i386(360, 72),  // socketpair
+    i386(359, 73),  // socket
+    uid16(23, 74),  // setuid
+    i386(213, 74),  // setuid32
+    uid16(70, 75),  // setreuid
+    i386(203, 75),  // setreuid32
+    uid16(164, 76), // setresuid
+    i386(208, 76),  // setresuid32
+    uid16(46, 77),  // setgid
+    i386(214, 77),  // setgid32
+    uid16(71, 78),  // setregid
+    i386(204, 78),  // setregid32
+    uid16(170, 79), // setresgid
+    i386(210, 79),  // setresgid32
+];
+
+const fn uid16(nr: u32, id: u16) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Uid16,
+    }
+}
+
+/// How a 32-bit syscall is captured: the catalogue syscall's capture, less what is read
+/// through a structure whose 32-bit layout differs from the 64-bit one (`struct stat`,
+/// `msghdr`, `mmsghdr`, `iovec`), which would otherwise be read wrongly. Paths, fds, plain
+/// buffers, socket addresses, `int[2]`, `statx` and `open_how` are the same in both ABIs.
+pub const fn compat_capture(c: Capture) -> Capture {
+    Capture {
+        addr: match c.addr {
+            Addr::Msg(_) => Addr::None,
+            a => a,
+        },
+        out: match c.out {
+            Out::Stat(_) => Out::None,
+            o => o,
+        },
+        payload: match c.payload {
+            Payload::Iov(_) | Payload::Msg(_) | Payload::Mmsg(_) => Payload::None,
+            p => p,
+        },
+        ..c
+    }
+}
+
+/// The `struct sc_desc` bytes of a 32-bit syscall for the BPF "syscalls_compat" map
+/// (`None` when its kellect id is unknown, which the table's test rules out).
+pub fn compat_desc_bytes(c: &CompatSyscall) -> Option<[u8; 16]> {
+    let native = by_id(c.id)?;
+    let mut s = *native;
+    s.capture = compat_capture(native.capture);
+    s.capture.flags |= match c.args {
+        CompatArgs::Same => 0,
+        CompatArgs::Uid16 => D_UID16,
+        CompatArgs::PageOffset => D_PGOFF,
+    };
+    Some(desc_bytes(&s))
+}
+
 /// The syscall with this kellect id.
 pub fn by_id(id: u16) -> Option<&'static Syscall> {
     // The table is ordered by id from 1: index directly, check, fall back to a search.
@@ -491,6 +676,62 @@ mod tests {
             nrs.dedup();
             assert_eq!(nrs.len(), n);
         }
+    }
+
+    #[test]
+    fn i386_numbers_are_unique_and_cover_the_catalogue() {
+        let mut nrs: Vec<u32> = I386.iter().map(|c| c.nr).collect();
+        nrs.sort();
+        nrs.dedup();
+        assert_eq!(nrs.len(), I386.len());
+        for c in I386 {
+            assert!(
+                by_id(c.id).is_some(),
+                "i386 {} maps to unknown id {}",
+                c.nr,
+                c.id
+            );
+            assert!(c.nr < 1024, "i386 {} is past the BPF map", c.nr);
+            assert!(compat_desc_bytes(c).is_some());
+        }
+        // Every catalogue syscall has an i386 number, except those i386 lacks.
+        for s in SYSCALLS {
+            let mapped = I386.iter().any(|c| c.id == s.id);
+            let absent = s.name == "accept";
+            assert!(
+                mapped != absent,
+                "{}: mapped {mapped}, absent on i386 {absent}",
+                s.name
+            );
+        }
+        // Spot checks against syscall_32.tbl: the numbers of the example.
+        let id_of = |nr: u32| I386.iter().find(|c| c.nr == nr).map(|c| c.id);
+        assert_eq!(id_of(5), Some(1)); // open
+        assert_eq!(id_of(4), Some(29)); // write
+        assert_eq!(id_of(6), Some(38)); // close
+        assert_eq!(id_of(10), Some(5)); // unlink
+        assert_eq!(id_of(102), None); // socketcall
+        assert_eq!(id_of(90), None); // old mmap
+    }
+
+    #[test]
+    fn compat_capture_reads_no_64_bit_structure() {
+        for c in I386 {
+            let d = compat_desc_bytes(c).unwrap();
+            let native = desc_bytes(by_id(c.id).unwrap());
+            // addr_kind 3 (msghdr), out_kind 1 (struct stat), payload 2..=4 (iovec, msghdr).
+            assert_ne!(d[7], 3, "{}", c.nr);
+            assert_ne!(d[10], 1, "{}", c.nr);
+            assert!(d[12] <= 1, "{}", c.nr);
+            // Everything else is the catalogue syscall's.
+            assert_eq!(d[..3], native[..3], "{}", c.nr);
+            assert_eq!(d[3] & !(D_UID16 | D_PGOFF), native[3], "{}", c.nr);
+            assert_eq!(d[4..7], native[4..7], "{}", c.nr);
+            let uid16 = matches!(c.args, CompatArgs::Uid16);
+            assert_eq!(d[3] & D_UID16 != 0, uid16, "{}", c.nr);
+        }
+        let mmap2 = I386.iter().find(|c| c.nr == 192).unwrap();
+        assert_eq!(compat_desc_bytes(mmap2).unwrap()[3], D_PGOFF);
     }
 
     #[test]
