@@ -74,31 +74,42 @@ struct {
 	__type(value, struct kind_stats);
 } stats SEC(".maps");
 
-/* How to capture each native syscall number (user space fills it before attaching). */
+/*
+ * How to capture each native syscall number (user space fills it before attaching), and
+ * from COMPAT_BASE on each 32-bit syscall of x86_64 tasks (int $0x80, sysenter, 32-bit
+ * syscall) by i386 number: they have a table and argument registers of their own. One map,
+ * so the exit path looks up one kind of value (the verifier's states stay few).
+ */
 #define NR_SYSCALLS 1024
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_SYSCALLS);
+	__uint(max_entries, COMPAT_BASE + NR_SYSCALLS);
 	__type(key, __u32);
 	__type(value, struct sc_desc);
 } syscalls SEC(".maps");
 
-/* The same for 32-bit syscalls of x86_64 tasks (int $0x80, sysenter, 32-bit syscall), at
- * their i386 number: they have a table and argument registers of their own. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_SYSCALLS);
-	__type(key, __u32);
-	__type(value, struct sc_desc);
-} syscalls_compat SEC(".maps");
+/* How many arguments a socketcall call has (the kernel's nas[] in net/compat.c). Compares,
+ * not a table: a constant array would be one more map. */
+static __always_inline __u32 socketcall_nargs(__u32 call)
+{
+	if (call == 4 || call == 13) /* listen, shutdown */
+		return 2;
+	if (call == 8 || call == 9 || call == 10 || call == 18 || call == 20)
+		return 4; /* socketpair, send, recv, accept4, sendmmsg */
+	if (call == 14 || call == 15 || call == 19)
+		return 5; /* setsockopt, getsockopt, recvmmsg */
+	if (call == 11 || call == 12)
+		return 6; /* sendto, recvfrom */
+	return 3;
+}
 
 /* A syscall between its entry and its exit, per thread. */
 struct pending {
 	__u64 ts;
 	__u64 args[6];
-	__u32 nr;
+	__u32 nr; /* key of the "syscalls" map: COMPAT_BASE + ... for a 32-bit syscall */
 	__u16 ksys;
-	__u16 compat; /* 1: a 32-bit syscall, nr is its i386 number */
+	__u16 compat; /* 1: a 32-bit syscall */
 };
 
 struct {
@@ -602,14 +613,37 @@ static __always_inline bool compat_syscall(void)
 #endif
 }
 
-/* How to capture the pending syscall: from the table of its ABI. */
-static __always_inline struct sc_desc *desc_of(const struct pending *p)
+#if !defined(__TARGET_ARCH_arm64)
+/*
+ * i386's socketcall(call, args): the call's arguments, an array of 32-bit values in user
+ * memory, into p->args (read at entry, as the kernel does); returns the call's capture or
+ * NULL when the call is not recorded (or its arguments cannot be read).
+ */
+static __always_inline struct sc_desc *socketcall_entry(struct pt_regs *regs, struct pending *p)
 {
-	__u32 nr = p->nr;
+	__u32 call = (__u32)regs->bx, key, v[8] = {};
+	const void *args = (const void *)(unsigned long)(__u32)regs->cx;
+	struct sc_desc *d;
+	__u32 len;
 
-	return p->compat ? bpf_map_lookup_elem(&syscalls_compat, &nr)
-			 : bpf_map_lookup_elem(&syscalls, &nr);
+	if (call == 0 || call > SOCKETCALL_MAX)
+		return NULL;
+	key = COMPAT_BASE + SOCKETCALL_BASE + call;
+	d = bpf_map_lookup_elem(&syscalls, &key);
+	if (!d || !d->ksys)
+		return NULL;
+	/* At most 6 arguments (24 bytes); the mask is a bound the verifier can see. */
+	len = socketcall_nargs(call) * sizeof(__u32);
+	barrier_var(len);
+	len &= sizeof(v) - 1;
+	if (bpf_probe_read_user(v, len, args))
+		return NULL;
+	for (int i = 0; i < 6; i++)
+		p->args[i] = v[i];
+	p->nr = key;
+	return d;
 }
+#endif
 
 /* A 16-bit id of the old i386 set*id calls as the kernel widens it (low2highuid). */
 static __always_inline __u64 uid16(__u64 v)
@@ -633,8 +667,13 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (compat)
 		return 0; /* an AArch32 number: never looked up in the native table */
 #endif
-	d = compat ? bpf_map_lookup_elem(&syscalls_compat, &nr)
-		   : bpf_map_lookup_elem(&syscalls, &nr);
+	p.nr = compat ? COMPAT_BASE + nr : nr;
+#if !defined(__TARGET_ARCH_arm64)
+	if (compat && nr == I386_SOCKETCALL)
+		d = socketcall_entry(regs, &p);
+	else
+#endif
+		d = bpf_map_lookup_elem(&syscalls, &p.nr);
 	if (!d || !d->ksys || !(d->group & group_mask))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -643,7 +682,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	/* regs is a BTF pointer here: plain loads, no helper call per argument. */
 #if !defined(__TARGET_ARCH_arm64)
-	if (compat) {
+	if (compat && nr == I386_SOCKETCALL) {
+		/* socketcall: the arguments were read from its array. */
+		p.compat = 1;
+	} else if (compat) {
 		/* The i386 syscall registers; the kernel reads their low 32 bits. */
 		p.args[0] = (__u32)regs->bx;
 		p.args[1] = (__u32)regs->cx;
@@ -659,6 +701,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		}
 		if (d->flags & D_PGOFF)
 			p.args[5] <<= 12;
+		if (d->flags & D_SPLIT64_2)
+			p.args[1] |= p.args[2] << 32;
+		if (d->flags & D_SPLIT64_4)
+			p.args[3] |= p.args[4] << 32;
 	} else
 #endif
 	{
@@ -673,7 +719,6 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
 		return 0;
 	p.ts = bpf_ktime_get_boot_ns();
-	p.nr = nr;
 	p.ksys = d->ksys;
 	tid = (__u32)pid_tgid;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
@@ -983,7 +1028,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
                                                                                         \
 		if (!p)                                                                 \
 			return 0;                                                       \
-		d = desc_of(p);                                                         \
+		d = bpf_map_lookup_elem(&syscalls, &p->nr);                             \
 		return d ? emit_syscall(p, d, ret, paths, net) : 0;                     \
 	}
 
@@ -1003,7 +1048,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	p = *pp;
 	bpf_map_delete_elem(&pending, &tid);
-	d = desc_of(&p);
+	d = bpf_map_lookup_elem(&syscalls, &p.nr);
 	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
 		return 0;
 	if (d->path1)

@@ -52,6 +52,10 @@ pub const D_FCNTL_DUP: u8 = 1 << 3;
 pub const D_UID16: u8 = 1 << 4;
 /// Compat only (`mmap2`): argument 6 is in 4096-byte pages; turned into bytes at entry.
 pub const D_PGOFF: u8 = 1 << 5;
+/// Compat only: a 64-bit value split over arguments 2 (low) and 3 (high), joined into 2.
+pub const D_SPLIT64_2: u8 = 1 << 6;
+/// Compat only: a 64-bit value split over arguments 4 (low) and 5 (high), joined into 4.
+pub const D_SPLIT64_4: u8 = 1 << 7;
 
 /// Where a socket address is (`A_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,6 +424,10 @@ pub enum CompatArgs {
     Uid16,
     /// `mmap2`: the offset (argument 6) counts 4096-byte pages.
     PageOffset,
+    /// A 64-bit length or offset passed as two 32-bit halves, low first, from argument
+    /// 2 (`truncate64`, `ftruncate64`) or 4 (`pread64`, `pwrite64`, `preadv`, `pwritev`,
+    /// `preadv2`, `pwritev2`): joined where the native syscall has it.
+    Split64(u8),
 }
 
 /// A 32-bit syscall of an x86_64 task (`int $0x80`, `sysenter`, 32-bit `syscall`): its
@@ -448,73 +456,74 @@ const fn i386(nr: u32, id: u16) -> CompatSyscall {
 ///
 /// Not listed, because no catalogue syscall is what they do with these arguments: the old
 /// `mmap` (90, its arguments in a struct in memory), `oldstat`/`oldlstat`/`oldfstat`, and
-/// `socketcall` (102, the multiplexer older 32-bit C libraries send every socket call
-/// through: those calls are not recorded; the direct i386 socket syscalls are).
+/// `socketcall` (102), whose calls are recorded through [`SOCKETCALL`] instead.
 /// i386 has no `accept` of its own (only through `socketcall`); its `fstatat64` is
 /// recorded as `newfstatat`, its `stat64` family as `stat`, `lstat`, `fstat`.
 pub const I386: &[CompatSyscall] = &[
-    i386(5, 1),    // open
-    i386(295, 2),  // openat
-    i386(437, 3),  // openat2
-    i386(8, 4),    // creat
-    i386(10, 5),   // unlink
-    i386(301, 6),  // unlinkat
-    i386(38, 7),   // rename
-    i386(302, 8),  // renameat
-    i386(353, 9),  // renameat2
-    i386(15, 10),  // chmod
-    i386(94, 11),  // fchmod
-    i386(306, 12), // fchmodat
-    i386(452, 13), // fchmodat2
-    i386(106, 14), // stat
-    i386(195, 14), // stat64
-    i386(107, 15), // lstat
-    i386(196, 15), // lstat64
-    i386(108, 16), // fstat
-    i386(197, 16), // fstat64
-    i386(300, 17), // fstatat64
-    i386(383, 18), // statx
-    i386(12, 19),  // chdir
-    i386(133, 20), // fchdir
-    i386(39, 21),  // mkdir
-    i386(296, 22), // mkdirat
-    i386(40, 23),  // rmdir
-    i386(3, 24),   // read
-    i386(180, 25), // pread64
-    i386(145, 26), // readv
-    i386(333, 27), // preadv
-    i386(378, 28), // preadv2
-    i386(4, 29),   // write
-    i386(181, 30), // pwrite64
-    i386(146, 31), // writev
-    i386(334, 32), // pwritev
-    i386(379, 33), // pwritev2
-    i386(41, 34),  // dup
-    i386(63, 35),  // dup2
-    i386(330, 36), // dup3
-    i386(55, 37),  // fcntl
-    i386(221, 37), // fcntl64
-    i386(6, 38),   // close
-    i386(92, 39),  // truncate
-    i386(93, 40),  // ftruncate
-    i386(9, 41),   // link
-    i386(303, 42), // linkat
-    i386(83, 43),  // symlink
-    i386(304, 44), // symlinkat
-    i386(2, 45),   // fork
-    i386(190, 46), // vfork
-    i386(120, 47), // clone
-    i386(435, 48), // clone3
-    i386(11, 49),  // execve
-    i386(358, 50), // execveat
-    i386(1, 51),   // exit
-    i386(252, 52), // exit_group
-    i386(42, 53),  // pipe
-    i386(331, 54), // pipe2
-    i386(37, 55),  // kill
-    i386(238, 56), // tkill
-    i386(270, 57), // tgkill
-    i386(26, 58),  // ptrace
+    i386(5, 1),          // open
+    i386(295, 2),        // openat
+    i386(437, 3),        // openat2
+    i386(8, 4),          // creat
+    i386(10, 5),         // unlink
+    i386(301, 6),        // unlinkat
+    i386(38, 7),         // rename
+    i386(302, 8),        // renameat
+    i386(353, 9),        // renameat2
+    i386(15, 10),        // chmod
+    i386(94, 11),        // fchmod
+    i386(306, 12),       // fchmodat
+    i386(452, 13),       // fchmodat2
+    i386(106, 14),       // stat
+    i386(195, 14),       // stat64
+    i386(107, 15),       // lstat
+    i386(196, 15),       // lstat64
+    i386(108, 16),       // fstat
+    i386(197, 16),       // fstat64
+    i386(300, 17),       // fstatat64
+    i386(383, 18),       // statx
+    i386(12, 19),        // chdir
+    i386(133, 20),       // fchdir
+    i386(39, 21),        // mkdir
+    i386(296, 22),       // mkdirat
+    i386(40, 23),        // rmdir
+    i386(3, 24),         // read
+    split64(180, 25, 4), // pread64
+    i386(145, 26),       // readv
+    split64(333, 27, 4), // preadv
+    split64(378, 28, 4), // preadv2
+    i386(4, 29),         // write
+    split64(181, 30, 4), // pwrite64
+    i386(146, 31),       // writev
+    split64(334, 32, 4), // pwritev
+    split64(379, 33, 4), // pwritev2
+    i386(41, 34),        // dup
+    i386(63, 35),        // dup2
+    i386(330, 36),       // dup3
+    i386(55, 37),        // fcntl
+    i386(221, 37),       // fcntl64
+    i386(6, 38),         // close
+    i386(92, 39),        // truncate
+    split64(193, 39, 2), // truncate64
+    i386(93, 40),        // ftruncate
+    split64(194, 40, 2), // ftruncate64
+    i386(9, 41),         // link
+    i386(303, 42),       // linkat
+    i386(83, 43),        // symlink
+    i386(304, 44),       // symlinkat
+    i386(2, 45),         // fork
+    i386(190, 46),       // vfork
+    i386(120, 47),       // clone
+    i386(435, 48),       // clone3
+    i386(11, 49),        // execve
+    i386(358, 50),       // execveat
+    i386(1, 51),         // exit
+    i386(252, 52),       // exit_group
+    i386(42, 53),        // pipe
+    i386(331, 54),       // pipe2
+    i386(37, 55),        // kill
+    i386(238, 56),       // tkill
+    i386(270, 57),       // tgkill
+    i386(26, 58),        // ptrace
     CompatSyscall {
         nr: 192, // mmap2
         id: 59,
@@ -548,6 +557,47 @@ pub const I386: &[CompatSyscall] = &[
     i386(210, 79),  // setresgid32
 ];
 
+const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Split64(low_arg),
+    }
+}
+
+/// The i386 number of `socketcall(call, args)`, the multiplexer of socket calls.
+pub const I386_SOCKETCALL: u32 = 102;
+/// Where 32-bit syscalls are in the BPF "syscalls" map: this plus the i386 number
+/// (`COMPAT_BASE` in records.h; native numbers are below it).
+pub const COMPAT_BASE: u32 = 1024;
+/// Where socketcall's calls are among them: `COMPAT_BASE + SOCKETCALL_BASE + SYS_*`
+/// (`SOCKETCALL_BASE` in records.h), past every i386 number.
+pub const SOCKETCALL_BASE: u32 = 1000;
+
+/// The calls of i386's `socketcall` (linux/net.h `SYS_*`) recorded, and the catalogue
+/// syscall each is recorded as (its arguments are read from socketcall's array, in the
+/// catalogue syscall's order). `SYS_SEND` and `SYS_RECV` are `sendto` and `recvfrom`
+/// without an address, as the kernel runs them. Not recorded: `SYS_LISTEN`,
+/// `SYS_GETSOCKNAME`, `SYS_SHUTDOWN`, `SYS_SETSOCKOPT`, `SYS_GETSOCKOPT` (no catalogue
+/// syscall).
+pub const SOCKETCALL: &[(u32, u16)] = &[
+    (1, 73),  // SYS_SOCKET: socket
+    (2, 70),  // SYS_BIND: bind
+    (3, 61),  // SYS_CONNECT: connect
+    (5, 68),  // SYS_ACCEPT: accept
+    (7, 71),  // SYS_GETPEERNAME: getpeername
+    (8, 72),  // SYS_SOCKETPAIR: socketpair
+    (9, 62),  // SYS_SEND: sendto
+    (10, 65), // SYS_RECV: recvfrom
+    (11, 62), // SYS_SENDTO: sendto
+    (12, 65), // SYS_RECVFROM: recvfrom
+    (16, 63), // SYS_SENDMSG: sendmsg
+    (17, 66), // SYS_RECVMSG: recvmsg
+    (18, 69), // SYS_ACCEPT4: accept4
+    (19, 67), // SYS_RECVMMSG: recvmmsg
+    (20, 64), // SYS_SENDMMSG: sendmmsg
+];
+
 const fn uid16(nr: u32, id: u16) -> CompatSyscall {
     CompatSyscall {
         nr,
@@ -578,7 +628,8 @@ pub const fn compat_capture(c: Capture) -> Capture {
     }
 }
 
-/// The `struct sc_desc` bytes of a 32-bit syscall for the BPF "syscalls_compat" map
+/// The `struct sc_desc` bytes of a 32-bit syscall for the BPF "syscalls" map (at
+/// [`COMPAT_BASE`] plus its number)
 /// (`None` when its kellect id is unknown, which the table's test rules out).
 pub fn compat_desc_bytes(c: &CompatSyscall) -> Option<[u8; 16]> {
     let native = by_id(c.id)?;
@@ -588,7 +639,19 @@ pub fn compat_desc_bytes(c: &CompatSyscall) -> Option<[u8; 16]> {
         CompatArgs::Same => 0,
         CompatArgs::Uid16 => D_UID16,
         CompatArgs::PageOffset => D_PGOFF,
+        CompatArgs::Split64(2) => D_SPLIT64_2,
+        CompatArgs::Split64(4) => D_SPLIT64_4,
+        CompatArgs::Split64(_) => return None,
     };
+    Some(desc_bytes(&s))
+}
+
+/// The `struct sc_desc` bytes of a call of i386's socketcall for the BPF "syscalls" map
+/// (at [`COMPAT_BASE`] + [`SOCKETCALL_BASE`] + the call): the catalogue syscall's compat
+/// capture (`None` for an unknown kellect id).
+pub fn socketcall_desc_bytes(id: u16) -> Option<[u8; 16]> {
+    let mut s = *by_id(id)?;
+    s.capture = compat_capture(s.capture);
     Some(desc_bytes(&s))
 }
 
@@ -691,7 +754,11 @@ mod tests {
                 c.nr,
                 c.id
             );
-            assert!(c.nr < 1024, "i386 {} is past the BPF map", c.nr);
+            assert!(
+                c.nr < SOCKETCALL_BASE,
+                "i386 {} is past its part of the map",
+                c.nr
+            );
             assert!(compat_desc_bytes(c).is_some());
         }
         // Every catalogue syscall has an i386 number, except those i386 lacks.
@@ -710,8 +777,30 @@ mod tests {
         assert_eq!(id_of(4), Some(29)); // write
         assert_eq!(id_of(6), Some(38)); // close
         assert_eq!(id_of(10), Some(5)); // unlink
-        assert_eq!(id_of(102), None); // socketcall
+        assert_eq!(id_of(102), None); // socketcall: its own table
+        let pread64 = I386.iter().find(|c| c.nr == 180).unwrap();
+        assert_eq!(compat_desc_bytes(pread64).unwrap()[3], D_SPLIT64_4);
+        let ftruncate64 = I386.iter().find(|c| c.nr == 194).unwrap();
+        assert_eq!(compat_desc_bytes(ftruncate64).unwrap()[3], D_SPLIT64_2);
         assert_eq!(id_of(90), None); // old mmap
+    }
+
+    #[test]
+    fn socketcall_calls_are_unique_and_known() {
+        let mut calls: Vec<u32> = SOCKETCALL.iter().map(|&(c, _)| c).collect();
+        calls.sort();
+        calls.dedup();
+        assert_eq!(calls.len(), SOCKETCALL.len());
+        for &(call, id) in SOCKETCALL {
+            // The BPF side takes calls 1..=20 (SYS_SENDMMSG), within the 1024 compat entries.
+            assert!((1..=20).contains(&call), "call {call}");
+            assert!(SOCKETCALL_BASE + call < 1024);
+            let d = socketcall_desc_bytes(id).unwrap_or_else(|| panic!("call {call}"));
+            assert_eq!(u16::from_le_bytes([d[0], d[1]]), id);
+            assert_eq!(by_id(id).unwrap().group, Group::Network, "call {call}");
+        }
+        // accept exists on i386 only through socketcall.
+        assert!(SOCKETCALL.contains(&(5, 68)));
     }
 
     #[test]
@@ -725,7 +814,8 @@ mod tests {
             assert!(d[12] <= 1, "{}", c.nr);
             // Everything else is the catalogue syscall's.
             assert_eq!(d[..3], native[..3], "{}", c.nr);
-            assert_eq!(d[3] & !(D_UID16 | D_PGOFF), native[3], "{}", c.nr);
+            let compat_flags = D_UID16 | D_PGOFF | D_SPLIT64_2 | D_SPLIT64_4;
+            assert_eq!(d[3] & !compat_flags, native[3], "{}", c.nr);
             assert_eq!(d[4..7], native[4..7], "{}", c.nr);
             let uid16 = matches!(c.args, CompatArgs::Uid16);
             assert_eq!(d[3] & D_UID16 != 0, uid16, "{}", c.nr);

@@ -211,6 +211,77 @@ mod live {
         assert_eq!(close["Proc"], "compat32", "{close}");
     }
 
+    #[test]
+    fn socketcall_calls_are_decoded_as_the_socket_syscalls() {
+        if !live() {
+            return;
+        }
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = peer.local_addr().unwrap().port();
+        let w = Workload::build();
+        let trace = w.path("socketcall.kz");
+        let out = kellect()
+            .current_dir(w.dir.path())
+            .env_remove("LD_LIBRARY_PATH")
+            .arg("record")
+            .arg("-o")
+            .arg(&trace)
+            .args(["--", "./compat32", "--socketcall", &port.to_string()])
+            .output()
+            .expect("running kellect record");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout, "socket=3\nsendto=8\nclose=0\n");
+        let mut buf = [0u8; 64];
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let (n, from) = peer.recv_from(&mut buf).expect("the datagram arrived");
+        assert_eq!(&buf[..n], b"kellect8");
+
+        // socketcall(SYS_SOCKET) is context (not a catalogue event); SYS_SENDTO is a
+        // sendto with its address and bytes, the i386 close a close of that socket.
+        let events = events(&trace);
+        let compat: Vec<&Value> = events.iter().filter(|e| e["compat"] == true).collect();
+        assert_eq!(compat.len(), 2, "{compat:#?}");
+        let (send, close) = (compat[0], compat[1]);
+        assert_eq!(send["event_type"], "net_sendto", "{send}");
+        assert_eq!(send["syscall"], "sendto", "{send}");
+        assert_eq!(
+            [&send["fd"], &send["len"], &send["ret"], &send["bytes"]],
+            [3, 8, 8, 8],
+            "{send}"
+        );
+        assert_eq!(send["family"], "AF_INET", "{send}");
+        assert_eq!(send["addr"], "127.0.0.1", "{send}");
+        assert_eq!(send["port"], port, "{send}");
+        assert_eq!(close["event_type"], "file_close", "{close}");
+        assert_eq!([&close["fd"], &close["ret"]], [3, 0], "{close}");
+
+        // The records view: one UDP client socket that sent one 8-byte datagram.
+        let out = run_ok(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "-m",
+            "socket",
+            "-o",
+            "json-min",
+        ]);
+        let socks: Vec<Value> = json_lines(&out.stdout)
+            .into_iter()
+            .filter(|r| r["SockRemotePort"] == port)
+            .collect();
+        assert_eq!(socks.len(), 1, "{socks:#?}");
+        let s = &socks[0];
+        assert_eq!(s["SockProtocol"], "UDP", "{s}");
+        assert_eq!(s["SockLocalPort"], from.port(), "{s}");
+        assert_eq!([&s["SockTxPackets"], &s["SockTxBytes"]], [1, 8], "{s}");
+        assert_eq!(s["InfoExport"], "close", "{s}");
+    }
+
     /// One 32-bit syscall as `strace -f` prints it: name, first argument, return value.
     #[derive(Debug, PartialEq)]
     struct Traced {

@@ -160,10 +160,21 @@ fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
             let Some(desc) = crate::syscalls::compat_desc_bytes(c) else {
                 continue;
             };
+            let key = crate::syscalls::COMPAT_BASE + c.nr;
             skel.maps
-                .syscalls_compat
-                .update(&c.nr.to_ne_bytes(), &desc, MapFlags::ANY)
+                .syscalls
+                .update(&key.to_ne_bytes(), &desc, MapFlags::ANY)
                 .with_context(|| format!("configuring i386 syscall {}", c.nr))?;
+        }
+        for &(call, id) in crate::syscalls::SOCKETCALL {
+            let Some(desc) = crate::syscalls::socketcall_desc_bytes(id) else {
+                continue;
+            };
+            let key = crate::syscalls::COMPAT_BASE + crate::syscalls::SOCKETCALL_BASE + call;
+            skel.maps
+                .syscalls
+                .update(&key.to_ne_bytes(), &desc, MapFlags::ANY)
+                .with_context(|| format!("configuring i386 socketcall {call}"))?;
         }
     }
     Ok(())
