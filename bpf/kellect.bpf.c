@@ -604,12 +604,14 @@ static __always_inline bool compat_syscall(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 
+	/* A BTF pointer to the current task: plain loads (CO-RE relocated), no helper call,
+	 * since this runs for every syscall. */
 #if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(task, thread_info.flags) & (1UL << KL_TIF_32BIT);
+	return task->thread_info.flags & (1UL << KL_TIF_32BIT);
 #else
 	if (!bpf_core_field_exists(task->thread_info.status))
 		return false;
-	return BPF_CORE_READ(task, thread_info.status) & KL_TS_COMPAT;
+	return task->thread_info.status & KL_TS_COMPAT;
 #endif
 }
 
