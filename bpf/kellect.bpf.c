@@ -74,22 +74,42 @@ struct {
 	__type(value, struct kind_stats);
 } stats SEC(".maps");
 
-/* How to capture each native syscall number (user space fills it before attaching). */
+/*
+ * How to capture each native syscall number (user space fills it before attaching), and
+ * from COMPAT_BASE on each 32-bit syscall of x86_64 tasks (int $0x80, sysenter, 32-bit
+ * syscall) by i386 number: they have a table and argument registers of their own. One map,
+ * so the exit path looks up one kind of value (the verifier's states stay few).
+ */
 #define NR_SYSCALLS 1024
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_SYSCALLS);
+	__uint(max_entries, COMPAT_BASE + NR_SYSCALLS);
 	__type(key, __u32);
 	__type(value, struct sc_desc);
 } syscalls SEC(".maps");
+
+/* How many arguments a socketcall call has (the kernel's nas[] in net/compat.c). Compares,
+ * not a table: a constant array would be one more map. */
+static __always_inline __u32 socketcall_nargs(__u32 call)
+{
+	if (call == 4 || call == 13) /* listen, shutdown */
+		return 2;
+	if (call == 8 || call == 9 || call == 10 || call == 18 || call == 20)
+		return 4; /* socketpair, send, recv, accept4, sendmmsg */
+	if (call == 14 || call == 15 || call == 19)
+		return 5; /* setsockopt, getsockopt, recvmmsg */
+	if (call == 11 || call == 12)
+		return 6; /* sendto, recvfrom */
+	return 3;
+}
 
 /* A syscall between its entry and its exit, per thread. */
 struct pending {
 	__u64 ts;
 	__u64 args[6];
-	__u32 nr;
+	__u32 nr; /* key of the "syscalls" map: COMPAT_BASE + ... for a 32-bit syscall */
 	__u16 ksys;
-	__u16 _pad;
+	__u16 compat; /* 1: a 32-bit syscall */
 };
 
 struct {
@@ -231,6 +251,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
+			if (p->compat)
+				r->hdr.flags |= REC_F_COMPAT;
 			if (p->ksys == KS_CLONE)
 				r->clone_flags = p->args[0];
 			else if (p->ksys == KS_CLONE3)
@@ -276,8 +298,11 @@ int BPF_PROG(on_exit, struct task_struct *p)
 				__u32 tid = r->hdr.tid;
 				struct pending *pd = bpf_map_lookup_elem(&pending, &tid);
 
-				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP))
+				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP)) {
 					r->hdr.syscall = pd->ksys;
+					if (pd->compat)
+						r->hdr.flags |= REC_F_COMPAT;
+				}
 			}
 			bpf_ringbuf_submit(r, submit_flags());
 		}
@@ -565,6 +590,69 @@ static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
 	}
 }
 
+/* x86's TS_COMPAT (arch/x86/include/asm/thread_info.h), arm64's TIF_32BIT. */
+#define KL_TS_COMPAT 0x0002
+#define KL_TIF_32BIT 22
+
+/*
+ * Is the current syscall a 32-bit one? x86_64: the kernel's in_ia32_syscall(), the
+ * TS_COMPAT bit of thread_info.status, set at 32-bit entry and cleared on the way back to
+ * user space. arm64: an AArch32 task (is_compat_task(), TIF_32BIT in thread_info.flags);
+ * its syscalls are never decoded (there is no arm32 table), only not taken as native.
+ */
+static __always_inline bool compat_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+
+	/* A BTF pointer to the current task: plain loads (CO-RE relocated), no helper call,
+	 * since this runs for every syscall. */
+#if defined(__TARGET_ARCH_arm64)
+	return task->thread_info.flags & (1UL << KL_TIF_32BIT);
+#else
+	if (!bpf_core_field_exists(task->thread_info.status))
+		return false;
+	return task->thread_info.status & KL_TS_COMPAT;
+#endif
+}
+
+#if !defined(__TARGET_ARCH_arm64)
+/*
+ * i386's socketcall(call, args): the call's arguments, an array of 32-bit values in user
+ * memory, into p->args (read at entry, as the kernel does); returns the call's capture or
+ * NULL when the call is not recorded (or its arguments cannot be read).
+ */
+static __always_inline struct sc_desc *socketcall_entry(struct pt_regs *regs, struct pending *p)
+{
+	__u32 call = (__u32)regs->bx, key, v[8] = {};
+	const void *args = (const void *)(unsigned long)(__u32)regs->cx;
+	struct sc_desc *d;
+	__u32 len;
+
+	if (call == 0 || call > SOCKETCALL_MAX)
+		return NULL;
+	key = COMPAT_BASE + SOCKETCALL_BASE + call;
+	d = bpf_map_lookup_elem(&syscalls, &key);
+	if (!d || !d->ksys)
+		return NULL;
+	/* At most 6 arguments (24 bytes); the mask is a bound the verifier can see. */
+	len = socketcall_nargs(call) * sizeof(__u32);
+	barrier_var(len);
+	len &= sizeof(v) - 1;
+	if (bpf_probe_read_user(v, len, args))
+		return NULL;
+	for (int i = 0; i < 6; i++)
+		p->args[i] = v[i];
+	p->nr = key;
+	return d;
+}
+#endif
+
+/* A 16-bit id of the old i386 set*id calls as the kernel widens it (low2highuid). */
+static __always_inline __u64 uid16(__u64 v)
+{
+	return (__u16)v == 0xffff ? 0xffffffff : (__u16)v;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -572,10 +660,22 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct pending p = {};
 	__u32 nr = id, tid;
 	__u64 pid_tgid;
+	bool compat;
 
 	if (id < 0 || id >= NR_SYSCALLS)
 		return 0;
-	d = bpf_map_lookup_elem(&syscalls, &nr);
+	compat = compat_syscall();
+#if defined(__TARGET_ARCH_arm64)
+	if (compat)
+		return 0; /* an AArch32 number: never looked up in the native table */
+#endif
+	p.nr = compat ? COMPAT_BASE + nr : nr;
+#if !defined(__TARGET_ARCH_arm64)
+	if (compat && nr == I386_SOCKETCALL)
+		d = socketcall_entry(regs, &p);
+	else
+#endif
+		d = bpf_map_lookup_elem(&syscalls, &p.nr);
 	if (!d || !d->ksys || !(d->group & group_mask))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -583,17 +683,44 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 
 	/* regs is a BTF pointer here: plain loads, no helper call per argument. */
-	p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
-	p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
+#if !defined(__TARGET_ARCH_arm64)
+	if (compat && nr == I386_SOCKETCALL) {
+		/* socketcall: the arguments were read from its array. */
+		p.compat = 1;
+	} else if (compat) {
+		/* The i386 syscall registers; the kernel reads their low 32 bits. */
+		p.args[0] = (__u32)regs->bx;
+		p.args[1] = (__u32)regs->cx;
+		p.args[2] = (__u32)regs->dx;
+		p.args[3] = (__u32)regs->si;
+		p.args[4] = (__u32)regs->di;
+		p.args[5] = (__u32)regs->bp;
+		p.compat = 1;
+		if (d->flags & D_UID16) {
+			p.args[0] = uid16(p.args[0]);
+			p.args[1] = uid16(p.args[1]);
+			p.args[2] = uid16(p.args[2]);
+		}
+		if (d->flags & D_PGOFF)
+			p.args[5] <<= 12;
+		if (d->flags & D_SPLIT64_2)
+			p.args[1] |= p.args[2] << 32;
+		if (d->flags & D_SPLIT64_4)
+			p.args[3] |= p.args[4] << 32;
+	} else
+#endif
+	{
+		p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
+		p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
+		p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
+		p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
+		p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
+		p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
+	}
 	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
 		return 0;
-	p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
-	p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
-	p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
-	p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	p.ts = bpf_ktime_get_boot_ns();
-	p.nr = nr;
 	p.ksys = d->ksys;
 	tid = (__u32)pid_tgid;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
@@ -766,6 +893,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	}
 	fill_hdr(&r->hdr, REC_SYSCALL, 0, bpf_ktime_get_boot_ns());
 	r->hdr.syscall = p->ksys;
+	if (p->compat)
+		r->hdr.flags |= REC_F_COMPAT;
 	r->enter_ts = p->ts;
 	r->ret = ret;
 	__builtin_memcpy(r->args, p->args, sizeof(r->args));
@@ -1006,6 +1135,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
+			if (p->compat)
+				r->hdr.flags |= REC_F_COMPAT;
 			bpf_map_delete_elem(&pending, &tid);
 		}
 	}

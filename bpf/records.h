@@ -92,6 +92,19 @@ enum ksys {
 #define D_CONTEXT (1 << 1)	 /* never emitted at exit: context for sched_* records (clone, exit) */
 #define D_FAILURE_ONLY (1 << 2) /* emitted at exit only when it failed (exec: success is sched_process_exec) */
 #define D_FCNTL_DUP (1 << 3)	 /* fcntl: only F_DUPFD and F_DUPFD_CLOEXEC are recorded */
+#define D_UID16 (1 << 4)	 /* compat: the ids in args 1..3 are 16-bit (0xffff: -1), widened at entry */
+#define D_PGOFF (1 << 5)	 /* compat mmap2: arg 6 is in 4096-byte pages, turned into bytes at entry */
+#define D_SPLIT64_2 (1 << 6) /* compat: a 64-bit value in args 2 (low) and 3 (high), joined into arg 2 */
+#define D_SPLIT64_4 (1 << 7) /* compat: a 64-bit value in args 4 (low) and 5 (high), joined into arg 4 */
+
+/* The "syscalls" map holds native numbers below COMPAT_BASE and 32-bit syscalls of x86_64
+ * tasks at COMPAT_BASE + their i386 number. i386's socketcall(call, args) has its calls
+ * (linux/net.h SYS_*) at COMPAT_BASE + SOCKETCALL_BASE + call, past every i386 number;
+ * their arguments are read from the args array. */
+#define COMPAT_BASE 1024
+#define I386_SOCKETCALL 102
+#define SOCKETCALL_MAX 20
+#define SOCKETCALL_BASE 1000
 
 /* sc_desc.addr_kind: where a socket address is */
 #define A_NONE 0
@@ -107,8 +120,9 @@ enum ksys {
 #define O_OPENHOW 4 /* struct open_how (read whatever the result: it holds the flags) */
 
 /*
- * How to capture one native syscall: the value of the "syscalls" array map at the native
- * number. Argument indexes are stored plus one (0: none). Written by user space at start.
+ * How to capture one syscall: the value of the "syscalls" array map at the native number
+ * (or at COMPAT_BASE + the i386 number, for 32-bit syscalls of x86_64 tasks). Argument
+ * indexes are stored plus one (0: none). Written by user space at start.
  */
 struct sc_desc {
 	__u16 ksys;
@@ -147,6 +161,10 @@ struct sc_desc {
 #define REC_F_INODE (1 << 2)  /* rec_exec: a struct kl_inode of the executable ends the tail */
 #define REC_F_CONTEXT (1 << 3) /* context for replay's state, not an event of the recorded
 				* processes (the recorder starting the command) */
+#define REC_F_COMPAT (1 << 4)  /* a 32-bit (compat) syscall: hdr.syscall was mapped from its
+				* i386 number, args are the i386 argument registers (ebx, ecx,
+				* edx, esi, edi, ebp), zero-extended; on syscall, fork, exec and
+				* exit records. Traces without it read as before. */
 
 /* Common header of every record: 56 bytes. */
 struct rec_hdr {

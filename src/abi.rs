@@ -28,6 +28,9 @@ pub const REC_F_TRUNC1: u16 = 1 << 1;
 pub const REC_F_INODE: u16 = 1 << 2;
 /// `rec_hdr.flags`: context for replay's state, not an event of the recorded processes.
 pub const REC_F_CONTEXT: u16 = 1 << 3;
+/// `rec_hdr.flags`: a 32-bit (compat) syscall; its id was mapped from the i386 table and
+/// its arguments are the i386 argument registers.
+pub const REC_F_COMPAT: u16 = 1 << 4;
 /// `rec_exit.exit_flags`: the last thread of its process ended.
 pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
 /// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.

@@ -48,6 +48,14 @@ pub const D_RET_FD: u8 = 1 << 0;
 pub const D_CONTEXT: u8 = 1 << 1;
 pub const D_FAILURE_ONLY: u8 = 1 << 2;
 pub const D_FCNTL_DUP: u8 = 1 << 3;
+/// Compat only: the ids in arguments 1..3 are 16-bit (`0xffff`: -1); widened at entry.
+pub const D_UID16: u8 = 1 << 4;
+/// Compat only (`mmap2`): argument 6 is in 4096-byte pages; turned into bytes at entry.
+pub const D_PGOFF: u8 = 1 << 5;
+/// Compat only: a 64-bit value split over arguments 2 (low) and 3 (high), joined into 2.
+pub const D_SPLIT64_2: u8 = 1 << 6;
+/// Compat only: a 64-bit value split over arguments 4 (low) and 5 (high), joined into 4.
+pub const D_SPLIT64_4: u8 = 1 << 7;
 
 /// Where a socket address is (`A_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,6 +415,246 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(79, "setresgid", P, Some(119), Some(149), NONE),
 ];
 
+/// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompatArgs {
+    /// The same arguments in the same order (each 32 bits wide).
+    Same,
+    /// The old 16-bit set*id calls: ids are `old_uid_t`, `0xffff` meaning -1.
+    Uid16,
+    /// `mmap2`: the offset (argument 6) counts 4096-byte pages.
+    PageOffset,
+    /// A 64-bit length or offset passed as two 32-bit halves, low first, from argument
+    /// 2 (`truncate64`, `ftruncate64`) or 4 (`pread64`, `pwrite64`, `preadv`, `pwritev`,
+    /// `preadv2`, `pwritev2`): joined where the native syscall has it.
+    Split64(u8),
+}
+
+/// A 32-bit syscall of an x86_64 task (`int $0x80`, `sysenter`, 32-bit `syscall`): its
+/// i386 number and the catalogue syscall it is recorded as.
+#[derive(Debug, Clone, Copy)]
+pub struct CompatSyscall {
+    /// The i386 number (arch/x86/entry/syscalls/syscall_32.tbl).
+    pub nr: u32,
+    /// The kellect id it is recorded under.
+    pub id: u16,
+    pub args: CompatArgs,
+}
+
+const fn i386(nr: u32, id: u16) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Same,
+    }
+}
+
+/// Every i386 syscall recorded from x86_64 tasks, by i386 number, mapped to kellect ids.
+/// Several numbers may be one catalogue syscall (`stat` and `stat64`, `setuid` and
+/// `setuid32`, the time32 and time64 `recvmmsg`). A 32-bit syscall not listed here is not
+/// recorded: it is never looked up in the x86_64 table.
+///
+/// Not listed, because no catalogue syscall is what they do with these arguments: the old
+/// `mmap` (90, its arguments in a struct in memory), `oldstat`/`oldlstat`/`oldfstat`, and
+/// `socketcall` (102), whose calls are recorded through [`SOCKETCALL`] instead.
+/// i386 has no `accept` of its own (only through `socketcall`); its `fstatat64` is
+/// recorded as `newfstatat`, its `stat64` family as `stat`, `lstat`, `fstat`.
+pub const I386: &[CompatSyscall] = &[
+    i386(5, 1),          // open
+    i386(295, 2),        // openat
+    i386(437, 3),        // openat2
+    i386(8, 4),          // creat
+    i386(10, 5),         // unlink
+    i386(301, 6),        // unlinkat
+    i386(38, 7),         // rename
+    i386(302, 8),        // renameat
+    i386(353, 9),        // renameat2
+    i386(15, 10),        // chmod
+    i386(94, 11),        // fchmod
+    i386(306, 12),       // fchmodat
+    i386(452, 13),       // fchmodat2
+    i386(106, 14),       // stat
+    i386(195, 14),       // stat64
+    i386(107, 15),       // lstat
+    i386(196, 15),       // lstat64
+    i386(108, 16),       // fstat
+    i386(197, 16),       // fstat64
+    i386(300, 17),       // fstatat64
+    i386(383, 18),       // statx
+    i386(12, 19),        // chdir
+    i386(133, 20),       // fchdir
+    i386(39, 21),        // mkdir
+    i386(296, 22),       // mkdirat
+    i386(40, 23),        // rmdir
+    i386(3, 24),         // read
+    split64(180, 25, 4), // pread64
+    i386(145, 26),       // readv
+    split64(333, 27, 4), // preadv
+    split64(378, 28, 4), // preadv2
+    i386(4, 29),         // write
+    split64(181, 30, 4), // pwrite64
+    i386(146, 31),       // writev
+    split64(334, 32, 4), // pwritev
+    split64(379, 33, 4), // pwritev2
+    i386(41, 34),        // dup
+    i386(63, 35),        // dup2
+    i386(330, 36),       // dup3
+    i386(55, 37),        // fcntl
+    i386(221, 37),       // fcntl64
+    i386(6, 38),         // close
+    i386(92, 39),        // truncate
+    split64(193, 39, 2), // truncate64
+    i386(93, 40),        // ftruncate
+    split64(194, 40, 2), // ftruncate64
+    i386(9, 41),         // link
+    i386(303, 42),       // linkat
+    i386(83, 43),        // symlink
+    i386(304, 44),       // symlinkat
+    i386(2, 45),         // fork
+    i386(190, 46),       // vfork
+    i386(120, 47),       // clone
+    i386(435, 48),       // clone3
+    i386(11, 49),        // execve
+    i386(358, 50),       // execveat
+    i386(1, 51),         // exit
+    i386(252, 52),       // exit_group
+    i386(42, 53),        // pipe
+    i386(331, 54),       // pipe2
+    i386(37, 55),        // kill
+    i386(238, 56),       // tkill
+    i386(270, 57),       // tgkill
+    i386(26, 58),        // ptrace
+    CompatSyscall {
+        nr: 192, // mmap2
+        id: 59,
+        args: CompatArgs::PageOffset,
+    },
+    i386(125, 60),  // mprotect
+    i386(362, 61),  // connect
+    i386(369, 62),  // sendto
+    i386(370, 63),  // sendmsg
+    i386(345, 64),  // sendmmsg
+    i386(371, 65),  // recvfrom
+    i386(372, 66),  // recvmsg
+    i386(337, 67),  // recvmmsg
+    i386(417, 67),  // recvmmsg_time64
+    i386(364, 69),  // accept4
+    i386(361, 70),  // bind
+    i386(368, 71),  // getpeername
+    i386(360, 72),  // socketpair
+    i386(359, 73),  // socket
+    uid16(23, 74),  // setuid
+    i386(213, 74),  // setuid32
+    uid16(70, 75),  // setreuid
+    i386(203, 75),  // setreuid32
+    uid16(164, 76), // setresuid
+    i386(208, 76),  // setresuid32
+    uid16(46, 77),  // setgid
+    i386(214, 77),  // setgid32
+    uid16(71, 78),  // setregid
+    i386(204, 78),  // setregid32
+    uid16(170, 79), // setresgid
+    i386(210, 79),  // setresgid32
+];
+
+const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Split64(low_arg),
+    }
+}
+
+/// The i386 number of `socketcall(call, args)`, the multiplexer of socket calls.
+pub const I386_SOCKETCALL: u32 = 102;
+/// Where 32-bit syscalls are in the BPF "syscalls" map: this plus the i386 number
+/// (`COMPAT_BASE` in records.h; native numbers are below it).
+pub const COMPAT_BASE: u32 = 1024;
+/// Where socketcall's calls are among them: `COMPAT_BASE + SOCKETCALL_BASE + SYS_*`
+/// (`SOCKETCALL_BASE` in records.h), past every i386 number.
+pub const SOCKETCALL_BASE: u32 = 1000;
+
+/// The calls of i386's `socketcall` (linux/net.h `SYS_*`) recorded, and the catalogue
+/// syscall each is recorded as (its arguments are read from socketcall's array, in the
+/// catalogue syscall's order). `SYS_SEND` and `SYS_RECV` are `sendto` and `recvfrom`
+/// without an address, as the kernel runs them. Not recorded: `SYS_LISTEN`,
+/// `SYS_GETSOCKNAME`, `SYS_SHUTDOWN`, `SYS_SETSOCKOPT`, `SYS_GETSOCKOPT` (no catalogue
+/// syscall).
+pub const SOCKETCALL: &[(u32, u16)] = &[
+    (1, 73),  // SYS_SOCKET: socket
+    (2, 70),  // SYS_BIND: bind
+    (3, 61),  // SYS_CONNECT: connect
+    (5, 68),  // SYS_ACCEPT: accept
+    (7, 71),  // SYS_GETPEERNAME: getpeername
+    (8, 72),  // SYS_SOCKETPAIR: socketpair
+    (9, 62),  // SYS_SEND: sendto
+    (10, 65), // SYS_RECV: recvfrom
+    (11, 62), // SYS_SENDTO: sendto
+    (12, 65), // SYS_RECVFROM: recvfrom
+    (16, 63), // SYS_SENDMSG: sendmsg
+    (17, 66), // SYS_RECVMSG: recvmsg
+    (18, 69), // SYS_ACCEPT4: accept4
+    (19, 67), // SYS_RECVMMSG: recvmmsg
+    (20, 64), // SYS_SENDMMSG: sendmmsg
+];
+
+const fn uid16(nr: u32, id: u16) -> CompatSyscall {
+    CompatSyscall {
+        nr,
+        id,
+        args: CompatArgs::Uid16,
+    }
+}
+
+/// How a 32-bit syscall is captured: the catalogue syscall's capture, less what is read
+/// through a structure whose 32-bit layout differs from the 64-bit one (`struct stat`,
+/// `msghdr`, `mmsghdr`, `iovec`), which would otherwise be read wrongly. Paths, fds, plain
+/// buffers, socket addresses, `int[2]`, `statx` and `open_how` are the same in both ABIs.
+pub const fn compat_capture(c: Capture) -> Capture {
+    Capture {
+        addr: match c.addr {
+            Addr::Msg(_) => Addr::None,
+            a => a,
+        },
+        out: match c.out {
+            Out::Stat(_) => Out::None,
+            o => o,
+        },
+        payload: match c.payload {
+            Payload::Iov(_) | Payload::Msg(_) | Payload::Mmsg(_) => Payload::None,
+            p => p,
+        },
+        ..c
+    }
+}
+
+/// The `struct sc_desc` bytes of a 32-bit syscall for the BPF "syscalls" map (at
+/// [`COMPAT_BASE`] plus its number)
+/// (`None` when its kellect id is unknown, which the table's test rules out).
+pub fn compat_desc_bytes(c: &CompatSyscall) -> Option<[u8; 16]> {
+    let native = by_id(c.id)?;
+    let mut s = *native;
+    s.capture = compat_capture(native.capture);
+    s.capture.flags |= match c.args {
+        CompatArgs::Same => 0,
+        CompatArgs::Uid16 => D_UID16,
+        CompatArgs::PageOffset => D_PGOFF,
+        CompatArgs::Split64(2) => D_SPLIT64_2,
+        CompatArgs::Split64(4) => D_SPLIT64_4,
+        CompatArgs::Split64(_) => return None,
+    };
+    Some(desc_bytes(&s))
+}
+
+/// The `struct sc_desc` bytes of a call of i386's socketcall for the BPF "syscalls" map
+/// (at [`COMPAT_BASE`] + [`SOCKETCALL_BASE`] + the call): the catalogue syscall's compat
+/// capture (`None` for an unknown kellect id).
+pub fn socketcall_desc_bytes(id: u16) -> Option<[u8; 16]> {
+    let mut s = *by_id(id)?;
+    s.capture = compat_capture(s.capture);
+    Some(desc_bytes(&s))
+}
+
 /// The syscall with this kellect id.
 pub fn by_id(id: u16) -> Option<&'static Syscall> {
     // The table is ordered by id from 1: index directly, check, fall back to a search.
@@ -491,6 +739,89 @@ mod tests {
             nrs.dedup();
             assert_eq!(nrs.len(), n);
         }
+    }
+
+    #[test]
+    fn i386_numbers_are_unique_and_cover_the_catalogue() {
+        let mut nrs: Vec<u32> = I386.iter().map(|c| c.nr).collect();
+        nrs.sort();
+        nrs.dedup();
+        assert_eq!(nrs.len(), I386.len());
+        for c in I386 {
+            assert!(
+                by_id(c.id).is_some(),
+                "i386 {} maps to unknown id {}",
+                c.nr,
+                c.id
+            );
+            assert!(
+                c.nr < SOCKETCALL_BASE,
+                "i386 {} is past its part of the map",
+                c.nr
+            );
+            assert!(compat_desc_bytes(c).is_some());
+        }
+        // Every catalogue syscall has an i386 number, except those i386 lacks.
+        for s in SYSCALLS {
+            let mapped = I386.iter().any(|c| c.id == s.id);
+            let absent = s.name == "accept";
+            assert!(
+                mapped != absent,
+                "{}: mapped {mapped}, absent on i386 {absent}",
+                s.name
+            );
+        }
+        // Spot checks against syscall_32.tbl: the numbers of the example.
+        let id_of = |nr: u32| I386.iter().find(|c| c.nr == nr).map(|c| c.id);
+        assert_eq!(id_of(5), Some(1)); // open
+        assert_eq!(id_of(4), Some(29)); // write
+        assert_eq!(id_of(6), Some(38)); // close
+        assert_eq!(id_of(10), Some(5)); // unlink
+        assert_eq!(id_of(102), None); // socketcall: its own table
+        let pread64 = I386.iter().find(|c| c.nr == 180).unwrap();
+        assert_eq!(compat_desc_bytes(pread64).unwrap()[3], D_SPLIT64_4);
+        let ftruncate64 = I386.iter().find(|c| c.nr == 194).unwrap();
+        assert_eq!(compat_desc_bytes(ftruncate64).unwrap()[3], D_SPLIT64_2);
+        assert_eq!(id_of(90), None); // old mmap
+    }
+
+    #[test]
+    fn socketcall_calls_are_unique_and_known() {
+        let mut calls: Vec<u32> = SOCKETCALL.iter().map(|&(c, _)| c).collect();
+        calls.sort();
+        calls.dedup();
+        assert_eq!(calls.len(), SOCKETCALL.len());
+        for &(call, id) in SOCKETCALL {
+            // The BPF side takes calls 1..=20 (SYS_SENDMMSG), within the 1024 compat entries.
+            assert!((1..=20).contains(&call), "call {call}");
+            assert!(SOCKETCALL_BASE + call < 1024);
+            let d = socketcall_desc_bytes(id).unwrap_or_else(|| panic!("call {call}"));
+            assert_eq!(u16::from_le_bytes([d[0], d[1]]), id);
+            assert_eq!(by_id(id).unwrap().group, Group::Network, "call {call}");
+        }
+        // accept exists on i386 only through socketcall.
+        assert!(SOCKETCALL.contains(&(5, 68)));
+    }
+
+    #[test]
+    fn compat_capture_reads_no_64_bit_structure() {
+        for c in I386 {
+            let d = compat_desc_bytes(c).unwrap();
+            let native = desc_bytes(by_id(c.id).unwrap());
+            // addr_kind 3 (msghdr), out_kind 1 (struct stat), payload 2..=4 (iovec, msghdr).
+            assert_ne!(d[7], 3, "{}", c.nr);
+            assert_ne!(d[10], 1, "{}", c.nr);
+            assert!(d[12] <= 1, "{}", c.nr);
+            // Everything else is the catalogue syscall's.
+            assert_eq!(d[..3], native[..3], "{}", c.nr);
+            let compat_flags = D_UID16 | D_PGOFF | D_SPLIT64_2 | D_SPLIT64_4;
+            assert_eq!(d[3] & !compat_flags, native[3], "{}", c.nr);
+            assert_eq!(d[4..7], native[4..7], "{}", c.nr);
+            let uid16 = matches!(c.args, CompatArgs::Uid16);
+            assert_eq!(d[3] & D_UID16 != 0, uid16, "{}", c.nr);
+        }
+        let mmap2 = I386.iter().find(|c| c.nr == 192).unwrap();
+        assert_eq!(compat_desc_bytes(mmap2).unwrap()[3], D_PGOFF);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod accounting;
 mod catalogue;
 mod cli;
+mod compat;
 #[cfg(feature = "record")]
 mod enrich;
 mod fixtures;

@@ -153,6 +153,30 @@ fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
             )
             .with_context(|| format!("configuring syscall {}", s.name))?;
     }
+    // 32-bit syscalls of x86_64 tasks, by i386 number. (arm64's BPF side drops AArch32
+    // syscalls: there is no table for them.)
+    if cfg!(target_arch = "x86_64") {
+        for c in crate::syscalls::I386 {
+            let Some(desc) = crate::syscalls::compat_desc_bytes(c) else {
+                continue;
+            };
+            let key = crate::syscalls::COMPAT_BASE + c.nr;
+            skel.maps
+                .syscalls
+                .update(&key.to_ne_bytes(), &desc, MapFlags::ANY)
+                .with_context(|| format!("configuring i386 syscall {}", c.nr))?;
+        }
+        for &(call, id) in crate::syscalls::SOCKETCALL {
+            let Some(desc) = crate::syscalls::socketcall_desc_bytes(id) else {
+                continue;
+            };
+            let key = crate::syscalls::COMPAT_BASE + crate::syscalls::SOCKETCALL_BASE + call;
+            skel.maps
+                .syscalls
+                .update(&key.to_ne_bytes(), &desc, MapFlags::ANY)
+                .with_context(|| format!("configuring i386 socketcall {call}"))?;
+        }
+    }
     Ok(())
 }
 

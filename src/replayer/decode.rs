@@ -23,6 +23,9 @@ pub struct Common {
     pub syscall: u16,
     /// Context for state only (the recorder starting the command): never shown.
     pub context: bool,
+    /// The syscall was a 32-bit (compat) one of a 64-bit task (`REC_F_COMPAT`): `syscall`
+    /// and the arguments come from the i386 ABI.
+    pub compat: bool,
     pub comm: String,
 }
 
@@ -38,6 +41,7 @@ impl Common {
             cpu: h.cpu.get(),
             syscall: h.syscall.get(),
             context: h.flags.get() & abi::REC_F_CONTEXT != 0,
+            compat: h.flags.get() & abi::REC_F_COMPAT != 0,
             comm: abi::c_str(&h.comm),
         }
     }
@@ -253,7 +257,13 @@ fn decode_record(record: &Record<'_>) -> Event {
         }
         Record::Syscall { rec, tail } => {
             let id = rec.hdr.syscall.get();
-            let capture = syscalls::by_id(id).map(|s| s.capture);
+            let capture = syscalls::by_id(id).map(|s| {
+                if common.compat {
+                    syscalls::compat_capture(s.capture)
+                } else {
+                    s.capture
+                }
+            });
             let flags = rec.sc_flags.get();
             let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
             let filled = match (capture.map(|c| c.out), tail.out.len()) {

@@ -170,6 +170,9 @@ impl Serialize for EventView<'_> {
         if let Some(name) = syscalls::name(c.syscall) {
             m.serialize_entry("syscall", name)?;
         }
+        if c.compat {
+            m.serialize_entry("compat", &true)?;
+        }
         m.serialize_entry("comm", &c.comm)?;
         m.serialize_entry("pid", &c.pid)?;
         m.serialize_entry("tid", &c.tid)?;

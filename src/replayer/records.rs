@@ -494,10 +494,15 @@ impl RecordsView {
         self.next_sweep = now.saturating_add(SWEEP_NS);
         let mut due: Vec<(u64, u64, &'static str)> = Vec::new();
         for (id, s) in &self.socks {
+            // Active: traffic counted for longer than ACTIVE, timed from its first packet
+            // (NetFlow's active timeout); nothing counted since the last export, no export.
+            let counting = [s.tx.first_ns, s.rx.first_ns].into_iter().flatten().min();
             if now.saturating_sub(s.last_ns) > self.cfg.idle_ns {
                 due.push((s.last_ns, *id, "idle"));
-            } else if now.saturating_sub(s.first_ns) > self.cfg.active_ns {
-                due.push((s.first_ns, *id, "active"));
+            } else if let Some(start) =
+                counting.filter(|t| now.saturating_sub(*t) > self.cfg.active_ns)
+            {
+                due.push((start, *id, "active"));
             }
         }
         due.sort();
