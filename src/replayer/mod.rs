@@ -74,6 +74,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | records decoded at once | 1/32 of raw bytes (decoded records take ~4-8x their raw bytes) | 8 MiB raw |
 /// | the reorder stage | 1/4, by an estimate of each held record's size | 64 MiB |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
+/// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
@@ -126,6 +127,11 @@ impl MemoryBudget {
     /// aggregated), counted at ~1 KiB each.
     pub fn table_entries(self) -> usize {
         usize::try_from(self.bytes / 8 / 1024).unwrap_or(usize::MAX)
+    }
+
+    /// Entries (paths plus files) of the inode model, at [`files::ENTRY_BYTES`] each.
+    pub fn file_entries(self) -> usize {
+        usize::try_from(self.bytes / 8 / files::ENTRY_BYTES as u64).unwrap_or(usize::MAX)
     }
 }
 
@@ -529,7 +535,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             cfg,
             ctx: Context::with_limits(cfg.budget.meta_limits()),
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
-            table: ProcessTable::default(),
+            table: ProcessTable::new(cfg.budget.file_entries()),
             records: (cfg.view == View::Records).then(|| {
                 RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
             }),
