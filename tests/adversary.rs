@@ -227,7 +227,6 @@ mod live {
     /// `-f` the recorder must refuse before it starts, not record for hours and stop at
     /// the first rotation.
     #[test]
-    #[ignore = "reason: the sink checks a rotated segment's name only when it rotates, so a leftover t.1.kz ends the recording at the first rotation (exit 1, 'recording stopped early') instead of being refused at start"]
     fn a_leftover_rotated_segment_is_refused_at_start_not_midway() {
         if !live() {
             return;
@@ -249,6 +248,12 @@ mod live {
             !stderr.contains("recording stopped early"),
             "the recording ran and was cut at the first rotation:\n{stderr}"
         );
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{} already exists", leftover.display())),
+            "{stderr}"
+        );
+        assert!(!trace.exists(), "nothing was recorded");
     }
 
     /// Someone holds a lock on the old trace (a shared one, as a reader would, or an

@@ -402,6 +402,50 @@ pub fn segment_path(output: &Path, index: u32) -> PathBuf {
     output.with_file_name(name)
 }
 
+/// A regular file already at a name [`segment_path`] gives some segment after the first
+/// of a recording written to `output` (`trace.N.kz`, N ≥ 1: a leftover of an earlier
+/// recording), the first one found in its directory, or `None`. Anything else at such a
+/// name (a symbolic link, a device…) is left to [`SegmentFile::create`], which refuses it
+/// by what it is when the recording reaches it. Errors: the directory cannot be listed.
+pub fn existing_rotated_segment(output: &Path) -> io::Result<Option<PathBuf>> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // `stem.N.ext` (or `stem.N`), as segment_path names them.
+    let prefix = format!(
+        "{}.",
+        output.file_stem().unwrap_or_default().to_string_lossy()
+    );
+    let suffix = output
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    for entry in std::fs::read_dir(dir).map_err(|e| with_path(e, dir))? {
+        let entry = entry.map_err(|e| with_path(e, dir))?;
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let index = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+            .and_then(|n| n.parse::<u32>().ok());
+        if index.is_some_and(|i| {
+            i >= 1
+                && *name
+                    == *segment_path(output, i)
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+        }) {
+            return Ok(Some(dir.join(&*name)));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,6 +631,31 @@ mod tests {
         let seg = open_segment(&path).unwrap();
         assert!(seg.note.is_none() && seg.closed && seg.damage.is_empty());
         assert_eq!(seg.frames().count(), 40);
+    }
+
+    #[test]
+    fn rotated_names_already_taken_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("t.kz");
+        for name in ["t.kz", "t.x.kz", "t.0.kz", "t.1.kzz", "u.1.kz", "t.01.kz"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(existing_rotated_segment(&output).unwrap(), None);
+        std::fs::write(dir.path().join("t.17.kz"), b"").unwrap();
+        assert_eq!(
+            existing_rotated_segment(&output).unwrap(),
+            Some(dir.path().join("t.17.kz"))
+        );
+        let bare = dir.path().join("t");
+        assert_eq!(existing_rotated_segment(&bare).unwrap(), None);
+        // A link is not a leftover trace: SegmentFile::create names it when it is reached.
+        std::os::unix::fs::symlink("t.kz", dir.path().join("t.2")).unwrap();
+        assert_eq!(existing_rotated_segment(&bare).unwrap(), None);
+        std::fs::write(dir.path().join("t.3"), b"").unwrap();
+        assert_eq!(
+            existing_rotated_segment(&bare).unwrap(),
+            Some(dir.path().join("t.3"))
+        );
     }
 
     #[test]
