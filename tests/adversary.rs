@@ -125,6 +125,31 @@ fn numbering_at_u32_max_is_reported_without_panic() {
     assert!(info.lines().count() < 60, "{info}");
 }
 
+/// A crash (kill -9, power loss) between creating a rotated segment and writing its file
+/// header leaves an empty or all-zero `t.N.kz` beside intact segments. `kellect replay
+/// t*.kz` must still replay the intact ones and name the unreadable file.
+#[test]
+#[ignore = "reason: replayer::trace::open_recordings returns the first file's open error, so one unreadable file (empty, or a zero-filled preallocation) fails the whole replay with no output; skipping it with a warning needs a place for file-level warnings outside any recording (main.rs and replayer), not a local fix"]
+fn an_unreadable_segment_left_by_a_crash_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let intact = dir.path().join("t.kz");
+    std::fs::copy(crate::util::fixture("process.kz"), &intact).unwrap();
+    for torn in [&[][..], &[0u8; 65536][..]] {
+        let next = dir.path().join("t.1.kz");
+        std::fs::write(&next, torn).unwrap();
+        let out = kellect()
+            .args(["replay", "-o", "json-min"])
+            .arg(&intact)
+            .arg(&next)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!out.stdout.is_empty(), "nothing replayed: {stderr}");
+        assert!(stderr.contains("t.1.kz"), "{stderr}");
+    }
+}
+
 #[cfg(feature = "record")]
 mod live {
     use std::os::fd::AsRawFd;
