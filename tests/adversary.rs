@@ -150,6 +150,47 @@ fn an_unreadable_segment_left_by_a_crash_does_not_hide_the_others() {
     }
 }
 
+/// A replay of a recording that has just started (its recorder holds the lock and no frame
+/// is committed yet) is not a failure; the same bytes with no recorder are one.
+#[test]
+fn a_recording_that_has_not_committed_a_frame_yet_is_not_an_error() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.kz");
+    // The file header alone: what a recorder has committed before its first block.
+    let segment = tiny_segment(0, 0, 0, None);
+    std::fs::write(&trace, &segment[..48]).unwrap();
+    let replay = || {
+        kellect()
+            .args(["replay", "-o", "json-min"])
+            .arg(&trace)
+            .output()
+            .unwrap()
+    };
+    let out = replay();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no recorder: nothing was recovered"
+    );
+    // The recorder's lock, held as SegmentFile holds it.
+    let writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&trace)
+        .unwrap();
+    // SAFETY: flock only reads its integer arguments; the fd is open.
+    assert_eq!(unsafe { libc::flock(writer.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let out = replay();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("no data frame is committed yet"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+    drop(writer);
+}
+
 #[cfg(feature = "record")]
 mod live {
     use std::os::fd::AsRawFd;

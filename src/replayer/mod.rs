@@ -128,6 +128,10 @@ pub struct ReplayReport {
     /// Data frames from which at least one record was decoded (0: nothing was recovered).
     pub frames_decoded: u64,
     pub warnings: Vec<String>,
+    /// Segments that a recorder was still writing as they were opened (each has a
+    /// [`trace::Segment::note`], one of `warnings`): an empty result may only mean that no
+    /// frame was committed yet.
+    pub being_written: usize,
 }
 
 /// Replays trace files into `sink`. Damaged input is salvaged: everything intact is
@@ -138,6 +142,11 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
         report.warnings.extend(info::loss_warning(recording));
+        report.being_written += recording
+            .segments
+            .iter()
+            .filter(|s| s.note.is_some())
+            .count();
         let mut engine = Engine::new(cfg, sink);
         feed_recording(&mut engine, recording)?;
         engine.finish()?;
