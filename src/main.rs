@@ -461,6 +461,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for w in &report.warnings {
                     eprintln!("kellect: warning: {w}");
                 }
+                // Warnings beyond the being-written notes: damage, not a recording starting.
+                let damaged = report.warnings.len() > report.being_written;
+                if report.frames_decoded == 0 && report.being_written > 0 && !damaged {
+                    // A recording that has not committed its first frame yet: not a failure.
+                    eprintln!(
+                        "kellect: warning: no data frame is committed yet: the recording has \
+                         just started; replay it again later"
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
                 if report.frames_decoded == 0 {
                     // Salvage found nothing: an empty output must not pass for a quiet trace.
                     bail!(

@@ -489,7 +489,12 @@ fn fork_record() -> (Vec<u8>, u64) {
 
 /// A small segment built from scratch: `frames` frames of one fork record each, numbered
 /// from `first_seq`, and optionally a continuation.
-fn tiny_segment(index: u32, first_seq: u32, frames: u32, cont: Option<Continuation>) -> Vec<u8> {
+pub(crate) fn tiny_segment(
+    index: u32,
+    first_seq: u32,
+    frames: u32,
+    cont: Option<Continuation>,
+) -> Vec<u8> {
     let header = FileHeader {
         recording_id: 0x5eed,
         segment_index: index,

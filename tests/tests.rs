@@ -2,6 +2,7 @@
 //! live recordings of real workloads need root and BPF (they must run in CI).
 
 mod accounting;
+mod adversary;
 mod catalogue;
 mod cli;
 mod compat;

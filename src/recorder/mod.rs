@@ -149,9 +149,30 @@ fn has_bpf_capabilities() -> bool {
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
 }
 
+/// The flags the stop signals set: SIGINT sets `interrupted`, SIGTERM and SIGHUP set
+/// `terminated`. Registered once, at the start of [`record`].
+struct StopSignals {
+    interrupted: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
+}
+
 /// Records until the command exits, `duration` passes, or SIGINT/SIGTERM arrives.
 pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     preflight()?;
+    // The handlers go in before the trace file is created and the programs load (seconds
+    // on a busy host): a Ctrl-C during start-up then stops the recording cleanly, with a
+    // closed trace, instead of killing the recorder.
+    let signals = StopSignals {
+        interrupted: Arc::new(AtomicBool::new(false)),
+        terminated: Arc::new(AtomicBool::new(false)),
+    };
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &signals.interrupted),
+        (signal_hook::consts::SIGTERM, &signals.terminated),
+        (signal_hook::consts::SIGHUP, &signals.terminated),
+    ] {
+        signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
+    }
     let started = Instant::now();
     let target_mode = !cfg.command.is_empty() && !cfg.system_wide;
     let settings = RecordSettings {
@@ -201,7 +222,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         .spawn(move || sink_run(rx))
         .context("starting the writer thread")?;
 
-    let result = record_with_sink(&cfg, target_mode, tx, recycle_rx, &sink_failed);
+    let result = record_with_sink(&cfg, target_mode, tx, recycle_rx, &sink_failed, &signals);
     let sink_report = sink_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
@@ -243,7 +264,12 @@ fn record_with_sink(
     tx: SyncSender<SinkMsg>,
     recycle: Receiver<Vec<u8>>,
     sink_failed: &AtomicBool,
+    signals: &StopSignals,
 ) -> Result<RecordOutcome> {
+    let StopSignals {
+        interrupted,
+        terminated,
+    } = signals;
     let mut storage = MaybeUninit::uninit();
     let mut probes = bpf::Probes::load(
         &mut storage,
@@ -261,16 +287,6 @@ fn record_with_sink(
     // never in neither.
     tx.send(SinkMsg::Opening)
         .context("the writer thread stopped")?;
-
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let terminated = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &interrupted),
-        (signal_hook::consts::SIGTERM, &terminated),
-        (signal_hook::consts::SIGHUP, &terminated),
-    ] {
-        signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
-    }
 
     let mut child = match cfg.command.split_first() {
         Some((program, args)) => Some(

@@ -6,6 +6,10 @@
 //! is refused, with or without `overwrite`; `overwrite` replaces a regular file by creating
 //! a new one beside it and renaming it over, never by truncating or changing the old one.
 //!
+//! The directory is opened once per recording ([`OutputDir`]) and every segment is made
+//! relative to it, so rotated segments cannot be redirected by swapping a directory on
+//! the output path for a symbolic link while the recording runs.
+//!
 //! While the segment is written the file holds an exclusive `flock`, released when it is
 //! closed: a reader that cannot take a shared lock knows the segment is still growing and
 //! reads only its committed blocks (`replayer::trace::open_segment`).
@@ -16,15 +20,51 @@
 //! allocation as zeros, which readers recognise as a zero tail; a clean finish truncates
 //! the file to the bytes written.
 
-use std::fs::{File, OpenOptions};
+use std::ffi::{CString, OsStr};
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
 
 use crate::format::Storage;
+
+/// The directory a recording's segments are created in, opened once when the recording
+/// starts: every segment, the first and each rotated one, is created, checked and renamed
+/// relative to it (`openat`, `renameat`, `unlinkat`), so a directory on the output path
+/// replaced by a symbolic link during the recording does not move the later segments.
+pub struct OutputDir {
+    fd: OwnedFd,
+}
+
+impl OutputDir {
+    /// Opens the directory that holds `output` (`.` for a bare file name), following links
+    /// on the way as the user's own path does. Errors name the directory.
+    pub fn of(output: &Path) -> io::Result<Self> {
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let c = c_name(dir.as_os_str(), dir)?;
+        // SAFETY: open reads a NUL-terminated path that lives across the call.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(with_path(io::Error::last_os_error(), dir));
+        }
+        // SAFETY: fd was just opened here and is owned by nothing else.
+        Ok(OutputDir {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+}
 
 /// A segment file being written: the production [`Storage`] of
 /// [`SegmentWriter`](crate::format::SegmentWriter).
@@ -49,9 +89,20 @@ impl SegmentFile {
     /// it is is said), with or without `overwrite`; a regular file is there and not
     /// `overwrite` (`AlreadyExists`); the directory is missing or not writable.
     pub fn create(path: &Path, overwrite: bool, chunk_size: u64) -> io::Result<Self> {
+        Self::create_in(&OutputDir::of(path)?, path, overwrite, chunk_size)
+    }
+
+    /// [`SegmentFile::create`] in `dir`, opened beforehand: the file is `path`'s file name
+    /// in `dir`, whatever `path`'s directory has become since; `path` names it in errors.
+    pub fn create_in(
+        dir: &OutputDir,
+        path: &Path,
+        overwrite: bool,
+        chunk_size: u64,
+    ) -> io::Result<Self> {
         let page = page_size();
         let chunk_size = chunk_size.max(page).div_ceil(page) * page;
-        let file = create_private(path, overwrite)?;
+        let file = create_private(dir, path, overwrite)?;
         Ok(SegmentFile {
             file,
             chunk_size,
@@ -157,8 +208,11 @@ impl Storage for SegmentFile {
 /// Opens a new file at `path` for writing, refusing what is not a regular file and
 /// replacing a regular one only if `overwrite` (see the module notes). The file is locked
 /// (`LOCK_EX`) before it is visible under `path` whenever it replaces something.
-fn create_private(path: &Path, overwrite: bool) -> io::Result<File> {
-    match open_new(path) {
+fn create_private(dir: &OutputDir, path: &Path, overwrite: bool) -> io::Result<File> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| with_path(io::Error::from(io::ErrorKind::InvalidInput), path))?;
+    match open_new(dir, name, path) {
         Ok(file) => {
             lock_exclusive(&file, path)?;
             return Ok(file);
@@ -166,7 +220,9 @@ fn create_private(path: &Path, overwrite: bool) -> io::Result<File> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(with_path(e, path)),
     }
-    let meta = std::fs::symlink_metadata(path).map_err(|e| with_path(e, path))?;
+    let meta = open_no_follow(dir, name, path)?
+        .metadata()
+        .map_err(|e| with_path(e, path))?;
     if !meta.file_type().is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -192,43 +248,85 @@ fn create_private(path: &Path, overwrite: bool) -> io::Result<File> {
             ),
         ));
     }
-    let (temp, file) = create_beside(path)?;
-    let renamed = lock_exclusive(&file, &temp)
-        .and_then(|()| std::fs::rename(&temp, path).map_err(|e| with_path(e, path)));
+    let (temp, file) = create_beside(dir, name, path)?;
+    let temp_path = path.with_file_name(&temp);
+    let renamed = lock_exclusive(&file, &temp_path).and_then(|()| {
+        let (from, to) = (c_name(&temp, &temp_path)?, c_name(name, path)?);
+        let fd = dir.fd.as_raw_fd();
+        // SAFETY: renameat reads two NUL-terminated names that live across the call.
+        if unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) } != 0 {
+            return Err(with_path(io::Error::last_os_error(), path));
+        }
+        Ok(())
+    });
     if let Err(e) = renamed {
-        let _ = std::fs::remove_file(&temp);
+        if let Ok(c) = c_name(&temp, &temp_path) {
+            // SAFETY: unlinkat reads a NUL-terminated name that lives across the call.
+            unsafe { libc::unlinkat(dir.fd.as_raw_fd(), c.as_ptr(), 0) };
+        }
         return Err(e);
     }
     Ok(file)
 }
 
-/// `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`, mode 0600: a new file or an error.
-fn open_new(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+fn c_name(name: &OsStr, path: &Path) -> io::Result<CString> {
+    CString::new(name.as_bytes())
+        .map_err(|e| with_path(io::Error::new(io::ErrorKind::InvalidInput, e), path))
 }
 
-/// A new file with a unique name in `path`'s directory, to be renamed over `path`.
-fn create_beside(path: &Path) -> io::Result<(PathBuf, File)> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| with_path(io::Error::from(io::ErrorKind::InvalidInput), path))?
-        .to_string_lossy();
+/// `openat` of `name` in `dir`; `path` names it in errors.
+fn open_at(dir: &OutputDir, name: &OsStr, path: &Path, flags: i32) -> io::Result<File> {
+    let c = c_name(name, path)?;
+    // SAFETY: openat reads a NUL-terminated name that lives across the call; the mode
+    // argument is read only with O_CREAT.
+    let fd = unsafe { libc::openat(dir.fd.as_raw_fd(), c.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        // Not with_path: the caller tells AlreadyExists from the rest by kind.
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened here and is owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`, mode 0600, in `dir`: a new file or an error.
+fn open_new(dir: &OutputDir, name: &OsStr, path: &Path) -> io::Result<File> {
+    open_at(
+        dir,
+        name,
+        path,
+        libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    )
+}
+
+/// What is at `name` in `dir`, the link itself for a symbolic link (`O_PATH`): for its
+/// metadata only.
+fn open_no_follow(dir: &OutputDir, name: &OsStr, path: &Path) -> io::Result<File> {
+    open_at(
+        dir,
+        name,
+        path,
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    )
+    .map_err(|e| with_path(e, path))
+}
+
+/// A new file with a unique name in `dir`, to be renamed over `name`: (its name, the file).
+fn create_beside(
+    dir: &OutputDir,
+    name: &OsStr,
+    path: &Path,
+) -> io::Result<(std::ffi::OsString, File)> {
+    let shown = name.to_string_lossy();
     let pid = std::process::id();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     for attempt in 0..100u32 {
-        let temp = path.with_file_name(format!(".{name}.kellect-{pid}-{nanos:x}-{attempt}"));
-        match open_new(&temp) {
+        let temp = std::ffi::OsString::from(format!(".{shown}.kellect-{pid}-{nanos:x}-{attempt}"));
+        match open_new(dir, &temp, path) {
             Ok(file) => return Ok((temp, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(with_path(e, &temp)),
+            Err(e) => return Err(with_path(e, &path.with_file_name(&temp))),
         }
     }
     Err(with_path(
@@ -302,6 +400,50 @@ pub fn segment_path(output: &Path, index: u32) -> PathBuf {
         None => format!("{stem}.{index}"),
     };
     output.with_file_name(name)
+}
+
+/// A regular file already at a name [`segment_path`] gives some segment after the first
+/// of a recording written to `output` (`trace.N.kz`, N ≥ 1: a leftover of an earlier
+/// recording), the first one found in its directory, or `None`. Anything else at such a
+/// name (a symbolic link, a device…) is left to [`SegmentFile::create`], which refuses it
+/// by what it is when the recording reaches it. Errors: the directory cannot be listed.
+pub fn existing_rotated_segment(output: &Path) -> io::Result<Option<PathBuf>> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // `stem.N.ext` (or `stem.N`), as segment_path names them.
+    let prefix = format!(
+        "{}.",
+        output.file_stem().unwrap_or_default().to_string_lossy()
+    );
+    let suffix = output
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    for entry in std::fs::read_dir(dir).map_err(|e| with_path(e, dir))? {
+        let entry = entry.map_err(|e| with_path(e, dir))?;
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let index = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+            .and_then(|n| n.parse::<u32>().ok());
+        if index.is_some_and(|i| {
+            i >= 1
+                && *name
+                    == *segment_path(output, i)
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+        }) {
+            return Ok(Some(dir.join(&*name)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -414,6 +556,29 @@ mod tests {
     }
 
     #[test]
+    fn segments_stay_in_the_directory_opened_first() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let victim = root.path().join("victim");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("t.1.kz"), b"precious").unwrap();
+        let dir = OutputDir::of(&out.join("t.kz")).unwrap();
+        // The output directory becomes a link to another one after the recording started.
+        std::fs::rename(&out, root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&victim, &out).unwrap();
+        for overwrite in [false, true] {
+            let mut w = SegmentFile::create_in(&dir, &out.join("t.1.kz"), overwrite, 4096).unwrap();
+            append(&mut w, b"new");
+            w.close().unwrap();
+        }
+        assert_eq!(std::fs::read(victim.join("t.1.kz")).unwrap(), b"precious");
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 1);
+        let moved = root.path().join("moved").join("t.1.kz");
+        assert_eq!(std::fs::read(moved).unwrap(), b"new");
+    }
+
+    #[test]
     fn the_file_is_locked_while_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.kz");
@@ -466,6 +631,31 @@ mod tests {
         let seg = open_segment(&path).unwrap();
         assert!(seg.note.is_none() && seg.closed && seg.damage.is_empty());
         assert_eq!(seg.frames().count(), 40);
+    }
+
+    #[test]
+    fn rotated_names_already_taken_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("t.kz");
+        for name in ["t.kz", "t.x.kz", "t.0.kz", "t.1.kzz", "u.1.kz", "t.01.kz"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(existing_rotated_segment(&output).unwrap(), None);
+        std::fs::write(dir.path().join("t.17.kz"), b"").unwrap();
+        assert_eq!(
+            existing_rotated_segment(&output).unwrap(),
+            Some(dir.path().join("t.17.kz"))
+        );
+        let bare = dir.path().join("t");
+        assert_eq!(existing_rotated_segment(&bare).unwrap(), None);
+        // A link is not a leftover trace: SegmentFile::create names it when it is reached.
+        std::os::unix::fs::symlink("t.kz", dir.path().join("t.2")).unwrap();
+        assert_eq!(existing_rotated_segment(&bare).unwrap(), None);
+        std::fs::write(dir.path().join("t.3"), b"").unwrap();
+        assert_eq!(
+            existing_rotated_segment(&bare).unwrap(),
+            Some(dir.path().join("t.3"))
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter, Storage};
 use crate::meta::{self, MetaBlock};
 
-use super::segment::{segment_path, SegmentFile};
+use super::segment::{existing_rotated_segment, segment_path, OutputDir, SegmentFile};
 
 /// Raw records collected by the drain, ready to become one frame.
 pub struct FrameBuf {
@@ -118,10 +118,26 @@ pub fn open(
     recycle: SyncSender<Vec<u8>>,
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
     let chunk_size = cfg.chunk_size;
+    // Every segment goes to the directory the output path named at the start.
+    let dir = cfg.output.as_deref().map(OutputDir::of).transpose()?;
+    // A rotated name already taken would end the recording at that rotation: refuse it now.
+    if let (Some(output), Some(_), false) = (&cfg.output, cfg.rotate_size, cfg.overwrite) {
+        if let Some(taken) = existing_rotated_segment(output)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} already exists (a segment of an earlier recording?): a rotated \
+                     segment of this one would need its name (-f replaces it with a new file)",
+                    taken.display()
+                ),
+            ));
+        }
+    }
     open_with(
         cfg,
-        Box::new(move |path: &Path, overwrite: bool| {
-            SegmentFile::create(path, overwrite, chunk_size)
+        Box::new(move |path: &Path, overwrite: bool| match &dir {
+            Some(dir) => SegmentFile::create_in(dir, path, overwrite, chunk_size),
+            None => SegmentFile::create(path, overwrite, chunk_size),
         }),
         failed,
         recycle,

@@ -223,6 +223,10 @@ pub struct ReplayReport {
     /// Warnings past [`WARNINGS_PER_KIND`] of each kind, counted instead of kept.
     suppressed: Vec<(&'static str, u64)>,
     kept: Vec<(&'static str, usize)>,
+    /// Segments that a recorder was still writing as they were opened (each has a
+    /// [`trace::Segment::note`], one of `warnings`): an empty result may only mean that no
+    /// frame was committed yet.
+    pub being_written: usize,
 }
 
 impl ReplayReport {
@@ -274,6 +278,11 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
         report.warnings.extend(info::loss_warning(recording));
+        report.being_written += recording
+            .segments
+            .iter()
+            .filter(|s| s.note.is_some())
+            .count();
         let mut engine = Engine::new(cfg, sink);
         feed_recording(&mut engine, recording, cfg.budget)?;
         engine.finish()?;

@@ -89,6 +89,7 @@ fn clock_of_day(timestamp_us: i64) -> String {
 /// | newline, tab, carriage return | `\n`, `\t`, `\r` |
 /// | any other C0 control (U+0000..U+001F) and DEL (U+007F) | `\xHH`, two lowercase hex digits (ESC is `\x1b`) |
 /// | a C1 control (U+0080..U+009F) | `\u{HH}` (NEL is `\u{85}`) |
+/// | a bidirectional or zero-width format character, U+2028, U+2029 (see `is_invisible`) | `\u{HHHH}` (RLO is `\u{202e}`) |
 /// | anything else | itself |
 ///
 /// Every backslash of the result starts an escape, so the field can be recovered exactly.
@@ -103,8 +104,23 @@ fn escape_quoted(field: &str) -> Cow<'_, str> {
     escape_with(field, true)
 }
 
+/// Format characters that change how the text around them is shown without being seen:
+/// bidirectional overrides, embeddings and isolates (U+202E turns `gpj.exe` into what reads
+/// as `exe.jpg`), zero-width characters and the line and paragraph separators.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
 fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
-    let special = |c: char| c == '\\' || c.is_control() || (quoted && c == '"');
+    let special = |c: char| c == '\\' || c.is_control() || is_invisible(c) || (quoted && c == '"');
     if !field.contains(special) {
         return Cow::Borrowed(field);
     }
@@ -119,7 +135,7 @@ fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
             '\0'..='\x1f' | '\x7f' => {
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
             }
-            '\u{80}'..='\u{9f}' => {
+            c if ('\u{80}'..='\u{9f}').contains(&c) || is_invisible(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c => out.push(c),
@@ -450,10 +466,9 @@ mod tests {
         assert_eq!(escape_control("\"q\""), "\"q\"");
         assert_eq!(escape_quoted("\"q\""), "\\\"q\\\"");
         // Not controls: U+00A0 and beyond, U+FFFD (invalid UTF-8 in the trace).
-        assert_eq!(
-            escape_control("\u{a0}\u{fffd}\u{202e}"),
-            "\u{a0}\u{fffd}\u{202e}"
-        );
+        assert_eq!(escape_control("\u{a0}\u{fffd}"), "\u{a0}\u{fffd}");
+        // Invisible reordering: the right-to-left override is shown, not obeyed.
+        assert_eq!(escape_control("\u{202e}"), "\\u{202e}");
     }
 
     #[test]
