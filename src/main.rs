@@ -14,10 +14,21 @@ use kellect::replayer::output::{Collectors, Sink, MAX_COLLECTORS};
 use kellect::replayer::records::Monitor;
 use kellect::replayer::{self, Filter, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View};
 
+/// `kellect --version`: the package version, the git revision it was built from and the
+/// build's features (build.rs): `0.1.0 (git 1a2b3c4d5e6f, record and replay)`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("KELLECT_GIT_REVISION"),
+    ", ",
+    env!("KELLECT_FEATURES"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "kellect",
-    version,
+    version = VERSION,
     about = "eBPF forensic recorder: record raw kernel events on a host, replay them anywhere",
     propagate_version = true
 )]
@@ -129,6 +140,11 @@ struct LiveArgs {
     capture: CaptureArgs,
     #[command(flatten)]
     out: OutputArgs,
+    /// Write the command's stdout and stderr to this file (mode 0600, truncated; a
+    /// symbolic link is refused) instead of kellect's stderr. Kellect's stdout carries
+    /// only its own output either way.
+    #[arg(long, value_name = "FILE", requires = "command")]
+    command_output: Option<PathBuf>,
     /// The command to record, after `--` (without one: the whole system until Ctrl-C).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -219,9 +235,13 @@ struct OutputArgs {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Trace files (all segments of a recording, or several recordings).
-    #[arg(required_unless_present = "legend", value_name = "FILE")]
+    /// Trace files or directories. A file brings the other segments of its recording
+    /// found beside it (t.kz, t.1.kz, t.2.kz, ...: same recording id); a directory stands
+    /// for every trace in it, recordings replayed oldest first.
+    #[arg(required_unless_present = "legend", value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     #[command(flatten)]
     out: OutputArgs,
     /// Worker threads (default: one per CPU). Output is the same for any number.
@@ -231,11 +251,33 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct InfoArgs {
-    #[arg(required = true, value_name = "FILE")]
+    /// Trace files or directories, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// How the paths given to `replay` and `info` are expanded.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Read only the files named: do not look for the other segments of their recordings
+    /// (a segment then replays alone, and what is not given is named as missing).
+    #[arg(long)]
+    only_given: bool,
+}
+
+/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// left out is printed as warnings.
+fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+    for note in &inputs.notes {
+        eprintln!("kellect: warning: {note}");
+    }
+    Ok(inputs.paths)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -416,7 +458,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return print_legend();
             }
             let threads = args.threads;
-            let plan = output_plan(args.out, args.files)?;
+            let files = find_inputs(&args.files, &args.inputs)?;
+            let plan = output_plan(args.out, files)?;
             with_threads(threads, || {
                 let stdout = io::stdout();
                 let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -457,7 +500,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Cmd::Info(args) => {
-            let recordings = replayer::trace::open_recordings(&args.files)?;
+            let files = find_inputs(&args.files, &args.inputs)?;
+            let recordings = replayer::trace::open_recordings(&files)?;
             let infos: Vec<_> = recordings.iter().map(replayer::info::trace_info).collect();
             let mut out = io::stdout().lock();
             if args.json {
@@ -619,6 +663,11 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     let mut cfg = capture_config(a.capture, a.write, a.command)?;
     cfg.overwrite = a.force;
     cfg.verbose = false;
+    // The command's output must not mix with the records on stdout.
+    cfg.command_output = match a.command_output {
+        Some(path) => kellect::recorder::CommandOutput::File(path),
+        None => kellect::recorder::CommandOutput::Stderr,
+    };
     // Short frames and frequent time marks: records appear well within a second.
     cfg.flush_interval = std::time::Duration::from_millis(250);
     let (tap_tx, tap_rx) = std::sync::mpsc::sync_channel::<TapItem>(256);

@@ -10,6 +10,7 @@ mod fixtures;
 mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
+mod ops;
 mod records;
 mod util;
 mod writer;

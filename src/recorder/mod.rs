@@ -47,6 +47,8 @@ pub struct RecordConfig {
     pub overwrite: bool,
     /// Record this command's process tree (and exit with its status).
     pub command: Vec<OsString>,
+    /// Where the command's stdout and stderr go.
+    pub command_output: CommandOutput,
     /// Record every process, even with a command.
     pub system_wide: bool,
     /// Event groups whose syscalls are recorded.
@@ -80,6 +82,7 @@ impl RecordConfig {
             stop: Arc::new(AtomicBool::new(false)),
             overwrite: false,
             command: Vec::new(),
+            command_output: CommandOutput::Inherit,
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
             protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
@@ -94,6 +97,54 @@ impl RecordConfig {
             rotate_size: None,
             verbose: true,
         }
+    }
+}
+
+/// Where the recorded command's stdout and stderr go. Its stdin is always kellect's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// Kellect's own stdout and stderr (`kellect record`: the command's output is the
+    /// user's).
+    #[default]
+    Inherit,
+    /// Both to kellect's stderr, so that kellect's stdout carries only its own output
+    /// (`kellect live`: a JSON stream stays valid).
+    Stderr,
+    /// Both to this file: created with mode 0600 or truncated, never through a symbolic
+    /// link (`O_NOFOLLOW`); a device such as /dev/null is written as it is.
+    File(PathBuf),
+}
+
+impl CommandOutput {
+    /// The command's stdout and stderr. Errors name the file that cannot be opened.
+    fn stdio(&self) -> Result<Option<(std::process::Stdio, std::process::Stdio)>> {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file: std::fs::File = match self {
+            CommandOutput::Inherit => return Ok(None),
+            CommandOutput::Stderr => std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("duplicating stderr for the command's output")?
+                .into(),
+            CommandOutput::File(path) => std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "cannot open {} for the command's output (a symbolic link is refused)",
+                        path.display()
+                    )
+                })?,
+        };
+        let second = file
+            .try_clone()
+            .context("duplicating the command's output file")?;
+        Ok(Some((file.into(), second.into())))
     }
 }
 
@@ -273,12 +324,18 @@ fn record_with_sink(
     }
 
     let mut child = match cfg.command.split_first() {
-        Some((program, args)) => Some(
-            Command::new(program)
-                .args(args)
-                .spawn()
-                .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
-        ),
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args);
+            if let Some((stdout, stderr)) = cfg.command_output.stdio()? {
+                command.stdout(stdout).stderr(stderr);
+            }
+            Some(
+                command
+                    .spawn()
+                    .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
+            )
+        }
         None => None,
     };
 

@@ -1,0 +1,401 @@
+//! Operations: finding a recording's segments from one file or a directory, clear errors
+//! for paths that are not traces or may not be read, `--version`, and (live) the command's
+//! output kept off `kellect live`'s stdout.
+
+use std::path::{Path, PathBuf};
+
+use kellect::format::FileHeader;
+use serde_json::Value;
+
+use crate::util::{fixture, json_lines, kellect, run_err, run_ok};
+
+/// Writes `source` to `dest` with its file header replaced: recording `id`, segment `index`.
+fn reheadered(source: &Path, dest: &Path, id: u64, index: u32) {
+    let mut bytes = std::fs::read(source).unwrap();
+    let header = FileHeader {
+        recording_id: id,
+        segment_index: index,
+        ..FileHeader::decode(&bytes).unwrap()
+    };
+    bytes[..kellect::format::FILE_HEADER_LEN].copy_from_slice(&header.encode());
+    std::fs::write(dest, bytes).unwrap();
+}
+
+/// `kellect info --json ARGS`: the recordings and the stderr.
+#[track_caller]
+fn info_json(args: &[&str]) -> (Vec<Value>, String) {
+    let out = run_ok(&[&["info", "--json"], args].concat());
+    let infos: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        infos.as_array().unwrap().clone(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn segment_names(info: &Value) -> Vec<String> {
+    info["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            Path::new(s["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// t.kz, t.1.kz and t.2.kz of one recording, t.3.kz of another, t.4.kz not a trace.
+fn three_segments(dir: &Path) -> PathBuf {
+    let records = fixture("records.kz");
+    for i in 0..3 {
+        let name = match i {
+            0 => "t.kz".to_owned(),
+            i => format!("t.{i}.kz"),
+        };
+        reheadered(&records, &dir.join(name), 0xfeed, i);
+    }
+    reheadered(&fixture("process.kz"), &dir.join("t.3.kz"), 0xbeef, 3);
+    std::fs::write(dir.join("t.4.kz"), b"not a trace\n").unwrap();
+    dir.join("t.kz")
+}
+
+#[test]
+fn a_file_brings_the_other_segments_of_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    three_segments(dir.path());
+    for given in ["t.kz", "t.1.kz", "t.2.kz"] {
+        let path = dir.path().join(given);
+        let (infos, stderr) = info_json(&[path.to_str().unwrap()]);
+        assert_eq!(infos.len(), 1, "{given}: one recording");
+        assert_eq!(
+            segment_names(&infos[0]),
+            ["t.kz", "t.1.kz", "t.2.kz"],
+            "{given}"
+        );
+        // Same names, another recording id or no trace at all: named and left out.
+        assert!(
+            stderr.contains("t.3.kz is named like a segment of")
+                && stderr.contains("belongs to another recording"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("t.4.kz is named like a segment of")
+                && stderr.contains("is not a kellect trace"),
+            "{stderr}"
+        );
+    }
+    // Given twice, or given and found: taken once.
+    let t = dir.path().join("t.kz");
+    let t1 = dir.path().join("t.1.kz");
+    let (infos, stderr) = info_json(&[t1.to_str().unwrap(), t.to_str().unwrap()]);
+    assert_eq!(segment_names(&infos[0]), ["t.kz", "t.1.kz", "t.2.kz"]);
+    assert!(!stderr.contains("again"), "{stderr}");
+    // --only-given: just the file.
+    let (infos, _) = info_json(&["--only-given", t1.to_str().unwrap()]);
+    assert_eq!(segment_names(&infos[0]), ["t.1.kz"]);
+}
+
+#[test]
+fn a_segment_not_found_beside_the_others_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = three_segments(dir.path());
+    std::fs::remove_file(dir.path().join("t.1.kz")).unwrap();
+    let out = kellect()
+        .args(["replay", "-q", t.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("kellect: warning: segment 1 (t.1.kz) is missing"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_directory_replays_every_recording_in_it_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["records.kz", "process.kz", "catalogue.kz"];
+    for name in names {
+        std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), b"hello\n").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let (infos, stderr) = info_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(infos.len(), 3, "{infos:#?}");
+    assert!(
+        stderr.contains("1 files that are not kellect traces are left out"),
+        "{stderr}"
+    );
+    // Oldest first, by when each recording started.
+    let firsts: Vec<&str> = infos
+        .iter()
+        .map(|i| i["first_event"].as_str().unwrap())
+        .collect();
+    let mut sorted = firsts.clone();
+    sorted.sort();
+    assert_eq!(firsts, sorted);
+    // The directory's replay is each recording's replay, in that order.
+    let events = |path: &Path| {
+        run_ok(&[
+            "replay",
+            path.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ])
+        .stdout
+    };
+    let mut expected = Vec::new();
+    for info in &infos {
+        expected.extend(events(Path::new(
+            info["segments"][0]["path"].as_str().unwrap(),
+        )));
+    }
+    let whole = events(dir.path());
+    assert!(!whole.is_empty());
+    assert!(whole == expected, "the directory's replay differs");
+    assert_eq!(json_lines(&whole).len(), json_lines(&expected).len());
+}
+
+#[test]
+fn a_directory_without_traces_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let err = run_err(&["replay", d], 1);
+    assert!(
+        err.contains(&format!(
+            "{d} holds no kellect trace: the directory is empty"
+        )),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("a.kz"), b"{}\n").unwrap();
+    std::fs::write(dir.path().join("b.json"), b"[]\n").unwrap();
+    let err = run_err(&["info", d], 1);
+    assert!(
+        err.contains(
+            "holds no kellect trace: none of its 2 files starts with a kellect file header"
+        ),
+        "{err}"
+    );
+    // A file named like a trace that is none: the error says what is wrong with it.
+    let err = run_err(&["replay", dir.path().join("a.kz").to_str().unwrap()], 1);
+    assert!(
+        err.contains("a.kz is not a readable kellect trace"),
+        "{err}"
+    );
+    assert!(err.contains("magic"), "{err}");
+}
+
+#[test]
+fn version_names_the_git_revision_and_the_features() {
+    let out = run_ok(&["--version"]);
+    let version = String::from_utf8(out.stdout).unwrap();
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let revision = match git {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap(),
+        _ => "unknown".to_owned(),
+    };
+    let features = if cfg!(feature = "record") {
+        "record and replay"
+    } else {
+        "replay-only"
+    };
+    assert_eq!(
+        version.trim(),
+        format!(
+            "kellect {} (git {}, {features})",
+            env!("CARGO_PKG_VERSION"),
+            revision.trim()
+        )
+    );
+}
+
+#[cfg(feature = "record")]
+mod live {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::Command;
+
+    use serde_json::Value;
+
+    use super::{info_json, segment_names};
+    use crate::live::live;
+    use crate::util::{json_lines, kellect};
+
+    #[test]
+    fn a_trace_the_user_may_not_read_says_who_owns_it_and_what_to_do() {
+        if !live() {
+            return;
+        }
+        // A root-owned 0600 trace, and kellect run as `nobody` from a copy it can execute.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("kellect");
+        std::fs::copy(env!("CARGO_BIN_EXE_kellect"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let trace = dir.path().join("private.kz");
+        std::fs::copy(crate::util::fixture("process.kz"), &trace).unwrap();
+        std::fs::set_permissions(&trace, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let as_nobody = |args: &[&Path]| {
+            let out = Command::new("setpriv")
+                .args([
+                    "--reuid=nobody",
+                    "--regid=nogroup",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                ])
+                .arg(&bin)
+                .arg("replay")
+                .args(args)
+                .output()
+                .expect("setpriv (util-linux) runs");
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        for given in [trace.as_path(), dir.path()] {
+            let err = as_nobody(&[given]);
+            assert!(
+                err.contains(&format!("{}: permission denied", trace.display()))
+                    && err.contains("owned by root with mode 0600")
+                    && err.contains("sudo")
+                    && err.contains("chgrp GROUP FILE"),
+                "{given:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn live_keeps_the_commands_output_off_its_stdout() {
+        if !live() {
+            return;
+        }
+        let out = kellect()
+            .args(["live", "--view", "events", "-o", "json-min", "--"])
+            .args(["sh", "-c", "echo not-json; echo also-not-json >&2"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // Every line of stdout is one JSON object: the command printed nothing there.
+        let events = json_lines(&out.stdout);
+        assert!(
+            events.iter().any(|e| e["event_type"] == "process_exec"),
+            "the command's events are printed"
+        );
+        assert!(
+            stderr.contains("not-json\n") && stderr.contains("also-not-json\n"),
+            "{stderr}"
+        );
+
+        // --command-output FILE: the command's output goes there, and only there.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("command.out");
+        let out = kellect()
+            .args(["live", "-o", "json-min", "--command-output"])
+            .arg(&file)
+            .args(["--", "sh", "-c", "echo not-json; echo also-not-json >&2"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        json_lines(&out.stdout);
+        assert!(!stderr.contains("not-json"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "not-json\nalso-not-json\n"
+        );
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Never through a symbolic link.
+        let link = dir.path().join("link.out");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let out = kellect()
+            .args(["live", "-q", "--command-output"])
+            .arg(&link)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+    }
+
+    /// Records a busy workload into `dir/t.kz` with `extra` options; returns the segments
+    /// on disk, sorted by name.
+    #[track_caller]
+    pub(super) fn record_rotating(dir: &Path, extra: &[&str], command: &[&str]) -> Vec<String> {
+        let out = kellect()
+            .arg("record")
+            .arg("-o")
+            .arg(dir.join("t.kz"))
+            .args(extra)
+            .arg("--")
+            .args(command)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_rotated_recording_replays_whole_from_any_of_its_segments() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk = record_rotating(
+            dir.path(),
+            &["--rotate-size", "1", "--frame-size", "256"],
+            &[
+                "dd",
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=1",
+                "count=300000",
+                "status=none",
+            ],
+        );
+        assert!(on_disk.len() >= 3, "{on_disk:?}");
+        let mut expected: Vec<String> = (0..on_disk.len())
+            .map(|i| match i {
+                0 => "t.kz".to_owned(),
+                i => format!("t.{i}.kz"),
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(on_disk, expected);
+        let whole = |given: &Path| -> Value {
+            let (infos, stderr) = info_json(&[given.to_str().unwrap()]);
+            assert_eq!(infos.len(), 1, "{given:?}");
+            assert_eq!(stderr, "", "{given:?}");
+            infos[0].clone()
+        };
+        let last = dir.path().join(format!("t.{}.kz", on_disk.len() - 1));
+        for given in [dir.path().to_owned(), dir.path().join("t.kz"), last] {
+            let info = whole(&given);
+            assert_eq!(segment_names(&info).len(), on_disk.len(), "{given:?}");
+            assert_eq!(info["damage"], serde_json::json!([]), "{given:?}");
+            assert_eq!(
+                info["records_total"], info["kernel_emitted_total"],
+                "{info}"
+            );
+        }
+    }
+}
