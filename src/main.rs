@@ -44,6 +44,11 @@ enum Cmd {
         kellect record -o trace.kz -- make -j4      record a command's process tree\n  \
         kellect record -o trace.kz --duration 60s   record the whole system for a minute\n  \
         kellect record -o trace.kz                  record the whole system until Ctrl-C")]
+    #[command(after_long_help = "Signals:\n  \
+        SIGINT, SIGTERM  stop recording (with a command: the command is sent SIGTERM and \
+        recording ends when it exits)\n  \
+        SIGHUP           with a command: as SIGTERM; without one: close the current \
+        segment and start the next now (with --keep, the oldest beyond N is deleted)")]
     Record(RecordArgs),
     /// Replay traces: kflowd-style records or kernel events, as JSON or a table (no root).
     Replay(ReplayArgs),
@@ -76,6 +81,14 @@ struct RecordArgs {
     /// Start a new segment file when the current one reaches this many MiB.
     #[arg(long, value_name = "MIB")]
     rotate_size: Option<u64>,
+    /// Start a new segment file when the current one is this old (e.g. 10m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    rotate_time: Option<std::time::Duration>,
+    /// Flight recorder: keep at most N segment files, deleting the oldest when a new one
+    /// starts (each segment replays alone). Segments start by --rotate-size,
+    /// --rotate-time or SIGHUP.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep: Option<u32>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -610,6 +623,8 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
         Some(mib) => Some(mib << 20),
         None => None,
     };
+    cfg.rotate_time = a.rotate_time;
+    cfg.keep = a.keep;
     cfg.verbose = !a.quiet;
     let quiet = a.quiet;
     let outcome = kellect::recorder::record(cfg)?;
@@ -628,6 +643,15 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if !quiet && !outcome.sink.deleted.is_empty() {
+        eprintln!(
+            "kellect: the ring (--keep) deleted {} older segments",
+            outcome.sink.deleted.len()
+        );
+    }
+    for e in &outcome.sink.delete_errors {
+        eprintln!("kellect: warning: the ring (--keep) {e}");
     }
     warn_drops(&outcome);
     Ok(match outcome.command_status {

@@ -398,4 +398,248 @@ mod live {
             );
         }
     }
+
+    /// The `.kz` files in `dir`, by name.
+    fn traces_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".kz"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn index_of(name: &str) -> u32 {
+        match name {
+            "t.kz" => 0,
+            n => n["t.".len()..n.len() - ".kz".len()].parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_ring_keeps_at_most_n_segments_and_each_replays_alone() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = kellect()
+            .arg("record")
+            .arg("-o")
+            .arg(dir.path().join("t.kz"))
+            .args(["--rotate-size", "1", "--keep", "3", "--frame-size", "256"])
+            .args([
+                "--",
+                "dd",
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=1",
+                "count=900000",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Never more than three segments on disk, while it runs.
+        let mut most = 0;
+        while recorder.try_wait().unwrap().is_none() {
+            most = most.max(traces_in(dir.path()).len());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let out = recorder.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(most <= 3, "{most} segments at once");
+        let kept = traces_in(dir.path());
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        let mut indexes: Vec<u32> = kept.iter().map(|n| index_of(n)).collect();
+        indexes.sort();
+        let last = indexes[2];
+        assert!(last >= 4, "the ring turned: {kept:?}");
+        assert_eq!(
+            indexes,
+            [last - 2, last - 1, last],
+            "the last three are kept"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "the ring (--keep) deleted {} older segments",
+                last - 2
+            )),
+            "{stderr}"
+        );
+        // Each kept segment replays alone: its own metadata, its own events.
+        for name in &kept {
+            let seg = dir.path().join(name);
+            let out = kellect()
+                .args([
+                    "replay",
+                    "--only-given",
+                    "--view",
+                    "events",
+                    "-o",
+                    "json-min",
+                ])
+                .arg(&seg)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{name}: {stderr}");
+            assert!(
+                json_lines(&out.stdout).iter().any(|e| e["comm"] == "dd"),
+                "{name}: dd's events"
+            );
+            let (infos, _) = info_json(&["--only-given", seg.to_str().unwrap()]);
+            assert!(infos[0]["host"]["hostname"].is_string(), "{name}");
+            assert!(
+                infos[0]["snapshot_processes"].as_u64().unwrap() > 0,
+                "{name}"
+            );
+        }
+        // Together: the deleted segments are said to be the ring's doing, not missing, and
+        // the kernel's totals (which count the deleted segments' records) raise no alarm.
+        let (infos, _) = info_json(&[dir.path().to_str().unwrap()]);
+        assert_eq!(infos.len(), 1);
+        let damage: Vec<&str> = infos[0]["damage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            damage,
+            [format!(
+                "segments 0..{} (t.kz .. t.{}.kz) were deleted by the recorder's ring (--keep 3 \
+                 keeps the last 3 segments): the events they held are not in this output",
+                last - 3,
+                last - 3
+            )],
+        );
+        // A gap among the kept segments stays a warning.
+        std::fs::remove_file(dir.path().join(format!("t.{}.kz", last - 1))).unwrap();
+        let (infos, _) = info_json(&[dir.path().to_str().unwrap()]);
+        let damage = infos[0]["damage"].to_string();
+        assert!(
+            damage.contains(&format!(
+                "segment {} (t.{}.kz) is missing",
+                last - 1,
+                last - 1
+            )),
+            "{damage}"
+        );
+    }
+
+    #[test]
+    fn rotate_time_starts_a_segment_every_interval() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk = record_rotating(
+            dir.path(),
+            &["--rotate-time", "1s", "-q"],
+            &["sleep", "3.6"],
+        );
+        // About one a second (the check runs at every block, statistics come each second).
+        assert!((3..=5).contains(&on_disk.len()), "{on_disk:?}");
+        let (infos, stderr) = info_json(&[dir.path().join("t.kz").to_str().unwrap()]);
+        assert_eq!(stderr, "");
+        assert_eq!(segment_names(&infos[0]).len(), on_disk.len());
+        assert_eq!(infos[0]["damage"], serde_json::json!([]));
+    }
+
+    /// Sends `signal` to `child`.
+    fn signal(child: &std::process::Child, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    }
+
+    /// Waits up to 20 s for `path` to exist.
+    #[track_caller]
+    fn wait_for(path: &Path) {
+        let started = std::time::Instant::now();
+        while !path.exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{path:?} did not appear"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits up to 20 s for the trace being written at `path` to hold a frame.
+    #[track_caller]
+    fn wait_for_frames(path: &Path) {
+        let started = std::time::Instant::now();
+        loop {
+            let out = kellect()
+                .args(["info", "--json", "--only-given"])
+                .arg(path)
+                .output()
+                .unwrap();
+            let frames = serde_json::from_slice::<Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v[0]["frames"].as_u64());
+            if frames.is_some_and(|n| n > 0) {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{path:?} holds no frame"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn sighup_rotates_a_system_wide_recording_and_stops_a_command() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t.kz");
+        let mut recorder = kellect()
+            .arg("record")
+            .arg("-o")
+            .arg(&t)
+            .args(["-q", "-e", "process"])
+            .spawn()
+            .unwrap();
+        // Frames are stored once the programs are attached and the signals handled.
+        wait_for_frames(&t);
+        signal(&recorder, libc::SIGHUP);
+        wait_for(&dir.path().join("t.1.kz"));
+        signal(&recorder, libc::SIGHUP);
+        wait_for(&dir.path().join("t.2.kz"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        signal(&recorder, libc::SIGTERM);
+        assert!(recorder.wait().unwrap().success());
+        assert_eq!(traces_in(dir.path()), ["t.1.kz", "t.2.kz", "t.kz"]);
+        let (infos, stderr) = info_json(&[dir.path().to_str().unwrap()]);
+        assert_eq!(stderr, "");
+        assert_eq!(infos.len(), 1);
+        assert_eq!(infos[0]["damage"], serde_json::json!([]));
+        assert_eq!(infos[0]["records_total"], infos[0]["kernel_emitted_total"]);
+
+        // With a command, SIGHUP asks the command to stop (SIGTERM), and recording ends.
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t.kz");
+        let mut recorder = kellect()
+            .arg("record")
+            .arg("-o")
+            .arg(&t)
+            .args(["-q", "--", "sleep", "60"])
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        wait_for_frames(&t);
+        signal(&recorder, libc::SIGHUP);
+        let status = recorder.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(128 + libc::SIGTERM),
+            "sleep was terminated"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        assert_eq!(traces_in(dir.path()), ["t.kz"]);
+    }
 }

@@ -69,7 +69,13 @@ pub struct RecordConfig {
     /// how far behind `kellect live` runs. Statistics are written as often.
     pub flush_interval: Duration,
     pub compression_level: i32,
+    /// Start a new segment when the current one holds this many bytes.
     pub rotate_size: Option<u64>,
+    /// Start a new segment when the current one is this old.
+    pub rotate_time: Option<Duration>,
+    /// Keep at most this many segments (a ring): the oldest is deleted when a new one
+    /// starts. Recorded in the trace (`RecordSettings::keep_segments`).
+    pub keep: Option<u32>,
     /// Print progress notes on stderr.
     pub verbose: bool,
 }
@@ -95,6 +101,8 @@ impl RecordConfig {
             flush_interval: Duration::from_secs(1),
             compression_level: 3,
             rotate_size: None,
+            rotate_time: None,
+            keep: None,
             verbose: true,
         }
     }
@@ -201,6 +209,11 @@ fn has_bpf_capabilities() -> bool {
 }
 
 /// Records until the command exits, `duration` passes, or SIGINT/SIGTERM arrives.
+///
+/// SIGHUP: with a command, it asks the command to stop, as SIGTERM does (the command is
+/// sent SIGTERM and recording ends when it exits); without one, it closes the current
+/// segment and starts the next now (a trace file is being written), or ends the recording
+/// (live mode without a trace file: nothing to rotate).
 pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     preflight()?;
     let started = Instant::now();
@@ -215,6 +228,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         ring_size: cfg.ring_size as u64,
         frame_size: cfg.frame_size as u32,
         groups: cfg.groups.iter().map(|g| g.name().to_owned()).collect(),
+        keep_segments: cfg.keep,
     };
     let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
     let host = host::host_info(settings, ncpus);
@@ -238,6 +252,8 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             compression_level: cfg.compression_level,
             chunk_size: 16 << 20,
             rotate_size: cfg.rotate_size,
+            rotate_time: cfg.rotate_time,
+            keep: cfg.keep,
             opening: Box::new(move || segment_opening(&host, &capture)),
         },
         sink_failed.clone(),
@@ -315,10 +331,11 @@ fn record_with_sink(
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
+    let hangup = Arc::new(AtomicBool::new(false));
     for (signal, flag) in [
         (signal_hook::consts::SIGINT, &interrupted),
         (signal_hook::consts::SIGTERM, &terminated),
-        (signal_hook::consts::SIGHUP, &terminated),
+        (signal_hook::consts::SIGHUP, &hangup),
     ] {
         signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
     }
@@ -394,6 +411,15 @@ fn record_with_sink(
         }
         if sink_failed.load(Ordering::SeqCst) || cfg.stop.load(Ordering::SeqCst) {
             break;
+        }
+        if hangup.swap(false, Ordering::SeqCst) {
+            if child.is_some() || cfg.output.is_none() {
+                terminated.store(true, Ordering::SeqCst);
+            } else {
+                // What was read before the signal ends the current segment.
+                drain.borrow_mut().flush();
+                let _ = tx.send(SinkMsg::Rotate);
+            }
         }
         let out_of_time = cfg.duration.is_some_and(|d| now - started >= d);
         match &mut child {
