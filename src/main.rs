@@ -61,6 +61,26 @@ enum Cmd {
         kellect live --view events -o json-min -- make  the events of a build\n  \
         kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
     Live(LiveArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:\n  \
+        kellect completions bash > /etc/bash_completion.d/kellect\n  \
+        kellect completions zsh > /usr/local/share/zsh/site-functions/_kellect\n  \
+        kellect completions fish > ~/.config/fish/completions/kellect.fish")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the kellect(1) man page (roff) on stdout, or write one page per command
+    /// into a directory.
+    #[command(after_help = "Examples:\n  \
+        kellect man | man -l -\n  \
+        kellect man --dir /usr/local/share/man/man1")]
+    Man {
+        /// Write kellect.1 and kellect-COMMAND.1 for every command into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -464,6 +484,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into memory first: the generator panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kellect", &mut script);
+            io::stdout().lock().write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man { dir } => man_pages(dir),
         Cmd::Record(args) => record(args),
         Cmd::Live(args) => live(args),
         Cmd::Replay(args) => {
@@ -531,6 +560,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `kellect man`: the main page on stdout, or every page (kellect.1, kellect-record.1, …)
+/// written into `dir`, from the clap definitions.
+fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
+        }
+        Some(dir) => {
+            if !dir.is_dir() {
+                usage!("--dir {}: not a directory", dir.display());
+            }
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("writing the man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn warn_collectors(sink: &Sink<'_>) {

@@ -643,3 +643,110 @@ mod live {
         assert_eq!(traces_in(dir.path()), ["t.kz"]);
     }
 }
+
+/// The commands `kellect help` lists (clap's own `help` aside).
+fn subcommands() -> Vec<String> {
+    let out = run_ok(&["help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<String> = help
+        .split("Commands:\n")
+        .nth(1)
+        .expect("kellect help lists its commands")
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .filter(|n| n != "help")
+        .collect();
+    for known in ["record", "replay", "info", "live", "completions", "man"] {
+        assert!(names.iter().any(|n| n == known), "{known} in {names:?}");
+    }
+    names
+}
+
+#[test]
+fn completions_know_every_command() {
+    let commands = subcommands();
+    let bash = String::from_utf8(run_ok(&["completions", "bash"]).stdout).unwrap();
+    // The words offered after `kellect `, and a case for each command's own options.
+    let top = bash
+        .lines()
+        .find(|l| l.contains("opts=\"") && l.contains("--version") && l.contains("record"))
+        .expect("bash completion offers the commands");
+    for command in &commands {
+        assert!(
+            top.split(['"', ' ']).any(|w| w == command),
+            "{command} not offered: {top}"
+        );
+        assert!(
+            bash.contains(&format!("kellect__subcmd__{command})")),
+            "no completion of {command}'s options"
+        );
+    }
+    // An option of a subcommand is completed too.
+    assert!(bash.contains("--rotate-time") && bash.contains("--only-given"));
+    for shell in ["zsh", "fish"] {
+        let script = String::from_utf8(run_ok(&["completions", shell]).stdout).unwrap();
+        for command in &commands {
+            assert!(script.contains(command.as_str()), "{shell}: {command}");
+        }
+    }
+    let err = run_err(&["completions", "tcsh"], 2);
+    assert!(err.contains("tcsh"), "{err}");
+}
+
+#[test]
+fn the_man_page_renders_and_names_every_command() {
+    let commands = subcommands();
+    let roff = String::from_utf8(run_ok(&["man"]).stdout).unwrap();
+    assert!(roff.contains("\n.TH kellect 1 "), "{roff}");
+    for command in &commands {
+        assert!(
+            roff.contains(&format!("kellect\\-{command}(1)")),
+            "{command}: {roff}"
+        );
+    }
+    // man(1) renders it (man-db: scripts/setup.sh installs it with the test tools).
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("kellect.1");
+    std::fs::write(&page, &roff).unwrap();
+    let out = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("man (man-db) is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("NAME") && text.contains("SUBCOMMANDS"),
+        "{text}"
+    );
+    for command in &commands {
+        assert!(
+            text.contains(&format!("kellect-{command}(1)")),
+            "{command}: {text}"
+        );
+    }
+    // One page per command, each with its options.
+    let pages = tempfile::tempdir().unwrap();
+    run_ok(&["man", "--dir", pages.path().to_str().unwrap()]);
+    for command in &commands {
+        let page = pages.path().join(format!("kellect-{command}.1"));
+        let roff = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{page:?}: {e}"));
+        assert!(
+            roff.contains(&format!(".TH kellect-{command} 1 ")),
+            "{roff}"
+        );
+    }
+    let record = std::fs::read_to_string(pages.path().join("kellect-record.1")).unwrap();
+    assert!(record.contains("keep"), "{record}");
+    let err = run_err(&["man", "--dir", "/nonexistent/man1"], 2);
+    assert!(err.contains("not a directory"), "{err}");
+}
