@@ -61,6 +61,7 @@ kellect_need_test_tools() {
     command -v logger >/dev/null 2>&1 || missing+=(bsdutils)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v strace >/dev/null 2>&1 || missing+=(strace)
+    command -v man >/dev/null 2>&1 || missing+=(man-db) # renders `kellect man`
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
 }
 

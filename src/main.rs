@@ -16,10 +16,21 @@ use kellect::replayer::{
     self, Filter, MemoryBudget, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View,
 };
 
+/// `kellect --version`: the package version, the git revision it was built from and the
+/// build's features (build.rs): `0.1.0 (git 1a2b3c4d5e6f, record and replay)`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("KELLECT_GIT_REVISION"),
+    ", ",
+    env!("KELLECT_FEATURES"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "kellect",
-    version,
+    version = VERSION,
     about = "eBPF forensic recorder: record raw kernel events on a host, replay them anywhere",
     propagate_version = true
 )]
@@ -35,6 +46,11 @@ enum Cmd {
         kellect record -o trace.kz -- make -j4      record a command's process tree\n  \
         kellect record -o trace.kz --duration 60s   record the whole system for a minute\n  \
         kellect record -o trace.kz                  record the whole system until Ctrl-C")]
+    #[command(after_long_help = "Signals:\n  \
+        SIGINT, SIGTERM  stop recording (with a command: the command is sent SIGTERM and \
+        recording ends when it exits)\n  \
+        SIGHUP           with a command: as SIGTERM; without one: close the current \
+        segment and start the next now (with --keep, the oldest beyond N is deleted)")]
     Record(RecordArgs),
     /// Replay traces: kflowd-style records or kernel events, as JSON or a table (no root).
     Replay(ReplayArgs),
@@ -47,6 +63,26 @@ enum Cmd {
         kellect live --view events -o json-min -- make  the events of a build\n  \
         kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
     Live(LiveArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:\n  \
+        kellect completions bash > /etc/bash_completion.d/kellect\n  \
+        kellect completions zsh > /usr/local/share/zsh/site-functions/_kellect\n  \
+        kellect completions fish > ~/.config/fish/completions/kellect.fish")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the kellect(1) man page (roff) on stdout, or write one page per command
+    /// into a directory.
+    #[command(after_help = "Examples:\n  \
+        kellect man | man -l -\n  \
+        kellect man --dir /usr/local/share/man/man1")]
+    Man {
+        /// Write kellect.1 and kellect-COMMAND.1 for every command into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -67,6 +103,14 @@ struct RecordArgs {
     /// Start a new segment file when the current one reaches this many MiB.
     #[arg(long, value_name = "MIB")]
     rotate_size: Option<u64>,
+    /// Start a new segment file when the current one is this old (e.g. 10m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    rotate_time: Option<std::time::Duration>,
+    /// Flight recorder: keep at most N segment files, deleting the oldest when a new one
+    /// starts (each segment replays alone). Segments start by --rotate-size,
+    /// --rotate-time or SIGHUP.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep: Option<u32>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -131,6 +175,11 @@ struct LiveArgs {
     capture: CaptureArgs,
     #[command(flatten)]
     out: OutputArgs,
+    /// Write the command's stdout and stderr to this file (mode 0600, truncated; a
+    /// symbolic link is refused) instead of kellect's stderr. Kellect's stdout carries
+    /// only its own output either way.
+    #[arg(long, value_name = "FILE", requires = "command")]
+    command_output: Option<PathBuf>,
     /// The command to record, after `--` (without one: the whole system until Ctrl-C).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -221,9 +270,13 @@ struct OutputArgs {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Trace files (all segments of a recording, or several recordings).
-    #[arg(required_unless_present = "legend", value_name = "FILE")]
+    /// Trace files or directories. A file brings the other segments of its recording
+    /// found beside it (t.kz, t.1.kz, t.2.kz, ...: same recording id); a directory stands
+    /// for every trace in it, recordings replayed oldest first.
+    #[arg(required_unless_present = "legend", value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     #[command(flatten)]
     out: OutputArgs,
     /// Worker threads (default: one per CPU). Output is the same for any number.
@@ -237,8 +290,11 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct InfoArgs {
-    #[arg(required = true, value_name = "FILE")]
+    /// Trace files or directories, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -246,6 +302,25 @@ struct InfoArgs {
     /// at least 32.
     #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
     max_memory: u64,
+}
+
+/// How the paths given to `replay` and `info` are expanded.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Read only the files named: do not look for the other segments of their recordings
+    /// (a segment then replays alone, and what is not given is named as missing).
+    #[arg(long)]
+    only_given: bool,
+}
+
+/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// left out is printed as warnings.
+fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+    for note in &inputs.notes {
+        eprintln!("kellect: warning: {note}");
+    }
+    Ok(inputs.paths)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -432,6 +507,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into memory first: the generator panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kellect", &mut script);
+            io::stdout().lock().write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man { dir } => man_pages(dir),
         Cmd::Record(args) => record(args),
         Cmd::Live(args) => live(args),
         Cmd::Replay(args) => {
@@ -440,7 +524,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let threads = args.threads;
             let budget = memory_budget(args.max_memory)?;
-            let mut plan = output_plan(args.out, args.files)?;
+            let files = find_inputs(&args.files, &args.inputs)?;
+            let mut plan = output_plan(args.out, files)?;
             plan.cfg.budget = budget;
             with_threads(threads, || {
                 let stdout = io::stdout();
@@ -493,7 +578,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Info(args) => {
             let budget = memory_budget(args.max_memory)?;
-            let recordings = replayer::trace::open_recordings_within(&args.files, budget)?;
+            let files = find_inputs(&args.files, &args.inputs)?;
+            let recordings = replayer::trace::open_recordings_within(&files, budget)?;
             let infos: Vec<_> = recordings
                 .iter()
                 .map(|r| replayer::info::trace_info_within(r, budget))
@@ -513,6 +599,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `kellect man`: the main page on stdout, or every page (kellect.1, kellect-record.1, …)
+/// written into `dir`, from the clap definitions.
+fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
+        }
+        Some(dir) => {
+            if !dir.is_dir() {
+                usage!("--dir {}: not a directory", dir.display());
+            }
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("writing the man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn warn_collectors(sink: &Sink<'_>) {
@@ -605,6 +712,8 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
         Some(mib) => Some(mib << 20),
         None => None,
     };
+    cfg.rotate_time = a.rotate_time;
+    cfg.keep = a.keep;
     cfg.verbose = !a.quiet;
     let quiet = a.quiet;
     let outcome = kellect::recorder::record(cfg)?;
@@ -623,6 +732,15 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if !quiet && !outcome.sink.deleted.is_empty() {
+        eprintln!(
+            "kellect: the ring (--keep) deleted {} older segments",
+            outcome.sink.deleted.len()
+        );
+    }
+    for e in &outcome.sink.delete_errors {
+        eprintln!("kellect: warning: the ring (--keep) {e}");
     }
     warn_drops(&outcome);
     Ok(match outcome.command_status {
@@ -658,6 +776,11 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     let mut cfg = capture_config(a.capture, a.write, a.command)?;
     cfg.overwrite = a.force;
     cfg.verbose = false;
+    // The command's output must not mix with the records on stdout.
+    cfg.command_output = match a.command_output {
+        Some(path) => kellect::recorder::CommandOutput::File(path),
+        None => kellect::recorder::CommandOutput::Stderr,
+    };
     // Short frames and frequent time marks: records appear well within a second.
     cfg.flush_interval = std::time::Duration::from_millis(250);
     let (tap_tx, tap_rx) = std::sync::mpsc::sync_channel::<TapItem>(256);

@@ -53,6 +53,23 @@ pub struct RecordSettings {
     /// Event groups whose syscalls were recorded (`file`, `process`, …).
     #[serde(deserialize_with = "bounded::strings")]
     pub groups: Vec<String>,
+    /// `--keep N`: the recorder kept a ring of at most N segments, deleting the oldest as
+    /// a new one started, so segments before the last N are gone by design. Appended
+    /// field: traces written before it have none and read as `None`.
+    #[serde(default, deserialize_with = "appended")]
+    pub keep_segments: Option<u32>,
+}
+
+/// Reads a field appended to a type after traces were written without it. Postcard is not
+/// self-describing: an older payload simply ends before the field, which is an error of the
+/// deserializer that is taken here as "absent" (the type's default). Only for the last
+/// fields of the last struct of a payload (HostInfo ends with its RecordSettings).
+fn appended<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(T::deserialize(deserializer).unwrap_or_default())
 }
 
 /// Block `HostInfo`: written first in every segment.
@@ -685,6 +702,33 @@ mod tests {
         for bad in ["dns", "ftp=tcp/21", "dns=udp/0", "dns=udp/x", "dns=sctp/53"] {
             assert!(parse_protocol_specs(&[bad.into()]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_appended_field_reads_as_absent_from_older_payloads() {
+        let settings = RecordSettings {
+            system_wide: true,
+            command: vec!["make".into()],
+            ring_size: 1 << 20,
+            frame_size: 4096,
+            groups: vec!["file".into()],
+            keep_segments: Some(3),
+        };
+        let bytes = postcard::to_stdvec(&settings).unwrap();
+        let back: RecordSettings = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, settings);
+        // A writer from before the field: the payload ends after `groups` (postcard writes
+        // `Some(3)` as the two bytes 1, 3).
+        let old: RecordSettings = postcard::from_bytes(&bytes[..bytes.len() - 2]).unwrap();
+        assert_eq!(
+            old,
+            RecordSettings {
+                keep_segments: None,
+                ..settings.clone()
+            }
+        );
+        // Fields before it are still required: a payload cut inside them is an error.
+        assert!(postcard::from_bytes::<RecordSettings>(&bytes[..bytes.len() - 4]).is_err());
     }
 
     #[test]

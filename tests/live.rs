@@ -512,13 +512,15 @@ fn rotated_segments_replay_together_and_alone() {
     // Each segment stands alone: its own header, host info and snapshot.
     let mut sum = 0;
     for seg in &segments {
-        let i = info(seg);
+        let out = run_ok(&["info", "--json", "--only-given", seg.to_str().unwrap()]);
+        let i: Value = serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone();
         assert!(i["host"]["hostname"].is_string(), "{i}");
         assert!(i["snapshot_processes"].as_u64().unwrap() > 0, "{i}");
         assert_eq!(i["segments"][0]["closed_cleanly"], true, "{i}");
         sum += i["records_total"].as_u64().unwrap();
         let out = run_ok(&[
             "replay",
+            "--only-given",
             seg.to_str().unwrap(),
             "--view",
             "events",

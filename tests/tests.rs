@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
+mod ops;
 mod records;
 mod util;
 mod writer;

@@ -319,7 +319,13 @@ mod live {
         let (segment, records) = segments
             .iter()
             .find_map(|seg| {
-                let out = run_ok(&["replay", seg.to_str().unwrap(), "-o", "json-min"]);
+                let out = run_ok(&[
+                    "replay",
+                    "--only-given",
+                    seg.to_str().unwrap(),
+                    "-o",
+                    "json-min",
+                ]);
                 let records = json_lines(&out.stdout);
                 records.iter().any(is_python).then_some((seg, records))
             })
@@ -342,7 +348,7 @@ mod live {
         );
         // The first segment alone says that the recording goes on, and where.
         let out = kellect()
-            .args(["replay", trace.to_str().unwrap(), "-q"])
+            .args(["replay", "--only-given", trace.to_str().unwrap(), "-q"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -69,6 +69,7 @@ fn host_info() -> HostInfo {
             ring_size: 64 << 20,
             frame_size: 1 << 20,
             groups: Vec::new(),
+            keep_segments: None,
         },
     }
 }

@@ -863,7 +863,9 @@ Version: 1.16.0-4";
                     assert_eq!(kind, crate::format::BlockKind::FileFacts);
                     decode::<FileFactsBlock>(&payload).unwrap()
                 }
-                SinkMsg::Frame(_) | SinkMsg::Opening => panic!("only metadata from the enricher"),
+                SinkMsg::Frame(_) | SinkMsg::Opening | SinkMsg::Rotate => {
+                    panic!("only metadata from the enricher")
+                }
             })
             .collect()
     }

@@ -47,6 +47,8 @@ pub struct RecordConfig {
     pub overwrite: bool,
     /// Record this command's process tree (and exit with its status).
     pub command: Vec<OsString>,
+    /// Where the command's stdout and stderr go.
+    pub command_output: CommandOutput,
     /// Record every process, even with a command.
     pub system_wide: bool,
     /// Event groups whose syscalls are recorded.
@@ -67,7 +69,13 @@ pub struct RecordConfig {
     /// how far behind `kellect live` runs. Statistics are written as often.
     pub flush_interval: Duration,
     pub compression_level: i32,
+    /// Start a new segment when the current one holds this many bytes.
     pub rotate_size: Option<u64>,
+    /// Start a new segment when the current one is this old.
+    pub rotate_time: Option<Duration>,
+    /// Keep at most this many segments (a ring): the oldest is deleted when a new one
+    /// starts. Recorded in the trace (`RecordSettings::keep_segments`).
+    pub keep: Option<u32>,
     /// Print progress notes on stderr.
     pub verbose: bool,
 }
@@ -80,6 +88,7 @@ impl RecordConfig {
             stop: Arc::new(AtomicBool::new(false)),
             overwrite: false,
             command: Vec::new(),
+            command_output: CommandOutput::Inherit,
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
             protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
@@ -92,8 +101,58 @@ impl RecordConfig {
             flush_interval: Duration::from_secs(1),
             compression_level: 3,
             rotate_size: None,
+            rotate_time: None,
+            keep: None,
             verbose: true,
         }
+    }
+}
+
+/// Where the recorded command's stdout and stderr go. Its stdin is always kellect's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// Kellect's own stdout and stderr (`kellect record`: the command's output is the
+    /// user's).
+    #[default]
+    Inherit,
+    /// Both to kellect's stderr, so that kellect's stdout carries only its own output
+    /// (`kellect live`: a JSON stream stays valid).
+    Stderr,
+    /// Both to this file: created with mode 0600 or truncated, never through a symbolic
+    /// link (`O_NOFOLLOW`); a device such as /dev/null is written as it is.
+    File(PathBuf),
+}
+
+impl CommandOutput {
+    /// The command's stdout and stderr. Errors name the file that cannot be opened.
+    fn stdio(&self) -> Result<Option<(std::process::Stdio, std::process::Stdio)>> {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file: std::fs::File = match self {
+            CommandOutput::Inherit => return Ok(None),
+            CommandOutput::Stderr => std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("duplicating stderr for the command's output")?
+                .into(),
+            CommandOutput::File(path) => std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "cannot open {} for the command's output (a symbolic link is refused)",
+                        path.display()
+                    )
+                })?,
+        };
+        let second = file
+            .try_clone()
+            .context("duplicating the command's output file")?;
+        Ok(Some((file.into(), second.into())))
     }
 }
 
@@ -149,14 +208,20 @@ fn has_bpf_capabilities() -> bool {
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
 }
 
-/// The flags the stop signals set: SIGINT sets `interrupted`, SIGTERM and SIGHUP set
-/// `terminated`. Registered once, at the start of [`record`].
+/// The flags the signals set: SIGINT sets `interrupted`, SIGTERM `terminated`, SIGHUP
+/// `hangup` (rotate, or stop: see [`record`]). Registered once, at the start of [`record`].
 struct StopSignals {
     interrupted: Arc<AtomicBool>,
     terminated: Arc<AtomicBool>,
+    hangup: Arc<AtomicBool>,
 }
 
 /// Records until the command exits, `duration` passes, or SIGINT/SIGTERM arrives.
+///
+/// SIGHUP: with a command, it asks the command to stop, as SIGTERM does (the command is
+/// sent SIGTERM and recording ends when it exits); without one, it closes the current
+/// segment and starts the next now (a trace file is being written), or ends the recording
+/// (live mode without a trace file: nothing to rotate).
 pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     preflight()?;
     // The handlers go in before the trace file is created and the programs load (seconds
@@ -165,11 +230,12 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
     let signals = StopSignals {
         interrupted: Arc::new(AtomicBool::new(false)),
         terminated: Arc::new(AtomicBool::new(false)),
+        hangup: Arc::new(AtomicBool::new(false)),
     };
     for (signal, flag) in [
         (signal_hook::consts::SIGINT, &signals.interrupted),
         (signal_hook::consts::SIGTERM, &signals.terminated),
-        (signal_hook::consts::SIGHUP, &signals.terminated),
+        (signal_hook::consts::SIGHUP, &signals.hangup),
     ] {
         signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
     }
@@ -185,6 +251,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         ring_size: cfg.ring_size as u64,
         frame_size: cfg.frame_size as u32,
         groups: cfg.groups.iter().map(|g| g.name().to_owned()).collect(),
+        keep_segments: cfg.keep,
     };
     let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
     let host = host::host_info(settings, ncpus);
@@ -208,6 +275,8 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             compression_level: cfg.compression_level,
             chunk_size: 16 << 20,
             rotate_size: cfg.rotate_size,
+            rotate_time: cfg.rotate_time,
+            keep: cfg.keep,
             opening: Box::new(move || segment_opening(&host, &capture)),
         },
         sink_failed.clone(),
@@ -269,6 +338,7 @@ fn record_with_sink(
     let StopSignals {
         interrupted,
         terminated,
+        hangup,
     } = signals;
     let mut storage = MaybeUninit::uninit();
     let mut probes = bpf::Probes::load(
@@ -289,12 +359,18 @@ fn record_with_sink(
         .context("the writer thread stopped")?;
 
     let mut child = match cfg.command.split_first() {
-        Some((program, args)) => Some(
-            Command::new(program)
-                .args(args)
-                .spawn()
-                .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
-        ),
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args);
+            if let Some((stdout, stderr)) = cfg.command_output.stdio()? {
+                command.stdout(stdout).stderr(stderr);
+            }
+            Some(
+                command
+                    .spawn()
+                    .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
+            )
+        }
         None => None,
     };
 
@@ -353,6 +429,15 @@ fn record_with_sink(
         }
         if sink_failed.load(Ordering::SeqCst) || cfg.stop.load(Ordering::SeqCst) {
             break;
+        }
+        if hangup.swap(false, Ordering::SeqCst) {
+            if child.is_some() || cfg.output.is_none() {
+                terminated.store(true, Ordering::SeqCst);
+            } else {
+                // What was read before the signal ends the current segment.
+                drain.borrow_mut().flush();
+                let _ = tx.send(SinkMsg::Rotate);
+            }
         }
         let out_of_time = cfg.duration.is_some_and(|d| now - started >= d);
         match &mut child {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter, Storage};
 use crate::meta::{self, MetaBlock};
@@ -41,6 +42,9 @@ pub enum SinkMsg {
     /// the first segment, after the programs are attached (a process that starts in
     /// between is then in the trace and in the snapshot, never in neither).
     Opening,
+    /// Close the current segment and start the next one now (SIGHUP), whatever its size
+    /// and age. Without a trace file, nothing happens.
+    Rotate,
 }
 
 impl SinkMsg {
@@ -71,6 +75,12 @@ pub struct SinkConfig {
     pub chunk_size: u64,
     /// Start a new segment once the current one holds this many bytes.
     pub rotate_size: Option<u64>,
+    /// Start a new segment once the current one is this old (checked at every block
+    /// stored, so at least as often as the recorder writes statistics).
+    pub rotate_time: Option<Duration>,
+    /// A ring of at most this many segments: when a new segment starts, the one that is
+    /// this many older is deleted first. `None` keeps every segment.
+    pub keep: Option<u32>,
     /// The metadata blocks that open every segment, first or rotated, freshly made for
     /// each: written on [`SinkMsg::Opening`] for the first segment, right after creation
     /// for every later one, so any segment replays alone.
@@ -93,16 +103,25 @@ pub struct SinkReport {
     /// Records that reached the sink but were not stored: those of the frame whose write
     /// failed and of every frame received after it.
     pub lost_records: u64,
+    /// Segments the ring (`keep`) deleted, oldest first; they are no longer in `segments`.
+    pub deleted: Vec<PathBuf>,
+    /// Segments the ring could not delete, with the reason: the recording went on.
+    pub delete_errors: Vec<String>,
     pub error: Option<io::Error>,
 }
 
 /// Creates the storage of a segment: `(path, overwrite)`.
 pub(crate) type CreateStorage<S> = Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>;
+/// Deletes a closed segment that the ring no longer keeps.
+pub(crate) type RemoveSegment = Box<dyn FnMut(&Path) -> io::Result<()> + Send>;
 
 struct Sink<S: Storage> {
     cfg: SinkConfig,
     create: CreateStorage<S>,
+    remove: RemoveSegment,
     writer: Option<SegmentWriter<S>>,
+    /// When the current segment was started (for `rotate_time`).
+    segment_started: Instant,
     segment_index: u32,
     next_seq: u32,
     report: SinkReport,
@@ -139,21 +158,26 @@ pub fn open(
             Some(dir) => SegmentFile::create_in(dir, path, overwrite, chunk_size),
             None => SegmentFile::create(path, overwrite, chunk_size),
         }),
+        Box::new(|path: &Path| std::fs::remove_file(path)),
         failed,
         recycle,
     )
 }
 
-/// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage.
+/// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage,
+/// `remove(path)` deletes a segment the ring no longer keeps.
 pub(crate) fn open_with<S: Storage + Send + 'static>(
     cfg: SinkConfig,
     create: CreateStorage<S>,
+    remove: RemoveSegment,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
     let mut sink = Sink {
         create,
+        remove,
         writer: None,
+        segment_started: Instant::now(),
         segment_index: 0,
         next_seq: 0,
         report: SinkReport::default(),
@@ -202,23 +226,12 @@ impl<S: Storage> Sink<S> {
                 let mut bytes = frame.bytes;
                 bytes.clear();
                 let _ = self.recycle.try_send(bytes);
-                if let (Some(limit), Some(writer)) = (self.cfg.rotate_size, &self.writer) {
-                    if writer.offset() >= limit {
-                        // Announce the next segment, so a replay of this one alone (or of
-                        // a set that misses the next) says the recording goes on.
-                        let next = crate::meta::Continuation {
-                            next_segment_index: self.segment_index + 1,
-                            next_frame_seq: writer.next_seq(),
-                        };
-                        self.write_meta(
-                            BlockKind::Continuation,
-                            &crate::meta::encode(&next),
-                            false,
-                        )?;
-                        self.finish_segment()?;
-                        self.start_segment()?;
-                        self.write_opening()?;
-                    }
+                let full = match (self.cfg.rotate_size, &self.writer) {
+                    (Some(limit), Some(writer)) => writer.offset() >= limit,
+                    _ => false,
+                };
+                if full || self.too_old() {
+                    self.rotate()?;
                 }
                 Ok(())
             }
@@ -226,8 +239,67 @@ impl<S: Storage> Sink<S> {
                 kind,
                 payload,
                 compress,
-            } => self.write_meta(kind, &payload, compress),
+            } => {
+                self.write_meta(kind, &payload, compress)?;
+                if self.too_old() {
+                    self.rotate()?;
+                }
+                Ok(())
+            }
             SinkMsg::Opening => self.write_opening(),
+            SinkMsg::Rotate => self.rotate(),
+        }
+    }
+
+    fn too_old(&self) -> bool {
+        self.cfg
+            .rotate_time
+            .is_some_and(|age| self.segment_started.elapsed() >= age)
+    }
+
+    /// Closes the current segment, announcing the next, and starts the next one with its
+    /// opening blocks; with a ring, the segment that falls out of it is deleted in between,
+    /// so that no more than `keep` segments exist at any time. Without a trace file: nothing.
+    fn rotate(&mut self) -> io::Result<()> {
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        // Announce the next segment, so a replay of this one alone (or of a set that
+        // misses the next) says the recording goes on.
+        let next = crate::meta::Continuation {
+            next_segment_index: self.segment_index + 1,
+            next_frame_seq: writer.next_seq(),
+        };
+        self.write_meta(BlockKind::Continuation, &crate::meta::encode(&next), false)?;
+        self.finish_segment()?;
+        self.drop_from_ring();
+        self.start_segment()?;
+        self.write_opening()
+    }
+
+    /// Deletes the segment that the next one pushes out of the ring (`keep`).
+    fn drop_from_ring(&mut self) {
+        let (Some(keep), Some(output)) = (self.cfg.keep, &self.cfg.output) else {
+            return;
+        };
+        // The next segment is `segment_index`: it and the `keep - 1` before it stay.
+        let Some(oldest) = self.segment_index.checked_sub(keep.max(1)) else {
+            return;
+        };
+        let path = segment_path(output, oldest);
+        match (self.remove)(&path) {
+            Ok(()) => {
+                self.report.segments.retain(|p| p != &path);
+                self.report.deleted.push(path);
+            }
+            // Already gone (someone moved it away): the ring holds no more than `keep`.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.report.segments.retain(|p| p != &path);
+            }
+            Err(e) => self
+                .report
+                .delete_errors
+                .push(format!("cannot delete {}: {e}", path.display())),
         }
     }
 
@@ -302,6 +374,7 @@ impl<S: Storage> Sink<S> {
             .map_err(|e| with_path(e.into(), &path))?;
         writer.set_next_seq(self.next_seq);
         self.writer = Some(writer);
+        self.segment_started = Instant::now();
         self.report.segments.push(path);
         Ok(())
     }
@@ -382,11 +455,20 @@ mod tests {
             compression_level: 1,
             chunk_size: 0,
             rotate_size,
+            rotate_time: None,
+            keep: None,
             opening,
         };
         let failed = Arc::new(AtomicBool::new(false));
         let (recycle, _recycled) = sync_channel(64);
-        let sink = open_with(cfg, Box::new(create), failed.clone(), recycle).unwrap();
+        let sink = open_with(
+            cfg,
+            Box::new(create),
+            Box::new(|_: &Path| Ok(())),
+            failed.clone(),
+            recycle,
+        )
+        .unwrap();
         let (tx, rx) = sync_channel(1024);
         tx.send(SinkMsg::Opening).unwrap();
         let mut sent_records = 0;
@@ -577,6 +659,137 @@ mod tests {
         }
     }
 
+    /// Each segment's path and bytes.
+    type Segments = Vec<(PathBuf, Vec<u8>)>;
+
+    /// What a sink with `rotate_time` and `keep` did with `msgs`: its report, the segments
+    /// created (path, bytes) and the paths it deleted, in order.
+    fn run_ring(
+        rotate_size: Option<u64>,
+        rotate_time: Option<Duration>,
+        keep: Option<u32>,
+        msgs: Vec<SinkMsg>,
+    ) -> (SinkReport, Segments, Vec<PathBuf>) {
+        let disks: Disks = Arc::default();
+        let created = disks.clone();
+        let removed = Arc::new(Mutex::new(Vec::new()));
+        let removing = removed.clone();
+        let cfg = SinkConfig {
+            output: Some(PathBuf::from("/kellect-test/t.kz")),
+            tap: None,
+            overwrite: false,
+            recording_id: 5,
+            compression_level: 1,
+            chunk_size: 0,
+            rotate_size,
+            rotate_time,
+            keep,
+            opening: small_opening(),
+        };
+        let (recycle, _recycled) = sync_channel(64);
+        let sink = open_with(
+            cfg,
+            Box::new(move |path: &Path, _| {
+                let storage = FaultyStorage::new(Fault::None);
+                created
+                    .lock()
+                    .unwrap()
+                    .push((path.to_owned(), storage.disk.clone()));
+                Ok(storage)
+            }),
+            Box::new(move |path: &Path| {
+                removing.lock().unwrap().push(path.to_owned());
+                Ok(())
+            }),
+            Arc::new(AtomicBool::new(false)),
+            recycle,
+        )
+        .unwrap();
+        let (tx, rx) = sync_channel(1024);
+        tx.send(SinkMsg::Opening).unwrap();
+        for msg in msgs {
+            tx.send(msg).unwrap();
+        }
+        drop(tx);
+        let report = sink(rx);
+        let segments = disks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(path, disk)| (path.clone(), disk.lock().unwrap().clone()))
+            .collect();
+        let removed = removed.lock().unwrap().clone();
+        (report, segments, removed)
+    }
+
+    fn frame(i: u32) -> SinkMsg {
+        let ts = 1000 * u64::from(i);
+        SinkMsg::Frame(FrameBuf {
+            bytes: noise(u64::from(i), 3000),
+            first_ts: ts,
+            last_ts: ts + 10,
+            count: 10,
+        })
+    }
+
+    #[test]
+    fn a_ring_keeps_the_last_segments_and_deletes_the_oldest_first() {
+        let (report, segments, removed) =
+            run_ring(Some(10_000), None, Some(3), (0..20).map(frame).collect());
+        assert!(report.error.is_none());
+        let n = segments.len() as u32;
+        assert!(n >= 6, "{n} segments");
+        let path = |i| segment_path(Path::new("/kellect-test/t.kz"), i);
+        // Deleted in order, each before the segment three later was created.
+        let expected: Vec<PathBuf> = (0..n - 3).map(path).collect();
+        assert_eq!(removed, expected);
+        assert_eq!(report.deleted, expected);
+        assert_eq!(report.segments, (n - 3..n).map(path).collect::<Vec<_>>());
+        // Every segment is whole and opens with the recording's opening blocks.
+        for (path, bytes) in &segments {
+            let scan = TraceReader::new(bytes).unwrap().scan();
+            assert!(scan.is_clean(), "{path:?}");
+            assert_eq!(scan.blocks[0].kind, BlockKind::HostInfo, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn a_rotate_message_and_an_old_segment_start_the_next_one() {
+        // SIGHUP: a Rotate message closes the segment, whatever its size and age.
+        let msgs = vec![frame(0), frame(1), SinkMsg::Rotate, frame(2)];
+        let (report, segments, removed) = run_ring(None, None, None, msgs);
+        assert!(report.error.is_none());
+        assert_eq!(segments.len(), 2);
+        assert!(removed.is_empty());
+        let first = TraceReader::new(&segments[0].1).unwrap().scan();
+        let frames = |scan: &Scan<'_>| scan.frames().count();
+        assert_eq!(frames(&first), 2);
+        assert!(first
+            .blocks
+            .iter()
+            .any(|b| b.kind == BlockKind::Continuation));
+        assert_eq!(frames(&TraceReader::new(&segments[1].1).unwrap().scan()), 1);
+
+        // --rotate-time: a segment older than that is closed at the next block.
+        let msgs = vec![
+            frame(0),
+            SinkMsg::Meta {
+                kind: BlockKind::Stats,
+                payload: noise(9, 10),
+                compress: false,
+            },
+        ];
+        let (_, segments, _) = run_ring(None, Some(Duration::from_secs(3600)), None, msgs);
+        assert_eq!(segments.len(), 1, "an hour has not passed");
+        let msgs = vec![frame(0), frame(1)];
+        let (_, segments, _) = run_ring(None, Some(Duration::ZERO), Some(2), msgs);
+        assert_eq!(
+            segments.len(),
+            3,
+            "every block finds the segment old enough"
+        );
+    }
+
     #[test]
     fn the_recorder_opens_every_segment_with_everything_replay_needs() {
         let settings = crate::meta::RecordSettings {
@@ -585,6 +798,7 @@ mod tests {
             ring_size: 1 << 20,
             frame_size: 4096,
             groups: Vec::new(),
+            keep_segments: None,
         };
         let host = super::super::host::host_info(settings, 1);
         let capture = crate::meta::Capture {

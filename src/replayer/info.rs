@@ -155,8 +155,24 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
     let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
         return out;
     };
-    // Segments: the indexes given must run 0, 1, 2, … (the grouping sorted them).
+    // Segments: the indexes given must run 0, 1, 2, … (the grouping sorted them), but for
+    // those a ring deleted by design before the first one given.
     let mut expected = 0u32;
+    if let Some((through, keep)) = ring_deleted(recording) {
+        out.push(format!(
+            "{} by the recorder's ring (--keep {keep} keeps the last {keep} segments): the \
+             events they held are not in this output",
+            match through {
+                0 => format!("segment 0 ({}) was deleted", segment_name(first, 0)),
+                n => format!(
+                    "segments 0..{n} ({} .. {}) were deleted",
+                    segment_name(first, 0),
+                    segment_name(first, n)
+                ),
+            }
+        ));
+        expected = through + 1;
+    }
     for segment in segments {
         let index = segment.header.segment_index;
         if index > expected {
@@ -279,6 +295,19 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
     out
 }
 
+/// The segments that the recorder's ring (`--keep N`, [`crate::meta::RecordSettings`])
+/// deleted before the first one given: `(last deleted index, N)`. Once segment L exists,
+/// the ring has deleted 0..=L-N; those below the first segment given are counted as
+/// deleted, never more (a gap among the segments the ring still keeps is missing).
+/// `None` without a ring or when nothing before the first segment given is explained.
+pub fn ring_deleted(recording: &Recording) -> Option<(u32, u32)> {
+    let keep = recording.host.as_ref()?.settings.keep_segments?;
+    let first = recording.segments.first()?.header.segment_index;
+    let last = recording.segments.last()?.header.segment_index;
+    let through = last.checked_sub(keep.max(1))?.min(first.checked_sub(1)?);
+    Some((through, keep))
+}
+
 /// The sum of counters read from a trace: saturating, whatever a hostile trace says.
 fn counter_total(counters: impl Iterator<Item = u64>) -> u64 {
     counters.fold(0, u64::saturating_add)
@@ -384,12 +413,15 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
     let expected = emitted.saturating_sub(stats.user_dropped);
     let continues = !last.metas::<Continuation>(&mut ignored).is_empty();
     let final_word = holder == segments.len() - 1 && last.closed && !continues && after == 0;
+    // The statistics count the records of the segments the ring deleted too: only more
+    // records than the kernel emitted can be told.
+    let stored_all = ring_deleted(recording).is_none();
     let says = format!(
         "the statistics say {emitted} records emitted ({dropped} more dropped by the kernel, not \
          emitted) and {} of them lost in user space, but {stored} are stored",
         stats.user_dropped
     );
-    if final_word && stored < expected {
+    if final_word && stored_all && stored < expected {
         Some(format!(
             "{says}: {} records are missing from the trace",
             expected - stored
@@ -399,7 +431,7 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
             "{says}: {} records more than the kernel emitted",
             stored - expected
         ))
-    } else if !last.closed && !continues && stored < expected {
+    } else if !last.closed && !continues && stored_all && stored < expected {
         Some(format!(
             "{says} (the last statistics block, at byte offset {stats_offset} of {}): {} \
              records counted before the recording was cut are missing",

@@ -412,3 +412,323 @@ pub fn open_recordings_within(paths: &[PathBuf], budget: MemoryBudget) -> Result
     recordings.sort_by_key(|r| (r.start_realtime_ns(), r.id));
     Ok(recordings)
 }
+
+/// The segment files a command line's paths stand for, found by [`find_inputs`].
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Files to open, each once: the paths as given, each followed by the other segments of
+    /// its recording found beside it (by segment index), and for a directory, its traces
+    /// by file name.
+    pub paths: Vec<PathBuf>,
+    /// Files looked at and left out, and why, as sentences for the user.
+    pub notes: Vec<String>,
+}
+
+/// Expands the paths given to `replay` and `info` into segment files:
+///
+/// - a directory stands for every kellect trace directly in it (not in subdirectories),
+///   taken in file-name order; files that do not start with a kellect header are skipped
+///   and counted in a note; a directory with no trace at all is an error;
+/// - a file is opened as a trace (an error when it is none) and, with `siblings`, the
+///   other segments of its recording are looked for in the same directory: the names the
+///   recorder gives them (`t.kz`, `t.1.kz`, `t.2.kz`, … for `t.kz`), each kept only when its
+///   file header carries the same recording id. A segment that is not there is named later
+///   by the continuity check ([`super::info::continuity_warnings`]).
+///
+/// A file met twice (given twice, or given and found) is taken once. Errors name the path
+/// and the problem; a file the user may not read says who owns it, its mode, and how to
+/// get access (sudo, or a group that may read it).
+pub fn find_inputs(paths: &[PathBuf], siblings: bool) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut take = |path: PathBuf, inputs: &mut Inputs| {
+        let key = std::fs::metadata(&path).map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        });
+        // A file whose identity cannot be read is taken as given: opening it says why.
+        if key.map_or(true, |k| seen.insert(k)) {
+            inputs.paths.push(path);
+        }
+    };
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e, "cannot open"))?;
+        if meta.is_dir() {
+            for found in directory_traces(path, &mut inputs.notes)? {
+                take(found, &mut inputs);
+            }
+            continue;
+        }
+        let header = match probe(path).map_err(|e| unreadable(path, e, "cannot open"))? {
+            Probe::Trace(header) => header,
+            Probe::NotTrace(why) => {
+                anyhow::bail!("{} is not a readable kellect trace: {why}", path.display())
+            }
+        };
+        take(path.clone(), &mut inputs);
+        if siblings {
+            for found in sibling_segments(path, &header, &mut inputs.notes) {
+                take(found, &mut inputs);
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// What the first bytes of a file say it is.
+enum Probe {
+    Trace(FileHeader),
+    /// Not a kellect trace, and why (the header check that failed).
+    NotTrace(String),
+}
+
+/// Reads the file header of `path` (its first [`format::FILE_HEADER_LEN`] bytes).
+fn probe(path: &Path) -> std::io::Result<Probe> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(format::FILE_HEADER_LEN);
+    File::open(path)?
+        .take(format::FILE_HEADER_LEN as u64)
+        .read_to_end(&mut head)?;
+    Ok(match FileHeader::decode(&head) {
+        Ok(header) => Probe::Trace(header),
+        Err(_) if head.is_empty() => Probe::NotTrace("the file is empty".into()),
+        Err(e) => Probe::NotTrace(e.to_string()),
+    })
+}
+
+/// The traces directly in `dir`, by file name. Errors when it holds none.
+fn directory_traces(dir: &Path, notes: &mut Vec<String>) -> Result<Vec<PathBuf>> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| unreadable(dir, e, "cannot list the directory"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    names.sort();
+    let mut traces = Vec::new();
+    let mut not_traces = 0usize;
+    let mut subdirectories = 0usize;
+    let mut first_unreadable = None;
+    for path in names {
+        // Links are followed: a link to a trace is read as the trace.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                subdirectories += 1;
+                continue;
+            }
+            Ok(m) if !m.is_file() => {
+                not_traces += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match probe(&path) {
+            Ok(Probe::Trace(_)) => traces.push(path),
+            Ok(Probe::NotTrace(_)) => not_traces += 1,
+            Err(e) => {
+                if first_unreadable.is_none() {
+                    first_unreadable = Some(unreadable(&path, e, "cannot read"));
+                } else {
+                    notes.push(format!("cannot read {}: it is left out", path.display()));
+                }
+            }
+        }
+    }
+    if traces.is_empty() {
+        if let Some(e) = first_unreadable {
+            return Err(e.context(format!(
+                "{} holds no kellect trace that could be read",
+                dir.display()
+            )));
+        }
+        anyhow::bail!(
+            "{} holds no kellect trace: {}",
+            dir.display(),
+            match (not_traces, subdirectories) {
+                (0, 0) => "the directory is empty".to_owned(),
+                (n, s) => format!(
+                    "none of its {n} files starts with a kellect file header{}",
+                    match s {
+                        0 => String::new(),
+                        s => format!(" ({s} subdirectories are not looked into)"),
+                    }
+                ),
+            }
+        );
+    }
+    if let Some(e) = first_unreadable {
+        notes.push(format!("{e:#}: it is left out"));
+    }
+    if not_traces > 0 {
+        notes.push(format!(
+            "{}: {not_traces} files that are not kellect traces are left out",
+            dir.display()
+        ));
+    }
+    Ok(traces)
+}
+
+/// The other segments of `header`'s recording beside `path`, by the names the recorder
+/// gives them, kept only when their header has the same recording id; in segment-index
+/// order. Files with a segment's name that are something else go into `notes`.
+fn sibling_segments(path: &Path, header: &FileHeader, notes: &mut Vec<String>) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let Some((stem, ext)) = first_segment_name(name, header.segment_index) else {
+        return Vec::new();
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(index) = file_name
+            .to_str()
+            .and_then(|n| segment_number(n, stem, ext))
+        else {
+            continue;
+        };
+        let candidate = dir.join(&file_name);
+        if index == header.segment_index && file_name.to_str() == Some(name) {
+            continue;
+        }
+        match probe(&candidate) {
+            Ok(Probe::Trace(h)) if h.recording_id == header.recording_id => {
+                found.push((h.segment_index, candidate))
+            }
+            Ok(Probe::Trace(h)) => notes.push(format!(
+                "{} is named like a segment of {} but belongs to another recording ({:016x}, \
+                 not {:016x}): it is left out",
+                candidate.display(),
+                path.display(),
+                h.recording_id,
+                header.recording_id
+            )),
+            Ok(Probe::NotTrace(why)) => notes.push(format!(
+                "{} is named like a segment of {} but is not a kellect trace ({why}): it is \
+                 left out",
+                candidate.display(),
+                path.display()
+            )),
+            Err(e) => notes.push(format!(
+                "{:#}: it is left out",
+                unreadable(&candidate, e, "cannot read")
+            )),
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// `(stem, extension)` of the recording's first segment, from the name of its segment
+/// `index`: `t.kz` (index 0) and `t.3.kz` (index 3) give `("t", Some("kz"))`; `t.3` (index
+/// 3) gives `("t", None)`. `None` when the name does not carry the index as the recorder
+/// writes it (a renamed file).
+fn first_segment_name(name: &str, index: u32) -> Option<(&str, Option<&str>)> {
+    if index == 0 {
+        return Some(match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+            _ => (name, None),
+        });
+    }
+    let tag = format!(".{index}");
+    if let Some((stem, ext)) = name.rsplit_once('.') {
+        if let Some(base) = stem.strip_suffix(&tag).filter(|b| !b.is_empty()) {
+            return Some((base, Some(ext)));
+        }
+    }
+    name.strip_suffix(&tag)
+        .filter(|b| !b.is_empty())
+        .map(|base| (base, None))
+}
+
+/// The segment number a file name says it has, among the names of the recording whose
+/// first segment is `stem.ext` (or `stem`): 0 for that name, N for `stem.N.ext`.
+fn segment_number(name: &str, stem: &str, ext: Option<&str>) -> Option<u32> {
+    let rest = name.strip_prefix(stem)?;
+    let middle = match ext {
+        Some(ext) => {
+            let rest = rest.strip_suffix(ext)?.strip_suffix('.')?;
+            if rest.is_empty() {
+                return Some(0);
+            }
+            rest.strip_prefix('.')?
+        }
+        None if rest.is_empty() => return Some(0),
+        None => rest.strip_prefix('.')?,
+    };
+    if middle.is_empty() || !middle.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    middle.parse().ok()
+}
+
+/// An error reading `path`, saying what to do when it is a matter of permission: who owns
+/// it, its mode, and the two ways in (sudo, or a group allowed to read it).
+fn unreadable(path: &Path, e: std::io::Error, doing: &str) -> anyhow::Error {
+    if e.kind() != std::io::ErrorKind::PermissionDenied {
+        return anyhow::Error::new(e).context(format!("{doing} {}", path.display()));
+    }
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(path).ok().map(|m| {
+        format!(
+            ": it is owned by {} with mode {:04o}",
+            user_name(m.uid()),
+            m.mode() & 0o7777
+        )
+    });
+    anyhow::anyhow!(
+        "{doing} {}: permission denied{} (kellect makes traces readable by their owner only); \
+         run kellect with sudo, or give a group read access (chgrp GROUP FILE; chmod g+r FILE, \
+         and g+rx on its directory) and run kellect as a member of that group",
+        path.display(),
+        owner.unwrap_or_default()
+    )
+}
+
+/// The name of user `uid` from /etc/passwd, or `uid N` when it has none there.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                let id: u32 = fields.nth(1)?.parse().ok()?;
+                (id == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+#[cfg(test)]
+mod find_tests {
+    use super::*;
+
+    #[test]
+    fn segment_names() {
+        assert_eq!(first_segment_name("t.kz", 0), Some(("t", Some("kz"))));
+        assert_eq!(first_segment_name("t.3.kz", 3), Some(("t", Some("kz"))));
+        assert_eq!(
+            first_segment_name("a.b.12.kz", 12),
+            Some(("a.b", Some("kz")))
+        );
+        assert_eq!(first_segment_name("t.3", 3), Some(("t", None)));
+        assert_eq!(first_segment_name("t", 0), Some(("t", None)));
+        assert_eq!(first_segment_name("renamed.kz", 3), None);
+        assert_eq!(segment_number("t.kz", "t", Some("kz")), Some(0));
+        assert_eq!(segment_number("t.7.kz", "t", Some("kz")), Some(7));
+        for other in [
+            "t.kz.bak", "t.x.kz", "t..kz", "tt.1.kz", "t.1.kzz", "t.+1.kz", "t.1",
+        ] {
+            assert_eq!(segment_number(other, "t", Some("kz")), None, "{other}");
+        }
+        assert_eq!(segment_number("t.2", "t", None), Some(2));
+        assert_eq!(segment_number("t", "t", None), Some(0));
+        assert_eq!(segment_number("t.99999999999", "t", None), None);
+    }
+}
