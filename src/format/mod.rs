@@ -18,6 +18,7 @@
 //! the frames (in parallel if the caller wishes: they are independent).
 
 mod block;
+mod chain;
 mod error;
 mod frame;
 mod header;
@@ -33,15 +34,16 @@ pub use block::{
     block_header, compress_meta, decompress_meta, encode_block, BlockHeader, BlockKind,
     BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC, MAX_BLOCK_PAYLOAD, MAX_META_RAW,
 };
+pub use chain::{ChainHead, CHAIN_HEAD_LEN};
 pub use error::FormatError;
 pub use frame::{
     decode_frame, decode_frame_into, encode_frame, encode_frame_into, Codec, FrameHeader,
     FRAME_HEADER_LEN, MAX_FRAME_RAW,
 };
-pub use header::{FileHeader, FormatVersion, FILE_HEADER_LEN, MAGIC};
+pub use header::{FileHeader, FormatVersion, FILE_HEADER_LEN, FILE_HEADER_LEN_V2, MAGIC};
 pub use index::{
-    parse_index, EndInfo, IndexBuilder, IndexEntry, END_PAYLOAD_LEN, INDEX_ENTRY_LEN,
-    MAX_INDEX_ENTRIES,
+    parse_index, EndInfo, IndexBuilder, IndexEntry, END_PAYLOAD_LEN, END_PAYLOAD_LEN_V2,
+    INDEX_ENTRY_LEN, MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
 #[cfg(all(test, feature = "record"))]

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter, Storage};
+use crate::format::{BlockKind, ChainHead, Codec, FileHeader, SegmentWriter, Storage};
 use crate::meta::{self, MetaBlock};
 
 use super::segment::{segment_path, SegmentFile};
@@ -105,6 +105,8 @@ struct Sink<S: Storage> {
     writer: Option<SegmentWriter<S>>,
     segment_index: u32,
     next_seq: u32,
+    /// The final chain head of the last closed segment, which the next one links to.
+    prev_head: ChainHead,
     report: SinkReport,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
@@ -140,6 +142,7 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         writer: None,
         segment_index: 0,
         next_seq: 0,
+        prev_head: ChainHead::ZERO,
         report: SinkReport::default(),
         failed,
         recycle,
@@ -282,7 +285,8 @@ impl<S: Storage> Sink<S> {
             segment_index: self.segment_index,
             created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
         };
-        let mut writer = SegmentWriter::new(storage, &header, self.cfg.compression_level)
+        let level = self.cfg.compression_level;
+        let mut writer = SegmentWriter::after(storage, &header, level, &self.prev_head)
             .map_err(|e| with_path(e.into(), &path))?;
         writer.set_next_seq(self.next_seq);
         self.writer = Some(writer);
@@ -297,7 +301,8 @@ impl<S: Storage> Sink<S> {
         };
         self.next_seq = writer.next_seq();
         self.segment_index += 1;
-        let (storage, closed) = writer.close();
+        let (storage, closed, head) = writer.close_chained();
+        self.prev_head = head.unwrap_or(ChainHead::ZERO);
         self.report.written_bytes += storage.committed();
         closed.map(drop).map_err(io::Error::from)
     }
