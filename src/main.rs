@@ -38,6 +38,13 @@ enum Cmd {
     Replay(ReplayArgs),
     /// Describe traces: host, time range, record counts, drops, frames and damage.
     Info(InfoArgs),
+    /// Verify the hash chain of traces: exit 0 intact, 1 failed (or format v1, which has
+    /// no chain), 3 cut (everything up to the cut verifies), 2 usage error.
+    #[command(after_help = "Examples:\n  \
+        kellect verify trace.kz                      one segment\n  \
+        kellect verify trace.kz trace.1.kz trace.2.kz  a rotated recording, links included\n  \
+        kellect verify --json trace.kz               machine-readable")]
+    Verify(VerifyArgs),
     /// Record and print at once, as the classic console tools do (needs root).
     #[command(after_help = "Examples:\n  \
         kellect live                                   records of the whole system, until Ctrl-C\n  \
@@ -238,6 +245,16 @@ struct InfoArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Segment files, of one or several recordings.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -375,6 +392,26 @@ fn output_plan(a: OutputArgs, inputs: Vec<PathBuf>) -> Result<OutputPlan> {
     })
 }
 
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    for path in &args.files {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => usage!("{} is not a regular file", path.display()),
+            Err(e) => usage!("cannot read {}: {e}", path.display()),
+        }
+    }
+    let report = replayer::verify::verify_files(&args.files)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::from(report.exit_code))
+}
+
 fn print_legend() -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     writeln!(
@@ -456,6 +493,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Cmd::Verify(args) => verify(args),
         Cmd::Info(args) => {
             let recordings = replayer::trace::open_recordings(&args.files)?;
             let infos: Vec<_> = recordings.iter().map(replayer::info::trace_info).collect();

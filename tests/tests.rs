@@ -12,4 +12,5 @@ mod hostile_output;
 mod live;
 mod records;
 mod util;
+mod verify;
 mod writer;

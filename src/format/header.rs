@@ -392,7 +392,10 @@ mod tests {
         assert_eq!(&bytes[44..48], &crc32c::crc32c(&bytes[..44]).to_le_bytes());
         assert_eq!(&bytes[48..80], &[0xab; 32]);
         assert_eq!(&bytes[80..84], &[0; 4]);
-        assert_eq!(&bytes[84..88], &crc32c::crc32c(&bytes[48..84]).to_le_bytes());
+        assert_eq!(
+            &bytes[84..88],
+            &crc32c::crc32c(&bytes[48..84]).to_le_bytes()
+        );
         let d = FileHeader::decode_full(&bytes).unwrap();
         assert_eq!(
             (d.header, d.header_len, d.version, d.prev_head),
@@ -413,7 +416,11 @@ mod tests {
         // Cut inside the extension.
         assert!(matches!(
             FileHeader::decode_full(&bytes[..60]),
-            Err(FormatError::Truncated { needed: 88, available: 60, .. })
+            Err(FormatError::Truncated {
+                needed: 88,
+                available: 60,
+                ..
+            })
         ));
         // A version 2 header that declares the version 1 length.
         let mut short = bytes;

@@ -16,6 +16,9 @@
 //! Reading: [`TraceReader::new`] checks the header, [`TraceReader::scan`] walks the blocks
 //! and salvages what is intact, [`decode_frame`] / [`BlockRef::decode_frame`] decompress
 //! the frames (in parallel if the caller wishes: they are independent).
+//!
+//! Integrity (format version 2): every block and segment is hash-chained (`chain`);
+//! [`verify_segment`] and [`link_segments`] recompute and check the chain.
 
 mod block;
 mod chain;
@@ -25,6 +28,7 @@ mod header;
 mod index;
 mod le;
 mod reader;
+mod verify;
 mod writer;
 
 #[cfg(test)]
@@ -46,6 +50,10 @@ pub use index::{
     INDEX_ENTRY_LEN, MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
+pub use verify::{
+    link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem, SegmentStatus,
+    SegmentVerdict,
+};
 #[cfg(all(test, feature = "record"))]
 pub(crate) use writer::faulty;
 pub use writer::{SegmentEncoder, SegmentTotals, SegmentWriter, Storage, WriteError};

@@ -4,7 +4,9 @@
 
 use std::io;
 
-use super::block::{block_header, compress_meta, BlockKind, BLOCK_FLAG_COMPRESSED, MAX_BLOCK_PAYLOAD};
+use super::block::{
+    block_header, compress_meta, BlockKind, BLOCK_FLAG_COMPRESSED, MAX_BLOCK_PAYLOAD,
+};
 use super::chain::{set_link, ChainHead};
 use super::error::FormatError;
 use super::frame::{encode_frame_into, Codec, FrameHeader, MAX_FRAME_RAW};

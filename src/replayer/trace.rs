@@ -45,6 +45,11 @@ impl Segment {
         &self.bytes[block.payload.0..block.payload.1]
     }
 
+    /// The whole file as mapped (for `kellect verify`'s chain check).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn file_len(&self) -> u64 {
         self.bytes.len() as u64
     }
