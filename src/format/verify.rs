@@ -676,3 +676,190 @@ impl LinkFinding {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Codec, FileHeader, SegmentEncoder};
+
+    fn header(index: u32) -> FileHeader {
+        FileHeader {
+            recording_id: 77,
+            segment_index: index,
+            created_realtime_ns: 1,
+        }
+    }
+
+    fn encode(enc: &mut SegmentEncoder, seq_base: u64) {
+        enc.push_meta(BlockKind::HostInfo, b"host", false).unwrap();
+        for i in 0..4u64 {
+            let raw: Vec<u8> = (0..300)
+                .map(|b| (b as u64 * (i + seq_base + 1)) as u8)
+                .collect();
+            let ts = 100 * (seq_base + i + 1);
+            enc.push_frame(&raw, ts, ts + 50, 3, Codec::Zstd).unwrap();
+        }
+        enc.push_meta(BlockKind::Stats, &[1; 40], true).unwrap();
+    }
+
+    fn segment(index: u32, prev: &ChainHead) -> (Vec<u8>, ChainHead) {
+        let mut enc = SegmentEncoder::after(&header(index), 3, prev).unwrap();
+        enc.set_next_seq(index * 4);
+        encode(&mut enc, u64::from(index) * 4);
+        let (bytes, head) = enc.finish_chained();
+        (bytes, head.unwrap())
+    }
+
+    #[test]
+    fn intact_and_version_1() {
+        let (bytes, head) = segment(0, &ChainHead::ZERO);
+        let v = verify_segment(&bytes);
+        assert_eq!(v.status, SegmentStatus::Intact);
+        assert_eq!((v.blocks_verified, v.frames_verified), (8, 4));
+        assert_eq!(v.verified_up_to, bytes.len() as u64);
+        assert_eq!(v.chain_head, Some(head));
+        assert_eq!(v.prev_head, Some(ChainHead::ZERO));
+
+        let mut enc = SegmentEncoder::new_v1(&header(0), 3).unwrap();
+        encode(&mut enc, 0);
+        let v = verify_segment(&enc.finish());
+        assert_eq!((&v.status, v.version), (&SegmentStatus::NoChain, 1));
+        assert!(v.to_string().contains("format v1: no hash chain"));
+    }
+
+    #[test]
+    fn a_cut_at_every_byte_verifies_up_to_the_last_complete_block() {
+        let (bytes, _) = segment(0, &ChainHead::ZERO);
+        let reader = TraceReader::new(&bytes).unwrap();
+        let ends: Vec<u64> = reader
+            .scan()
+            .blocks
+            .iter()
+            .map(|b| b.offset + b.block_len())
+            .collect();
+        for cut in 88..bytes.len() {
+            for tail in [0usize, 512] {
+                // A zero tail may complete a block whose last bytes were zeros anyway.
+                let zeros = match tail {
+                    0 => 0,
+                    _ => bytes[cut..].iter().take_while(|&&b| b == 0).count(),
+                };
+                let reach = (cut + zeros) as u64;
+                let last = ends.iter().copied().filter(|&e| e <= reach).max();
+                let last = last.unwrap_or(88);
+                let mut b = bytes[..cut].to_vec();
+                b.resize(cut + tail, 0);
+                let v = verify_segment(&b);
+                assert_eq!(
+                    v.status,
+                    SegmentStatus::Cut { at: last },
+                    "cut {cut} tail {tail}"
+                );
+                assert_eq!(v.verified_up_to, last, "cut {cut}");
+            }
+        }
+        // Cut inside the file header: unreadable.
+        let v = verify_segment(&bytes[..60]);
+        assert!(matches!(
+            v.status,
+            SegmentStatus::Failed(Failure {
+                problem: Problem::Unreadable { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn every_flipped_byte_fails_and_never_passes_for_a_cut() {
+        let (bytes, _) = segment(0, &ChainHead::ZERO);
+        for at in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 0x20;
+            let v = verify_segment(&b);
+            match &v.status {
+                SegmentStatus::Failed(f) => {
+                    assert!(f.offset <= at as u64, "byte {at}: {v}");
+                    assert!(v.verified_up_to <= at as u64, "byte {at}: {v}");
+                }
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_link_that_does_not_match_is_caught_even_with_valid_crcs() {
+        let (mut bytes, _) = segment(0, &ChainHead::ZERO);
+        let frames: Vec<u64> = TraceReader::new(&bytes)
+            .unwrap()
+            .scan()
+            .frames()
+            .map(|b| b.offset)
+            .collect();
+        // Rewrite the link of frame 2 (its header CRC recomputed).
+        let at = frames[2] as usize;
+        let mut h: [u8; BLOCK_HEADER_LEN] = bytes[at..at + BLOCK_HEADER_LEN].try_into().unwrap();
+        let link = stored_link(&h) ^ 1;
+        crate::format::chain::set_link(&mut h, link);
+        bytes[at..at + BLOCK_HEADER_LEN].copy_from_slice(&h);
+        let v = verify_segment(&bytes);
+        let SegmentStatus::Failed(f) = &v.status else {
+            panic!("{v}");
+        };
+        assert_eq!(
+            (f.offset, &f.problem, f.frame),
+            (frames[2], &Problem::Altered, Some(2))
+        );
+        assert_eq!((f.first_ts, f.last_ts), (Some(300), Some(350)));
+        assert_eq!(v.frames_verified, 2);
+    }
+
+    #[test]
+    fn segments_link_to_their_predecessors() {
+        let (s0, h0) = segment(0, &ChainHead::ZERO);
+        let (s1, h1) = segment(1, &h0);
+        let (s2, _) = segment(2, &h1);
+        let v: Vec<SegmentVerdict> = [&s0, &s1, &s2].iter().map(|b| verify_segment(b)).collect();
+        assert_eq!(link_segments(&v), vec![]);
+        // Any order.
+        let rev: Vec<SegmentVerdict> = v.iter().rev().cloned().collect();
+        assert_eq!(link_segments(&rev), vec![]);
+        // A gap.
+        let gap = vec![v[0].clone(), v[2].clone()];
+        assert_eq!(
+            link_segments(&gap),
+            vec![LinkFinding::MissingSegments {
+                recording_id: 77,
+                from: 1,
+                to: 1,
+                after_gap: 1
+            }]
+        );
+        // The same segment twice.
+        let twice = vec![v[1].clone(), v[1].clone()];
+        assert!(matches!(
+            link_segments(&twice)[..],
+            [LinkFinding::RepeatedSegment {
+                segment_index: 1,
+                ..
+            }]
+        ));
+        // A segment 1 written after another predecessor.
+        let (other, _) = segment(1, &ChainHead([5; 32]));
+        let wrong = vec![v[0].clone(), verify_segment(&other)];
+        assert!(matches!(
+            &link_segments(&wrong)[..],
+            [LinkFinding::BrokenLink { segment_index: 1, expected: Some(e), found: Some(f), .. }]
+                if *e == h0 && *f == ChainHead([5; 32])
+        ));
+        // A segment 0 that names a predecessor.
+        let (not_first, _) = {
+            let mut enc = SegmentEncoder::after(&header(0), 3, &ChainHead([1; 32])).unwrap();
+            encode(&mut enc, 0);
+            enc.finish_chained()
+        };
+        assert!(matches!(
+            link_segments(&[verify_segment(&not_first)])[..],
+            [LinkFinding::NotFirst { file: 0, .. }]
+        ));
+    }
+}
