@@ -869,7 +869,48 @@ fn golden_zstd() -> Vec<u8> {
     enc.finish()
 }
 
+/// Version 2 of [`golden_stored`]: the same blocks, chained, as segment 1 of a recording
+/// whose segment 0 ended with the chain head `11 11 … 11`.
+fn golden_v2_stored() -> Vec<u8> {
+    let header = FileHeader {
+        recording_id: 0x1122_3344_5566_7788,
+        segment_index: 1,
+        created_realtime_ns: 1_700_000_000_000_000_000,
+    };
+    let mut enc = SegmentEncoder::after(&header, 3, &ChainHead([0x11; 32])).unwrap();
+    enc.set_next_seq(5);
+    enc.push_meta(BlockKind::HostInfo, b"golden host", false)
+        .unwrap();
+    enc.push_frame(&records(10, 64), 10, 20, 2, Codec::Stored)
+        .unwrap();
+    enc.push_block(BlockKind::Unknown(0x0100), 0, b"?").unwrap();
+    enc.push_meta(BlockKind::ClockSync, &[1, 2, 3, 4], false)
+        .unwrap();
+    enc.push_frame(&records(11, 32), 30, 30, 1, Codec::Stored)
+        .unwrap();
+    enc.finish()
+}
+
+/// Version 2 of [`golden_zstd`] (segment 0: previous head zero).
+fn golden_v2_zstd() -> Vec<u8> {
+    let header = FileHeader {
+        recording_id: 42,
+        segment_index: 0,
+        created_realtime_ns: 1_700_000_000_000_000_000,
+    };
+    let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+    enc.push_meta(BlockKind::Snapshot, &records(20, 2000), true)
+        .unwrap();
+    enc.push_frame(&records(21, 4000), 100, 900, 50, Codec::Zstd)
+        .unwrap();
+    enc.push_frame(&records(22, 1000), 1000, 1500, 12, Codec::Zstd)
+        .unwrap();
+    enc.finish()
+}
+
 const GOLDEN_STORED: &[u8] = include_bytes!("testdata/v1-stored.kz");
+const GOLDEN_V2_STORED: &[u8] = include_bytes!("testdata/v2-stored.kz");
+const GOLDEN_V2_ZSTD: &[u8] = include_bytes!("testdata/v2-zstd.kz");
 const GOLDEN_ZSTD: &[u8] = include_bytes!("testdata/v1-zstd.kz");
 
 /// Writes the golden files. Run once per format version, never to "fix" a failing golden
@@ -881,6 +922,66 @@ fn write_golden_files() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("v1-stored.kz"), golden_stored()).unwrap();
     std::fs::write(dir.join("v1-zstd.kz"), golden_zstd()).unwrap();
+    std::fs::write(dir.join("v2-stored.kz"), golden_v2_stored()).unwrap();
+    std::fs::write(dir.join("v2-zstd.kz"), golden_v2_zstd()).unwrap();
+}
+
+#[test]
+fn golden_v2_stored_is_byte_identical_and_verifies() {
+    assert_eq!(
+        golden_v2_stored(),
+        GOLDEN_V2_STORED,
+        "the version 2 encoding changed"
+    );
+    let reader = TraceReader::new(GOLDEN_V2_STORED).unwrap();
+    assert_eq!(reader.version(), FormatVersion::V2);
+    assert_eq!(reader.data_offset(), 88);
+    assert_eq!(reader.prev_chain_head(), Some(ChainHead([0x11; 32])));
+    let scan = reader.scan();
+    assert!(scan.is_clean());
+    let kinds: Vec<BlockKind> = scan.blocks.iter().map(|b| b.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            BlockKind::HostInfo,
+            BlockKind::Frame,
+            BlockKind::Unknown(0x0100),
+            BlockKind::ClockSync,
+            BlockKind::Frame,
+            BlockKind::Index,
+            BlockKind::End
+        ]
+    );
+    // The End block holds the head of everything before it; the verdict the head after it.
+    let end = scan.end.unwrap();
+    let last = scan.blocks.last().unwrap();
+    let mut head = reader.chain_start().unwrap();
+    for b in &scan.blocks[..scan.blocks.len() - 1] {
+        let at = b.offset as usize;
+        let h: &[u8; BLOCK_HEADER_LEN] = GOLDEN_V2_STORED[at..at + 24].try_into().unwrap();
+        head = head.next(h, b.payload);
+    }
+    assert_eq!(end.chain_head, Some(head));
+    let v = verify_segment(GOLDEN_V2_STORED);
+    assert_eq!(v.status, SegmentStatus::Intact);
+    let at = last.offset as usize;
+    let h: &[u8; BLOCK_HEADER_LEN] = GOLDEN_V2_STORED[at..at + 24].try_into().unwrap();
+    assert_eq!(v.chain_head, Some(head.next(h, last.payload)));
+}
+
+#[test]
+fn golden_v2_zstd_decodes_and_verifies() {
+    let reader = TraceReader::new(GOLDEN_V2_ZSTD).unwrap();
+    assert_eq!(reader.prev_chain_head(), Some(ChainHead::ZERO));
+    let scan = reader.scan();
+    assert!(scan.is_clean());
+    let frames: Vec<Vec<u8>> = scan
+        .frames()
+        .map(|b| decode_frame(b.payload).unwrap().1)
+        .collect();
+    assert_eq!(frames, [records(21, 4000), records(22, 1000)]);
+    assert_eq!(verify_segment(GOLDEN_V2_ZSTD).status, SegmentStatus::Intact);
+    assert_eq!(verify_segment(GOLDEN_STORED).status, SegmentStatus::NoChain);
 }
 
 #[test]
