@@ -778,4 +778,57 @@ mod tests {
         ));
         assert_eq!((w.offset(), w.next_seq()), (88, 0));
     }
+
+    /// The writer's cost of hashing: the same frames written with the chain (version 2)
+    /// and without (version 1), best of 3 runs each. Reported, not asserted: run with
+    /// `bash bench/chain-hash.sh` (release build).
+    #[test]
+    #[ignore = "a measurement: bash bench/chain-hash.sh"]
+    fn chain_hash_cost() {
+        use std::time::{Duration, Instant};
+        // Real records: the frames of a fixture recorded by kellect, 1 MiB per frame (the
+        // recorder's default --frame-size).
+        let fixture = include_bytes!("../../fixtures/records.kz");
+        let scan = TraceReader::new(fixture).unwrap().scan();
+        let mut records = Vec::new();
+        for f in scan.frames() {
+            records.extend(crate::format::decode_frame(f.payload).unwrap().1);
+        }
+        let mut frame = Vec::with_capacity(1 << 20);
+        while frame.len() < 1 << 20 {
+            frame.extend_from_slice(&records);
+        }
+        frame.truncate(1 << 20);
+        let frames = 64;
+        let run = |chained: bool| -> (Duration, u64) {
+            let mut best = Duration::MAX;
+            let mut bytes = 0;
+            for _ in 0..3 {
+                let start = Instant::now();
+                let mut w = if chained {
+                    SegmentWriter::new(Vec::new(), &HEADER, 3).unwrap()
+                } else {
+                    SegmentWriter::new_v1(Vec::new(), &HEADER, 3).unwrap()
+                };
+                for i in 0..frames {
+                    w.push_frame(&frame, i, i + 1, 1000, Codec::Zstd).unwrap();
+                }
+                bytes = w.finish().unwrap().len() as u64;
+                best = best.min(start.elapsed());
+            }
+            (best, bytes)
+        };
+        let (v1, _) = run(false);
+        let (v2, stored) = run(true);
+        let raw = (frames << 20) as f64;
+        let mibs = |d: Duration| raw / d.as_secs_f64() / f64::from(1u32 << 20);
+        eprintln!(
+            "{frames} frames of 1 MiB raw records ({stored} bytes stored, zstd level 3): \
+             without chain {v1:?} ({:.0} MiB/s raw), with chain {v2:?} ({:.0} MiB/s raw): \
+             hashing adds {:.2}% to the writer",
+            mibs(v1),
+            mibs(v2),
+            (v2.as_secs_f64() / v1.as_secs_f64() - 1.0) * 100.0
+        );
+    }
 }
