@@ -726,6 +726,8 @@ fn exercise(bytes: &[u8]) {
     let _ = EndInfo::decode(bytes);
     let _ = decompress_meta(bytes);
     let _ = FileHeader::decode(bytes);
+    let verdict = verify_segment(bytes);
+    assert!(verdict.verified_up_to <= bytes.len() as u64);
     let Ok(reader) = TraceReader::new(bytes) else {
         return;
     };
