@@ -56,6 +56,13 @@ enum Cmd {
     Replay(ReplayArgs),
     /// Describe traces: host, time range, record counts, drops, frames and damage.
     Info(InfoArgs),
+    /// Verify the hash chain of traces: exit 0 intact, 1 failed (or format v1, which has
+    /// no chain), 3 cut (everything up to the cut verifies), 2 usage error.
+    #[command(after_help = "Examples:\n  \
+        kellect verify trace.kz                      one segment\n  \
+        kellect verify trace.kz trace.1.kz trace.2.kz  a rotated recording, links included\n  \
+        kellect verify --json trace.kz               machine-readable")]
+    Verify(VerifyArgs),
     /// Record and print at once, as the classic console tools do (needs root).
     #[command(after_help = "Examples:\n  \
         kellect live                                   records of the whole system, until Ctrl-C\n  \
@@ -323,6 +330,16 @@ fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
     Ok(inputs.paths)
 }
 
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Segment files, of one or several recordings.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -473,6 +490,26 @@ fn output_plan(a: OutputArgs, inputs: Vec<PathBuf>) -> Result<OutputPlan> {
     })
 }
 
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    for path in &args.files {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => usage!("{} is not a regular file", path.display()),
+            Err(e) => usage!("cannot read {}: {e}", path.display()),
+        }
+    }
+    let report = replayer::verify::verify_files(&args.files)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::from(report.exit_code))
+}
+
 fn print_legend() -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     writeln!(
@@ -576,6 +613,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Cmd::Verify(args) => verify(args),
         Cmd::Info(args) => {
             let budget = memory_budget(args.max_memory)?;
             let files = find_inputs(&args.files, &args.inputs)?;

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kellect::format::{self, BlockKind, Codec, FileHeader, SegmentEncoder, TraceReader};
+use kellect::format::{self, BlockKind, ChainHead, Codec, FileHeader, SegmentEncoder, TraceReader};
 use kellect::meta::{self, Continuation};
 
 use crate::util::{fixture, info, json_lines, kellect};
@@ -127,13 +127,15 @@ fn segment_name(index: u32) -> String {
 /// Writes the planned segments into `dir` with the format module's writer (headers, frames,
 /// Index and End as the recorder writes them); returns their paths in segment order.
 fn write(src: &Source, plan: &[PlannedSegment], dir: &Path) -> Vec<PathBuf> {
+    // Each segment links to the one written before it, as the recorder's do.
+    let mut prev = ChainHead::ZERO;
     plan.iter()
         .map(|s| {
             let header = FileHeader {
                 segment_index: s.index,
                 ..src.header
             };
-            let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+            let mut enc = SegmentEncoder::after(&header, 3, &prev).unwrap();
             for (kind, flags, payload) in &src.preamble {
                 enc.push_block(*kind, *flags, payload).unwrap();
             }
@@ -156,7 +158,9 @@ fn write(src: &Source, plan: &[PlannedSegment], dir: &Path) -> Vec<PathBuf> {
                     .unwrap();
             }
             let path = dir.join(segment_name(s.index));
-            std::fs::write(&path, enc.finish()).unwrap();
+            let (bytes, head) = enc.finish_chained();
+            prev = head.unwrap_or(ChainHead::ZERO);
+            std::fs::write(&path, bytes).unwrap();
             path
         })
         .collect()
@@ -495,19 +499,21 @@ fn fork_record() -> (Vec<u8>, u64) {
 }
 
 /// A small segment built from scratch: `frames` frames of one fork record each, numbered
-/// from `first_seq`, and optionally a continuation.
+/// from `first_seq`, and optionally a continuation; linked to a predecessor whose final
+/// chain head is `prev`.
 pub(crate) fn tiny_segment(
     index: u32,
     first_seq: u32,
     frames: u32,
     cont: Option<Continuation>,
+    prev: &ChainHead,
 ) -> Vec<u8> {
     let header = FileHeader {
         recording_id: 0x5eed,
         segment_index: index,
         created_realtime_ns: 1_700_000_000_000_000_000,
     };
-    let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+    let mut enc = SegmentEncoder::after(&header, 3, prev).unwrap();
     let (fork, ts) = fork_record();
     enc.set_next_seq(first_seq);
     for _ in 0..frames {
@@ -529,8 +535,10 @@ fn a_continuation_names_the_segment_not_given() {
         next_segment_index: 1,
         next_frame_seq: 3,
     };
-    std::fs::write(&first, tiny_segment(0, 0, 3, Some(cont))).unwrap();
-    std::fs::write(&second, tiny_segment(1, 3, 2, None)).unwrap();
+    let first_bytes = tiny_segment(0, 0, 3, Some(cont), &ChainHead::ZERO);
+    let first_head = format::verify_segment(&first_bytes).chain_head.unwrap();
+    std::fs::write(&first, first_bytes).unwrap();
+    std::fs::write(&second, tiny_segment(1, 3, 2, None, &first_head)).unwrap();
 
     let alone = [first.clone()];
     let r = replay(&alone);
@@ -556,7 +564,7 @@ fn a_continuation_names_the_segment_not_given() {
         next_segment_index: 1,
         next_frame_seq: 5,
     };
-    std::fs::write(&cut, tiny_segment(0, 0, 3, Some(cont))).unwrap();
+    std::fs::write(&cut, tiny_segment(0, 0, 3, Some(cont), &ChainHead::ZERO)).unwrap();
     let r = replay(std::slice::from_ref(&cut));
     assert_reported(
         &format!(
@@ -577,7 +585,7 @@ fn a_replay_that_recovers_nothing_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     // A segment with no frame at all.
     let empty = dir.path().join("empty.kz");
-    std::fs::write(&empty, tiny_segment(0, 0, 0, None)).unwrap();
+    std::fs::write(&empty, tiny_segment(0, 0, 0, None, &ChainHead::ZERO)).unwrap();
     let r = replay(std::slice::from_ref(&empty));
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(

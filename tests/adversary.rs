@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use kellect::format::{ChainHead, FILE_HEADER_LEN_V2};
 use kellect::meta::Continuation;
 use kellect::replayer::output::escape_control;
 
@@ -13,9 +14,14 @@ use crate::util::kellect;
 /// `kellect info` and `kellect replay` of `files`: (info exit code, info stdout+stderr,
 /// replay exit code, replay stderr).
 fn info_and_replay(files: &[PathBuf]) -> (Option<i32>, String, Option<i32>, String) {
-    let info = kellect().arg("info").args(files).output().unwrap();
+    // Only the files named: these tests are about what each set of files says alone.
+    let info = kellect()
+        .args(["info", "--only-given"])
+        .args(files)
+        .output()
+        .unwrap();
     let replay = kellect()
-        .args(["replay", "-o", "json-min"])
+        .args(["replay", "--only-given", "-o", "json-min"])
         .args(files)
         .output()
         .unwrap();
@@ -84,7 +90,11 @@ fn numbering_at_u32_max_is_reported_without_panic() {
     let dir = tempfile::tempdir().unwrap();
     // Segment u32::MAX alone, frames u32::MAX-1 and u32::MAX.
     let last = dir.path().join("t.4294967295.kz");
-    std::fs::write(&last, tiny_segment(u32::MAX, u32::MAX - 1, 2, None)).unwrap();
+    std::fs::write(
+        &last,
+        tiny_segment(u32::MAX, u32::MAX - 1, 2, None, &ChainHead::ZERO),
+    )
+    .unwrap();
     let (code, info, rcode, rerr) = info_and_replay(std::slice::from_ref(&last));
     assert_eq!(code, Some(0), "{info}");
     assert_eq!(rcode, Some(0), "{rerr}");
@@ -103,7 +113,11 @@ fn numbering_at_u32_max_is_reported_without_panic() {
         next_segment_index: u32::MAX,
         next_frame_seq: u32::MAX,
     };
-    std::fs::write(&first, tiny_segment(0, 0, 2, Some(forged))).unwrap();
+    std::fs::write(
+        &first,
+        tiny_segment(0, 0, 2, Some(forged), &ChainHead::ZERO),
+    )
+    .unwrap();
     let (code, info, rcode, rerr) = info_and_replay(std::slice::from_ref(&first));
     assert_eq!(code, Some(0), "{info}");
     assert_eq!(rcode, Some(0), "{rerr}");
@@ -158,8 +172,8 @@ fn a_recording_that_has_not_committed_a_frame_yet_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("t.kz");
     // The file header alone: what a recorder has committed before its first block.
-    let segment = tiny_segment(0, 0, 0, None);
-    std::fs::write(&trace, &segment[..48]).unwrap();
+    let segment = tiny_segment(0, 0, 0, None, &ChainHead::ZERO);
+    std::fs::write(&trace, &segment[..FILE_HEADER_LEN_V2]).unwrap();
     let replay = || {
         kellect()
             .args(["replay", "-o", "json-min"])

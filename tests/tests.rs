@@ -16,4 +16,5 @@ mod live;
 mod ops;
 mod records;
 mod util;
+mod verify;
 mod writer;

@@ -30,7 +30,7 @@ pub enum FormatError {
 
     /// A format version this build does not read.
     #[error(
-        "unsupported trace format version {0} (this build reads version 1): \
+        "unsupported trace format version {0} (this build reads versions 1 and 2): \
          the trace was written by a newer kellect, or its header is damaged"
     )]
     UnsupportedVersion(u16),
@@ -42,8 +42,11 @@ pub enum FormatError {
     )]
     HeaderChecksum { stored: u32, computed: u32 },
 
-    /// The file header declares a length shorter than the version 1 header.
-    #[error("file header declares a length of {0} bytes, less than the 48 of version 1")]
+    /// The file header declares a length shorter than its version's header.
+    #[error(
+        "file header declares a length of {0} bytes, less than its version needs \
+         (48 in version 1, 88 in version 2)"
+    )]
     BadHeaderLength(u16),
 
     /// No block sync word where a block header should start.

@@ -1,3 +1,4 @@
+use super::chain::{ChainHead, CHAIN_HEAD_LEN};
 use super::error::FormatError;
 use super::le::{LeReader, LeWriter};
 
@@ -5,8 +6,15 @@ use super::le::{LeReader, LeWriter};
 /// DOS-like systems and makes the file non-text for tools that sniff.
 pub const MAGIC: [u8; 8] = *b"KELLECT\x1a";
 
-/// Length of the version 1 file header.
+/// Length of the version 1 file header (and of the part every version shares).
 pub const FILE_HEADER_LEN: usize = 48;
+
+/// Length of the version 2 file header: the version 1 fields, the previous segment's chain
+/// head, 4 reserved bytes and a CRC of bytes 48..84.
+pub const FILE_HEADER_LEN_V2: usize = 88;
+
+/// Bytes 48..84 of a version 2 header are covered by the CRC at 84..88.
+const V2_EXTENSION_CRC_AT: usize = 84;
 
 /// Bytes of the file header covered by its CRC (the CRC itself sits right after them).
 const FILE_HEADER_CRC_SPAN: usize = 44;
@@ -18,12 +26,15 @@ const FILE_HEADER_CRC_SPAN: usize = 44;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FormatVersion {
+    /// No hash chain.
     V1 = 1,
+    /// Hash-chained blocks and segments (`super::chain`).
+    V2 = 2,
 }
 
 impl FormatVersion {
     /// The version this build writes.
-    pub const CURRENT: FormatVersion = FormatVersion::V1;
+    pub const CURRENT: FormatVersion = FormatVersion::V2;
 
     pub const fn as_u16(self) -> u16 {
         self as u16
@@ -36,6 +47,7 @@ impl TryFrom<u16> for FormatVersion {
     fn try_from(v: u16) -> Result<Self, FormatError> {
         match v {
             1 => Ok(FormatVersion::V1),
+            2 => Ok(FormatVersion::V2),
             other => Err(FormatError::UnsupportedVersion(other)),
         }
     }
@@ -75,14 +87,44 @@ pub struct FileHeader {
     pub created_realtime_ns: u64,
 }
 
+/// What a file header says, whatever its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DecodedHeader {
+    pub header: FileHeader,
+    /// The declared header length: the offset of the first block.
+    pub header_len: u16,
+    pub version: FormatVersion,
+    /// Version 2: the previous segment's chain head (zero for segment 0).
+    pub prev_head: Option<ChainHead>,
+}
+
 impl FileHeader {
-    /// The 48 header bytes, version 1.
+    /// The 48 header bytes, version 1 (no hash chain). The recorder writes version 2
+    /// ([`encode_v2`](Self::encode_v2)); this stays for tests of version 1 readers.
     pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
+        self.encode_common(FormatVersion::V1, FILE_HEADER_LEN as u16)
+    }
+
+    /// The 88 header bytes of version 2: the version 1 layout (version 2, header length
+    /// 88), then `prev_head` (the final chain head of the previous segment of the
+    /// recording, [`ChainHead::ZERO`] for segment 0) at 48..80, 4 reserved zero bytes, and
+    /// the CRC-32C of bytes 48..84 at 84..88.
+    pub fn encode_v2(&self, prev_head: &ChainHead) -> [u8; FILE_HEADER_LEN_V2] {
+        let mut out = [0u8; FILE_HEADER_LEN_V2];
+        out[..FILE_HEADER_LEN]
+            .copy_from_slice(&self.encode_common(FormatVersion::V2, FILE_HEADER_LEN_V2 as u16));
+        out[FILE_HEADER_LEN..FILE_HEADER_LEN + CHAIN_HEAD_LEN].copy_from_slice(&prev_head.0);
+        let crc = crc32c::crc32c(&out[FILE_HEADER_LEN..V2_EXTENSION_CRC_AT]);
+        out[V2_EXTENSION_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn encode_common(&self, version: FormatVersion, header_len: u16) -> [u8; FILE_HEADER_LEN] {
         let mut out = [0u8; FILE_HEADER_LEN];
         let mut w = LeWriter::new(&mut out);
         w.bytes(&MAGIC);
-        w.u16(FormatVersion::CURRENT.as_u16());
-        w.u16(FILE_HEADER_LEN as u16);
+        w.u16(version.as_u16());
+        w.u16(header_len);
         w.u32(0); // flags
         w.u64(self.recording_id);
         w.u32(self.segment_index);
@@ -104,6 +146,12 @@ impl FileHeader {
     /// [`decode`](Self::decode), also returning the declared header length (≥ 48), the
     /// offset of the first block.
     pub(crate) fn decode_with_len(bytes: &[u8]) -> Result<(FileHeader, u16), FormatError> {
+        Self::decode_full(bytes).map(|d| (d.header, d.header_len))
+    }
+
+    /// Parses a file header of any supported version. Version 2 also needs its 88 bytes,
+    /// a declared length of at least 88 and a valid CRC over bytes 48..84.
+    pub(crate) fn decode_full(bytes: &[u8]) -> Result<DecodedHeader, FormatError> {
         let prefix = &bytes[..bytes.len().min(FILE_HEADER_LEN)];
         if !prefix.is_empty() && prefix.iter().all(|&b| b == 0) {
             return Err(FormatError::ZeroHeader {
@@ -124,7 +172,7 @@ impl FileHeader {
         let mut r = LeReader::new(fixed);
         let _magic: [u8; 8] = r.array();
         // The version decides the layout, so it is checked before the layout's CRC.
-        FormatVersion::try_from(r.u16())?;
+        let version = FormatVersion::try_from(r.u16())?;
         let header_len = r.u16();
         let _flags = r.u32();
         let recording_id = r.u64();
@@ -145,8 +193,39 @@ impl FileHeader {
             segment_index,
             created_realtime_ns,
         };
-        Ok((header, header_len))
+        let prev_head = match version {
+            FormatVersion::V1 => None,
+            FormatVersion::V2 => Some(decode_v2_extension(bytes, header_len)?),
+        };
+        Ok(DecodedHeader {
+            header,
+            header_len,
+            version,
+            prev_head,
+        })
     }
+}
+
+/// Bytes 48..88 of a version 2 header: the previous segment's chain head, checked by its CRC.
+fn decode_v2_extension(bytes: &[u8], header_len: u16) -> Result<ChainHead, FormatError> {
+    if usize::from(header_len) < FILE_HEADER_LEN_V2 {
+        return Err(FormatError::BadHeaderLength(header_len));
+    }
+    let Some(fixed) = bytes.first_chunk::<FILE_HEADER_LEN_V2>() else {
+        return Err(FormatError::Truncated {
+            what: "file header",
+            needed: FILE_HEADER_LEN_V2 as u64,
+            available: bytes.len() as u64,
+        });
+    };
+    let stored = u32::from_le_bytes([fixed[84], fixed[85], fixed[86], fixed[87]]);
+    let computed = crc32c::crc32c(&fixed[FILE_HEADER_LEN..V2_EXTENSION_CRC_AT]);
+    if stored != computed {
+        return Err(FormatError::HeaderChecksum { stored, computed });
+    }
+    let mut head = [0u8; CHAIN_HEAD_LEN];
+    head.copy_from_slice(&fixed[FILE_HEADER_LEN..FILE_HEADER_LEN + CHAIN_HEAD_LEN]);
+    Ok(ChainHead(head))
 }
 
 #[cfg(test)]
@@ -196,8 +275,10 @@ mod tests {
     #[test]
     fn version_enum() {
         assert_eq!(FormatVersion::try_from(1).unwrap(), FormatVersion::V1);
+        assert_eq!(FormatVersion::try_from(2).unwrap(), FormatVersion::V2);
         assert_eq!(u16::from(FormatVersion::V1), 1);
-        for v in [0u16, 2, 3, 0x100, u16::MAX] {
+        assert_eq!(FormatVersion::CURRENT, FormatVersion::V2);
+        for v in [0u16, 3, 0x100, u16::MAX] {
             let err = FormatVersion::try_from(v).unwrap_err();
             assert!(matches!(err, FormatError::UnsupportedVersion(got) if got == v));
         }
@@ -206,10 +287,10 @@ mod tests {
     #[test]
     fn future_version_is_unsupported_even_with_a_valid_crc() {
         let mut bytes = sample().encode();
-        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+        bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
         reseal(&mut bytes);
         let err = FileHeader::decode(&bytes).unwrap_err();
-        assert!(matches!(err, FormatError::UnsupportedVersion(2)), "{err:?}");
+        assert!(matches!(err, FormatError::UnsupportedVersion(3)), "{err:?}");
     }
 
     #[test]
@@ -300,5 +381,60 @@ mod tests {
         bytes[40] = 1;
         reseal(&mut bytes);
         assert_eq!(FileHeader::decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn v2_round_trip_layout_and_damage() {
+        let prev = ChainHead([0xab; 32]);
+        let bytes = sample().encode_v2(&prev);
+        assert_eq!(&bytes[8..10], &[2, 0]);
+        assert_eq!(&bytes[10..12], &[88, 0]);
+        assert_eq!(&bytes[44..48], &crc32c::crc32c(&bytes[..44]).to_le_bytes());
+        assert_eq!(&bytes[48..80], &[0xab; 32]);
+        assert_eq!(&bytes[80..84], &[0; 4]);
+        assert_eq!(
+            &bytes[84..88],
+            &crc32c::crc32c(&bytes[48..84]).to_le_bytes()
+        );
+        let d = FileHeader::decode_full(&bytes).unwrap();
+        assert_eq!(
+            (d.header, d.header_len, d.version, d.prev_head),
+            (sample(), 88, FormatVersion::V2, Some(prev))
+        );
+        // A flip in the chain head is caught by the second CRC.
+        for byte in 48..88 {
+            let mut bad = bytes;
+            bad[byte] ^= 0x10;
+            assert!(
+                matches!(
+                    FileHeader::decode_full(&bad),
+                    Err(FormatError::HeaderChecksum { .. })
+                ),
+                "{byte}"
+            );
+        }
+        // Cut inside the extension.
+        assert!(matches!(
+            FileHeader::decode_full(&bytes[..60]),
+            Err(FormatError::Truncated {
+                needed: 88,
+                available: 60,
+                ..
+            })
+        ));
+        // A version 2 header that declares the version 1 length.
+        let mut short = bytes;
+        short[10..12].copy_from_slice(&48u16.to_le_bytes());
+        let mut first = [0u8; FILE_HEADER_LEN];
+        first.copy_from_slice(&short[..48]);
+        reseal(&mut first);
+        short[..48].copy_from_slice(&first);
+        assert!(matches!(
+            FileHeader::decode_full(&short),
+            Err(FormatError::BadHeaderLength(48))
+        ));
+        // Version 1 has no previous head.
+        let v1 = FileHeader::decode_full(&sample().encode()).unwrap();
+        assert_eq!((v1.version, v1.prev_head), (FormatVersion::V1, None));
     }
 }

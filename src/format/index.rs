@@ -1,4 +1,5 @@
 use super::block::{encode_block, BlockKind, BLOCK_HEADER_LEN, MAX_BLOCK_PAYLOAD};
+use super::chain::{ChainHead, CHAIN_HEAD_LEN};
 use super::error::FormatError;
 use super::frame::FrameHeader;
 use super::le::{LeReader, LeWriter};
@@ -6,8 +7,12 @@ use super::le::{LeReader, LeWriter};
 /// Length of one entry of an Index block.
 pub const INDEX_ENTRY_LEN: usize = 32;
 
-/// Length of an End block's payload.
+/// Length of an End block's payload in format version 1.
 pub const END_PAYLOAD_LEN: usize = 24;
+
+/// Length of an End block's payload in format version 2: the version 1 fields and the
+/// chain head of everything before the End block.
+pub const END_PAYLOAD_LEN_V2: usize = END_PAYLOAD_LEN + CHAIN_HEAD_LEN;
 
 /// Most entries one Index block can hold (its payload stays within
 /// [`MAX_BLOCK_PAYLOAD`]).
@@ -98,12 +103,13 @@ pub fn parse_index(payload: &[u8]) -> Result<Vec<IndexEntry>, FormatError> {
 
 /// The payload of the End block, the last block of a cleanly closed segment.
 ///
-/// Byte layout (24 bytes, integers little-endian):
+/// Byte layout (24 bytes in version 1, 56 in version 2, integers little-endian):
 ///
 /// ```text
-///  0  u64  frames_in_segment
-///  8  u64  records_in_segment
-/// 16  u64  index_block_offset: file offset of the Index block header, 0 if none
+///  0  u64       frames_in_segment
+///  8  u64       records_in_segment
+/// 16  u64       index_block_offset: file offset of the Index block header, 0 if none
+/// 24  [u8; 32]  version 2 only: the chain head of everything before the End block
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EndInfo {
@@ -111,32 +117,52 @@ pub struct EndInfo {
     pub records: u64,
     /// `None` is stored as 0 (offset 0 is the file header, never a block).
     pub index_offset: Option<u64>,
+    /// Version 2: the chain head of the file header and every block before the End block.
+    pub chain_head: Option<ChainHead>,
 }
 
 impl EndInfo {
-    pub fn encode(&self) -> [u8; END_PAYLOAD_LEN] {
-        let mut out = [0u8; END_PAYLOAD_LEN];
+    /// 24 bytes without a chain head, 56 with one.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = [0u8; END_PAYLOAD_LEN_V2];
         let mut w = LeWriter::new(&mut out);
         w.u64(self.frames);
         w.u64(self.records);
         w.u64(self.index_offset.unwrap_or(0));
-        out
+        match &self.chain_head {
+            Some(head) => {
+                w.bytes(&head.0);
+                out.to_vec()
+            }
+            None => out[..END_PAYLOAD_LEN].to_vec(),
+        }
     }
 
-    /// Parses an End block payload, which must be exactly 24 bytes.
+    /// Parses an End block payload: exactly 24 bytes (version 1) or 56 (version 2, with a
+    /// chain head).
     pub fn decode(payload: &[u8]) -> Result<EndInfo, FormatError> {
-        let Ok(fixed) = <&[u8; END_PAYLOAD_LEN]>::try_from(payload) else {
-            return Err(FormatError::LengthMismatch {
-                what: "end block",
-                expected: END_PAYLOAD_LEN as u64,
-                actual: payload.len() as u64,
-            });
+        let (fixed, head) = match payload.len() {
+            END_PAYLOAD_LEN => (payload, None),
+            END_PAYLOAD_LEN_V2 => {
+                let (fixed, head) = payload.split_at(END_PAYLOAD_LEN);
+                let mut h = [0u8; CHAIN_HEAD_LEN];
+                h.copy_from_slice(head);
+                (fixed, Some(ChainHead(h)))
+            }
+            _ => {
+                return Err(FormatError::LengthMismatch {
+                    what: "end block (24 bytes, or 56 in version 2)",
+                    expected: END_PAYLOAD_LEN as u64,
+                    actual: payload.len() as u64,
+                })
+            }
         };
         let mut r = LeReader::new(fixed);
         Ok(EndInfo {
             frames: r.u64(),
             records: r.u64(),
             index_offset: Some(r.u64()).filter(|&o| o != 0),
+            chain_head: head,
         })
     }
 }
@@ -181,7 +207,21 @@ impl IndexBuilder {
         self.records
     }
 
-    /// The Index block followed by the End block, to be written at file offset
+    /// The payload of the Index block (`u32` count, then the entries), or `None` with
+    /// more than [`MAX_INDEX_ENTRIES`] frames.
+    pub fn index_payload(&self) -> Option<Vec<u8>> {
+        if self.entries.len() > MAX_INDEX_ENTRIES {
+            return None;
+        }
+        let mut payload = Vec::with_capacity(4 + self.entries.len() * INDEX_ENTRY_LEN);
+        payload.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        for entry in &self.entries {
+            payload.extend_from_slice(&entry.encode());
+        }
+        Some(payload)
+    }
+
+    /// The Index block followed by the End block (version 1, without chain), to be written at file offset
     /// `index_offset` (the segment's next free byte).
     ///
     /// With more than [`MAX_INDEX_ENTRIES`] frames the index would exceed the block size
@@ -193,13 +233,9 @@ impl IndexBuilder {
             frames: self.frames(),
             records: self.records,
             index_offset: None,
+            chain_head: None,
         };
-        if self.entries.len() <= MAX_INDEX_ENTRIES {
-            let mut payload = Vec::with_capacity(4 + self.entries.len() * INDEX_ENTRY_LEN);
-            payload.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-            for entry in &self.entries {
-                payload.extend_from_slice(&entry.encode());
-            }
+        if let Some(payload) = self.index_payload() {
             if encode_block(BlockKind::Index, 0, &payload, &mut out).is_ok() {
                 end.index_offset = Some(index_offset);
             }
@@ -272,7 +308,8 @@ mod tests {
             EndInfo {
                 frames: 2,
                 records: 12,
-                index_offset: Some(9000)
+                index_offset: Some(9000),
+                chain_head: None,
             }
         );
     }
@@ -309,13 +346,25 @@ mod tests {
             frames: 1,
             records: 2,
             index_offset: None,
+            chain_head: None,
         };
         let b = info.encode();
+        assert_eq!(b.len(), 24);
         assert_eq!(&b[0..8], &1u64.to_le_bytes());
         assert_eq!(&b[8..16], &2u64.to_le_bytes());
         assert_eq!(&b[16..24], &[0; 8]);
         assert_eq!(EndInfo::decode(&b).unwrap(), info);
         assert!(EndInfo::decode(&b[..23]).is_err());
         assert!(EndInfo::decode(&[0; 25]).is_err());
+        // Version 2: the chain head follows.
+        let v2 = EndInfo {
+            chain_head: Some(ChainHead([7; 32])),
+            ..info
+        };
+        let b = v2.encode();
+        assert_eq!(b.len(), END_PAYLOAD_LEN_V2);
+        assert_eq!(&b[24..], &[7; 32]);
+        assert_eq!(EndInfo::decode(&b).unwrap(), v2);
+        assert!(EndInfo::decode(&b[..55]).is_err());
     }
 }

@@ -16,14 +16,19 @@
 //! Reading: [`TraceReader::new`] checks the header, [`TraceReader::scan`] walks the blocks
 //! and salvages what is intact, [`decode_frame`] / [`BlockRef::decode_frame`] decompress
 //! the frames (in parallel if the caller wishes: they are independent).
+//!
+//! Integrity (format version 2): every block and segment is hash-chained (`chain`);
+//! [`verify_segment`] and [`link_segments`] recompute and check the chain.
 
 mod block;
+mod chain;
 mod error;
 mod frame;
 mod header;
 mod index;
 mod le;
 mod reader;
+mod verify;
 mod writer;
 
 #[cfg(test)]
@@ -34,17 +39,22 @@ pub use block::{
     BlockHeader, BlockKind, BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC, MAX_BLOCK_PAYLOAD,
     MAX_META_RAW,
 };
+pub use chain::{ChainHead, CHAIN_HEAD_LEN};
 pub use error::FormatError;
 pub use frame::{
     decode_frame, decode_frame_into, encode_frame, encode_frame_into, Codec, FrameHeader,
     FRAME_HEADER_LEN, MAX_FRAME_RAW,
 };
-pub use header::{FileHeader, FormatVersion, FILE_HEADER_LEN, MAGIC};
+pub use header::{FileHeader, FormatVersion, FILE_HEADER_LEN, FILE_HEADER_LEN_V2, MAGIC};
 pub use index::{
-    parse_index, EndInfo, IndexBuilder, IndexEntry, END_PAYLOAD_LEN, INDEX_ENTRY_LEN,
-    MAX_INDEX_ENTRIES,
+    parse_index, EndInfo, IndexBuilder, IndexEntry, END_PAYLOAD_LEN, END_PAYLOAD_LEN_V2,
+    INDEX_ENTRY_LEN, MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
+pub use verify::{
+    link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem, SegmentStatus,
+    SegmentVerdict,
+};
 #[cfg(all(test, feature = "record"))]
 pub(crate) use writer::faulty;
 pub use writer::{SegmentEncoder, SegmentTotals, SegmentWriter, Storage, WriteError};

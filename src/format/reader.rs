@@ -4,10 +4,11 @@ use std::fmt;
 use super::block::{
     decompress_meta, BlockHeader, BlockKind, BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC,
 };
+use super::chain::ChainHead;
 use super::error::FormatError;
 use super::frame::{decode_frame_into, FrameHeader};
-use super::header::FileHeader;
-use super::index::{parse_index, EndInfo, IndexEntry, END_PAYLOAD_LEN};
+use super::header::{FileHeader, FormatVersion};
+use super::index::{parse_index, EndInfo, IndexEntry, END_PAYLOAD_LEN, END_PAYLOAD_LEN_V2};
 
 /// Reads one segment file held in memory (read or memory-mapped by the caller).
 ///
@@ -19,6 +20,8 @@ pub struct TraceReader<'a> {
     bytes: &'a [u8],
     header: FileHeader,
     data_offset: usize,
+    version: FormatVersion,
+    prev_head: Option<ChainHead>,
 }
 
 impl<'a> TraceReader<'a> {
@@ -26,8 +29,8 @@ impl<'a> TraceReader<'a> {
     /// [`FormatError::UnsupportedVersion`], [`FormatError::HeaderChecksum`],
     /// [`FormatError::ZeroHeader`], [`FormatError::Truncated`], ...
     pub fn new(bytes: &'a [u8]) -> Result<TraceReader<'a>, FormatError> {
-        let (header, header_len) = FileHeader::decode_with_len(bytes)?;
-        let data_offset = usize::from(header_len);
+        let decoded = FileHeader::decode_full(bytes)?;
+        let data_offset = usize::from(decoded.header_len);
         if bytes.len() < data_offset {
             return Err(FormatError::Truncated {
                 what: "file header",
@@ -37,13 +40,33 @@ impl<'a> TraceReader<'a> {
         }
         Ok(TraceReader {
             bytes,
-            header,
+            header: decoded.header,
             data_offset,
+            version: decoded.version,
+            prev_head: decoded.prev_head,
         })
     }
 
     pub fn header(&self) -> &FileHeader {
         &self.header
+    }
+
+    /// The format version in the file header: 1 has no hash chain, 2 has one.
+    pub fn version(&self) -> FormatVersion {
+        self.version
+    }
+
+    /// Version 2: the previous segment's final chain head, from the file header
+    /// ([`ChainHead::ZERO`] in segment 0). `None` in version 1.
+    pub fn prev_chain_head(&self) -> Option<ChainHead> {
+        self.prev_head
+    }
+
+    /// Version 2: the chain head before the first block, computed from the file header's
+    /// `data_offset` bytes. `None` in version 1.
+    pub fn chain_start(&self) -> Option<ChainHead> {
+        let header = self.bytes.get(..self.data_offset)?;
+        self.prev_head.map(|_| ChainHead::start(header))
     }
 
     /// Offset of the first block: the header length the file declares.
@@ -255,7 +278,11 @@ impl<'a> TraceReader<'a> {
     /// was closed cleanly, and the way to its index without scanning. Returns the End
     /// block's offset and contents.
     pub fn end_from_tail(&self) -> Option<(u64, EndInfo)> {
-        let end_block = BLOCK_HEADER_LEN + END_PAYLOAD_LEN;
+        let payload_len = match self.version {
+            FormatVersion::V1 => END_PAYLOAD_LEN,
+            FormatVersion::V2 => END_PAYLOAD_LEN_V2,
+        };
+        let end_block = BLOCK_HEADER_LEN + payload_len;
         let offset = self.bytes.len().checked_sub(end_block)?;
         if offset < self.data_offset {
             return None;
@@ -517,7 +544,8 @@ impl fmt::Display for Damage {
             ),
             DamageKind::BadEnd { len } => write!(
                 f,
-                "End block payload is {len} bytes, expected {END_PAYLOAD_LEN}"
+                "End block payload is {len} bytes, expected {END_PAYLOAD_LEN} (version 1) or \
+                 {END_PAYLOAD_LEN_V2} (version 2)"
             ),
         }
     }

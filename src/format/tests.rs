@@ -122,7 +122,7 @@ fn sample() -> Sample {
     offsets.push((index_offset, BlockKind::Index));
 
     let bytes = enc.finish();
-    let end_offset = bytes.len() as u64 - 48;
+    let end_offset = bytes.len() as u64 - 80;
     offsets.push((end_offset, BlockKind::End));
     let mut blocks: Vec<Truth> = offsets
         .windows(2)
@@ -135,7 +135,7 @@ fn sample() -> Sample {
     blocks.push(Truth {
         offset: end_offset,
         kind: BlockKind::End,
-        len: 48,
+        len: 80,
     });
     Sample {
         bytes,
@@ -190,7 +190,8 @@ fn round_trip_every_block_kind() {
     let s = sample();
     let reader = TraceReader::new(&s.bytes).unwrap();
     assert_eq!(*reader.header(), HEADER);
-    assert_eq!(reader.data_offset(), 48);
+    assert_eq!(reader.data_offset(), 88);
+    assert_eq!(reader.version(), FormatVersion::V2);
     let scan = reader.scan();
     assert_eq!(scan.damage, vec![]);
     assert!(scan.is_clean());
@@ -245,9 +246,11 @@ fn round_trip_every_block_kind() {
         EndInfo {
             frames: 3,
             records: 48,
-            index_offset: Some(index_block.offset)
+            index_offset: Some(index_block.offset),
+            chain_head: end.chain_head,
         }
     );
+    assert!(end.chain_head.is_some());
     let entries = index_block.index_entries().unwrap();
     let frame_blocks: Vec<&BlockRef<'_>> = scan.frames().collect();
     assert_eq!(entries.len(), 3);
@@ -262,7 +265,7 @@ fn round_trip_every_block_kind() {
     );
     assert_eq!(
         reader.end_from_tail(),
-        Some((s.bytes.len() as u64 - 48, end))
+        Some((s.bytes.len() as u64 - 80, end))
     );
     let last = scan.blocks.last().unwrap();
     assert_eq!(last.end_info().unwrap(), end);
@@ -284,7 +287,7 @@ fn block_accessors_check_kind_and_flags() {
     ));
     assert_eq!(
         err.to_string(),
-        "HostInfo block at byte offset 48: expected a Frame block, found a HostInfo block"
+        "HostInfo block at byte offset 88: expected a Frame block, found a HostInfo block"
     );
     assert!(host.index_entries().is_err());
     assert!(host.end_info().is_err());
@@ -304,7 +307,7 @@ fn block_accessors_check_kind_and_flags() {
 
     // block_at: not a block boundary, or outside the file.
     assert!(matches!(
-        reader.block_at(49).unwrap_err().root(),
+        reader.block_at(89).unwrap_err().root(),
         FormatError::BadSync { .. }
     ));
     assert!(matches!(
@@ -345,15 +348,16 @@ fn truncation_at_every_byte() {
         let reader = match TraceReader::new(bytes) {
             Ok(reader) => reader,
             Err(e) => {
-                assert!(cut < 48, "cut {cut}: {e}");
+                assert!(cut < 88, "cut {cut}: {e}");
+                let header_len = if cut < 48 { 48 } else { 88 };
                 assert!(
-                    matches!(e, FormatError::Truncated { needed: 48, available, .. } if available == cut as u64),
+                    matches!(e, FormatError::Truncated { needed, available, .. } if available == cut as u64 && needed == header_len),
                     "cut {cut}: {e:?}"
                 );
                 continue;
             }
         };
-        assert!(cut >= 48);
+        assert!(cut >= 88);
         let scan = reader.scan();
         let complete: Vec<Truth> = s
             .blocks
@@ -395,7 +399,7 @@ fn truncation_at_every_byte_into_a_zero_tail() {
     // What a crash leaves in a memory-mapped file grown in chunks: the written bytes,
     // then the unwritten rest of the chunk.
     let s = sample();
-    for cut in 48..=s.bytes.len() {
+    for cut in 88..=s.bytes.len() {
         let mut bytes = s.bytes[..cut].to_vec();
         bytes.resize(cut + 4096, 0);
         let scan = TraceReader::new(&bytes).unwrap().scan();
@@ -653,18 +657,19 @@ fn end_block_ends_the_scan() {
 #[test]
 fn longer_file_header_is_skipped() {
     // A later writer may declare a longer header; version 1 readers start at its end.
-    let s = sample();
-    let mut bytes = s.bytes[..48].to_vec();
+    let v1 = golden_stored();
+    let blocks = TraceReader::new(&v1).unwrap().scan().blocks.len();
+    let mut bytes = v1[..48].to_vec();
     bytes[10..12].copy_from_slice(&64u16.to_le_bytes());
     let crc = crc32c::crc32c(&bytes[..44]);
     bytes[44..48].copy_from_slice(&crc.to_le_bytes());
     bytes.extend_from_slice(&[0xee; 16]);
-    bytes.extend_from_slice(&s.bytes[48..]);
+    bytes.extend_from_slice(&v1[48..]);
     let reader = TraceReader::new(&bytes).unwrap();
     assert_eq!(reader.data_offset(), 64);
     let scan = reader.scan();
     assert_eq!(scan.damage, vec![]);
-    assert_eq!(scan.blocks.len(), s.blocks.len());
+    assert_eq!(scan.blocks.len(), blocks);
     assert_eq!(scan.blocks[0].offset, 64);
     assert!(matches!(
         TraceReader::new(&bytes[..60]),
@@ -721,6 +726,8 @@ fn exercise(bytes: &[u8]) {
     let _ = EndInfo::decode(bytes);
     let _ = decompress_meta(bytes);
     let _ = FileHeader::decode(bytes);
+    let verdict = verify_segment(bytes);
+    assert!(verdict.verified_up_to <= bytes.len() as u64);
     let Ok(reader) = TraceReader::new(bytes) else {
         return;
     };
@@ -832,7 +839,7 @@ fn golden_stored() -> Vec<u8> {
         segment_index: 1,
         created_realtime_ns: 1_700_000_000_000_000_000,
     };
-    let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+    let mut enc = SegmentEncoder::new_v1(&header, 3).unwrap();
     enc.set_next_seq(5);
     enc.push_meta(BlockKind::HostInfo, b"golden host", false)
         .unwrap();
@@ -854,6 +861,45 @@ fn golden_zstd() -> Vec<u8> {
         segment_index: 0,
         created_realtime_ns: 1_700_000_000_000_000_000,
     };
+    let mut enc = SegmentEncoder::new_v1(&header, 3).unwrap();
+    enc.push_meta(BlockKind::Snapshot, &records(20, 2000), true)
+        .unwrap();
+    enc.push_frame(&records(21, 4000), 100, 900, 50, Codec::Zstd)
+        .unwrap();
+    enc.push_frame(&records(22, 1000), 1000, 1500, 12, Codec::Zstd)
+        .unwrap();
+    enc.finish()
+}
+
+/// Version 2 of [`golden_stored`]: the same blocks, chained, as segment 1 of a recording
+/// whose segment 0 ended with the chain head `11 11 … 11`.
+fn golden_v2_stored() -> Vec<u8> {
+    let header = FileHeader {
+        recording_id: 0x1122_3344_5566_7788,
+        segment_index: 1,
+        created_realtime_ns: 1_700_000_000_000_000_000,
+    };
+    let mut enc = SegmentEncoder::after(&header, 3, &ChainHead([0x11; 32])).unwrap();
+    enc.set_next_seq(5);
+    enc.push_meta(BlockKind::HostInfo, b"golden host", false)
+        .unwrap();
+    enc.push_frame(&records(10, 64), 10, 20, 2, Codec::Stored)
+        .unwrap();
+    enc.push_block(BlockKind::Unknown(0x0100), 0, b"?").unwrap();
+    enc.push_meta(BlockKind::ClockSync, &[1, 2, 3, 4], false)
+        .unwrap();
+    enc.push_frame(&records(11, 32), 30, 30, 1, Codec::Stored)
+        .unwrap();
+    enc.finish()
+}
+
+/// Version 2 of [`golden_zstd`] (segment 0: previous head zero).
+fn golden_v2_zstd() -> Vec<u8> {
+    let header = FileHeader {
+        recording_id: 42,
+        segment_index: 0,
+        created_realtime_ns: 1_700_000_000_000_000_000,
+    };
     let mut enc = SegmentEncoder::new(&header, 3).unwrap();
     enc.push_meta(BlockKind::Snapshot, &records(20, 2000), true)
         .unwrap();
@@ -865,6 +911,8 @@ fn golden_zstd() -> Vec<u8> {
 }
 
 const GOLDEN_STORED: &[u8] = include_bytes!("testdata/v1-stored.kz");
+const GOLDEN_V2_STORED: &[u8] = include_bytes!("testdata/v2-stored.kz");
+const GOLDEN_V2_ZSTD: &[u8] = include_bytes!("testdata/v2-zstd.kz");
 const GOLDEN_ZSTD: &[u8] = include_bytes!("testdata/v1-zstd.kz");
 
 /// Writes the golden files. Run once per format version, never to "fix" a failing golden
@@ -876,6 +924,66 @@ fn write_golden_files() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("v1-stored.kz"), golden_stored()).unwrap();
     std::fs::write(dir.join("v1-zstd.kz"), golden_zstd()).unwrap();
+    std::fs::write(dir.join("v2-stored.kz"), golden_v2_stored()).unwrap();
+    std::fs::write(dir.join("v2-zstd.kz"), golden_v2_zstd()).unwrap();
+}
+
+#[test]
+fn golden_v2_stored_is_byte_identical_and_verifies() {
+    assert_eq!(
+        golden_v2_stored(),
+        GOLDEN_V2_STORED,
+        "the version 2 encoding changed"
+    );
+    let reader = TraceReader::new(GOLDEN_V2_STORED).unwrap();
+    assert_eq!(reader.version(), FormatVersion::V2);
+    assert_eq!(reader.data_offset(), 88);
+    assert_eq!(reader.prev_chain_head(), Some(ChainHead([0x11; 32])));
+    let scan = reader.scan();
+    assert!(scan.is_clean());
+    let kinds: Vec<BlockKind> = scan.blocks.iter().map(|b| b.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            BlockKind::HostInfo,
+            BlockKind::Frame,
+            BlockKind::Unknown(0x0100),
+            BlockKind::ClockSync,
+            BlockKind::Frame,
+            BlockKind::Index,
+            BlockKind::End
+        ]
+    );
+    // The End block holds the head of everything before it; the verdict the head after it.
+    let end = scan.end.unwrap();
+    let last = scan.blocks.last().unwrap();
+    let mut head = reader.chain_start().unwrap();
+    for b in &scan.blocks[..scan.blocks.len() - 1] {
+        let at = b.offset as usize;
+        let h: &[u8; BLOCK_HEADER_LEN] = GOLDEN_V2_STORED[at..at + 24].try_into().unwrap();
+        head = head.next(h, b.payload);
+    }
+    assert_eq!(end.chain_head, Some(head));
+    let v = verify_segment(GOLDEN_V2_STORED);
+    assert_eq!(v.status, SegmentStatus::Intact);
+    let at = last.offset as usize;
+    let h: &[u8; BLOCK_HEADER_LEN] = GOLDEN_V2_STORED[at..at + 24].try_into().unwrap();
+    assert_eq!(v.chain_head, Some(head.next(h, last.payload)));
+}
+
+#[test]
+fn golden_v2_zstd_decodes_and_verifies() {
+    let reader = TraceReader::new(GOLDEN_V2_ZSTD).unwrap();
+    assert_eq!(reader.prev_chain_head(), Some(ChainHead::ZERO));
+    let scan = reader.scan();
+    assert!(scan.is_clean());
+    let frames: Vec<Vec<u8>> = scan
+        .frames()
+        .map(|b| decode_frame(b.payload).unwrap().1)
+        .collect();
+    assert_eq!(frames, [records(21, 4000), records(22, 1000)]);
+    assert_eq!(verify_segment(GOLDEN_V2_ZSTD).status, SegmentStatus::Intact);
+    assert_eq!(verify_segment(GOLDEN_STORED).status, SegmentStatus::NoChain);
 }
 
 #[test]
@@ -937,7 +1045,8 @@ fn golden_v1_zstd_decodes() {
         Some(EndInfo {
             frames: 2,
             records: 62,
-            index_offset: Some(scan.blocks[3].offset)
+            index_offset: Some(scan.blocks[3].offset),
+            chain_head: None,
         })
     );
     // And today's encoder still produces a file that reads the same.

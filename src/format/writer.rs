@@ -5,13 +5,13 @@
 use std::io;
 
 use super::block::{
-    block_header, compress_meta, BlockKind, BLOCK_FLAG_COMPRESSED, BLOCK_HEADER_LEN,
-    MAX_BLOCK_PAYLOAD,
+    block_header, compress_meta, BlockKind, BLOCK_FLAG_COMPRESSED, MAX_BLOCK_PAYLOAD,
 };
+use super::chain::{set_link, ChainHead};
 use super::error::FormatError;
 use super::frame::{encode_frame_into, Codec, FrameHeader, MAX_FRAME_RAW};
 use super::header::FileHeader;
-use super::index::{IndexBuilder, END_PAYLOAD_LEN};
+use super::index::{EndInfo, IndexBuilder};
 
 /// Where a segment's bytes go: an append-only byte sequence whose committed length is the
 /// segment so far.
@@ -109,6 +109,10 @@ pub struct SegmentTotals {
 /// single [`Storage::append_with`]; frames are numbered and indexed as they are stored;
 /// [`finish`](Self::finish) appends the Index and End blocks and closes the storage.
 ///
+/// Segments are written in format version 2: each block's header carries its chain link
+/// and the End block the chain head (`super::chain`); the chain advances only when an
+/// append succeeds, so the head always describes the committed bytes.
+///
 /// Any segment of a recording, first or rotated, is written by this type; the recorder
 /// uses it over a memory-mapped file (`recorder::segment`), tests and fixtures over a
 /// `Vec<u8>` ([`SegmentEncoder`]).
@@ -121,12 +125,45 @@ pub struct SegmentWriter<S: Storage> {
     next_seq: u32,
     scratch: Vec<u8>,
     totals: SegmentTotals,
+    /// The chain head of the committed bytes; `None` when writing format version 1.
+    chain: Option<ChainHead>,
 }
 
 impl<S: Storage> SegmentWriter<S> {
-    /// Starts a segment on `storage` (expected empty) by writing `header`; frames and
-    /// compressed metadata use zstd `level`.
+    /// Starts the first segment of a recording on `storage` (expected empty) by writing
+    /// `header` (version 2, previous chain head zero); frames and compressed metadata use
+    /// zstd `level`.
     pub fn new(storage: S, header: &FileHeader, level: i32) -> Result<Self, WriteError> {
+        Self::after(storage, header, level, &ChainHead::ZERO)
+    }
+
+    /// Starts a later segment of a recording, linked to its predecessor: `prev` is the
+    /// predecessor's final chain head ([`chain_head`](Self::chain_head) after it closed, as
+    /// returned by [`close_chained`](Self::close_chained)).
+    pub fn after(
+        storage: S,
+        header: &FileHeader,
+        level: i32,
+        prev: &ChainHead,
+    ) -> Result<Self, WriteError> {
+        let bytes = header.encode_v2(prev);
+        Self::start(storage, header, level, &bytes, true)
+    }
+
+    /// A writer of format version 1 (no chain): only to keep the version 1 golden files
+    /// checked byte for byte.
+    #[cfg(test)]
+    pub(crate) fn new_v1(storage: S, header: &FileHeader, level: i32) -> Result<Self, WriteError> {
+        Self::start(storage, header, level, &header.encode(), false)
+    }
+
+    fn start(
+        storage: S,
+        header: &FileHeader,
+        level: i32,
+        header_bytes: &[u8],
+        chained: bool,
+    ) -> Result<Self, WriteError> {
         let compressor = zstd::bulk::Compressor::new(level).map_err(FormatError::Compress)?;
         let mut writer = SegmentWriter {
             storage,
@@ -137,10 +174,19 @@ impl<S: Storage> SegmentWriter<S> {
             next_seq: 0,
             scratch: Vec::new(),
             totals: SegmentTotals::default(),
+            chain: None,
         };
-        let bytes = header.encode();
-        writer.append(&bytes[..0], &bytes)?;
+        writer.append(&[], header_bytes)?;
+        if chained {
+            writer.chain = Some(ChainHead::start(header_bytes));
+        }
         Ok(writer)
+    }
+
+    /// The chain head of everything committed so far (the file header and every block);
+    /// `None` for a version 1 writer.
+    pub fn chain_head(&self) -> Option<ChainHead> {
+        self.chain
     }
 
     /// The file header this segment was started with.
@@ -194,8 +240,17 @@ impl<S: Storage> SegmentWriter<S> {
             }
             .into());
         }
-        let header = block_header(kind, flags, payload);
-        self.append(&header, payload)
+        let mut header = block_header(kind, flags, payload);
+        let next = self.chain.map(|head| {
+            let next = head.next(&header, payload);
+            set_link(&mut header, next.link());
+            next
+        });
+        let offset = self.append(&header, payload)?;
+        if next.is_some() {
+            self.chain = next;
+        }
+        Ok(offset)
     }
 
     /// Appends a metadata block, zstd-compressed (with [`BLOCK_FLAG_COMPRESSED`]) if
@@ -267,7 +322,15 @@ impl<S: Storage> SegmentWriter<S> {
     /// [`finish`](Self::finish), handing the storage back whatever happened, with the
     /// segment's final length in bytes or the first error. After an error the storage's
     /// [`committed`](Storage::committed) length is what the segment holds.
-    pub fn close(mut self) -> (S, Result<u64, WriteError>) {
+    pub fn close(self) -> (S, Result<u64, WriteError>) {
+        let (storage, result, _) = self.close_chained();
+        (storage, result)
+    }
+
+    /// [`close`](Self::close), also returning the final chain head: the head after the
+    /// last block committed (the End block if it fit), which the next segment of the
+    /// recording links to ([`after`](Self::after)). `None` for a version 1 writer.
+    pub fn close_chained(mut self) -> (S, Result<u64, WriteError>, Option<ChainHead>) {
         let appended = self.append_tail();
         let offset = self.storage.committed();
         let closed = self
@@ -275,18 +338,23 @@ impl<S: Storage> SegmentWriter<S> {
             .close()
             .map_err(|error| WriteError::Storage { offset, error });
         let result = appended.and(closed);
-        (self.storage, result)
+        (self.storage, result, self.chain)
     }
 
+    /// The Index block (unless there are too many frames for one) and the End block, which
+    /// in version 2 holds the chain head of everything before it.
     fn append_tail(&mut self) -> Result<(), WriteError> {
-        let tail = self.index.encode_index_and_end(self.storage.committed());
-        let end_block = BLOCK_HEADER_LEN + END_PAYLOAD_LEN;
-        let (index, end) = tail.split_at(tail.len().saturating_sub(end_block));
-        for block in [index, end] {
-            if let Some((header, payload)) = block.split_at_checked(BLOCK_HEADER_LEN) {
-                self.append(header, payload)?;
-            }
-        }
+        let index_offset = match self.index.index_payload() {
+            Some(payload) => Some(self.push_block(BlockKind::Index, 0, &payload)?),
+            None => None,
+        };
+        let end = EndInfo {
+            frames: self.index.frames(),
+            records: self.index.records(),
+            index_offset,
+            chain_head: self.chain,
+        };
+        self.push_block(BlockKind::End, 0, &end.encode())?;
         Ok(())
     }
 
@@ -327,9 +395,31 @@ impl<S: Storage> SegmentWriter<S> {
 pub struct SegmentEncoder(SegmentWriter<Vec<u8>>);
 
 impl SegmentEncoder {
-    /// Starts a segment with `header`; frames and compressed metadata use zstd `level`.
+    /// Starts the first segment of a recording with `header`; frames and compressed
+    /// metadata use zstd `level`.
     pub fn new(header: &FileHeader, level: i32) -> Result<SegmentEncoder, WriteError> {
         SegmentWriter::new(Vec::new(), header, level).map(SegmentEncoder)
+    }
+
+    /// Starts a later segment, linked to the predecessor's final chain head `prev` (see
+    /// [`SegmentWriter::after`]).
+    pub fn after(
+        header: &FileHeader,
+        level: i32,
+        prev: &ChainHead,
+    ) -> Result<SegmentEncoder, WriteError> {
+        SegmentWriter::after(Vec::new(), header, level, prev).map(SegmentEncoder)
+    }
+
+    /// A version 1 encoder, for the version 1 golden files.
+    #[cfg(test)]
+    pub(crate) fn new_v1(header: &FileHeader, level: i32) -> Result<SegmentEncoder, WriteError> {
+        SegmentWriter::new_v1(Vec::new(), header, level).map(SegmentEncoder)
+    }
+
+    /// The chain head of everything written so far (see [`SegmentWriter::chain_head`]).
+    pub fn chain_head(&self) -> Option<ChainHead> {
+        self.0.chain_head()
     }
 
     /// See [`SegmentWriter::set_next_seq`].
@@ -382,10 +472,16 @@ impl SegmentEncoder {
 
     /// Closes the segment with its Index and End blocks.
     pub fn finish(self) -> Vec<u8> {
+        self.finish_chained().0
+    }
+
+    /// [`finish`](Self::finish), also returning the final chain head, which the next
+    /// segment links to ([`SegmentEncoder::after`]).
+    pub fn finish_chained(self) -> (Vec<u8>, Option<ChainHead>) {
         let mut writer = self.0;
         // Appends to memory cannot fail, and the tail blocks are valid by construction.
         let _ = writer.append_tail();
-        writer.storage
+        (writer.storage, writer.chain)
     }
 }
 
@@ -595,7 +691,7 @@ mod tests {
     fn a_full_disk_leaves_no_torn_block() {
         let full = write_until_failure(Fault::None).unwrap().disk.len() as u64;
         let mut closed = 0;
-        for capacity in (48..full).step_by(5) {
+        for capacity in (88..full).step_by(5) {
             let Some(o) = write_until_failure(Fault::DiskFull { capacity }) else {
                 panic!("the file header fits in {capacity} bytes");
             };
@@ -621,7 +717,7 @@ mod tests {
     #[test]
     fn a_short_write_leaves_no_torn_block_once_closed() {
         let full = write_until_failure(Fault::None).unwrap().disk.len() as u64;
-        for at in (48..full).step_by(11) {
+        for at in (88..full).step_by(11) {
             let o = write_until_failure(Fault::ShortWrite { at }).unwrap();
             let what = format!("short write at {at}");
             let committed = o.totals.bytes;
@@ -680,6 +776,71 @@ mod tests {
             e,
             WriteError::Format(FormatError::FrameTooLarge { .. })
         ));
-        assert_eq!((w.offset(), w.next_seq()), (48, 0));
+        assert_eq!((w.offset(), w.next_seq()), (88, 0));
+    }
+
+    /// The writer's cost of hashing: the same frames written with the chain (version 2)
+    /// and without (version 1), best of 3 runs each. Reported, not asserted: run with
+    /// `bash bench/chain-hash.sh` (release build).
+    #[test]
+    #[ignore = "a measurement: bash bench/chain-hash.sh"]
+    fn chain_hash_cost() {
+        use std::time::{Duration, Instant};
+        // Real records: the frames of a fixture recorded by kellect, 1 MiB per frame (the
+        // recorder's default --frame-size).
+        let fixture = include_bytes!("../../fixtures/records.kz");
+        let scan = TraceReader::new(fixture).unwrap().scan();
+        let mut records = Vec::new();
+        for f in scan.frames() {
+            records.extend(crate::format::decode_frame(f.payload).unwrap().1);
+        }
+        let mut frame = Vec::with_capacity(1 << 20);
+        while frame.len() < 1 << 20 {
+            frame.extend_from_slice(&records);
+        }
+        frame.truncate(1 << 20);
+        // And the worst case for the hash: incompressible bytes, stored as large as raw.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let frames = 64u64;
+        let run = |data: &[u8], chained: bool| -> (Duration, u64) {
+            let mut best = Duration::MAX;
+            let mut bytes = 0;
+            for _ in 0..3 {
+                let start = Instant::now();
+                let mut w = if chained {
+                    SegmentWriter::new(Vec::new(), &HEADER, 3).unwrap()
+                } else {
+                    SegmentWriter::new_v1(Vec::new(), &HEADER, 3).unwrap()
+                };
+                for i in 0..frames {
+                    w.push_frame(data, i, i + 1, 1000, Codec::Zstd).unwrap();
+                }
+                bytes = w.finish().unwrap().len() as u64;
+                best = best.min(start.elapsed());
+            }
+            (best, bytes)
+        };
+        for (what, data) in [("real records", &frame), ("incompressible bytes", &noise)] {
+            let (v1, _) = run(data, false);
+            let (v2, stored) = run(data, true);
+            let raw = (frames << 20) as f64;
+            let mibs = |d: Duration| raw / d.as_secs_f64() / f64::from(1u32 << 20);
+            eprintln!(
+                "{frames} frames of 1 MiB of {what} ({stored} bytes stored, zstd level 3): \
+                 without chain {v1:?} ({:.0} MiB/s raw), with chain {v2:?} ({:.0} MiB/s raw): \
+                 hashing adds {:.2}% to the writer",
+                mibs(v1),
+                mibs(v2),
+                (v2.as_secs_f64() / v1.as_secs_f64() - 1.0) * 100.0
+            );
+        }
     }
 }

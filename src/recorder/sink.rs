@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter, Storage};
+use crate::format::{BlockKind, ChainHead, Codec, FileHeader, SegmentWriter, Storage};
 use crate::meta::{self, MetaBlock};
 
 use super::segment::{existing_rotated_segment, segment_path, OutputDir, SegmentFile};
@@ -124,6 +124,8 @@ struct Sink<S: Storage> {
     segment_started: Instant,
     segment_index: u32,
     next_seq: u32,
+    /// The final chain head of the last closed segment, which the next one links to.
+    prev_head: ChainHead,
     report: SinkReport,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
@@ -180,6 +182,7 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         segment_started: Instant::now(),
         segment_index: 0,
         next_seq: 0,
+        prev_head: ChainHead::ZERO,
         report: SinkReport::default(),
         failed,
         recycle,
@@ -370,7 +373,8 @@ impl<S: Storage> Sink<S> {
             segment_index: self.segment_index,
             created_realtime_ns: super::host::clock_sample().realtime_ns as u64,
         };
-        let mut writer = SegmentWriter::new(storage, &header, self.cfg.compression_level)
+        let level = self.cfg.compression_level;
+        let mut writer = SegmentWriter::after(storage, &header, level, &self.prev_head)
             .map_err(|e| with_path(e.into(), &path))?;
         writer.set_next_seq(self.next_seq);
         self.writer = Some(writer);
@@ -386,7 +390,8 @@ impl<S: Storage> Sink<S> {
         };
         self.next_seq = writer.next_seq();
         self.segment_index += 1;
-        let (storage, closed) = writer.close();
+        let (storage, closed, head) = writer.close_chained();
+        self.prev_head = head.unwrap_or(ChainHead::ZERO);
         self.report.written_bytes += storage.committed();
         closed.map(drop).map_err(io::Error::from)
     }

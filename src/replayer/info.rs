@@ -45,6 +45,11 @@ pub struct SegmentInfo {
     pub index: u32,
     pub bytes: u64,
     pub closed_cleanly: bool,
+    /// The hash chain check of the segment (`format::verify_segment`): `intact`, `cut`,
+    /// `failed` or `no_chain` (format version 1).
+    pub chain: &'static str,
+    /// The chain head after the last verified block (64 hex digits); none in version 1.
+    pub chain_head: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,9 +122,61 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
         }
     }
     out.extend(recording.problems.iter().cloned());
+    out.extend(chain_warnings(recording));
     out.extend(continuity_warnings(recording));
     out.extend(accounting_warning(recording));
     out
+}
+
+/// The hash chain verdict of every segment of a recording, in order (in parallel: each is
+/// one SHA-256 pass over its file).
+fn chain_verdicts(recording: &Recording) -> Vec<format::SegmentVerdict> {
+    recording
+        .segments
+        .par_iter()
+        .map(|s| format::verify_segment(s.bytes()))
+        .collect()
+}
+
+/// A warning for every segment whose hash chain fails (format version 2), and for segments
+/// that do not link to each other; nothing for version 1 traces (they have no chain) or for
+/// a cut (the other warnings say so). `kellect verify` tells the rest.
+pub fn chain_warnings(recording: &Recording) -> Vec<String> {
+    let verdicts = chain_verdicts(recording);
+    let mut out = Vec::new();
+    for (segment, v) in recording.segments.iter().zip(&verdicts) {
+        if let format::SegmentStatus::Failed(failure) = &v.status {
+            out.push(format!(
+                "{}: the segment fails the hash chain check {failure} (`kellect verify` \
+                 says more): what it holds may have been changed",
+                segment.path.display()
+            ));
+        }
+    }
+    let name = |i: usize| {
+        recording
+            .segments
+            .get(i)
+            .map_or_else(String::new, |s| s.path.display().to_string())
+    };
+    for finding in format::link_segments(&verdicts) {
+        out.push(format!(
+            "the recording fails the hash chain check: {}",
+            finding.describe(name)
+        ));
+    }
+    out
+}
+
+/// The `chain` and `chain_head` of a segment's `info`.
+fn chain_summary(v: &format::SegmentVerdict) -> (&'static str, Option<String>) {
+    let state = match v.status {
+        format::SegmentStatus::Intact => "intact",
+        format::SegmentStatus::Cut { .. } => "cut",
+        format::SegmentStatus::Failed(_) => "failed",
+        format::SegmentStatus::NoChain => "no_chain",
+    };
+    (state, v.chain_head.map(|h| h.to_string()))
 }
 
 /// At most this many warnings of one sort (missing, repeated, out-of-order frames) are
@@ -664,11 +721,17 @@ pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceIn
         segments: recording
             .segments
             .iter()
-            .map(|s| SegmentInfo {
-                path: s.path.display().to_string(),
-                index: s.header.segment_index,
-                bytes: s.file_len(),
-                closed_cleanly: s.closed,
+            .zip(chain_verdicts(recording))
+            .map(|(s, verdict)| {
+                let (chain, chain_head) = chain_summary(&verdict);
+                SegmentInfo {
+                    path: s.path.display().to_string(),
+                    index: s.header.segment_index,
+                    bytes: s.file_len(),
+                    closed_cleanly: s.closed,
+                    chain,
+                    chain_head,
+                }
             })
             .collect(),
         host: recording.host.as_ref().map(|h| HostSummary {
@@ -716,6 +779,7 @@ impl std::fmt::Display for TraceInfo {
                 "segment     {} (#{}, {} bytes, {state})",
                 s.path, s.index, s.bytes
             )?;
+            writeln!(f, "{}", chain_line(s))?;
         }
         if let Some(h) = &self.host {
             writeln!(
@@ -779,5 +843,18 @@ impl std::fmt::Display for TraceInfo {
             }
         }
         Ok(())
+    }
+}
+
+/// The `chain` line of a segment in `info`'s text.
+fn chain_line(s: &SegmentInfo) -> String {
+    let head = s.chain_head.as_deref().unwrap_or("none");
+    match s.chain {
+        "intact" => format!("chain       intact, chain head {head}"),
+        "cut" => format!("chain       verified up to the cut, chain head {head}"),
+        "failed" => format!(
+            "chain       FAILED (see the warnings, or `kellect verify`); verified part's chain head {head}"
+        ),
+        _ => "chain       none (format v1: no hash chain)".to_owned(),
     }
 }

@@ -30,6 +30,7 @@ pub mod records;
 pub mod state;
 pub mod symbols;
 pub mod trace;
+pub mod verify;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

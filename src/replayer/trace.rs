@@ -47,6 +47,11 @@ impl Segment {
         &self.bytes[block.payload.0..block.payload.1]
     }
 
+    /// The whole file as mapped (for `kellect verify`'s chain check).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn file_len(&self) -> u64 {
         self.bytes.len() as u64
     }
@@ -482,12 +487,18 @@ enum Probe {
     NotTrace(String),
 }
 
-/// Reads the file header of `path` (its first [`format::FILE_HEADER_LEN`] bytes).
+/// Reads the file header of `path`: its first bytes, as many as the longest header of any
+/// format version ([`format::FILE_HEADER_LEN_V2`]; a v1 header is shorter).
 fn probe(path: &Path) -> std::io::Result<Probe> {
     use std::io::Read;
-    let mut head = Vec::with_capacity(format::FILE_HEADER_LEN);
+    const LONGEST: usize = if format::FILE_HEADER_LEN_V2 > format::FILE_HEADER_LEN {
+        format::FILE_HEADER_LEN_V2
+    } else {
+        format::FILE_HEADER_LEN
+    };
+    let mut head = Vec::with_capacity(LONGEST);
     File::open(path)?
-        .take(format::FILE_HEADER_LEN as u64)
+        .take(LONGEST as u64)
         .read_to_end(&mut head)?;
     Ok(match FileHeader::decode(&head) {
         Ok(header) => Probe::Trace(header),
