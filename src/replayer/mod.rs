@@ -75,7 +75,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | the reorder stage | 1/4, by an estimate of each held record's size | 64 MiB |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
-/// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43 Ki processes without fds) |
+/// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
