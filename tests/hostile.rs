@@ -391,3 +391,50 @@ fn peak_rss_of_replaying_a_normal_recording_is_reported() {
         }
     }
 }
+
+#[test]
+fn a_million_processes_are_forgotten_within_the_budget() {
+    use kellect::replayer::state::PROC_BYTES;
+    let forgotten = "processes were forgotten to stay within memory: later events of them show \
+                     what is known";
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("many-processes.kz");
+    // 2^20 processes that never exit, from one parent that is not in the table: each
+    // costs PROC_BYTES, and 1/16 of the default budget holds the latest of them.
+    std::fs::write(&trace, gen::many_processes(1 << 20)).unwrap();
+    let held = (256 << 20) / 16 / PROC_BYTES;
+    let [records, events] = replay_both(&trace, &[], 256.0);
+    for run in [&records, &events] {
+        run.warns(&format!("{} {forgotten}", (1 << 20) - held));
+        assert_eq!(run.stderr.matches(forgotten).count(), 1, "{}", run.stderr);
+    }
+    // Nothing is lost: every fork is an event.
+    assert_eq!(events.json_lines(), 1 << 20);
+    info_within(&trace, &[], 256.0);
+
+    // A smaller budget, a smaller trace: 100 000 processes in 64 MiB.
+    std::fs::write(&trace, gen::many_processes(100_000)).unwrap();
+    let [_, small] = replay_both(&trace, &["--max-memory", "64"], 64.0);
+    small.warns(&format!(
+        "{} {forgotten}",
+        100_000 - (64 << 20) / 16 / PROC_BYTES
+    ));
+    info_within(&trace, &["--max-memory", "64"], 64.0);
+    // Forgetting invents nothing: with room for every process the events are the same.
+    let roomy = measured(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--view",
+        "events",
+        "-o",
+        "json-min",
+        "--max-memory",
+        "1024",
+    ]);
+    roomy.ok_within(1024.0, "replay --view events --max-memory 1024");
+    assert!(!roomy.stderr.contains(forgotten), "{}", roomy.stderr);
+    assert!(
+        std::fs::read(&small.stdout).unwrap() == std::fs::read(&roomy.stdout).unwrap(),
+        "the events of forgotten processes differ from those of held ones"
+    );
+}

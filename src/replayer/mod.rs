@@ -76,10 +76,13 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | the reorder stage | 1/4, by an estimate of each held record's size | 64 MiB |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
+/// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
+/// The three state tables, which persist, take 5/16 in all: with the reorder stage and a
+/// batch of frames, 13/16 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -133,6 +136,12 @@ impl MemoryBudget {
     /// Entries (paths plus files) of the inode model, at [`files::ENTRY_BYTES`] each.
     pub fn file_entries(self) -> usize {
         usize::try_from(self.bytes / 8 / files::ENTRY_BYTES as u64).unwrap_or(usize::MAX)
+    }
+
+    /// Estimated bytes of the process table (working directories and fd tables), as
+    /// [`state::ProcessTable::max_bytes`] counts them.
+    pub fn process_bytes(self) -> usize {
+        usize::try_from(self.bytes / 16).unwrap_or(usize::MAX)
     }
 }
 
@@ -545,7 +554,8 @@ impl<'c, 'w> Engine<'c, 'w> {
             cfg,
             ctx: Context::with_limits(cfg.budget.meta_limits()),
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
-            table: ProcessTable::new(cfg.budget.file_entries()),
+            table: ProcessTable::new(cfg.budget.file_entries())
+                .with_process_limit(cfg.budget.process_bytes()),
             records: (cfg.view == View::Records).then(|| {
                 RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
             }),
@@ -700,6 +710,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.reorder.drain(&mut rest);
         self.process(rest)?;
         self.report.warnings.extend(self.table.memory_warning());
+        self.report.warnings.extend(self.table.process_warning());
         if let Some(r) = &mut self.records {
             let out = r.finish(&self.ctx);
             self.emit_records(out)?;

@@ -6,7 +6,7 @@
 //!
 //! Sequential and deterministic: the events arrive in timestamp order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
 use super::files::{Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
@@ -36,10 +36,71 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
+/// The memory one process of the [`ProcessTable`] costs besides its names, in bytes: its
+/// slot in the table (a hash table's slots are up to twice its entries, and both the old
+/// and the new slots are held while it grows) and its place in the recency order.
+pub const PROC_BYTES: usize = 384;
+/// The memory one open fd of a process costs besides its name, in bytes (its slot in the
+/// process's fd table, counted as for a process, and the name's allocation).
+pub const FD_BYTES: usize = 160;
+/// The memory a process's working directory costs besides its length, in bytes.
+const CWD_BYTES: usize = 32;
+/// The default bound on the process table: 16 MiB, the share of the default replay memory
+/// budget (see `MemoryBudget::process_bytes`).
+pub const DEFAULT_MAX_PROCESS_BYTES: usize = 16 << 20;
+
 #[derive(Debug, Default, Clone)]
 struct ProcState {
     cwd: Option<String>,
     fds: HashMap<i32, FdEntry>,
+    /// Estimated bytes of `cwd` and `fds` ([`CWD_BYTES`] and [`FD_BYTES`] plus each name's
+    /// length); the process costs [`PROC_BYTES`] more.
+    bytes: usize,
+    /// Recency stamp: its key in [`ProcessTable::lru`].
+    used: u64,
+}
+
+impl ProcState {
+    fn cost(&self) -> usize {
+        PROC_BYTES + self.bytes
+    }
+
+    fn set_cwd(&mut self, cwd: Option<String>) {
+        let len = |c: &Option<String>| c.as_ref().map_or(0, |c| CWD_BYTES + c.len());
+        self.bytes = self.bytes - len(&self.cwd) + len(&cwd);
+        self.cwd = cwd;
+    }
+
+    fn insert_fd(&mut self, fd: i32, entry: FdEntry) {
+        self.bytes += FD_BYTES + entry.name.len();
+        if let Some(old) = self.fds.insert(fd, entry) {
+            self.bytes -= FD_BYTES + old.name.len();
+        }
+    }
+
+    fn remove_fd(&mut self, fd: i32) {
+        if let Some(old) = self.fds.remove(&fd) {
+            self.bytes -= FD_BYTES + old.name.len();
+        }
+    }
+
+    fn rename_fd(&mut self, fd: i32, name: String) {
+        if let Some(entry) = self.fds.get_mut(&fd) {
+            self.bytes = self.bytes - entry.name.len() + name.len();
+            entry.name = name;
+        }
+    }
+
+    /// exec: the fds marked close-on-exec go.
+    fn drop_cloexec(&mut self) {
+        let bytes = &mut self.bytes;
+        self.fds.retain(|_, e| {
+            if e.cloexec {
+                *bytes -= FD_BYTES + e.name.len();
+            }
+            !e.cloexec
+        });
+    }
 }
 
 /// Names resolved for one event, at the moment it happened.
@@ -80,9 +141,27 @@ impl Resolved {
 }
 
 /// Processes by pid (threads share their process's table: `CLONE_FILES|CLONE_FS`).
+///
+/// Memory is bounded: past [`max_bytes`](Self::max_bytes) (each process [`PROC_BYTES`],
+/// each of its fds [`FD_BYTES`], plus their names' lengths) the least recently seen
+/// processes are forgotten after each event, the process whose latest event came first in
+/// replay order first: a rule of the trace alone, whatever the thread count. A forgotten
+/// process's later events show what is known (their own pid, comm, ppid, uid; relative
+/// paths as given, fds unnamed) and build its state anew.
 #[derive(Debug)]
 pub struct ProcessTable {
     procs: HashMap<u32, ProcState>,
+    /// Recency: stamp of the latest event → pid; the first is the least recently seen.
+    lru: BTreeMap<u64, u32>,
+    clock: u64,
+    /// Estimated bytes of every process held (the sum of their costs).
+    bytes: usize,
+    /// The bound on the estimated bytes of the processes held;
+    /// [`DEFAULT_MAX_PROCESS_BYTES`] unless set. Held after each event; within one event
+    /// the table may pass it by what the event adds (a fork copies its parent's fds).
+    pub max_bytes: usize,
+    /// Processes forgotten to stay within `max_bytes`.
+    forgotten: u64,
     files: Files,
 }
 
@@ -98,7 +177,96 @@ impl ProcessTable {
     pub fn new(max_file_entries: usize) -> ProcessTable {
         ProcessTable {
             procs: HashMap::new(),
+            lru: BTreeMap::new(),
+            clock: 0,
+            bytes: 0,
+            max_bytes: DEFAULT_MAX_PROCESS_BYTES,
+            forgotten: 0,
             files: Files::new(max_file_entries),
+        }
+    }
+
+    /// The same table holding at most `max_bytes` of processes (see the field).
+    pub fn with_process_limit(mut self, max_bytes: usize) -> ProcessTable {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How many processes were forgotten so far to stay within `max_bytes`.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// The warning the replay prints once when processes were forgotten to stay within
+    /// `max_bytes`; `None` when none were.
+    pub fn process_warning(&self) -> Option<String> {
+        let n = self.forgotten;
+        (n > 0).then(|| {
+            format!(
+                "{n} processes were forgotten to stay within memory: later events of them \
+                 show what is known (relative paths as given, fds unnamed); the process \
+                 table holds at most {} MiB (the memory budget; --max-memory raises it)",
+                self.max_bytes >> 20
+            )
+        })
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// `pid` was seen now: last in the recency order (when it is held).
+    fn touch(&mut self, pid: u32) {
+        let now = self.stamp();
+        if let Some(p) = self.procs.get_mut(&pid) {
+            self.lru.remove(&p.used);
+            p.used = now;
+            self.lru.insert(now, pid);
+        }
+    }
+
+    /// Holds `state` as process `pid` (replacing any held), seen now.
+    fn insert_proc(&mut self, pid: u32, mut state: ProcState) {
+        self.remove_proc(pid);
+        state.used = self.stamp();
+        self.bytes += state.cost();
+        self.lru.insert(state.used, pid);
+        self.procs.insert(pid, state);
+    }
+
+    fn remove_proc(&mut self, pid: u32) {
+        if let Some(p) = self.procs.remove(&pid) {
+            self.lru.remove(&p.used);
+            self.bytes -= p.cost();
+        }
+    }
+
+    /// Runs `f` on process `pid`'s state (made, empty, when not held), seen now, and
+    /// keeps the estimate of the bytes held.
+    fn with_state<R>(&mut self, pid: u32, f: impl FnOnce(&mut ProcState) -> R) -> R {
+        if self.procs.contains_key(&pid) {
+            self.touch(pid);
+        } else {
+            self.insert_proc(pid, ProcState::default());
+        }
+        let state = self.procs.get_mut(&pid).expect("held");
+        let before = state.cost();
+        let out = f(state);
+        self.bytes = self.bytes - before + state.cost();
+        out
+    }
+
+    /// Forgets the least recently seen processes while more than `max_bytes` are held.
+    fn sweep(&mut self) {
+        while self.bytes > self.max_bytes {
+            let Some((_, pid)) = self.lru.pop_first() else {
+                return;
+            };
+            if let Some(p) = self.procs.remove(&pid) {
+                self.bytes -= p.cost();
+                self.forgotten += 1;
+            }
         }
     }
 
@@ -117,23 +285,30 @@ impl ProcessTable {
     /// The working directories of the processes alive when the recording started.
     pub fn add_snapshot(&mut self, snapshot: &ProcSnapshot) {
         for p in &snapshot.processes {
-            let state = self.procs.entry(p.pid).or_default();
-            if state.cwd.is_none() {
-                state.cwd = p.cwd.clone();
-            }
+            self.with_state(p.pid, |state| {
+                if state.cwd.is_none() {
+                    state.set_cwd(p.cwd.clone());
+                }
+            });
+            self.sweep();
         }
     }
 
     /// Their open file descriptors.
     pub fn add_fds(&mut self, fds: &FdTable) {
         for p in &fds.processes {
-            let state = self.procs.entry(p.pid).or_default();
-            for (fd, name) in &p.fds {
-                state.fds.entry(*fd).or_insert_with(|| FdEntry {
-                    name: name.clone(),
-                    cloexec: false,
-                });
-            }
+            self.with_state(p.pid, |state| {
+                for (fd, name) in &p.fds {
+                    if !state.fds.contains_key(fd) {
+                        let entry = FdEntry {
+                            name: name.clone(),
+                            cloexec: false,
+                        };
+                        state.insert_fd(*fd, entry);
+                    }
+                }
+            });
+            self.sweep();
         }
     }
 
@@ -171,6 +346,14 @@ impl ProcessTable {
     pub fn apply(&mut self, event: &Event) -> Resolved {
         self.files.sweep();
         let pid = event.common.pid;
+        self.touch(pid);
+        let resolved = self.apply_event(event);
+        self.sweep();
+        resolved
+    }
+
+    fn apply_event(&mut self, event: &Event) -> Resolved {
+        let pid = event.common.pid;
         match &event.body {
             Body::Fork {
                 child_pid,
@@ -182,7 +365,7 @@ impl ProcessTable {
                     // which this table approximates with a copy too.
                     let _ = clone_flags;
                     let parent = self.procs.get(&pid).cloned().unwrap_or_default();
-                    self.procs.insert(*child_pid, parent);
+                    self.insert_proc(*child_pid, parent);
                 }
                 Resolved::default()
             }
@@ -191,7 +374,9 @@ impl ProcessTable {
             } => {
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
                 if let Some(p) = self.procs.get_mut(&pid) {
-                    p.fds.retain(|_, e| !e.cloexec);
+                    let before = p.cost();
+                    p.drop_cloexec();
+                    self.bytes = self.bytes - before + p.cost();
                 }
                 let file0 = match (inode, &path0) {
                     // exec follows symlinks.
@@ -207,7 +392,7 @@ impl ProcessTable {
             }
             Body::Exit { group_dead, .. } => {
                 if *group_dead {
-                    self.procs.remove(&pid);
+                    self.remove_proc(pid);
                 }
                 Resolved::default()
             }
@@ -218,10 +403,8 @@ impl ProcessTable {
 
     fn apply_syscall(&mut self, pid: u32, sc: &Syscall) -> Resolved {
         let name = crate::syscalls::name(sc.id).unwrap_or("");
-        let a = |i: usize| sc.args[i];
         let fd_arg = |i: usize| sc.args[i] as i32;
         let ok = sc.ret >= 0;
-        let ret_fd = sc.ret as i32;
         // Which argument is the dirfd of path0 / path1 (AT_FDCWD when none).
         let (dfd0, dfd1) = match name {
             "openat" | "openat2" | "unlinkat" | "fchmodat" | "fchmodat2" | "newfstatat"
@@ -272,69 +455,74 @@ impl ProcessTable {
             return resolved;
         }
         self.apply_file_effect(name, sc, &mut resolved);
-        let state = self.procs.entry(pid).or_default();
-        let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
-            state.fds.insert(fd, FdEntry { name, cloexec });
-        };
-        match name {
-            "open" | "openat" | "creat" | "openat2" => {
-                let flags = match (name, &sc.filled) {
-                    ("open", _) => a(1),
-                    ("openat", _) => a(2),
-                    ("openat2", Filled::OpenHow { flags, .. }) => *flags,
-                    _ => 0,
-                };
-                if let Some(path) = &resolved.path0 {
-                    insert(state, ret_fd, path.clone(), flags & O_CLOEXEC != 0);
-                }
-            }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                if let Some(entry) = state.fds.get(&fd_arg(0)).cloned() {
-                    let cloexec = match name {
-                        "dup3" => a(2) & O_CLOEXEC != 0,
-                        "fcntl" => a(1) == F_DUPFD_CLOEXEC,
-                        _ => false,
-                    };
-                    insert(state, ret_fd, entry.name, cloexec);
-                }
-            }
-            "close" => {
-                state.fds.remove(&fd_arg(0));
-            }
-            "pipe" | "pipe2" => {
-                if let Filled::FdPair(r, w) = sc.filled {
-                    let cloexec = name == "pipe2" && a(1) & O_CLOEXEC != 0;
-                    insert(state, r, "pipe".into(), cloexec);
-                    insert(state, w, "pipe".into(), cloexec);
-                }
-            }
-            "socket" => {
-                let cloexec = a(1) & SOCK_CLOEXEC != 0;
-                insert(state, ret_fd, "socket".into(), cloexec);
-            }
-            "socketpair" => {
-                if let Filled::FdPair(x, y) = sc.filled {
-                    let cloexec = a(1) & SOCK_CLOEXEC != 0;
-                    insert(state, x, "socket".into(), cloexec);
-                    insert(state, y, "socket".into(), cloexec);
-                }
-            }
-            "accept" | "accept4" => {
-                let cloexec = name == "accept4" && a(3) & SOCK_CLOEXEC != 0;
-                let peer = sc.addr.as_ref().map(describe_addr);
-                let name = peer.map_or("socket".into(), |p| format!("socket:{p}"));
-                insert(state, ret_fd, name, cloexec);
-            }
-            "connect" => {
-                if let (Some(entry), Some(addr)) = (state.fds.get_mut(&fd_arg(0)), &sc.addr) {
-                    entry.name = format!("socket:{}", describe_addr(addr));
-                }
-            }
-            "chdir" => state.cwd = resolved.path0.clone().filter(|p| p.starts_with('/')),
-            "fchdir" => state.cwd = resolved.fd_name.clone().filter(|p| p.starts_with('/')),
-            _ => {}
-        }
+        self.with_state(pid, |state| apply_fds(state, name, sc, &resolved));
         resolved
+    }
+}
+
+/// The effect of a successful syscall `name` on its process's fds and working directory.
+fn apply_fds(state: &mut ProcState, name: &str, sc: &Syscall, resolved: &Resolved) {
+    let a = |i: usize| sc.args[i];
+    let fd_arg = |i: usize| sc.args[i] as i32;
+    let ret_fd = sc.ret as i32;
+    let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
+        state.insert_fd(fd, FdEntry { name, cloexec });
+    };
+    match name {
+        "open" | "openat" | "creat" | "openat2" => {
+            let flags = match (name, &sc.filled) {
+                ("open", _) => a(1),
+                ("openat", _) => a(2),
+                ("openat2", Filled::OpenHow { flags, .. }) => *flags,
+                _ => 0,
+            };
+            if let Some(path) = &resolved.path0 {
+                insert(state, ret_fd, path.clone(), flags & O_CLOEXEC != 0);
+            }
+        }
+        "dup" | "dup2" | "dup3" | "fcntl" => {
+            if let Some(entry) = state.fds.get(&fd_arg(0)).cloned() {
+                let cloexec = match name {
+                    "dup3" => a(2) & O_CLOEXEC != 0,
+                    "fcntl" => a(1) == F_DUPFD_CLOEXEC,
+                    _ => false,
+                };
+                insert(state, ret_fd, entry.name, cloexec);
+            }
+        }
+        "close" => state.remove_fd(fd_arg(0)),
+        "pipe" | "pipe2" => {
+            if let Filled::FdPair(r, w) = sc.filled {
+                let cloexec = name == "pipe2" && a(1) & O_CLOEXEC != 0;
+                insert(state, r, "pipe".into(), cloexec);
+                insert(state, w, "pipe".into(), cloexec);
+            }
+        }
+        "socket" => {
+            let cloexec = a(1) & SOCK_CLOEXEC != 0;
+            insert(state, ret_fd, "socket".into(), cloexec);
+        }
+        "socketpair" => {
+            if let Filled::FdPair(x, y) = sc.filled {
+                let cloexec = a(1) & SOCK_CLOEXEC != 0;
+                insert(state, x, "socket".into(), cloexec);
+                insert(state, y, "socket".into(), cloexec);
+            }
+        }
+        "accept" | "accept4" => {
+            let cloexec = name == "accept4" && a(3) & SOCK_CLOEXEC != 0;
+            let peer = sc.addr.as_ref().map(describe_addr);
+            let name = peer.map_or("socket".into(), |p| format!("socket:{p}"));
+            insert(state, ret_fd, name, cloexec);
+        }
+        "connect" => {
+            if let Some(addr) = &sc.addr {
+                state.rename_fd(fd_arg(0), format!("socket:{}", describe_addr(addr)));
+            }
+        }
+        "chdir" => state.set_cwd(resolved.path0.clone().filter(|p| p.starts_with('/'))),
+        "fchdir" => state.set_cwd(resolved.fd_name.clone().filter(|p| p.starts_with('/'))),
+        _ => {}
     }
 }
 
@@ -549,5 +737,124 @@ mod tests {
             ProcessTable::default().files().max_entries,
             DEFAULT_MAX_ENTRIES
         );
+    }
+
+    /// A syscall event of `pid` at `ts` (ret 3: an fd for an open).
+    fn syscall(ts: u64, pid: u32, name: &str, args: [u64; 6], path0: Option<&str>) -> Event {
+        use super::super::decode::Common;
+        let id = crate::syscalls::SYSCALLS
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .id;
+        Event {
+            common: Common {
+                ts,
+                pid,
+                tid: pid,
+                ppid: 1,
+                uid: 1000,
+                gid: 1000,
+                cpu: 0,
+                syscall: id,
+                context: false,
+                compat: false,
+                comm: "w".into(),
+            },
+            body: Body::Syscall(Box::new(Syscall {
+                id,
+                enter_ts: ts,
+                ret: 3,
+                args,
+                path0: path0.map(str::to_owned),
+                path0_truncated: false,
+                path1: None,
+                path1_truncated: false,
+                addr: None,
+                filled: Filled::None,
+                inode: None,
+                sock: None,
+                data: Vec::new(),
+                aux: 0,
+            })),
+        }
+    }
+
+    #[test]
+    fn a_bounded_process_table_forgets_the_least_recently_seen() {
+        let at_fdcwd = AT_FDCWD as u64;
+        let chdir = |ts, pid| syscall(ts, pid, "chdir", [0; 6], Some("/p"));
+        let open = |ts, pid| syscall(ts, pid, "openat", [at_fdcwd, 0, 0, 0, 0, 0], Some("f"));
+        let read = |ts, pid| syscall(ts, pid, "read", [3, 0, 0, 0, 0, 0], None);
+        // Each process: PROC_BYTES, its cwd "/p" and its fd 3 "/p/f": room for three.
+        let one = PROC_BYTES + CWD_BYTES + 2 + FD_BYTES + 4;
+        let mut t = ProcessTable::default().with_process_limit(3 * one);
+        assert_eq!(t.process_warning(), None);
+        let mut ts = 0;
+        for pid in [10, 11, 12] {
+            for ev in [chdir(ts, pid), open(ts + 1, pid)] {
+                t.apply(&ev);
+            }
+            ts += 2;
+        }
+        assert_eq!(t.bytes, 3 * one);
+        assert_eq!(t.forgotten(), 0);
+        // 10 is seen again: 11 is now the least recently seen, and goes for 13.
+        assert_eq!(t.apply(&read(ts, 10)).fd_name.as_deref(), Some("/p/f"));
+        t.apply(&chdir(ts + 1, 13));
+        t.apply(&open(ts + 2, 13));
+        assert_eq!(t.forgotten(), 1);
+        let mut held: Vec<u32> = t.procs.keys().copied().collect();
+        held.sort_unstable();
+        assert_eq!(held, [10, 12, 13]);
+        assert!(t.bytes <= t.max_bytes);
+        assert_eq!(t.lru.len(), t.procs.len());
+        // A forgotten process's later events: what is known, nothing made up.
+        let r = t.apply(&read(ts + 3, 11));
+        assert_eq!(r.fd_name, None, "its fds are unknown");
+        let r = t.apply(&open(ts + 4, 11));
+        assert_eq!(
+            r.path0.as_deref(),
+            Some("f"),
+            "its cwd is unknown: as given"
+        );
+        assert_eq!(t.forgotten(), 2, "11 came back: 12 went");
+        // A fork copies the parent; an exit of the group frees it.
+        let fork = Event {
+            body: Body::Fork {
+                child_pid: 14,
+                child_tid: 14,
+                clone_flags: 0,
+                child_comm: "w".into(),
+            },
+            ..read(ts + 5, 13)
+        };
+        t.apply(&fork);
+        assert_eq!(t.resolve(14, AT_FDCWD, "x").as_deref(), Some("/p/x"));
+        assert_eq!(t.forgotten(), 3);
+        assert!(t.bytes <= t.max_bytes);
+        assert_eq!(
+            t.process_warning().as_deref(),
+            Some(
+                "3 processes were forgotten to stay within memory: later events of them \
+                 show what is known (relative paths as given, fds unnamed); the process \
+                 table holds at most 0 MiB (the memory budget; --max-memory raises it)"
+            )
+        );
+        // The estimate follows every change: closing and exiting give the bytes back.
+        t.apply(&syscall(ts + 6, 14, "close", [3, 0, 0, 0, 0, 0], None));
+        assert_eq!(t.procs[&14].bytes, CWD_BYTES + 2);
+        let exit = Event {
+            body: Body::Exit {
+                code: 0,
+                group_dead: true,
+                group_exit: false,
+            },
+            ..read(ts + 7, 14)
+        };
+        t.apply(&exit);
+        let sum: usize = t.procs.values().map(ProcState::cost).sum();
+        assert_eq!(t.bytes, sum);
+        assert!(!t.procs.contains_key(&14));
     }
 }
