@@ -875,7 +875,7 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     match printed {
         Ok(warnings) => {
             for w in warnings {
-                eprintln!("kellect: warning: {}", escape_control(w));
+                eprintln!("kellect: warning: {}", escape_control(&w));
             }
         }
         Err(e) if replayer::is_broken_pipe(&e) => {}
