@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use kellect::replayer::events::EVENT_TYPES;
-use kellect::replayer::output::{Collectors, Sink, MAX_COLLECTORS};
+use kellect::replayer::output::{escape_control, Collectors, Sink, MAX_COLLECTORS};
 use kellect::replayer::records::Monitor;
 use kellect::replayer::{
     self, Filter, MemoryBudget, OutputFormat, RecordsConfig, ReplayConfig, TimeBound, View,
@@ -325,7 +325,7 @@ struct InputArgs {
 fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
     let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
     for note in &inputs.notes {
-        eprintln!("kellect: warning: {note}");
+        eprintln!("kellect: warning: {}", escape_control(note));
     }
     Ok(inputs.paths)
 }
@@ -581,7 +581,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 drop(sink);
                 lock.flush()?;
                 for w in &report.warnings {
-                    eprintln!("kellect: warning: {w}");
+                    eprintln!("kellect: warning: {}", escape_control(w));
                 }
                 // Warnings beyond the being-written notes: damage, not a recording starting.
                 let damaged = report.warnings.len() > report.being_written;
@@ -875,7 +875,7 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     match printed {
         Ok(warnings) => {
             for w in warnings {
-                eprintln!("kellect: warning: {w}");
+                eprintln!("kellect: warning: {}", escape_control(&w));
             }
         }
         Err(e) if replayer::is_broken_pipe(&e) => {}

@@ -510,3 +510,73 @@ mod arbitrary_bytes {
         }
     }
 }
+
+/// `kellect info` prints the host name, kernel and command line of the traced host: a trace
+/// whose HostInfo carries an OSC title sequence, a screen clear and a newline shows them
+/// escaped, on the lines they belong to.
+#[test]
+fn info_text_escapes_what_the_traced_host_wrote() {
+    use kellect::format::{BlockKind, FileHeader, SegmentEncoder};
+    use kellect::meta::{self, ClockSample, HostInfo, RecordSettings};
+
+    let clock = ClockSample {
+        boot_ns: 1_000_000_000,
+        realtime_ns: 1_795_000_000_000_000_000,
+    };
+    let host = HostInfo {
+        kellect_version: "0.1.0\u{1b}[2J".into(),
+        abi_version: 1,
+        hostname: "evil\u{1b}]0;pwned\u{7}\nrecording   forged".into(),
+        sysname: "Linux".into(),
+        release: "6.18\u{9b}31m".into(),
+        version: "#1".into(),
+        machine: "x86_64\r".into(),
+        boot_id: String::new(),
+        ncpus: 1,
+        recorder_pid: 1,
+        clock,
+        settings: RecordSettings {
+            system_wide: false,
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo\u{7f}\ndamage      none".into(),
+            ],
+            ring_size: 1 << 20,
+            frame_size: 1 << 20,
+            groups: Vec::new(),
+            keep_segments: None,
+        },
+    };
+    let header = FileHeader {
+        recording_id: 7,
+        segment_index: 0,
+        created_realtime_ns: clock.realtime_ns as u64,
+    };
+    let mut segment = SegmentEncoder::new(&header, 3).unwrap();
+    segment
+        .push_meta(BlockKind::HostInfo, &meta::encode(&host), false)
+        .unwrap();
+    segment
+        .push_meta(BlockKind::ClockSync, &meta::encode(&clock), false)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("host.kz");
+    std::fs::write(&trace, segment.finish()).unwrap();
+
+    let out = run_ok(&["info", trace.to_str().unwrap()]);
+    let rows = assert_terminal_safe(&out.stdout, "info");
+    let text = rows.join("\n");
+    assert_eq!(
+        rows.iter().filter(|r| r.starts_with("recording ")).count(),
+        1,
+        "a forged line:\n{text}"
+    );
+    assert!(
+        text.contains(
+            r"host        evil\x1b]0;pwned\x07\nrecording   forged (Linux 6.18\u{9b}31m, x86_64\r)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r"echo\x7f\ndamage      none"), "{text}");
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::output::escape_control;
 use super::trace::{Recording, Segment};
 use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::abi::{RecordKind, Records};
@@ -765,6 +766,10 @@ pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceIn
     }
 }
 
+/// `info`'s text. Every string that comes from the trace (host name, kernel, command line,
+/// paths, damage messages) is written with its control characters escaped as the table view
+/// escapes them ([`escape_control`]): the traced host must not drive the analyst's terminal
+/// or forge a line.
 impl std::fmt::Display for TraceInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "recording   {}", self.recording_id)?;
@@ -777,7 +782,9 @@ impl std::fmt::Display for TraceInfo {
             writeln!(
                 f,
                 "segment     {} (#{}, {} bytes, {state})",
-                s.path, s.index, s.bytes
+                escape_control(&s.path),
+                s.index,
+                s.bytes
             )?;
             writeln!(f, "{}", chain_line(s))?;
         }
@@ -785,14 +792,16 @@ impl std::fmt::Display for TraceInfo {
             writeln!(
                 f,
                 "host        {} ({}, {})",
-                h.hostname, h.kernel, h.machine
+                escape_control(&h.hostname),
+                escape_control(&h.kernel),
+                escape_control(&h.machine)
             )?;
-            writeln!(f, "recorder    {}", h.recorded_by)?;
+            writeln!(f, "recorder    {}", escape_control(&h.recorded_by))?;
             if h.command.is_empty() || h.system_wide {
                 writeln!(f, "scope       system-wide")?;
             }
             if !h.command.is_empty() {
-                writeln!(f, "command     {}", h.command.join(" "))?;
+                writeln!(f, "command     {}", escape_control(&h.command.join(" ")))?;
             }
         }
         if let (Some(a), Some(b)) = (&self.first_event, &self.last_event) {
@@ -839,7 +848,7 @@ impl std::fmt::Display for TraceInfo {
             writeln!(f, "damage      none")?;
         } else {
             for d in &self.damage {
-                writeln!(f, "damage      {d}")?;
+                writeln!(f, "damage      {}", escape_control(d))?;
             }
         }
         Ok(())
