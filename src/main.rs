@@ -98,7 +98,9 @@ struct RecordArgs {
     /// named FILE.1.kz, FILE.2.kz, ...
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
-    /// Replace the output file if it exists.
+    /// Replace the output file if it is a regular file: a new file is created beside it and
+    /// renamed over it (never truncated in place). A symlink, device, FIFO or directory is
+    /// refused, with or without -f.
     #[arg(short, long)]
     force: bool,
     #[command(flatten)]
@@ -175,7 +177,8 @@ struct LiveArgs {
     /// Keep the trace too, in this file (mode 0600).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<PathBuf>,
-    /// Replace the -w file if it exists.
+    /// Replace the -w file if it is a regular file (a new file renamed over it; a symlink,
+    /// device, FIFO or directory is refused).
     #[arg(short, long)]
     force: bool,
     #[command(flatten)]
