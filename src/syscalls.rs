@@ -171,6 +171,191 @@ const fn stat(path0: u8, fd_arg: u8, out: Out) -> Capture {
     }
 }
 
+/// kellect syscall ids (`enum ksys` in bpf/records.h, `rec_hdr.syscall`): stable across
+/// versions and architectures, only ever appended. A test checks every value against
+/// records.h and against [`SYSCALLS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u16)]
+pub enum Ksys {
+    Open = 1,
+    Openat = 2,
+    Openat2 = 3,
+    Creat = 4,
+    Unlink = 5,
+    Unlinkat = 6,
+    Rename = 7,
+    Renameat = 8,
+    Renameat2 = 9,
+    Chmod = 10,
+    Fchmod = 11,
+    Fchmodat = 12,
+    Fchmodat2 = 13,
+    Stat = 14,
+    Lstat = 15,
+    Fstat = 16,
+    Newfstatat = 17,
+    Statx = 18,
+    Chdir = 19,
+    Fchdir = 20,
+    Mkdir = 21,
+    Mkdirat = 22,
+    Rmdir = 23,
+    Read = 24,
+    Pread64 = 25,
+    Readv = 26,
+    Preadv = 27,
+    Preadv2 = 28,
+    Write = 29,
+    Pwrite64 = 30,
+    Writev = 31,
+    Pwritev = 32,
+    Pwritev2 = 33,
+    Dup = 34,
+    Dup2 = 35,
+    Dup3 = 36,
+    Fcntl = 37,
+    Close = 38,
+    Truncate = 39,
+    Ftruncate = 40,
+    Link = 41,
+    Linkat = 42,
+    Symlink = 43,
+    Symlinkat = 44,
+    Fork = 45,
+    Vfork = 46,
+    Clone = 47,
+    Clone3 = 48,
+    Execve = 49,
+    Execveat = 50,
+    Exit = 51,
+    ExitGroup = 52,
+    Pipe = 53,
+    Pipe2 = 54,
+    Kill = 55,
+    Tkill = 56,
+    Tgkill = 57,
+    Ptrace = 58,
+    Mmap = 59,
+    Mprotect = 60,
+    Connect = 61,
+    Sendto = 62,
+    Sendmsg = 63,
+    Sendmmsg = 64,
+    Recvfrom = 65,
+    Recvmsg = 66,
+    Recvmmsg = 67,
+    Accept = 68,
+    Accept4 = 69,
+    Bind = 70,
+    Getpeername = 71,
+    Socketpair = 72,
+    Socket = 73,
+    Setuid = 74,
+    Setreuid = 75,
+    Setresuid = 76,
+    Setgid = 77,
+    Setregid = 78,
+    Setresgid = 79,
+}
+
+impl Ksys {
+    /// Every id, in id order.
+    pub const ALL: &'static [Ksys] = &[
+        Ksys::Open,
+        Ksys::Openat,
+        Ksys::Openat2,
+        Ksys::Creat,
+        Ksys::Unlink,
+        Ksys::Unlinkat,
+        Ksys::Rename,
+        Ksys::Renameat,
+        Ksys::Renameat2,
+        Ksys::Chmod,
+        Ksys::Fchmod,
+        Ksys::Fchmodat,
+        Ksys::Fchmodat2,
+        Ksys::Stat,
+        Ksys::Lstat,
+        Ksys::Fstat,
+        Ksys::Newfstatat,
+        Ksys::Statx,
+        Ksys::Chdir,
+        Ksys::Fchdir,
+        Ksys::Mkdir,
+        Ksys::Mkdirat,
+        Ksys::Rmdir,
+        Ksys::Read,
+        Ksys::Pread64,
+        Ksys::Readv,
+        Ksys::Preadv,
+        Ksys::Preadv2,
+        Ksys::Write,
+        Ksys::Pwrite64,
+        Ksys::Writev,
+        Ksys::Pwritev,
+        Ksys::Pwritev2,
+        Ksys::Dup,
+        Ksys::Dup2,
+        Ksys::Dup3,
+        Ksys::Fcntl,
+        Ksys::Close,
+        Ksys::Truncate,
+        Ksys::Ftruncate,
+        Ksys::Link,
+        Ksys::Linkat,
+        Ksys::Symlink,
+        Ksys::Symlinkat,
+        Ksys::Fork,
+        Ksys::Vfork,
+        Ksys::Clone,
+        Ksys::Clone3,
+        Ksys::Execve,
+        Ksys::Execveat,
+        Ksys::Exit,
+        Ksys::ExitGroup,
+        Ksys::Pipe,
+        Ksys::Pipe2,
+        Ksys::Kill,
+        Ksys::Tkill,
+        Ksys::Tgkill,
+        Ksys::Ptrace,
+        Ksys::Mmap,
+        Ksys::Mprotect,
+        Ksys::Connect,
+        Ksys::Sendto,
+        Ksys::Sendmsg,
+        Ksys::Sendmmsg,
+        Ksys::Recvfrom,
+        Ksys::Recvmsg,
+        Ksys::Recvmmsg,
+        Ksys::Accept,
+        Ksys::Accept4,
+        Ksys::Bind,
+        Ksys::Getpeername,
+        Ksys::Socketpair,
+        Ksys::Socket,
+        Ksys::Setuid,
+        Ksys::Setreuid,
+        Ksys::Setresuid,
+        Ksys::Setgid,
+        Ksys::Setregid,
+        Ksys::Setresgid,
+    ];
+
+    /// The id with this value (`None` for 0 and for ids this build does not know).
+    pub fn from_id(id: u16) -> Option<Ksys> {
+        Ksys::ALL
+            .get((id as usize).wrapping_sub(1))
+            .copied()
+            .filter(|k| *k as u16 == id)
+    }
+
+    /// The syscall's name, as the kernel and strace spell it.
+    pub fn name(self) -> &'static str {
+        by_id(self as u16).map_or("?", |s| s.name)
+    }
+}
+
 /// One syscall of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct Syscall {
@@ -845,5 +1030,34 @@ mod tests {
                 assert!(arg <= 6, "{}: argument {arg}", s.name);
             }
         }
+    }
+
+    #[test]
+    fn ksys_matches_records_h_and_the_table() {
+        let h = include_str!("../bpf/records.h");
+        let start = h.find("enum ksys {").unwrap();
+        let body = &h[start..start + h[start..].find("};").unwrap()];
+        let mut seen = 0;
+        for item in body.split([',', '{', '\n']) {
+            let item = item.split("/*").next().unwrap().trim();
+            let Some((name, value)) = item.split_once(" = ") else {
+                continue;
+            };
+            let name = name.trim().strip_prefix("KS_").unwrap();
+            if name == "NONE" || name == "MAX" {
+                continue;
+            }
+            let value: u16 = value.trim().parse().unwrap();
+            let k = Ksys::from_id(value).unwrap_or_else(|| panic!("KS_{name} = {value}"));
+            assert_eq!(k.name().to_ascii_uppercase(), name, "KS_{name}");
+            seen += 1;
+        }
+        assert_eq!(seen, Ksys::ALL.len());
+        assert_eq!(SYSCALLS.len(), Ksys::ALL.len());
+        for (s, k) in SYSCALLS.iter().zip(Ksys::ALL) {
+            assert_eq!(s.id, *k as u16, "{}", s.name);
+        }
+        assert_eq!(Ksys::from_id(0), None);
+        assert_eq!(Ksys::from_id(Ksys::ALL.len() as u16 + 1), None);
     }
 }

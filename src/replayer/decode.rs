@@ -187,6 +187,13 @@ pub struct Syscall {
     pub aux: u32,
 }
 
+impl Syscall {
+    /// The syscall, `None` for an id this build does not know.
+    pub fn ksys(&self) -> Option<crate::syscalls::Ksys> {
+        crate::syscalls::Ksys::from_id(self.id)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub common: Common,
