@@ -6,6 +6,8 @@
 
 pub mod abi;
 pub mod format;
+#[cfg(feature = "record")]
+pub mod live;
 pub mod meta;
 #[cfg(feature = "record")]
 pub mod recorder;

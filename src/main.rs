@@ -580,7 +580,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
                 let mut sink = Sink::new(out, plan.cfg.format, collectors);
                 let report = replayer::replay(&plan.cfg, &mut sink)?;
-                warn_collectors(&sink);
+                if let Some(c) = &sink.collectors {
+                    warn_collectors(c);
+                }
                 drop(sink);
                 lock.flush()?;
                 for w in &report.warnings {
@@ -663,15 +665,13 @@ fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn warn_collectors(sink: &Sink<'_>) {
-    if let Some(c) = &sink.collectors {
-        if c.failures > 0 {
-            eprintln!(
-                "kellect: warning: {} of {} datagrams to the -u collectors could not be sent",
-                c.failures,
-                c.failures + c.sent
-            );
-        }
+fn warn_collectors(c: &Collectors) {
+    if c.failures > 0 {
+        eprintln!(
+            "kellect: warning: {} of {} datagrams to the -u collectors could not be sent",
+            c.failures,
+            c.failures + c.sent
+        );
     }
 }
 
@@ -774,6 +774,9 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
+    if !quiet {
+        eprintln!("kellect: stopped: {}", outcome.stop);
+    }
     if !quiet && !outcome.sink.deleted.is_empty() {
         eprintln!(
             "kellect: the ring (--keep) deleted {} older segments",
@@ -803,86 +806,37 @@ fn warn_drops(outcome: &kellect::recorder::RecordOutcome) {
     }
 }
 
-/// `kellect live`: the recorder feeds every block it stores to a replay engine on another
-/// thread — the same blocks, in the same order, that `kellect replay` reads from the file,
-/// so both print the same.
+/// `kellect live`: [`kellect::live::live`] on stdout.
 #[cfg(feature = "record")]
 fn live(a: LiveArgs) -> Result<ExitCode> {
-    use kellect::recorder::TapItem;
-    use kellect::replayer::{decode_raw_frame, Engine};
     if a.out.legend {
         return print_legend();
     }
     let plan = output_plan(a.out, Vec::new())?;
     let mut cfg = capture_config(a.capture, a.write, a.command)?;
     cfg.overwrite = a.force;
-    cfg.verbose = false;
-    // The command's output must not mix with the records on stdout.
-    cfg.command_output = match a.command_output {
-        Some(path) => kellect::recorder::CommandOutput::File(path),
-        None => kellect::recorder::CommandOutput::Stderr,
-    };
-    // Short frames and frequent time marks: records appear well within a second.
-    cfg.flush_interval = std::time::Duration::from_millis(250);
-    let (tap_tx, tap_rx) = std::sync::mpsc::sync_channel::<TapItem>(256);
-    cfg.tap = Some(tap_tx);
-    let collectors = match plan.collectors.is_empty() {
-        true => None,
-        false => Some(
-            Collectors::new(plan.collectors.clone()).context("opening the UDP socket for -u")?,
-        ),
-    };
-    let stop = cfg.stop.clone();
-    let printer = std::thread::Builder::new()
-        .name("kellect-live".into())
-        .spawn(move || -> Result<Vec<String>> {
-            // However printing ends (a closed pipe too), recording ends with it.
-            struct StopOnExit(std::sync::Arc<std::sync::atomic::AtomicBool>);
-            impl Drop for StopOnExit {
-                fn drop(&mut self) {
-                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-            let _stop = StopOnExit(stop);
-            let stdout = io::stdout();
-            let mut lock = io::LineWriter::new(stdout.lock());
-            let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
-            let mut sink = Sink::new(out, plan.cfg.format, collectors);
-            let mut engine = Engine::new(&plan.cfg, &mut sink);
-            for item in tap_rx {
-                match item {
-                    TapItem::Meta { kind, payload } => {
-                        engine.meta_block(kind, 0, &payload, || format!("live {kind} block"))?
-                    }
-                    TapItem::Frame { first_ts, bytes } => {
-                        let frame = decode_raw_frame(Some(first_ts), &bytes, |what| {
-                            format!("live frame: {what}")
-                        });
-                        engine.frames(vec![frame])?;
-                    }
-                }
-            }
-            engine.finish()?;
-            let warnings = std::mem::take(&mut engine.report.warnings);
-            drop(engine);
-            warn_collectors(&sink);
-            Ok(warnings)
-        })
-        .context("starting the output thread")?;
-    let outcome = kellect::recorder::record(cfg);
-    // The recorder has dropped its end of the tap: the printer drains and stops.
-    let printed = printer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
-    let outcome = outcome?;
-    match printed {
-        Ok(warnings) => {
-            for w in warnings {
-                eprintln!("kellect: warning: {}", escape_control(&w));
-            }
-        }
-        Err(e) if replayer::is_broken_pipe(&e) => {}
-        Err(e) => return Err(e),
+    if let Some(path) = a.command_output {
+        cfg.command_output = kellect::recorder::CommandOutput::File(path);
+    }
+    let outcome = kellect::live::live(
+        kellect::live::LiveConfig {
+            record: cfg,
+            replay: plan.cfg,
+            collectors: plan.collectors,
+            quiet: plan.quiet,
+        },
+        io::stdout(),
+    )?;
+    for w in &outcome.warnings {
+        eprintln!("kellect: warning: {}", escape_control(w));
+    }
+    if let Some(c) = &outcome.collectors {
+        warn_collectors(c);
+    }
+    let outcome = outcome.record;
+    // The output's end is the user's own doing (a closed pipe): nothing to say.
+    if outcome.stop != kellect::recorder::StopReason::Requested {
+        eprintln!("kellect: stopped: {}", outcome.stop);
     }
     warn_drops(&outcome);
     Ok(match outcome.command_status {
