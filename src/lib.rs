@@ -5,6 +5,7 @@
 //! record layouts of `bpf/records.h`; [`meta`] holds the host context a trace carries.
 
 pub mod abi;
+pub mod defaults;
 pub mod format;
 #[cfg(feature = "record")]
 pub mod live;

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::abi::{peek_header, RecordHeader};
+use crate::defaults;
 use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, Stats};
 
 pub use session::{ProgramStorage, Session, StopReason, StopSignal};
@@ -80,6 +81,9 @@ pub struct RecordConfig {
 }
 
 impl RecordConfig {
+    /// A configuration writing to `output`, with every other value at its default: those of
+    /// [`crate::defaults`] (the command line's too), all event groups, kflowd's protocol
+    /// ports, no command, no rotation.
     pub fn new(output: Option<PathBuf>) -> Self {
         RecordConfig {
             output,
@@ -91,14 +95,14 @@ impl RecordConfig {
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
             protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
-            payload_max: 1400,
+            payload_max: defaults::PAYLOAD_SIZE,
             versions: false,
             checksums: false,
             duration: None,
-            ring_size: 64 << 20,
-            frame_size: 1 << 20,
+            ring_size: defaults::RING_SIZE_MIB << 20,
+            frame_size: defaults::FRAME_SIZE_KIB << 10,
             flush_interval: Duration::from_secs(1),
-            compression_level: 3,
+            compression_level: defaults::COMPRESSION_LEVEL,
             rotate_size: None,
             rotate_time: None,
             keep: None,
