@@ -783,6 +783,14 @@ mod live {
         // -q: nothing but errors.
         let (code, stderr) = record(&["-q", "--", "true"]);
         assert_eq!((code, stderr.as_str()), (Some(0), ""));
+        // live says it too (its -q is about stdout).
+        let out = kellect()
+            .args(["live", "-q", "-e", "process", "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr, "kellect: stopped: the command exited\n");
     }
 }
 

@@ -102,6 +102,7 @@ impl fmt::Display for StopReason {
 pub struct ProgramStorage(MaybeUninit<OpenObject>);
 
 impl ProgramStorage {
+    /// Uninitialized storage; [`Session::start`] opens the BPF object in it.
     pub fn new() -> Self {
         ProgramStorage(MaybeUninit::uninit())
     }
