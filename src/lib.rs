@@ -5,7 +5,10 @@
 //! record layouts of `bpf/records.h`; [`meta`] holds the host context a trace carries.
 
 pub mod abi;
+pub mod defaults;
 pub mod format;
+#[cfg(feature = "record")]
+pub mod live;
 pub mod meta;
 #[cfg(feature = "record")]
 pub mod recorder;

@@ -56,3 +56,151 @@ fn a_file_that_is_not_a_trace_is_a_clear_error() {
     let err = run_err(&["info", empty.to_str().unwrap()], 1);
     assert!(err.contains("is not a readable kellect trace"), "{err}");
 }
+
+/// Writes `text` as `kellect.toml` in a new directory (kept alive by the returned guard).
+fn config_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kellect.toml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_names_the_key_and_its_line() {
+    let (_dir, path) = config_file("# the trace\noutput = \"/tmp/x.kz\"\nrotate-sise = 64\n");
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(
+        err.contains(&format!(
+            "in the configuration file {path}, line 3 (`rotate-sise`)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `rotate-sise`"), "{err}");
+    // `record`'s keys are not all `live`'s: the file is read for the command given.
+    let (_dir, path) = config_file("keep = 3\n");
+    let err = run_err(&["live", "--config", &path], 2);
+    assert!(
+        err.contains("line 1 (`keep`): unknown field `keep`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_config_value_of_the_wrong_type_names_the_key() {
+    let (_dir, path) = config_file("output = \"/tmp/x.kz\"\nkeep = \"eight\"\n");
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(
+        err.contains("line 2 (`keep`): invalid type: string \"eight\", expected u32"),
+        "{err}"
+    );
+    let (_dir, path) = config_file("events = \"file\"\n");
+    let err = run_err(&["live", "--config", &path], 2);
+    assert!(err.contains("(`events`): invalid type"), "{err}");
+    let (_dir, path) = config_file("rotate-time = \"1 fortnight\"\n");
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(err.contains("(`rotate-time`)"), "{err}");
+}
+
+#[test]
+fn a_missing_or_oversized_config_file_is_a_usage_error() {
+    let err = run_err(
+        &[
+            "record",
+            "--config",
+            "/nonexistent/kellect.toml",
+            "-o",
+            "/tmp/x.kz",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("cannot read the configuration file /nonexistent/kellect.toml"),
+        "{err}"
+    );
+    let (_dir, path) = config_file(&"# padding\n".repeat(200_000));
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(err.contains("is larger than 1024 KiB"), "{err}");
+}
+
+/// Values from the file go through the same checks as the command line's, and a value given
+/// on the command line wins over the file's. (Each case ends in a usage error: nothing is
+/// recorded, no privileges needed.)
+#[cfg(feature = "record")]
+#[test]
+fn config_values_are_checked_and_the_command_line_wins() {
+    let (_dir, path) = config_file("output = \"/tmp/x.kz\"\nring-size = 3\nframe-size = 0\n");
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(
+        err.contains("--ring-size must be a power of two between 1 and 2048 MiB, not 3"),
+        "{err}"
+    );
+    // The command line's ring size is taken: the next check, the file's frame size, fails.
+    let err = run_err(&["record", "--config", &path, "--ring-size", "8"], 2);
+    assert!(
+        err.contains("--frame-size must be between 1 and 32768 KiB, not 0"),
+        "{err}"
+    );
+    let (_dir, path) = config_file("output = \"/tmp/x.kz\"\nring-size = 8\n");
+    let err = run_err(&["record", "--config", &path, "--ring-size", "3"], 2);
+    assert!(err.contains("not 3"), "{err}");
+    // Ranges that clap no longer checks are checked for both.
+    let (_dir, path) = config_file("output = \"/tmp/x.kz\"\nkeep = 0\n");
+    let err = run_err(&["record", "--config", &path], 2);
+    assert!(err.contains("--keep must be at least 1"), "{err}");
+    let err = run_err(
+        &["record", "-o", "/tmp/x.kz", "--compression-level", "20"],
+        2,
+    );
+    assert!(
+        err.contains("--compression-level must be between 1 and 19"),
+        "{err}"
+    );
+    let err = run_err(&["record", "-o", "/tmp/x.kz", "--payload-size", "2048"], 2);
+    assert!(
+        err.contains("--payload-size must be between 0 and 2047"),
+        "{err}"
+    );
+    // -o is required from one of the two.
+    let err = run_err(&["record", "--duration", "1s"], 2);
+    assert!(err.contains("-o/--output FILE is required"), "{err}");
+    // live: the output keys too, and the rule that --command-output needs a command.
+    let (_dir, path) =
+        config_file("output = \"json-min\"\nview = \"records\"\nevent = [\"file_open\"]\n");
+    let err = run_err(&["live", "--config", &path], 2);
+    assert!(err.contains("use them with --view events"), "{err}");
+    let (_dir, path) = config_file("command-output = \"/tmp/out\"\n");
+    let err = run_err(&["live", "--config", &path], 2);
+    assert!(
+        err.contains("--command-output goes with a command"),
+        "{err}"
+    );
+}
+
+/// The configuration file the packages install: comments around `output`, `rotate-size`
+/// and `keep`. It parses; the values reach the checks (a bad `--compression-level` on the
+/// command line is then the only complaint).
+#[cfg(feature = "record")]
+#[test]
+fn the_packaged_config_file_parses() {
+    let (_dir, path) = config_file(
+        "# kellect record --config /etc/kellect/kellect.toml (the systemd unit)\n\
+         # Keys are the long options of `kellect record`; the command line overrides them.\n\
+         \n\
+         # The trace: further segments are trace.1.kz, trace.2.kz, ...\n\
+         output = \"/var/lib/kellect/trace.kz\"\n\
+         \n\
+         # Start a new segment every 64 MiB ...\n\
+         rotate-size = 64   # MiB\n\
+         # ... and keep the last 8 (a flight recorder).\n\
+         keep = 8\n",
+    );
+    let err = run_err(
+        &["record", "--config", &path, "--compression-level", "0"],
+        2,
+    );
+    assert!(
+        err.contains("--compression-level must be between 1 and 19, not 0"),
+        "{err}"
+    );
+}

@@ -417,6 +417,26 @@ mod live {
         }
     }
 
+    /// The events view of the segment `seg` replayed alone (`--only-given`).
+    #[track_caller]
+    fn events_alone(seg: &Path) -> Vec<Value> {
+        let out = kellect()
+            .args([
+                "replay",
+                "--only-given",
+                "--view",
+                "events",
+                "-o",
+                "json-min",
+            ])
+            .arg(seg)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{seg:?}: {stderr}");
+        json_lines(&out.stdout)
+    }
+
     #[test]
     fn a_ring_keeps_at_most_n_segments_and_each_replays_alone() {
         if !live() {
@@ -470,22 +490,8 @@ mod live {
         // Each kept segment replays alone: its own metadata, its own events.
         for name in &kept {
             let seg = dir.path().join(name);
-            let out = kellect()
-                .args([
-                    "replay",
-                    "--only-given",
-                    "--view",
-                    "events",
-                    "-o",
-                    "json-min",
-                ])
-                .arg(&seg)
-                .output()
-                .unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{name}: {stderr}");
             assert!(
-                json_lines(&out.stdout).iter().any(|e| e["comm"] == "dd"),
+                events_alone(&seg).iter().any(|e| e["comm"] == "dd"),
                 "{name}: dd's events"
             );
             let (infos, _) = info_json(&["--only-given", seg.to_str().unwrap()]);
@@ -641,6 +647,150 @@ mod live {
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         assert_eq!(traces_in(dir.path()), ["t.kz"]);
+    }
+
+    /// A recording configured by a file (the packaged one's keys: `output`, `rotate-size`,
+    /// `keep`, with comments), with `--keep` on the command line overriding the file's.
+    #[test]
+    fn a_config_file_sets_the_output_and_the_ring_and_the_command_line_wins() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("kellect.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "# Where the trace goes; segments are t.1.kz, t.2.kz, ...\n\
+                 output = \"{}\"\n\
+                 rotate-size = 1  # MiB\n\
+                 keep = 8\n\
+                 frame-size = 256\n\
+                 events = [\"file\", \"process\"]\n",
+                dir.path().join("t.kz").display()
+            ),
+        )
+        .unwrap();
+        let out = kellect()
+            .arg("record")
+            .arg("--config")
+            .arg(&config)
+            .args(["--keep", "2", "--"])
+            .args(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=400000"])
+            .args(["status=none"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("kellect: stopped: the command exited\n"),
+            "{stderr}"
+        );
+        let kept = traces_in(dir.path());
+        assert_eq!(kept.len(), 2, "--keep 2 wins over keep = 8: {kept:?}");
+        let last = kept.iter().map(|n| index_of(n)).max().unwrap();
+        assert!(last >= 2, "rotate-size = 1 rotated: {kept:?}");
+        assert!(
+            stderr.contains(&format!(
+                "the ring (--keep) deleted {} older segments",
+                last - 1
+            )),
+            "{stderr}"
+        );
+        let (infos, _) = info_json(&[dir.path().to_str().unwrap()]);
+        assert_eq!(infos.len(), 1);
+        let damage = infos[0]["damage"].to_string();
+        assert!(
+            damage.contains("were deleted by the recorder's ring (--keep 2 keeps the last 2"),
+            "{damage}"
+        );
+        // Each kept segment replays alone, with the file's event groups and dd's events.
+        for name in &kept {
+            let events = events_alone(&dir.path().join(name));
+            assert!(
+                events.iter().any(|e| e["comm"] == "dd"),
+                "{name}: dd's events"
+            );
+            assert!(
+                events
+                    .iter()
+                    .all(|e| !e["event_type"].as_str().unwrap().starts_with("network_")),
+                "{name}: no network group"
+            );
+        }
+    }
+
+    /// `kellect: stopped: REASON`: the one reason, however the recording ended.
+    #[test]
+    fn the_reason_a_recording_stopped_is_said() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t.kz");
+        let record = |args: &[&str]| {
+            let out = kellect()
+                .arg("record")
+                .arg("-f")
+                .arg("-o")
+                .arg(&t)
+                .args(["-e", "process"])
+                .args(args)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (code, stderr) = record(&["--", "true"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(
+            stderr.contains("kellect: stopped: the command exited\n"),
+            "{stderr}"
+        );
+        let (code, stderr) = record(&["--duration", "500ms"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(
+            stderr.contains("kellect: stopped: --duration 0.5 s passed\n"),
+            "{stderr}"
+        );
+        // The duration asked the command to stop: it is the reason, not the command's exit.
+        let (code, stderr) = record(&["--duration", "500ms", "--", "sleep", "60"]);
+        assert_eq!(code, Some(128 + libc::SIGTERM), "{stderr}");
+        assert!(
+            stderr.contains("kellect: stopped: --duration 0.5 s passed\n"),
+            "{stderr}"
+        );
+        let recorder = kellect()
+            .arg("record")
+            .arg("-f")
+            .arg("-o")
+            .arg(&t)
+            .args(["-e", "process"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_frames(&t);
+        signal(&recorder, libc::SIGTERM);
+        let out = recorder.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("kellect: stopped: SIGTERM received\n"),
+            "{stderr}"
+        );
+        // -q: nothing but errors.
+        let (code, stderr) = record(&["-q", "--", "true"]);
+        assert_eq!((code, stderr.as_str()), (Some(0), ""));
+        // live says it too (its -q is about stdout).
+        let out = kellect()
+            .args(["live", "-q", "-e", "process", "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr, "kellect: stopped: the command exited\n");
     }
 }
 

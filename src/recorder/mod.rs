@@ -12,26 +12,26 @@ mod context;
 mod enrich;
 mod host;
 mod segment;
+mod session;
 mod sink;
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::Read;
-use std::mem::MaybeUninit;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus};
-use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::abi::{peek_header, RecordHeader};
-use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, RecordSettings, Stats};
+use crate::defaults;
+use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, Stats};
 
-use sink::{FrameBuf, SinkConfig, SinkMsg};
+pub use session::{ProgramStorage, Session, StopReason, StopSignal};
+use sink::{FrameBuf, SinkMsg};
 pub use sink::{SinkReport, TapItem};
 
 /// A validated `kellect record` configuration.
@@ -81,6 +81,9 @@ pub struct RecordConfig {
 }
 
 impl RecordConfig {
+    /// A configuration writing to `output`, with every other value at its default: those of
+    /// [`crate::defaults`] (the command line's too), all event groups, kflowd's protocol
+    /// ports, no command, no rotation.
     pub fn new(output: Option<PathBuf>) -> Self {
         RecordConfig {
             output,
@@ -92,14 +95,14 @@ impl RecordConfig {
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
             protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
-            payload_max: 1400,
+            payload_max: defaults::PAYLOAD_SIZE,
             versions: false,
             checksums: false,
             duration: None,
-            ring_size: 64 << 20,
-            frame_size: 1 << 20,
+            ring_size: defaults::RING_SIZE_MIB << 20,
+            frame_size: defaults::FRAME_SIZE_KIB << 10,
             flush_interval: Duration::from_secs(1),
-            compression_level: 3,
+            compression_level: defaults::COMPRESSION_LEVEL,
             rotate_size: None,
             rotate_time: None,
             keep: None,
@@ -168,6 +171,8 @@ pub struct RecordOutcome {
     pub elapsed: Duration,
     /// The recorded command's exit status.
     pub command_status: Option<ExitStatus>,
+    /// Why the recording stopped.
+    pub stop: StopReason,
 }
 
 const CLOCK_INTERVAL: Duration = Duration::from_secs(10);
@@ -208,327 +213,19 @@ fn has_bpf_capabilities() -> bool {
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
 }
 
-/// The flags the signals set: SIGINT sets `interrupted`, SIGTERM `terminated`, SIGHUP
-/// `hangup` (rotate, or stop: see [`record`]). Registered once, at the start of [`record`].
-struct StopSignals {
-    interrupted: Arc<AtomicBool>,
-    terminated: Arc<AtomicBool>,
-    hangup: Arc<AtomicBool>,
-}
-
-/// Records until the command exits, `duration` passes, or SIGINT/SIGTERM arrives.
+/// Records until the command exits, `duration` passes, a signal or the caller's `stop`
+/// flag ends it, or writing fails: [`Session::start`], [`Session::poll`] until it gives a
+/// [`StopReason`], [`Session::finish`].
 ///
 /// SIGHUP: with a command, it asks the command to stop, as SIGTERM does (the command is
 /// sent SIGTERM and recording ends when it exits); without one, it closes the current
 /// segment and starts the next now (a trace file is being written), or ends the recording
 /// (live mode without a trace file: nothing to rotate).
 pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
-    preflight()?;
-    // The handlers go in before the trace file is created and the programs load (seconds
-    // on a busy host): a Ctrl-C during start-up then stops the recording cleanly, with a
-    // closed trace, instead of killing the recorder.
-    let signals = StopSignals {
-        interrupted: Arc::new(AtomicBool::new(false)),
-        terminated: Arc::new(AtomicBool::new(false)),
-        hangup: Arc::new(AtomicBool::new(false)),
-    };
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &signals.interrupted),
-        (signal_hook::consts::SIGTERM, &signals.terminated),
-        (signal_hook::consts::SIGHUP, &signals.hangup),
-    ] {
-        signal_hook::flag::register(signal, flag.clone()).context("installing signal handlers")?;
-    }
-    let started = Instant::now();
-    let target_mode = !cfg.command.is_empty() && !cfg.system_wide;
-    let settings = RecordSettings {
-        system_wide: !target_mode,
-        command: cfg
-            .command
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-        ring_size: cfg.ring_size as u64,
-        frame_size: cfg.frame_size as u32,
-        groups: cfg.groups.iter().map(|g| g.name().to_owned()).collect(),
-        keep_segments: cfg.keep,
-    };
-    let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
-    let host = host::host_info(settings, ncpus);
-
-    let (tx, rx) = sync_channel::<SinkMsg>(32);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
-    let sink_failed = Arc::new(AtomicBool::new(false));
-    let capture = Capture {
-        payload_max: cfg.payload_max,
-        protocols: cfg.protocols.clone(),
-        versions: cfg.versions,
-        checksums: cfg.checksums,
-        hz: host::kernel_hz(),
-    };
-    let sink_run = sink::open(
-        SinkConfig {
-            output: cfg.output.clone(),
-            tap: cfg.tap.clone(),
-            overwrite: cfg.overwrite,
-            recording_id: recording_id(),
-            compression_level: cfg.compression_level,
-            chunk_size: 16 << 20,
-            rotate_size: cfg.rotate_size,
-            rotate_time: cfg.rotate_time,
-            keep: cfg.keep,
-            opening: Box::new(move || segment_opening(&host, &capture)),
-        },
-        sink_failed.clone(),
-        recycle_tx,
-    )
-    .with_context(|| {
-        let path = cfg.output.as_deref().unwrap_or(std::path::Path::new("-"));
-        format!("cannot create the trace file {}", path.display())
-    })?;
-    let sink_thread = std::thread::Builder::new()
-        .name("kellect-sink".into())
-        .spawn(move || sink_run(rx))
-        .context("starting the writer thread")?;
-
-    let result = record_with_sink(&cfg, target_mode, tx, recycle_rx, &sink_failed, &signals);
-    let sink_report = sink_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
-    let mut outcome = match result {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            if sink_report.frames == 0 {
-                // Nothing was recorded: leave no half-made trace behind.
-                for path in &sink_report.segments {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-            return Err(e);
-        }
-    };
-    outcome.elapsed = started.elapsed();
-    if let Some(e) = &sink_report.error {
-        bail!(
-            "writing the trace failed: {e}; the trace is valid up to the failure: {} frames \
-             with {} records stored in {}; {} records could not be stored and are lost",
-            sink_report.frames,
-            sink_report.records,
-            sink_report
-                .segments
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            sink_report.lost_records,
-        );
-    }
-    outcome.sink = sink_report;
-    Ok(outcome)
-}
-
-fn record_with_sink(
-    cfg: &RecordConfig,
-    target_mode: bool,
-    tx: SyncSender<SinkMsg>,
-    recycle: Receiver<Vec<u8>>,
-    sink_failed: &AtomicBool,
-    signals: &StopSignals,
-) -> Result<RecordOutcome> {
-    let StopSignals {
-        interrupted,
-        terminated,
-        hangup,
-    } = signals;
-    let mut storage = MaybeUninit::uninit();
-    let mut probes = bpf::Probes::load(
-        &mut storage,
-        &bpf::BpfConfig {
-            self_tgid: std::process::id(),
-            target_mode,
-            ring_size: cfg.ring_size,
-            group_mask: cfg.groups.iter().fold(0, |m, g| m | g.bit()),
-            payload_max: cfg.payload_max,
-            protocols: cfg.protocols.clone(),
-            sk_key: recording_id() | 1,
-        },
-    )?;
-    // Attached first, snapshot second: a process that starts in between is in both,
-    // never in neither.
-    tx.send(SinkMsg::Opening)
-        .context("the writer thread stopped")?;
-
-    let mut child = match cfg.command.split_first() {
-        Some((program, args)) => {
-            let mut command = Command::new(program);
-            command.args(args);
-            if let Some((stdout, stderr)) = cfg.command_output.stdio()? {
-                command.stdout(stdout).stderr(stderr);
-            }
-            Some(
-                command
-                    .spawn()
-                    .with_context(|| format!("cannot run {}", program.to_string_lossy()))?,
-            )
-        }
-        None => None,
-    };
-
-    let enricher = (cfg.versions || cfg.checksums)
-        .then(|| enrich::Enricher::spawn(cfg.versions, cfg.checksums, tx.clone()));
-    let drain = Rc::new(RefCell::new(Drain::new(
-        tx.clone(),
-        recycle,
-        cfg.frame_size,
-    )));
-    let mut builder = libbpf_rs::RingBufferBuilder::new();
-    let cb_drain = drain.clone();
-    builder
-        .add(probes.events_map(), {
-            let enricher = enricher.as_ref();
-            move |data: &[u8]| {
-                cb_drain.borrow_mut().push(data);
-                if let Some(e) = enricher {
-                    notice_files(e, data);
-                }
-                0
-            }
-        })
-        .context("setting up the ring buffer")?;
-    let ring = builder.build().context("setting up the ring buffer")?;
-
-    let started = Instant::now();
-    let mut next_stats = started + cfg.flush_interval;
-    let mut next_clock = started + CLOCK_INTERVAL;
-    let mut command_status = None;
-    let mut forwarded = false;
-    let mut stop_error = None;
-    loop {
-        // The kernel wakes us only when much is waiting (see submit_flags in the BPF
-        // program): after the wait, take whatever is there.
-        let polled = ring.poll(POLL_TIMEOUT).and_then(|()| ring.consume());
-        if let Err(e) = polled {
-            if e.kind() != libbpf_rs::ErrorKind::Interrupted {
-                stop_error = Some(anyhow::Error::new(e).context("reading the ring buffer"));
-                break;
-            }
-        }
-        let now = Instant::now();
-        drain.borrow_mut().flush_if_older(cfg.flush_interval);
-        if now >= next_stats {
-            // Records stamped before a statistics block are stored before it: replay takes
-            // the block as a time mark ("nothing older is still to come").
-            next_stats = now + cfg.flush_interval;
-            drain.borrow_mut().flush();
-            send_stats(&probes, &tx, drain.borrow().malformed);
-        }
-        if now >= next_clock {
-            next_clock = now + CLOCK_INTERVAL;
-            drain.borrow_mut().flush();
-            let _ = tx.send(SinkMsg::meta(&host::clock_sample()));
-        }
-        if sink_failed.load(Ordering::SeqCst) || cfg.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        if hangup.swap(false, Ordering::SeqCst) {
-            if child.is_some() || cfg.output.is_none() {
-                terminated.store(true, Ordering::SeqCst);
-            } else {
-                // What was read before the signal ends the current segment.
-                drain.borrow_mut().flush();
-                let _ = tx.send(SinkMsg::Rotate);
-            }
-        }
-        let out_of_time = cfg.duration.is_some_and(|d| now - started >= d);
-        match &mut child {
-            Some(c) => {
-                if let Some(status) = c.try_wait().context("waiting for the command")? {
-                    command_status = Some(status);
-                    break;
-                }
-                // The command decides when recording ends: ask it to stop and wait.
-                if !forwarded && (out_of_time || terminated.load(Ordering::SeqCst)) {
-                    forwarded = true;
-                    terminate(c);
-                }
-            }
-            None => {
-                if out_of_time
-                    || interrupted.load(Ordering::SeqCst)
-                    || terminated.load(Ordering::SeqCst)
-                {
-                    break;
-                }
-            }
-        }
-    }
-    // The stop sequence, in this order, so that emitted = stored + dropped holds exactly:
-    // 1. no program emits or counts anything any more (and those already running have
-    //    finished); 2. the ring buffer is drained; 3. the counters are read, once, and
-    //    stored after the last frame.
-    if let Err(e) = probes.stop() {
-        // The flag may still be set: programs past it finish within microseconds.
-        eprintln!(
-            "kellect: warning: {e:#}; the final counts may include records emitted at the very \
-             end that were not read"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let drained = ring.consume();
-    drop(ring);
-    if let Err(e) = drained {
-        stop_error.get_or_insert(anyhow::Error::new(e).context("reading the ring buffer"));
-    }
-    let malformed = {
-        let mut d = drain.borrow_mut();
-        d.flush();
-        d.malformed
-    };
-    let counters = match probes.counters() {
-        Ok(counters) => {
-            let _ = tx.send(SinkMsg::meta(&Stats {
-                at: host::clock_sample(),
-                counters: counters.clone(),
-                user_dropped: malformed,
-            }));
-            counters
-        }
-        Err(e) => {
-            eprintln!("kellect: warning: {e:#}; the trace has no final statistics block");
-            Vec::new()
-        }
-    };
-    drop(probes);
-    if let Some(e) = enricher {
-        let (looked_up, skipped) = e.finish();
-        if skipped > 0 {
-            eprintln!(
-                "kellect: warning: {skipped} files were not looked at for -v/-c (queue full); \
-                 {looked_up} were"
-            );
-        }
-    }
-    if let Some(c) = &mut child {
-        if command_status.is_none() {
-            // Recording failed (a full disk): the command is not ours to kill; let it finish.
-            eprintln!(
-                "kellect: recording stopped early; waiting for the command (pid {}) to exit",
-                c.id()
-            );
-            command_status = Some(c.wait().context("waiting for the command")?);
-        }
-    }
-    if let Some(e) = stop_error {
-        return Err(e);
-    }
-    Ok(RecordOutcome {
-        sink: SinkReport::default(),
-        emitted: counters.iter().map(|c| c.emitted).sum(),
-        dropped: counters.iter().map(|c| c.dropped).sum(),
-        malformed,
-        elapsed: Duration::ZERO,
-        command_status,
-    })
+    let mut storage = ProgramStorage::new();
+    let mut session = Session::start(cfg, &mut storage)?;
+    while session.poll().is_none() {}
+    session.finish()
 }
 
 /// The metadata blocks that open every segment, first or rotated, in this order:

@@ -1,0 +1,358 @@
+//! What the user typed: the clap definitions of every command (stage one of two; the
+//! validated configurations are made from these in [`super::validate`]). The man pages and
+//! completions are generated from these definitions too.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use kellect::defaults;
+use kellect::replayer::MemoryBudget;
+
+/// `kellect --version`: the package version, the git revision it was built from and the
+/// build's features (build.rs): `0.1.0 (git 1a2b3c4d5e6f, record and replay)`.
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("KELLECT_GIT_REVISION"),
+    ", ",
+    env!("KELLECT_FEATURES"),
+    ")"
+);
+
+#[derive(Parser)]
+#[command(
+    name = "kellect",
+    version = VERSION,
+    about = "eBPF forensic recorder: record raw kernel events on a host, replay them anywhere",
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// Record kernel events into a trace file (needs root or CAP_BPF+CAP_PERFMON).
+    #[command(after_help = "Examples:\n  \
+        kellect record -o trace.kz -- make -j4      record a command's process tree\n  \
+        kellect record -o trace.kz --duration 60s   record the whole system for a minute\n  \
+        kellect record -o trace.kz                  record the whole system until Ctrl-C")]
+    #[command(after_long_help = "Signals:\n  \
+        SIGINT, SIGTERM  stop recording (with a command: the command is sent SIGTERM and \
+        recording ends when it exits)\n  \
+        SIGHUP           with a command: as SIGTERM; without one: close the current \
+        segment and start the next now (with --keep, the oldest beyond N is deleted)")]
+    Record(RecordArgs),
+    /// Replay traces: kflowd-style records or kernel events, as JSON or a table (no root).
+    Replay(ReplayArgs),
+    /// Describe traces: host, time range, record counts, drops, frames and damage.
+    Info(InfoArgs),
+    /// Verify the hash chain of traces: exit 0 intact, 1 failed (or format v1, which has
+    /// no chain), 3 cut (everything up to the cut verifies), 2 usage error.
+    #[command(after_help = "Examples:\n  \
+        kellect verify trace.kz                      one segment\n  \
+        kellect verify trace.kz trace.1.kz trace.2.kz  a rotated recording, links included\n  \
+        kellect verify --json trace.kz               machine-readable")]
+    Verify(VerifyArgs),
+    /// Record and print at once, as the classic console tools do (needs root).
+    #[command(after_help = "Examples:\n  \
+        kellect live                                   records of the whole system, until Ctrl-C\n  \
+        kellect live -o table -m socket                a socket table\n  \
+        kellect live --view events -o json-min -- make  the events of a build\n  \
+        kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
+    Live(LiveArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:\n  \
+        kellect completions bash > /etc/bash_completion.d/kellect\n  \
+        kellect completions zsh > /usr/local/share/zsh/site-functions/_kellect\n  \
+        kellect completions fish > ~/.config/fish/completions/kellect.fish")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the kellect(1) man page (roff) on stdout, or write one page per command
+    /// into a directory.
+    #[command(after_help = "Examples:\n  \
+        kellect man | man -l -\n  \
+        kellect man --dir /usr/local/share/man/man1")]
+    Man {
+        /// Write kellect.1 and kellect-COMMAND.1 for every command into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RecordArgs {
+    /// Read options from this TOML file (keys named as the long options: `output`,
+    /// `rotate-size`, ...); the command line overrides it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The trace file to write (mode 0600). Further segments, with --rotate-size, are
+    /// named FILE.1.kz, FILE.2.kz, ... Required, here or in the --config file.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Replace the output file if it is a regular file: a new file is created beside it and
+    /// renamed over it (never truncated in place). A symlink, device, FIFO or directory is
+    /// refused, with or without -f.
+    #[arg(short, long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) capture: CaptureArgs,
+    /// zstd level for frames (1 = fastest, 19 = smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = defaults::COMPRESSION_LEVEL)]
+    pub(crate) compression_level: i32,
+    /// Start a new segment file when the current one reaches this many MiB.
+    #[arg(long, value_name = "MIB")]
+    pub(crate) rotate_size: Option<u64>,
+    /// Start a new segment file when the current one is this old (e.g. 10m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) rotate_time: Option<std::time::Duration>,
+    /// Flight recorder: keep at most N segment files, deleting the oldest when a new one
+    /// starts (each segment replays alone). Segments start by --rotate-size,
+    /// --rotate-time or SIGHUP.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep: Option<u32>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// The command to record, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
+
+/// What to capture: shared by `record` and `live`.
+#[derive(clap::Args)]
+pub(crate) struct CaptureArgs {
+    /// Stop after this long (e.g. 30s, 5m, 2h). With a command, the command is sent
+    /// SIGTERM and recording ends when it exits.
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<std::time::Duration>,
+    /// With a command: record the whole system while it runs, not just its process tree.
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Event groups to record: file, process, network, permission (comma-separated).
+    /// Unselected syscalls are filtered in the kernel. Process lifecycle (fork, exec,
+    /// exit) is always recorded: replay needs it to follow processes.
+    #[arg(
+        short = 'e',
+        long,
+        value_delimiter = ',',
+        value_name = "GROUPS",
+        default_value = super::validate::default_groups()
+    )]
+    pub(crate) events: Vec<String>,
+    /// Capture payloads of an application protocol on these ports, kflowd's syntax:
+    /// `dns=udp/53,tcp/53`, `http=tcp/80,tcp/8080`, `syslog=udp/514,tcp/514,unix`,
+    /// `http=off`. Repeatable; protocols not named keep these defaults.
+    #[arg(short = 'p', long, value_name = "PROTO=PORTS")]
+    pub(crate) protocol: Vec<String>,
+    /// Payload bytes captured per message (0 turns payload capture off).
+    #[arg(long, value_name = "BYTES", default_value_t = defaults::PAYLOAD_SIZE)]
+    pub(crate) payload_size: u32,
+    /// Look up the installed package version of executables (dpkg), off the hot path.
+    #[arg(short = 'v', long = "versions")]
+    pub(crate) versions: bool,
+    /// Compute MD5 and SHA-256 of executables and files with an execute bit.
+    #[arg(short = 'c', long = "checksums")]
+    pub(crate) checksums: bool,
+    /// Ring buffer size in MiB (a power of two): larger absorbs bigger bursts.
+    #[arg(long, value_name = "MIB", default_value_t = defaults::RING_SIZE_MIB)]
+    pub(crate) ring_size: u32,
+    /// Raw KiB collected per compressed frame.
+    #[arg(long, value_name = "KIB", default_value_t = defaults::FRAME_SIZE_KIB)]
+    pub(crate) frame_size: usize,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct LiveArgs {
+    /// Read options from this TOML file (keys named as the long options: `write`,
+    /// `events`, `udp`, ...); the command line overrides it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Keep the trace too, in this file (mode 0600).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub(crate) write: Option<PathBuf>,
+    /// Replace the -w file if it is a regular file (a new file renamed over it; a symlink,
+    /// device, FIFO or directory is refused).
+    #[arg(short, long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) capture: CaptureArgs,
+    #[command(flatten)]
+    pub(crate) out: OutputArgs,
+    /// Write the command's stdout and stderr to this file (mode 0600, truncated; a
+    /// symbolic link is refused) instead of kellect's stderr. Kellect's stdout carries
+    /// only its own output either way.
+    #[arg(long, value_name = "FILE", requires = "command")]
+    pub(crate) command_output: Option<PathBuf>,
+    /// The command to record, after `--` (without one: the whole system until Ctrl-C).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// Pretty-printed JSON.
+    Json,
+    /// One JSON object per line.
+    JsonMin,
+    /// Aligned columns for a terminal.
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ViewArg {
+    /// kflowd-style records: one per file touch, socket and process lifetime.
+    Records,
+    /// One object per kernel event (Kellect's catalogue of 38 types).
+    Events,
+}
+
+/// How replayed events and records are chosen and printed (replay and live).
+#[derive(clap::Args)]
+pub(crate) struct OutputArgs {
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = ViewArg::Records)]
+    pub(crate) view: ViewArg,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Json)]
+    pub(crate) output: FormatArg,
+    /// Records view: monitors to print (file, socket, process; comma-separated).
+    #[arg(
+        short = 'm',
+        long,
+        value_delimiter = ',',
+        value_name = "MONITORS",
+        default_value = super::validate::default_monitors()
+    )]
+    pub(crate) monitor: Vec<String>,
+    /// Records view: export a file record after N events (1: no aggregation).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_events: Option<u32>,
+    /// Records view: export sockets idle IDLE seconds or open ACTIVE seconds (event time).
+    #[arg(
+        short = 't',
+        long,
+        value_name = "IDLE,ACTIVE",
+        default_value_t = super::validate::default_timeouts()
+    )]
+    pub(crate) timeouts: String,
+    /// Records view: add InfoHostToken to every record.
+    #[arg(short = 'T', long = "token", value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+    /// Also send each record or event as one UDP datagram (NDJSON) to these collectors
+    /// (IP:PORT, IPv4 or [IPv6]:PORT; up to 8, comma-separated).
+    #[arg(
+        short = 'u',
+        long = "udp",
+        value_delimiter = ',',
+        value_name = "IP:PORT"
+    )]
+    pub(crate) udp: Vec<String>,
+    /// Print nothing on stdout (with -u: the collectors still get everything).
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// Events view: only these event types (comma-separated, e.g. process_exec,file_open).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    pub(crate) event: Vec<String>,
+    /// Only these process ids.
+    #[arg(long, value_delimiter = ',', value_name = "PID")]
+    pub(crate) pid: Vec<u32>,
+    /// Only processes with these names (comm).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub(crate) comm: Vec<String>,
+    /// Events view: only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or
+    /// seconds after the recording started (12.5).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Events view: only events at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// Print every key of the output with its meaning, and exit.
+    #[arg(long)]
+    pub(crate) legend: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// Trace files or directories. A file brings the other segments of its recording
+    /// found beside it (t.kz, t.1.kz, t.2.kz, ...: same recording id); a directory stands
+    /// for every trace in it, recordings replayed oldest first.
+    #[arg(required_unless_present = "legend", value_name = "FILE|DIR")]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: InputArgs,
+    #[command(flatten)]
+    pub(crate) out: OutputArgs,
+    /// Worker threads (default: one per CPU). Output is the same for any number.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// Memory replay may use, whatever the trace holds (beyond the mapped trace files);
+    /// at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    pub(crate) max_memory: u64,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InfoArgs {
+    /// Trace files or directories, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Memory info may use, whatever the trace holds (beyond the mapped trace files);
+    /// at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    pub(crate) max_memory: u64,
+}
+
+/// How the paths given to `replay` and `info` are expanded.
+#[derive(clap::Args)]
+pub(crate) struct InputArgs {
+    /// Read only the files named: do not look for the other segments of their recordings
+    /// (a segment then replays alone, and what is not given is named as missing).
+    #[arg(long)]
+    pub(crate) only_given: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// Segment files, of one or several recordings.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (examples: 90s, 5m, 1.5h)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!("`{s}` is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}

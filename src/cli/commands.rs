@@ -1,0 +1,325 @@
+//! Running each command with its validated configuration; printing what the library
+//! reports (summaries, warnings) on stderr.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use kellect::replayer;
+use kellect::replayer::output::{escape_control, Collectors, Sink};
+
+use super::args::{Cli, Cmd, InfoArgs, InputArgs, LiveArgs, RecordArgs, ReplayArgs, VerifyArgs};
+#[cfg(feature = "record")]
+use super::validate::RecordJob;
+use super::validate::{memory_budget, OutputPlan};
+use super::UsageError;
+
+/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// left out is printed as warnings.
+fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+    for note in &inputs.notes {
+        eprintln!("kellect: warning: {}", escape_control(note));
+    }
+    Ok(inputs.paths)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    for path in &args.files {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => usage!("{} is not a regular file", path.display()),
+            Err(e) => usage!("cannot read {}: {e}", path.display()),
+        }
+    }
+    let report = replayer::verify::verify_files(&args.files)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::from(report.exit_code))
+}
+
+fn print_legend() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "Keys of the records view (kellect replay --view records):\n"
+    )?;
+    for (key, meaning) in kellect::replayer::legend::legend() {
+        writeln!(out, "{key:<28} {meaning}")?;
+    }
+    writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
+    for (keys, why) in kellect::replayer::legend::NOT_PROVIDED {
+        writeln!(out, "{keys}\n    {why}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Completions { shell } => completions(shell),
+        Cmd::Man { dir } => man_pages(dir),
+        Cmd::Record(args) => record(args),
+        Cmd::Live(args) => live(args),
+        Cmd::Replay(args) => replay(args),
+        Cmd::Verify(args) => verify(args),
+        Cmd::Info(args) => info(args),
+    }
+}
+
+/// `kellect completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: the generator panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "kellect", &mut script);
+    io::stdout().lock().write_all(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kellect replay`.
+fn replay(args: ReplayArgs) -> Result<ExitCode> {
+    if args.out.legend {
+        return print_legend();
+    }
+    let threads = args.threads;
+    let budget = memory_budget(args.max_memory)?;
+    let files = find_inputs(&args.files, &args.inputs)?;
+    let mut plan = OutputPlan::try_from(args.out)?;
+    plan.cfg.inputs = files;
+    plan.cfg.budget = budget;
+    with_threads(threads, || {
+        let stdout = io::stdout();
+        let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let collectors = match plan.collectors.is_empty() {
+            true => None,
+            false => Some(
+                Collectors::new(plan.collectors.clone())
+                    .context("opening the UDP socket for -u")?,
+            ),
+        };
+        let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
+        let mut sink = Sink::new(out, plan.cfg.format, collectors);
+        let report = replayer::replay(&plan.cfg, &mut sink)?;
+        if let Some(c) = &sink.collectors {
+            warn_collectors(c);
+        }
+        drop(sink);
+        lock.flush()?;
+        for w in &report.warnings {
+            eprintln!("kellect: warning: {}", escape_control(w));
+        }
+        // Warnings beyond the being-written notes: damage, not a recording starting.
+        let damaged = report.warnings.len() > report.being_written;
+        if report.frames_decoded == 0 && report.being_written > 0 && !damaged {
+            // A recording that has not committed its first frame yet: not a failure.
+            eprintln!(
+                "kellect: warning: no data frame is committed yet: the recording has \
+                     just started; replay it again later"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if report.frames_decoded == 0 {
+            // Salvage found nothing: an empty output must not pass for a quiet trace.
+            bail!(
+                "nothing was recovered: no data frame of {} could be decoded{}",
+                plan.cfg
+                    .inputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if report.warnings.is_empty() {
+                    " (the trace holds no frame)"
+                } else {
+                    " (the warnings above say why)"
+                }
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `kellect info`.
+fn info(args: InfoArgs) -> Result<ExitCode> {
+    let budget = memory_budget(args.max_memory)?;
+    let files = find_inputs(&args.files, &args.inputs)?;
+    let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+    let infos: Vec<_> = recordings
+        .iter()
+        .map(|r| replayer::info::trace_info_within(r, budget))
+        .collect();
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &infos)?;
+        writeln!(out)?;
+    } else {
+        for (i, info) in infos.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write!(out, "{info}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kellect man`: the main page on stdout, or every page (kellect.1, kellect-record.1, …)
+/// written into `dir`, from the clap definitions.
+fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
+        }
+        Some(dir) => {
+            if !dir.is_dir() {
+                usage!("--dir {}: not a directory", dir.display());
+            }
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("writing the man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn warn_collectors(c: &Collectors) {
+    if c.failures > 0 {
+        eprintln!(
+            "kellect: warning: {} of {} datagrams to the -u collectors could not be sent",
+            c.failures,
+            c.failures + c.sent
+        );
+    }
+}
+
+fn with_threads(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<ExitCode> + Send,
+) -> Result<ExitCode> {
+    match threads {
+        None => f(),
+        Some(0) => usage!("--threads must be at least 1"),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .context("starting worker threads")?
+            .install(f),
+    }
+}
+
+/// `kellect record`: [`kellect::recorder::record`], then the summary and why it stopped.
+#[cfg(feature = "record")]
+fn record(a: RecordArgs) -> Result<ExitCode> {
+    let RecordJob { cfg, quiet } = RecordJob::try_from(a)?;
+    let outcome = kellect::recorder::record(cfg)?;
+    if !quiet {
+        let s = &outcome.sink;
+        eprintln!(
+            "kellect: recorded {} records in {:.1} s: {} frames, {} bytes raw, {} bytes written to {}",
+            s.records,
+            outcome.elapsed.as_secs_f64(),
+            s.frames,
+            s.raw_bytes,
+            s.written_bytes,
+            s.segments
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !quiet {
+        eprintln!("kellect: stopped: {}", outcome.stop);
+    }
+    if !quiet && !outcome.sink.deleted.is_empty() {
+        eprintln!(
+            "kellect: the ring (--keep) deleted {} older segments",
+            outcome.sink.deleted.len()
+        );
+    }
+    for e in &outcome.sink.delete_errors {
+        eprintln!("kellect: warning: the ring (--keep) {e}");
+    }
+    warn_drops(&outcome);
+    Ok(match outcome.command_status {
+        Some(status) => exit_code_of(status),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+#[cfg(feature = "record")]
+fn warn_drops(outcome: &kellect::recorder::RecordOutcome) {
+    if outcome.dropped > 0 || outcome.malformed > 0 {
+        eprintln!(
+            "kellect: warning: {} events were lost (ring buffer full: {}, unusable: {}); \
+             the trace counts them — try a larger --ring-size",
+            outcome.dropped + outcome.malformed,
+            outcome.dropped,
+            outcome.malformed
+        );
+    }
+}
+
+/// `kellect live`: [`kellect::live::live`] on stdout.
+#[cfg(feature = "record")]
+fn live(a: LiveArgs) -> Result<ExitCode> {
+    if a.out.legend {
+        return print_legend();
+    }
+    let outcome = kellect::live::live(kellect::live::LiveConfig::try_from(a)?, io::stdout())?;
+    for w in &outcome.warnings {
+        eprintln!("kellect: warning: {}", escape_control(w));
+    }
+    if let Some(c) = &outcome.collectors {
+        warn_collectors(c);
+    }
+    let outcome = outcome.record;
+    // The output's end is the user's own doing (a closed pipe): nothing to say.
+    if outcome.stop != kellect::recorder::StopReason::Requested {
+        eprintln!("kellect: stopped: {}", outcome.stop);
+    }
+    warn_drops(&outcome);
+    Ok(match outcome.command_status {
+        Some(status) => exit_code_of(status),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+#[cfg(feature = "record")]
+fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, Some(sig)) => ExitCode::from(128u8.wrapping_add(sig as u8)),
+        _ => ExitCode::from(1),
+    }
+}
+
+#[cfg(not(feature = "record"))]
+fn record(_: RecordArgs) -> Result<ExitCode> {
+    record_unavailable()
+}
+
+#[cfg(not(feature = "record"))]
+fn live(_: LiveArgs) -> Result<ExitCode> {
+    record_unavailable()
+}
+
+#[cfg(not(feature = "record"))]
+fn record_unavailable() -> Result<ExitCode> {
+    anyhow::bail!(
+        "this kellect was built without the recorder (cargo build --no-default-features); \
+         rebuild with the default features on Linux to record"
+    )
+}

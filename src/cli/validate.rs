@@ -1,0 +1,334 @@
+//! Stage two of the command line: the validated configurations the library takes, made
+//! from what the user typed ([`super::args`], with the `--config` file already merged in)
+//! by `TryFrom`. Every error here is a usage error (exit code 2). Defaults are not set
+//! here: they come from the library ([`kellect::defaults`], `RecordsConfig::default`)
+//! through the clap definitions.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use anyhow::Result;
+
+use kellect::replayer::events::EVENT_TYPES;
+use kellect::replayer::output::MAX_COLLECTORS;
+use kellect::replayer::records::{Monitor, RecordsConfig};
+use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
+use kellect::syscalls::Group;
+
+use super::args::{FormatArg, OutputArgs, ViewArg};
+use super::UsageError;
+
+/// The names `-m` takes for each monitor, the first one canonical (shown as the default).
+const MONITORS: [(&str, Monitor); 4] = [
+    ("file", Monitor::Filesystem),
+    ("filesystem", Monitor::Filesystem),
+    ("socket", Monitor::Socket),
+    ("process", Monitor::Process),
+];
+
+/// `-m`'s default: the monitors of [`RecordsConfig::default`], by their `-m` names
+/// (`file,socket,process`).
+pub(crate) fn default_monitors() -> &'static str {
+    static NAMES: LazyLock<String> = LazyLock::new(|| {
+        let names: Vec<&str> = RecordsConfig::default()
+            .monitors
+            .iter()
+            .filter_map(|m| MONITORS.iter().find(|(_, x)| x == m))
+            .map(|(name, _)| *name)
+            .collect();
+        names.join(",")
+    });
+    NAMES.as_str()
+}
+
+/// `-e`'s default: every event group (`file,process,network,permission`), as
+/// `RecordConfig::new` has them.
+pub(crate) fn default_groups() -> &'static str {
+    static NAMES: LazyLock<String> = LazyLock::new(|| {
+        let names: Vec<&str> = Group::ALL.iter().map(|g| g.name()).collect();
+        names.join(",")
+    });
+    NAMES.as_str()
+}
+
+/// `-t`'s default: the timeouts of [`RecordsConfig::default`] as `IDLE,ACTIVE` seconds.
+pub(crate) fn default_timeouts() -> String {
+    let d = RecordsConfig::default();
+    format!(
+        "{},{}",
+        d.idle_ns / 1_000_000_000,
+        d.active_ns / 1_000_000_000
+    )
+}
+
+/// The budget of `--max-memory`, or a usage error.
+pub(crate) fn memory_budget(mib: u64) -> Result<MemoryBudget> {
+    match MemoryBudget::from_mib(mib) {
+        Some(b) => Ok(b),
+        None => usage!(
+            "--max-memory must be between {} and {} MiB, not {mib}",
+            MemoryBudget::MIN_MIB,
+            1u64 << 40
+        ),
+    }
+}
+
+/// A validated replay configuration and its output: what `replay` and `live` share. Its
+/// `cfg.inputs` is empty and its `cfg.budget` the default: the caller sets them.
+pub(crate) struct OutputPlan {
+    pub(crate) cfg: ReplayConfig,
+    pub(crate) collectors: Vec<std::net::SocketAddr>,
+    pub(crate) quiet: bool,
+}
+
+impl TryFrom<OutputArgs> for OutputPlan {
+    type Error = anyhow::Error;
+
+    fn try_from(a: OutputArgs) -> Result<Self> {
+        let view = match a.view {
+            ViewArg::Events => View::Events,
+            ViewArg::Records => View::Records,
+        };
+        for t in &a.event {
+            if !EVENT_TYPES.contains(&t.as_str()) {
+                usage!(
+                    "unknown event type `{t}` in --event (known: {})",
+                    EVENT_TYPES.join(", ")
+                );
+            }
+        }
+        if view == View::Records && (!a.event.is_empty() || a.since.is_some() || a.until.is_some())
+        {
+            usage!("--event, --since and --until select events: use them with --view events");
+        }
+        let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
+            match v {
+                None => Ok(None),
+                Some(s) => match TimeBound::parse(s) {
+                    Some(b) => Ok(Some(b)),
+                    None => usage!(
+                        "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
+                         nor a number of seconds"
+                    ),
+                },
+            }
+        };
+        let since = bound("--since", &a.since)?;
+        let until = bound("--until", &a.until)?;
+        let Some((idle, active)) = a
+            .timeouts
+            .split_once(',')
+            .and_then(|(i, t)| Some((i.trim().parse::<u64>().ok()?, t.trim().parse::<u64>().ok()?)))
+            .filter(|(i, t)| *i > 0 && *t > 0)
+        else {
+            usage!(
+                "-t `{}`: expected IDLE,ACTIVE in whole seconds, e.g. 15,1800",
+                a.timeouts
+            )
+        };
+        let mut monitors = Vec::new();
+        for m in &a.monitor {
+            match MONITORS.iter().find(|(name, _)| name == m) {
+                Some((_, monitor)) => monitors.push(*monitor),
+                None => usage!("unknown monitor `{m}` in -m (known: file, socket, process)"),
+            }
+        }
+        if a.max_events == Some(0) {
+            usage!("--max-events must be at least 1");
+        }
+        if a.udp.len() > MAX_COLLECTORS {
+            usage!(
+                "-u takes at most {MAX_COLLECTORS} collectors, not {}",
+                a.udp.len()
+            );
+        }
+        let mut collectors = Vec::new();
+        for u in &a.udp {
+            match u.parse::<std::net::SocketAddr>() {
+                Ok(addr) => collectors.push(addr),
+                Err(_) => usage!("-u `{u}` is not IP:PORT (IPv6: [::1]:5000)"),
+            }
+        }
+        Ok(OutputPlan {
+            cfg: ReplayConfig {
+                inputs: Vec::<PathBuf>::new(),
+                format: match a.output {
+                    FormatArg::Json => OutputFormat::Json,
+                    FormatArg::JsonMin => OutputFormat::JsonMin,
+                    FormatArg::Table => OutputFormat::Table,
+                },
+                view,
+                filter: Filter {
+                    event_types: a.event,
+                    pids: a.pid,
+                    comms: a.comm,
+                    since,
+                    until,
+                },
+                records: RecordsConfig {
+                    max_events: a.max_events,
+                    idle_ns: idle.saturating_mul(1_000_000_000),
+                    active_ns: active.saturating_mul(1_000_000_000),
+                    token: a.token,
+                    monitors,
+                },
+                budget: MemoryBudget::default(),
+            },
+            collectors,
+            quiet: a.quiet,
+        })
+    }
+}
+
+#[cfg(feature = "record")]
+pub(crate) use recording::RecordJob;
+
+/// The recorder's configurations (feature `record`).
+#[cfg(feature = "record")]
+mod recording {
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use anyhow::Result;
+
+    use kellect::live::LiveConfig;
+    use kellect::recorder::{CommandOutput, RecordConfig};
+    use kellect::syscalls::Group;
+
+    use super::super::args::{CaptureArgs, LiveArgs, RecordArgs};
+    use super::super::UsageError;
+    use super::OutputPlan;
+
+    /// A validated `kellect record`: the recorder's configuration and whether to print the
+    /// summary.
+    pub(crate) struct RecordJob {
+        pub(crate) cfg: RecordConfig,
+        pub(crate) quiet: bool,
+    }
+
+    impl TryFrom<RecordArgs> for RecordJob {
+        type Error = anyhow::Error;
+
+        fn try_from(a: RecordArgs) -> Result<Self> {
+            let Some(output) = a.output else {
+                usage!(
+                    "-o/--output FILE is required: the trace file to write (on the command \
+                     line, or as `output` in the --config file)"
+                );
+            };
+            let mut cfg = capture_config(a.capture, Some(output), a.command)?;
+            cfg.overwrite = a.force;
+            if !(1..=19).contains(&a.compression_level) {
+                usage!(
+                    "--compression-level must be between 1 and 19, not {}",
+                    a.compression_level
+                );
+            }
+            cfg.compression_level = a.compression_level;
+            cfg.rotate_size = match a.rotate_size {
+                Some(0) => usage!("--rotate-size must be at least 1 MiB"),
+                Some(mib) if mib > 1 << 40 => {
+                    usage!(
+                        "--rotate-size must be at most {} MiB, not {mib}",
+                        1u64 << 40
+                    )
+                }
+                Some(mib) => Some(mib << 20),
+                None => None,
+            };
+            cfg.rotate_time = a.rotate_time;
+            if a.keep == Some(0) {
+                usage!("--keep must be at least 1");
+            }
+            cfg.keep = a.keep;
+            cfg.verbose = !a.quiet;
+            Ok(RecordJob {
+                cfg,
+                quiet: a.quiet,
+            })
+        }
+    }
+
+    impl TryFrom<LiveArgs> for LiveConfig {
+        type Error = anyhow::Error;
+
+        /// `--legend` is not looked at: the caller prints the legend instead.
+        fn try_from(a: LiveArgs) -> Result<Self> {
+            let plan = OutputPlan::try_from(a.out)?;
+            let mut cfg = capture_config(a.capture, a.write, a.command)?;
+            cfg.overwrite = a.force;
+            if let Some(path) = a.command_output {
+                if cfg.command.is_empty() {
+                    // clap says so for the command line; this is for the --config file.
+                    usage!("--command-output goes with a command (after --)");
+                }
+                cfg.command_output = CommandOutput::File(path);
+            }
+            Ok(LiveConfig {
+                record: cfg,
+                replay: plan.cfg,
+                collectors: plan.collectors,
+                quiet: plan.quiet,
+            })
+        }
+    }
+
+    /// The recorder configuration shared by `record` and `live`, validated.
+    fn capture_config(
+        c: CaptureArgs,
+        output: Option<PathBuf>,
+        command: Vec<OsString>,
+    ) -> Result<RecordConfig> {
+        if !c.ring_size.is_power_of_two() || c.ring_size == 0 || c.ring_size > 2048 {
+            usage!(
+                "--ring-size must be a power of two between 1 and 2048 MiB, not {}",
+                c.ring_size
+            );
+        }
+        if c.frame_size == 0 || c.frame_size > 32 * 1024 {
+            usage!(
+                "--frame-size must be between 1 and 32768 KiB, not {}",
+                c.frame_size
+            );
+        }
+        if c.payload_size >= 2048 {
+            usage!(
+                "--payload-size must be between 0 and 2047 bytes, not {}",
+                c.payload_size
+            );
+        }
+        if c.all && command.is_empty() {
+            usage!(
+                "-a/--all goes with a command (without one, kellect records the whole system \
+                 anyway)"
+            );
+        }
+        let mut groups = Vec::new();
+        for name in &c.events {
+            match Group::from_name(name) {
+                Some(g) if !groups.contains(&g) => groups.push(g),
+                Some(_) => {}
+                None => usage!(
+                    "unknown event group `{name}` in -e (known: file, process, network, \
+                     permission)"
+                ),
+            }
+        }
+        let protocols = match kellect::meta::parse_protocol_specs(&c.protocol) {
+            Ok(p) => p,
+            Err(e) => usage!("-p {e}"),
+        };
+        let mut cfg = RecordConfig::new(output);
+        cfg.groups = groups;
+        cfg.protocols = protocols;
+        cfg.payload_max = c.payload_size;
+        cfg.versions = c.versions;
+        cfg.checksums = c.checksums;
+        cfg.command = command;
+        cfg.system_wide = c.all;
+        cfg.duration = c.duration;
+        cfg.ring_size = c.ring_size << 20;
+        cfg.frame_size = c.frame_size << 10;
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,15 @@
+//! The defaults of the recording options, set here once: the command line shows them in
+//! `--help` and falls back on them when neither it nor the configuration file sets a value,
+//! and `recorder::RecordConfig::new` starts from them. (The replay options' defaults are
+//! those of [`crate::replayer::records::RecordsConfig::default`] and
+//! [`crate::replayer::MemoryBudget::DEFAULT_MIB`].)
+
+/// `--ring-size`: the ring buffer between the kernel and the recorder, in MiB (a power of
+/// two).
+pub const RING_SIZE_MIB: u32 = 64;
+/// `--frame-size`: raw record bytes collected per compressed frame, in KiB.
+pub const FRAME_SIZE_KIB: usize = 1024;
+/// `--payload-size`: application payload bytes captured per message (0: none).
+pub const PAYLOAD_SIZE: u32 = 1400;
+/// `--compression-level`: the zstd level of frames (1 fastest … 19 smallest).
+pub const COMPRESSION_LEVEL: i32 = 3;
