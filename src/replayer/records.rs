@@ -16,7 +16,7 @@ use super::protocols::{App, Direction, StreamDecoder, Transport};
 use super::state::Resolved;
 use super::symbols;
 use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
-use crate::syscalls;
+use crate::syscalls::Ksys;
 
 /// Options of the records view.
 #[derive(Debug, Clone)]
@@ -668,25 +668,25 @@ impl RecordsView {
         files: &Files,
         out: &mut Vec<Map<String, Value>>,
     ) {
-        let name = syscalls::name(sc.id).unwrap_or("");
+        let ksys = sc.ksys();
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ok = sc.ret >= 0;
         // Sockets first: anything that carries the socket's identity.
         if let Some(info) = sc.sock {
-            self.sock_syscall(e, sc, name, &info);
+            self.sock_syscall(e, sc, ksys, &info);
             return;
         }
-        if !ok {
+        let (true, Some(ksys)) = (ok, ksys) else {
             return;
-        }
-        match name {
-            "open" | "openat" | "openat2" | "creat" => {
+        };
+        match ksys {
+            Ksys::Open | Ksys::Openat | Ksys::Openat2 | Ksys::Creat => {
                 let Some(path) = &r.path0 else { return };
-                let flags = match (name, &sc.filled) {
-                    ("open", _) => sc.args[1],
-                    ("openat", _) => sc.args[2],
-                    ("openat2", super::decode::Filled::OpenHow { flags, .. }) => *flags,
+                let flags = match (ksys, &sc.filled) {
+                    (Ksys::Open, _) => sc.args[1],
+                    (Ksys::Openat, _) => sc.args[2],
+                    (Ksys::Openat2, super::decode::Filled::OpenHow { flags, .. }) => *flags,
                     _ => 0o1101,
                 };
                 let Some(t) = r.file0() else { return };
@@ -705,14 +705,26 @@ impl RecordsView {
                     self.file_event(ctx, e, key, path, r, files, MODIFY, out);
                 }
             }
-            "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
-            | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fchmod" => {
+            Ksys::Read
+            | Ksys::Pread64
+            | Ksys::Readv
+            | Ksys::Preadv
+            | Ksys::Preadv2
+            | Ksys::Write
+            | Ksys::Pwrite64
+            | Ksys::Writev
+            | Ksys::Pwritev
+            | Ksys::Pwritev2
+            | Ksys::Ftruncate
+            | Ksys::Fchmod => {
                 let Some((key, _)) = self.fd_files.get(&(pid, fd0)).cloned() else {
                     return;
                 };
-                let kind = match name {
-                    n if n.contains("read") => ACCESS,
-                    "fchmod" => ATTRIB,
+                let kind = match ksys {
+                    Ksys::Read | Ksys::Pread64 | Ksys::Readv | Ksys::Preadv | Ksys::Preadv2 => {
+                        ACCESS
+                    }
+                    Ksys::Fchmod => ATTRIB,
                     _ => MODIFY,
                 };
                 let path = self
@@ -723,7 +735,7 @@ impl RecordsView {
                     .unwrap_or_default();
                 self.file_event(ctx, e, key, &path, r, files, kind, out);
             }
-            "close" => {
+            Ksys::Close => {
                 self.fd_closed(ctx, e, pid, fd0, r, files, out);
                 if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
                     // TCP sockets leave on their CLOSE state; others when closed.
@@ -742,9 +754,9 @@ impl RecordsView {
                 self.fd_server.remove(&(pid, fd0));
                 self.fd_unix.remove(&(pid, fd0));
             }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                let newfd = match name {
-                    "dup2" | "dup3" => sc.args[1] as i32,
+            Ksys::Dup | Ksys::Dup2 | Ksys::Dup3 | Ksys::Fcntl => {
+                let newfd = match ksys {
+                    Ksys::Dup2 | Ksys::Dup3 => sc.args[1] as i32,
                     _ => sc.ret as i32,
                 };
                 if newfd == fd0 {
@@ -760,16 +772,20 @@ impl RecordsView {
                 }
             }
             // Path-based changes: the process table applied them to the inode model.
-            "chmod" | "fchmodat" | "fchmodat2" | "truncate" => {
+            Ksys::Chmod | Ksys::Fchmodat | Ksys::Fchmodat2 | Ksys::Truncate => {
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, FILE_RECORD);
-                let kind = if name == "truncate" { MODIFY } else { ATTRIB };
+                let kind = if ksys == Ksys::Truncate {
+                    MODIFY
+                } else {
+                    ATTRIB
+                };
                 self.file_event(ctx, e, key, path, r, files, kind, out);
             }
-            "unlink" | "unlinkat" => {
-                if name == "unlinkat" && sc.args[2] & 0x200 != 0 {
+            Ksys::Unlink | Ksys::Unlinkat => {
+                if ksys == Ksys::Unlinkat && sc.args[2] & 0x200 != 0 {
                     return; // a directory
                 }
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
@@ -778,13 +794,13 @@ impl RecordsView {
                 let key = (pid, t.file, FILE_RECORD);
                 self.file_event(ctx, e, key, path, r, files, DELETE, out);
             }
-            "rename" | "renameat" | "renameat2" => {
+            Ksys::Rename | Ksys::Renameat | Ksys::Renameat2 => {
                 let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0()) else {
                     return;
                 };
                 let mut moves = vec![(t.file, old, new)];
                 // RENAME_EXCHANGE: the file at the new name moved to the old one.
-                if name == "renameat2" && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
+                if ksys == Ksys::Renameat2 && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
                     if let Some(other) = r.file1().filter(|o| o.file != t.file) {
                         moves.push((other.file, new, old));
                     }
@@ -798,14 +814,14 @@ impl RecordsView {
                     self.file_event(ctx, e, key, to, r, files, MOVED_TO, out);
                 }
             }
-            "link" | "linkat" | "symlink" | "symlinkat" => {
+            Ksys::Link | Ksys::Linkat | Ksys::Symlink | Ksys::Symlinkat => {
                 let (Some(new), Some(t)) = (&r.path1, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, LINK_RECORD);
                 self.file_event(ctx, e, key, new, r, files, CREATE, out);
                 if let Some(agg) = self.files.get_mut(&key) {
-                    agg.mode_kind = if name.starts_with("sym") {
+                    agg.mode_kind = if matches!(ksys, Ksys::Symlink | Ksys::Symlinkat) {
                         "symlink"
                     } else {
                         "hardlink"
@@ -814,10 +830,10 @@ impl RecordsView {
                 }
                 self.export_file(ctx, &key, "link", out);
             }
-            "accept" | "accept4" => {
+            Ksys::Accept | Ksys::Accept4 => {
                 self.fd_server.insert((pid, sc.ret as i32), true);
             }
-            "connect" => {
+            Ksys::Connect => {
                 if let Some(SockAddr::Unix { path }) = &sc.addr {
                     self.fd_unix.insert((pid, fd0), path.clone());
                 }
@@ -826,24 +842,23 @@ impl RecordsView {
         }
     }
 
-    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, name: &str, info: &SockInfo) {
+    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, ksys: Option<Ksys>, info: &SockInfo) {
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ts = e.common.ts;
         let id = info.sk_id.get();
-        match name {
-            "accept" | "accept4" => {
+        match ksys {
+            Some(Ksys::Accept | Ksys::Accept4) => {
                 if sc.ret >= 0 {
                     self.fd_server.insert((pid, sc.ret as i32), true);
                 }
                 return;
             }
-            "connect" => {
+            Some(Ksys::Connect) => {
                 if let Some(SockAddr::Unix { path }) = &sc.addr {
                     self.fd_unix.insert((pid, fd0), path.clone());
                 }
             }
-            "bind" | "getpeername" => {}
             _ => {}
         }
         self.fd_socks.insert((pid, fd0), id);
@@ -876,13 +891,17 @@ impl RecordsView {
             agg.unix_path = unix_path;
         }
         if let Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) = &sc.addr {
-            if name != "connect" && name != "bind" {
+            if !matches!(ksys, Some(Ksys::Connect | Ksys::Bind)) {
                 agg.peer = Some(addr.clone());
             }
         }
-        let dir = match name {
-            "write" | "writev" | "sendto" | "sendmsg" | "sendmmsg" => Some(Direction::Tx),
-            "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" => Some(Direction::Rx),
+        let dir = match ksys {
+            Some(Ksys::Write | Ksys::Writev | Ksys::Sendto | Ksys::Sendmsg | Ksys::Sendmmsg) => {
+                Some(Direction::Tx)
+            }
+            Some(Ksys::Read | Ksys::Readv | Ksys::Recvfrom | Ksys::Recvmsg | Ksys::Recvmmsg) => {
+                Some(Direction::Rx)
+            }
             _ => None,
         };
         let Some(dir) = dir else { return };
@@ -894,7 +913,7 @@ impl RecordsView {
             Direction::Rx => &mut agg.rx,
         };
         // sendmmsg/recvmmsg return messages; their bytes are in aux.
-        let (packets, bytes) = if name.ends_with("mmsg") {
+        let (packets, bytes) = if matches!(ksys, Some(Ksys::Sendmmsg | Ksys::Recvmmsg)) {
             (sc.ret as u64, sc.aux as u64)
         } else {
             (1, sc.ret as u64)
