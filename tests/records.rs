@@ -48,6 +48,51 @@ fn records_fixture_is_the_same_for_any_thread_count() {
     }
 }
 
+/// `--pid` and `--comm` keep exactly the records of that process (`ProcPID`, `Proc`),
+/// numbered afresh from 1.
+#[test]
+fn records_fixture_filters_by_pid_and_comm() {
+    let all = fixture_records();
+    let without_number = |r: &Value| {
+        let mut r = r.clone();
+        r.as_object_mut().unwrap().remove("InfoSequenceNumber");
+        r
+    };
+    let pid = all[0]["ProcPID"].as_u64().unwrap();
+    let comm = all.iter().rev().find(|r| r["ProcPID"] != pid).unwrap()["Proc"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (option, value, key) in [
+        ("--pid", pid.to_string(), "ProcPID"),
+        ("--comm", comm.clone(), "Proc"),
+    ] {
+        let wanted: Vec<Value> = all
+            .iter()
+            .filter(|r| r[key].to_string().trim_matches('"') == value)
+            .map(without_number)
+            .collect();
+        assert!(
+            !wanted.is_empty() && wanted.len() < all.len(),
+            "{option} {value}"
+        );
+        let got = json_lines(
+            replay_records(&fixture("records.kz"), "json-min", &[option, &value]).as_bytes(),
+        );
+        let numbers: Vec<u64> = got
+            .iter()
+            .map(|r| r["InfoSequenceNumber"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            numbers,
+            (1..=got.len() as u64).collect::<Vec<_>>(),
+            "{option}"
+        );
+        let got: Vec<Value> = got.iter().map(without_number).collect();
+        assert_eq!(got, wanted, "{option} {value}");
+    }
+}
+
 #[test]
 fn records_fixture_holds_every_kind_of_record() {
     let recs = fixture_records();

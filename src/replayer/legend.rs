@@ -1,6 +1,8 @@
 //! `--legend`: every key the records view can print, with its meaning, its unit, and the
-//! option that enables it when one does. A test checks that no record carries a key this
-//! list lacks.
+//! option that enables it when one does. The keys are those of the record types of
+//! [`super::kflowd`]: a test there serializes a record of each kind with every field present
+//! and checks that this list names exactly its keys, in their order (the keys inside
+//! application messages come from `protocols::legend`).
 
 use super::protocols;
 

@@ -23,6 +23,7 @@ pub mod decode;
 pub mod events;
 pub mod files;
 pub mod info;
+pub mod kflowd;
 pub mod legend;
 pub mod output;
 pub mod protocols;
@@ -39,7 +40,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use rayon::prelude::*;
-use serde_json::{Map, Value};
 
 use crate::format::{self, BlockKind, FrameHeader};
 use crate::meta::{self, DecodeLimits, FdTable, MetaError, ProcSnapshot};
@@ -809,17 +809,11 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.write(rendered)
     }
 
-    fn emit_records(&mut self, mut records: Vec<Map<String, Value>>) -> Result<()> {
+    fn emit_records(&mut self, mut records: Vec<kflowd::Record>) -> Result<()> {
         let f = &self.cfg.filter;
         records.retain(|r| {
-            let pid_ok = f.pids.is_empty()
-                || r.get("ProcPID")
-                    .and_then(Value::as_u64)
-                    .is_some_and(|p| f.pids.contains(&(p as u32)));
-            let comm_ok = f.comms.is_empty()
-                || r.get("Proc")
-                    .and_then(Value::as_str)
-                    .is_some_and(|c| f.comms.iter().any(|n| n == c));
+            let pid_ok = f.pids.is_empty() || f.pids.contains(&r.proc.pid);
+            let comm_ok = f.comms.is_empty() || f.comms.contains(&r.proc.comm);
             pid_ok && comm_ok
         });
         if records.is_empty() {

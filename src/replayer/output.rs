@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::events::{event_type, EventView};
+use super::kflowd::{Record, RecordBody};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -50,7 +51,7 @@ pub fn render_event(view: &EventView<'_>, format: OutputFormat, udp: bool) -> Re
 }
 
 /// Renders a record of the records view.
-pub fn render_record(record: &Map<String, Value>, format: OutputFormat, udp: bool) -> Rendered {
+pub fn render_record(record: &Record, format: OutputFormat, udp: bool) -> Rendered {
     let min = || serde_json::to_vec(record).expect("serializing into memory cannot fail");
     let mut text = match format {
         OutputFormat::Json => serde_json::to_vec_pretty(record).expect("in memory"),
@@ -227,73 +228,77 @@ fn plain(v: &Value) -> String {
     }
 }
 
-fn record_row(r: &Map<String, Value>) -> String {
-    let get = |k: &str| r.get(k).map(plain).unwrap_or_default();
-    let time = get("InfoTimestamp");
+/// A record as one table row: time, monitor, export reason, pid, process name, and a
+/// detail column read from the record's own keys (every field escaped).
+fn record_row(r: &Record) -> String {
     // "Thu, Apr 04 2024 15:34:35.643031330 UTC": the clock part, to microseconds.
-    let clock = time
+    let clock = escape_control(&r.info.timestamp)
         .split(' ')
         .nth(4)
         .map(|c| c.chars().take(15).collect::<String>())
         .unwrap_or_default();
-    let detail = match get("InfoMonitor").as_str() {
-        "filesystem" => {
-            let events = r
-                .get("FileEvents")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{}:{}", escape_control(k), plain(v)))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            let origin = r
-                .get("FileOrigin")
-                .map(|o| format!(" (from {})", plain(o)))
+    let detail = match &r.body {
+        RecordBody::File(f) => {
+            let events = f
+                .events
+                .nonzero()
+                .map(|(k, n)| format!("{k}:{n}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let origin = f
+                .origin
+                .as_ref()
+                .map(|o| format!(" (from {})", escape_control(o)))
                 .unwrap_or_default();
             format!(
                 "{}{}{origin} {events} size={}",
-                get("FilePath"),
-                get("File"),
-                get("FileSize")
+                escape_control(&f.dir),
+                escape_control(&f.name),
+                or_empty(f.size)
             )
         }
-        "socket" => {
-            let peer = if r.contains_key("SockAddress") {
-                get("SockAddress")
-            } else {
-                format!(
+        RecordBody::Sock(s) => {
+            let peer = match &s.address {
+                Some(a) => escape_control(a).into_owned(),
+                None => format!(
                     "{}:{} -> {}:{}",
-                    get("SockLocalIP"),
-                    get("SockLocalPort"),
-                    get("SockRemoteIP"),
-                    get("SockRemotePort")
-                )
+                    s.local_ip
+                        .as_deref()
+                        .map(escape_control)
+                        .unwrap_or_default(),
+                    or_empty(s.local_port),
+                    s.remote_ip
+                        .as_deref()
+                        .map(escape_control)
+                        .unwrap_or_default(),
+                    or_empty(s.remote_port)
+                ),
             };
-            let app = r
-                .get("App")
-                .map(|a| format!(" {}", plain(a)))
+            let app = s
+                .app
+                .as_ref()
+                .map(|a| format!(" {}", a.app.name()))
                 .unwrap_or_default();
             format!(
                 "{} {} {peer} tx={} rx={}{app}",
-                get("SockProtocol"),
-                get("SockRole"),
-                get("SockTxBytes"),
-                get("SockRxBytes")
+                s.protocol.unwrap_or_default(),
+                s.role,
+                s.flows.tx().bytes,
+                s.flows.rx().bytes
             )
             .trim_start()
             .to_owned()
         }
-        _ => {
-            let argv = r
-                .get("ProcArgv")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(plain).collect::<Vec<_>>().join(" "))
-                .unwrap_or_default();
-            let exit = r
-                .get("ProcExitCode")
-                .map(|c| format!("exit={} ", plain(c)))
+        RecordBody::Proc(p) => {
+            let argv = p
+                .argv
+                .iter()
+                .map(|a| escape_control(a))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let exit = p
+                .exit_code
+                .map(|c| format!("exit={c} "))
                 .unwrap_or_default();
             format!("{exit}{argv}")
         }
@@ -301,12 +306,17 @@ fn record_row(r: &Map<String, Value>) -> String {
     format!(
         "{:<16} {:<11} {:<13} {:<8} {:<16} {}",
         clock,
-        get("InfoMonitor"),
-        get("InfoExport"),
-        get("ProcPID"),
-        get("Proc"),
+        r.info.monitor.name(),
+        r.info.export,
+        r.proc.pid,
+        escape_control(&r.proc.comm),
         detail
     )
+}
+
+/// A number of a record for the table; empty when the record lacks it.
+fn or_empty<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// UDP collectors: each record is one datagram to each, from one socket per address
@@ -492,29 +502,46 @@ mod tests {
     #[test]
     fn a_hostile_record_is_one_escaped_row() {
         let hostile = "x\x1b[2J\x1b]0;pwned\x07\nforged\trow\x7f\u{9b}31m\\";
-        let record = serde_json::json!({
-            "InfoTimestamp": "Thu, Apr 04 2024 15:34:35.643031330 UTC",
-            "InfoMonitor": "filesystem",
-            "InfoExport": "close",
-            "ProcPID": 7,
-            "Proc": hostile,
-            "FilePath": format!("/tmp/{hostile}/"),
-            "File": hostile,
-            "FileOrigin": hostile,
-            "FileEvents": { hostile: 1, "OPEN": 2 },
-            "FileSize": 3,
-        });
-        let Value::Object(file) = record else {
-            unreachable!()
+        use super::super::kflowd::{self, AppKeys, FileRecord, ProcRecord, SockRecord};
+        use super::super::protocols::App;
+        use super::super::records::Monitor;
+        let record = |monitor, body| {
+            let mut r = kflowd::tests::full(monitor, body);
+            r.info.timestamp = "Thu, Apr 04 2024 15:34:35.643031330 UTC".into();
+            r.proc.comm = hostile.into();
+            r
         };
-        let mut socket = file.clone();
-        socket.insert("InfoMonitor".into(), "socket".into());
-        socket.insert("SockAddress".into(), hostile.into());
-        socket.insert("App".into(), serde_json::json!([hostile, {"k": hostile}]));
-        let mut process = file.clone();
-        process.insert("InfoMonitor".into(), "process".into());
-        process.insert("ProcArgv".into(), serde_json::json!([hostile, hostile]));
-        process.insert("ProcExitCode".into(), hostile.into());
+        let file = record(
+            Monitor::Filesystem,
+            RecordBody::File(FileRecord {
+                dir: format!("/tmp/{hostile}/"),
+                name: hostile.into(),
+                origin: Some(hostile.into()),
+                size: Some(3),
+                ..FileRecord::default()
+            }),
+        );
+        let socket = record(
+            Monitor::Socket,
+            RecordBody::Sock(SockRecord {
+                address: Some(hostile.into()),
+                app: Some(AppKeys {
+                    app: App::Dns,
+                    server: false,
+                    tx: Vec::new(),
+                    rx: Vec::new(),
+                }),
+                ..SockRecord::default()
+            }),
+        );
+        let process = record(
+            Monitor::Process,
+            RecordBody::Proc(ProcRecord {
+                argv: vec![hostile.into(), hostile.into()],
+                exit_code: Some(1),
+                ..ProcRecord::default()
+            }),
+        );
         for r in [&file, &socket, &process] {
             let text = String::from_utf8(render_record(r, OutputFormat::Table, false).text)
                 .expect("UTF-8");

@@ -7,16 +7,20 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::context::Context;
 use super::decode::{Body, Event, SockAddr, Syscall};
 use super::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
+use super::kflowd::{
+    AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord, Record,
+    RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
+};
 use super::protocols::{App, Direction, StreamDecoder, Transport};
 use super::state::Resolved;
 use super::symbols;
 use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
-use crate::syscalls;
+use crate::syscalls::Ksys;
 
 /// Options of the records view.
 #[derive(Debug, Clone)]
@@ -67,20 +71,7 @@ const APP_MESSAGES_MAX: usize = 4;
 /// How often (event time) idle and active sockets are looked for.
 const SWEEP_NS: u64 = 1_000_000_000;
 
-/// The kflowd FileEvents kinds, in kflowd's order.
-const FILE_EVENTS: [&str; 11] = [
-    "CREATE",
-    "OPEN",
-    "OPEN_EXEC",
-    "ACCESS",
-    "ATTRIB",
-    "MODIFY",
-    "CLOSE_WRITE",
-    "CLOSE_NOWRITE",
-    "MOVED_FROM",
-    "MOVED_TO",
-    "DELETE",
-];
+// Indexes into `FileEvents` (kflowd's order, see `kflowd::FILE_EVENTS`).
 const CREATE: usize = 0;
 const OPEN: usize = 1;
 const OPEN_EXEC: usize = 2;
@@ -233,15 +224,13 @@ pub struct RecordsView {
 }
 
 struct Held {
-    map: Map<String, Value>,
+    record: Record,
     /// Time marks seen since it was completed.
     ticks: u32,
 }
 
 /// How many time marks a record waits for facts (`-v`, `-c`) about its files.
 const FACTS_WAIT_TICKS: u32 = 8;
-/// A record's private list of the files whose facts it shows: `[[dev, ino, "proc"|"file"], …]`.
-const FACTS_KEY: &str = "\u{0}facts";
 
 impl RecordsView {
     pub fn new(cfg: RecordsConfig) -> Self {
@@ -274,7 +263,7 @@ impl RecordsView {
         self
     }
 
-    fn bound_tables(&mut self, ctx: &Context, out: &mut Vec<Map<String, Value>>) {
+    fn bound_tables(&mut self, ctx: &Context, out: &mut Vec<Record>) {
         let limit = self.table_limit;
         let keep = limit - limit / 8;
         if self.files.len() > limit {
@@ -328,13 +317,7 @@ impl RecordsView {
     /// Applies one event (in timestamp order), after the process table applied it (`r`
     /// and `files`: the names it resolved, the inode model it left); returns the records
     /// ready to print.
-    pub fn event(
-        &mut self,
-        ctx: &Context,
-        e: &Event,
-        r: &Resolved,
-        files: &Files,
-    ) -> Vec<Map<String, Value>> {
+    pub fn event(&mut self, ctx: &Context, e: &Event, r: &Resolved, files: &Files) -> Vec<Record> {
         let mut built = self.apply_event(ctx, e, r, files);
         self.bound_tables(ctx, &mut built);
         self.hold(built);
@@ -343,7 +326,7 @@ impl RecordsView {
 
     /// A time mark without an event (the recorder's periodic statistics): sockets idle or
     /// active too long leave, and records held for file facts age.
-    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Map<String, Value>> {
+    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Record> {
         let mut built = Vec::new();
         self.sweep(ctx, boot_ns, &mut built);
         self.hold(built);
@@ -354,15 +337,15 @@ impl RecordsView {
     }
 
     /// The end of the trace: everything still open leaves, flagged as such.
-    pub fn finish(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
+    pub fn finish(&mut self, ctx: &Context) -> Vec<Record> {
         let built = self.finish_all(ctx);
         self.hold(built);
         self.release(ctx, true)
     }
 
-    fn hold(&mut self, records: Vec<Map<String, Value>>) {
+    fn hold(&mut self, records: Vec<Record>) {
         self.held
-            .extend(records.into_iter().map(|map| Held { map, ticks: 0 }));
+            .extend(records.into_iter().map(|record| Held { record, ticks: 0 }));
     }
 
     /// Records leave in the order they were completed. With `-v`/`-c` a record naming an
@@ -370,20 +353,23 @@ impl RecordsView {
     /// the hot path and stored a little later), at most `FACTS_WAIT_TICKS` time marks: the
     /// decision depends only on the order of the trace's blocks, so `live` and `replay`
     /// agree.
-    fn release(&mut self, ctx: &Context, force: bool) -> Vec<Map<String, Value>> {
+    fn release(&mut self, ctx: &Context, force: bool) -> Vec<Record> {
         let mut out = Vec::new();
         while let Some(front) = self.held.front() {
-            let wanted = wanted_facts(&front.map);
             let ready = force
                 || front.ticks >= FACTS_WAIT_TICKS
                 || self.held.len() > self.table_limit
-                || wanted.iter().all(|id| ctx.facts.contains_key(id));
+                || front
+                    .record
+                    .facts
+                    .wanted()
+                    .all(|id| ctx.facts.contains_key(&id));
             if !ready {
                 break;
             }
             let mut h = self.held.pop_front().expect("front exists");
-            fill_facts(ctx, &mut h.map);
-            out.push(h.map);
+            fill_facts(ctx, &mut h.record);
+            out.push(h.record);
         }
         out
     }
@@ -394,7 +380,7 @@ impl RecordsView {
         e: &Event,
         r: &Resolved,
         files: &Files,
-    ) -> Vec<Map<String, Value>> {
+    ) -> Vec<Record> {
         let mut out = Vec::new();
         let ts = e.common.ts;
         self.sweep(ctx, ts, &mut out);
@@ -460,7 +446,7 @@ impl RecordsView {
         out
     }
 
-    fn finish_all(&mut self, ctx: &Context) -> Vec<Map<String, Value>> {
+    fn finish_all(&mut self, ctx: &Context) -> Vec<Record> {
         let mut out = Vec::new();
         let mut files: Vec<FileKey> = self.files.keys().cloned().collect();
         files.sort_by_key(|k| (self.files[k].first_ns, *k));
@@ -487,7 +473,7 @@ impl RecordsView {
         out
     }
 
-    fn sweep(&mut self, ctx: &Context, now: u64, out: &mut Vec<Map<String, Value>>) {
+    fn sweep(&mut self, ctx: &Context, now: u64, out: &mut Vec<Record>) {
         if now < self.next_sweep {
             return;
         }
@@ -512,13 +498,7 @@ impl RecordsView {
         }
     }
 
-    fn process_exit(
-        &mut self,
-        ctx: &Context,
-        e: &Event,
-        code: u32,
-        out: &mut Vec<Map<String, Value>>,
-    ) {
+    fn process_exit(&mut self, ctx: &Context, e: &Event, code: u32, out: &mut Vec<Record>) {
         let pid = e.common.pid;
         // Its files leave first: the process that held them is gone.
         let mut keys: Vec<FileKey> = self.files.keys().filter(|k| k.0 == pid).cloned().collect();
@@ -564,7 +544,7 @@ impl RecordsView {
         fd: i32,
         r: &Resolved,
         files: &Files,
-        out: &mut Vec<Map<String, Value>>,
+        out: &mut Vec<Record>,
     ) {
         let Some((key, _)) = self.fd_files.remove(&(pid, fd)) else {
             return;
@@ -601,7 +581,7 @@ impl RecordsView {
         r: &Resolved,
         files: &Files,
         kind: usize,
-        out: &mut Vec<Map<String, Value>>,
+        out: &mut Vec<Record>,
     ) {
         let now = files.get(key.1);
         // What the file was before this event, as far as known: a record that starts with
@@ -666,27 +646,27 @@ impl RecordsView {
         sc: &Syscall,
         r: &Resolved,
         files: &Files,
-        out: &mut Vec<Map<String, Value>>,
+        out: &mut Vec<Record>,
     ) {
-        let name = syscalls::name(sc.id).unwrap_or("");
+        let ksys = sc.ksys();
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ok = sc.ret >= 0;
         // Sockets first: anything that carries the socket's identity.
         if let Some(info) = sc.sock {
-            self.sock_syscall(e, sc, name, &info);
+            self.sock_syscall(e, sc, ksys, &info);
             return;
         }
-        if !ok {
+        let (true, Some(ksys)) = (ok, ksys) else {
             return;
-        }
-        match name {
-            "open" | "openat" | "openat2" | "creat" => {
+        };
+        match ksys {
+            Ksys::Open | Ksys::Openat | Ksys::Openat2 | Ksys::Creat => {
                 let Some(path) = &r.path0 else { return };
-                let flags = match (name, &sc.filled) {
-                    ("open", _) => sc.args[1],
-                    ("openat", _) => sc.args[2],
-                    ("openat2", super::decode::Filled::OpenHow { flags, .. }) => *flags,
+                let flags = match (ksys, &sc.filled) {
+                    (Ksys::Open, _) => sc.args[1],
+                    (Ksys::Openat, _) => sc.args[2],
+                    (Ksys::Openat2, super::decode::Filled::OpenHow { flags, .. }) => *flags,
                     _ => 0o1101,
                 };
                 let Some(t) = r.file0() else { return };
@@ -705,14 +685,26 @@ impl RecordsView {
                     self.file_event(ctx, e, key, path, r, files, MODIFY, out);
                 }
             }
-            "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
-            | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fchmod" => {
+            Ksys::Read
+            | Ksys::Pread64
+            | Ksys::Readv
+            | Ksys::Preadv
+            | Ksys::Preadv2
+            | Ksys::Write
+            | Ksys::Pwrite64
+            | Ksys::Writev
+            | Ksys::Pwritev
+            | Ksys::Pwritev2
+            | Ksys::Ftruncate
+            | Ksys::Fchmod => {
                 let Some((key, _)) = self.fd_files.get(&(pid, fd0)).cloned() else {
                     return;
                 };
-                let kind = match name {
-                    n if n.contains("read") => ACCESS,
-                    "fchmod" => ATTRIB,
+                let kind = match ksys {
+                    Ksys::Read | Ksys::Pread64 | Ksys::Readv | Ksys::Preadv | Ksys::Preadv2 => {
+                        ACCESS
+                    }
+                    Ksys::Fchmod => ATTRIB,
                     _ => MODIFY,
                 };
                 let path = self
@@ -723,7 +715,7 @@ impl RecordsView {
                     .unwrap_or_default();
                 self.file_event(ctx, e, key, &path, r, files, kind, out);
             }
-            "close" => {
+            Ksys::Close => {
                 self.fd_closed(ctx, e, pid, fd0, r, files, out);
                 if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
                     // TCP sockets leave on their CLOSE state; others when closed.
@@ -742,9 +734,9 @@ impl RecordsView {
                 self.fd_server.remove(&(pid, fd0));
                 self.fd_unix.remove(&(pid, fd0));
             }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                let newfd = match name {
-                    "dup2" | "dup3" => sc.args[1] as i32,
+            Ksys::Dup | Ksys::Dup2 | Ksys::Dup3 | Ksys::Fcntl => {
+                let newfd = match ksys {
+                    Ksys::Dup2 | Ksys::Dup3 => sc.args[1] as i32,
                     _ => sc.ret as i32,
                 };
                 if newfd == fd0 {
@@ -760,16 +752,20 @@ impl RecordsView {
                 }
             }
             // Path-based changes: the process table applied them to the inode model.
-            "chmod" | "fchmodat" | "fchmodat2" | "truncate" => {
+            Ksys::Chmod | Ksys::Fchmodat | Ksys::Fchmodat2 | Ksys::Truncate => {
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, FILE_RECORD);
-                let kind = if name == "truncate" { MODIFY } else { ATTRIB };
+                let kind = if ksys == Ksys::Truncate {
+                    MODIFY
+                } else {
+                    ATTRIB
+                };
                 self.file_event(ctx, e, key, path, r, files, kind, out);
             }
-            "unlink" | "unlinkat" => {
-                if name == "unlinkat" && sc.args[2] & 0x200 != 0 {
+            Ksys::Unlink | Ksys::Unlinkat => {
+                if ksys == Ksys::Unlinkat && sc.args[2] & 0x200 != 0 {
                     return; // a directory
                 }
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
@@ -778,13 +774,13 @@ impl RecordsView {
                 let key = (pid, t.file, FILE_RECORD);
                 self.file_event(ctx, e, key, path, r, files, DELETE, out);
             }
-            "rename" | "renameat" | "renameat2" => {
+            Ksys::Rename | Ksys::Renameat | Ksys::Renameat2 => {
                 let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0()) else {
                     return;
                 };
                 let mut moves = vec![(t.file, old, new)];
                 // RENAME_EXCHANGE: the file at the new name moved to the old one.
-                if name == "renameat2" && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
+                if ksys == Ksys::Renameat2 && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
                     if let Some(other) = r.file1().filter(|o| o.file != t.file) {
                         moves.push((other.file, new, old));
                     }
@@ -798,14 +794,14 @@ impl RecordsView {
                     self.file_event(ctx, e, key, to, r, files, MOVED_TO, out);
                 }
             }
-            "link" | "linkat" | "symlink" | "symlinkat" => {
+            Ksys::Link | Ksys::Linkat | Ksys::Symlink | Ksys::Symlinkat => {
                 let (Some(new), Some(t)) = (&r.path1, r.file0()) else {
                     return;
                 };
                 let key = (pid, t.file, LINK_RECORD);
                 self.file_event(ctx, e, key, new, r, files, CREATE, out);
                 if let Some(agg) = self.files.get_mut(&key) {
-                    agg.mode_kind = if name.starts_with("sym") {
+                    agg.mode_kind = if matches!(ksys, Ksys::Symlink | Ksys::Symlinkat) {
                         "symlink"
                     } else {
                         "hardlink"
@@ -814,10 +810,10 @@ impl RecordsView {
                 }
                 self.export_file(ctx, &key, "link", out);
             }
-            "accept" | "accept4" => {
+            Ksys::Accept | Ksys::Accept4 => {
                 self.fd_server.insert((pid, sc.ret as i32), true);
             }
-            "connect" => {
+            Ksys::Connect => {
                 if let Some(SockAddr::Unix { path }) = &sc.addr {
                     self.fd_unix.insert((pid, fd0), path.clone());
                 }
@@ -826,24 +822,23 @@ impl RecordsView {
         }
     }
 
-    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, name: &str, info: &SockInfo) {
+    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, ksys: Option<Ksys>, info: &SockInfo) {
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ts = e.common.ts;
         let id = info.sk_id.get();
-        match name {
-            "accept" | "accept4" => {
+        match ksys {
+            Some(Ksys::Accept | Ksys::Accept4) => {
                 if sc.ret >= 0 {
                     self.fd_server.insert((pid, sc.ret as i32), true);
                 }
                 return;
             }
-            "connect" => {
+            Some(Ksys::Connect) => {
                 if let Some(SockAddr::Unix { path }) = &sc.addr {
                     self.fd_unix.insert((pid, fd0), path.clone());
                 }
             }
-            "bind" | "getpeername" => {}
             _ => {}
         }
         self.fd_socks.insert((pid, fd0), id);
@@ -876,13 +871,17 @@ impl RecordsView {
             agg.unix_path = unix_path;
         }
         if let Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) = &sc.addr {
-            if name != "connect" && name != "bind" {
+            if !matches!(ksys, Some(Ksys::Connect | Ksys::Bind)) {
                 agg.peer = Some(addr.clone());
             }
         }
-        let dir = match name {
-            "write" | "writev" | "sendto" | "sendmsg" | "sendmmsg" => Some(Direction::Tx),
-            "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" => Some(Direction::Rx),
+        let dir = match ksys {
+            Some(Ksys::Write | Ksys::Writev | Ksys::Sendto | Ksys::Sendmsg | Ksys::Sendmmsg) => {
+                Some(Direction::Tx)
+            }
+            Some(Ksys::Read | Ksys::Readv | Ksys::Recvfrom | Ksys::Recvmsg | Ksys::Recvmmsg) => {
+                Some(Direction::Rx)
+            }
             _ => None,
         };
         let Some(dir) = dir else { return };
@@ -894,7 +893,7 @@ impl RecordsView {
             Direction::Rx => &mut agg.rx,
         };
         // sendmmsg/recvmmsg return messages; their bytes are in aux.
-        let (packets, bytes) = if name.ends_with("mmsg") {
+        let (packets, bytes) = if matches!(ksys, Some(Ksys::Sendmmsg | Ksys::Recvmmsg)) {
             (sc.ret as u64, sc.aux as u64)
         } else {
             (1, sc.ret as u64)
@@ -937,13 +936,7 @@ impl RecordsView {
         }
     }
 
-    fn sock_state(
-        &mut self,
-        ctx: &Context,
-        e: &Event,
-        s: &SockStateRecord,
-        out: &mut Vec<Map<String, Value>>,
-    ) {
+    fn sock_state(&mut self, ctx: &Context, e: &Event, s: &SockStateRecord, out: &mut Vec<Record>) {
         let id = s.sock.sk_id.get();
         let ts = e.common.ts;
         let agg = self
@@ -979,8 +972,8 @@ impl RecordsView {
         &mut self,
         ctx: &Context,
         key: &FileKey,
-        reason: &str,
-        out: &mut Vec<Map<String, Value>>,
+        reason: &'static str,
+        out: &mut Vec<Record>,
     ) {
         let Some(f) = self.files.remove(key) else {
             return;
@@ -988,111 +981,78 @@ impl RecordsView {
         if !self.cfg.monitors.contains(&Monitor::Filesystem) {
             return;
         }
-        let mut m = self.info(ctx, "filesystem", f.last_ns, reason);
-        self.proc_keys(ctx, &mut m, f.pid, f.tid, f.last_ns);
+        let info = self.info(ctx, Monitor::Filesystem, f.last_ns, reason);
+        let mut facts = PendingFacts::default();
+        let proc = self.proc_keys(ctx, &mut facts, f.pid, f.tid, f.last_ns);
         let (dir, name) = match f.path.rfind('/') {
             Some(i) => (&f.path[..=i], &f.path[i + 1..]),
             None => ("", f.path.as_str()),
         };
-        m.insert("FilePath".into(), dir.into());
-        m.insert("File".into(), name.into());
-        if let Some(o) = &f.origin {
-            m.insert("FileOrigin".into(), o.clone().into());
-        }
         // Facts (-v, -c) exist for executables only; filled in when the record leaves.
         let last = f.last.unwrap_or_default();
         let exec_file = (last.kind == Some(S_IFREG) && last.perm.is_some_and(|p| p & 0o111 != 0))
             .then_some((last.dev, last.ino))
             .and_then(|(dev, ino)| Some((dev?, ino?)));
         let capture = ctx.capture.as_ref();
-        if let Some((dev, ino)) = exec_file {
-            if capture.is_some_and(|c| c.versions) {
-                m.insert("FileVersion".into(), Value::Null);
-            }
-            want_facts(ctx, &mut m, dev, ino, "file");
+        let versions = exec_file.is_some() && capture.is_some_and(|c| c.versions);
+        let checksums = exec_file.is_some() && capture.is_some_and(|c| c.checksums);
+        if let Some(id) = exec_file {
+            facts.file = wants_facts(ctx).then_some(id);
         }
-        m.insert("FileMode".into(), f.mode_kind.into());
-        let total: u32 = f.counts.iter().sum();
-        m.insert("FileEventCount".into(), total.into());
-        let mut events = Map::new();
-        for (i, n) in f.counts.iter().enumerate() {
-            if *n > 0 {
-                events.insert(FILE_EVENTS[i].into(), (*n).into());
-            }
-        }
-        m.insert("FileEvents".into(), Value::Object(events));
-        m.insert(
-            "FileEventsDuration".into(),
-            secs(f.last_ns.saturating_sub(f.first_ns) as i64),
-        );
         // Each attribute as the inode model knows it at the last event; one that no
         // syscall revealed (or that a syscall changed without saying to what) is left out.
         let first = f.first.unwrap_or_default();
-        if let Some(ino) = last.ino {
-            m.insert("FileInode".into(), ino.into());
-        }
-        if let Some(n) = last.nlink {
-            m.insert("FileInodeLinkCount".into(), n.into());
-        }
-        if let Some(dev) = last.dev {
-            m.insert("FileDevice".into(), ctx.device(dev).into());
-        }
-        if let Some(perm) = last.perm {
-            m.insert(
-                "FilePermissions".into(),
-                permissions(last.kind, perm).into(),
-            );
-        }
-        if let Some(uid) = last.uid {
-            m.insert("FileUser".into(), ctx.user(uid).into());
-        }
-        if let Some(gid) = last.gid {
-            m.insert("FileGroup".into(), ctx.group(gid).into());
-        }
-        if let Some(uid) = last.uid {
-            m.insert("FileUID".into(), uid.into());
-        }
-        if let Some(gid) = last.gid {
-            m.insert("FileGID".into(), gid.into());
-        }
-        if let Some(size) = last.size {
-            m.insert("FileSize".into(), size.into());
-            if let Some(before) = first.size {
-                let change = (size as i64).saturating_sub(before as i64);
-                if change != 0 {
-                    m.insert("FileSizeChange".into(), change.into());
-                }
+        let size_change = match (last.size, first.size) {
+            (Some(size), Some(before)) => {
+                Some((size as i64).saturating_sub(before as i64)).filter(|c| *c != 0)
             }
-        }
-        if let Some(t) = last.atime_ns {
-            m.insert("FileAccessTime".into(), kflowd_time(t).into());
-        }
-        if let Some(t) = last.ctime_ns {
-            m.insert("FileStatusChangeTime".into(), kflowd_time(t).into());
-        }
-        if let Some(t) = last.mtime_ns {
-            m.insert("FileModificationTime".into(), kflowd_time(t).into());
-            if let Some(before) = first.mtime_ns {
-                let change = t.saturating_sub(before);
-                if change != 0 {
-                    m.insert("FileModificationTimeChange".into(), secs(change));
-                }
-            }
-        }
-        if exec_file.is_some() && capture.is_some_and(|c| c.checksums) {
-            m.insert("FileMD5".into(), Value::Null);
-            m.insert("FileSHA256".into(), Value::Null);
-        }
-        out.push(m);
+            _ => None,
+        };
+        let modification_time_change = match (last.mtime_ns, first.mtime_ns) {
+            (Some(t), Some(before)) => Some(t.saturating_sub(before)).filter(|c| *c != 0).map(Secs),
+            _ => None,
+        };
+        let file = FileRecord {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            origin: f.origin.clone(),
+            version: Fact::asked(versions),
+            mode: f.mode_kind,
+            event_count: f.counts.iter().sum(),
+            events: FileEvents(f.counts),
+            events_duration: Secs(f.last_ns.saturating_sub(f.first_ns) as i64),
+            inode: last.ino,
+            link_count: last.nlink,
+            device: last.dev.map(|dev| ctx.device(dev)),
+            permissions: last.perm.map(|perm| permissions(last.kind, perm)),
+            user: last.uid.map(|uid| ctx.user(uid)),
+            group: last.gid.map(|gid| ctx.group(gid)),
+            uid: last.uid,
+            gid: last.gid,
+            size: last.size,
+            size_change: size_change.filter(|_| last.size.is_some()),
+            access_time: last.atime_ns.map(kflowd_time),
+            status_change_time: last.ctime_ns.map(kflowd_time),
+            modification_time: last.mtime_ns.map(kflowd_time),
+            modification_time_change,
+            md5: Fact::asked(checksums),
+            sha256: Fact::asked(checksums),
+        };
+        out.push(Record {
+            info,
+            proc,
+            body: RecordBody::File(file),
+            facts,
+        });
     }
 
     fn export_sock(
         &mut self,
         ctx: &Context,
         id: u64,
-        reason: &str,
+        reason: &'static str,
         remove: bool,
-        out: &mut Vec<Map<String, Value>>,
+        out: &mut Vec<Record>,
     ) {
         let Some(mut s) = self.socks.remove(&id) else {
             return;
@@ -1125,41 +1085,32 @@ impl RecordsView {
         }
     }
 
-    fn sock_record(&self, ctx: &Context, s: &SockAgg, reason: &str) -> Map<String, Value> {
-        let mut m = self.info(ctx, "socket", s.last_ns, reason);
-        match &s.proc {
-            Some(p) => self.proc_keys_of(ctx, &mut m, s.pid, s.tid, p, s.last_ns),
-            None => self.proc_keys(ctx, &mut m, s.pid, s.tid, s.last_ns),
-        }
+    fn sock_record(&self, ctx: &Context, s: &SockAgg, reason: &'static str) -> Record {
+        let info = self.info(ctx, Monitor::Socket, s.last_ns, reason);
+        let mut facts = PendingFacts::default();
+        let proc = match &s.proc {
+            Some(p) => self.proc_keys_of(ctx, &mut facts, s.pid, s.tid, p, s.last_ns),
+            None => self.proc_keys(ctx, &mut facts, s.pid, s.tid, s.last_ns),
+        };
         let i = &s.info;
         let family = i.family.get();
-        let proto = match (family, i.protocol) {
+        let protocol = match (family, i.protocol) {
             (1, _) => None,
             (_, 6) => Some("TCP"),
             (_, 17) => Some("UDP"),
             _ => None,
         };
-        if let Some(p) = proto {
-            m.insert("SockProtocol".into(), p.into());
-        }
-        m.insert(
-            "SockRole".into(),
-            if s.server { "SERVER" } else { "CLIENT" }.into(),
-        );
-        if let Some(state) = s.state {
-            m.insert("SockState".into(), tcp_state(state).into());
-        }
-        if let Some(r) = s.reset {
-            m.insert("SockReset".into(), r.into());
-        }
-        m.insert(
-            "SockFamily".into(),
-            symbols::address_family(family as u64).into(),
-        );
+        let mut sock = SockRecord {
+            protocol,
+            role: if s.server { "SERVER" } else { "CLIENT" },
+            state: s.state.map(tcp_state),
+            reset: s.reset,
+            family: symbols::address_family(family as u64),
+            age: Secs(s.last_ns.saturating_sub(s.first_ns) as i64),
+            ..SockRecord::default()
+        };
         match family {
             2 | 10 => {
-                m.insert("SockLocalIP".into(), ip_text(family, &i.laddr).into());
-                m.insert("SockLocalPort".into(), i.lport.get().into());
                 // An unconnected (UDP) socket has no remote of its own: the peer it
                 // last talked to stands in.
                 let (rip, rport) = match (&s.peer, i.rport.get()) {
@@ -1167,87 +1118,51 @@ impl RecordsView {
                     (Some(SockAddr::Inet6 { ip, port, .. }), 0) => (ip.to_string(), *port),
                     _ => (ip_text(family, &i.raddr), i.rport.get()),
                 };
-                m.insert("SockRemoteIP".into(), rip.into());
-                m.insert("SockRemotePort".into(), rport.into());
+                sock.local_ip = Some(ip_text(family, &i.laddr));
+                sock.local_port = Some(i.lport.get());
+                sock.remote_ip = Some(rip);
+                sock.remote_port = Some(rport);
             }
-            _ => {
-                if let Some(p) = &s.unix_path {
-                    m.insert("SockAddress".into(), p.clone().into());
-                }
-            }
+            _ => sock.address.clone_from(&s.unix_path),
         }
         let iface = ctx.interface(i.ifindex.get());
         let tcp = s.tcp.filter(|_| i.protocol == 6);
-        let tx = |m: &mut Map<String, Value>| {
-            if let Some(ifc) = &iface {
-                m.insert("SockTxInterface".into(), ifc.clone().into());
-            }
-            if let Some(t) = &tcp {
-                m.insert("SockTxDataPackets".into(), t.data_segs_out.get().into());
-                m.insert("SockTxPackets".into(), t.segs_out.get().into());
-                m.insert("SockTxPacketsRetrans".into(), t.total_retrans.get().into());
-            } else {
-                m.insert("SockTxPackets".into(), s.tx.packets.into());
-            }
-            m.insert("SockTxDuration".into(), secs(flow_duration(&s.tx)));
-            m.insert("SockTxBytes".into(), s.tx.bytes.into());
-            if let Some(t) = &tcp {
-                m.insert("SockTxBytesAcked".into(), t.bytes_acked.get().into());
-                m.insert("SockTxBytesRetrans".into(), t.bytes_retrans.get().into());
-                if let Some(hz) = ctx.hz {
-                    let rto_ms = t.rto_jiffies.get() as u64 * 1000 / hz.max(1) as u64;
-                    m.insert("SockTxRTO".into(), rto_ms.into());
-                }
-            }
+        let tx = SockTx {
+            interface: iface.clone(),
+            data_packets: tcp.map(|t| t.data_segs_out.get()),
+            packets: tcp.map_or(s.tx.packets, |t| u64::from(t.segs_out.get())),
+            packets_retrans: tcp.map(|t| t.total_retrans.get()),
+            duration: Secs(flow_duration(&s.tx)),
+            bytes: s.tx.bytes,
+            bytes_acked: tcp.map(|t| t.bytes_acked.get()),
+            bytes_retrans: tcp.map(|t| t.bytes_retrans.get()),
+            rto_ms: tcp.and_then(|t| {
+                let hz = ctx.hz?;
+                Some(t.rto_jiffies.get() as u64 * 1000 / hz.max(1) as u64)
+            }),
         };
-        let rx = |m: &mut Map<String, Value>| {
-            if let Some(ifc) = &iface {
-                m.insert("SockRxInterface".into(), ifc.clone().into());
-            }
-            if let Some(t) = &tcp {
-                m.insert("SockRxDataPackets".into(), t.data_segs_in.get().into());
-                m.insert("SockRxPackets".into(), t.segs_in.get().into());
-            } else {
-                m.insert("SockRxPackets".into(), s.rx.packets.into());
-            }
-            m.insert("SockRxDuration".into(), secs(flow_duration(&s.rx)));
-            m.insert("SockRxBytes".into(), s.rx.bytes.into());
-            if let Some(t) = &tcp {
-                m.insert("SockRTT".into(), secs(t.srtt_us.get() as i64 * 1000));
-            }
+        let rx = SockRx {
+            interface: iface,
+            data_packets: tcp.map(|t| t.data_segs_in.get()),
+            packets: tcp.map_or(s.rx.packets, |t| u64::from(t.segs_in.get())),
+            duration: Secs(flow_duration(&s.rx)),
+            bytes: s.rx.bytes,
+            rtt: tcp.map(|t| Secs(t.srtt_us.get() as i64 * 1000)),
         };
         // Client records put Tx before Rx, server records Rx before Tx (as kflowd).
-        if s.server {
-            rx(&mut m);
-            tx(&mut m);
-        } else {
-            tx(&mut m);
-            rx(&mut m);
+        sock.flows = SockFlows::new(s.server, tx, rx);
+        sock.app = s.app.map(|app| AppKeys {
+            app,
+            server: s.server,
+            tx: s.tx_msgs.clone(),
+            rx: s.rx_msgs.clone(),
+        });
+        Record {
+            info,
+            proc,
+            body: RecordBody::Sock(sock),
+            facts,
         }
-        m.insert(
-            "SockAge".into(),
-            secs(s.last_ns.saturating_sub(s.first_ns) as i64),
-        );
-        if let Some(app) = s.app {
-            m.insert("App".into(), app.name().into());
-            let suffix = match app {
-                App::Dns => "Dns",
-                App::Http => "Http",
-                App::Syslog => "Syslog",
-            };
-            let (first, second) = if s.server {
-                (("Rx", &s.rx_msgs), ("Tx", &s.tx_msgs))
-            } else {
-                (("Tx", &s.tx_msgs), ("Rx", &s.rx_msgs))
-            };
-            for (dir, msgs) in [first, second] {
-                if !msgs.is_empty() {
-                    let list = msgs.iter().cloned().map(Value::Object).collect();
-                    m.insert(format!("App{dir}{suffix}"), Value::Array(list));
-                }
-            }
-        }
-        m
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1259,190 +1174,140 @@ impl RecordsView {
         p: &ProcInfo,
         code: Option<u32>,
         last_ns: u64,
-        reason: &str,
-    ) -> Option<Map<String, Value>> {
+        reason: &'static str,
+    ) -> Option<Record> {
         if !self.cfg.monitors.contains(&Monitor::Process) || !p.exec_seen {
             return None;
         }
-        let mut m = self.info(ctx, "process", last_ns, reason);
-        self.proc_keys_of(ctx, &mut m, pid, tid, p, last_ns);
-        if let Some(exe) = &p.exe {
-            m.insert("ProcExe".into(), exe.clone().into());
-        }
-        let argv: Vec<Value> = p.argv.iter().cloned().map(Value::String).collect();
-        m.insert("ProcArgv".into(), Value::Array(argv));
-        if let Some(start) = p.exec_ns {
-            m.insert(
-                "ProcExecTime".into(),
-                kflowd_time(ctx.realtime_ns(start)).into(),
-            );
-        }
-        if let Some(code) = code {
-            m.insert("ProcExitCode".into(), ((code >> 8) & 0xff).into());
-            let sig = (code & 0x7f) as u64;
-            if sig != 0 {
-                m.insert(
-                    "ProcExitSignal".into(),
-                    symbols::signal_name(sig).unwrap_or_default().into(),
-                );
-            }
-        }
-        if p.exe_inode.is_some() && ctx.capture.as_ref().is_some_and(|c| c.checksums) {
-            m.insert("ProcMD5".into(), Value::Null);
-            m.insert("ProcSHA256".into(), Value::Null);
-        }
-        Some(m)
+        let info = self.info(ctx, Monitor::Process, last_ns, reason);
+        let mut facts = PendingFacts::default();
+        let proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        let checksums = p.exe_inode.is_some() && ctx.capture.as_ref().is_some_and(|c| c.checksums);
+        let record = ProcRecord {
+            exe: p.exe.clone(),
+            argv: p.argv.clone(),
+            exec_time: p.exec_ns.map(|start| kflowd_time(ctx.realtime_ns(start))),
+            exit_code: code.map(|code| (code >> 8) & 0xff),
+            exit_signal: code
+                .map(|code| (code & 0x7f) as u64)
+                .filter(|sig| *sig != 0)
+                .map(|sig| symbols::signal_name(sig).unwrap_or_default()),
+            md5: Fact::asked(checksums),
+            sha256: Fact::asked(checksums),
+        };
+        Some(Record {
+            info,
+            proc,
+            body: RecordBody::Proc(record),
+            facts,
+        })
     }
 
     /// The Info* keys of a record.
-    fn info(&self, ctx: &Context, monitor: &str, last_ns: u64, reason: &str) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("InfoSequenceNumber".into(), Value::Null); // numbered when emitted
-        m.insert(
-            "InfoTimestamp".into(),
-            kflowd_time(ctx.realtime_ns(last_ns)).into(),
-        );
-        m.insert("InfoMonitor".into(), monitor.into());
-        m.insert("InfoExport".into(), reason.into());
-        m.insert("InfoHostName".into(), ctx.hostname().into());
-        m.insert("InfoHostIP".into(), ctx.host_ip().into());
-        if let Some(t) = &self.cfg.token {
-            m.insert("InfoHostToken".into(), t.clone().into());
+    fn info(
+        &self,
+        ctx: &Context,
+        monitor: Monitor,
+        last_ns: u64,
+        reason: &'static str,
+    ) -> InfoKeys {
+        InfoKeys {
+            sequence: 0, // numbered when emitted
+            timestamp: kflowd_time(ctx.realtime_ns(last_ns)),
+            monitor,
+            export: reason,
+            host_name: ctx.hostname(),
+            host_ip: ctx.host_ip(),
+            host_token: self.cfg.token.clone(),
+            system: ctx.system(),
+            kernel: ctx.kernel(),
+            version: concat!("kellect-v", env!("CARGO_PKG_VERSION")),
+            uptime: Secs(last_ns.saturating_sub(ctx.start_boot_ns()) as i64),
         }
-        m.insert("InfoSystem".into(), ctx.system().into());
-        m.insert("InfoKernel".into(), ctx.kernel().into());
-        m.insert(
-            "InfoVersion".into(),
-            format!("kellect-v{}", env!("CARGO_PKG_VERSION")).into(),
-        );
-        m.insert(
-            "InfoUptime".into(),
-            secs(last_ns.saturating_sub(ctx.start_boot_ns()) as i64),
-        );
-        m
     }
 
-    fn proc_keys(&self, ctx: &Context, m: &mut Map<String, Value>, pid: u32, tid: u32, at_ns: u64) {
+    fn proc_keys(
+        &self,
+        ctx: &Context,
+        facts: &mut PendingFacts,
+        pid: u32,
+        tid: u32,
+        at_ns: u64,
+    ) -> ProcKeys {
         let p = self.procs.get(&pid).cloned().unwrap_or_default();
-        self.proc_keys_of(ctx, m, pid, tid, &p, at_ns);
+        self.proc_keys_of(ctx, facts, pid, tid, &p, at_ns)
     }
 
     fn proc_keys_of(
         &self,
         ctx: &Context,
-        m: &mut Map<String, Value>,
+        facts: &mut PendingFacts,
         pid: u32,
         tid: u32,
         p: &ProcInfo,
         at_ns: u64,
-    ) {
+    ) -> ProcKeys {
         let parent = self
             .procs
             .get(&p.ppid)
             .map(|pp| pp.comm.clone())
             .unwrap_or_default();
-        m.insert("ProcParent".into(), parent.into());
-        m.insert("Proc".into(), p.comm.clone().into());
+        let versions = ctx.capture.as_ref().is_some_and(|c| c.versions);
         if let Some(i) = &p.exe_inode {
-            if ctx.capture.as_ref().is_some_and(|c| c.versions) {
-                m.insert("ProcVersion".into(), Value::Null);
-            }
-            want_facts(ctx, m, i.dev.get(), i.ino.get(), "proc");
+            facts.proc = wants_facts(ctx).then_some((i.dev.get(), i.ino.get()));
         }
-        m.insert("ProcUser".into(), ctx.user(p.uid).into());
-        m.insert("ProcGroup".into(), ctx.group(p.gid).into());
-        m.insert("ProcPPID".into(), p.ppid.into());
-        m.insert("ProcPID".into(), pid.into());
-        m.insert("ProcTID".into(), tid.into());
-        m.insert("ProcUID".into(), p.uid.into());
-        m.insert("ProcGID".into(), p.gid.into());
-        if p.start_ns > 0 {
-            m.insert(
-                "ProcAge".into(),
-                secs(at_ns.saturating_sub(p.start_ns) as i64),
-            );
+        ProcKeys {
+            parent,
+            comm: p.comm.clone(),
+            exe_version: Fact::asked(p.exe_inode.is_some() && versions),
+            user: ctx.user(p.uid),
+            group: ctx.group(p.gid),
+            ppid: p.ppid,
+            pid,
+            tid,
+            uid: p.uid,
+            gid: p.gid,
+            age: (p.start_ns > 0).then(|| Secs(at_ns.saturating_sub(p.start_ns) as i64)),
         }
     }
 
     /// Numbers records in the order they leave: deterministic, 1, 2, ….
-    pub fn number(&mut self, records: &mut [Map<String, Value>]) {
-        for m in records {
+    pub fn number(&mut self, records: &mut [Record]) {
+        for r in records {
             self.seq += 1;
-            if let Some(v) = m.get_mut("InfoSequenceNumber") {
-                *v = self.seq.into();
-            }
+            r.info.sequence = self.seq;
         }
     }
 }
 
-/// Notes on a record that it shows facts about an inode (removed when it leaves), when the
-/// recording looked for facts at all (`-v`, `-c`): only then is a record held for them.
-fn want_facts(ctx: &Context, m: &mut Map<String, Value>, dev: u32, ino: u64, role: &str) {
-    if !ctx
-        .capture
+/// Whether the recording looked for facts at all (`-v`, `-c`): only then is a record held
+/// for them.
+fn wants_facts(ctx: &Context) -> bool {
+    ctx.capture
         .as_ref()
         .is_some_and(|c| c.versions || c.checksums)
-    {
-        return;
-    }
-    let entry = serde_json::json!([dev, ino, role]);
-    match m.get_mut(FACTS_KEY) {
-        Some(Value::Array(list)) => list.push(entry),
-        _ => {
-            m.insert(FACTS_KEY.into(), Value::Array(vec![entry]));
-        }
-    }
 }
 
-fn wanted_facts(m: &Map<String, Value>) -> Vec<(u32, u64)> {
-    let Some(Value::Array(list)) = m.get(FACTS_KEY) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|e| Some((e.get(0)?.as_u64()? as u32, e.get(1)?.as_u64()?)))
-        .collect()
-}
-
-/// One fact about a file, as text.
-type FactField = fn(&crate::meta::FileFacts) -> Option<String>;
-
-/// Fills the fact placeholders a record carries; the ones still unknown go.
-fn fill_facts(ctx: &Context, m: &mut Map<String, Value>) {
-    let Some(Value::Array(list)) = m.shift_remove(FACTS_KEY) else {
-        return;
-    };
-    for e in list {
-        let (Some(dev), Some(ino), Some(role)) = (
-            e.get(0).and_then(Value::as_u64),
-            e.get(1).and_then(Value::as_u64),
-            e.get(2).and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        let facts = ctx.facts.get(&(dev as u32, ino));
-        let keys: &[(&str, FactField)] = match role {
-            "proc" => &[
-                ("ProcVersion", |f| f.package_version.clone()),
-                ("ProcMD5", |f| f.md5.clone()),
-                ("ProcSHA256", |f| f.sha256.clone()),
-            ],
-            _ => &[
-                ("FileVersion", |f| f.package_version.clone()),
-                ("FileMD5", |f| f.md5.clone()),
-                ("FileSHA256", |f| f.sha256.clone()),
-            ],
-        };
-        for (key, get) in keys {
-            if let Some(slot) = m.get_mut(*key) {
-                match facts.and_then(get) {
-                    Some(v) => *slot = Value::String(v),
-                    None => {
-                        m.shift_remove(*key);
-                    }
-                }
-            }
+/// Fills the facts a record waits for; the ones still unknown go.
+fn fill_facts(ctx: &Context, r: &mut Record) {
+    if let Some(id) = r.facts.proc {
+        let facts = ctx.facts.get(&id);
+        r.proc
+            .exe_version
+            .resolve(facts.and_then(|f| f.package_version.as_ref()));
+        if let RecordBody::Proc(p) = &mut r.body {
+            p.md5.resolve(facts.and_then(|f| f.md5.as_ref()));
+            p.sha256.resolve(facts.and_then(|f| f.sha256.as_ref()));
         }
     }
+    if let (Some(id), RecordBody::File(file)) = (r.facts.file, &mut r.body) {
+        let facts = ctx.facts.get(&id);
+        file.version
+            .resolve(facts.and_then(|f| f.package_version.as_ref()));
+        file.md5.resolve(facts.and_then(|f| f.md5.as_ref()));
+        file.sha256.resolve(facts.and_then(|f| f.sha256.as_ref()));
+    }
+    r.facts = PendingFacts::default();
 }
 
 /// FilePermissions: the mode in octal and as `ls` shows it; the type letter is `?` when
@@ -1502,14 +1367,6 @@ pub fn tcp_state(state: u8) -> String {
         .map_or_else(|| format!("TCP_STATE_{state}"), |n| (*n).to_owned())
 }
 
-/// Seconds with exactly 9 decimals, from integer nanoseconds (exact, unlike an f64).
-pub fn secs(ns: i64) -> Value {
-    let sign = if ns < 0 { "-" } else { "" };
-    let abs = ns.unsigned_abs();
-    let text = format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000);
-    text.parse::<Number>().map_or(Value::from(0), Value::Number)
-}
-
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
 pub fn kflowd_time(realtime_ns: i64) -> String {
     let fmt = time::macros::format_description!(
@@ -1524,13 +1381,6 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seconds_are_exact() {
-        assert_eq!(secs(21_262_713_426).to_string(), "21.262713426");
-        assert_eq!(secs(48_490).to_string(), "0.000048490");
-        assert_eq!(secs(-1_500_000_000).to_string(), "-1.500000000");
-    }
 
     #[test]
     fn kflowd_times() {

@@ -1,0 +1,752 @@
+//! The records the records view prints, as types: a [`Record`] is the `Info*` and `Proc*`
+//! keys every record carries, then the keys of a file, socket or process record. Each
+//! field serializes under kflowd's key name (`#[serde(rename)]`) in declaration order,
+//! which is kflowd's order; a key absent from a record is a field left `None` (or a
+//! [`Fact`] left [`Fact::Absent`]). `--legend` lists exactly these keys: a test serializes
+//! a record of each kind with every field present and compares.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Number, Value};
+
+use super::protocols::App;
+use super::records::Monitor;
+
+/// A duration in integer nanoseconds, printed as seconds with exactly 9 decimals (exact,
+/// unlike an f64): `21.262713426`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Secs(pub i64);
+
+impl Secs {
+    /// The JSON number: `-1.500000000` for -1.5 s.
+    pub fn number(self) -> Number {
+        let ns = self.0;
+        let sign = if ns < 0 { "-" } else { "" };
+        let abs = ns.unsigned_abs();
+        let text = format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000);
+        text.parse::<Number>().unwrap_or_else(|_| Number::from(0))
+    }
+}
+
+impl Serialize for Secs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.number().serialize(s)
+    }
+}
+
+/// A fact about an executable that the recorder learned off the hot path (package
+/// version with `-v`, MD5/SHA-256 with `-c`) and stored a little after the records that
+/// name it: the record waits for it (see `RecordsView`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fact {
+    /// Not asked for at record time, or not found: the key is left out.
+    #[default]
+    Absent,
+    /// Asked for and not in yet; resolved before the record leaves (printed `null` if
+    /// it ever were not).
+    Pending,
+    /// The fact, as the recorder wrote it.
+    Known(String),
+}
+
+impl Fact {
+    /// Pending when `asked`, absent otherwise.
+    pub fn asked(asked: bool) -> Fact {
+        if asked {
+            Fact::Pending
+        } else {
+            Fact::Absent
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Fact::Absent)
+    }
+
+    /// A pending fact becomes `value`, or absent when the recording has none.
+    pub fn resolve(&mut self, value: Option<&String>) {
+        if *self == Fact::Pending {
+            *self = value.cloned().map_or(Fact::Absent, Fact::Known);
+        }
+    }
+}
+
+impl Serialize for Fact {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fact::Known(v) => s.serialize_str(v),
+            Fact::Absent | Fact::Pending => s.serialize_unit(),
+        }
+    }
+}
+
+impl Serialize for Monitor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The executables (device, inode) whose facts a record shows, and so waits for. Not
+/// printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingFacts {
+    /// The process's executable (`ProcVersion`, `ProcMD5`, `ProcSHA256`).
+    pub proc: Option<(u32, u64)>,
+    /// The record's file, an executable (`FileVersion`, `FileMD5`, `FileSHA256`).
+    pub file: Option<(u32, u64)>,
+}
+
+impl PendingFacts {
+    /// The (device, inode) pairs, process first.
+    pub fn wanted(&self) -> impl Iterator<Item = (u32, u64)> {
+        self.proc.into_iter().chain(self.file)
+    }
+}
+
+/// One record of the records view.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    #[serde(flatten)]
+    pub info: InfoKeys,
+    #[serde(flatten)]
+    pub proc: ProcKeys,
+    #[serde(flatten)]
+    pub body: RecordBody,
+    /// What the record waits for before it leaves.
+    #[serde(skip)]
+    pub facts: PendingFacts,
+}
+
+/// The keys that depend on the record's monitor.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RecordBody {
+    File(FileRecord),
+    Sock(SockRecord),
+    Proc(ProcRecord),
+}
+
+/// The `Info*` keys: where and why the record was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct InfoKeys {
+    /// Number of the record in this output, 1, 2, … in the order records leave; set when
+    /// the record is emitted.
+    #[serde(rename = "InfoSequenceNumber")]
+    pub sequence: u64,
+    /// Event time of the record's last event, kflowd's UTC format to the ns (the trace's
+    /// boot-time stamp through the recorded clock samples).
+    #[serde(rename = "InfoTimestamp")]
+    pub timestamp: String,
+    #[serde(rename = "InfoMonitor")]
+    pub monitor: Monitor,
+    /// Why the record left: `close`, `delete`, `rename`, `link`, `max-events`,
+    /// `process-exit`, `exit`, `tcp-close`, `idle`, `active`, `table-full`, `end-of-trace`.
+    #[serde(rename = "InfoExport")]
+    pub export: &'static str,
+    /// Host name of the recorded host (uname block of the trace).
+    #[serde(rename = "InfoHostName")]
+    pub host_name: String,
+    /// First non-loopback address of the recorded host (interfaces block).
+    #[serde(rename = "InfoHostIP")]
+    pub host_ip: String,
+    /// The token given with `-T`.
+    #[serde(rename = "InfoHostToken", skip_serializing_if = "Option::is_none")]
+    pub host_token: Option<String>,
+    /// Operating system of the recorded host (uname).
+    #[serde(rename = "InfoSystem")]
+    pub system: String,
+    /// Kernel release of the recorded host (uname).
+    #[serde(rename = "InfoKernel")]
+    pub kernel: String,
+    /// `kellect-v` and the version that replayed the trace.
+    #[serde(rename = "InfoVersion")]
+    pub version: &'static str,
+    /// From the start of the recording to `InfoTimestamp` (event time).
+    #[serde(rename = "InfoUptime")]
+    pub uptime: Secs,
+}
+
+/// The `Proc*` keys of every record: the process of its last event, from the process
+/// snapshot at record start, fork, exec and each event's common header (comm, ppid, uid,
+/// gid).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcKeys {
+    /// Name (comm) of the parent process; empty when the trace never named it.
+    #[serde(rename = "ProcParent")]
+    pub parent: String,
+    /// Name (comm, as the main thread set it) of the process.
+    #[serde(rename = "Proc")]
+    pub comm: String,
+    /// Package version of the executable (dpkg; recorded with `-v`).
+    #[serde(rename = "ProcVersion", skip_serializing_if = "Fact::is_absent")]
+    pub exe_version: Fact,
+    /// User name of `ProcUID` on the recorded host (users block).
+    #[serde(rename = "ProcUser")]
+    pub user: String,
+    /// Group name of `ProcGID` on the recorded host (groups block).
+    #[serde(rename = "ProcGroup")]
+    pub group: String,
+    #[serde(rename = "ProcPPID")]
+    pub ppid: u32,
+    /// Process id (tgid).
+    #[serde(rename = "ProcPID")]
+    pub pid: u32,
+    /// Thread id of the last event.
+    #[serde(rename = "ProcTID")]
+    pub tid: u32,
+    /// Real user id.
+    #[serde(rename = "ProcUID")]
+    pub uid: u32,
+    /// Real group id.
+    #[serde(rename = "ProcGID")]
+    pub gid: u32,
+    /// Since the process started (fork, or its start time in the snapshot); left out when
+    /// neither was seen.
+    #[serde(rename = "ProcAge", skip_serializing_if = "Option::is_none")]
+    pub age: Option<Secs>,
+}
+
+/// A file record: one file touched by one process, its events aggregated. The attributes
+/// are the inode model's after the last event (`struct inode` fields the BPF side copies
+/// at open, exec and each fd-based syscall, updated by path-based syscalls); one no
+/// syscall revealed is left out.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileRecord {
+    /// Directory of the file, ending in `/` (resolved against the cwd or dirfd).
+    #[serde(rename = "FilePath")]
+    pub dir: String,
+    /// File name (the new name after a rename).
+    #[serde(rename = "File")]
+    pub name: String,
+    /// The old name of a renamed file; the target of a link.
+    #[serde(rename = "FileOrigin", skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Package version of the file, executables only (dpkg; `-v`).
+    #[serde(rename = "FileVersion", skip_serializing_if = "Fact::is_absent")]
+    pub version: Fact,
+    /// `regular`, `symlink` or `hardlink` (the record of a link being made).
+    #[serde(rename = "FileMode")]
+    pub mode: &'static str,
+    /// Number of events aggregated.
+    #[serde(rename = "FileEventCount")]
+    pub event_count: u32,
+    #[serde(rename = "FileEvents")]
+    pub events: FileEvents,
+    /// From the first to the last event.
+    #[serde(rename = "FileEventsDuration")]
+    pub events_duration: Secs,
+    /// Inode number (`i_ino`).
+    #[serde(rename = "FileInode", skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    /// Hard links (`i_nlink`, counted through link, unlink and rename).
+    #[serde(rename = "FileInodeLinkCount", skip_serializing_if = "Option::is_none")]
+    pub link_count: Option<u32>,
+    /// Device (`i_sb->s_dev`) with what is mounted there (mounts block).
+    #[serde(rename = "FileDevice", skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// `i_mode` in octal and as `ls` shows it (`?` type: never shown, type unknown).
+    #[serde(rename = "FilePermissions", skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+    /// Owner's user name (`i_uid`, users block).
+    #[serde(rename = "FileUser", skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Owner's group name (`i_gid`, groups block).
+    #[serde(rename = "FileGroup", skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(rename = "FileUID", skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(rename = "FileGID", skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Bytes (`i_size`; a truncate by path sets it).
+    #[serde(rename = "FileSize", skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Bytes gained (or lost) from before the first event to the last; only if not 0.
+    #[serde(rename = "FileSizeChange", skip_serializing_if = "Option::is_none")]
+    pub size_change: Option<i64>,
+    /// `i_atime`, kflowd's UTC format.
+    #[serde(rename = "FileAccessTime", skip_serializing_if = "Option::is_none")]
+    pub access_time: Option<String>,
+    /// `i_ctime`, kflowd's UTC format.
+    #[serde(
+        rename = "FileStatusChangeTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_change_time: Option<String>,
+    /// `i_mtime`, kflowd's UTC format.
+    #[serde(
+        rename = "FileModificationTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub modification_time: Option<String>,
+    /// How far `i_mtime` moved during the record; only if not 0.
+    #[serde(
+        rename = "FileModificationTimeChange",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub modification_time_change: Option<Secs>,
+    /// MD5 of the file, executables only (`-c`).
+    #[serde(rename = "FileMD5", skip_serializing_if = "Fact::is_absent")]
+    pub md5: Fact,
+    /// SHA-256 of the file, executables only (`-c`).
+    #[serde(rename = "FileSHA256", skip_serializing_if = "Fact::is_absent")]
+    pub sha256: Fact,
+}
+
+/// The kflowd `FileEvents` kinds, in kflowd's order (the index into [`FileEvents`]).
+pub const FILE_EVENTS: [&str; 11] = [
+    "CREATE",
+    "OPEN",
+    "OPEN_EXEC",
+    "ACCESS",
+    "ATTRIB",
+    "MODIFY",
+    "CLOSE_WRITE",
+    "CLOSE_NOWRITE",
+    "MOVED_FROM",
+    "MOVED_TO",
+    "DELETE",
+];
+
+/// Events by kind (indexed as [`FILE_EVENTS`]); printed as an object of the non-zero
+/// counts, in that order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileEvents(pub [u32; 11]);
+
+impl FileEvents {
+    /// (kind, count) of the non-zero counts, in kflowd's order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        FILE_EVENTS
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+    }
+}
+
+impl Serialize for FileEvents {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (k, n) in self.nonzero() {
+            m.serialize_entry(k, &n)?;
+        }
+        m.end()
+    }
+}
+
+/// A socket record: one socket (the kernel's `struct sock` address is its identity), its
+/// traffic since the last export. Identity from the BPF side's copy of `struct sock`
+/// (`sock_common` addresses and ports) at each socket syscall; TCP counters from
+/// `struct tcp_sock` at each state change (`inet_sock_set_state`, `tcp_*` tracepoints).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SockRecord {
+    /// `TCP` or `UDP` (`sk_protocol`); left out for UNIX sockets.
+    #[serde(rename = "SockProtocol", skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    /// `CLIENT` or `SERVER` (listened, accepted, or received first).
+    #[serde(rename = "SockRole")]
+    pub role: &'static str,
+    /// TCP state at export (`TCP_ESTABLISHED`, …), from the last state change seen.
+    #[serde(rename = "SockState", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// An RST ended the connection: `RX` (received) or `TX` (sent).
+    #[serde(rename = "SockReset", skip_serializing_if = "Option::is_none")]
+    pub reset: Option<&'static str>,
+    /// `AF_INET`, `AF_INET6` or `AF_UNIX` (`skc_family`).
+    #[serde(rename = "SockFamily")]
+    pub family: String,
+    #[serde(rename = "SockLocalIP", skip_serializing_if = "Option::is_none")]
+    pub local_ip: Option<String>,
+    #[serde(rename = "SockLocalPort", skip_serializing_if = "Option::is_none")]
+    pub local_port: Option<u16>,
+    /// The remote address; for an unconnected (UDP) socket the peer it last sent to or
+    /// received from (sendto/recvfrom address).
+    #[serde(rename = "SockRemoteIP", skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<String>,
+    #[serde(rename = "SockRemotePort", skip_serializing_if = "Option::is_none")]
+    pub remote_port: Option<u16>,
+    /// UNIX socket path (`@name`: abstract), from connect, bind or sendto.
+    #[serde(rename = "SockAddress", skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(flatten)]
+    pub flows: SockFlows,
+    /// From the socket's first to its last event in this record.
+    #[serde(rename = "SockAge")]
+    pub age: Secs,
+    #[serde(flatten)]
+    pub app: Option<AppKeys>,
+}
+
+/// The two directions of a socket: a client record puts Tx first, a server record Rx
+/// (as kflowd).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum SockFlows {
+    Client(ClientFlows),
+    Server(ServerFlows),
+}
+
+impl Default for SockFlows {
+    fn default() -> Self {
+        SockFlows::Client(ClientFlows::default())
+    }
+}
+
+impl SockFlows {
+    pub fn new(server: bool, tx: SockTx, rx: SockRx) -> Self {
+        if server {
+            SockFlows::Server(ServerFlows { rx, tx })
+        } else {
+            SockFlows::Client(ClientFlows { tx, rx })
+        }
+    }
+
+    pub fn tx(&self) -> &SockTx {
+        match self {
+            SockFlows::Client(c) => &c.tx,
+            SockFlows::Server(s) => &s.tx,
+        }
+    }
+
+    pub fn rx(&self) -> &SockRx {
+        match self {
+            SockFlows::Client(c) => &c.rx,
+            SockFlows::Server(s) => &s.rx,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientFlows {
+    #[serde(flatten)]
+    pub tx: SockTx,
+    #[serde(flatten)]
+    pub rx: SockRx,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerFlows {
+    #[serde(flatten)]
+    pub rx: SockRx,
+    #[serde(flatten)]
+    pub tx: SockTx,
+}
+
+/// What the process sent. Counts without a TCP state change come from the send
+/// syscalls' return values; the TCP ones from `struct tcp_sock`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SockTx {
+    /// Interface of the connection, `index:name:mac` (`sk_rx_dst_ifindex`, interfaces
+    /// block).
+    #[serde(rename = "SockTxInterface", skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// TCP segments sent with data (`data_segs_out`).
+    #[serde(rename = "SockTxDataPackets", skip_serializing_if = "Option::is_none")]
+    pub data_packets: Option<u32>,
+    /// TCP: segments sent (`segs_out`); UDP and UNIX: messages sent (syscalls, sendmmsg's
+    /// return value).
+    #[serde(rename = "SockTxPackets")]
+    pub packets: u64,
+    /// TCP segments retransmitted (`total_retrans`).
+    #[serde(
+        rename = "SockTxPacketsRetrans",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub packets_retrans: Option<u32>,
+    /// From the first to the last send.
+    #[serde(rename = "SockTxDuration")]
+    pub duration: Secs,
+    /// Payload bytes the send syscalls returned.
+    #[serde(rename = "SockTxBytes")]
+    pub bytes: u64,
+    /// TCP bytes acknowledged by the peer (`bytes_acked`).
+    #[serde(rename = "SockTxBytesAcked", skip_serializing_if = "Option::is_none")]
+    pub bytes_acked: Option<u64>,
+    /// TCP bytes retransmitted (`bytes_retrans`).
+    #[serde(rename = "SockTxBytesRetrans", skip_serializing_if = "Option::is_none")]
+    pub bytes_retrans: Option<u64>,
+    /// TCP retransmission timeout in ms (`icsk_rto` jiffies, with the recorded HZ).
+    #[serde(rename = "SockTxRTO", skip_serializing_if = "Option::is_none")]
+    pub rto_ms: Option<u64>,
+}
+
+/// What the process received (as [`SockTx`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SockRx {
+    /// Interface the connection's packets were last received on, `index:name:mac`.
+    #[serde(rename = "SockRxInterface", skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// TCP segments received with data (`data_segs_in`).
+    #[serde(rename = "SockRxDataPackets", skip_serializing_if = "Option::is_none")]
+    pub data_packets: Option<u32>,
+    /// TCP: segments received (`segs_in`); UDP and UNIX: messages received.
+    #[serde(rename = "SockRxPackets")]
+    pub packets: u64,
+    /// From the first to the last receive.
+    #[serde(rename = "SockRxDuration")]
+    pub duration: Secs,
+    /// Payload bytes the receive syscalls returned.
+    #[serde(rename = "SockRxBytes")]
+    pub bytes: u64,
+    /// TCP smoothed round-trip time (`srtt_us`).
+    #[serde(rename = "SockRTT", skip_serializing_if = "Option::is_none")]
+    pub rtt: Option<Secs>,
+}
+
+/// The application protocol decoded on a socket, and up to 4 messages each way (the
+/// protocol decoders' keys: see `protocols::legend`).
+#[derive(Debug, Clone)]
+pub struct AppKeys {
+    pub app: App,
+    /// A server's record puts its received messages first.
+    pub server: bool,
+    pub tx: Vec<Map<String, Value>>,
+    pub rx: Vec<Map<String, Value>>,
+}
+
+/// The message keys of each protocol: `[sent, received]`.
+pub const APP_MESSAGE_KEYS: [(App, [&str; 2]); 3] = [
+    (App::Dns, ["AppTxDns", "AppRxDns"]),
+    (App::Http, ["AppTxHttp", "AppRxHttp"]),
+    (App::Syslog, ["AppTxSyslog", "AppRxSyslog"]),
+];
+
+impl AppKeys {
+    /// (key, messages) in output order, empty lists included.
+    pub fn messages(&self) -> [(&'static str, &[Map<String, Value>]); 2] {
+        let [tx_key, rx_key] = APP_MESSAGE_KEYS
+            .iter()
+            .find(|(a, _)| *a == self.app)
+            .map_or(["AppTx", "AppRx"], |(_, keys)| *keys);
+        let tx = (tx_key, self.tx.as_slice());
+        let rx = (rx_key, self.rx.as_slice());
+        if self.server {
+            [rx, tx]
+        } else {
+            [tx, rx]
+        }
+    }
+}
+
+impl Serialize for AppKeys {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("App", self.app.name())?;
+        for (key, msgs) in self.messages() {
+            if !msgs.is_empty() {
+                m.serialize_entry(key, msgs)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A process record: one process that exec'd, at its exit (or the end of the trace).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcRecord {
+    /// The executable exec ran, as the kernel resolved it (`linux_binprm` filename).
+    #[serde(rename = "ProcExe", skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// The arguments (the first 16, from the exec record).
+    #[serde(rename = "ProcArgv")]
+    pub argv: Vec<String>,
+    /// When exec ran, kflowd's UTC format (event time).
+    #[serde(rename = "ProcExecTime", skip_serializing_if = "Option::is_none")]
+    pub exec_time: Option<String>,
+    /// Exit status 0-255 (`task_struct.exit_code >> 8`).
+    #[serde(rename = "ProcExitCode", skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u32>,
+    /// The signal that ended the process (`exit_code & 0x7f`), if one did.
+    #[serde(rename = "ProcExitSignal", skip_serializing_if = "Option::is_none")]
+    pub exit_signal: Option<String>,
+    /// MD5 of the executable (`-c`).
+    #[serde(rename = "ProcMD5", skip_serializing_if = "Fact::is_absent")]
+    pub md5: Fact,
+    /// SHA-256 of the executable (`-c`).
+    #[serde(rename = "ProcSHA256", skip_serializing_if = "Fact::is_absent")]
+    pub sha256: Fact,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A record of `body` with every Info and Proc key present.
+    pub(crate) fn full(monitor: Monitor, body: RecordBody) -> Record {
+        Record {
+            info: InfoKeys {
+                sequence: 1,
+                timestamp: "t".into(),
+                monitor,
+                export: "close",
+                host_name: "h".into(),
+                host_ip: "1.2.3.4".into(),
+                host_token: Some("tok".into()),
+                system: "Linux".into(),
+                kernel: "6.18".into(),
+                version: "kellect-v0",
+                uptime: Secs(1),
+            },
+            proc: ProcKeys {
+                exe_version: Fact::Known("1".into()),
+                age: Some(Secs(2)),
+                ..ProcKeys::default()
+            },
+            body,
+            facts: PendingFacts::default(),
+        }
+    }
+
+    /// One record of each kind (and one socket record per protocol, client side), every
+    /// key present.
+    pub(crate) fn every_key() -> Vec<Record> {
+        let known = || Fact::Known("x".into());
+        let mut out = vec![
+            full(
+                Monitor::Process,
+                RecordBody::Proc(ProcRecord {
+                    exe: Some("/bin/x".into()),
+                    exec_time: Some("t".into()),
+                    exit_code: Some(0),
+                    exit_signal: Some("SIGKILL".into()),
+                    md5: known(),
+                    sha256: known(),
+                    ..ProcRecord::default()
+                }),
+            ),
+            full(
+                Monitor::Filesystem,
+                RecordBody::File(FileRecord {
+                    origin: Some("o".into()),
+                    version: known(),
+                    events: FileEvents([1; 11]),
+                    inode: Some(1),
+                    link_count: Some(1),
+                    device: Some("d".into()),
+                    permissions: Some("p".into()),
+                    user: Some("u".into()),
+                    group: Some("g".into()),
+                    uid: Some(0),
+                    gid: Some(0),
+                    size: Some(0),
+                    size_change: Some(1),
+                    access_time: Some("t".into()),
+                    status_change_time: Some("t".into()),
+                    modification_time: Some("t".into()),
+                    modification_time_change: Some(Secs(1)),
+                    md5: known(),
+                    sha256: known(),
+                    ..FileRecord::default()
+                }),
+            ),
+        ];
+        for (app, _) in APP_MESSAGE_KEYS {
+            let tx = SockTx {
+                interface: Some("i".into()),
+                data_packets: Some(1),
+                packets_retrans: Some(1),
+                bytes_acked: Some(1),
+                bytes_retrans: Some(1),
+                rto_ms: Some(1),
+                ..SockTx::default()
+            };
+            let rx = SockRx {
+                interface: Some("i".into()),
+                data_packets: Some(1),
+                rtt: Some(Secs(1)),
+                ..SockRx::default()
+            };
+            let msg = Map::from_iter([("k".to_owned(), Value::from(1))]);
+            out.push(full(
+                Monitor::Socket,
+                RecordBody::Sock(SockRecord {
+                    protocol: Some("TCP"),
+                    state: Some("TCP_CLOSE".into()),
+                    reset: Some("RX"),
+                    local_ip: Some("a".into()),
+                    local_port: Some(1),
+                    remote_ip: Some("b".into()),
+                    remote_port: Some(2),
+                    address: Some("/run/x".into()),
+                    flows: SockFlows::new(false, tx, rx),
+                    app: Some(AppKeys {
+                        app,
+                        server: false,
+                        tx: vec![msg.clone()],
+                        rx: vec![msg],
+                    }),
+                    ..SockRecord::default()
+                }),
+            ));
+        }
+        out
+    }
+
+    fn keys(r: &Record) -> Vec<String> {
+        match serde_json::to_value(r).unwrap() {
+            Value::Object(m) => m.keys().cloned().collect(),
+            other => panic!("a record serializes as an object, not {other}"),
+        }
+    }
+
+    #[test]
+    fn the_legend_lists_exactly_the_keys_of_the_record_types_in_their_order() {
+        let mut typed: Vec<String> = Vec::new();
+        for r in every_key() {
+            for k in keys(&r) {
+                if !typed.contains(&k) {
+                    typed.push(k);
+                }
+            }
+        }
+        let message_keys: Vec<&str> = super::super::protocols::legend()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let legend: Vec<String> = super::super::legend::legend()
+            .into_iter()
+            .map(|(k, _)| k.to_owned())
+            .filter(|k| !message_keys.contains(&k.as_str()))
+            .collect();
+        assert_eq!(legend, typed, "legend (left) and record types (right)");
+    }
+
+    #[test]
+    fn a_server_record_puts_rx_first_and_pending_facts_are_not_printed() {
+        let mut r = every_key().pop().unwrap();
+        let RecordBody::Sock(s) = &mut r.body else {
+            unreachable!()
+        };
+        s.flows = SockFlows::new(true, s.flows.tx().clone(), s.flows.rx().clone());
+        if let Some(a) = &mut s.app {
+            a.server = true;
+        }
+        r.facts.proc = Some((1, 2));
+        let k = keys(&r);
+        let at = |key: &str| k.iter().position(|x| x == key).unwrap();
+        assert!(at("SockRxInterface") < at("SockTxInterface"), "{k:?}");
+        assert!(at("SockRTT") < at("SockTxInterface"), "{k:?}");
+        assert!(at("AppRxSyslog") < at("AppTxSyslog"), "{k:?}");
+        assert!(!k.iter().any(|x| x.contains('\0') || x.is_empty()), "{k:?}");
+    }
+
+    #[test]
+    fn facts_resolve_once() {
+        let mut f = Fact::asked(true);
+        assert_eq!(serde_json::to_string(&f).unwrap(), "null");
+        f.resolve(Some(&"abc".to_owned()));
+        assert_eq!(f, Fact::Known("abc".into()));
+        f.resolve(None);
+        assert_eq!(f, Fact::Known("abc".into()));
+        let mut g = Fact::asked(true);
+        g.resolve(None);
+        assert!(g.is_absent());
+        assert!(Fact::asked(false).is_absent());
+    }
+
+    #[test]
+    fn seconds_are_exact() {
+        assert_eq!(Secs(21_262_713_426).number().to_string(), "21.262713426");
+        assert_eq!(Secs(48_490).number().to_string(), "0.000048490");
+        assert_eq!(Secs(-1_500_000_000).number().to_string(), "-1.500000000");
+    }
+}
