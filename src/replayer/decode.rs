@@ -5,7 +5,7 @@ use crate::abi::{
     self, InodeAttrs, Record, RecordHeader, Records, SockInfo, SockStateRecord, EXIT_F_GROUP_DEAD,
     EXIT_F_GROUP_EXIT, SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
 };
-use crate::syscalls::{self, Out};
+use crate::syscalls::{self, Out, Src};
 use zerocopy::FromBytes;
 
 /// Fields every record has (the decoded `rec_hdr`).
@@ -191,6 +191,19 @@ impl Syscall {
     /// The syscall, `None` for an id this build does not know.
     pub fn ksys(&self) -> Option<crate::syscalls::Ksys> {
         crate::syscalls::Ksys::from_id(self.id)
+    }
+
+    /// The value a table entry names: a raw argument, a constant, or what the kernel
+    /// filled in (0 when the record lacks it: an argument past the sixth, an openat2
+    /// whose `open_how` was not read).
+    pub fn value(&self, src: Src) -> u64 {
+        match (src, &self.filled) {
+            (Src::Arg(i), _) => self.args.get(i as usize).copied().unwrap_or(0),
+            (Src::Const(v), _) => v,
+            (Src::OpenHowFlags, Filled::OpenHow { flags, .. }) => *flags,
+            (Src::OpenHowMode, Filled::OpenHow { mode, .. }) => *mode,
+            (Src::OpenHowFlags | Src::OpenHowMode, _) => 0,
+        }
     }
 }
 

@@ -802,6 +802,7 @@ impl<'c, 'w> Engine<'c, 'w> {
                     event,
                     resolved,
                     arch,
+                    catalogue: crate::syscalls::CATALOGUE,
                 };
                 output::render_event(&view, format, udp)
             })
