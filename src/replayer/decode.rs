@@ -224,17 +224,26 @@ pub fn text(bytes: &[u8]) -> String {
 /// Decodes every record of a frame. A malformed record ends the frame (nothing after it
 /// can be located); what came before it is kept and the error is returned beside it.
 pub fn decode_frame(raw: &[u8]) -> (Vec<Event>, Option<abi::AbiError>) {
+    decode_frame_with(raw, &syscalls::CATALOGUE)
+}
+
+/// [`decode_frame`] with the syscall table `catalogue`: what a syscall record's tail holds
+/// (which paths, what the kernel filled in) is read from its row there.
+pub fn decode_frame_with(
+    raw: &[u8],
+    catalogue: &syscalls::Catalogue<'_>,
+) -> (Vec<Event>, Option<abi::AbiError>) {
     let mut out = Vec::new();
     for record in Records::new(raw) {
         match record {
-            Ok(record) => out.push(decode_record(&record)),
+            Ok(record) => out.push(decode_record(&record, catalogue)),
             Err(e) => return (out, Some(e)),
         }
     }
     (out, None)
 }
 
-fn decode_record(record: &Record<'_>) -> Event {
+fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Event {
     let common = Common::from_header(record.header());
     let body = match record {
         Record::Fork(r) => Body::Fork {
@@ -277,7 +286,7 @@ fn decode_record(record: &Record<'_>) -> Event {
         }
         Record::Syscall { rec, tail } => {
             let id = rec.hdr.syscall.get();
-            let capture = syscalls::by_id(id).map(|s| {
+            let capture = catalogue.row(id).map(|s| {
                 if common.compat {
                     syscalls::compat_capture(s.capture)
                 } else {
