@@ -3,6 +3,8 @@
 //! captures each one (`struct sc_desc`). Recorder and replayer share this table; records
 //! carry only the kellect id, so a trace decodes the same whatever its architecture.
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 /// Event groups (`G_*` in records.h), selected with `kellect record -e`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
@@ -92,6 +94,107 @@ pub enum Payload {
     Msg(u8),
     /// A `struct mmsghdr` array argument: the first message's iovecs.
     Mmsg(u8),
+}
+
+/// `enum sc_addr_kind` (records.h): `sc_desc.addr_kind` of [`Addr`].
+pub const A_NONE: u8 = 0;
+pub const A_IN: u8 = 1;
+pub const A_OUT: u8 = 2;
+pub const A_MSG: u8 = 3;
+/// `enum sc_out_kind` (records.h): `sc_desc.out_kind` of [`Out`].
+pub const O_NONE: u8 = 0;
+pub const O_STAT: u8 = 1;
+pub const O_STATX: u8 = 2;
+pub const O_FDPAIR: u8 = 3;
+pub const O_OPENHOW: u8 = 4;
+/// `enum sc_payload_kind` (records.h): `sc_desc.payload_kind` of [`Payload`].
+pub const P_NONE: u8 = 0;
+pub const P_BUF: u8 = 1;
+pub const P_IOV: u8 = 2;
+pub const P_MSG: u8 = 3;
+pub const P_MMSG: u8 = 4;
+/// `enum kl_app` (records.h): the application protocol whose payloads a socket's
+/// records carry (values of the BPF "ports" map and of `kl_sock.app`; 0: none).
+pub const APP_NONE: u8 = 0;
+pub const APP_DNS: u8 = 1;
+pub const APP_HTTP: u8 = 2;
+pub const APP_SYSLOG: u8 = 3;
+
+/// `struct sc_desc` (records.h): how the BPF side captures one syscall, the value of its
+/// "syscalls" array map. 16 bytes in the host's byte order (a map value, never stored in
+/// a trace); argument numbers are 1-based (0: none). A test checks its size and offsets
+/// against the C layout (and, in a recording build, against the skeleton's type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct ScDesc {
+    /// kellect id (`enum ksys`).
+    pub ksys: u16,
+    /// [`Group::bit`] (`enum sc_group`).
+    pub group: u8,
+    /// `D_*` (`enum sc_flag`).
+    pub flags: u8,
+    pub path0: u8,
+    pub path1: u8,
+    pub fd_arg: u8,
+    /// `A_*`.
+    pub addr_kind: u8,
+    pub addr_arg: u8,
+    pub addr_len_arg: u8,
+    /// `O_*`.
+    pub out_kind: u8,
+    pub out_arg: u8,
+    /// `P_*`.
+    pub payload_kind: u8,
+    pub payload_arg: u8,
+    pub _pad: u16,
+}
+
+impl ScDesc {
+    /// The descriptor of a row: its id, group and capture.
+    pub fn new(s: &Syscall) -> ScDesc {
+        let c = &s.capture;
+        let (addr_kind, addr_arg, addr_len_arg) = match c.addr {
+            Addr::None => (A_NONE, 0, 0),
+            Addr::In(a, l) => (A_IN, a, l),
+            Addr::Out(a, l) => (A_OUT, a, l),
+            Addr::Msg(a) => (A_MSG, a, 0),
+        };
+        let (out_kind, out_arg) = match c.out {
+            Out::None => (O_NONE, 0),
+            Out::Stat(a) => (O_STAT, a),
+            Out::Statx(a) => (O_STATX, a),
+            Out::FdPair(a) => (O_FDPAIR, a),
+            Out::OpenHow(a) => (O_OPENHOW, a),
+        };
+        let (payload_kind, payload_arg) = match c.payload {
+            Payload::None => (P_NONE, 0),
+            Payload::Buf(a) => (P_BUF, a),
+            Payload::Iov(a) => (P_IOV, a),
+            Payload::Msg(a) => (P_MSG, a),
+            Payload::Mmsg(a) => (P_MMSG, a),
+        };
+        ScDesc {
+            ksys: s.id,
+            group: s.group.bit(),
+            flags: c.flags,
+            path0: c.path0,
+            path1: c.path1,
+            fd_arg: c.fd_arg,
+            addr_kind,
+            addr_arg,
+            addr_len_arg,
+            out_kind,
+            out_arg,
+            payload_kind,
+            payload_arg,
+            _pad: 0,
+        }
+    }
+
+    /// Its bytes, as the map stores them.
+    pub fn to_bytes(self) -> [u8; 16] {
+        zerocopy::transmute!(self)
+    }
 }
 
 /// The event types of the catalogue (Kellect's 38), by group: what a syscall (or a
@@ -1748,48 +1851,9 @@ pub fn name(id: u16) -> Option<&'static str> {
     by_id(id).map(|s| s.name)
 }
 
-/// The `struct sc_desc` bytes for the BPF "syscalls" map (16 bytes, records.h layout).
+/// The `struct sc_desc` bytes for the BPF "syscalls" map ([`ScDesc`]).
 pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
-    let c = &s.capture;
-    let (addr_kind, addr_arg, addr_len_arg) = match c.addr {
-        Addr::None => (0, 0, 0),
-        Addr::In(a, l) => (1, a, l),
-        Addr::Out(a, l) => (2, a, l),
-        Addr::Msg(a) => (3, a, 0),
-    };
-    let (out_kind, out_arg) = match c.out {
-        Out::None => (0, 0),
-        Out::Stat(a) => (1, a),
-        Out::Statx(a) => (2, a),
-        Out::FdPair(a) => (3, a),
-        Out::OpenHow(a) => (4, a),
-    };
-    let (payload_kind, payload_arg) = match c.payload {
-        Payload::None => (0, 0),
-        Payload::Buf(a) => (1, a),
-        Payload::Iov(a) => (2, a),
-        Payload::Msg(a) => (3, a),
-        Payload::Mmsg(a) => (4, a),
-    };
-    let id = s.id.to_le_bytes();
-    [
-        id[0],
-        id[1],
-        s.group.bit(),
-        c.flags,
-        c.path0,
-        c.path1,
-        c.fd_arg,
-        addr_kind,
-        addr_arg,
-        addr_len_arg,
-        out_kind,
-        out_arg,
-        payload_kind,
-        payload_arg,
-        0,
-        0,
-    ]
+    ScDesc::new(s).to_bytes()
 }
 
 #[cfg(test)]
@@ -1998,6 +2062,159 @@ mod tests {
             assert!(sched || refined || from_row, "{}", t.name());
             assert_eq!(EventType::from_name(t.name()), Some(t));
         }
+    }
+
+    /// The enumerators of `enum name` in records.h, as (name, value).
+    fn records_h_enum(name: &str) -> Vec<(String, u32)> {
+        let h = include_str!("../bpf/records.h");
+        let start = h.find(&format!("enum {name} {{")).unwrap();
+        let body = &h[start..start + h[start..].find("};").unwrap()];
+        let body = body.split_once('{').unwrap().1;
+        let mut out = Vec::new();
+        for line in body.lines() {
+            let code = line.split("/*").next().unwrap();
+            for item in code.split(',') {
+                let Some((k, v)) = item.split_once('=') else {
+                    continue;
+                };
+                let v = v.trim();
+                let value = match v.split_once("<<") {
+                    Some((a, b)) => {
+                        a.trim().parse::<u32>().unwrap() << b.trim().parse::<u32>().unwrap()
+                    }
+                    None => v.parse().unwrap(),
+                };
+                out.push((k.trim().to_owned(), value));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn desc_enums_match_records_h() {
+        let check = |name: &str, rust: &[(&str, u32)]| {
+            let c = records_h_enum(name);
+            let rust: Vec<(String, u32)> = rust.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            assert_eq!(c, rust, "enum {name}");
+        };
+        let g = |g: Group| g.bit() as u32;
+        check(
+            "sc_group",
+            &[
+                ("G_FILE", g(Group::File)),
+                ("G_PROCESS", g(Group::Process)),
+                ("G_NETWORK", g(Group::Network)),
+                ("G_PERMISSION", g(Group::Permission)),
+            ],
+        );
+        let d = |v: u8| v as u32;
+        check(
+            "sc_flag",
+            &[
+                ("D_RET_FD", d(D_RET_FD)),
+                ("D_CONTEXT", d(D_CONTEXT)),
+                ("D_FAILURE_ONLY", d(D_FAILURE_ONLY)),
+                ("D_FCNTL_DUP", d(D_FCNTL_DUP)),
+                ("D_UID16", d(D_UID16)),
+                ("D_PGOFF", d(D_PGOFF)),
+                ("D_SPLIT64_2", d(D_SPLIT64_2)),
+                ("D_SPLIT64_4", d(D_SPLIT64_4)),
+            ],
+        );
+        check(
+            "sc_addr_kind",
+            &[
+                ("A_NONE", d(A_NONE)),
+                ("A_IN", d(A_IN)),
+                ("A_OUT", d(A_OUT)),
+                ("A_MSG", d(A_MSG)),
+            ],
+        );
+        check(
+            "sc_out_kind",
+            &[
+                ("O_NONE", d(O_NONE)),
+                ("O_STAT", d(O_STAT)),
+                ("O_STATX", d(O_STATX)),
+                ("O_FDPAIR", d(O_FDPAIR)),
+                ("O_OPENHOW", d(O_OPENHOW)),
+            ],
+        );
+        check(
+            "sc_payload_kind",
+            &[
+                ("P_NONE", d(P_NONE)),
+                ("P_BUF", d(P_BUF)),
+                ("P_IOV", d(P_IOV)),
+                ("P_MSG", d(P_MSG)),
+                ("P_MMSG", d(P_MMSG)),
+            ],
+        );
+        check(
+            "kl_app",
+            &[
+                ("APP_NONE", d(APP_NONE)),
+                ("APP_DNS", d(APP_DNS)),
+                ("APP_HTTP", d(APP_HTTP)),
+                ("APP_SYSLOG", d(APP_SYSLOG)),
+            ],
+        );
+    }
+
+    #[test]
+    fn sc_desc_layout_matches_records_h() {
+        use std::mem::offset_of;
+        // struct sc_desc: __u16 ksys, twelve __u8, __u16 _pad.
+        assert_eq!(size_of::<ScDesc>(), 16);
+        assert_eq!(offset_of!(ScDesc, ksys), 0);
+        assert_eq!(offset_of!(ScDesc, group), 2);
+        assert_eq!(offset_of!(ScDesc, flags), 3);
+        assert_eq!(offset_of!(ScDesc, path0), 4);
+        assert_eq!(offset_of!(ScDesc, path1), 5);
+        assert_eq!(offset_of!(ScDesc, fd_arg), 6);
+        assert_eq!(offset_of!(ScDesc, addr_kind), 7);
+        assert_eq!(offset_of!(ScDesc, addr_arg), 8);
+        assert_eq!(offset_of!(ScDesc, addr_len_arg), 9);
+        assert_eq!(offset_of!(ScDesc, out_kind), 10);
+        assert_eq!(offset_of!(ScDesc, out_arg), 11);
+        assert_eq!(offset_of!(ScDesc, payload_kind), 12);
+        assert_eq!(offset_of!(ScDesc, payload_arg), 13);
+        assert_eq!(offset_of!(ScDesc, _pad), 14);
+        // The fields in records.h's order.
+        let h = include_str!("../bpf/records.h");
+        let start = h.find("struct sc_desc {").unwrap();
+        let body = &h[start..start + h[start..].find("};").unwrap()];
+        let fields: Vec<&str> = body
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split("/*").next()?.trim().strip_suffix(';'))
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "ksys",
+                "group",
+                "flags",
+                "path0",
+                "path1",
+                "fd_arg",
+                "addr_kind",
+                "addr_arg",
+                "addr_len_arg",
+                "out_kind",
+                "out_arg",
+                "payload_kind",
+                "payload_arg",
+                "_pad"
+            ]
+        );
+        // openat2: id 3, file group, D_RET_FD, path in 2, open_how in 3.
+        let d = desc_bytes(by_id(Ksys::Openat2 as u16).unwrap());
+        assert_eq!(d, [3, 0, 1, 1, 2, 0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0]);
+        // sendto: address in 5 (length 6), payload a buffer in 2.
+        let d = desc_bytes(by_id(Ksys::Sendto as u16).unwrap());
+        assert_eq!(d, [62, 0, 4, 0, 0, 0, 1, 1, 5, 6, 0, 0, 1, 2, 0, 0]);
     }
 
     #[test]
