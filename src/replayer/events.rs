@@ -404,3 +404,216 @@ fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
     }
     Ok(())
 }
+
+/// The keys a field may write (every one of them, whether or not a given event has it).
+fn field_keys(field: &Field) -> Vec<String> {
+    let with_text = |k: &str| vec![k.to_owned(), format!("{k}_text")];
+    let keys: &[&str] = match *field {
+        Field::Path { key, dirfd, .. } => {
+            let mut out: Vec<String> = dirfd.iter().map(|(d, _)| d.to_string()).collect();
+            out.extend([key.into(), format!("{key}_arg"), format!("{key}_truncated")]);
+            return out;
+        }
+        Field::Fd(k, _)
+        | Field::NewFd(k, _)
+        | Field::RetFd(k)
+        | Field::Symbol(k, _, _)
+        | Field::Int(k, _)
+        | Field::U64(k, _)
+        | Field::I64(k, _)
+        | Field::Id(k, _) => &[k],
+        Field::Flags(k, _, _) => return with_text(k),
+        Field::FdName => &["path"],
+        Field::FdPair => &["fd0", "fd1"],
+        Field::Ino => &["ino"],
+        Field::Mode(_) | Field::CreateMode { .. } => &["mode", "mode_text"],
+        Field::StatBuf => &[
+            "mode",
+            "mode_text",
+            "file_type",
+            "file_uid",
+            "file_gid",
+            "ino",
+            "size",
+        ],
+        Field::Signal(_) => &["sig", "sig_name"],
+        Field::Bytes => &["bytes"],
+        Field::MmsgCounts => &["messages", "bytes"],
+        Field::Sock => &SOCK_KEYS,
+        Field::PeerAddr => &["family", "addr", "port", "path"],
+        Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
+        Field::FcntlCmd(_) => &["cmd"],
+        Field::Args => &["args"],
+    };
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+/// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.
+const SOCK_KEYS: [&str; 5] = [
+    "sock_protocol",
+    "local_addr",
+    "local_port",
+    "remote_addr",
+    "remote_port",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::SYSCALLS;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// One row of an event table of docs/EVENTS.md: the syscalls (or sources) cell and the
+    /// own-fields cell, each as its backticked words.
+    struct DocRow {
+        sources: BTreeSet<String>,
+        fields: BTreeSet<String>,
+        socket_view: bool,
+    }
+
+    fn ticked(cell: &str) -> BTreeSet<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn doc_rows() -> BTreeMap<String, DocRow> {
+        let doc = include_str!("../../docs/EVENTS.md");
+        let mut rows = BTreeMap::new();
+        for line in doc.lines() {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let [first, sources, fields] = cells[..] else {
+                continue;
+            };
+            let Some(name) = first.strip_prefix("| `").and_then(|f| f.strip_suffix('`')) else {
+                continue;
+            };
+            if !name.contains('_') || fields.contains("---") {
+                continue;
+            }
+            let mut row = DocRow {
+                sources: ticked(sources),
+                fields: ticked(fields),
+                socket_view: fields.contains("socket view"),
+            };
+            // "as `other_type`": the other type's fields too.
+            if let Some(other) = fields
+                .strip_prefix("as `")
+                .and_then(|f| f.split('`').next())
+            {
+                let o: &DocRow = rows.get(other).expect("an earlier row");
+                row.fields.extend(o.fields.iter().cloned());
+                row.fields.remove(other);
+                row.socket_view |= o.socket_view;
+            }
+            assert!(rows.insert(name.to_owned(), row).is_none(), "{name} twice");
+        }
+        rows
+    }
+
+    /// docs/EVENTS.md lists exactly the event types of the table, each with the syscalls
+    /// that become it and the fields they have; the table has no syscall or field the
+    /// document does not name.
+    #[test]
+    fn events_md_matches_the_table() {
+        let rows = doc_rows();
+        let doc_types: BTreeSet<&str> = rows.keys().map(String::as_str).collect();
+        let types: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(doc_types, types, "event types of docs/EVENTS.md");
+        // Event types reported from sched_process_* records: their fields are the
+        // record's, not a row's.
+        let sched = [
+            "process_fork",
+            "process_clone",
+            "process_exec",
+            "process_exit",
+        ];
+        // Event types reported from sched_process_* records: their fields are the
+        // record's, not a row's.
+        let sched = [
+            "process_fork",
+            "process_clone",
+            "process_exec",
+            "process_exit",
+        ];
+        let mut from_rows: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for s in SYSCALLS {
+            let Some(t) = s.event else {
+                // Context only: named at most as what a sched_process_* record follows.
+                for (name, r) in &rows {
+                    let listed = r.sources.contains(s.name);
+                    assert!(
+                        !listed || sched.contains(&name.as_str()),
+                        "{name}: {} is listed but is no event",
+                        s.name
+                    );
+                }
+                continue;
+            };
+            // The types a row's events may take: its own, and the refinements.
+            let mut its = vec![t];
+            match s.effect {
+                Effect::Open { .. } => its.push(EventType::FileCreate),
+                Effect::Unlink { flags } if flags != crate::syscalls::Src::Const(0) => {
+                    its.push(EventType::FileRmdir)
+                }
+                _ => {}
+            }
+            for t in its {
+                let row = &rows[t.name()];
+                assert!(
+                    row.sources.contains(s.name),
+                    "{}: {} is not listed",
+                    t.name(),
+                    s.name
+                );
+                let keys = from_rows.entry(t.name()).or_default();
+                for f in s.fields {
+                    if *f == Field::Sock {
+                        assert!(row.socket_view, "{}: socket view ({})", t.name(), s.name);
+                        continue;
+                    }
+                    for k in field_keys(f) {
+                        // `_arg` and `_truncated` siblings are a convention of the page.
+                        let convention = k.ends_with("_arg") || k.ends_with("_truncated");
+                        assert!(
+                            convention || row.fields.contains(&k),
+                            "{}: field {k} of {} is not listed",
+                            t.name(),
+                            s.name
+                        );
+                        keys.insert(k);
+                    }
+                }
+            }
+        }
+        for (name, row) in &rows {
+            // Every syscall listed is one of the table's.
+            for src in &row.sources {
+                let known = SYSCALLS.iter().any(|s| s.name == src.as_str());
+                let sched_source = src.starts_with("sched_process_");
+                assert!(known || sched_source, "{name}: unknown syscall {src}");
+            }
+            if sched.contains(&name.as_str()) {
+                continue;
+            }
+            // Every field listed comes from some row (names in capitals are flag values).
+            let keys = &from_rows[name.as_str()];
+            let has_sock = SYSCALLS.iter().any(|s| {
+                s.event.map(EventType::name) == Some(name) && s.fields.contains(&Field::Sock)
+            });
+            assert_eq!(row.socket_view, has_sock, "{name}: socket view");
+            for f in &row.fields {
+                let is_name = f
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
+                assert!(
+                    !is_name || keys.contains(f) || f == "ret",
+                    "{name}: field {f} of docs/EVENTS.md comes from no row"
+                );
+            }
+        }
+    }
+}
