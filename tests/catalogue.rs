@@ -50,6 +50,135 @@ fn catalogue_fixture_replays_byte_for_byte_with_every_type() {
     assert_every_type(&json_lines(got.as_bytes()), "fixtures/catalogue.kz");
 }
 
+/// A syscall added to a scratch copy of the table (one row: an id no build has, a path
+/// relative to a dirfd argument, open flags, a mode) is decoded, followed and rendered by
+/// the replayer as that row says, with no replayer change; with the build's own table the
+/// same record is an unknown event showing its raw arguments.
+#[test]
+fn a_syscall_added_to_a_scratch_table_is_rendered_from_its_row() {
+    use kellect::abi::{RecordHeader, SyscallRecord};
+    use kellect::replayer::decode::decode_frame_with;
+    use kellect::replayer::events::{EventType, EventView};
+    use kellect::replayer::state::ProcessTable;
+    use kellect::replayer::symbols::Arch;
+    use kellect::syscalls::{
+        Addr, Capture, Catalogue, Effect, Field, FlagFamily, Group, Ksys, Out, Payload, Src,
+        CATALOGUE, SYSCALLS,
+    };
+    use zerocopy::{FromZeros, IntoBytes};
+
+    const NEW_ID: u16 = 4000;
+    let mut rows = SYSCALLS.to_vec();
+    rows.push(kellect::syscalls::Syscall {
+        id: NEW_ID,
+        name: "frobnicateat",
+        group: Group::File,
+        x86_64: None,
+        aarch64: None,
+        capture: Capture {
+            flags: 0,
+            path0: 2,
+            path1: 0,
+            fd_arg: 0,
+            addr: Addr::None,
+            out: Out::None,
+            payload: Payload::None,
+        },
+        event: Some(EventType::FileChmod),
+        fields: &[
+            Field::Path {
+                key: "path",
+                slot: 0,
+                dirfd: Some(("dfd", 0)),
+                literal: false,
+            },
+            Field::Flags("flags", Src::Arg(2), FlagFamily::Open),
+            Field::Mode(Src::Arg(3)),
+        ],
+        effect: Effect::Chmod { mode: 3 },
+    });
+    let scratch = Catalogue::new(Vec::leak(rows));
+    assert!(CATALOGUE.row(NEW_ID).is_none());
+
+    // A frame of two syscall records: chdir("/srv/w"), then the new syscall on "x/y".
+    let record = |ts: u64, id: u16, args: [u64; 6], path: &str| {
+        let mut rec = SyscallRecord::new_zeroed();
+        let mut hdr = RecordHeader::new_zeroed();
+        hdr.kind = 4.into();
+        hdr.len = ((size_of::<SyscallRecord>() + path.len()) as u32).into();
+        hdr.ts = ts.into();
+        hdr.pid = 77.into();
+        hdr.tid = 77.into();
+        hdr.ppid = 1.into();
+        hdr.syscall = id.into();
+        hdr.comm[..4].copy_from_slice(b"frob");
+        rec.hdr = hdr;
+        rec.enter_ts = (ts - 1).into();
+        rec.args = args.map(Into::into);
+        rec.path0_len = (path.len() as u16).into();
+        let mut bytes = rec.as_bytes().to_vec();
+        bytes.extend_from_slice(path.as_bytes());
+        bytes
+    };
+    let mut frame = record(10, Ksys::Chdir as u16, [0; 6], "/srv/w");
+    let at_fdcwd = -100i64 as u64;
+    frame.extend(record(
+        20,
+        NEW_ID,
+        [at_fdcwd, 0, 0o2000000, 0o4755, 0, 0],
+        "x/y",
+    ));
+
+    let render = |catalogue: Catalogue<'static>| -> Value {
+        let (events, err) = decode_frame_with(&frame, &catalogue);
+        assert!(err.is_none(), "{err:?}");
+        let mut table = ProcessTable::default().with_catalogue(catalogue);
+        let resolved: Vec<_> = events.iter().map(|e| table.apply(e)).collect();
+        let view = EventView {
+            timestamp_us: 0,
+            event: &events[1],
+            resolved: &resolved[1],
+            arch: Arch::X86_64,
+            catalogue,
+        };
+        serde_json::to_value(&view).unwrap()
+    };
+
+    let got = render(scratch);
+    let want = serde_json::json!({
+        "timestamp": 0, "event_type": "file_chmod", "syscall": "frobnicateat",
+        "comm": "frob", "pid": 77, "tid": 77, "ppid": 1, "process_type": "process",
+        "uid": 0, "gid": 0, "ret": 0,
+        "dfd": "AT_FDCWD", "path": "/srv/w/x/y", "path_arg": "x/y",
+        "flags": 0o2000000, "flags_text": "O_RDONLY|O_CLOEXEC",
+        "mode": 0o4755, "mode_text": "4755/-rwsr-xr-x",
+    });
+    assert_eq!(got, want, "scratch table");
+    // Field order is the row's.
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys[11..],
+        [
+            "dfd",
+            "path",
+            "path_arg",
+            "flags",
+            "flags_text",
+            "mode",
+            "mode_text"
+        ]
+    );
+
+    // This build's table does not know the id: no type, no path, the raw arguments.
+    let plain = render(CATALOGUE);
+    assert_eq!(plain["event_type"], "unknown", "{plain}");
+    assert!(
+        plain.get("syscall").is_none() && plain.get("path").is_none(),
+        "{plain}"
+    );
+    assert_eq!(plain["args"][3], 0o4755, "{plain}");
+}
+
 #[cfg(feature = "record")]
 mod live {
     //! Live recordings of the workload (root and BPF, like tests/live.rs).
