@@ -179,6 +179,89 @@ fn a_syscall_added_to_a_scratch_table_is_rendered_from_its_row() {
     assert_eq!(plain["args"][3], 0o4755, "{plain}");
 }
 
+/// fixtures/process.kz re-encoded with the format module's writer, its HostInfo's record
+/// ABI version set to `abi_version`; written into `dir`.
+fn with_abi_version(dir: &std::path::Path, abi_version: u32) -> std::path::PathBuf {
+    use kellect::format::{self, BlockKind, Codec, SegmentEncoder, TraceReader};
+    use kellect::meta::{self, HostInfo};
+
+    let bytes = std::fs::read(fixture("process.kz")).unwrap();
+    let reader = TraceReader::new(&bytes).unwrap();
+    let scan = reader.scan();
+    assert!(scan.is_clean(), "{:?}", scan.damage);
+    let mut enc = SegmentEncoder::new(reader.header(), 3).unwrap();
+    let mut hosts = 0;
+    for block in &scan.blocks {
+        if block.kind == BlockKind::Frame {
+            let (h, raw) = format::decode_frame(block.payload).unwrap();
+            enc.set_next_seq(h.seq);
+            enc.push_frame(&raw, h.first_ts, h.last_ts, h.record_count, Codec::Zstd)
+                .unwrap();
+        } else if block.kind == BlockKind::HostInfo {
+            let raw = match block.flags & format::BLOCK_FLAG_COMPRESSED {
+                0 => block.payload.to_vec(),
+                _ => format::decompress_meta(block.payload).unwrap(),
+            };
+            let mut host: HostInfo = meta::decode(&raw).unwrap();
+            assert_eq!(host.abi_version, 1, "the fixture's version");
+            host.abi_version = abi_version;
+            enc.push_meta(BlockKind::HostInfo, &meta::encode(&host), false)
+                .unwrap();
+            hosts += 1;
+        } else if block.kind.is_metadata() {
+            enc.push_block(block.kind, block.flags, block.payload)
+                .unwrap();
+        }
+    }
+    assert_eq!(hosts, 1);
+    let path = dir.join(format!("abi{abi_version}.kz"));
+    std::fs::write(&path, enc.finish()).unwrap();
+    path
+}
+
+/// Replay reads the record ABI version a trace was recorded with: the same recording
+/// replays as before with this build's version, and is refused, with the versions named,
+/// when its version is one this build does not read (a newer recorder's layouts, or 0);
+/// `info` lists it as a warning.
+#[test]
+fn an_unknown_record_abi_version_is_refused_by_replay() {
+    use crate::util::run_err;
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = |trace: &std::path::Path| {
+        let out = run_ok(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let same = with_abi_version(dir.path(), 1);
+    let expected = std::fs::read_to_string(fixture("process.events.json")).unwrap();
+    assert_same_text(&expected, &events(&same), "re-encoded fixtures/process.kz");
+
+    for version in [2, 0, u32::MAX] {
+        let trace = with_abi_version(dir.path(), version);
+        let path = trace.to_str().unwrap();
+        let err = run_err(&["replay", path, "--view", "events"], 1);
+        let said = format!("its records were written in record ABI version {version} (by kellect ");
+        assert!(err.contains(&said), "{err}");
+        assert!(
+            err.contains("this kellect reads ABI version 1 only"),
+            "{err}"
+        );
+        let err = run_err(&["replay", path], 1);
+        assert!(err.contains(&said), "records view: {err}");
+        let out = run_ok(&["info", path]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(&said), "info: {text}");
+    }
+}
+
 #[cfg(feature = "record")]
 mod live {
     //! Live recordings of the workload (root and BPF, like tests/live.rs).

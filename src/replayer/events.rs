@@ -405,63 +405,63 @@ fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
     Ok(())
 }
 
-/// The keys a field may write (every one of them, whether or not a given event has it).
-fn field_keys(field: &Field) -> Vec<String> {
-    let with_text = |k: &str| vec![k.to_owned(), format!("{k}_text")];
-    let keys: &[&str] = match *field {
-        Field::Path { key, dirfd, .. } => {
-            let mut out: Vec<String> = dirfd.iter().map(|(d, _)| d.to_string()).collect();
-            out.extend([key.into(), format!("{key}_arg"), format!("{key}_truncated")]);
-            return out;
-        }
-        Field::Fd(k, _)
-        | Field::NewFd(k, _)
-        | Field::RetFd(k)
-        | Field::Symbol(k, _, _)
-        | Field::Int(k, _)
-        | Field::U64(k, _)
-        | Field::I64(k, _)
-        | Field::Id(k, _) => &[k],
-        Field::Flags(k, _, _) => return with_text(k),
-        Field::FdName => &["path"],
-        Field::FdPair => &["fd0", "fd1"],
-        Field::Ino => &["ino"],
-        Field::Mode(_) | Field::CreateMode { .. } => &["mode", "mode_text"],
-        Field::StatBuf => &[
-            "mode",
-            "mode_text",
-            "file_type",
-            "file_uid",
-            "file_gid",
-            "ino",
-            "size",
-        ],
-        Field::Signal(_) => &["sig", "sig_name"],
-        Field::Bytes => &["bytes"],
-        Field::MmsgCounts => &["messages", "bytes"],
-        Field::Sock => &SOCK_KEYS,
-        Field::PeerAddr => &["family", "addr", "port", "path"],
-        Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
-        Field::FcntlCmd(_) => &["cmd"],
-        Field::Args => &["args"],
-    };
-    keys.iter().map(|k| k.to_string()).collect()
-}
-
-/// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.
-const SOCK_KEYS: [&str; 5] = [
-    "sock_protocol",
-    "local_addr",
-    "local_port",
-    "remote_addr",
-    "remote_port",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::syscalls::SYSCALLS;
     use std::collections::{BTreeMap, BTreeSet};
+
+    /// The keys a field may write (every one of them, whether or not a given event has it).
+    fn field_keys(field: &Field) -> Vec<String> {
+        let with_text = |k: &str| vec![k.to_owned(), format!("{k}_text")];
+        let keys: &[&str] = match *field {
+            Field::Path { key, dirfd, .. } => {
+                let mut out: Vec<String> = dirfd.iter().map(|(d, _)| d.to_string()).collect();
+                out.extend([key.into(), format!("{key}_arg"), format!("{key}_truncated")]);
+                return out;
+            }
+            Field::Fd(k, _)
+            | Field::NewFd(k, _)
+            | Field::RetFd(k)
+            | Field::Symbol(k, _, _)
+            | Field::Int(k, _)
+            | Field::U64(k, _)
+            | Field::I64(k, _)
+            | Field::Id(k, _) => &[k],
+            Field::Flags(k, _, _) => return with_text(k),
+            Field::FdName => &["path"],
+            Field::FdPair => &["fd0", "fd1"],
+            Field::Ino => &["ino"],
+            Field::Mode(_) | Field::CreateMode { .. } => &["mode", "mode_text"],
+            Field::StatBuf => &[
+                "mode",
+                "mode_text",
+                "file_type",
+                "file_uid",
+                "file_gid",
+                "ino",
+                "size",
+            ],
+            Field::Signal(_) => &["sig", "sig_name"],
+            Field::Bytes => &["bytes"],
+            Field::MmsgCounts => &["messages", "bytes"],
+            Field::Sock => &SOCK_KEYS,
+            Field::PeerAddr => &["family", "addr", "port", "path"],
+            Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
+            Field::FcntlCmd(_) => &["cmd"],
+            Field::Args => &["args"],
+        };
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    /// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.
+    const SOCK_KEYS: [&str; 5] = [
+        "sock_protocol",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+    ];
 
     /// One row of an event table of docs/EVENTS.md: the syscalls (or sources) cell and the
     /// own-fields cell, each as its backticked words.
