@@ -530,14 +530,6 @@ mod tests {
             "process_exec",
             "process_exit",
         ];
-        // Event types reported from sched_process_* records: their fields are the
-        // record's, not a row's.
-        let sched = [
-            "process_fork",
-            "process_clone",
-            "process_exec",
-            "process_exit",
-        ];
         let mut from_rows: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for s in SYSCALLS {
             let Some(t) = s.event else {
