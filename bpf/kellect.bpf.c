@@ -25,6 +25,8 @@ const volatile __u32 payload_max = 0;  /* payload bytes captured per message (< 
 const volatile __u8 unix_syslog = 0;   /* capture payloads of UNIX datagram sockets (syslog) */
 const volatile __u64 sk_key = 0;       /* scrambles socket addresses into sk_id */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is waiting */
+/* Never read: puts the ABI enums of records.h in the program's BTF (see kl_abi_enums). */
+const volatile struct kl_abi_enums kl_abi_enums = {};
 
 /*
  * Set to 1 by user space when the recording stops, checked before every

@@ -81,21 +81,25 @@ enum ksys {
 	KS_MAX = 80,
 };
 
-/* Event groups, selected with `kellect record -e`. */
-#define G_FILE (1 << 0)
-#define G_PROCESS (1 << 1)
-#define G_NETWORK (1 << 2)
-#define G_PERMISSION (1 << 3)
+/* Event groups (sc_desc.group), selected with `kellect record -e`. */
+enum sc_group {
+	G_FILE = 1 << 0,
+	G_PROCESS = 1 << 1,
+	G_NETWORK = 1 << 2,
+	G_PERMISSION = 1 << 3,
+};
 
 /* sc_desc.flags */
-#define D_RET_FD (1 << 0)	 /* a non-negative return value is a new fd: capture its inode */
-#define D_CONTEXT (1 << 1)	 /* never emitted at exit: context for sched_* records (clone, exit) */
-#define D_FAILURE_ONLY (1 << 2) /* emitted at exit only when it failed (exec: success is sched_process_exec) */
-#define D_FCNTL_DUP (1 << 3)	 /* fcntl: only F_DUPFD and F_DUPFD_CLOEXEC are recorded */
-#define D_UID16 (1 << 4)	 /* compat: the ids in args 1..3 are 16-bit (0xffff: -1), widened at entry */
-#define D_PGOFF (1 << 5)	 /* compat mmap2: arg 6 is in 4096-byte pages, turned into bytes at entry */
-#define D_SPLIT64_2 (1 << 6) /* compat: a 64-bit value in args 2 (low) and 3 (high), joined into arg 2 */
-#define D_SPLIT64_4 (1 << 7) /* compat: a 64-bit value in args 4 (low) and 5 (high), joined into arg 4 */
+enum sc_flag {
+	D_RET_FD = 1 << 0,	 /* a non-negative return value is a new fd: capture its inode */
+	D_CONTEXT = 1 << 1,	 /* never emitted at exit: context for sched_* records (clone, exit) */
+	D_FAILURE_ONLY = 1 << 2, /* emitted at exit only when it failed (exec: success is sched_process_exec) */
+	D_FCNTL_DUP = 1 << 3,	 /* fcntl: only F_DUPFD and F_DUPFD_CLOEXEC are recorded */
+	D_UID16 = 1 << 4,	 /* compat: the ids in args 1..3 are 16-bit (0xffff: -1), widened at entry */
+	D_PGOFF = 1 << 5,	 /* compat mmap2: arg 6 is in 4096-byte pages, turned into bytes at entry */
+	D_SPLIT64_2 = 1 << 6,	 /* compat: a 64-bit value in args 2 (low) and 3 (high), joined into arg 2 */
+	D_SPLIT64_4 = 1 << 7,	 /* compat: a 64-bit value in args 4 (low) and 5 (high), joined into arg 4 */
+};
 
 /* The "syscalls" map holds native numbers below COMPAT_BASE and 32-bit syscalls of x86_64
  * tasks at COMPAT_BASE + their i386 number. i386's socketcall(call, args) has its calls
@@ -107,17 +111,21 @@ enum ksys {
 #define SOCKETCALL_BASE 1000
 
 /* sc_desc.addr_kind: where a socket address is */
-#define A_NONE 0
-#define A_IN 1	 /* pointer in arg addr_arg, length value in arg addr_len_arg */
-#define A_OUT 2	 /* pointer in arg addr_arg, length pointer (in/out) in arg addr_len_arg */
-#define A_MSG 3	 /* struct msghdr (or mmsghdr) pointer in arg addr_arg */
+enum sc_addr_kind {
+	A_NONE = 0,
+	A_IN = 1,  /* pointer in arg addr_arg, length value in arg addr_len_arg */
+	A_OUT = 2, /* pointer in arg addr_arg, length pointer (in/out) in arg addr_len_arg */
+	A_MSG = 3, /* struct msghdr (or mmsghdr) pointer in arg addr_arg */
+};
 
 /* sc_desc.out_kind: a buffer the kernel fills, read at exit */
-#define O_NONE 0
-#define O_STAT 1   /* struct stat pointer */
-#define O_STATX 2  /* struct statx pointer */
-#define O_FDPAIR 3 /* int[2] */
-#define O_OPENHOW 4 /* struct open_how (read whatever the result: it holds the flags) */
+enum sc_out_kind {
+	O_NONE = 0,
+	O_STAT = 1,	/* struct stat pointer */
+	O_STATX = 2,	/* struct statx pointer */
+	O_FDPAIR = 3,	/* int[2] */
+	O_OPENHOW = 4, /* struct open_how (read whatever the result: it holds the flags) */
+};
 
 /*
  * How to capture one syscall: the value of the "syscalls" array map at the native number
@@ -142,17 +150,37 @@ struct sc_desc {
 };
 
 /* sc_desc.payload_kind */
-#define P_NONE 0
-#define P_BUF 1 /* a buffer pointer in arg payload_arg; its length is the return value */
-#define P_IOV 2 /* a struct iovec array in arg payload_arg (its count in the next arg) */
-#define P_MSG 3 /* a struct msghdr in arg payload_arg: its iovecs */
-#define P_MMSG 4 /* a struct mmsghdr array in arg payload_arg: the first message's iovecs */
+enum sc_payload_kind {
+	P_NONE = 0,
+	P_BUF = 1,  /* a buffer pointer in arg payload_arg; its length is the return value */
+	P_IOV = 2,  /* a struct iovec array in arg payload_arg (its count in the next arg) */
+	P_MSG = 3,  /* a struct msghdr in arg payload_arg: its iovecs */
+	P_MMSG = 4, /* a struct mmsghdr array in arg payload_arg: the first message's iovecs */
+};
 
-/* Application protocols whose payloads are captured (values of the "ports" map). */
-#define APP_DNS 1
-#define APP_HTTP 2
-#define APP_SYSLOG 3
+/* Application protocols whose payloads are captured (values of the "ports" map, kl_sock.app). */
+enum kl_app {
+	APP_NONE = 0,
+	APP_DNS = 1,
+	APP_HTTP = 2,
+	APP_SYSLOG = 3,
+};
 
+/*
+ * The enums of this header as one type, never read: a global of it in the BPF program
+ * puts them in its BTF, so the skeleton's generated types carry them and a test checks
+ * the Rust mirrors (src/syscalls.rs) against them.
+ */
+struct kl_abi_enums {
+	enum rec_kind kind;
+	enum ksys ksys;
+	enum sc_group group;
+	enum sc_flag flag;
+	enum sc_addr_kind addr_kind;
+	enum sc_out_kind out_kind;
+	enum sc_payload_kind payload_kind;
+	enum kl_app app;
+};
 
 
 /* rec_hdr.flags */

@@ -3,6 +3,8 @@
 //! captures each one (`struct sc_desc`). Recorder and replayer share this table; records
 //! carry only the kellect id, so a trace decodes the same whatever its architecture.
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 /// Event groups (`G_*` in records.h), selected with `kellect record -e`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
@@ -94,6 +96,411 @@ pub enum Payload {
     Mmsg(u8),
 }
 
+/// `enum sc_addr_kind` (records.h): `sc_desc.addr_kind` of [`Addr`].
+pub const A_NONE: u8 = 0;
+pub const A_IN: u8 = 1;
+pub const A_OUT: u8 = 2;
+pub const A_MSG: u8 = 3;
+/// `enum sc_out_kind` (records.h): `sc_desc.out_kind` of [`Out`].
+pub const O_NONE: u8 = 0;
+pub const O_STAT: u8 = 1;
+pub const O_STATX: u8 = 2;
+pub const O_FDPAIR: u8 = 3;
+pub const O_OPENHOW: u8 = 4;
+/// `enum sc_payload_kind` (records.h): `sc_desc.payload_kind` of [`Payload`].
+pub const P_NONE: u8 = 0;
+pub const P_BUF: u8 = 1;
+pub const P_IOV: u8 = 2;
+pub const P_MSG: u8 = 3;
+pub const P_MMSG: u8 = 4;
+/// `enum kl_app` (records.h): the application protocol whose payloads a socket's
+/// records carry (values of the BPF "ports" map and of `kl_sock.app`; 0: none).
+pub const APP_NONE: u8 = 0;
+pub const APP_DNS: u8 = 1;
+pub const APP_HTTP: u8 = 2;
+pub const APP_SYSLOG: u8 = 3;
+
+/// `struct sc_desc` (records.h): how the BPF side captures one syscall, the value of its
+/// "syscalls" array map. 16 bytes in the host's byte order (a map value, never stored in
+/// a trace); argument numbers are 1-based (0: none). A test checks its size and offsets
+/// against the C layout (and, in a recording build, against the skeleton's type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct ScDesc {
+    /// kellect id (`enum ksys`).
+    pub ksys: u16,
+    /// [`Group::bit`] (`enum sc_group`).
+    pub group: u8,
+    /// `D_*` (`enum sc_flag`).
+    pub flags: u8,
+    pub path0: u8,
+    pub path1: u8,
+    pub fd_arg: u8,
+    /// `A_*`.
+    pub addr_kind: u8,
+    pub addr_arg: u8,
+    pub addr_len_arg: u8,
+    /// `O_*`.
+    pub out_kind: u8,
+    pub out_arg: u8,
+    /// `P_*`.
+    pub payload_kind: u8,
+    pub payload_arg: u8,
+    pub _pad: u16,
+}
+
+impl ScDesc {
+    /// The descriptor of a row: its id, group and capture.
+    pub fn new(s: &Syscall) -> ScDesc {
+        let c = &s.capture;
+        let (addr_kind, addr_arg, addr_len_arg) = match c.addr {
+            Addr::None => (A_NONE, 0, 0),
+            Addr::In(a, l) => (A_IN, a, l),
+            Addr::Out(a, l) => (A_OUT, a, l),
+            Addr::Msg(a) => (A_MSG, a, 0),
+        };
+        let (out_kind, out_arg) = match c.out {
+            Out::None => (O_NONE, 0),
+            Out::Stat(a) => (O_STAT, a),
+            Out::Statx(a) => (O_STATX, a),
+            Out::FdPair(a) => (O_FDPAIR, a),
+            Out::OpenHow(a) => (O_OPENHOW, a),
+        };
+        let (payload_kind, payload_arg) = match c.payload {
+            Payload::None => (P_NONE, 0),
+            Payload::Buf(a) => (P_BUF, a),
+            Payload::Iov(a) => (P_IOV, a),
+            Payload::Msg(a) => (P_MSG, a),
+            Payload::Mmsg(a) => (P_MMSG, a),
+        };
+        ScDesc {
+            ksys: s.id,
+            group: s.group.bit(),
+            flags: c.flags,
+            path0: c.path0,
+            path1: c.path1,
+            fd_arg: c.fd_arg,
+            addr_kind,
+            addr_arg,
+            addr_len_arg,
+            out_kind,
+            out_arg,
+            payload_kind,
+            payload_arg,
+            _pad: 0,
+        }
+    }
+
+    /// Its bytes, as the map stores them.
+    pub fn to_bytes(self) -> [u8; 16] {
+        zerocopy::transmute!(self)
+    }
+}
+
+/// The event types of the catalogue (Kellect's 38), by group: what a syscall (or a
+/// `sched_process_*` record) becomes in the events view. [`EventType::name`] is the
+/// `event_type` value of the output and the name `replay --event-type` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    FileCreate,
+    FileDelete,
+    FileRename,
+    FileOpen,
+    FileChmod,
+    FileStat,
+    FileChdir,
+    FileMkdir,
+    FileRmdir,
+    FileRead,
+    FileWrite,
+    FileDup,
+    FileClose,
+    FileTruncate,
+    FileLink,
+    FileSymlink,
+    ProcessFork,
+    ProcessExec,
+    ProcessClone,
+    ProcessExit,
+    ProcessPipe,
+    ProcessKill,
+    ProcessPtrace,
+    ProcessMmap,
+    ProcessMprotect,
+    NetConnect,
+    NetSendto,
+    NetRecvfrom,
+    NetAccept,
+    NetBind,
+    NetGetpeername,
+    NetSocketpair,
+    PermSetuid,
+    PermSetreuid,
+    PermSetresuid,
+    PermSetgid,
+    PermSetregid,
+    PermSetresgid,
+}
+
+impl EventType {
+    /// Every event type, by group, in the order of docs/EVENTS.md.
+    pub const ALL: [EventType; 38] = [
+        EventType::FileCreate,
+        EventType::FileDelete,
+        EventType::FileRename,
+        EventType::FileOpen,
+        EventType::FileChmod,
+        EventType::FileStat,
+        EventType::FileChdir,
+        EventType::FileMkdir,
+        EventType::FileRmdir,
+        EventType::FileRead,
+        EventType::FileWrite,
+        EventType::FileDup,
+        EventType::FileClose,
+        EventType::FileTruncate,
+        EventType::FileLink,
+        EventType::FileSymlink,
+        EventType::ProcessFork,
+        EventType::ProcessExec,
+        EventType::ProcessClone,
+        EventType::ProcessExit,
+        EventType::ProcessPipe,
+        EventType::ProcessKill,
+        EventType::ProcessPtrace,
+        EventType::ProcessMmap,
+        EventType::ProcessMprotect,
+        EventType::NetConnect,
+        EventType::NetSendto,
+        EventType::NetRecvfrom,
+        EventType::NetAccept,
+        EventType::NetBind,
+        EventType::NetGetpeername,
+        EventType::NetSocketpair,
+        EventType::PermSetuid,
+        EventType::PermSetreuid,
+        EventType::PermSetresuid,
+        EventType::PermSetgid,
+        EventType::PermSetregid,
+        EventType::PermSetresgid,
+    ];
+
+    /// The name in the output (`"file_open"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventType::FileCreate => "file_create",
+            EventType::FileDelete => "file_delete",
+            EventType::FileRename => "file_rename",
+            EventType::FileOpen => "file_open",
+            EventType::FileChmod => "file_chmod",
+            EventType::FileStat => "file_stat",
+            EventType::FileChdir => "file_chdir",
+            EventType::FileMkdir => "file_mkdir",
+            EventType::FileRmdir => "file_rmdir",
+            EventType::FileRead => "file_read",
+            EventType::FileWrite => "file_write",
+            EventType::FileDup => "file_dup",
+            EventType::FileClose => "file_close",
+            EventType::FileTruncate => "file_truncate",
+            EventType::FileLink => "file_link",
+            EventType::FileSymlink => "file_symlink",
+            EventType::ProcessFork => "process_fork",
+            EventType::ProcessExec => "process_exec",
+            EventType::ProcessClone => "process_clone",
+            EventType::ProcessExit => "process_exit",
+            EventType::ProcessPipe => "process_pipe",
+            EventType::ProcessKill => "process_kill",
+            EventType::ProcessPtrace => "process_ptrace",
+            EventType::ProcessMmap => "process_mmap",
+            EventType::ProcessMprotect => "process_mprotect",
+            EventType::NetConnect => "net_connect",
+            EventType::NetSendto => "net_sendto",
+            EventType::NetRecvfrom => "net_recvfrom",
+            EventType::NetAccept => "net_accept",
+            EventType::NetBind => "net_bind",
+            EventType::NetGetpeername => "net_getpeername",
+            EventType::NetSocketpair => "net_socketpair",
+            EventType::PermSetuid => "perm_setuid",
+            EventType::PermSetreuid => "perm_setreuid",
+            EventType::PermSetresuid => "perm_setresuid",
+            EventType::PermSetgid => "perm_setgid",
+            EventType::PermSetregid => "perm_setregid",
+            EventType::PermSetresgid => "perm_setresgid",
+        }
+    }
+
+    /// The event type with this name (`None` for names not in the catalogue).
+    pub fn from_name(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Where a value of a syscall comes from, for the table's fields and effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
+    /// The raw argument `args[i]` (0-based).
+    Arg(u8),
+    /// A fixed value, for a syscall that has no such argument (`creat`'s open flags
+    /// `O_WRONLY|O_CREAT|O_TRUNC`, `pipe`'s flags 0).
+    Const(u64),
+    /// The `flags` of the `struct open_how` openat2 was given, read at exit (0 if absent).
+    OpenHowFlags,
+    /// The `mode` of that `struct open_how` (0 if absent).
+    OpenHowMode,
+}
+
+/// Which family of symbolic names a flags (or enumerated) argument takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagFamily {
+    /// `O_*` open flags (their values depend on the architecture).
+    Open,
+    /// `AT_*` flags of the *at syscalls.
+    At,
+    /// `RENAME_*` of renameat2.
+    Rename,
+    /// `O_CLOEXEC`, `O_NONBLOCK`, ... of pipe2 and dup3 (architecture-dependent).
+    Pipe,
+    /// `MAP_*` of mmap.
+    Mmap,
+    /// `PROT_*` of mmap and mprotect.
+    Prot,
+    /// `MSG_*` of the send and receive calls.
+    Msg,
+    /// socket(2)'s type: `SOCK_STREAM`, ... with `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
+    SocketType,
+    /// `PTRACE_*` requests.
+    Ptrace,
+    /// `AF_*` address families.
+    AddressFamily,
+    /// `IPPROTO_*` protocols.
+    IpProtocol,
+}
+
+/// One field of a syscall's event in the events view, in output order: the role of an
+/// argument (or of what the kernel filled in) and the key it is shown under. Every
+/// syscall event starts with `ret` (and `error` on failure); these follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A captured path (`slot` 0: the first, 1: the second), made absolute against the
+    /// process's cwd or the dirfd argument `dirfd` (shown first under its own key, as
+    /// `AT_FDCWD` or the number). Shown as `key` (absolute), `key_arg` (as given, when it
+    /// differs) and `key_truncated`. `literal`: stored as written, never resolved (a
+    /// symlink's target).
+    Path {
+        key: &'static str,
+        slot: u8,
+        dirfd: Option<(&'static str, u8)>,
+        literal: bool,
+    },
+    /// The fd the event is about (`args[i]`, as a signed int). Its name in the process's
+    /// fd table before the syscall is what [`Field::FdName`] shows.
+    Fd(&'static str, u8),
+    /// The name of the event's fd (a path, `socket:...`, `pipe:[ino]`) under `path`.
+    FdName,
+    /// An fd argument the syscall makes (dup2's and dup3's new fd), as a signed int.
+    NewFd(&'static str, u8),
+    /// The fd returned, when the syscall succeeded.
+    RetFd(&'static str),
+    /// The two fds the kernel filled in (pipe, socketpair): `fd0`, `fd1`.
+    FdPair,
+    /// The inode number of the event's fd (`ino`), when captured.
+    Ino,
+    /// A flags (or enumerated) value: `key` (the number) and `key_text` (symbolic).
+    Flags(&'static str, Src, FlagFamily),
+    /// An enumerated argument shown only by name (socketpair's family, type, protocol).
+    Symbol(&'static str, u8, FlagFamily),
+    /// A file mode: `mode` and `mode_text` (`0644/-rw-r--r--`).
+    Mode(Src),
+    /// An open's mode, shown only when the open flags (`flags`) may create a file
+    /// (`O_CREAT` or `O_TMPFILE`).
+    CreateMode { mode: Src, flags: Src },
+    /// The stat buffer the kernel filled: `mode`, `mode_text`, `file_type`, `file_uid`,
+    /// `file_gid`, `ino`, `size`.
+    StatBuf,
+    /// A signed 32-bit argument (pids, tids).
+    Int(&'static str, u8),
+    /// An unsigned 64-bit argument (counts, offsets, addresses, lengths in bytes).
+    U64(&'static str, u8),
+    /// A signed 64-bit argument (truncate's length, bytes).
+    I64(&'static str, u8),
+    /// A user or group id argument of the set*id family; -1 ("unchanged") stays -1.
+    Id(&'static str, u8),
+    /// A signal number: `sig` and `sig_name`.
+    Signal(u8),
+    /// Bytes transferred: the return value, 0 on failure (`bytes`).
+    Bytes,
+    /// sendmmsg/recvmmsg: `messages` (the return value) and `bytes` (of the first 8).
+    MmsgCounts,
+    /// The socket behind the fd as the kernel had it at exit: `sock_protocol`,
+    /// `local_addr`, `local_port`, `remote_addr`, `remote_port` (IPv4/IPv6 only).
+    Sock,
+    /// The socket address argument: `family`, `addr` and `port`, or `path` (AF_UNIX).
+    PeerAddr,
+    /// The address argument when one was given, else the fd's name under `socket`.
+    PeerOrSocket,
+    /// fcntl's command argument (`cmd`): `F_DUPFD` or `F_DUPFD_CLOEXEC`.
+    FcntlCmd(u8),
+    /// Every raw argument (`args`): syscalls with no fields of their own.
+    Args,
+}
+
+/// Whether a new fd is close-on-exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloexec {
+    /// Never (dup, dup2, accept, pipe).
+    Never,
+    /// When `O_CLOEXEC` (= `SOCK_CLOEXEC`) is set in this value.
+    Flag(Src),
+    /// fcntl: when its command (`args[i]`) is `F_DUPFD_CLOEXEC`.
+    FcntlCmd(u8),
+}
+
+/// What a successful syscall changes in replay's state (processes' fds and cwd, the
+/// inode model). Paths are the row's captured paths; the event's fd is its
+/// [`Field::Fd`]; a new fd is the return value unless said otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing (reads, writes, stats that follow links, signals, ...).
+    None,
+    /// A new fd for path 0, opened with `flags` (open, openat, openat2, creat).
+    Open { flags: Src },
+    /// A new fd naming the same thing as the event's fd (dup, dup2, dup3, fcntl).
+    Dup { cloexec: Cloexec },
+    /// The event's fd goes.
+    Close,
+    /// Two new pipe fds, filled in by the kernel.
+    Pipe { cloexec: Cloexec },
+    /// A new socket fd.
+    Socket { cloexec: Cloexec },
+    /// Two new socket fds, filled in by the kernel.
+    Socketpair { cloexec: Cloexec },
+    /// A new socket fd named after the peer address.
+    Accept { cloexec: Cloexec },
+    /// The event's socket fd is named after the peer address (also while a non-blocking
+    /// connect is in progress: `EINPROGRESS`).
+    Connect,
+    /// The cwd becomes path 0.
+    Chdir,
+    /// The cwd becomes the event's fd's name.
+    Fchdir,
+    /// Path 0's mode becomes `args[mode]`.
+    Chmod { mode: u8 },
+    /// Path 0's size becomes `args[length]`.
+    Truncate { length: u8 },
+    /// Path 0 goes (a directory when `flags` has `AT_REMOVEDIR`).
+    Unlink { flags: Src },
+    /// Directory path 0 goes.
+    Rmdir,
+    /// The stat buffer says what path 0 is, when `flags` has `AT_SYMLINK_NOFOLLOW`.
+    LookAt { flags: Src },
+    /// Path 1 becomes a new name of path 0.
+    Link,
+    /// Path 1 becomes a symlink to path 0.
+    Symlink,
+    /// Path 0 moves to path 1 (`RENAME_*` flags in `flags`).
+    Rename { flags: Src },
+}
+
 /// How the kernel side captures a syscall. Argument numbers are 1-based (0: none).
 #[derive(Debug, Clone, Copy)]
 pub struct Capture {
@@ -156,7 +563,7 @@ const fn msg(addr: Addr, payload: Payload) -> Capture {
         ..NONE
     }
 }
-const fn flags(flags: u8) -> Capture {
+const fn flags_only(flags: u8) -> Capture {
     Capture { flags, ..NONE }
 }
 const fn out(out: Out) -> Capture {
@@ -356,20 +763,106 @@ impl Ksys {
     }
 }
 
-/// One syscall of the table.
+/// One syscall of the table: everything kellect knows about it, in one row.
 #[derive(Debug, Clone, Copy)]
 pub struct Syscall {
-    /// kellect id (`KS_*`): stable across versions and architectures.
+    /// kellect id (`KS_*`, `rec_hdr.syscall`): stable across versions and architectures.
+    /// The rows of [`SYSCALLS`] are built from a [`Ksys`] (see [`Syscall::ksys`]); a
+    /// table made for a test may carry an id this build has no `Ksys` for.
     pub id: u16,
     pub name: &'static str,
     pub group: Group,
     pub x86_64: Option<u32>,
     pub aarch64: Option<u32>,
+    /// What the kernel side captures.
     pub capture: Capture,
+    /// The catalogue event it becomes (`None`: context for replay's state only, never an
+    /// event of its own: socket, and the fork/clone/exit syscalls, which the
+    /// `sched_process_*` records report).
+    pub event: Option<EventType>,
+    /// Its fields in the events view, in output order: what each argument is.
+    pub fields: &'static [Field],
+    /// What it changes in replay's state when it succeeds.
+    pub effect: Effect,
+}
+
+impl Syscall {
+    /// The syscall's [`Ksys`] (`None` for an id this build does not know).
+    pub fn ksys(&self) -> Option<Ksys> {
+        Ksys::from_id(self.id)
+    }
+
+    /// The argument (0-based) of the fd the event is about: its first [`Field::Fd`].
+    pub fn event_fd(&self) -> Option<u8> {
+        self.fields.iter().find_map(|f| match f {
+            Field::Fd(_, arg) => Some(*arg),
+            _ => None,
+        })
+    }
+
+    /// The [`Field::Path`] of path `slot` (0 or 1), if the event has one.
+    pub fn path_field(&self, slot: u8) -> Option<&'static Field> {
+        self.fields
+            .iter()
+            .find(|f| matches!(f, Field::Path { slot: s, .. } if *s == slot))
+    }
+
+    const fn event(self, event: EventType) -> Syscall {
+        Syscall {
+            event: Some(event),
+            ..self
+        }
+    }
+
+    const fn fields(self, fields: &'static [Field]) -> Syscall {
+        Syscall { fields, ..self }
+    }
+
+    const fn effect(self, effect: Effect) -> Syscall {
+        Syscall { effect, ..self }
+    }
+}
+
+/// A syscall table, looked up by kellect id: [`SYSCALLS`] by default ([`CATALOGUE`]);
+/// the replayer's decoder, state and events view take one, so a table with more rows is
+/// decoded, followed and rendered without replayer changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalogue<'a> {
+    rows: &'a [Syscall],
+}
+
+impl<'a> Catalogue<'a> {
+    /// A table of these rows (ids unique; ordered by id from 1 for the fast lookup).
+    pub const fn new(rows: &'a [Syscall]) -> Catalogue<'a> {
+        Catalogue { rows }
+    }
+
+    /// The row with this kellect id (`None` for 0 and for ids the table lacks).
+    pub fn row(&self, id: u16) -> Option<&'a Syscall> {
+        // Rows are ordered by id from 1: index directly, check, fall back to a search.
+        match self.rows.get((id as usize).wrapping_sub(1)) {
+            Some(s) if s.id == id => Some(s),
+            _ => self.rows.iter().find(|s| s.id == id),
+        }
+    }
+
+    /// Every row.
+    pub fn rows(&self) -> &'a [Syscall] {
+        self.rows
+    }
+}
+
+/// The table of this build: [`SYSCALLS`].
+pub const CATALOGUE: Catalogue<'static> = Catalogue::new(SYSCALLS);
+
+impl Default for Catalogue<'static> {
+    fn default() -> Self {
+        CATALOGUE
+    }
 }
 
 const fn sc(
-    id: u16,
+    ksys: Ksys,
     name: &'static str,
     group: Group,
     x86_64: Option<u32>,
@@ -377,24 +870,199 @@ const fn sc(
     capture: Capture,
 ) -> Syscall {
     Syscall {
-        id,
+        id: ksys as u16,
         name,
         group,
         x86_64,
         aarch64,
         capture,
+        event: None,
+        fields: &[Field::Args],
+        effect: Effect::None,
     }
 }
 
+/// The first captured path, relative to the cwd.
+const fn p0(key: &'static str) -> Field {
+    Field::Path {
+        key,
+        slot: 0,
+        dirfd: None,
+        literal: false,
+    }
+}
+/// The second captured path, relative to the cwd.
+const fn p1(key: &'static str) -> Field {
+    Field::Path {
+        key,
+        slot: 1,
+        dirfd: None,
+        literal: false,
+    }
+}
+/// A captured path relative to the dirfd argument `arg` (shown as `dkey`).
+const fn at(slot: u8, dkey: &'static str, arg: u8, key: &'static str) -> Field {
+    Field::Path {
+        key,
+        slot,
+        dirfd: Some((dkey, arg)),
+        literal: false,
+    }
+}
+/// A symlink's target: path 0 as written.
+const TARGET: Field = Field::Path {
+    key: "target",
+    slot: 0,
+    dirfd: None,
+    literal: true,
+};
+const FD: Field = Field::Fd("fd", 0);
+const MODE1: Field = Field::Mode(Src::Arg(1));
+const MODE2: Field = Field::Mode(Src::Arg(2));
+/// `AT_*` flags in argument `arg`.
+const fn at_flags(arg: u8) -> Field {
+    Field::Flags("flags", Src::Arg(arg), FlagFamily::At)
+}
+/// `AT_SYMLINK_NOFOLLOW`: lstat is fstatat with it.
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const fn flags(src: Src, family: FlagFamily) -> Field {
+    Field::Flags("flags", src, family)
+}
+
+use EventType as E;
+use Field as Fl;
 use Group::{File as F, Network as N, Permission as P, Process as R};
+use Ksys as K;
+
+const OPEN: &[Field] = &[
+    p0("path"),
+    flags(Src::Arg(1), FlagFamily::Open),
+    Fl::CreateMode {
+        mode: Src::Arg(2),
+        flags: Src::Arg(1),
+    },
+    Fl::RetFd("fd"),
+    Fl::Ino,
+];
+const OPENAT: &[Field] = &[
+    at(0, "dfd", 0, "path"),
+    flags(Src::Arg(2), FlagFamily::Open),
+    Fl::CreateMode {
+        mode: Src::Arg(3),
+        flags: Src::Arg(2),
+    },
+    Fl::RetFd("fd"),
+    Fl::Ino,
+];
+const OPENAT2: &[Field] = &[
+    at(0, "dfd", 0, "path"),
+    flags(Src::OpenHowFlags, FlagFamily::Open),
+    Fl::CreateMode {
+        mode: Src::OpenHowMode,
+        flags: Src::OpenHowFlags,
+    },
+    Fl::RetFd("fd"),
+    Fl::Ino,
+];
+/// creat(path, mode) is open(path, O_WRONLY|O_CREAT|O_TRUNC, mode).
+const CREAT_FLAGS: Src = Src::Const(0o1101);
+const CREAT: &[Field] = &[
+    p0("path"),
+    flags(CREAT_FLAGS, FlagFamily::Open),
+    Fl::CreateMode {
+        mode: Src::Arg(1),
+        flags: CREAT_FLAGS,
+    },
+    Fl::RetFd("fd"),
+    Fl::Ino,
+];
+const RENAME: &[Field] = &[p0("oldpath"), p1("newpath")];
+const RENAMEAT: &[Field] = &[at(0, "olddfd", 0, "oldpath"), at(1, "newdfd", 2, "newpath")];
+const STAT: &[Field] = &[p0("path"), Fl::StatBuf];
+const FD_NAME: &[Field] = &[FD, Fl::FdName];
+const READ: &[Field] = &[
+    FD,
+    Fl::FdName,
+    Fl::Ino,
+    Fl::U64("count", 2),
+    Fl::Bytes,
+    Fl::Sock,
+];
+const PREAD: &[Field] = &[
+    FD,
+    Fl::FdName,
+    Fl::Ino,
+    Fl::U64("count", 2),
+    Fl::U64("offset", 3),
+    Fl::Bytes,
+    Fl::Sock,
+];
+const READV: &[Field] = &[
+    FD,
+    Fl::FdName,
+    Fl::Ino,
+    Fl::U64("iovcnt", 2),
+    Fl::Bytes,
+    Fl::Sock,
+];
+const PREADV: &[Field] = &[
+    FD,
+    Fl::FdName,
+    Fl::Ino,
+    Fl::U64("iovcnt", 2),
+    Fl::U64("offset", 3),
+    Fl::Bytes,
+    Fl::Sock,
+];
+const OLDFD: Field = Field::Fd("oldfd", 0);
+const PIPE: &[Field] = &[Fl::FdPair, flags(Src::Const(0), FlagFamily::Pipe)];
+const PIPE2: &[Field] = &[Fl::FdPair, flags(Src::Arg(1), FlagFamily::Pipe)];
+const CONNECT: &[Field] = &[FD, Fl::PeerAddr, Fl::Sock];
+const SENDTO: &[Field] = &[
+    FD,
+    Fl::U64("len", 2),
+    flags(Src::Arg(3), FlagFamily::Msg),
+    Fl::PeerOrSocket,
+    Fl::Bytes,
+];
+const SENDMSG: &[Field] = &[
+    FD,
+    flags(Src::Arg(2), FlagFamily::Msg),
+    Fl::PeerOrSocket,
+    Fl::Bytes,
+];
+const SENDMMSG: &[Field] = &[
+    FD,
+    Fl::U64("vlen", 2),
+    flags(Src::Arg(3), FlagFamily::Msg),
+    Fl::PeerOrSocket,
+    Fl::MmsgCounts,
+];
+const NEVER: Cloexec = Cloexec::Never;
+const MMAP: &[Field] = &[
+    Fl::U64("addr", 0),
+    Fl::U64("len", 1),
+    Fl::Flags("prot", Src::Arg(2), FlagFamily::Prot),
+    flags(Src::Arg(3), FlagFamily::Mmap),
+    Fl::Fd("fd", 4),
+    Fl::FdName,
+    Fl::Ino,
+    Fl::U64("offset", 5),
+];
 
 /// Every syscall kellect records, by kellect id. Native numbers: x86_64 from
 /// arch/x86/entry/syscalls/syscall_64.tbl, aarch64 from include/uapi/asm-generic/unistd.h.
 pub const SYSCALLS: &[Syscall] = &[
-    sc(1, "open", F, Some(2), None, opens(1)),
-    sc(2, "openat", F, Some(257), Some(56), opens(2)),
+    sc(K::Open, "open", F, Some(2), None, opens(1))
+        .event(E::FileOpen)
+        .fields(OPEN)
+        .effect(Effect::Open { flags: Src::Arg(1) }),
+    sc(K::Openat, "openat", F, Some(257), Some(56), opens(2))
+        .event(E::FileOpen)
+        .fields(OPENAT)
+        .effect(Effect::Open { flags: Src::Arg(2) }),
     sc(
-        3,
+        K::Openat2,
         "openat2",
         F,
         Some(437),
@@ -403,68 +1071,282 @@ pub const SYSCALLS: &[Syscall] = &[
             out: Out::OpenHow(3),
             ..opens(2)
         },
-    ),
-    sc(4, "creat", F, Some(85), None, opens(1)),
-    sc(5, "unlink", F, Some(87), None, path(1)),
-    sc(6, "unlinkat", F, Some(263), Some(35), path(2)),
-    sc(7, "rename", F, Some(82), None, paths(1, 2)),
-    sc(8, "renameat", F, Some(264), Some(38), paths(2, 4)),
-    sc(9, "renameat2", F, Some(316), Some(276), paths(2, 4)),
-    sc(10, "chmod", F, Some(90), None, path(1)),
-    sc(11, "fchmod", F, Some(91), Some(52), fd(1)),
-    sc(12, "fchmodat", F, Some(268), Some(53), path(2)),
-    sc(13, "fchmodat2", F, Some(452), Some(452), path(2)),
-    sc(14, "stat", F, Some(4), None, stat(1, 0, Out::Stat(2))),
-    sc(15, "lstat", F, Some(6), None, stat(1, 0, Out::Stat(2))),
-    sc(16, "fstat", F, Some(5), Some(80), stat(0, 0, Out::Stat(2))),
+    )
+    .event(E::FileOpen)
+    .fields(OPENAT2)
+    .effect(Effect::Open {
+        flags: Src::OpenHowFlags,
+    }),
+    sc(K::Creat, "creat", F, Some(85), None, opens(1))
+        .event(E::FileOpen)
+        .fields(CREAT)
+        .effect(Effect::Open { flags: CREAT_FLAGS }),
+    sc(K::Unlink, "unlink", F, Some(87), None, path(1))
+        .event(E::FileDelete)
+        .fields(&[p0("path")])
+        .effect(Effect::Unlink {
+            flags: Src::Const(0),
+        }),
+    sc(K::Unlinkat, "unlinkat", F, Some(263), Some(35), path(2))
+        .event(E::FileDelete)
+        .fields(&[at(0, "dfd", 0, "path"), at_flags(2)])
+        .effect(Effect::Unlink { flags: Src::Arg(2) }),
+    sc(K::Rename, "rename", F, Some(82), None, paths(1, 2))
+        .event(E::FileRename)
+        .fields(RENAME)
+        .effect(Effect::Rename {
+            flags: Src::Const(0),
+        }),
+    sc(K::Renameat, "renameat", F, Some(264), Some(38), paths(2, 4))
+        .event(E::FileRename)
+        .fields(RENAMEAT)
+        .effect(Effect::Rename {
+            flags: Src::Const(0),
+        }),
     sc(
-        17,
+        K::Renameat2,
+        "renameat2",
+        F,
+        Some(316),
+        Some(276),
+        paths(2, 4),
+    )
+    .event(E::FileRename)
+    .fields(&[
+        at(0, "olddfd", 0, "oldpath"),
+        at(1, "newdfd", 2, "newpath"),
+        flags(Src::Arg(4), FlagFamily::Rename),
+    ])
+    .effect(Effect::Rename { flags: Src::Arg(4) }),
+    sc(K::Chmod, "chmod", F, Some(90), None, path(1))
+        .event(E::FileChmod)
+        .fields(&[p0("path"), MODE1])
+        .effect(Effect::Chmod { mode: 1 }),
+    sc(K::Fchmod, "fchmod", F, Some(91), Some(52), fd(1))
+        .event(E::FileChmod)
+        .fields(&[FD, Fl::FdName, MODE1]),
+    sc(K::Fchmodat, "fchmodat", F, Some(268), Some(53), path(2))
+        .event(E::FileChmod)
+        .fields(&[at(0, "dfd", 0, "path"), MODE2])
+        .effect(Effect::Chmod { mode: 2 }),
+    sc(K::Fchmodat2, "fchmodat2", F, Some(452), Some(452), path(2))
+        .event(E::FileChmod)
+        .fields(&[at(0, "dfd", 0, "path"), MODE2])
+        .effect(Effect::Chmod { mode: 2 }),
+    sc(K::Stat, "stat", F, Some(4), None, stat(1, 0, Out::Stat(2)))
+        .event(E::FileStat)
+        .fields(STAT),
+    sc(
+        K::Lstat,
+        "lstat",
+        F,
+        Some(6),
+        None,
+        stat(1, 0, Out::Stat(2)),
+    )
+    .event(E::FileStat)
+    .fields(STAT)
+    .effect(Effect::LookAt {
+        flags: Src::Const(AT_SYMLINK_NOFOLLOW),
+    }),
+    sc(
+        K::Fstat,
+        "fstat",
+        F,
+        Some(5),
+        Some(80),
+        stat(0, 0, Out::Stat(2)),
+    )
+    .event(E::FileStat)
+    .fields(&[FD, Fl::FdName, Fl::StatBuf]),
+    sc(
+        K::Newfstatat,
         "newfstatat",
         F,
         Some(262),
         Some(79),
         stat(2, 0, Out::Stat(3)),
-    ),
+    )
+    .event(E::FileStat)
+    .fields(&[at(0, "dfd", 0, "path"), at_flags(3), Fl::StatBuf])
+    .effect(Effect::LookAt { flags: Src::Arg(3) }),
     sc(
-        18,
+        K::Statx,
         "statx",
         F,
         Some(332),
         Some(291),
         stat(2, 0, Out::Statx(5)),
-    ),
-    sc(19, "chdir", F, Some(80), Some(49), path(1)),
-    sc(20, "fchdir", F, Some(81), Some(50), fd(1)),
-    sc(21, "mkdir", F, Some(83), None, path(1)),
-    sc(22, "mkdirat", F, Some(258), Some(34), path(2)),
-    sc(23, "rmdir", F, Some(84), None, path(1)),
-    sc(24, "read", F, Some(0), Some(63), io(1, Payload::Buf(2))),
-    sc(25, "pread64", F, Some(17), Some(67), fd(1)),
-    sc(26, "readv", F, Some(19), Some(65), io(1, Payload::Iov(2))),
-    sc(27, "preadv", F, Some(295), Some(69), fd(1)),
-    sc(28, "preadv2", F, Some(327), Some(286), fd(1)),
-    sc(29, "write", F, Some(1), Some(64), io(1, Payload::Buf(2))),
-    sc(30, "pwrite64", F, Some(18), Some(68), fd(1)),
-    sc(31, "writev", F, Some(20), Some(66), io(1, Payload::Iov(2))),
-    sc(32, "pwritev", F, Some(296), Some(70), fd(1)),
-    sc(33, "pwritev2", F, Some(328), Some(287), fd(1)),
-    sc(34, "dup", F, Some(32), Some(23), NONE),
-    sc(35, "dup2", F, Some(33), None, NONE),
-    sc(36, "dup3", F, Some(292), Some(24), NONE),
-    sc(37, "fcntl", F, Some(72), Some(25), flags(D_FCNTL_DUP)),
-    sc(38, "close", F, Some(3), Some(57), NONE),
-    sc(39, "truncate", F, Some(76), Some(45), path(1)),
-    sc(40, "ftruncate", F, Some(77), Some(46), fd(1)),
-    sc(41, "link", F, Some(86), None, paths(1, 2)),
-    sc(42, "linkat", F, Some(265), Some(37), paths(2, 4)),
-    sc(43, "symlink", F, Some(88), None, paths(1, 2)),
-    sc(44, "symlinkat", F, Some(266), Some(36), paths(1, 3)),
-    sc(45, "fork", R, Some(57), None, flags(D_CONTEXT)),
-    sc(46, "vfork", R, Some(58), None, flags(D_CONTEXT)),
-    sc(47, "clone", R, Some(56), Some(220), flags(D_CONTEXT)),
-    sc(48, "clone3", R, Some(435), Some(435), flags(D_CONTEXT)),
+    )
+    .event(E::FileStat)
+    .fields(&[at(0, "dfd", 0, "path"), at_flags(2), Fl::StatBuf])
+    .effect(Effect::LookAt { flags: Src::Arg(2) }),
+    sc(K::Chdir, "chdir", F, Some(80), Some(49), path(1))
+        .event(E::FileChdir)
+        .fields(&[p0("path")])
+        .effect(Effect::Chdir),
+    sc(K::Fchdir, "fchdir", F, Some(81), Some(50), fd(1))
+        .event(E::FileChdir)
+        .fields(FD_NAME)
+        .effect(Effect::Fchdir),
+    sc(K::Mkdir, "mkdir", F, Some(83), None, path(1))
+        .event(E::FileMkdir)
+        .fields(&[p0("path"), MODE1]),
+    sc(K::Mkdirat, "mkdirat", F, Some(258), Some(34), path(2))
+        .event(E::FileMkdir)
+        .fields(&[at(0, "dfd", 0, "path"), MODE2]),
+    sc(K::Rmdir, "rmdir", F, Some(84), None, path(1))
+        .event(E::FileRmdir)
+        .fields(&[p0("path")])
+        .effect(Effect::Rmdir),
     sc(
-        49,
+        K::Read,
+        "read",
+        F,
+        Some(0),
+        Some(63),
+        io(1, Payload::Buf(2)),
+    )
+    .event(E::FileRead)
+    .fields(READ),
+    sc(K::Pread64, "pread64", F, Some(17), Some(67), fd(1))
+        .event(E::FileRead)
+        .fields(PREAD),
+    sc(
+        K::Readv,
+        "readv",
+        F,
+        Some(19),
+        Some(65),
+        io(1, Payload::Iov(2)),
+    )
+    .event(E::FileRead)
+    .fields(READV),
+    sc(K::Preadv, "preadv", F, Some(295), Some(69), fd(1))
+        .event(E::FileRead)
+        .fields(PREADV),
+    sc(K::Preadv2, "preadv2", F, Some(327), Some(286), fd(1))
+        .event(E::FileRead)
+        .fields(PREADV),
+    sc(
+        K::Write,
+        "write",
+        F,
+        Some(1),
+        Some(64),
+        io(1, Payload::Buf(2)),
+    )
+    .event(E::FileWrite)
+    .fields(READ),
+    sc(K::Pwrite64, "pwrite64", F, Some(18), Some(68), fd(1))
+        .event(E::FileWrite)
+        .fields(PREAD),
+    sc(
+        K::Writev,
+        "writev",
+        F,
+        Some(20),
+        Some(66),
+        io(1, Payload::Iov(2)),
+    )
+    .event(E::FileWrite)
+    .fields(READV),
+    sc(K::Pwritev, "pwritev", F, Some(296), Some(70), fd(1))
+        .event(E::FileWrite)
+        .fields(PREADV),
+    sc(K::Pwritev2, "pwritev2", F, Some(328), Some(287), fd(1))
+        .event(E::FileWrite)
+        .fields(PREADV),
+    sc(K::Dup, "dup", F, Some(32), Some(23), NONE)
+        .event(E::FileDup)
+        .fields(&[OLDFD, Fl::FdName, Fl::RetFd("newfd")])
+        .effect(Effect::Dup { cloexec: NEVER }),
+    sc(K::Dup2, "dup2", F, Some(33), None, NONE)
+        .event(E::FileDup)
+        .fields(&[OLDFD, Fl::FdName, Fl::NewFd("newfd", 1)])
+        .effect(Effect::Dup { cloexec: NEVER }),
+    sc(K::Dup3, "dup3", F, Some(292), Some(24), NONE)
+        .event(E::FileDup)
+        .fields(&[
+            OLDFD,
+            Fl::FdName,
+            Fl::NewFd("newfd", 1),
+            flags(Src::Arg(2), FlagFamily::Pipe),
+        ])
+        .effect(Effect::Dup {
+            cloexec: Cloexec::Flag(Src::Arg(2)),
+        }),
+    sc(
+        K::Fcntl,
+        "fcntl",
+        F,
+        Some(72),
+        Some(25),
+        flags_only(D_FCNTL_DUP),
+    )
+    .event(E::FileDup)
+    .fields(&[OLDFD, Fl::FdName, Fl::RetFd("newfd"), Fl::FcntlCmd(1)])
+    .effect(Effect::Dup {
+        cloexec: Cloexec::FcntlCmd(1),
+    }),
+    sc(K::Close, "close", F, Some(3), Some(57), NONE)
+        .event(E::FileClose)
+        .fields(FD_NAME)
+        .effect(Effect::Close),
+    sc(K::Truncate, "truncate", F, Some(76), Some(45), path(1))
+        .event(E::FileTruncate)
+        .fields(&[p0("path"), Fl::I64("length", 1)])
+        .effect(Effect::Truncate { length: 1 }),
+    sc(K::Ftruncate, "ftruncate", F, Some(77), Some(46), fd(1))
+        .event(E::FileTruncate)
+        .fields(&[FD, Fl::FdName, Fl::I64("length", 1)]),
+    sc(K::Link, "link", F, Some(86), None, paths(1, 2))
+        .event(E::FileLink)
+        .fields(RENAME)
+        .effect(Effect::Link),
+    sc(K::Linkat, "linkat", F, Some(265), Some(37), paths(2, 4))
+        .event(E::FileLink)
+        .fields(&[
+            at(0, "olddfd", 0, "oldpath"),
+            at(1, "newdfd", 2, "newpath"),
+            at_flags(4),
+        ])
+        .effect(Effect::Link),
+    sc(K::Symlink, "symlink", F, Some(88), None, paths(1, 2))
+        .event(E::FileSymlink)
+        .fields(&[TARGET, p1("linkpath")])
+        .effect(Effect::Symlink),
+    sc(
+        K::Symlinkat,
+        "symlinkat",
+        F,
+        Some(266),
+        Some(36),
+        paths(1, 3),
+    )
+    .event(E::FileSymlink)
+    .fields(&[TARGET, at(1, "newdfd", 1, "linkpath")])
+    .effect(Effect::Symlink),
+    sc(K::Fork, "fork", R, Some(57), None, flags_only(D_CONTEXT)),
+    sc(K::Vfork, "vfork", R, Some(58), None, flags_only(D_CONTEXT)),
+    sc(
+        K::Clone,
+        "clone",
+        R,
+        Some(56),
+        Some(220),
+        flags_only(D_CONTEXT),
+    ),
+    sc(
+        K::Clone3,
+        "clone3",
+        R,
+        Some(435),
+        Some(435),
+        flags_only(D_CONTEXT),
+    ),
+    sc(
+        K::Execve,
         "execve",
         R,
         Some(59),
@@ -473,9 +1355,11 @@ pub const SYSCALLS: &[Syscall] = &[
             flags: D_FAILURE_ONLY,
             ..path(1)
         },
-    ),
+    )
+    .event(E::ProcessExec)
+    .fields(&[p0("filename")]),
     sc(
-        50,
+        K::Execveat,
         "execveat",
         R,
         Some(322),
@@ -484,120 +1368,237 @@ pub const SYSCALLS: &[Syscall] = &[
             flags: D_FAILURE_ONLY,
             ..path(2)
         },
-    ),
-    sc(51, "exit", R, Some(60), Some(93), flags(D_CONTEXT)),
-    sc(52, "exit_group", R, Some(231), Some(94), flags(D_CONTEXT)),
-    sc(53, "pipe", R, Some(22), None, out(Out::FdPair(1))),
-    sc(54, "pipe2", R, Some(293), Some(59), out(Out::FdPair(1))),
-    sc(55, "kill", R, Some(62), Some(129), NONE),
-    sc(56, "tkill", R, Some(200), Some(130), NONE),
-    sc(57, "tgkill", R, Some(234), Some(131), NONE),
-    sc(58, "ptrace", R, Some(101), Some(117), NONE),
-    sc(59, "mmap", R, Some(9), Some(222), fd(5)),
-    sc(60, "mprotect", R, Some(10), Some(226), NONE),
+    )
+    .event(E::ProcessExec)
+    .fields(&[at(0, "dfd", 0, "filename")]),
     sc(
-        61,
+        K::Exit,
+        "exit",
+        R,
+        Some(60),
+        Some(93),
+        flags_only(D_CONTEXT),
+    ),
+    sc(
+        K::ExitGroup,
+        "exit_group",
+        R,
+        Some(231),
+        Some(94),
+        flags_only(D_CONTEXT),
+    ),
+    sc(K::Pipe, "pipe", R, Some(22), None, out(Out::FdPair(1)))
+        .event(E::ProcessPipe)
+        .fields(PIPE)
+        .effect(Effect::Pipe { cloexec: NEVER }),
+    sc(
+        K::Pipe2,
+        "pipe2",
+        R,
+        Some(293),
+        Some(59),
+        out(Out::FdPair(1)),
+    )
+    .event(E::ProcessPipe)
+    .fields(PIPE2)
+    .effect(Effect::Pipe {
+        cloexec: Cloexec::Flag(Src::Arg(1)),
+    }),
+    sc(K::Kill, "kill", R, Some(62), Some(129), NONE)
+        .event(E::ProcessKill)
+        .fields(&[Fl::Int("target_pid", 0), Fl::Signal(1)]),
+    sc(K::Tkill, "tkill", R, Some(200), Some(130), NONE)
+        .event(E::ProcessKill)
+        .fields(&[Fl::Int("target_tid", 0), Fl::Signal(1)]),
+    sc(K::Tgkill, "tgkill", R, Some(234), Some(131), NONE)
+        .event(E::ProcessKill)
+        .fields(&[
+            Fl::Int("target_pid", 0),
+            Fl::Int("target_tid", 1),
+            Fl::Signal(2),
+        ]),
+    sc(K::Ptrace, "ptrace", R, Some(101), Some(117), NONE)
+        .event(E::ProcessPtrace)
+        .fields(&[
+            Fl::Flags("request", Src::Arg(0), FlagFamily::Ptrace),
+            Fl::Int("target_pid", 1),
+            Fl::U64("addr", 2),
+            Fl::U64("data", 3),
+        ]),
+    sc(K::Mmap, "mmap", R, Some(9), Some(222), fd(5))
+        .event(E::ProcessMmap)
+        .fields(MMAP),
+    sc(K::Mprotect, "mprotect", R, Some(10), Some(226), NONE)
+        .event(E::ProcessMprotect)
+        .fields(&[
+            Fl::U64("addr", 0),
+            Fl::U64("len", 1),
+            Fl::Flags("prot", Src::Arg(2), FlagFamily::Prot),
+        ]),
+    sc(
+        K::Connect,
         "connect",
         N,
         Some(42),
         Some(203),
         msg(Addr::In(2, 3), Payload::None),
-    ),
+    )
+    .event(E::NetConnect)
+    .fields(CONNECT)
+    .effect(Effect::Connect),
     sc(
-        62,
+        K::Sendto,
         "sendto",
         N,
         Some(44),
         Some(206),
         msg(Addr::In(5, 6), Payload::Buf(2)),
-    ),
+    )
+    .event(E::NetSendto)
+    .fields(SENDTO),
     sc(
-        63,
+        K::Sendmsg,
         "sendmsg",
         N,
         Some(46),
         Some(211),
         msg(Addr::Msg(2), Payload::Msg(2)),
-    ),
+    )
+    .event(E::NetSendto)
+    .fields(SENDMSG),
     sc(
-        64,
+        K::Sendmmsg,
         "sendmmsg",
         N,
         Some(307),
         Some(269),
         msg(Addr::Msg(2), Payload::Mmsg(2)),
-    ),
+    )
+    .event(E::NetSendto)
+    .fields(SENDMMSG),
     sc(
-        65,
+        K::Recvfrom,
         "recvfrom",
         N,
         Some(45),
         Some(207),
         msg(Addr::Out(5, 6), Payload::Buf(2)),
-    ),
+    )
+    .event(E::NetRecvfrom)
+    .fields(SENDTO),
     sc(
-        66,
+        K::Recvmsg,
         "recvmsg",
         N,
         Some(47),
         Some(212),
         msg(Addr::Msg(2), Payload::Msg(2)),
-    ),
+    )
+    .event(E::NetRecvfrom)
+    .fields(SENDMSG),
     sc(
-        67,
+        K::Recvmmsg,
         "recvmmsg",
         N,
         Some(299),
         Some(243),
         msg(Addr::Msg(2), Payload::Mmsg(2)),
-    ),
+    )
+    .event(E::NetRecvfrom)
+    .fields(SENDMMSG),
     sc(
-        68,
+        K::Accept,
         "accept",
         N,
         Some(43),
         Some(202),
         msg(Addr::Out(2, 3), Payload::None),
-    ),
+    )
+    .event(E::NetAccept)
+    .fields(&[
+        FD,
+        Fl::RetFd("newfd"),
+        Fl::PeerAddr,
+        flags(Src::Const(0), FlagFamily::SocketType),
+    ])
+    .effect(Effect::Accept { cloexec: NEVER }),
     sc(
-        69,
+        K::Accept4,
         "accept4",
         N,
         Some(288),
         Some(242),
         msg(Addr::Out(2, 3), Payload::None),
-    ),
+    )
+    .event(E::NetAccept)
+    .fields(&[
+        FD,
+        Fl::RetFd("newfd"),
+        Fl::PeerAddr,
+        flags(Src::Arg(3), FlagFamily::SocketType),
+    ])
+    .effect(Effect::Accept {
+        cloexec: Cloexec::Flag(Src::Arg(3)),
+    }),
     sc(
-        70,
+        K::Bind,
         "bind",
         N,
         Some(49),
         Some(200),
         msg(Addr::In(2, 3), Payload::None),
-    ),
+    )
+    .event(E::NetBind)
+    .fields(CONNECT),
     sc(
-        71,
+        K::Getpeername,
         "getpeername",
         N,
         Some(52),
         Some(205),
         msg(Addr::Out(2, 3), Payload::None),
-    ),
+    )
+    .event(E::NetGetpeername)
+    .fields(CONNECT),
     sc(
-        72,
+        K::Socketpair,
         "socketpair",
         N,
         Some(53),
         Some(199),
         out(Out::FdPair(4)),
-    ),
-    sc(73, "socket", N, Some(41), Some(198), NONE),
-    sc(74, "setuid", P, Some(105), Some(146), NONE),
-    sc(75, "setreuid", P, Some(113), Some(145), NONE),
-    sc(76, "setresuid", P, Some(117), Some(147), NONE),
-    sc(77, "setgid", P, Some(106), Some(144), NONE),
-    sc(78, "setregid", P, Some(114), Some(143), NONE),
-    sc(79, "setresgid", P, Some(119), Some(149), NONE),
+    )
+    .event(E::NetSocketpair)
+    .fields(&[
+        Fl::Symbol("family", 0, FlagFamily::AddressFamily),
+        Fl::Symbol("type", 1, FlagFamily::SocketType),
+        Fl::Symbol("protocol", 2, FlagFamily::IpProtocol),
+        Fl::FdPair,
+    ])
+    .effect(Effect::Socketpair {
+        cloexec: Cloexec::Flag(Src::Arg(1)),
+    }),
+    sc(K::Socket, "socket", N, Some(41), Some(198), NONE).effect(Effect::Socket {
+        cloexec: Cloexec::Flag(Src::Arg(1)),
+    }),
+    sc(K::Setuid, "setuid", P, Some(105), Some(146), NONE)
+        .event(E::PermSetuid)
+        .fields(&[Fl::Id("new_uid", 0)]),
+    sc(K::Setreuid, "setreuid", P, Some(113), Some(145), NONE)
+        .event(E::PermSetreuid)
+        .fields(&[Fl::Id("ruid", 0), Fl::Id("euid", 1)]),
+    sc(K::Setresuid, "setresuid", P, Some(117), Some(147), NONE)
+        .event(E::PermSetresuid)
+        .fields(&[Fl::Id("ruid", 0), Fl::Id("euid", 1), Fl::Id("suid", 2)]),
+    sc(K::Setgid, "setgid", P, Some(106), Some(144), NONE)
+        .event(E::PermSetgid)
+        .fields(&[Fl::Id("new_gid", 0)]),
+    sc(K::Setregid, "setregid", P, Some(114), Some(143), NONE)
+        .event(E::PermSetregid)
+        .fields(&[Fl::Id("rgid", 0), Fl::Id("egid", 1)]),
+    sc(K::Setresgid, "setresgid", P, Some(119), Some(149), NONE)
+        .event(E::PermSetresgid)
+        .fields(&[Fl::Id("rgid", 0), Fl::Id("egid", 1), Fl::Id("sgid", 2)]),
 ];
 
 /// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
@@ -842,11 +1843,7 @@ pub fn socketcall_desc_bytes(id: u16) -> Option<[u8; 16]> {
 
 /// The syscall with this kellect id.
 pub fn by_id(id: u16) -> Option<&'static Syscall> {
-    // The table is ordered by id from 1: index directly, check, fall back to a search.
-    match SYSCALLS.get((id as usize).wrapping_sub(1)) {
-        Some(s) if s.id == id => Some(s),
-        _ => SYSCALLS.iter().find(|s| s.id == id),
-    }
+    CATALOGUE.row(id)
 }
 
 /// A syscall id's name (`None` for ids this build does not know).
@@ -854,48 +1851,9 @@ pub fn name(id: u16) -> Option<&'static str> {
     by_id(id).map(|s| s.name)
 }
 
-/// The `struct sc_desc` bytes for the BPF "syscalls" map (16 bytes, records.h layout).
+/// The `struct sc_desc` bytes for the BPF "syscalls" map ([`ScDesc`]).
 pub fn desc_bytes(s: &Syscall) -> [u8; 16] {
-    let c = &s.capture;
-    let (addr_kind, addr_arg, addr_len_arg) = match c.addr {
-        Addr::None => (0, 0, 0),
-        Addr::In(a, l) => (1, a, l),
-        Addr::Out(a, l) => (2, a, l),
-        Addr::Msg(a) => (3, a, 0),
-    };
-    let (out_kind, out_arg) = match c.out {
-        Out::None => (0, 0),
-        Out::Stat(a) => (1, a),
-        Out::Statx(a) => (2, a),
-        Out::FdPair(a) => (3, a),
-        Out::OpenHow(a) => (4, a),
-    };
-    let (payload_kind, payload_arg) = match c.payload {
-        Payload::None => (0, 0),
-        Payload::Buf(a) => (1, a),
-        Payload::Iov(a) => (2, a),
-        Payload::Msg(a) => (3, a),
-        Payload::Mmsg(a) => (4, a),
-    };
-    let id = s.id.to_le_bytes();
-    [
-        id[0],
-        id[1],
-        s.group.bit(),
-        c.flags,
-        c.path0,
-        c.path1,
-        c.fd_arg,
-        addr_kind,
-        addr_arg,
-        addr_len_arg,
-        out_kind,
-        out_arg,
-        payload_kind,
-        payload_arg,
-        0,
-        0,
-    ]
+    ScDesc::new(s).to_bytes()
 }
 
 #[cfg(test)]
@@ -1030,6 +1988,233 @@ mod tests {
                 assert!(arg <= 6, "{}: argument {arg}", s.name);
             }
         }
+    }
+
+    #[test]
+    fn rows_fields_and_effects_agree_with_the_capture() {
+        for s in SYSCALLS {
+            // A catalogue event names its fields; context-only rows show raw arguments.
+            assert_eq!(
+                s.event.is_some(),
+                s.fields != [Field::Args],
+                "{}: event {:?}",
+                s.name,
+                s.event
+            );
+            for f in s.fields {
+                let args: &[u8] = match *f {
+                    Field::Path { slot, dirfd, .. } => {
+                        let captured = if slot == 0 {
+                            s.capture.path0
+                        } else {
+                            s.capture.path1
+                        };
+                        assert!(captured != 0, "{}: path {slot} is not captured", s.name);
+                        &[dirfd.map_or(0, |(_, a)| a)]
+                    }
+                    Field::Fd(_, a)
+                    | Field::NewFd(_, a)
+                    | Field::Symbol(_, a, _)
+                    | Field::Int(_, a)
+                    | Field::U64(_, a)
+                    | Field::I64(_, a)
+                    | Field::Id(_, a)
+                    | Field::Signal(a)
+                    | Field::FcntlCmd(a) => &[a],
+                    Field::Flags(_, Src::Arg(a), _) => &[a],
+                    _ => &[],
+                };
+                for a in args {
+                    assert!(*a < 6, "{}: argument {a}", s.name);
+                }
+            }
+            match s.effect {
+                Effect::Open { .. } => {
+                    assert!(s.capture.flags & D_RET_FD != 0 && s.capture.path0 != 0)
+                }
+                Effect::Link | Effect::Symlink | Effect::Rename { .. } => {
+                    assert!(s.capture.path0 != 0 && s.capture.path1 != 0, "{}", s.name)
+                }
+                Effect::Chmod { .. }
+                | Effect::Truncate { .. }
+                | Effect::Unlink { .. }
+                | Effect::Rmdir
+                | Effect::Chdir
+                | Effect::LookAt { .. } => assert!(s.capture.path0 != 0, "{}", s.name),
+                Effect::Dup { .. } | Effect::Close | Effect::Fchdir | Effect::Connect => {
+                    assert!(s.event_fd().is_some(), "{}", s.name)
+                }
+                Effect::Pipe { .. } | Effect::Socketpair { .. } => {
+                    assert!(matches!(s.capture.out, Out::FdPair(_)), "{}", s.name)
+                }
+                Effect::Socket { .. } | Effect::Accept { .. } | Effect::None => {}
+            }
+        }
+        // Every event type comes from some row, or from a sched_process_* record.
+        for t in EventType::ALL {
+            let sched = matches!(
+                t,
+                EventType::ProcessFork | EventType::ProcessClone | EventType::ProcessExit
+            );
+            // file_create is an open that created its file.
+            let refined = t == EventType::FileCreate;
+            let from_row = SYSCALLS.iter().any(|s| s.event == Some(t));
+            assert!(sched || refined || from_row, "{}", t.name());
+            assert_eq!(EventType::from_name(t.name()), Some(t));
+        }
+    }
+
+    /// The enumerators of `enum name` in records.h, as (name, value).
+    fn records_h_enum(name: &str) -> Vec<(String, u32)> {
+        let h = include_str!("../bpf/records.h");
+        let start = h.find(&format!("enum {name} {{")).unwrap();
+        let body = &h[start..start + h[start..].find("};").unwrap()];
+        let body = body.split_once('{').unwrap().1;
+        let mut out = Vec::new();
+        for line in body.lines() {
+            let code = line.split("/*").next().unwrap();
+            for item in code.split(',') {
+                let Some((k, v)) = item.split_once('=') else {
+                    continue;
+                };
+                let v = v.trim();
+                let value = match v.split_once("<<") {
+                    Some((a, b)) => {
+                        a.trim().parse::<u32>().unwrap() << b.trim().parse::<u32>().unwrap()
+                    }
+                    None => v.parse().unwrap(),
+                };
+                out.push((k.trim().to_owned(), value));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn desc_enums_match_records_h() {
+        let check = |name: &str, rust: &[(&str, u32)]| {
+            let c = records_h_enum(name);
+            let rust: Vec<(String, u32)> = rust.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            assert_eq!(c, rust, "enum {name}");
+        };
+        let g = |g: Group| g.bit() as u32;
+        check(
+            "sc_group",
+            &[
+                ("G_FILE", g(Group::File)),
+                ("G_PROCESS", g(Group::Process)),
+                ("G_NETWORK", g(Group::Network)),
+                ("G_PERMISSION", g(Group::Permission)),
+            ],
+        );
+        let d = |v: u8| v as u32;
+        check(
+            "sc_flag",
+            &[
+                ("D_RET_FD", d(D_RET_FD)),
+                ("D_CONTEXT", d(D_CONTEXT)),
+                ("D_FAILURE_ONLY", d(D_FAILURE_ONLY)),
+                ("D_FCNTL_DUP", d(D_FCNTL_DUP)),
+                ("D_UID16", d(D_UID16)),
+                ("D_PGOFF", d(D_PGOFF)),
+                ("D_SPLIT64_2", d(D_SPLIT64_2)),
+                ("D_SPLIT64_4", d(D_SPLIT64_4)),
+            ],
+        );
+        check(
+            "sc_addr_kind",
+            &[
+                ("A_NONE", d(A_NONE)),
+                ("A_IN", d(A_IN)),
+                ("A_OUT", d(A_OUT)),
+                ("A_MSG", d(A_MSG)),
+            ],
+        );
+        check(
+            "sc_out_kind",
+            &[
+                ("O_NONE", d(O_NONE)),
+                ("O_STAT", d(O_STAT)),
+                ("O_STATX", d(O_STATX)),
+                ("O_FDPAIR", d(O_FDPAIR)),
+                ("O_OPENHOW", d(O_OPENHOW)),
+            ],
+        );
+        check(
+            "sc_payload_kind",
+            &[
+                ("P_NONE", d(P_NONE)),
+                ("P_BUF", d(P_BUF)),
+                ("P_IOV", d(P_IOV)),
+                ("P_MSG", d(P_MSG)),
+                ("P_MMSG", d(P_MMSG)),
+            ],
+        );
+        check(
+            "kl_app",
+            &[
+                ("APP_NONE", d(APP_NONE)),
+                ("APP_DNS", d(APP_DNS)),
+                ("APP_HTTP", d(APP_HTTP)),
+                ("APP_SYSLOG", d(APP_SYSLOG)),
+            ],
+        );
+    }
+
+    #[test]
+    fn sc_desc_layout_matches_records_h() {
+        use std::mem::offset_of;
+        // struct sc_desc: __u16 ksys, twelve __u8, __u16 _pad.
+        assert_eq!(size_of::<ScDesc>(), 16);
+        assert_eq!(offset_of!(ScDesc, ksys), 0);
+        assert_eq!(offset_of!(ScDesc, group), 2);
+        assert_eq!(offset_of!(ScDesc, flags), 3);
+        assert_eq!(offset_of!(ScDesc, path0), 4);
+        assert_eq!(offset_of!(ScDesc, path1), 5);
+        assert_eq!(offset_of!(ScDesc, fd_arg), 6);
+        assert_eq!(offset_of!(ScDesc, addr_kind), 7);
+        assert_eq!(offset_of!(ScDesc, addr_arg), 8);
+        assert_eq!(offset_of!(ScDesc, addr_len_arg), 9);
+        assert_eq!(offset_of!(ScDesc, out_kind), 10);
+        assert_eq!(offset_of!(ScDesc, out_arg), 11);
+        assert_eq!(offset_of!(ScDesc, payload_kind), 12);
+        assert_eq!(offset_of!(ScDesc, payload_arg), 13);
+        assert_eq!(offset_of!(ScDesc, _pad), 14);
+        // The fields in records.h's order.
+        let h = include_str!("../bpf/records.h");
+        let start = h.find("struct sc_desc {").unwrap();
+        let body = &h[start..start + h[start..].find("};").unwrap()];
+        let fields: Vec<&str> = body
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split("/*").next()?.trim().strip_suffix(';'))
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "ksys",
+                "group",
+                "flags",
+                "path0",
+                "path1",
+                "fd_arg",
+                "addr_kind",
+                "addr_arg",
+                "addr_len_arg",
+                "out_kind",
+                "out_arg",
+                "payload_kind",
+                "payload_arg",
+                "_pad"
+            ]
+        );
+        // openat2: id 3, file group, D_RET_FD, path in 2, open_how in 3.
+        let d = desc_bytes(by_id(Ksys::Openat2 as u16).unwrap());
+        assert_eq!(d, [3, 0, 1, 1, 2, 0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0]);
+        // sendto: address in 5 (length 6), payload a buffer in 2.
+        let d = desc_bytes(by_id(Ksys::Sendto as u16).unwrap());
+        assert_eq!(d, [62, 0, 4, 0, 0, 0, 1, 1, 5, 6, 0, 0, 1, 2, 0, 0]);
     }
 
     #[test]

@@ -50,6 +50,218 @@ fn catalogue_fixture_replays_byte_for_byte_with_every_type() {
     assert_every_type(&json_lines(got.as_bytes()), "fixtures/catalogue.kz");
 }
 
+/// A syscall added to a scratch copy of the table (one row: an id no build has, a path
+/// relative to a dirfd argument, open flags, a mode) is decoded, followed and rendered by
+/// the replayer as that row says, with no replayer change; with the build's own table the
+/// same record is an unknown event showing its raw arguments.
+#[test]
+fn a_syscall_added_to_a_scratch_table_is_rendered_from_its_row() {
+    use kellect::abi::{RecordHeader, SyscallRecord};
+    use kellect::replayer::decode::decode_frame_with;
+    use kellect::replayer::events::{EventType, EventView};
+    use kellect::replayer::state::ProcessTable;
+    use kellect::replayer::symbols::Arch;
+    use kellect::syscalls::{
+        Addr, Capture, Catalogue, Effect, Field, FlagFamily, Group, Ksys, Out, Payload, Src,
+        CATALOGUE, SYSCALLS,
+    };
+    use zerocopy::{FromZeros, IntoBytes};
+
+    const NEW_ID: u16 = 4000;
+    let mut rows = SYSCALLS.to_vec();
+    rows.push(kellect::syscalls::Syscall {
+        id: NEW_ID,
+        name: "frobnicateat",
+        group: Group::File,
+        x86_64: None,
+        aarch64: None,
+        capture: Capture {
+            flags: 0,
+            path0: 2,
+            path1: 0,
+            fd_arg: 0,
+            addr: Addr::None,
+            out: Out::None,
+            payload: Payload::None,
+        },
+        event: Some(EventType::FileChmod),
+        fields: &[
+            Field::Path {
+                key: "path",
+                slot: 0,
+                dirfd: Some(("dfd", 0)),
+                literal: false,
+            },
+            Field::Flags("flags", Src::Arg(2), FlagFamily::Open),
+            Field::Mode(Src::Arg(3)),
+        ],
+        effect: Effect::Chmod { mode: 3 },
+    });
+    let scratch = Catalogue::new(Vec::leak(rows));
+    assert!(CATALOGUE.row(NEW_ID).is_none());
+
+    // A frame of two syscall records: chdir("/srv/w"), then the new syscall on "x/y".
+    let record = |ts: u64, id: u16, args: [u64; 6], path: &str| {
+        let mut rec = SyscallRecord::new_zeroed();
+        let mut hdr = RecordHeader::new_zeroed();
+        hdr.kind = 4.into();
+        hdr.len = ((size_of::<SyscallRecord>() + path.len()) as u32).into();
+        hdr.ts = ts.into();
+        hdr.pid = 77.into();
+        hdr.tid = 77.into();
+        hdr.ppid = 1.into();
+        hdr.syscall = id.into();
+        hdr.comm[..4].copy_from_slice(b"frob");
+        rec.hdr = hdr;
+        rec.enter_ts = (ts - 1).into();
+        rec.args = args.map(Into::into);
+        rec.path0_len = (path.len() as u16).into();
+        let mut bytes = rec.as_bytes().to_vec();
+        bytes.extend_from_slice(path.as_bytes());
+        bytes
+    };
+    let mut frame = record(10, Ksys::Chdir as u16, [0; 6], "/srv/w");
+    let at_fdcwd = -100i64 as u64;
+    frame.extend(record(
+        20,
+        NEW_ID,
+        [at_fdcwd, 0, 0o2000000, 0o4755, 0, 0],
+        "x/y",
+    ));
+
+    let render = |catalogue: Catalogue<'static>| -> Value {
+        let (events, err) = decode_frame_with(&frame, &catalogue);
+        assert!(err.is_none(), "{err:?}");
+        let mut table = ProcessTable::default().with_catalogue(catalogue);
+        let resolved: Vec<_> = events.iter().map(|e| table.apply(e)).collect();
+        let view = EventView {
+            timestamp_us: 0,
+            event: &events[1],
+            resolved: &resolved[1],
+            arch: Arch::X86_64,
+            catalogue,
+        };
+        serde_json::to_value(&view).unwrap()
+    };
+
+    let got = render(scratch);
+    let want = serde_json::json!({
+        "timestamp": 0, "event_type": "file_chmod", "syscall": "frobnicateat",
+        "comm": "frob", "pid": 77, "tid": 77, "ppid": 1, "process_type": "process",
+        "uid": 0, "gid": 0, "ret": 0,
+        "dfd": "AT_FDCWD", "path": "/srv/w/x/y", "path_arg": "x/y",
+        "flags": 0o2000000, "flags_text": "O_RDONLY|O_CLOEXEC",
+        "mode": 0o4755, "mode_text": "4755/-rwsr-xr-x",
+    });
+    assert_eq!(got, want, "scratch table");
+    // Field order is the row's.
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys[11..],
+        [
+            "dfd",
+            "path",
+            "path_arg",
+            "flags",
+            "flags_text",
+            "mode",
+            "mode_text"
+        ]
+    );
+
+    // This build's table does not know the id: no type, no path, the raw arguments.
+    let plain = render(CATALOGUE);
+    assert_eq!(plain["event_type"], "unknown", "{plain}");
+    assert!(
+        plain.get("syscall").is_none() && plain.get("path").is_none(),
+        "{plain}"
+    );
+    assert_eq!(plain["args"][3], 0o4755, "{plain}");
+}
+
+/// fixtures/process.kz re-encoded with the format module's writer, its HostInfo's record
+/// ABI version set to `abi_version`; written into `dir`.
+fn with_abi_version(dir: &std::path::Path, abi_version: u32) -> std::path::PathBuf {
+    use kellect::format::{self, BlockKind, Codec, SegmentEncoder, TraceReader};
+    use kellect::meta::{self, HostInfo};
+
+    let bytes = std::fs::read(fixture("process.kz")).unwrap();
+    let reader = TraceReader::new(&bytes).unwrap();
+    let scan = reader.scan();
+    assert!(scan.is_clean(), "{:?}", scan.damage);
+    let mut enc = SegmentEncoder::new(reader.header(), 3).unwrap();
+    let mut hosts = 0;
+    for block in &scan.blocks {
+        if block.kind == BlockKind::Frame {
+            let (h, raw) = format::decode_frame(block.payload).unwrap();
+            enc.set_next_seq(h.seq);
+            enc.push_frame(&raw, h.first_ts, h.last_ts, h.record_count, Codec::Zstd)
+                .unwrap();
+        } else if block.kind == BlockKind::HostInfo {
+            let raw = match block.flags & format::BLOCK_FLAG_COMPRESSED {
+                0 => block.payload.to_vec(),
+                _ => format::decompress_meta(block.payload).unwrap(),
+            };
+            let mut host: HostInfo = meta::decode(&raw).unwrap();
+            assert_eq!(host.abi_version, 1, "the fixture's version");
+            host.abi_version = abi_version;
+            enc.push_meta(BlockKind::HostInfo, &meta::encode(&host), false)
+                .unwrap();
+            hosts += 1;
+        } else if block.kind.is_metadata() {
+            enc.push_block(block.kind, block.flags, block.payload)
+                .unwrap();
+        }
+    }
+    assert_eq!(hosts, 1);
+    let path = dir.join(format!("abi{abi_version}.kz"));
+    std::fs::write(&path, enc.finish()).unwrap();
+    path
+}
+
+/// Replay reads the record ABI version a trace was recorded with: the same recording
+/// replays as before with this build's version, and is refused, with the versions named,
+/// when its version is one this build does not read (a newer recorder's layouts, or 0);
+/// `info` lists it as a warning.
+#[test]
+fn an_unknown_record_abi_version_is_refused_by_replay() {
+    use crate::util::run_err;
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = |trace: &std::path::Path| {
+        let out = run_ok(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+        ]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let same = with_abi_version(dir.path(), 1);
+    let expected = std::fs::read_to_string(fixture("process.events.json")).unwrap();
+    assert_same_text(&expected, &events(&same), "re-encoded fixtures/process.kz");
+
+    for version in [2, 0, u32::MAX] {
+        let trace = with_abi_version(dir.path(), version);
+        let path = trace.to_str().unwrap();
+        let err = run_err(&["replay", path, "--view", "events"], 1);
+        let said = format!("its records were written in record ABI version {version} (by kellect ");
+        assert!(err.contains(&said), "{err}");
+        assert!(
+            err.contains("this kellect reads ABI version 1 only"),
+            "{err}"
+        );
+        let err = run_err(&["replay", path], 1);
+        assert!(err.contains(&said), "records view: {err}");
+        let out = run_ok(&["info", path]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(&said), "info: {text}");
+    }
+}
+
 #[cfg(feature = "record")]
 mod live {
     //! Live recordings of the workload (root and BPF, like tests/live.rs).

@@ -184,9 +184,9 @@ fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
 fn fill_ports(skel: &KellectSkel, protocols: &[(AppProtocol, AppPort)]) -> Result<()> {
     for &(proto, port) in protocols {
         let app: u8 = match proto {
-            AppProtocol::Dns => 1,
-            AppProtocol::Http => 2,
-            AppProtocol::Syslog => 3,
+            AppProtocol::Dns => crate::syscalls::APP_DNS,
+            AppProtocol::Http => crate::syscalls::APP_HTTP,
+            AppProtocol::Syslog => crate::syscalls::APP_SYSLOG,
         };
         let key: u32 = match port {
             AppPort::Tcp(n) => (6 << 16) | n as u32,
@@ -285,6 +285,156 @@ mod tests {
             types::rec_sock_state,
             [hdr, sock, event, oldstate, newstate, _pad, tcp]
         );
-        assert_eq!(size_of::<types::sc_desc>(), 16);
+        same!(
+            crate::syscalls::ScDesc,
+            types::sc_desc,
+            [
+                ksys,
+                group,
+                flags,
+                path0,
+                path1,
+                fd_arg,
+                addr_kind,
+                addr_arg,
+                addr_len_arg,
+                out_kind,
+                out_arg,
+                payload_kind,
+                payload_arg,
+                _pad
+            ]
+        );
+    }
+
+    /// The Rust mirrors of the enums of records.h carry the values the BPF program was
+    /// compiled with (the skeleton's types, from its BTF).
+    #[test]
+    fn enums_match_the_skeleton() {
+        use crate::syscalls::{self as sc, Group, Ksys};
+        let ksys: &[(u32, Ksys)] = &[
+            (types::ksys::KS_OPEN.0, Ksys::Open),
+            (types::ksys::KS_OPENAT.0, Ksys::Openat),
+            (types::ksys::KS_OPENAT2.0, Ksys::Openat2),
+            (types::ksys::KS_CREAT.0, Ksys::Creat),
+            (types::ksys::KS_UNLINK.0, Ksys::Unlink),
+            (types::ksys::KS_UNLINKAT.0, Ksys::Unlinkat),
+            (types::ksys::KS_RENAME.0, Ksys::Rename),
+            (types::ksys::KS_RENAMEAT.0, Ksys::Renameat),
+            (types::ksys::KS_RENAMEAT2.0, Ksys::Renameat2),
+            (types::ksys::KS_CHMOD.0, Ksys::Chmod),
+            (types::ksys::KS_FCHMOD.0, Ksys::Fchmod),
+            (types::ksys::KS_FCHMODAT.0, Ksys::Fchmodat),
+            (types::ksys::KS_FCHMODAT2.0, Ksys::Fchmodat2),
+            (types::ksys::KS_STAT.0, Ksys::Stat),
+            (types::ksys::KS_LSTAT.0, Ksys::Lstat),
+            (types::ksys::KS_FSTAT.0, Ksys::Fstat),
+            (types::ksys::KS_NEWFSTATAT.0, Ksys::Newfstatat),
+            (types::ksys::KS_STATX.0, Ksys::Statx),
+            (types::ksys::KS_CHDIR.0, Ksys::Chdir),
+            (types::ksys::KS_FCHDIR.0, Ksys::Fchdir),
+            (types::ksys::KS_MKDIR.0, Ksys::Mkdir),
+            (types::ksys::KS_MKDIRAT.0, Ksys::Mkdirat),
+            (types::ksys::KS_RMDIR.0, Ksys::Rmdir),
+            (types::ksys::KS_READ.0, Ksys::Read),
+            (types::ksys::KS_PREAD64.0, Ksys::Pread64),
+            (types::ksys::KS_READV.0, Ksys::Readv),
+            (types::ksys::KS_PREADV.0, Ksys::Preadv),
+            (types::ksys::KS_PREADV2.0, Ksys::Preadv2),
+            (types::ksys::KS_WRITE.0, Ksys::Write),
+            (types::ksys::KS_PWRITE64.0, Ksys::Pwrite64),
+            (types::ksys::KS_WRITEV.0, Ksys::Writev),
+            (types::ksys::KS_PWRITEV.0, Ksys::Pwritev),
+            (types::ksys::KS_PWRITEV2.0, Ksys::Pwritev2),
+            (types::ksys::KS_DUP.0, Ksys::Dup),
+            (types::ksys::KS_DUP2.0, Ksys::Dup2),
+            (types::ksys::KS_DUP3.0, Ksys::Dup3),
+            (types::ksys::KS_FCNTL.0, Ksys::Fcntl),
+            (types::ksys::KS_CLOSE.0, Ksys::Close),
+            (types::ksys::KS_TRUNCATE.0, Ksys::Truncate),
+            (types::ksys::KS_FTRUNCATE.0, Ksys::Ftruncate),
+            (types::ksys::KS_LINK.0, Ksys::Link),
+            (types::ksys::KS_LINKAT.0, Ksys::Linkat),
+            (types::ksys::KS_SYMLINK.0, Ksys::Symlink),
+            (types::ksys::KS_SYMLINKAT.0, Ksys::Symlinkat),
+            (types::ksys::KS_FORK.0, Ksys::Fork),
+            (types::ksys::KS_VFORK.0, Ksys::Vfork),
+            (types::ksys::KS_CLONE.0, Ksys::Clone),
+            (types::ksys::KS_CLONE3.0, Ksys::Clone3),
+            (types::ksys::KS_EXECVE.0, Ksys::Execve),
+            (types::ksys::KS_EXECVEAT.0, Ksys::Execveat),
+            (types::ksys::KS_EXIT.0, Ksys::Exit),
+            (types::ksys::KS_EXIT_GROUP.0, Ksys::ExitGroup),
+            (types::ksys::KS_PIPE.0, Ksys::Pipe),
+            (types::ksys::KS_PIPE2.0, Ksys::Pipe2),
+            (types::ksys::KS_KILL.0, Ksys::Kill),
+            (types::ksys::KS_TKILL.0, Ksys::Tkill),
+            (types::ksys::KS_TGKILL.0, Ksys::Tgkill),
+            (types::ksys::KS_PTRACE.0, Ksys::Ptrace),
+            (types::ksys::KS_MMAP.0, Ksys::Mmap),
+            (types::ksys::KS_MPROTECT.0, Ksys::Mprotect),
+            (types::ksys::KS_CONNECT.0, Ksys::Connect),
+            (types::ksys::KS_SENDTO.0, Ksys::Sendto),
+            (types::ksys::KS_SENDMSG.0, Ksys::Sendmsg),
+            (types::ksys::KS_SENDMMSG.0, Ksys::Sendmmsg),
+            (types::ksys::KS_RECVFROM.0, Ksys::Recvfrom),
+            (types::ksys::KS_RECVMSG.0, Ksys::Recvmsg),
+            (types::ksys::KS_RECVMMSG.0, Ksys::Recvmmsg),
+            (types::ksys::KS_ACCEPT.0, Ksys::Accept),
+            (types::ksys::KS_ACCEPT4.0, Ksys::Accept4),
+            (types::ksys::KS_BIND.0, Ksys::Bind),
+            (types::ksys::KS_GETPEERNAME.0, Ksys::Getpeername),
+            (types::ksys::KS_SOCKETPAIR.0, Ksys::Socketpair),
+            (types::ksys::KS_SOCKET.0, Ksys::Socket),
+            (types::ksys::KS_SETUID.0, Ksys::Setuid),
+            (types::ksys::KS_SETREUID.0, Ksys::Setreuid),
+            (types::ksys::KS_SETRESUID.0, Ksys::Setresuid),
+            (types::ksys::KS_SETGID.0, Ksys::Setgid),
+            (types::ksys::KS_SETREGID.0, Ksys::Setregid),
+            (types::ksys::KS_SETRESGID.0, Ksys::Setresgid),
+        ];
+        assert_eq!(ksys.len(), Ksys::ALL.len());
+        for (theirs, ours) in ksys {
+            assert_eq!(*theirs, *ours as u32, "{ours:?}");
+        }
+        assert_eq!(types::ksys::KS_MAX.0, Ksys::ALL.len() as u32 + 1);
+        let pairs: &[(u32, u32)] = &[
+            (types::sc_group::G_FILE.0, Group::File.bit().into()),
+            (types::sc_group::G_PROCESS.0, Group::Process.bit().into()),
+            (types::sc_group::G_NETWORK.0, Group::Network.bit().into()),
+            (
+                types::sc_group::G_PERMISSION.0,
+                Group::Permission.bit().into(),
+            ),
+            (types::sc_flag::D_RET_FD.0, sc::D_RET_FD.into()),
+            (types::sc_flag::D_CONTEXT.0, sc::D_CONTEXT.into()),
+            (types::sc_flag::D_FAILURE_ONLY.0, sc::D_FAILURE_ONLY.into()),
+            (types::sc_flag::D_FCNTL_DUP.0, sc::D_FCNTL_DUP.into()),
+            (types::sc_flag::D_UID16.0, sc::D_UID16.into()),
+            (types::sc_flag::D_PGOFF.0, sc::D_PGOFF.into()),
+            (types::sc_flag::D_SPLIT64_2.0, sc::D_SPLIT64_2.into()),
+            (types::sc_flag::D_SPLIT64_4.0, sc::D_SPLIT64_4.into()),
+            (types::sc_addr_kind::A_NONE.0, sc::A_NONE.into()),
+            (types::sc_addr_kind::A_IN.0, sc::A_IN.into()),
+            (types::sc_addr_kind::A_OUT.0, sc::A_OUT.into()),
+            (types::sc_addr_kind::A_MSG.0, sc::A_MSG.into()),
+            (types::sc_out_kind::O_NONE.0, sc::O_NONE.into()),
+            (types::sc_out_kind::O_STAT.0, sc::O_STAT.into()),
+            (types::sc_out_kind::O_STATX.0, sc::O_STATX.into()),
+            (types::sc_out_kind::O_FDPAIR.0, sc::O_FDPAIR.into()),
+            (types::sc_out_kind::O_OPENHOW.0, sc::O_OPENHOW.into()),
+            (types::sc_payload_kind::P_NONE.0, sc::P_NONE.into()),
+            (types::sc_payload_kind::P_BUF.0, sc::P_BUF.into()),
+            (types::sc_payload_kind::P_IOV.0, sc::P_IOV.into()),
+            (types::sc_payload_kind::P_MSG.0, sc::P_MSG.into()),
+            (types::sc_payload_kind::P_MMSG.0, sc::P_MMSG.into()),
+            (types::kl_app::APP_NONE.0, sc::APP_NONE.into()),
+            (types::kl_app::APP_DNS.0, sc::APP_DNS.into()),
+            (types::kl_app::APP_HTTP.0, sc::APP_HTTP.into()),
+            (types::kl_app::APP_SYSLOG.0, sc::APP_SYSLOG.into()),
+        ];
+        for (i, (theirs, ours)) in pairs.iter().enumerate() {
+            assert_eq!(theirs, ours, "pair {i}");
+        }
     }
 }

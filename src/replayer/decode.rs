@@ -5,7 +5,7 @@ use crate::abi::{
     self, InodeAttrs, Record, RecordHeader, Records, SockInfo, SockStateRecord, EXIT_F_GROUP_DEAD,
     EXIT_F_GROUP_EXIT, SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
 };
-use crate::syscalls::{self, Out};
+use crate::syscalls::{self, Out, Src};
 use zerocopy::FromBytes;
 
 /// Fields every record has (the decoded `rec_hdr`).
@@ -192,6 +192,19 @@ impl Syscall {
     pub fn ksys(&self) -> Option<crate::syscalls::Ksys> {
         crate::syscalls::Ksys::from_id(self.id)
     }
+
+    /// The value a table entry names: a raw argument, a constant, or what the kernel
+    /// filled in (0 when the record lacks it: an argument past the sixth, an openat2
+    /// whose `open_how` was not read).
+    pub fn value(&self, src: Src) -> u64 {
+        match (src, &self.filled) {
+            (Src::Arg(i), _) => self.args.get(i as usize).copied().unwrap_or(0),
+            (Src::Const(v), _) => v,
+            (Src::OpenHowFlags, Filled::OpenHow { flags, .. }) => *flags,
+            (Src::OpenHowMode, Filled::OpenHow { mode, .. }) => *mode,
+            (Src::OpenHowFlags | Src::OpenHowMode, _) => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,17 +224,26 @@ pub fn text(bytes: &[u8]) -> String {
 /// Decodes every record of a frame. A malformed record ends the frame (nothing after it
 /// can be located); what came before it is kept and the error is returned beside it.
 pub fn decode_frame(raw: &[u8]) -> (Vec<Event>, Option<abi::AbiError>) {
+    decode_frame_with(raw, &syscalls::CATALOGUE)
+}
+
+/// [`decode_frame`] with the syscall table `catalogue`: what a syscall record's tail holds
+/// (which paths, what the kernel filled in) is read from its row there.
+pub fn decode_frame_with(
+    raw: &[u8],
+    catalogue: &syscalls::Catalogue<'_>,
+) -> (Vec<Event>, Option<abi::AbiError>) {
     let mut out = Vec::new();
     for record in Records::new(raw) {
         match record {
-            Ok(record) => out.push(decode_record(&record)),
+            Ok(record) => out.push(decode_record(&record, catalogue)),
             Err(e) => return (out, Some(e)),
         }
     }
     (out, None)
 }
 
-fn decode_record(record: &Record<'_>) -> Event {
+fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Event {
     let common = Common::from_header(record.header());
     let body = match record {
         Record::Fork(r) => Body::Fork {
@@ -264,7 +286,7 @@ fn decode_record(record: &Record<'_>) -> Event {
         }
         Record::Syscall { rec, tail } => {
             let id = rec.hdr.syscall.get();
-            let capture = syscalls::by_id(id).map(|s| {
+            let capture = catalogue.row(id).map(|s| {
                 if common.compat {
                     syscalls::compat_capture(s.capture)
                 } else {

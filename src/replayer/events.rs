@@ -8,49 +8,20 @@ use serde::Serialize;
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
-use crate::syscalls;
+use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 
-/// Every event type of the catalogue, by group.
-pub const EVENT_TYPES: [&str; 38] = [
-    "file_create",
-    "file_delete",
-    "file_rename",
-    "file_open",
-    "file_chmod",
-    "file_stat",
-    "file_chdir",
-    "file_mkdir",
-    "file_rmdir",
-    "file_read",
-    "file_write",
-    "file_dup",
-    "file_close",
-    "file_truncate",
-    "file_link",
-    "file_symlink",
-    "process_fork",
-    "process_exec",
-    "process_clone",
-    "process_exit",
-    "process_pipe",
-    "process_kill",
-    "process_ptrace",
-    "process_mmap",
-    "process_mprotect",
-    "net_connect",
-    "net_sendto",
-    "net_recvfrom",
-    "net_accept",
-    "net_bind",
-    "net_getpeername",
-    "net_socketpair",
-    "perm_setuid",
-    "perm_setreuid",
-    "perm_setresuid",
-    "perm_setgid",
-    "perm_setregid",
-    "perm_setresgid",
-];
+pub use crate::syscalls::EventType;
+
+/// The names of every event type of the catalogue, by group ([`EventType::ALL`]'s).
+pub const EVENT_TYPES: [&str; 38] = {
+    let mut names = [""; 38];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = EventType::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// `FMODE_CREATED` in `struct file`'s f_mode: the open created the file.
 const FMODE_CREATED: u32 = 0x100000;
@@ -66,88 +37,53 @@ pub struct EventView<'a> {
     pub event: &'a Event,
     pub resolved: &'a Resolved,
     pub arch: Arch,
+    /// The syscall table the event's syscall id is looked up in (normally [`CATALOGUE`]).
+    pub catalogue: Catalogue<'a>,
 }
 
 /// The catalogue name of an event (`None` for records that are context only, such as
-/// `socket`, or of a kind this build does not know).
+/// `socket`, or of a kind this build does not know), with this build's table.
 pub fn event_type(event: &Event) -> Option<&'static str> {
+    event_kind(event, &CATALOGUE).map(EventType::name)
+}
+
+/// The catalogue event type of an event, its syscall looked up in `catalogue` (`None`
+/// for context-only records and for syscall ids the table lacks).
+pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType> {
     if event.common.context {
         return None;
     }
     Some(match &event.body {
-        Body::Fork { child_pid, .. } if *child_pid == event.common.pid => "process_clone",
-        Body::Fork { .. } => "process_fork",
-        Body::Exec { .. } => "process_exec",
-        Body::Exit { .. } => "process_exit",
-        Body::Syscall(sc) => syscall_event_type(sc)?,
+        Body::Fork { child_pid, .. } if *child_pid == event.common.pid => EventType::ProcessClone,
+        Body::Fork { .. } => EventType::ProcessFork,
+        Body::Exec { .. } => EventType::ProcessExec,
+        Body::Exit { .. } => EventType::ProcessExit,
+        Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.
         Body::SockState(_) | Body::Unknown { .. } => return None,
     })
 }
 
-fn syscall_event_type(sc: &Syscall) -> Option<&'static str> {
-    let name = syscalls::name(sc.id)?;
-    Some(match name {
-        "open" | "openat" | "openat2" | "creat" => {
+/// The row's event type; an open that created its file is a `file_create`, an
+/// `unlinkat` with `AT_REMOVEDIR` a `file_rmdir`.
+fn syscall_event_type(sc: &Syscall, catalogue: &Catalogue<'_>) -> Option<EventType> {
+    let row = catalogue.row(sc.id)?;
+    let event = row.event?;
+    Some(match row.effect {
+        Effect::Open { flags } => {
             let created = sc
                 .inode
                 .as_ref()
                 .is_some_and(|i| i.fmode.get() & FMODE_CREATED != 0);
-            if created && open_flags(sc) & O_CREAT != 0 {
-                "file_create"
+            if created && sc.value(flags) & O_CREAT != 0 {
+                EventType::FileCreate
             } else {
-                "file_open"
+                event
             }
         }
-        "unlink" => "file_delete",
-        "unlinkat" if sc.args[2] & AT_REMOVEDIR != 0 => "file_rmdir",
-        "unlinkat" => "file_delete",
-        "rename" | "renameat" | "renameat2" => "file_rename",
-        "chmod" | "fchmod" | "fchmodat" | "fchmodat2" => "file_chmod",
-        "stat" | "lstat" | "fstat" | "newfstatat" | "statx" => "file_stat",
-        "chdir" | "fchdir" => "file_chdir",
-        "mkdir" | "mkdirat" => "file_mkdir",
-        "rmdir" => "file_rmdir",
-        "read" | "pread64" | "readv" | "preadv" | "preadv2" => "file_read",
-        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" => "file_write",
-        "dup" | "dup2" | "dup3" | "fcntl" => "file_dup",
-        "close" => "file_close",
-        "truncate" | "ftruncate" => "file_truncate",
-        "link" | "linkat" => "file_link",
-        "symlink" | "symlinkat" => "file_symlink",
-        "execve" | "execveat" => "process_exec",
-        "pipe" | "pipe2" => "process_pipe",
-        "kill" | "tkill" | "tgkill" => "process_kill",
-        "ptrace" => "process_ptrace",
-        "mmap" => "process_mmap",
-        "mprotect" => "process_mprotect",
-        "connect" => "net_connect",
-        "sendto" | "sendmsg" | "sendmmsg" => "net_sendto",
-        "recvfrom" | "recvmsg" | "recvmmsg" => "net_recvfrom",
-        "accept" | "accept4" => "net_accept",
-        "bind" => "net_bind",
-        "getpeername" => "net_getpeername",
-        "socketpair" => "net_socketpair",
-        "setuid" => "perm_setuid",
-        "setreuid" => "perm_setreuid",
-        "setresuid" => "perm_setresuid",
-        "setgid" => "perm_setgid",
-        "setregid" => "perm_setregid",
-        "setresgid" => "perm_setresgid",
-        // socket, and the context-only records (fork, clone, exit) never show alone.
-        _ => return None,
+        Effect::Unlink { flags } if sc.value(flags) & AT_REMOVEDIR != 0 => EventType::FileRmdir,
+        _ => event,
     })
-}
-
-/// The open flags of any open variant.
-fn open_flags(sc: &Syscall) -> u64 {
-    match (syscalls::name(sc.id), &sc.filled) {
-        (Some("open"), _) => sc.args[1],
-        (Some("openat"), _) => sc.args[2],
-        (Some("openat2"), Filled::OpenHow { flags, .. }) => *flags,
-        (Some("creat"), _) => 0o1101, // O_WRONLY|O_CREAT|O_TRUNC
-        _ => 0,
-    }
 }
 
 /// An id argument of the set*id family: -1 ("unchanged") stays -1.
@@ -155,6 +91,23 @@ fn id_arg(v: u64) -> i64 {
     match v as u32 {
         u32::MAX => -1,
         id => id as i64,
+    }
+}
+
+/// The symbolic form of a value of a flag family.
+fn flags_text(family: FlagFamily, arch: Arch, v: u64) -> String {
+    match family {
+        FlagFamily::Open => symbols::open_flags(arch, v),
+        FlagFamily::At => symbols::at_flags(v),
+        FlagFamily::Rename => symbols::rename_flags(v),
+        FlagFamily::Pipe => symbols::pipe_flags(arch, v),
+        FlagFamily::Mmap => symbols::mmap_flags(v),
+        FlagFamily::Prot => symbols::prot_flags(v),
+        FlagFamily::Msg => symbols::msg_flags(v),
+        FlagFamily::SocketType => symbols::socket_type(v),
+        FlagFamily::Ptrace => symbols::ptrace_request(v),
+        FlagFamily::AddressFamily => symbols::address_family(v),
+        FlagFamily::IpProtocol => symbols::ip_protocol(v),
     }
 }
 
@@ -166,9 +119,10 @@ impl Serialize for EventView<'_> {
         let c = &e.common;
         let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("timestamp", &self.timestamp_us)?;
-        m.serialize_entry("event_type", &event_type(e).unwrap_or("unknown"))?;
-        if let Some(name) = syscalls::name(c.syscall) {
-            m.serialize_entry("syscall", name)?;
+        let kind = event_kind(e, &self.catalogue);
+        m.serialize_entry("event_type", kind.map_or("unknown", EventType::name))?;
+        if let Some(row) = self.catalogue.row(c.syscall) {
+            m.serialize_entry("syscall", row.name)?;
         }
         if c.compat {
             m.serialize_entry("compat", &true)?;
@@ -253,204 +207,101 @@ impl Serialize for EventView<'_> {
 }
 
 impl EventView<'_> {
+    /// The syscall's own fields, as its row lists them (every raw argument for an id the
+    /// table lacks).
     fn syscall_fields<S: Serializer>(&self, m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
-        let name = syscalls::name(sc.id).unwrap_or("");
-        let r = self.resolved;
-        let arch = self.arch;
-        let a = sc.args;
-        let int = |i: usize| a[i] as i32;
         m.serialize_entry("ret", &sc.ret)?;
         if (-4095..0).contains(&sc.ret) {
             m.serialize_entry("error", &symbols::errno_name(sc.ret).unwrap_or("E?"))?;
         }
-        let ok_fd = (sc.ret >= 0).then_some(sc.ret);
-        // Helpers for the recurring fields.
-        let path = |m: &mut Map<S>,
-                    key: &str,
-                    resolved: &Option<String>,
-                    raw: &Option<String>,
-                    cut: bool|
-         -> Result<(), S::Error> {
-            if let Some(p) = resolved {
-                m.serialize_entry(key, p)?;
-            }
-            if let (Some(p), Some(raw)) = (resolved, raw) {
-                if p != raw {
-                    m.serialize_entry(&format!("{key}_arg"), raw)?;
-                }
-            }
-            if cut {
-                m.serialize_entry(&format!("{key}_truncated"), &true)?;
-            }
-            Ok(())
-        };
-        let path0 =
-            |m: &mut Map<S>, key: &str| path(m, key, &r.path0, &sc.path0, sc.path0_truncated);
-        let path1 =
-            |m: &mut Map<S>, key: &str| path(m, key, &r.path1, &sc.path1, sc.path1_truncated);
-        let dfd = |m: &mut Map<S>, key: &str, v: i32| -> Result<(), S::Error> {
-            if v == AT_FDCWD {
-                m.serialize_entry(key, "AT_FDCWD")
-            } else {
-                m.serialize_entry(key, &v)
-            }
-        };
-        let fd_path = |m: &mut Map<S>| -> Result<(), S::Error> {
-            if let Some(p) = &r.fd_name {
-                m.serialize_entry("path", p)?;
-            }
-            Ok(())
-        };
-        let ino = |m: &mut Map<S>| -> Result<(), S::Error> {
-            if let Some(i) = &sc.inode {
-                m.serialize_entry("ino", &i.ino.get())?;
-            }
-            Ok(())
-        };
+        let fields = self
+            .catalogue
+            .row(sc.id)
+            .map_or(&[Field::Args][..], |r| r.fields);
+        for field in fields {
+            self.field::<S>(m, sc, field)?;
+        }
+        Ok(())
+    }
+
+    /// One field of a syscall event.
+    fn field<S: Serializer>(
+        &self,
+        m: &mut Map<S>,
+        sc: &Syscall,
+        field: &Field,
+    ) -> Result<(), S::Error> {
+        let r = self.resolved;
+        let arg = |i: u8| sc.args.get(i as usize).copied().unwrap_or(0);
+        let int = |i: u8| arg(i) as i32;
         let mode = |m: &mut Map<S>, v: u64| -> Result<(), S::Error> {
             m.serialize_entry("mode", &v)?;
             m.serialize_entry("mode_text", &symbols::file_mode(v))
         };
-        let addr = |m: &mut Map<S>| -> Result<(), S::Error> {
-            match &sc.addr {
-                Some(SockAddr::Inet { ip, port }) => {
-                    m.serialize_entry("family", "AF_INET")?;
-                    m.serialize_entry("addr", &ip.to_string())?;
-                    m.serialize_entry("port", port)?;
-                }
-                Some(SockAddr::Inet6 { ip, port, .. }) => {
-                    m.serialize_entry("family", "AF_INET6")?;
-                    m.serialize_entry("addr", &ip.to_string())?;
-                    m.serialize_entry("port", port)?;
-                }
-                Some(SockAddr::Unix { path }) => {
-                    m.serialize_entry("family", "AF_UNIX")?;
-                    m.serialize_entry("path", path)?;
-                }
-                Some(SockAddr::Other { family }) => {
-                    m.serialize_entry("family", &symbols::address_family(*family as u64))?;
-                }
-                None => {}
-            }
-            Ok(())
-        };
-        // The socket behind the fd, as the kernel had it at the syscall's exit.
-        let sock = |m: &mut Map<S>| -> Result<(), S::Error> {
-            let Some(i) = &sc.sock else { return Ok(()) };
-            let family = i.family.get();
-            if family == 2 || family == 10 {
-                let ip = |b: &[u8; 16]| {
-                    if family == 2 {
-                        std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
-                    } else {
-                        std::net::Ipv6Addr::from(*b).to_string()
+        match *field {
+            Field::Path {
+                key, slot, dirfd, ..
+            } => {
+                if let Some((dkey, i)) = dirfd {
+                    match int(i) {
+                        AT_FDCWD => m.serialize_entry(dkey, "AT_FDCWD")?,
+                        v => m.serialize_entry(dkey, &v)?,
                     }
-                };
-                let proto = match i.protocol {
-                    6 => "TCP",
-                    17 => "UDP",
-                    _ => "",
-                };
-                if !proto.is_empty() {
-                    m.serialize_entry("sock_protocol", proto)?;
                 }
-                m.serialize_entry("local_addr", &ip(&i.laddr))?;
-                m.serialize_entry("local_port", &i.lport.get())?;
-                m.serialize_entry("remote_addr", &ip(&i.raddr))?;
-                m.serialize_entry("remote_port", &i.rport.get())?;
+                let (resolved, raw, cut) = match slot {
+                    0 => (&r.path0, &sc.path0, sc.path0_truncated),
+                    _ => (&r.path1, &sc.path1, sc.path1_truncated),
+                };
+                if let Some(p) = resolved {
+                    m.serialize_entry(key, p)?;
+                    if let Some(raw) = raw.as_ref().filter(|raw| *raw != p) {
+                        m.serialize_entry(&format!("{key}_arg"), raw)?;
+                    }
+                }
+                if cut {
+                    m.serialize_entry(&format!("{key}_truncated"), &true)?;
+                }
             }
-            Ok(())
-        };
-        match name {
-            "open" | "openat" | "openat2" | "creat" => {
-                if name == "openat" || name == "openat2" {
-                    dfd(m, "dfd", int(0))?;
+            Field::Fd(key, i) | Field::NewFd(key, i) | Field::Int(key, i) => {
+                m.serialize_entry(key, &int(i))?
+            }
+            Field::FdName => {
+                if let Some(p) = &r.fd_name {
+                    m.serialize_entry("path", p)?;
                 }
-                path0(m, "path")?;
-                let flags = open_flags(sc);
-                m.serialize_entry("flags", &flags)?;
-                m.serialize_entry("flags_text", &symbols::open_flags(arch, flags))?;
-                let mode_arg = match (name, &sc.filled) {
-                    ("open", _) => a[2],
-                    ("openat", _) => a[3],
-                    ("openat2", Filled::OpenHow { mode, .. }) => *mode,
-                    ("creat", _) => a[1],
-                    _ => 0,
-                };
+            }
+            Field::RetFd(key) => {
+                if sc.ret >= 0 {
+                    m.serialize_entry(key, &sc.ret)?;
+                }
+            }
+            Field::FdPair => {
+                if let Filled::FdPair(x, y) = sc.filled {
+                    m.serialize_entry("fd0", &x)?;
+                    m.serialize_entry("fd1", &y)?;
+                }
+            }
+            Field::Ino => {
+                if let Some(i) = &sc.inode {
+                    m.serialize_entry("ino", &i.ino.get())?;
+                }
+            }
+            Field::Flags(key, src, family) => {
+                let v = sc.value(src);
+                m.serialize_entry(key, &v)?;
+                m.serialize_entry(&format!("{key}_text"), &flags_text(family, self.arch, v))?;
+            }
+            Field::Symbol(key, i, family) => {
+                m.serialize_entry(key, &flags_text(family, self.arch, arg(i)))?
+            }
+            Field::Mode(src) => mode(m, sc.value(src))?,
+            Field::CreateMode { mode: src, flags } => {
                 // The mode argument means something only when a file may be created.
-                if flags & (O_CREAT | O_TMPFILE) != 0 {
-                    mode(m, mode_arg)?;
-                }
-                if let Some(fd) = ok_fd {
-                    m.serialize_entry("fd", &fd)?;
-                }
-                ino(m)?;
-            }
-            "unlink" | "unlinkat" | "rmdir" => {
-                if name == "unlinkat" {
-                    dfd(m, "dfd", int(0))?;
-                }
-                path0(m, "path")?;
-                if name == "unlinkat" {
-                    m.serialize_entry("flags", &a[2])?;
-                    m.serialize_entry("flags_text", &symbols::at_flags(a[2]))?;
+                if sc.value(flags) & (O_CREAT | O_TMPFILE) != 0 {
+                    mode(m, sc.value(src))?;
                 }
             }
-            "rename" | "renameat" | "renameat2" | "link" | "linkat" => {
-                if name.ends_with("at") || name == "renameat2" {
-                    dfd(m, "olddfd", int(0))?;
-                }
-                path0(m, "oldpath")?;
-                if name.ends_with("at") || name == "renameat2" {
-                    dfd(m, "newdfd", int(2))?;
-                }
-                path1(m, "newpath")?;
-                match name {
-                    "renameat2" => {
-                        m.serialize_entry("flags", &a[4])?;
-                        m.serialize_entry("flags_text", &symbols::rename_flags(a[4]))?;
-                    }
-                    "linkat" => {
-                        m.serialize_entry("flags", &a[4])?;
-                        m.serialize_entry("flags_text", &symbols::at_flags(a[4]))?;
-                    }
-                    _ => {}
-                }
-            }
-            "symlink" | "symlinkat" => {
-                path0(m, "target")?;
-                if name == "symlinkat" {
-                    dfd(m, "newdfd", int(1))?;
-                }
-                path1(m, "linkpath")?;
-            }
-            "chmod" | "fchmodat" | "fchmodat2" => {
-                if name != "chmod" {
-                    dfd(m, "dfd", int(0))?;
-                }
-                path0(m, "path")?;
-                mode(m, if name == "chmod" { a[1] } else { a[2] })?;
-            }
-            "fchmod" => {
-                m.serialize_entry("fd", &int(0))?;
-                fd_path(m)?;
-                mode(m, a[1])?;
-            }
-            "stat" | "lstat" | "fstat" | "newfstatat" | "statx" => {
-                match name {
-                    "fstat" => {
-                        m.serialize_entry("fd", &int(0))?;
-                        fd_path(m)?;
-                    }
-                    "newfstatat" | "statx" => {
-                        dfd(m, "dfd", int(0))?;
-                        path0(m, "path")?;
-                        let flags = if name == "statx" { a[2] } else { a[3] };
-                        m.serialize_entry("flags", &flags)?;
-                        m.serialize_entry("flags_text", &symbols::at_flags(flags))?;
-                    }
-                    _ => path0(m, "path")?,
-                }
+            Field::StatBuf => {
                 if let Filled::Stat(st) = &sc.filled {
                     mode(m, st.mode.get() as u64)?;
                     if let Some(t) = symbols::file_type(st.mode.get() as u64) {
@@ -463,203 +314,298 @@ impl EventView<'_> {
                     m.serialize_entry("size", &st.size.get())?;
                 }
             }
-            "chdir" => path0(m, "path")?,
-            "fchdir" => {
-                m.serialize_entry("fd", &int(0))?;
-                fd_path(m)?;
-            }
-            "mkdir" | "mkdirat" => {
-                if name == "mkdirat" {
-                    dfd(m, "dfd", int(0))?;
-                }
-                path0(m, "path")?;
-                mode(m, if name == "mkdir" { a[1] } else { a[2] })?;
-            }
-            "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
-            | "writev" | "pwritev" | "pwritev2" => {
-                m.serialize_entry("fd", &int(0))?;
-                fd_path(m)?;
-                ino(m)?;
-                if name.ends_with('v') || name.ends_with("v2") {
-                    m.serialize_entry("iovcnt", &a[2])?;
-                } else {
-                    m.serialize_entry("count", &a[2])?;
-                }
-                if name.starts_with('p') {
-                    m.serialize_entry("offset", &a[3])?;
-                }
-                m.serialize_entry("bytes", &sc.ret.max(0))?;
-                sock(m)?;
-            }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                m.serialize_entry("oldfd", &int(0))?;
-                fd_path(m)?;
-                match name {
-                    "dup2" | "dup3" => m.serialize_entry("newfd", &int(1))?,
-                    _ => {
-                        if let Some(fd) = ok_fd {
-                            m.serialize_entry("newfd", &fd)?;
-                        }
-                    }
-                }
-                match name {
-                    "dup3" => {
-                        m.serialize_entry("flags", &a[2])?;
-                        m.serialize_entry("flags_text", &symbols::pipe_flags(arch, a[2]))?;
-                    }
-                    "fcntl" => {
-                        let cmd = if a[1] == 0 {
-                            "F_DUPFD"
-                        } else {
-                            "F_DUPFD_CLOEXEC"
-                        };
-                        m.serialize_entry("cmd", cmd)?;
-                    }
-                    _ => {}
-                }
-            }
-            "close" => {
-                m.serialize_entry("fd", &int(0))?;
-                fd_path(m)?;
-            }
-            "truncate" => {
-                path0(m, "path")?;
-                m.serialize_entry("length", &(a[1] as i64))?;
-            }
-            "ftruncate" => {
-                m.serialize_entry("fd", &int(0))?;
-                fd_path(m)?;
-                m.serialize_entry("length", &(a[1] as i64))?;
-            }
-            "execve" | "execveat" => {
-                if name == "execveat" {
-                    dfd(m, "dfd", int(0))?;
-                }
-                path0(m, "filename")?;
-            }
-            "pipe" | "pipe2" => {
-                if let Filled::FdPair(x, y) = sc.filled {
-                    m.serialize_entry("fd0", &x)?;
-                    m.serialize_entry("fd1", &y)?;
-                }
-                let flags = if name == "pipe2" { a[1] } else { 0 };
-                m.serialize_entry("flags", &flags)?;
-                m.serialize_entry("flags_text", &symbols::pipe_flags(arch, flags))?;
-            }
-            "kill" | "tkill" | "tgkill" => {
-                let sig = match name {
-                    "tgkill" => a[2],
-                    _ => a[1],
-                };
-                match name {
-                    "kill" => m.serialize_entry("target_pid", &int(0))?,
-                    "tkill" => m.serialize_entry("target_tid", &int(0))?,
-                    _ => {
-                        m.serialize_entry("target_pid", &int(0))?;
-                        m.serialize_entry("target_tid", &int(1))?;
-                    }
-                }
-                m.serialize_entry("sig", &(sig as i32))?;
-                if let Some(n) = symbols::signal_name(sig) {
+            Field::U64(key, i) => m.serialize_entry(key, &arg(i))?,
+            Field::I64(key, i) => m.serialize_entry(key, &(arg(i) as i64))?,
+            // `uid`/`gid` are the process's own: the argument is the one asked for.
+            Field::Id(key, i) => m.serialize_entry(key, &id_arg(arg(i)))?,
+            Field::Signal(i) => {
+                m.serialize_entry("sig", &int(i))?;
+                if let Some(n) = symbols::signal_name(arg(i)) {
                     m.serialize_entry("sig_name", &n)?;
                 }
             }
-            "ptrace" => {
-                m.serialize_entry("request", &a[0])?;
-                m.serialize_entry("request_text", &symbols::ptrace_request(a[0]))?;
-                m.serialize_entry("target_pid", &int(1))?;
-                m.serialize_entry("addr", &a[2])?;
-                m.serialize_entry("data", &a[3])?;
+            Field::Bytes => m.serialize_entry("bytes", &sc.ret.max(0))?,
+            Field::MmsgCounts => {
+                m.serialize_entry("messages", &sc.ret.max(0))?;
+                m.serialize_entry("bytes", &sc.aux)?;
             }
-            "mmap" | "mprotect" => {
-                m.serialize_entry("addr", &a[0])?;
-                m.serialize_entry("len", &a[1])?;
-                m.serialize_entry("prot", &a[2])?;
-                m.serialize_entry("prot_text", &symbols::prot_flags(a[2]))?;
-                if name == "mmap" {
-                    m.serialize_entry("flags", &a[3])?;
-                    m.serialize_entry("flags_text", &symbols::mmap_flags(a[3]))?;
-                    m.serialize_entry("fd", &int(4))?;
-                    fd_path(m)?;
-                    ino(m)?;
-                    m.serialize_entry("offset", &a[5])?;
-                }
-            }
-            "connect" | "bind" | "getpeername" => {
-                m.serialize_entry("fd", &int(0))?;
-                addr(m)?;
-                sock(m)?;
-            }
-            "sendto" | "sendmsg" | "sendmmsg" | "recvfrom" | "recvmsg" | "recvmmsg" => {
-                m.serialize_entry("fd", &int(0))?;
-                let flags = match name {
-                    "sendto" | "recvfrom" | "sendmmsg" | "recvmmsg" => a[3],
-                    _ => a[2],
-                };
-                match name {
-                    "sendto" | "recvfrom" => m.serialize_entry("len", &a[2])?,
-                    "sendmmsg" | "recvmmsg" => m.serialize_entry("vlen", &a[2])?,
-                    _ => {}
-                }
-                m.serialize_entry("flags", &flags)?;
-                m.serialize_entry("flags_text", &symbols::msg_flags(flags))?;
+            Field::Sock => sock::<S>(m, sc)?,
+            Field::PeerAddr => peer_addr::<S>(m, sc)?,
+            Field::PeerOrSocket => {
                 if sc.addr.is_some() {
-                    addr(m)?;
+                    peer_addr::<S>(m, sc)?;
                 } else if let Some(p) = &r.fd_name {
                     m.serialize_entry("socket", p)?;
                 }
-                if name.ends_with("mmsg") {
-                    m.serialize_entry("messages", &sc.ret.max(0))?;
-                    m.serialize_entry("bytes", &sc.aux)?;
+            }
+            Field::FcntlCmd(i) => {
+                let cmd = if arg(i) == 0 {
+                    "F_DUPFD"
                 } else {
-                    m.serialize_entry("bytes", &sc.ret.max(0))?;
-                }
-            }
-            "accept" | "accept4" => {
-                m.serialize_entry("fd", &int(0))?;
-                if let Some(fd) = ok_fd {
-                    m.serialize_entry("newfd", &fd)?;
-                }
-                addr(m)?;
-                let flags = if name == "accept4" { a[3] } else { 0 };
-                m.serialize_entry("flags", &flags)?;
-                m.serialize_entry("flags_text", &symbols::socket_type(flags))?;
-            }
-            "socketpair" => {
-                m.serialize_entry("family", &symbols::address_family(a[0]))?;
-                m.serialize_entry("type", &symbols::socket_type(a[1]))?;
-                m.serialize_entry("protocol", &symbols::ip_protocol(a[2]))?;
-                if let Filled::FdPair(x, y) = sc.filled {
-                    m.serialize_entry("fd0", &x)?;
-                    m.serialize_entry("fd1", &y)?;
-                }
-            }
-            // `uid`/`gid` are the process's own: the argument is the one asked for.
-            "setuid" => m.serialize_entry("new_uid", &id_arg(a[0]))?,
-            "setgid" => m.serialize_entry("new_gid", &id_arg(a[0]))?,
-            "setreuid" | "setregid" => {
-                let (r_, e_) = if name == "setreuid" {
-                    ("ruid", "euid")
-                } else {
-                    ("rgid", "egid")
+                    "F_DUPFD_CLOEXEC"
                 };
-                m.serialize_entry(r_, &id_arg(a[0]))?;
-                m.serialize_entry(e_, &id_arg(a[1]))?;
+                m.serialize_entry("cmd", cmd)?;
             }
-            "setresuid" | "setresgid" => {
-                let keys = if name == "setresuid" {
-                    ["ruid", "euid", "suid"]
-                } else {
-                    ["rgid", "egid", "sgid"]
-                };
-                for (i, k) in keys.iter().enumerate() {
-                    m.serialize_entry(k, &id_arg(a[i]))?;
-                }
-            }
-            _ => {
-                m.serialize_entry("args", &a)?;
-            }
+            Field::Args => m.serialize_entry("args", &sc.args)?,
         }
         Ok(())
+    }
+}
+
+/// The socket address argument: `family`, then `addr` and `port` or the UNIX `path`.
+fn peer_addr<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
+    match &sc.addr {
+        Some(SockAddr::Inet { ip, port }) => {
+            m.serialize_entry("family", "AF_INET")?;
+            m.serialize_entry("addr", &ip.to_string())?;
+            m.serialize_entry("port", port)?;
+        }
+        Some(SockAddr::Inet6 { ip, port, .. }) => {
+            m.serialize_entry("family", "AF_INET6")?;
+            m.serialize_entry("addr", &ip.to_string())?;
+            m.serialize_entry("port", port)?;
+        }
+        Some(SockAddr::Unix { path }) => {
+            m.serialize_entry("family", "AF_UNIX")?;
+            m.serialize_entry("path", path)?;
+        }
+        Some(SockAddr::Other { family }) => {
+            m.serialize_entry("family", &symbols::address_family(*family as u64))?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// The socket behind the fd, as the kernel had it at the syscall's exit.
+fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
+    let Some(i) = &sc.sock else { return Ok(()) };
+    let family = i.family.get();
+    if family == 2 || family == 10 {
+        let ip = |b: &[u8; 16]| {
+            if family == 2 {
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            } else {
+                std::net::Ipv6Addr::from(*b).to_string()
+            }
+        };
+        let proto = match i.protocol {
+            6 => "TCP",
+            17 => "UDP",
+            _ => "",
+        };
+        if !proto.is_empty() {
+            m.serialize_entry("sock_protocol", proto)?;
+        }
+        m.serialize_entry("local_addr", &ip(&i.laddr))?;
+        m.serialize_entry("local_port", &i.lport.get())?;
+        m.serialize_entry("remote_addr", &ip(&i.raddr))?;
+        m.serialize_entry("remote_port", &i.rport.get())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::SYSCALLS;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The keys a field may write (every one of them, whether or not a given event has it).
+    fn field_keys(field: &Field) -> Vec<String> {
+        let with_text = |k: &str| vec![k.to_owned(), format!("{k}_text")];
+        let keys: &[&str] = match *field {
+            Field::Path { key, dirfd, .. } => {
+                let mut out: Vec<String> = dirfd.iter().map(|(d, _)| d.to_string()).collect();
+                out.extend([key.into(), format!("{key}_arg"), format!("{key}_truncated")]);
+                return out;
+            }
+            Field::Fd(k, _)
+            | Field::NewFd(k, _)
+            | Field::RetFd(k)
+            | Field::Symbol(k, _, _)
+            | Field::Int(k, _)
+            | Field::U64(k, _)
+            | Field::I64(k, _)
+            | Field::Id(k, _) => &[k],
+            Field::Flags(k, _, _) => return with_text(k),
+            Field::FdName => &["path"],
+            Field::FdPair => &["fd0", "fd1"],
+            Field::Ino => &["ino"],
+            Field::Mode(_) | Field::CreateMode { .. } => &["mode", "mode_text"],
+            Field::StatBuf => &[
+                "mode",
+                "mode_text",
+                "file_type",
+                "file_uid",
+                "file_gid",
+                "ino",
+                "size",
+            ],
+            Field::Signal(_) => &["sig", "sig_name"],
+            Field::Bytes => &["bytes"],
+            Field::MmsgCounts => &["messages", "bytes"],
+            Field::Sock => &SOCK_KEYS,
+            Field::PeerAddr => &["family", "addr", "port", "path"],
+            Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
+            Field::FcntlCmd(_) => &["cmd"],
+            Field::Args => &["args"],
+        };
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    /// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.
+    const SOCK_KEYS: [&str; 5] = [
+        "sock_protocol",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+    ];
+
+    /// One row of an event table of docs/EVENTS.md: the syscalls (or sources) cell and the
+    /// own-fields cell, each as its backticked words.
+    struct DocRow {
+        sources: BTreeSet<String>,
+        fields: BTreeSet<String>,
+        socket_view: bool,
+    }
+
+    fn ticked(cell: &str) -> BTreeSet<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn doc_rows() -> BTreeMap<String, DocRow> {
+        let doc = include_str!("../../docs/EVENTS.md");
+        let mut rows = BTreeMap::new();
+        for line in doc.lines() {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let [first, sources, fields] = cells[..] else {
+                continue;
+            };
+            let Some(name) = first.strip_prefix("| `").and_then(|f| f.strip_suffix('`')) else {
+                continue;
+            };
+            if !name.contains('_') || fields.contains("---") {
+                continue;
+            }
+            let mut row = DocRow {
+                sources: ticked(sources),
+                fields: ticked(fields),
+                socket_view: fields.contains("socket view"),
+            };
+            // "as `other_type`": the other type's fields too.
+            if let Some(other) = fields
+                .strip_prefix("as `")
+                .and_then(|f| f.split('`').next())
+            {
+                let o: &DocRow = rows.get(other).expect("an earlier row");
+                row.fields.extend(o.fields.iter().cloned());
+                row.fields.remove(other);
+                row.socket_view |= o.socket_view;
+            }
+            assert!(rows.insert(name.to_owned(), row).is_none(), "{name} twice");
+        }
+        rows
+    }
+
+    /// docs/EVENTS.md lists exactly the event types of the table, each with the syscalls
+    /// that become it and the fields they have; the table has no syscall or field the
+    /// document does not name.
+    #[test]
+    fn events_md_matches_the_table() {
+        let rows = doc_rows();
+        let doc_types: BTreeSet<&str> = rows.keys().map(String::as_str).collect();
+        let types: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(doc_types, types, "event types of docs/EVENTS.md");
+        // Event types reported from sched_process_* records: their fields are the
+        // record's, not a row's.
+        let sched = [
+            "process_fork",
+            "process_clone",
+            "process_exec",
+            "process_exit",
+        ];
+        let mut from_rows: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for s in SYSCALLS {
+            let Some(t) = s.event else {
+                // Context only: named at most as what a sched_process_* record follows.
+                for (name, r) in &rows {
+                    let listed = r.sources.contains(s.name);
+                    assert!(
+                        !listed || sched.contains(&name.as_str()),
+                        "{name}: {} is listed but is no event",
+                        s.name
+                    );
+                }
+                continue;
+            };
+            // The types a row's events may take: its own, and the refinements.
+            let mut its = vec![t];
+            match s.effect {
+                Effect::Open { .. } => its.push(EventType::FileCreate),
+                Effect::Unlink { flags } if flags != crate::syscalls::Src::Const(0) => {
+                    its.push(EventType::FileRmdir)
+                }
+                _ => {}
+            }
+            for t in its {
+                let row = &rows[t.name()];
+                assert!(
+                    row.sources.contains(s.name),
+                    "{}: {} is not listed",
+                    t.name(),
+                    s.name
+                );
+                let keys = from_rows.entry(t.name()).or_default();
+                for f in s.fields {
+                    if *f == Field::Sock {
+                        assert!(row.socket_view, "{}: socket view ({})", t.name(), s.name);
+                        continue;
+                    }
+                    for k in field_keys(f) {
+                        // `_arg` and `_truncated` siblings are a convention of the page.
+                        let convention = k.ends_with("_arg") || k.ends_with("_truncated");
+                        assert!(
+                            convention || row.fields.contains(&k),
+                            "{}: field {k} of {} is not listed",
+                            t.name(),
+                            s.name
+                        );
+                        keys.insert(k);
+                    }
+                }
+            }
+        }
+        for (name, row) in &rows {
+            // Every syscall listed is one of the table's.
+            for src in &row.sources {
+                let known = SYSCALLS.iter().any(|s| s.name == src.as_str());
+                let sched_source = src.starts_with("sched_process_");
+                assert!(known || sched_source, "{name}: unknown syscall {src}");
+            }
+            if sched.contains(&name.as_str()) {
+                continue;
+            }
+            // Every field listed comes from some row (names in capitals are flag values).
+            let keys = &from_rows[name.as_str()];
+            let has_sock = SYSCALLS.iter().any(|s| {
+                s.event.map(EventType::name) == Some(name) && s.fields.contains(&Field::Sock)
+            });
+            assert_eq!(row.socket_view, has_sock, "{name}: socket view");
+            for f in &row.fields {
+                let is_name = f
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
+                assert!(
+                    !is_name || keys.contains(f) || f == "ret",
+                    "{name}: field {f} of docs/EVENTS.md comes from no row"
+                );
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::output::escape_control;
 use super::trace::{Recording, Segment};
 use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
-use crate::abi::{RecordKind, Records};
+use crate::abi::{RecordKind, Records, ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Stats};
 
@@ -80,11 +80,36 @@ fn damage_kind_name(kind: &DamageKind) -> &'static str {
     }
 }
 
+/// When a recording's records were written in a record ABI version (`KELLECT_ABI_VERSION`,
+/// from its HostInfo block) other than the one this build reads ([`ABI_VERSION`]): the
+/// sentence that says so. Replay refuses such a recording (its record layouts are not
+/// this build's: decoding them would show wrong values); `info` lists it as a warning.
+/// `None` when the versions agree or the recording has no readable HostInfo (its records
+/// are then read as this build's).
+pub fn abi_problem(recording: &Recording) -> Option<String> {
+    let host = recording.host.as_ref()?;
+    if host.abi_version == ABI_VERSION {
+        return None;
+    }
+    let path = recording
+        .segments
+        .first()
+        .map_or_else(String::new, |s| format!("{}: ", s.path.display()));
+    Some(format!(
+        "{path}its records were written in record ABI version {} (by kellect {}); this \
+         kellect reads ABI version {ABI_VERSION} only: its records cannot be decoded \
+         correctly, replay it with a kellect that reads version {}",
+        host.abi_version,
+        escape_control(&host.kellect_version),
+        host.abi_version
+    ))
+}
+
 /// Every problem in a recording, as user-facing sentences. Per segment, the first
 /// [`WARNINGS_PER_KIND`] of each kind of damage are listed, then one line counts the rest
 /// (a trace of millions of damaged blocks gives a readable list in bounded memory).
 pub fn damage_warnings(recording: &Recording) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = abi_problem(recording).into_iter().collect();
     for segment in &recording.segments {
         let mut per_kind: Vec<(&'static str, u64)> = Vec::new();
         for damage in &segment.damage {

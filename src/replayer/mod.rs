@@ -285,6 +285,10 @@ impl ReplayReport {
 pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
     let recordings = trace::open_recordings_within(&cfg.inputs, cfg.budget)?;
     let mut report = ReplayReport::default();
+    // A record layout this build does not know would be decoded into wrong values.
+    if let Some(problem) = recordings.iter().find_map(info::abi_problem) {
+        anyhow::bail!("{problem}");
+    }
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
         report.warnings.extend(info::loss_warning(recording));
@@ -802,6 +806,7 @@ impl<'c, 'w> Engine<'c, 'w> {
                     event,
                     resolved,
                     arch,
+                    catalogue: crate::syscalls::CATALOGUE,
                 };
                 output::render_event(&view, format, udp)
             })

@@ -12,11 +12,11 @@ use super::decode::{Body, Event, Filled, SockAddr, Syscall};
 use super::files::{Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
+use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
 pub const AT_FDCWD: i32 = -100;
 const O_CLOEXEC: u64 = 0o2000000;
-const SOCK_CLOEXEC: u64 = 0o2000000;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const O_CREAT: u64 = 0o100;
 const O_EXCL: u64 = 0o200;
@@ -163,6 +163,8 @@ pub struct ProcessTable {
     /// Processes forgotten to stay within `max_bytes`.
     forgotten: u64,
     files: Files,
+    /// The syscall table events are looked up in ([`CATALOGUE`] unless set).
+    catalogue: Catalogue<'static>,
 }
 
 impl Default for ProcessTable {
@@ -183,7 +185,15 @@ impl ProcessTable {
             max_bytes: DEFAULT_MAX_PROCESS_BYTES,
             forgotten: 0,
             files: Files::new(max_file_entries),
+            catalogue: CATALOGUE,
         }
+    }
+
+    /// The same table looking syscalls up in `catalogue`: a syscall's paths, fds and
+    /// effect come from its row there.
+    pub fn with_catalogue(mut self, catalogue: Catalogue<'static>) -> ProcessTable {
+        self.catalogue = catalogue;
+        self
     }
 
     /// The same table holding at most `max_bytes` of processes (see the field).
@@ -402,41 +412,37 @@ impl ProcessTable {
     }
 
     fn apply_syscall(&mut self, pid: u32, sc: &Syscall) -> Resolved {
-        let name = crate::syscalls::name(sc.id).unwrap_or("");
-        let fd_arg = |i: usize| sc.args[i] as i32;
+        // An id the table lacks still names nothing and changes nothing.
+        let row = self.catalogue.row(sc.id);
+        let fd_arg = |i: u8| sc.args.get(i as usize).copied().unwrap_or(0) as i32;
         let ok = sc.ret >= 0;
-        // Which argument is the dirfd of path0 / path1 (AT_FDCWD when none).
-        let (dfd0, dfd1) = match name {
-            "openat" | "openat2" | "unlinkat" | "fchmodat" | "fchmodat2" | "newfstatat"
-            | "statx" | "mkdirat" | "execveat" => (fd_arg(0), AT_FDCWD),
-            "renameat" | "renameat2" | "linkat" => (fd_arg(0), fd_arg(2)),
-            "symlinkat" => (AT_FDCWD, fd_arg(1)),
-            _ => (AT_FDCWD, AT_FDCWD),
+        // How path `slot` is read: relative to a dirfd argument (AT_FDCWD when none), or
+        // as written (a symlink's target, never resolved).
+        let how = |slot: u8| match row.and_then(|r| r.path_field(slot)) {
+            Some(Field::Path { dirfd, literal, .. }) => {
+                (dirfd.map_or(AT_FDCWD, |(_, i)| fd_arg(i)), *literal)
+            }
+            _ => (AT_FDCWD, false),
         };
-        let mut resolved = Resolved {
-            path0: sc.path0.as_deref().and_then(|p| {
-                // A symlink's target is stored as written, never resolved.
-                if name.starts_with("symlink") {
+        let ((dfd0, literal0), (dfd1, literal1)) = (how(0), how(1));
+        let resolve = |path: Option<&str>, dfd: i32, literal: bool| {
+            path.and_then(|p| {
+                if literal {
                     Some(p.to_owned())
                 } else {
-                    self.resolve(pid, dfd0, p)
+                    self.resolve(pid, dfd, p)
                 }
-            }),
-            path1: sc.path1.as_deref().and_then(|p| self.resolve(pid, dfd1, p)),
+            })
+        };
+        let mut resolved = Resolved {
+            path0: resolve(sc.path0.as_deref(), dfd0, literal0),
+            path1: resolve(sc.path1.as_deref(), dfd1, literal1),
             fd_name: None,
             file0: None,
             file1: None,
         };
         // The fd an event is about, named before any change below.
-        let event_fd = match name {
-            "fchmod" | "fstat" | "fchdir" | "read" | "pread64" | "readv" | "preadv" | "preadv2"
-            | "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "dup" | "dup2"
-            | "dup3" | "fcntl" | "close" | "ftruncate" | "connect" | "sendto" | "sendmsg"
-            | "sendmmsg" | "recvfrom" | "recvmsg" | "recvmmsg" | "accept" | "accept4" | "bind"
-            | "getpeername" => Some(fd_arg(0)),
-            "mmap" => Some(fd_arg(4)),
-            _ => None,
-        };
+        let event_fd = row.and_then(|r| r.event_fd()).map(fd_arg);
         // The fd table names files and connected sockets; where it knows no more than
         // "pipe" or "socket", the inode the kernel gave names them as /proc does.
         let by_table = event_fd.and_then(|fd| self.fd_name(pid, fd));
@@ -449,79 +455,85 @@ impl ProcessTable {
             Some(t) => Some(t),
             None => by_inode,
         };
+        let effect = row.map_or(Effect::None, |r| r.effect);
         // A non-blocking connect in progress (EINPROGRESS) has its peer all the same.
-        let connecting = name == "connect" && sc.ret == -115;
+        let connecting = effect == Effect::Connect && sc.ret == -115;
         if !ok && !connecting {
             return resolved;
         }
-        self.apply_file_effect(name, sc, &mut resolved);
-        self.with_state(pid, |state| apply_fds(state, name, sc, &resolved));
+        self.apply_file_effect(effect, sc, &mut resolved);
+        let event_fd = event_fd.unwrap_or(-1);
+        self.with_state(pid, |state| {
+            apply_fds(state, effect, event_fd, sc, &resolved)
+        });
         resolved
     }
 }
 
-/// The effect of a successful syscall `name` on its process's fds and working directory.
-fn apply_fds(state: &mut ProcState, name: &str, sc: &Syscall, resolved: &Resolved) {
-    let a = |i: usize| sc.args[i];
-    let fd_arg = |i: usize| sc.args[i] as i32;
+/// Whether a new fd is close-on-exec.
+fn cloexec(c: Cloexec, sc: &Syscall) -> bool {
+    match c {
+        Cloexec::Never => false,
+        Cloexec::Flag(src) => sc.value(src) & O_CLOEXEC != 0,
+        Cloexec::FcntlCmd(i) => sc.value(Src::Arg(i)) == F_DUPFD_CLOEXEC,
+    }
+}
+
+/// The effect of a successful syscall on its process's fds and working directory;
+/// `event_fd` is the fd the event is about.
+fn apply_fds(
+    state: &mut ProcState,
+    effect: Effect,
+    event_fd: i32,
+    sc: &Syscall,
+    resolved: &Resolved,
+) {
     let ret_fd = sc.ret as i32;
     let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
         state.insert_fd(fd, FdEntry { name, cloexec });
     };
-    match name {
-        "open" | "openat" | "creat" | "openat2" => {
-            let flags = match (name, &sc.filled) {
-                ("open", _) => a(1),
-                ("openat", _) => a(2),
-                ("openat2", Filled::OpenHow { flags, .. }) => *flags,
-                _ => 0,
-            };
+    match effect {
+        Effect::Open { flags } => {
             if let Some(path) = &resolved.path0 {
-                insert(state, ret_fd, path.clone(), flags & O_CLOEXEC != 0);
+                let cloexec = sc.value(flags) & O_CLOEXEC != 0;
+                insert(state, ret_fd, path.clone(), cloexec);
             }
         }
-        "dup" | "dup2" | "dup3" | "fcntl" => {
-            if let Some(entry) = state.fds.get(&fd_arg(0)).cloned() {
-                let cloexec = match name {
-                    "dup3" => a(2) & O_CLOEXEC != 0,
-                    "fcntl" => a(1) == F_DUPFD_CLOEXEC,
-                    _ => false,
-                };
-                insert(state, ret_fd, entry.name, cloexec);
+        Effect::Dup { cloexec: c } => {
+            if let Some(entry) = state.fds.get(&event_fd).cloned() {
+                insert(state, ret_fd, entry.name, cloexec(c, sc));
             }
         }
-        "close" => state.remove_fd(fd_arg(0)),
-        "pipe" | "pipe2" => {
+        Effect::Close => state.remove_fd(event_fd),
+        Effect::Pipe { cloexec: c } => {
             if let Filled::FdPair(r, w) = sc.filled {
-                let cloexec = name == "pipe2" && a(1) & O_CLOEXEC != 0;
+                let cloexec = cloexec(c, sc);
                 insert(state, r, "pipe".into(), cloexec);
                 insert(state, w, "pipe".into(), cloexec);
             }
         }
-        "socket" => {
-            let cloexec = a(1) & SOCK_CLOEXEC != 0;
-            insert(state, ret_fd, "socket".into(), cloexec);
+        Effect::Socket { cloexec: c } => {
+            insert(state, ret_fd, "socket".into(), cloexec(c, sc));
         }
-        "socketpair" => {
+        Effect::Socketpair { cloexec: c } => {
             if let Filled::FdPair(x, y) = sc.filled {
-                let cloexec = a(1) & SOCK_CLOEXEC != 0;
+                let cloexec = cloexec(c, sc);
                 insert(state, x, "socket".into(), cloexec);
                 insert(state, y, "socket".into(), cloexec);
             }
         }
-        "accept" | "accept4" => {
-            let cloexec = name == "accept4" && a(3) & SOCK_CLOEXEC != 0;
+        Effect::Accept { cloexec: c } => {
             let peer = sc.addr.as_ref().map(describe_addr);
             let name = peer.map_or("socket".into(), |p| format!("socket:{p}"));
-            insert(state, ret_fd, name, cloexec);
+            insert(state, ret_fd, name, cloexec(c, sc));
         }
-        "connect" => {
+        Effect::Connect => {
             if let Some(addr) = &sc.addr {
-                state.rename_fd(fd_arg(0), format!("socket:{}", describe_addr(addr)));
+                state.rename_fd(event_fd, format!("socket:{}", describe_addr(addr)));
             }
         }
-        "chdir" => state.set_cwd(resolved.path0.clone().filter(|p| p.starts_with('/'))),
-        "fchdir" => state.set_cwd(resolved.fd_name.clone().filter(|p| p.starts_with('/'))),
+        Effect::Chdir => state.set_cwd(resolved.path0.clone().filter(|p| p.starts_with('/'))),
+        Effect::Fchdir => state.set_cwd(resolved.fd_name.clone().filter(|p| p.starts_with('/'))),
         _ => {}
     }
 }
@@ -529,7 +541,7 @@ fn apply_fds(state: &mut ProcState, name: &str, sc: &Syscall, resolved: &Resolve
 impl ProcessTable {
     /// The effect of a successful syscall on the inode model; notes the files it touched
     /// in `resolved`.
-    fn apply_file_effect(&mut self, name: &str, sc: &Syscall, resolved: &mut Resolved) {
+    fn apply_file_effect(&mut self, effect: Effect, sc: &Syscall, resolved: &mut Resolved) {
         let files = &mut self.files;
         let path0 = resolved.path0.as_deref();
         let path1 = resolved.path1.as_deref();
@@ -541,15 +553,13 @@ impl ProcessTable {
             sc.sock.is_none() && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK)
         };
         let inode = sc.inode.as_ref().filter(followed);
-        let (file0, file1) = match (name, path0, path1) {
-            ("open" | "openat" | "openat2" | "creat", Some(path), _) => match inode {
+        let (file0, file1) = match (effect, path0, path1) {
+            (Effect::Open { flags }, Some(path), _) => match inode {
                 Some(i) => {
-                    let (flags, resolve) = match (name, &sc.filled) {
-                        ("open", _) => (sc.args[1], 0),
-                        ("openat", _) => (sc.args[2], 0),
-                        ("openat2", Filled::OpenHow { flags, resolve, .. }) => (*flags, *resolve),
-                        // creat: O_CREAT|O_WRONLY|O_TRUNC.
-                        _ => (0o1101, 0),
+                    let flags = sc.value(flags);
+                    let resolve = match &sc.filled {
+                        Filled::OpenHow { resolve, .. } => *resolve,
+                        _ => 0,
                     };
                     // The last component was not followed: O_NOFOLLOW, openat2's
                     // RESOLVE_NO_SYMLINKS, or O_CREAT|O_EXCL (which fails on a symlink)
@@ -563,46 +573,38 @@ impl ProcessTable {
                 None if sc.inode.is_none() => (Some(files.named(path)), None),
                 None => (None, None),
             },
-            ("chmod", Some(path), _) => (Some(files.chmod(path, sc.args[1])), None),
-            ("fchmodat" | "fchmodat2", Some(path), _) => {
-                (Some(files.chmod(path, sc.args[2])), None)
+            (Effect::Chmod { mode }, Some(path), _) => {
+                (Some(files.chmod(path, sc.value(Src::Arg(mode)))), None)
             }
-            ("truncate", Some(path), _) => (Some(files.truncate(path, sc.args[1])), None),
-            ("unlink", Some(path), _) => (Some(files.unlink(path)), None),
-            ("unlinkat", Some(path), _) if sc.args[2] & AT_REMOVEDIR == 0 => {
+            (Effect::Truncate { length }, Some(path), _) => {
+                (Some(files.truncate(path, sc.value(Src::Arg(length)))), None)
+            }
+            (Effect::Unlink { flags }, Some(path), _) if sc.value(flags) & AT_REMOVEDIR == 0 => {
                 (Some(files.unlink(path)), None)
             }
-            ("unlinkat" | "rmdir", Some(path), _) => (files.rmdir(path), None),
+            (Effect::Unlink { .. } | Effect::Rmdir, Some(path), _) => (files.rmdir(path), None),
             // What a path is, not followed: lstat, or fstatat/statx with AT_SYMLINK_NOFOLLOW
             // (a whole path, not AT_EMPTY_PATH's fd). Other stats change nothing; one with an
             // fd's snapshot is that fd's, as for any fd-based syscall.
-            ("lstat" | "newfstatat" | "statx", Some(path), _) => {
-                let flags = match name {
-                    "newfstatat" => sc.args[3],
-                    "statx" => sc.args[2],
-                    _ => AT_SYMLINK_NOFOLLOW,
-                };
-                match &sc.filled {
-                    Filled::Stat(i)
-                        if flags & AT_SYMLINK_NOFOLLOW != 0
-                            && sc.path0.as_deref().is_some_and(|p| !p.is_empty())
-                            && !sc.path0_truncated
-                            && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) =>
-                    {
-                        files.looked_at(path, i);
-                        (None, None)
-                    }
-                    _ => (inode.map(|i| files.seen(i)), None),
+            (Effect::LookAt { flags }, Some(path), _) => match &sc.filled {
+                Filled::Stat(i)
+                    if sc.value(flags) & AT_SYMLINK_NOFOLLOW != 0
+                        && sc.path0.as_deref().is_some_and(|p| !p.is_empty())
+                        && !sc.path0_truncated
+                        && matches!(i.mode.get() & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) =>
+                {
+                    files.looked_at(path, i);
+                    (None, None)
                 }
-            }
-            ("link" | "linkat", Some(old), Some(new)) => (Some(files.link(old, new)), None),
-            ("symlink" | "symlinkat", Some(target), Some(new)) => {
+                _ => (inode.map(|i| files.seen(i)), None),
+            },
+            (Effect::Link, Some(old), Some(new)) => (Some(files.link(old, new)), None),
+            (Effect::Symlink, Some(target), Some(new)) => {
                 let len = (!sc.path0_truncated).then_some(target.len() as u64);
                 (Some(files.symlink(new, len)), None)
             }
-            ("rename" | "renameat" | "renameat2", Some(old), Some(new)) => {
-                let flags = if name == "renameat2" { sc.args[4] } else { 0 };
-                let (moved, other) = files.rename(old, new, flags);
+            (Effect::Rename { flags }, Some(old), Some(new)) => {
+                let (moved, other) = files.rename(old, new, sc.value(flags));
                 (Some(moved), other)
             }
             _ => (inode.map(|i| files.seen(i)), None),
@@ -659,6 +661,7 @@ pub fn normalize(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syscalls::Ksys;
 
     #[test]
     fn normalizes() {
@@ -740,13 +743,9 @@ mod tests {
     }
 
     /// A syscall event of `pid` at `ts` (ret 3: an fd for an open).
-    fn syscall(ts: u64, pid: u32, name: &str, args: [u64; 6], path0: Option<&str>) -> Event {
+    fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], path0: Option<&str>) -> Event {
         use super::super::decode::Common;
-        let id = crate::syscalls::SYSCALLS
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap()
-            .id;
+        let id = k as u16;
         Event {
             common: Common {
                 ts,
@@ -783,9 +782,9 @@ mod tests {
     #[test]
     fn a_bounded_process_table_forgets_the_least_recently_seen() {
         let at_fdcwd = AT_FDCWD as u64;
-        let chdir = |ts, pid| syscall(ts, pid, "chdir", [0; 6], Some("/p"));
-        let open = |ts, pid| syscall(ts, pid, "openat", [at_fdcwd, 0, 0, 0, 0, 0], Some("f"));
-        let read = |ts, pid| syscall(ts, pid, "read", [3, 0, 0, 0, 0, 0], None);
+        let chdir = |ts, pid| syscall(ts, pid, Ksys::Chdir, [0; 6], Some("/p"));
+        let open = |ts, pid| syscall(ts, pid, Ksys::Openat, [at_fdcwd, 0, 0, 0, 0, 0], Some("f"));
+        let read = |ts, pid| syscall(ts, pid, Ksys::Read, [3, 0, 0, 0, 0, 0], None);
         // Each process: PROC_BYTES, its cwd "/p" and its fd 3 "/p/f": room for three.
         let one = PROC_BYTES + CWD_BYTES + 2 + FD_BYTES + 4;
         let mut t = ProcessTable::default().with_process_limit(3 * one);
@@ -842,7 +841,7 @@ mod tests {
             )
         );
         // The estimate follows every change: closing and exiting give the bytes back.
-        t.apply(&syscall(ts + 6, 14, "close", [3, 0, 0, 0, 0, 0], None));
+        t.apply(&syscall(ts + 6, 14, Ksys::Close, [3, 0, 0, 0, 0, 0], None));
         assert_eq!(t.procs[&14].bytes, CWD_BYTES + 2);
         let exit = Event {
             body: Body::Exit {
