@@ -27,6 +27,7 @@ pub mod legend;
 pub mod output;
 pub mod protocols;
 pub mod records;
+pub mod slice;
 pub mod state;
 pub mod symbols;
 pub mod trace;
@@ -527,6 +528,21 @@ pub fn decode_raw_frame(
     }
 }
 
+/// Sees every event of the events view in the order the engine processes it, before the
+/// process table applies it: how `kellect slice` learns which records a replay with the
+/// same filters shows and what state precedes them.
+pub trait EventTap {
+    /// `shown`: the replay prints this event (it passes the time range and the filter);
+    /// `table` and `ctx`: the state and context as they are just before it.
+    fn event(
+        &mut self,
+        event: &Event,
+        shown: bool,
+        table: &ProcessTable,
+        ctx: &Context,
+    ) -> Result<()>;
+}
+
 /// The replay of one recording: feed it blocks in order, then `finish`.
 pub struct Engine<'c, 'w> {
     cfg: &'c ReplayConfig,
@@ -542,6 +558,8 @@ pub struct Engine<'c, 'w> {
     pub report: ReplayReport,
     /// Records stamped far from every clock sample: how many, and the first one's stamp.
     far: (u64, Option<u64>),
+    /// With a tap, the events view renders nothing: the tap is told of each event instead.
+    tap: Option<&'c mut dyn EventTap>,
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -566,7 +584,15 @@ impl<'c, 'w> Engine<'c, 'w> {
             until: None,
             report: ReplayReport::default(),
             far: (0, None),
+            tap: None,
         }
+    }
+
+    /// The same engine telling `tap` of every event (events view only) instead of
+    /// rendering the ones it shows.
+    pub fn with_tap(mut self, tap: &'c mut dyn EventTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// One metadata block, as stored (`flags` says whether it is compressed).
@@ -784,11 +810,17 @@ impl<'c, 'w> Engine<'c, 'w> {
         }
         let mut selected: Vec<(Event, Resolved)> = Vec::new();
         for event in events {
-            let resolved = self.table.apply(&event);
-            if self.in_range(event.common.ts)
+            let shown = self.in_range(event.common.ts)
                 && events::event_type(&event).is_some()
-                && self.cfg.filter.accepts(&event)
-            {
+                && self.cfg.filter.accepts(&event);
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.event(&event, shown, &self.table, &self.ctx)?;
+                self.table.apply(&event);
+                self.report.items += u64::from(shown);
+                continue;
+            }
+            let resolved = self.table.apply(&event);
+            if shown {
                 selected.push((event, resolved));
             }
         }
