@@ -70,6 +70,13 @@ enum Cmd {
         kellect live --view events -o json-min -- make  the events of a build\n  \
         kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
     Live(LiveArgs),
+    /// Cut a smaller, closed trace from a recording: the events that `replay --view events`
+    /// with the same filters shows, with the state replay needs to show them the same.
+    #[command(after_help = "Examples:\n  \
+        kellect slice trace.kz -o p1234.kz --pid 1234      one process's events\n  \
+        kellect slice trace.kz -o ten.kz --since 60 --until 70   ten seconds, a minute in\n  \
+        kellect slice /var/lib/kellect -o curl.kz --comm curl --event net_connect")]
+    Slice(SliceArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Examples:\n  \
@@ -331,6 +338,43 @@ fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
         eprintln!("kellect: warning: {}", escape_control(note));
     }
     Ok(inputs.paths)
+}
+
+#[derive(clap::Args)]
+struct SliceArgs {
+    /// Trace files or directories of one recording, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// The slice to write (mode 0600): an existing file is an error; a symlink, device,
+    /// FIFO or directory is always refused.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Replace the output if it is a regular file (the slice is renamed over it).
+    #[arg(short, long)]
+    force: bool,
+    /// Only events at or after TIME: RFC 3339 or seconds after the recording started.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only these process ids.
+    #[arg(long, value_delimiter = ',', value_name = "PID")]
+    pid: Vec<u32>,
+    /// Only processes with these names (comm).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    comm: Vec<String>,
+    /// Only these event types (comma-separated, e.g. process_exec,file_open).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    event: Vec<String>,
+    /// Memory each pass over the recording may use, as for `replay`; at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    max_memory: u64,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -617,6 +661,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Cmd::Verify(args) => verify(args),
+        Cmd::Slice(args) => slice(args),
         Cmd::Info(args) => {
             let budget = memory_budget(args.max_memory)?;
             let files = find_inputs(&args.files, &args.inputs)?;
@@ -640,6 +685,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `kellect slice`: validates the filters as `replay` does, then [`replayer::slice::slice`].
+fn slice(a: SliceArgs) -> Result<ExitCode> {
+    for t in &a.event {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            usage!(
+                "unknown event type `{t}` in --event (known: {})",
+                EVENT_TYPES.join(", ")
+            );
+        }
+    }
+    let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
+        match v.as_deref().map(|s| (s, TimeBound::parse(s))) {
+            None => Ok(None),
+            Some((_, Some(b))) => Ok(Some(b)),
+            Some((s, None)) => usage!(
+                "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) nor a number \
+                 of seconds"
+            ),
+        }
+    };
+    let cfg = replayer::slice::SliceConfig {
+        filter: Filter {
+            event_types: a.event,
+            pids: a.pid,
+            comms: a.comm,
+            since: bound("--since", &a.since)?,
+            until: bound("--until", &a.until)?,
+        },
+        budget: memory_budget(a.max_memory)?,
+        inputs: find_inputs(&a.files, &a.inputs)?,
+        output: a.output,
+        overwrite: a.force,
+    };
+    let report = replayer::slice::slice(&cfg)?;
+    for w in &report.warnings {
+        eprintln!("kellect: warning: {}", escape_control(w));
+    }
+    if !a.quiet {
+        eprintln!(
+            "kellect: {}: {} events, {} records of context, {} frames, {} bytes",
+            escape_control(&cfg.output.display().to_string()),
+            report.events,
+            report.context_records,
+            report.frames,
+            report.bytes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `kellect man`: the main page on stdout, or every page (kellect.1, kellect-record.1, …)
