@@ -15,6 +15,7 @@ mod hostile_output;
 mod live;
 mod ops;
 mod records;
+mod slice;
 mod util;
 mod verify;
 mod writer;
