@@ -25,6 +25,7 @@ pub mod files;
 pub mod info;
 pub mod legend;
 pub mod output;
+pub mod progress;
 pub mod protocols;
 pub mod records;
 pub mod slice;
@@ -49,6 +50,7 @@ use decode::Event;
 use events::EventView;
 pub use output::OutputFormat;
 use output::{Rendered, Sink};
+use progress::Progress;
 pub use records::RecordsConfig;
 use records::RecordsView;
 use state::{ProcessTable, Resolved};
@@ -284,7 +286,24 @@ impl ReplayReport {
 /// Replays trace files into `sink`. Damaged input is salvaged: everything intact is
 /// replayed and each problem becomes a warning in the report.
 pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
+    replay_with_progress(cfg, sink, &mut Progress::hidden())
+}
+
+/// [`replay`], telling `progress` of the bytes and records read (its total is set here:
+/// the trace files' lengths).
+pub fn replay_with_progress(
+    cfg: &ReplayConfig,
+    sink: &mut Sink<'_>,
+    progress: &mut Progress,
+) -> Result<ReplayReport> {
     let recordings = trace::open_recordings_within(&cfg.inputs, cfg.budget)?;
+    progress.set_total(
+        recordings
+            .iter()
+            .flat_map(|r| &r.segments)
+            .map(|s| s.file_len())
+            .sum(),
+    );
     let mut report = ReplayReport::default();
     for recording in &recordings {
         report.warnings.extend(info::damage_warnings(recording));
@@ -295,12 +314,13 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
             .filter(|s| s.note.is_some())
             .count();
         let mut engine = Engine::new(cfg, sink);
-        feed_recording(&mut engine, recording, cfg.budget)?;
+        feed_recording(&mut engine, recording, cfg.budget, progress)?;
         engine.finish()?;
         let engine_report = std::mem::take(&mut engine.report);
         report.absorb(engine_report);
     }
     report.summarize();
+    progress.finish();
     sink.flush()?;
     Ok(report)
 }
@@ -312,7 +332,18 @@ fn feed_recording(
     engine: &mut Engine<'_, '_>,
     recording: &trace::Recording,
     budget: MemoryBudget,
+    progress: &mut Progress,
 ) -> Result<()> {
+    // The bytes and records of a batch of frame blocks, for progress.
+    let read = |segment: &trace::Segment, blocks: &[&trace::BlockLoc]| {
+        blocks.iter().fold((0u64, 0u64), |(bytes, records), b| {
+            let len = (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
+            let count = segment
+                .frame_header(b)
+                .map_or(0, |h| u64::from(h.record_count));
+            (bytes + len, records + count)
+        })
+    };
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
         let mut pending_raw = 0u64;
@@ -326,6 +357,8 @@ fn feed_recording(
                     if !feed_frames(engine, segment, &pending, budget)? {
                         return Ok(());
                     }
+                    let (bytes, records) = read(segment, &pending);
+                    progress.advance(bytes, records);
                     pending.clear();
                     pending_raw = 0;
                 }
@@ -337,6 +370,8 @@ fn feed_recording(
                 if !feed_frames(engine, segment, &pending, budget)? {
                     return Ok(());
                 }
+                let (bytes, records) = read(segment, &pending);
+                progress.advance(bytes, records);
                 pending.clear();
                 pending_raw = 0;
             }
@@ -351,8 +386,12 @@ fn feed_recording(
                 })?;
             }
         }
-        if !pending.is_empty() && !feed_frames(engine, segment, &pending, budget)? {
-            return Ok(());
+        if !pending.is_empty() {
+            if !feed_frames(engine, segment, &pending, budget)? {
+                return Ok(());
+            }
+            let (bytes, records) = read(segment, &pending);
+            progress.advance(bytes, records);
         }
     }
     Ok(())
