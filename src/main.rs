@@ -623,7 +623,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
                 let mut sink = Sink::new(out, plan.cfg.format, collectors);
-                let report = replayer::replay(&plan.cfg, &mut sink)?;
+                // On a terminal, unless -q: bytes, records/s and time left, on stderr.
+                let mut progress = replayer::progress::Progress::new(0, plan.quiet);
+                let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
                 warn_collectors(&sink);
                 drop(sink);
                 lock.flush()?;
@@ -666,10 +668,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let budget = memory_budget(args.max_memory)?;
             let files = find_inputs(&args.files, &args.inputs)?;
             let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+            let total = recordings
+                .iter()
+                .flat_map(|r| &r.segments)
+                .map(|s| s.file_len());
+            let mut progress = replayer::progress::Progress::new(total.sum(), false);
             let infos: Vec<_> = recordings
                 .iter()
-                .map(|r| replayer::info::trace_info_within(r, budget))
+                .map(|r| replayer::info::trace_info_with_progress(r, budget, &mut progress))
                 .collect();
+            progress.finish();
             let mut out = io::stdout().lock();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &infos)?;
