@@ -14,6 +14,7 @@ mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
 mod ops;
+mod progress;
 mod records;
 mod slice;
 mod util;
