@@ -437,17 +437,7 @@ impl Cutter<'_> {
         let mut fds = Vec::new();
         for (pid, cwd, open) in table.processes() {
             let known = self.original.get(&pid).or_else(|| self.seen.get(&pid));
-            let mut entry = known.cloned().unwrap_or(ProcEntry {
-                pid,
-                ppid: 0,
-                uid: 0,
-                gid: 0,
-                comm: String::new(),
-                exe: None,
-                argv: Vec::new(),
-                cwd: None,
-                start_boot_ns: 0,
-            });
+            let mut entry = known.cloned().unwrap_or_else(|| unknown_process(pid));
             entry.cwd = cwd.map(str::to_owned);
             processes.push(entry);
             if !open.is_empty() {
@@ -520,17 +510,11 @@ impl Cutter<'_> {
 
     fn entry(&mut self, pid: u32) -> &mut ProcEntry {
         if !self.seen.contains_key(&pid) {
-            let start = self.original.get(&pid).cloned().unwrap_or(ProcEntry {
-                pid,
-                ppid: 0,
-                uid: 0,
-                gid: 0,
-                comm: String::new(),
-                exe: None,
-                argv: Vec::new(),
-                cwd: None,
-                start_boot_ns: 0,
-            });
+            let start = self
+                .original
+                .get(&pid)
+                .cloned()
+                .unwrap_or_else(|| unknown_process(pid));
             self.bounded_insert(start);
         }
         self.seen.get_mut(&pid).expect("inserted above")
@@ -573,6 +557,21 @@ impl Cutter<'_> {
         self.frame_records = 0;
         self.frame_ts = (u64::MAX, 0);
         Ok(())
+    }
+}
+
+/// A snapshot entry of a process known only by its pid.
+fn unknown_process(pid: u32) -> ProcEntry {
+    ProcEntry {
+        pid,
+        ppid: 0,
+        uid: 0,
+        gid: 0,
+        comm: String::new(),
+        exe: None,
+        argv: Vec::new(),
+        cwd: None,
+        start_boot_ns: 0,
     }
 }
 
