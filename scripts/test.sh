@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, fixture replays (no root), live BPF recordings (root; in CI
-# they must run), the replay-only build, formatting and lints.
+# they must run), the replay-only build, formatting and lints, and the packages (installed
+# and removed again, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -20,4 +21,6 @@ echo "== tests, replay-only build"
 cargo test --no-default-features
 echo "== tests, full build (live BPF tests run as root)"
 cargo test
+echo "== packages: build the .deb and .rpm, install the .deb, check it, remove it (root)"
+bash scripts/test-package.sh
 bash scripts/fuzz.sh

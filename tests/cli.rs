@@ -183,24 +183,42 @@ fn config_values_are_checked_and_the_command_line_wins() {
 #[cfg(feature = "record")]
 #[test]
 fn the_packaged_config_file_parses() {
-    let (_dir, path) = config_file(
-        "# kellect record --config /etc/kellect/kellect.toml (the systemd unit)\n\
-         # Keys are the long options of `kellect record`; the command line overrides them.\n\
-         \n\
-         # The trace: further segments are trace.1.kz, trace.2.kz, ...\n\
-         output = \"/var/lib/kellect/trace.kz\"\n\
-         \n\
-         # Start a new segment every 64 MiB ...\n\
-         rotate-size = 64   # MiB\n\
-         # ... and keep the last 8 (a flight recorder).\n\
-         keep = 8\n",
-    );
-    let err = run_err(
-        &["record", "--config", &path, "--compression-level", "0"],
-        2,
-    );
+    // packaging/kellect.toml as shipped, and with every documented key uncommented: each
+    // must parse (the error is then the command line's, checked after the file).
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/kellect.toml"
+    ))
+    .unwrap();
+    let key = regex_lite_key;
+    let uncommented: String = shipped
+        .lines()
+        .map(|l| match l.strip_prefix("# ").filter(|rest| key(rest)) {
+            Some(rest) => format!("{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
     assert!(
-        err.contains("--compression-level must be between 1 and 19, not 0"),
-        "{err}"
+        uncommented.lines().filter(|l| key(l)).count() > 10,
+        "{uncommented}"
     );
+    for text in [shipped.as_str(), uncommented.as_str()] {
+        let (_dir, path) = config_file(text);
+        let err = run_err(
+            &["record", "--config", &path, "--compression-level", "0"],
+            2,
+        );
+        assert!(
+            err.contains("--compression-level must be between 1 and 19, not 0"),
+            "{err}\n{text}"
+        );
+    }
+}
+
+/// A line that sets a key: `name = value`, the name lowercase with dashes.
+fn regex_lite_key(line: &str) -> bool {
+    line.split_once(" = ").is_some_and(|(k, _)| {
+        let k = k.trim_end();
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+    })
 }

@@ -14,7 +14,9 @@ mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
 mod ops;
+mod progress;
 mod records;
+mod slice;
 mod util;
 mod verify;
 mod writer;

@@ -64,6 +64,13 @@ pub(crate) enum Cmd {
         kellect live --view events -o json-min -- make  the events of a build\n  \
         kellect live -w trace.kz -u 10.0.0.5:5140 -q    keep the trace, send records to a collector")]
     Live(LiveArgs),
+    /// Cut a smaller, closed trace from a recording: the events that `replay --view events`
+    /// with the same filters shows, with the state replay needs to show them the same.
+    #[command(after_help = "Examples:\n  \
+        kellect slice trace.kz -o p1234.kz --pid 1234      one process's events\n  \
+        kellect slice trace.kz -o ten.kz --since 60 --until 70   ten seconds, a minute in\n  \
+        kellect slice /var/lib/kellect -o curl.kz --comm curl --event net_connect")]
+    Slice(SliceArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Examples:\n  \
@@ -315,12 +322,49 @@ pub(crate) struct InfoArgs {
 }
 
 /// How the paths given to `replay` and `info` are expanded.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct InputArgs {
     /// Read only the files named: do not look for the other segments of their recordings
     /// (a segment then replays alone, and what is not given is named as missing).
     #[arg(long)]
     pub(crate) only_given: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SliceArgs {
+    /// Trace files or directories of one recording, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: InputArgs,
+    /// The slice to write (mode 0600): an existing file is an error; a symlink, device,
+    /// FIFO or directory is always refused.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// Replace the output if it is a regular file (the slice is renamed over it).
+    #[arg(short, long)]
+    pub(crate) force: bool,
+    /// Only events at or after TIME: RFC 3339 or seconds after the recording started.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only events at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// Only these process ids.
+    #[arg(long, value_delimiter = ',', value_name = "PID")]
+    pub(crate) pid: Vec<u32>,
+    /// Only processes with these names (comm).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub(crate) comm: Vec<String>,
+    /// Only these event types (comma-separated, e.g. process_exec,file_open).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    pub(crate) event: Vec<String>,
+    /// Memory each pass over the recording may use, as for `replay`; at least 32.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    pub(crate) max_memory: u64,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(clap::Args)]

@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use kellect::replayer;
 use kellect::replayer::output::{escape_control, Collectors, Sink};
 
-use super::args::{Cli, Cmd, InfoArgs, InputArgs, LiveArgs, RecordArgs, ReplayArgs, VerifyArgs};
+use super::args::{
+    Cli, Cmd, InfoArgs, InputArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs, VerifyArgs,
+};
 #[cfg(feature = "record")]
 use super::validate::RecordJob;
 use super::validate::{memory_budget, OutputPlan};
@@ -71,6 +73,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Live(args) => live(args),
         Cmd::Replay(args) => replay(args),
         Cmd::Verify(args) => verify(args),
+        Cmd::Slice(args) => slice(args),
         Cmd::Info(args) => info(args),
     }
 }
@@ -108,7 +111,9 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         };
         let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
-        let report = replayer::replay(&plan.cfg, &mut sink)?;
+        // On a terminal, unless -q: bytes, records/s and time left, on stderr.
+        let mut progress = replayer::progress::Progress::new(0, plan.quiet);
+        let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
         if let Some(c) = &sink.collectors {
             warn_collectors(c);
         }
@@ -153,10 +158,16 @@ fn info(args: InfoArgs) -> Result<ExitCode> {
     let budget = memory_budget(args.max_memory)?;
     let files = find_inputs(&args.files, &args.inputs)?;
     let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+    let total = recordings
+        .iter()
+        .flat_map(|r| &r.segments)
+        .map(|s| s.file_len());
+    let mut progress = replayer::progress::Progress::new(total.sum(), false);
     let infos: Vec<_> = recordings
         .iter()
-        .map(|r| replayer::info::trace_info_within(r, budget))
+        .map(|r| replayer::info::trace_info_with_progress(r, budget, &mut progress))
         .collect();
+    progress.finish();
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &infos)?;
@@ -168,6 +179,28 @@ fn info(args: InfoArgs) -> Result<ExitCode> {
             }
             write!(out, "{info}")?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kellect slice`: validates the filters as `replay` does, then [`replayer::slice::slice`].
+fn slice(a: SliceArgs) -> Result<ExitCode> {
+    let (quiet, files, input_args) = (a.quiet, a.files.clone(), a.inputs.clone());
+    let mut cfg = replayer::slice::SliceConfig::try_from(a)?;
+    cfg.inputs = find_inputs(&files, &input_args)?;
+    let report = replayer::slice::slice(&cfg)?;
+    for w in &report.warnings {
+        eprintln!("kellect: warning: {}", escape_control(w));
+    }
+    if !quiet {
+        eprintln!(
+            "kellect: {}: {} events, {} records of context, {} frames, {} bytes",
+            escape_control(&cfg.output.display().to_string()),
+            report.events,
+            report.context_records,
+            report.frames,
+            report.bytes
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use kellect::replayer::records::{Monitor, RecordsConfig};
 use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
 use kellect::syscalls::Group;
 
-use super::args::{FormatArg, OutputArgs, ViewArg};
+use super::args::{FormatArg, OutputArgs, SliceArgs, ViewArg};
 use super::UsageError;
 
 /// The names `-m` takes for each monitor, the first one canonical (shown as the default).
@@ -81,6 +81,55 @@ pub(crate) struct OutputPlan {
     pub(crate) quiet: bool,
 }
 
+/// `--event` names: each one a catalogue event type, else a usage error listing them.
+fn check_event_types(types: &[String]) -> Result<()> {
+    for t in types {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            usage!(
+                "unknown event type `{t}` in --event (known: {})",
+                EVENT_TYPES.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--since`/`--until`: an RFC 3339 time or seconds after the recording started.
+fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
+    match v {
+        None => Ok(None),
+        Some(s) => match TimeBound::parse(s) {
+            Some(b) => Ok(Some(b)),
+            None => usage!(
+                "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
+                 nor a number of seconds"
+            ),
+        },
+    }
+}
+
+impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
+    type Error = anyhow::Error;
+
+    /// Validates the filters as `replay` does; the inputs are found by the caller.
+    fn try_from(a: SliceArgs) -> Result<Self> {
+        check_event_types(&a.event)?;
+        Ok(kellect::replayer::slice::SliceConfig {
+            filter: Filter {
+                event_types: a.event,
+                pids: a.pid,
+                comms: a.comm,
+                since: time_bound("--since", &a.since)?,
+                until: time_bound("--until", &a.until)?,
+            },
+            budget: memory_budget(a.max_memory)?,
+            inputs: Vec::new(),
+            output: a.output,
+            overwrite: a.force,
+        })
+    }
+}
+
 impl TryFrom<OutputArgs> for OutputPlan {
     type Error = anyhow::Error;
 
@@ -89,32 +138,13 @@ impl TryFrom<OutputArgs> for OutputPlan {
             ViewArg::Events => View::Events,
             ViewArg::Records => View::Records,
         };
-        for t in &a.event {
-            if !EVENT_TYPES.contains(&t.as_str()) {
-                usage!(
-                    "unknown event type `{t}` in --event (known: {})",
-                    EVENT_TYPES.join(", ")
-                );
-            }
-        }
+        check_event_types(&a.event)?;
         if view == View::Records && (!a.event.is_empty() || a.since.is_some() || a.until.is_some())
         {
             usage!("--event, --since and --until select events: use them with --view events");
         }
-        let bound = |flag: &str, v: &Option<String>| -> Result<Option<TimeBound>> {
-            match v {
-                None => Ok(None),
-                Some(s) => match TimeBound::parse(s) {
-                    Some(b) => Ok(Some(b)),
-                    None => usage!(
-                        "{flag} `{s}` is neither an RFC 3339 time (2026-11-21T07:40:49Z) \
-                         nor a number of seconds"
-                    ),
-                },
-            }
-        };
-        let since = bound("--since", &a.since)?;
-        let until = bound("--until", &a.until)?;
+        let since = time_bound("--since", &a.since)?;
+        let until = time_bound("--until", &a.until)?;
         let Some((idle, active)) = a
             .timeouts
             .split_once(',')

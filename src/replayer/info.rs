@@ -609,6 +609,15 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
 /// listed as damage and not counted. The time range covers only records stamped within a
 /// day of the recording's clock samples; the others are counted in one damage line.
 pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceInfo {
+    trace_info_with_progress(recording, budget, &mut super::progress::Progress::hidden())
+}
+
+/// [`trace_info_within`], telling `progress` of the frame bytes and records counted.
+pub fn trace_info_with_progress(
+    recording: &Recording,
+    budget: MemoryBudget,
+    progress: &mut super::progress::Progress,
+) -> TraceInfo {
     let frames: Vec<_> = recording
         .segments
         .iter()
@@ -677,6 +686,14 @@ pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceIn
                 }
             })
             .collect();
+        let batch_bytes: u64 = frames[start..end]
+            .iter()
+            .map(|(_, b)| {
+                (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64
+            })
+            .sum();
+        let batch_records: u64 = counted.iter().flat_map(|c| c.kinds.values()).sum();
+        progress.advance(batch_bytes, batch_records);
         for c in counted {
             for (k, n) in c.kinds {
                 *records.entry(k).or_insert(0) += n;

@@ -26,8 +26,10 @@ pub mod info;
 pub mod kflowd;
 pub mod legend;
 pub mod output;
+pub mod progress;
 pub mod protocols;
 pub mod records;
+pub mod slice;
 pub mod state;
 pub mod symbols;
 pub mod trace;
@@ -48,6 +50,7 @@ use decode::Event;
 use events::EventView;
 pub use output::OutputFormat;
 use output::{Rendered, Sink};
+use progress::Progress;
 pub use records::RecordsConfig;
 use records::RecordsView;
 use state::{ProcessTable, Resolved};
@@ -283,7 +286,24 @@ impl ReplayReport {
 /// Replays trace files into `sink`. Damaged input is salvaged: everything intact is
 /// replayed and each problem becomes a warning in the report.
 pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
+    replay_with_progress(cfg, sink, &mut Progress::hidden())
+}
+
+/// [`replay`], telling `progress` of the bytes and records read (its total is set here:
+/// the trace files' lengths).
+pub fn replay_with_progress(
+    cfg: &ReplayConfig,
+    sink: &mut Sink<'_>,
+    progress: &mut Progress,
+) -> Result<ReplayReport> {
     let recordings = trace::open_recordings_within(&cfg.inputs, cfg.budget)?;
+    progress.set_total(
+        recordings
+            .iter()
+            .flat_map(|r| &r.segments)
+            .map(|s| s.file_len())
+            .sum(),
+    );
     let mut report = ReplayReport::default();
     // A record layout this build does not know would be decoded into wrong values.
     if let Some(problem) = recordings.iter().find_map(info::abi_problem) {
@@ -298,12 +318,13 @@ pub fn replay(cfg: &ReplayConfig, sink: &mut Sink<'_>) -> Result<ReplayReport> {
             .filter(|s| s.note.is_some())
             .count();
         let mut engine = Engine::new(cfg, sink);
-        feed_recording(&mut engine, recording, cfg.budget)?;
+        feed_recording(&mut engine, recording, cfg.budget, progress)?;
         engine.finish()?;
         let engine_report = std::mem::take(&mut engine.report);
         report.absorb(engine_report);
     }
     report.summarize();
+    progress.finish();
     sink.flush()?;
     Ok(report)
 }
@@ -315,7 +336,18 @@ fn feed_recording(
     engine: &mut Engine<'_, '_>,
     recording: &trace::Recording,
     budget: MemoryBudget,
+    progress: &mut Progress,
 ) -> Result<()> {
+    // The bytes and records of a batch of frame blocks, for progress.
+    let read = |segment: &trace::Segment, blocks: &[&trace::BlockLoc]| {
+        blocks.iter().fold((0u64, 0u64), |(bytes, records), b| {
+            let len = (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
+            let count = segment
+                .frame_header(b)
+                .map_or(0, |h| u64::from(h.record_count));
+            (bytes + len, records + count)
+        })
+    };
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
         let mut pending_raw = 0u64;
@@ -329,6 +361,8 @@ fn feed_recording(
                     if !feed_frames(engine, segment, &pending, budget)? {
                         return Ok(());
                     }
+                    let (bytes, records) = read(segment, &pending);
+                    progress.advance(bytes, records);
                     pending.clear();
                     pending_raw = 0;
                 }
@@ -340,6 +374,8 @@ fn feed_recording(
                 if !feed_frames(engine, segment, &pending, budget)? {
                     return Ok(());
                 }
+                let (bytes, records) = read(segment, &pending);
+                progress.advance(bytes, records);
                 pending.clear();
                 pending_raw = 0;
             }
@@ -354,8 +390,12 @@ fn feed_recording(
                 })?;
             }
         }
-        if !pending.is_empty() && !feed_frames(engine, segment, &pending, budget)? {
-            return Ok(());
+        if !pending.is_empty() {
+            if !feed_frames(engine, segment, &pending, budget)? {
+                return Ok(());
+            }
+            let (bytes, records) = read(segment, &pending);
+            progress.advance(bytes, records);
         }
     }
     Ok(())
@@ -531,6 +571,21 @@ pub fn decode_raw_frame(
     }
 }
 
+/// Sees every event of the events view in the order the engine processes it, before the
+/// process table applies it: how `kellect slice` learns which records a replay with the
+/// same filters shows and what state precedes them.
+pub trait EventTap {
+    /// `shown`: the replay prints this event (it passes the time range and the filter);
+    /// `table` and `ctx`: the state and context as they are just before it.
+    fn event(
+        &mut self,
+        event: &Event,
+        shown: bool,
+        table: &ProcessTable,
+        ctx: &Context,
+    ) -> Result<()>;
+}
+
 /// The replay of one recording: feed it blocks in order, then `finish`.
 pub struct Engine<'c, 'w> {
     cfg: &'c ReplayConfig,
@@ -546,6 +601,8 @@ pub struct Engine<'c, 'w> {
     pub report: ReplayReport,
     /// Records stamped far from every clock sample: how many, and the first one's stamp.
     far: (u64, Option<u64>),
+    /// With a tap, the events view renders nothing: the tap is told of each event instead.
+    tap: Option<&'c mut dyn EventTap>,
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -570,7 +627,15 @@ impl<'c, 'w> Engine<'c, 'w> {
             until: None,
             report: ReplayReport::default(),
             far: (0, None),
+            tap: None,
         }
+    }
+
+    /// The same engine telling `tap` of every event (events view only) instead of
+    /// rendering the ones it shows.
+    pub fn with_tap(mut self, tap: &'c mut dyn EventTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// One metadata block, as stored (`flags` says whether it is compressed).
@@ -788,11 +853,17 @@ impl<'c, 'w> Engine<'c, 'w> {
         }
         let mut selected: Vec<(Event, Resolved)> = Vec::new();
         for event in events {
-            let resolved = self.table.apply(&event);
-            if self.in_range(event.common.ts)
+            let shown = self.in_range(event.common.ts)
                 && events::event_type(&event).is_some()
-                && self.cfg.filter.accepts(&event)
-            {
+                && self.cfg.filter.accepts(&event);
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.event(&event, shown, &self.table, &self.ctx)?;
+                self.table.apply(&event);
+                self.report.items += u64::from(shown);
+                continue;
+            }
+            let resolved = self.table.apply(&event);
+            if shown {
                 selected.push((event, resolved));
             }
         }

@@ -103,6 +103,9 @@ impl ProcState {
     }
 }
 
+/// One process of a [`ProcessTable`]: its pid, working directory and open fds.
+pub type ProcessView<'a> = (u32, Option<&'a str>, Vec<(i32, &'a FdEntry)>);
+
 /// Names resolved for one event, at the moment it happened.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -320,6 +323,23 @@ impl ProcessTable {
             });
             self.sweep();
         }
+    }
+
+    /// Every process the table holds, pid ascending: its working directory and its open
+    /// fds, fd ascending. What a snapshot of this moment would say (`kellect slice` writes
+    /// it as the Snapshot and FdTable blocks of a slice).
+    pub fn processes(&self) -> Vec<ProcessView<'_>> {
+        let mut out: Vec<_> = self
+            .procs
+            .iter()
+            .map(|(pid, state)| {
+                let mut fds: Vec<_> = state.fds.iter().map(|(fd, e)| (*fd, e)).collect();
+                fds.sort_unstable_by_key(|(fd, _)| *fd);
+                (*pid, state.cwd.as_deref(), fds)
+            })
+            .collect();
+        out.sort_unstable_by_key(|(pid, _, _)| *pid);
+        out
     }
 
     /// The inode model, as the events applied so far left it.
