@@ -58,8 +58,8 @@ pub use seal::{
     MAX_SEAL_INTERVAL_NS, MIN_SEAL_INTERVAL_NS, SEAL_PAYLOAD_LEN,
 };
 pub use verify::{
-    link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem, SegmentStatus,
-    SegmentVerdict,
+    check_seals, link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem,
+    SealEntry, SealState, SegmentStatus, SegmentVerdict,
 };
 #[cfg(all(test, feature = "record"))]
 pub(crate) use writer::faulty;

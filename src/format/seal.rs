@@ -73,9 +73,7 @@ pub enum SealError {
         what: &'static str,
         why: &'static str,
     },
-    #[error(
-        "seal interval {0} ns is out of range: it must be between 1 s and 1 day"
-    )]
+    #[error("seal interval {0} ns is out of range: it must be between 1 s and 1 day")]
     BadInterval(u64),
     #[error("no random bytes for the key: {0}")]
     Random(String),
@@ -496,7 +494,9 @@ fn create_new(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    options
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     options.open(path)
 }
 
@@ -646,9 +646,8 @@ impl SealingKeyFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let temp = dir.join(format!(".{name}.new-{}", std::process::id()));
-        let written = write_new(&temp, &self.contents(key)[..]).and_then(|()| {
-            std::fs::rename(&temp, &self.path).map_err(io_err(&self.path))
-        });
+        let written = write_new(&temp, &self.contents(key)[..])
+            .and_then(|()| std::fs::rename(&temp, &self.path).map_err(io_err(&self.path)));
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
             return written;
