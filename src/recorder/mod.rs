@@ -9,6 +9,7 @@
 
 mod bpf;
 mod context;
+mod custody;
 mod enrich;
 mod host;
 mod segment;
@@ -78,6 +79,11 @@ pub struct RecordConfig {
     pub keep: Option<u32>,
     /// Print progress notes on stderr.
     pub verbose: bool,
+    /// `--seal-key`: the sealing key file (`kellect keygen`); the chain is sealed every
+    /// epoch and at every segment end, and the key evolves in the file.
+    pub seal_key: Option<PathBuf>,
+    /// `--note`: the operator's note, recorded with the custody facts.
+    pub note: Option<String>,
 }
 
 impl RecordConfig {
@@ -104,6 +110,8 @@ impl RecordConfig {
             rotate_time: None,
             keep: None,
             verbose: true,
+            seal_key: None,
+            note: None,
         }
     }
 }
@@ -266,6 +274,18 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         checksums: cfg.checksums,
         hz: host::kernel_hz(),
     };
+    let sealing = match &cfg.seal_key {
+        Some(path) => Some(
+            sink::Sealing::load(path)
+                .with_context(|| format!("cannot use the sealing key {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let custody = custody::custody(
+        &host,
+        cfg.note.clone(),
+        sealing.as_ref().map(|s| s.params()),
+    );
     let sink_run = sink::open(
         SinkConfig {
             output: cfg.output.clone(),
@@ -278,6 +298,8 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             rotate_time: cfg.rotate_time,
             keep: cfg.keep,
             opening: Box::new(move || segment_opening(&host, &capture)),
+            custody: Some(custody),
+            seal: sealing,
         },
         sink_failed.clone(),
         recycle_tx,
@@ -462,6 +484,22 @@ fn record_with_sink(
             }
         }
     }
+    // Why the loop ended, for the trace's Stop block.
+    let stop_reason = if let Some(e) = &stop_error {
+        format!("error: {e:#}")
+    } else if sink_failed.load(Ordering::SeqCst) {
+        "a write error (see the recorder's report)".to_owned()
+    } else if let Some(status) = &command_status {
+        format!("the command exited ({status})")
+    } else if cfg.stop.load(Ordering::SeqCst) {
+        "its consumer went away (live output closed)".to_owned()
+    } else if interrupted.load(Ordering::SeqCst) {
+        "SIGINT".to_owned()
+    } else if terminated.load(Ordering::SeqCst) {
+        "SIGTERM or SIGHUP".to_owned()
+    } else {
+        "--duration reached".to_owned()
+    };
     // The stop sequence, in this order, so that emitted = stored + dropped holds exactly:
     // 1. no program emits or counts anything any more (and those already running have
     //    finished); 2. the ring buffer is drained; 3. the counters are read, once, and
@@ -508,6 +546,9 @@ fn record_with_sink(
             );
         }
     }
+    let _ = tx.send(SinkMsg::Stop {
+        reason: stop_reason,
+    });
     if let Some(c) = &mut child {
         if command_status.is_none() {
             // Recording failed (a full disk): the command is not ours to kill; let it finish.

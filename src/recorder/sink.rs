@@ -17,7 +17,9 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::format::{BlockKind, ChainHead, Codec, FileHeader, SegmentWriter, Storage};
+use crate::format::{
+    BlockKind, ChainHead, Codec, FileHeader, SealingKey, SealingKeyFile, SegmentWriter, Storage,
+};
 use crate::meta::{self, MetaBlock};
 
 use super::segment::{existing_rotated_segment, segment_path, OutputDir, SegmentFile};
@@ -45,6 +47,11 @@ pub enum SinkMsg {
     /// Close the current segment and start the next one now (SIGHUP), whatever its size
     /// and age. Without a trace file, nothing happens.
     Rotate,
+    /// The recording stops, for this reason: written as a `Stop` block (before the last
+    /// seal, Index and End). The last message the recorder sends.
+    Stop {
+        reason: String,
+    },
 }
 
 impl SinkMsg {
@@ -85,6 +92,44 @@ pub struct SinkConfig {
     /// each: written on [`SinkMsg::Opening`] for the first segment, right after creation
     /// for every later one, so any segment replays alone.
     pub opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
+    /// Written into every segment right after its opening blocks.
+    pub custody: Option<meta::Custody>,
+    /// Seal the chain with this key (`--seal-key`): at every epoch's end and at every
+    /// segment's end. Ignored without a trace file.
+    pub seal: Option<Sealing>,
+}
+
+/// The sealing key of a recording and the file it lives in: the sink seals with it, then
+/// evolves it, erasing the old key in memory and rewriting the file (`format::seal`).
+pub struct Sealing {
+    pub file: SealingKeyFile,
+    pub key: SealingKey,
+}
+
+impl Sealing {
+    /// Reads the sealing key file at `path` (see [`SealingKeyFile::load`]).
+    pub fn load(path: &Path) -> io::Result<Sealing> {
+        let (file, key) = SealingKeyFile::load(path)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(Sealing { file, key })
+    }
+
+    /// The public parameters the `Custody` block records.
+    pub fn params(&self) -> meta::SealParams {
+        let clock = self.key.clock();
+        meta::SealParams {
+            key_id: self.key.key_id().0,
+            start_ns: clock.start_ns,
+            interval_ns: clock.interval_ns,
+        }
+    }
+}
+
+/// `CLOCK_REALTIME` now, ns since the Unix epoch (0 before it).
+fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// What the sink did, reported when it ends. Frames and records count only what was
@@ -107,6 +152,8 @@ pub struct SinkReport {
     pub deleted: Vec<PathBuf>,
     /// Segments the ring could not delete, with the reason: the recording went on.
     pub delete_errors: Vec<String>,
+    /// Seal blocks stored.
+    pub seals: u64,
     pub error: Option<io::Error>,
 }
 
@@ -129,6 +176,7 @@ struct Sink<S: Storage> {
     report: SinkReport,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
+    sealing: Option<Sealing>,
 }
 
 /// Creates the first segment file (so an unwritable path fails before anything is
@@ -169,7 +217,7 @@ pub fn open(
 /// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage,
 /// `remove(path)` deletes a segment the ring no longer keeps.
 pub(crate) fn open_with<S: Storage + Send + 'static>(
-    cfg: SinkConfig,
+    mut cfg: SinkConfig,
     create: CreateStorage<S>,
     remove: RemoveSegment,
     failed: Arc<AtomicBool>,
@@ -186,15 +234,45 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         report: SinkReport::default(),
         failed,
         recycle,
+        sealing: cfg.seal.take().filter(|_| cfg.output.is_some()),
         cfg,
     };
+    // Epochs that passed since the key was last used covered nothing: evolve past them, so
+    // the first seal is made with the key of the epoch the recording starts in.
+    if let Some(sealing) = &mut sink.sealing {
+        let now = sealing.key.clock().epoch_at(realtime_ns());
+        if sealing.key.epoch() < now {
+            sealing.key.evolve_to(now);
+            sealing
+                .file
+                .store(&sealing.key)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+    }
     sink.start_segment()?;
     Ok(move |rx: Receiver<SinkMsg>| sink.run(rx))
 }
 
 impl<S: Storage> Sink<S> {
     fn run(mut self, rx: Receiver<SinkMsg>) -> SinkReport {
-        for msg in rx {
+        loop {
+            let msg = match self.until_epoch_end() {
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(msg) => Some(msg),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(msg) => Some(msg),
+                    Err(_) => break,
+                },
+            };
+            if self.report.error.is_none() {
+                if let Err(e) = self.seal_elapsed() {
+                    self.fail(e);
+                }
+            }
+            let Some(msg) = msg else { continue };
             if self.report.error.is_some() {
                 if let SinkMsg::Frame(f) = msg {
                     self.report.lost_records += u64::from(f.count);
@@ -251,7 +329,65 @@ impl<S: Storage> Sink<S> {
             }
             SinkMsg::Opening => self.write_opening(),
             SinkMsg::Rotate => self.rotate(),
+            SinkMsg::Stop { reason } => {
+                let stop = meta::Stop {
+                    stopped_realtime_ns: i64::try_from(realtime_ns()).unwrap_or(i64::MAX),
+                    reason,
+                };
+                self.write_meta(BlockKind::Stop, &meta::encode(&stop), false)
+            }
         }
+    }
+
+    /// How long until the current seal epoch ends; `None` when not sealing.
+    fn until_epoch_end(&self) -> Option<Duration> {
+        let sealing = self.sealing.as_ref()?;
+        let (_, end) = sealing.key.clock().window(sealing.key.epoch());
+        Some(Duration::from_nanos(end.saturating_sub(realtime_ns())))
+    }
+
+    /// Seals every epoch that has ended, each with its own key, evolving the key after each
+    /// (an epoch that passed without a block still gets its seal: the verifier requires
+    /// one per epoch); then rewrites the key file once. A key file that cannot be rewritten
+    /// is a warning: the recording goes on, and the key in memory has evolved anyway.
+    ///
+    /// Errors: a seal block that cannot be written (the recording then stops as on any
+    /// write error).
+    fn seal_elapsed(&mut self) -> io::Result<()> {
+        let (Some(sealing), Some(writer)) = (&mut self.sealing, &mut self.writer) else {
+            return Ok(());
+        };
+        let now = sealing.key.clock().epoch_at(realtime_ns());
+        if sealing.key.epoch() >= now {
+            return Ok(());
+        }
+        while sealing.key.epoch() < now {
+            let head = writer.chain_head().unwrap_or(ChainHead::ZERO);
+            writer.push_block(BlockKind::Seal, 0, &sealing.key.seal(head).encode())?;
+            self.report.seals += 1;
+            let next = sealing.key.epoch() + 1;
+            sealing.key.evolve_to(next);
+        }
+        if let Err(e) = sealing.file.store(&sealing.key) {
+            eprintln!(
+                "kellect: warning: the sealing key file could not be rewritten ({e}); it \
+                 still holds an earlier epoch's key"
+            );
+        }
+        Ok(())
+    }
+
+    /// The seal that ends a segment: every ended epoch first, then the current epoch's
+    /// seal of everything written so far (the key does not evolve: its epoch goes on).
+    fn seal_segment_end(&mut self) -> io::Result<()> {
+        self.seal_elapsed()?;
+        let (Some(sealing), Some(writer)) = (&self.sealing, &mut self.writer) else {
+            return Ok(());
+        };
+        let head = writer.chain_head().unwrap_or(ChainHead::ZERO);
+        writer.push_block(BlockKind::Seal, 0, &sealing.key.seal(head).encode())?;
+        self.report.seals += 1;
+        Ok(())
     }
 
     fn too_old(&self) -> bool {
@@ -324,6 +460,10 @@ impl<S: Storage> Sink<S> {
                 self.write_meta(kind, &payload, compress)?;
             }
         }
+        if let Some(custody) = &self.cfg.custody {
+            let payload = meta::encode(custody);
+            self.write_meta(BlockKind::Custody, &payload, false)?;
+        }
         Ok(())
     }
 
@@ -385,15 +525,18 @@ impl<S: Storage> Sink<S> {
 
     /// Closes the current segment (Index, End, truncation), even after a failed write.
     fn finish_segment(&mut self) -> io::Result<()> {
+        // After a write error the seal may not fit: the segment then ends unsealed after
+        // its last seal, and the error already reported says why.
+        let sealed = self.seal_segment_end();
         let Some(writer) = self.writer.take() else {
-            return Ok(());
+            return sealed;
         };
         self.next_seq = writer.next_seq();
         self.segment_index += 1;
         let (storage, closed, head) = writer.close_chained();
         self.prev_head = head.unwrap_or(ChainHead::ZERO);
         self.report.written_bytes += storage.committed();
-        closed.map(drop).map_err(io::Error::from)
+        sealed.and(closed.map(drop).map_err(io::Error::from))
     }
 }
 
@@ -463,6 +606,8 @@ mod tests {
             rotate_time: None,
             keep: None,
             opening,
+            custody: None,
+            seal: None,
         };
         let failed = Arc::new(AtomicBool::new(false));
         let (recycle, _recycled) = sync_channel(64);
@@ -690,6 +835,8 @@ mod tests {
             rotate_time,
             keep,
             opening: small_opening(),
+            custody: None,
+            seal: None,
         };
         let (recycle, _recycled) = sync_channel(64);
         let sink = open_with(
