@@ -53,8 +53,8 @@ pub use index::{
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
 pub use seal::{
-    generate as generate_seal_keys, keygen, EpochClock, EpochKeys, KeyId, Seal, SealError,
-    SealProblem, SealingKey, SealingKeyFile, VerifyKey, KEY_FILE_LEN, MAX_EPOCH,
+    generate as generate_seal_keys, keygen, keygen_now, EpochClock, EpochKeys, KeyId, Seal,
+    SealError, SealProblem, SealingKey, SealingKeyFile, VerifyKey, KEY_FILE_LEN, MAX_EPOCH,
     MAX_SEAL_INTERVAL_NS, MIN_SEAL_INTERVAL_NS, SEAL_PAYLOAD_LEN,
 };
 pub use verify::{

@@ -555,6 +555,18 @@ pub fn keygen(
     Ok(verify.key_id)
 }
 
+/// [`keygen`] with epoch 0 starting now (`CLOCK_REALTIME`).
+pub fn keygen_now(
+    sealing_path: &Path,
+    verify_path: &Path,
+    interval_ns: u64,
+) -> Result<KeyId, SealError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    keygen(sealing_path, verify_path, now, interval_ns)
+}
+
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     let mut file = create_new(path).map_err(io_err(path))?;
     file.write_all(bytes)
