@@ -63,6 +63,12 @@ enum Cmd {
         kellect verify trace.kz trace.1.kz trace.2.kz  a rotated recording, links included\n  \
         kellect verify --json trace.kz               machine-readable")]
     Verify(VerifyArgs),
+    /// Make a key pair for sealing: the sealing key stays on the recording host
+    /// (`record --seal-key`), the verification key goes elsewhere (`verify --key`).
+    #[command(after_help = "Examples:\n  \
+        kellect keygen --seal-key /var/lib/kellect/seal.key --verify-key verify.key\n  \
+        kellect keygen --seal-key seal.key --verify-key verify.key --interval 1m")]
+    Keygen(KeygenArgs),
     /// Record and print at once, as the classic console tools do (needs root).
     #[command(after_help = "Examples:\n  \
         kellect live                                   records of the whole system, until Ctrl-C\n  \
@@ -170,6 +176,28 @@ struct CaptureArgs {
     /// Raw KiB collected per compressed frame.
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     frame_size: usize,
+    /// Seal the trace with this sealing key (`kellect keygen`): every epoch and at every
+    /// segment end; the key evolves and its file is rewritten, forgetting the old key.
+    #[arg(long, value_name = "FILE")]
+    seal_key: Option<PathBuf>,
+    /// The operator's note, recorded with the chain-of-custody facts (`kellect info`).
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Where to write the sealing key (a new file, mode 0600): keep it on the recording
+    /// host, for `record --seal-key`.
+    #[arg(long, value_name = "FILE")]
+    seal_key: PathBuf,
+    /// Where to write the verification key (a new file, mode 0600): move it off the host;
+    /// `verify --key` needs it.
+    #[arg(long, value_name = "FILE")]
+    verify_key: PathBuf,
+    /// Length of a sealing epoch (1s to 1d).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    interval: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -341,6 +369,10 @@ struct VerifyArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Check the seals with this verification key (`kellect keygen`), each epoch with its
+    /// own key; without it, seals are reported as present but not verified.
+    #[arg(long, value_name = "VERIFICATION_KEY")]
+    key: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -501,7 +533,12 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             Err(e) => usage!("cannot read {}: {e}", path.display()),
         }
     }
-    let report = replayer::verify::verify_files(&args.files)?;
+    if let Some(key) = &args.key {
+        if let Err(e) = std::fs::metadata(key) {
+            usage!("cannot read the verification key {}: {e}", key.display());
+        }
+    }
+    let report = replayer::verify::verify_files_keyed(&args.files, args.key.as_deref())?;
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -617,6 +654,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Cmd::Verify(args) => verify(args),
+        Cmd::Keygen(args) => {
+            let interval = u64::try_from(args.interval.as_nanos()).unwrap_or(u64::MAX);
+            let id = kellect::format::keygen_now(&args.seal_key, &args.verify_key, interval)?;
+            eprintln!(
+                "kellect: key pair {id}: sealing key {} (keep it on this host: record \
+                 --seal-key), verification key {} (move it off this host and keep it safe: \
+                 verify --key)",
+                args.seal_key.display(),
+                args.verify_key.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Info(args) => {
             let budget = memory_budget(args.max_memory)?;
             let files = find_inputs(&args.files, &args.inputs)?;
@@ -740,6 +789,8 @@ fn capture_config(
     cfg.duration = c.duration;
     cfg.ring_size = c.ring_size << 20;
     cfg.frame_size = c.frame_size << 10;
+    cfg.seal_key = c.seal_key;
+    cfg.note = c.note;
     Ok(cfg)
 }
 
