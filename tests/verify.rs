@@ -620,4 +620,397 @@ mod live {
         assert_eq!(v["links"][0]["kind"], "missing_segments", "{v:#}");
         assert_eq!(v["links"][0]["from"], 1, "{v:#}");
     }
+
+    /// `kellect verify --json [--key KEY] FILES`: the exit code and the report.
+    #[track_caller]
+    fn verify_keyed(files: &[&Path], key: &Path) -> (i32, Value) {
+        let out = kellect()
+            .arg("verify")
+            .arg("--json")
+            .arg("--key")
+            .arg(key)
+            .args(files)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "verify --json --key: {e}\nstderr:{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap(), v)
+    }
+
+    /// A sealed recording spread over several segments and seal epochs (1 s): the keys, the
+    /// sealing key file as keygen wrote it, and the segments in index order.
+    struct Sealed {
+        dir: tempfile::TempDir,
+        seal_key: PathBuf,
+        verify_key: PathBuf,
+        fresh_key_file: Vec<u8>,
+        segments: Vec<PathBuf>,
+    }
+
+    fn sealed_recording() -> Sealed {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = tempfile::tempdir_in(dir.path()).unwrap().keep();
+        let seal_key = keys.join("seal.key");
+        let verify_key = keys.join("verify.key");
+        let out = kellect()
+            .args(["keygen", "--interval", "1s", "--seal-key"])
+            .arg(&seal_key)
+            .arg("--verify-key")
+            .arg(&verify_key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fresh_key_file = std::fs::read(&seal_key).unwrap();
+        let trace = dir.path().join("sealed.kz");
+        record(
+            &trace,
+            &[
+                "--seal-key",
+                seal_key.to_str().unwrap(),
+                "--note",
+                "case 7: sealed",
+                "--rotate-size",
+                "1",
+                "--frame-size",
+                "256",
+            ],
+            &[
+                "sh",
+                "-c",
+                "for i in 1 2 3; do dd if=/dev/zero of=/dev/null bs=1 count=120000 \
+                 status=none; cat /etc/hostname >/dev/null; sleep 1; done",
+            ],
+        );
+        let mut segments: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "kz"))
+            .collect();
+        segments.sort_by_key(|p| {
+            TraceReader::new(&std::fs::read(p).unwrap())
+                .unwrap()
+                .header()
+                .segment_index
+        });
+        assert!(segments.len() >= 3, "{segments:?}");
+        Sealed {
+            dir,
+            seal_key,
+            verify_key,
+            fresh_key_file,
+            segments,
+        }
+    }
+
+    /// Offsets of the Seal blocks of a segment.
+    fn seal_offsets(bytes: &[u8]) -> Vec<u64> {
+        TraceReader::new(bytes)
+            .unwrap()
+            .scan()
+            .blocks
+            .iter()
+            .filter(|b| b.kind == BlockKind::Seal)
+            .map(|b| b.offset)
+            .collect()
+    }
+
+    #[test]
+    fn a_sealed_recording_verifies_and_every_tampering_is_named() {
+        if !live() {
+            return;
+        }
+        let t = sealed_recording();
+        let all: Vec<&Path> = t.segments.iter().map(|p| p.as_path()).collect();
+        // Intact, without and with the key.
+        let (code, v) = verify_json(&all);
+        assert_eq!(code, 0, "{v:#}");
+        for f in v["files"].as_array().unwrap() {
+            assert_eq!(f["seal_state"], "unverified", "{v:#}");
+        }
+        let (code, v) = verify_keyed(&all, &t.verify_key);
+        assert_eq!(code, 0, "{v:#}");
+        let mut epochs = Vec::new();
+        for f in v["files"].as_array().unwrap() {
+            assert_eq!(f["seal_state"], "verified", "{v:#}");
+            assert_eq!(f["unsealed_from"], Value::Null, "{v:#}");
+            epochs.extend(
+                f["seals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["epoch"].as_u64().unwrap()),
+            );
+        }
+        assert!(
+            epochs.first() < epochs.last(),
+            "several epochs sealed: {epochs:?}"
+        );
+
+        // The key file has evolved and no longer holds an earlier epoch's key: not k_0
+        // (keygen's), nor the key of any epoch sealed before the last.
+        let now = std::fs::read(&t.seal_key).unwrap();
+        assert_eq!(now.len(), 84);
+        let epoch_now = u64::from_le_bytes(now[24..32].try_into().unwrap());
+        assert!(
+            epoch_now >= *epochs.last().unwrap(),
+            "{epoch_now} {epochs:?}"
+        );
+        let mut key: [u8; 32] = t.fresh_key_file[40..72].try_into().unwrap();
+        for _ in 0..epoch_now {
+            assert!(
+                !now.windows(32).any(|w| w == key),
+                "an earlier epoch's key is in the file"
+            );
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut h, b"kellect-seal-evolve");
+            sha2::Digest::update(&mut h, key);
+            key = sha2::Digest::finalize(h).into();
+        }
+        assert_eq!(&now[40..72], &key, "the file holds k_{epoch_now}");
+        let leftovers: Vec<_> = std::fs::read_dir(t.seal_key.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            2,
+            "no temporary key file left: {leftovers:?}"
+        );
+
+        let dir = t.dir.path();
+        let first = std::fs::read(&t.segments[0]).unwrap();
+        let frames = frame_offsets(&first);
+        let others: Vec<&Path> = all[1..].to_vec();
+        let check = |name: &str, bytes: &[u8]| -> Value {
+            let path = write(dir, name, bytes);
+            let mut files = vec![path.as_path()];
+            files.extend(&others);
+            let (code, v) = verify_keyed(&files, &t.verify_key);
+            assert_eq!(code, 1, "{name}: {v:#}");
+            v
+        };
+        // A flipped byte inside frame 1.
+        let mut flipped = first.clone();
+        flipped[frames[1] as usize + 100] ^= 0x01;
+        let v = check("flipped.kz", &flipped);
+        assert_failed_at(&v, frames[1], "damaged", None);
+        // A frame edited, every CRC recomputed.
+        let (header, parts) = take_apart(&first);
+        let frame_parts: Vec<usize> = (0..parts.len())
+            .filter(|&k| parts[k].kind == BlockKind::Frame)
+            .collect();
+        let mut edited = parts.clone();
+        let k = frame_parts[2];
+        let (fh, mut raw) = decode_frame(&edited[k].payload).unwrap();
+        raw[60] ^= 0x20;
+        let mut c = zstd::bulk::Compressor::new(3).unwrap();
+        edited[k].payload = encode_frame(&fh, &raw, &mut c).unwrap();
+        let v = check("edited.kz", &rebuild(&header, &edited));
+        assert_failed_at(&v, frames[2], "altered", Some(u64::from(fh.seq)));
+        // A frame deleted, Index and End rebuilt.
+        let mut deleted = parts.clone();
+        deleted.remove(frame_parts[1]);
+        let v = check("deleted.kz", &rebuild(&header, &deleted));
+        assert_failed_at(&v, frames[1], "missing", None);
+        // Two frames swapped.
+        let mut swapped = parts.clone();
+        swapped.swap(frame_parts[1], frame_parts[2]);
+        let v = check("swapped.kz", &rebuild(&header, &swapped));
+        assert_failed_at(&v, frames[1], "reordered", None);
+        // A missing middle segment.
+        let without: Vec<&Path> = all
+            .iter()
+            .copied()
+            .filter(|p| !p.ends_with("sealed.1.kz"))
+            .collect();
+        let (code, v) = verify_keyed(&without, &t.verify_key);
+        assert_eq!(code, 1, "{v:#}");
+        assert_eq!(v["links"][0]["kind"], "missing_segments", "{v:#}");
+        assert_eq!(v["links"][0]["from"], 1, "{v:#}");
+
+        // An intruder who took the host later holds the current key only: a frame of
+        // segment 0 changed, the whole chain recomputed, and every seal re-made with that
+        // later key, their epoch numbers kept. The first seal is named.
+        let (_, later) = kellect::format::SealingKeyFile::load(&t.seal_key).unwrap();
+        let later_key: [u8; 32] = std::fs::read(&t.seal_key).unwrap()[40..72]
+            .try_into()
+            .unwrap();
+        let resealed = rechain(&first, 2, &mut |seal: &mut kellect::format::Seal| {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&later_key).unwrap();
+            mac.update(b"kellect-seal");
+            mac.update(&seal.epoch.to_le_bytes());
+            mac.update(&seal.epoch_start_ns.to_le_bytes());
+            mac.update(&seal.epoch_end_ns.to_le_bytes());
+            mac.update(&seal.key_id.0.to_le_bytes());
+            mac.update(&seal.head.0);
+            seal.tag = mac.finalize().into_bytes().into();
+        });
+        let seals = seal_offsets(&resealed);
+        let path = write(dir, "resealed.kz", &resealed);
+        let (code, v) = verify_json(&[&path]);
+        assert_eq!(code, 0, "without a key the recomputed chain passes: {v:#}");
+        let (code, v) = verify_keyed(&[&path], &t.verify_key);
+        assert_eq!(code, 1, "{v:#}");
+        assert_failed_at(&v, seals[0], "bad_seal", None);
+        assert!(
+            v["files"][0]["problem"]["what"]
+                .as_str()
+                .unwrap()
+                .contains("later key"),
+            "{v:#}"
+        );
+        // The same intruder sealing with what it can make valid: its own, later epoch.
+        let late_epoch = later.epoch() + 5;
+        let mut intruder = later;
+        intruder.evolve_to(late_epoch);
+        let relabeled = rechain(&first, 2, &mut |seal: &mut kellect::format::Seal| {
+            *seal = intruder.seal(seal.head);
+        });
+        let seals = seal_offsets(&relabeled);
+        let path = write(dir, "relabeled.kz", &relabeled);
+        let (code, v) = verify_keyed(&[&path], &t.verify_key);
+        assert_eq!(code, 1, "{v:#}");
+        assert_failed_at(&v, seals[0], "bad_seal", None);
+
+        // Cut at a random byte: verifies up to the last complete block before it.
+        let last = std::fs::read(t.segments.last().unwrap()).unwrap();
+        let ends: Vec<u64> = TraceReader::new(&last)
+            .unwrap()
+            .scan()
+            .blocks
+            .iter()
+            .map(|b| b.offset + b.block_len())
+            .collect();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as usize;
+        let cut = 100 + seed % (last.len() - 200);
+        let expected = ends
+            .iter()
+            .copied()
+            .filter(|&e| e <= cut as u64)
+            .max()
+            .unwrap_or(88);
+        let path = write(dir, "cut.kz", &last[..cut]);
+        let (code, v) = verify_keyed(&[&path], &t.verify_key);
+        assert_eq!(code, 3, "cut at {cut}: {v:#}");
+        assert_eq!(v["files"][0]["status"], "cut", "cut at {cut}: {v:#}");
+        assert_eq!(v["files"][0]["at"], expected, "cut at {cut}: {v:#}");
+
+        // info: every custody fact.
+        let out = kellect()
+            .arg("info")
+            .arg("--json")
+            .args(&all)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c = &info[0]["custody"];
+        let exe = std::fs::read(env!("CARGO_BIN_EXE_kellect")).unwrap();
+        let sha: String = <sha2::Sha256 as sha2::Digest>::digest(&exe)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(c["recorder_sha256"], sha, "{c:#}");
+        assert_eq!(c["kellect_version"], env!("CARGO_PKG_VERSION"));
+        assert!(c["build"].as_str().unwrap().starts_with("git "), "{c:#}");
+        let machine_id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+        assert_eq!(c["machine_id"], machine_id.trim());
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+        assert_eq!(c["boot_id"], boot_id.trim());
+        assert!(!c["hostname"].as_str().unwrap().is_empty());
+        assert!(!c["kernel_release"].as_str().unwrap().is_empty());
+        assert_eq!(c["command_line"][1], "record", "{c:#}");
+        assert!(c["command_line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "case 7: sealed"));
+        assert_eq!(c["note"], "case 7: sealed");
+        assert!(c["started"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            c["stopped"].as_str().unwrap() >= c["started"].as_str().unwrap(),
+            "{c:#}"
+        );
+        assert!(
+            c["stop_reason"]
+                .as_str()
+                .unwrap()
+                .contains("the command exited"),
+            "{c:#}"
+        );
+        assert_eq!(
+            c["chain_head"],
+            info[0]["segments"].as_array().unwrap().last().unwrap()["chain_head"]
+        );
+        assert_eq!(c["seal_interval_s"], 1.0);
+        assert_eq!(c["seal_epochs"][0], epochs[0]);
+        assert_eq!(c["seal_epochs"][1], *epochs.last().unwrap());
+        let text = kellect().arg("info").args(&all).output().unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        for want in [
+            "binary SHA-256",
+            "machine-id",
+            "boot id",
+            "command line:",
+            "note: case 7: sealed",
+            "stopped",
+            "chain head",
+            "sealed with key",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+    }
+
+    /// Recomputes a segment's chain as someone who read FORMAT.md would after changing
+    /// frame `edit_frame` (one record byte), passing every seal (holding its new head) to
+    /// `reseal`; Index and End rebuilt by the writer.
+    fn rechain(
+        bytes: &[u8],
+        edit_frame: usize,
+        reseal: &mut dyn FnMut(&mut kellect::format::Seal),
+    ) -> Vec<u8> {
+        let reader = TraceReader::new(bytes).unwrap();
+        let mut enc =
+            SegmentEncoder::after(reader.header(), 3, &reader.prev_chain_head().unwrap()).unwrap();
+        let mut frame = 0;
+        for b in &reader.scan().blocks {
+            match b.kind {
+                BlockKind::Index | BlockKind::End => {}
+                BlockKind::Frame => {
+                    let (h, mut raw) = decode_frame(b.payload).unwrap();
+                    if frame == 0 {
+                        enc.set_next_seq(h.seq);
+                    }
+                    if frame == edit_frame {
+                        raw[60] ^= 0x20;
+                    }
+                    frame += 1;
+                    enc.push_frame(&raw, h.first_ts, h.last_ts, h.record_count, Codec::Zstd)
+                        .unwrap();
+                }
+                BlockKind::Seal => {
+                    let mut seal = kellect::format::Seal::decode(b.payload).unwrap();
+                    seal.head = enc.chain_head().unwrap();
+                    reseal(&mut seal);
+                    enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap();
+                }
+                kind => {
+                    enc.push_block(kind, b.flags, b.payload).unwrap();
+                }
+            }
+        }
+        enc.finish()
+    }
 }
