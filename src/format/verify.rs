@@ -1314,7 +1314,7 @@ mod tests {
             .iter()
             .filter(|b| b.kind == BlockKind::Seal)
             .map(|b| b.offset)
-            .last();
+            .next_back();
         rechain_with(bytes, &mut |offset, head| {
             (Some(offset) == last).then(|| key.seal(head).encode().to_vec())
         })

@@ -275,6 +275,9 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         hz: host::kernel_hz(),
     };
     let sealing = match &cfg.seal_key {
+        Some(_) if cfg.output.is_none() => {
+            anyhow::bail!("--seal-key needs a trace file to seal (live: -w FILE)")
+        }
         Some(path) => Some(
             sink::Sealing::load(path)
                 .with_context(|| format!("cannot use the sealing key {}", path.display()))?,

@@ -943,6 +943,124 @@ mod tests {
     }
 
     #[test]
+    fn seals_every_epoch_and_every_segment_end_and_evolves_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, vp) = (dir.path().join("s.key"), dir.path().join("v.key"));
+        // Epoch 0 started 10 epochs ago: the sink evolves past them before the first seal.
+        let interval = crate::format::MIN_SEAL_INTERVAL_NS;
+        crate::format::keygen(&sp, &vp, realtime_ns() - 10 * interval, interval).unwrap();
+        let sealing = Sealing::load(&sp).unwrap();
+        let custody = crate::meta::Custody {
+            exe_sha256: "ab".repeat(32),
+            kellect_version: "0.1.0".into(),
+            build: "git x".into(),
+            hostname: "h".into(),
+            machine_id: "m".into(),
+            boot_id: "b".into(),
+            kernel_release: "6.18".into(),
+            command_line: vec!["kellect".into(), "record".into()],
+            note: Some("n".into()),
+            started_realtime_ns: 1,
+            seal: Some(sealing.params()),
+        };
+        let disks: Disks = Arc::default();
+        let created = disks.clone();
+        let cfg = SinkConfig {
+            output: Some(PathBuf::from("/kellect-test/t.kz")),
+            tap: None,
+            overwrite: false,
+            recording_id: 5,
+            compression_level: 1,
+            chunk_size: 0,
+            rotate_size: None,
+            rotate_time: None,
+            keep: None,
+            opening: small_opening(),
+            custody: Some(custody.clone()),
+            seal: Some(sealing),
+        };
+        let (recycle, _recycled) = sync_channel(64);
+        let sink = open_with(
+            cfg,
+            Box::new(move |path: &Path, _| {
+                let storage = FaultyStorage::new(Fault::None);
+                created
+                    .lock()
+                    .unwrap()
+                    .push((path.to_owned(), storage.disk.clone()));
+                Ok(storage)
+            }),
+            Box::new(|_: &Path| Ok(())),
+            Arc::new(AtomicBool::new(false)),
+            recycle,
+        )
+        .unwrap();
+        let (tx, rx) = sync_channel(1024);
+        let thread = std::thread::spawn(move || sink(rx));
+        tx.send(SinkMsg::Opening).unwrap();
+        tx.send(frame(0)).unwrap();
+        // No message for over two epochs: the sink seals on its own, on time.
+        std::thread::sleep(Duration::from_millis(2300));
+        tx.send(frame(1)).unwrap();
+        tx.send(SinkMsg::Rotate).unwrap();
+        tx.send(frame(2)).unwrap();
+        tx.send(SinkMsg::Stop {
+            reason: "SIGINT".into(),
+        })
+        .unwrap();
+        drop(tx);
+        let report = thread.join().unwrap();
+        assert!(report.error.is_none(), "{:?}", report.error);
+        let segments: Vec<Vec<u8>> = disks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, d)| d.lock().unwrap().clone())
+            .collect();
+        assert_eq!(segments.len(), 2);
+        let mut verdicts: Vec<_> = segments
+            .iter()
+            .map(|b| crate::format::verify_segment(b))
+            .collect();
+        let key = crate::format::VerifyKey::load(&vp).unwrap();
+        crate::format::check_seals(&mut verdicts, &key, realtime_ns());
+        let mut epochs = Vec::new();
+        for v in &verdicts {
+            assert_eq!(v.status, crate::format::SegmentStatus::Intact, "{v}");
+            assert_eq!(v.seal_state, crate::format::SealState::Verified, "{v}");
+            epochs.extend(v.seals.iter().map(|s| s.epoch));
+        }
+        assert_eq!(report.seals, epochs.len() as u64);
+        assert!(epochs.first().unwrap() >= &10, "{epochs:?}");
+        assert!(
+            epochs.len() >= 4,
+            "two epoch seals and two segment ends: {epochs:?}"
+        );
+        let (_, now) = SealingKeyFile::load(&sp).unwrap();
+        assert_eq!(now.epoch(), *epochs.last().unwrap());
+        for bytes in &segments {
+            let scan = TraceReader::new(bytes).unwrap().scan();
+            let kinds: Vec<BlockKind> = scan.blocks.iter().map(|b| b.kind).collect();
+            let custody_block = scan.blocks.iter().find(|b| b.kind == BlockKind::Custody);
+            let got: crate::meta::Custody =
+                crate::meta::decode(custody_block.expect("custody").payload).unwrap();
+            assert_eq!(got, custody);
+            assert_eq!(
+                &kinds[kinds.len() - 3..],
+                &[BlockKind::Seal, BlockKind::Index, BlockKind::End]
+            );
+        }
+        let last = TraceReader::new(&segments[1]).unwrap().scan();
+        let stop = last
+            .blocks
+            .iter()
+            .find(|b| b.kind == BlockKind::Stop)
+            .unwrap();
+        let stop: crate::meta::Stop = crate::meta::decode(stop.payload).unwrap();
+        assert_eq!(stop.reason, "SIGINT");
+    }
+
+    #[test]
     fn the_recorder_opens_every_segment_with_everything_replay_needs() {
         let settings = crate::meta::RecordSettings {
             system_wide: true,
