@@ -84,6 +84,8 @@ pub struct RecordConfig {
     pub seal_key: Option<PathBuf>,
     /// `--note`: the operator's note, recorded with the custody facts.
     pub note: Option<String>,
+    /// With `seal_key`: collectors that get every seal as a UDP datagram (`live -u`).
+    pub anchors: Vec<std::net::SocketAddr>,
 }
 
 impl RecordConfig {
@@ -112,6 +114,7 @@ impl RecordConfig {
             verbose: true,
             seal_key: None,
             note: None,
+            anchors: Vec::new(),
         }
     }
 }
@@ -303,6 +306,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
             opening: Box::new(move || segment_opening(&host, &capture)),
             custody: Some(custody),
             seal: sealing,
+            anchors: cfg.anchors.clone(),
         },
         sink_failed.clone(),
         recycle_tx,

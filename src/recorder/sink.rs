@@ -97,6 +97,76 @@ pub struct SinkConfig {
     /// Seal the chain with this key (`--seal-key`): at every epoch's end and at every
     /// segment's end. Ignored without a trace file.
     pub seal: Option<Sealing>,
+    /// Remote anchoring: every seal written is also sent, as one small UDP datagram
+    /// ([`SealAnchor`], one JSON line), to each of these collectors (`live -u`), so that
+    /// they hold proof of what existed when. Nothing is sent without sealing.
+    pub anchors: Vec<std::net::SocketAddr>,
+}
+
+/// The datagram that anchors a seal at a collector: one JSON object on one line,
+/// `{"kellect_seal":{...}}`, so a collector of NDJSON records can tell it from records.
+#[derive(Debug, serde::Serialize)]
+pub struct SealAnchor {
+    /// The recording id, 16 hex digits (as `info` shows it).
+    pub recording_id: String,
+    pub segment_index: u32,
+    /// File offset of the Seal block in its segment.
+    pub offset: u64,
+    pub epoch: u64,
+    /// The epoch's `CLOCK_REALTIME` window, ns.
+    pub epoch_start_ns: u64,
+    pub epoch_end_ns: u64,
+    /// 16 hex digits.
+    pub key_id: String,
+    /// The chain head the seal covers and its tag, 64 hex digits each.
+    pub chain_head: String,
+    pub tag: String,
+}
+
+/// Sends [`SealAnchor`] datagrams; a send that fails is counted, never fatal.
+struct Anchors {
+    socket: std::net::UdpSocket,
+    to: Vec<std::net::SocketAddr>,
+}
+
+impl Anchors {
+    fn open(to: &[std::net::SocketAddr]) -> io::Result<Option<Anchors>> {
+        if to.is_empty() {
+            return Ok(None);
+        }
+        let any: std::net::SocketAddr = if to.iter().all(|a| a.is_ipv6()) {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = std::net::UdpSocket::bind(any)?;
+        socket.set_nonblocking(true)?;
+        Ok(Some(Anchors {
+            socket,
+            to: to.to_vec(),
+        }))
+    }
+
+    /// Sends one anchor to every collector; returns how many sends failed.
+    fn send(&self, anchor: &SealAnchor) -> u64 {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            kellect_seal: &'a SealAnchor,
+        }
+        let Ok(bytes) = serde_json::to_vec(&Line {
+            kellect_seal: anchor,
+        }) else {
+            return self.to.len() as u64;
+        };
+        self.to
+            .iter()
+            .filter(|to| self.socket.send_to(&bytes, to).is_err())
+            .count() as u64
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sealing key of a recording and the file it lives in: the sink seals with it, then
@@ -154,6 +224,8 @@ pub struct SinkReport {
     pub delete_errors: Vec<String>,
     /// Seal blocks stored.
     pub seals: u64,
+    /// Anchor datagrams that could not be sent (`anchors`).
+    pub anchor_failures: u64,
     pub error: Option<io::Error>,
 }
 
@@ -177,6 +249,7 @@ struct Sink<S: Storage> {
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
     sealing: Option<Sealing>,
+    anchors: Option<Anchors>,
 }
 
 /// Creates the first segment file (so an unwritable path fails before anything is
@@ -235,6 +308,7 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         failed,
         recycle,
         sealing: cfg.seal.take().filter(|_| cfg.output.is_some()),
+        anchors: None,
         cfg,
     };
     // Epochs that passed since the key was last used covered nothing: evolve past them, so
@@ -248,6 +322,9 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
                 .store(&sealing.key)
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
+    }
+    if sink.sealing.is_some() {
+        sink.anchors = Anchors::open(&sink.cfg.anchors)?;
     }
     sink.start_segment()?;
     Ok(move |rx: Receiver<SinkMsg>| sink.run(rx))
@@ -287,6 +364,12 @@ impl<S: Storage> Sink<S> {
             if let Err(e) = self.finish_segment() {
                 self.report.error = Some(e);
             }
+        }
+        if self.report.anchor_failures > 0 {
+            eprintln!(
+                "kellect: warning: {} seal datagrams to the -u collectors could not be sent",
+                self.report.anchor_failures
+            );
         }
         self.report
     }
@@ -354,25 +437,27 @@ impl<S: Storage> Sink<S> {
     /// Errors: a seal block that cannot be written (the recording then stops as on any
     /// write error).
     fn seal_elapsed(&mut self) -> io::Result<()> {
-        let (Some(sealing), Some(writer)) = (&mut self.sealing, &mut self.writer) else {
+        let (Some(sealing), Some(_)) = (&self.sealing, &self.writer) else {
             return Ok(());
         };
         let now = sealing.key.clock().epoch_at(realtime_ns());
         if sealing.key.epoch() >= now {
             return Ok(());
         }
-        while sealing.key.epoch() < now {
-            let head = writer.chain_head().unwrap_or(ChainHead::ZERO);
-            writer.push_block(BlockKind::Seal, 0, &sealing.key.seal(head).encode())?;
-            self.report.seals += 1;
+        while let Some(sealing) = self.sealing.as_ref().filter(|s| s.key.epoch() < now) {
             let next = sealing.key.epoch() + 1;
-            sealing.key.evolve_to(next);
+            self.push_seal()?;
+            if let Some(sealing) = &mut self.sealing {
+                sealing.key.evolve_to(next);
+            }
         }
-        if let Err(e) = sealing.file.store(&sealing.key) {
-            eprintln!(
-                "kellect: warning: the sealing key file could not be rewritten ({e}); it \
-                 still holds an earlier epoch's key"
-            );
+        if let Some(sealing) = &self.sealing {
+            if let Err(e) = sealing.file.store(&sealing.key) {
+                eprintln!(
+                    "kellect: warning: the sealing key file could not be rewritten ({e}); it \
+                     still holds an earlier epoch's key"
+                );
+            }
         }
         Ok(())
     }
@@ -381,12 +466,34 @@ impl<S: Storage> Sink<S> {
     /// seal of everything written so far (the key does not evolve: its epoch goes on).
     fn seal_segment_end(&mut self) -> io::Result<()> {
         self.seal_elapsed()?;
+        self.push_seal()
+    }
+
+    /// Appends a Seal block of the chain head so far under the current epoch's key, and
+    /// sends its anchor to the collectors. Nothing without sealing or a segment.
+    fn push_seal(&mut self) -> io::Result<()> {
         let (Some(sealing), Some(writer)) = (&self.sealing, &mut self.writer) else {
             return Ok(());
         };
-        let head = writer.chain_head().unwrap_or(ChainHead::ZERO);
-        writer.push_block(BlockKind::Seal, 0, &sealing.key.seal(head).encode())?;
+        let seal = sealing
+            .key
+            .seal(writer.chain_head().unwrap_or(ChainHead::ZERO));
+        let offset = writer.push_block(BlockKind::Seal, 0, &seal.encode())?;
         self.report.seals += 1;
+        if let Some(anchors) = &self.anchors {
+            let anchor = SealAnchor {
+                recording_id: format!("{:016x}", self.cfg.recording_id),
+                segment_index: writer.header().segment_index,
+                offset,
+                epoch: seal.epoch,
+                epoch_start_ns: seal.epoch_start_ns,
+                epoch_end_ns: seal.epoch_end_ns,
+                key_id: seal.key_id.to_string(),
+                chain_head: seal.head.to_string(),
+                tag: hex(&seal.tag),
+            };
+            self.report.anchor_failures += anchors.send(&anchor);
+        }
         Ok(())
     }
 
@@ -608,6 +715,7 @@ mod tests {
             opening,
             custody: None,
             seal: None,
+            anchors: Vec::new(),
         };
         let failed = Arc::new(AtomicBool::new(false));
         let (recycle, _recycled) = sync_channel(64);
@@ -837,6 +945,7 @@ mod tests {
             opening: small_opening(),
             custody: None,
             seal: None,
+            anchors: Vec::new(),
         };
         let (recycle, _recycled) = sync_channel(64);
         let sink = open_with(
@@ -978,6 +1087,7 @@ mod tests {
             opening: small_opening(),
             custody: Some(custody.clone()),
             seal: Some(sealing),
+            anchors: Vec::new(),
         };
         let (recycle, _recycled) = sync_channel(64);
         let sink = open_with(
