@@ -877,6 +877,10 @@ fn live(a: LiveArgs) -> Result<ExitCode> {
     cfg.flush_interval = std::time::Duration::from_millis(250);
     let (tap_tx, tap_rx) = std::sync::mpsc::sync_channel::<TapItem>(256);
     cfg.tap = Some(tap_tx);
+    // Remote anchoring: with --seal-key, the -u collectors also get every seal.
+    if cfg.seal_key.is_some() {
+        cfg.anchors = plan.collectors.clone();
+    }
     let collectors = match plan.collectors.is_empty() {
         true => None,
         false => Some(
