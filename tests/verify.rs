@@ -973,6 +973,70 @@ mod live {
         }
     }
 
+    #[test]
+    fn live_sends_every_seal_to_the_collectors() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (sk, vk) = (dir.path().join("s.key"), dir.path().join("v.key"));
+        let out = kellect()
+            .args(["keygen", "--interval", "1s", "--seal-key"])
+            .arg(&sk)
+            .arg("--verify-key")
+            .arg(&vk)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = collector.local_addr().unwrap().to_string();
+        let trace = dir.path().join("live.kz");
+        let out = kellect()
+            .args(["live", "-q", "-u", &addr, "--seal-key"])
+            .arg(&sk)
+            .arg("-w")
+            .arg(&trace)
+            .args(["--", "sleep", "2.5"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        collector.set_nonblocking(true).unwrap();
+        let mut anchors = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = collector.recv(&mut buf) {
+            let line: Value = serde_json::from_slice(&buf[..n]).unwrap();
+            if let Some(seal) = line.get("kellect_seal") {
+                anchors.push(seal.clone());
+            }
+        }
+        let (code, v) = verify_keyed(&[&trace], &vk);
+        assert_eq!(code, 0, "{v:#}");
+        let seals = v["files"][0]["seals"].as_array().unwrap();
+        assert!(seals.len() >= 3, "{v:#}");
+        assert_eq!(anchors.len(), seals.len(), "{anchors:#?}");
+        let bytes = std::fs::read(&trace).unwrap();
+        for (a, s) in anchors.iter().zip(seals) {
+            assert_eq!(a["offset"], s["offset"]);
+            assert_eq!(a["epoch"], s["epoch"]);
+            let at = s["offset"].as_u64().unwrap() as usize + BLOCK_HEADER_LEN;
+            let seal = kellect::format::Seal::decode(&bytes[at..at + 96]).unwrap();
+            assert_eq!(a["chain_head"], seal.head.to_string());
+            let tag: String = seal.tag.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(a["tag"], tag);
+            assert_eq!(
+                a["recording_id"],
+                v["files"][0]["recording_id"]
+                    .as_u64()
+                    .map(|id| format!("{id:016x}"))
+                    .unwrap()
+            );
+        }
+    }
+
     /// Recomputes a segment's chain as someone who read FORMAT.md would after changing
     /// frame `edit_frame` (one record byte), passing every seal (holding its new head) to
     /// `reseal`; Index and End rebuilt by the writer.
