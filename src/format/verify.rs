@@ -717,8 +717,9 @@ pub fn check_seals(verdicts: &mut [SegmentVerdict], key: &VerifyKey, now_ns: u64
             let Some(v) = verdicts.get_mut(i) else {
                 continue;
             };
-            let continues =
-                prev.filter(|&(seg, _)| seg == v.segment_index || seg + 1 == v.segment_index);
+            let continues = prev.filter(|&(seg, _)| {
+                seg == v.segment_index || seg.checked_add(1) == Some(v.segment_index)
+            });
             let failure = check_segment_seals(v, &mut keys, continues.map(|p| p.1), key, now_ns);
             if let Some(last) = v.seals.last() {
                 prev = Some((v.segment_index, last.epoch));
@@ -775,9 +776,6 @@ fn check_segment_seals(
     }
     for (n, entry) in v.seals.iter().enumerate() {
         let at = |what: String| Some(fail(entry.offset, entry.frame, what));
-        if let Err(problem) = keys.check(&entry.seal, now_ns) {
-            return at(format!("epoch {}: {problem}", entry.epoch));
-        }
         match prev_epoch {
             Some(p) if entry.epoch < p => {
                 return at(format!(
@@ -785,8 +783,8 @@ fn check_segment_seals(
                     entry.epoch
                 ))
             }
-            Some(p) if entry.epoch > p + 1 => {
-                let missing = if p + 2 == entry.epoch {
+            Some(p) if entry.epoch > p.saturating_add(1) => {
+                let missing = if p.saturating_add(2) == entry.epoch {
                     format!("epoch {} has", p + 1)
                 } else {
                     format!("epochs {} to {} have", p + 1, entry.epoch - 1)
@@ -798,6 +796,11 @@ fn check_segment_seals(
                 ));
             }
             _ => {}
+        }
+        // After the order checks: the keys then only ever walk forward, so a hostile trace
+        // cannot make the verifier derive the same keys again and again.
+        if let Err(problem) = keys.check(&entry.seal, now_ns) {
+            return at(format!("epoch {}: {problem}", entry.epoch));
         }
         if n == 0 {
             let clock = key.clock();
@@ -1297,6 +1300,37 @@ mod tests {
             seals[2].offset + (BLOCK_HEADER_LEN + 96) as u64,
             "{what} {seals:?}"
         );
+    }
+
+    #[test]
+    fn hostile_seals_cost_bounded_work_and_never_panic() {
+        let (mut sk, vk) = crate::format::generate_seal_keys(START, INTERVAL).unwrap();
+        let (s0, _) = sealed_segment(0, &ChainHead::ZERO, &mut sk, &[0]);
+        let last = verify_segment(&s0).seals.last().unwrap().offset;
+        // Every epoch number and window a forger could write, in segments numbered up to
+        // u32::MAX: each is refused before any key is derived for it.
+        for epoch in [
+            u64::MAX,
+            u64::MAX - 1,
+            crate::format::MAX_EPOCH + 1,
+            1 << 40,
+        ] {
+            let forged = rechain_with(&s0, &mut |offset, head| {
+                (offset == last).then(|| {
+                    let mut seal = sk.seal(head);
+                    seal.epoch = epoch;
+                    (seal.epoch_start_ns, seal.epoch_end_ns) = (u64::MAX, u64::MAX);
+                    seal.encode().to_vec()
+                })
+            });
+            let mut v = vec![verify_segment(&forged), verify_segment(&forged)];
+            v[0].segment_index = u32::MAX - 1;
+            v[1].segment_index = u32::MAX;
+            let started = std::time::Instant::now();
+            check_seals(&mut v, &vk, NOW);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            assert_eq!(v[0].seal_state, SealState::Failed, "{}", v[0]);
+        }
     }
 
     /// Rewrites every link, the Index and the End block of a segment after an edit, as
