@@ -43,3 +43,6 @@ for mode in none 10s 1s; do
     printf 'sealing %-5s median %ss of %s runs; records %s, dropped %s, seals %s\n' \
         "$mode" "$(median "${times[@]}")" "$runs" "$records" "$dropped" "$seals"
 done
+# The cost of one seal on the writer thread, apart from the recording.
+cargo test --release --no-default-features --lib --quiet format::seal::tests::seal_cost \
+    -- --ignored --nocapture 2>&1 | grep -E "seal cost"

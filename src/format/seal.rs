@@ -762,4 +762,38 @@ mod tests {
             Err(SealError::BadInterval(1))
         ));
     }
+
+    /// The writer's cost of one seal: a tag and a key evolution (in memory), and one
+    /// rewrite of the key file (write, fsync, rename, fsync of the directory) in the
+    /// temporary directory. A measurement, not a check: `bash bench/seal-overhead.sh`.
+    #[test]
+    #[ignore = "a measurement: bash bench/seal-overhead.sh"]
+    fn seal_cost() {
+        let (mut sk, _) = generate(S, I).unwrap();
+        let head = ChainHead([3; 32]);
+        let n = 100_000u64;
+        let started = std::time::Instant::now();
+        for e in 1..=n {
+            std::hint::black_box(sk.seal(head));
+            sk.evolve_to(e);
+        }
+        let per_seal = started.elapsed().as_secs_f64() / n as f64;
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, vp) = (dir.path().join("s.key"), dir.path().join("v.key"));
+        keygen(&sp, &vp, S, I).unwrap();
+        let (file, key) = SealingKeyFile::load(&sp).unwrap();
+        let stores = 50u32;
+        let started = std::time::Instant::now();
+        for _ in 0..stores {
+            file.store(&key).unwrap();
+        }
+        let per_store = started.elapsed().as_secs_f64() / f64::from(stores);
+        println!(
+            "seal cost: {:.2} us per tag and key evolution, {:.2} ms per key file rewrite \
+             (fsync'd, {})",
+            per_seal * 1e6,
+            per_store * 1e3,
+            dir.path().display()
+        );
+    }
 }
