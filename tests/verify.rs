@@ -517,6 +517,201 @@ fn replay_and_info_warn_when_the_chain_fails() {
     assert!(stderr.contains("fails the hash chain check"), "{stderr}");
 }
 
+/// A sealed segment made by the writer (no root): a Custody block, frames, a seal per
+/// epoch, a Stop block and the segment-end seal, with a key made `epochs` epochs ago.
+fn sealed_fixture(dir: &Path, epochs: u64) -> (PathBuf, PathBuf, Vec<u8>) {
+    use kellect::format::SealingKeyFile;
+    let (sp, vp) = (dir.join("s.key"), dir.join("v.key"));
+    let interval = 10_000_000_000u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let start = now - epochs * interval;
+    kellect::format::keygen(&sp, &vp, start, interval).unwrap();
+    let (_, mut key) = SealingKeyFile::load(&sp).unwrap();
+    let header = FileHeader {
+        recording_id: RECORDING,
+        segment_index: 0,
+        created_realtime_ns: start + 1,
+    };
+    let custody = kellect::meta::Custody {
+        exe_sha256: "c0".repeat(32),
+        kellect_version: "0.1.0".into(),
+        build: "git 0123456789ab, record and replay".into(),
+        hostname: "evidence-host".into(),
+        machine_id: "3d1219c7c4c5404aaa1f6d2a48adfda4".into(),
+        boot_id: "3125d274-2f31-4684-bf00-6a5ff1058ad6".into(),
+        kernel_release: "6.18.0".into(),
+        command_line: vec![
+            "kellect".into(),
+            "record".into(),
+            "--note".into(),
+            "case 9".into(),
+        ],
+        note: Some("case 9".into()),
+        started_realtime_ns: (start + 1) as i64,
+        seal: Some(kellect::meta::SealParams {
+            key_id: key.key_id().0,
+            start_ns: start,
+            interval_ns: interval,
+        }),
+    };
+    let mut enc = SegmentEncoder::new(&header, 3).unwrap();
+    enc.push_meta(BlockKind::HostInfo, b"host", false).unwrap();
+    enc.push_meta(BlockKind::Custody, &kellect::meta::encode(&custody), false)
+        .unwrap();
+    for e in 0..epochs {
+        let ts = 1_000 * (e + 1);
+        enc.push_frame(
+            &records_with_path(e as u8, 20),
+            ts,
+            ts + 500,
+            20,
+            Codec::Zstd,
+        )
+        .unwrap();
+        key.evolve_to(e);
+        let seal = key.seal(enc.chain_head().unwrap());
+        enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap();
+    }
+    let stop = kellect::meta::Stop {
+        stopped_realtime_ns: (now - 1) as i64,
+        reason: "SIGINT".into(),
+    };
+    enc.push_meta(BlockKind::Stop, &kellect::meta::encode(&stop), false)
+        .unwrap();
+    let seal = key.seal(enc.chain_head().unwrap());
+    enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap();
+    let bytes = enc.finish();
+    (write(dir, "sealed.kz", &bytes), vp, bytes)
+}
+
+#[test]
+fn a_sealed_trace_verifies_with_its_key_and_info_shows_its_custody() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trace, vk, bytes) = sealed_fixture(dir.path(), 4);
+    let out = kellect()
+        .args(["verify", "--json", "--key"])
+        .arg(&vk)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["files"][0]["seal_state"], "verified", "{v:#}");
+    assert_eq!(v["files"][0]["seals"].as_array().unwrap().len(), 5);
+    let (code, v) = verify_json(&[&trace]);
+    assert_eq!(
+        (code, &v["files"][0]["seal_state"]),
+        (0, &Value::from("unverified"))
+    );
+    let (code, text) = verify_text(&[&trace]);
+    assert_eq!(code, 0);
+    assert!(text.contains("5 seals present, not verified"), "{text}");
+
+    // A frame edited and the whole chain recomputed by someone without the key: the chain
+    // passes, the first seal after the edit does not.
+    let reader = TraceReader::new(&bytes).unwrap();
+    let mut enc = SegmentEncoder::new(reader.header(), 3).unwrap();
+    let mut seals = Vec::new();
+    for b in &reader.scan().blocks {
+        match b.kind {
+            BlockKind::Index | BlockKind::End => {}
+            BlockKind::Frame => {
+                let (h, mut raw) = decode_frame(b.payload).unwrap();
+                if h.seq == 1 {
+                    raw[5] ^= 1;
+                }
+                enc.push_frame(&raw, h.first_ts, h.last_ts, h.record_count, Codec::Zstd)
+                    .unwrap();
+            }
+            BlockKind::Seal => {
+                let mut seal = kellect::format::Seal::decode(b.payload).unwrap();
+                seal.head = enc.chain_head().unwrap();
+                seals.push(enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap());
+            }
+            kind => {
+                enc.push_block(kind, b.flags, b.payload).unwrap();
+            }
+        }
+    }
+    let forged = write(dir.path(), "forged.kz", &enc.finish());
+    let (code, _) = verify_json(&[&forged]);
+    assert_eq!(code, 0, "without a key, a recomputed chain passes");
+    let out = kellect()
+        .args(["verify", "--json", "--key"])
+        .arg(&vk)
+        .arg(&forged)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    assert_failed_at(&v, seals[1], "bad_seal", Some(1));
+    // A verification key that is not one, and one that does not exist.
+    let (code, _) = {
+        let out = kellect()
+            .args(["verify", "--key"])
+            .arg(&trace)
+            .arg(&trace)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap(), ())
+    };
+    assert_eq!(code, 1, "a trace is not a key");
+    let out = kellect()
+        .args(["verify", "--key", "/nonexistent/v.key"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // info: every custody fact, in text and JSON.
+    let out = kellect()
+        .args(["info", "--json"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &info[0]["custody"];
+    assert_eq!(c["recorder_sha256"], "c0".repeat(32));
+    assert_eq!(c["build"], "git 0123456789ab, record and replay");
+    assert_eq!(c["hostname"], "evidence-host");
+    assert_eq!(c["machine_id"], "3d1219c7c4c5404aaa1f6d2a48adfda4");
+    assert_eq!(c["boot_id"], "3125d274-2f31-4684-bf00-6a5ff1058ad6");
+    assert_eq!(c["kernel_release"], "6.18.0");
+    assert_eq!(c["command_line"][3], "case 9");
+    assert_eq!(c["note"], "case 9");
+    assert_eq!(c["stop_reason"], "SIGINT");
+    assert!(c["stopped"].is_string() && c["started"].is_string());
+    assert_eq!(c["chain_head"], info[0]["segments"][0]["chain_head"]);
+    assert_eq!(c["seals"], 5);
+    assert_eq!(c["seal_epochs"], serde_json::json!([0, 3]));
+    let out = kellect().arg("info").arg(&trace).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "binary SHA-256 c0c0",
+        "host evidence-host, machine-id 3d1219c7",
+        "boot id 3125d274",
+        "command line: kellect record --note 'case 9'",
+        "note: case 9",
+        "(SIGINT)",
+        "custody     chain head ",
+        "5 seals, epochs 0 to 3",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // A version 1 fixture has no custody facts: nothing invented.
+    let out = kellect()
+        .args(["info", "--json"])
+        .arg(fixture("records.kz"))
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info[0]["custody"], Value::Null);
+}
+
 #[cfg(feature = "record")]
 mod live {
     use super::*;
