@@ -25,7 +25,7 @@ for mode in none 10s 1s; do
         args=()
         if [ "$mode" != none ]; then
             rm -f "$dir/s.key" "$dir/v.key"
-            "$kellect" keygen --interval "$mode" --seal-key "$dir/s.key" --verify-key "$dir/v.key" 2>/dev/null
+            "$kellect" keygen --interval "$mode" --seal-key "$dir/s.key" --verify-key "$dir/v.key" 2>/dev/null || { echo "keygen failed" >&2; exit 1; }
             args=(--seal-key "$dir/s.key")
         fi
         t0=$(now)
@@ -33,12 +33,13 @@ for mode in none 10s 1s; do
         t1=$(now)
         times+=("$(echo "$t1 - $t0" | bc -l)")
     done
-    info=$("$kellect" info --json "$dir/$mode-1.kz")
+    info=$("$kellect" info --json "$dir/$mode-$runs.kz")
     records=$(echo "$info" | field 'd["records_total"]')
     dropped=$(echo "$info" | field 'd["dropped_total"]')
     seals=$(echo "$info" | field 'd["segments"][0]["seals"]')
     if [ "$mode" != none ]; then
-        "$kellect" verify --key "$dir/v.key" "$dir/$mode-1.kz" >/dev/null
+        # The keys are those of the last run.
+        "$kellect" verify --key "$dir/v.key" "$dir/$mode-$runs.kz" >/dev/null
     fi
     printf 'sealing %-5s median %ss of %s runs; records %s, dropped %s, seals %s\n' \
         "$mode" "$(median "${times[@]}")" "$runs" "$records" "$dropped" "$seals"
