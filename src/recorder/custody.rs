@@ -8,11 +8,17 @@ use sha2::{Digest, Sha256};
 use crate::meta::{Custody, HostInfo, SealParams};
 
 /// The custody facts of a recording that starts now on the host `host` describes.
-/// `note` is the operator's `--note`; `seal` the sealing key's public parameters. Facts
-/// that cannot be read (no `/etc/machine-id`) are left empty rather than failing.
-pub fn custody(host: &HostInfo, note: Option<String>, seal: Option<SealParams>) -> Custody {
+/// `exe_sha256` is [`exe_sha256`]'s result (empty if it failed); `note` is the operator's
+/// `--note`; `seal` the sealing key's public parameters. Facts that cannot be read (no
+/// `/etc/machine-id`) are left empty rather than failing.
+pub fn custody(
+    host: &HostInfo,
+    exe_sha256: String,
+    note: Option<String>,
+    seal: Option<SealParams>,
+) -> Custody {
     Custody {
-        exe_sha256: exe_sha256().unwrap_or_default(),
+        exe_sha256,
         kellect_version: env!("CARGO_PKG_VERSION").to_owned(),
         build: format!(
             "git {}, {}",
@@ -36,7 +42,7 @@ pub fn custody(host: &HostInfo, note: Option<String>, seal: Option<SealParams>) 
 
 /// SHA-256 of the running binary, 64 lowercase hex digits (read through `/proc/self/exe`,
 /// which names the file this process was started from even if it was replaced since).
-fn exe_sha256() -> std::io::Result<String> {
+pub fn exe_sha256() -> std::io::Result<String> {
     let mut file = std::fs::File::open("/proc/self/exe")?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

@@ -287,11 +287,18 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
         ),
         None => None,
     };
-    let custody = custody::custody(
-        &host,
-        cfg.note.clone(),
-        sealing.as_ref().map(|s| s.params()),
-    );
+    // Hashing the binary (tens of MB) runs beside the recording, not before it.
+    let custody = {
+        let (host, note) = (host.clone(), cfg.note.clone());
+        let seal = sealing.as_ref().map(|s| s.params());
+        std::thread::Builder::new()
+            .name("kellect-custody".into())
+            .spawn(move || {
+                let exe = custody::exe_sha256().unwrap_or_default();
+                custody::custody(&host, exe, note, seal)
+            })
+            .context("starting the custody thread")?
+    };
     let sink_run = sink::open(
         SinkConfig {
             output: cfg.output.clone(),

@@ -92,8 +92,11 @@ pub struct SinkConfig {
     /// each: written on [`SinkMsg::Opening`] for the first segment, right after creation
     /// for every later one, so any segment replays alone.
     pub opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
-    /// Written into every segment right after its opening blocks.
-    pub custody: Option<meta::Custody>,
+    /// The custody facts, being gathered on a thread of their own (hashing the recorder's
+    /// binary takes a moment): written into every segment right after its opening blocks,
+    /// and into the first one as soon as they are ready, so the writer never waits for them
+    /// while the ring buffer fills.
+    pub custody: Option<std::thread::JoinHandle<meta::Custody>>,
     /// Seal the chain with this key (`--seal-key`): at every epoch's end and at every
     /// segment's end. Ignored without a trace file.
     pub seal: Option<Sealing>,
@@ -250,6 +253,10 @@ struct Sink<S: Storage> {
     recycle: SyncSender<Vec<u8>>,
     sealing: Option<Sealing>,
     anchors: Option<Anchors>,
+    /// The custody facts, once `cfg.custody` is ready.
+    custody: Option<meta::Custody>,
+    /// Whether the current segment's opening blocks are written (custody may follow).
+    opened: bool,
 }
 
 /// Creates the first segment file (so an unwritable path fails before anything is
@@ -309,6 +316,8 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         recycle,
         sealing: cfg.seal.take().filter(|_| cfg.output.is_some()),
         anchors: None,
+        custody: None,
+        opened: false,
         cfg,
     };
     // Epochs that passed since the key was last used covered nothing: evolve past them, so
@@ -356,7 +365,12 @@ impl<S: Storage> Sink<S> {
                 }
                 continue;
             }
-            if let Err(e) = self.handle(msg) {
+            if let Err(e) = self.handle(msg).and_then(|()| self.poll_custody(false)) {
+                self.fail(e);
+            }
+        }
+        if self.report.error.is_none() {
+            if let Err(e) = self.poll_custody(true) {
                 self.fail(e);
             }
         }
@@ -567,11 +581,34 @@ impl<S: Storage> Sink<S> {
                 self.write_meta(kind, &payload, compress)?;
             }
         }
-        if let Some(custody) = &self.cfg.custody {
+        self.opened = true;
+        if let Some(custody) = &self.custody {
             let payload = meta::encode(custody);
             self.write_meta(BlockKind::Custody, &payload, false)?;
         }
-        Ok(())
+        self.poll_custody(false)
+    }
+
+    /// Writes the custody facts into the current segment once they are ready (at once
+    /// with `wait`), after its opening blocks.
+    fn poll_custody(&mut self, wait: bool) -> io::Result<()> {
+        let ready = self
+            .cfg
+            .custody
+            .as_ref()
+            .is_some_and(|h| wait || h.is_finished());
+        if !ready || !self.opened {
+            return Ok(());
+        }
+        let Some(handle) = self.cfg.custody.take() else {
+            return Ok(());
+        };
+        let Ok(custody) = handle.join() else {
+            return Ok(());
+        };
+        let payload = meta::encode(&custody);
+        self.custody = Some(custody);
+        self.write_meta(BlockKind::Custody, &payload, false)
     }
 
     fn write_meta(&mut self, kind: BlockKind, payload: &[u8], compress: bool) -> io::Result<()> {
@@ -625,6 +662,7 @@ impl<S: Storage> Sink<S> {
             .map_err(|e| with_path(e.into(), &path))?;
         writer.set_next_seq(self.next_seq);
         self.writer = Some(writer);
+        self.opened = false;
         self.segment_started = Instant::now();
         self.report.segments.push(path);
         Ok(())
@@ -1085,7 +1123,10 @@ mod tests {
             rotate_time: None,
             keep: None,
             opening: small_opening(),
-            custody: Some(custody.clone()),
+            custody: Some({
+                let custody = custody.clone();
+                std::thread::spawn(move || custody)
+            }),
             seal: Some(sealing),
             anchors: Vec::new(),
         };
