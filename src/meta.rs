@@ -365,6 +365,67 @@ pub struct Continuation {
     pub next_frame_seq: u32,
 }
 
+/// Block `Custody`: the chain-of-custody facts of a recording, taken once when it starts and
+/// written into every segment (after its opening blocks), so any segment says who recorded
+/// it, where, with what. Strings come from the recording host as they were read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Custody {
+    /// SHA-256 of the recorder's binary (`/proc/self/exe` read at start), 64 hex digits;
+    /// empty when it could not be read.
+    #[serde(deserialize_with = "bounded::string")]
+    pub exe_sha256: String,
+    /// `CARGO_PKG_VERSION` of the recorder.
+    #[serde(deserialize_with = "bounded::string")]
+    pub kellect_version: String,
+    /// The git revision and features it was built from (as `kellect --version` says).
+    #[serde(deserialize_with = "bounded::string")]
+    pub build: String,
+    /// `gethostname` (uname nodename).
+    #[serde(deserialize_with = "bounded::string")]
+    pub hostname: String,
+    /// `/etc/machine-id`, trimmed; empty when missing.
+    #[serde(deserialize_with = "bounded::string")]
+    pub machine_id: String,
+    /// `/proc/sys/kernel/random/boot_id`, trimmed.
+    #[serde(deserialize_with = "bounded::string")]
+    pub boot_id: String,
+    /// uname release.
+    #[serde(deserialize_with = "bounded::string")]
+    pub kernel_release: String,
+    /// The recorder's exact command line, argument by argument (bytes that are not UTF-8
+    /// replaced by U+FFFD).
+    #[serde(deserialize_with = "bounded::strings")]
+    pub command_line: Vec<String>,
+    /// The operator's `--note TEXT`.
+    #[serde(deserialize_with = "bounded::opt_string")]
+    pub note: Option<String>,
+    /// `CLOCK_REALTIME` ns when the recording started.
+    pub started_realtime_ns: i64,
+    /// Sealing: the key id, epoch 0 start (realtime ns) and interval (ns) of the sealing
+    /// key; `None` without `--seal-key`.
+    pub seal: Option<SealParams>,
+}
+
+/// The public parameters of a sealing key, as `Custody` records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealParams {
+    pub key_id: u64,
+    pub start_ns: u64,
+    pub interval_ns: u64,
+}
+
+/// Block `Stop`: when and why the recording stopped; written at the end of its last
+/// segment (before its last seal, Index and End). A trace without one was cut (a crash,
+/// `kill -9`, a full disk) or is still being written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    /// `CLOCK_REALTIME` ns when the recorder stopped.
+    pub stopped_realtime_ns: i64,
+    /// Why, in words: "SIGINT", "the command exited", "--duration reached", a write error.
+    #[serde(deserialize_with = "bounded::string")]
+    pub reason: String,
+}
+
 /// Block `ClockSync`: a fresh clock sample, taken periodically (NTP moves the wall clock).
 pub type ClockSync = ClockSample;
 
@@ -411,6 +472,12 @@ impl MetaBlock for ClockSample {
 }
 impl MetaBlock for Continuation {
     const KIND: BlockKind = BlockKind::Continuation;
+}
+impl MetaBlock for Custody {
+    const KIND: BlockKind = BlockKind::Custody;
+}
+impl MetaBlock for Stop {
+    const KIND: BlockKind = BlockKind::Stop;
 }
 
 /// Serializes a metadata value (postcard).

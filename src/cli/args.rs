@@ -57,6 +57,12 @@ pub(crate) enum Cmd {
         kellect verify trace.kz trace.1.kz trace.2.kz  a rotated recording, links included\n  \
         kellect verify --json trace.kz               machine-readable")]
     Verify(VerifyArgs),
+    /// Make a key pair for sealing: the sealing key stays on the recording host
+    /// (`record --seal-key`), the verification key goes elsewhere (`verify --key`).
+    #[command(after_help = "Examples:\n  \
+        kellect keygen --seal-key /var/lib/kellect/seal.key --verify-key verify.key\n  \
+        kellect keygen --seal-key seal.key --verify-key verify.key --interval 1m")]
+    Keygen(KeygenArgs),
     /// Record and print at once, as the classic console tools do (needs root).
     #[command(after_help = "Examples:\n  \
         kellect live                                   records of the whole system, until Ctrl-C\n  \
@@ -173,6 +179,28 @@ pub(crate) struct CaptureArgs {
     /// Raw KiB collected per compressed frame.
     #[arg(long, value_name = "KIB", default_value_t = defaults::FRAME_SIZE_KIB)]
     pub(crate) frame_size: usize,
+    /// Seal the trace with this sealing key (`kellect keygen`): every epoch and at every
+    /// segment end; the key evolves and its file is rewritten, forgetting the old key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) seal_key: Option<PathBuf>,
+    /// The operator's note, recorded with the chain-of-custody facts (`kellect info`).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) note: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the sealing key (a new file, mode 0600): keep it on the recording
+    /// host, for `record --seal-key`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) seal_key: PathBuf,
+    /// Where to write the verification key (a new file, mode 0600): move it off the host;
+    /// `verify --key` needs it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) verify_key: PathBuf,
+    /// Length of a sealing epoch (1s to 1d).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) interval: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -375,6 +403,10 @@ pub(crate) struct VerifyArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Check the seals with this verification key (`kellect keygen`), each epoch with its
+    /// own key; without it, seals are reported as present but not verified.
+    #[arg(long, value_name = "VERIFICATION_KEY")]
+    pub(crate) key: Option<PathBuf>,
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

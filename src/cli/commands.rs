@@ -11,7 +11,8 @@ use kellect::replayer;
 use kellect::replayer::output::{escape_control, Collectors, Sink};
 
 use super::args::{
-    Cli, Cmd, InfoArgs, InputArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs, VerifyArgs,
+    Cli, Cmd, InfoArgs, InputArgs, KeygenArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs,
+    VerifyArgs,
 };
 #[cfg(feature = "record")]
 use super::validate::RecordJob;
@@ -36,7 +37,12 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             Err(e) => usage!("cannot read {}: {e}", path.display()),
         }
     }
-    let report = replayer::verify::verify_files(&args.files)?;
+    if let Some(key) = &args.key {
+        if let Err(e) = std::fs::metadata(key) {
+            usage!("cannot read the verification key {}: {e}", key.display());
+        }
+    }
+    let report = replayer::verify::verify_files_keyed(&args.files, args.key.as_deref())?;
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -73,6 +79,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Live(args) => live(args),
         Cmd::Replay(args) => replay(args),
         Cmd::Verify(args) => verify(args),
+        Cmd::Keygen(args) => keygen(args),
         Cmd::Slice(args) => slice(args),
         Cmd::Info(args) => info(args),
     }
@@ -202,6 +209,19 @@ fn slice(a: SliceArgs) -> Result<ExitCode> {
             report.bytes
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kellect keygen`: a sealing key and its verification key ([`kellect::format::keygen_now`]).
+fn keygen(args: KeygenArgs) -> Result<ExitCode> {
+    let interval = u64::try_from(args.interval.as_nanos()).unwrap_or(u64::MAX);
+    let id = kellect::format::keygen_now(&args.seal_key, &args.verify_key, interval)?;
+    eprintln!(
+        "kellect: key pair {id}: sealing key {} (keep it on this host: record --seal-key), \
+         verification key {} (move it off this host and keep it safe: verify --key)",
+        args.seal_key.display(),
+        args.verify_key.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -62,12 +62,14 @@ macro_rules! file_keys {
             checksums: Option<bool>,
             ring_size: Option<u32>,
             frame_size: Option<usize>,
+            seal_key: Option<std::path::PathBuf>,
+            note: Option<String>,
         }
 
         impl $name {
             fn merge_capture(&mut self, m: &ArgMatches, c: &mut CaptureArgs) {
                 merge!(m, self, c, duration, all, events, protocol, payload_size, versions,
-                       checksums, ring_size, frame_size);
+                       checksums, ring_size, frame_size, seal_key, note);
             }
         }
     };

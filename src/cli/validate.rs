@@ -294,6 +294,10 @@ mod recording {
                 }
                 cfg.command_output = CommandOutput::File(path);
             }
+            // Remote anchoring: with --seal-key, the -u collectors also get every seal.
+            if cfg.seal_key.is_some() {
+                cfg.anchors = plan.collectors.clone();
+            }
             Ok(LiveConfig {
                 record: cfg,
                 replay: plan.cfg,
@@ -359,6 +363,8 @@ mod recording {
         cfg.duration = c.duration;
         cfg.ring_size = c.ring_size << 20;
         cfg.frame_size = c.frame_size << 10;
+        cfg.seal_key = c.seal_key;
+        cfg.note = c.note;
         Ok(cfg)
     }
 }

@@ -30,7 +30,7 @@ pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// What a block holds. Stored as a `u16` in the block header.
 ///
 /// Readers skip kinds they do not know ([`BlockKind::Unknown`]), so a new kind is not a
-/// format version change. Kinds `15..=0x7fff` are reserved for future metadata.
+/// format version change. Kinds `18..=0x7fff` are reserved for future metadata.
 ///
 /// `BlockKind::from(u16)` maps every known number to its named variant; construct
 /// `Unknown` only through it, or `Unknown(3)` will not equal `Frame`.
@@ -66,6 +66,14 @@ pub enum BlockKind {
     /// 14: the recording continues in a next segment (metadata; the last block of a segment
     /// closed by rotation, before its Index and End).
     Continuation,
+    /// 15: a seal: an epoch key's HMAC of the chain head of everything before it
+    /// ([`Seal`](super::Seal)); not metadata.
+    Seal,
+    /// 16: chain-of-custody facts of the recording (metadata; the first segment only).
+    Custody,
+    /// 17: when and why the recording stopped (metadata; the last segment, before its last
+    /// seal, Index and End).
+    Stop,
     /// Any other number: skipped by readers that do not know it.
     Unknown(u16),
 }
@@ -87,6 +95,9 @@ impl BlockKind {
             BlockKind::FileFacts => 12,
             BlockKind::Capture => 13,
             BlockKind::Continuation => 14,
+            BlockKind::Seal => 15,
+            BlockKind::Custody => 16,
+            BlockKind::Stop => 17,
             BlockKind::Unknown(v) => v,
         }
     }
@@ -107,12 +118,15 @@ impl BlockKind {
             12 => BlockKind::FileFacts,
             13 => BlockKind::Capture,
             14 => BlockKind::Continuation,
+            15 => BlockKind::Seal,
+            16 => BlockKind::Custody,
+            17 => BlockKind::Stop,
             other => BlockKind::Unknown(other),
         }
     }
 
     /// Whether the payload is opaque metadata bytes for `crate::meta`, which may carry
-    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `15..=0x7fff` count as metadata.
+    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `18..=0x7fff` count as metadata.
     pub const fn is_metadata(self) -> bool {
         match self {
             BlockKind::HostInfo
@@ -125,8 +139,10 @@ impl BlockKind {
             | BlockKind::Interfaces
             | BlockKind::FileFacts
             | BlockKind::Capture
-            | BlockKind::Continuation => true,
-            BlockKind::Frame | BlockKind::Index | BlockKind::End => false,
+            | BlockKind::Continuation
+            | BlockKind::Custody
+            | BlockKind::Stop => true,
+            BlockKind::Frame | BlockKind::Index | BlockKind::End | BlockKind::Seal => false,
             BlockKind::Unknown(v) => v >= 8 && v <= 0x7fff,
         }
     }
@@ -161,6 +177,9 @@ impl fmt::Display for BlockKind {
             BlockKind::FileFacts => f.write_str("FileFacts"),
             BlockKind::Capture => f.write_str("Capture"),
             BlockKind::Continuation => f.write_str("Continuation"),
+            BlockKind::Seal => f.write_str("Seal"),
+            BlockKind::Custody => f.write_str("Custody"),
+            BlockKind::Stop => f.write_str("Stop"),
             BlockKind::Unknown(v) => write!(f, "Unknown({v:#06x})"),
         }
     }
@@ -407,19 +426,23 @@ mod tests {
             (12, BlockKind::FileFacts),
             (13, BlockKind::Capture),
             (14, BlockKind::Continuation),
+            (15, BlockKind::Seal),
+            (16, BlockKind::Custody),
+            (17, BlockKind::Stop),
         ];
         for (n, kind) in named {
             assert_eq!(BlockKind::from(n), kind);
             assert_eq!(u16::from(kind), n);
         }
-        for n in [0u16, 15, 0x7fff, 0x8000, u16::MAX] {
+        for n in [0u16, 18, 0x7fff, 0x8000, u16::MAX] {
             assert_eq!(BlockKind::from(n), BlockKind::Unknown(n));
             assert_eq!(BlockKind::from(n).as_u16(), n);
         }
         assert!(BlockKind::Snapshot.is_metadata());
         assert!(BlockKind::FdTable.is_metadata());
         assert!(BlockKind::Continuation.is_metadata());
-        assert!(BlockKind::Unknown(15).is_metadata());
+        assert!(BlockKind::Unknown(18).is_metadata());
+        assert!(!BlockKind::Seal.is_metadata());
         assert!(!BlockKind::Unknown(0x8000).is_metadata());
         assert!(!BlockKind::Frame.is_metadata());
         assert_eq!(BlockKind::Unknown(0x1234).to_string(), "Unknown(0x1234)");

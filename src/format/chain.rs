@@ -10,7 +10,7 @@
 //! The file header of version 2 holds the previous segment's final head (zero for segment
 //! 0), so `H_start`, and therefore every link, depends on the segment before. The End block
 //! holds the full 32-byte head of everything before it. The chain head of a segment is
-//! `H_n` after its last block. A seal (a later feature) is an HMAC of a chain head under an
+//! `H_n` after its last block. A seal (`super::seal`) is an HMAC of a chain head under an
 //! epoch key, carried in a block of its own, itself chained like any other.
 //!
 //! The 4-byte links locate the first block that does not follow from the bytes before it;

@@ -28,6 +28,7 @@ mod header;
 mod index;
 mod le;
 mod reader;
+mod seal;
 mod verify;
 mod writer;
 
@@ -51,9 +52,14 @@ pub use index::{
     INDEX_ENTRY_LEN, MAX_INDEX_ENTRIES,
 };
 pub use reader::{BlockRef, Damage, DamageKind, Scan, TraceReader};
+pub use seal::{
+    generate as generate_seal_keys, keygen, keygen_now, EpochClock, EpochKeys, KeyId, Seal,
+    SealError, SealProblem, SealingKey, SealingKeyFile, VerifyKey, KEY_FILE_LEN, MAX_EPOCH,
+    MAX_SEAL_INTERVAL_NS, MIN_SEAL_INTERVAL_NS, SEAL_PAYLOAD_LEN,
+};
 pub use verify::{
-    link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem, SegmentStatus,
-    SegmentVerdict,
+    check_seals, link_segments, unreadable, verify_segment, Failure, LinkFinding, Problem,
+    SealEntry, SealState, SegmentStatus, SegmentVerdict,
 };
 #[cfg(all(test, feature = "record"))]
 pub(crate) use writer::faulty;

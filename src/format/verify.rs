@@ -18,6 +18,7 @@ use super::chain::{stored_link, ChainHead};
 use super::error::FormatError;
 use super::header::FormatVersion;
 use super::reader::{BlockRef, Damage, DamageKind, TraceReader};
+use super::seal::{KeyId, Seal, VerifyKey};
 
 /// What verification found in one segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +89,9 @@ pub enum Problem {
     AfterEnd { bytes: u64 },
     /// The file header does not read: the segment cannot be verified at all.
     Unreadable { message: String },
+    /// A Seal block does not vouch for the chain, or (with a verification key) fails it:
+    /// `what` says how.
+    BadSeal { what: String },
 }
 
 impl fmt::Display for Problem {
@@ -122,6 +126,7 @@ impl fmt::Display for Problem {
                 write!(f, "{bytes} bytes were added after the End block")
             }
             Problem::Unreadable { message } => write!(f, "unreadable: {message}"),
+            Problem::BadSeal { what } => write!(f, "seal fails: {what}"),
         }
     }
 }
@@ -170,6 +175,50 @@ pub struct SegmentVerdict {
     /// after its End block: the head the next segment links to).
     #[serde(serialize_with = "head_hex")]
     pub chain_head: Option<ChainHead>,
+    /// `CLOCK_REALTIME` ns when the segment was created, as its header says.
+    pub created_realtime_ns: u64,
+    /// The Seal blocks among the verified blocks, in file order.
+    pub seals: Vec<SealEntry>,
+    /// What the seals say, once [`check_seals`] ran (else [`SealState::Unverified`] when
+    /// there are seals).
+    pub seal_state: SealState,
+    /// The first verified block after the last seal other than a seal, the Index or the End
+    /// block: where the sealed part of the segment ends (`None`: everything but the Index
+    /// and End block is sealed, or there is no seal).
+    pub unsealed_from: Option<u64>,
+}
+
+/// A Seal block found in a segment (its link verified, the chain head it holds equal to
+/// the head of the blocks before it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SealEntry {
+    /// File offset of the Seal block's header.
+    pub offset: u64,
+    pub epoch: u64,
+    /// `[epoch_start_ns, epoch_end_ns)`: the epoch's `CLOCK_REALTIME` window, ns.
+    pub epoch_start_ns: u64,
+    pub epoch_end_ns: u64,
+    pub key_id: KeyId,
+    /// The last frame before the seal.
+    pub frame: Option<u32>,
+    #[serde(skip)]
+    pub seal: Seal,
+}
+
+/// The seals of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SealState {
+    /// No seal (a recording without `--seal-key`, or version 1).
+    #[default]
+    Unsealed,
+    /// Seals are present and hold the chain heads, but no verification key was given.
+    Unverified,
+    /// Every seal was checked with its own epoch's key.
+    Verified,
+    /// A seal fails with the verification key, an epoch has no seal, or the segment's end
+    /// is not sealed: the status says where.
+    Failed,
 }
 
 fn head_hex<S: serde::Serializer>(head: &Option<ChainHead>, s: S) -> Result<S::Ok, S::Error> {
@@ -209,9 +258,52 @@ impl fmt::Display for SegmentVerdict {
                 "FAILED {failure}; the {} blocks before byte offset {} verify",
                 self.blocks_verified, self.verified_up_to
             ),
-            SegmentStatus::NoChain => f.write_str("format v1: no hash chain (nothing to verify)"),
+            SegmentStatus::NoChain => {
+                return f.write_str("format v1: no hash chain (nothing to verify)")
+            }
+        }?;
+        let (Some(first), Some(last)) = (self.seals.first(), self.seals.last()) else {
+            return Ok(());
+        };
+        let epochs = if first.epoch == last.epoch {
+            format!("epoch {}", first.epoch)
+        } else {
+            format!("epochs {} to {}", first.epoch, last.epoch)
+        };
+        let until = format!(
+            "sealed up to byte offset {} ({epochs}, key {}, until {})",
+            last.offset,
+            last.key_id,
+            realtime(last.epoch_end_ns)
+        );
+        match self.seal_state {
+            SealState::Unsealed => Ok(()),
+            SealState::Unverified => write!(
+                f,
+                "; {} seals present, not verified (no verification key); {until}",
+                self.seals.len()
+            ),
+            SealState::Verified => write!(f, "; {} seals verified; {until}", self.seals.len()),
+            SealState::Failed => write!(f, "; seals FAILED"),
+        }?;
+        if let (Some(at), SealState::Verified | SealState::Unverified) =
+            (self.unsealed_from, self.seal_state)
+        {
+            write!(f, "; not sealed from byte offset {at}")?;
         }
+        Ok(())
     }
+}
+
+/// A `CLOCK_REALTIME` ns value as RFC 3339 UTC (the number itself if out of range).
+fn realtime(ns: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ns} ns"))
 }
 
 fn display_head(head: &Option<ChainHead>) -> String {
@@ -239,6 +331,10 @@ pub fn unreadable(error: &FormatError) -> SegmentVerdict {
         verified_up_to: 0,
         prev_head: None,
         chain_head: None,
+        created_realtime_ns: 0,
+        seals: Vec::new(),
+        seal_state: SealState::Unsealed,
+        unsealed_from: None,
     }
 }
 
@@ -260,6 +356,10 @@ pub fn verify_segment(bytes: &[u8]) -> SegmentVerdict {
         verified_up_to: reader.data_offset(),
         prev_head: reader.prev_chain_head(),
         chain_head: None,
+        created_realtime_ns: header.created_realtime_ns,
+        seals: Vec::new(),
+        seal_state: SealState::Unsealed,
+        unsealed_from: None,
     };
     let (Some(start), FormatVersion::V2) = (reader.chain_start(), reader.version()) else {
         return verdict;
@@ -273,8 +373,15 @@ pub fn verify_segment(bytes: &[u8]) -> SegmentVerdict {
         seen: HashSet::new(),
         last_frame: None,
         frames: Vec::new(),
+        seals: Vec::new(),
+        unsealed_from: None,
     };
     let failure = walk.run(&scan.damage);
+    if !walk.seals.is_empty() {
+        verdict.seal_state = SealState::Unverified;
+    }
+    verdict.seals = std::mem::take(&mut walk.seals);
+    verdict.unsealed_from = walk.unsealed_from;
     verdict.blocks_verified = walk.verified_blocks();
     verdict.frames_verified = walk.frames.len() as u64;
     verdict.verified_up_to = walk.pos;
@@ -301,6 +408,10 @@ struct Walk<'s, 'a> {
     last_frame: Option<(u32, u64)>,
     /// (offset, seq, first_ts, last_ts, record_count) of every verified frame.
     frames: Vec<(u64, u32, u64, u64, u32)>,
+    /// Every verified seal.
+    seals: Vec<SealEntry>,
+    /// The first verified block after the last seal that is not a seal, Index or End.
+    unsealed_from: Option<u64>,
 }
 
 impl Walk<'_, '_> {
@@ -329,6 +440,18 @@ impl Walk<'_, '_> {
             if block.kind == BlockKind::End {
                 if let Some(failure) = self.check_end(i) {
                     return Some(failure);
+                }
+            }
+            match block.kind {
+                BlockKind::Seal => {
+                    if let Some(failure) = self.check_seal(block) {
+                        return Some(failure);
+                    }
+                    self.unsealed_from = None;
+                }
+                BlockKind::Index | BlockKind::End => {}
+                _ => {
+                    self.unsealed_from.get_or_insert(block.offset);
                 }
             }
             if block.kind == BlockKind::Frame {
@@ -453,6 +576,41 @@ impl Walk<'_, '_> {
         )
     }
 
+    /// A Seal block (its link verified) must parse and hold the chain head of the blocks
+    /// before it; it is then recorded for [`check_seals`].
+    fn check_seal(&mut self, block: &BlockRef<'_>) -> Option<Failure> {
+        let bad = |what: &str| {
+            Some(self.failure_at(
+                block.offset,
+                Some(BlockKind::Seal),
+                Problem::BadSeal {
+                    what: what.to_owned(),
+                },
+                None,
+                None,
+            ))
+        };
+        if block.flags != 0 {
+            return bad("its block flags are not 0");
+        }
+        let Some(seal) = Seal::decode(block.payload) else {
+            return bad("its payload is not a seal (96 bytes)");
+        };
+        if seal.head != self.head {
+            return bad("the chain head it holds is not that of the blocks before it");
+        }
+        self.seals.push(SealEntry {
+            offset: block.offset,
+            epoch: seal.epoch,
+            epoch_start_ns: seal.epoch_start_ns,
+            epoch_end_ns: seal.epoch_end_ns,
+            key_id: seal.key_id,
+            frame: self.last_frame.map(|(seq, _)| seq),
+            seal,
+        });
+        None
+    }
+
     /// The End block (block `i`, its link verified) must hold the head before it and
     /// agree with the verified frames and the Index.
     fn check_end(&self, i: usize) -> Option<Failure> {
@@ -526,6 +684,155 @@ fn damage_problem(d: &Damage) -> Problem {
             }
         }
     }
+}
+
+/// Checks the seals of verified segments with a verification key, and marks each segment's
+/// [`SealState`]; a seal that fails becomes the segment's failure when it comes before any
+/// failure already found. Per recording (segments in index order, consecutive ones
+/// continuing each other):
+///
+/// - every seal's tag must verify with the key of the epoch it names, derived forward from
+///   `k_0`, and no other (a seal re-made with a later epoch's key fails);
+/// - epochs never go back, and no epoch between two seals lacks one (the recorder seals
+///   every epoch): a gap means seals were removed, or data re-sealed with a later key;
+/// - a segment's first seal is of the epoch it was created in (one epoch's slack either
+///   way, for a segment created as an epoch ended);
+/// - a closed segment must be sealed, and sealed up to its Index and End blocks.
+///
+/// `now_ns` (`CLOCK_REALTIME`) bounds the epochs a seal may name. Segments that are not
+/// version 2 or already failed before their first seal are left as they are.
+pub fn check_seals(verdicts: &mut [SegmentVerdict], key: &VerifyKey, now_ns: u64) {
+    let mut recordings: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        if v.version == 2 {
+            recordings.entry(v.recording_id).or_default().push(i);
+        }
+    }
+    for mut files in recordings.into_values() {
+        files.sort_by_key(|&i| verdicts.get(i).map(|v| v.segment_index));
+        let mut keys = key.epochs();
+        // (segment index, epoch) of the last seal checked.
+        let mut prev: Option<(u32, u64)> = None;
+        for i in files {
+            let Some(v) = verdicts.get_mut(i) else {
+                continue;
+            };
+            let continues = prev.filter(|&(seg, _)| {
+                seg == v.segment_index || seg.checked_add(1) == Some(v.segment_index)
+            });
+            let failure = check_segment_seals(v, &mut keys, continues.map(|p| p.1), key, now_ns);
+            if let Some(last) = v.seals.last() {
+                prev = Some((v.segment_index, last.epoch));
+            } else if continues.is_none() {
+                prev = None;
+            }
+            v.seal_state = match (&failure, v.seals.is_empty()) {
+                (Some(_), _) => SealState::Failed,
+                (None, true) => SealState::Unsealed,
+                (None, false) => SealState::Verified,
+            };
+            if let Some(failure) = failure {
+                let earlier = match &v.status {
+                    SegmentStatus::Failed(f) => failure.offset < f.offset,
+                    _ => true,
+                };
+                if earlier {
+                    v.verified_up_to = v.verified_up_to.min(failure.offset);
+                    v.status = SegmentStatus::Failed(failure);
+                }
+            }
+        }
+    }
+}
+
+fn check_segment_seals(
+    v: &SegmentVerdict,
+    keys: &mut super::seal::EpochKeys,
+    mut prev_epoch: Option<u64>,
+    key: &VerifyKey,
+    now_ns: u64,
+) -> Option<Failure> {
+    let fail = |offset: u64, frame: Option<u32>, what: String| Failure {
+        offset,
+        problem: Problem::BadSeal { what },
+        block: Some(BlockKind::Seal),
+        frame,
+        first_ts: None,
+        last_ts: None,
+    };
+    if v.seals.is_empty() {
+        if v.status == SegmentStatus::Intact {
+            return Some(Failure {
+                block: None,
+                ..fail(
+                    v.unsealed_from.unwrap_or(0),
+                    None,
+                    "the segment holds no seal: it was not sealed, or its seals were removed"
+                        .to_owned(),
+                )
+            });
+        }
+        return None;
+    }
+    for (n, entry) in v.seals.iter().enumerate() {
+        let at = |what: String| Some(fail(entry.offset, entry.frame, what));
+        match prev_epoch {
+            Some(p) if entry.epoch < p => {
+                return at(format!(
+                    "epoch {} comes after a seal of epoch {p}: the seals are out of order",
+                    entry.epoch
+                ))
+            }
+            Some(p) if entry.epoch > p.saturating_add(1) => {
+                let missing = if p.saturating_add(2) == entry.epoch {
+                    format!("epoch {} has", p + 1)
+                } else {
+                    format!("epochs {} to {} have", p + 1, entry.epoch - 1)
+                };
+                return at(format!(
+                    "{missing} no seal before this seal of epoch {}: seals were removed, or \
+                     the data re-sealed with a later epoch's key",
+                    entry.epoch
+                ));
+            }
+            _ => {}
+        }
+        // After the order checks: the keys then only ever walk forward, so a hostile trace
+        // cannot make the verifier derive the same keys again and again.
+        if let Err(problem) = keys.check(&entry.seal, now_ns) {
+            return at(format!("epoch {}: {problem}", entry.epoch));
+        }
+        if n == 0 {
+            let clock = key.clock();
+            let (start, end) = clock.window(entry.epoch);
+            let earliest = start.saturating_sub(clock.interval_ns);
+            let latest = end.saturating_add(clock.interval_ns);
+            if !(earliest..latest).contains(&v.created_realtime_ns) {
+                return at(format!(
+                    "the segment's first seal is of epoch {} ({} to {}), the segment says it \
+                     was created at {}: it was sealed in another epoch than it was written",
+                    entry.epoch,
+                    realtime(start),
+                    realtime(end),
+                    realtime(v.created_realtime_ns)
+                ));
+            }
+        }
+        prev_epoch = Some(entry.epoch);
+    }
+    if let (SegmentStatus::Intact, Some(from)) = (&v.status, v.unsealed_from) {
+        return Some(Failure {
+            block: None,
+            ..fail(
+                from,
+                v.seals.last().and_then(|s| s.frame),
+                "the segment is closed but not sealed up to its Index and End blocks: its \
+                 last seal was removed or blocks were added after it"
+                    .to_owned(),
+            )
+        });
+    }
+    None
 }
 
 /// A finding about how the given segments of a recording fit together.
@@ -861,5 +1168,231 @@ mod tests {
             link_segments(&[verify_segment(&not_first)])[..],
             [LinkFinding::NotFirst { file: 0, .. }]
         ));
+    }
+
+    /// A sealed segment like [`segment`]: a seal of epoch `epochs[k]` after frame `k`
+    /// (none where the list is shorter), then the segment-end seal of the last epoch.
+    fn sealed_segment(
+        index: u32,
+        prev: &ChainHead,
+        key: &mut crate::format::SealingKey,
+        epochs: &[u64],
+    ) -> (Vec<u8>, ChainHead) {
+        let created = key.clock().window(epochs[0]).0 + 1;
+        let h = FileHeader {
+            created_realtime_ns: created,
+            ..header(index)
+        };
+        let mut enc = SegmentEncoder::after(&h, 3, prev).unwrap();
+        enc.set_next_seq(index * 4);
+        enc.push_meta(BlockKind::HostInfo, b"host", false).unwrap();
+        for i in 0..4u64 {
+            let raw: Vec<u8> = (0..300).map(|b| (b as u64 * (i + 1)) as u8).collect();
+            let ts = 100 * (u64::from(index) * 4 + i + 1);
+            enc.push_frame(&raw, ts, ts + 50, 3, Codec::Zstd).unwrap();
+            if let Some(&e) = epochs.get(i as usize) {
+                key.evolve_to(e);
+                let seal = key.seal(enc.chain_head().unwrap());
+                enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap();
+            }
+        }
+        let seal = key.seal(enc.chain_head().unwrap());
+        enc.push_block(BlockKind::Seal, 0, &seal.encode()).unwrap();
+        let (bytes, head) = enc.finish_chained();
+        (bytes, head.unwrap())
+    }
+
+    const START: u64 = 1_700_000_000_000_000_000;
+    const INTERVAL: u64 = 10_000_000_000;
+    const NOW: u64 = START + 1000 * INTERVAL;
+
+    fn checked(segments: &[&Vec<u8>], key: &VerifyKey) -> Vec<SegmentVerdict> {
+        let mut v: Vec<SegmentVerdict> = segments.iter().map(|b| verify_segment(b)).collect();
+        check_seals(&mut v, key, NOW);
+        v
+    }
+
+    fn seal_failure(v: &SegmentVerdict) -> (u64, String) {
+        match &v.status {
+            SegmentStatus::Failed(Failure {
+                offset,
+                problem: Problem::BadSeal { what },
+                ..
+            }) => (*offset, what.clone()),
+            other => panic!("expected a seal failure, got {other:?}: {v}"),
+        }
+    }
+
+    #[test]
+    fn sealed_segments_verify_with_their_key_and_without_one() {
+        let (mut sk, vk) = crate::format::generate_seal_keys(START, INTERVAL).unwrap();
+        let (s0, h0) = sealed_segment(0, &ChainHead::ZERO, &mut sk, &[0, 1]);
+        let (s1, _) = sealed_segment(1, &h0, &mut sk, &[2, 3, 3]);
+        let plain = verify_segment(&s0);
+        assert_eq!(plain.status, SegmentStatus::Intact);
+        assert_eq!(plain.seal_state, SealState::Unverified);
+        assert_eq!(plain.seals.len(), 3);
+        assert!(
+            plain.to_string().contains("3 seals present, not verified"),
+            "{plain}"
+        );
+        let v = checked(&[&s0, &s1], &vk);
+        for v in &v {
+            assert_eq!(
+                (&v.status, v.seal_state),
+                (&SegmentStatus::Intact, SealState::Verified),
+                "{v}"
+            );
+            assert_eq!(v.unsealed_from, None);
+        }
+        assert!(v[1].to_string().contains("4 seals verified"), "{}", v[1]);
+        // Another key pair: every segment fails, naming the other key.
+        let (_, other) = crate::format::generate_seal_keys(START, INTERVAL).unwrap();
+        let v = checked(&[&s0], &other);
+        assert!(seal_failure(&v[0]).1.contains("another key"));
+    }
+
+    #[test]
+    fn a_resealed_epoch_a_missing_seal_and_an_unsealed_end_fail() {
+        let (mut sk, vk) = crate::format::generate_seal_keys(START, INTERVAL).unwrap();
+        let (s0, _) = sealed_segment(0, &ChainHead::ZERO, &mut sk, &[0, 1, 2]);
+        let seals = verify_segment(&s0).seals;
+        // An intruder in epoch 5 holds k_5 only. (a) Epoch 1's seal re-made with k_5, its
+        // epoch number kept: the chain still verifies, the tag does not.
+        let (mut later, _) = (sk, ());
+        later.evolve_to(5);
+        let one = &seals[1];
+        let mut forged = later.seal(one.seal.head);
+        forged.epoch = 1;
+        (forged.epoch_start_ns, forged.epoch_end_ns) = vk.clock().window(1);
+        let resealed = rechain_with(&s0, &mut |offset, _| {
+            (offset == one.offset).then(|| forged.encode().to_vec())
+        });
+        assert_eq!(verify_segment(&resealed).status, SegmentStatus::Intact);
+        let v = checked(&[&resealed], &vk);
+        let (offset, what) = seal_failure(&v[0]);
+        assert_eq!(offset, one.offset, "{}", v[0]);
+        assert!(
+            what.contains("epoch 1") && what.contains("later key"),
+            "{what}"
+        );
+        // (b) Seals of epochs 1 and 2 dropped and the rest sealed again as epoch 5: a gap.
+        let mut b = s0.clone();
+        for entry in seals.iter().skip(1).take(2).rev() {
+            let at = entry.offset as usize;
+            b.drain(at..at + BLOCK_HEADER_LEN + 96);
+        }
+        let b = rechain_and_reseal(&b, &mut later);
+        let v = checked(&[&b], &vk);
+        let (_, what) = seal_failure(&v[0]);
+        assert!(what.contains("epochs 1 to 4 have no seal"), "{what}");
+        // (c) The segment-end seal removed: the closed segment's end is not sealed.
+        let mut c = s0.clone();
+        let last = seals.last().unwrap().offset as usize;
+        c.drain(last..last + BLOCK_HEADER_LEN + 96);
+        let c = rechain(&c);
+        assert_eq!(verify_segment(&c).status, SegmentStatus::Intact);
+        let v = checked(&[&c], &vk);
+        let (offset, what) = seal_failure(&v[0]);
+        assert!(what.contains("not sealed up to its Index"), "{what}");
+        assert_eq!(
+            offset,
+            seals[2].offset + (BLOCK_HEADER_LEN + 96) as u64,
+            "{what} {seals:?}"
+        );
+    }
+
+    #[test]
+    fn hostile_seals_cost_bounded_work_and_never_panic() {
+        let (mut sk, vk) = crate::format::generate_seal_keys(START, INTERVAL).unwrap();
+        let (s0, _) = sealed_segment(0, &ChainHead::ZERO, &mut sk, &[0]);
+        let last = verify_segment(&s0).seals.last().unwrap().offset;
+        // Every epoch number and window a forger could write, in segments numbered up to
+        // u32::MAX: each is refused before any key is derived for it.
+        for epoch in [
+            u64::MAX,
+            u64::MAX - 1,
+            crate::format::MAX_EPOCH + 1,
+            1 << 40,
+        ] {
+            let forged = rechain_with(&s0, &mut |offset, head| {
+                (offset == last).then(|| {
+                    let mut seal = sk.seal(head);
+                    seal.epoch = epoch;
+                    (seal.epoch_start_ns, seal.epoch_end_ns) = (u64::MAX, u64::MAX);
+                    seal.encode().to_vec()
+                })
+            });
+            let mut v = vec![verify_segment(&forged), verify_segment(&forged)];
+            v[0].segment_index = u32::MAX - 1;
+            v[1].segment_index = u32::MAX;
+            let started = std::time::Instant::now();
+            check_seals(&mut v, &vk, NOW);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            assert_eq!(v[0].seal_state, SealState::Failed, "{}", v[0]);
+        }
+    }
+
+    /// Rewrites every link, the Index and the End block of a segment after an edit, as
+    /// someone who read FORMAT.md would (the Index is rebuilt from the frames).
+    fn rechain(bytes: &[u8]) -> Vec<u8> {
+        rechain_with(bytes, &mut |_, _| None)
+    }
+
+    /// [`rechain`], replacing the last seal's payload by a seal of `key`.
+    fn rechain_and_reseal(bytes: &[u8], key: &mut crate::format::SealingKey) -> Vec<u8> {
+        let reader = TraceReader::new(bytes).unwrap();
+        let last = reader
+            .scan()
+            .blocks
+            .iter()
+            .filter(|b| b.kind == BlockKind::Seal)
+            .map(|b| b.offset)
+            .next_back();
+        rechain_with(bytes, &mut |offset, head| {
+            (Some(offset) == last).then(|| key.seal(head).encode().to_vec())
+        })
+    }
+
+    fn rechain_with(
+        bytes: &[u8],
+        replace: &mut dyn FnMut(u64, ChainHead) -> Option<Vec<u8>>,
+    ) -> Vec<u8> {
+        let reader = TraceReader::new(bytes).unwrap();
+        let h = reader.header();
+        let mut enc = SegmentEncoder::after(h, 3, &reader.prev_chain_head().unwrap()).unwrap();
+        let scan = reader.scan();
+        let mut first = true;
+        for b in &scan.blocks {
+            match b.kind {
+                BlockKind::Index | BlockKind::End => {}
+                BlockKind::Frame => {
+                    let fh = b.frame_header().unwrap();
+                    if first {
+                        enc.set_next_seq(fh.seq);
+                        first = false;
+                    }
+                    let (_, raw) = crate::format::decode_frame(b.payload).unwrap();
+                    enc.push_frame(&raw, fh.first_ts, fh.last_ts, fh.record_count, Codec::Zstd)
+                        .unwrap();
+                }
+                BlockKind::Seal => {
+                    let head = enc.chain_head().unwrap();
+                    let mut payload = b.payload.to_vec();
+                    if let Some(p) = replace(enc.offset(), head) {
+                        payload = p;
+                    } else {
+                        // Keep the seal but make it hold the new head (its tag then fails
+                        // unless nothing before it changed).
+                        payload[32..64].copy_from_slice(&head.0);
+                    }
+                    enc.push_block(BlockKind::Seal, 0, &payload).unwrap();
+                }
+                kind => {
+                    enc.push_block(kind, b.flags, b.payload).unwrap();
+                }
+            }
+        }
+        enc.finish()
     }
 }

@@ -863,7 +863,7 @@ Version: 1.16.0-4";
                     assert_eq!(kind, crate::format::BlockKind::FileFacts);
                     decode::<FileFactsBlock>(&payload).unwrap()
                 }
-                SinkMsg::Frame(_) | SinkMsg::Opening | SinkMsg::Rotate => {
+                SinkMsg::Frame(_) | SinkMsg::Opening | SinkMsg::Rotate | SinkMsg::Stop { .. } => {
                     panic!("only metadata from the enricher")
                 }
             })

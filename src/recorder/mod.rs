@@ -9,6 +9,7 @@
 
 mod bpf;
 mod context;
+mod custody;
 mod enrich;
 mod host;
 mod segment;
@@ -78,6 +79,13 @@ pub struct RecordConfig {
     pub keep: Option<u32>,
     /// Print progress notes on stderr.
     pub verbose: bool,
+    /// `--seal-key`: the sealing key file (`kellect keygen`); the chain is sealed every
+    /// epoch and at every segment end, and the key evolves in the file.
+    pub seal_key: Option<PathBuf>,
+    /// `--note`: the operator's note, recorded with the custody facts.
+    pub note: Option<String>,
+    /// With `seal_key`: collectors that get every seal as a UDP datagram (`live -u`).
+    pub anchors: Vec<std::net::SocketAddr>,
 }
 
 impl RecordConfig {
@@ -107,6 +115,9 @@ impl RecordConfig {
             rotate_time: None,
             keep: None,
             verbose: true,
+            seal_key: None,
+            note: None,
+            anchors: Vec::new(),
         }
     }
 }

@@ -20,8 +20,8 @@ use libbpf_rs::OpenObject;
 
 use super::sink::{self, SinkConfig, SinkMsg, SinkReport};
 use super::{
-    bpf, enrich, host, notice_files, recording_id, segment_opening, send_stats, terminate, Drain,
-    RecordConfig, RecordOutcome, CLOCK_INTERVAL, POLL_TIMEOUT,
+    bpf, custody, enrich, host, notice_files, recording_id, segment_opening, send_stats, terminate,
+    Drain, RecordConfig, RecordOutcome, CLOCK_INTERVAL, POLL_TIMEOUT,
 };
 use crate::meta::{Capture, RecordSettings, Stats};
 
@@ -196,6 +196,28 @@ impl<'obj> Session<'obj> {
             checksums: cfg.checksums,
             hz: host::kernel_hz(),
         };
+        let sealing = match &cfg.seal_key {
+            Some(_) if cfg.output.is_none() => {
+                bail!("--seal-key needs a trace file to seal (live: -w FILE)")
+            }
+            Some(path) => Some(
+                sink::Sealing::load(path)
+                    .with_context(|| format!("cannot use the sealing key {}", path.display()))?,
+            ),
+            None => None,
+        };
+        // Hashing the binary (tens of MB) runs beside the recording, not before it.
+        let custody = {
+            let (host, note) = (host.clone(), cfg.note.clone());
+            let seal = sealing.as_ref().map(|s| s.params());
+            std::thread::Builder::new()
+                .name("kellect-custody".into())
+                .spawn(move || {
+                    let exe = custody::exe_sha256().unwrap_or_default();
+                    custody::custody(&host, exe, note, seal)
+                })
+                .context("starting the custody thread")?
+        };
         let sink_run = sink::open(
             SinkConfig {
                 output: cfg.output.clone(),
@@ -208,6 +230,9 @@ impl<'obj> Session<'obj> {
                 rotate_time: cfg.rotate_time,
                 keep: cfg.keep,
                 opening: Box::new(move || segment_opening(&host, &capture)),
+                custody: Some(custody),
+                seal: sealing,
+                anchors: cfg.anchors.clone(),
             },
             sink_failed.clone(),
             recycle_tx,
@@ -413,6 +438,13 @@ impl<'obj> Session<'obj> {
                 Vec::new()
             }
         };
+        // Why the recording ended, for the trace's Stop block (and `kellect info`).
+        let _ = self.tx.send(SinkMsg::Stop {
+            reason: match &self.failure {
+                Some(e) => format!("{reason}: {e:#}"),
+                None => reason.to_string(),
+            },
+        });
         let Session {
             probes,
             enricher,

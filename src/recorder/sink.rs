@@ -17,7 +17,9 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::format::{BlockKind, ChainHead, Codec, FileHeader, SegmentWriter, Storage};
+use crate::format::{
+    BlockKind, ChainHead, Codec, FileHeader, SealingKey, SealingKeyFile, SegmentWriter, Storage,
+};
 use crate::meta::{self, MetaBlock};
 
 use super::segment::{existing_rotated_segment, segment_path, OutputDir, SegmentFile};
@@ -45,6 +47,11 @@ pub enum SinkMsg {
     /// Close the current segment and start the next one now (SIGHUP), whatever its size
     /// and age. Without a trace file, nothing happens.
     Rotate,
+    /// The recording stops, for this reason: written as a `Stop` block (before the last
+    /// seal, Index and End). The last message the recorder sends.
+    Stop {
+        reason: String,
+    },
 }
 
 impl SinkMsg {
@@ -85,6 +92,117 @@ pub struct SinkConfig {
     /// each: written on [`SinkMsg::Opening`] for the first segment, right after creation
     /// for every later one, so any segment replays alone.
     pub opening: Box<dyn Fn() -> Vec<SinkMsg> + Send>,
+    /// The custody facts, being gathered on a thread of their own (hashing the recorder's
+    /// binary takes a moment): written into every segment right after its opening blocks,
+    /// and into the first one as soon as they are ready, so the writer never waits for them
+    /// while the ring buffer fills.
+    pub custody: Option<std::thread::JoinHandle<meta::Custody>>,
+    /// Seal the chain with this key (`--seal-key`): at every epoch's end and at every
+    /// segment's end. Ignored without a trace file.
+    pub seal: Option<Sealing>,
+    /// Remote anchoring: every seal written is also sent, as one small UDP datagram
+    /// ([`SealAnchor`], one JSON line), to each of these collectors (`live -u`), so that
+    /// they hold proof of what existed when. Nothing is sent without sealing.
+    pub anchors: Vec<std::net::SocketAddr>,
+}
+
+/// The datagram that anchors a seal at a collector: one JSON object on one line,
+/// `{"kellect_seal":{...}}`, so a collector of NDJSON records can tell it from records.
+#[derive(Debug, serde::Serialize)]
+pub struct SealAnchor {
+    /// The recording id, 16 hex digits (as `info` shows it).
+    pub recording_id: String,
+    pub segment_index: u32,
+    /// File offset of the Seal block in its segment.
+    pub offset: u64,
+    pub epoch: u64,
+    /// The epoch's `CLOCK_REALTIME` window, ns.
+    pub epoch_start_ns: u64,
+    pub epoch_end_ns: u64,
+    /// 16 hex digits.
+    pub key_id: String,
+    /// The chain head the seal covers and its tag, 64 hex digits each.
+    pub chain_head: String,
+    pub tag: String,
+}
+
+/// Sends [`SealAnchor`] datagrams; a send that fails is counted, never fatal.
+struct Anchors {
+    socket: std::net::UdpSocket,
+    to: Vec<std::net::SocketAddr>,
+}
+
+impl Anchors {
+    fn open(to: &[std::net::SocketAddr]) -> io::Result<Option<Anchors>> {
+        if to.is_empty() {
+            return Ok(None);
+        }
+        let any: std::net::SocketAddr = if to.iter().all(|a| a.is_ipv6()) {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = std::net::UdpSocket::bind(any)?;
+        socket.set_nonblocking(true)?;
+        Ok(Some(Anchors {
+            socket,
+            to: to.to_vec(),
+        }))
+    }
+
+    /// Sends one anchor to every collector; returns how many sends failed.
+    fn send(&self, anchor: &SealAnchor) -> u64 {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            kellect_seal: &'a SealAnchor,
+        }
+        let Ok(bytes) = serde_json::to_vec(&Line {
+            kellect_seal: anchor,
+        }) else {
+            return self.to.len() as u64;
+        };
+        self.to
+            .iter()
+            .filter(|to| self.socket.send_to(&bytes, to).is_err())
+            .count() as u64
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sealing key of a recording and the file it lives in: the sink seals with it, then
+/// evolves it, erasing the old key in memory and rewriting the file (`format::seal`).
+pub struct Sealing {
+    pub file: SealingKeyFile,
+    pub key: SealingKey,
+}
+
+impl Sealing {
+    /// Reads the sealing key file at `path` (see [`SealingKeyFile::load`]).
+    pub fn load(path: &Path) -> io::Result<Sealing> {
+        let (file, key) = SealingKeyFile::load(path)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(Sealing { file, key })
+    }
+
+    /// The public parameters the `Custody` block records.
+    pub fn params(&self) -> meta::SealParams {
+        let clock = self.key.clock();
+        meta::SealParams {
+            key_id: self.key.key_id().0,
+            start_ns: clock.start_ns,
+            interval_ns: clock.interval_ns,
+        }
+    }
+}
+
+/// `CLOCK_REALTIME` now, ns since the Unix epoch (0 before it).
+fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// What the sink did, reported when it ends. Frames and records count only what was
@@ -107,6 +225,10 @@ pub struct SinkReport {
     pub deleted: Vec<PathBuf>,
     /// Segments the ring could not delete, with the reason: the recording went on.
     pub delete_errors: Vec<String>,
+    /// Seal blocks stored.
+    pub seals: u64,
+    /// Anchor datagrams that could not be sent (`anchors`).
+    pub anchor_failures: u64,
     pub error: Option<io::Error>,
 }
 
@@ -129,6 +251,12 @@ struct Sink<S: Storage> {
     report: SinkReport,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
+    sealing: Option<Sealing>,
+    anchors: Option<Anchors>,
+    /// The custody facts, once `cfg.custody` is ready.
+    custody: Option<meta::Custody>,
+    /// Whether the current segment's opening blocks are written (custody may follow).
+    opened: bool,
 }
 
 /// Creates the first segment file (so an unwritable path fails before anything is
@@ -169,7 +297,7 @@ pub fn open(
 /// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage,
 /// `remove(path)` deletes a segment the ring no longer keeps.
 pub(crate) fn open_with<S: Storage + Send + 'static>(
-    cfg: SinkConfig,
+    mut cfg: SinkConfig,
     create: CreateStorage<S>,
     remove: RemoveSegment,
     failed: Arc<AtomicBool>,
@@ -186,22 +314,63 @@ pub(crate) fn open_with<S: Storage + Send + 'static>(
         report: SinkReport::default(),
         failed,
         recycle,
+        sealing: cfg.seal.take().filter(|_| cfg.output.is_some()),
+        anchors: None,
+        custody: None,
+        opened: false,
         cfg,
     };
+    // Epochs that passed since the key was last used covered nothing: evolve past them, so
+    // the first seal is made with the key of the epoch the recording starts in.
+    if let Some(sealing) = &mut sink.sealing {
+        let now = sealing.key.clock().epoch_at(realtime_ns());
+        if sealing.key.epoch() < now {
+            sealing.key.evolve_to(now);
+            sealing
+                .file
+                .store(&sealing.key)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+    }
+    if sink.sealing.is_some() {
+        sink.anchors = Anchors::open(&sink.cfg.anchors)?;
+    }
     sink.start_segment()?;
     Ok(move |rx: Receiver<SinkMsg>| sink.run(rx))
 }
 
 impl<S: Storage> Sink<S> {
     fn run(mut self, rx: Receiver<SinkMsg>) -> SinkReport {
-        for msg in rx {
+        loop {
+            let msg = match self.until_epoch_end() {
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(msg) => Some(msg),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(msg) => Some(msg),
+                    Err(_) => break,
+                },
+            };
+            if self.report.error.is_none() {
+                if let Err(e) = self.seal_elapsed() {
+                    self.fail(e);
+                }
+            }
+            let Some(msg) = msg else { continue };
             if self.report.error.is_some() {
                 if let SinkMsg::Frame(f) = msg {
                     self.report.lost_records += u64::from(f.count);
                 }
                 continue;
             }
-            if let Err(e) = self.handle(msg) {
+            if let Err(e) = self.handle(msg).and_then(|()| self.poll_custody(false)) {
+                self.fail(e);
+            }
+        }
+        if self.report.error.is_none() {
+            if let Err(e) = self.poll_custody(true) {
                 self.fail(e);
             }
         }
@@ -209,6 +378,12 @@ impl<S: Storage> Sink<S> {
             if let Err(e) = self.finish_segment() {
                 self.report.error = Some(e);
             }
+        }
+        if self.report.anchor_failures > 0 {
+            eprintln!(
+                "kellect: warning: {} seal datagrams to the -u collectors could not be sent",
+                self.report.anchor_failures
+            );
         }
         self.report
     }
@@ -251,7 +426,89 @@ impl<S: Storage> Sink<S> {
             }
             SinkMsg::Opening => self.write_opening(),
             SinkMsg::Rotate => self.rotate(),
+            SinkMsg::Stop { reason } => {
+                let stop = meta::Stop {
+                    stopped_realtime_ns: i64::try_from(realtime_ns()).unwrap_or(i64::MAX),
+                    reason,
+                };
+                self.write_meta(BlockKind::Stop, &meta::encode(&stop), false)
+            }
         }
+    }
+
+    /// How long until the current seal epoch ends; `None` when not sealing.
+    fn until_epoch_end(&self) -> Option<Duration> {
+        let sealing = self.sealing.as_ref()?;
+        let (_, end) = sealing.key.clock().window(sealing.key.epoch());
+        Some(Duration::from_nanos(end.saturating_sub(realtime_ns())))
+    }
+
+    /// Seals every epoch that has ended, each with its own key, evolving the key after each
+    /// (an epoch that passed without a block still gets its seal: the verifier requires
+    /// one per epoch); then rewrites the key file once. A key file that cannot be rewritten
+    /// is a warning: the recording goes on, and the key in memory has evolved anyway.
+    ///
+    /// Errors: a seal block that cannot be written (the recording then stops as on any
+    /// write error).
+    fn seal_elapsed(&mut self) -> io::Result<()> {
+        let (Some(sealing), Some(_)) = (&self.sealing, &self.writer) else {
+            return Ok(());
+        };
+        let now = sealing.key.clock().epoch_at(realtime_ns());
+        if sealing.key.epoch() >= now {
+            return Ok(());
+        }
+        while let Some(sealing) = self.sealing.as_ref().filter(|s| s.key.epoch() < now) {
+            let next = sealing.key.epoch() + 1;
+            self.push_seal()?;
+            if let Some(sealing) = &mut self.sealing {
+                sealing.key.evolve_to(next);
+            }
+        }
+        if let Some(sealing) = &self.sealing {
+            if let Err(e) = sealing.file.store(&sealing.key) {
+                eprintln!(
+                    "kellect: warning: the sealing key file could not be rewritten ({e}); it \
+                     still holds an earlier epoch's key"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The seal that ends a segment: every ended epoch first, then the current epoch's
+    /// seal of everything written so far (the key does not evolve: its epoch goes on).
+    fn seal_segment_end(&mut self) -> io::Result<()> {
+        self.seal_elapsed()?;
+        self.push_seal()
+    }
+
+    /// Appends a Seal block of the chain head so far under the current epoch's key, and
+    /// sends its anchor to the collectors. Nothing without sealing or a segment.
+    fn push_seal(&mut self) -> io::Result<()> {
+        let (Some(sealing), Some(writer)) = (&self.sealing, &mut self.writer) else {
+            return Ok(());
+        };
+        let seal = sealing
+            .key
+            .seal(writer.chain_head().unwrap_or(ChainHead::ZERO));
+        let offset = writer.push_block(BlockKind::Seal, 0, &seal.encode())?;
+        self.report.seals += 1;
+        if let Some(anchors) = &self.anchors {
+            let anchor = SealAnchor {
+                recording_id: format!("{:016x}", self.cfg.recording_id),
+                segment_index: writer.header().segment_index,
+                offset,
+                epoch: seal.epoch,
+                epoch_start_ns: seal.epoch_start_ns,
+                epoch_end_ns: seal.epoch_end_ns,
+                key_id: seal.key_id.to_string(),
+                chain_head: seal.head.to_string(),
+                tag: hex(&seal.tag),
+            };
+            self.report.anchor_failures += anchors.send(&anchor);
+        }
+        Ok(())
     }
 
     fn too_old(&self) -> bool {
@@ -324,7 +581,34 @@ impl<S: Storage> Sink<S> {
                 self.write_meta(kind, &payload, compress)?;
             }
         }
-        Ok(())
+        self.opened = true;
+        if let Some(custody) = &self.custody {
+            let payload = meta::encode(custody);
+            self.write_meta(BlockKind::Custody, &payload, false)?;
+        }
+        self.poll_custody(false)
+    }
+
+    /// Writes the custody facts into the current segment once they are ready (at once
+    /// with `wait`), after its opening blocks.
+    fn poll_custody(&mut self, wait: bool) -> io::Result<()> {
+        let ready = self
+            .cfg
+            .custody
+            .as_ref()
+            .is_some_and(|h| wait || h.is_finished());
+        if !ready || !self.opened {
+            return Ok(());
+        }
+        let Some(handle) = self.cfg.custody.take() else {
+            return Ok(());
+        };
+        let Ok(custody) = handle.join() else {
+            return Ok(());
+        };
+        let payload = meta::encode(&custody);
+        self.custody = Some(custody);
+        self.write_meta(BlockKind::Custody, &payload, false)
     }
 
     fn write_meta(&mut self, kind: BlockKind, payload: &[u8], compress: bool) -> io::Result<()> {
@@ -378,6 +662,7 @@ impl<S: Storage> Sink<S> {
             .map_err(|e| with_path(e.into(), &path))?;
         writer.set_next_seq(self.next_seq);
         self.writer = Some(writer);
+        self.opened = false;
         self.segment_started = Instant::now();
         self.report.segments.push(path);
         Ok(())
@@ -385,15 +670,18 @@ impl<S: Storage> Sink<S> {
 
     /// Closes the current segment (Index, End, truncation), even after a failed write.
     fn finish_segment(&mut self) -> io::Result<()> {
+        // After a write error the seal may not fit: the segment then ends unsealed after
+        // its last seal, and the error already reported says why.
+        let sealed = self.seal_segment_end();
         let Some(writer) = self.writer.take() else {
-            return Ok(());
+            return sealed;
         };
         self.next_seq = writer.next_seq();
         self.segment_index += 1;
         let (storage, closed, head) = writer.close_chained();
         self.prev_head = head.unwrap_or(ChainHead::ZERO);
         self.report.written_bytes += storage.committed();
-        closed.map(drop).map_err(io::Error::from)
+        sealed.and(closed.map(drop).map_err(io::Error::from))
     }
 }
 
@@ -463,6 +751,9 @@ mod tests {
             rotate_time: None,
             keep: None,
             opening,
+            custody: None,
+            seal: None,
+            anchors: Vec::new(),
         };
         let failed = Arc::new(AtomicBool::new(false));
         let (recycle, _recycled) = sync_channel(64);
@@ -690,6 +981,9 @@ mod tests {
             rotate_time,
             keep,
             opening: small_opening(),
+            custody: None,
+            seal: None,
+            anchors: Vec::new(),
         };
         let (recycle, _recycled) = sync_channel(64);
         let sink = open_with(
@@ -793,6 +1087,128 @@ mod tests {
             3,
             "every block finds the segment old enough"
         );
+    }
+
+    #[test]
+    fn seals_every_epoch_and_every_segment_end_and_evolves_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, vp) = (dir.path().join("s.key"), dir.path().join("v.key"));
+        // Epoch 0 started 10 epochs ago: the sink evolves past them before the first seal.
+        let interval = crate::format::MIN_SEAL_INTERVAL_NS;
+        crate::format::keygen(&sp, &vp, realtime_ns() - 10 * interval, interval).unwrap();
+        let sealing = Sealing::load(&sp).unwrap();
+        let custody = crate::meta::Custody {
+            exe_sha256: "ab".repeat(32),
+            kellect_version: "0.1.0".into(),
+            build: "git x".into(),
+            hostname: "h".into(),
+            machine_id: "m".into(),
+            boot_id: "b".into(),
+            kernel_release: "6.18".into(),
+            command_line: vec!["kellect".into(), "record".into()],
+            note: Some("n".into()),
+            started_realtime_ns: 1,
+            seal: Some(sealing.params()),
+        };
+        let disks: Disks = Arc::default();
+        let created = disks.clone();
+        let cfg = SinkConfig {
+            output: Some(PathBuf::from("/kellect-test/t.kz")),
+            tap: None,
+            overwrite: false,
+            recording_id: 5,
+            compression_level: 1,
+            chunk_size: 0,
+            rotate_size: None,
+            rotate_time: None,
+            keep: None,
+            opening: small_opening(),
+            custody: Some({
+                let custody = custody.clone();
+                std::thread::spawn(move || custody)
+            }),
+            seal: Some(sealing),
+            anchors: Vec::new(),
+        };
+        let (recycle, _recycled) = sync_channel(64);
+        let sink = open_with(
+            cfg,
+            Box::new(move |path: &Path, _| {
+                let storage = FaultyStorage::new(Fault::None);
+                created
+                    .lock()
+                    .unwrap()
+                    .push((path.to_owned(), storage.disk.clone()));
+                Ok(storage)
+            }),
+            Box::new(|_: &Path| Ok(())),
+            Arc::new(AtomicBool::new(false)),
+            recycle,
+        )
+        .unwrap();
+        let (tx, rx) = sync_channel(1024);
+        let thread = std::thread::spawn(move || sink(rx));
+        tx.send(SinkMsg::Opening).unwrap();
+        tx.send(frame(0)).unwrap();
+        // No message for over two epochs: the sink seals on its own, on time.
+        std::thread::sleep(Duration::from_millis(2300));
+        tx.send(frame(1)).unwrap();
+        tx.send(SinkMsg::Rotate).unwrap();
+        tx.send(frame(2)).unwrap();
+        tx.send(SinkMsg::Stop {
+            reason: "SIGINT".into(),
+        })
+        .unwrap();
+        drop(tx);
+        let report = thread.join().unwrap();
+        assert!(report.error.is_none(), "{:?}", report.error);
+        let segments: Vec<Vec<u8>> = disks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, d)| d.lock().unwrap().clone())
+            .collect();
+        assert_eq!(segments.len(), 2);
+        let mut verdicts: Vec<_> = segments
+            .iter()
+            .map(|b| crate::format::verify_segment(b))
+            .collect();
+        let key = crate::format::VerifyKey::load(&vp).unwrap();
+        crate::format::check_seals(&mut verdicts, &key, realtime_ns());
+        let mut epochs = Vec::new();
+        for v in &verdicts {
+            assert_eq!(v.status, crate::format::SegmentStatus::Intact, "{v}");
+            assert_eq!(v.seal_state, crate::format::SealState::Verified, "{v}");
+            epochs.extend(v.seals.iter().map(|s| s.epoch));
+        }
+        assert_eq!(report.seals, epochs.len() as u64);
+        assert!(epochs.first().unwrap() >= &10, "{epochs:?}");
+        assert!(
+            epochs.len() >= 4,
+            "two epoch seals and two segment ends: {epochs:?}"
+        );
+        let (_, now) = SealingKeyFile::load(&sp).unwrap();
+        assert_eq!(now.epoch(), *epochs.last().unwrap());
+        for bytes in &segments {
+            let scan = TraceReader::new(bytes).unwrap().scan();
+            let kinds: Vec<BlockKind> = scan.blocks.iter().map(|b| b.kind).collect();
+            let custody_block = scan.blocks.iter().find(|b| b.kind == BlockKind::Custody);
+            let got: crate::meta::Custody =
+                crate::meta::decode(custody_block.expect("custody").payload).unwrap();
+            assert_eq!(got, custody);
+            assert_eq!(
+                &kinds[kinds.len() - 3..],
+                &[BlockKind::Seal, BlockKind::Index, BlockKind::End]
+            );
+        }
+        let last = TraceReader::new(&segments[1]).unwrap().scan();
+        let stop = last
+            .blocks
+            .iter()
+            .find(|b| b.kind == BlockKind::Stop)
+            .unwrap();
+        let stop: crate::meta::Stop = crate::meta::decode(stop.payload).unwrap();
+        assert_eq!(stop.reason, "SIGINT");
     }
 
     #[test]

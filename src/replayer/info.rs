@@ -11,7 +11,7 @@ use super::trace::{Recording, Segment};
 use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::abi::{RecordKind, Records, ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
-use crate::meta::{Continuation, Stats};
+use crate::meta::{Continuation, Custody, Stats, Stop};
 
 #[derive(Debug, Serialize)]
 pub struct TraceInfo {
@@ -37,7 +37,43 @@ pub struct TraceInfo {
     pub kernel_emitted_total: u64,
     pub dropped_total: u64,
     pub snapshot_processes: usize,
+    /// Chain-of-custody facts (format 2 recordings by a kellect that records them).
+    pub custody: Option<CustodyInfo>,
     pub damage: Vec<String>,
+}
+
+/// Who recorded, where, with what, when and why it stopped: the `Custody` block (the first
+/// segment given that holds one), the `Stop` block (the last segment's), the chain head
+/// and the seal epochs of the segments given. Every string comes from the trace.
+#[derive(Debug, Serialize)]
+pub struct CustodyInfo {
+    /// SHA-256 of the recorder's binary, 64 hex digits (empty: it could not be read).
+    pub recorder_sha256: String,
+    pub kellect_version: String,
+    /// Git revision and features of the recorder's build.
+    pub build: String,
+    pub hostname: String,
+    pub machine_id: String,
+    pub boot_id: String,
+    pub kernel_release: String,
+    /// The recorder's exact command line, argument by argument.
+    pub command_line: Vec<String>,
+    pub note: Option<String>,
+    /// RFC 3339.
+    pub started: String,
+    /// RFC 3339; none when the trace holds no Stop block (cut, or still being written).
+    pub stopped: Option<String>,
+    pub stop_reason: Option<String>,
+    /// The last segment's chain head (64 hex digits).
+    pub chain_head: Option<String>,
+    /// The sealing key's id (16 hex digits), epoch 0 start (RFC 3339) and interval (s);
+    /// none for an unsealed recording.
+    pub seal_key_id: Option<String>,
+    pub seal_start: Option<String>,
+    pub seal_interval_s: Option<f64>,
+    /// Seal blocks in the segments given, and their first and last epochs.
+    pub seals: u64,
+    pub seal_epochs: Option<[u64; 2]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +87,12 @@ pub struct SegmentInfo {
     pub chain: &'static str,
     /// The chain head after the last verified block (64 hex digits); none in version 1.
     pub chain_head: Option<String>,
+    /// Seal blocks among the verified blocks, the first and last epoch they name, and the
+    /// end of the last one's epoch (RFC 3339). `info` does not check the tags (it has no
+    /// key): `kellect verify --key` does.
+    pub seals: u64,
+    pub seal_epochs: Option<[u64; 2]>,
+    pub sealed_until: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -759,24 +801,36 @@ pub fn trace_info_with_progress(
     }
     let dropped_total = counter_total(kernel_dropped.values().copied())
         .saturating_add(recording.stats.as_ref().map_or(0, |s| s.user_dropped));
+    let segments: Vec<SegmentInfo> = recording
+        .segments
+        .iter()
+        .zip(chain_verdicts(recording))
+        .map(|(s, verdict)| {
+            let (chain, chain_head) = chain_summary(&verdict);
+            SegmentInfo {
+                path: s.path.display().to_string(),
+                index: s.header.segment_index,
+                bytes: s.file_len(),
+                closed_cleanly: s.closed,
+                chain,
+                chain_head,
+                seals: verdict.seals.len() as u64,
+                seal_epochs: verdict
+                    .seals
+                    .first()
+                    .zip(verdict.seals.last())
+                    .map(|(a, b)| [a.epoch, b.epoch]),
+                sealed_until: verdict
+                    .seals
+                    .last()
+                    .map(|s| rfc3339(i64::try_from(s.epoch_end_ns).unwrap_or(i64::MAX))),
+            }
+        })
+        .collect();
+    let custody = custody_info(recording, &segments, &mut damage);
     TraceInfo {
         recording_id: format!("{:016x}", recording.id),
-        segments: recording
-            .segments
-            .iter()
-            .zip(chain_verdicts(recording))
-            .map(|(s, verdict)| {
-                let (chain, chain_head) = chain_summary(&verdict);
-                SegmentInfo {
-                    path: s.path.display().to_string(),
-                    index: s.header.segment_index,
-                    bytes: s.file_len(),
-                    closed_cleanly: s.closed,
-                    chain,
-                    chain_head,
-                }
-            })
-            .collect(),
+        segments,
         host: recording.host.as_ref().map(|h| HostSummary {
             hostname: h.hostname.clone(),
             kernel: format!("{} {}", h.sysname, h.release),
@@ -804,8 +858,53 @@ pub fn trace_info_with_progress(
         kernel_dropped,
         dropped_total,
         snapshot_processes: recording.snapshot_processes.unwrap_or(0),
+        custody,
         damage,
     }
+}
+
+/// The custody facts of a recording: `None` when no segment given holds a `Custody` block
+/// (format 1, or a recorder that did not write one). Blocks that do not decode become
+/// damage lines.
+fn custody_info(
+    recording: &Recording,
+    segments: &[SegmentInfo],
+    damage: &mut Vec<String>,
+) -> Option<CustodyInfo> {
+    let c: Custody = recording
+        .segments
+        .iter()
+        .find_map(|s| s.metas::<Custody>(damage).into_iter().next())?;
+    let stop: Option<Stop> = recording
+        .segments
+        .last()
+        .and_then(|s| s.metas::<Stop>(damage).into_iter().last());
+    let time = |ns: u64| rfc3339(i64::try_from(ns).unwrap_or(i64::MAX));
+    let first_epoch = segments.iter().find_map(|s| s.seal_epochs.map(|e| e[0]));
+    let last_epoch = segments
+        .iter()
+        .rev()
+        .find_map(|s| s.seal_epochs.map(|e| e[1]));
+    Some(CustodyInfo {
+        recorder_sha256: c.exe_sha256,
+        kellect_version: c.kellect_version,
+        build: c.build,
+        hostname: c.hostname,
+        machine_id: c.machine_id,
+        boot_id: c.boot_id,
+        kernel_release: c.kernel_release,
+        command_line: c.command_line,
+        note: c.note,
+        started: rfc3339(c.started_realtime_ns),
+        stopped: stop.as_ref().map(|s| rfc3339(s.stopped_realtime_ns)),
+        stop_reason: stop.map(|s| s.reason),
+        chain_head: segments.last().and_then(|s| s.chain_head.clone()),
+        seal_key_id: c.seal.map(|p| format!("{:016x}", p.key_id)),
+        seal_start: c.seal.map(|p| time(p.start_ns)),
+        seal_interval_s: c.seal.map(|p| p.interval_ns as f64 / 1e9),
+        seals: segments.iter().map(|s| s.seals).sum(),
+        seal_epochs: first_epoch.zip(last_epoch).map(|(a, b)| [a, b]),
+    })
 }
 
 /// `info`'s text. Every string that comes from the trace (host name, kernel, command line,
@@ -886,12 +985,88 @@ impl std::fmt::Display for TraceInfo {
             }
         )?;
         writeln!(f, "snapshot    {} processes", self.snapshot_processes)?;
+        if let Some(c) = &self.custody {
+            write!(f, "{c}")?;
+        }
         if self.damage.is_empty() {
             writeln!(f, "damage      none")?;
         } else {
             for d in &self.damage {
                 writeln!(f, "damage      {}", escape_control(d))?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// The custody lines of `info`'s text, every string from the trace escaped.
+impl std::fmt::Display for CustodyInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = |s: &str| escape_control(s).into_owned();
+        let or_unknown = |s: &str| {
+            if s.is_empty() {
+                "unknown".to_owned()
+            } else {
+                e(s)
+            }
+        };
+        writeln!(
+            f,
+            "custody     recorder kellect {} ({}), binary SHA-256 {}",
+            e(&self.kellect_version),
+            e(&self.build),
+            or_unknown(&self.recorder_sha256)
+        )?;
+        writeln!(
+            f,
+            "custody     host {}, machine-id {}, boot id {}, kernel {}",
+            e(&self.hostname),
+            or_unknown(&self.machine_id),
+            or_unknown(&self.boot_id),
+            e(&self.kernel_release)
+        )?;
+        // Quoted where a space or nothing would make the words ambiguous.
+        let line: Vec<String> = self
+            .command_line
+            .iter()
+            .map(|a| {
+                if a.is_empty() || a.contains(char::is_whitespace) || a.contains('\'') {
+                    format!("'{}'", e(&a.replace('\'', "'\\''")))
+                } else {
+                    e(a)
+                }
+            })
+            .collect();
+        writeln!(f, "custody     command line: {}", line.join(" "))?;
+        if let Some(note) = &self.note {
+            writeln!(f, "custody     note: {}", e(note))?;
+        }
+        match (&self.stopped, &self.stop_reason) {
+            (Some(at), Some(why)) => writeln!(
+                f,
+                "custody     started {}, stopped {at} ({})",
+                self.started,
+                e(why)
+            )?,
+            _ => writeln!(
+                f,
+                "custody     started {}, no stop recorded (cut, or still being written)",
+                self.started
+            )?,
+        }
+        if let Some(head) = &self.chain_head {
+            writeln!(f, "custody     chain head {head}")?;
+        }
+        match (&self.seal_key_id, self.seal_epochs) {
+            (Some(id), Some([a, b])) => writeln!(
+                f,
+                "custody     sealed with key {id} (epochs of {} s from {}): {} seals, epochs {a} to {b} (not checked here: kellect verify --key)",
+                self.seal_interval_s.unwrap_or(0.0),
+                self.seal_start.as_deref().unwrap_or("?"),
+                self.seals
+            )?,
+            (Some(id), None) => writeln!(f, "custody     sealing key {id}, but no seal in the segments given")?,
+            (None, _) => writeln!(f, "custody     not sealed")?,
         }
         Ok(())
     }

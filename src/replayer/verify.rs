@@ -1,6 +1,7 @@
 //! `kellect verify`: recomputes the hash chain of trace files (format version 2) and says,
 //! per segment, whether it is intact, cut where, or where it first fails; then whether the
-//! segments given follow each other. The chain logic is `format::verify_segment` and
+//! segments given follow each other; with a verification key, checks every seal with its
+//! own epoch's key (`format::check_seals`). The chain logic is `format::verify_segment` and
 //! `format::link_segments`; this module maps the files and shapes the report.
 
 use std::fmt;
@@ -12,7 +13,9 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::format::{self, LinkFinding, SegmentStatus, SegmentVerdict};
+use crate::format::{
+    self, EpochClock, KeyId, LinkFinding, SegmentStatus, SegmentVerdict, VerifyKey,
+};
 
 /// Exit status of `kellect verify` when every segment is intact and linked.
 pub const EXIT_INTACT: u8 = 0;
@@ -46,20 +49,56 @@ pub struct LinkReport {
 pub struct VerifyReport {
     pub files: Vec<FileVerdict>,
     pub links: Vec<LinkReport>,
+    /// The verification key the seals were checked with; `None`: seals were not checked
+    /// (each segment's `seal_state` is then `unverified` or `unsealed`).
+    pub key: Option<KeyReport>,
     /// `intact`, `cut` or `failed`.
     pub result: &'static str,
     pub exit_code: u8,
 }
 
-/// Maps and verifies every file (in parallel), then checks the links between them.
+/// The public half of a verification key, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub key_id: KeyId,
+    #[serde(flatten)]
+    pub clock: EpochClock,
+}
+
+/// Maps and verifies every file (in parallel), then checks the links between them; seals
+/// are reported as present but not checked.
 ///
 /// Errors: a file that cannot be opened or mapped. A file that is not a readable trace is
 /// not an error: its verdict says why it cannot be verified.
 pub fn verify_files(paths: &[PathBuf]) -> Result<VerifyReport> {
-    let files: Vec<FileVerdict> = paths
+    verify_files_keyed(paths, None)
+}
+
+/// [`verify_files`], then, with `key` (a verification key file from `kellect keygen`),
+/// checks every seal with the key of its own epoch against the current `CLOCK_REALTIME`.
+///
+/// Errors: as [`verify_files`]; a key file that cannot be read or is not a verification
+/// key.
+pub fn verify_files_keyed(paths: &[PathBuf], key: Option<&Path>) -> Result<VerifyReport> {
+    let key = key
+        .map(|path| {
+            VerifyKey::load(path).with_context(|| "cannot use the verification key".to_owned())
+        })
+        .transpose()?;
+    let mut files: Vec<FileVerdict> = paths
         .par_iter()
         .map(|path| verify_file(path))
         .collect::<Result<_>>()?;
+    if let Some(key) = &key {
+        let mut verdicts: Vec<SegmentVerdict> = files.iter().map(|f| f.verdict.clone()).collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        format::check_seals(&mut verdicts, key, now);
+        for (file, verdict) in files.iter_mut().zip(verdicts) {
+            file.verdict = verdict;
+        }
+    }
     let verdicts: Vec<SegmentVerdict> = files.iter().map(|f| f.verdict.clone()).collect();
     let name = |i: usize| {
         paths
@@ -88,6 +127,10 @@ pub fn verify_files(paths: &[PathBuf]) -> Result<VerifyReport> {
     Ok(VerifyReport {
         files,
         links,
+        key: key.map(|k| KeyReport {
+            key_id: k.key_id(),
+            clock: k.clock(),
+        }),
         result,
         exit_code,
     })
@@ -128,6 +171,14 @@ impl fmt::Display for VerifyReport {
         }
         for link in &self.links {
             writeln!(f, "{}", link.message)?;
+        }
+        if let Some(key) = &self.key {
+            writeln!(
+                f,
+                "seals checked with verification key {} (epochs of {} s)",
+                key.key_id,
+                key.clock.interval_ns as f64 / 1e9
+            )?;
         }
         let summary = match self.result {
             "intact" => "intact: every segment verifies and follows its predecessor",
