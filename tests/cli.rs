@@ -190,7 +190,14 @@ fn the_packaged_config_file_parses() {
         "/packaging/kellect.toml"
     ))
     .unwrap();
-    let key = regex_lite_key;
+    /// A line that sets a key: `name = value`, the name lowercase with dashes.
+    fn sets_a_key(line: &str) -> bool {
+        line.split_once(" = ").is_some_and(|(k, _)| {
+            let k = k.trim_end();
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+    }
+    let key = sets_a_key;
     let uncommented: String = shipped
         .lines()
         .map(|l| match l.strip_prefix("# ").filter(|rest| key(rest)) {
@@ -213,12 +220,4 @@ fn the_packaged_config_file_parses() {
             "{err}\n{text}"
         );
     }
-}
-
-/// A line that sets a key: `name = value`, the name lowercase with dashes.
-fn regex_lite_key(line: &str) -> bool {
-    line.split_once(" = ").is_some_and(|(k, _)| {
-        let k = k.trim_end();
-        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-    })
 }
