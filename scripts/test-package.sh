@@ -93,6 +93,20 @@ verify=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $u
 grep -qx 'ExecStart=/usr/bin/kellect record --config /etc/kellect/kellect.toml' "$unit" || fail "$unit: ExecStart"
 systemd-analyze security --offline=true "$unit" 2>/dev/null | tail -n 1
 
+# ExecStartPre moves a recording left by an earlier start aside (kept, never overwritten),
+# so that a restart can create trace.kz again. Run as systemd would ($$ -> $, %% -> %).
+pre=$(sed -n "s/^ExecStartPre=\/bin\/sh -c '\(.*\)'$/\1/p" "$unit" | sed 's/\$\$/$/g; s/%%/%/g')
+[ -n "$pre" ] || fail "$unit: no ExecStartPre"
+sh -c "$pre" || fail "ExecStartPre failed on an empty /var/lib/kellect"
+[ -z "$(ls -A /var/lib/kellect)" ] || fail "ExecStartPre made something in an empty /var/lib/kellect"
+echo left-over >/var/lib/kellect/trace.kz
+echo left-over >/var/lib/kellect/trace.1.kz
+sh -c "$pre" || fail "ExecStartPre failed"
+[ ! -e /var/lib/kellect/trace.kz ] || fail "ExecStartPre left trace.kz in place"
+moved=$(find /var/lib/kellect -path '/var/lib/kellect/previous-*/trace*.kz' | wc -l)
+[ "$moved" -eq 2 ] || fail "ExecStartPre moved $moved of 2 segments aside"
+rm -rf /var/lib/kellect/previous-*
+
 echo "== dpkg -r: the configuration and the traces directory stay"
 dpkg -r kellect
 [ ! -e /usr/bin/kellect ] || fail "/usr/bin/kellect is still there after dpkg -r"
