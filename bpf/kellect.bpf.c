@@ -272,6 +272,24 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Before 5.16, de_thread's task was signal->group_exit_task. */
+struct signal_struct___v515 {
+	struct task_struct *group_exit_task;
+};
+
+/* Whether `p` dies because another thread of its process is in exec (de_thread). */
+static __always_inline bool killed_by_exec(struct task_struct *p)
+{
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct task_struct *execer = NULL;
+
+	if (bpf_core_field_exists(sig->group_exec_task))
+		execer = BPF_CORE_READ(sig, group_exec_task);
+	else
+		execer = BPF_CORE_READ((struct signal_struct___v515 *)sig, group_exit_task);
+	return execer && execer != p;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -288,6 +306,8 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		flags |= EXIT_F_GROUP_DEAD;
 	if (BPF_CORE_READ(p, signal, flags) & 0x00000004 /* SIGNAL_GROUP_EXIT */)
 		flags |= EXIT_F_GROUP_EXIT;
+	else if (killed_by_exec(p))
+		flags |= EXIT_F_EXEC;
 
 	/* Stopped: no record, but the bookkeeping below still runs. */
 	if (!stopping) {

@@ -236,6 +236,9 @@ struct rec_exec {
 /* rec_exit.exit_flags */
 #define EXIT_F_GROUP_DEAD (1 << 0) /* the last thread of the process: the process ended */
 #define EXIT_F_GROUP_EXIT (1 << 1) /* ended by exit_group or a fatal signal (SIGNAL_GROUP_EXIT) */
+#define EXIT_F_EXEC (1 << 2) /* killed by another thread's exec (the kernel's de_thread): the
+			      * process lives on in the exec'ing thread, which takes the
+			      * leader's pid. Traces without it read as before. */
 
 /* REC_PROC_EXIT: hdr.syscall is KS_EXIT or KS_EXIT_GROUP when the task called one. */
 struct rec_exit {

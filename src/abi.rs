@@ -35,6 +35,9 @@ pub const REC_F_COMPAT: u16 = 1 << 4;
 pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
 /// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.
 pub const EXIT_F_GROUP_EXIT: u32 = 1 << 1;
+/// `rec_exit.exit_flags`: the task was killed by another thread's exec (the kernel's
+/// `de_thread`); the process lives on in the exec'ing thread.
+pub const EXIT_F_EXEC: u32 = 1 << 2;
 
 /// `enum rec_kind`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -72,6 +72,9 @@ pub enum Body {
         /// The last thread of the process ended.
         group_dead: bool,
         group_exit: bool,
+        /// Killed by another thread's exec (`EXIT_F_EXEC`): when it is the leader
+        /// (`tid == pid`), the process did not end: the exec'ing thread takes its pid.
+        by_exec: bool,
     },
     /// A syscall of the catalogue (boxed: much larger than the other bodies).
     Syscall(Box<Syscall>),
@@ -282,6 +285,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 code: r.exit_code.get(),
                 group_dead: flags & EXIT_F_GROUP_DEAD != 0,
                 group_exit: flags & EXIT_F_GROUP_EXIT != 0,
+                by_exec: flags & abi::EXIT_F_EXEC != 0,
             }
         }
         Record::Syscall { rec, tail } => {

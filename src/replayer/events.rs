@@ -57,6 +57,9 @@ pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType>
         Body::Fork { child_pid, .. } if *child_pid == event.common.pid => EventType::ProcessClone,
         Body::Fork { .. } => EventType::ProcessFork,
         Body::Exec { .. } => EventType::ProcessExec,
+        // The leader's task ends inside another thread's exec, but the process goes on
+        // under the same pid: the `process_exec` that follows is its event, no exit.
+        Body::Exit { by_exec: true, .. } if event.common.tid == event.common.pid => return None,
         Body::Exit { .. } => EventType::ProcessExit,
         Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.

@@ -848,6 +848,7 @@ mod tests {
                 code: 0,
                 group_dead: true,
                 group_exit: false,
+                by_exec: false,
             },
             ..read(ts + 7, 14)
         };
