@@ -1084,6 +1084,102 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- exec ---- */
 
+/* Per-CPU room to build an executable's path in: dentries first, then their names. */
+struct exe_scratch {
+	char path[2 * KL_PATH_MAX]; /* twice the path: room for the verifier's bounds */
+	__u64 dents[KL_EXE_DEPTH];
+	__u32 n;     /* dentries in dents, the file's first */
+	__u32 flags; /* EXE_F_* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_scratch);
+} exe_scratch SEC(".maps");
+
+/*
+ * Builds the path of the struct file at `file` in this CPU's exe_scratch (at most
+ * KL_PATH_MAX - 1 bytes, no NUL): its dentries up to their mount's root, across mounts up
+ * to the root of the mount tree. d_path is not callable from tracepoint programs, so the
+ * walk is done here, bounded by KL_EXE_DEPTH. Returns the length (0: none) and leaves
+ * EXE_F_* in scratch->flags.
+ *
+ * A global function: the verifier checks it once, on its own.
+ */
+__noinline int exe_path_walk(__u64 file)
+{
+	struct file *f = (struct file *)file;
+	__u32 zero = 0, n, pos = 0, i;
+	struct exe_scratch *s = bpf_map_lookup_elem(&exe_scratch, &zero);
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *mnt;
+
+	if (!s || !f)
+		return 0;
+	/* The counts live in the map, not in registers: the verifier then sees one state per
+	 * step of each loop instead of one per combination of counts. */
+	s->n = 0;
+	s->flags = EXE_F_TRUNC; /* cleared when the walk reaches a root */
+	d = BPF_CORE_READ(f, f_path.dentry);
+	vm = BPF_CORE_READ(f, f_path.mnt);
+	mnt = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	if (BPF_CORE_READ(vm, mnt_flags) & MNT_INTERNAL)
+		s->flags |= EXE_F_INTERNAL;
+	if (BPF_CORE_READ(d, d_inode, i_nlink) == 0)
+		s->flags |= EXE_F_DELETED;
+	for (i = 0; i < KL_EXE_DEPTH; i++) {
+		struct dentry *root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+		if (d == root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt) {
+				s->flags &= ~EXE_F_TRUNC;
+				break;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			continue;
+		}
+		n = s->n;
+		s->dents[n & (KL_EXE_DEPTH - 1)] = (__u64)d;
+		s->n = n + 1;
+		if (d == parent) {
+			/* A pseudo dentry (memfd, anonymous files): its own parent. */
+			s->flags = (s->flags & ~EXE_F_TRUNC) | EXE_F_INTERNAL;
+			break;
+		}
+		d = parent;
+	}
+	n = s->n;
+	if (n == 0) {
+		s->path[0] = '/';
+		return 1;
+	}
+	for (i = 0; i < KL_EXE_DEPTH && i < n; i++) {
+		const unsigned char *name;
+		long len;
+
+		if (pos > KL_PATH_MAX - KL_NAME_MAX - 1) {
+			s->flags |= EXE_F_TRUNC;
+			break;
+		}
+		s->path[pos & (KL_PATH_MAX - 1)] = '/';
+		pos++;
+		d = (struct dentry *)s->dents[(n - 1 - i) & (KL_EXE_DEPTH - 1)];
+		name = BPF_CORE_READ(d, d_name.name);
+		len = bpf_probe_read_kernel_str(&s->path[pos & (KL_PATH_MAX - 1)], KL_NAME_MAX,
+						name);
+		/* A mask the verifier can see: len - 1 is at most KL_NAME_MAX - 1. */
+		pos += (len > 1 ? len - 1 : 0) & (KL_NAME_MAX - 1);
+	}
+	return pos & (KL_PATH_MAX - 1);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -1099,7 +1195,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 
 	r = bpf_ringbuf_reserve(&events,
-				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode), 0);
+				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
+					KL_PATH_MAX,
+				0);
 	if (!r) {
 		count(REC_PROC_EXEC, true);
 		return 0;
@@ -1107,7 +1205,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	fill_hdr(&r->hdr, REC_PROC_EXEC, 0, ts);
 	r->old_pid = old_pid;
 	r->argc = BPF_CORE_READ(bprm, argc);
-	r->_pad = 0;
+	r->exe_len = 0;
+	r->exe_flags = 0;
 
 	filename = BPF_CORE_READ(bprm, filename);
 	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_PATH_MAX, filename);
@@ -1137,17 +1236,36 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		struct kl_inode ino = {};
 		__u32 off = flen + args;
 
+		struct file *exe = BPF_CORE_READ(bprm, file);
+		__u16 exe_flags = 0;
+
 		/* For a #! script, bprm->file is the interpreter while filename is the script:
 		 * the inode is only the filename's when no interpreter stepped in. */
-		if (BPF_CORE_READ(bprm, interp) == filename &&
-		    read_inode(BPF_CORE_READ(bprm, file), &ino) &&
+		if (BPF_CORE_READ(bprm, interp) != filename)
+			exe_flags |= EXE_F_INTERP;
+		if (!(exe_flags & EXE_F_INTERP) && read_inode(exe, &ino) &&
 		    bpf_probe_read_kernel((char *)(r + 1) + (off & (2 * KL_PATH_MAX - 1)),
 					  sizeof(ino), &ino) == 0) {
 			flags |= REC_F_INODE;
-			r->hdr.len = sizeof(*r) + off + sizeof(ino);
-		} else {
-			r->hdr.len = sizeof(*r) + off;
+			off += sizeof(ino);
 		}
+		if (off > KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino))
+			off = KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino);
+		/* The file exec ran, by its real path (not /dev/fd/N, not the script). */
+		{
+			__u32 zero = 0, elen = exe_path_walk((__u64)exe);
+			struct exe_scratch *es = bpf_map_lookup_elem(&exe_scratch, &zero);
+
+			elen &= KL_PATH_MAX - 1;
+			if (es && elen > 0 &&
+			    bpf_probe_read_kernel((char *)(r + 1) + off, elen, es->path) == 0) {
+				r->exe_len = elen;
+				exe_flags |= es->flags;
+				off += elen;
+			}
+		}
+		r->exe_flags = exe_flags;
+		r->hdr.len = sizeof(*r) + off;
 	}
 	r->hdr.flags = flags;
 	{

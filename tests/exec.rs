@@ -121,4 +121,107 @@ mod live {
         assert_eq!(exit["syscall"], "exit_group", "{exit}");
         assert_eq!(exit["exit_code"], 0);
     }
+
+    /// The `process_exec` events of the workload's process after its own start.
+    fn execs(evs: &[Value]) -> Vec<&Value> {
+        evs.iter()
+            .filter(|e| e["event_type"] == "process_exec")
+            .skip(1)
+            .collect()
+    }
+
+    /// The real path of /bin/echo on this machine (/usr/bin/echo on merged-/usr systems).
+    fn echo_path() -> String {
+        std::fs::canonicalize("/bin/echo")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Input 3: `execveat(fd, "", …, AT_EMPTY_PATH)` of /bin/echo: `filename` is the
+    /// kernel's `/dev/fd/3`, `exe_path` the real file.
+    #[test]
+    fn exec_through_an_fd_names_the_real_file() {
+        if !live() {
+            return;
+        }
+        let w = Workload::build();
+        let evs = w.record("fd", &["fd"]);
+        let execs = execs(&evs);
+        assert_eq!(execs.len(), 1, "{execs:#?}");
+        let e = execs[0];
+        assert_eq!(e["syscall"], "execveat", "{e}");
+        assert_eq!(e["filename"], "/dev/fd/3", "{e}");
+        assert_eq!(e["exe_path"], echo_path().as_str(), "{e}");
+        assert_eq!(e["argv"], serde_json::json!(["echo", "via-fd"]));
+        for absent in [
+            "exe_memfd",
+            "exe_deleted",
+            "exe_interpreter",
+            "exe_path_truncated",
+        ] {
+            assert!(e.get(absent).is_none(), "{absent} in {e}");
+        }
+        // The workload's own exec names its real path too.
+        let own = evs
+            .iter()
+            .find(|e| e["event_type"] == "process_exec")
+            .unwrap();
+        let exe = std::fs::canonicalize(w.path("exec")).unwrap();
+        assert_eq!(own["exe_path"], exe.to_str().unwrap(), "{own}");
+    }
+
+    /// Input 3: a memfd_create("evil") copy of /bin/echo executed through its fd is
+    /// `memfd:evil`, from memory, with no links.
+    #[test]
+    fn exec_of_a_memfd_says_memfd() {
+        if !live() {
+            return;
+        }
+        let w = Workload::build();
+        let evs = w.record("memfd", &["memfd"]);
+        let execs = execs(&evs);
+        assert_eq!(execs.len(), 1, "{execs:#?}");
+        let e = execs[0];
+        assert_eq!(e["filename"], "/dev/fd/4", "{e}");
+        assert_eq!(e["exe_path"], "memfd:evil", "{e}");
+        assert_eq!(e["exe_memfd"], true, "{e}");
+        assert_eq!(e["exe_deleted"], true, "{e}");
+        assert_eq!(e["argv"], serde_json::json!(["evil", "from-memory"]));
+    }
+
+    /// Input 8: `./myscript.sh arg1` of a `#!/bin/sh` script: the script is `filename`,
+    /// the interpreter the kernel ran is `exe_path`, marked `exe_interpreter`.
+    #[test]
+    fn exec_of_a_script_names_script_and_interpreter() {
+        if !live() {
+            return;
+        }
+        let w = Workload::build();
+        std::fs::write(w.path("myscript.sh"), "#!/bin/sh\nexit 0\n").unwrap();
+        let status = Command::new("chmod")
+            .arg("755")
+            .arg(w.path("myscript.sh"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let evs = w.record("script", &["script", "./myscript.sh"]);
+        let execs = execs(&evs);
+        assert_eq!(execs.len(), 1, "{execs:#?}");
+        let e = execs[0];
+        let script = std::fs::canonicalize(w.path("myscript.sh")).unwrap();
+        assert_eq!(e["filename"], script.to_str().unwrap(), "{e}");
+        assert_eq!(e["filename_arg"], "./myscript.sh", "{e}");
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(e["exe_path"], sh.to_str().unwrap(), "{e}");
+        assert_eq!(e["exe_interpreter"], true, "{e}");
+        // The kernel's argument list: the interpreter's, then the script and arg1.
+        assert_eq!(
+            e["argv"],
+            serde_json::json!(["/bin/sh", "./myscript.sh", "arg1"]),
+            "{e}"
+        );
+        assert_eq!(e["argc"], 3, "{e}");
+    }
 }

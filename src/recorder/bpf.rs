@@ -236,7 +236,15 @@ mod tests {
         same!(
             ExecRecord,
             types::rec_exec,
-            [hdr, old_pid, argc, filename_len, args_len, _pad]
+            [
+                hdr,
+                old_pid,
+                argc,
+                filename_len,
+                args_len,
+                exe_len,
+                exe_flags
+            ]
         );
         same!(ExitRecord, types::rec_exit, [hdr, exit_code, exit_flags]);
         same!(KindStats, types::kind_stats, [emitted, dropped]);

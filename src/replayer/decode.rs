@@ -65,6 +65,12 @@ pub enum Body {
         argv_truncated: bool,
         /// The executable's inode.
         inode: Option<InodeAttrs>,
+        /// The real path of the file the kernel executed (`bprm->file`, walked up its
+        /// dentries and mounts at record time): for a `#!` script its interpreter, for a
+        /// memfd `/memfd:NAME`. `None` in traces recorded before it was captured.
+        exe_path: Option<String>,
+        /// `abi::EXE_F_*` of `exe_path`.
+        exe_flags: u16,
     },
     Exit {
         /// The wait status: `(status << 8) | termsig | 0x80 if core dumped`.
@@ -219,6 +225,16 @@ pub struct Event {
 /// The most arguments an exec event shows.
 pub const ARGV_SHOWN: usize = 16;
 
+/// How an exec's real executable path (`Body::Exec::exe_path`) is named: a memfd
+/// (`/memfd:NAME` on no mounted filesystem, `EXE_F_INTERNAL`) as `memfd:NAME`, as
+/// /proc/PID/exe names it, and `true`; any other path as it is, and `false`.
+pub fn exe_name(exe_path: &str, exe_flags: u16) -> (String, bool) {
+    match exe_path.strip_prefix("/memfd:") {
+        Some(name) if exe_flags & abi::EXE_F_INTERNAL != 0 => (format!("memfd:{name}"), true),
+        _ => (exe_path.to_owned(), false),
+    }
+}
+
 /// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -260,6 +276,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             filename,
             args,
             inode,
+            exe_path,
         } => {
             let flags = rec.hdr.flags.get();
             let argc = rec.argc.get();
@@ -277,6 +294,8 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 argv: parts[..shown].iter().map(|p| text(p)).collect(),
                 argv_truncated: flags & abi::REC_F_TRUNC1 != 0 || (shown as u64) < argc as u64,
                 inode: *inode,
+                exe_path: (!exe_path.is_empty()).then(|| text(exe_path)),
+                exe_flags: rec.exe_flags.get(),
             }
         }
         Record::Exit(r) => {

@@ -5,9 +5,10 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{exe_name, Body, Event, Filled, SockAddr, Syscall};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
+use crate::abi;
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 
 pub use crate::syscalls::EventType;
@@ -168,6 +169,8 @@ impl Serialize for EventView<'_> {
                 filename_truncated,
                 argv,
                 argv_truncated,
+                exe_path,
+                exe_flags,
                 ..
             } => {
                 m.serialize_entry("ret", &0)?;
@@ -187,6 +190,9 @@ impl Serialize for EventView<'_> {
                     m.serialize_entry("argv_truncated", &true)?;
                 }
                 m.serialize_entry("old_pid", old_pid)?;
+                if let Some(exe) = exe_path {
+                    exe_fields::<S>(&mut m, exe, *exe_flags)?;
+                }
             }
             Body::Exit { code, .. } => {
                 let signal = (code & 0x7f) as u64;
@@ -404,6 +410,31 @@ fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
         m.serialize_entry("local_port", &i.lport.get())?;
         m.serialize_entry("remote_addr", &ip(&i.raddr))?;
         m.serialize_entry("remote_port", &i.rport.get())?;
+    }
+    Ok(())
+}
+
+/// The fields of the file an exec ran: `exe_path` (a memfd as `memfd:NAME` with
+/// `exe_memfd`), `exe_deleted`, `exe_path_truncated`, `exe_interpreter` (the path is the
+/// interpreter a `#!` script or binfmt_misc named).
+fn exe_fields<S: Serializer>(
+    m: &mut S::SerializeMap,
+    exe: &str,
+    flags: u16,
+) -> Result<(), S::Error> {
+    let (name, memfd) = exe_name(exe, flags);
+    m.serialize_entry("exe_path", &name)?;
+    if memfd {
+        m.serialize_entry("exe_memfd", &true)?;
+    }
+    if flags & abi::EXE_F_DELETED != 0 {
+        m.serialize_entry("exe_deleted", &true)?;
+    }
+    if flags & abi::EXE_F_TRUNC != 0 {
+        m.serialize_entry("exe_path_truncated", &true)?;
+    }
+    if flags & abi::EXE_F_INTERP != 0 {
+        m.serialize_entry("exe_interpreter", &true)?;
     }
     Ok(())
 }

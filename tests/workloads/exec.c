@@ -2,8 +2,8 @@
  * Exec workload for tests/live.rs and fixtures/exec.kz (issue 9, inputs 3, 7 and 8).
  * Usage: exec MODE [ARG]
  *   fd       open("/bin/echo") and execveat(fd, "", ["echo", "via-fd"], AT_EMPTY_PATH)
- *   memfd    copy /bin/echo into memfd_create("evil", MFD_CLOEXEC? no: 0) and execveat it
- *            with AT_EMPTY_PATH: argv ["evil", "from-memory"]
+ *   memfd    copy /bin/echo into memfd_create("evil", 0) and execveat it with
+ *            AT_EMPTY_PATH: argv ["evil", "from-memory"]
  *   thread   a second thread calls execv("/bin/echo", ["echo", "from-thread"])
  *   script   execv(ARG, [ARG, "arg1"]): ARG is a #! script
  */
