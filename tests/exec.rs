@@ -2,6 +2,145 @@
 //! through an fd, from a memfd, from a non-leader thread, and a `#!` script. Live
 //! recordings with real BPF (root), and fixtures/exec.kz replayed without root.
 
+use serde_json::{json, Value};
+
+use crate::util::{assert_same_text, events, fixture, run_ok};
+
+/// fixtures/exec.kz replays to its expected events and records, byte for byte.
+#[test]
+fn exec_fixture_replays_byte_for_byte() {
+    let trace = fixture("exec.kz");
+    let trace = trace.to_str().unwrap();
+    let got = run_ok(&["replay", trace, "--view", "events", "-o", "json-min"]).stdout;
+    let expected = std::fs::read_to_string(fixture("exec.events.json")).unwrap();
+    assert_same_text(
+        &expected,
+        &String::from_utf8(got).unwrap(),
+        "fixtures/exec.events.json",
+    );
+    let got = run_ok(&["replay", trace, "-o", "json-min"]).stdout;
+    let expected = std::fs::read_to_string(fixture("exec.json")).unwrap();
+    assert_same_text(
+        &expected,
+        &String::from_utf8(got).unwrap(),
+        "fixtures/exec.json",
+    );
+}
+
+/// The process events of fixtures/exec.kz, with the values the kernel used: the fd, the
+/// memfd, the thread and the script execs (see fixtures/regenerate.sh).
+#[test]
+fn exec_fixture_names_what_ran() {
+    let evs = events(&fixture("exec.kz"));
+    let procs: Vec<&Value> = evs
+        .iter()
+        .filter(|e| {
+            let t = e["event_type"].as_str().unwrap_or("");
+            matches!(
+                t,
+                "process_exec" | "process_exit" | "process_fork" | "process_clone"
+            )
+        })
+        .collect();
+    // The workload's directory, from its first exec of ./exec.
+    let dir = procs[2]["filename"]
+        .as_str()
+        .unwrap()
+        .strip_suffix("/exec")
+        .unwrap()
+        .to_owned();
+    let exec = |e: &Value| {
+        json!([
+            e["filename"],
+            e["exe_path"],
+            e["argv"],
+            e.get("exe_memfd").is_some(),
+            e.get("exe_deleted").is_some(),
+            e.get("exe_interpreter").is_some()
+        ])
+    };
+    let shape: Vec<&str> = procs
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "process_exec", // /bin/sh -c
+            "process_fork",
+            "process_exec", // ./exec fd
+            "process_exec",
+            "process_exit",
+            "process_fork",
+            "process_exec", // ./exec memfd
+            "process_exec",
+            "process_exit",
+            "process_fork",
+            "process_exec", // ./exec thread: no exit of the process before its exec
+            "process_clone",
+            "process_exec",
+            "process_exit",
+            "process_fork",
+            "process_exec", // ./exec script ./myscript.sh
+            "process_exec",
+            "process_exit",
+            "process_exit",
+        ],
+        "{procs:#?}"
+    );
+    let own = format!("{dir}/exec");
+    assert_eq!(exec(procs[2])[1], json!(own));
+    assert_eq!(
+        exec(procs[3]),
+        json!([
+            "/dev/fd/3",
+            "/usr/bin/echo",
+            ["echo", "via-fd"],
+            false,
+            false,
+            false
+        ])
+    );
+    assert_eq!(procs[3]["syscall"], "execveat");
+    assert_eq!(
+        exec(procs[7]),
+        json!([
+            "/dev/fd/4",
+            "memfd:evil",
+            ["evil", "from-memory"],
+            true,
+            true,
+            false
+        ])
+    );
+    assert_eq!(
+        exec(procs[12]),
+        json!([
+            "/bin/echo",
+            "/usr/bin/echo",
+            ["echo", "from-thread"],
+            false,
+            false,
+            false
+        ])
+    );
+    // The thread that called execv took the process's pid.
+    assert_eq!(procs[12]["old_pid"], procs[11]["child_tid"]);
+    assert_eq!(procs[12]["pid"], procs[10]["pid"]);
+    assert_eq!(procs[13]["pid"], procs[10]["pid"]);
+    assert_eq!(
+        exec(procs[16]),
+        json!([
+            format!("{dir}/myscript.sh"),
+            "/usr/bin/dash",
+            ["/bin/sh", "./myscript.sh", "arg1"],
+            false,
+            false,
+            true
+        ])
+    );
+}
+
 #[cfg(feature = "record")]
 mod live {
     use std::path::{Path, PathBuf};
