@@ -78,7 +78,9 @@ enum ksys {
 	/* permission */
 	KS_SETUID = 74, KS_SETREUID = 75, KS_SETRESUID = 76,
 	KS_SETGID = 77, KS_SETREGID = 78, KS_SETRESGID = 79,
-	KS_MAX = 80,
+	/* file, beyond the first catalogue */
+	KS_MEMFD_CREATE = 80,
+	KS_MAX = 81,
 };
 
 /* Event groups (sc_desc.group), selected with `kellect record -e`. */

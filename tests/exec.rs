@@ -113,6 +113,25 @@ fn exec_fixture_names_what_ran() {
             false
         ])
     );
+    // memfd_create, recorded: the fd the exec went through.
+    let memfds: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["event_type"] == "file_memfd")
+        .collect();
+    assert_eq!(memfds.len(), 1, "{memfds:#?}");
+    let m = memfds[0];
+    assert_eq!(
+        json!([
+            m["syscall"],
+            m["name"],
+            m["flags"],
+            m["fd"],
+            m["ret"],
+            m["pid"]
+        ]),
+        json!(["memfd_create", "evil", 0, 4, 4, procs[7]["pid"]])
+    );
+    assert!(m["timestamp"].as_u64() < procs[7]["timestamp"].as_u64());
     assert_eq!(
         exec(procs[12]),
         json!([
@@ -328,6 +347,16 @@ mod live {
         assert_eq!(e["exe_memfd"], true, "{e}");
         assert_eq!(e["exe_deleted"], true, "{e}");
         assert_eq!(e["argv"], serde_json::json!(["evil", "from-memory"]));
+        // memfd_create itself: its name, flags and the fd returned.
+        let m = evs
+            .iter()
+            .find(|e| e["event_type"] == "file_memfd")
+            .expect("a file_memfd event");
+        assert_eq!(m["syscall"], "memfd_create", "{m}");
+        assert_eq!(m["name"], "evil", "{m}");
+        assert_eq!(m["flags"], 0, "{m}");
+        assert_eq!(m["fd"], 4, "{m}");
+        assert!(m["ino"].as_u64().is_some(), "{m}");
     }
 
     /// Input 8: `./myscript.sh arg1` of a `#!/bin/sh` script: the script is `filename`,

@@ -400,6 +400,7 @@ mod tests {
             (types::ksys::KS_SETGID.0, Ksys::Setgid),
             (types::ksys::KS_SETREGID.0, Ksys::Setregid),
             (types::ksys::KS_SETRESGID.0, Ksys::Setresgid),
+            (types::ksys::KS_MEMFD_CREATE.0, Ksys::MemfdCreate),
         ];
         assert_eq!(ksys.len(), Ksys::ALL.len());
         for (theirs, ours) in ksys {

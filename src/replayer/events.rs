@@ -14,8 +14,8 @@ use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 pub use crate::syscalls::EventType;
 
 /// The names of every event type of the catalogue, by group ([`EventType::ALL`]'s).
-pub const EVENT_TYPES: [&str; 38] = {
-    let mut names = [""; 38];
+pub const EVENT_TYPES: [&str; 39] = {
+    let mut names = [""; 39];
     let mut i = 0;
     while i < names.len() {
         names[i] = EventType::ALL[i].name();
