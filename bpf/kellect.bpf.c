@@ -121,6 +121,60 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
+/* Per-CPU room to build an executable's path in: dentries first, then their names. */
+struct exe_scratch {
+	char path[2 * KL_PATH_MAX]; /* twice the path: room for the verifier's bounds */
+	__u64 dents[KL_EXE_DEPTH];
+	__u32 n;     /* dentries in dents, the file's first */
+	__u32 flags; /* EXE_F_* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_scratch);
+} exe_scratch SEC(".maps");
+
+/*
+ * The caller's argv[0] of an exec in progress, by tid: read at entry, while the caller's
+ * memory is still there, because a #! script's exec replaces it with the interpreter's
+ * name. on_exec takes it (and deletes it) when an interpreter stepped in.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, char[KL_ARGV0_MAX]);
+} exec_argv0 SEC(".maps");
+
+/*
+ * Keeps argv[0] of the argument array at `argv` (32-bit pointers when `compat`) for the
+ * exec of thread `tid`. A global function: the verifier checks it once, on its own.
+ */
+__noinline int save_argv0(__u32 tid, __u64 argv, __u32 compat)
+{
+	__u32 zero = 0;
+	struct exe_scratch *s = bpf_map_lookup_elem(&exe_scratch, &zero);
+	__u64 arg0 = 0;
+
+	if (!s)
+		return 0;
+	if (compat) {
+		__u32 a = 0;
+
+		bpf_probe_read_user(&a, sizeof(a), (const void *)argv);
+		arg0 = a;
+	} else {
+		bpf_probe_read_user(&arg0, sizeof(arg0), (const void *)argv);
+	}
+	s->path[0] = 0;
+	if (arg0)
+		bpf_probe_read_user_str(s->path, KL_ARGV0_MAX, (const void *)arg0);
+	bpf_map_update_elem(&exec_argv0, &tid, s->path, BPF_ANY);
+	return 0;
+}
+
 /* Ports whose payloads are captured: key (IPPROTO << 16) | port, value APP_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -747,6 +801,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	tid = (__u32)pid_tgid;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		count(REC_SYSCALL, true);
+	if (p.ksys == KS_EXECVE || p.ksys == KS_EXECVEAT)
+		save_argv0(tid, p.ksys == KS_EXECVE ? p.args[1] : p.args[2], p.compat);
 	if (target_mode && p.ksys == KS_CONNECT) {
 		/* The connection's first state changes happen inside connect: mark the
 		 * socket as the target's before they do. */
@@ -1084,20 +1140,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- exec ---- */
 
-/* Per-CPU room to build an executable's path in: dentries first, then their names. */
-struct exe_scratch {
-	char path[2 * KL_PATH_MAX]; /* twice the path: room for the verifier's bounds */
-	__u64 dents[KL_EXE_DEPTH];
-	__u32 n;     /* dentries in dents, the file's first */
-	__u32 flags; /* EXE_F_* */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exe_scratch);
-} exe_scratch SEC(".maps");
 
 /*
  * Builds the path of the struct file at `file` in this CPU's exe_scratch (at most
@@ -1196,7 +1238,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	r = bpf_ringbuf_reserve(&events,
 				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
-					KL_PATH_MAX,
+					KL_PATH_MAX + KL_ARGV0_MAX,
 				0);
 	if (!r) {
 		count(REC_PROC_EXEC, true);
@@ -1263,6 +1305,25 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				exe_flags |= es->flags;
 				off += elen;
 			}
+		}
+		/* A #! script: the caller's argv[0], which the kernel replaced, ends the tail. */
+		{
+			__u32 tid = old_pid;
+			char *argv0 = bpf_map_lookup_elem(&exec_argv0, &tid);
+
+			if (off > KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX)
+				off = KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX;
+			if (argv0 && (exe_flags & EXE_F_INTERP)) {
+				long n0 = bpf_probe_read_kernel_str((char *)(r + 1) + off,
+								    KL_ARGV0_MAX, argv0);
+
+				if (n0 > 0) {
+					exe_flags |= EXE_F_ARGV0;
+					off += (n0 - 1) & (KL_ARGV0_MAX - 1);
+				}
+			}
+			if (argv0)
+				bpf_map_delete_elem(&exec_argv0, &tid);
 		}
 		r->exe_flags = exe_flags;
 		r->hdr.len = sizeof(*r) + off;

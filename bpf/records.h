@@ -234,7 +234,7 @@ struct rec_exec {
 	__u16 exe_len;	    /* bytes of exe_path in the tail (0: not captured, traces before it) */
 	__u16 exe_flags;    /* EXE_F_* */
 	/* tail: char filename[filename_len]; char args[args_len]; [struct kl_inode];
-	 * char exe_path[exe_len] */
+	 * char exe_path[exe_len]; [char argv0[...]: the rest, with EXE_F_ARGV0] */
 };
 
 /*
@@ -250,6 +250,10 @@ struct rec_exec {
 				 * or a pseudo dentry (memfd_create: exe_path "/memfd:NAME") */
 #define EXE_F_INTERP (1 << 3)	/* a binfmt handler (#! script, binfmt_misc) put an interpreter
 				 * in: exe_path is the interpreter, filename the script */
+#define EXE_F_ARGV0 (1 << 4)	/* with EXE_F_INTERP: the rest of the record, after exe_path, is
+				 * the caller's argv[0] (at most KL_ARGV0_MAX - 1 bytes, read at
+				 * the exec's entry), which the kernel replaced */
+#define KL_ARGV0_MAX 256
 
 /* rec_exit.exit_flags */
 #define EXIT_F_GROUP_DEAD (1 << 0) /* the last thread of the process: the process ended */

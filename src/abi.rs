@@ -144,6 +144,9 @@ pub const EXE_F_INTERNAL: u16 = 1 << 2;
 /// `rec_exec.exe_flags`: a binfmt handler (`#!` script, binfmt_misc) put an interpreter in:
 /// the exe path is the interpreter's, the filename the script's.
 pub const EXE_F_INTERP: u16 = 1 << 3;
+/// `rec_exec.exe_flags`: with [`EXE_F_INTERP`], the rest of the record after the exe path
+/// is the caller's `argv[0]` (at most 255 bytes), which the kernel replaced.
+pub const EXE_F_ARGV0: u16 = 1 << 4;
 
 /// `struct rec_exit`, 64 bytes.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -343,6 +346,8 @@ pub enum Record<'a> {
         inode: Option<InodeAttrs>,
         /// The executed file's real path (`exe_len` bytes; empty when not captured).
         exe_path: &'a [u8],
+        /// The caller's `argv[0]` of a `#!` script's exec (`EXE_F_ARGV0`: the rest).
+        argv0: Option<&'a [u8]>,
     },
     Exit(ExitRecord),
     Syscall {
@@ -465,12 +470,14 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                 tail: tail.len() - rest.len() + elen,
                 len,
             })?;
+            let argv0 = (rec.exe_flags.get() & EXE_F_ARGV0 != 0).then(|| &rest[elen..]);
             Record::Exec {
                 rec,
                 filename: &tail[..flen],
                 args: &tail[flen..flen + alen],
                 inode,
                 exe_path,
+                argv0,
             }
         }
         RecordKind::Exit => {

@@ -158,6 +158,8 @@ fn exec_fixture_names_what_ran() {
             true
         ])
     );
+    // The caller's own argument list: its argv[0] ("innocent"), then arg1.
+    assert_eq!(procs[16]["caller_argv"], json!(["innocent", "arg1"]));
 }
 
 #[cfg(feature = "record")]
@@ -359,8 +361,9 @@ mod live {
         assert!(m["ino"].as_u64().is_some(), "{m}");
     }
 
-    /// Input 8: `./myscript.sh arg1` of a `#!/bin/sh` script: the script is `filename`,
-    /// the interpreter the kernel ran is `exe_path`, marked `exe_interpreter`.
+    /// Input 8: `./myscript.sh arg1` of a `#!/bin/sh` script, with argv[0] "innocent": the
+    /// script is `filename`, the interpreter the kernel ran is `exe_path`, marked
+    /// `exe_interpreter`; `argv` is the kernel's, `caller_argv` the caller's.
     #[test]
     fn exec_of_a_script_names_script_and_interpreter() {
         if !live() {
@@ -391,5 +394,11 @@ mod live {
             "{e}"
         );
         assert_eq!(e["argc"], 3, "{e}");
+        // What the caller passed: its own argv[0], read at the exec's entry, and arg1.
+        assert_eq!(
+            e["caller_argv"],
+            serde_json::json!(["innocent", "arg1"]),
+            "{e}"
+        );
     }
 }

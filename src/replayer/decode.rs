@@ -71,6 +71,9 @@ pub enum Body {
         exe_path: Option<String>,
         /// `abi::EXE_F_*` of `exe_path`.
         exe_flags: u16,
+        /// For a `#!` script: the `argv[0]` the caller passed (read at the exec's entry),
+        /// which the kernel replaced with the interpreter's arguments.
+        caller_argv0: Option<String>,
     },
     Exit {
         /// The wait status: `(status << 8) | termsig | 0x80 if core dumped`.
@@ -235,6 +238,17 @@ pub fn exe_name(exe_path: &str, exe_flags: u16) -> (String, bool) {
     }
 }
 
+/// The argument list a `#!` script's caller passed: its own `argv[0]`, then what follows
+/// the script's name in the kernel's rewritten list (`[interpreter, optional argument,
+/// script, caller's argv[1..]]`). `None` when the script's name (`filename`, as the
+/// caller gave it) is not where binfmt_script puts it.
+pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<String>> {
+    let at = argv.iter().take(3).skip(1).position(|a| a == filename)? + 1;
+    let mut out = vec![argv0.to_owned()];
+    out.extend(argv.get(at + 1..).unwrap_or_default().iter().cloned());
+    Some(out)
+}
+
 /// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -277,6 +291,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             args,
             inode,
             exe_path,
+            argv0,
         } => {
             let flags = rec.hdr.flags.get();
             let argc = rec.argc.get();
@@ -296,6 +311,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 inode: *inode,
                 exe_path: (!exe_path.is_empty()).then(|| text(exe_path)),
                 exe_flags: rec.exe_flags.get(),
+                caller_argv0: argv0.map(text),
             }
         }
         Record::Exit(r) => {
@@ -361,4 +377,32 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
         },
     };
     Event { common, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caller_argv;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn caller_argv_undoes_binfmt_script() {
+        let argv = strings(&["/bin/sh", "./s.sh", "arg1", "arg2"]);
+        assert_eq!(
+            caller_argv(&argv, "./s.sh", "innocent"),
+            Some(strings(&["innocent", "arg1", "arg2"]))
+        );
+        // An interpreter argument (`#!/usr/bin/env python3`) comes before the script.
+        let argv = strings(&["/usr/bin/env", "python3", "./s.py"]);
+        assert_eq!(
+            caller_argv(&argv, "./s.py", "s.py"),
+            Some(strings(&["s.py"]))
+        );
+        // The script's name is not where binfmt_script puts it: nothing is made up.
+        let argv = strings(&["/bin/sh", "-x", "-e", "./s.sh"]);
+        assert_eq!(caller_argv(&argv, "./s.sh", "x"), None);
+        assert_eq!(caller_argv(&[], "./s.sh", "x"), None);
+    }
 }

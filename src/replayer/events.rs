@@ -5,7 +5,7 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{exe_name, Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
 use crate::abi;
@@ -171,6 +171,7 @@ impl Serialize for EventView<'_> {
                 argv_truncated,
                 exe_path,
                 exe_flags,
+                caller_argv0,
                 ..
             } => {
                 m.serialize_entry("ret", &0)?;
@@ -192,6 +193,12 @@ impl Serialize for EventView<'_> {
                 m.serialize_entry("old_pid", old_pid)?;
                 if let Some(exe) = exe_path {
                     exe_fields::<S>(&mut m, exe, *exe_flags)?;
+                }
+                if let Some(argv0) = caller_argv0 {
+                    match caller_argv(argv, filename, argv0) {
+                        Some(list) => m.serialize_entry("caller_argv", &list)?,
+                        None => m.serialize_entry("caller_argv0", argv0)?,
+                    }
                 }
             }
             Body::Exit { code, .. } => {

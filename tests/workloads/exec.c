@@ -5,7 +5,8 @@
  *   memfd    copy /bin/echo into memfd_create("evil", 0) and execveat it with
  *            AT_EMPTY_PATH: argv ["evil", "from-memory"]
  *   thread   a second thread calls execv("/bin/echo", ["echo", "from-thread"])
- *   script   execv(ARG, [ARG, "arg1"]): ARG is a #! script
+ *   script   execv(ARG, ["innocent", "arg1"]): ARG is a #! script; its argv[0] is not its
+ *            name, as a caller may choose
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 		pthread_join(t, NULL);
 		return 98; /* not reached: the exec replaces the process */
 	} else if (!strcmp(argv[1], "script") && argc > 2) {
-		char *args[] = {argv[2], "arg1", NULL};
+		char *args[] = {"innocent", "arg1", NULL};
 
 		execv(argv[2], args);
 		die("execv");
