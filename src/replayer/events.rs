@@ -1,6 +1,7 @@
-//! The events view: one JSON object per kernel event, named after Kellect's catalogue of
-//! 38 event types. Common fields first in a fixed order, then the event's own fields;
-//! raw numbers (flags, modes, prot, families, signals) come with symbolic siblings.
+//! The events view: one JSON object per kernel event, named after the catalogue (Kellect's
+//! 38 event types and those added since). Common fields first in a fixed order, then the
+//! event's own fields; raw numbers (flags, modes, prot, families, signals) come with
+//! symbolic siblings.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
