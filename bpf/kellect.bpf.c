@@ -121,6 +121,60 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
+/* Per-CPU room to build an executable's path in: dentries first, then their names. */
+struct exe_scratch {
+	char path[2 * KL_PATH_MAX]; /* twice the path: room for the verifier's bounds */
+	__u64 dents[KL_EXE_DEPTH];
+	__u32 n;     /* dentries in dents, the file's first */
+	__u32 flags; /* EXE_F_* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_scratch);
+} exe_scratch SEC(".maps");
+
+/*
+ * The caller's argv[0] of an exec in progress, by tid: read at entry, while the caller's
+ * memory is still there, because a #! script's exec replaces it with the interpreter's
+ * name. on_exec takes it (and deletes it) when an interpreter stepped in.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, char[KL_ARGV0_MAX]);
+} exec_argv0 SEC(".maps");
+
+/*
+ * Keeps argv[0] of the argument array at `argv` (32-bit pointers when `compat`) for the
+ * exec of thread `tid`. A global function: the verifier checks it once, on its own.
+ */
+__noinline int save_argv0(__u32 tid, __u64 argv, __u32 compat)
+{
+	__u32 zero = 0;
+	struct exe_scratch *s = bpf_map_lookup_elem(&exe_scratch, &zero);
+	__u64 arg0 = 0;
+
+	if (!s)
+		return 0;
+	if (compat) {
+		__u32 a = 0;
+
+		bpf_probe_read_user(&a, sizeof(a), (const void *)argv);
+		arg0 = a;
+	} else {
+		bpf_probe_read_user(&arg0, sizeof(arg0), (const void *)argv);
+	}
+	s->path[0] = 0;
+	if (arg0)
+		bpf_probe_read_user_str(s->path, KL_ARGV0_MAX, (const void *)arg0);
+	bpf_map_update_elem(&exec_argv0, &tid, s->path, BPF_ANY);
+	return 0;
+}
+
 /* Ports whose payloads are captured: key (IPPROTO << 16) | port, value APP_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -272,6 +326,24 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Before 5.16, de_thread's task was signal->group_exit_task. */
+struct signal_struct___v515 {
+	struct task_struct *group_exit_task;
+};
+
+/* Whether `p` dies because another thread of its process is in exec (de_thread). */
+static __always_inline bool killed_by_exec(struct task_struct *p)
+{
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct task_struct *execer = NULL;
+
+	if (bpf_core_field_exists(sig->group_exec_task))
+		execer = BPF_CORE_READ(sig, group_exec_task);
+	else
+		execer = BPF_CORE_READ((struct signal_struct___v515 *)sig, group_exit_task);
+	return execer && execer != p;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -288,6 +360,8 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		flags |= EXIT_F_GROUP_DEAD;
 	if (BPF_CORE_READ(p, signal, flags) & 0x00000004 /* SIGNAL_GROUP_EXIT */)
 		flags |= EXIT_F_GROUP_EXIT;
+	else if (killed_by_exec(p))
+		flags |= EXIT_F_EXEC;
 
 	/* Stopped: no record, but the bookkeeping below still runs. */
 	if (!stopping) {
@@ -727,6 +801,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	tid = (__u32)pid_tgid;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		count(REC_SYSCALL, true);
+	if (p.ksys == KS_EXECVE || p.ksys == KS_EXECVEAT)
+		save_argv0(tid, p.ksys == KS_EXECVE ? p.args[1] : p.args[2], p.compat);
 	if (target_mode && p.ksys == KS_CONNECT) {
 		/* The connection's first state changes happen inside connect: mark the
 		 * socket as the target's before they do. */
@@ -1064,6 +1140,88 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- exec ---- */
 
+
+/*
+ * Builds the path of the struct file at `file` in this CPU's exe_scratch (at most
+ * KL_PATH_MAX - 1 bytes, no NUL): its dentries up to their mount's root, across mounts up
+ * to the root of the mount tree. d_path is not callable from tracepoint programs, so the
+ * walk is done here, bounded by KL_EXE_DEPTH. Returns the length (0: none) and leaves
+ * EXE_F_* in scratch->flags.
+ *
+ * A global function: the verifier checks it once, on its own.
+ */
+__noinline int exe_path_walk(__u64 file)
+{
+	struct file *f = (struct file *)file;
+	__u32 zero = 0, n, pos = 0, i;
+	struct exe_scratch *s = bpf_map_lookup_elem(&exe_scratch, &zero);
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *mnt;
+
+	if (!s || !f)
+		return 0;
+	/* The counts live in the map, not in registers: the verifier then sees one state per
+	 * step of each loop instead of one per combination of counts. */
+	s->n = 0;
+	s->flags = EXE_F_TRUNC; /* cleared when the walk reaches a root */
+	d = BPF_CORE_READ(f, f_path.dentry);
+	vm = BPF_CORE_READ(f, f_path.mnt);
+	mnt = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	if (BPF_CORE_READ(vm, mnt_flags) & MNT_INTERNAL)
+		s->flags |= EXE_F_INTERNAL;
+	if (BPF_CORE_READ(d, d_inode, i_nlink) == 0)
+		s->flags |= EXE_F_DELETED;
+	for (i = 0; i < KL_EXE_DEPTH; i++) {
+		struct dentry *root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+		if (d == root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt) {
+				s->flags &= ~EXE_F_TRUNC;
+				break;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			continue;
+		}
+		n = s->n;
+		s->dents[n & (KL_EXE_DEPTH - 1)] = (__u64)d;
+		s->n = n + 1;
+		if (d == parent) {
+			/* A pseudo dentry (memfd, anonymous files): its own parent. */
+			s->flags = (s->flags & ~EXE_F_TRUNC) | EXE_F_INTERNAL;
+			break;
+		}
+		d = parent;
+	}
+	n = s->n;
+	if (n == 0) {
+		s->path[0] = '/';
+		return 1;
+	}
+	for (i = 0; i < KL_EXE_DEPTH && i < n; i++) {
+		const unsigned char *name;
+		long len;
+
+		if (pos > KL_PATH_MAX - KL_NAME_MAX - 1) {
+			s->flags |= EXE_F_TRUNC;
+			break;
+		}
+		s->path[pos & (KL_PATH_MAX - 1)] = '/';
+		pos++;
+		d = (struct dentry *)s->dents[(n - 1 - i) & (KL_EXE_DEPTH - 1)];
+		name = BPF_CORE_READ(d, d_name.name);
+		len = bpf_probe_read_kernel_str(&s->path[pos & (KL_PATH_MAX - 1)], KL_NAME_MAX,
+						name);
+		/* A mask the verifier can see: len - 1 is at most KL_NAME_MAX - 1. */
+		pos += (len > 1 ? len - 1 : 0) & (KL_NAME_MAX - 1);
+	}
+	return pos & (KL_PATH_MAX - 1);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -1079,7 +1237,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 
 	r = bpf_ringbuf_reserve(&events,
-				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode), 0);
+				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
+					KL_PATH_MAX + KL_ARGV0_MAX,
+				0);
 	if (!r) {
 		count(REC_PROC_EXEC, true);
 		return 0;
@@ -1087,7 +1247,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	fill_hdr(&r->hdr, REC_PROC_EXEC, 0, ts);
 	r->old_pid = old_pid;
 	r->argc = BPF_CORE_READ(bprm, argc);
-	r->_pad = 0;
+	r->exe_len = 0;
+	r->exe_flags = 0;
 
 	filename = BPF_CORE_READ(bprm, filename);
 	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_PATH_MAX, filename);
@@ -1117,17 +1278,55 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		struct kl_inode ino = {};
 		__u32 off = flen + args;
 
+		struct file *exe = BPF_CORE_READ(bprm, file);
+		__u16 exe_flags = 0;
+
 		/* For a #! script, bprm->file is the interpreter while filename is the script:
 		 * the inode is only the filename's when no interpreter stepped in. */
-		if (BPF_CORE_READ(bprm, interp) == filename &&
-		    read_inode(BPF_CORE_READ(bprm, file), &ino) &&
+		if (BPF_CORE_READ(bprm, interp) != filename)
+			exe_flags |= EXE_F_INTERP;
+		if (!(exe_flags & EXE_F_INTERP) && read_inode(exe, &ino) &&
 		    bpf_probe_read_kernel((char *)(r + 1) + (off & (2 * KL_PATH_MAX - 1)),
 					  sizeof(ino), &ino) == 0) {
 			flags |= REC_F_INODE;
-			r->hdr.len = sizeof(*r) + off + sizeof(ino);
-		} else {
-			r->hdr.len = sizeof(*r) + off;
+			off += sizeof(ino);
 		}
+		if (off > KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino))
+			off = KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino);
+		/* The file exec ran, by its real path (not /dev/fd/N, not the script). */
+		{
+			__u32 zero = 0, elen = exe_path_walk((__u64)exe);
+			struct exe_scratch *es = bpf_map_lookup_elem(&exe_scratch, &zero);
+
+			elen &= KL_PATH_MAX - 1;
+			if (es && elen > 0 &&
+			    bpf_probe_read_kernel((char *)(r + 1) + off, elen, es->path) == 0) {
+				r->exe_len = elen;
+				exe_flags |= es->flags;
+				off += elen;
+			}
+		}
+		/* A #! script: the caller's argv[0], which the kernel replaced, ends the tail. */
+		{
+			__u32 tid = old_pid;
+			char *argv0 = bpf_map_lookup_elem(&exec_argv0, &tid);
+
+			if (off > KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX)
+				off = KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX;
+			if (argv0 && (exe_flags & EXE_F_INTERP)) {
+				long n0 = bpf_probe_read_kernel_str((char *)(r + 1) + off,
+								    KL_ARGV0_MAX, argv0);
+
+				if (n0 > 0) {
+					exe_flags |= EXE_F_ARGV0;
+					off += (n0 - 1) & (KL_ARGV0_MAX - 1);
+				}
+			}
+			if (argv0)
+				bpf_map_delete_elem(&exec_argv0, &tid);
+		}
+		r->exe_flags = exe_flags;
+		r->hdr.len = sizeof(*r) + off;
 	}
 	r->hdr.flags = flags;
 	{

@@ -78,7 +78,9 @@ enum ksys {
 	/* permission */
 	KS_SETUID = 74, KS_SETREUID = 75, KS_SETRESUID = 76,
 	KS_SETGID = 77, KS_SETREGID = 78, KS_SETRESGID = 79,
-	KS_MAX = 80,
+	/* file, beyond the first catalogue */
+	KS_MEMFD_CREATE = 80,
+	KS_MAX = 81,
 };
 
 /* Event groups (sc_desc.group), selected with `kellect record -e`. */
@@ -229,13 +231,36 @@ struct rec_exec {
 	__u32 argc;	    /* number of arguments the program was given */
 	__u16 filename_len; /* bytes of filename in the tail (REC_F_TRUNC0 if cut) */
 	__u16 args_len;	    /* bytes of the argv area in the tail, NUL-separated (REC_F_TRUNC1) */
-	__u32 _pad;
-	/* tail: char filename[filename_len]; char args[args_len]; [struct kl_inode] */
+	__u16 exe_len;	    /* bytes of exe_path in the tail (0: not captured, traces before it) */
+	__u16 exe_flags;    /* EXE_F_* */
+	/* tail: char filename[filename_len]; char args[args_len]; [struct kl_inode];
+	 * char exe_path[exe_len]; [char argv0[...]: the rest, with EXE_F_ARGV0] */
 };
+
+/*
+ * rec_exec.exe_flags. exe_path is the path of the file the kernel executed (bprm->file: for
+ * a #! script, its interpreter), walked up its dentries and mounts to the root of the
+ * recording task's mount tree, at most KL_EXE_DEPTH steps; names are cut at KL_NAME_MAX.
+ */
+#define KL_EXE_DEPTH 32
+#define KL_NAME_MAX 256
+#define EXE_F_TRUNC (1 << 0)	/* exe_path was cut: too deep or too long (its top is missing) */
+#define EXE_F_DELETED (1 << 1)	/* the executable's inode has no links (i_nlink 0) */
+#define EXE_F_INTERNAL (1 << 2) /* the file is on no mounted filesystem: a kernel-internal mount
+				 * or a pseudo dentry (memfd_create: exe_path "/memfd:NAME") */
+#define EXE_F_INTERP (1 << 3)	/* a binfmt handler (#! script, binfmt_misc) put an interpreter
+				 * in: exe_path is the interpreter, filename the script */
+#define EXE_F_ARGV0 (1 << 4)	/* with EXE_F_INTERP: the rest of the record, after exe_path, is
+				 * the caller's argv[0] (at most KL_ARGV0_MAX - 1 bytes, read at
+				 * the exec's entry), which the kernel replaced */
+#define KL_ARGV0_MAX 256
 
 /* rec_exit.exit_flags */
 #define EXIT_F_GROUP_DEAD (1 << 0) /* the last thread of the process: the process ended */
 #define EXIT_F_GROUP_EXIT (1 << 1) /* ended by exit_group or a fatal signal (SIGNAL_GROUP_EXIT) */
+#define EXIT_F_EXEC (1 << 2) /* killed by another thread's exec (the kernel's de_thread): the
+			      * process lives on in the exec'ing thread, which takes the
+			      * leader's pid. Traces without it read as before. */
 
 /* REC_PROC_EXIT: hdr.syscall is KS_EXIT or KS_EXIT_GROUP when the task called one. */
 struct rec_exit {

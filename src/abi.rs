@@ -35,6 +35,9 @@ pub const REC_F_COMPAT: u16 = 1 << 4;
 pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
 /// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.
 pub const EXIT_F_GROUP_EXIT: u32 = 1 << 1;
+/// `rec_exit.exit_flags`: the task was killed by another thread's exec (the kernel's
+/// `de_thread`); the process lives on in the exec'ing thread.
+pub const EXIT_F_EXEC: u32 = 1 << 2;
 
 /// `enum rec_kind`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,7 +118,7 @@ pub struct ForkRecord {
     pub child_comm: [u8; COMM_LEN],
 }
 
-/// `struct rec_exec`, 72 bytes, then the tail: filename, argv area.
+/// `struct rec_exec`, 72 bytes, then the tail: filename, argv area, [inode], exe path.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ExecRecord {
@@ -124,8 +127,26 @@ pub struct ExecRecord {
     pub argc: U32,
     pub filename_len: U16,
     pub args_len: U16,
-    pub _pad: U32,
+    /// Bytes of the executed file's real path at the end of the tail (0: not captured;
+    /// traces recorded before it have 0 here).
+    pub exe_len: U16,
+    /// `EXE_F_*`.
+    pub exe_flags: U16,
 }
+
+/// `rec_exec.exe_flags`: the exe path was cut (too deep or too long): its top is missing.
+pub const EXE_F_TRUNC: u16 = 1 << 0;
+/// `rec_exec.exe_flags`: the executed file's inode has no links (`i_nlink` 0).
+pub const EXE_F_DELETED: u16 = 1 << 1;
+/// `rec_exec.exe_flags`: the executed file is on no mounted filesystem (a kernel-internal
+/// mount or a pseudo dentry: `memfd_create` files, whose path is `/memfd:NAME`).
+pub const EXE_F_INTERNAL: u16 = 1 << 2;
+/// `rec_exec.exe_flags`: a binfmt handler (`#!` script, binfmt_misc) put an interpreter in:
+/// the exe path is the interpreter's, the filename the script's.
+pub const EXE_F_INTERP: u16 = 1 << 3;
+/// `rec_exec.exe_flags`: with [`EXE_F_INTERP`], the rest of the record after the exe path
+/// is the caller's `argv[0]` (at most 255 bytes), which the kernel replaced.
+pub const EXE_F_ARGV0: u16 = 1 << 4;
 
 /// `struct rec_exit`, 64 bytes.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -323,6 +344,10 @@ pub enum Record<'a> {
         filename: &'a [u8],
         args: &'a [u8],
         inode: Option<InodeAttrs>,
+        /// The executed file's real path (`exe_len` bytes; empty when not captured).
+        exe_path: &'a [u8],
+        /// The caller's `argv[0]` of a `#!` script's exec (`EXE_F_ARGV0`: the rest).
+        argv0: Option<&'a [u8]>,
     },
     Exit(ExitRecord),
     Syscall {
@@ -428,24 +453,31 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                 });
             }
             let rest = &tail[flen + alen..];
-            let inode = if rec.hdr.flags.get() & REC_F_INODE != 0 {
-                Some(
-                    InodeAttrs::read_from_prefix(rest)
-                        .map_err(|_| AbiError::BadTail {
-                            offset,
-                            tail: flen + alen + size_of::<InodeAttrs>(),
-                            len,
-                        })?
-                        .0,
-                )
+            let (inode, rest) = if rec.hdr.flags.get() & REC_F_INODE != 0 {
+                let (inode, rest) =
+                    InodeAttrs::read_from_prefix(rest).map_err(|_| AbiError::BadTail {
+                        offset,
+                        tail: flen + alen + size_of::<InodeAttrs>(),
+                        len,
+                    })?;
+                (Some(inode), rest)
             } else {
-                None
+                (None, rest)
             };
+            let elen = rec.exe_len.get() as usize;
+            let exe_path = rest.get(..elen).ok_or(AbiError::BadTail {
+                offset,
+                tail: tail.len() - rest.len() + elen,
+                len,
+            })?;
+            let argv0 = (rec.exe_flags.get() & EXE_F_ARGV0 != 0).then(|| &rest[elen..]);
             Record::Exec {
                 rec,
                 filename: &tail[..flen],
                 args: &tail[flen..flen + alen],
                 inode,
+                exe_path,
+                argv0,
             }
         }
         RecordKind::Exit => {
@@ -568,11 +600,18 @@ mod tests {
 
         let records: Vec<_> = Records::new(&bytes).collect::<Result<_, _>>().unwrap();
         assert_eq!(records.len(), 2);
-        let Record::Exec { filename, args, .. } = &records[0] else {
+        let Record::Exec {
+            filename,
+            args,
+            exe_path,
+            ..
+        } = &records[0]
+        else {
             panic!("expected exec, got {:?}", records[0]);
         };
         assert_eq!(*filename, b"/bin/ls");
         assert_eq!(*args, b"ls\0-la\0/\0");
+        assert!(exe_path.is_empty(), "no exe path in a record without one");
         assert!(matches!(&records[1], Record::Exit(e) if e.exit_code.get() == 7 << 8));
     }
 
@@ -605,6 +644,15 @@ mod tests {
         rec.filename_len = 5.into();
         let r: Vec<_> = Records::new(rec.as_bytes()).collect();
         assert!(matches!(r[..], [Err(AbiError::BadTail { .. })]));
+        // An exe path longer than what is left of the record.
+        let mut rec = ExecRecord::new_zeroed();
+        rec.hdr = header(2, 72 + 4);
+        rec.filename_len = 2.into();
+        rec.exe_len = 3.into();
+        let mut bytes = rec.as_bytes().to_vec();
+        bytes.extend_from_slice(b"/a/b");
+        let r: Vec<_> = Records::new(&bytes).collect();
+        assert!(matches!(r[..], [Err(AbiError::BadTail { tail: 5, .. })]));
     }
 
     #[test]

@@ -240,11 +240,12 @@ pub enum EventType {
     PermSetgid,
     PermSetregid,
     PermSetresgid,
+    FileMemfd,
 }
 
 impl EventType {
     /// Every event type, by group, in the order of docs/EVENTS.md.
-    pub const ALL: [EventType; 38] = [
+    pub const ALL: [EventType; 39] = [
         EventType::FileCreate,
         EventType::FileDelete,
         EventType::FileRename,
@@ -283,6 +284,7 @@ impl EventType {
         EventType::PermSetgid,
         EventType::PermSetregid,
         EventType::PermSetresgid,
+        EventType::FileMemfd,
     ];
 
     /// The name in the output (`"file_open"`).
@@ -326,6 +328,7 @@ impl EventType {
             EventType::PermSetgid => "perm_setgid",
             EventType::PermSetregid => "perm_setregid",
             EventType::PermSetresgid => "perm_setresgid",
+            EventType::FileMemfd => "file_memfd",
         }
     }
 
@@ -499,6 +502,10 @@ pub enum Effect {
     Symlink,
     /// Path 0 moves to path 1 (`RENAME_*` flags in `flags`).
     Rename { flags: Src },
+    /// A new fd for an anonymous memory file named after path 0, as written
+    /// (`memfd:NAME`, as the kernel names it); close-on-exec when `flags` has
+    /// `MFD_CLOEXEC` (memfd_create).
+    Memfd { flags: Src },
 }
 
 /// How the kernel side captures a syscall. Argument numbers are 1-based (0: none).
@@ -663,6 +670,7 @@ pub enum Ksys {
     Setgid = 77,
     Setregid = 78,
     Setresgid = 79,
+    MemfdCreate = 80,
 }
 
 impl Ksys {
@@ -747,6 +755,7 @@ impl Ksys {
         Ksys::Setgid,
         Ksys::Setregid,
         Ksys::Setresgid,
+        Ksys::MemfdCreate,
     ];
 
     /// The id with this value (`None` for 0 and for ids this build does not know).
@@ -1017,6 +1026,18 @@ const PREADV: &[Field] = &[
 const OLDFD: Field = Field::Fd("oldfd", 0);
 const PIPE: &[Field] = &[Fl::FdPair, flags(Src::Const(0), FlagFamily::Pipe)];
 const PIPE2: &[Field] = &[Fl::FdPair, flags(Src::Arg(1), FlagFamily::Pipe)];
+/// memfd_create: the name as given (never a path), `MFD_*` flags as a number, the new fd.
+const MEMFD_CREATE: &[Field] = &[
+    Field::Path {
+        key: "name",
+        slot: 0,
+        dirfd: None,
+        literal: true,
+    },
+    Fl::U64("flags", 1),
+    Fl::RetFd("fd"),
+    Fl::Ino,
+];
 const CONNECT: &[Field] = &[FD, Fl::PeerAddr, Fl::Sock];
 const SENDTO: &[Field] = &[
     FD,
@@ -1599,6 +1620,19 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(K::Setresgid, "setresgid", P, Some(119), Some(149), NONE)
         .event(E::PermSetresgid)
         .fields(&[Fl::Id("rgid", 0), Fl::Id("egid", 1), Fl::Id("sgid", 2)]),
+    // An anonymous file in memory: a later exec through its fd runs a program that is on
+    // no disk (the exec's `exe_path` says `memfd:NAME`).
+    sc(
+        K::MemfdCreate,
+        "memfd_create",
+        F,
+        Some(319),
+        Some(279),
+        opens(1),
+    )
+    .event(E::FileMemfd)
+    .fields(MEMFD_CREATE)
+    .effect(Effect::Memfd { flags: Src::Arg(1) }),
 ];
 
 /// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
@@ -1741,6 +1775,7 @@ pub const I386: &[CompatSyscall] = &[
     i386(204, 78),  // setregid32
     uid16(170, 79), // setresgid
     i386(210, 79),  // setresgid32
+    i386(356, 80),  // memfd_create
 ];
 
 const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
@@ -2029,7 +2064,7 @@ mod tests {
                 }
             }
             match s.effect {
-                Effect::Open { .. } => {
+                Effect::Open { .. } | Effect::Memfd { .. } => {
                     assert!(s.capture.flags & D_RET_FD != 0 && s.capture.path0 != 0)
                 }
                 Effect::Link | Effect::Symlink | Effect::Rename { .. } => {

@@ -236,7 +236,15 @@ mod tests {
         same!(
             ExecRecord,
             types::rec_exec,
-            [hdr, old_pid, argc, filename_len, args_len, _pad]
+            [
+                hdr,
+                old_pid,
+                argc,
+                filename_len,
+                args_len,
+                exe_len,
+                exe_flags
+            ]
         );
         same!(ExitRecord, types::rec_exit, [hdr, exit_code, exit_flags]);
         same!(KindStats, types::kind_stats, [emitted, dropped]);
@@ -392,6 +400,7 @@ mod tests {
             (types::ksys::KS_SETGID.0, Ksys::Setgid),
             (types::ksys::KS_SETREGID.0, Ksys::Setregid),
             (types::ksys::KS_SETRESGID.0, Ksys::Setresgid),
+            (types::ksys::KS_MEMFD_CREATE.0, Ksys::MemfdCreate),
         ];
         assert_eq!(ksys.len(), Ksys::ALL.len());
         for (theirs, ours) in ksys {

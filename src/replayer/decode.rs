@@ -65,6 +65,15 @@ pub enum Body {
         argv_truncated: bool,
         /// The executable's inode.
         inode: Option<InodeAttrs>,
+        /// The real path of the file the kernel executed (`bprm->file`, walked up its
+        /// dentries and mounts at record time): for a `#!` script its interpreter, for a
+        /// memfd `/memfd:NAME`. `None` in traces recorded before it was captured.
+        exe_path: Option<String>,
+        /// `abi::EXE_F_*` of `exe_path`.
+        exe_flags: u16,
+        /// For a `#!` script: the `argv[0]` the caller passed (read at the exec's entry),
+        /// which the kernel replaced with the interpreter's arguments.
+        caller_argv0: Option<String>,
     },
     Exit {
         /// The wait status: `(status << 8) | termsig | 0x80 if core dumped`.
@@ -72,6 +81,9 @@ pub enum Body {
         /// The last thread of the process ended.
         group_dead: bool,
         group_exit: bool,
+        /// Killed by another thread's exec (`EXIT_F_EXEC`): when it is the leader
+        /// (`tid == pid`), the process did not end: the exec'ing thread takes its pid.
+        by_exec: bool,
     },
     /// A syscall of the catalogue (boxed: much larger than the other bodies).
     Syscall(Box<Syscall>),
@@ -216,6 +228,27 @@ pub struct Event {
 /// The most arguments an exec event shows.
 pub const ARGV_SHOWN: usize = 16;
 
+/// How an exec's real executable path (`Body::Exec::exe_path`) is named: a memfd
+/// (`/memfd:NAME` on no mounted filesystem, `EXE_F_INTERNAL`) as `memfd:NAME`, as
+/// /proc/PID/exe names it, and `true`; any other path as it is, and `false`.
+pub fn exe_name(exe_path: &str, exe_flags: u16) -> (String, bool) {
+    match exe_path.strip_prefix("/memfd:") {
+        Some(name) if exe_flags & abi::EXE_F_INTERNAL != 0 => (format!("memfd:{name}"), true),
+        _ => (exe_path.to_owned(), false),
+    }
+}
+
+/// The argument list a `#!` script's caller passed: its own `argv[0]`, then what follows
+/// the script's name in the kernel's rewritten list (`[interpreter, optional argument,
+/// script, caller's argv[1..]]`). `None` when the script's name (`filename`, as the
+/// caller gave it) is not where binfmt_script puts it.
+pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<String>> {
+    let at = argv.iter().take(3).skip(1).position(|a| a == filename)? + 1;
+    let mut out = vec![argv0.to_owned()];
+    out.extend(argv.get(at + 1..).unwrap_or_default().iter().cloned());
+    Some(out)
+}
+
 /// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -257,6 +290,8 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             filename,
             args,
             inode,
+            exe_path,
+            argv0,
         } => {
             let flags = rec.hdr.flags.get();
             let argc = rec.argc.get();
@@ -274,6 +309,9 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 argv: parts[..shown].iter().map(|p| text(p)).collect(),
                 argv_truncated: flags & abi::REC_F_TRUNC1 != 0 || (shown as u64) < argc as u64,
                 inode: *inode,
+                exe_path: (!exe_path.is_empty()).then(|| text(exe_path)),
+                exe_flags: rec.exe_flags.get(),
+                caller_argv0: argv0.map(text),
             }
         }
         Record::Exit(r) => {
@@ -282,6 +320,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 code: r.exit_code.get(),
                 group_dead: flags & EXIT_F_GROUP_DEAD != 0,
                 group_exit: flags & EXIT_F_GROUP_EXIT != 0,
+                by_exec: flags & abi::EXIT_F_EXEC != 0,
             }
         }
         Record::Syscall { rec, tail } => {
@@ -338,4 +377,32 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
         },
     };
     Event { common, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caller_argv;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn caller_argv_undoes_binfmt_script() {
+        let argv = strings(&["/bin/sh", "./s.sh", "arg1", "arg2"]);
+        assert_eq!(
+            caller_argv(&argv, "./s.sh", "innocent"),
+            Some(strings(&["innocent", "arg1", "arg2"]))
+        );
+        // An interpreter argument (`#!/usr/bin/env python3`) comes before the script.
+        let argv = strings(&["/usr/bin/env", "python3", "./s.py"]);
+        assert_eq!(
+            caller_argv(&argv, "./s.py", "s.py"),
+            Some(strings(&["s.py"]))
+        );
+        // The script's name is not where binfmt_script puts it: nothing is made up.
+        let argv = strings(&["/bin/sh", "-x", "-e", "./s.sh"]);
+        assert_eq!(caller_argv(&argv, "./s.sh", "x"), None);
+        assert_eq!(caller_argv(&[], "./s.sh", "x"), None);
+    }
 }

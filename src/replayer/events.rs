@@ -1,20 +1,22 @@
-//! The events view: one JSON object per kernel event, named after Kellect's catalogue of
-//! 38 event types. Common fields first in a fixed order, then the event's own fields;
-//! raw numbers (flags, modes, prot, families, signals) come with symbolic siblings.
+//! The events view: one JSON object per kernel event, named after the catalogue (Kellect's
+//! 38 event types and those added since). Common fields first in a fixed order, then the
+//! event's own fields; raw numbers (flags, modes, prot, families, signals) come with
+//! symbolic siblings.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
+use crate::abi;
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 
 pub use crate::syscalls::EventType;
 
 /// The names of every event type of the catalogue, by group ([`EventType::ALL`]'s).
-pub const EVENT_TYPES: [&str; 38] = {
-    let mut names = [""; 38];
+pub const EVENT_TYPES: [&str; 39] = {
+    let mut names = [""; 39];
     let mut i = 0;
     while i < names.len() {
         names[i] = EventType::ALL[i].name();
@@ -57,6 +59,9 @@ pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType>
         Body::Fork { child_pid, .. } if *child_pid == event.common.pid => EventType::ProcessClone,
         Body::Fork { .. } => EventType::ProcessFork,
         Body::Exec { .. } => EventType::ProcessExec,
+        // The leader's task ends inside another thread's exec, but the process goes on
+        // under the same pid: the `process_exec` that follows is its event, no exit.
+        Body::Exit { by_exec: true, .. } if event.common.tid == event.common.pid => return None,
         Body::Exit { .. } => EventType::ProcessExit,
         Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.
@@ -165,6 +170,9 @@ impl Serialize for EventView<'_> {
                 filename_truncated,
                 argv,
                 argv_truncated,
+                exe_path,
+                exe_flags,
+                caller_argv0,
                 ..
             } => {
                 m.serialize_entry("ret", &0)?;
@@ -184,6 +192,15 @@ impl Serialize for EventView<'_> {
                     m.serialize_entry("argv_truncated", &true)?;
                 }
                 m.serialize_entry("old_pid", old_pid)?;
+                if let Some(exe) = exe_path {
+                    exe_fields::<S>(&mut m, exe, *exe_flags)?;
+                }
+                if let Some(argv0) = caller_argv0 {
+                    match caller_argv(argv, filename, argv0) {
+                        Some(list) => m.serialize_entry("caller_argv", &list)?,
+                        None => m.serialize_entry("caller_argv0", argv0)?,
+                    }
+                }
             }
             Body::Exit { code, .. } => {
                 let signal = (code & 0x7f) as u64;
@@ -401,6 +418,31 @@ fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
         m.serialize_entry("local_port", &i.lport.get())?;
         m.serialize_entry("remote_addr", &ip(&i.raddr))?;
         m.serialize_entry("remote_port", &i.rport.get())?;
+    }
+    Ok(())
+}
+
+/// The fields of the file an exec ran: `exe_path` (a memfd as `memfd:NAME` with
+/// `exe_memfd`), `exe_deleted`, `exe_path_truncated`, `exe_interpreter` (the path is the
+/// interpreter a `#!` script or binfmt_misc named).
+fn exe_fields<S: Serializer>(
+    m: &mut S::SerializeMap,
+    exe: &str,
+    flags: u16,
+) -> Result<(), S::Error> {
+    let (name, memfd) = exe_name(exe, flags);
+    m.serialize_entry("exe_path", &name)?;
+    if memfd {
+        m.serialize_entry("exe_memfd", &true)?;
+    }
+    if flags & abi::EXE_F_DELETED != 0 {
+        m.serialize_entry("exe_deleted", &true)?;
+    }
+    if flags & abi::EXE_F_TRUNC != 0 {
+        m.serialize_entry("exe_path_truncated", &true)?;
+    }
+    if flags & abi::EXE_F_INTERP != 0 {
+        m.serialize_entry("exe_interpreter", &true)?;
     }
     Ok(())
 }

@@ -419,11 +419,17 @@ impl RecordsView {
                 filename,
                 argv,
                 inode,
+                exe_path,
+                exe_flags,
                 ..
             } => {
                 let filename = r.path0.as_ref().unwrap_or(filename);
                 if let Some(p) = self.procs.get_mut(&c.pid) {
-                    p.exe = Some(filename.clone());
+                    // The file the kernel ran (not /dev/fd/N, not a script) when recorded.
+                    p.exe = Some(exe_path.as_ref().map_or_else(
+                        || filename.clone(),
+                        |e| super::decode::exe_name(e, *exe_flags).0,
+                    ));
                     p.argv.clone_from(argv);
                     p.exec_seen = true;
                     p.exec_ns = Some(ts);

@@ -18,6 +18,8 @@ use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 pub const AT_FDCWD: i32 = -100;
 const O_CLOEXEC: u64 = 0o2000000;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+/// memfd_create's close-on-exec flag.
+const MFD_CLOEXEC: u64 = 1;
 const O_CREAT: u64 = 0o100;
 const O_EXCL: u64 = 0o200;
 const O_NOFOLLOW: u64 = 0o400000;
@@ -519,6 +521,11 @@ fn apply_fds(
                 insert(state, ret_fd, path.clone(), cloexec);
             }
         }
+        Effect::Memfd { flags } => {
+            // The kernel's name for it (/proc/PID/fd, an exec through it).
+            let name = format!("memfd:{}", sc.path0.as_deref().unwrap_or(""));
+            insert(state, ret_fd, name, sc.value(flags) & MFD_CLOEXEC != 0);
+        }
         Effect::Dup { cloexec: c } => {
             if let Some(entry) = state.fds.get(&event_fd).cloned() {
                 insert(state, ret_fd, entry.name, cloexec(c, sc));
@@ -868,6 +875,7 @@ mod tests {
                 code: 0,
                 group_dead: true,
                 group_exit: false,
+                by_exec: false,
             },
             ..read(ts + 7, 14)
         };

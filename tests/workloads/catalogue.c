@@ -376,6 +376,10 @@ static void processes(int reader)
 	note("pipe2=%d,%d", fds[0], fds[1]);
 	close(fds[0]);
 	close(fds[1]);
+	/* An anonymous file in memory (MFD_CLOEXEC). */
+	fds[0] = ok(syscall(SYS_memfd_create, "catalogue", 1), "memfd_create");
+	note("memfd=%d", fds[0]);
+	close(fds[0]);
 
 	/* A raw fork whose child exits with 42. */
 	child = ok(sys_fork(), "fork");
