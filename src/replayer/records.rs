@@ -17,7 +17,7 @@ use super::kflowd::{
     RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
 };
 use super::protocols::{App, Direction, StreamDecoder, Transport};
-use super::state::Resolved;
+use super::state::{FdKind, Resolved};
 use super::symbols;
 use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
 use crate::syscalls::Ksys;
@@ -205,12 +205,9 @@ pub struct RecordsView {
     /// How many fds hold each file open, and whether any was opened for writing: a file is
     /// closed (CLOSE_WRITE / CLOSE_NOWRITE) when its last fd goes.
     open_refs: HashMap<FileKey, (u32, bool)>,
+    /// Sockets by cookie; which fd is which socket (its role, its UNIX path) is the
+    /// process table's ([`super::state::FdKind::Socket`]).
     socks: HashMap<u64, SockAgg>,
-    /// Socket fds: (pid, fd) → socket id.
-    fd_socks: HashMap<(u32, i32), u64>,
-    /// Fds that came from accept (server side) and UNIX paths of connected fds.
-    fd_server: HashMap<(u32, i32), bool>,
-    fd_unix: HashMap<(u32, i32), String>,
     next_sweep: u64,
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
@@ -241,9 +238,6 @@ impl RecordsView {
             fd_files: HashMap::new(),
             open_refs: HashMap::new(),
             socks: HashMap::new(),
-            fd_socks: HashMap::new(),
-            fd_server: HashMap::new(),
-            fd_unix: HashMap::new(),
             next_sweep: 0,
             seq: 0,
             held: std::collections::VecDeque::new(),
@@ -508,9 +502,6 @@ impl RecordsView {
         }
         self.fd_files.retain(|(p, _), _| *p != pid);
         self.open_refs.retain(|k, _| k.0 != pid);
-        self.fd_socks.retain(|(p, _), _| *p != pid);
-        self.fd_server.retain(|(p, _), _| *p != pid);
-        self.fd_unix.retain(|(p, _), _| *p != pid);
         if let Some(p) = self.procs.remove(&pid) {
             if p.exec_seen || p.start_ns > 0 {
                 out.extend(self.process_record(
@@ -654,7 +645,7 @@ impl RecordsView {
         let ok = sc.ret >= 0;
         // Sockets first: anything that carries the socket's identity.
         if let Some(info) = sc.sock {
-            self.sock_syscall(e, sc, ksys, &info);
+            self.sock_syscall(e, sc, ksys, &info, r);
             return;
         }
         let (true, Some(ksys)) = (ok, ksys) else {
@@ -717,7 +708,7 @@ impl RecordsView {
             }
             Ksys::Close => {
                 self.fd_closed(ctx, e, pid, fd0, r, files, out);
-                if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
+                if let Some(id) = r.fd_kind.as_ref().and_then(FdKind::socket_id) {
                     // TCP sockets leave on their CLOSE state; others when closed.
                     let tcp = self
                         .socks
@@ -731,8 +722,6 @@ impl RecordsView {
                         self.export_sock(ctx, id, "close", true, out);
                     }
                 }
-                self.fd_server.remove(&(pid, fd0));
-                self.fd_unix.remove(&(pid, fd0));
             }
             Ksys::Dup | Ksys::Dup2 | Ksys::Dup3 | Ksys::Fcntl => {
                 let newfd = match ksys {
@@ -746,9 +735,6 @@ impl RecordsView {
                 self.fd_closed(ctx, e, pid, newfd, r, files, out);
                 if let Some((key, w)) = self.fd_files.get(&(pid, fd0)).cloned() {
                     self.fd_opened(pid, newfd, key, w);
-                }
-                if let Some(v) = self.fd_socks.get(&(pid, fd0)).copied() {
-                    self.fd_socks.insert((pid, newfd), v);
                 }
             }
             // Path-based changes: the process table applied them to the inode model.
@@ -810,47 +796,40 @@ impl RecordsView {
                 }
                 self.export_file(ctx, &key, "link", out);
             }
-            Ksys::Accept | Ksys::Accept4 => {
-                self.fd_server.insert((pid, sc.ret as i32), true);
-            }
-            Ksys::Connect => {
-                if let Some(SockAddr::Unix { path }) = &sc.addr {
-                    self.fd_unix.insert((pid, fd0), path.clone());
-                }
-            }
             _ => {}
         }
     }
 
-    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, ksys: Option<Ksys>, info: &SockInfo) {
+    /// A syscall carrying socket `info`; `r.fd_kind` says what the process table knew of
+    /// its fd before it (accepted: a server; the UNIX path it connected to).
+    fn sock_syscall(
+        &mut self,
+        e: &Event,
+        sc: &Syscall,
+        ksys: Option<Ksys>,
+        info: &SockInfo,
+        r: &Resolved,
+    ) {
         let pid = e.common.pid;
-        let fd0 = sc.args[0] as i32;
         let ts = e.common.ts;
         let id = info.sk_id.get();
-        match ksys {
-            Some(Ksys::Accept | Ksys::Accept4) => {
-                if sc.ret >= 0 {
-                    self.fd_server.insert((pid, sc.ret as i32), true);
-                }
-                return;
-            }
-            Some(Ksys::Connect) => {
-                if let Some(SockAddr::Unix { path }) = &sc.addr {
-                    self.fd_unix.insert((pid, fd0), path.clone());
-                }
-            }
-            _ => {}
+        if matches!(ksys, Some(Ksys::Accept | Ksys::Accept4)) {
+            return;
         }
-        self.fd_socks.insert((pid, fd0), id);
-        let server = self.fd_server.get(&(pid, fd0)).copied().unwrap_or(false);
-        let unix_path = self
-            .fd_unix
-            .get(&(pid, fd0))
-            .cloned()
-            .or_else(|| match &sc.addr {
-                Some(SockAddr::Unix { path }) => Some(path.clone()),
-                _ => None,
-            });
+        let (server, known_unix) = match &r.fd_kind {
+            Some(FdKind::Socket { server, unix, .. }) => (*server, unix.as_deref()),
+            _ => (false, None),
+        };
+        let addr_unix = match &sc.addr {
+            Some(SockAddr::Unix { path }) => Some(path.as_str()),
+            _ => None,
+        };
+        // A connect names the path it connects to; other syscalls the one connected to.
+        let unix_path = match ksys {
+            Some(Ksys::Connect) => addr_unix.or(known_unix),
+            _ => known_unix.or(addr_unix),
+        }
+        .map(str::to_owned);
         let proc = self.procs.get(&pid).cloned();
         let agg = self
             .socks
@@ -1381,6 +1360,167 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use super::super::decode::{Common, Filled};
+    use super::super::state::ProcessTable;
+    use zerocopy::little_endian::{U16, U64};
+
+    /// Events through the process table, then the records view, as the replay runs them.
+    struct Run {
+        ctx: Context,
+        table: ProcessTable,
+        view: RecordsView,
+        out: Vec<Record>,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            Run {
+                ctx: Context::default(),
+                table: ProcessTable::default(),
+                view: RecordsView::new(RecordsConfig::default()),
+                out: Vec::new(),
+            }
+        }
+
+        fn feed(&mut self, e: Event) {
+            let r = self.table.apply(&e);
+            let built = self.view.event(&self.ctx, &e, &r, self.table.files());
+            self.out.extend(built);
+        }
+
+        /// The socket records out so far: (pid, role, export reason).
+        fn socks(&self) -> Vec<(u32, &'static str, &'static str)> {
+            self.out
+                .iter()
+                .filter_map(|r| match &r.body {
+                    RecordBody::Sock(s) => Some((r.proc.pid, s.role, r.info.export)),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    fn event(ts: u64, pid: u32, body: Body) -> Event {
+        Event {
+            common: Common {
+                ts,
+                pid,
+                tid: pid,
+                ppid: 1,
+                uid: 0,
+                gid: 0,
+                cpu: 0,
+                syscall: 0,
+                context: false,
+                compat: false,
+                comm: "t".into(),
+            },
+            body,
+        }
+    }
+
+    /// Syscall `k` of `pid` returning `ret`, carrying the identity of UNIX datagram socket
+    /// `sock` when given.
+    fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], ret: i64, sock: Option<u64>) -> Event {
+        let info = sock.map(|id| SockInfo {
+            sk_id: U64::new(id),
+            family: U16::new(1),
+            sock_type: 2,
+            ..SockInfo::default()
+        });
+        let mut e = event(
+            ts,
+            pid,
+            Body::Syscall(Box::new(Syscall {
+                id: k as u16,
+                enter_ts: ts,
+                ret,
+                args,
+                path0: None,
+                path0_truncated: false,
+                path1: None,
+                path1_truncated: false,
+                addr: None,
+                filled: Filled::None,
+                inode: None,
+                sock: info,
+                data: Vec::new(),
+                aux: 0,
+            })),
+        );
+        e.common.syscall = k as u16;
+        e
+    }
+
+    /// An accepted fd dup'd onto stdin (inetd style) is still the server's side: the
+    /// process table's fd entry keeps its role through dup2 (the view's own map of
+    /// accepted fds lost it: `SockRole` was `CLIENT`).
+    #[test]
+    fn a_dup_of_an_accepted_socket_serves() {
+        let mut run = Run::new();
+        run.feed(syscall(1, 10, Ksys::Accept4, [3, 0, 0, 0, 0, 0], 4, None));
+        run.feed(syscall(2, 10, Ksys::Dup2, [4, 0, 0, 0, 0, 0], 0, None));
+        run.feed(syscall(3, 10, Ksys::Close, [4, 0, 0, 0, 0, 0], 0, None));
+        run.feed(syscall(4, 10, Ksys::Write, [0, 0, 5, 0, 0, 0], 5, Some(77)));
+        run.feed(syscall(5, 10, Ksys::Close, [0, 0, 0, 0, 0, 0], 0, None));
+        assert_eq!(run.socks(), [(10, "SERVER", "close")]);
+    }
+
+    /// A fork child holds its parent's sockets: its close of one exports the record, as
+    /// the parent's close would (the view did so only for a socket the child had used).
+    #[test]
+    fn a_fork_child_closes_an_inherited_socket() {
+        let mut run = Run::new();
+        run.feed(syscall(1, 10, Ksys::Socket, [1, 2, 0, 0, 0, 0], 3, None));
+        run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(88)));
+        let fork = Body::Fork {
+            child_pid: 11,
+            child_tid: 11,
+            clone_flags: 0,
+            child_comm: "t".into(),
+        };
+        run.feed(event(3, 10, fork));
+        run.feed(syscall(4, 11, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
+        // Named after the process that last used it.
+        assert_eq!(run.socks(), [(10, "CLIENT", "close")]);
+    }
+
+    /// exec closes a close-on-exec socket: a later close of its fd number (now a new
+    /// socket's) is not that socket's close (the view exported it then, as "close").
+    #[test]
+    fn exec_closes_close_on_exec_sockets() {
+        let mut run = Run::new();
+        const SOCK_CLOEXEC: u64 = 0o2000000;
+        let socket = |ts| {
+            syscall(
+                ts,
+                10,
+                Ksys::Socket,
+                [1, 2 | SOCK_CLOEXEC, 0, 0, 0, 0],
+                3,
+                None,
+            )
+        };
+        run.feed(socket(1));
+        run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(99)));
+        let exec = Body::Exec {
+            old_pid: 10,
+            argc: 1,
+            filename: "/bin/t".into(),
+            filename_truncated: false,
+            argv: vec!["t".into()],
+            argv_truncated: false,
+            inode: None,
+        };
+        run.feed(event(3, 10, exec));
+        run.feed(socket(4));
+        run.feed(syscall(5, 10, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
+        assert_eq!(run.socks(), []);
+        let end = run.view.finish(&run.ctx);
+        run.out.extend(end);
+        assert_eq!(run.socks(), [(10, "CLIENT", "end-of-trace")]);
+    }
 
     #[test]
     fn kflowd_times() {

@@ -213,6 +213,9 @@ pub struct Resolved {
     pub path1: Option<String>,
     /// What the event's fd referred to (before a close removed it).
     pub fd_name: Option<String>,
+    /// What the event's fd was before the event (before a close removed it, a dup2 or an
+    /// open replaced it); `None` when the table does not hold it.
+    pub fd_kind: Option<FdKind>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
     /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
     /// event carries a `Resolved`, few of them touch a file.)
@@ -546,6 +549,7 @@ impl ProcessTable {
             path0: resolve(sc.path0.as_deref(), dfd0, literal0),
             path1: resolve(sc.path1.as_deref(), dfd1, literal1),
             fd_name: None,
+            fd_kind: None,
             file0: None,
             file1: None,
         };
@@ -564,7 +568,15 @@ impl ProcessTable {
             Some(e) => by_inode().or_else(|| e.label().map(str::to_owned)),
             None => by_inode(),
         };
+        resolved.fd_kind = by_table.map(|e| e.kind.clone());
         let effect = row.map_or(Effect::None, |r| r.effect);
+        // A syscall that carries a socket's identity (failed or not) says which socket
+        // its fd is; accept's is the new connection's, not the listening fd's.
+        if let (Some(info), Some(fd)) = (&sc.sock, event_fd) {
+            if !matches!(effect, Effect::Accept { .. }) {
+                self.learn_socket(pid, fd, info.sk_id.get());
+            }
+        }
         // A non-blocking connect in progress (EINPROGRESS) has its peer all the same.
         let connecting = effect == Effect::Connect && sc.ret == -115;
         if !ok && !connecting {
@@ -576,6 +588,42 @@ impl ProcessTable {
             apply_fds(state, effect, event_fd, sc, &resolved)
         });
         resolved
+    }
+}
+
+impl ProcessTable {
+    /// Fd `fd` of `pid` is socket `id`: an fd the table held as something else, or not at
+    /// all, becomes that socket.
+    fn learn_socket(&mut self, pid: u32, fd: i32, id: u64) {
+        self.with_state(pid, |state| match state.fds.get(&fd).map(|e| &e.kind) {
+            Some(FdKind::Socket {
+                id: Some(known), ..
+            }) if *known == id => {}
+            Some(FdKind::Socket { .. }) => state.edit_fd(fd, |e| {
+                if let FdKind::Socket { id: known, .. } = &mut e.kind {
+                    *known = Some(id);
+                }
+            }),
+            Some(_) => state.edit_fd(fd, |e| {
+                e.kind = FdKind::Socket {
+                    id: Some(id),
+                    server: false,
+                    unix: None,
+                }
+            }),
+            None => state.insert_fd(
+                fd,
+                FdEntry {
+                    name: None,
+                    kind: FdKind::Socket {
+                        id: Some(id),
+                        server: false,
+                        unix: None,
+                    },
+                    cloexec: false,
+                },
+            ),
+        });
     }
 }
 
