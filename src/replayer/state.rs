@@ -193,15 +193,19 @@ impl ProcState {
         self.edit_fd(fd, |entry| entry.name = Some(name));
     }
 
-    /// exec: the fds marked close-on-exec go.
-    fn drop_cloexec(&mut self) {
+    /// exec: the fds marked close-on-exec go; returns what they were, in fd order.
+    fn drop_cloexec(&mut self) -> Vec<FdKind> {
         let bytes = &mut self.bytes;
-        self.fds.retain(|_, e| {
+        let mut closed = Vec::new();
+        self.fds.retain(|fd, e| {
             if e.cloexec {
                 *bytes -= FD_BYTES + e.text_len();
+                closed.push((*fd, e.kind.clone()));
             }
             !e.cloexec
         });
+        closed.sort_unstable_by_key(|(fd, _)| *fd);
+        closed.into_iter().map(|(_, kind)| kind).collect()
     }
 }
 
@@ -216,6 +220,11 @@ pub struct Resolved {
     /// What the event's fd was before the event (before a close removed it, a dup2 or an
     /// open replaced it); `None` when the table does not hold it.
     pub fd_kind: Option<FdKind>,
+    /// What the fd an open or dup made was before the event (a dup2 over an open fd, or an
+    /// fd the table held though it was closed unseen); `None` when it was free.
+    pub replaced: Option<FdKind>,
+    /// What the fds an exec closed (close-on-exec) were.
+    pub exec_closed: Vec<FdKind>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
     /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
     /// event carries a `Resolved`, few of them touch a file.)
@@ -438,6 +447,15 @@ impl ProcessTable {
         self.procs.get(&pid)?.fds.get(&fd)
     }
 
+    /// Whether an fd of `pid` holds file `file` open.
+    pub fn holds_file(&self, pid: u32, file: FileId) -> bool {
+        self.procs.get(&pid).is_some_and(|p| {
+            p.fds
+                .values()
+                .any(|e| matches!(e.kind, FdKind::File { file: Some(f), .. } if f == file))
+        })
+    }
+
     fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
         self.fd(pid, fd)?.label().map(str::to_owned)
     }
@@ -494,9 +512,10 @@ impl ProcessTable {
                 filename, inode, ..
             } => {
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
+                let mut exec_closed = Vec::new();
                 if let Some(p) = self.procs.get_mut(&pid) {
                     let before = p.cost();
-                    p.drop_cloexec();
+                    exec_closed = p.drop_cloexec();
                     self.bytes = self.bytes - before + p.cost();
                 }
                 let file0 = match (inode, &path0) {
@@ -508,6 +527,7 @@ impl ProcessTable {
                 Resolved {
                     path0,
                     file0: file0.map(Box::new),
+                    exec_closed,
                     ..Resolved::default()
                 }
             }
@@ -550,6 +570,8 @@ impl ProcessTable {
             path1: resolve(sc.path1.as_deref(), dfd1, literal1),
             fd_name: None,
             fd_kind: None,
+            replaced: None,
+            exec_closed: Vec::new(),
             file0: None,
             file1: None,
         };
@@ -581,6 +603,9 @@ impl ProcessTable {
         let connecting = effect == Effect::Connect && sc.ret == -115;
         if !ok && !connecting {
             return resolved;
+        }
+        if matches!(effect, Effect::Open { .. } | Effect::Dup { .. }) {
+            resolved.replaced = self.fd(pid, sc.ret as i32).map(|e| e.kind.clone());
         }
         self.apply_file_effect(effect, sc, &mut resolved);
         let event_fd = event_fd.unwrap_or(-1);
