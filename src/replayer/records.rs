@@ -1363,7 +1363,7 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 mod tests {
     use super::*;
 
-    use super::super::decode::{Common, Filled};
+    use super::super::state::tests::syscall as state_syscall;
     use super::super::state::ProcessTable;
     use zerocopy::little_endian::{U16, U64};
     const AT_FDCWD: u64 = super::super::state::AT_FDCWD as u64;
@@ -1411,53 +1411,24 @@ mod tests {
 
     fn event(ts: u64, pid: u32, body: Body) -> Event {
         Event {
-            common: Common {
-                ts,
-                pid,
-                tid: pid,
-                ppid: 1,
-                uid: 0,
-                gid: 0,
-                cpu: 0,
-                syscall: 0,
-                context: false,
-                compat: false,
-                comm: "t".into(),
-            },
             body,
+            ..state_syscall(ts, pid, Ksys::Read, [0; 6], None)
         }
     }
 
     /// Syscall `k` of `pid` returning `ret`, carrying the identity of UNIX datagram socket
     /// `sock` when given.
     fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], ret: i64, sock: Option<u64>) -> Event {
-        let info = sock.map(|id| SockInfo {
-            sk_id: U64::new(id),
-            family: U16::new(1),
-            sock_type: 2,
-            ..SockInfo::default()
-        });
-        let mut e = event(
-            ts,
-            pid,
-            Body::Syscall(Box::new(Syscall {
-                id: k as u16,
-                enter_ts: ts,
-                ret,
-                args,
-                path0: None,
-                path0_truncated: false,
-                path1: None,
-                path1_truncated: false,
-                addr: None,
-                filled: Filled::None,
-                inode: None,
-                sock: info,
-                data: Vec::new(),
-                aux: 0,
-            })),
-        );
-        e.common.syscall = k as u16;
+        let mut e = state_syscall(ts, pid, k, args, None);
+        if let Body::Syscall(sc) = &mut e.body {
+            sc.ret = ret;
+            sc.sock = sock.map(|id| SockInfo {
+                sk_id: U64::new(id),
+                family: U16::new(1),
+                sock_type: 2,
+                ..SockInfo::default()
+            });
+        }
         e
     }
 

@@ -149,8 +149,12 @@ pub const DEFAULT_MAX_PROCESS_BYTES: usize = 16 << 20;
 struct ProcState {
     cwd: Option<String>,
     fds: HashMap<i32, FdEntry>,
+    /// How many of `fds` hold each file of the inode model ([`FdKind::File`] with an id),
+    /// so that a close knows whether it was the file's last fd without a scan.
+    file_refs: HashMap<FileId, u32>,
     /// Estimated bytes of `cwd` and `fds` ([`CWD_BYTES`] and [`FD_BYTES`] plus each name's
-    /// length); the process costs [`PROC_BYTES`] more.
+    /// length; an fd's share of `file_refs` is within [`FD_BYTES`]); the process costs
+    /// [`PROC_BYTES`] more.
     bytes: usize,
     /// Recency stamp: its key in [`ProcessTable::lru`].
     used: u64,
@@ -167,24 +171,48 @@ impl ProcState {
         self.cwd = cwd;
     }
 
+    /// Counts an fd of `kind` in (`held`) or out of `file_refs`.
+    fn count_file(file_refs: &mut HashMap<FileId, u32>, kind: &FdKind, held: bool) {
+        let FdKind::File {
+            file: Some(file), ..
+        } = kind
+        else {
+            return;
+        };
+        if held {
+            *file_refs.entry(*file).or_insert(0) += 1;
+        } else if let Some(n) = file_refs.get_mut(file) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                file_refs.remove(file);
+            }
+        }
+    }
+
     fn insert_fd(&mut self, fd: i32, entry: FdEntry) {
         self.bytes += FD_BYTES + entry.text_len();
+        Self::count_file(&mut self.file_refs, &entry.kind, true);
         if let Some(old) = self.fds.insert(fd, entry) {
             self.bytes -= FD_BYTES + old.text_len();
+            Self::count_file(&mut self.file_refs, &old.kind, false);
         }
     }
 
     fn remove_fd(&mut self, fd: i32) {
         if let Some(old) = self.fds.remove(&fd) {
             self.bytes -= FD_BYTES + old.text_len();
+            Self::count_file(&mut self.file_refs, &old.kind, false);
         }
     }
 
-    /// Runs `f` on the entry of `fd` (when held), keeping the estimate of the bytes.
+    /// Runs `f` on the entry of `fd` (when held), keeping the estimate of the bytes and
+    /// the count of fds of each file.
     fn edit_fd(&mut self, fd: i32, f: impl FnOnce(&mut FdEntry)) {
         if let Some(entry) = self.fds.get_mut(&fd) {
             let before = entry.text_len();
+            Self::count_file(&mut self.file_refs, &entry.kind, false);
             f(entry);
+            Self::count_file(&mut self.file_refs, &entry.kind, true);
             self.bytes = self.bytes - before + entry.text_len();
         }
     }
@@ -195,11 +223,12 @@ impl ProcState {
 
     /// exec: the fds marked close-on-exec go; returns what they were, in fd order.
     fn drop_cloexec(&mut self) -> Vec<FdKind> {
-        let bytes = &mut self.bytes;
+        let (bytes, file_refs) = (&mut self.bytes, &mut self.file_refs);
         let mut closed = Vec::new();
         self.fds.retain(|fd, e| {
             if e.cloexec {
                 *bytes -= FD_BYTES + e.text_len();
+                Self::count_file(file_refs, &e.kind, false);
                 closed.push((*fd, e.kind.clone()));
             }
             !e.cloexec
@@ -449,11 +478,9 @@ impl ProcessTable {
 
     /// Whether an fd of `pid` holds file `file` open.
     pub fn holds_file(&self, pid: u32, file: FileId) -> bool {
-        self.procs.get(&pid).is_some_and(|p| {
-            p.fds
-                .values()
-                .any(|e| matches!(e.kind, FdKind::File { file: Some(f), .. } if f == file))
-        })
+        self.procs
+            .get(&pid)
+            .is_some_and(|p| p.file_refs.contains_key(&file))
     }
 
     fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
@@ -873,7 +900,7 @@ pub fn normalize(path: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::syscalls::Ksys;
 
@@ -959,7 +986,13 @@ mod tests {
     }
 
     /// A syscall event of `pid` at `ts` (ret 3: an fd for an open).
-    fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], path0: Option<&str>) -> Event {
+    pub(in crate::replayer) fn syscall(
+        ts: u64,
+        pid: u32,
+        k: Ksys,
+        args: [u64; 6],
+        path0: Option<&str>,
+    ) -> Event {
         use super::super::decode::Common;
         let id = k as u16;
         Event {
@@ -1088,10 +1121,18 @@ mod tests {
         ] {
             assert_eq!(FdKind::from_proc_name(name), k, "{name}");
         }
-        // The estimate counts each entry's shown name and UNIX path.
+        // The estimate counts each entry's shown name and UNIX path; each file its fds.
         let p = &t.procs[&7];
+        let f = file.expect("named");
+        assert!(t.holds_file(7, f));
+        assert_eq!(p.file_refs.get(&f), Some(&2), "fds 3 and 4");
         let text: usize = p.fds.values().map(FdEntry::text_len).sum();
         assert_eq!(p.bytes, p.fds.len() * FD_BYTES + text);
+        t.apply(&syscall(7, 7, Ksys::Close, [3, 0, 0, 0, 0, 0], None));
+        assert!(t.holds_file(7, f), "fd 4 still holds it");
+        t.apply(&syscall(8, 7, Ksys::Close, [4, 0, 0, 0, 0, 0], None));
+        assert!(!t.holds_file(7, f));
+        assert!(t.procs[&7].file_refs.is_empty());
     }
 
     #[test]
