@@ -12,7 +12,7 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("InfoSequenceNumber", "number of the record in this output: 1, 2, ... (deterministic)"),
         ("InfoTimestamp", "event time of the record's last event (UTC, ns)"),
         ("InfoMonitor", "filesystem | socket | process"),
-        ("InfoExport", "why the record left: close, delete, rename, link, max-events (--max-events), process-exit, exit, tcp-close, idle / active (-t), end-of-trace"),
+        ("InfoExport", "why the record left: close (the last fd of the file or socket in the process closed, or an exec closed it: close-on-exec), delete, rename, link, max-events (--max-events), process-exit, exit, tcp-close, idle / active (-t), end-of-trace"),
         ("InfoHostName", "host name of the recorded host"),
         ("InfoHostIP", "first non-loopback address of the recorded host"),
         ("InfoHostToken", "the token given with -T"),
@@ -44,7 +44,7 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("FileVersion", "installed package version of the file (dpkg; record with -v)"),
         ("FileMode", "regular | symlink | hardlink"),
         ("FileEventCount", "number of events aggregated"),
-        ("FileEvents", "events by kind, non-zero counts only: CREATE, OPEN, OPEN_EXEC, ACCESS (read), ATTRIB (chmod), MODIFY (write, truncate), CLOSE_WRITE, CLOSE_NOWRITE, MOVED_FROM, MOVED_TO, DELETE"),
+        ("FileEvents", "events by kind, non-zero counts only: CREATE, OPEN, OPEN_EXEC, ACCESS (read), ATTRIB (chmod), MODIFY (write, truncate), CLOSE_WRITE, CLOSE_NOWRITE, MOVED_FROM, MOVED_TO, DELETE. An fd is followed from the syscall that made it (open, dup, fork, exec's close-on-exec); an fd the replay did not see made (taken over from before the recording, or of a process forgotten to stay within memory, as a warning says) is unknown rather than stale: its reads, writes and closes are not counted"),
         ("FileEventsDuration", "seconds from the first to the last event"),
         ("FileInode", "inode number. This and the File* keys below are the file's attributes after the record's last event, from the kernel's copy of the inode (read at open, exec and every fd-based syscall) updated by what path-based syscalls do (chmod, truncate, link, unlink, rename); a key is left out while its value is unknown: never shown, or changed by a syscall that does not say to what. A file whose inode number the kernel hands out again after a delete is a new file"),
         ("FileInodeLinkCount", "number of hard links (after the event: 0 after the unlink of the last link; counted through link, unlink and rename)"),
@@ -63,7 +63,7 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("FileMD5", "MD5 of the file, executables only (record with -c)"),
         ("FileSHA256", "SHA-256 of the file, executables only (record with -c)"),
         ("SockProtocol", "TCP | UDP"),
-        ("SockRole", "CLIENT | SERVER (accepted, or received first)"),
+        ("SockRole", "CLIENT | SERVER (accepted, also through a dup of the accepted fd, or received first)"),
         ("SockState", "TCP state at export (TCP_ESTABLISHED, TCP_CLOSE, ...)"),
         ("SockReset", "an RST ended the connection: RX (received) or TX (sent)"),
         ("SockFamily", "AF_INET | AF_INET6 | AF_UNIX"),
@@ -106,3 +106,26 @@ pub const NOT_PROVIDED: &[(&str, &str)] = &[
     ("SockTxPacketsDups, SockRxPacketsQueued, SockRxPacketsDrop, SockRxPacketsReorder, SockRxPacketsFrag", "kept in kernel functions kprobes reach, not in any tracepoint's arguments"),
     ("SockRxTTL", "the TTL is in each received packet's IP header; no socket-level tracepoint carries it"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meaning(key: &str) -> &'static str {
+        legend()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| m)
+            .unwrap_or_else(|| panic!("no {key}"))
+    }
+
+    /// The legend says where values no syscall reveals stay unknown rather than stale.
+    #[test]
+    fn says_what_stays_unknown() {
+        assert!(meaning("FileEvents").contains("unknown rather than stale"));
+        assert!(meaning("FileEvents").contains("forgotten to stay within memory"));
+        assert!(meaning("FileInode").contains("left out while its value is unknown"));
+        assert!(meaning("InfoExport").contains("close-on-exec"));
+        assert!(meaning("SockRole").contains("dup of the accepted fd"));
+    }
+}

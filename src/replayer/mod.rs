@@ -847,7 +847,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             for event in &events {
                 let resolved = self.table.apply(event);
                 let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved, self.table.files()));
+                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
             }
             return self.emit_records(out);
         }

@@ -5,7 +5,7 @@
 //! Everything is judged on event time (timeouts included), and each record leaves in a
 //! deterministic order: the same trace gives the same records on any machine.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -17,7 +17,7 @@ use super::kflowd::{
     RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
 };
 use super::protocols::{App, Direction, StreamDecoder, Transport};
-use super::state::Resolved;
+use super::state::{FdKind, ProcessTable, Resolved};
 use super::symbols;
 use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
 use crate::syscalls::Ksys;
@@ -200,17 +200,13 @@ pub struct RecordsView {
     cfg: RecordsConfig,
     procs: HashMap<u32, ProcInfo>,
     files: HashMap<FileKey, FileAgg>,
-    /// Open fds of regular files: (pid, fd) → (file key, opened for writing).
-    fd_files: HashMap<(u32, i32), (FileKey, bool)>,
-    /// How many fds hold each file open, and whether any was opened for writing: a file is
-    /// closed (CLOSE_WRITE / CLOSE_NOWRITE) when its last fd goes.
-    open_refs: HashMap<FileKey, (u32, bool)>,
+    /// Files a process closed an fd opened for writing of while another fd still held
+    /// them: the last close of such a file is a CLOSE_WRITE. (Which fd holds which file is
+    /// the process table's, [`super::state::FdKind::File`].)
+    written: HashSet<FileKey>,
+    /// Sockets by cookie; which fd is which socket (its role, its UNIX path) is the
+    /// process table's ([`super::state::FdKind::Socket`]).
     socks: HashMap<u64, SockAgg>,
-    /// Socket fds: (pid, fd) → socket id.
-    fd_socks: HashMap<(u32, i32), u64>,
-    /// Fds that came from accept (server side) and UNIX paths of connected fds.
-    fd_server: HashMap<(u32, i32), bool>,
-    fd_unix: HashMap<(u32, i32), String>,
     next_sweep: u64,
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
@@ -238,12 +234,8 @@ impl RecordsView {
             cfg,
             procs: HashMap::new(),
             files: HashMap::new(),
-            fd_files: HashMap::new(),
-            open_refs: HashMap::new(),
+            written: HashSet::new(),
             socks: HashMap::new(),
-            fd_socks: HashMap::new(),
-            fd_server: HashMap::new(),
-            fd_unix: HashMap::new(),
             next_sweep: 0,
             seq: 0,
             held: std::collections::VecDeque::new(),
@@ -315,10 +307,16 @@ impl RecordsView {
     }
 
     /// Applies one event (in timestamp order), after the process table applied it (`r`
-    /// and `files`: the names it resolved, the inode model it left); returns the records
-    /// ready to print.
-    pub fn event(&mut self, ctx: &Context, e: &Event, r: &Resolved, files: &Files) -> Vec<Record> {
-        let mut built = self.apply_event(ctx, e, r, files);
+    /// and `table`: what it resolved, as things were before the event, and the fds and
+    /// inode model it left); returns the records ready to print.
+    pub fn event(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        r: &Resolved,
+        table: &ProcessTable,
+    ) -> Vec<Record> {
+        let mut built = self.apply_event(ctx, e, r, table);
         self.bound_tables(ctx, &mut built);
         self.hold(built);
         self.release(ctx, false)
@@ -379,8 +377,9 @@ impl RecordsView {
         ctx: &Context,
         e: &Event,
         r: &Resolved,
-        files: &Files,
+        table: &ProcessTable,
     ) -> Vec<Record> {
+        let files = table.files();
         let mut out = Vec::new();
         let ts = e.common.ts;
         self.sweep(ctx, ts, &mut out);
@@ -402,18 +401,8 @@ impl RecordsView {
                 child.start_ns = ts;
                 child.exec_seen = false;
                 child.exec_ns = None;
+                // Its open files are the process table's copy of its parent's fds.
                 self.procs.insert(*child_pid, child);
-                // The child shares its parent's open files.
-                let inherited: Vec<_> = self
-                    .fd_files
-                    .iter()
-                    .filter(|((pid, _), _)| *pid == c.pid)
-                    .map(|(&(_, fd), v)| (fd, *v))
-                    .collect();
-                for (fd, (key, w)) in inherited {
-                    let key = (*child_pid, key.1, key.2);
-                    self.fd_opened(*child_pid, fd, key, w);
-                }
             }
             Body::Exec {
                 filename,
@@ -439,13 +428,20 @@ impl RecordsView {
                     let key = (c.pid, t.file, FILE_RECORD);
                     self.file_event(ctx, e, key, filename, r, files, OPEN_EXEC, &mut out);
                 }
+                // The close-on-exec fds went at the exec.
+                for was in &r.exec_closed {
+                    self.fd_closed(ctx, e, Some(was), r, table, &mut out);
+                    if let Some(id) = was.socket_id() {
+                        self.sock_closed(ctx, ts, id, &mut out);
+                    }
+                }
             }
             Body::Exit {
                 code, group_dead, ..
             } if *group_dead => {
                 self.process_exit(ctx, e, *code, &mut out);
             }
-            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, files, &mut out),
+            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, table, &mut out),
             Body::SockState(s) => self.sock_state(ctx, e, s, &mut out),
             _ => {}
         }
@@ -512,11 +508,7 @@ impl RecordsView {
         for key in keys {
             self.export_file(ctx, &key, "process-exit", out);
         }
-        self.fd_files.retain(|(p, _), _| *p != pid);
-        self.open_refs.retain(|k, _| k.0 != pid);
-        self.fd_socks.retain(|(p, _), _| *p != pid);
-        self.fd_server.retain(|(p, _), _| *p != pid);
-        self.fd_unix.retain(|(p, _), _| *p != pid);
+        self.written.retain(|k| k.0 != pid);
         if let Some(p) = self.procs.remove(&pid) {
             if p.exec_seen || p.start_ns > 0 {
                 out.extend(self.process_record(
@@ -532,38 +524,35 @@ impl RecordsView {
         }
     }
 
-    fn fd_opened(&mut self, pid: u32, fd: i32, key: FileKey, writable: bool) {
-        let refs = self.open_refs.entry(key).or_insert((0, false));
-        refs.0 += 1;
-        refs.1 |= writable;
-        self.fd_files.insert((pid, fd), (key, writable));
-    }
-
-    /// An fd of a file goes away (close, or dup2 over it): the file is closed when it was
-    /// its last fd.
-    #[allow(clippy::too_many_arguments)]
+    /// An fd of the event's process went away (close, or a dup2 or open over it); `was`
+    /// what it held. A file is closed (CLOSE_WRITE when any of its fds since it was last
+    /// closed was opened for writing) when no fd of the process holds it after the event.
     fn fd_closed(
         &mut self,
         ctx: &Context,
         e: &Event,
-        pid: u32,
-        fd: i32,
+        was: Option<&FdKind>,
         r: &Resolved,
-        files: &Files,
+        table: &ProcessTable,
         out: &mut Vec<Record>,
     ) {
-        let Some((key, _)) = self.fd_files.remove(&(pid, fd)) else {
+        let Some(&FdKind::File {
+            file: Some(file),
+            writable,
+        }) = was
+        else {
             return;
         };
-        let Some(refs) = self.open_refs.get_mut(&key) else {
-            return;
-        };
-        refs.0 = refs.0.saturating_sub(1);
-        if refs.0 > 0 {
+        let pid = e.common.pid;
+        let key = (pid, file, FILE_RECORD);
+        if table.holds_file(pid, file) {
+            if writable {
+                self.written.insert(key);
+            }
             return;
         }
-        let written = refs.1;
-        self.open_refs.remove(&key);
+        let written = self.written.remove(&key) || writable;
+        let files = table.files();
         let path = self
             .files
             .get(&key)
@@ -644,23 +633,23 @@ impl RecordsView {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn syscall(
         &mut self,
         ctx: &Context,
         e: &Event,
         sc: &Syscall,
         r: &Resolved,
-        files: &Files,
+        table: &ProcessTable,
         out: &mut Vec<Record>,
     ) {
+        let files = table.files();
         let ksys = sc.ksys();
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ok = sc.ret >= 0;
         // Sockets first: anything that carries the socket's identity.
         if let Some(info) = sc.sock {
-            self.sock_syscall(e, sc, ksys, &info);
+            self.sock_syscall(e, sc, ksys, &info, r);
             return;
         }
         let (true, Some(ksys)) = (ok, ksys) else {
@@ -681,9 +670,7 @@ impl RecordsView {
                     .inode
                     .as_ref()
                     .is_some_and(|i| i.fmode.get() & 0x100000 != 0);
-                let writable = flags & 3 != 0;
-                self.fd_closed(ctx, e, pid, sc.ret as i32, r, files, out);
-                self.fd_opened(pid, sc.ret as i32, key, writable);
+                self.fd_closed(ctx, e, r.replaced.as_ref(), r, table, out);
                 let kind = if created { CREATE } else { OPEN };
                 self.file_event(ctx, e, key, path, r, files, kind, out);
                 if flags & 0o1000 != 0 && !created {
@@ -703,9 +690,13 @@ impl RecordsView {
             | Ksys::Pwritev2
             | Ksys::Ftruncate
             | Ksys::Fchmod => {
-                let Some((key, _)) = self.fd_files.get(&(pid, fd0)).cloned() else {
+                let Some(&FdKind::File {
+                    file: Some(file), ..
+                }) = r.fd_kind.as_ref()
+                else {
                     return;
                 };
+                let key = (pid, file, FILE_RECORD);
                 let kind = match ksys {
                     Ksys::Read | Ksys::Pread64 | Ksys::Readv | Ksys::Preadv | Ksys::Preadv2 => {
                         ACCESS
@@ -722,23 +713,10 @@ impl RecordsView {
                 self.file_event(ctx, e, key, &path, r, files, kind, out);
             }
             Ksys::Close => {
-                self.fd_closed(ctx, e, pid, fd0, r, files, out);
-                if let Some(id) = self.fd_socks.remove(&(pid, fd0)) {
-                    // TCP sockets leave on their CLOSE state; others when closed.
-                    let tcp = self
-                        .socks
-                        .get(&id)
-                        .is_some_and(|s| s.info.protocol == 6 && s.state.is_some());
-                    if let Some(s) = self.socks.get_mut(&id) {
-                        s.closed = true;
-                        s.last_ns = e.common.ts;
-                    }
-                    if !tcp {
-                        self.export_sock(ctx, id, "close", true, out);
-                    }
+                self.fd_closed(ctx, e, r.fd_kind.as_ref(), r, table, out);
+                if let Some(id) = r.fd_kind.as_ref().and_then(FdKind::socket_id) {
+                    self.sock_closed(ctx, e.common.ts, id, out);
                 }
-                self.fd_server.remove(&(pid, fd0));
-                self.fd_unix.remove(&(pid, fd0));
             }
             Ksys::Dup | Ksys::Dup2 | Ksys::Dup3 | Ksys::Fcntl => {
                 let newfd = match ksys {
@@ -749,13 +727,7 @@ impl RecordsView {
                     return;
                 }
                 // dup2 onto an open fd closes what it held.
-                self.fd_closed(ctx, e, pid, newfd, r, files, out);
-                if let Some((key, w)) = self.fd_files.get(&(pid, fd0)).cloned() {
-                    self.fd_opened(pid, newfd, key, w);
-                }
-                if let Some(v) = self.fd_socks.get(&(pid, fd0)).copied() {
-                    self.fd_socks.insert((pid, newfd), v);
-                }
+                self.fd_closed(ctx, e, r.replaced.as_ref(), r, table, out);
             }
             // Path-based changes: the process table applied them to the inode model.
             Ksys::Chmod | Ksys::Fchmodat | Ksys::Fchmodat2 | Ksys::Truncate => {
@@ -816,47 +788,40 @@ impl RecordsView {
                 }
                 self.export_file(ctx, &key, "link", out);
             }
-            Ksys::Accept | Ksys::Accept4 => {
-                self.fd_server.insert((pid, sc.ret as i32), true);
-            }
-            Ksys::Connect => {
-                if let Some(SockAddr::Unix { path }) = &sc.addr {
-                    self.fd_unix.insert((pid, fd0), path.clone());
-                }
-            }
             _ => {}
         }
     }
 
-    fn sock_syscall(&mut self, e: &Event, sc: &Syscall, ksys: Option<Ksys>, info: &SockInfo) {
+    /// A syscall carrying socket `info`; `r.fd_kind` says what the process table knew of
+    /// its fd before it (accepted: a server; the UNIX path it connected to).
+    fn sock_syscall(
+        &mut self,
+        e: &Event,
+        sc: &Syscall,
+        ksys: Option<Ksys>,
+        info: &SockInfo,
+        r: &Resolved,
+    ) {
         let pid = e.common.pid;
-        let fd0 = sc.args[0] as i32;
         let ts = e.common.ts;
         let id = info.sk_id.get();
-        match ksys {
-            Some(Ksys::Accept | Ksys::Accept4) => {
-                if sc.ret >= 0 {
-                    self.fd_server.insert((pid, sc.ret as i32), true);
-                }
-                return;
-            }
-            Some(Ksys::Connect) => {
-                if let Some(SockAddr::Unix { path }) = &sc.addr {
-                    self.fd_unix.insert((pid, fd0), path.clone());
-                }
-            }
-            _ => {}
+        if matches!(ksys, Some(Ksys::Accept | Ksys::Accept4)) {
+            return;
         }
-        self.fd_socks.insert((pid, fd0), id);
-        let server = self.fd_server.get(&(pid, fd0)).copied().unwrap_or(false);
-        let unix_path = self
-            .fd_unix
-            .get(&(pid, fd0))
-            .cloned()
-            .or_else(|| match &sc.addr {
-                Some(SockAddr::Unix { path }) => Some(path.clone()),
-                _ => None,
-            });
+        let (server, known_unix) = match &r.fd_kind {
+            Some(FdKind::Socket { server, unix, .. }) => (*server, unix.as_deref()),
+            _ => (false, None),
+        };
+        let addr_unix = match &sc.addr {
+            Some(SockAddr::Unix { path }) => Some(path.as_str()),
+            _ => None,
+        };
+        // A connect names the path it connects to; other syscalls the one connected to.
+        let unix_path = match ksys {
+            Some(Ksys::Connect) => addr_unix.or(known_unix),
+            _ => known_unix.or(addr_unix),
+        }
+        .map(str::to_owned);
         let proc = self.procs.get(&pid).cloned();
         let agg = self
             .socks
@@ -939,6 +904,22 @@ impl RecordsView {
                     msgs.push(m);
                 }
             }
+        }
+    }
+
+    /// An fd of socket `id` was closed at `ts`: TCP sockets leave on their CLOSE state,
+    /// others now.
+    fn sock_closed(&mut self, ctx: &Context, ts: u64, id: u64, out: &mut Vec<Record>) {
+        let tcp = self
+            .socks
+            .get(&id)
+            .is_some_and(|s| s.info.protocol == 6 && s.state.is_some());
+        if let Some(s) = self.socks.get_mut(&id) {
+            s.closed = true;
+            s.last_ns = ts;
+        }
+        if !tcp {
+            self.export_sock(ctx, id, "close", true, out);
         }
     }
 
@@ -1387,6 +1368,171 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use super::super::state::tests::syscall as state_syscall;
+    use super::super::state::ProcessTable;
+    use zerocopy::little_endian::{U16, U64};
+    const AT_FDCWD: u64 = super::super::state::AT_FDCWD as u64;
+
+    /// Events through the process table, then the records view, as the replay runs them.
+    struct Run {
+        ctx: Context,
+        table: ProcessTable,
+        view: RecordsView,
+        out: Vec<Record>,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            Run {
+                ctx: Context::default(),
+                table: ProcessTable::default(),
+                view: RecordsView::new(RecordsConfig::default()),
+                out: Vec::new(),
+            }
+        }
+
+        fn feed(&mut self, e: Event) {
+            let r = self.table.apply(&e);
+            let built = self.view.event(&self.ctx, &e, &r, &self.table);
+            self.out.extend(built);
+        }
+
+        /// The InfoTimestamp of boot-time `ns`.
+        fn ctx_time(&self, ns: u64) -> String {
+            kflowd_time(self.ctx.realtime_ns(ns))
+        }
+
+        /// The socket records out so far: (pid, role, export reason).
+        fn socks(&self) -> Vec<(u32, &'static str, &'static str)> {
+            self.out
+                .iter()
+                .filter_map(|r| match &r.body {
+                    RecordBody::Sock(s) => Some((r.proc.pid, s.role, r.info.export)),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    fn event(ts: u64, pid: u32, body: Body) -> Event {
+        Event {
+            body,
+            ..state_syscall(ts, pid, Ksys::Read, [0; 6], None)
+        }
+    }
+
+    /// Syscall `k` of `pid` returning `ret`, carrying the identity of UNIX datagram socket
+    /// `sock` when given.
+    fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], ret: i64, sock: Option<u64>) -> Event {
+        let mut e = state_syscall(ts, pid, k, args, None);
+        if let Body::Syscall(sc) = &mut e.body {
+            sc.ret = ret;
+            sc.sock = sock.map(|id| SockInfo {
+                sk_id: U64::new(id),
+                family: U16::new(1),
+                sock_type: 2,
+                ..SockInfo::default()
+            });
+        }
+        e
+    }
+
+    /// An accepted fd dup'd onto stdin (inetd style) is still the server's side: the
+    /// process table's fd entry keeps its role through dup2 (the view's own map of
+    /// accepted fds lost it: `SockRole` was `CLIENT`).
+    #[test]
+    fn a_dup_of_an_accepted_socket_serves() {
+        let mut run = Run::new();
+        run.feed(syscall(1, 10, Ksys::Accept4, [3, 0, 0, 0, 0, 0], 4, None));
+        run.feed(syscall(2, 10, Ksys::Dup2, [4, 0, 0, 0, 0, 0], 0, None));
+        run.feed(syscall(3, 10, Ksys::Close, [4, 0, 0, 0, 0, 0], 0, None));
+        run.feed(syscall(4, 10, Ksys::Write, [0, 0, 5, 0, 0, 0], 5, Some(77)));
+        run.feed(syscall(5, 10, Ksys::Close, [0, 0, 0, 0, 0, 0], 0, None));
+        assert_eq!(run.socks(), [(10, "SERVER", "close")]);
+    }
+
+    /// A fork child holds its parent's sockets: its close of one exports the record, as
+    /// the parent's close would (the view did so only for a socket the child had used).
+    #[test]
+    fn a_fork_child_closes_an_inherited_socket() {
+        let mut run = Run::new();
+        run.feed(syscall(1, 10, Ksys::Socket, [1, 2, 0, 0, 0, 0], 3, None));
+        run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(88)));
+        let fork = Body::Fork {
+            child_pid: 11,
+            child_tid: 11,
+            clone_flags: 0,
+            child_comm: "t".into(),
+        };
+        run.feed(event(3, 10, fork));
+        run.feed(syscall(4, 11, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
+        // Named after the process that last used it.
+        assert_eq!(run.socks(), [(10, "CLIENT", "close")]);
+    }
+
+    /// exec closes a close-on-exec socket: its record leaves at the exec (InfoExport
+    /// close), not at a later close of its fd number, now a new socket's (the view
+    /// exported it then).
+    #[test]
+    fn exec_closes_close_on_exec_fds() {
+        let mut run = Run::new();
+        const SOCK_CLOEXEC: u64 = 0o2000000;
+        let socket = |ts| {
+            syscall(
+                ts,
+                10,
+                Ksys::Socket,
+                [1, 2 | SOCK_CLOEXEC, 0, 0, 0, 0],
+                3,
+                None,
+            )
+        };
+        run.feed(socket(1));
+        run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(99)));
+        let exec = Body::Exec {
+            old_pid: 10,
+            argc: 1,
+            filename: "/bin/t".into(),
+            filename_truncated: false,
+            argv: vec!["t".into()],
+            argv_truncated: false,
+            inode: None,
+        };
+        run.feed(event(3, 10, exec.clone()));
+        assert_eq!(run.socks(), [(10, "CLIENT", "close")]);
+        assert_eq!(run.out[0].info.timestamp, run.ctx_time(3));
+        run.feed(socket(4));
+        run.feed(syscall(5, 10, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
+        assert_eq!(run.socks().len(), 1, "the new socket was never used");
+        // A file opened O_CLOEXEC for writing (no inode snapshot: an OPEN) is closed by the
+        // exec: CLOSE_WRITE then (the view closed it only when its fd number was reused).
+        let mut open = syscall(
+            6,
+            10,
+            Ksys::Openat,
+            [AT_FDCWD, 0, 0o2000101, 0, 0, 0],
+            4,
+            None,
+        );
+        if let Body::Syscall(sc) = &mut open.body {
+            sc.path0 = Some("/tmp/log".into());
+        }
+        run.feed(open);
+        run.feed(event(7, 10, exec));
+        let closes: Vec<_> = run
+            .out
+            .iter()
+            .filter_map(|r| match &r.body {
+                RecordBody::File(f) => Some((f.name.clone(), r.info.export, f.events.0)),
+                _ => None,
+            })
+            .collect();
+        let mut counts = [0; 11];
+        counts[OPEN] = 1;
+        counts[CLOSE_WRITE] = 1;
+        assert_eq!(closes, [("log".to_owned(), "close", counts)]);
+    }
 
     #[test]
     fn kflowd_times() {

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::decode::{Body, Event, Filled, SockAddr, Syscall};
-use super::files::{Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use super::files::{
+    FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+};
 use crate::abi::InodeAttrs;
 use crate::meta::{FdTable, ProcSnapshot};
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
@@ -17,6 +19,8 @@ use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
 pub const AT_FDCWD: i32 = -100;
 const O_CLOEXEC: u64 = 0o2000000;
+/// The access mode bits of open flags: `O_RDONLY` 0, `O_WRONLY` 1, `O_RDWR` 2.
+const O_ACCMODE: u64 = 3;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 /// memfd_create's close-on-exec flag.
 const MFD_CLOEXEC: u64 = 1;
@@ -33,17 +37,109 @@ const AT_REMOVEDIR: u64 = 0x200;
 /// What an fd refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FdEntry {
-    /// A path, or `socket:…`, `pipe:…` as /proc/PID/fd names them.
-    pub name: String,
+    /// A path, or `socket:…`, `pipe:…` as /proc/PID/fd names them; `None` when the
+    /// syscall that made it said no more than its kind (a pipe, a socket not connected).
+    pub name: Option<String>,
+    /// What the fd is.
+    pub kind: FdKind,
     pub cloexec: bool,
+}
+
+impl FdEntry {
+    /// The bytes its name (as [`FdEntry::label`] shows it) and its kind's UNIX path take.
+    fn text_len(&self) -> usize {
+        self.label().map_or(0, str::len) + self.kind.unix_path().map_or(0, str::len)
+    }
+
+    /// Its name, or what its kind says when it has none (`pipe`, `socket`).
+    pub fn label(&self) -> Option<&str> {
+        self.name.as_deref().or(match self.kind {
+            FdKind::Pipe => Some("pipe"),
+            FdKind::Socket { .. } => Some("socket"),
+            _ => None,
+        })
+    }
+}
+
+/// What an fd is, as the syscalls that made it and used it say.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FdKind {
+    /// A file opened by path (open, openat, openat2, creat): `file` its lifetime in the
+    /// inode model when the model follows it (regular files, directories, symlinks);
+    /// `writable` when opened `O_WRONLY` or `O_RDWR`.
+    File {
+        file: Option<FileId>,
+        writable: bool,
+    },
+    /// A socket: `id` the kernel's socket cookie (`SockInfo::sk_id`) once a syscall on this
+    /// fd carried it; `server` when accept made it; `unix` the UNIX path it connected to.
+    Socket {
+        id: Option<u64>,
+        server: bool,
+        unix: Option<Box<str>>,
+    },
+    /// One end of a pipe.
+    Pipe,
+    /// An anonymous inode (`anon_inode:…`: eventfd, epoll, timerfd, …), known from the fd
+    /// snapshot only.
+    Anon,
+    /// Taken over from before the recording with a name that says no more (a path: a file
+    /// the inode model never saw opened).
+    #[default]
+    Unknown,
+}
+
+impl FdKind {
+    /// The kind a name of the fd snapshot (/proc/PID/fd's link text) says.
+    fn from_proc_name(name: &str) -> FdKind {
+        if name.starts_with("socket:") {
+            FdKind::Socket {
+                id: None,
+                server: false,
+                unix: None,
+            }
+        } else if name.starts_with("pipe:") {
+            FdKind::Pipe
+        } else if name.starts_with("anon_inode:") {
+            FdKind::Anon
+        } else {
+            FdKind::Unknown
+        }
+    }
+
+    /// A socket whose identity and role are not known yet.
+    fn socket() -> FdKind {
+        FdKind::Socket {
+            id: None,
+            server: false,
+            unix: None,
+        }
+    }
+
+    /// The UNIX path a socket connected to.
+    pub fn unix_path(&self) -> Option<&str> {
+        match self {
+            FdKind::Socket { unix, .. } => unix.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The socket cookie of a socket fd, once known.
+    pub fn socket_id(&self) -> Option<u64> {
+        match self {
+            FdKind::Socket { id, .. } => *id,
+            _ => None,
+        }
+    }
 }
 
 /// The memory one process of the [`ProcessTable`] costs besides its names, in bytes: its
 /// slot in the table (a hash table's slots are up to twice its entries, and both the old
 /// and the new slots are held while it grows) and its place in the recency order.
 pub const PROC_BYTES: usize = 384;
-/// The memory one open fd of a process costs besides its name, in bytes (its slot in the
-/// process's fd table, counted as for a process, and the name's allocation).
+/// The memory one open fd of a process costs besides its name (and a socket's UNIX path),
+/// in bytes (its slot in the process's fd table, counted as for a process, and the name's
+/// allocation).
 pub const FD_BYTES: usize = 160;
 /// The memory a process's working directory costs besides its length, in bytes.
 const CWD_BYTES: usize = 32;
@@ -55,8 +151,12 @@ pub const DEFAULT_MAX_PROCESS_BYTES: usize = 16 << 20;
 struct ProcState {
     cwd: Option<String>,
     fds: HashMap<i32, FdEntry>,
+    /// How many of `fds` hold each file of the inode model ([`FdKind::File`] with an id),
+    /// so that a close knows whether it was the file's last fd without a scan.
+    file_refs: HashMap<FileId, u32>,
     /// Estimated bytes of `cwd` and `fds` ([`CWD_BYTES`] and [`FD_BYTES`] plus each name's
-    /// length); the process costs [`PROC_BYTES`] more.
+    /// length; an fd's share of `file_refs` is within [`FD_BYTES`]); the process costs
+    /// [`PROC_BYTES`] more.
     bytes: usize,
     /// Recency stamp: its key in [`ProcessTable::lru`].
     used: u64,
@@ -73,35 +173,70 @@ impl ProcState {
         self.cwd = cwd;
     }
 
+    /// Counts an fd of `kind` in (`held`) or out of `file_refs`.
+    fn count_file(file_refs: &mut HashMap<FileId, u32>, kind: &FdKind, held: bool) {
+        let FdKind::File {
+            file: Some(file), ..
+        } = kind
+        else {
+            return;
+        };
+        if held {
+            *file_refs.entry(*file).or_insert(0) += 1;
+        } else if let Some(n) = file_refs.get_mut(file) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                file_refs.remove(file);
+            }
+        }
+    }
+
     fn insert_fd(&mut self, fd: i32, entry: FdEntry) {
-        self.bytes += FD_BYTES + entry.name.len();
+        self.bytes += FD_BYTES + entry.text_len();
+        Self::count_file(&mut self.file_refs, &entry.kind, true);
         if let Some(old) = self.fds.insert(fd, entry) {
-            self.bytes -= FD_BYTES + old.name.len();
+            self.bytes -= FD_BYTES + old.text_len();
+            Self::count_file(&mut self.file_refs, &old.kind, false);
         }
     }
 
     fn remove_fd(&mut self, fd: i32) {
         if let Some(old) = self.fds.remove(&fd) {
-            self.bytes -= FD_BYTES + old.name.len();
+            self.bytes -= FD_BYTES + old.text_len();
+            Self::count_file(&mut self.file_refs, &old.kind, false);
+        }
+    }
+
+    /// Runs `f` on the entry of `fd` (when held), keeping the estimate of the bytes and
+    /// the count of fds of each file.
+    fn edit_fd(&mut self, fd: i32, f: impl FnOnce(&mut FdEntry)) {
+        if let Some(entry) = self.fds.get_mut(&fd) {
+            let before = entry.text_len();
+            Self::count_file(&mut self.file_refs, &entry.kind, false);
+            f(entry);
+            Self::count_file(&mut self.file_refs, &entry.kind, true);
+            self.bytes = self.bytes - before + entry.text_len();
         }
     }
 
     fn rename_fd(&mut self, fd: i32, name: String) {
-        if let Some(entry) = self.fds.get_mut(&fd) {
-            self.bytes = self.bytes - entry.name.len() + name.len();
-            entry.name = name;
-        }
+        self.edit_fd(fd, |entry| entry.name = Some(name));
     }
 
-    /// exec: the fds marked close-on-exec go.
-    fn drop_cloexec(&mut self) {
-        let bytes = &mut self.bytes;
-        self.fds.retain(|_, e| {
+    /// exec: the fds marked close-on-exec go; returns what they were, in fd order.
+    fn drop_cloexec(&mut self) -> Vec<FdKind> {
+        let (bytes, file_refs) = (&mut self.bytes, &mut self.file_refs);
+        let mut closed = Vec::new();
+        self.fds.retain(|fd, e| {
             if e.cloexec {
-                *bytes -= FD_BYTES + e.name.len();
+                *bytes -= FD_BYTES + e.text_len();
+                Self::count_file(file_refs, &e.kind, false);
+                closed.push((*fd, e.kind.clone()));
             }
             !e.cloexec
         });
+        closed.sort_unstable_by_key(|(fd, _)| *fd);
+        closed.into_iter().map(|(_, kind)| kind).collect()
     }
 }
 
@@ -116,6 +251,14 @@ pub struct Resolved {
     pub path1: Option<String>,
     /// What the event's fd referred to (before a close removed it).
     pub fd_name: Option<String>,
+    /// What the event's fd was before the event (before a close removed it, a dup2 or an
+    /// open replaced it); `None` when the table does not hold it.
+    pub fd_kind: Option<FdKind>,
+    /// What the fd an open or dup made was before the event (a dup2 over an open fd, or an
+    /// fd the table held though it was closed unseen); `None` when it was free.
+    pub replaced: Option<FdKind>,
+    /// What the fds an exec closed (close-on-exec) were.
+    pub exec_closed: Vec<FdKind>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
     /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
     /// event carries a `Resolved`, few of them touch a file.)
@@ -316,7 +459,8 @@ impl ProcessTable {
                 for (fd, name) in &p.fds {
                     if !state.fds.contains_key(fd) {
                         let entry = FdEntry {
-                            name: name.clone(),
+                            name: Some(name.clone()),
+                            kind: FdKind::from_proc_name(name),
                             cloexec: false,
                         };
                         state.insert_fd(*fd, entry);
@@ -349,8 +493,20 @@ impl ProcessTable {
         &self.files
     }
 
+    /// What fd `fd` of `pid` is, as far as known.
+    pub fn fd(&self, pid: u32, fd: i32) -> Option<&FdEntry> {
+        self.procs.get(&pid)?.fds.get(&fd)
+    }
+
+    /// Whether an fd of `pid` holds file `file` open.
+    pub fn holds_file(&self, pid: u32, file: FileId) -> bool {
+        self.procs
+            .get(&pid)
+            .is_some_and(|p| p.file_refs.contains_key(&file))
+    }
+
     fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
-        self.procs.get(&pid)?.fds.get(&fd).map(|e| e.name.clone())
+        self.fd(pid, fd)?.label().map(str::to_owned)
     }
 
     /// An absolute path for `raw` as `pid` passed it, relative to `dirfd`. An empty path
@@ -405,9 +561,10 @@ impl ProcessTable {
                 filename, inode, ..
             } => {
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
+                let mut exec_closed = Vec::new();
                 if let Some(p) = self.procs.get_mut(&pid) {
                     let before = p.cost();
-                    p.drop_cloexec();
+                    exec_closed = p.drop_cloexec();
                     self.bytes = self.bytes - before + p.cost();
                 }
                 let file0 = match (inode, &path0) {
@@ -419,6 +576,7 @@ impl ProcessTable {
                 Resolved {
                     path0,
                     file0: file0.map(Box::new),
+                    exec_closed,
                     ..Resolved::default()
                 }
             }
@@ -460,28 +618,43 @@ impl ProcessTable {
             path0: resolve(sc.path0.as_deref(), dfd0, literal0),
             path1: resolve(sc.path1.as_deref(), dfd1, literal1),
             fd_name: None,
+            fd_kind: None,
+            replaced: None,
+            exec_closed: Vec::new(),
             file0: None,
             file1: None,
         };
         // The fd an event is about, named before any change below.
         let event_fd = row.and_then(|r| r.event_fd()).map(fd_arg);
         // The fd table names files and connected sockets; where it knows no more than
-        // "pipe" or "socket", the inode the kernel gave names them as /proc does.
-        let by_table = event_fd.and_then(|fd| self.fd_name(pid, fd));
-        let by_inode = sc
-            .inode
-            .as_ref()
-            .and_then(|i| inode_name(i.mode.get(), i.ino.get()));
-        resolved.fd_name = match by_table {
-            Some(t) if t == "pipe" || t == "socket" => by_inode.or(Some(t)),
-            Some(t) => Some(t),
-            None => by_inode,
+        // the kind (a pipe, a socket), the inode the kernel gave names them as /proc does.
+        let by_table = event_fd.and_then(|fd| self.fd(pid, fd));
+        let by_inode = || {
+            sc.inode
+                .as_ref()
+                .and_then(|i| inode_name(i.mode.get(), i.ino.get()))
         };
+        resolved.fd_name = match by_table {
+            Some(FdEntry { name: Some(n), .. }) => Some(n.clone()),
+            Some(e) => by_inode().or_else(|| e.label().map(str::to_owned)),
+            None => by_inode(),
+        };
+        resolved.fd_kind = by_table.map(|e| e.kind.clone());
         let effect = row.map_or(Effect::None, |r| r.effect);
+        // A syscall that carries a socket's identity (failed or not) says which socket
+        // its fd is; accept's is the new connection's, not the listening fd's.
+        if let (Some(info), Some(fd)) = (&sc.sock, event_fd) {
+            if !matches!(effect, Effect::Accept { .. }) {
+                self.learn_socket(pid, fd, info.sk_id.get());
+            }
+        }
         // A non-blocking connect in progress (EINPROGRESS) has its peer all the same.
         let connecting = effect == Effect::Connect && sc.ret == -115;
         if !ok && !connecting {
             return resolved;
+        }
+        if matches!(effect, Effect::Open { .. } | Effect::Dup { .. }) {
+            resolved.replaced = self.fd(pid, sc.ret as i32).map(|e| e.kind.clone());
         }
         self.apply_file_effect(effect, sc, &mut resolved);
         let event_fd = event_fd.unwrap_or(-1);
@@ -489,6 +662,42 @@ impl ProcessTable {
             apply_fds(state, effect, event_fd, sc, &resolved)
         });
         resolved
+    }
+}
+
+impl ProcessTable {
+    /// Fd `fd` of `pid` is socket `id`: an fd the table held as something else, or not at
+    /// all, becomes that socket.
+    fn learn_socket(&mut self, pid: u32, fd: i32, id: u64) {
+        self.with_state(pid, |state| match state.fds.get(&fd).map(|e| &e.kind) {
+            Some(FdKind::Socket {
+                id: Some(known), ..
+            }) if *known == id => {}
+            Some(FdKind::Socket { .. }) => state.edit_fd(fd, |e| {
+                if let FdKind::Socket { id: known, .. } = &mut e.kind {
+                    *known = Some(id);
+                }
+            }),
+            Some(_) => state.edit_fd(fd, |e| {
+                e.kind = FdKind::Socket {
+                    id: Some(id),
+                    server: false,
+                    unix: None,
+                }
+            }),
+            None => state.insert_fd(
+                fd,
+                FdEntry {
+                    name: None,
+                    kind: FdKind::Socket {
+                        id: Some(id),
+                        server: false,
+                        unix: None,
+                    },
+                    cloexec: false,
+                },
+            ),
+        });
     }
 }
 
@@ -511,14 +720,31 @@ fn apply_fds(
     resolved: &Resolved,
 ) {
     let ret_fd = sc.ret as i32;
-    let insert = |state: &mut ProcState, fd: i32, name: String, cloexec: bool| {
-        state.insert_fd(fd, FdEntry { name, cloexec });
+    let insert = |state: &mut ProcState, fd: i32, name: Option<String>, kind, cloexec: bool| {
+        state.insert_fd(
+            fd,
+            FdEntry {
+                name,
+                kind,
+                cloexec,
+            },
+        );
     };
     match effect {
         Effect::Open { flags } => {
             if let Some(path) = &resolved.path0 {
-                let cloexec = sc.value(flags) & O_CLOEXEC != 0;
-                insert(state, ret_fd, path.clone(), cloexec);
+                let flags = sc.value(flags);
+                let kind = FdKind::File {
+                    file: resolved.file0.as_ref().map(|t| t.file),
+                    writable: flags & O_ACCMODE != 0,
+                };
+                insert(
+                    state,
+                    ret_fd,
+                    Some(path.clone()),
+                    kind,
+                    flags & O_CLOEXEC != 0,
+                );
             }
         }
         Effect::Memfd { flags } => {
@@ -528,35 +754,50 @@ fn apply_fds(
         }
         Effect::Dup { cloexec: c } => {
             if let Some(entry) = state.fds.get(&event_fd).cloned() {
-                insert(state, ret_fd, entry.name, cloexec(c, sc));
+                let cloexec = cloexec(c, sc);
+                state.insert_fd(ret_fd, FdEntry { cloexec, ..entry });
             }
         }
         Effect::Close => state.remove_fd(event_fd),
         Effect::Pipe { cloexec: c } => {
             if let Filled::FdPair(r, w) = sc.filled {
                 let cloexec = cloexec(c, sc);
-                insert(state, r, "pipe".into(), cloexec);
-                insert(state, w, "pipe".into(), cloexec);
+                insert(state, r, None, FdKind::Pipe, cloexec);
+                insert(state, w, None, FdKind::Pipe, cloexec);
             }
         }
         Effect::Socket { cloexec: c } => {
-            insert(state, ret_fd, "socket".into(), cloexec(c, sc));
+            insert(state, ret_fd, None, FdKind::socket(), cloexec(c, sc));
         }
         Effect::Socketpair { cloexec: c } => {
             if let Filled::FdPair(x, y) = sc.filled {
                 let cloexec = cloexec(c, sc);
-                insert(state, x, "socket".into(), cloexec);
-                insert(state, y, "socket".into(), cloexec);
+                insert(state, x, None, FdKind::socket(), cloexec);
+                insert(state, y, None, FdKind::socket(), cloexec);
             }
         }
         Effect::Accept { cloexec: c } => {
-            let peer = sc.addr.as_ref().map(describe_addr);
-            let name = peer.map_or("socket".into(), |p| format!("socket:{p}"));
-            insert(state, ret_fd, name, cloexec(c, sc));
+            let name = sc
+                .addr
+                .as_ref()
+                .map(|p| format!("socket:{}", describe_addr(p)));
+            let kind = FdKind::Socket {
+                id: None,
+                server: true,
+                unix: None,
+            };
+            insert(state, ret_fd, name, kind, cloexec(c, sc));
         }
         Effect::Connect => {
             if let Some(addr) = &sc.addr {
                 state.rename_fd(event_fd, format!("socket:{}", describe_addr(addr)));
+                if let SockAddr::Unix { path } = addr {
+                    state.edit_fd(event_fd, |e| {
+                        if let FdKind::Socket { unix, .. } = &mut e.kind {
+                            *unix = Some(path.as_str().into());
+                        }
+                    });
+                }
             }
         }
         Effect::Chdir => state.set_cwd(resolved.path0.clone().filter(|p| p.starts_with('/'))),
@@ -686,7 +927,7 @@ pub fn normalize(path: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::syscalls::Ksys;
 
@@ -706,14 +947,16 @@ mod tests {
         state.fds.insert(
             3,
             FdEntry {
-                name: "/etc".into(),
+                name: Some("/etc".into()),
+                kind: FdKind::Unknown,
                 cloexec: false,
             },
         );
         state.fds.insert(
             4,
             FdEntry {
-                name: "socket".into(),
+                name: None,
+                kind: FdKind::socket(),
                 cloexec: false,
             },
         );
@@ -770,7 +1013,13 @@ mod tests {
     }
 
     /// A syscall event of `pid` at `ts` (ret 3: an fd for an open).
-    fn syscall(ts: u64, pid: u32, k: Ksys, args: [u64; 6], path0: Option<&str>) -> Event {
+    pub(in crate::replayer) fn syscall(
+        ts: u64,
+        pid: u32,
+        k: Ksys,
+        args: [u64; 6],
+        path0: Option<&str>,
+    ) -> Event {
         use super::super::decode::Common;
         let id = k as u16;
         Event {
@@ -804,6 +1053,113 @@ mod tests {
                 aux: 0,
             })),
         }
+    }
+
+    #[test]
+    fn fd_entries_say_what_the_fd_is() {
+        let at_fdcwd = AT_FDCWD as u64;
+        let mut t = ProcessTable::default();
+        let kind = |t: &ProcessTable, fd| t.fd(7, fd).map(|e| e.kind.clone());
+        // O_WRONLY|O_CREAT|O_CLOEXEC: a file, writable; no inode snapshot, so the model
+        // knows it by name only.
+        let mut open = syscall(
+            1,
+            7,
+            Ksys::Openat,
+            [at_fdcwd, 0, 0o2000101, 0, 0, 0],
+            Some("/f"),
+        );
+        t.apply(&open);
+        let file = t.files().at("/f");
+        assert!(file.is_some());
+        assert!(
+            matches!(kind(&t, 3), Some(FdKind::File { file: f, writable: true }) if f == file),
+            "{:?}",
+            kind(&t, 3)
+        );
+        assert!(t.fd(7, 3).is_some_and(|e| e.cloexec));
+        // O_RDONLY at fd 4.
+        if let Body::Syscall(sc) = &mut open.body {
+            sc.args[2] = 0;
+            sc.ret = 4;
+        }
+        t.apply(&open);
+        assert!(matches!(
+            kind(&t, 4),
+            Some(FdKind::File {
+                writable: false,
+                ..
+            })
+        ));
+        // pipe2 fills fds 5 and 6.
+        let mut pipe = syscall(2, 7, Ksys::Pipe2, [0; 6], None);
+        if let Body::Syscall(sc) = &mut pipe.body {
+            sc.ret = 0;
+            sc.filled = Filled::FdPair(5, 6);
+        }
+        t.apply(&pipe);
+        assert_eq!(kind(&t, 5), Some(FdKind::Pipe));
+        assert_eq!(t.fd(7, 6).and_then(FdEntry::label), Some("pipe"));
+        // accept4 on fd 3 gives fd 8: a server socket named after its peer.
+        let mut accept = syscall(3, 7, Ksys::Accept4, [3, 0, 0, 0, 0, 0], None);
+        if let Body::Syscall(sc) = &mut accept.body {
+            sc.ret = 8;
+            sc.addr = Some(SockAddr::Inet {
+                ip: std::net::Ipv4Addr::new(10, 0, 0, 1),
+                port: 80,
+            });
+        }
+        t.apply(&accept);
+        let e = t.fd(7, 8).cloned().expect("accepted");
+        assert_eq!(e.label(), Some("socket:10.0.0.1:80"));
+        assert!(matches!(e.kind, FdKind::Socket { server: true, .. }));
+        // socket() at fd 9, connected to a UNIX path; dup2 onto 0 keeps what it is.
+        let mut socket = syscall(4, 7, Ksys::Socket, [1, 1, 0, 0, 0, 0], None);
+        if let Body::Syscall(sc) = &mut socket.body {
+            sc.ret = 9;
+        }
+        t.apply(&socket);
+        assert_eq!(t.fd(7, 9).and_then(FdEntry::label), Some("socket"));
+        let mut connect = syscall(5, 7, Ksys::Connect, [9, 0, 0, 0, 0, 0], None);
+        if let Body::Syscall(sc) = &mut connect.body {
+            sc.ret = 0;
+            sc.addr = Some(SockAddr::Unix {
+                path: "/dev/log".into(),
+            });
+        }
+        t.apply(&connect);
+        let mut dup2 = syscall(6, 7, Ksys::Dup2, [9, 0, 0, 0, 0, 0], None);
+        if let Body::Syscall(sc) = &mut dup2.body {
+            sc.ret = 0;
+        }
+        t.apply(&dup2);
+        for fd in [9, 0] {
+            let e = t.fd(7, fd).expect("socket fd");
+            assert_eq!(e.label(), Some("socket:/dev/log"));
+            assert_eq!(e.kind.unix_path(), Some("/dev/log"));
+            assert!(!e.cloexec);
+        }
+        // The fd snapshot's names say the kind they can.
+        for (name, k) in [
+            ("socket:[12]", FdKind::socket()),
+            ("pipe:[13]", FdKind::Pipe),
+            ("anon_inode:[eventfd]", FdKind::Anon),
+            ("/dev/null", FdKind::Unknown),
+        ] {
+            assert_eq!(FdKind::from_proc_name(name), k, "{name}");
+        }
+        // The estimate counts each entry's shown name and UNIX path; each file its fds.
+        let p = &t.procs[&7];
+        let f = file.expect("named");
+        assert!(t.holds_file(7, f));
+        assert_eq!(p.file_refs.get(&f), Some(&2), "fds 3 and 4");
+        let text: usize = p.fds.values().map(FdEntry::text_len).sum();
+        assert_eq!(p.bytes, p.fds.len() * FD_BYTES + text);
+        t.apply(&syscall(7, 7, Ksys::Close, [3, 0, 0, 0, 0, 0], None));
+        assert!(t.holds_file(7, f), "fd 4 still holds it");
+        t.apply(&syscall(8, 7, Ksys::Close, [4, 0, 0, 0, 0, 0], None));
+        assert!(!t.holds_file(7, f));
+        assert!(t.procs[&7].file_refs.is_empty());
     }
 
     #[test]
