@@ -1498,6 +1498,9 @@ mod tests {
             argv: vec!["t".into()],
             argv_truncated: false,
             inode: None,
+            exe_path: None,
+            exe_flags: 0,
+            caller_argv0: None,
         };
         run.feed(event(3, 10, exec.clone()));
         assert_eq!(run.socks(), [(10, "CLIENT", "close")]);

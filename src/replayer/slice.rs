@@ -443,7 +443,10 @@ impl Cutter<'_> {
             if !open.is_empty() {
                 fds.push(ProcFds {
                     pid,
-                    fds: open.iter().map(|(fd, e)| (*fd, e.name.clone())).collect(),
+                    fds: open
+                        .iter()
+                        .map(|(fd, e)| (*fd, e.label().unwrap_or_default().to_owned()))
+                        .collect(),
                 });
             }
         }

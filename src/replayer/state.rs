@@ -90,15 +90,17 @@ pub enum FdKind {
 }
 
 impl FdKind {
-    /// The kind a name of the fd snapshot (/proc/PID/fd's link text) says.
+    /// The kind a name of the fd snapshot (/proc/PID/fd's link text) says; also the bare
+    /// labels "socket" and "pipe" ([`FdEntry::label`]) that a slice's snapshot carries
+    /// (never a /proc link text, whose file names are absolute paths).
     fn from_proc_name(name: &str) -> FdKind {
-        if name.starts_with("socket:") {
+        if name.starts_with("socket:") || name == "socket" {
             FdKind::Socket {
                 id: None,
                 server: false,
                 unix: None,
             }
-        } else if name.starts_with("pipe:") {
+        } else if name.starts_with("pipe:") || name == "pipe" {
             FdKind::Pipe
         } else if name.starts_with("anon_inode:") {
             FdKind::Anon
@@ -750,7 +752,19 @@ fn apply_fds(
         Effect::Memfd { flags } => {
             // The kernel's name for it (/proc/PID/fd, an exec through it).
             let name = format!("memfd:{}", sc.path0.as_deref().unwrap_or(""));
-            insert(state, ret_fd, name, sc.value(flags) & MFD_CLOEXEC != 0);
+            // A file on the kernel's internal shmem mount, opened read-write; the inode model
+            // does not follow it (no path reaches it).
+            let kind = FdKind::File {
+                file: None,
+                writable: true,
+            };
+            insert(
+                state,
+                ret_fd,
+                Some(name),
+                kind,
+                sc.value(flags) & MFD_CLOEXEC != 0,
+            );
         }
         Effect::Dup { cloexec: c } => {
             if let Some(entry) = state.fds.get(&event_fd).cloned() {
