@@ -1,11 +1,11 @@
 //! The events view: one JSON object per kernel event, named after Kellect's catalogue of
-//! 38 event types. Common fields first in a fixed order, then the event's own fields;
+//! event types (its 38, and the owner, time, extended attribute and copy events). Common fields first in a fixed order, then the event's own fields;
 //! raw numbers (flags, modes, prot, families, signals) come with symbolic siblings.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{Body, Event, Filled, SockAddr, Syscall, TimeSet};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
@@ -13,8 +13,8 @@ use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 pub use crate::syscalls::EventType;
 
 /// The names of every event type of the catalogue, by group ([`EventType::ALL`]'s).
-pub const EVENT_TYPES: [&str; 38] = {
-    let mut names = [""; 38];
+pub const EVENT_TYPES: [&str; EventType::ALL.len()] = {
+    let mut names = [""; EventType::ALL.len()];
     let mut i = 0;
     while i < names.len() {
         names[i] = EventType::ALL[i].name();
@@ -108,6 +108,55 @@ fn flags_text(family: FlagFamily, arch: Arch, v: u64) -> String {
         FlagFamily::Ptrace => symbols::ptrace_request(v),
         FlagFamily::AddressFamily => symbols::address_family(v),
         FlagFamily::IpProtocol => symbols::ip_protocol(v),
+        FlagFamily::Xattr => xattr_flags(v),
+    }
+}
+
+/// `XATTR_CREATE` (1) and `XATTR_REPLACE` (2) of the setxattr family, `|`-joined; other
+/// bits in hex; `0` for none.
+fn xattr_flags(v: u64) -> String {
+    let mut parts = Vec::new();
+    for (bit, name) in [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")] {
+        if v & bit != 0 {
+            parts.push(name.to_owned());
+        }
+    }
+    if v & !3 != 0 {
+        parts.push(format!("{:#x}", v & !3));
+    }
+    if parts.is_empty() {
+        "0".to_owned()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// One time a utime-family call set, as `key` (and `key_ns` for a time given): see
+/// [`Field::Times`].
+fn time_set<S: Serializer>(m: &mut Map<S>, key: &str, t: TimeSet) -> Result<(), S::Error> {
+    match t {
+        TimeSet::Now => m.serialize_entry(key, "UTIME_NOW"),
+        TimeSet::Omit => m.serialize_entry(key, "UTIME_OMIT"),
+        TimeSet::At { sec, nsec } => {
+            let text = t.ns().and_then(|ns| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+                    .ok()?
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            match (text, t.ns()) {
+                (Some(text), Some(ns)) => {
+                    m.serialize_entry(key, &text)?;
+                    m.serialize_entry(&format!("{key}_ns"), &ns)
+                }
+                // Not a time (the kernel refuses it): the raw values.
+                _ => {
+                    m.serialize_entry(key, "invalid")?;
+                    m.serialize_entry(&format!("{key}_sec"), &sec)?;
+                    m.serialize_entry(&format!("{key}_nsec"), &nsec)
+                }
+            }
+        }
     }
 }
 
@@ -347,6 +396,30 @@ impl EventView<'_> {
                 m.serialize_entry("cmd", cmd)?;
             }
             Field::Args => m.serialize_entry("args", &sc.args)?,
+            Field::Value(key, src) => m.serialize_entry(key, &sc.value(src))?,
+            Field::Times(i) => match sc.filled {
+                Filled::Times { atime, mtime } => {
+                    time_set::<S>(m, "atime", atime)?;
+                    time_set::<S>(m, "mtime", mtime)?;
+                }
+                // A NULL buffer: both times become the current time.
+                _ if arg(i) == 0 => {
+                    m.serialize_entry("atime", "now")?;
+                    m.serialize_entry("mtime", "now")?;
+                }
+                _ => {}
+            },
+            Field::OtherFd { key, arg, name_key } => {
+                m.serialize_entry(key, &int(arg))?;
+                if let Some(p) = &r.other_fd_name {
+                    m.serialize_entry(name_key, p)?;
+                }
+            }
+            Field::OtherIno => {
+                if let Filled::FdInode(i) = &sc.filled {
+                    m.serialize_entry("ino_out", &i.ino.get())?;
+                }
+            }
         }
         Ok(())
     }
@@ -450,6 +523,19 @@ mod tests {
             Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
             Field::FcntlCmd(_) => &["cmd"],
             Field::Args => &["args"],
+            Field::Value(k, _) => &[k],
+            Field::Times(_) => &[
+                "atime",
+                "atime_ns",
+                "atime_sec",
+                "atime_nsec",
+                "mtime",
+                "mtime_ns",
+                "mtime_sec",
+                "mtime_nsec",
+            ],
+            Field::OtherFd { key, name_key, .. } => return vec![key.into(), name_key.into()],
+            Field::OtherIno => &["ino_out"],
         };
         keys.iter().map(|k| k.to_string()).collect()
     }

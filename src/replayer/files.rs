@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::decode::TimeSet;
 use crate::abi::InodeAttrs;
 
 /// `S_IFMT`: the file type bits of a mode.
@@ -598,6 +599,53 @@ impl Files {
         let before = self.before(file);
         if let Some(f) = self.files.get_mut(&file) {
             f.attrs.perm = Some(mode as u32 & 0o7777);
+            f.attrs.ctime_ns = None;
+        }
+        Touched { file, before }
+    }
+
+    /// `chown`/`lchown`/`fchownat` of `path` (`follow`: through a symlink at its end) to
+    /// owner `uid` and group `gid` (`None`: left as it was, the caller's -1): those are
+    /// known, the status change time the kernel set is not.
+    pub fn chown(
+        &mut self,
+        path: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Touched {
+        let file = if follow {
+            self.followed(path)
+        } else {
+            self.at_or_new(path)
+        };
+        let before = self.before(file);
+        if let Some(f) = self.files.get_mut(&file) {
+            f.attrs.uid = uid.or(f.attrs.uid);
+            f.attrs.gid = gid.or(f.attrs.gid);
+            f.attrs.ctime_ns = None;
+        }
+        Touched { file, before }
+    }
+
+    /// A utime-family call on `path` (`follow`: through a symlink at its end) set its
+    /// access and modification times to `atime` and `mtime` as the caller asked: a time
+    /// given is known, `UTIME_NOW` (the kernel's clock) is not, `UTIME_OMIT` leaves it;
+    /// the status change time the kernel set is not known.
+    pub fn utime(&mut self, path: &str, atime: TimeSet, mtime: TimeSet, follow: bool) -> Touched {
+        let file = if follow {
+            self.followed(path)
+        } else {
+            self.at_or_new(path)
+        };
+        let before = self.before(file);
+        let set = |t: TimeSet, old: Option<i64>| match t {
+            TimeSet::Omit => old,
+            t => t.ns(),
+        };
+        if let Some(f) = self.files.get_mut(&file) {
+            f.attrs.atime_ns = set(atime, f.attrs.atime_ns);
+            f.attrs.mtime_ns = set(mtime, f.attrs.mtime_ns);
             f.attrs.ctime_ns = None;
         }
         Touched { file, before }

@@ -696,7 +696,8 @@ impl RecordsView {
             | Ksys::Pwritev
             | Ksys::Pwritev2
             | Ksys::Ftruncate
-            | Ksys::Fchmod => {
+            | Ksys::Fchmod
+            | Ksys::Fchown => {
                 let Some((key, _)) = self.fd_files.get(&(pid, fd0)).cloned() else {
                     return;
                 };
@@ -704,7 +705,7 @@ impl RecordsView {
                     Ksys::Read | Ksys::Pread64 | Ksys::Readv | Ksys::Preadv | Ksys::Preadv2 => {
                         ACCESS
                     }
-                    Ksys::Fchmod => ATTRIB,
+                    Ksys::Fchmod | Ksys::Fchown => ATTRIB,
                     _ => MODIFY,
                 };
                 let path = self
@@ -752,7 +753,17 @@ impl RecordsView {
                 }
             }
             // Path-based changes: the process table applied them to the inode model.
-            Ksys::Chmod | Ksys::Fchmodat | Ksys::Fchmodat2 | Ksys::Truncate => {
+            Ksys::Chmod
+            | Ksys::Fchmodat
+            | Ksys::Fchmodat2
+            | Ksys::Truncate
+            | Ksys::Chown
+            | Ksys::Lchown
+            | Ksys::Fchownat
+            | Ksys::Utimensat
+            | Ksys::Utimes
+            | Ksys::Futimesat
+            | Ksys::Utime => {
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
@@ -812,6 +823,36 @@ impl RecordsView {
             }
             Ksys::Accept | Ksys::Accept4 => {
                 self.fd_server.insert((pid, sc.ret as i32), true);
+            }
+            // In-kernel copies: the source is read, the destination written (its size is
+            // its inode's at exit).
+            Ksys::CopyFileRange | Ksys::Sendfile | Ksys::Splice | Ksys::Tee => {
+                let out_fd = match ksys {
+                    Ksys::Sendfile => sc.args[0],
+                    Ksys::Tee => sc.args[1],
+                    _ => sc.args[2],
+                } as i32;
+                let in_fd = if ksys == Ksys::Sendfile {
+                    sc.args[1] as i32
+                } else {
+                    fd0
+                };
+                let ends = [
+                    (in_fd, ACCESS, &r.fd_name),
+                    (out_fd, MODIFY, &r.other_fd_name),
+                ];
+                for (fd, kind, name) in ends {
+                    let Some((key, _)) = self.fd_files.get(&(pid, fd)).cloned() else {
+                        continue;
+                    };
+                    let path = self
+                        .files
+                        .get(&key)
+                        .map(|f| f.path.clone())
+                        .or(name.clone())
+                        .unwrap_or_default();
+                    self.file_event(ctx, e, key, &path, r, files, kind, out);
+                }
             }
             Ksys::Connect => {
                 if let Some(SockAddr::Unix { path }) = &sc.addr {
