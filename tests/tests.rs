@@ -8,6 +8,7 @@ mod cli;
 mod compat;
 #[cfg(feature = "record")]
 mod enrich;
+mod files2;
 mod fixtures;
 mod hostile;
 mod hostile_output;
