@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::catalogue::BEYOND_38;
-use crate::util::{assert_same_text, fixture, json_lines, run_ok};
+use crate::util::{assert_same_text, fixture, info, json_lines, run_ok};
 
 /// The records view's value for a modification time of `1970-01-01 00:00:00 UTC`.
 const EPOCH: &str = "Thu, Jan 01 1970 00:00:00.000000000 UTC";
@@ -76,6 +76,10 @@ fn files2_fixture_replays_byte_for_byte() {
 fn files2_fixture_holds_the_new_types_and_the_user_commands() {
     let trace = fixture("files2.kz");
     let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
+    // Recorded with `-e file`: only file syscalls, and every new type among them.
+    let groups = info(&trace)["syscalls_by_group"].clone();
+    let groups: Vec<&String> = groups.as_object().expect("a map").keys().collect();
+    assert_eq!(groups, ["file"], "fixtures/files2.kz");
     for ty in BEYOND_38 {
         assert!(
             events.iter().any(|e| e["event_type"] == ty),

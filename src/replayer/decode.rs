@@ -205,11 +205,14 @@ impl TimeSet {
         }
     }
 
-    /// Nanoseconds since the epoch of an explicit time (`None` for `Now`, `Omit`, and a
-    /// time outside i64 nanoseconds).
+    /// Nanoseconds since the epoch of an explicit time (`None` for `Now`, `Omit`, a
+    /// `nsec` outside `0..1e9`, which the kernel refuses, and a time outside i64
+    /// nanoseconds).
     pub fn ns(self) -> Option<i64> {
         match self {
-            TimeSet::At { sec, nsec } => sec.checked_mul(1_000_000_000)?.checked_add(nsec),
+            TimeSet::At { sec, nsec } if (0..1_000_000_000).contains(&nsec) => {
+                sec.checked_mul(1_000_000_000)?.checked_add(nsec)
+            }
             _ => None,
         }
     }

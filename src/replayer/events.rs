@@ -540,6 +540,45 @@ mod tests {
         keys.iter().map(|k| k.to_string()).collect()
     }
 
+    #[test]
+    fn xattr_flags_and_times_are_named() {
+        assert_eq!(xattr_flags(0), "0");
+        assert_eq!(xattr_flags(3), "XATTR_CREATE|XATTR_REPLACE");
+        assert_eq!(xattr_flags(0x11), "XATTR_CREATE|0x10");
+        let render = |t: TimeSet| {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::new(&mut out);
+            let mut m = ser.serialize_map(None).unwrap();
+            time_set::<&mut serde_json::Serializer<&mut Vec<u8>>>(&mut m, "mtime", t).unwrap();
+            SerializeMap::end(m).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(TimeSet::Now), r#"{"mtime":"UTIME_NOW"}"#);
+        assert_eq!(render(TimeSet::Omit), r#"{"mtime":"UTIME_OMIT"}"#);
+        assert_eq!(
+            render(TimeSet::At { sec: -1, nsec: 0 }),
+            r#"{"mtime":"1969-12-31T23:59:59Z","mtime_ns":-1000000000}"#
+        );
+        assert_eq!(
+            render(TimeSet::At {
+                sec: 5,
+                nsec: 1_000_000_000
+            }),
+            r#"{"mtime":"invalid","mtime_sec":5,"mtime_nsec":1000000000}"#
+        );
+        // Out of range for the kernel (it refuses the call) or for i64 nanoseconds: raw.
+        assert_eq!(
+            render(TimeSet::At {
+                sec: i64::MIN,
+                nsec: 7
+            }),
+            format!(
+                r#"{{"mtime":"invalid","mtime_sec":{},"mtime_nsec":7}}"#,
+                i64::MIN
+            )
+        );
+    }
+
     /// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.
     const SOCK_KEYS: [&str; 5] = [
         "sock_protocol",

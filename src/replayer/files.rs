@@ -885,6 +885,47 @@ mod tests {
     }
 
     #[test]
+    fn chown_sets_the_owner_and_leaves_what_is_minus_one() {
+        let mut f = Files::default();
+        let t = f.opened("/w/c", &inode(13, 5, 0o100644, 1, 0), true);
+        let c = f.chown("/w/c", Some(1000), None, true);
+        assert_eq!(c.file, t.file);
+        assert_eq!(c.before.unwrap().uid, Some(0));
+        let a = f.attrs(c.file);
+        assert_eq!((a.uid, a.gid), (Some(1000), Some(0)));
+        assert_eq!(a.ctime_ns, None);
+        assert_eq!(a.mtime_ns, Some(2), "chown leaves the mtime");
+        // Not followed through a symlink the model knows: the link itself changes.
+        f.symlink("/w/l", Some(4));
+        let l = f.chown("/w/l", Some(7), Some(8), false);
+        assert_eq!(f.attrs(l.file).kind, Some(S_IFLNK));
+        assert_eq!(f.attrs(c.file).uid, Some(1000));
+    }
+
+    #[test]
+    fn utime_sets_the_times_given_and_forgets_now() {
+        let mut f = Files::default();
+        f.opened("/w/u", &inode(14, 5, 0o100644, 1, 0), true);
+        let forged = TimeSet::At { sec: 0, nsec: 0 };
+        let t = f.utime("/w/u", TimeSet::Omit, forged, true);
+        let a = f.attrs(t.file);
+        assert_eq!(
+            (a.atime_ns, a.mtime_ns, a.ctime_ns),
+            (Some(1), Some(0), None)
+        );
+        let t = f.utime("/w/u", TimeSet::Now, TimeSet::At { sec: 2, nsec: 5 }, true);
+        let a = f.attrs(t.file);
+        assert_eq!((a.atime_ns, a.mtime_ns), (None, Some(2_000_000_005)));
+        // A time past i64 nanoseconds is not a time the model can hold.
+        let huge = TimeSet::At {
+            sec: i64::MAX,
+            nsec: 0,
+        };
+        let t = f.utime("/w/u", TimeSet::Omit, huge, true);
+        assert_eq!(f.attrs(t.file).mtime_ns, None);
+    }
+
+    #[test]
     fn truncate_by_path_sets_the_size() {
         let mut f = Files::default();
         f.opened("/w/t", &inode(11, 100, 0o100644, 1, 0), false);
