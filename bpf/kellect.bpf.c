@@ -729,15 +729,13 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		/* What the caller asked for, read before the kernel acts on it (another
 		 * thread may change the memory while the syscall runs). */
 		const void *ptr = (const void *)arg(&p, d->out_arg);
+		bool small = d->out_kind == O_UTIMBUF || d->out_kind == O_XATTR_ARGS;
 
-		if (!ptr)
-			;
-		else if (d->out_kind == O_UTIMBUF || d->out_kind == O_XATTR_ARGS) {
-			if (bpf_probe_read_user(p.out, 16, ptr) == 0)
-				p.out_len = 16;
-		} else if (bpf_probe_read_user(p.out, 32, ptr) == 0) {
+		/* A NULL pointer (utimensat's "now") leaves out_len 0. */
+		if (ptr && small && bpf_probe_read_user(p.out, 16, ptr) == 0)
+			p.out_len = 16;
+		else if (ptr && !small && bpf_probe_read_user(p.out, 32, ptr) == 0)
 			p.out_len = 32;
-		}
 	}
 	p.ts = bpf_ktime_get_boot_ns();
 	p.ksys = d->ksys;
