@@ -112,6 +112,9 @@ struct pending {
 	__u32 nr; /* key of the "syscalls" map: COMPAT_BASE + ... for a 32-bit syscall */
 	__u16 ksys;
 	__u16 compat; /* 1: a 32-bit syscall */
+	__u32 out_len; /* bytes of out read at entry (O_TIMESPEC2..O_XATTR_ARGS), 0: none */
+	__u32 _pad;
+	__u8 out[KL_ENTRY_OUT_MAX];
 };
 
 struct {
@@ -796,6 +799,18 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
 		return 0;
+	if (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) {
+		/* What the caller asked for, read before the kernel acts on it (another
+		 * thread may change the memory while the syscall runs). */
+		const void *ptr = (const void *)arg(&p, d->out_arg);
+		bool small = d->out_kind == O_UTIMBUF || d->out_kind == O_XATTR_ARGS;
+
+		/* A NULL pointer (utimensat's "now") leaves out_len 0. */
+		if (ptr && small && bpf_probe_read_user(p.out, 16, ptr) == 0)
+			p.out_len = 16;
+		else if (ptr && !small && bpf_probe_read_user(p.out, 32, ptr) == 0)
+			p.out_len = 32;
+	}
 	p.ts = bpf_ktime_get_boot_ns();
 	p.ksys = d->ksys;
 	tid = (__u32)pid_tgid;
@@ -1035,6 +1050,20 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 
 		if (ptr && bpf_probe_read_user(tail + off, 24, ptr) == 0)
 			olen = 24;
+		off += olen;
+	} else if (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) {
+		if (p->out_len == 32 && bpf_probe_read_kernel(tail + off, 32, p->out) == 0)
+			olen = 32;
+		else if (p->out_len == 16 && bpf_probe_read_kernel(tail + off, 16, p->out) == 0)
+			olen = 16;
+		off += olen;
+	} else if (ret >= 0 && d->out_kind == O_FD_INODE) {
+		struct file *f2 = fd_file((__s32)arg(p, d->out_arg));
+		struct kl_inode st = {};
+
+		if (f2 && read_inode(f2, &st) &&
+		    bpf_probe_read_kernel(tail + off, sizeof(st), &st) == 0)
+			olen = sizeof(st);
 		off += olen;
 	} else if (ret >= 0 && d->out_kind != O_NONE) {
 		const void *ptr = (const void *)arg(p, d->out_arg);

@@ -78,9 +78,15 @@ enum ksys {
 	/* permission */
 	KS_SETUID = 74, KS_SETREUID = 75, KS_SETRESUID = 76,
 	KS_SETGID = 77, KS_SETREGID = 78, KS_SETRESGID = 79,
-	/* file, beyond the first catalogue */
-	KS_MEMFD_CREATE = 80,
-	KS_MAX = 81,
+	/* file: owner, times, extended attributes, in-kernel copies */
+	KS_CHOWN = 80, KS_FCHOWN = 81, KS_LCHOWN = 82, KS_FCHOWNAT = 83,
+	KS_UTIMENSAT = 84, KS_UTIMES = 85, KS_FUTIMESAT = 86, KS_UTIME = 87,
+	KS_SETXATTR = 88, KS_LSETXATTR = 89, KS_FSETXATTR = 90, KS_SETXATTRAT = 91,
+	KS_REMOVEXATTR = 92, KS_LREMOVEXATTR = 93, KS_FREMOVEXATTR = 94, KS_REMOVEXATTRAT = 95,
+	KS_COPY_FILE_RANGE = 96, KS_SENDFILE = 97, KS_SPLICE = 98, KS_TEE = 99,
+	/* file: an anonymous file in memory, which an exec can run */
+	KS_MEMFD_CREATE = 100,
+	KS_MAX = 101,
 };
 
 /* Event groups (sc_desc.group), selected with `kellect record -e`. */
@@ -127,7 +133,19 @@ enum sc_out_kind {
 	O_STATX = 2,	/* struct statx pointer */
 	O_FDPAIR = 3,	/* int[2] */
 	O_OPENHOW = 4, /* struct open_how (read whatever the result: it holds the flags) */
+	/* Read at entry, whatever the result (what the caller asked for; a NULL pointer
+	 * leaves the out section empty): */
+	O_TIMESPEC2 = 5, /* struct __kernel_timespec[2] (utimensat): 32 bytes */
+	O_TIMEVAL2 = 6,	 /* struct __kernel_old_timeval[2] (utimes, futimesat): 32 bytes */
+	O_UTIMBUF = 7,	 /* struct utimbuf (utime): actime, modtime, 16 bytes */
+	O_XATTR_ARGS = 8, /* struct xattr_args (setxattrat): value, size, flags, 16 bytes */
+	/* Read at exit on success: */
+	O_FD_INODE = 9, /* a struct kl_inode of the file of the fd in arg out_arg (the
+			 * other end of an in-kernel copy) */
 };
+
+/* Most bytes an O_TIMESPEC2..O_XATTR_ARGS out section holds. */
+#define KL_ENTRY_OUT_MAX 32
 
 /*
  * How to capture one syscall: the value of the "syscalls" array map at the native number

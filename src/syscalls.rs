@@ -80,6 +80,17 @@ pub enum Out {
     FdPair(u8),
     /// `struct open_how` of openat2, read whatever the result.
     OpenHow(u8),
+    /// `struct __kernel_timespec[2]` (utimensat), read at entry: the times asked for.
+    Timespec2(u8),
+    /// `struct __kernel_old_timeval[2]` (utimes, futimesat), read at entry.
+    Timeval2(u8),
+    /// `struct utimbuf` (utime), read at entry.
+    Utimbuf(u8),
+    /// `struct xattr_args` (setxattrat), read at entry: the value's size and flags.
+    XattrArgs(u8),
+    /// The inode of the fd in this argument, read at exit on success (the other end of
+    /// an in-kernel copy).
+    FdInode(u8),
 }
 
 /// Where the data of a socket read or write is (`P_*`), for payload capture.
@@ -107,6 +118,11 @@ pub const O_STAT: u8 = 1;
 pub const O_STATX: u8 = 2;
 pub const O_FDPAIR: u8 = 3;
 pub const O_OPENHOW: u8 = 4;
+pub const O_TIMESPEC2: u8 = 5;
+pub const O_TIMEVAL2: u8 = 6;
+pub const O_UTIMBUF: u8 = 7;
+pub const O_XATTR_ARGS: u8 = 8;
+pub const O_FD_INODE: u8 = 9;
 /// `enum sc_payload_kind` (records.h): `sc_desc.payload_kind` of [`Payload`].
 pub const P_NONE: u8 = 0;
 pub const P_BUF: u8 = 1;
@@ -165,6 +181,11 @@ impl ScDesc {
             Out::Statx(a) => (O_STATX, a),
             Out::FdPair(a) => (O_FDPAIR, a),
             Out::OpenHow(a) => (O_OPENHOW, a),
+            Out::Timespec2(a) => (O_TIMESPEC2, a),
+            Out::Timeval2(a) => (O_TIMEVAL2, a),
+            Out::Utimbuf(a) => (O_UTIMBUF, a),
+            Out::XattrArgs(a) => (O_XATTR_ARGS, a),
+            Out::FdInode(a) => (O_FD_INODE, a),
         };
         let (payload_kind, payload_arg) = match c.payload {
             Payload::None => (P_NONE, 0),
@@ -197,7 +218,8 @@ impl ScDesc {
     }
 }
 
-/// The event types of the catalogue (Kellect's 38), by group: what a syscall (or a
+/// The event types of the catalogue (Kellect's 38, and the owner, time, extended
+/// attribute and in-kernel copy events of the file group), by group: what a syscall (or a
 /// `sched_process_*` record) becomes in the events view. [`EventType::name`] is the
 /// `event_type` value of the output and the name `replay --event-type` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -218,6 +240,11 @@ pub enum EventType {
     FileTruncate,
     FileLink,
     FileSymlink,
+    FileChown,
+    FileUtime,
+    FileSetxattr,
+    FileRemovexattr,
+    FileCopy,
     ProcessFork,
     ProcessExec,
     ProcessClone,
@@ -245,7 +272,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, by group, in the order of docs/EVENTS.md.
-    pub const ALL: [EventType; 39] = [
+    pub const ALL: [EventType; 44] = [
         EventType::FileCreate,
         EventType::FileDelete,
         EventType::FileRename,
@@ -262,6 +289,11 @@ impl EventType {
         EventType::FileTruncate,
         EventType::FileLink,
         EventType::FileSymlink,
+        EventType::FileChown,
+        EventType::FileUtime,
+        EventType::FileSetxattr,
+        EventType::FileRemovexattr,
+        EventType::FileCopy,
         EventType::ProcessFork,
         EventType::ProcessExec,
         EventType::ProcessClone,
@@ -306,6 +338,11 @@ impl EventType {
             EventType::FileTruncate => "file_truncate",
             EventType::FileLink => "file_link",
             EventType::FileSymlink => "file_symlink",
+            EventType::FileChown => "file_chown",
+            EventType::FileUtime => "file_utime",
+            EventType::FileSetxattr => "file_setxattr",
+            EventType::FileRemovexattr => "file_removexattr",
+            EventType::FileCopy => "file_copy",
             EventType::ProcessFork => "process_fork",
             EventType::ProcessExec => "process_exec",
             EventType::ProcessClone => "process_clone",
@@ -350,6 +387,11 @@ pub enum Src {
     OpenHowFlags,
     /// The `mode` of that `struct open_how` (0 if absent).
     OpenHowMode,
+    /// The `size` of the `struct xattr_args` setxattrat was given, read at entry (0 if
+    /// absent).
+    XattrSize,
+    /// The `flags` of that `struct xattr_args` (0 if absent).
+    XattrFlags,
 }
 
 /// Which family of symbolic names a flags (or enumerated) argument takes.
@@ -377,6 +419,8 @@ pub enum FlagFamily {
     AddressFamily,
     /// `IPPROTO_*` protocols.
     IpProtocol,
+    /// `XATTR_CREATE`, `XATTR_REPLACE` of the setxattr family.
+    Xattr,
 }
 
 /// One field of a syscall's event in the events view, in output order: the role of an
@@ -443,6 +487,25 @@ pub enum Field {
     PeerOrSocket,
     /// fcntl's command argument (`cmd`): `F_DUPFD` or `F_DUPFD_CLOEXEC`.
     FcntlCmd(u8),
+    /// An unsigned value from a [`Src`] under `key` (setxattrat's value size).
+    Value(&'static str, Src),
+    /// The times the caller asked for (utimensat, utimes, futimesat, utime: the buffer
+    /// in argument `i`, read at entry): `atime` and `mtime`, each `"UTIME_NOW"`,
+    /// `"UTIME_OMIT"` or the time in UTC (RFC 3339, ns), with `atime_ns`/`mtime_ns` (ns
+    /// since the epoch) for a time given; both `"now"` when the pointer is NULL; left
+    /// out when the buffer could not be read (or the syscall was a 32-bit one, whose
+    /// layout differs).
+    Times(u8),
+    /// A second fd of the event (the other end of an in-kernel copy), `args[i]` as a
+    /// signed int under `key`, and its name in the process's fd table before the
+    /// syscall under `name_key`.
+    OtherFd {
+        key: &'static str,
+        arg: u8,
+        name_key: &'static str,
+    },
+    /// The inode number of that second fd's file at exit (`ino_out`), when captured.
+    OtherIno,
     /// Every raw argument (`args`): syscalls with no fields of their own.
     Args,
 }
@@ -502,6 +565,15 @@ pub enum Effect {
     Symlink,
     /// Path 0 moves to path 1 (`RENAME_*` flags in `flags`).
     Rename { flags: Src },
+    /// Path 0's owner becomes `args[uid]`, its group `args[gid]` (-1: unchanged); the
+    /// last component is not followed when `flags` has `AT_SYMLINK_NOFOLLOW`.
+    Chown { uid: u8, gid: u8, flags: Src },
+    /// Path 0's access and modification times become the ones the caller asked for
+    /// ([`Field::Times`]); not followed when `flags` has `AT_SYMLINK_NOFOLLOW`.
+    Utime { flags: Src },
+    /// The file of the second fd ([`Field::OtherFd`]) is written: its inode, read at
+    /// exit, says what it is now (in-kernel copies).
+    CopyTo,
     /// A new fd for an anonymous memory file named after path 0, as written
     /// (`memfd:NAME`, as the kernel names it); close-on-exec when `flags` has
     /// `MFD_CLOEXEC` (memfd_create).
@@ -670,7 +742,27 @@ pub enum Ksys {
     Setgid = 77,
     Setregid = 78,
     Setresgid = 79,
-    MemfdCreate = 80,
+    Chown = 80,
+    Fchown = 81,
+    Lchown = 82,
+    Fchownat = 83,
+    Utimensat = 84,
+    Utimes = 85,
+    Futimesat = 86,
+    Utime = 87,
+    Setxattr = 88,
+    Lsetxattr = 89,
+    Fsetxattr = 90,
+    Setxattrat = 91,
+    Removexattr = 92,
+    Lremovexattr = 93,
+    Fremovexattr = 94,
+    Removexattrat = 95,
+    CopyFileRange = 96,
+    Sendfile = 97,
+    Splice = 98,
+    Tee = 99,
+    MemfdCreate = 100,
 }
 
 impl Ksys {
@@ -755,6 +847,26 @@ impl Ksys {
         Ksys::Setgid,
         Ksys::Setregid,
         Ksys::Setresgid,
+        Ksys::Chown,
+        Ksys::Fchown,
+        Ksys::Lchown,
+        Ksys::Fchownat,
+        Ksys::Utimensat,
+        Ksys::Utimes,
+        Ksys::Futimesat,
+        Ksys::Utime,
+        Ksys::Setxattr,
+        Ksys::Lsetxattr,
+        Ksys::Fsetxattr,
+        Ksys::Setxattrat,
+        Ksys::Removexattr,
+        Ksys::Lremovexattr,
+        Ksys::Fremovexattr,
+        Ksys::Removexattrat,
+        Ksys::CopyFileRange,
+        Ksys::Sendfile,
+        Ksys::Splice,
+        Ksys::Tee,
         Ksys::MemfdCreate,
     ];
 
@@ -1070,6 +1182,58 @@ const MMAP: &[Field] = &[
     Fl::Ino,
     Fl::U64("offset", 5),
 ];
+
+const NEW_UID: Field = Field::Id("new_uid", 1);
+const NEW_GID: Field = Field::Id("new_gid", 2);
+const CHOWN: &[Field] = &[p0("path"), NEW_UID, NEW_GID];
+/// An extended attribute's name: the second captured string, as written.
+const XATTR_NAME: Field = Field::Path {
+    key: "name",
+    slot: 1,
+    dirfd: None,
+    literal: true,
+};
+/// The `AT_*` flags of setxattrat and removexattrat (`flags` are the `XATTR_*` ones).
+const AT_FLAGS_2: Field = Field::Flags("at_flags", Src::Arg(2), FlagFamily::At);
+const XATTR_FLAGS: Field = Field::Flags("flags", Src::Arg(4), FlagFamily::Xattr);
+const SETXATTR: &[Field] = &[p0("path"), XATTR_NAME, Fl::U64("size", 3), XATTR_FLAGS];
+const REMOVEXATTR: &[Field] = &[p0("path"), XATTR_NAME];
+const FSETXATTR: &[Field] = &[FD, Fl::FdName, XATTR_NAME, Fl::U64("size", 3), XATTR_FLAGS];
+/// An in-kernel copy from the fd in argument `from` to the one in `to`, `len` bytes asked.
+const fn copy_fields(from: u8, to: u8, len: u8) -> [Field; 7] {
+    [
+        Field::Fd("fd_in", from),
+        Field::FdName,
+        Field::Ino,
+        Field::OtherFd {
+            key: "fd_out",
+            arg: to,
+            name_key: "path_out",
+        },
+        Field::OtherIno,
+        Field::U64("len", len),
+        Field::Bytes,
+    ]
+}
+const COPY_FILE_RANGE: &[Field] = &copy_fields(0, 2, 4);
+const SENDFILE: &[Field] = &copy_fields(1, 0, 3); // its count, shown as `len`
+const TEE: &[Field] = &copy_fields(0, 1, 2);
+/// An in-kernel copy: the inode of the source fd (`from`, 1-based) and of the destination.
+const fn copy(from: u8, to: u8) -> Capture {
+    Capture {
+        fd_arg: from,
+        out: Out::FdInode(to),
+        ..NONE
+    }
+}
+const CHOWN_EFFECT: Effect = Effect::Chown {
+    uid: 1,
+    gid: 2,
+    flags: Src::Const(0),
+};
+const UTIME_EFFECT: Effect = Effect::Utime {
+    flags: Src::Const(0),
+};
 
 /// Every syscall kellect records, by kellect id. Native numbers: x86_64 from
 /// arch/x86/entry/syscalls/syscall_64.tbl, aarch64 from include/uapi/asm-generic/unistd.h.
@@ -1620,6 +1784,203 @@ pub const SYSCALLS: &[Syscall] = &[
     sc(K::Setresgid, "setresgid", P, Some(119), Some(149), NONE)
         .event(E::PermSetresgid)
         .fields(&[Fl::Id("rgid", 0), Fl::Id("egid", 1), Fl::Id("sgid", 2)]),
+    sc(K::Chown, "chown", F, Some(92), None, path(1))
+        .event(E::FileChown)
+        .fields(CHOWN)
+        .effect(CHOWN_EFFECT),
+    sc(K::Fchown, "fchown", F, Some(93), Some(55), fd(1))
+        .event(E::FileChown)
+        .fields(&[FD, Fl::FdName, Fl::Ino, NEW_UID, NEW_GID]),
+    sc(K::Lchown, "lchown", F, Some(94), None, path(1))
+        .event(E::FileChown)
+        .fields(CHOWN)
+        .effect(Effect::Chown {
+            uid: 1,
+            gid: 2,
+            flags: Src::Const(AT_SYMLINK_NOFOLLOW),
+        }),
+    sc(K::Fchownat, "fchownat", F, Some(260), Some(54), path(2))
+        .event(E::FileChown)
+        .fields(&[
+            at(0, "dfd", 0, "path"),
+            Fl::Id("new_uid", 2),
+            Fl::Id("new_gid", 3),
+            at_flags(4),
+        ])
+        .effect(Effect::Chown {
+            uid: 2,
+            gid: 3,
+            flags: Src::Arg(4),
+        }),
+    sc(
+        K::Utimensat,
+        "utimensat",
+        F,
+        Some(280),
+        Some(88),
+        Capture {
+            fd_arg: 1,
+            out: Out::Timespec2(3),
+            ..path(2)
+        },
+    )
+    .event(E::FileUtime)
+    .fields(&[at(0, "dfd", 0, "path"), Fl::Times(2), at_flags(3)])
+    .effect(Effect::Utime { flags: Src::Arg(3) }),
+    sc(
+        K::Utimes,
+        "utimes",
+        F,
+        Some(235),
+        None,
+        Capture {
+            out: Out::Timeval2(2),
+            ..path(1)
+        },
+    )
+    .event(E::FileUtime)
+    .fields(&[p0("path"), Fl::Times(1)])
+    .effect(UTIME_EFFECT),
+    sc(
+        K::Futimesat,
+        "futimesat",
+        F,
+        Some(261),
+        None,
+        Capture {
+            fd_arg: 1,
+            out: Out::Timeval2(3),
+            ..path(2)
+        },
+    )
+    .event(E::FileUtime)
+    .fields(&[at(0, "dfd", 0, "path"), Fl::Times(2)])
+    .effect(UTIME_EFFECT),
+    sc(
+        K::Utime,
+        "utime",
+        F,
+        Some(132),
+        None,
+        Capture {
+            out: Out::Utimbuf(2),
+            ..path(1)
+        },
+    )
+    .event(E::FileUtime)
+    .fields(&[p0("path"), Fl::Times(1)])
+    .effect(UTIME_EFFECT),
+    sc(K::Setxattr, "setxattr", F, Some(188), Some(5), paths(1, 2))
+        .event(E::FileSetxattr)
+        .fields(SETXATTR),
+    sc(
+        K::Lsetxattr,
+        "lsetxattr",
+        F,
+        Some(189),
+        Some(6),
+        paths(1, 2),
+    )
+    .event(E::FileSetxattr)
+    .fields(SETXATTR),
+    sc(
+        K::Fsetxattr,
+        "fsetxattr",
+        F,
+        Some(190),
+        Some(7),
+        Capture {
+            fd_arg: 1,
+            ..paths(0, 2)
+        },
+    )
+    .event(E::FileSetxattr)
+    .fields(FSETXATTR),
+    sc(
+        K::Setxattrat,
+        "setxattrat",
+        F,
+        Some(463),
+        Some(463),
+        Capture {
+            out: Out::XattrArgs(5),
+            ..paths(2, 4)
+        },
+    )
+    .event(E::FileSetxattr)
+    .fields(&[
+        at(0, "dfd", 0, "path"),
+        AT_FLAGS_2,
+        XATTR_NAME,
+        Fl::Value("size", Src::XattrSize),
+        Fl::Flags("flags", Src::XattrFlags, FlagFamily::Xattr),
+    ]),
+    sc(
+        K::Removexattr,
+        "removexattr",
+        F,
+        Some(197),
+        Some(14),
+        paths(1, 2),
+    )
+    .event(E::FileRemovexattr)
+    .fields(REMOVEXATTR),
+    sc(
+        K::Lremovexattr,
+        "lremovexattr",
+        F,
+        Some(198),
+        Some(15),
+        paths(1, 2),
+    )
+    .event(E::FileRemovexattr)
+    .fields(REMOVEXATTR),
+    sc(
+        K::Fremovexattr,
+        "fremovexattr",
+        F,
+        Some(199),
+        Some(16),
+        Capture {
+            fd_arg: 1,
+            ..paths(0, 2)
+        },
+    )
+    .event(E::FileRemovexattr)
+    .fields(&[FD, Fl::FdName, XATTR_NAME]),
+    sc(
+        K::Removexattrat,
+        "removexattrat",
+        F,
+        Some(466),
+        Some(466),
+        paths(2, 4),
+    )
+    .event(E::FileRemovexattr)
+    .fields(&[at(0, "dfd", 0, "path"), AT_FLAGS_2, XATTR_NAME]),
+    sc(
+        K::CopyFileRange,
+        "copy_file_range",
+        F,
+        Some(326),
+        Some(285),
+        copy(1, 3),
+    )
+    .event(E::FileCopy)
+    .fields(COPY_FILE_RANGE)
+    .effect(Effect::CopyTo),
+    sc(K::Sendfile, "sendfile", F, Some(40), Some(71), copy(2, 1))
+        .event(E::FileCopy)
+        .fields(SENDFILE)
+        .effect(Effect::CopyTo),
+    sc(K::Splice, "splice", F, Some(275), Some(76), copy(1, 3))
+        .event(E::FileCopy)
+        .fields(COPY_FILE_RANGE)
+        .effect(Effect::CopyTo),
+    sc(K::Tee, "tee", F, Some(276), Some(77), copy(1, 2))
+        .event(E::FileCopy)
+        .fields(TEE)
+        .effect(Effect::CopyTo),
     // An anonymous file in memory: a later exec through its fd runs a program that is on
     // no disk (the exec's `exe_path` says `memfd:NAME`).
     sc(
@@ -1775,7 +2136,31 @@ pub const I386: &[CompatSyscall] = &[
     i386(204, 78),  // setregid32
     uid16(170, 79), // setresgid
     i386(210, 79),  // setresgid32
-    i386(356, 80),  // memfd_create
+    // The 16-bit chown, lchown and fchown (182, 16, 95) are not listed: their ids are
+    // in arguments 2..3 (after the path or fd), where D_UID16 does not widen them.
+    i386(212, 80),  // chown32
+    i386(207, 81),  // fchown32
+    i386(198, 82),  // lchown32
+    i386(298, 83),  // fchownat
+    i386(320, 84),  // utimensat (old_timespec32: its times are not read)
+    i386(412, 84),  // utimensat_time64
+    i386(271, 85),  // utimes
+    i386(299, 86),  // futimesat
+    i386(30, 87),   // utime
+    i386(226, 88),  // setxattr
+    i386(227, 89),  // lsetxattr
+    i386(228, 90),  // fsetxattr
+    i386(463, 91),  // setxattrat
+    i386(235, 92),  // removexattr
+    i386(236, 93),  // lremovexattr
+    i386(237, 94),  // fremovexattr
+    i386(466, 95),  // removexattrat
+    i386(377, 96),  // copy_file_range
+    i386(187, 97),  // sendfile
+    i386(239, 97),  // sendfile64
+    i386(313, 98),  // splice
+    i386(315, 99),  // tee
+    i386(356, 100), // memfd_create
 ];
 
 const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
@@ -1829,7 +2214,7 @@ const fn uid16(nr: u32, id: u16) -> CompatSyscall {
 
 /// How a 32-bit syscall is captured: the catalogue syscall's capture, less what is read
 /// through a structure whose 32-bit layout differs from the 64-bit one (`struct stat`,
-/// `msghdr`, `mmsghdr`, `iovec`), which would otherwise be read wrongly. Paths, fds, plain
+/// `msghdr`, `mmsghdr`, `iovec`, the time structures of the utime family), which would otherwise be read wrongly. Paths, fds, plain
 /// buffers, socket addresses, `int[2]`, `statx` and `open_how` are the same in both ABIs.
 pub const fn compat_capture(c: Capture) -> Capture {
     Capture {
@@ -1838,7 +2223,9 @@ pub const fn compat_capture(c: Capture) -> Capture {
             a => a,
         },
         out: match c.out {
-            Out::Stat(_) => Out::None,
+            // The 32-bit time structures too (old_timespec32, old_timeval32,
+            // old_utimbuf32); utimensat_time64's is the 64-bit one, but shares the row.
+            Out::Stat(_) | Out::Timespec2(_) | Out::Timeval2(_) | Out::Utimbuf(_) => Out::None,
             o => o,
         },
         payload: match c.payload {
@@ -2013,7 +2400,15 @@ mod tests {
             };
             let o = match c.out {
                 Out::None => 0,
-                Out::Stat(a) | Out::Statx(a) | Out::FdPair(a) | Out::OpenHow(a) => a,
+                Out::Stat(a)
+                | Out::Statx(a)
+                | Out::FdPair(a)
+                | Out::OpenHow(a)
+                | Out::Timespec2(a)
+                | Out::Timeval2(a)
+                | Out::Utimbuf(a)
+                | Out::XattrArgs(a)
+                | Out::FdInode(a) => a,
             };
             let p = match c.payload {
                 Payload::None => 0,
@@ -2055,7 +2450,9 @@ mod tests {
                     | Field::I64(_, a)
                     | Field::Id(_, a)
                     | Field::Signal(a)
-                    | Field::FcntlCmd(a) => &[a],
+                    | Field::FcntlCmd(a)
+                    | Field::Times(a)
+                    | Field::OtherFd { arg: a, .. } => &[a],
                     Field::Flags(_, Src::Arg(a), _) => &[a],
                     _ => &[],
                 };
@@ -2082,6 +2479,10 @@ mod tests {
                 Effect::Pipe { .. } | Effect::Socketpair { .. } => {
                     assert!(matches!(s.capture.out, Out::FdPair(_)), "{}", s.name)
                 }
+                Effect::Chown { .. } | Effect::Utime { .. } => {
+                    assert!(s.capture.path0 != 0, "{}", s.name)
+                }
+                Effect::CopyTo => assert!(matches!(s.capture.out, Out::FdInode(_)), "{}", s.name),
                 Effect::Socket { .. } | Effect::Accept { .. } | Effect::None => {}
             }
         }
@@ -2173,6 +2574,11 @@ mod tests {
                 ("O_STATX", d(O_STATX)),
                 ("O_FDPAIR", d(O_FDPAIR)),
                 ("O_OPENHOW", d(O_OPENHOW)),
+                ("O_TIMESPEC2", d(O_TIMESPEC2)),
+                ("O_TIMEVAL2", d(O_TIMEVAL2)),
+                ("O_UTIMBUF", d(O_UTIMBUF)),
+                ("O_XATTR_ARGS", d(O_XATTR_ARGS)),
+                ("O_FD_INODE", d(O_FD_INODE)),
             ],
         );
         check(

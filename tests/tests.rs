@@ -9,6 +9,7 @@ mod compat;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;
+mod files2;
 mod fixtures;
 mod hostile;
 mod hostile_output;

@@ -172,7 +172,62 @@ pub enum Filled {
     None,
     Stat(InodeAttrs),
     FdPair(i32, i32),
-    OpenHow { flags: u64, mode: u64, resolve: u64 },
+    OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    },
+    /// The access and modification times a utime-family call asked for, read at entry.
+    Times {
+        atime: TimeSet,
+        mtime: TimeSet,
+    },
+    /// setxattrat's `struct xattr_args`: the value's size (bytes) and `XATTR_*` flags.
+    XattrArgs {
+        size: u32,
+        flags: u32,
+    },
+    /// The inode of the other fd of an in-kernel copy (its destination), at exit.
+    FdInode(InodeAttrs),
+}
+
+/// `tv_nsec` of utimensat's "set to the current time" and "leave unchanged".
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// One time a utime-family call set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSet {
+    /// `UTIME_NOW`: the kernel's current time.
+    Now,
+    /// `UTIME_OMIT`: left as it was.
+    Omit,
+    /// This time: seconds and nanoseconds since the epoch, as given (`nsec` may be out
+    /// of range: the kernel then fails the call with EINVAL).
+    At { sec: i64, nsec: i64 },
+}
+
+impl TimeSet {
+    /// utimensat's `struct timespec`: `UTIME_NOW` and `UTIME_OMIT` in `tv_nsec` win.
+    fn timespec(sec: i64, nsec: i64) -> TimeSet {
+        match nsec {
+            UTIME_NOW => TimeSet::Now,
+            UTIME_OMIT => TimeSet::Omit,
+            nsec => TimeSet::At { sec, nsec },
+        }
+    }
+
+    /// Nanoseconds since the epoch of an explicit time (`None` for `Now`, `Omit`, a
+    /// `nsec` outside `0..1e9`, which the kernel refuses, and a time outside i64
+    /// nanoseconds).
+    pub fn ns(self) -> Option<i64> {
+        match self {
+            TimeSet::At { sec, nsec } if (0..1_000_000_000).contains(&nsec) => {
+                sec.checked_mul(1_000_000_000)?.checked_add(nsec)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One syscall: arguments at entry, result and kernel-filled data at exit.
@@ -215,6 +270,9 @@ impl Syscall {
             (Src::OpenHowFlags, Filled::OpenHow { flags, .. }) => *flags,
             (Src::OpenHowMode, Filled::OpenHow { mode, .. }) => *mode,
             (Src::OpenHowFlags | Src::OpenHowMode, _) => 0,
+            (Src::XattrSize, Filled::XattrArgs { size, .. }) => *size as u64,
+            (Src::XattrFlags, Filled::XattrArgs { flags, .. }) => *flags as u64,
+            (Src::XattrSize | Src::XattrFlags, _) => 0,
         }
     }
 }
@@ -252,6 +310,14 @@ pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<S
 /// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The `i`th 8-byte word of `bytes` (zeros past its end).
+fn word(bytes: &[u8], i: usize) -> [u8; 8] {
+    bytes
+        .get(i * 8..i * 8 + 8)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or_default()
 }
 
 /// Decodes every record of a frame. A malformed record ends the frame (nothing after it
@@ -351,6 +417,44 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                         mode: word(1),
                         resolve: word(2),
                     }
+                }
+                (Some(Out::Timespec2(_) | Out::Timeval2(_)), 32) => {
+                    let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
+                    let usec = matches!(capture.map(|c| c.out), Some(Out::Timeval2(_)));
+                    let at = |sec: i64, frac: i64| {
+                        if usec {
+                            // A timeval's microseconds; out of range fails with EINVAL.
+                            TimeSet::At {
+                                sec,
+                                nsec: frac.saturating_mul(1000),
+                            }
+                        } else {
+                            TimeSet::timespec(sec, frac)
+                        }
+                    };
+                    Filled::Times {
+                        atime: at(w(0), w(1)),
+                        mtime: at(w(2), w(3)),
+                    }
+                }
+                (Some(Out::Utimbuf(_)), 16) => {
+                    let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
+                    Filled::Times {
+                        atime: TimeSet::At { sec: w(0), nsec: 0 },
+                        mtime: TimeSet::At { sec: w(1), nsec: 0 },
+                    }
+                }
+                (Some(Out::XattrArgs(_)), 16) => {
+                    let h = |i: usize| {
+                        u32::from_le_bytes(tail.out[i..i + 4].try_into().expect("16 bytes"))
+                    };
+                    Filled::XattrArgs {
+                        size: h(8),
+                        flags: h(12),
+                    }
+                }
+                (Some(Out::FdInode(_)), n) if n == size_of::<InodeAttrs>() => {
+                    InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::FdInode)
                 }
                 _ => Filled::None,
             };

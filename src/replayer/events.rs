@@ -1,12 +1,12 @@
 //! The events view: one JSON object per kernel event, named after the catalogue (Kellect's
-//! 38 event types and those added since). Common fields first in a fixed order, then the
-//! event's own fields; raw numbers (flags, modes, prot, families, signals) come with
-//! symbolic siblings.
+//! 38 event types and those added since: owner, time, extended attribute, copy and memfd
+//! events). Common fields first in a fixed order, then the event's own fields; raw numbers
+//! (flags, modes, prot, families, signals) come with symbolic siblings.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
 use crate::abi;
@@ -15,8 +15,8 @@ use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
 pub use crate::syscalls::EventType;
 
 /// The names of every event type of the catalogue, by group ([`EventType::ALL`]'s).
-pub const EVENT_TYPES: [&str; 39] = {
-    let mut names = [""; 39];
+pub const EVENT_TYPES: [&str; EventType::ALL.len()] = {
+    let mut names = [""; EventType::ALL.len()];
     let mut i = 0;
     while i < names.len() {
         names[i] = EventType::ALL[i].name();
@@ -113,6 +113,55 @@ fn flags_text(family: FlagFamily, arch: Arch, v: u64) -> String {
         FlagFamily::Ptrace => symbols::ptrace_request(v),
         FlagFamily::AddressFamily => symbols::address_family(v),
         FlagFamily::IpProtocol => symbols::ip_protocol(v),
+        FlagFamily::Xattr => xattr_flags(v),
+    }
+}
+
+/// `XATTR_CREATE` (1) and `XATTR_REPLACE` (2) of the setxattr family, `|`-joined; other
+/// bits in hex; `0` for none.
+fn xattr_flags(v: u64) -> String {
+    let mut parts = Vec::new();
+    for (bit, name) in [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")] {
+        if v & bit != 0 {
+            parts.push(name.to_owned());
+        }
+    }
+    if v & !3 != 0 {
+        parts.push(format!("{:#x}", v & !3));
+    }
+    if parts.is_empty() {
+        "0".to_owned()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// One time a utime-family call set, as `key` (and `key_ns` for a time given): see
+/// [`Field::Times`].
+fn time_set<S: Serializer>(m: &mut Map<S>, key: &str, t: TimeSet) -> Result<(), S::Error> {
+    match t {
+        TimeSet::Now => m.serialize_entry(key, "UTIME_NOW"),
+        TimeSet::Omit => m.serialize_entry(key, "UTIME_OMIT"),
+        TimeSet::At { sec, nsec } => {
+            let text = t.ns().and_then(|ns| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+                    .ok()?
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            match (text, t.ns()) {
+                (Some(text), Some(ns)) => {
+                    m.serialize_entry(key, &text)?;
+                    m.serialize_entry(&format!("{key}_ns"), &ns)
+                }
+                // Not a time (the kernel refuses it): the raw values.
+                _ => {
+                    m.serialize_entry(key, "invalid")?;
+                    m.serialize_entry(&format!("{key}_sec"), &sec)?;
+                    m.serialize_entry(&format!("{key}_nsec"), &nsec)
+                }
+            }
+        }
     }
 }
 
@@ -364,6 +413,30 @@ impl EventView<'_> {
                 m.serialize_entry("cmd", cmd)?;
             }
             Field::Args => m.serialize_entry("args", &sc.args)?,
+            Field::Value(key, src) => m.serialize_entry(key, &sc.value(src))?,
+            Field::Times(i) => match sc.filled {
+                Filled::Times { atime, mtime } => {
+                    time_set::<S>(m, "atime", atime)?;
+                    time_set::<S>(m, "mtime", mtime)?;
+                }
+                // A NULL buffer: both times become the current time.
+                _ if arg(i) == 0 => {
+                    m.serialize_entry("atime", "now")?;
+                    m.serialize_entry("mtime", "now")?;
+                }
+                _ => {}
+            },
+            Field::OtherFd { key, arg, name_key } => {
+                m.serialize_entry(key, &int(arg))?;
+                if let Some(p) = &r.other_fd_name {
+                    m.serialize_entry(name_key, p)?;
+                }
+            }
+            Field::OtherIno => {
+                if let Filled::FdInode(i) = &sc.filled {
+                    m.serialize_entry("ino_out", &i.ino.get())?;
+                }
+            }
         }
         Ok(())
     }
@@ -492,8 +565,60 @@ mod tests {
             Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],
             Field::FcntlCmd(_) => &["cmd"],
             Field::Args => &["args"],
+            Field::Value(k, _) => &[k],
+            Field::Times(_) => &[
+                "atime",
+                "atime_ns",
+                "atime_sec",
+                "atime_nsec",
+                "mtime",
+                "mtime_ns",
+                "mtime_sec",
+                "mtime_nsec",
+            ],
+            Field::OtherFd { key, name_key, .. } => return vec![key.into(), name_key.into()],
+            Field::OtherIno => &["ino_out"],
         };
         keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn xattr_flags_and_times_are_named() {
+        assert_eq!(xattr_flags(0), "0");
+        assert_eq!(xattr_flags(3), "XATTR_CREATE|XATTR_REPLACE");
+        assert_eq!(xattr_flags(0x11), "XATTR_CREATE|0x10");
+        let render = |t: TimeSet| {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::new(&mut out);
+            let mut m = ser.serialize_map(None).unwrap();
+            time_set::<&mut serde_json::Serializer<&mut Vec<u8>>>(&mut m, "mtime", t).unwrap();
+            SerializeMap::end(m).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(TimeSet::Now), r#"{"mtime":"UTIME_NOW"}"#);
+        assert_eq!(render(TimeSet::Omit), r#"{"mtime":"UTIME_OMIT"}"#);
+        assert_eq!(
+            render(TimeSet::At { sec: -1, nsec: 0 }),
+            r#"{"mtime":"1969-12-31T23:59:59Z","mtime_ns":-1000000000}"#
+        );
+        assert_eq!(
+            render(TimeSet::At {
+                sec: 5,
+                nsec: 1_000_000_000
+            }),
+            r#"{"mtime":"invalid","mtime_sec":5,"mtime_nsec":1000000000}"#
+        );
+        // Out of range for the kernel (it refuses the call) or for i64 nanoseconds: raw.
+        assert_eq!(
+            render(TimeSet::At {
+                sec: i64::MIN,
+                nsec: 7
+            }),
+            format!(
+                r#"{{"mtime":"invalid","mtime_sec":{},"mtime_nsec":7}}"#,
+                i64::MIN
+            )
+        );
     }
 
     /// The keys of [`Field::Sock`], "socket view" in docs/EVENTS.md.

@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::decode::TimeSet;
 use crate::abi::InodeAttrs;
 
 /// `S_IFMT`: the file type bits of a mode.
@@ -603,6 +604,53 @@ impl Files {
         Touched { file, before }
     }
 
+    /// `chown`/`lchown`/`fchownat` of `path` (`follow`: through a symlink at its end) to
+    /// owner `uid` and group `gid` (`None`: left as it was, the caller's -1): those are
+    /// known, the status change time the kernel set is not.
+    pub fn chown(
+        &mut self,
+        path: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Touched {
+        let file = if follow {
+            self.followed(path)
+        } else {
+            self.at_or_new(path)
+        };
+        let before = self.before(file);
+        if let Some(f) = self.files.get_mut(&file) {
+            f.attrs.uid = uid.or(f.attrs.uid);
+            f.attrs.gid = gid.or(f.attrs.gid);
+            f.attrs.ctime_ns = None;
+        }
+        Touched { file, before }
+    }
+
+    /// A utime-family call on `path` (`follow`: through a symlink at its end) set its
+    /// access and modification times to `atime` and `mtime` as the caller asked: a time
+    /// given is known, `UTIME_NOW` (the kernel's clock) is not, `UTIME_OMIT` leaves it;
+    /// the status change time the kernel set is not known.
+    pub fn utime(&mut self, path: &str, atime: TimeSet, mtime: TimeSet, follow: bool) -> Touched {
+        let file = if follow {
+            self.followed(path)
+        } else {
+            self.at_or_new(path)
+        };
+        let before = self.before(file);
+        let set = |t: TimeSet, old: Option<i64>| match t {
+            TimeSet::Omit => old,
+            t => t.ns(),
+        };
+        if let Some(f) = self.files.get_mut(&file) {
+            f.attrs.atime_ns = set(atime, f.attrs.atime_ns);
+            f.attrs.mtime_ns = set(mtime, f.attrs.mtime_ns);
+            f.attrs.ctime_ns = None;
+        }
+        Touched { file, before }
+    }
+
     /// `truncate` of `path` to `size` bytes: the size is known; the modification and
     /// status change times the kernel set are not.
     pub fn truncate(&mut self, path: &str, size: u64) -> Touched {
@@ -834,6 +882,47 @@ mod tests {
         let u = f.chmod("/w/other", 0o600);
         assert_eq!(f.attrs(u.file).perm, Some(0o600));
         assert_eq!(f.attrs(u.file).mode(), None);
+    }
+
+    #[test]
+    fn chown_sets_the_owner_and_leaves_what_is_minus_one() {
+        let mut f = Files::default();
+        let t = f.opened("/w/c", &inode(13, 5, 0o100644, 1, 0), true);
+        let c = f.chown("/w/c", Some(1000), None, true);
+        assert_eq!(c.file, t.file);
+        assert_eq!(c.before.unwrap().uid, Some(0));
+        let a = f.attrs(c.file);
+        assert_eq!((a.uid, a.gid), (Some(1000), Some(0)));
+        assert_eq!(a.ctime_ns, None);
+        assert_eq!(a.mtime_ns, Some(2), "chown leaves the mtime");
+        // Not followed through a symlink the model knows: the link itself changes.
+        f.symlink("/w/l", Some(4));
+        let l = f.chown("/w/l", Some(7), Some(8), false);
+        assert_eq!(f.attrs(l.file).kind, Some(S_IFLNK));
+        assert_eq!(f.attrs(c.file).uid, Some(1000));
+    }
+
+    #[test]
+    fn utime_sets_the_times_given_and_forgets_now() {
+        let mut f = Files::default();
+        f.opened("/w/u", &inode(14, 5, 0o100644, 1, 0), true);
+        let forged = TimeSet::At { sec: 0, nsec: 0 };
+        let t = f.utime("/w/u", TimeSet::Omit, forged, true);
+        let a = f.attrs(t.file);
+        assert_eq!(
+            (a.atime_ns, a.mtime_ns, a.ctime_ns),
+            (Some(1), Some(0), None)
+        );
+        let t = f.utime("/w/u", TimeSet::Now, TimeSet::At { sec: 2, nsec: 5 }, true);
+        let a = f.attrs(t.file);
+        assert_eq!((a.atime_ns, a.mtime_ns), (None, Some(2_000_000_005)));
+        // A time past i64 nanoseconds is not a time the model can hold.
+        let huge = TimeSet::At {
+            sec: i64::MAX,
+            nsec: 0,
+        };
+        let t = f.utime("/w/u", TimeSet::Omit, huge, true);
+        assert_eq!(f.attrs(t.file).mtime_ns, None);
     }
 
     #[test]

@@ -689,7 +689,8 @@ impl RecordsView {
             | Ksys::Pwritev
             | Ksys::Pwritev2
             | Ksys::Ftruncate
-            | Ksys::Fchmod => {
+            | Ksys::Fchmod
+            | Ksys::Fchown => {
                 let Some(&FdKind::File {
                     file: Some(file), ..
                 }) = r.fd_kind.as_ref()
@@ -701,7 +702,7 @@ impl RecordsView {
                     Ksys::Read | Ksys::Pread64 | Ksys::Readv | Ksys::Preadv | Ksys::Preadv2 => {
                         ACCESS
                     }
-                    Ksys::Fchmod => ATTRIB,
+                    Ksys::Fchmod | Ksys::Fchown => ATTRIB,
                     _ => MODIFY,
                 };
                 let path = self
@@ -730,7 +731,17 @@ impl RecordsView {
                 self.fd_closed(ctx, e, r.replaced.as_ref(), r, table, out);
             }
             // Path-based changes: the process table applied them to the inode model.
-            Ksys::Chmod | Ksys::Fchmodat | Ksys::Fchmodat2 | Ksys::Truncate => {
+            Ksys::Chmod
+            | Ksys::Fchmodat
+            | Ksys::Fchmodat2
+            | Ksys::Truncate
+            | Ksys::Chown
+            | Ksys::Lchown
+            | Ksys::Fchownat
+            | Ksys::Utimensat
+            | Ksys::Utimes
+            | Ksys::Futimesat
+            | Ksys::Utime => {
                 let (Some(path), Some(t)) = (&r.path0, r.file0()) else {
                     return;
                 };
@@ -787,6 +798,41 @@ impl RecordsView {
                     agg.origin = r.path0.clone();
                 }
                 self.export_file(ctx, &key, "link", out);
+            }
+            // In-kernel copies: the source is read, the destination written (its size is
+            // its inode's at exit).
+            Ksys::CopyFileRange | Ksys::Sendfile | Ksys::Splice | Ksys::Tee => {
+                let out_fd = match ksys {
+                    Ksys::Sendfile => sc.args[0],
+                    Ksys::Tee => sc.args[1],
+                    _ => sc.args[2],
+                } as i32;
+                let in_fd = if ksys == Ksys::Sendfile {
+                    sc.args[1] as i32
+                } else {
+                    fd0
+                };
+                let ends = [
+                    (in_fd, ACCESS, &r.fd_name),
+                    (out_fd, MODIFY, &r.other_fd_name),
+                ];
+                for (fd, kind, name) in ends {
+                    // A copy makes and closes no fd: the table's entry is as it was before.
+                    let Some(&FdKind::File {
+                        file: Some(file), ..
+                    }) = table.fd(pid, fd).map(|entry| &entry.kind)
+                    else {
+                        continue;
+                    };
+                    let key = (pid, file, FILE_RECORD);
+                    let path = self
+                        .files
+                        .get(&key)
+                        .map(|f| f.path.clone())
+                        .or(name.clone())
+                        .unwrap_or_default();
+                    self.file_event(ctx, e, key, &path, r, files, kind, out);
+                }
             }
             _ => {}
         }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall};
+use super::decode::{Body, Event, Filled, SockAddr, Syscall, TimeSet};
 use super::files::{
     FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
@@ -261,6 +261,9 @@ pub struct Resolved {
     pub replaced: Option<FdKind>,
     /// What the fds an exec closed (close-on-exec) were.
     pub exec_closed: Vec<FdKind>,
+    /// What the event's second fd referred to ([`Field::OtherFd`]: the destination of an
+    /// in-kernel copy), before the syscall.
+    pub other_fd_name: Option<String>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
     /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
     /// event carries a `Resolved`, few of them touch a file.)
@@ -623,6 +626,7 @@ impl ProcessTable {
             fd_kind: None,
             replaced: None,
             exec_closed: Vec::new(),
+            other_fd_name: None,
             file0: None,
             file1: None,
         };
@@ -642,6 +646,21 @@ impl ProcessTable {
             None => by_inode(),
         };
         resolved.fd_kind = by_table.map(|e| e.kind.clone());
+        let other_fd = row.and_then(|r| {
+            r.fields.iter().find_map(|f| match f {
+                Field::OtherFd { arg, .. } => Some(fd_arg(*arg)),
+                _ => None,
+            })
+        });
+        let other_by_inode = match &sc.filled {
+            Filled::FdInode(i) => inode_name(i.mode.get(), i.ino.get()),
+            _ => None,
+        };
+        resolved.other_fd_name = match other_fd.and_then(|fd| self.fd_name(pid, fd)) {
+            Some(t) if t == "pipe" || t == "socket" => other_by_inode.or(Some(t)),
+            Some(t) => Some(t),
+            None => other_by_inode,
+        };
         let effect = row.map_or(Effect::None, |r| r.effect);
         // A syscall that carries a socket's identity (failed or not) says which socket
         // its fd is; accept's is the new connection's, not the listening fd's.
@@ -888,6 +907,36 @@ impl ProcessTable {
             (Effect::Rename { flags }, Some(old), Some(new)) => {
                 let (moved, other) = files.rename(old, new, sc.value(flags));
                 (Some(moved), other)
+            }
+            // A whole path (not AT_EMPTY_PATH's, nor utimensat's NULL one: the fd's).
+            (Effect::Chown { uid, gid, flags }, Some(path), _)
+                if sc.path0.as_deref().is_some_and(|p| !p.is_empty()) && !sc.path0_truncated =>
+            {
+                // -1 (as a 32-bit id) leaves it as it was.
+                let id = |i: u8| Some(sc.value(Src::Arg(i)) as u32).filter(|v| *v != u32::MAX);
+                let follow = sc.value(flags) & AT_SYMLINK_NOFOLLOW == 0;
+                (Some(files.chown(path, id(uid), id(gid), follow)), None)
+            }
+            (Effect::Utime { flags }, Some(path), _)
+                if sc.path0.as_deref().is_some_and(|p| !p.is_empty()) && !sc.path0_truncated =>
+            {
+                let follow = sc.value(flags) & AT_SYMLINK_NOFOLLOW == 0;
+                let (atime, mtime) = match sc.filled {
+                    Filled::Times { atime, mtime } => (atime, mtime),
+                    // A NULL buffer (both the current time), or one not read (a 32-bit
+                    // call): the times are unknown.
+                    _ => (TimeSet::Now, TimeSet::Now),
+                };
+                (Some(files.utime(path, atime, mtime, follow)), None)
+            }
+            // The destination's inode at exit says what it is now; the source is the
+            // event's fd, as for any fd-based syscall.
+            (Effect::CopyTo, _, _) => {
+                let dst = match &sc.filled {
+                    Filled::FdInode(i) if followed(&i) => Some(files.seen(i)),
+                    _ => None,
+                };
+                (inode.map(|i| files.seen(i)), dst)
             }
             _ => (inode.map(|i| files.seen(i)), None),
         };
