@@ -244,7 +244,7 @@ pub(crate) enum FormatArg {
 pub(crate) enum ViewArg {
     /// kflowd-style records: one per file touch, socket and process lifetime.
     Records,
-    /// One object per kernel event (Kellect's catalogue of 38 types).
+    /// One object per kernel event (Kellect's catalogue of 38 types and those added since).
     Events,
 }
 
