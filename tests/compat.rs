@@ -81,8 +81,7 @@ mod live {
     //! Live recordings of the workload (root and BPF, like tests/live.rs).
 
     use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+    use std::path::PathBuf;
 
     use serde_json::Value;
 
@@ -98,20 +97,7 @@ mod live {
     impl Workload {
         #[track_caller]
         fn build() -> Workload {
-            let dir = tempfile::tempdir().unwrap();
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/compat32.c");
-            let out = Command::new("cc")
-                .args(["-O1", "-o"])
-                .arg(dir.path().join("compat32"))
-                .arg(&source)
-                .output()
-                .expect("running cc (gcc or clang must be installed)");
-            assert!(
-                out.status.success(),
-                "cc {} failed:\n{}",
-                source.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let dir = crate::util::compile_workload("compat32.c", &["-O1"], "compat32");
             Workload { dir }
         }
 

@@ -164,7 +164,7 @@ fn exec_fixture_names_what_ran() {
 
 #[cfg(feature = "record")]
 mod live {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::Command;
 
     use serde_json::Value;
@@ -180,20 +180,7 @@ mod live {
     impl Workload {
         #[track_caller]
         fn build() -> Workload {
-            let dir = tempfile::tempdir().unwrap();
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/exec.c");
-            let out = Command::new("cc")
-                .args(["-O1", "-pthread", "-o"])
-                .arg(dir.path().join("exec"))
-                .arg(&source)
-                .output()
-                .expect("running cc (gcc or clang must be installed)");
-            assert!(
-                out.status.success(),
-                "cc {} failed:\n{}",
-                source.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let dir = crate::util::compile_workload("exec.c", &["-O1", "-pthread"], "exec");
             Workload { dir }
         }
 

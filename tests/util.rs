@@ -89,3 +89,29 @@ pub fn assert_same_text(expected: &str, got: &str, what: &str) {
         got.lines().count()
     );
 }
+
+/// Compiles `tests/workloads/SOURCE` with `cc FLAGS -o DIR/OUTPUT` into a new temporary
+/// directory (also the workload's scratch space) and returns it; panics with cc's
+/// messages when it fails.
+#[track_caller]
+#[allow(dead_code)] // the replay-only build has no live tests
+pub fn compile_workload(source: &str, flags: &[&str], output: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/workloads")
+        .join(source);
+    let out = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(dir.path().join(output))
+        .arg(&source)
+        .output()
+        .expect("running cc (gcc or clang must be installed)");
+    assert!(
+        out.status.success(),
+        "cc {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
