@@ -301,8 +301,7 @@ pub(crate) mod live {
 
     use std::collections::{BTreeMap, BTreeSet, HashMap};
     use std::fmt::Write as _;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+    use std::path::PathBuf;
 
     use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
     use serde_json::{json, Value};
@@ -333,20 +332,8 @@ pub(crate) mod live {
 
         #[track_caller]
         fn build() -> Workload {
-            let dir = tempfile::tempdir().unwrap();
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/catalogue.c");
-            let out = Command::new("cc")
-                .args(["-O1", "-pthread", "-o"])
-                .arg(dir.path().join("catalogue"))
-                .arg(&source)
-                .output()
-                .expect("running cc (gcc or clang must be installed)");
-            assert!(
-                out.status.success(),
-                "cc {} failed:\n{}",
-                source.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let dir =
+                crate::util::compile_workload("catalogue.c", &["-O1", "-pthread"], "catalogue");
             Workload { dir }
         }
 

@@ -101,7 +101,6 @@ fn files2_fixture_holds_the_new_types_and_the_user_commands() {
 mod live {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     use serde_json::{json, Value};
 
@@ -127,19 +126,8 @@ mod live {
         /// Records `[WRAP...] sh files2.sh SCRATCH ./files2`.
         #[track_caller]
         fn record(wrap: &[&str]) -> Run {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = crate::util::compile_workload("files2.c", &["-O1"], "files2");
             let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let out = Command::new("cc")
-                .args(["-O1", "-o"])
-                .arg(dir.path().join("files2"))
-                .arg(root.join("tests/workloads/files2.c"))
-                .output()
-                .expect("running cc (gcc or clang must be installed)");
-            assert!(
-                out.status.success(),
-                "cc failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
             let scratch = dir.path().join("scratch");
             std::fs::create_dir(&scratch).unwrap();
             let trace = dir.path().join("files2.kz");
