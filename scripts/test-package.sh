@@ -105,7 +105,23 @@ sh -c "$pre" || fail "ExecStartPre failed"
 [ ! -e /var/lib/kellect/trace.kz ] || fail "ExecStartPre left trace.kz in place"
 moved=$(find /var/lib/kellect -path '/var/lib/kellect/previous-*/trace*.kz' | wc -l)
 [ "$moved" -eq 2 ] || fail "ExecStartPre moved $moved of 2 segments aside"
+# Only the newest KELLECT_KEEP_PREVIOUS previous-* directories stay; snapshots are not touched.
+grep -qx 'Environment=KELLECT_KEEP_PREVIOUS=8' "$unit" || fail "$unit: KELLECT_KEEP_PREVIOUS"
 rm -rf /var/lib/kellect/previous-*
+for t in 20200101T000001Z 20200101T000002Z 20200101T000003Z 20200101T000004Z; do
+    mkdir -m 0700 "/var/lib/kellect/previous-$t"
+done
+mkdir -m 0700 /var/lib/kellect/trace.snapshot-20200101T000000Z
+echo left-over >/var/lib/kellect/trace.kz
+KELLECT_KEEP_PREVIOUS=3 sh -c "$pre" || fail "ExecStartPre failed with 5 previous runs"
+left=$(cd /var/lib/kellect && echo previous-*)
+case "$left" in
+"previous-20200101T000003Z previous-20200101T000004Z previous-2"*) ;;
+*) fail "ExecStartPre kept $left, not the newest 3" ;;
+esac
+[ "$(echo $left | wc -w)" -eq 3 ] || fail "ExecStartPre kept $left, not 3"
+[ -d /var/lib/kellect/trace.snapshot-20200101T000000Z ] || fail "ExecStartPre deleted a snapshot"
+rm -rf /var/lib/kellect/previous-* /var/lib/kellect/trace.snapshot-*
 
 echo "== dpkg -r: the configuration and the traces directory stay"
 dpkg -r kellect
