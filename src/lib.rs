@@ -10,6 +10,7 @@ pub mod format;
 #[cfg(feature = "record")]
 pub mod live;
 pub mod meta;
+pub mod pidfile;
 #[cfg(feature = "record")]
 pub mod recorder;
 pub mod replayer;

@@ -30,6 +30,8 @@ pub struct LiveConfig {
     pub replay: ReplayConfig,
     /// `-u`: also send every record or event as one UDP datagram to these.
     pub collectors: Vec<SocketAddr>,
+    /// `--udp-rate`: datagrams per second to the collectors in all (0: unpaced).
+    pub udp_rate: u32,
     /// `-q`: print nothing on stdout (the collectors still get everything).
     pub quiet: bool,
 }
@@ -57,6 +59,7 @@ pub fn live<W: Write + Send>(cfg: LiveConfig, out: W) -> Result<LiveOutcome> {
         record: mut rec,
         replay,
         collectors,
+        udp_rate,
         quiet,
     } = cfg;
     rec.verbose = false;
@@ -69,7 +72,11 @@ pub fn live<W: Write + Send>(cfg: LiveConfig, out: W) -> Result<LiveOutcome> {
     rec.tap = Some(tap_tx);
     let collectors = match collectors.is_empty() {
         true => None,
-        false => Some(Collectors::new(collectors).context("opening the UDP socket for -u")?),
+        false => Some(
+            Collectors::new(collectors)
+                .context("opening the UDP socket for -u")?
+                .with_rate(udp_rate),
+        ),
     };
     let stop = rec.stop.clone();
     std::thread::scope(|scope| {

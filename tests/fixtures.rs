@@ -315,6 +315,23 @@ fn records_go_to_udp_collectors_as_datagrams() {
         .filter(|l| !l.is_empty())
         .collect();
     assert!(!lines.is_empty());
+    // The exit summary counts every datagram: sent, or refused by reason (the collector
+    // that is down refuses those sent after the kernel heard so, as ECONNREFUSED).
+    let summary = String::from_utf8_lossy(&quiet.stderr).into_owned();
+    let numbers: Vec<usize> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        summary.starts_with("kellect: warning: -u: ") || summary.starts_with("kellect: -u: "),
+        "{summary}"
+    );
+    let [sent, 3, 20000, refused, nobufs, refused_conn, other] = numbers[..] else {
+        panic!("{summary}");
+    };
+    assert_eq!(sent + refused, 3 * lines.len(), "{summary}");
+    assert_eq!((nobufs, refused_conn, other), (0, refused, 0), "{summary}");
+    assert!(summary.ends_with("other 0)\n"), "{summary}");
     for socket in [&a, &b] {
         let mut buf = vec![0u8; 65536];
         for line in &lines {

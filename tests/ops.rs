@@ -228,7 +228,7 @@ mod live {
 
     use super::{info_json, segment_names};
     use crate::live::live;
-    use crate::util::{json_lines, kellect};
+    use crate::util::{json_lines, kellect, run_ok};
 
     #[test]
     fn a_trace_the_user_may_not_read_says_who_owns_it_and_what_to_do() {
@@ -647,6 +647,148 @@ mod live {
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         assert_eq!(traces_in(dir.path()), ["t.kz"]);
+    }
+
+    /// The snapshot directories (`t.snapshot-*`) in `dir`, by name.
+    fn snapshots_in(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("t.snapshot-")
+            {
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    /// `kellect snapshot PIDFILE` while a ring of 2 turns under a workload: the segments it
+    /// kept are deleted from the ring later, yet the snapshot replays (each segment alone,
+    /// and as a directory) and verifies.
+    #[test]
+    fn sigusr1_keeps_a_snapshot_that_outlives_the_ring() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (t, pidfile, stop) = (
+            dir.path().join("t.kz"),
+            dir.path().join("k.pid"),
+            dir.path().join("stop"),
+        );
+        let workload = format!(
+            "while [ ! -e {} ]; do dd if=/dev/zero of=/dev/null bs=1 count=100000 2>/dev/null; \
+             done",
+            stop.display()
+        );
+        let recorder = kellect()
+            .arg("record")
+            .arg("-o")
+            .arg(&t)
+            .args(["--rotate-size", "1", "--keep", "2", "--frame-size", "256"])
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .args(["--", "sh", "-c", &workload])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The ring has turned (t.kz is gone) before the snapshot.
+        wait_for(&dir.path().join("t.2.kz"));
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        assert_eq!(pid.trim(), recorder.id().to_string());
+        let out = kellect().arg("snapshot").arg(&pidfile).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("asked the recorder (pid {})", recorder.id())),
+            "{said}"
+        );
+        // The snapshot's directory, once it holds its segments.
+        let started = std::time::Instant::now();
+        let (snap, kept) = loop {
+            if let [snap] = &snapshots_in(dir.path())[..] {
+                if !traces_in(snap).is_empty() {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    break (snap.clone(), traces_in(snap));
+                }
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "no snapshot"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        // The ring when the snapshot was taken: with --keep 2, the segment it closed and
+        // the one before.
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        let last = kept.iter().map(|n| index_of(n)).max().unwrap();
+        // Three rotations later, every kept segment has left the ring.
+        wait_for(&dir.path().join(format!("t.{}.kz", last + 3)));
+        std::fs::write(&stop, b"").unwrap();
+        let out = recorder.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!pidfile.exists(), "the pid file is removed at the end");
+        let on_disk = traces_in(dir.path());
+        assert!(
+            kept.iter().all(|k| !on_disk.contains(k)),
+            "{kept:?} in {on_disk:?}"
+        );
+        assert_eq!(traces_in(&snap), kept, "the snapshot is untouched");
+        assert!(
+            stderr.contains(&format!(
+                "kellect: snapshot: kept 2 segments ({}",
+                kept.iter()
+                    .map(|k| std::fs::metadata(snap.join(k)).unwrap().len())
+                    .sum::<u64>()
+            )) && stderr.contains(&format!("in {}: {}", snap.display(), kept.join(", "))),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("kellect: snapshot {}: 2 segments", snap.display())));
+        // Each kept segment replays alone; the directory replays whole and verifies.
+        for name in &kept {
+            assert!(
+                events_alone(&snap.join(name))
+                    .iter()
+                    .any(|e| e["comm"] == "dd"),
+                "{name}: dd's events"
+            );
+        }
+        let whole = run_ok(&[
+            "replay",
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+            snap.to_str().unwrap(),
+        ]);
+        assert!(json_lines(&whole.stdout).iter().any(|e| e["comm"] == "dd"));
+        let out = kellect()
+            .arg("verify")
+            .args(kept.iter().map(|n| snap.join(n)))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Nothing but a kellect is signalled.
+        let out = kellect()
+            .arg("snapshot")
+            .arg(std::process::id().to_string())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains("not kellect: no signal sent"), "{said}");
     }
 
     /// A recording configured by a file (the packaged one's keys: `output`, `rotate-size`,

@@ -44,7 +44,10 @@ pub(crate) enum Cmd {
         SIGINT, SIGTERM  stop recording (with a command: the command is sent SIGTERM and \
         recording ends when it exits)\n  \
         SIGHUP           with a command: as SIGTERM; without one: close the current \
-        segment and start the next now (with --keep, the oldest beyond N is deleted)")]
+        segment and start the next now (with --keep, the oldest beyond N is deleted)\n  \
+        SIGUSR1          keep a snapshot: close the current segment and hard-link every \
+        closed segment into TRACE-STEM.snapshot-UTC/ beside the trace, which the ring never \
+        deletes from (kellect snapshot PIDFILE sends it)")]
     Record(RecordArgs),
     /// Replay traces: kflowd-style records or kernel events, as JSON or a table (no root).
     Replay(ReplayArgs),
@@ -77,6 +80,18 @@ pub(crate) enum Cmd {
         kellect slice trace.kz -o ten.kz --since 60 --until 70   ten seconds, a minute in\n  \
         kellect slice /var/lib/kellect -o curl.kz --comm curl --event net_connect")]
     Slice(SliceArgs),
+    /// Ask a running recorder to keep a snapshot of its segments (SIGUSR1): the current
+    /// segment is closed and every closed segment is kept in TRACE-STEM.snapshot-UTC/
+    /// beside the trace, out of the --keep ring's reach; the recorder logs what it kept.
+    #[command(after_help = "Examples:\n  \
+        kellect snapshot /run/kellect/kellect.pid   the recorder started with --pidfile\n  \
+        kellect snapshot 4242                       by process id\n  \
+        systemctl kill -s USR1 kellect              the packaged service, the same")]
+    Snapshot {
+        /// The recorder's --pidfile, or its process id.
+        #[arg(value_name = "PIDFILE|PID")]
+        target: String,
+    },
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Examples:\n  \
@@ -130,6 +145,10 @@ pub(crate) struct RecordArgs {
     /// --rotate-time or SIGHUP.
     #[arg(long, value_name = "N")]
     pub(crate) keep: Option<u32>,
+    /// Write the recorder's process id to FILE once its signal handlers are in place
+    /// (for `kellect snapshot FILE`); removed when recording ends.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pidfile: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub(crate) quiet: bool,
@@ -289,6 +308,15 @@ pub(crate) struct OutputArgs {
         value_name = "IP:PORT"
     )]
     pub(crate) udp: Vec<String>,
+    /// With -u: send at most this many datagrams per second in all (bursts of 64), so a
+    /// collector is not flooded past its receive buffer; 0 sends as fast as the kernel
+    /// takes them. What the kernel refuses is counted by reason and said at the end.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = kellect::replayer::output::DEFAULT_UDP_RATE
+    )]
+    pub(crate) udp_rate: u32,
     /// Print nothing on stdout (with -u: the collectors still get everything).
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,

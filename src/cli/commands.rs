@@ -81,6 +81,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Verify(args) => verify(args),
         Cmd::Keygen(args) => keygen(args),
         Cmd::Slice(args) => slice(args),
+        Cmd::Snapshot { target } => snapshot(&target),
         Cmd::Info(args) => info(args),
     }
 }
@@ -113,7 +114,8 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             true => None,
             false => Some(
                 Collectors::new(plan.collectors.clone())
-                    .context("opening the UDP socket for -u")?,
+                    .context("opening the UDP socket for -u")?
+                    .with_rate(plan.udp_rate),
             ),
         };
         let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
@@ -212,6 +214,24 @@ fn slice(a: SliceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `kellect snapshot PIDFILE|PID`: SIGUSR1 to the recorder
+/// ([`kellect::pidfile::request_snapshot`]).
+fn snapshot(target: &str) -> Result<ExitCode> {
+    let pid = match kellect::pidfile::parse_pid(target) {
+        Some(pid) => pid,
+        None if target.bytes().all(|b| b.is_ascii_digit()) => {
+            usage!("{target} is not a process id a recorder can have")
+        }
+        None => kellect::pidfile::read_pid(std::path::Path::new(target))?,
+    };
+    kellect::pidfile::request_snapshot(pid)?;
+    eprintln!(
+        "kellect: asked the recorder (pid {pid}) for a snapshot; it says on its stderr (the \
+         journal, for the service) where the snapshot is"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `kellect keygen`: a sealing key and its verification key ([`kellect::format::keygen_now`]).
 fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     let interval = u64::try_from(args.interval.as_nanos()).unwrap_or(u64::MAX);
@@ -246,13 +266,11 @@ fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The exit summary of `-u`: sent and refused counts, a warning when any was refused.
 fn warn_collectors(c: &Collectors) {
-    if c.failures > 0 {
-        eprintln!(
-            "kellect: warning: {} of {} datagrams to the -u collectors could not be sent",
-            c.failures,
-            c.failures + c.sent
-        );
+    match c.failures {
+        0 => eprintln!("kellect: {}", c.summary()),
+        _ => eprintln!("kellect: warning: {}", c.summary()),
     }
 }
 
@@ -303,6 +321,18 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
     }
     for e in &outcome.sink.delete_errors {
         eprintln!("kellect: warning: the ring (--keep) {e}");
+    }
+    if !quiet {
+        for kept in &outcome.sink.snapshots {
+            eprintln!(
+                "kellect: snapshot {}: {} segments",
+                kept.dir.display(),
+                kept.segments.len()
+            );
+        }
+    }
+    for e in &outcome.sink.snapshot_errors {
+        eprintln!("kellect: warning: a snapshot could not be made: {e}");
     }
     warn_drops(&outcome);
     Ok(match outcome.command_status {

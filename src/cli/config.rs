@@ -85,6 +85,7 @@ file_keys! {
         #[serde(default, deserialize_with = "duration")]
         rotate_time: Option<Duration>,
         keep: Option<u32>,
+        pidfile: Option<std::path::PathBuf>,
         quiet: Option<bool>,
     }
 }
@@ -105,6 +106,7 @@ file_keys! {
         timeouts: Option<String>,
         token: Option<String>,
         udp: Option<Vec<String>>,
+        udp_rate: Option<u32>,
         quiet: Option<bool>,
         event: Option<Vec<String>>,
         pid: Option<Vec<u32>>,
@@ -129,6 +131,7 @@ impl RecordFile {
             rotate_size,
             rotate_time,
             keep,
+            pidfile,
             quiet
         );
     }
@@ -141,8 +144,8 @@ impl LiveFile {
         self.merge_capture(m, &mut a.capture);
         merge!(m, self, a, write, force, command_output);
         merge!(
-            m, self, a.out, view, output, monitor, max_events, timeouts, token, udp, quiet, event,
-            pid, comm, since, until,
+            m, self, a.out, view, output, monitor, max_events, timeouts, token, udp, udp_rate,
+            quiet, event, pid, comm, since, until,
         );
     }
 }

@@ -78,6 +78,8 @@ pub(crate) fn memory_budget(mib: u64) -> Result<MemoryBudget> {
 pub(crate) struct OutputPlan {
     pub(crate) cfg: ReplayConfig,
     pub(crate) collectors: Vec<std::net::SocketAddr>,
+    /// `--udp-rate`: datagrams per second to the collectors in all (0: unpaced).
+    pub(crate) udp_rate: u32,
     pub(crate) quiet: bool,
 }
 
@@ -205,6 +207,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
                 budget: MemoryBudget::default(),
             },
             collectors,
+            udp_rate: a.udp_rate,
             quiet: a.quiet,
         })
     }
@@ -271,6 +274,7 @@ mod recording {
                 usage!("--keep must be at least 1");
             }
             cfg.keep = a.keep;
+            cfg.pidfile = a.pidfile;
             cfg.verbose = !a.quiet;
             Ok(RecordJob {
                 cfg,
@@ -302,6 +306,7 @@ mod recording {
                 record: cfg,
                 replay: plan.cfg,
                 collectors: plan.collectors,
+                udp_rate: plan.udp_rate,
                 quiet: plan.quiet,
             })
         }

@@ -863,7 +863,11 @@ Version: 1.16.0-4";
                     assert_eq!(kind, crate::format::BlockKind::FileFacts);
                     decode::<FileFactsBlock>(&payload).unwrap()
                 }
-                SinkMsg::Frame(_) | SinkMsg::Opening | SinkMsg::Rotate | SinkMsg::Stop { .. } => {
+                SinkMsg::Frame(_)
+                | SinkMsg::Opening
+                | SinkMsg::Rotate
+                | SinkMsg::Snapshot
+                | SinkMsg::Stop { .. } => {
                     panic!("only metadata from the enricher")
                 }
             })

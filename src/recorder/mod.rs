@@ -31,6 +31,7 @@ use crate::abi::{peek_header, RecordHeader};
 use crate::defaults;
 use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, Stats};
 
+pub use segment::Snapshot;
 pub use session::{ProgramStorage, Session, StopReason, StopSignal};
 use sink::{FrameBuf, SinkMsg};
 pub use sink::{SinkReport, TapItem};
@@ -86,6 +87,9 @@ pub struct RecordConfig {
     pub note: Option<String>,
     /// With `seal_key`: collectors that get every seal as a UDP datagram (`live -u`).
     pub anchors: Vec<std::net::SocketAddr>,
+    /// `--pidfile`: write the recorder's process id here once its signal handlers are in
+    /// place (SIGUSR1 then keeps a snapshot, not ends it); removed when it ends.
+    pub pidfile: Option<PathBuf>,
 }
 
 impl RecordConfig {
@@ -118,6 +122,7 @@ impl RecordConfig {
             seal_key: None,
             note: None,
             anchors: Vec::new(),
+            pidfile: None,
         }
     }
 }

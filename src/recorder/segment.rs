@@ -446,6 +446,174 @@ pub fn existing_rotated_segment(output: &Path) -> io::Result<Option<PathBuf>> {
     Ok(None)
 }
 
+/// What a snapshot kept ([`snapshot_segments`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The snapshot's directory, beside the trace: `<stem>.snapshot-<UTC>` (with `-2`,
+    /// `-3`, … when that name is taken).
+    pub dir: PathBuf,
+    /// The segments kept, as paths inside `dir`, in the order given.
+    pub segments: Vec<PathBuf>,
+    /// Bytes of the segments kept.
+    pub bytes: u64,
+    /// How many were copied because a hard link was refused (another file system, one
+    /// without links); the rest are hard links.
+    pub copied: usize,
+}
+
+/// The name of a snapshot directory of a recording written to `output` at `realtime_ns`
+/// (ns since the Unix epoch, UTC): `trace.snapshot-20261206T161037Z` for `trace.kz`.
+pub fn snapshot_name(output: &Path, realtime_ns: u64) -> String {
+    let stem = output.file_stem().unwrap_or_default().to_string_lossy();
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{stem}.snapshot-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Keeps the closed `segments` of a recording written to `output` (each in `dir`, the
+/// recording's [`OutputDir`]) in a new directory beside them (mode 0700, named by
+/// [`snapshot_name`] for `realtime_ns`): each segment is hard-linked under its own name,
+/// or copied where the file system refuses the link, so deleting the segment from the ring
+/// later leaves the snapshot whole. Everything is made relative to `dir` and never
+/// through a symbolic link. A segment already gone is left out.
+///
+/// Errors: the directory cannot be made, or a segment can be neither linked nor copied
+/// (what was kept before the failure stays).
+pub fn snapshot_segments(
+    dir: &OutputDir,
+    output: &Path,
+    segments: &[PathBuf],
+    realtime_ns: u64,
+) -> io::Result<Snapshot> {
+    let base = snapshot_name(output, realtime_ns);
+    let (name, snap_dir) = (1..100u32)
+        .find_map(|n| {
+            let name = match n {
+                1 => base.clone(),
+                n => format!("{base}-{n}"),
+            };
+            let path = output.with_file_name(&name);
+            match make_dir_at(dir, OsStr::new(&name), &path) {
+                Ok(fd) => Some(Ok((name, fd))),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .unwrap_or_else(|| {
+            Err(with_path(
+                io::Error::from(io::ErrorKind::AlreadyExists),
+                &output.with_file_name(&base),
+            ))
+        })?;
+    let mut kept = Snapshot {
+        dir: output.with_file_name(&name),
+        segments: Vec::new(),
+        bytes: 0,
+        copied: 0,
+    };
+    for segment in segments {
+        let Some(file_name) = segment.file_name() else {
+            continue;
+        };
+        let target = kept.dir.join(file_name);
+        match keep_segment(dir, &snap_dir, file_name, segment, &target) {
+            Ok(None) => continue,
+            Ok(Some((bytes, copied))) => {
+                kept.bytes += bytes;
+                kept.copied += usize::from(copied);
+                kept.segments.push(target);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(kept)
+}
+
+/// Makes the directory `name` in `dir` (mode 0700) and opens it: `mkdirat`, then `openat`
+/// with `O_NOFOLLOW`. `path` names it in errors.
+fn make_dir_at(dir: &OutputDir, name: &OsStr, path: &Path) -> io::Result<OutputDir> {
+    let c = c_name(name, path)?;
+    // SAFETY: mkdirat reads a NUL-terminated name that lives across the call.
+    if unsafe { libc::mkdirat(dir.fd.as_raw_fd(), c.as_ptr(), 0o700) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.kind() {
+            io::ErrorKind::AlreadyExists => e,
+            _ => with_path(e, path),
+        });
+    }
+    let file = open_at(
+        dir,
+        name,
+        path,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    )
+    .map_err(|e| with_path(e, path))?;
+    Ok(OutputDir { fd: file.into() })
+}
+
+/// Hard-links `name` from `from` into `to`, or copies it where links are refused:
+/// `Some((bytes, copied))`, or `None` when the segment is gone. `segment` and `target`
+/// name the two in errors.
+fn keep_segment(
+    from: &OutputDir,
+    to: &OutputDir,
+    name: &OsStr,
+    segment: &Path,
+    target: &Path,
+) -> io::Result<Option<(u64, bool)>> {
+    let c = c_name(name, segment)?;
+    let source = match open_at(
+        from,
+        name,
+        segment,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    ) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(with_path(e, segment)),
+    };
+    let bytes = source.metadata().map_err(|e| with_path(e, segment))?.len();
+    // SAFETY: linkat reads two NUL-terminated names that live across the call; flags 0
+    // does not follow a symbolic link at the source.
+    let linked = unsafe {
+        libc::linkat(
+            from.fd.as_raw_fd(),
+            c.as_ptr(),
+            to.fd.as_raw_fd(),
+            c.as_ptr(),
+            0,
+        )
+    };
+    if linked == 0 {
+        return Ok(Some((bytes, false)));
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Another file system, one without hard links, too many links, or links refused
+        // (fs.protected_hardlinks): a copy keeps the evidence all the same.
+        Some(libc::EXDEV | libc::EPERM | libc::EMLINK | libc::EOPNOTSUPP | libc::EACCES) => {
+            copy_into(source, to, name, target).map(|bytes| Some((bytes, true)))
+        }
+        _ => Err(with_path(e, target)),
+    }
+}
+
+/// Copies `source` into a new file `name` in `to` (mode 0600, `O_EXCL`), synced: its bytes.
+fn copy_into(mut source: File, to: &OutputDir, name: &OsStr, target: &Path) -> io::Result<u64> {
+    let mut copy = open_new(to, name, target).map_err(|e| with_path(e, target))?;
+    let bytes = io::copy(&mut source, &mut copy).map_err(|e| with_path(e, target))?;
+    copy.sync_all().map_err(|e| with_path(e, target))?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +630,68 @@ mod tests {
             .permissions()
             .mode()
             & 0o7777
+    }
+
+    #[test]
+    fn a_snapshot_links_the_segments_into_a_new_directory_each_time() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("t.kz");
+        let segments: Vec<PathBuf> = (1..4).map(|i| segment_path(&output, i)).collect();
+        for (i, p) in segments.iter().enumerate() {
+            std::fs::write(p, vec![b'x'; 10 + i]).unwrap();
+        }
+        // 2026-12-06 16:10:37 UTC.
+        let at = 1_796_573_437_000_000_000;
+        assert_eq!(snapshot_name(&output, at), "t.snapshot-20261206T161037Z");
+        let out_dir = OutputDir::of(&output).unwrap();
+        // A segment already gone is left out.
+        let mut asked = segments.clone();
+        asked.push(segment_path(&output, 9));
+        let kept = snapshot_segments(&out_dir, &output, &asked, at).unwrap();
+        assert_eq!(kept.dir, dir.path().join("t.snapshot-20261206T161037Z"));
+        assert_eq!(mode(&kept.dir), 0o700);
+        assert_eq!((kept.bytes, kept.copied), (33, 0));
+        let names: Vec<_> = kept
+            .segments
+            .iter()
+            .map(|p| p.file_name().unwrap())
+            .collect();
+        assert_eq!(names, ["t.1.kz", "t.2.kz", "t.3.kz"]);
+        for (original, copy) in segments.iter().zip(&kept.segments) {
+            let (a, b) = (
+                std::fs::metadata(original).unwrap(),
+                std::fs::metadata(copy).unwrap(),
+            );
+            assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "a hard link");
+        }
+        // Deleting a segment from the ring leaves the snapshot's link.
+        std::fs::remove_file(&segments[0]).unwrap();
+        assert_eq!(std::fs::read(&kept.segments[0]).unwrap(), vec![b'x'; 10]);
+        // The same second again: a name of its own.
+        let again = snapshot_segments(&out_dir, &output, &segments[1..], at).unwrap();
+        assert_eq!(again.dir, dir.path().join("t.snapshot-20261206T161037Z-2"));
+        assert_eq!(again.segments.len(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_copies_where_it_cannot_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        std::fs::create_dir(&from).unwrap();
+        std::fs::create_dir(&to).unwrap();
+        std::fs::write(from.join("t.kz"), b"segment bytes").unwrap();
+        let source = File::open(from.join("t.kz")).unwrap();
+        let to_dir = OutputDir::of(&to.join("x")).unwrap();
+        let target = to.join("t.kz");
+        let bytes = copy_into(source, &to_dir, OsStr::new("t.kz"), &target).unwrap();
+        assert_eq!(bytes, 13);
+        assert_eq!(std::fs::read(&target).unwrap(), b"segment bytes");
+        assert_eq!(mode(&target), 0o600);
+        // Never over an existing file.
+        let source = File::open(from.join("t.kz")).unwrap();
+        let e = copy_into(source, &to_dir, OsStr::new("t.kz"), &target).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
     }
 
     #[test]

@@ -115,11 +115,13 @@ impl Default for ProgramStorage {
 }
 
 /// The flags the signals set: SIGINT sets `interrupted`, SIGTERM `terminated`, SIGHUP
-/// `hangup` (rotate, or stop: see [`Session::poll`]). Registered at [`Session::start`].
+/// `hangup` (rotate, or stop: see [`Session::poll`]), SIGUSR1 `snapshot` (keep the ring's
+/// segments now). Registered at [`Session::start`].
 struct StopSignals {
     interrupted: Arc<AtomicBool>,
     terminated: Arc<AtomicBool>,
     hangup: Arc<AtomicBool>,
+    snapshot: Arc<AtomicBool>,
 }
 
 /// A running recording. Dropping it without [`finish`](Self::finish) leaves the trace
@@ -146,6 +148,8 @@ pub struct Session<'obj> {
     asked: Option<StopReason>,
     reason: Option<StopReason>,
     failure: Option<anyhow::Error>,
+    /// `--pidfile`, removed when the session is dropped.
+    _pidfile: Option<crate::pidfile::PidFile>,
 }
 
 impl<'obj> Session<'obj> {
@@ -161,15 +165,24 @@ impl<'obj> Session<'obj> {
             interrupted: Arc::new(AtomicBool::new(false)),
             terminated: Arc::new(AtomicBool::new(false)),
             hangup: Arc::new(AtomicBool::new(false)),
+            snapshot: Arc::new(AtomicBool::new(false)),
         };
         for (signal, flag) in [
             (signal_hook::consts::SIGINT, &signals.interrupted),
             (signal_hook::consts::SIGTERM, &signals.terminated),
             (signal_hook::consts::SIGHUP, &signals.hangup),
+            (signal_hook::consts::SIGUSR1, &signals.snapshot),
         ] {
             signal_hook::flag::register(signal, flag.clone())
                 .context("installing signal handlers")?;
         }
+        // Removed when the session ends (or fails to start): dropped with it.
+        let pidfile = match &cfg.pidfile {
+            Some(path) => {
+                Some(crate::pidfile::PidFile::create(path).context("cannot write the --pidfile")?)
+            }
+            None => None,
+        };
         let begun = Instant::now();
         let settings = RecordSettings {
             system_wide: !target_mode(&cfg),
@@ -283,6 +296,7 @@ impl<'obj> Session<'obj> {
             asked: None,
             reason: None,
             failure: None,
+            _pidfile: pidfile,
         })
     }
 
@@ -292,7 +306,8 @@ impl<'obj> Session<'obj> {
     }
 
     /// Waits up to 100 ms for records, moves them into frames, writes the periodic
-    /// statistics and clock blocks, acts on SIGHUP (rotate now) and decides whether the
+    /// statistics and clock blocks, acts on SIGHUP (rotate now) and SIGUSR1 (keep a
+    /// snapshot of the ring: [`SinkMsg::Snapshot`]) and decides whether the
     /// recording must stop: `Some(reason)` once it must (and on every later call), then
     /// call [`finish`](Self::finish).
     pub fn poll(&mut self) -> Option<StopReason> {
@@ -340,7 +355,13 @@ impl<'obj> Session<'obj> {
             interrupted,
             terminated,
             hangup,
+            snapshot,
         } = &self.signals;
+        if snapshot.swap(false, Ordering::SeqCst) {
+            // What was read before the signal is in the snapshot.
+            self.drain.borrow_mut().flush();
+            let _ = self.tx.send(SinkMsg::Snapshot);
+        }
         let mut hung_up = false;
         if hangup.swap(false, Ordering::SeqCst) {
             if self.child.is_some() || self.cfg.output.is_none() {

@@ -22,7 +22,9 @@ use crate::format::{
 };
 use crate::meta::{self, MetaBlock};
 
-use super::segment::{existing_rotated_segment, segment_path, OutputDir, SegmentFile};
+use super::segment::{
+    existing_rotated_segment, segment_path, snapshot_segments, OutputDir, SegmentFile, Snapshot,
+};
 
 /// Raw records collected by the drain, ready to become one frame.
 pub struct FrameBuf {
@@ -47,6 +49,11 @@ pub enum SinkMsg {
     /// Close the current segment and start the next one now (SIGHUP), whatever its size
     /// and age. Without a trace file, nothing happens.
     Rotate,
+    /// Close the current segment as [`SinkMsg::Rotate`] does, then keep every closed
+    /// segment of the ring in a snapshot directory the ring never deletes from (SIGUSR1,
+    /// `kellect snapshot`): [`SinkReport::snapshots`]. Without a trace file, nothing is
+    /// kept and the reason is in [`SinkReport::snapshot_errors`].
+    Snapshot,
     /// The recording stops, for this reason: written as a `Stop` block (before the last
     /// seal, Index and End). The last message the recorder sends.
     Stop {
@@ -225,6 +232,11 @@ pub struct SinkReport {
     pub deleted: Vec<PathBuf>,
     /// Segments the ring could not delete, with the reason: the recording went on.
     pub delete_errors: Vec<String>,
+    /// The snapshots kept on request ([`SinkMsg::Snapshot`]), in order.
+    pub snapshots: Vec<Snapshot>,
+    /// Snapshots that could not be made (or not wholly), with the reason: the recording
+    /// went on.
+    pub snapshot_errors: Vec<String>,
     /// Seal blocks stored.
     pub seals: u64,
     /// Anchor datagrams that could not be sent (`anchors`).
@@ -236,11 +248,15 @@ pub struct SinkReport {
 pub(crate) type CreateStorage<S> = Box<dyn FnMut(&Path, bool) -> io::Result<S> + Send>;
 /// Deletes a closed segment that the ring no longer keeps.
 pub(crate) type RemoveSegment = Box<dyn FnMut(&Path) -> io::Result<()> + Send>;
+/// Keeps closed segments in a snapshot ([`snapshot_segments`] in production): `(segments,
+/// now as realtime ns)`.
+pub(crate) type KeepSnapshot = Box<dyn FnMut(&[PathBuf], u64) -> io::Result<Snapshot> + Send>;
 
 struct Sink<S: Storage> {
     cfg: SinkConfig,
     create: CreateStorage<S>,
     remove: RemoveSegment,
+    snapshot: KeepSnapshot,
     writer: Option<SegmentWriter<S>>,
     /// When the current segment was started (for `rotate_time`).
     segment_started: Instant,
@@ -268,7 +284,12 @@ pub fn open(
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
     let chunk_size = cfg.chunk_size;
     // Every segment goes to the directory the output path named at the start.
-    let dir = cfg.output.as_deref().map(OutputDir::of).transpose()?;
+    let dir = cfg
+        .output
+        .as_deref()
+        .map(OutputDir::of)
+        .transpose()?
+        .map(Arc::new);
     // A rotated name already taken would end the recording at that rotation: refuse it now.
     if let (Some(output), Some(_), false) = (&cfg.output, cfg.rotate_size, cfg.overwrite) {
         if let Some(taken) = existing_rotated_segment(output)? {
@@ -282,30 +303,40 @@ pub fn open(
             ));
         }
     }
+    let (create_dir, output) = (dir.clone(), cfg.output.clone());
     open_with(
         cfg,
-        Box::new(move |path: &Path, overwrite: bool| match &dir {
+        Box::new(move |path: &Path, overwrite: bool| match &create_dir {
             Some(dir) => SegmentFile::create_in(dir, path, overwrite, chunk_size),
             None => SegmentFile::create(path, overwrite, chunk_size),
         }),
         Box::new(|path: &Path| std::fs::remove_file(path)),
+        Box::new(
+            move |segments: &[PathBuf], now: u64| match (&dir, &output) {
+                (Some(dir), Some(output)) => snapshot_segments(dir, output, segments, now),
+                _ => Err(io::Error::other("no trace file")),
+            },
+        ),
         failed,
         recycle,
     )
 }
 
 /// [`open`] over any storage: `create(path, overwrite)` makes each segment's storage,
-/// `remove(path)` deletes a segment the ring no longer keeps.
+/// `remove(path)` deletes a segment the ring no longer keeps, `snapshot(segments, now)`
+/// keeps closed segments on request.
 pub(crate) fn open_with<S: Storage + Send + 'static>(
     mut cfg: SinkConfig,
     create: CreateStorage<S>,
     remove: RemoveSegment,
+    snapshot: KeepSnapshot,
     failed: Arc<AtomicBool>,
     recycle: SyncSender<Vec<u8>>,
 ) -> io::Result<impl FnOnce(Receiver<SinkMsg>) -> SinkReport> {
     let mut sink = Sink {
         create,
         remove,
+        snapshot,
         writer: None,
         segment_started: Instant::now(),
         segment_index: 0,
@@ -426,6 +457,7 @@ impl<S: Storage> Sink<S> {
             }
             SinkMsg::Opening => self.write_opening(),
             SinkMsg::Rotate => self.rotate(),
+            SinkMsg::Snapshot => self.keep_snapshot(),
             SinkMsg::Stop { reason } => {
                 let stop = meta::Stop {
                     stopped_realtime_ns: i64::try_from(realtime_ns()).unwrap_or(i64::MAX),
@@ -521,6 +553,18 @@ impl<S: Storage> Sink<S> {
     /// opening blocks; with a ring, the segment that falls out of it is deleted in between,
     /// so that no more than `keep` segments exist at any time. Without a trace file: nothing.
     fn rotate(&mut self) -> io::Result<()> {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        self.close_announcing_next()?;
+        self.drop_from_ring();
+        self.start_segment()?;
+        self.write_opening()
+    }
+
+    /// Closes the current segment (there is one) with a Continuation block announcing
+    /// the next.
+    fn close_announcing_next(&mut self) -> io::Result<()> {
         let Some(writer) = &self.writer else {
             return Ok(());
         };
@@ -531,7 +575,47 @@ impl<S: Storage> Sink<S> {
             next_frame_seq: writer.next_seq(),
         };
         self.write_meta(BlockKind::Continuation, &crate::meta::encode(&next), false)?;
-        self.finish_segment()?;
+        self.finish_segment()
+    }
+
+    /// [`SinkMsg::Snapshot`]: closes the current segment, keeps every segment of the ring
+    /// (all closed now, before the next segment pushes the oldest out), says so on stderr
+    /// (the service's log), then goes on as a rotation does. A snapshot that cannot be
+    /// made is reported, never fatal; only closing and starting segments can fail.
+    fn keep_snapshot(&mut self) -> io::Result<()> {
+        if self.writer.is_none() {
+            self.report
+                .snapshot_errors
+                .push("no trace file to keep (live: -w FILE)".into());
+            eprintln!("kellect: warning: snapshot requested, but there is no trace file to keep");
+            return Ok(());
+        }
+        self.close_announcing_next()?;
+        match (self.snapshot)(&self.report.segments, realtime_ns()) {
+            Ok(kept) => {
+                eprintln!(
+                    "kellect: snapshot: kept {} segments ({} bytes{}) in {}: {}",
+                    kept.segments.len(),
+                    kept.bytes,
+                    match kept.copied {
+                        0 => String::new(),
+                        n => format!(", {n} copied where a hard link was refused"),
+                    },
+                    kept.dir.display(),
+                    kept.segments
+                        .iter()
+                        .filter_map(|p| p.file_name())
+                        .map(|n| n.to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                self.report.snapshots.push(kept);
+            }
+            Err(e) => {
+                eprintln!("kellect: warning: the snapshot could not be made: {e}");
+                self.report.snapshot_errors.push(e.to_string());
+            }
+        }
         self.drop_from_ring();
         self.start_segment()?;
         self.write_opening()
@@ -761,6 +845,7 @@ mod tests {
             cfg,
             Box::new(create),
             Box::new(|_: &Path| Ok(())),
+            no_snapshot(),
             failed.clone(),
             recycle,
         )
@@ -1000,6 +1085,15 @@ mod tests {
                 removing.lock().unwrap().push(path.to_owned());
                 Ok(())
             }),
+            // Keeps nothing on disk: names what it was asked to keep.
+            Box::new(|segments: &[PathBuf], _| {
+                Ok(Snapshot {
+                    dir: PathBuf::from("/kellect-test/t.snapshot"),
+                    segments: segments.to_vec(),
+                    bytes: 0,
+                    copied: 0,
+                })
+            }),
             Arc::new(AtomicBool::new(false)),
             recycle,
         )
@@ -1019,6 +1113,11 @@ mod tests {
             .collect();
         let removed = removed.lock().unwrap().clone();
         (report, segments, removed)
+    }
+
+    /// A snapshot function for runs that send no [`SinkMsg::Snapshot`].
+    fn no_snapshot() -> KeepSnapshot {
+        Box::new(|_: &[PathBuf], _| Err(io::Error::other("no snapshot in this test")))
     }
 
     fn frame(i: u32) -> SinkMsg {
@@ -1090,6 +1189,48 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_closes_the_segment_and_keeps_the_closed_ones_of_the_ring() {
+        let path = |i| segment_path(Path::new("/kellect-test/t.kz"), i);
+        // A ring of 3: segments 0, 1, 2 closed by Rotate (0 deleted as 3 starts); the
+        // snapshot closes 3 and keeps 1, 2 and 3 (1 is deleted only as 4 starts); the
+        // ring then deletes 2, which the snapshot still holds.
+        let msgs = vec![
+            frame(0),
+            SinkMsg::Rotate,
+            frame(1),
+            SinkMsg::Rotate,
+            frame(2),
+            SinkMsg::Rotate,
+            frame(3),
+            SinkMsg::Snapshot,
+            frame(4),
+            SinkMsg::Rotate,
+        ];
+        let (report, segments, removed) = run_ring(None, None, Some(3), msgs);
+        assert!(report.error.is_none());
+        assert_eq!(report.snapshots.len(), 1);
+        assert_eq!(
+            report.snapshots[0].segments,
+            vec![path(1), path(2), path(3)]
+        );
+        assert_eq!(segments.len(), 6);
+        assert_eq!(removed, vec![path(0), path(1), path(2)]);
+        assert!(report.snapshot_errors.is_empty());
+        // Every segment the snapshot names was closed when it was taken.
+        for (p, bytes) in segments
+            .iter()
+            .filter(|(p, _)| report.snapshots[0].segments.contains(p))
+        {
+            let scan = TraceReader::new(bytes).unwrap().scan();
+            assert!(scan.is_clean(), "{p:?}");
+            assert!(
+                scan.blocks.iter().any(|b| b.kind == BlockKind::End),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
     fn seals_every_epoch_and_every_segment_end_and_evolves_the_key_file() {
         let dir = tempfile::tempdir().unwrap();
         let (sp, vp) = (dir.path().join("s.key"), dir.path().join("v.key"));
@@ -1142,6 +1283,7 @@ mod tests {
                 Ok(storage)
             }),
             Box::new(|_: &Path| Ok(())),
+            no_snapshot(),
             Arc::new(AtomicBool::new(false)),
             recycle,
         )

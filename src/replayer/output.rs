@@ -319,43 +319,155 @@ fn or_empty<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// UDP collectors: each record is one datagram to each, from one socket per address
-/// family. A collector that is down does not stop anything: failures are counted.
+/// UDP collectors: each record is one datagram to each, from one connected socket per
+/// collector (so the kernel reports a collector that is down: `ECONNREFUSED`, after the
+/// ICMP port-unreachable answer to an earlier datagram). Datagrams are paced: at most
+/// [`Collectors::rate`] per second in all, in bursts of at most [`PACING_BURST`], so that
+/// a collector reading at its own pace is not flooded past its receive buffer. A datagram
+/// the kernel refuses with `ENOBUFS` or `EAGAIN` is tried again after 1, 2, 4, 8 and 16
+/// ms; one refused for good is counted by reason ([`Refused`]), never fatal.
+///
+/// What the kernel accepts (`sent`) can still be lost on the way or dropped by a
+/// collector whose receive buffer is full: UDP does not tell the sender.
 pub struct Collectors {
-    targets: Vec<SocketAddr>,
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
+    targets: Vec<(SocketAddr, io::Result<UdpSocket>)>,
+    /// Datagrams per second in all (0: unpaced).
+    pub rate: u32,
+    /// Pacing credit: datagrams that may go now, at most [`PACING_BURST`].
+    credit: f64,
+    credited_at: std::time::Instant,
+    /// Datagrams refused for good (the sum of `refused`).
     pub failures: u64,
+    /// Datagrams the kernel accepted.
     pub sent: u64,
+    pub refused: Refused,
 }
 
+/// Datagrams the kernel refused for good, by reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// `ENOBUFS` (or `EAGAIN`) after every retry: the sending queue stayed full.
+    pub nobufs: u64,
+    /// `ECONNREFUSED`: nothing listens at the collector's port.
+    pub connrefused: u64,
+    /// Anything else (no route, the socket could not be made, …).
+    pub other: u64,
+}
+
+/// Datagrams per second that `-u` sends by default (`--udp-rate`).
+pub const DEFAULT_UDP_RATE: u32 = 20_000;
+/// Datagrams that may go at once before pacing waits.
+pub const PACING_BURST: f64 = 64.0;
+/// The waits before each retry of a datagram refused with `ENOBUFS`/`EAGAIN`, ms.
+const RETRY_MS: [u64; 5] = [1, 2, 4, 8, 16];
+
 impl Collectors {
+    /// Sockets for `targets`, paced at [`DEFAULT_UDP_RATE`]. A socket that cannot be made
+    /// or connected (no route) makes every datagram to it count as refused (`other`).
+    /// Errors: none today; kept fallible for the callers' sake.
     pub fn new(targets: Vec<SocketAddr>) -> io::Result<Self> {
-        let v4 = if targets.iter().any(SocketAddr::is_ipv4) {
-            Some(UdpSocket::bind("0.0.0.0:0")?)
-        } else {
-            None
-        };
-        let v6 = if targets.iter().any(SocketAddr::is_ipv6) {
-            Some(UdpSocket::bind("[::]:0")?)
-        } else {
-            None
-        };
+        let targets = targets
+            .into_iter()
+            .map(|t| {
+                let any = if t.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+                let socket = UdpSocket::bind(any).and_then(|s| s.connect(t).map(|()| s));
+                (t, socket)
+            })
+            .collect();
         Ok(Collectors {
             targets,
-            v4,
-            v6,
+            rate: DEFAULT_UDP_RATE,
+            credit: PACING_BURST,
+            credited_at: std::time::Instant::now(),
             failures: 0,
             sent: 0,
+            refused: Refused::default(),
         })
     }
 
+    /// The same, paced at `rate` datagrams per second in all (0: unpaced).
+    pub fn with_rate(mut self, rate: u32) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// Waits until pacing lets one more datagram go.
+    fn pace(&mut self) {
+        if self.rate == 0 {
+            return;
+        }
+        let rate = f64::from(self.rate);
+        let now = std::time::Instant::now();
+        self.credit = (self.credit + now.duration_since(self.credited_at).as_secs_f64() * rate)
+            .min(PACING_BURST);
+        self.credited_at = now;
+        if self.credit < 1.0 {
+            let wait = (1.0 - self.credit) / rate;
+            std::thread::sleep(std::time::Duration::from_secs_f64(wait));
+            self.credit = 1.0;
+            self.credited_at = std::time::Instant::now();
+        }
+        self.credit -= 1.0;
+    }
+
     fn send(&mut self, datagram: &[u8]) {
-        for t in &self.targets {
-            let socket = if t.is_ipv4() { &self.v4 } else { &self.v6 };
-            match socket.as_ref().map(|s| s.send_to(datagram, t)) {
-                Some(Ok(_)) => self.sent += 1,
-                _ => self.failures += 1,
+        for i in 0..self.targets.len() {
+            self.pace();
+            let outcome = match &self.targets[i].1 {
+                Ok(socket) => send_retrying(socket, datagram),
+                Err(_) => Err(None),
+            };
+            match outcome {
+                Ok(()) => self.sent += 1,
+                Err(errno) => {
+                    self.failures += 1;
+                    match errno {
+                        Some(libc::ENOBUFS | libc::EAGAIN) => self.refused.nobufs += 1,
+                        Some(libc::ECONNREFUSED) => self.refused.connrefused += 1,
+                        _ => self.refused.other += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// One line for the exit summary: what was sent and what was refused, by reason.
+    pub fn summary(&self) -> String {
+        let Refused {
+            nobufs,
+            connrefused,
+            other,
+        } = self.refused;
+        format!(
+            "-u: {} datagrams sent to {} collectors (at most {}), {} refused by the kernel \
+             (ENOBUFS {nobufs}, ECONNREFUSED {connrefused}, other {other})",
+            self.sent,
+            self.targets.len(),
+            match self.rate {
+                0 => "unpaced".to_owned(),
+                r => format!("{r}/s"),
+            },
+            self.failures,
+        )
+    }
+}
+
+/// Sends one datagram, retrying after `ENOBUFS`/`EAGAIN` ([`RETRY_MS`]); `Err(errno)` when
+/// refused for good.
+fn send_retrying(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Option<i32>> {
+    let mut waits = RETRY_MS.iter();
+    loop {
+        match socket.send(datagram) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let errno = e.raw_os_error();
+                let transient = matches!(errno, Some(libc::ENOBUFS | libc::EAGAIN));
+                match waits.next() {
+                    Some(ms) if transient => {
+                        std::thread::sleep(std::time::Duration::from_millis(*ms))
+                    }
+                    _ => return Err(errno),
+                }
             }
         }
     }
@@ -576,13 +688,92 @@ mod tests {
         let down_addr = down.local_addr().unwrap();
         drop(down);
         let mut c = Collectors::new(vec![peer.local_addr().unwrap(), down_addr]).unwrap();
-        c.send(b"{\"a\":1}");
-        c.send(b"{\"a\":2}");
+        for i in 0..5 {
+            c.send(format!("{{\"a\":{i}}}").as_bytes());
+            // The port-unreachable answer comes back between two datagrams.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let mut buf = [0u8; 64];
-        let (n, _) = peer.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"{\"a\":1}");
-        let (n, _) = peer.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"{\"a\":2}");
-        assert_eq!(c.sent + c.failures, 4);
+        for i in 0..5 {
+            let (n, _) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], format!("{{\"a\":{i}}}").as_bytes());
+        }
+        assert_eq!(c.sent + c.failures, 10);
+        // The down collector's refusals are counted as such (the first datagram, sent
+        // before any answer, is accepted; later ones alternate with fresh answers).
+        assert!(c.refused.connrefused >= 2, "{:?}", c.refused);
+        assert_eq!(c.refused.connrefused, c.failures);
+        assert!(c
+            .summary()
+            .contains(&format!("ECONNREFUSED {}", c.failures)));
+    }
+
+    /// The kernel's per-socket drop count of the UDP socket bound to `port` on loopback
+    /// (the last column of /proc/net/udp): datagrams its full receive buffer refused.
+    fn udp_drops(port: u16) -> u64 {
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+        let local = format!("0100007F:{port:04X}");
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+            .expect("the socket is in /proc/net/udp");
+        line.split_whitespace().last().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_collector_that_reads_late_loses_nothing_uncounted_and_pacing_bounds_the_rate() {
+        use std::os::fd::AsRawFd;
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tiny: libc::c_int = 4096;
+        // SAFETY: setsockopt reads an int that lives across the call; the fd is open.
+        let set = unsafe {
+            libc::setsockopt(
+                peer.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&tiny as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        let port = peer.local_addr().unwrap().port();
+        let before = udp_drops(port);
+        let mut c = Collectors::new(vec![peer.local_addr().unwrap()])
+            .unwrap()
+            .with_rate(2000);
+        let started = std::time::Instant::now();
+        let datagram = [b'x'; 300];
+        for _ in 0..300 {
+            c.send(&datagram);
+        }
+        // 300 at 2000/s, the first 64 at once: at least (300 - 64) / 2000 s.
+        let took = started.elapsed();
+        assert!(took >= std::time::Duration::from_millis(110), "{took:?}");
+        // Read only now: the buffer held a few, the kernel dropped the rest.
+        peer.set_nonblocking(true).unwrap();
+        let mut received = 0u64;
+        let mut buf = [0u8; 512];
+        while peer.recv_from(&mut buf).is_ok() {
+            received += 1;
+        }
+        let dropped = udp_drops(port) - before;
+        assert!(
+            received > 0 && dropped > 0,
+            "{received} received, {dropped} dropped"
+        );
+        assert_eq!(c.sent + c.failures, 300);
+        assert_eq!(
+            received + dropped,
+            c.sent,
+            "every datagram sent is received or counted"
+        );
+        assert!(
+            c.summary().starts_with(&format!(
+                "-u: {} datagrams sent to 1 collectors (at most 2000/s)",
+                c.sent
+            )),
+            "{}",
+            c.summary()
+        );
     }
 }
