@@ -32,6 +32,8 @@ pub struct LiveConfig {
     pub collectors: Vec<SocketAddr>,
     /// `--udp-rate`: datagrams per second to the collectors in all (0: unpaced).
     pub udp_rate: u32,
+    /// `--syslog-tcp`: syslog collectors over TCP (RFC 6587 octet counting).
+    pub syslog_tcp: Vec<SocketAddr>,
     /// `-q`: print nothing on stdout (the collectors still get everything).
     pub quiet: bool,
 }
@@ -60,6 +62,7 @@ pub fn live<W: Write + Send>(cfg: LiveConfig, out: W) -> Result<LiveOutcome> {
         replay,
         collectors,
         udp_rate,
+        syslog_tcp,
         quiet,
     } = cfg;
     rec.verbose = false;
@@ -70,14 +73,8 @@ pub fn live<W: Write + Send>(cfg: LiveConfig, out: W) -> Result<LiveOutcome> {
     rec.flush_interval = FLUSH_INTERVAL;
     let (tap_tx, tap_rx) = sync_channel::<TapItem>(256);
     rec.tap = Some(tap_tx);
-    let collectors = match collectors.is_empty() {
-        true => None,
-        false => Some(
-            Collectors::new(collectors)
-                .context("opening the UDP socket for -u")?
-                .with_rate(udp_rate),
-        ),
-    };
+    let collectors = Collectors::open(collectors, udp_rate, &syslog_tcp)
+        .context("opening the UDP socket for -u")?;
     let stop = rec.stop.clone();
     std::thread::scope(|scope| {
         let printer = std::thread::Builder::new()

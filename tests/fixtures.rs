@@ -342,6 +342,43 @@ fn records_go_to_udp_collectors_as_datagrams() {
 }
 
 #[test]
+fn records_go_to_a_syslog_collector_over_tcp_octet_counted() {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let trace = fixture("records.kz");
+    let path = trace.to_str().unwrap();
+    let expected = run_ok(&["replay", path, "-m", "process", "-o", "json-min"]).stdout;
+    let out = run_ok(&["replay", path, "-m", "process", "--syslog-tcp", &addr, "-q"]);
+    assert!(out.stdout.is_empty());
+    let lines: Vec<&str> = std::str::from_utf8(&expected)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "kellect: --syslog-tcp {addr}: {} messages sent, 0 not delivered (collector \
+             unreachable or the connection lost), 1 connections\n",
+            lines.len()
+        )
+    );
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut bytes = Vec::new();
+    conn.read_to_end(&mut bytes).unwrap();
+    let mut rest = &bytes[..];
+    for line in &lines {
+        let sp = rest.iter().position(|&b| b == b' ').unwrap();
+        let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+        let msg = std::str::from_utf8(&rest[sp + 1..sp + 1 + len]).unwrap();
+        assert!(msg.starts_with("<134>1 ") && msg.ends_with(line), "{msg}");
+        rest = &rest[sp + 1 + len..];
+    }
+    assert!(rest.is_empty(), "one frame per record");
+}
+
+#[test]
 fn since_and_until_select_a_time_range() {
     let trace = fixture("catalogue.kz");
     let path = trace.to_str().unwrap();

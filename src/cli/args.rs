@@ -317,6 +317,12 @@ pub(crate) struct OutputArgs {
         default_value_t = kellect::replayer::output::DEFAULT_UDP_RATE
     )]
     pub(crate) udp_rate: u32,
+    /// Also send each record or event as a syslog message (RFC 5424, facility local0, the
+    /// JSON as its message) over TCP with octet-counting framing (RFC 6587) to these
+    /// collectors (IP:PORT; up to 8, comma-separated). A lost connection is made again,
+    /// with a backoff of 100 ms to 5 s; what could not be sent is counted and said.
+    #[arg(long, value_delimiter = ',', value_name = "IP:PORT")]
+    pub(crate) syslog_tcp: Vec<String>,
     /// Print nothing on stdout (with -u: the collectors still get everything).
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,

@@ -110,14 +110,8 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     with_threads(threads, || {
         let stdout = io::stdout();
         let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-        let collectors = match plan.collectors.is_empty() {
-            true => None,
-            false => Some(
-                Collectors::new(plan.collectors.clone())
-                    .context("opening the UDP socket for -u")?
-                    .with_rate(plan.udp_rate),
-            ),
-        };
+        let collectors = Collectors::open(plan.collectors.clone(), plan.udp_rate, &plan.syslog_tcp)
+            .context("opening the UDP socket for -u")?;
         let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
         // On a terminal, unless -q: bytes, records/s and time left, on stderr.
@@ -268,9 +262,9 @@ fn man_pages(dir: Option<PathBuf>) -> Result<ExitCode> {
 
 /// The exit summary of `-u`: sent and refused counts, a warning when any was refused.
 fn warn_collectors(c: &Collectors) {
-    match c.failures {
-        0 => eprintln!("kellect: {}", c.summary()),
-        _ => eprintln!("kellect: warning: {}", c.summary()),
+    match c.lost_any() {
+        false => eprintln!("kellect: {}", c.summary()),
+        true => eprintln!("kellect: warning: {}", c.summary()),
     }
 }
 

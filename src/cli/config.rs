@@ -107,6 +107,7 @@ file_keys! {
         token: Option<String>,
         udp: Option<Vec<String>>,
         udp_rate: Option<u32>,
+        syslog_tcp: Option<Vec<String>>,
         quiet: Option<bool>,
         event: Option<Vec<String>>,
         pid: Option<Vec<u32>>,
@@ -145,7 +146,7 @@ impl LiveFile {
         merge!(m, self, a, write, force, command_output);
         merge!(
             m, self, a.out, view, output, monitor, max_events, timeouts, token, udp, udp_rate,
-            quiet, event, pid, comm, since, until,
+            syslog_tcp, quiet, event, pid, comm, since, until,
         );
     }
 }

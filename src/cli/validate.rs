@@ -80,7 +80,32 @@ pub(crate) struct OutputPlan {
     pub(crate) collectors: Vec<std::net::SocketAddr>,
     /// `--udp-rate`: datagrams per second to the collectors in all (0: unpaced).
     pub(crate) udp_rate: u32,
+    /// `--syslog-tcp`: syslog collectors over TCP.
+    pub(crate) syslog_tcp: Vec<std::net::SocketAddr>,
     pub(crate) quiet: bool,
+}
+
+/// The collector addresses of `flag` (`-u`, `--syslog-tcp`): at most [`MAX_COLLECTORS`],
+/// each IP:PORT (`example` shows an IPv6 one in the error), else a usage error.
+fn collector_addresses(
+    flag: &str,
+    given: &[String],
+    example: &str,
+) -> Result<Vec<std::net::SocketAddr>> {
+    if given.len() > MAX_COLLECTORS {
+        usage!(
+            "{flag} takes at most {MAX_COLLECTORS} collectors, not {}",
+            given.len()
+        );
+    }
+    let mut addresses = Vec::new();
+    for u in given {
+        match u.parse::<std::net::SocketAddr>() {
+            Ok(addr) => addresses.push(addr),
+            Err(_) => usage!("{flag} `{u}` is not IP:PORT (IPv6: {example})"),
+        }
+    }
+    Ok(addresses)
 }
 
 /// `--event` names: each one a catalogue event type, else a usage error listing them.
@@ -168,19 +193,8 @@ impl TryFrom<OutputArgs> for OutputPlan {
         if a.max_events == Some(0) {
             usage!("--max-events must be at least 1");
         }
-        if a.udp.len() > MAX_COLLECTORS {
-            usage!(
-                "-u takes at most {MAX_COLLECTORS} collectors, not {}",
-                a.udp.len()
-            );
-        }
-        let mut collectors = Vec::new();
-        for u in &a.udp {
-            match u.parse::<std::net::SocketAddr>() {
-                Ok(addr) => collectors.push(addr),
-                Err(_) => usage!("-u `{u}` is not IP:PORT (IPv6: [::1]:5000)"),
-            }
-        }
+        let collectors = collector_addresses("-u", &a.udp, "[::1]:5000")?;
+        let syslog_tcp = collector_addresses("--syslog-tcp", &a.syslog_tcp, "[::1]:6514")?;
         Ok(OutputPlan {
             cfg: ReplayConfig {
                 inputs: Vec::<PathBuf>::new(),
@@ -208,6 +222,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
             },
             collectors,
             udp_rate: a.udp_rate,
+            syslog_tcp,
             quiet: a.quiet,
         })
     }
@@ -307,6 +322,7 @@ mod recording {
                 replay: plan.cfg,
                 collectors: plan.collectors,
                 udp_rate: plan.udp_rate,
+                syslog_tcp: plan.syslog_tcp,
                 quiet: plan.quiet,
             })
         }

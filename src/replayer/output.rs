@@ -331,6 +331,8 @@ fn or_empty<T: std::fmt::Display>(v: Option<T>) -> String {
 /// collector whose receive buffer is full: UDP does not tell the sender.
 pub struct Collectors {
     targets: Vec<(SocketAddr, io::Result<UdpSocket>)>,
+    /// `--syslog-tcp`: syslog over TCP, RFC 6587 octet-counting framing.
+    pub syslog: Vec<SyslogTcp>,
     /// Datagrams per second in all (0: unpaced).
     pub rate: u32,
     /// Pacing credit: datagrams that may go now, at most [`PACING_BURST`].
@@ -376,6 +378,7 @@ impl Collectors {
             .collect();
         Ok(Collectors {
             targets,
+            syslog: Vec::new(),
             rate: DEFAULT_UDP_RATE,
             credit: PACING_BURST,
             credited_at: std::time::Instant::now(),
@@ -383,6 +386,17 @@ impl Collectors {
             sent: 0,
             refused: Refused::default(),
         })
+    }
+
+    /// The collectors of `replay` and `live`: `udp` paced at `rate`, and syslog over TCP to
+    /// `tcp`; `None` when both are empty. Errors: as [`Collectors::new`].
+    pub fn open(udp: Vec<SocketAddr>, rate: u32, tcp: &[SocketAddr]) -> io::Result<Option<Self>> {
+        if udp.is_empty() && tcp.is_empty() {
+            return Ok(None);
+        }
+        let mut c = Collectors::new(udp)?.with_rate(rate);
+        c.syslog = tcp.iter().map(|a| SyslogTcp::new(*a)).collect();
+        Ok(Some(c))
     }
 
     /// The same, paced at `rate` datagrams per second in all (0: unpaced).
@@ -411,6 +425,9 @@ impl Collectors {
     }
 
     fn send(&mut self, datagram: &[u8]) {
+        for s in &mut self.syslog {
+            s.send(datagram);
+        }
         for i in 0..self.targets.len() {
             self.pace();
             let outcome = match &self.targets[i].1 {
@@ -431,8 +448,32 @@ impl Collectors {
         }
     }
 
-    /// One line for the exit summary: what was sent and what was refused, by reason.
+    /// Whether anything could not be sent (to a UDP or a syslog collector).
+    pub fn lost_any(&self) -> bool {
+        self.failures > 0 || self.syslog.iter().any(|s| s.undelivered > 0)
+    }
+
+    /// One line for the exit summary: what was sent and what was refused, by reason; and
+    /// one line per syslog collector.
     pub fn summary(&self) -> String {
+        let mut lines: Vec<String> = self
+            .syslog
+            .iter()
+            .map(|s| {
+                format!(
+                    "--syslog-tcp {}: {} messages sent, {} not delivered (collector \
+                     unreachable or the connection lost), {} connections",
+                    s.addr, s.sent, s.undelivered, s.connections
+                )
+            })
+            .collect();
+        if !self.targets.is_empty() {
+            lines.insert(0, self.udp_summary());
+        }
+        lines.join("\nkellect: ")
+    }
+
+    fn udp_summary(&self) -> String {
         let Refused {
             nobufs,
             connrefused,
@@ -449,6 +490,103 @@ impl Collectors {
             },
             self.failures,
         )
+    }
+}
+
+/// A syslog collector over TCP: each record is one RFC 5424 message (facility local0,
+/// severity info, app name `kellect`, the record's JSON as the message) framed by octet
+/// counting (RFC 6587: `LEN SP MESSAGE`). A lost connection is made again at the next
+/// message, after a backoff that doubles from 100 ms up to 5 s while connecting fails;
+/// messages that cannot be written meanwhile are counted, never fatal, never queued (memory
+/// stays bounded). Connecting and each write wait at most 1 s.
+pub struct SyslogTcp {
+    pub addr: SocketAddr,
+    stream: Option<std::net::TcpStream>,
+    retry_at: std::time::Instant,
+    backoff: std::time::Duration,
+    /// Messages written to the connection (accepted by the kernel).
+    pub sent: u64,
+    /// Messages not written: no connection, or a write failed.
+    pub undelivered: u64,
+    /// Connections made.
+    pub connections: u64,
+    /// `HOSTNAME` of the messages.
+    host: String,
+}
+
+const SYSLOG_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+const SYSLOG_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+const SYSLOG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl SyslogTcp {
+    /// A collector at `addr`, not yet connected (the first message connects).
+    pub fn new(addr: SocketAddr) -> Self {
+        let mut name = [0u8; 256];
+        // SAFETY: gethostname writes at most the given length into the buffer.
+        let ok = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0;
+        let end = name.iter().position(|&b| b == 0).unwrap_or(0);
+        let host: String = String::from_utf8_lossy(&name[..if ok { end } else { 0 }])
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(255)
+            .collect();
+        SyslogTcp {
+            addr,
+            stream: None,
+            retry_at: std::time::Instant::now(),
+            backoff: SYSLOG_BACKOFF_MIN,
+            sent: 0,
+            undelivered: 0,
+            connections: 0,
+            host: if host.is_empty() { "-".into() } else { host },
+        }
+    }
+
+    /// One octet-counted frame holding `json`.
+    pub fn frame(&self, json: &[u8]) -> Vec<u8> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| "-".into());
+        let mut msg = format!(
+            "<134>1 {now} {} kellect {} - - ",
+            self.host,
+            std::process::id()
+        )
+        .into_bytes();
+        msg.extend_from_slice(json.strip_suffix(b"\n").unwrap_or(json));
+        let mut frame = format!("{} ", msg.len()).into_bytes();
+        frame.extend_from_slice(&msg);
+        frame
+    }
+
+    fn send(&mut self, json: &[u8]) {
+        use std::io::Write as _;
+        if self.stream.is_none() && std::time::Instant::now() >= self.retry_at {
+            match std::net::TcpStream::connect_timeout(&self.addr, SYSLOG_TIMEOUT) {
+                Ok(s) => {
+                    let _ = s.set_write_timeout(Some(SYSLOG_TIMEOUT));
+                    let _ = s.set_nodelay(true);
+                    self.stream = Some(s);
+                    self.connections += 1;
+                    self.backoff = SYSLOG_BACKOFF_MIN;
+                }
+                Err(_) => {
+                    self.retry_at = std::time::Instant::now() + self.backoff;
+                    self.backoff = (self.backoff * 2).min(SYSLOG_BACKOFF_MAX);
+                }
+            }
+        }
+        let frame = self.frame(json);
+        match self.stream.as_mut().map(|s| s.write_all(&frame)) {
+            Some(Ok(())) => self.sent += 1,
+            Some(Err(_)) => {
+                // Made again at the next message.
+                self.stream = None;
+                self.retry_at = std::time::Instant::now();
+                self.undelivered += 1;
+            }
+            None => self.undelivered += 1,
+        }
     }
 }
 
@@ -706,6 +844,62 @@ mod tests {
         assert!(c
             .summary()
             .contains(&format!("ECONNREFUSED {}", c.failures)));
+    }
+
+    #[test]
+    fn syslog_over_tcp_sends_octet_counted_frames_and_counts_what_it_cannot() {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let down_addr = down.local_addr().unwrap();
+        drop(down);
+        let mut c = Collectors::open(Vec::new(), 0, &[listener.local_addr().unwrap(), down_addr])
+            .unwrap()
+            .unwrap();
+        let records = ["{\"a\":1}", "{\"b\":\"x y\"}\n", "{\"c\":[3]}"];
+        for r in records {
+            c.send(r.as_bytes());
+        }
+        let (up, down) = (&c.syslog[0], &c.syslog[1]);
+        assert_eq!((up.sent, up.undelivered, up.connections), (3, 0, 1));
+        // One connection attempt, then the backoff: the other two are not even tried.
+        assert_eq!((down.sent, down.undelivered, down.connections), (0, 3, 0));
+        assert!(c.lost_any());
+        let summary = c.summary();
+        assert!(
+            summary.contains(&format!(
+                "--syslog-tcp {down_addr}: 0 messages sent, 3 not delivered"
+            )),
+            "{summary}"
+        );
+        drop(c);
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut bytes = Vec::new();
+        conn.read_to_end(&mut bytes).unwrap();
+        // Octet counting: LEN SP MSG, back to back.
+        let mut rest = &bytes[..];
+        let mut messages = Vec::new();
+        while !rest.is_empty() {
+            let sp = rest.iter().position(|&b| b == b' ').unwrap();
+            let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+            messages.push(String::from_utf8(rest[sp + 1..sp + 1 + len].to_vec()).unwrap());
+            rest = &rest[sp + 1 + len..];
+        }
+        assert_eq!(messages.len(), 3);
+        for (m, r) in messages.iter().zip(records) {
+            assert!(m.starts_with("<134>1 "), "{m}");
+            assert!(
+                m.contains(&format!(" kellect {} - - ", std::process::id())),
+                "{m}"
+            );
+            assert!(m.ends_with(r.trim_end()), "{m}");
+            let fields: Vec<&str> = m.splitn(8, ' ').collect();
+            assert!(time::OffsetDateTime::parse(
+                fields[1],
+                &time::format_description::well_known::Rfc3339
+            )
+            .is_ok());
+        }
     }
 
     /// The kernel's per-socket drop count of the UDP socket bound to `port` on loopback
