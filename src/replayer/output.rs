@@ -480,13 +480,13 @@ impl Collectors {
             other,
         } = self.refused;
         format!(
-            "-u: {} datagrams sent to {} collectors (at most {}), {} refused by the kernel \
+            "-u: {} datagrams sent to {} collectors ({}), {} refused by the kernel \
              (ENOBUFS {nobufs}, ECONNREFUSED {connrefused}, other {other})",
             self.sent,
             self.targets.len(),
             match self.rate {
                 0 => "unpaced".to_owned(),
-                r => format!("{r}/s"),
+                r => format!("at most {r}/s"),
             },
             self.failures,
         )
