@@ -203,6 +203,7 @@ struct kl_inode _kl_inode = {};
 struct kl_sock _kl_sock = {};
 struct kl_tcp _kl_tcp = {};
 struct rec_sock_state _rec_sock_state = {};
+struct rec_uring _rec_uring = {};
 struct sc_desc _sc_desc = {};
 struct kind_stats _kind_stats = {};
 
@@ -1437,4 +1438,169 @@ int BPF_PROG(on_reset_tx, struct sock *sk)
 		return 0;
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	return sock_state(sk, SOCK_EV_RESET_TX, state, state);
+}
+
+/* ---- io_uring ---- */
+
+/*
+ * An io_uring request between its submission and its completion: the record built at
+ * submission, and the path the prep read (openat). The request's own memory holds no path
+ * by completion: io_openat2 puts the struct filename before the CQE is posted.
+ */
+struct uring_pending {
+	struct rec_uring rec;
+	char path[KL_PATH_MAX];
+};
+
+/* Keyed by the struct io_kiocb's address. LRU: a request that posts no CQE
+ * (IOSQE_CQE_SKIP_SUCCESS) leaves its entry, which the next ones push out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct uring_pending);
+} uring_reqs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uring_pending);
+} uring_scratch SEC(".maps");
+
+#define REQ_F_FIXED_FILE 1 /* 1 << REQ_F_FIXED_FILE_BIT */
+
+/*
+ * The request after the kernel's prep of its SQE (io_init_req ran def->prep): what it does
+ * is in its command area (struct io_open, io_close, io_rw at the start of struct io_kiocb).
+ */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(on_uring_submit, struct io_kiocb *req)
+{
+	__u32 zero = 0;
+	__u64 key = (__u64)req;
+	struct uring_pending *u;
+	struct rec_syscall *sc;
+	__u8 opcode;
+	long n;
+
+	if (!(group_mask & (G_FILE | G_NETWORK)) || !is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	u = bpf_map_lookup_elem(&uring_scratch, &zero);
+	if (!u)
+		return 0;
+	__builtin_memset(&u->rec, 0, sizeof(u->rec));
+	sc = &u->rec.sc;
+	fill_hdr(&sc->hdr, REC_URING_OP, 0, 0);
+	sc->enter_ts = bpf_ktime_get_boot_ns();
+	opcode = BPF_CORE_READ(req, opcode);
+	u->rec.opcode = opcode;
+	u->rec.user_data = BPF_CORE_READ(req, cqe.user_data);
+	u->rec.sqe_fd = BPF_CORE_READ(req, cqe.fd);
+	if (BPF_CORE_READ(req, flags) & REQ_F_FIXED_FILE)
+		u->rec.uring_flags |= URING_F_FIXED;
+	sc->args[0] = (__u64)(__s64)u->rec.sqe_fd;
+	if (opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2) {
+		struct io_open *o = (void *)req;
+		const char *name = BPF_CORE_READ(o, filename, name);
+
+		sc->hdr.syscall = KS_OPENAT;
+		u->rec.sqe_fd = BPF_CORE_READ(o, dfd);
+		sc->args[0] = (__u64)(__s64)u->rec.sqe_fd;
+		sc->args[2] = BPF_CORE_READ(o, how.flags);
+		sc->args[3] = BPF_CORE_READ(o, how.mode);
+		if (BPF_CORE_READ(o, file_slot))
+			u->rec.uring_flags |= URING_F_FIXED; /* into a registered slot: no fd */
+		n = name ? bpf_probe_read_kernel_str(u->path, KL_PATH_MAX, name) : 0;
+		if (n > 0) {
+			sc->path0_len = (n - 1) & (KL_PATH_MAX - 1);
+			if (n == KL_PATH_MAX)
+				sc->sc_flags |= SC_F_PATH0_TRUNC;
+		}
+	} else if (opcode == IORING_OP_CLOSE) {
+		struct io_close *c = (void *)req;
+
+		sc->hdr.syscall = KS_CLOSE;
+		u->rec.sqe_fd = BPF_CORE_READ(c, fd);
+		sc->args[0] = (__u64)(__s64)u->rec.sqe_fd;
+		if (BPF_CORE_READ(c, file_slot))
+			u->rec.uring_flags |= URING_F_FIXED;
+	} else if (opcode == IORING_OP_READ || opcode == IORING_OP_READ_FIXED ||
+		   opcode == IORING_OP_READV || opcode == IORING_OP_WRITE ||
+		   opcode == IORING_OP_WRITE_FIXED || opcode == IORING_OP_WRITEV) {
+		struct io_rw *rw = (void *)req;
+		bool vec = opcode == IORING_OP_READV || opcode == IORING_OP_WRITEV;
+
+		if (opcode == IORING_OP_READ || opcode == IORING_OP_READ_FIXED ||
+		    opcode == IORING_OP_READV)
+			sc->hdr.syscall = vec ? KS_PREADV : KS_PREAD64;
+		else
+			sc->hdr.syscall = vec ? KS_PWRITEV : KS_PWRITE64;
+		sc->args[1] = BPF_CORE_READ(rw, addr);
+		sc->args[2] = BPF_CORE_READ(rw, len);
+		sc->args[3] = BPF_CORE_READ(rw, kiocb.ki_pos);
+	}
+	/* A registered file's index is no fd: no syscall's effect on the fd table applies. */
+	if (u->rec.uring_flags & URING_F_FIXED)
+		sc->hdr.syscall = 0;
+	bpf_map_update_elem(&uring_reqs, &key, u, BPF_ANY);
+	return 0;
+}
+
+/* Room for the fixed part, a path and an inode, plus slack for the verifier's bounds. */
+#define URING_RESERVE (sizeof(struct rec_uring) + KL_PATH_MAX + sizeof(struct kl_inode) * 2)
+
+/*
+ * A CQE posted for a request seen at submission: the record, with the result and the
+ * file the request used. cqe is the entry being posted (struct io_uring_cqe, 6.0 and
+ * later); requests without a struct io_kiocb (aux CQEs) have req NULL and are skipped.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
+{
+	__u64 key = (__u64)req;
+	struct uring_pending *u;
+	struct rec_uring *r;
+	struct file *f = NULL;
+	struct kl_inode ino = {};
+	char *tail;
+	__u32 n;
+
+	if (!req || stopping)
+		return 0;
+	u = bpf_map_lookup_elem(&uring_reqs, &key);
+	if (!u)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, URING_RESERVE, 0);
+	if (!r) {
+		count(REC_URING_OP, true);
+		bpf_map_delete_elem(&uring_reqs, &key);
+		return 0;
+	}
+	__builtin_memcpy(r, &u->rec, sizeof(*r));
+	r->sc.hdr.ts = bpf_ktime_get_boot_ns();
+	r->sc.ret = BPF_CORE_READ(cqe, res);
+	tail = (char *)(r + 1);
+	n = r->sc.path0_len & (KL_PATH_MAX - 1);
+	if (n && bpf_probe_read_kernel(tail, n, u->path))
+		n = 0;
+	r->sc.path0_len = n;
+	if (r->sc.hdr.syscall == KS_OPENAT) {
+		/* The new fd, in the fd table of the task completing it, when that task is of
+		 * the submitter's process (the submitter, or an io-wq worker of it). */
+		if (r->sc.ret >= 0 && (bpf_get_current_pid_tgid() >> 32) == r->sc.hdr.pid)
+			f = fd_file(r->sc.ret);
+	} else if (r->sc.hdr.syscall != KS_CLOSE) {
+		f = BPF_CORE_READ((struct io_kiocb *)req, file);
+	}
+	if (f && read_inode(f, &ino) &&
+	    bpf_probe_read_kernel(tail + n, sizeof(ino), &ino) == 0) {
+		r->sc.sc_flags |= SC_F_INODE;
+		n += sizeof(ino);
+	}
+	r->sc.hdr.len = sizeof(*r) + n;
+	bpf_map_delete_elem(&uring_reqs, &key);
+	bpf_ringbuf_submit(r, submit_flags());
+	count(REC_URING_OP, false);
+	return 0;
 }

@@ -35,6 +35,8 @@ enum rec_kind {
 	REC_PROC_EXIT = 3, /* sched_process_exit: a task ended */
 	REC_SYSCALL = 4,   /* a syscall of the catalogue: arguments, result, kernel-filled data */
 	REC_SOCK_STATE = 5, /* a TCP socket changed state or saw a reset: identity and counters */
+	REC_URING_OP = 6,  /* an io_uring request: submitted (io_uring_submit_req), completed
+			    * (io_uring_complete) without a syscall of its own */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
 
@@ -86,7 +88,9 @@ enum ksys {
 	KS_COPY_FILE_RANGE = 96, KS_SENDFILE = 97, KS_SPLICE = 98, KS_TEE = 99,
 	/* file: an anonymous file in memory, which an exec can run */
 	KS_MEMFD_CREATE = 100,
-	KS_MAX = 101,
+	/* io_uring: the ring's syscalls (its operations are REC_URING_OP records) */
+	KS_IO_URING_SETUP = 101, KS_IO_URING_ENTER = 102, KS_IO_URING_REGISTER = 103,
+	KS_MAX = 104,
 };
 
 /* Event groups (sc_desc.group), selected with `kellect record -e`. */
@@ -337,6 +341,41 @@ struct rec_syscall {
 	__u16 data_len; /* payload bytes captured (the start of the message) */
 	__u16 sc_flags; /* SC_F_* */
 	__u32 aux;	/* sendmmsg/recvmmsg: bytes of the messages (the first 8); else 0 */
+};
+
+/* rec_uring.uring_flags */
+#define URING_F_FIXED (1 << 0)	    /* the SQE named a registered (fixed) file, or an open or
+				     * close was of a registered slot: sqe_fd is no fd, and
+				     * hdr.syscall is 0 (no syscall's effect on fds applies) */
+
+/*
+ * REC_URING_OP: one io_uring request (IORING_OP_*), which no syscall of its own carries.
+ * Built at the io_uring_submit_req tracepoint (after the kernel's prep of the SQE) and
+ * written at the request's io_uring_complete: 152 bytes, then the tail of a syscall record.
+ *
+ * sc is a syscall record of the catalogue syscall the operation does (hdr.syscall: KS_OPENAT
+ * for IORING_OP_OPENAT and OPENAT2, KS_CLOSE, KS_PREAD64 for READ and READ_FIXED,
+ * KS_PREADV for READV, KS_PWRITE64 for WRITE and WRITE_FIXED, KS_PWRITEV for WRITEV; 0 for
+ * the other opcodes), its args in that syscall's order, read from the request:
+ *   openat: dfd, 0, how.flags, how.mode          (struct io_open)
+ *   close: fd                                    (struct io_close)
+ *   pread64/pwrite64/preadv/pwritev: fd, addr, len, ki_pos (struct io_rw; ki_pos -1:
+ *     the file's position)
+ *   other opcodes: the SQE's fd                  (io_kiocb.cqe.fd)
+ * hdr is the task that submitted it (the SQ thread, iou-sqp-PID, under IORING_SETUP_SQPOLL),
+ * at submission; hdr.ts is the completion time, sc.enter_ts the submission time, sc.ret
+ * the CQE's res. The tail is path0 (openat: the request's struct filename, getname'd by
+ * the prep from the SQE's address) and, with SC_F_INODE, the struct kl_inode of the file:
+ * of the new fd for openat (the completing task's fd table, when that task is of the
+ * submitter's process), else of the request's struct file (io_kiocb.file).
+ */
+struct rec_uring {
+	struct rec_syscall sc;
+	__u64 user_data; /* the SQE's user_data, as the CQE returns it */
+	__s32 sqe_fd;	 /* the SQE's fd (dfd for openat; a fixed-file index with URING_F_FIXED) */
+	__u8 opcode;	 /* IORING_OP_* */
+	__u8 uring_flags; /* URING_F_* */
+	__u16 _pad;
 };
 
 /* A socket's identity, from its struct sock: 56 bytes. */

@@ -47,6 +47,8 @@ pub enum RecordKind {
     Exit,
     Syscall,
     SockState,
+    /// An io_uring request (`REC_URING_OP`).
+    UringOp,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -59,6 +61,7 @@ impl RecordKind {
             3 => Self::Exit,
             4 => Self::Syscall,
             5 => Self::SockState,
+            6 => Self::UringOp,
             other => Self::Unknown(other),
         }
     }
@@ -70,6 +73,7 @@ impl RecordKind {
             Self::Exit => 3,
             Self::Syscall => 4,
             Self::SockState => 5,
+            Self::UringOp => 6,
             Self::Unknown(raw) => raw,
         }
     }
@@ -82,6 +86,7 @@ impl RecordKind {
             Self::Exit => "proc_exit".into(),
             Self::Syscall => "syscall".into(),
             Self::SockState => "sock_state".into(),
+            Self::UringOp => "uring_op".into(),
             Self::Unknown(raw) => format!("kind_{raw}"),
         }
     }
@@ -288,6 +293,27 @@ pub struct SyscallRecord {
     pub aux: U32,
 }
 
+/// `rec_uring.uring_flags`: the SQE named a registered (fixed) file; `sqe_fd` is its index.
+pub const URING_F_FIXED: u8 = 1 << 0;
+
+/// `struct rec_uring`, 152 bytes: an io_uring request (`REC_URING_OP`), as a syscall record
+/// of the catalogue syscall it does (`sc.hdr.syscall`, 0 for none) and the request's own
+/// values; then the tail of a syscall record (path0, inode).
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct UringRecord {
+    pub sc: SyscallRecord,
+    /// The SQE's user_data.
+    pub user_data: U64,
+    /// The SQE's fd (openat: its dfd); an index with [`URING_F_FIXED`].
+    pub sqe_fd: zerocopy::little_endian::I32,
+    /// `IORING_OP_*`.
+    pub opcode: u8,
+    /// `URING_F_*`.
+    pub uring_flags: u8,
+    pub _pad: U16,
+}
+
 /// The tail sections of a syscall record.
 #[derive(Debug, Clone, Copy)]
 pub struct SyscallTail<'a> {
@@ -355,6 +381,11 @@ pub enum Record<'a> {
         tail: SyscallTail<'a>,
     },
     SockState(SockStateRecord),
+    /// An io_uring request; its tail is a syscall record's.
+    Uring {
+        rec: UringRecord,
+        tail: SyscallTail<'a>,
+    },
     Unknown {
         hdr: RecordHeader,
     },
@@ -368,6 +399,7 @@ impl Record<'_> {
             Record::Exit(r) => &r.hdr,
             Record::Syscall { rec, .. } => &rec.hdr,
             Record::SockState(r) => &r.hdr,
+            Record::Uring { rec, .. } => &rec.sc.hdr,
             Record::Unknown { hdr } => hdr,
         }
     }
@@ -491,43 +523,22 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
         RecordKind::Syscall => {
             fixed(size_of::<SyscallRecord>())?;
             let (rec, rest) = SyscallRecord::read_from_prefix(body).expect("length checked");
-            let flags = rec.sc_flags.get();
-            let section = |flag: u16, size: usize| if flags & flag != 0 { size } else { 0 };
-            let lens = [
-                rec.path0_len.get() as usize,
-                rec.path1_len.get() as usize,
-                rec.addr_len.get() as usize,
-                rec.out_len.get() as usize,
-                section(SC_F_INODE, size_of::<InodeAttrs>()),
-                section(SC_F_SOCK, size_of::<SockInfo>()),
-                rec.data_len.get() as usize,
-            ];
-            let total: usize = lens.iter().sum();
-            if total > rest.len() {
-                return Err(AbiError::BadTail {
-                    offset,
-                    tail: total,
-                    len,
-                });
-            }
-            let mut parts = [&rest[..0]; 7];
-            let mut at = 0;
-            for (part, n) in parts.iter_mut().zip(lens) {
-                *part = &rest[at..at + n];
-                at += n;
-            }
-            Record::Syscall {
-                rec,
-                tail: SyscallTail {
-                    path0: parts[0],
-                    path1: parts[1],
-                    addr: parts[2],
-                    out: parts[3],
-                    inode: InodeAttrs::read_from_bytes(parts[4]).ok(),
-                    sock: SockInfo::read_from_bytes(parts[5]).ok(),
-                    data: parts[6],
-                },
-            }
+            let tail = syscall_tail(&rec, rest).ok_or(AbiError::BadTail {
+                offset,
+                tail: syscall_tail_len(&rec),
+                len,
+            })?;
+            Record::Syscall { rec, tail }
+        }
+        RecordKind::UringOp => {
+            fixed(size_of::<UringRecord>())?;
+            let (rec, rest) = UringRecord::read_from_prefix(body).expect("length checked");
+            let tail = syscall_tail(&rec.sc, rest).ok_or(AbiError::BadTail {
+                offset,
+                tail: syscall_tail_len(&rec.sc),
+                len,
+            })?;
+            Record::Uring { rec, tail }
         }
         RecordKind::SockState => {
             fixed(size_of::<SockStateRecord>())?;
@@ -543,6 +554,50 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
         }
     };
     Ok((record, len))
+}
+
+/// The lengths of a syscall record's tail sections, in order: path0, path1, addr, out,
+/// inode, sock, data.
+fn syscall_tail_lens(rec: &SyscallRecord) -> [usize; 7] {
+    let flags = rec.sc_flags.get();
+    let section = |flag: u16, size: usize| if flags & flag != 0 { size } else { 0 };
+    [
+        rec.path0_len.get() as usize,
+        rec.path1_len.get() as usize,
+        rec.addr_len.get() as usize,
+        rec.out_len.get() as usize,
+        section(SC_F_INODE, size_of::<InodeAttrs>()),
+        section(SC_F_SOCK, size_of::<SockInfo>()),
+        rec.data_len.get() as usize,
+    ]
+}
+
+/// The bytes a syscall record's tail sections claim.
+fn syscall_tail_len(rec: &SyscallRecord) -> usize {
+    syscall_tail_lens(rec).iter().sum()
+}
+
+/// A syscall record's tail sections in `rest` (`None` when they claim more than it holds).
+fn syscall_tail<'a>(rec: &SyscallRecord, rest: &'a [u8]) -> Option<SyscallTail<'a>> {
+    let lens = syscall_tail_lens(rec);
+    if lens.iter().sum::<usize>() > rest.len() {
+        return None;
+    }
+    let mut parts = [&rest[..0]; 7];
+    let mut at = 0;
+    for (part, n) in parts.iter_mut().zip(lens) {
+        *part = &rest[at..at + n];
+        at += n;
+    }
+    Some(SyscallTail {
+        path0: parts[0],
+        path1: parts[1],
+        addr: parts[2],
+        out: parts[3],
+        inode: InodeAttrs::read_from_bytes(parts[4]).ok(),
+        sock: SockInfo::read_from_bytes(parts[5]).ok(),
+        data: parts[6],
+    })
 }
 
 /// The record's header, read without decoding its body: what the recorder needs on its

@@ -218,8 +218,8 @@ impl ScDesc {
     }
 }
 
-/// The event types of the catalogue (Kellect's 38, and the owner, time, extended
-/// attribute and in-kernel copy events of the file group), by group: what a syscall (or a
+/// The event types of the catalogue (Kellect's 38, the owner, time, extended attribute,
+/// in-kernel copy and memfd events of the file group, and io_uring's), by group: what a syscall (or a
 /// `sched_process_*` record) becomes in the events view. [`EventType::name`] is the
 /// `event_type` value of the output and the name `replay --event-type` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -268,11 +268,15 @@ pub enum EventType {
     PermSetregid,
     PermSetresgid,
     FileMemfd,
+    IoUringSetup,
+    IoUringEnter,
+    IoUringRegister,
+    IoUringOp,
 }
 
 impl EventType {
     /// Every event type, by group, in the order of docs/EVENTS.md.
-    pub const ALL: [EventType; 44] = [
+    pub const ALL: [EventType; 48] = [
         EventType::FileCreate,
         EventType::FileDelete,
         EventType::FileRename,
@@ -317,6 +321,10 @@ impl EventType {
         EventType::PermSetregid,
         EventType::PermSetresgid,
         EventType::FileMemfd,
+        EventType::IoUringSetup,
+        EventType::IoUringEnter,
+        EventType::IoUringRegister,
+        EventType::IoUringOp,
     ];
 
     /// The name in the output (`"file_open"`).
@@ -366,6 +374,10 @@ impl EventType {
             EventType::PermSetregid => "perm_setregid",
             EventType::PermSetresgid => "perm_setresgid",
             EventType::FileMemfd => "file_memfd",
+            EventType::IoUringSetup => "io_uring_setup",
+            EventType::IoUringEnter => "io_uring_enter",
+            EventType::IoUringRegister => "io_uring_register",
+            EventType::IoUringOp => "io_uring_op",
         }
     }
 
@@ -763,6 +775,9 @@ pub enum Ksys {
     Splice = 98,
     Tee = 99,
     MemfdCreate = 100,
+    IoUringSetup = 101,
+    IoUringEnter = 102,
+    IoUringRegister = 103,
 }
 
 impl Ksys {
@@ -868,6 +883,9 @@ impl Ksys {
         Ksys::Splice,
         Ksys::Tee,
         Ksys::MemfdCreate,
+        Ksys::IoUringSetup,
+        Ksys::IoUringEnter,
+        Ksys::IoUringRegister,
     ];
 
     /// The id with this value (`None` for 0 and for ids this build does not know).
@@ -1994,6 +2012,48 @@ pub const SYSCALLS: &[Syscall] = &[
     .event(E::FileMemfd)
     .fields(MEMFD_CREATE)
     .effect(Effect::Memfd { flags: Src::Arg(1) }),
+    // io_uring: the ring's own syscalls. The operations it runs (IORING_OP_*) are
+    // `io_uring_op` events from the kernel's io_uring tracepoints (REC_URING_OP records).
+    sc(
+        K::IoUringSetup,
+        "io_uring_setup",
+        F,
+        Some(425),
+        Some(425),
+        flags_only(D_RET_FD),
+    )
+    .event(E::IoUringSetup)
+    .fields(&[Fl::U64("entries", 0), Fl::U64("params", 1), Fl::RetFd("fd")]),
+    sc(
+        K::IoUringEnter,
+        "io_uring_enter",
+        F,
+        Some(426),
+        Some(426),
+        fd(1),
+    )
+    .event(E::IoUringEnter)
+    .fields(&[
+        FD,
+        Fl::U64("to_submit", 1),
+        Fl::U64("min_complete", 2),
+        Fl::U64("flags", 3),
+    ]),
+    sc(
+        K::IoUringRegister,
+        "io_uring_register",
+        F,
+        Some(427),
+        Some(427),
+        fd(1),
+    )
+    .event(E::IoUringRegister)
+    .fields(&[
+        FD,
+        Fl::U64("opcode", 1),
+        Fl::U64("arg", 2),
+        Fl::U64("nr_args", 3),
+    ]),
 ];
 
 /// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
@@ -2161,6 +2221,9 @@ pub const I386: &[CompatSyscall] = &[
     i386(313, 98),  // splice
     i386(315, 99),  // tee
     i386(356, 100), // memfd_create
+    i386(425, 101), // io_uring_setup
+    i386(426, 102), // io_uring_enter
+    i386(427, 103), // io_uring_register
 ];
 
 const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
@@ -2494,6 +2557,8 @@ mod tests {
             );
             // file_create is an open that created its file.
             let refined = t == EventType::FileCreate;
+            // io_uring_op comes from REC_URING_OP records.
+            let refined = refined || t == EventType::IoUringOp;
             let from_row = SYSCALLS.iter().any(|s| s.event == Some(t));
             assert!(sched || refined || from_row, "{}", t.name());
             assert_eq!(EventType::from_name(t.name()), Some(t));

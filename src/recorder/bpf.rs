@@ -206,7 +206,7 @@ mod tests {
     use super::types;
     use crate::abi::{
         ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, RecordHeader, SockInfo,
-        SockStateRecord, SyscallRecord, TcpCounters,
+        SockStateRecord, SyscallRecord, TcpCounters, UringRecord,
     };
     use std::mem::{offset_of, size_of};
 
@@ -255,6 +255,11 @@ mod tests {
                 hdr, enter_ts, ret, args, path0_len, path1_len, addr_len, out_len, data_len,
                 sc_flags, aux
             ]
+        );
+        same!(
+            UringRecord,
+            types::rec_uring,
+            [sc, user_data, sqe_fd, opcode, uring_flags, _pad]
         );
         same!(
             InodeAttrs,
@@ -421,6 +426,9 @@ mod tests {
             (types::ksys::KS_SPLICE.0, Ksys::Splice),
             (types::ksys::KS_TEE.0, Ksys::Tee),
             (types::ksys::KS_MEMFD_CREATE.0, Ksys::MemfdCreate),
+            (types::ksys::KS_IO_URING_SETUP.0, Ksys::IoUringSetup),
+            (types::ksys::KS_IO_URING_ENTER.0, Ksys::IoUringEnter),
+            (types::ksys::KS_IO_URING_REGISTER.0, Ksys::IoUringRegister),
         ];
         assert_eq!(ksys.len(), Ksys::ALL.len());
         for (theirs, ours) in ksys {

@@ -252,6 +252,23 @@ pub struct Syscall {
     pub data: Vec<u8>,
     /// sendmmsg/recvmmsg: bytes of the messages (the first 8).
     pub aux: u32,
+    /// Set when no syscall ran: an io_uring request (`REC_URING_OP`) doing what the
+    /// syscall `id` does (0: an opcode that is no catalogue syscall), its arguments in
+    /// that syscall's order; `enter_ts` is its submission, `ret` its CQE's result.
+    pub uring: Option<UringOp>,
+}
+
+/// What an io_uring request carries beyond the syscall it does (`struct rec_uring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UringOp {
+    /// `IORING_OP_*`.
+    pub opcode: u8,
+    /// The SQE's user_data.
+    pub user_data: u64,
+    /// The SQE's fd (openat: its dfd); with `fixed`, an index in the ring's registered
+    /// files.
+    pub sqe_fd: i32,
+    pub fixed: bool,
 }
 
 impl Syscall {
@@ -390,90 +407,22 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             }
         }
         Record::Syscall { rec, tail } => {
-            let id = rec.hdr.syscall.get();
-            let capture = catalogue.row(id).map(|s| {
-                if common.compat {
-                    syscalls::compat_capture(s.capture)
-                } else {
-                    s.capture
-                }
-            });
-            let flags = rec.sc_flags.get();
-            let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
-            let filled = match (capture.map(|c| c.out), tail.out.len()) {
-                (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
-                    InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::Stat)
-                }
-                (Some(Out::FdPair(_)), 8) => Filled::FdPair(
-                    i32::from_le_bytes(tail.out[..4].try_into().expect("8 bytes")),
-                    i32::from_le_bytes(tail.out[4..].try_into().expect("8 bytes")),
-                ),
-                (Some(Out::OpenHow(_)), 24) => {
-                    let word = |i: usize| {
-                        u64::from_le_bytes(tail.out[i * 8..i * 8 + 8].try_into().expect("24 bytes"))
-                    };
-                    Filled::OpenHow {
-                        flags: word(0),
-                        mode: word(1),
-                        resolve: word(2),
-                    }
-                }
-                (Some(Out::Timespec2(_) | Out::Timeval2(_)), 32) => {
-                    let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
-                    let usec = matches!(capture.map(|c| c.out), Some(Out::Timeval2(_)));
-                    let at = |sec: i64, frac: i64| {
-                        if usec {
-                            // A timeval's microseconds; out of range fails with EINVAL.
-                            TimeSet::At {
-                                sec,
-                                nsec: frac.saturating_mul(1000),
-                            }
-                        } else {
-                            TimeSet::timespec(sec, frac)
-                        }
-                    };
-                    Filled::Times {
-                        atime: at(w(0), w(1)),
-                        mtime: at(w(2), w(3)),
-                    }
-                }
-                (Some(Out::Utimbuf(_)), 16) => {
-                    let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
-                    Filled::Times {
-                        atime: TimeSet::At { sec: w(0), nsec: 0 },
-                        mtime: TimeSet::At { sec: w(1), nsec: 0 },
-                    }
-                }
-                (Some(Out::XattrArgs(_)), 16) => {
-                    let h = |i: usize| {
-                        u32::from_le_bytes(tail.out[i..i + 4].try_into().expect("16 bytes"))
-                    };
-                    Filled::XattrArgs {
-                        size: h(8),
-                        flags: h(12),
-                    }
-                }
-                (Some(Out::FdInode(_)), n) if n == size_of::<InodeAttrs>() => {
-                    InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::FdInode)
-                }
-                _ => Filled::None,
+            Body::Syscall(Box::new(syscall(rec, tail, &common, catalogue, None)))
+        }
+        Record::Uring { rec, tail } => {
+            let op = UringOp {
+                opcode: rec.opcode,
+                user_data: rec.user_data.get(),
+                sqe_fd: rec.sqe_fd.get(),
+                fixed: rec.uring_flags & abi::URING_F_FIXED != 0,
             };
-            Body::Syscall(Box::new(Syscall {
-                id,
-                enter_ts: rec.enter_ts.get(),
-                ret: rec.ret.get(),
-                args: rec.args.map(|a| a.get()),
-                path0: path(capture.is_some_and(|c| c.path0 != 0), tail.path0),
-                path0_truncated: flags & SC_F_PATH0_TRUNC != 0,
-                path1: path(capture.is_some_and(|c| c.path1 != 0), tail.path1),
-                path1_truncated: flags & SC_F_PATH1_TRUNC != 0,
-                addr: SockAddr::parse(tail.addr),
-                filled,
-                inode: tail.inode,
-                sock: tail.sock,
-                data: tail.data.to_vec(),
-                aux: rec.aux.get(),
-            }))
+            Body::Syscall(Box::new(syscall(
+                &rec.sc,
+                tail,
+                &common,
+                catalogue,
+                Some(op),
+            )))
         }
         Record::SockState(r) => Body::SockState(Box::new(*r)),
         Record::Unknown { hdr } => Body::Unknown {
@@ -481,6 +430,105 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
         },
     };
     Event { common, body }
+}
+
+/// The syscall of a syscall record (or of an io_uring request, `uring`): what its tail
+/// holds is read from its row of `catalogue`.
+fn syscall(
+    rec: &abi::SyscallRecord,
+    tail: &abi::SyscallTail<'_>,
+    common: &Common,
+    catalogue: &syscalls::Catalogue<'_>,
+    uring: Option<UringOp>,
+) -> Syscall {
+    let id = rec.hdr.syscall.get();
+    let capture = catalogue.row(id).map(|s| {
+        if common.compat {
+            syscalls::compat_capture(s.capture)
+        } else {
+            s.capture
+        }
+    });
+    let flags = rec.sc_flags.get();
+    let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
+    let filled = match (capture.map(|c| c.out), tail.out.len()) {
+        (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
+            InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::Stat)
+        }
+        (Some(Out::FdPair(_)), 8) => Filled::FdPair(
+            i32::from_le_bytes(tail.out[..4].try_into().expect("8 bytes")),
+            i32::from_le_bytes(tail.out[4..].try_into().expect("8 bytes")),
+        ),
+        (Some(Out::OpenHow(_)), 24) => {
+            let word = |i: usize| {
+                u64::from_le_bytes(tail.out[i * 8..i * 8 + 8].try_into().expect("24 bytes"))
+            };
+            Filled::OpenHow {
+                flags: word(0),
+                mode: word(1),
+                resolve: word(2),
+            }
+        }
+        (Some(Out::Timespec2(_) | Out::Timeval2(_)), 32) => {
+            let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
+            let usec = matches!(capture.map(|c| c.out), Some(Out::Timeval2(_)));
+            let at = |sec: i64, frac: i64| {
+                if usec {
+                    // A timeval's microseconds; out of range fails with EINVAL.
+                    TimeSet::At {
+                        sec,
+                        nsec: frac.saturating_mul(1000),
+                    }
+                } else {
+                    TimeSet::timespec(sec, frac)
+                }
+            };
+            Filled::Times {
+                atime: at(w(0), w(1)),
+                mtime: at(w(2), w(3)),
+            }
+        }
+        (Some(Out::Utimbuf(_)), 16) => {
+            let w = |i: usize| i64::from_le_bytes(word(tail.out, i));
+            Filled::Times {
+                atime: TimeSet::At { sec: w(0), nsec: 0 },
+                mtime: TimeSet::At { sec: w(1), nsec: 0 },
+            }
+        }
+        (Some(Out::XattrArgs(_)), 16) => {
+            let h = |i: usize| u32::from_le_bytes(tail.out[i..i + 4].try_into().expect("16 bytes"));
+            Filled::XattrArgs {
+                size: h(8),
+                flags: h(12),
+            }
+        }
+        (Some(Out::FdInode(_)), n) if n == size_of::<InodeAttrs>() => {
+            InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::FdInode)
+        }
+        _ => Filled::None,
+    };
+    Syscall {
+        id,
+        enter_ts: rec.enter_ts.get(),
+        ret: rec.ret.get(),
+        args: rec.args.map(|a| a.get()),
+        // An io_uring request's path is in its tail whatever its syscall (an open into a
+        // registered file slot has none).
+        path0: path(
+            capture.is_some_and(|c| c.path0 != 0) || (uring.is_some() && !tail.path0.is_empty()),
+            tail.path0,
+        ),
+        path0_truncated: flags & SC_F_PATH0_TRUNC != 0,
+        path1: path(capture.is_some_and(|c| c.path1 != 0), tail.path1),
+        path1_truncated: flags & SC_F_PATH1_TRUNC != 0,
+        addr: SockAddr::parse(tail.addr),
+        filled,
+        inode: tail.inode,
+        sock: tail.sock,
+        data: tail.data.to_vec(),
+        aux: rec.aux.get(),
+        uring,
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType>
         // under the same pid: the `process_exec` that follows is its event, no exit.
         Body::Exit { by_exec: true, .. } if event.common.tid == event.common.pid => return None,
         Body::Exit { .. } => EventType::ProcessExit,
+        // An io_uring request, whatever it does: no syscall of its own ran.
+        Body::Syscall(sc) if sc.uring.is_some() => EventType::IoUringOp,
         Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.
         Body::SockState(_) | Body::Unknown { .. } => return None,
@@ -90,6 +92,10 @@ fn syscall_event_type(sc: &Syscall, catalogue: &Catalogue<'_>) -> Option<EventTy
         _ => event,
     })
 }
+
+/// The fields of an io_uring request that does no catalogue syscall: the SQE's fd, its
+/// name, and the inode of the request's file.
+const URING_OTHER: &[Field] = &[Field::Fd("fd", 0), Field::FdName, Field::Ino];
 
 /// An id argument of the set*id family: -1 ("unchanged") stays -1.
 fn id_arg(v: u64) -> i64 {
@@ -175,7 +181,8 @@ impl Serialize for EventView<'_> {
         m.serialize_entry("timestamp", &self.timestamp_us)?;
         let kind = event_kind(e, &self.catalogue);
         m.serialize_entry("event_type", kind.map_or("unknown", EventType::name))?;
-        if let Some(row) = self.catalogue.row(c.syscall) {
+        let uring = matches!(&e.body, Body::Syscall(sc) if sc.uring.is_some());
+        if let Some(row) = self.catalogue.row(c.syscall).filter(|_| !uring) {
             m.serialize_entry("syscall", row.name)?;
         }
         if c.compat {
@@ -276,14 +283,39 @@ impl EventView<'_> {
     /// The syscall's own fields, as its row lists them (every raw argument for an id the
     /// table lacks).
     fn syscall_fields<S: Serializer>(&self, m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
+        if let Some(op) = &sc.uring {
+            m.serialize_entry("opcode", &op.opcode)?;
+            m.serialize_entry("opcode_name", symbols::io_uring_op(op.opcode))?;
+            m.serialize_entry("user_data", &op.user_data)?;
+            if let Some(row) = self.catalogue.row(sc.id) {
+                // The syscall the request does, and the event that syscall would be.
+                m.serialize_entry("as_syscall", row.name)?;
+                if let Some(t) = syscall_event_type(sc, &self.catalogue) {
+                    m.serialize_entry("as_event", t.name())?;
+                }
+            }
+            if op.fixed {
+                m.serialize_entry("fixed_file", &op.sqe_fd)?;
+            }
+        }
         m.serialize_entry("ret", &sc.ret)?;
         if (-4095..0).contains(&sc.ret) {
             m.serialize_entry("error", &symbols::errno_name(sc.ret).unwrap_or("E?"))?;
         }
-        let fields = self
-            .catalogue
-            .row(sc.id)
-            .map_or(&[Field::Args][..], |r| r.fields);
+        let other: &[Field] = match &sc.uring {
+            // A registered file's index is no fd (the recorder gives such requests no
+            // syscall): its name in the fd table is not looked up; an open into a
+            // registered slot keeps its path, as given.
+            Some(op) if op.fixed => {
+                if let Some(p) = &sc.path0 {
+                    m.serialize_entry("path_arg", p)?;
+                }
+                &[Field::Ino]
+            }
+            Some(_) => URING_OTHER,
+            None => &[Field::Args],
+        };
+        let fields = self.catalogue.row(sc.id).map_or(other, |r| r.fields);
         for field in fields {
             self.field::<S>(m, sc, field)?;
         }
@@ -752,10 +784,12 @@ mod tests {
             // Every syscall listed is one of the table's.
             for src in &row.sources {
                 let known = SYSCALLS.iter().any(|s| s.name == src.as_str());
-                let sched_source = src.starts_with("sched_process_");
+                let sched_source = src.starts_with("sched_process_")
+                    || ["io_uring_submit_req", "io_uring_complete"].contains(&src.as_str());
                 assert!(known || sched_source, "{name}: unknown syscall {src}");
             }
-            if sched.contains(&name.as_str()) {
+            // io_uring_op's fields are its record's and those of the syscall it does.
+            if sched.contains(&name.as_str()) || name == "io_uring_op" {
                 continue;
             }
             // Every field listed comes from some row (names in capitals are flag values).

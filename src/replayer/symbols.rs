@@ -580,6 +580,78 @@ fn render_bits(value: u64, table: &Table) -> String {
     finish(out, rest)
 }
 
+/// `IORING_OP_*` names by opcode (include/uapi/linux/io_uring.h, through Linux 6.18).
+const IORING_OPS: [&str; 59] = [
+    "IORING_OP_NOP",
+    "IORING_OP_READV",
+    "IORING_OP_WRITEV",
+    "IORING_OP_FSYNC",
+    "IORING_OP_READ_FIXED",
+    "IORING_OP_WRITE_FIXED",
+    "IORING_OP_POLL_ADD",
+    "IORING_OP_POLL_REMOVE",
+    "IORING_OP_SYNC_FILE_RANGE",
+    "IORING_OP_SENDMSG",
+    "IORING_OP_RECVMSG",
+    "IORING_OP_TIMEOUT",
+    "IORING_OP_TIMEOUT_REMOVE",
+    "IORING_OP_ACCEPT",
+    "IORING_OP_ASYNC_CANCEL",
+    "IORING_OP_LINK_TIMEOUT",
+    "IORING_OP_CONNECT",
+    "IORING_OP_FALLOCATE",
+    "IORING_OP_OPENAT",
+    "IORING_OP_CLOSE",
+    "IORING_OP_FILES_UPDATE",
+    "IORING_OP_STATX",
+    "IORING_OP_READ",
+    "IORING_OP_WRITE",
+    "IORING_OP_FADVISE",
+    "IORING_OP_MADVISE",
+    "IORING_OP_SEND",
+    "IORING_OP_RECV",
+    "IORING_OP_OPENAT2",
+    "IORING_OP_EPOLL_CTL",
+    "IORING_OP_SPLICE",
+    "IORING_OP_PROVIDE_BUFFERS",
+    "IORING_OP_REMOVE_BUFFERS",
+    "IORING_OP_TEE",
+    "IORING_OP_SHUTDOWN",
+    "IORING_OP_RENAMEAT",
+    "IORING_OP_UNLINKAT",
+    "IORING_OP_MKDIRAT",
+    "IORING_OP_SYMLINKAT",
+    "IORING_OP_LINKAT",
+    "IORING_OP_MSG_RING",
+    "IORING_OP_FSETXATTR",
+    "IORING_OP_SETXATTR",
+    "IORING_OP_FGETXATTR",
+    "IORING_OP_GETXATTR",
+    "IORING_OP_SOCKET",
+    "IORING_OP_URING_CMD",
+    "IORING_OP_SEND_ZC",
+    "IORING_OP_SENDMSG_ZC",
+    "IORING_OP_READ_MULTISHOT",
+    "IORING_OP_WAITID",
+    "IORING_OP_FUTEX_WAIT",
+    "IORING_OP_FUTEX_WAKE",
+    "IORING_OP_FUTEX_WAITV",
+    "IORING_OP_FIXED_FD_INSTALL",
+    "IORING_OP_FTRUNCATE",
+    "IORING_OP_BIND",
+    "IORING_OP_LISTEN",
+    "IORING_OP_RECV_ZC",
+];
+
+/// An io_uring opcode's name (18 → "IORING_OP_OPENAT"); "IORING_OP_?" for one this build
+/// does not know.
+pub fn io_uring_op(opcode: u8) -> &'static str {
+    IORING_OPS
+        .get(opcode as usize)
+        .copied()
+        .unwrap_or("IORING_OP_?")
+}
+
 /// The errno's name (2 → "ENOENT"). A negated errno, as a syscall returns it, names the
 /// same. Aliases print as their canonical name: EWOULDBLOCK as "EAGAIN", ENOTSUP as
 /// "EOPNOTSUPP", EDEADLOCK as "EDEADLK".

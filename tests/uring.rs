@@ -1,0 +1,126 @@
+//! io_uring (issue 9, input 2): a file created, written (21 bytes) and closed only through
+//! io_uring SQEs (tests/workloads/uring.c: IORING_OP_OPENAT, WRITE, CLOSE with raw
+//! syscalls). Each request is an `io_uring_op` event with its opcode, user_data, fd, path
+//! and result, and the records view has the file's create, write and close with its size.
+//! The fixture fixtures/uring.kz (see fixtures/regenerate.sh) replays byte for byte
+//! without root; the live test records the workload.
+
+use serde_json::Value;
+
+use crate::util::{assert_same_text, fixture, json_lines, run_ok};
+
+/// `replay TRACE EXTRA -o json-min`, as text.
+fn replay(trace: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["replay", trace.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "json-min"]);
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
+/// The workload's three requests and its file's record, in any recording of it.
+#[track_caller]
+fn assert_uring_workload(trace: &std::path::Path, file: &str) {
+    let events = json_lines(replay(trace, &["--view", "events"]).as_bytes());
+    let ops: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "io_uring_op" && e["comm"] == "uring")
+        .collect();
+    let want = [
+        ("IORING_OP_OPENAT", 0x1001, "openat", "file_create", 4),
+        ("IORING_OP_WRITE", 0x1002, "pwrite64", "file_write", 21),
+        ("IORING_OP_CLOSE", 0x1003, "close", "file_close", 0),
+    ];
+    assert_eq!(ops.len(), want.len(), "{ops:#?}");
+    let fd = ops[0]["ret"].as_i64().unwrap();
+    for (op, (name, user_data, sc, ev, ret)) in ops.iter().zip(want) {
+        assert_eq!(op["opcode_name"], name, "{op}");
+        assert_eq!(op["user_data"], user_data, "{op}");
+        assert_eq!(op["as_syscall"], sc, "{op}");
+        assert_eq!(op["as_event"], ev, "{op}");
+        assert_eq!(op["path"], file, "{op}");
+        assert!(op.get("syscall").is_none(), "no syscall ran: {op}");
+        if name != "IORING_OP_OPENAT" {
+            assert_eq!(op["ret"], ret, "{op}");
+            assert_eq!(op["fd"], fd, "{op}");
+        }
+    }
+    assert!(fd >= 3, "{:?}", ops[0]);
+    assert_eq!(ops[1]["bytes"], 21);
+    for ty in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+        assert!(events.iter().any(|e| e["event_type"] == ty), "no {ty}");
+    }
+    let records = json_lines(replay(trace, &[]).as_bytes());
+    let name = std::path::Path::new(file)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let rec: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["File"] == name && r["Proc"] == "uring")
+        .collect();
+    assert_eq!(rec.len(), 1, "{rec:#?}");
+    let ev = &rec[0]["FileEvents"];
+    assert_eq!(
+        [&ev["CREATE"], &ev["MODIFY"], &ev["CLOSE_WRITE"]],
+        [1, 1, 1]
+    );
+    assert_eq!(rec[0]["FileSize"], 21, "{}", rec[0]);
+}
+
+#[test]
+fn uring_fixture_replays_byte_for_byte() {
+    let trace = fixture("uring.kz");
+    for (view, expected) in [
+        (&["--view", "events"][..], "uring.events.json"),
+        (&[][..], "uring.json"),
+    ] {
+        let want = std::fs::read_to_string(fixture(expected)).unwrap();
+        let got = replay(&trace, view);
+        assert_same_text(&want, &got, &format!("fixtures/{expected}"));
+    }
+}
+
+#[test]
+fn uring_fixture_has_the_requests_and_the_file() {
+    let events = json_lines(replay(&fixture("uring.kz"), &["--view", "events"]).as_bytes());
+    let open = events
+        .iter()
+        .find(|e| e["opcode_name"] == "IORING_OP_OPENAT")
+        .expect("an IORING_OP_OPENAT");
+    let path = open["path"].as_str().unwrap().to_owned();
+    assert!(path.ends_with("/uring.out"), "{open}");
+    assert_uring_workload(&fixture("uring.kz"), &path);
+}
+
+#[cfg(feature = "record")]
+mod live {
+    use crate::util::kellect;
+
+    /// Records the workload creating SCRATCH/uring.out through io_uring; the file holds
+    /// its 21 bytes and the trace has every request.
+    #[test]
+    fn uring_requests_are_recorded() {
+        let dir = crate::util::compile_workload("uring.c", &["-O1"], "uring");
+        let file = dir.path().join("uring.out");
+        let trace = dir.path().join("uring.kz");
+        let out = kellect()
+            .current_dir(dir.path())
+            .env_remove("LD_LIBRARY_PATH")
+            .arg("record")
+            .arg("-o")
+            .arg(&trace)
+            .arg("--")
+            .arg("./uring")
+            .arg(&file)
+            .output()
+            .expect("running kellect record");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.contains("kellect: recorded"),
+            "kellect record failed (BPF must be available): {stderr}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap().len(), 21);
+        super::assert_uring_workload(&trace, file.to_str().unwrap());
+    }
+}
