@@ -19,6 +19,7 @@ mod ops;
 mod progress;
 mod records;
 mod slice;
+mod system;
 mod util;
 mod verify;
 mod writer;

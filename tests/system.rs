@@ -1,0 +1,249 @@
+//! The event types of prctl, namespaces, capset, chroot and the system group (kernel
+//! modules, BPF, mounts), from tests/workloads/system.c. The fixture fixtures/system.kz (see
+//! fixtures/regenerate.sh) replays byte for byte without root and holds every one of them
+//! with the values the workload chose.
+
+use serde_json::{json, Value};
+
+use crate::catalogue::SYSTEM_TYPES;
+use crate::util::{assert_same_text, fixture, json_lines, run_ok};
+
+/// `replay TRACE EXTRA -o json-min`, as text.
+fn replay(trace: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["replay", trace.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "json-min"]);
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
+#[test]
+fn system_fixture_replays_byte_for_byte() {
+    let trace = fixture("system.kz");
+    for (view, expected) in [
+        (&["--view", "events"][..], "system.events.json"),
+        (&[][..], "system.json"),
+    ] {
+        let want = std::fs::read_to_string(fixture(expected)).unwrap();
+        let got = replay(&trace, view);
+        assert_same_text(&want, &got, &format!("fixtures/{expected}"));
+    }
+}
+
+/// The one event of `syscall` for which every `(key, value)` of `want` holds.
+#[track_caller]
+fn find<'a>(events: &'a [Value], syscall: &str, want: &[(&str, Value)]) -> &'a Value {
+    let found: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["syscall"] == syscall)
+        .filter(|e| {
+            want.iter()
+                .all(|(k, v)| e.get(*k).unwrap_or(&Value::Null) == v)
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{syscall} with {want:?}: {found:#?}");
+    found[0]
+}
+
+#[test]
+fn system_fixture_holds_every_new_type_with_its_values() {
+    let events = json_lines(replay(&fixture("system.kz"), &["--view", "events"]).as_bytes());
+    for ty in SYSTEM_TYPES {
+        assert!(
+            events.iter().any(|e| e["event_type"] == ty),
+            "fixtures/system.kz has no {ty}"
+        );
+    }
+    // PR_SET_NAME: the name, and the comm of every later event.
+    let renamed = find(&events, "prctl", &[("option_text", json!("PR_SET_NAME"))]);
+    assert_eq!(renamed["name"], "kworker/0:9", "{renamed}");
+    assert_eq!(renamed["comm"], "kworker/0:9", "{renamed}");
+    // Queries are not recorded; the options chosen are, failures with their errno.
+    assert_eq!(
+        events.iter().filter(|e| e["syscall"] == "prctl").count(),
+        6,
+        "PR_SET_NAME, PR_SET_DUMPABLE twice, PR_CAP_AMBIENT, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS"
+    );
+    find(
+        &events,
+        "prctl",
+        &[
+            ("option_text", json!("PR_SET_SECCOMP")),
+            ("error", json!("EFAULT")),
+        ],
+    );
+    find(
+        &events,
+        "prctl",
+        &[
+            ("option_text", json!("PR_SET_NO_NEW_PRIVS")),
+            ("arg2", json!(1)),
+        ],
+    );
+    // Modules: the parameters and the module file; this kernel has no modules (ENOSYS).
+    find(
+        &events,
+        "init_module",
+        &[
+            ("event_type", json!("sys_module_load")),
+            ("len", json!(16)),
+            ("params", json!("answer=42")),
+        ],
+    );
+    let finit = find(&events, "finit_module", &[("params", json!("debug=1"))]);
+    assert!(
+        finit["path"].as_str().unwrap().ends_with("/empty.ko"),
+        "{finit}"
+    );
+    find(
+        &events,
+        "delete_module",
+        &[
+            ("event_type", json!("sys_module_unload")),
+            ("name", json!("kellect_no_such_module")),
+            ("flags_text", json!("O_NONBLOCK")),
+        ],
+    );
+    // bpf: the load and the map, not the element read.
+    assert_eq!(events.iter().filter(|e| e["syscall"] == "bpf").count(), 2);
+    find(
+        &events,
+        "bpf",
+        &[
+            ("cmd_text", json!("BPF_PROG_LOAD")),
+            ("prog_type_text", json!("BPF_PROG_TYPE_SOCKET_FILTER")),
+            ("insn_cnt", json!(2)),
+            ("prog_name", json!("kellect_sf")),
+        ],
+    );
+    find(
+        &events,
+        "bpf",
+        &[
+            ("cmd_text", json!("BPF_MAP_CREATE")),
+            ("map_type_text", json!("BPF_MAP_TYPE_ARRAY")),
+            ("key_size", json!(4)),
+            ("value_size", json!(8)),
+            ("max_entries", json!(3)),
+            ("map_name", json!("kellect_map")),
+        ],
+    );
+    // Namespaces.
+    find(
+        &events,
+        "unshare",
+        &[("flags_text", json!("CLONE_NEWNS")), ("ret", json!(0))],
+    );
+    find(
+        &events,
+        "setns",
+        &[
+            ("path", json!("/proc/self/ns/uts")),
+            ("nstype_text", json!("CLONE_NEWUTS")),
+        ],
+    );
+    // Mounts.
+    find(
+        &events,
+        "mount",
+        &[
+            ("source", json!("kellect-tmpfs")),
+            ("target_arg", json!("mnt")),
+            ("fstype", json!("tmpfs")),
+            ("flags_text", json!("MS_NOSUID|MS_NODEV")),
+        ],
+    );
+    find(
+        &events,
+        "mount",
+        &[
+            ("source", Value::Null),
+            ("target", json!("/")),
+            ("flags_text", json!("MS_REC|MS_PRIVATE")),
+        ],
+    );
+    find(
+        &events,
+        "umount2",
+        &[("target_arg", json!("mnt")), ("error", json!("EINVAL"))],
+    );
+    find(
+        &events,
+        "fsopen",
+        &[
+            ("fstype", json!("tmpfs")),
+            ("flags_text", json!("FSOPEN_CLOEXEC")),
+        ],
+    );
+    find(
+        &events,
+        "fsconfig",
+        &[
+            ("cmd_text", json!("FSCONFIG_SET_STRING")),
+            ("key", json!("source")),
+            ("value", json!("kellect-api")),
+        ],
+    );
+    find(
+        &events,
+        "fsconfig",
+        &[
+            ("cmd_text", json!("FSCONFIG_CMD_CREATE")),
+            ("key", Value::Null),
+        ],
+    );
+    find(
+        &events,
+        "fsmount",
+        &[("attr_flags_text", json!("MOUNT_ATTR_NODEV"))],
+    );
+    find(
+        &events,
+        "move_mount",
+        &[
+            ("to_path_arg", json!("mnt2")),
+            ("flags_text", json!("MOVE_MOUNT_F_EMPTY_PATH")),
+        ],
+    );
+    find(
+        &events,
+        "open_tree",
+        &[("flags_text", json!("OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC"))],
+    );
+    // capset: CAP_SYS_BOOT left the effective set, not the permitted one.
+    let capset = find(&events, "capset", &[("cap_version", json!("0x20080522"))]);
+    let eff = capset["effective_text"].as_str().unwrap();
+    let perm = capset["permitted_text"].as_str().unwrap();
+    assert!(
+        !eff.contains("CAP_SYS_BOOT") && perm.contains("CAP_SYS_BOOT"),
+        "{capset}"
+    );
+    // chroot, pivot_root.
+    find(
+        &events,
+        "chroot",
+        &[("path", json!("/")), ("ret", json!(0))],
+    );
+    find(
+        &events,
+        "chroot",
+        &[
+            ("path_arg", json!("no-such-dir")),
+            ("error", json!("ENOENT")),
+        ],
+    );
+    find(
+        &events,
+        "pivot_root",
+        &[
+            ("new_root_arg", json!("no-new-root")),
+            ("error", json!("ENOENT")),
+        ],
+    );
+    // The records view names the process by its new name.
+    let records = json_lines(replay(&fixture("system.kz"), &[]).as_bytes());
+    let after = records
+        .iter()
+        .find(|r| r["File"] == "after-rename")
+        .expect("a record of after-rename");
+    assert_eq!(after["Proc"], "kworker/0:9", "{after}");
+}
