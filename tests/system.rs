@@ -247,3 +247,145 @@ fn system_fixture_holds_every_new_type_with_its_values() {
         .expect("a record of after-rename");
     assert_eq!(after["Proc"], "kworker/0:9", "{after}");
 }
+
+#[cfg(feature = "record")]
+mod live {
+    use serde_json::Value;
+
+    use crate::catalogue::SYSTEM_TYPES;
+    use crate::live::live;
+    use crate::util::{json_lines, kellect};
+
+    /// One syscall as both see it: thread, name, prctl's option or bpf's command, result
+    /// (-1 for any failure, as strace -o prints it).
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        tid: u64,
+        name: String,
+        first: Option<String>,
+        ret: i64,
+    }
+
+    const NAMES: [&str; 17] = [
+        "prctl",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "bpf",
+        "unshare",
+        "setns",
+        "mount",
+        "umount2",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "move_mount",
+        "open_tree",
+        "capset",
+        "chroot",
+        "pivot_root",
+    ];
+
+    /// The new types' syscalls in an `strace -f -qq` log, prctl and bpf only with the
+    /// options and commands kellect records.
+    fn straced(log: &str) -> Vec<Seen> {
+        let mut out = Vec::new();
+        for line in log.lines() {
+            let Some((tid, call)) = line.trim().split_once(char::is_whitespace) else {
+                continue;
+            };
+            let Some((name, rest)) = call.trim_start().split_once('(') else {
+                continue;
+            };
+            if !NAMES.contains(&name) {
+                continue;
+            }
+            let arg0 = rest
+                .split([',', ')'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let first = match name {
+                "prctl" => {
+                    let known = kellect::syscalls::PRCTL_RECORDED
+                        .iter()
+                        .any(|(_, n)| *n == arg0);
+                    if !known {
+                        continue;
+                    }
+                    Some(arg0)
+                }
+                "bpf" => {
+                    if !["BPF_PROG_LOAD", "BPF_MAP_CREATE"].contains(&arg0.as_str()) {
+                        continue;
+                    }
+                    Some(arg0)
+                }
+                _ => None,
+            };
+            let ret = rest
+                .rsplit_once(" = ")
+                .unwrap_or_else(|| panic!("{line}"))
+                .1;
+            out.push(Seen {
+                tid: tid.parse().unwrap_or_else(|_| panic!("{line}")),
+                name: name.to_owned(),
+                first,
+                ret: ret.split_whitespace().next().unwrap().parse().unwrap(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn the_system_types_match_strace_of_the_same_run() {
+        if !live() {
+            return;
+        }
+        let dir = crate::util::compile_workload("system.c", &["-O1"], "system");
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir(&scratch).unwrap();
+        let trace = dir.path().join("system.kz");
+        let log = dir.path().join("strace.log");
+        let out = kellect()
+            .current_dir(dir.path())
+            .env_remove("LD_LIBRARY_PATH")
+            .arg("record")
+            .arg("-o")
+            .arg(&trace)
+            .args(["--", "strace", "-f", "-qq", "-o"])
+            .arg(&log)
+            .arg("./system")
+            .arg(&scratch)
+            .output()
+            .expect("running kellect record");
+        assert!(
+            out.status.success(),
+            "kellect record failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        let events = json_lines(&super::replay(&trace, &["--view", "events"]).into_bytes());
+        let seen: Vec<Seen> = events
+            .iter()
+            .filter(|e| SYSTEM_TYPES.contains(&e["event_type"].as_str().unwrap()))
+            .map(|e| Seen {
+                tid: e["tid"].as_u64().unwrap(),
+                name: e["syscall"].as_str().unwrap().to_owned(),
+                first: e
+                    .get("option_text")
+                    .or_else(|| e.get("cmd_text").filter(|_| e["syscall"] == "bpf"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ret: e["ret"].as_i64().unwrap().max(-1),
+            })
+            .collect();
+        let traced = straced(&log);
+        assert_eq!(
+            seen, traced,
+            "kellect (left) and strace (right)\nstrace log:\n{log}"
+        );
+        assert!(traced.len() >= 27, "{log}");
+    }
+}
