@@ -727,6 +727,28 @@ static __always_inline struct sc_desc *socketcall_entry(struct pt_regs *regs, st
 }
 #endif
 
+/* Whether a prctl option is one that is recorded (enum kl_prctl). */
+static __always_inline bool prctl_recorded(__u64 option)
+{
+	switch (option) {
+	case KL_PR_SET_DUMPABLE:
+	case KL_PR_SET_KEEPCAPS:
+	case KL_PR_SET_NAME:
+	case KL_PR_SET_SECCOMP:
+	case KL_PR_CAPBSET_DROP:
+	case KL_PR_SET_SECUREBITS:
+	case KL_PR_SET_MM:
+	case KL_PR_SET_CHILD_SUBREAPER:
+	case KL_PR_SET_NO_NEW_PRIVS:
+	case KL_PR_CAP_AMBIENT:
+	case KL_PR_SET_SYSCALL_USER_DISPATCH:
+	case KL_PR_SET_MDWE:
+	case KL_PR_SET_PTRACER:
+		return true;
+	}
+	return false;
+}
+
 /* A 16-bit id of the old i386 set*id calls as the kernel widens it (low2highuid). */
 static __always_inline __u64 uid16(__u64 v)
 {
@@ -799,6 +821,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	}
 	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
 	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
+		return 0;
+	if (d->ksys == KS_PRCTL && !prctl_recorded(p.args[0]))
+		return 0;
+	if (d->ksys == KS_BPF && (p.args[0] >= 64 || !((KL_BPF_CMDS >> p.args[0]) & 1)))
 		return 0;
 	if (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) {
 		/* What the caller asked for, read before the kernel acts on it (another
@@ -1057,6 +1083,29 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			olen = 32;
 		else if (p->out_len == 16 && bpf_probe_read_kernel(tail + off, 16, p->out) == 0)
 			olen = 16;
+		off += olen;
+	} else if (d->out_kind == O_STR) {
+		n = bpf_probe_read_user_str(tail + off, KL_STR_MAX, (const void *)arg(p, d->out_arg));
+		if (n > 1)
+			olen = (n - 1) & (KL_STR_MAX - 1);
+		off += olen;
+	} else if (d->out_kind == O_BPF_ATTR) {
+		const void *ptr = (const void *)arg(p, d->out_arg);
+		__u64 size = arg(p, d->out_arg + 1);
+		__u32 len = size > KL_BPF_ATTR ? KL_BPF_ATTR : size;
+
+		barrier_var(len);
+		len &= KL_BPF_ATTR * 2 - 1;
+		if (ptr && len > 0 && bpf_probe_read_user(tail + off, len, ptr) == 0)
+			olen = len;
+		off += olen;
+	} else if (d->out_kind == O_CAPSET) {
+		const void *hdr = (const void *)arg(p, d->out_arg);
+		const void *data = (const void *)arg(p, d->out_arg + 1);
+
+		if (hdr && data && bpf_probe_read_user(tail + off, 8, hdr) == 0 &&
+		    bpf_probe_read_user(tail + off + 8, 24, data) == 0)
+			olen = 32;
 		off += olen;
 	} else if (ret >= 0 && d->out_kind == O_FD_INODE) {
 		struct file *f2 = fd_file((__s32)arg(p, d->out_arg));

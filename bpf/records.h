@@ -90,7 +90,22 @@ enum ksys {
 	KS_MEMFD_CREATE = 100,
 	/* io_uring: the ring's syscalls (its operations are REC_URING_OP records) */
 	KS_IO_URING_SETUP = 101, KS_IO_URING_ENTER = 102, KS_IO_URING_REGISTER = 103,
-	KS_MAX = 104,
+	/* process: a task's name, dumpability, seccomp, capabilities and namespaces */
+	KS_PRCTL = 104,
+	/* system: kernel modules, BPF */
+	KS_INIT_MODULE = 105, KS_FINIT_MODULE = 106, KS_DELETE_MODULE = 107,
+	KS_BPF = 108,
+	/* process: namespaces */
+	KS_UNSHARE = 109, KS_SETNS = 110,
+	/* system: mounts, the mount API */
+	KS_MOUNT = 111, KS_UMOUNT2 = 112,
+	KS_FSOPEN = 113, KS_FSCONFIG = 114, KS_FSMOUNT = 115, KS_MOVE_MOUNT = 116,
+	KS_OPEN_TREE = 117,
+	/* permission */
+	KS_CAPSET = 118,
+	/* file: the root directory; system: the mount namespace's root */
+	KS_CHROOT = 119, KS_PIVOT_ROOT = 120,
+	KS_MAX = 121,
 };
 
 /* Event groups (sc_desc.group), selected with `kellect record -e`. */
@@ -99,6 +114,7 @@ enum sc_group {
 	G_PROCESS = 1 << 1,
 	G_NETWORK = 1 << 2,
 	G_PERMISSION = 1 << 3,
+	G_SYSTEM = 1 << 4, /* kernel modules, BPF, mounts: the system's state, not a file's */
 };
 
 /* sc_desc.flags */
@@ -146,6 +162,50 @@ enum sc_out_kind {
 	/* Read at exit on success: */
 	O_FD_INODE = 9, /* a struct kl_inode of the file of the fd in arg out_arg (the
 			 * other end of an in-kernel copy) */
+	/* Read at exit, whatever the result (what the caller passed): */
+	O_STR = 10,	 /* a user string in arg out_arg, at most KL_STR_MAX - 1 bytes, no NUL
+			  * (mount's filesystem type, prctl's PR_SET_NAME name) */
+	O_BPF_ATTR = 11, /* bpf's union bpf_attr in arg out_arg: its first min(size, KL_BPF_ATTR)
+			  * bytes, size being the next argument */
+	O_CAPSET = 12,	 /* capset: the struct __user_cap_header_struct in arg out_arg (8
+			  * bytes), then two struct __user_cap_data_struct in the next (24) */
+};
+
+/* Most bytes of an O_STR string, its NUL included; of an O_BPF_ATTR attribute union
+ * (enough for BPF_PROG_LOAD's prog_type .. prog_name and BPF_MAP_CREATE's map_name). */
+#define KL_STR_MAX 64
+#define KL_BPF_ATTR 64
+
+/*
+ * The bpf() commands recorded, bit N for enum bpf_cmd N: those that create, load, attach,
+ * detach, pin, open or run BPF objects (MAP_CREATE 0, PROG_LOAD 5, OBJ_PIN 6, OBJ_GET 7,
+ * PROG_ATTACH 8, PROG_DETACH 9, PROG_RUN 10, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
+ * RAW_TRACEPOINT_OPEN 17, BTF_LOAD 18, BTF_GET_FD_BY_ID 19, MAP_FREEZE 22, LINK_CREATE 28,
+ * LINK_UPDATE 29, LINK_GET_FD_BY_ID 30, ENABLE_STATS 32, ITER_CREATE 33, LINK_DETACH 34,
+ * PROG_BIND_MAP 35, TOKEN_CREATE 36). Map element reads and writes, id walks and queries,
+ * which monitoring tools make by the thousand, are not recorded.
+ */
+#define KL_BPF_CMDS 0x1f704e67e1ULL
+
+/*
+ * The prctl options recorded (linux/prctl.h PR_*): those that change what a process is
+ * called, what may inspect or trace it, its privileges and its syscall filtering. Other
+ * options (queries, timer slack, THP, ...) are not recorded.
+ */
+enum kl_prctl {
+	KL_PR_SET_DUMPABLE = 4,
+	KL_PR_SET_KEEPCAPS = 8,
+	KL_PR_SET_NAME = 15,
+	KL_PR_SET_SECCOMP = 22,
+	KL_PR_CAPBSET_DROP = 24,
+	KL_PR_SET_SECUREBITS = 28,
+	KL_PR_SET_MM = 35,
+	KL_PR_SET_CHILD_SUBREAPER = 36,
+	KL_PR_SET_NO_NEW_PRIVS = 38,
+	KL_PR_CAP_AMBIENT = 47,
+	KL_PR_SET_SYSCALL_USER_DISPATCH = 59,
+	KL_PR_SET_MDWE = 65,
+	KL_PR_SET_PTRACER = 1499557217, /* 0x59616d61, Yama */
 };
 
 /* Most bytes an O_TIMESPEC2..O_XATTR_ARGS out section holds. */
@@ -204,6 +264,7 @@ struct kl_abi_enums {
 	enum sc_out_kind out_kind;
 	enum sc_payload_kind payload_kind;
 	enum kl_app app;
+	enum kl_prctl prctl;
 };
 
 

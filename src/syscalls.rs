@@ -12,14 +12,18 @@ pub enum Group {
     Process,
     Network,
     Permission,
+    /// The system's state rather than one file's or process's: kernel modules, BPF
+    /// programs and maps, mounts.
+    System,
 }
 
 impl Group {
-    pub const ALL: [Group; 4] = [
+    pub const ALL: [Group; 5] = [
         Group::File,
         Group::Process,
         Group::Network,
         Group::Permission,
+        Group::System,
     ];
 
     pub const fn bit(self) -> u8 {
@@ -28,6 +32,7 @@ impl Group {
             Group::Process => 1 << 1,
             Group::Network => 1 << 2,
             Group::Permission => 1 << 3,
+            Group::System => 1 << 4,
         }
     }
 
@@ -37,6 +42,7 @@ impl Group {
             Group::Process => "process",
             Group::Network => "network",
             Group::Permission => "permission",
+            Group::System => "system",
         }
     }
 
@@ -91,7 +97,45 @@ pub enum Out {
     /// The inode of the fd in this argument, read at exit on success (the other end of
     /// an in-kernel copy).
     FdInode(u8),
+    /// A short user string in this argument (at most [`STR_MAX`] - 1 bytes), read at
+    /// exit whatever the result: mount's filesystem type, prctl's new name.
+    Str(u8),
+    /// bpf's `union bpf_attr` in this argument: its first `min(size, 64)` bytes, `size`
+    /// being the next argument, read at exit whatever the result.
+    BpfAttr(u8),
+    /// capset's header in this argument (8 bytes) and its two data structures in the
+    /// next (24 bytes), read at exit whatever the result.
+    Capset(u8),
 }
+
+/// Most bytes of an [`Out::Str`] string, its NUL included (`KL_STR_MAX` in records.h).
+pub const STR_MAX: usize = 64;
+/// Most bytes of bpf's attribute union captured ([`Out::BpfAttr`], `KL_BPF_ATTR`).
+pub const BPF_ATTR_MAX: usize = 64;
+/// The bpf() commands recorded, bit N for `enum bpf_cmd` N (`KL_BPF_CMDS` in records.h):
+/// those that create, load, attach, detach, pin, open or run BPF objects. Map element
+/// reads and writes, id walks and queries are not recorded.
+pub const BPF_CMDS_RECORDED: u64 = 0x001f_704e_67e1;
+/// The prctl options recorded (`enum kl_prctl` in records.h), with their names: those
+/// that change what a process is called, what may inspect or trace it, its privileges
+/// and its syscall filtering.
+pub const PRCTL_RECORDED: &[(u64, &str)] = &[
+    (4, "PR_SET_DUMPABLE"),
+    (8, "PR_SET_KEEPCAPS"),
+    (15, "PR_SET_NAME"),
+    (22, "PR_SET_SECCOMP"),
+    (24, "PR_CAPBSET_DROP"),
+    (28, "PR_SET_SECUREBITS"),
+    (35, "PR_SET_MM"),
+    (36, "PR_SET_CHILD_SUBREAPER"),
+    (38, "PR_SET_NO_NEW_PRIVS"),
+    (47, "PR_CAP_AMBIENT"),
+    (59, "PR_SET_SYSCALL_USER_DISPATCH"),
+    (65, "PR_SET_MDWE"),
+    (0x5961_6d61, "PR_SET_PTRACER"),
+];
+/// `PR_SET_NAME`: prctl's option that renames the calling thread.
+pub const PR_SET_NAME: u64 = 15;
 
 /// Where the data of a socket read or write is (`P_*`), for payload capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +167,9 @@ pub const O_TIMEVAL2: u8 = 6;
 pub const O_UTIMBUF: u8 = 7;
 pub const O_XATTR_ARGS: u8 = 8;
 pub const O_FD_INODE: u8 = 9;
+pub const O_STR: u8 = 10;
+pub const O_BPF_ATTR: u8 = 11;
+pub const O_CAPSET: u8 = 12;
 /// `enum sc_payload_kind` (records.h): `sc_desc.payload_kind` of [`Payload`].
 pub const P_NONE: u8 = 0;
 pub const P_BUF: u8 = 1;
@@ -186,6 +233,9 @@ impl ScDesc {
             Out::Utimbuf(a) => (O_UTIMBUF, a),
             Out::XattrArgs(a) => (O_XATTR_ARGS, a),
             Out::FdInode(a) => (O_FD_INODE, a),
+            Out::Str(a) => (O_STR, a),
+            Out::BpfAttr(a) => (O_BPF_ATTR, a),
+            Out::Capset(a) => (O_CAPSET, a),
         };
         let (payload_kind, payload_arg) = match c.payload {
             Payload::None => (P_NONE, 0),
@@ -219,7 +269,8 @@ impl ScDesc {
 }
 
 /// The event types of the catalogue (Kellect's 38, the owner, time, extended attribute,
-/// in-kernel copy and memfd events of the file group, and io_uring's), by group: what a syscall (or a
+/// in-kernel copy and memfd events of the file group, io_uring's, and the prctl, namespace,
+/// capability, root, module, BPF and mount events added after them): what a syscall (or a
 /// `sched_process_*` record) becomes in the events view. [`EventType::name`] is the
 /// `event_type` value of the output and the name `replay --event-type` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -272,11 +323,22 @@ pub enum EventType {
     IoUringEnter,
     IoUringRegister,
     IoUringOp,
+    ProcessPrctl,
+    ProcessUnshare,
+    ProcessSetns,
+    PermCapset,
+    FileChroot,
+    SysModuleLoad,
+    SysModuleUnload,
+    SysBpf,
+    SysMount,
+    SysUmount,
+    SysPivotRoot,
 }
 
 impl EventType {
     /// Every event type, by group, in the order of docs/EVENTS.md.
-    pub const ALL: [EventType; 48] = [
+    pub const ALL: [EventType; 59] = [
         EventType::FileCreate,
         EventType::FileDelete,
         EventType::FileRename,
@@ -325,6 +387,17 @@ impl EventType {
         EventType::IoUringEnter,
         EventType::IoUringRegister,
         EventType::IoUringOp,
+        EventType::ProcessPrctl,
+        EventType::ProcessUnshare,
+        EventType::ProcessSetns,
+        EventType::PermCapset,
+        EventType::FileChroot,
+        EventType::SysModuleLoad,
+        EventType::SysModuleUnload,
+        EventType::SysBpf,
+        EventType::SysMount,
+        EventType::SysUmount,
+        EventType::SysPivotRoot,
     ];
 
     /// The name in the output (`"file_open"`).
@@ -378,6 +451,17 @@ impl EventType {
             EventType::IoUringEnter => "io_uring_enter",
             EventType::IoUringRegister => "io_uring_register",
             EventType::IoUringOp => "io_uring_op",
+            EventType::ProcessPrctl => "process_prctl",
+            EventType::ProcessUnshare => "process_unshare",
+            EventType::ProcessSetns => "process_setns",
+            EventType::PermCapset => "perm_capset",
+            EventType::FileChroot => "file_chroot",
+            EventType::SysModuleLoad => "sys_module_load",
+            EventType::SysModuleUnload => "sys_module_unload",
+            EventType::SysBpf => "sys_bpf",
+            EventType::SysMount => "sys_mount",
+            EventType::SysUmount => "sys_umount",
+            EventType::SysPivotRoot => "sys_pivot_root",
         }
     }
 
@@ -433,6 +517,14 @@ pub enum FlagFamily {
     IpProtocol,
     /// `XATTR_CREATE`, `XATTR_REPLACE` of the setxattr family.
     Xattr,
+    /// `CLONE_*` flags (unshare's, setns's namespace type).
+    Clone,
+    /// A value of one of these names, or its number (prctl's options, bpf's commands,
+    /// fsconfig's commands).
+    Enum(&'static [(u64, &'static str)]),
+    /// Bits of these names, `|`-joined, the rest in hex, `0` for none (mount's `MS_*`,
+    /// umount2's `MNT_*`, the mount API's flags, finit_module's).
+    Bits(&'static [(u64, &'static str)]),
 }
 
 /// One field of a syscall's event in the events view, in output order: the role of an
@@ -518,8 +610,34 @@ pub enum Field {
     },
     /// The inode number of that second fd's file at exit (`ino_out`), when captured.
     OtherIno,
+    /// A string the caller gave, shown as written (never resolved) under `key`, when it
+    /// was captured and is not empty, and, with `when: Some((arg, values))`, only when
+    /// `args[arg]` is one of `values` (prctl's name only for `PR_SET_NAME`).
+    Text {
+        key: &'static str,
+        from: TextFrom,
+        when: Option<(u8, &'static [u64])>,
+    },
+    /// What bpf's attribute union says ([`Out::BpfAttr`]), by the command in `args[0]`:
+    /// for `BPF_PROG_LOAD` `prog_type`, `prog_type_text`, `insn_cnt`, `prog_name`; for
+    /// `BPF_MAP_CREATE` `map_type`, `map_type_text`, `key_size`, `value_size`,
+    /// `max_entries`, `map_name`; nothing for other commands.
+    BpfAttr,
+    /// What capset was given ([`Out::Capset`]): `cap_version` (hex), `target_pid`, and the
+    /// three sets as numbers with their `CAP_*` names: `effective`, `permitted`,
+    /// `inheritable` (and `*_text`).
+    CapSets,
     /// Every raw argument (`args`): syscalls with no fields of their own.
     Args,
+}
+
+/// Where a [`Field::Text`] string is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFrom {
+    /// A captured path slot (0 or 1).
+    Path(u8),
+    /// The short string of [`Out::Str`].
+    Short,
 }
 
 /// Whether a new fd is close-on-exec.
@@ -778,6 +896,23 @@ pub enum Ksys {
     IoUringSetup = 101,
     IoUringEnter = 102,
     IoUringRegister = 103,
+    Prctl = 104,
+    InitModule = 105,
+    FinitModule = 106,
+    DeleteModule = 107,
+    Bpf = 108,
+    Unshare = 109,
+    Setns = 110,
+    Mount = 111,
+    Umount2 = 112,
+    Fsopen = 113,
+    Fsconfig = 114,
+    Fsmount = 115,
+    MoveMount = 116,
+    OpenTree = 117,
+    Capset = 118,
+    Chroot = 119,
+    PivotRoot = 120,
 }
 
 impl Ksys {
@@ -886,14 +1021,30 @@ impl Ksys {
         Ksys::IoUringSetup,
         Ksys::IoUringEnter,
         Ksys::IoUringRegister,
+        Ksys::Prctl,
+        Ksys::InitModule,
+        Ksys::FinitModule,
+        Ksys::DeleteModule,
+        Ksys::Bpf,
+        Ksys::Unshare,
+        Ksys::Setns,
+        Ksys::Mount,
+        Ksys::Umount2,
+        Ksys::Fsopen,
+        Ksys::Fsconfig,
+        Ksys::Fsmount,
+        Ksys::MoveMount,
+        Ksys::OpenTree,
+        Ksys::Capset,
+        Ksys::Chroot,
+        Ksys::PivotRoot,
     ];
 
     /// The id with this value (`None` for 0 and for ids this build does not know).
     pub fn from_id(id: u16) -> Option<Ksys> {
-        Ksys::ALL
-            .get((id as usize).wrapping_sub(1))
-            .copied()
-            .filter(|k| *k as u16 == id)
+        // In id order: a binary search (robust to reserved ids, should any be left out).
+        let i = Ksys::ALL.binary_search_by_key(&id, |k| *k as u16).ok()?;
+        Ksys::ALL.get(i).copied()
     }
 
     /// The syscall's name, as the kernel and strace spell it.
@@ -1252,6 +1403,171 @@ const CHOWN_EFFECT: Effect = Effect::Chown {
 const UTIME_EFFECT: Effect = Effect::Utime {
     flags: Src::Const(0),
 };
+
+/// A string as written, always shown when captured and not empty.
+const fn text(key: &'static str, slot: u8) -> Field {
+    Field::Text {
+        key,
+        from: TextFrom::Path(slot),
+        when: None,
+    }
+}
+/// linux/prctl.h's `PR_*` options recorded.
+const PRCTL_OPTION: Field = Field::Flags("option", Src::Arg(0), FlagFamily::Enum(PRCTL_RECORDED));
+const PRCTL: &[Field] = &[
+    PRCTL_OPTION,
+    Fl::U64("arg2", 1),
+    Fl::U64("arg3", 2),
+    Fl::U64("arg4", 3),
+    Fl::U64("arg5", 4),
+    // PR_SET_NAME's argument 2 is the new name (the task's comm from then on).
+    Field::Text {
+        key: "name",
+        from: TextFrom::Short,
+        when: Some((0, &[PR_SET_NAME])),
+    },
+];
+/// `enum bpf_cmd` (linux/bpf.h).
+const BPF_COMMANDS: &[(u64, &str)] = &[
+    (0, "BPF_MAP_CREATE"),
+    (1, "BPF_MAP_LOOKUP_ELEM"),
+    (2, "BPF_MAP_UPDATE_ELEM"),
+    (3, "BPF_MAP_DELETE_ELEM"),
+    (4, "BPF_MAP_GET_NEXT_KEY"),
+    (5, "BPF_PROG_LOAD"),
+    (6, "BPF_OBJ_PIN"),
+    (7, "BPF_OBJ_GET"),
+    (8, "BPF_PROG_ATTACH"),
+    (9, "BPF_PROG_DETACH"),
+    (10, "BPF_PROG_RUN"),
+    (11, "BPF_PROG_GET_NEXT_ID"),
+    (12, "BPF_MAP_GET_NEXT_ID"),
+    (13, "BPF_PROG_GET_FD_BY_ID"),
+    (14, "BPF_MAP_GET_FD_BY_ID"),
+    (15, "BPF_OBJ_GET_INFO_BY_FD"),
+    (16, "BPF_PROG_QUERY"),
+    (17, "BPF_RAW_TRACEPOINT_OPEN"),
+    (18, "BPF_BTF_LOAD"),
+    (19, "BPF_BTF_GET_FD_BY_ID"),
+    (20, "BPF_TASK_FD_QUERY"),
+    (21, "BPF_MAP_LOOKUP_AND_DELETE_ELEM"),
+    (22, "BPF_MAP_FREEZE"),
+    (23, "BPF_BTF_GET_NEXT_ID"),
+    (24, "BPF_MAP_LOOKUP_BATCH"),
+    (25, "BPF_MAP_LOOKUP_AND_DELETE_BATCH"),
+    (26, "BPF_MAP_UPDATE_BATCH"),
+    (27, "BPF_MAP_DELETE_BATCH"),
+    (28, "BPF_LINK_CREATE"),
+    (29, "BPF_LINK_UPDATE"),
+    (30, "BPF_LINK_GET_FD_BY_ID"),
+    (31, "BPF_LINK_GET_NEXT_ID"),
+    (32, "BPF_ENABLE_STATS"),
+    (33, "BPF_ITER_CREATE"),
+    (34, "BPF_LINK_DETACH"),
+    (35, "BPF_PROG_BIND_MAP"),
+    (36, "BPF_TOKEN_CREATE"),
+    (37, "BPF_PROG_STREAM_READ_BY_FD"),
+];
+/// finit_module's `MODULE_INIT_*` flags.
+const MODULE_INIT_FLAGS: &[(u64, &str)] = &[
+    (1, "MODULE_INIT_IGNORE_MODVERSIONS"),
+    (2, "MODULE_INIT_IGNORE_VERMAGIC"),
+    (4, "MODULE_INIT_COMPRESSED_FILE"),
+];
+/// delete_module's flags (the same values on x86_64 and aarch64).
+const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o4000, "O_NONBLOCK"), (0o1000, "O_TRUNC")];
+/// mount's `MS_*` flags (linux/mount.h).
+const MS_FLAGS: &[(u64, &str)] = &[
+    (1, "MS_RDONLY"),
+    (2, "MS_NOSUID"),
+    (4, "MS_NODEV"),
+    (8, "MS_NOEXEC"),
+    (16, "MS_SYNCHRONOUS"),
+    (32, "MS_REMOUNT"),
+    (64, "MS_MANDLOCK"),
+    (128, "MS_DIRSYNC"),
+    (256, "MS_NOSYMFOLLOW"),
+    (1024, "MS_NOATIME"),
+    (2048, "MS_NODIRATIME"),
+    (4096, "MS_BIND"),
+    (8192, "MS_MOVE"),
+    (16384, "MS_REC"),
+    (32768, "MS_SILENT"),
+    (1 << 16, "MS_POSIXACL"),
+    (1 << 17, "MS_UNBINDABLE"),
+    (1 << 18, "MS_PRIVATE"),
+    (1 << 19, "MS_SLAVE"),
+    (1 << 20, "MS_SHARED"),
+    (1 << 21, "MS_RELATIME"),
+    (1 << 22, "MS_KERNMOUNT"),
+    (1 << 23, "MS_I_VERSION"),
+    (1 << 24, "MS_STRICTATIME"),
+    (1 << 25, "MS_LAZYTIME"),
+    (0xc0ed_0000, "MS_MGC_VAL"),
+];
+/// umount2's flags.
+const UMOUNT_FLAGS: &[(u64, &str)] = &[
+    (1, "MNT_FORCE"),
+    (2, "MNT_DETACH"),
+    (4, "MNT_EXPIRE"),
+    (8, "UMOUNT_NOFOLLOW"),
+];
+/// fsconfig's commands (`FSCONFIG_*`).
+const FSCONFIG_CMDS: &[(u64, &str)] = &[
+    (0, "FSCONFIG_SET_FLAG"),
+    (1, "FSCONFIG_SET_STRING"),
+    (2, "FSCONFIG_SET_BINARY"),
+    (3, "FSCONFIG_SET_PATH"),
+    (4, "FSCONFIG_SET_PATH_EMPTY"),
+    (5, "FSCONFIG_SET_FD"),
+    (6, "FSCONFIG_CMD_CREATE"),
+    (7, "FSCONFIG_CMD_RECONFIGURE"),
+    (8, "FSCONFIG_CMD_CREATE_EXCL"),
+];
+/// fsmount's `MOUNT_ATTR_*` (its third argument; `MOUNT_ATTR_RELATIME` is 0).
+const MOUNT_ATTRS: &[(u64, &str)] = &[
+    (1, "MOUNT_ATTR_RDONLY"),
+    (2, "MOUNT_ATTR_NOSUID"),
+    (4, "MOUNT_ATTR_NODEV"),
+    (8, "MOUNT_ATTR_NOEXEC"),
+    (0x10, "MOUNT_ATTR_NOATIME"),
+    (0x20, "MOUNT_ATTR_STRICTATIME"),
+    (0x80, "MOUNT_ATTR_NODIRATIME"),
+    (0x10_0000, "MOUNT_ATTR_IDMAP"),
+    (0x20_0000, "MOUNT_ATTR_NOSYMFOLLOW"),
+];
+/// move_mount's `MOVE_MOUNT_*` flags.
+const MOVE_MOUNT_FLAGS: &[(u64, &str)] = &[
+    (1, "MOVE_MOUNT_F_SYMLINKS"),
+    (2, "MOVE_MOUNT_F_AUTOMOUNTS"),
+    (4, "MOVE_MOUNT_F_EMPTY_PATH"),
+    (0x10, "MOVE_MOUNT_T_SYMLINKS"),
+    (0x20, "MOVE_MOUNT_T_AUTOMOUNTS"),
+    (0x40, "MOVE_MOUNT_T_EMPTY_PATH"),
+    (0x100, "MOVE_MOUNT_SET_GROUP"),
+    (0x200, "MOVE_MOUNT_BENEATH"),
+];
+/// open_tree's flags: `OPEN_TREE_CLONE`, `OPEN_TREE_CLOEXEC` (`O_CLOEXEC`) and `AT_*`.
+const OPEN_TREE_FLAGS: &[(u64, &str)] = &[
+    (1, "OPEN_TREE_CLONE"),
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x800, "AT_NO_AUTOMOUNT"),
+    (0x1000, "AT_EMPTY_PATH"),
+    (0x8000, "AT_RECURSIVE"),
+    (0o2000000, "OPEN_TREE_CLOEXEC"),
+];
+/// `FSOPEN_CLOEXEC`, `FSMOUNT_CLOEXEC`: the only flag of each.
+const FSOPEN_FLAGS: &[(u64, &str)] = &[(1, "FSOPEN_CLOEXEC")];
+const FSMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FSMOUNT_CLOEXEC")];
+/// fsconfig's commands whose key (argument 2) is a string: every `SET_*`.
+const FSCONFIG_KEYED: &[u64] = &[0, 1, 2, 3, 4, 5];
+/// fsconfig's commands whose value (argument 3) is a string: `SET_STRING`, `SET_PATH`,
+/// `SET_PATH_EMPTY`.
+const FSCONFIG_STRING: &[u64] = &[1, 3, 4];
+const fn bits(key: &'static str, arg: u8, names: &'static [(u64, &'static str)]) -> Field {
+    Field::Flags(key, Src::Arg(arg), FlagFamily::Bits(names))
+}
+use Group::System as Y;
 
 /// Every syscall kellect records, by kellect id. Native numbers: x86_64 from
 /// arch/x86/entry/syscalls/syscall_64.tbl, aarch64 from include/uapi/asm-generic/unistd.h.
@@ -2054,6 +2370,176 @@ pub const SYSCALLS: &[Syscall] = &[
         Fl::U64("arg", 2),
         Fl::U64("nr_args", 3),
     ]),
+    // Only the options of PRCTL_RECORDED are recorded (chosen in the kernel).
+    sc(K::Prctl, "prctl", R, Some(157), Some(167), out(Out::Str(2)))
+        .event(E::ProcessPrctl)
+        .fields(PRCTL),
+    sc(
+        K::InitModule,
+        "init_module",
+        Y,
+        Some(175),
+        Some(105),
+        path(3),
+    )
+    .event(E::SysModuleLoad)
+    .fields(&[Fl::U64("len", 1), text("params", 0)]),
+    sc(
+        K::FinitModule,
+        "finit_module",
+        Y,
+        Some(313),
+        Some(273),
+        Capture {
+            fd_arg: 1,
+            ..path(2)
+        },
+    )
+    .event(E::SysModuleLoad)
+    .fields(&[
+        FD,
+        Fl::FdName,
+        Fl::Ino,
+        text("params", 0),
+        bits("flags", 2, MODULE_INIT_FLAGS),
+    ]),
+    sc(
+        K::DeleteModule,
+        "delete_module",
+        Y,
+        Some(176),
+        Some(106),
+        path(1),
+    )
+    .event(E::SysModuleUnload)
+    .fields(&[text("name", 0), bits("flags", 1, DELETE_MODULE_FLAGS)]),
+    // Only the commands of BPF_CMDS_RECORDED are recorded (chosen in the kernel).
+    sc(K::Bpf, "bpf", Y, Some(321), Some(280), out(Out::BpfAttr(2)))
+        .event(E::SysBpf)
+        .fields(&[
+            Fl::Flags("cmd", Src::Arg(0), FlagFamily::Enum(BPF_COMMANDS)),
+            Fl::U64("size", 2),
+            Fl::BpfAttr,
+        ]),
+    sc(K::Unshare, "unshare", R, Some(272), Some(97), NONE)
+        .event(E::ProcessUnshare)
+        .fields(&[flags(Src::Arg(0), FlagFamily::Clone)]),
+    sc(K::Setns, "setns", R, Some(308), Some(268), fd(1))
+        .event(E::ProcessSetns)
+        .fields(&[
+            FD,
+            Fl::FdName,
+            Fl::Ino,
+            Fl::Flags("nstype", Src::Arg(1), FlagFamily::Clone),
+        ]),
+    sc(
+        K::Mount,
+        "mount",
+        Y,
+        Some(165),
+        Some(40),
+        Capture {
+            out: Out::Str(3),
+            ..paths(1, 2)
+        },
+    )
+    .event(E::SysMount)
+    .fields(&[
+        text("source", 0),
+        p1("target"),
+        Field::Text {
+            key: "fstype",
+            from: TextFrom::Short,
+            when: None,
+        },
+        bits("flags", 3, MS_FLAGS),
+    ]),
+    sc(K::Umount2, "umount2", Y, Some(166), Some(39), path(1))
+        .event(E::SysUmount)
+        .fields(&[p0("target"), bits("flags", 1, UMOUNT_FLAGS)]),
+    sc(K::Fsopen, "fsopen", Y, Some(430), Some(430), path(1))
+        .event(E::SysMount)
+        .fields(&[
+            text("fstype", 0),
+            bits("flags", 1, FSOPEN_FLAGS),
+            Fl::RetFd("fd"),
+        ]),
+    sc(
+        K::Fsconfig,
+        "fsconfig",
+        Y,
+        Some(431),
+        Some(431),
+        paths(3, 4),
+    )
+    .event(E::SysMount)
+    .fields(&[
+        FD,
+        Fl::Flags("cmd", Src::Arg(1), FlagFamily::Enum(FSCONFIG_CMDS)),
+        Field::Text {
+            key: "key",
+            from: TextFrom::Path(0),
+            when: Some((1, FSCONFIG_KEYED)),
+        },
+        Field::Text {
+            key: "value",
+            from: TextFrom::Path(1),
+            when: Some((1, FSCONFIG_STRING)),
+        },
+        Fl::Int("aux", 4),
+    ]),
+    sc(K::Fsmount, "fsmount", Y, Some(432), Some(432), NONE)
+        .event(E::SysMount)
+        .fields(&[
+            Fl::Fd("fs_fd", 0),
+            bits("flags", 1, FSMOUNT_FLAGS),
+            bits("attr_flags", 2, MOUNT_ATTRS),
+            Fl::RetFd("fd"),
+        ]),
+    sc(
+        K::MoveMount,
+        "move_mount",
+        Y,
+        Some(429),
+        Some(429),
+        paths(2, 4),
+    )
+    .event(E::SysMount)
+    .fields(&[
+        at(0, "from_dfd", 0, "from_path"),
+        at(1, "to_dfd", 2, "to_path"),
+        bits("flags", 4, MOVE_MOUNT_FLAGS),
+    ]),
+    sc(K::OpenTree, "open_tree", Y, Some(428), Some(428), path(2))
+        .event(E::SysMount)
+        .fields(&[
+            at(0, "dfd", 0, "path"),
+            bits("flags", 2, OPEN_TREE_FLAGS),
+            Fl::RetFd("fd"),
+        ]),
+    sc(
+        K::Capset,
+        "capset",
+        P,
+        Some(126),
+        Some(91),
+        out(Out::Capset(1)),
+    )
+    .event(E::PermCapset)
+    .fields(&[Fl::CapSets]),
+    sc(K::Chroot, "chroot", F, Some(161), Some(51), path(1))
+        .event(E::FileChroot)
+        .fields(&[p0("path")]),
+    sc(
+        K::PivotRoot,
+        "pivot_root",
+        Y,
+        Some(155),
+        Some(41),
+        paths(1, 2),
+    )
+    .event(E::SysPivotRoot)
+    .fields(&[p0("new_root"), p1("put_old")]),
 ];
 
 /// How an i386 syscall's arguments differ from those of the catalogue syscall it is.
@@ -2224,6 +2710,23 @@ pub const I386: &[CompatSyscall] = &[
     i386(425, 101), // io_uring_setup
     i386(426, 102), // io_uring_enter
     i386(427, 103), // io_uring_register
+    i386(172, 104), // prctl
+    i386(128, 105), // init_module
+    i386(350, 106), // finit_module
+    i386(129, 107), // delete_module
+    i386(357, 108), // bpf
+    i386(310, 109), // unshare
+    i386(346, 110), // setns
+    i386(21, 111),  // mount
+    i386(52, 112),  // umount2 (the one-argument umount, 22, is not recorded)
+    i386(430, 113), // fsopen
+    i386(431, 114), // fsconfig
+    i386(432, 115), // fsmount
+    i386(429, 116), // move_mount
+    i386(428, 117), // open_tree
+    i386(185, 118), // capset
+    i386(61, 119),  // chroot
+    i386(217, 120), // pivot_root
 ];
 
 const fn split64(nr: u32, id: u16, low_arg: u8) -> CompatSyscall {
@@ -2347,8 +2850,9 @@ mod tests {
 
     #[test]
     fn ids_are_dense_unique_and_named_once() {
-        for (i, s) in SYSCALLS.iter().enumerate() {
-            assert_eq!(s.id as usize, i + 1, "{} is out of order", s.name);
+        // Dense from 1.
+        for (want, s) in (1..).zip(SYSCALLS) {
+            assert_eq!(s.id, want, "{} is out of order", s.name);
             assert_eq!(by_id(s.id).unwrap().name, s.name);
         }
         let mut names: Vec<_> = SYSCALLS.iter().map(|s| s.name).collect();
@@ -2471,7 +2975,10 @@ mod tests {
                 | Out::Timeval2(a)
                 | Out::Utimbuf(a)
                 | Out::XattrArgs(a)
-                | Out::FdInode(a) => a,
+                | Out::FdInode(a)
+                | Out::Str(a)
+                | Out::BpfAttr(a)
+                | Out::Capset(a) => a,
             };
             let p = match c.payload {
                 Payload::None => 0,
@@ -2517,6 +3024,29 @@ mod tests {
                     | Field::Times(a)
                     | Field::OtherFd { arg: a, .. } => &[a],
                     Field::Flags(_, Src::Arg(a), _) => &[a],
+                    Field::Text { from, when, .. } => {
+                        match from {
+                            TextFrom::Path(0) => assert!(s.capture.path0 != 0, "{}", s.name),
+                            TextFrom::Path(_) => assert!(s.capture.path1 != 0, "{}", s.name),
+                            TextFrom::Short => {
+                                assert!(matches!(s.capture.out, Out::Str(_)), "{}", s.name)
+                            }
+                        }
+                        match when {
+                            Some((0, _)) => &[0],
+                            Some((1, _)) => &[1],
+                            Some((a, _)) => panic!("{}: text shown by argument {a}", s.name),
+                            None => &[],
+                        }
+                    }
+                    Field::BpfAttr => {
+                        assert!(matches!(s.capture.out, Out::BpfAttr(_)), "{}", s.name);
+                        &[]
+                    }
+                    Field::CapSets => {
+                        assert!(matches!(s.capture.out, Out::Capset(_)), "{}", s.name);
+                        &[]
+                    }
                     _ => &[],
                 };
                 for a in args {
@@ -2606,6 +3136,7 @@ mod tests {
                 ("G_PROCESS", g(Group::Process)),
                 ("G_NETWORK", g(Group::Network)),
                 ("G_PERMISSION", g(Group::Permission)),
+                ("G_SYSTEM", g(Group::System)),
             ],
         );
         let d = |v: u8| v as u32;
@@ -2644,6 +3175,9 @@ mod tests {
                 ("O_UTIMBUF", d(O_UTIMBUF)),
                 ("O_XATTR_ARGS", d(O_XATTR_ARGS)),
                 ("O_FD_INODE", d(O_FD_INODE)),
+                ("O_STR", d(O_STR)),
+                ("O_BPF_ATTR", d(O_BPF_ATTR)),
+                ("O_CAPSET", d(O_CAPSET)),
             ],
         );
         check(
@@ -2665,6 +3199,28 @@ mod tests {
                 ("APP_SYSLOG", d(APP_SYSLOG)),
             ],
         );
+        // The prctl options the kernel side records, by their records.h names.
+        let prctl: Vec<(String, u32)> = PRCTL_RECORDED
+            .iter()
+            .map(|&(v, n)| (format!("KL_{n}"), v as u32))
+            .collect();
+        assert_eq!(records_h_enum("kl_prctl"), prctl, "enum kl_prctl");
+        let define = |name: &str| {
+            let h = include_str!("../bpf/records.h");
+            let line = h
+                .lines()
+                .find(|l| l.starts_with(&format!("#define {name} ")))
+                .unwrap();
+            let v = line.split_whitespace().nth(2).unwrap();
+            let v = v.trim_end_matches("ULL");
+            match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).unwrap(),
+                None => v.parse().unwrap(),
+            }
+        };
+        assert_eq!(define("KL_BPF_CMDS"), BPF_CMDS_RECORDED);
+        assert_eq!(define("KL_STR_MAX"), STR_MAX as u64);
+        assert_eq!(define("KL_BPF_ATTR"), BPF_ATTR_MAX as u64);
     }
 
     #[test]
@@ -2749,6 +3305,7 @@ mod tests {
             assert_eq!(s.id, *k as u16, "{}", s.name);
         }
         assert_eq!(Ksys::from_id(0), None);
-        assert_eq!(Ksys::from_id(Ksys::ALL.len() as u16 + 1), None);
+        let last = *Ksys::ALL.last().unwrap() as u16;
+        assert_eq!(Ksys::from_id(last + 1), None);
     }
 }

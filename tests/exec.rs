@@ -170,7 +170,7 @@ mod live {
     use serde_json::Value;
 
     use crate::live::live;
-    use crate::util::{events, kellect};
+    use crate::util::events;
 
     /// The workload, compiled into a temporary directory that is also its scratch space.
     struct Workload {
@@ -192,24 +192,9 @@ mod live {
         #[track_caller]
         fn record(&self, name: &str, args: &[&str]) -> Vec<Value> {
             let trace = self.path(&format!("{name}.kz"));
-            let out = kellect()
-                .current_dir(self.dir.path())
-                .env_remove("LD_LIBRARY_PATH")
-                .arg("record")
-                .arg("-o")
-                .arg(&trace)
-                .arg("--")
-                .arg("./exec")
-                .args(args)
-                .output()
-                .expect("running kellect record");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && stderr.contains("kellect: recorded"),
-                "kellect record of ./exec {args:?} failed with {}\nstdout:\n{}\nstderr:\n{stderr}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout)
-            );
+            let mut argv = vec!["./exec"];
+            argv.extend_from_slice(args);
+            crate::util::record_in(self.dir.path(), &trace, &argv);
             events(&trace)
         }
     }

@@ -9,18 +9,11 @@
 use serde_json::Value;
 
 use crate::catalogue::BEYOND_38;
-use crate::util::{assert_same_text, fixture, info, json_lines, run_ok};
+use crate::util::replay_json_min as replay;
+use crate::util::{assert_fixture_replays, fixture, info, json_lines};
 
 /// The records view's value for a modification time of `1970-01-01 00:00:00 UTC`.
 const EPOCH: &str = "Thu, Jan 01 1970 00:00:00.000000000 UTC";
-
-/// `replay TRACE EXTRA -o json-min`, as text.
-fn replay(trace: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec!["replay", trace.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["-o", "json-min"]);
-    String::from_utf8(run_ok(&args).stdout).unwrap()
-}
 
 /// The one record of the file named `name` written by process `proc` with event `kind`.
 #[track_caller]
@@ -61,15 +54,7 @@ fn assert_user_commands_in_records(records: &[Value]) {
 
 #[test]
 fn files2_fixture_replays_byte_for_byte() {
-    let trace = fixture("files2.kz");
-    for (view, expected) in [
-        (&["--view", "events"][..], "files2.events.json"),
-        (&[][..], "files2.json"),
-    ] {
-        let want = std::fs::read_to_string(fixture(expected)).unwrap();
-        let got = replay(&trace, view);
-        assert_same_text(&want, &got, &format!("fixtures/{expected}"));
-    }
+    assert_fixture_replays("files2");
 }
 
 #[test]
@@ -108,7 +93,7 @@ mod live {
     use crate::catalogue::live::{key_values, Keys};
     use crate::catalogue::BEYOND_38;
     use crate::live::live;
-    use crate::util::{info, json_lines, kellect};
+    use crate::util::{info, json_lines};
 
     /// The workload compiled, a scratch directory, and a recording of files2.sh.
     struct Run {
@@ -131,26 +116,15 @@ mod live {
             let scratch = dir.path().join("scratch");
             std::fs::create_dir(&scratch).unwrap();
             let trace = dir.path().join("files2.kz");
-            let out = kellect()
-                .current_dir(dir.path())
-                .env_remove("LD_LIBRARY_PATH")
-                .arg("record")
-                .arg("-o")
-                .arg(&trace)
-                .arg("--")
-                .args(wrap)
-                .arg("sh")
-                .arg(root.join("tests/workloads/files2.sh"))
-                .arg(&scratch)
-                .arg("./files2")
-                .output()
-                .expect("running kellect record");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && stderr.contains("kellect: recorded"),
-                "kellect record failed with {}\nstderr:\n{stderr}",
-                out.status
-            );
+            let script = root.join("tests/workloads/files2.sh");
+            let mut args: Vec<&std::ffi::OsStr> = wrap.iter().map(|a| a.as_ref()).collect();
+            args.extend([
+                "sh".as_ref(),
+                script.as_os_str(),
+                scratch.as_os_str(),
+                "./files2".as_ref(),
+            ]);
+            let out = crate::util::record_in(dir.path(), &trace, &args);
             let values = key_values(&out.stdout);
             let text = replay(&trace, &["--view", "events"]);
             Run {
@@ -572,14 +546,8 @@ mod live {
             "tee",
         ];
         let mut out = Vec::new();
-        for line in log.lines() {
-            let Some((tid, call)) = line.trim().split_once(char::is_whitespace) else {
-                continue;
-            };
-            let Some((name, rest)) = call.trim_start().split_once('(') else {
-                continue;
-            };
-            let name = match name {
+        for call in crate::util::strace_calls(log) {
+            let name = match call.name {
                 "syscall_0x1cf" => "setxattrat",
                 "syscall_0x1d2" => "removexattrat",
                 n => n,
@@ -587,14 +555,10 @@ mod live {
             if !names.contains(&name) {
                 continue;
             }
-            let ret = rest
-                .rsplit_once(" = ")
-                .unwrap_or_else(|| panic!("{line}"))
-                .1;
             out.push(Traced {
-                tid: tid.parse().unwrap_or_else(|_| panic!("{line}")),
+                tid: call.tid(),
                 name: name.to_owned(),
-                ret: ret.split_whitespace().next().unwrap().parse().unwrap(),
+                ret: call.ret(),
             });
         }
         out

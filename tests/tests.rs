@@ -19,6 +19,7 @@ mod ops;
 mod progress;
 mod records;
 mod slice;
+mod system;
 mod uring;
 mod util;
 mod verify;

@@ -7,15 +7,8 @@
 
 use serde_json::Value;
 
-use crate::util::{assert_same_text, fixture, json_lines, run_ok};
-
-/// `replay TRACE EXTRA -o json-min`, as text.
-fn replay(trace: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec!["replay", trace.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["-o", "json-min"]);
-    String::from_utf8(run_ok(&args).stdout).unwrap()
-}
+use crate::util::replay_json_min as replay;
+use crate::util::{assert_fixture_replays, fixture, json_lines};
 
 /// The workload's three requests and its file's record, in any recording of it.
 #[track_caller]
@@ -70,15 +63,7 @@ fn assert_uring_workload(trace: &std::path::Path, file: &str) {
 
 #[test]
 fn uring_fixture_replays_byte_for_byte() {
-    let trace = fixture("uring.kz");
-    for (view, expected) in [
-        (&["--view", "events"][..], "uring.events.json"),
-        (&[][..], "uring.json"),
-    ] {
-        let want = std::fs::read_to_string(fixture(expected)).unwrap();
-        let got = replay(&trace, view);
-        assert_same_text(&want, &got, &format!("fixtures/{expected}"));
-    }
+    assert_fixture_replays("uring");
 }
 
 #[test]
@@ -95,7 +80,6 @@ fn uring_fixture_has_the_requests_and_the_file() {
 
 #[cfg(feature = "record")]
 mod live {
-    use crate::util::kellect;
 
     /// Records the workload creating SCRATCH/uring.out through io_uring; the file holds
     /// its 21 bytes and the trace has every request.
@@ -104,22 +88,8 @@ mod live {
         let dir = crate::util::compile_workload("uring.c", &["-O1"], "uring");
         let file = dir.path().join("uring.out");
         let trace = dir.path().join("uring.kz");
-        let out = kellect()
-            .current_dir(dir.path())
-            .env_remove("LD_LIBRARY_PATH")
-            .arg("record")
-            .arg("-o")
-            .arg(&trace)
-            .arg("--")
-            .arg("./uring")
-            .arg(&file)
-            .output()
-            .expect("running kellect record");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stderr.contains("kellect: recorded"),
-            "kellect record failed (BPF must be available): {stderr}"
-        );
+        let args = [std::ffi::OsStr::new("./uring"), file.as_os_str()];
+        crate::util::record_in(dir.path(), &trace, &args);
         assert_eq!(std::fs::read(&file).unwrap().len(), 21);
         super::assert_uring_workload(&trace, file.to_str().unwrap());
     }

@@ -115,3 +115,102 @@ pub fn compile_workload(source: &str, flags: &[&str], output: &str) -> tempfile:
     );
     dir
 }
+
+/// `replay TRACE EXTRA -o json-min`, as text.
+pub fn replay_json_min(trace: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["replay", trace.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "json-min"]);
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
+/// Replays `fixtures/STEM.kz` in the events and the records view (`-o json-min`) and
+/// compares each with its expected output, `fixtures/STEM.events.json` and
+/// `fixtures/STEM.json`.
+#[track_caller]
+pub fn assert_fixture_replays(stem: &str) {
+    let trace = fixture(&format!("{stem}.kz"));
+    for (view, expected) in [
+        (&["--view", "events"][..], format!("{stem}.events.json")),
+        (&[][..], format!("{stem}.json")),
+    ] {
+        let want = std::fs::read_to_string(fixture(&expected)).unwrap();
+        let got = replay_json_min(&trace, view);
+        assert_same_text(&want, &got, &format!("fixtures/{expected}"));
+    }
+}
+
+/// One line of an `strace -f -qq` log that names a syscall: `TID NAME(ARGS) = RET …`.
+#[allow(dead_code)] // the replay-only build has no live tests
+pub struct StraceCall<'a> {
+    /// The line, for messages.
+    pub line: &'a str,
+    /// The thread id strace prints first.
+    pub tid: &'a str,
+    /// The syscall's name as strace prints it.
+    pub name: &'a str,
+    /// Everything after `NAME(`: the arguments, `) = RET` and any error text.
+    pub rest: &'a str,
+}
+
+#[allow(dead_code)]
+impl StraceCall<'_> {
+    /// The thread id (panics, naming the line, if it is not a number).
+    #[track_caller]
+    pub fn tid(&self) -> u64 {
+        self.tid.parse().unwrap_or_else(|_| panic!("{}", self.line))
+    }
+
+    /// The return value (panics, naming the line, if there is none: an unfinished call).
+    #[track_caller]
+    pub fn ret(&self) -> i64 {
+        let (_, ret) = self
+            .rest
+            .rsplit_once(" = ")
+            .unwrap_or_else(|| panic!("{}", self.line));
+        let ret = ret.split_whitespace().next().unwrap_or("");
+        ret.parse().unwrap_or_else(|_| panic!("{}", self.line))
+    }
+}
+
+/// The lines of an `strace -f -qq` log that name a syscall (signals and exits are left out).
+#[allow(dead_code)]
+pub fn strace_calls(log: &str) -> impl Iterator<Item = StraceCall<'_>> {
+    log.lines().filter_map(|line| {
+        let (tid, call) = line.trim().split_once(char::is_whitespace)?;
+        let (name, rest) = call.trim_start().split_once('(')?;
+        Some(StraceCall {
+            line,
+            tid,
+            name,
+            rest,
+        })
+    })
+}
+
+/// Runs `kellect record -o TRACE -- ARGS…` in DIR (without LD_LIBRARY_PATH, so the
+/// command's own libraries are the system's) and returns its output; panics with its status
+/// and stderr unless it succeeds and says what it recorded.
+#[track_caller]
+#[allow(dead_code)]
+pub fn record_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, trace: &Path, args: &[S]) -> Output {
+    let out = kellect()
+        .current_dir(dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("record")
+        .arg("-o")
+        .arg(trace)
+        .arg("--")
+        .args(args)
+        .output()
+        .expect("running kellect record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("kellect: recorded"),
+        "kellect record of {:?} failed with {} (BPF must be available)\nstdout:\n{}\nstderr:\n{stderr}",
+        args.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}

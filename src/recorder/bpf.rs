@@ -429,12 +429,30 @@ mod tests {
             (types::ksys::KS_IO_URING_SETUP.0, Ksys::IoUringSetup),
             (types::ksys::KS_IO_URING_ENTER.0, Ksys::IoUringEnter),
             (types::ksys::KS_IO_URING_REGISTER.0, Ksys::IoUringRegister),
+            (types::ksys::KS_PRCTL.0, Ksys::Prctl),
+            (types::ksys::KS_INIT_MODULE.0, Ksys::InitModule),
+            (types::ksys::KS_FINIT_MODULE.0, Ksys::FinitModule),
+            (types::ksys::KS_DELETE_MODULE.0, Ksys::DeleteModule),
+            (types::ksys::KS_BPF.0, Ksys::Bpf),
+            (types::ksys::KS_UNSHARE.0, Ksys::Unshare),
+            (types::ksys::KS_SETNS.0, Ksys::Setns),
+            (types::ksys::KS_MOUNT.0, Ksys::Mount),
+            (types::ksys::KS_UMOUNT2.0, Ksys::Umount2),
+            (types::ksys::KS_FSOPEN.0, Ksys::Fsopen),
+            (types::ksys::KS_FSCONFIG.0, Ksys::Fsconfig),
+            (types::ksys::KS_FSMOUNT.0, Ksys::Fsmount),
+            (types::ksys::KS_MOVE_MOUNT.0, Ksys::MoveMount),
+            (types::ksys::KS_OPEN_TREE.0, Ksys::OpenTree),
+            (types::ksys::KS_CAPSET.0, Ksys::Capset),
+            (types::ksys::KS_CHROOT.0, Ksys::Chroot),
+            (types::ksys::KS_PIVOT_ROOT.0, Ksys::PivotRoot),
         ];
         assert_eq!(ksys.len(), Ksys::ALL.len());
         for (theirs, ours) in ksys {
             assert_eq!(*theirs, *ours as u32, "{ours:?}");
         }
-        assert_eq!(types::ksys::KS_MAX.0, Ksys::ALL.len() as u32 + 1);
+        let last = Ksys::ALL.last().map_or(0, |k| *k as u32);
+        assert_eq!(types::ksys::KS_MAX.0, last + 1);
         let pairs: &[(u32, u32)] = &[
             (types::sc_group::G_FILE.0, Group::File.bit().into()),
             (types::sc_group::G_PROCESS.0, Group::Process.bit().into()),
@@ -443,6 +461,7 @@ mod tests {
                 types::sc_group::G_PERMISSION.0,
                 Group::Permission.bit().into(),
             ),
+            (types::sc_group::G_SYSTEM.0, Group::System.bit().into()),
             (types::sc_flag::D_RET_FD.0, sc::D_RET_FD.into()),
             (types::sc_flag::D_CONTEXT.0, sc::D_CONTEXT.into()),
             (types::sc_flag::D_FAILURE_ONLY.0, sc::D_FAILURE_ONLY.into()),
@@ -465,6 +484,9 @@ mod tests {
             (types::sc_out_kind::O_UTIMBUF.0, sc::O_UTIMBUF.into()),
             (types::sc_out_kind::O_XATTR_ARGS.0, sc::O_XATTR_ARGS.into()),
             (types::sc_out_kind::O_FD_INODE.0, sc::O_FD_INODE.into()),
+            (types::sc_out_kind::O_STR.0, sc::O_STR.into()),
+            (types::sc_out_kind::O_BPF_ATTR.0, sc::O_BPF_ATTR.into()),
+            (types::sc_out_kind::O_CAPSET.0, sc::O_CAPSET.into()),
             (types::sc_payload_kind::P_NONE.0, sc::P_NONE.into()),
             (types::sc_payload_kind::P_BUF.0, sc::P_BUF.into()),
             (types::sc_payload_kind::P_IOV.0, sc::P_IOV.into()),

@@ -189,6 +189,20 @@ pub enum Filled {
     },
     /// The inode of the other fd of an in-kernel copy (its destination), at exit.
     FdInode(InodeAttrs),
+    /// A short string the caller passed (mount's filesystem type, prctl's new name), at
+    /// most 63 bytes.
+    Short(String),
+    /// The first bytes (at most 64) of bpf's `union bpf_attr`, as the caller passed it.
+    BpfAttr(Vec<u8>),
+    /// What capset was given: its header's version and pid, and the three capability
+    /// sets (the two 32-bit words of each joined, the first the low one).
+    Capset {
+        version: u32,
+        pid: i32,
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
 }
 
 /// `tv_nsec` of utimensat's "set to the current time" and "leave unchanged".
@@ -504,6 +518,28 @@ fn syscall(
         }
         (Some(Out::FdInode(_)), n) if n == size_of::<InodeAttrs>() => {
             InodeAttrs::read_from_bytes(tail.out).map_or(Filled::None, Filled::FdInode)
+        }
+        (Some(Out::Str(_)), n) if n < syscalls::STR_MAX => Filled::Short(text(tail.out)),
+        (Some(Out::BpfAttr(_)), n) if n <= syscalls::BPF_ATTR_MAX => {
+            Filled::BpfAttr(tail.out.to_vec())
+        }
+        (Some(Out::Capset(_)), 32) => {
+            // The i-th 32-bit word.
+            let h = |i: usize| {
+                tail.out
+                    .get(i * 4..i * 4 + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u32::from_le_bytes)
+            };
+            // struct __user_cap_data_struct[2]: effective, permitted, inheritable.
+            let set = |i: usize| u64::from(h(2 + i)) | u64::from(h(5 + i)) << 32;
+            Filled::Capset {
+                version: h(0),
+                pid: h(1) as i32,
+                effective: set(0),
+                permitted: set(1),
+                inheritable: set(2),
+            }
         }
         _ => Filled::None,
     };

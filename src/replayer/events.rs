@@ -10,7 +10,7 @@ use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscal
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
 use crate::abi;
-use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, CATALOGUE};
+use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, TextFrom, CATALOGUE};
 
 pub use crate::syscalls::EventType;
 
@@ -120,6 +120,9 @@ fn flags_text(family: FlagFamily, arch: Arch, v: u64) -> String {
         FlagFamily::AddressFamily => symbols::address_family(v),
         FlagFamily::IpProtocol => symbols::ip_protocol(v),
         FlagFamily::Xattr => xattr_flags(v),
+        FlagFamily::Clone => symbols::clone_flags(v),
+        FlagFamily::Enum(names) => symbols::enum_name(v, names),
+        FlagFamily::Bits(names) => symbols::bit_names(v, names),
     }
 }
 
@@ -469,9 +472,105 @@ impl EventView<'_> {
                     m.serialize_entry("ino_out", &i.ino.get())?;
                 }
             }
+            Field::Text { key, from, when } => {
+                let shown = when.is_none_or(|(i, values)| values.contains(&arg(i)));
+                let text = match (from, &sc.filled) {
+                    (TextFrom::Path(0), _) => sc.path0.as_deref(),
+                    (TextFrom::Path(_), _) => sc.path1.as_deref(),
+                    (TextFrom::Short, Filled::Short(t)) => Some(t.as_str()),
+                    (TextFrom::Short, _) => None,
+                };
+                if let Some(t) = text.filter(|t| shown && !t.is_empty()) {
+                    m.serialize_entry(key, t)?;
+                    let cut = match from {
+                        TextFrom::Path(0) => sc.path0_truncated,
+                        TextFrom::Path(_) => sc.path1_truncated,
+                        TextFrom::Short => false,
+                    };
+                    if cut {
+                        m.serialize_entry(&format!("{key}_truncated"), &true)?;
+                    }
+                }
+            }
+            Field::BpfAttr => {
+                if let Filled::BpfAttr(attr) = &sc.filled {
+                    bpf_attr::<S>(m, arg(0), attr)?;
+                }
+            }
+            Field::CapSets => {
+                if let Filled::Capset {
+                    version,
+                    pid,
+                    effective,
+                    permitted,
+                    inheritable,
+                } = sc.filled
+                {
+                    m.serialize_entry("cap_version", &format!("{version:#x}"))?;
+                    m.serialize_entry("target_pid", &pid)?;
+                    for (key, set) in [
+                        ("effective", effective),
+                        ("permitted", permitted),
+                        ("inheritable", inheritable),
+                    ] {
+                        m.serialize_entry(key, &set)?;
+                        m.serialize_entry(&format!("{key}_text"), &symbols::capabilities(set))?;
+                    }
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// `BPF_MAP_CREATE` and `BPF_PROG_LOAD` (linux/bpf.h `enum bpf_cmd`).
+const BPF_MAP_CREATE: u64 = 0;
+const BPF_PROG_LOAD: u64 = 5;
+
+/// What bpf's attribute union (its first bytes, `attr`) says for command `cmd`: see
+/// [`Field::BpfAttr`]. A value the caller's `size` left out is not shown.
+fn bpf_attr<S: Serializer>(m: &mut Map<S>, cmd: u64, attr: &[u8]) -> Result<(), S::Error> {
+    let u32_at = |off: usize| {
+        attr.get(off..off + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    // A NUL-padded name of 16 bytes (BPF_OBJ_NAME_LEN).
+    let name_at = |off: usize| attr.get(off..off + 16).map(abi::c_str);
+    match cmd {
+        BPF_PROG_LOAD => {
+            // prog_type, insn_cnt, insns, license, log_level, log_size, log_buf,
+            // kern_version, prog_flags, prog_name[16] (at 48).
+            if let Some(t) = u32_at(0) {
+                m.serialize_entry("prog_type", &t)?;
+                m.serialize_entry("prog_type_text", &symbols::bpf_prog_type(t.into()))?;
+            }
+            if let Some(n) = u32_at(4) {
+                m.serialize_entry("insn_cnt", &n)?;
+            }
+            if let Some(name) = name_at(48).filter(|n| !n.is_empty()) {
+                m.serialize_entry("prog_name", &name)?;
+            }
+        }
+        BPF_MAP_CREATE => {
+            // map_type, key_size, value_size, max_entries, map_flags, inner_map_fd,
+            // numa_node, map_name[16] (at 28).
+            if let Some(t) = u32_at(0) {
+                m.serialize_entry("map_type", &t)?;
+                m.serialize_entry("map_type_text", &symbols::bpf_map_type(t.into()))?;
+            }
+            for (key, off) in [("key_size", 4), ("value_size", 8), ("max_entries", 12)] {
+                if let Some(v) = u32_at(off) {
+                    m.serialize_entry(key, &v)?;
+                }
+            }
+            if let Some(name) = name_at(28).filter(|n| !n.is_empty()) {
+                m.serialize_entry("map_name", &name)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The socket address argument: `family`, then `addr` and `port` or the UNIX `path`.
@@ -610,6 +709,29 @@ mod tests {
             ],
             Field::OtherFd { key, name_key, .. } => return vec![key.into(), name_key.into()],
             Field::OtherIno => &["ino_out"],
+            Field::Text { key, .. } => return vec![key.into(), format!("{key}_truncated")],
+            Field::BpfAttr => &[
+                "prog_type",
+                "prog_type_text",
+                "insn_cnt",
+                "prog_name",
+                "map_type",
+                "map_type_text",
+                "key_size",
+                "value_size",
+                "max_entries",
+                "map_name",
+            ],
+            Field::CapSets => &[
+                "cap_version",
+                "target_pid",
+                "effective",
+                "effective_text",
+                "permitted",
+                "permitted_text",
+                "inheritable",
+                "inheritable_text",
+            ],
         };
         keys.iter().map(|k| k.to_string()).collect()
     }

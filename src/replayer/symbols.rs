@@ -520,6 +520,126 @@ const MSG_FLAGS: &Table = &[
     (0x4000_0000, "MSG_CMSG_CLOEXEC"),
 ];
 
+/// linux/capability.h `CAP_*`, as bits of a capability set (bit N: capability N).
+const CAPABILITIES: &Table = &[
+    (1 << 0, "CAP_CHOWN"),
+    (1 << 1, "CAP_DAC_OVERRIDE"),
+    (1 << 2, "CAP_DAC_READ_SEARCH"),
+    (1 << 3, "CAP_FOWNER"),
+    (1 << 4, "CAP_FSETID"),
+    (1 << 5, "CAP_KILL"),
+    (1 << 6, "CAP_SETGID"),
+    (1 << 7, "CAP_SETUID"),
+    (1 << 8, "CAP_SETPCAP"),
+    (1 << 9, "CAP_LINUX_IMMUTABLE"),
+    (1 << 10, "CAP_NET_BIND_SERVICE"),
+    (1 << 11, "CAP_NET_BROADCAST"),
+    (1 << 12, "CAP_NET_ADMIN"),
+    (1 << 13, "CAP_NET_RAW"),
+    (1 << 14, "CAP_IPC_LOCK"),
+    (1 << 15, "CAP_IPC_OWNER"),
+    (1 << 16, "CAP_SYS_MODULE"),
+    (1 << 17, "CAP_SYS_RAWIO"),
+    (1 << 18, "CAP_SYS_CHROOT"),
+    (1 << 19, "CAP_SYS_PTRACE"),
+    (1 << 20, "CAP_SYS_PACCT"),
+    (1 << 21, "CAP_SYS_ADMIN"),
+    (1 << 22, "CAP_SYS_BOOT"),
+    (1 << 23, "CAP_SYS_NICE"),
+    (1 << 24, "CAP_SYS_RESOURCE"),
+    (1 << 25, "CAP_SYS_TIME"),
+    (1 << 26, "CAP_SYS_TTY_CONFIG"),
+    (1 << 27, "CAP_MKNOD"),
+    (1 << 28, "CAP_LEASE"),
+    (1 << 29, "CAP_AUDIT_WRITE"),
+    (1 << 30, "CAP_AUDIT_CONTROL"),
+    (1 << 31, "CAP_SETFCAP"),
+    (1 << 32, "CAP_MAC_OVERRIDE"),
+    (1 << 33, "CAP_MAC_ADMIN"),
+    (1 << 34, "CAP_SYSLOG"),
+    (1 << 35, "CAP_WAKE_ALARM"),
+    (1 << 36, "CAP_BLOCK_SUSPEND"),
+    (1 << 37, "CAP_AUDIT_READ"),
+    (1 << 38, "CAP_PERFMON"),
+    (1 << 39, "CAP_BPF"),
+    (1 << 40, "CAP_CHECKPOINT_RESTORE"),
+];
+
+/// linux/bpf.h `enum bpf_prog_type`.
+const BPF_PROG_TYPES: &Table = &[
+    (0, "BPF_PROG_TYPE_UNSPEC"),
+    (1, "BPF_PROG_TYPE_SOCKET_FILTER"),
+    (2, "BPF_PROG_TYPE_KPROBE"),
+    (3, "BPF_PROG_TYPE_SCHED_CLS"),
+    (4, "BPF_PROG_TYPE_SCHED_ACT"),
+    (5, "BPF_PROG_TYPE_TRACEPOINT"),
+    (6, "BPF_PROG_TYPE_XDP"),
+    (7, "BPF_PROG_TYPE_PERF_EVENT"),
+    (8, "BPF_PROG_TYPE_CGROUP_SKB"),
+    (9, "BPF_PROG_TYPE_CGROUP_SOCK"),
+    (10, "BPF_PROG_TYPE_LWT_IN"),
+    (11, "BPF_PROG_TYPE_LWT_OUT"),
+    (12, "BPF_PROG_TYPE_LWT_XMIT"),
+    (13, "BPF_PROG_TYPE_SOCK_OPS"),
+    (14, "BPF_PROG_TYPE_SK_SKB"),
+    (15, "BPF_PROG_TYPE_CGROUP_DEVICE"),
+    (16, "BPF_PROG_TYPE_SK_MSG"),
+    (17, "BPF_PROG_TYPE_RAW_TRACEPOINT"),
+    (18, "BPF_PROG_TYPE_CGROUP_SOCK_ADDR"),
+    (19, "BPF_PROG_TYPE_LWT_SEG6LOCAL"),
+    (20, "BPF_PROG_TYPE_LIRC_MODE2"),
+    (21, "BPF_PROG_TYPE_SK_REUSEPORT"),
+    (22, "BPF_PROG_TYPE_FLOW_DISSECTOR"),
+    (23, "BPF_PROG_TYPE_CGROUP_SYSCTL"),
+    (24, "BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE"),
+    (25, "BPF_PROG_TYPE_CGROUP_SOCKOPT"),
+    (26, "BPF_PROG_TYPE_TRACING"),
+    (27, "BPF_PROG_TYPE_STRUCT_OPS"),
+    (28, "BPF_PROG_TYPE_EXT"),
+    (29, "BPF_PROG_TYPE_LSM"),
+    (30, "BPF_PROG_TYPE_SK_LOOKUP"),
+    (31, "BPF_PROG_TYPE_SYSCALL"),
+    (32, "BPF_PROG_TYPE_NETFILTER"),
+];
+
+/// linux/bpf.h `enum bpf_map_type`.
+const BPF_MAP_TYPES: &Table = &[
+    (0, "BPF_MAP_TYPE_UNSPEC"),
+    (1, "BPF_MAP_TYPE_HASH"),
+    (2, "BPF_MAP_TYPE_ARRAY"),
+    (3, "BPF_MAP_TYPE_PROG_ARRAY"),
+    (4, "BPF_MAP_TYPE_PERF_EVENT_ARRAY"),
+    (5, "BPF_MAP_TYPE_PERCPU_HASH"),
+    (6, "BPF_MAP_TYPE_PERCPU_ARRAY"),
+    (7, "BPF_MAP_TYPE_STACK_TRACE"),
+    (8, "BPF_MAP_TYPE_CGROUP_ARRAY"),
+    (9, "BPF_MAP_TYPE_LRU_HASH"),
+    (10, "BPF_MAP_TYPE_LRU_PERCPU_HASH"),
+    (11, "BPF_MAP_TYPE_LPM_TRIE"),
+    (12, "BPF_MAP_TYPE_ARRAY_OF_MAPS"),
+    (13, "BPF_MAP_TYPE_HASH_OF_MAPS"),
+    (14, "BPF_MAP_TYPE_DEVMAP"),
+    (15, "BPF_MAP_TYPE_SOCKMAP"),
+    (16, "BPF_MAP_TYPE_CPUMAP"),
+    (17, "BPF_MAP_TYPE_XSKMAP"),
+    (18, "BPF_MAP_TYPE_SOCKHASH"),
+    (19, "BPF_MAP_TYPE_CGROUP_STORAGE"),
+    (20, "BPF_MAP_TYPE_REUSEPORT_SOCKARRAY"),
+    (21, "BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE"),
+    (22, "BPF_MAP_TYPE_QUEUE"),
+    (23, "BPF_MAP_TYPE_STACK"),
+    (24, "BPF_MAP_TYPE_SK_STORAGE"),
+    (25, "BPF_MAP_TYPE_DEVMAP_HASH"),
+    (26, "BPF_MAP_TYPE_STRUCT_OPS"),
+    (27, "BPF_MAP_TYPE_RINGBUF"),
+    (28, "BPF_MAP_TYPE_INODE_STORAGE"),
+    (29, "BPF_MAP_TYPE_TASK_STORAGE"),
+    (30, "BPF_MAP_TYPE_BLOOM_FILTER"),
+    (31, "BPF_MAP_TYPE_USER_RINGBUF"),
+    (32, "BPF_MAP_TYPE_CGRP_STORAGE"),
+    (33, "BPF_MAP_TYPE_ARENA"),
+];
+
 /// The name of `value` in a table of distinct values.
 fn lookup(value: u64, table: &Table) -> Option<&'static str> {
     table
@@ -839,9 +959,51 @@ pub fn msg_flags(flags: u64) -> String {
     render_bits(flags, MSG_FLAGS)
 }
 
+/// The name `value` has in `table` (distinct values), or the number as text.
+pub fn enum_name(value: u64, table: &Table) -> String {
+    lookup(value, table).map_or_else(|| value.to_string(), str::to_owned)
+}
+
+/// The bits of `value` named by `table`, `|`-joined, the rest in hex; "0" for none.
+pub fn bit_names(value: u64, table: &Table) -> String {
+    render_bits(value, table)
+}
+
+/// A capability set (bit N: capability N): "CAP_CHOWN|CAP_SYS_ADMIN"; "0" for none.
+pub fn capabilities(set: u64) -> String {
+    render_bits(set, CAPABILITIES)
+}
+
+/// A BPF program type: "BPF_PROG_TYPE_SOCKET_FILTER", or the number as text.
+pub fn bpf_prog_type(ty: u64) -> String {
+    enum_name(ty, BPF_PROG_TYPES)
+}
+
+/// A BPF map type: "BPF_MAP_TYPE_HASH", or the number as text.
+pub fn bpf_map_type(ty: u64) -> String {
+    enum_name(ty, BPF_MAP_TYPES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capabilities_and_bpf_types_are_named() {
+        assert_eq!(capabilities(0), "0");
+        assert_eq!(capabilities(1 << 21 | 1), "CAP_CHOWN|CAP_SYS_ADMIN");
+        assert_eq!(
+            capabilities(1 << 40 | 1 << 45),
+            "CAP_CHECKPOINT_RESTORE|0x200000000000"
+        );
+        assert_eq!(bpf_prog_type(1), "BPF_PROG_TYPE_SOCKET_FILTER");
+        assert_eq!(bpf_prog_type(32), "BPF_PROG_TYPE_NETFILTER");
+        assert_eq!(bpf_prog_type(99), "99");
+        assert_eq!(bpf_map_type(27), "BPF_MAP_TYPE_RINGBUF");
+        assert_eq!(enum_name(7, &[(7, "SEVEN")]), "SEVEN");
+        assert_eq!(bit_names(5, &[(1, "A"), (4, "C")]), "A|C");
+        assert_eq!(bit_names(10, &[(2, "B")]), "B|0x8");
+    }
 
     #[test]
     fn arch_from_machine() {
