@@ -214,3 +214,19 @@ pub fn record_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, trace: &Path, args: &[S]
     );
     out
 }
+
+/// Waits (at most a minute) until the trace being written holds a data frame: the
+/// recorder is attached and draining (a fixed sleep is not enough on a loaded machine).
+#[track_caller]
+#[allow(dead_code)] // the replay-only build has no live tests
+pub fn wait_for_a_frame(trace: &Path) {
+    for _ in 0..300 {
+        let bytes = std::fs::read(trace).unwrap_or_default();
+        let reader = kellect::format::TraceReader::new(&bytes);
+        if reader.is_ok_and(|r| r.scan().frames().next().is_some()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{} holds no frame after a minute", trace.display());
+}
