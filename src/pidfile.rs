@@ -4,6 +4,7 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -144,18 +145,28 @@ pub fn parse_pid(text: &str) -> Option<u32> {
 }
 
 /// Asks the recorder with process id `pid` for a snapshot of its ring (SIGUSR1): only if
-/// that process is kellect (`/proc/PID/comm` is `kellect`, as for the installed binary),
-/// since SIGUSR1 ends most other programs.
+/// that process is kellect (`/proc/PID/comm` is `kellect`, as for the installed binary)
+/// and catches SIGUSR1 (`SigCgt` in `/proc/PID/status`), since SIGUSR1 ends other programs
+/// and the kellect commands that are no recorder (`replay`, `verify`). The process is held
+/// by a pidfd while it is checked: a pid reused meanwhile gets no signal.
 ///
-/// Errors: no such process, a process that is not kellect (its name is said), or the
-/// signal is refused (another user's recorder: run as root).
+/// Errors: no such process, a process that is not kellect (its name is said) or does not
+/// take snapshots, or the signal is refused (another user's recorder: run as root).
 pub fn request_snapshot(pid: u32) -> io::Result<()> {
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map_err(|e| {
+    let gone = |e: io::Error| {
         io::Error::new(
             e.kind(),
             format!("no process {pid} ({e}): is the recorder running?"),
         )
-    })?;
+    };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(gone(io::Error::last_os_error()));
+    }
+    // SAFETY: fd was just opened here and is owned by nothing else.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map_err(gone)?;
     let comm = comm.trim_end();
     if comm != "kellect" {
         return Err(io::Error::new(
@@ -163,8 +174,27 @@ pub fn request_snapshot(pid: u32) -> io::Result<()> {
             format!("process {pid} is {comm:?}, not kellect: no signal sent (a stale pid file?)"),
         ));
     }
-    // SAFETY: kill has no memory-safety preconditions; pid > 1 (parse_pid).
-    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) } != 0 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(gone)?;
+    if !catches(&status, libc::SIGUSR1) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "process {pid} is kellect but does not take snapshots (no record or live: \
+                 SIGUSR1 would end it): no signal sent (a stale pid file?)"
+            ),
+        ));
+    }
+    // SAFETY: pidfd_send_signal reads no siginfo when given NULL; pidfd is open.
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGUSR1,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if sent != 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(
             e.kind(),
@@ -172,6 +202,16 @@ pub fn request_snapshot(pid: u32) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether a process's `/proc/PID/status` text says it catches `signal` (its `SigCgt`
+/// mask, hex, bit `signal - 1`).
+fn catches(status: &str, signal: i32) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| (1..=64).contains(&signal) && mask >> (signal - 1) & 1 == 1)
 }
 
 #[cfg(test)]
@@ -294,5 +334,54 @@ mod tests {
         assert!(ours_alone(&meta, meta.uid()).is_ok());
         let e = ours_alone(&meta, meta.uid() + 1).unwrap_err();
         assert!(e.contains(&format!("owned by uid {}", meta.uid())), "{e}");
+    }
+
+    /// A process named kellect that is not a recorder (`kellect replay`, or a pid reused by
+    /// one): SIGUSR1 would end it.
+    #[test]
+    fn a_kellect_process_that_does_not_catch_sigusr1_is_not_signalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("kellect");
+        // The kernel names a process after the file it executed: the link's name.
+        std::os::unix::fs::symlink("/bin/sleep", &name).unwrap();
+        let mut child = std::process::Command::new(&name).arg("30").spawn().unwrap();
+        let pid = child.id();
+        wait_for_comm(pid, "kellect");
+        let e = request_snapshot(pid).unwrap_err().to_string();
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "ended by SIGUSR1");
+        assert!(e.contains("does not take snapshots"), "{e}");
+        // One that catches it is signalled.
+        std::fs::remove_file(&name).unwrap();
+        std::os::unix::fs::symlink("/bin/bash", &name).unwrap();
+        let mut child = std::process::Command::new(&name)
+            .args(["-c", "trap 'exit 7' USR1; while :; do sleep 0.05; done"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        wait_for_comm(pid, "kellect");
+        // The trap is set once bash has read the command: SigCgt says so.
+        for _ in 0..200 {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            if catches(&status, libc::SIGUSR1) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        request_snapshot(pid).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(7));
+    }
+
+    fn wait_for_comm(pid: u32, comm: &str) {
+        for _ in 0..200 {
+            let now = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if now.trim_end() == comm {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("process {pid} never became {comm}");
     }
 }
