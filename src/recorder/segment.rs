@@ -659,12 +659,39 @@ fn keep_segment(
     }
 }
 
-/// Copies `source` into a new file `name` in `to` (mode 0600, `O_EXCL`), synced: its bytes.
+/// Copies `source` into a new file `name` in `to` (mode 0600, `O_EXCL`), synced: its
+/// bytes. `name` is taken first, empty, and the copy is written under a hidden name and
+/// renamed over it only once whole; a copy cut short (a full disk, a read error) is
+/// removed with it, so no partial segment ever bears a segment's name.
 fn copy_into(mut source: File, to: &OutputDir, name: &OsStr, target: &Path) -> io::Result<u64> {
-    let mut copy = open_new(to, name, target).map_err(|e| with_path(e, target))?;
-    let bytes = io::copy(&mut source, &mut copy).map_err(|e| with_path(e, target))?;
-    copy.sync_all().map_err(|e| with_path(e, target))?;
-    Ok(bytes)
+    open_new(to, name, target).map_err(|e| with_path(e, target))?;
+    let mut partial = std::ffi::OsString::from(".");
+    partial.push(name);
+    partial.push(".partial");
+    let (c, c_partial) = (c_name(name, target)?, c_name(&partial, target)?);
+    let copied = open_new(to, &partial, target).and_then(|mut copy| {
+        let bytes = io::copy(&mut source, &mut copy)?;
+        copy.sync_all()?;
+        // SAFETY: renameat reads two NUL-terminated names that live across the call.
+        match unsafe {
+            libc::renameat(
+                to.fd.as_raw_fd(),
+                c_partial.as_ptr(),
+                to.fd.as_raw_fd(),
+                c.as_ptr(),
+            )
+        } {
+            0 => Ok(bytes),
+            _ => Err(io::Error::last_os_error()),
+        }
+    });
+    if copied.is_err() {
+        for c in [&c_partial, &c] {
+            // SAFETY: unlinkat reads a NUL-terminated name that lives across the call.
+            unsafe { libc::unlinkat(to.fd.as_raw_fd(), c.as_ptr(), 0) };
+        }
+    }
+    copied.map_err(|e| with_path(e, target))
 }
 
 #[cfg(test)]
@@ -772,6 +799,25 @@ mod tests {
         assert_eq!(names, [SNAPSHOT_INCOMPLETE, "t.2.kz", "t.kz"]);
         let why = std::fs::read_to_string(snap.join(SNAPSHOT_INCOMPLETE)).unwrap();
         assert!(why.contains("t.1.kz") && why.contains("FIFO"), "{why}");
+    }
+
+    #[test]
+    fn a_copy_cut_short_leaves_no_file_under_the_segment_name() {
+        // A copy that fails half way (a full disk; here a read error) left a partial file
+        // named as the segment, which a later replay of the snapshot took as the segment.
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("to");
+        std::fs::create_dir(&to).unwrap();
+        let to_dir = OutputDir::of(&to.join("x")).unwrap();
+        let target = to.join("t.kz");
+        // Reading a directory fails (EISDIR) after the copy is created.
+        let unreadable = File::open(dir.path()).unwrap();
+        assert!(copy_into(unreadable, &to_dir, OsStr::new("t.kz"), &target).is_err());
+        assert_eq!(
+            std::fs::read_dir(&to).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
     }
 
     #[test]
