@@ -1502,7 +1502,10 @@ struct uring_pending {
 };
 
 /* Keyed by the struct io_kiocb's address. LRU: a request that posts no CQE
- * (IOSQE_CQE_SKIP_SUCCESS) leaves its entry, which the next ones push out. */
+ * (IOSQE_CQE_SKIP_SUCCESS) leaves its entry, which the next ones push out. So are the
+ * entries of requests still in flight when more than max_entries are (reads of an empty
+ * pipe hold theirs): such a request's completion finds no entry and is counted as a
+ * dropped record, never lost unsaid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
@@ -1596,6 +1599,9 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	return 0;
 }
 
+/* IORING_CQE_F_MORE (include/uapi/linux/io_uring.h): the request posts more CQEs. */
+#define URING_CQE_F_MORE (1U << 1)
+
 /* Room for the fixed part, a path and an inode, plus slack for the verifier's bounds. */
 #define URING_RESERVE (sizeof(struct rec_uring) + KL_PATH_MAX + sizeof(struct kl_inode) * 2)
 
@@ -1613,17 +1619,27 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 	struct file *f = NULL;
 	struct kl_inode ino = {};
 	char *tail;
-	__u32 n;
+	__u32 n, more;
 
 	if (!req || stopping)
 		return 0;
 	u = bpf_map_lookup_elem(&uring_reqs, &key);
-	if (!u)
+	if (!u) {
+		/* Pushed out of the map while in flight (see uring_reqs): a request of a
+		 * recorded process (the completing task is the submitter, one of its io-wq
+		 * workers or its SQPOLL thread), lost. A multishot request's later CQEs find
+		 * its entry (kept while IORING_CQE_F_MORE says more will come). */
+		if ((group_mask & (G_FILE | G_NETWORK)) &&
+		    is_target(bpf_get_current_pid_tgid() >> 32))
+			count(REC_URING_OP, true);
 		return 0;
+	}
+	more = BPF_CORE_READ(cqe, flags) & URING_CQE_F_MORE;
 	r = bpf_ringbuf_reserve(&events, URING_RESERVE, 0);
 	if (!r) {
 		count(REC_URING_OP, true);
-		bpf_map_delete_elem(&uring_reqs, &key);
+		if (!more)
+			bpf_map_delete_elem(&uring_reqs, &key);
 		return 0;
 	}
 	__builtin_memcpy(r, &u->rec, sizeof(*r));
@@ -1648,7 +1664,8 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 		n += sizeof(ino);
 	}
 	r->sc.hdr.len = sizeof(*r) + n;
-	bpf_map_delete_elem(&uring_reqs, &key);
+	if (!more)
+		bpf_map_delete_elem(&uring_reqs, &key);
 	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_URING_OP, false);
 	return 0;

@@ -93,4 +93,33 @@ mod live {
         assert_eq!(std::fs::read(&file).unwrap().len(), 21);
         super::assert_uring_workload(&trace, file.to_str().unwrap());
     }
+
+    /// More requests in flight than the recorder's map of pending requests holds (1024):
+    /// tests/workloads/uring_evict.c submits a read of an empty pipe linked to an
+    /// IORING_OP_OPENAT, then 1500 more reads, all pending until it fills the pipe. The
+    /// requests pushed out of the map (the open among them) were lost without a word: 990
+    /// of 1502 recorded, none counted. Each is now recorded or counted as dropped.
+    #[test]
+    fn requests_pushed_out_of_the_pending_map_are_counted_as_dropped() {
+        use crate::util::{info, json_lines, replay_json_min as replay};
+        let dir = crate::util::compile_workload("uring_evict.c", &["-O1"], "uring_evict");
+        let file = dir.path().join("evict.out");
+        let trace = dir.path().join("evict.kz");
+        let args = [std::ffi::OsStr::new("./uring_evict"), file.as_os_str()];
+        crate::util::record_in(dir.path(), &trace, &args);
+        assert!(file.exists(), "the workload's open ran");
+        let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
+        let recorded = events
+            .iter()
+            .filter(|e| e["event_type"] == "io_uring_op" && e["comm"] == "uring_evict")
+            .count() as u64;
+        let i = info(&trace);
+        let dropped = i["kernel_dropped"]["uring_op"].as_u64().unwrap_or(0);
+        assert!(dropped > 0, "nothing pushed out? {recorded} recorded");
+        assert_eq!(
+            recorded + dropped,
+            1502,
+            "{recorded} recorded, {dropped} dropped"
+        );
+    }
 }
