@@ -909,7 +909,7 @@ impl RecordsView {
             Direction::Tx => &mut agg.tx,
             Direction::Rx => &mut agg.rx,
         };
-        // sendmmsg/recvmmsg return messages; their bytes are in aux.
+        // sendmmsg/recvmmsg return messages; their bytes (of the first MMSG_MAX) are in aux.
         let (packets, bytes) = if matches!(ksys, Some(Ksys::Sendmmsg | Ksys::Recvmmsg)) {
             (sc.ret as u64, sc.aux as u64)
         } else {
@@ -931,7 +931,13 @@ impl RecordsView {
             }
             _ => None,
         };
-        if let (Some(app), false) = (app, sc.data.is_empty()) {
+        // sendmmsg/recvmmsg: each message of the vector; other syscalls: their payload.
+        let chunks: Vec<&[u8]> = if sc.messages.is_empty() {
+            vec![&sc.data]
+        } else {
+            sc.messages.iter().map(|m| m.data.as_slice()).collect()
+        };
+        if let (Some(app), true) = (app, chunks.iter().any(|c| !c.is_empty())) {
             agg.app = Some(app);
             let transport = match (info.family.get(), info.sock_type) {
                 (1, 1) => Transport::UnixStream,
@@ -945,9 +951,11 @@ impl RecordsView {
                 Direction::Rx => (&mut agg.rx_decoder, &mut agg.rx_msgs),
             };
             let decoder = decoder.get_or_insert_with(|| StreamDecoder::new(app, transport, dir));
-            for m in decoder.push(&sc.data, since) {
-                if msgs.len() < APP_MESSAGES_MAX {
-                    msgs.push(m);
+            for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+                for m in decoder.push(chunk, since) {
+                    if msgs.len() < APP_MESSAGES_MAX {
+                        msgs.push(m);
+                    }
                 }
             }
         }
