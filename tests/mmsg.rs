@@ -91,10 +91,12 @@ fn mmsg_fixture_has_every_message() {
 
 #[cfg(feature = "record")]
 mod live {
-    /// Records the workload against its responder on a free loopback port, its payloads
-    /// captured as DNS: every message of each vector is in the trace.
-    #[test]
-    fn mmsg_every_message_is_recorded() {
+    use std::path::PathBuf;
+
+    /// Records `./mmsg PORT MODE…` on a free loopback port whose payloads are captured as
+    /// DNS, with the record options `extra`; returns the workload's directory, its port,
+    /// the trace and the workload's output.
+    fn record(mode: &[&str], extra: &[&str]) -> (tempfile::TempDir, u16, PathBuf, String) {
         let dir = crate::util::compile_workload("mmsg.c", &["-O1"], "mmsg");
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .and_then(|s| s.local_addr())
@@ -102,17 +104,51 @@ mod live {
             .port();
         let trace = dir.path().join("mmsg.kz");
         let dns = format!("dns=udp/{port}");
-        let out = crate::util::record_in_with(
-            dir.path(),
-            &trace,
-            &["-p", &dns],
-            &["./mmsg", &port.to_string()],
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut options = vec!["-p", &dns];
+        options.extend_from_slice(extra);
+        let port_arg = port.to_string();
+        let mut args = vec!["./mmsg", &port_arg];
+        args.extend_from_slice(mode);
+        let out = crate::util::record_in_with(dir.path(), &trace, &options, &args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (dir, port, trace, stdout)
+    }
+
+    /// Records the workload against its responder: every message of each vector is in
+    /// the trace.
+    #[test]
+    fn mmsg_every_message_is_recorded() {
+        let (_dir, port, trace, stdout) = record(&[], &[]);
         assert!(
             stdout.contains("answer 0x1111") && stdout.contains("answer 0x2222"),
             "{stdout}"
         );
         super::assert_mmsg_workload(&trace, port.into());
+    }
+
+    /// One sendmmsg and one recvmmsg of 10 datagrams of 100 bytes, recorded with a 40-byte
+    /// payload size: the first 8 messages are in each record, their payloads cut at 40
+    /// bytes, and the events view counts what was left out.
+    #[test]
+    fn mmsg_bounds_are_stated_and_counted() {
+        let (_dir, _, trace, stdout) = record(&["burst"], &["--payload-size", "40"]);
+        assert!(stdout.contains("burst of 10"), "{stdout}");
+        let events = crate::util::events(&trace);
+        let calls: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| matches!(e["syscall"].as_str(), Some("sendmmsg" | "recvmmsg")))
+            .collect();
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        for e in calls {
+            assert_eq!(e["messages"], 10, "{e}");
+            assert_eq!(e["bytes"], 800, "the first 8: {e}");
+            assert_eq!(
+                e["message_lengths"],
+                serde_json::json!([100u32; 8].to_vec()),
+                "{e}"
+            );
+            assert_eq!(e["messages_left_out"], 2, "{e}");
+            assert_eq!(e["payload_left_out"], 8 * 60, "{e}");
+        }
     }
 }

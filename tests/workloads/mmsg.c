@@ -5,6 +5,10 @@
  * come from a child it forks, bound to the port before the questions leave, which
  * receives both questions with one recvmmsg and answers both with one sendmmsg:
  * A 127.0.0.77 and AAAA fd00::77. Exits 0 when both answers came back with their ids.
+ *
+ * `./mmsg PORT burst`: BURST datagrams of BURST_LEN bytes in one sendmmsg from a socket
+ * connected to 127.0.0.1:PORT to one bound there, received with one recvmmsg: more
+ * messages than a record holds. Exits 0 when all arrived.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -121,6 +125,46 @@ static int serve(int fd)
 	return 0;
 }
 
+#define BURST 10
+#define BURST_LEN 100
+
+static int burst(const struct sockaddr_in *addr)
+{
+	unsigned char buf[BURST][BURST_LEN];
+	struct iovec v[BURST];
+	struct mmsghdr out[BURST], in[BURST];
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0), n;
+
+	if (rx < 0 || tx < 0 || bind(rx, (const struct sockaddr *)addr, sizeof(*addr)) < 0 ||
+	    connect(tx, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
+		perror("burst sockets");
+		return 1;
+	}
+	timeout(rx);
+	memset(out, 0, sizeof(out));
+	memset(in, 0, sizeof(in));
+	for (int i = 0; i < BURST; i++) {
+		memset(buf[i], 'a' + i, BURST_LEN);
+		v[i] = (struct iovec){.iov_base = buf[i], .iov_len = BURST_LEN};
+		out[i].msg_hdr.msg_iov = &v[i];
+		out[i].msg_hdr.msg_iovlen = 1;
+		in[i].msg_hdr.msg_iov = &v[i];
+		in[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = sendmmsg(tx, out, BURST, 0);
+	if (n != BURST) {
+		fprintf(stderr, "sendmmsg sent %d\n", n);
+		return 1;
+	}
+	n = recvmmsg(rx, in, BURST, 0, NULL);
+	if (n != BURST) {
+		fprintf(stderr, "recvmmsg got %d\n", n);
+		return 1;
+	}
+	printf("burst of %d\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET};
@@ -130,12 +174,14 @@ int main(int argc, char **argv)
 	int srv, fd, n, status;
 	pid_t child;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s PORT\n", argv[0]);
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "burst") == 0)) {
+		fprintf(stderr, "usage: %s PORT [burst]\n", argv[0]);
 		return 2;
 	}
 	addr.sin_port = htons(atoi(argv[1]));
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc == 3)
+		return burst(&addr);
 	srv = socket(AF_INET, SOCK_DGRAM, 0);
 	if (srv < 0 || bind(srv, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		perror("responder socket");
