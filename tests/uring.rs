@@ -78,6 +78,37 @@ fn uring_fixture_has_the_requests_and_the_file() {
     assert_uring_workload(&fixture("uring.kz"), &path);
 }
 
+/// `kellect info` says the recording saw io_uring: its requests, the processes that made
+/// them and the ring's syscalls, as text and JSON; a recording without any says nothing.
+#[test]
+fn uring_fixture_info_says_io_uring_was_used() {
+    let out = crate::util::run_ok(&["info", fixture("uring.kz").to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("io_uring "))
+        .unwrap_or_else(|| panic!("no io_uring line:\n{text}"));
+    assert_eq!(
+        line,
+        "io_uring    3 requests by 1 process \
+         (syscalls: io_uring_enter 3, io_uring_register 1, io_uring_setup 1)"
+    );
+    let u = crate::util::info(&fixture("uring.kz"))["io_uring"].clone();
+    assert_eq!(
+        u,
+        serde_json::json!({
+            "requests": 3,
+            "syscalls": {"io_uring_enter": 3, "io_uring_register": 1, "io_uring_setup": 1},
+            "processes": 1,
+            "processes_more": false,
+        })
+    );
+    let out = crate::util::run_ok(&["info", fixture("process.kz").to_str().unwrap()]);
+    assert!(!String::from_utf8(out.stdout).unwrap().contains("io_uring"));
+    let none = crate::util::info(&fixture("process.kz"))["io_uring"].clone();
+    assert_eq!([&none["requests"], &none["processes"]], [0, 0]);
+}
+
 #[cfg(feature = "record")]
 mod live {
 

@@ -194,12 +194,25 @@ pub fn strace_calls(log: &str) -> impl Iterator<Item = StraceCall<'_>> {
 #[track_caller]
 #[allow(dead_code)]
 pub fn record_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, trace: &Path, args: &[S]) -> Output {
+    record_in_with(dir, trace, &[], args)
+}
+
+/// [`record_in`] with record OPTIONS before `--` (`-p dns=udp/PORT`, ...).
+#[track_caller]
+#[allow(dead_code)]
+pub fn record_in_with<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    trace: &Path,
+    options: &[&str],
+    args: &[S],
+) -> Output {
     let out = kellect()
         .current_dir(dir)
         .env_remove("LD_LIBRARY_PATH")
         .arg("record")
         .arg("-o")
         .arg(trace)
+        .args(options)
         .arg("--")
         .args(args)
         .output()
