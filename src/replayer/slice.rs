@@ -603,6 +603,7 @@ fn opening_blocks(
             | BlockKind::Mounts
             | BlockKind::Interfaces
             | BlockKind::Capture
+            | BlockKind::Cgroups
             | BlockKind::FileFacts => {
                 let payload = segment.payload(block);
                 let raw = if block.flags & format::BLOCK_FLAG_COMPRESSED != 0 {

@@ -7,13 +7,15 @@
 //! Sequential and deterministic: the events arrive in timestamp order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall, TimeSet};
+use super::container::{CgroupInfo, CgroupNames};
+use super::decode::{Body, CgroupChange, Event, Filled, SockAddr, Syscall, TimeSet};
 use super::files::{
     FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
-use crate::abi::InodeAttrs;
-use crate::meta::{FdTable, ProcSnapshot};
+use crate::abi::{self, InodeAttrs};
+use crate::meta::{Cgroups, FdTable, ProcSnapshot};
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -162,9 +164,31 @@ struct ProcState {
     bytes: usize,
     /// Recency stamp: its key in [`ProcessTable::lru`].
     used: u64,
+    /// Its cgroup in the v2 hierarchy, when known.
+    cg_v2: Option<Arc<CgroupInfo>>,
+    /// Its cgroup in a v1 hierarchy, kept only when it names a container (a v1 or hybrid
+    /// host's runtime may make its cgroups in the v1 hierarchies alone).
+    cg_v1: Option<Arc<CgroupInfo>>,
 }
 
 impl ProcState {
+    /// The cgroup that puts the process in a container: its v2 cgroup's, else its v1's.
+    fn container(&self) -> Option<&Arc<CgroupInfo>> {
+        [&self.cg_v2, &self.cg_v1]
+            .into_iter()
+            .flatten()
+            .find(|c| c.container.is_some())
+    }
+
+    /// A fork's or exec's task context: the v2 cgroup it names (unknown: none, unless it
+    /// is the one held).
+    fn set_cgroup_id(&mut self, names: &CgroupNames, id: u64) {
+        self.cg_v2 = match names.get(id) {
+            Some(info) => Some(info.clone()),
+            None => self.cg_v2.take().filter(|c| c.id == id),
+        };
+    }
+
     fn cost(&self) -> usize {
         PROC_BYTES + self.bytes
     }
@@ -271,6 +295,9 @@ pub struct Resolved {
     /// The other file a rename touched: with `RENAME_EXCHANGE` the one moved from the
     /// second path to the first, otherwise the one it replaced, if any.
     pub file1: Option<Box<Touched>>,
+    /// The cgroup that puts the event's process in a container (after the event: an exec
+    /// or a move names the new one), `None` outside containers.
+    pub container: Option<Arc<CgroupInfo>>,
 }
 
 impl Resolved {
@@ -318,6 +345,8 @@ pub struct ProcessTable {
     files: Files,
     /// The syscall table events are looked up in ([`CATALOGUE`] unless set).
     catalogue: Catalogue<'static>,
+    /// The v2 hierarchy's cgroups by id.
+    cgroups: CgroupNames,
 }
 
 impl Default for ProcessTable {
@@ -339,6 +368,7 @@ impl ProcessTable {
             forgotten: 0,
             files: Files::new(max_file_entries),
             catalogue: CATALOGUE,
+            cgroups: CgroupNames::default(),
         }
     }
 
@@ -476,6 +506,38 @@ impl ProcessTable {
         }
     }
 
+    /// The cgroup tree and the processes' cgroups when the recording started.
+    pub fn add_cgroups(&mut self, cgroups: &Cgroups) {
+        for dir in &cgroups.dirs {
+            self.cgroups.learn(dir.id, &dir.path);
+        }
+        let by_path: HashMap<String, Arc<CgroupInfo>> = self
+            .cgroups
+            .by_path()
+            .into_iter()
+            .map(|(path, info)| (path.to_owned(), info.clone()))
+            .collect();
+        for p in &cgroups.processes {
+            self.with_state(p.pid, |state| {
+                for line in &p.lines {
+                    if line.hierarchy == 0 {
+                        let info = by_path.get(&line.path).cloned();
+                        state.cg_v2 = info.or_else(|| Some(CgroupInfo::new(0, &line.path)));
+                    } else if state.cg_v1.is_none() {
+                        let info = CgroupInfo::new(0, &line.path);
+                        state.cg_v1 = info.container.is_some().then_some(info);
+                    }
+                }
+            });
+            self.sweep();
+        }
+    }
+
+    /// The cgroup that puts process `pid` in a container, if any.
+    pub fn container(&self, pid: u32) -> Option<Arc<CgroupInfo>> {
+        self.procs.get(&pid)?.container().cloned()
+    }
+
     /// Every process the table holds, pid ascending: its working directory and its open
     /// fds, fd ascending. What a snapshot of this moment would say (`kellect slice` writes
     /// it as the Snapshot and FdTable blocks of a slice).
@@ -540,7 +602,13 @@ impl ProcessTable {
         self.files.sweep();
         let pid = event.common.pid;
         self.touch(pid);
-        let resolved = self.apply_event(event);
+        let before = self.container(pid);
+        let mut resolved = self.apply_event(event);
+        resolved.container = match self.procs.get(&pid) {
+            Some(p) => p.container().cloned(),
+            // The process ended with the event: it was where it was.
+            None => before,
+        };
         self.sweep();
         resolved
     }
@@ -551,20 +619,33 @@ impl ProcessTable {
             Body::Fork {
                 child_pid,
                 clone_flags,
+                task,
                 ..
             } => {
                 if *child_pid != pid {
                     // A new process: a copy of its parent's table, or a share (CLONE_FILES),
                     // which this table approximates with a copy too.
                     let _ = clone_flags;
-                    let parent = self.procs.get(&pid).cloned().unwrap_or_default();
-                    self.insert_proc(*child_pid, parent);
+                    let mut child = self.procs.get(&pid).cloned().unwrap_or_default();
+                    if let Some(t) = task {
+                        child.set_cgroup_id(&self.cgroups, t.cgroup_id.get());
+                    }
+                    self.insert_proc(*child_pid, child);
                 }
                 Resolved::default()
             }
             Body::Exec {
-                filename, inode, ..
+                filename,
+                inode,
+                task,
+                ..
             } => {
+                if let Some(t) = task {
+                    let names = &self.cgroups;
+                    if let Some(p) = self.procs.get_mut(&pid) {
+                        p.set_cgroup_id(names, t.cgroup_id.get());
+                    }
+                }
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
                 let mut exec_closed = Vec::new();
                 if let Some(p) = self.procs.get_mut(&pid) {
@@ -592,8 +673,33 @@ impl ProcessTable {
                 Resolved::default()
             }
             Body::Syscall(sc) => self.apply_syscall(pid, sc),
+            Body::Cgroup(change) => {
+                self.apply_cgroup(change);
+                Resolved::default()
+            }
             Body::SockState(_) | Body::Unknown { .. } => Resolved::default(),
         }
+    }
+
+    /// A cgroup made (named), or a process moved into one.
+    fn apply_cgroup(&mut self, change: &CgroupChange) {
+        let v2 = change.hierarchy == 0;
+        let info = if v2 {
+            self.cgroups.learn(change.id, &change.path)
+        } else {
+            CgroupInfo::new(0, &change.path)
+        };
+        if change.op != abi::CG_ATTACH || change.pid == 0 {
+            return;
+        }
+        self.with_state(change.pid, |state| {
+            if v2 {
+                state.cg_v2 = Some(info);
+            } else {
+                // A move in a v1 hierarchy: into a container's cgroup, or out of one.
+                state.cg_v1 = info.container.is_some().then_some(info);
+            }
+        });
     }
 
     fn apply_syscall(&mut self, pid: u32, sc: &Syscall) -> Resolved {
@@ -629,6 +735,7 @@ impl ProcessTable {
             other_fd_name: None,
             file0: None,
             file1: None,
+            container: None,
         };
         // The fd an event is about, named before any change below.
         let event_fd = row.and_then(|r| r.event_fd()).map(fd_arg);
@@ -1272,6 +1379,7 @@ pub(super) mod tests {
                 child_tid: 14,
                 clone_flags: 0,
                 child_comm: "w".into(),
+                task: None,
             },
             ..read(ts + 5, 13)
         };
