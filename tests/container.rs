@@ -112,6 +112,16 @@ fn container_fixture_has_the_container_on_its_events_and_records() {
     assert_container_workload(&fixture("container.kz"), FIXTURE_ID);
 }
 
+#[test]
+fn an_empty_container_id_is_a_usage_error() {
+    let trace = fixture("container.kz");
+    let err = crate::util::run_err(&["replay", trace.to_str().unwrap(), "--container", ""], 2);
+    assert!(
+        err.contains("--container needs a container id or name"),
+        "{err}"
+    );
+}
+
 #[cfg(feature = "record")]
 mod live {
     use std::path::{Path, PathBuf};

@@ -45,41 +45,124 @@ impl CgroupInfo {
     }
 }
 
-/// Most cgroups of the v2 hierarchy whose paths replay keeps; past it, new ones are not
-/// named (their processes show no container).
+/// Most cgroups replay keeps (by id, and by path alone for those that name a container);
+/// past it, or past [`NAMES_MAX_BYTES`], new ones are not kept: their processes show no
+/// container.
 pub const NAMES_MAX: usize = 65536;
+/// Most bytes of cgroup paths replay keeps.
+pub const NAMES_MAX_BYTES: usize = 16 << 20;
+/// Longest cgroup path kept, in bytes: longer ones are cut (at a character boundary).
+pub const PATH_MAX: usize = 4096;
 
-/// The v2 hierarchy's cgroups by id, from the Cgroups block and `cgroup_mkdir` and
-/// `cgroup_attach_task` records; at most [`NAMES_MAX`].
+/// The cgroups replay knows: the v2 hierarchy's by id (from the Cgroups block and the
+/// `cgroup_mkdir` and `cgroup_attach_task` records), and cgroups known by path alone (v1
+/// hierarchies, the snapshot's v2 lines outside the tree) when they name a container. Every
+/// [`CgroupInfo`] a process holds is one of these: memory is bounded by [`NAMES_MAX`]
+/// entries and [`NAMES_MAX_BYTES`] of paths, whatever the trace says.
 #[derive(Debug, Default)]
 pub struct CgroupNames {
     by_id: HashMap<u64, Arc<CgroupInfo>>,
+    by_path: HashMap<String, Arc<CgroupInfo>>,
+    bytes: usize,
+}
+
+/// `path` cut to at most [`PATH_MAX`] bytes.
+fn bounded(path: &str) -> &str {
+    let mut end = path.len().min(PATH_MAX);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
 }
 
 impl CgroupNames {
-    /// Names cgroup `id` (a later name replaces an earlier: ids are not reused while a
-    /// cgroup exists, and a new one takes the latest path); returns its info.
-    pub fn learn(&mut self, id: u64, path: &str) -> Arc<CgroupInfo> {
-        match self.by_id.get(&id) {
-            Some(known) if known.path == path => known.clone(),
-            _ => {
-                let info = CgroupInfo::new(id, path);
-                if self.by_id.len() < NAMES_MAX || self.by_id.contains_key(&id) {
-                    self.by_id.insert(id, info.clone());
-                }
-                info
-            }
-        }
+    fn has_room(&self, len: usize) -> bool {
+        self.by_id.len() + self.by_path.len() < NAMES_MAX && self.bytes + len <= NAMES_MAX_BYTES
     }
 
-    /// The cgroup `id`, if named.
+    /// Names v2 cgroup `id` (a later name replaces an earlier: a cgroup's id is not reused
+    /// while it exists); its info, or `None` when there is no room left for it.
+    pub fn learn(&mut self, id: u64, path: &str) -> Option<Arc<CgroupInfo>> {
+        let path = bounded(path);
+        if let Some(known) = self.by_id.get(&id).filter(|k| k.path == path) {
+            return Some(known.clone());
+        }
+        let freed = self.by_id.get(&id).map(|k| k.path.len());
+        let room = match freed {
+            None => self.has_room(path.len()),
+            Some(freed) => self.bytes + path.len().saturating_sub(freed) <= NAMES_MAX_BYTES,
+        };
+        if !room {
+            return None;
+        }
+        let freed = freed.unwrap_or(0);
+        let info = CgroupInfo::new(id, path);
+        self.bytes = self.bytes - freed + path.len();
+        self.by_id.insert(id, info.clone());
+        Some(info)
+    }
+
+    /// The v2 cgroup `id`, if named.
     pub fn get(&self, id: u64) -> Option<&Arc<CgroupInfo>> {
         self.by_id.get(&id)
     }
 
-    /// Every cgroup named, by path (for the snapshot's processes, whose cgroups are paths).
+    /// A cgroup known by its path alone, when it names a container (`None` otherwise, or
+    /// when there is no room left for it).
+    pub fn container_path(&mut self, path: &str) -> Option<Arc<CgroupInfo>> {
+        let path = bounded(path);
+        if let Some(known) = self.by_path.get(path) {
+            return Some(known.clone());
+        }
+        from_cgroup_path(path)?;
+        if !self.has_room(path.len()) {
+            return None;
+        }
+        let info = CgroupInfo::new(0, path);
+        self.bytes += path.len();
+        self.by_path.insert(path.to_owned(), info.clone());
+        Some(info)
+    }
+
+    /// Every v2 cgroup named, by path (for the snapshot's processes, whose cgroups are
+    /// paths).
     pub fn by_path(&self) -> HashMap<&str, &Arc<CgroupInfo>> {
         self.by_id.values().map(|c| (&c.path[..], c)).collect()
+    }
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded_in_count_and_bytes() {
+        let mut n = CgroupNames::default();
+        let long = format!("/docker/{}", "a".repeat(64)) + &"/x".repeat(4000);
+        let info = n.learn(5, &long).unwrap();
+        assert_eq!(info.path.len(), PATH_MAX, "cut");
+        assert!(Arc::ptr_eq(&info, &n.learn(5, &long).unwrap()), "kept once");
+        // Renamed: the new path replaces the old, bytes follow.
+        n.learn(5, "/a").unwrap();
+        assert_eq!(n.bytes, 2);
+        assert!(
+            n.container_path("/system.slice/ssh.service").is_none(),
+            "no container"
+        );
+        let mut i = 0u64;
+        while n.learn(100 + i, &format!("/{i:0>4000}")).is_some() {
+            i += 1;
+        }
+        assert!(n.bytes <= NAMES_MAX_BYTES);
+        assert!(i > 4000 && i < 4200, "{i}");
+        // What room is left takes a few short paths, then no more.
+        let mut j = 0u64;
+        while n.container_path(&format!("/docker/{j:064x}")).is_some() {
+            j += 1;
+        }
+        assert!(n.bytes <= NAMES_MAX_BYTES && j < 100, "{j}");
+        // A known id is still renamed when full.
+        assert!(n.learn(5, "/b").is_some());
     }
 }
 

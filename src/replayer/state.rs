@@ -180,13 +180,10 @@ impl ProcState {
             .find(|c| c.container.is_some())
     }
 
-    /// A fork's or exec's task context: the v2 cgroup it names (unknown: none, unless it
-    /// is the one held).
-    fn set_cgroup_id(&mut self, names: &CgroupNames, id: u64) {
-        self.cg_v2 = match names.get(id) {
-            Some(info) => Some(info.clone()),
-            None => self.cg_v2.take().filter(|c| c.id == id),
-        };
+    /// A fork's or exec's task context: v2 cgroup `id`, `named` when known (unknown: none,
+    /// unless it is the one held).
+    fn set_cgroup_id(&mut self, named: Option<Arc<CgroupInfo>>, id: u64) {
+        self.cg_v2 = named.or_else(|| self.cg_v2.take().filter(|c| c.id == id));
     }
 
     fn cost(&self) -> usize {
@@ -518,16 +515,21 @@ impl ProcessTable {
             .map(|(path, info)| (path.to_owned(), info.clone()))
             .collect();
         for p in &cgroups.processes {
-            self.with_state(p.pid, |state| {
-                for line in &p.lines {
-                    if line.hierarchy == 0 {
-                        let info = by_path.get(&line.path).cloned();
-                        state.cg_v2 = info.or_else(|| Some(CgroupInfo::new(0, &line.path)));
-                    } else if state.cg_v1.is_none() {
-                        let info = CgroupInfo::new(0, &line.path);
-                        state.cg_v1 = info.container.is_some().then_some(info);
-                    }
+            let mut v2 = None;
+            let mut v1 = None;
+            for line in &p.lines {
+                if line.hierarchy == 0 {
+                    v2 = by_path
+                        .get(&line.path)
+                        .cloned()
+                        .or_else(|| self.cgroups.container_path(&line.path));
+                } else if v1.is_none() {
+                    v1 = self.cgroups.container_path(&line.path);
                 }
+            }
+            self.with_state(p.pid, |state| {
+                state.cg_v2 = v2;
+                state.cg_v1 = v1;
             });
             self.sweep();
         }
@@ -628,7 +630,8 @@ impl ProcessTable {
                     let _ = clone_flags;
                     let mut child = self.procs.get(&pid).cloned().unwrap_or_default();
                     if let Some(t) = task {
-                        child.set_cgroup_id(&self.cgroups, t.cgroup_id.get());
+                        let id = t.cgroup_id.get();
+                        child.set_cgroup_id(self.cgroups.get(id).cloned(), id);
                     }
                     self.insert_proc(*child_pid, child);
                 }
@@ -641,10 +644,9 @@ impl ProcessTable {
                 ..
             } => {
                 if let Some(t) = task {
-                    let names = &self.cgroups;
-                    if let Some(p) = self.procs.get_mut(&pid) {
-                        p.set_cgroup_id(names, t.cgroup_id.get());
-                    }
+                    let id = t.cgroup_id.get();
+                    let named = self.cgroups.get(id).cloned();
+                    self.with_state(pid, |p| p.set_cgroup_id(named, id));
                 }
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
                 let mut exec_closed = Vec::new();
@@ -687,17 +689,17 @@ impl ProcessTable {
         let info = if v2 {
             self.cgroups.learn(change.id, &change.path)
         } else {
-            CgroupInfo::new(0, &change.path)
+            self.cgroups.container_path(&change.path)
         };
         if change.op != abi::CG_ATTACH || change.pid == 0 {
             return;
         }
         self.with_state(change.pid, |state| {
             if v2 {
-                state.cg_v2 = Some(info);
+                state.cg_v2 = info;
             } else {
                 // A move in a v1 hierarchy: into a container's cgroup, or out of one.
-                state.cg_v1 = info.container.is_some().then_some(info);
+                state.cg_v1 = info;
             }
         });
     }
