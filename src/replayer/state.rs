@@ -1103,6 +1103,162 @@ pub(super) mod tests {
     use super::*;
     use crate::syscalls::Ksys;
 
+    /// An event of `pid` with `body`.
+    fn of(pid: u32, body: Body) -> Event {
+        Event {
+            body,
+            ..syscall(1, pid, Ksys::Close, [0; 6], None)
+        }
+    }
+
+    fn task(cgroup_id: u64) -> Option<abi::TaskContext> {
+        let mut t = <abi::TaskContext as zerocopy::FromZeros>::new_zeroed();
+        t.cgroup_id = cgroup_id.into();
+        Some(t)
+    }
+
+    fn fork(pid: u32, child: u32, cgroup_id: Option<u64>) -> Event {
+        of(
+            pid,
+            Body::Fork {
+                child_pid: child,
+                child_tid: child,
+                clone_flags: 0,
+                child_comm: "c".into(),
+                task: cgroup_id.and_then(task),
+            },
+        )
+    }
+
+    fn cgroup(op: u8, id: u64, hierarchy: u16, pid: u32, path: &str) -> Event {
+        of(
+            99,
+            Body::Cgroup(Box::new(CgroupChange {
+                op,
+                id,
+                hierarchy,
+                pid,
+                path: path.into(),
+                truncated: false,
+            })),
+        )
+    }
+
+    /// The container id of `pid`'s events, as the table resolves them.
+    fn container_of(t: &mut ProcessTable, pid: u32) -> Option<String> {
+        let r = t.apply(&syscall(2, pid, Ksys::Close, [0; 6], None));
+        r.container.and_then(|c| c.container.clone()).map(|k| k.id)
+    }
+
+    /// A process's container follows the snapshot, moves (v2 and v1), forks (inherited, or
+    /// the child's own cgroup id) and execs (an unknown id: none).
+    #[test]
+    fn processes_carry_their_container_through_moves_forks_and_execs() {
+        use crate::meta::{CgroupDir, CgroupLine, ProcCgroups};
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let mut t = ProcessTable::default();
+        let line = |hierarchy, path: &str| CgroupLine {
+            hierarchy,
+            path: path.into(),
+        };
+        t.add_cgroups(&Cgroups {
+            mount: "/sys/fs/cgroup".into(),
+            dirs: vec![
+                CgroupDir {
+                    id: 1,
+                    path: "/".into(),
+                },
+                CgroupDir {
+                    id: 50,
+                    path: format!("/system.slice/docker-{a}.scope"),
+                },
+            ],
+            dirs_cut: false,
+            processes: vec![
+                ProcCgroups {
+                    pid: 10,
+                    lines: vec![line(0, &format!("/system.slice/docker-{a}.scope"))],
+                },
+                // A hybrid host whose runtime made v1 cgroups only.
+                ProcCgroups {
+                    pid: 20,
+                    lines: vec![line(4, &format!("/docker/{b}")), line(0, "/")],
+                },
+                ProcCgroups {
+                    pid: 30,
+                    lines: vec![line(0, "/")],
+                },
+            ],
+        });
+        assert_eq!(container_of(&mut t, 10).as_deref(), Some(&a[..]));
+        assert_eq!(container_of(&mut t, 20).as_deref(), Some(&b[..]));
+        assert_eq!(container_of(&mut t, 30), None);
+        // A fork inherits; one whose child's id is another cgroup takes it.
+        t.apply(&fork(10, 11, None));
+        assert_eq!(container_of(&mut t, 11).as_deref(), Some(&a[..]));
+        t.apply(&fork(10, 12, Some(1)));
+        assert_eq!(container_of(&mut t, 12), None, "CLONE_INTO_CGROUP the root");
+        // A cgroup made during the recording names the id of a later exec.
+        t.apply(&cgroup(
+            abi::CG_MKDIR,
+            60,
+            0,
+            0,
+            &format!("/kubepods/pod1234abcd/{b}"),
+        ));
+        let exec = |cgroup_id| {
+            of(
+                30,
+                Body::Exec {
+                    old_pid: 30,
+                    task: task(cgroup_id),
+                    argc: 0,
+                    filename: "/bin/x".into(),
+                    filename_truncated: false,
+                    argv: Vec::new(),
+                    argv_truncated: false,
+                    inode: None,
+                    exe_path: None,
+                    exe_flags: 0,
+                    caller_argv0: None,
+                },
+            )
+        };
+        let r = t.apply(&exec(60));
+        let k = r.container.unwrap().container.clone().unwrap();
+        assert_eq!((k.runtime, &k.id[..]), ("cri", &b[..]));
+        assert_eq!(k.pod.as_deref(), Some("1234abcd"));
+        // An exec in a cgroup never named: no container claimed.
+        t.apply(&exec(61));
+        assert_eq!(container_of(&mut t, 30), None);
+        // Moves: into a container's v2 cgroup, back to the root; a v1 move out.
+        t.apply(&cgroup(
+            abi::CG_ATTACH,
+            50,
+            0,
+            30,
+            &format!("/system.slice/docker-{a}.scope"),
+        ));
+        assert_eq!(container_of(&mut t, 30).as_deref(), Some(&a[..]));
+        t.apply(&cgroup(abi::CG_ATTACH, 1, 0, 30, "/"));
+        assert_eq!(container_of(&mut t, 30), None);
+        t.apply(&cgroup(abi::CG_ATTACH, 9, 4, 20, "/"));
+        assert_eq!(container_of(&mut t, 20), None);
+        // The exit of a process in a container still carries it.
+        let exit = of(
+            10,
+            Body::Exit {
+                code: 0,
+                group_dead: true,
+                group_exit: true,
+                by_exec: false,
+            },
+        );
+        assert!(t.apply(&exit).container.is_some());
+        assert!(t.container(10).is_none(), "gone");
+    }
+
     #[test]
     fn normalizes() {
         assert_eq!(normalize("/a/./b//c/../d"), "/a/b/d");
