@@ -112,6 +112,28 @@ fn container_fixture_has_the_container_on_its_events_and_records() {
     assert_container_workload(&fixture("container.kz"), FIXTURE_ID);
 }
 
+/// A slice of one container's events replays with the container on every event: its
+/// Cgroups block is the cgroups as they were at its start.
+#[test]
+fn a_slice_of_a_container_keeps_its_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let slice = dir.path().join("c.kz");
+    let trace = fixture("container.kz");
+    crate::util::run_ok(&[
+        "slice",
+        trace.to_str().unwrap(),
+        "-o",
+        slice.to_str().unwrap(),
+        "--container",
+        &FIXTURE_ID[..12],
+    ]);
+    let all =
+        json_lines(replay(&trace, &["--view", "events", "--container", FIXTURE_ID]).as_bytes());
+    let sliced = json_lines(replay(&slice, &["--view", "events"]).as_bytes());
+    assert_eq!(sliced.len(), all.len());
+    assert!(sliced.iter().all(|e| e["container_id"] == FIXTURE_ID));
+}
+
 #[test]
 fn an_empty_container_id_is_a_usage_error() {
     let trace = fixture("container.kz");

@@ -124,6 +124,20 @@ impl CgroupNames {
         Some(info)
     }
 
+    /// Every v2 cgroup named, id ascending: the tree a slice's Cgroups block lists.
+    pub fn dirs(&self) -> Vec<crate::meta::CgroupDir> {
+        let mut dirs: Vec<_> = self
+            .by_id
+            .values()
+            .map(|c| crate::meta::CgroupDir {
+                id: c.id,
+                path: c.path.clone(),
+            })
+            .collect();
+        dirs.sort_unstable_by_key(|d| d.id);
+        dirs
+    }
+
     /// Every v2 cgroup named, by path (for the snapshot's processes, whose cgroups are
     /// paths).
     pub fn by_path(&self) -> HashMap<&str, &Arc<CgroupInfo>> {

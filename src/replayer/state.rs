@@ -15,7 +15,7 @@ use super::files::{
     FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 use crate::abi::{self, InodeAttrs};
-use crate::meta::{Cgroups, FdTable, ProcSnapshot};
+use crate::meta::{CgroupLine, Cgroups, FdTable, ProcCgroups, ProcSnapshot};
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -532,6 +532,36 @@ impl ProcessTable {
                 state.cg_v1 = v1;
             });
             self.sweep();
+        }
+    }
+
+    /// What a Cgroups block taken now would say: the v2 cgroups named, and each process's
+    /// cgroups (v2 as hierarchy 0; a v1 one that names a container as hierarchy 1), pid
+    /// ascending (`kellect slice` writes it as the Cgroups block of a slice).
+    pub fn cgroups_now(&self) -> Cgroups {
+        let mut pids: Vec<u32> = self.procs.keys().copied().collect();
+        pids.sort_unstable();
+        let processes = pids
+            .into_iter()
+            .filter_map(|pid| {
+                let p = &self.procs[&pid];
+                let lines: Vec<CgroupLine> = [(0, &p.cg_v2), (1, &p.cg_v1)]
+                    .into_iter()
+                    .filter_map(|(hierarchy, c)| {
+                        c.as_ref().map(|c| CgroupLine {
+                            hierarchy,
+                            path: c.path.clone(),
+                        })
+                    })
+                    .collect();
+                (!lines.is_empty()).then_some(ProcCgroups { pid, lines })
+            })
+            .collect();
+        Cgroups {
+            mount: String::new(),
+            dirs: self.cgroups.dirs(),
+            dirs_cut: false,
+            processes,
         }
     }
 
