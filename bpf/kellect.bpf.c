@@ -204,6 +204,8 @@ struct kl_sock _kl_sock = {};
 struct kl_tcp _kl_tcp = {};
 struct rec_sock_state _rec_sock_state = {};
 struct rec_uring _rec_uring = {};
+struct kl_task _kl_task = {};
+struct rec_cgroup _rec_cgroup = {};
 struct sc_desc _sc_desc = {};
 struct kind_stats _kind_stats = {};
 
@@ -264,6 +266,26 @@ static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u32 len, _
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
+/* The cgroup and namespaces of `task` (struct kl_task); what cannot be read stays 0. */
+static __always_inline void read_task(struct task_struct *task, struct kl_task *t)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	struct pid_namespace *pidns = NULL;
+	unsigned int level = BPF_CORE_READ(pid, level);
+
+	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	/* task_active_pid_ns: the namespace of the task's pid at its deepest level. */
+	if (pid)
+		bpf_probe_read_kernel(&pidns, sizeof(pidns),
+				      (char *)pid + bpf_core_field_offset(struct pid, numbers) +
+					      (level & 63) * bpf_core_type_size(struct upid) +
+					      bpf_core_field_offset(struct upid, ns));
+	t->pid_ns = BPF_CORE_READ(pidns, ns.inum);
+	t->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	t->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	t->_pad = 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -293,15 +315,17 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (stopping)
 		return 0;
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	r = bpf_ringbuf_reserve(&events, sizeof(*r) + sizeof(struct kl_task), 0);
 	if (!r) {
 		count(REC_PROC_FORK, true);
 		return 0;
 	}
-	fill_hdr(&r->hdr, REC_PROC_FORK, sizeof(*r), ts);
+	fill_hdr(&r->hdr, REC_PROC_FORK, sizeof(*r) + sizeof(struct kl_task), ts);
+	read_task(child, (struct kl_task *)(r + 1));
 	r->child_pid = ctgid;
 	r->child_tid = BPF_CORE_READ(child, pid);
 	r->clone_flags = 0;
+	r->hdr.flags |= REC_F_TASK;
 	if (context)
 		r->hdr.flags |= REC_F_CONTEXT;
 	{
@@ -1386,6 +1410,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct rec_exec *r;
+	char *tail; /* after the fixed part and the struct kl_task */
 	const char *filename;
 	unsigned long arg_start, arg_end, args;
 	long n;
@@ -1395,7 +1420,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 
 	r = bpf_ringbuf_reserve(&events,
-				sizeof(*r) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
+				sizeof(*r) + sizeof(struct kl_task) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
 					KL_PATH_MAX + KL_ARGV0_MAX,
 				0);
 	if (!r) {
@@ -1407,9 +1432,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->argc = BPF_CORE_READ(bprm, argc);
 	r->exe_len = 0;
 	r->exe_flags = 0;
+	read_task(p, (struct kl_task *)(r + 1));
+	tail = (char *)(r + 1) + sizeof(struct kl_task);
 
 	filename = BPF_CORE_READ(bprm, filename);
-	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_PATH_MAX, filename);
+	n = bpf_probe_read_kernel_str(tail, KL_PATH_MAX, filename);
 	if (n > 0) {
 		flen = n - 1; /* without the NUL */
 		if (n == KL_PATH_MAX)
@@ -1426,7 +1453,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 	args &= KL_ARGV_MAX - 1; /* a bound the verifier can see */
 	if (args == 0 ||
-	    bpf_probe_read_user((char *)(r + 1) + flen, args, (const void *)arg_start) < 0)
+	    bpf_probe_read_user(tail + flen, args, (const void *)arg_start) < 0)
 		args = 0;
 
 	r->filename_len = flen;
@@ -1444,7 +1471,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		if (BPF_CORE_READ(bprm, interp) != filename)
 			exe_flags |= EXE_F_INTERP;
 		if (!(exe_flags & EXE_F_INTERP) && read_inode(exe, &ino) &&
-		    bpf_probe_read_kernel((char *)(r + 1) + (off & (2 * KL_PATH_MAX - 1)),
+		    bpf_probe_read_kernel(tail + (off & (2 * KL_PATH_MAX - 1)),
 					  sizeof(ino), &ino) == 0) {
 			flags |= REC_F_INODE;
 			off += sizeof(ino);
@@ -1458,7 +1485,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 			elen &= KL_PATH_MAX - 1;
 			if (es && elen > 0 &&
-			    bpf_probe_read_kernel((char *)(r + 1) + off, elen, es->path) == 0) {
+			    bpf_probe_read_kernel(tail + off, elen, es->path) == 0) {
 				r->exe_len = elen;
 				exe_flags |= es->flags;
 				off += elen;
@@ -1472,7 +1499,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			if (off > KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX)
 				off = KL_PATH_MAX + KL_ARGV_MAX + sizeof(ino) + KL_PATH_MAX;
 			if (argv0 && (exe_flags & EXE_F_INTERP)) {
-				long n0 = bpf_probe_read_kernel_str((char *)(r + 1) + off,
+				long n0 = bpf_probe_read_kernel_str(tail + off,
 								    KL_ARGV0_MAX, argv0);
 
 				if (n0 > 0) {
@@ -1484,9 +1511,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				bpf_map_delete_elem(&exec_argv0, &tid);
 		}
 		r->exe_flags = exe_flags;
-		r->hdr.len = sizeof(*r) + off;
+		r->hdr.len = sizeof(*r) + sizeof(struct kl_task) + off;
 	}
-	r->hdr.flags = flags;
+	r->hdr.flags = flags | REC_F_TASK;
 	{
 		/* The exec's entry was recorded under the tid that called it. */
 		__u32 tid = old_pid;
@@ -1502,6 +1529,65 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_PROC_EXEC, false);
 	return 0;
+}
+
+/* ---- cgroups: directories made, processes moved (container context for replay) ---- */
+
+static __always_inline int on_cgroup(struct cgroup *cgrp, const char *path, __u32 pid,
+				     __u8 op, __u16 cg_flags)
+{
+	struct rec_cgroup *r;
+	long n;
+	__u32 plen = 0;
+	int level;
+
+	if (stopping)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r) + KL_CGROUP_PATH_MAX, 0);
+	if (!r) {
+		count(REC_CGROUP, true);
+		return 0;
+	}
+	fill_hdr(&r->hdr, REC_CGROUP, 0, bpf_ktime_get_boot_ns());
+	r->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	r->pid = pid;
+	r->hierarchy = BPF_CORE_READ(cgrp, root, hierarchy_id);
+	r->op = op;
+	level = BPF_CORE_READ(cgrp, level);
+	r->level = level > 255 ? 255 : (level < 0 ? 0 : level);
+	n = bpf_probe_read_kernel_str((char *)(r + 1), KL_CGROUP_PATH_MAX, path);
+	if (n > 0) {
+		plen = (n - 1) & (KL_CGROUP_PATH_MAX - 1);
+		if (n == KL_CGROUP_PATH_MAX)
+			cg_flags |= CG_F_TRUNC;
+	}
+	r->path_len = plen;
+	r->cg_flags = cg_flags;
+	r->_pad = 0;
+	r->hdr.len = sizeof(*r) + plen;
+	bpf_ringbuf_submit(r, submit_flags());
+	count(REC_CGROUP, false);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (bpf_get_current_pid_tgid() >> 32 == self_tgid)
+		return 0;
+	return on_cgroup(cgrp, path, 0, CG_MKDIR, 0);
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(on_cgroup_attach, struct cgroup *cgrp, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	/* In target mode, only moves of recorded processes. */
+	if (!is_target(tgid))
+		return 0;
+	return on_cgroup(cgrp, path, tgid, CG_ATTACH, threadgroup ? CG_F_THREADGROUP : 0);
 }
 
 /* ---- TCP socket state: identity and counters, for socket records ---- */

@@ -20,7 +20,7 @@
 #define KELLECT_RECORDS_H
 
 /* Bumped whenever a record layout changes; stored in every trace's host info. */
-#define KELLECT_ABI_VERSION 1
+#define KELLECT_ABI_VERSION 2 /* 2: REC_F_TASK, REC_CGROUP; version 1 records read alike */
 
 #define KL_COMM_LEN 16
 /* Longest path or filename captured; longer ones are cut and flagged. */
@@ -37,6 +37,9 @@ enum rec_kind {
 	REC_SOCK_STATE = 5, /* a TCP socket changed state or saw a reset: identity and counters */
 	REC_URING_OP = 6,  /* an io_uring request: submitted (io_uring_submit_req), completed
 			    * (io_uring_complete) without a syscall of its own */
+	/* 7 is kept for another kind */
+	REC_CGROUP = 8,	   /* cgroup:cgroup_mkdir, cgroup:cgroup_attach_task: a cgroup was made,
+			    * or a process moved into one (struct rec_cgroup) */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
 
@@ -300,6 +303,25 @@ struct kl_abi_enums {
 				* i386 number, args are the i386 argument registers (ebx, ecx,
 				* edx, esi, edi, ebp), zero-extended; on syscall, fork, exec and
 				* exit records. Traces without it read as before. */
+#define REC_F_TASK (1 << 5)    /* fork, exec: a struct kl_task follows the fixed part, before
+				* the tail. Traces without it read as before. */
+
+/*
+ * The cgroup and namespaces of a task: 24 bytes. On a fork record, the child's (read after
+ * the kernel attached it to its cgroup: CLONE_INTO_CGROUP's target, else its parent's);
+ * on an exec record, the exec'ing task's.
+ */
+struct kl_task {
+	__u64 cgroup_id; /* its cgroup in the default (v2) hierarchy: task->cgroups->dfl_cgrp
+			  * ->kn->id, read with BTF (bpf_get_current_cgroup_id() returns the
+			  * same for the current task); the cgroup directory's inode number on
+			  * cgroup2fs. 1 is the root; 0: unknown */
+	__u32 pid_ns;	 /* inode number of its pid namespace (task_active_pid_ns: the
+			  * namespace of thread_pid->numbers[thread_pid->level]) */
+	__u32 mnt_ns;	 /* task->nsproxy->mnt_ns->ns.inum (0: unknown) */
+	__u32 net_ns;	 /* task->nsproxy->net_ns->ns.inum (0: unknown) */
+	__u32 _pad;
+};
 
 /* Common header of every record: 56 bytes. */
 struct rec_hdr {
@@ -366,6 +388,35 @@ struct rec_exec {
 #define EXIT_F_EXEC (1 << 2) /* killed by another thread's exec (the kernel's de_thread): the
 			      * process lives on in the exec'ing thread, which takes the
 			      * leader's pid. Traces without it read as before. */
+
+/* rec_cgroup.op */
+#define CG_MKDIR 1  /* cgroup:cgroup_mkdir: the directory was made */
+#define CG_ATTACH 2 /* cgroup:cgroup_attach_task: process `pid` moved into the cgroup */
+/* rec_cgroup.cg_flags */
+#define CG_F_TRUNC (1 << 0)	  /* the path was cut at KL_CGROUP_PATH_MAX - 1 bytes */
+#define CG_F_THREADGROUP (1 << 1) /* attach: the whole thread group moved (cgroup.procs) */
+/* Most bytes of a cgroup path, its NUL included: the kernel's TRACE_CGROUP_PATH_LEN. */
+#define KL_CGROUP_PATH_MAX 1024
+
+/*
+ * REC_CGROUP: 80 bytes, then the tail: char path[path_len], the cgroup's path from the root
+ * of its hierarchy as the tracepoint gives it (cgroup_path: relative to the cgroup
+ * namespace of the task in hdr), e.g. "/system.slice/docker-<64 hex>.scope". The header's
+ * task is the one that made the directory or moved the process. Recorded for every task
+ * but the recorder (in target mode too: a cgroup is made by whoever runs the container).
+ */
+struct rec_cgroup {
+	struct rec_hdr hdr;
+	__u64 cgroup_id; /* the cgroup's kernfs id (dst_cgrp->kn->id): its directory's inode */
+	__u32 pid;	 /* attach: the moved process (the leader's tgid); mkdir: 0 */
+	__u16 hierarchy; /* dst_cgrp->root->hierarchy_id: 0 the default (v2) hierarchy, 1..
+			  * a v1 hierarchy (ids of different hierarchies are unrelated) */
+	__u8 op;	 /* CG_* */
+	__u8 level;	 /* depth below the hierarchy's root (dst_cgrp->level, at most 255) */
+	__u16 path_len;
+	__u16 cg_flags;	 /* CG_F_* */
+	__u32 _pad;
+};
 
 /* REC_PROC_EXIT: hdr.syscall is KS_EXIT or KS_EXIT_GROUP when the task called one. */
 struct rec_exit {

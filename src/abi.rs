@@ -10,7 +10,10 @@ use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+/// The oldest record ABI version this build reads: version 2 only added what version 1
+/// records lack (`REC_F_TASK`, `REC_CGROUP`), so version 1 records decode alike.
+pub const MIN_ABI_VERSION: u32 = 1;
 /// `KL_COMM_LEN`
 pub const COMM_LEN: usize = 16;
 /// `KL_PATH_MAX`
@@ -31,6 +34,9 @@ pub const REC_F_CONTEXT: u16 = 1 << 3;
 /// `rec_hdr.flags`: a 32-bit (compat) syscall; its id was mapped from the i386 table and
 /// its arguments are the i386 argument registers.
 pub const REC_F_COMPAT: u16 = 1 << 4;
+/// `rec_hdr.flags` of a fork or exec: a [`TaskContext`] follows the fixed part, before the
+/// tail. Records without it (traces of ABI version 1) read as before.
+pub const REC_F_TASK: u16 = 1 << 5;
 /// `rec_exit.exit_flags`: the last thread of its process ended.
 pub const EXIT_F_GROUP_DEAD: u32 = 1 << 0;
 /// `rec_exit.exit_flags`: ended through exit_group or a fatal signal.
@@ -49,6 +55,8 @@ pub enum RecordKind {
     SockState,
     /// An io_uring request (`REC_URING_OP`).
     UringOp,
+    /// A cgroup made or a process moved into one (`REC_CGROUP`).
+    Cgroup,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -62,6 +70,7 @@ impl RecordKind {
             4 => Self::Syscall,
             5 => Self::SockState,
             6 => Self::UringOp,
+            8 => Self::Cgroup,
             other => Self::Unknown(other),
         }
     }
@@ -74,6 +83,7 @@ impl RecordKind {
             Self::Syscall => 4,
             Self::SockState => 5,
             Self::UringOp => 6,
+            Self::Cgroup => 8,
             Self::Unknown(raw) => raw,
         }
     }
@@ -87,6 +97,7 @@ impl RecordKind {
             Self::Syscall => "syscall".into(),
             Self::SockState => "sock_state".into(),
             Self::UringOp => "uring_op".into(),
+            Self::Cgroup => "cgroup".into(),
             Self::Unknown(raw) => format!("kind_{raw}"),
         }
     }
@@ -121,6 +132,69 @@ pub struct ForkRecord {
     pub child_tid: U32,
     pub clone_flags: U64,
     pub child_comm: [u8; COMM_LEN],
+}
+
+/// `struct kl_task`, 24 bytes: a task's cgroup and namespaces (on fork records the
+/// child's, on exec records the exec'ing task's), after the fixed part of a record with
+/// [`REC_F_TASK`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    KnownLayout,
+    Immutable,
+    Unaligned,
+)]
+#[repr(C)]
+pub struct TaskContext {
+    /// The task's cgroup in the default (v2) hierarchy: `task->cgroups->dfl_cgrp->kn->id`,
+    /// the cgroup directory's inode number on cgroup2fs (1: the root; 0: unknown).
+    pub cgroup_id: U64,
+    /// Inode number of the task's pid namespace (`task_active_pid_ns`), 0: unknown.
+    pub pid_ns: U32,
+    /// Inode number of its mount namespace (`nsproxy->mnt_ns->ns.inum`), 0: unknown.
+    pub mnt_ns: U32,
+    /// Inode number of its network namespace (`nsproxy->net_ns->ns.inum`), 0: unknown.
+    pub net_ns: U32,
+    pub _pad: U32,
+}
+
+/// `rec_cgroup.op`: the cgroup directory was made (`cgroup:cgroup_mkdir`).
+pub const CG_MKDIR: u8 = 1;
+/// `rec_cgroup.op`: a process moved into the cgroup (`cgroup:cgroup_attach_task`).
+pub const CG_ATTACH: u8 = 2;
+/// `rec_cgroup.cg_flags`: the path was cut at [`CGROUP_PATH_MAX`] - 1 bytes.
+pub const CG_F_TRUNC: u16 = 1 << 0;
+/// `rec_cgroup.cg_flags`: the whole thread group moved.
+pub const CG_F_THREADGROUP: u16 = 1 << 1;
+/// `KL_CGROUP_PATH_MAX`: most bytes of a cgroup path in a record, its NUL included.
+pub const CGROUP_PATH_MAX: usize = 1024;
+
+/// `struct rec_cgroup`, 80 bytes, then the tail: the cgroup's path (`path_len` bytes)
+/// from the root of its hierarchy.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct CgroupRecord {
+    pub hdr: RecordHeader,
+    /// The cgroup's kernfs id: its directory's inode number.
+    pub cgroup_id: U64,
+    /// Attach: the process moved (tgid); mkdir: 0.
+    pub pid: U32,
+    /// `cgroup_root.hierarchy_id`: 0 the default (v2) hierarchy, 1.. a v1 hierarchy.
+    pub hierarchy: U16,
+    /// [`CG_MKDIR`] or [`CG_ATTACH`].
+    pub op: u8,
+    /// Depth below the hierarchy's root (at most 255).
+    pub level: u8,
+    pub path_len: U16,
+    /// `CG_F_*`.
+    pub cg_flags: U16,
+    pub _pad: U32,
 }
 
 /// `struct rec_exec`, 72 bytes, then the tail: filename, argv area, [inode], exe path.
@@ -382,9 +456,15 @@ pub enum AbiError {
 /// One record, decoded from a frame; borrowed tails point into the frame's bytes.
 #[derive(Debug, Clone)]
 pub enum Record<'a> {
-    Fork(ForkRecord),
+    Fork {
+        rec: ForkRecord,
+        /// The child's cgroup and namespaces ([`REC_F_TASK`]; `None` in older traces).
+        task: Option<TaskContext>,
+    },
     Exec {
         rec: ExecRecord,
+        /// The task's cgroup and namespaces ([`REC_F_TASK`]; `None` in older traces).
+        task: Option<TaskContext>,
         filename: &'a [u8],
         args: &'a [u8],
         inode: Option<InodeAttrs>,
@@ -404,6 +484,11 @@ pub enum Record<'a> {
         rec: UringRecord,
         tail: SyscallTail<'a>,
     },
+    /// A cgroup made or a process moved into one, with the cgroup's path.
+    Cgroup {
+        rec: CgroupRecord,
+        path: &'a [u8],
+    },
     Unknown {
         hdr: RecordHeader,
     },
@@ -412,12 +497,13 @@ pub enum Record<'a> {
 impl Record<'_> {
     pub fn header(&self) -> &RecordHeader {
         match self {
-            Record::Fork(r) => &r.hdr,
+            Record::Fork { rec, .. } => &rec.hdr,
             Record::Exec { rec, .. } => &rec.hdr,
             Record::Exit(r) => &r.hdr,
             Record::Syscall { rec, .. } => &rec.hdr,
             Record::SockState(r) => &r.hdr,
             Record::Uring { rec, .. } => &rec.sc.hdr,
+            Record::Cgroup { rec, .. } => &rec.hdr,
             Record::Unknown { hdr } => hdr,
         }
     }
@@ -484,15 +570,14 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
     let record = match RecordKind::from_raw(hdr.kind.get()) {
         RecordKind::Fork => {
             fixed(size_of::<ForkRecord>())?;
-            Record::Fork(
-                ForkRecord::read_from_prefix(body)
-                    .expect("length checked")
-                    .0,
-            )
+            let (rec, rest) = ForkRecord::read_from_prefix(body).expect("length checked");
+            let (task, _) = task_context(&hdr, rest, offset, len)?;
+            Record::Fork { rec, task }
         }
         RecordKind::Exec => {
             fixed(size_of::<ExecRecord>())?;
             let (rec, tail) = ExecRecord::read_from_prefix(body).expect("length checked");
+            let (task, tail) = task_context(&hdr, tail, offset, len)?;
             let flen = rec.filename_len.get() as usize;
             let alen = rec.args_len.get() as usize;
             if flen + alen > tail.len() {
@@ -523,6 +608,7 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
             let argv0 = (rec.exe_flags.get() & EXE_F_ARGV0 != 0).then(|| &rest[elen..]);
             Record::Exec {
                 rec,
+                task,
                 filename: &tail[..flen],
                 args: &tail[flen..flen + alen],
                 inode,
@@ -566,12 +652,42 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     .0,
             )
         }
+        RecordKind::Cgroup => {
+            fixed(size_of::<CgroupRecord>())?;
+            let (rec, rest) = CgroupRecord::read_from_prefix(body).expect("length checked");
+            let plen = rec.path_len.get() as usize;
+            let path = rest.get(..plen).ok_or(AbiError::BadTail {
+                offset,
+                tail: plen,
+                len,
+            })?;
+            Record::Cgroup { rec, path }
+        }
         RecordKind::Unknown(_) => {
             fixed(size_of::<RecordHeader>())?;
             Record::Unknown { hdr }
         }
     };
     Ok((record, len))
+}
+
+/// The [`TaskContext`] at the start of `rest` (what follows a fork's or exec's fixed part)
+/// when the header says there is one ([`REC_F_TASK`]), and what follows it.
+fn task_context<'a>(
+    hdr: &RecordHeader,
+    rest: &'a [u8],
+    offset: usize,
+    len: usize,
+) -> Result<(Option<TaskContext>, &'a [u8]), AbiError> {
+    if hdr.flags.get() & REC_F_TASK == 0 {
+        return Ok((None, rest));
+    }
+    let (task, rest) = TaskContext::read_from_prefix(rest).map_err(|_| AbiError::BadTail {
+        offset,
+        tail: size_of::<TaskContext>(),
+        len,
+    })?;
+    Ok((Some(task), rest))
 }
 
 /// The lengths of a syscall record's tail sections, in order: path0, path1, addr, out,
@@ -655,6 +771,57 @@ mod tests {
         assert_eq!(size_of::<SockInfo>(), 56);
         assert_eq!(size_of::<TcpCounters>(), 64);
         assert_eq!(size_of::<SockStateRecord>(), 184);
+        assert_eq!(size_of::<TaskContext>(), 24);
+        assert_eq!(size_of::<CgroupRecord>(), 80);
+    }
+
+    #[test]
+    fn task_context_and_cgroup_records_decode() {
+        let mut task = TaskContext::new_zeroed();
+        task.cgroup_id = 4242u64.into();
+        task.pid_ns = 0xeffffffcu32.into();
+        task.mnt_ns = 0xf0000000u32.into();
+        task.net_ns = 0xf0000098u32.into();
+        // A fork with the context, then an exec with it before its tail, then one without.
+        let mut fork = ForkRecord::new_zeroed();
+        fork.hdr = header(1, 88 + 24);
+        fork.hdr.flags = REC_F_TASK.into();
+        let mut bytes = fork.as_bytes().to_vec();
+        bytes.extend_from_slice(task.as_bytes());
+        let mut exec = ExecRecord::new_zeroed();
+        exec.hdr = header(2, 72 + 24 + 7);
+        exec.hdr.flags = REC_F_TASK.into();
+        exec.filename_len = 7.into();
+        bytes.extend_from_slice(exec.as_bytes());
+        bytes.extend_from_slice(task.as_bytes());
+        bytes.extend_from_slice(b"/bin/ls");
+        let mut cg = CgroupRecord::new_zeroed();
+        cg.hdr = header(8, 80 + 4);
+        cg.op = CG_ATTACH;
+        cg.pid = 7u32.into();
+        cg.path_len = 4.into();
+        bytes.extend_from_slice(cg.as_bytes());
+        bytes.extend_from_slice(b"/a/b");
+        let records: Vec<_> = Records::new(&bytes).collect::<Result<_, _>>().unwrap();
+        assert!(matches!(&records[0], Record::Fork { task: Some(t), .. } if *t == task));
+        let Record::Exec {
+            task: t, filename, ..
+        } = &records[1]
+        else {
+            panic!("{:?}", records[1]);
+        };
+        assert_eq!((*t, *filename), (Some(task), &b"/bin/ls"[..]));
+        let Record::Cgroup { rec, path } = &records[2] else {
+            panic!("{:?}", records[2]);
+        };
+        assert_eq!((rec.pid.get(), *path), (7, &b"/a/b"[..]));
+        // A context flagged in a record too short for it, a path longer than the record.
+        fork.hdr.len = 88.into();
+        let r: Vec<_> = Records::new(fork.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::BadTail { tail: 24, .. })]));
+        cg.hdr.len = 80.into();
+        let r: Vec<_> = Records::new(cg.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::BadTail { tail: 4, .. })]));
     }
 
     #[test]

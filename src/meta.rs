@@ -426,6 +426,58 @@ pub struct Stop {
     pub reason: String,
 }
 
+/// One cgroup directory of the v2 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupDir {
+    /// Its kernfs id: the directory's inode number on cgroup2fs (what records carry as a
+    /// task's `cgroup_id`; 1 is the root).
+    pub id: u64,
+    /// Its path from the hierarchy's root, `/` for the root (at most 4095 bytes).
+    #[serde(deserialize_with = "bounded::string")]
+    pub path: String,
+}
+
+/// One line of /proc/PID/cgroup: a process's cgroup in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupLine {
+    /// 0: the v2 hierarchy (`0::/…`); 1..: a v1 hierarchy.
+    pub hierarchy: u32,
+    /// The path from the hierarchy's root (at most 4095 bytes).
+    #[serde(deserialize_with = "bounded::string")]
+    pub path: String,
+}
+
+/// The cgroups of one process, as /proc/PID/cgroup lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcCgroups {
+    pub pid: u32,
+    /// Each path once (the first hierarchy of the lines that share it), at most 16.
+    #[serde(deserialize_with = "bounded::seq")]
+    pub lines: Vec<CgroupLine>,
+}
+
+/// Block `Cgroups`: the cgroup tree (v2 hierarchy: id → path) and each live process's
+/// cgroups when the segment started. Replay names the cgroup ids of fork and exec records
+/// with the tree and finds containers by the paths. At most [`CGROUPS_MAX`] directories and
+/// as many processes, paths of at most 4095 bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroups {
+    /// Where the v2 hierarchy was mounted (`/sys/fs/cgroup`, `/sys/fs/cgroup/unified` on a
+    /// hybrid host); empty when the host has none.
+    #[serde(deserialize_with = "bounded::string")]
+    pub mount: String,
+    /// The v2 hierarchy's directories, walked from its root (depth first, names sorted).
+    #[serde(deserialize_with = "bounded::seq")]
+    pub dirs: Vec<CgroupDir>,
+    /// The tree had more than [`CGROUPS_MAX`] directories: the rest are left out.
+    pub dirs_cut: bool,
+    #[serde(deserialize_with = "bounded::seq")]
+    pub processes: Vec<ProcCgroups>,
+}
+
+/// Most directories (and processes) a [`Cgroups`] block lists.
+pub const CGROUPS_MAX: usize = 65536;
+
 /// Block `ClockSync`: a fresh clock sample, taken periodically (NTP moves the wall clock).
 pub type ClockSync = ClockSample;
 
@@ -478,6 +530,10 @@ impl MetaBlock for Custody {
 }
 impl MetaBlock for Stop {
     const KIND: BlockKind = BlockKind::Stop;
+}
+impl MetaBlock for Cgroups {
+    const KIND: BlockKind = BlockKind::Cgroups;
+    const COMPRESSED: bool = true;
 }
 
 /// Serializes a metadata value (postcard).

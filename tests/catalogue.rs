@@ -301,14 +301,21 @@ fn an_unknown_record_abi_version_is_refused_by_replay() {
     let expected = std::fs::read_to_string(fixture("process.events.json")).unwrap();
     assert_same_text(&expected, &events(&same), "re-encoded fixtures/process.kz");
 
-    for version in [2, 0, u32::MAX] {
+    // Version 2 added the task context and cgroup records: version 1 reads alike.
+    let older = with_abi_version(dir.path(), 2);
+    assert_same_text(
+        &expected,
+        &events(&older),
+        "fixtures/process.kz as version 2",
+    );
+    for version in [3, 0, u32::MAX] {
         let trace = with_abi_version(dir.path(), version);
         let path = trace.to_str().unwrap();
         let err = run_err(&["replay", path, "--view", "events"], 1);
         let said = format!("its records were written in record ABI version {version} (by kellect ");
         assert!(err.contains(&said), "{err}");
         assert!(
-            err.contains("this kellect reads ABI version 1 only"),
+            err.contains("this kellect reads ABI versions 1 to 2 only"),
             "{err}"
         );
         let err = run_err(&["replay", path], 1);

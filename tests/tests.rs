@@ -6,6 +6,7 @@ mod adversary;
 mod catalogue;
 mod cli;
 mod compat;
+mod container;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;

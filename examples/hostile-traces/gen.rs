@@ -53,7 +53,9 @@ fn clock() -> ClockSample {
 fn host_info() -> HostInfo {
     HostInfo {
         kellect_version: "hostile".into(),
-        abi_version: kellect::abi::ABI_VERSION,
+        // Their records are of the first layouts (no task context, no cgroup records), which
+        // every later version reads: the committed traces stay as they were written.
+        abi_version: kellect::abi::MIN_ABI_VERSION,
         hostname: "hostile".into(),
         sysname: "Linux".into(),
         release: "6.18.0".into(),

@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         decode_as::<meta::Capture>(bytes);
         decode_as::<meta::Stats>(bytes);
         decode_as::<meta::ClockSync>(bytes);
+        decode_as::<meta::Cgroups>(bytes);
     }
     if kind.is_metadata() {
         kellect_fuzz::replay_and_check(&[(kind, flags, payload)], &[RECORDS]);

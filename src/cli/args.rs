@@ -335,6 +335,10 @@ pub(crate) struct OutputArgs {
     /// Only processes with these names (comm).
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub(crate) comm: Vec<String>,
+    /// Only processes in these containers: an id in full or its first 12 (or more)
+    /// characters, or a systemd-nspawn or LXC container's name.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub(crate) container: Vec<String>,
     /// Events view: only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or
     /// seconds after the recording started (12.5).
     #[arg(long, value_name = "TIME")]
@@ -418,6 +422,9 @@ pub(crate) struct SliceArgs {
     /// Only processes with these names (comm).
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub(crate) comm: Vec<String>,
+    /// Only processes in these containers (as for `replay`).
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub(crate) container: Vec<String>,
     /// Only these event types (comma-separated, e.g. process_exec,file_open).
     #[arg(long, value_delimiter = ',', value_name = "TYPE")]
     pub(crate) event: Vec<String>,

@@ -151,6 +151,19 @@ fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     }
 }
 
+/// `--container` values: each trimmed, none empty.
+fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
+    ids.into_iter()
+        .map(|id| {
+            let id = id.trim().to_owned();
+            if id.is_empty() {
+                usage!("--container needs a container id or name");
+            }
+            Ok(id)
+        })
+        .collect()
+}
+
 impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
     type Error = anyhow::Error;
 
@@ -164,6 +177,7 @@ impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
                 comms: a.comm,
                 since: time_bound("--since", &a.since)?,
                 until: time_bound("--until", &a.until)?,
+                containers: container_ids(a.container)?,
             },
             budget: memory_budget(a.max_memory)?,
             inputs: Vec::new(),
@@ -226,6 +240,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
                     comms: a.comm,
                     since,
                     until,
+                    containers: container_ids(a.container)?,
                 },
                 records: RecordsConfig {
                     max_events: a.max_events,

@@ -74,6 +74,8 @@ pub enum BlockKind {
     /// 17: when and why the recording stopped (metadata; the last segment, before its last
     /// seal, Index and End).
     Stop,
+    /// 18: the cgroup tree and the cgroups of the snapshot's processes (metadata).
+    Cgroups,
     /// Any other number: skipped by readers that do not know it.
     Unknown(u16),
 }
@@ -98,6 +100,7 @@ impl BlockKind {
             BlockKind::Seal => 15,
             BlockKind::Custody => 16,
             BlockKind::Stop => 17,
+            BlockKind::Cgroups => 18,
             BlockKind::Unknown(v) => v,
         }
     }
@@ -121,12 +124,13 @@ impl BlockKind {
             15 => BlockKind::Seal,
             16 => BlockKind::Custody,
             17 => BlockKind::Stop,
+            18 => BlockKind::Cgroups,
             other => BlockKind::Unknown(other),
         }
     }
 
     /// Whether the payload is opaque metadata bytes for `crate::meta`, which may carry
-    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `18..=0x7fff` count as metadata.
+    /// [`BLOCK_FLAG_COMPRESSED`]. Reserved future kinds `19..=0x7fff` count as metadata.
     pub const fn is_metadata(self) -> bool {
         match self {
             BlockKind::HostInfo
@@ -141,7 +145,8 @@ impl BlockKind {
             | BlockKind::Capture
             | BlockKind::Continuation
             | BlockKind::Custody
-            | BlockKind::Stop => true,
+            | BlockKind::Stop
+            | BlockKind::Cgroups => true,
             BlockKind::Frame | BlockKind::Index | BlockKind::End | BlockKind::Seal => false,
             BlockKind::Unknown(v) => v >= 8 && v <= 0x7fff,
         }
@@ -180,6 +185,7 @@ impl fmt::Display for BlockKind {
             BlockKind::Seal => f.write_str("Seal"),
             BlockKind::Custody => f.write_str("Custody"),
             BlockKind::Stop => f.write_str("Stop"),
+            BlockKind::Cgroups => f.write_str("Cgroups"),
             BlockKind::Unknown(v) => write!(f, "Unknown({v:#06x})"),
         }
     }
@@ -429,12 +435,13 @@ mod tests {
             (15, BlockKind::Seal),
             (16, BlockKind::Custody),
             (17, BlockKind::Stop),
+            (18, BlockKind::Cgroups),
         ];
         for (n, kind) in named {
             assert_eq!(BlockKind::from(n), kind);
             assert_eq!(u16::from(kind), n);
         }
-        for n in [0u16, 18, 0x7fff, 0x8000, u16::MAX] {
+        for n in [0u16, 19, 0x7fff, 0x8000, u16::MAX] {
             assert_eq!(BlockKind::from(n), BlockKind::Unknown(n));
             assert_eq!(BlockKind::from(n).as_u16(), n);
         }

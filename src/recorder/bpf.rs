@@ -205,8 +205,9 @@ fn fill_ports(skel: &KellectSkel, protocols: &[(AppProtocol, AppPort)]) -> Resul
 mod tests {
     use super::types;
     use crate::abi::{
-        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, MmsgPart, RecordHeader,
-        SockInfo, SockStateRecord, SyscallRecord, TcpCounters, UringRecord,
+        CgroupRecord, ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, MmsgPart,
+        RecordHeader, SockInfo, SockStateRecord, SyscallRecord, TaskContext, TcpCounters,
+        UringRecord,
     };
     use std::mem::{offset_of, size_of};
 
@@ -247,6 +248,16 @@ mod tests {
             ]
         );
         same!(ExitRecord, types::rec_exit, [hdr, exit_code, exit_flags]);
+        same!(
+            TaskContext,
+            types::kl_task,
+            [cgroup_id, pid_ns, mnt_ns, net_ns, _pad]
+        );
+        same!(
+            CgroupRecord,
+            types::rec_cgroup,
+            [hdr, cgroup_id, pid, hierarchy, op, level, path_len, cg_flags, _pad]
+        );
         same!(KindStats, types::kind_stats, [emitted, dropped]);
         same!(
             SyscallRecord,

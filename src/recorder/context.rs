@@ -9,7 +9,10 @@ use std::net::IpAddr;
 
 use procfs::process::{MountInfo, Process};
 
-use crate::meta::{Accounts, IdName, Interface, Interfaces, Mount, Mounts};
+use crate::meta::{
+    Accounts, CgroupDir, CgroupLine, Cgroups, IdName, Interface, Interfaces, Mount, Mounts,
+    ProcCgroups, CGROUPS_MAX,
+};
 
 /// The host's users and groups, from /etc/passwd and /etc/group.
 pub fn accounts() -> Accounts {
@@ -71,6 +74,132 @@ fn mount_from_info(info: &MountInfo) -> Option<Mount> {
             .unwrap_or_default(),
         fs_type: info.fs_type.clone(),
     })
+}
+
+/// Longest cgroup path kept, in bytes (longer ones are left out).
+const CGROUP_PATH_MAX: usize = 4095;
+/// Deepest cgroup directory walked below the root.
+const CGROUP_DEPTH_MAX: usize = 64;
+/// Most /proc/PID/cgroup lines kept per process.
+const CGROUP_LINES_MAX: usize = 16;
+
+/// The v2 cgroup tree (its mount from /proc/self/mountinfo: `/sys/fs/cgroup` on a v2 host,
+/// `/sys/fs/cgroup/unified` on a hybrid one) and each live process's cgroups. Bounded: at
+/// most [`CGROUPS_MAX`] directories (then `dirs_cut`) and processes, paths of at most
+/// 4095 bytes, directories at most 64 deep, 16 lines per process.
+pub fn cgroups() -> Cgroups {
+    let mount = Process::myself()
+        .and_then(|p| p.mountinfo())
+        .ok()
+        .and_then(|infos| {
+            infos
+                .iter()
+                .find(|m| m.fs_type == "cgroup2")
+                .map(|m| m.mount_point.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let (dirs, dirs_cut) = if mount.is_empty() {
+        (Vec::new(), false)
+    } else {
+        walk_cgroups(std::path::Path::new(&mount))
+    };
+    let mut processes = Vec::new();
+    if let Ok(dir) = fs::read_dir("/proc") {
+        let mut pids: Vec<u32> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        for pid in pids.into_iter().take(CGROUPS_MAX) {
+            if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+                processes.push(ProcCgroups {
+                    pid,
+                    lines: parse_proc_cgroup(&text),
+                });
+            }
+        }
+    }
+    Cgroups {
+        mount,
+        dirs,
+        dirs_cut,
+        processes,
+    }
+}
+
+/// The directories of the cgroup2 file system at `root`, depth first with names sorted:
+/// (directory inode = cgroup id, path from the root); whether some were left out.
+fn walk_cgroups(root: &std::path::Path) -> (Vec<CgroupDir>, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut cut = false;
+    // (directory, path from the root, depth)
+    let mut stack = vec![(root.to_path_buf(), "/".to_owned(), 0usize)];
+    while let Some((dir, path, depth)) = stack.pop() {
+        let Ok(meta) = fs::metadata(&dir) else {
+            continue;
+        };
+        if out.len() >= CGROUPS_MAX {
+            cut = true;
+            break;
+        }
+        out.push(CgroupDir {
+            id: meta.ino(),
+            path: path.clone(),
+        });
+        if depth >= CGROUP_DEPTH_MAX {
+            cut = true;
+            continue;
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut children: Vec<(String, std::path::PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        children.sort();
+        for (name, child) in children.into_iter().rev() {
+            let sub = if path == "/" {
+                format!("/{name}")
+            } else {
+                format!("{path}/{name}")
+            };
+            if sub.len() > CGROUP_PATH_MAX {
+                cut = true;
+                continue;
+            }
+            stack.push((child, sub, depth + 1));
+        }
+    }
+    (out, cut)
+}
+
+/// /proc/PID/cgroup text (`hierarchy-id:controllers:path` lines) as [`CgroupLine`]s: the
+/// v2 line, and each v1 path once (the first v1 line that has it), at most 16 lines; malformed lines and paths longer
+/// than 4095 bytes are left out.
+pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupLine> {
+    let mut out: Vec<CgroupLine> = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(h), Some(_), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(hierarchy) = h.parse() else { continue };
+        let v1_again = hierarchy != 0 && out.iter().any(|l| l.hierarchy != 0 && l.path == path);
+        if path.len() > CGROUP_PATH_MAX || v1_again {
+            continue;
+        }
+        if out.len() >= CGROUP_LINES_MAX {
+            break;
+        }
+        out.push(CgroupLine {
+            hierarchy,
+            path: path.to_owned(),
+        });
+    }
+    out
 }
 
 /// `8:1` → the kernel's dev_t encoding, major << 20 | minor (as records carry it).
@@ -210,6 +339,29 @@ fn normalize_mac(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_cgroup_lines() {
+        let text = "12:pids:/docker/abc\n4:memory:/docker/abc\n1:name=systemd:/\n0::/\nbad\n";
+        let lines = parse_proc_cgroup(text);
+        let got: Vec<(u32, &str)> = lines.iter().map(|l| (l.hierarchy, &l.path[..])).collect();
+        assert_eq!(got, [(12, "/docker/abc"), (1, "/"), (0, "/")]);
+    }
+
+    #[test]
+    fn the_cgroup_tree_is_walked_with_inode_ids() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        fs::write(dir.path().join("cgroup.procs"), "").unwrap();
+        let (dirs, cut) = walk_cgroups(dir.path());
+        let paths: Vec<&str> = dirs.iter().map(|d| &d.path[..]).collect();
+        assert_eq!(paths, ["/", "/a", "/b", "/b/c"]);
+        assert!(!cut);
+        let ino = fs::metadata(dir.path().join("b/c")).unwrap().ino();
+        assert_eq!(dirs[3].id, ino);
+    }
 
     fn id_name(id: u32, name: &str) -> IdName {
         IdName {

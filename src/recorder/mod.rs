@@ -245,7 +245,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome> {
 }
 
 /// The metadata blocks that open every segment, first or rotated, in this order:
-/// HostInfo, Snapshot, FdTable, Accounts, Mounts, Interfaces, Capture, ClockSync. The
+/// HostInfo, Snapshot, FdTable, Accounts, Mounts, Interfaces, Capture, ClockSync, Cgroups. The
 /// snapshot, fd table, accounts, mounts, interfaces and clock are taken afresh on each
 /// call; host info and capture settings are the recording's. A metadata block that every
 /// segment needs to replay alone is added here, and nowhere else.
@@ -261,6 +261,8 @@ fn segment_opening(host: &HostInfo, capture: &Capture) -> Vec<SinkMsg> {
         SinkMsg::meta(&context::interfaces()),
         SinkMsg::meta(capture),
         SinkMsg::meta(&host::clock_sample()),
+        // The cgroup tree and the processes' cgroups: containers, by their cgroup paths.
+        SinkMsg::meta(&context::cgroups()),
     ]
 }
 

@@ -54,9 +54,13 @@ pub enum Body {
         child_tid: u32,
         clone_flags: u64,
         child_comm: String,
+        /// The child's cgroup and namespaces (`None` in traces recorded before them).
+        task: Option<abi::TaskContext>,
     },
     Exec {
         old_pid: u32,
+        /// The task's cgroup and namespaces (`None` in traces recorded before them).
+        task: Option<abi::TaskContext>,
         argc: u32,
         filename: String,
         filename_truncated: bool,
@@ -89,8 +93,27 @@ pub enum Body {
     Syscall(Box<Syscall>),
     /// A TCP socket changed state or saw a reset.
     SockState(Box<SockStateRecord>),
+    /// A cgroup was made, or a process moved into one: state for replay, not an event.
+    Cgroup(Box<CgroupChange>),
     /// A record kind this build does not know.
     Unknown { kind: u16 },
+}
+
+/// What a cgroup record says (`REC_CGROUP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupChange {
+    /// `abi::CG_MKDIR` or `abi::CG_ATTACH`.
+    pub op: u8,
+    /// The cgroup's kernfs id (its directory's inode number).
+    pub id: u64,
+    /// 0: the default (v2) hierarchy; 1..: a v1 hierarchy.
+    pub hierarchy: u16,
+    /// Attach: the process moved; mkdir: 0.
+    pub pid: u32,
+    /// The cgroup's path from its hierarchy's root (at most 1023 bytes).
+    pub path: String,
+    /// The path was cut.
+    pub truncated: bool,
 }
 
 /// A socket address as the kernel stored it.
@@ -412,14 +435,16 @@ pub fn decode_frame_with(
 fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Event {
     let common = Common::from_header(record.header());
     let body = match record {
-        Record::Fork(r) => Body::Fork {
+        Record::Fork { rec: r, task } => Body::Fork {
             child_pid: r.child_pid.get(),
             child_tid: r.child_tid.get(),
             clone_flags: r.clone_flags.get(),
             child_comm: abi::c_str(&r.child_comm),
+            task: *task,
         },
         Record::Exec {
             rec,
+            task,
             filename,
             args,
             inode,
@@ -436,6 +461,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             let shown = parts.len().min(ARGV_SHOWN);
             Body::Exec {
                 old_pid: rec.old_pid.get(),
+                task: *task,
                 argc,
                 filename: text(filename),
                 filename_truncated: flags & abi::REC_F_TRUNC0 != 0,
@@ -475,6 +501,14 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             )))
         }
         Record::SockState(r) => Body::SockState(Box::new(*r)),
+        Record::Cgroup { rec, path } => Body::Cgroup(Box::new(CgroupChange {
+            op: rec.op,
+            id: rec.cgroup_id.get(),
+            hierarchy: rec.hierarchy.get(),
+            pid: rec.pid.get(),
+            path: text(path),
+            truncated: rec.cg_flags.get() & abi::CG_F_TRUNC != 0,
+        })),
         Record::Unknown { hdr } => Body::Unknown {
             kind: hdr.kind.get(),
         },

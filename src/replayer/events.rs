@@ -67,7 +67,7 @@ pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType>
         Body::Syscall(sc) if sc.uring.is_some() => EventType::IoUringOp,
         Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.
-        Body::SockState(_) | Body::Unknown { .. } => return None,
+        Body::SockState(_) | Body::Cgroup(_) | Body::Unknown { .. } => return None,
     })
 }
 
@@ -199,12 +199,25 @@ impl Serialize for EventView<'_> {
         m.serialize_entry("process_type", process_type)?;
         m.serialize_entry("uid", &c.uid)?;
         m.serialize_entry("gid", &c.gid)?;
+        if let Some(k) = self
+            .resolved
+            .container
+            .as_ref()
+            .and_then(|c| c.container.as_ref())
+        {
+            m.serialize_entry("container_id", &k.id)?;
+            m.serialize_entry("container_runtime", k.runtime)?;
+            if let Some(pod) = &k.pod {
+                m.serialize_entry("pod_uid", pod)?;
+            }
+        }
         match &e.body {
             Body::Fork {
                 child_pid,
                 child_tid,
                 clone_flags,
                 child_comm,
+                ..
             } => {
                 m.serialize_entry("ret", child_tid)?;
                 if *child_pid == c.pid {
@@ -232,6 +245,7 @@ impl Serialize for EventView<'_> {
                 exe_path,
                 exe_flags,
                 caller_argv0,
+                task,
                 ..
             } => {
                 m.serialize_entry("ret", &0)?;
@@ -260,6 +274,12 @@ impl Serialize for EventView<'_> {
                         None => m.serialize_entry("caller_argv0", argv0)?,
                     }
                 }
+                if let Some(t) = task {
+                    m.serialize_entry("cgroup_id", &t.cgroup_id.get())?;
+                    m.serialize_entry("pid_ns", &t.pid_ns.get())?;
+                    m.serialize_entry("mnt_ns", &t.mnt_ns.get())?;
+                    m.serialize_entry("net_ns", &t.net_ns.get())?;
+                }
             }
             Body::Exit { code, .. } => {
                 let signal = (code & 0x7f) as u64;
@@ -273,7 +293,7 @@ impl Serialize for EventView<'_> {
                 }
             }
             Body::Syscall(sc) => self.syscall_fields::<S>(&mut m, sc)?,
-            Body::SockState(_) => {}
+            Body::SockState(_) | Body::Cgroup(_) => {}
             Body::Unknown { kind } => {
                 m.serialize_entry("kind", kind)?;
             }

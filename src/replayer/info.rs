@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::output::escape_control;
 use super::trace::{Recording, Segment};
 use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
-use crate::abi::{RecordKind, Records, ABI_VERSION};
+use crate::abi::{RecordKind, Records, ABI_VERSION, MIN_ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Custody, Stats, Stop};
 use crate::syscalls::Ksys;
@@ -127,14 +127,15 @@ fn damage_kind_name(kind: &DamageKind) -> &'static str {
 }
 
 /// When a recording's records were written in a record ABI version (`KELLECT_ABI_VERSION`,
-/// from its HostInfo block) other than the one this build reads ([`ABI_VERSION`]): the
+/// from its HostInfo block) other than those this build reads ([`MIN_ABI_VERSION`] to
+/// [`ABI_VERSION`]: version 2 only added layouts that version 1 records lack): the
 /// sentence that says so. Replay refuses such a recording (its record layouts are not
 /// this build's: decoding them would show wrong values); `info` lists it as a warning.
 /// `None` when the versions agree or the recording has no readable HostInfo (its records
 /// are then read as this build's).
 pub fn abi_problem(recording: &Recording) -> Option<String> {
     let host = recording.host.as_ref()?;
-    if host.abi_version == ABI_VERSION {
+    if (MIN_ABI_VERSION..=ABI_VERSION).contains(&host.abi_version) {
         return None;
     }
     let path = recording
@@ -143,7 +144,7 @@ pub fn abi_problem(recording: &Recording) -> Option<String> {
         .map_or_else(String::new, |s| format!("{}: ", s.path.display()));
     Some(format!(
         "{path}its records were written in record ABI version {} (by kellect {}); this \
-         kellect reads ABI version {ABI_VERSION} only: its records cannot be decoded \
+         kellect reads ABI versions {MIN_ABI_VERSION} to {ABI_VERSION} only: its records cannot be decoded \
          correctly, replay it with a kellect that reads version {}",
         host.abi_version,
         escape_control(&host.kellect_version),

@@ -9,6 +9,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
+use std::sync::Arc;
+
+use super::container::CgroupInfo;
 use super::protocols::App;
 use super::records::Monitor;
 
@@ -204,6 +207,31 @@ pub struct ProcKeys {
     /// neither was seen.
     #[serde(rename = "ProcAge", skip_serializing_if = "Option::is_none")]
     pub age: Option<Secs>,
+    /// The cgroup that puts the process in a container (its path and container: the
+    /// `Container*` and `CgroupPath` keys); none outside containers.
+    #[serde(flatten, serialize_with = "container_keys")]
+    pub cgroup: Option<Arc<CgroupInfo>>,
+}
+
+/// The `ContainerId`, `ContainerRuntime`, `ContainerPod` (Kubernetes) and `CgroupPath` keys
+/// of a process in a container; nothing otherwise.
+fn container_keys<S: serde::Serializer>(
+    cgroup: &Option<Arc<CgroupInfo>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(None)?;
+    if let Some((c, k)) = cgroup
+        .as_ref()
+        .and_then(|c| c.container.as_ref().map(|k| (c, k)))
+    {
+        m.serialize_entry("ContainerId", &k.id)?;
+        m.serialize_entry("ContainerRuntime", k.runtime)?;
+        if let Some(pod) = &k.pod {
+            m.serialize_entry("ContainerPod", pod)?;
+        }
+        m.serialize_entry("CgroupPath", &c.path)?;
+    }
+    m.end()
 }
 
 /// A file record: one file touched by one process, its events aggregated. The attributes
@@ -597,6 +625,10 @@ pub(crate) mod tests {
             proc: ProcKeys {
                 exe_version: Fact::Known("1".into()),
                 age: Some(Secs(2)),
+                cgroup: Some(CgroupInfo::new(
+                    7,
+                    &format!("/kubepods/besteffort/pod{}/{}", "0b1e3c42", "a".repeat(64)),
+                )),
                 ..ProcKeys::default()
             },
             body,

@@ -18,6 +18,7 @@
 //! Memory is bounded by a [`MemoryBudget`] whatever the trace holds: see there for how each
 //! stage's limit derives from it.
 
+pub mod container;
 pub mod context;
 pub mod decode;
 pub mod events;
@@ -201,9 +202,24 @@ pub struct Filter {
     pub comms: Vec<String>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
+    /// `--container`: container ids (in full, or prefixes of at least 12 characters); empty:
+    /// every event, in a container or not.
+    pub containers: Vec<String>,
 }
 
 impl Filter {
+    /// Whether the container an event's or record's process is in passes `--container`.
+    fn accepts_container(&self, container: Option<&container::CgroupInfo>) -> bool {
+        self.containers.is_empty()
+            || container
+                .and_then(|c| c.container.as_ref())
+                .is_some_and(|c| {
+                    self.containers
+                        .iter()
+                        .any(|w| container::id_matches(w, &c.id))
+                })
+    }
+
     fn accepts(&self, event: &Event) -> bool {
         let c = &event.common;
         (self.pids.is_empty() || self.pids.contains(&c.pid))
@@ -595,6 +611,7 @@ pub struct Engine<'c, 'w> {
     records: Option<RecordsView>,
     snapshot_seen: bool,
     fds_seen: bool,
+    cgroups_seen: bool,
     sink: &'c mut Sink<'w>,
     since: Option<i64>,
     until: Option<i64>,
@@ -622,6 +639,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             }),
             snapshot_seen: false,
             fds_seen: false,
+            cgroups_seen: false,
             sink,
             since: None,
             until: None,
@@ -698,7 +716,12 @@ impl<'c, 'w> Engine<'c, 'w> {
                 self.table.add_fds(&t);
                 self.fds_seen = true;
             }
-            BlockKind::Snapshot | BlockKind::FdTable => {}
+            BlockKind::Cgroups if !self.cgroups_seen => {
+                let c: meta::Cgroups = meta::decode_limited(payload, &limits)?;
+                self.table.add_cgroups(&c);
+                self.cgroups_seen = true;
+            }
+            BlockKind::Snapshot | BlockKind::FdTable | BlockKind::Cgroups => {}
             _ => {
                 let first_host = self.ctx.host.is_none();
                 let applied = self.ctx.apply(kind, payload)?;
@@ -857,13 +880,20 @@ impl<'c, 'w> Engine<'c, 'w> {
                 && events::event_type(&event).is_some()
                 && self.cfg.filter.accepts(&event);
             if let Some(tap) = self.tap.as_deref_mut() {
+                let container = self.table.container(event.common.pid);
+                let shown = shown && self.cfg.filter.accepts_container(container.as_deref());
                 tap.event(&event, shown, &self.table, &self.ctx)?;
                 self.table.apply(&event);
                 self.report.items += u64::from(shown);
                 continue;
             }
             let resolved = self.table.apply(&event);
-            if shown {
+            if shown
+                && self
+                    .cfg
+                    .filter
+                    .accepts_container(resolved.container.as_deref())
+            {
                 selected.push((event, resolved));
             }
         }
@@ -890,7 +920,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         records.retain(|r| {
             let pid_ok = f.pids.is_empty() || f.pids.contains(&r.proc.pid);
             let comm_ok = f.comms.is_empty() || f.comms.contains(&r.proc.comm);
-            pid_ok && comm_ok
+            pid_ok && comm_ok && f.accepts_container(r.proc.cgroup.as_deref())
         });
         if records.is_empty() {
             return Ok(());
@@ -961,6 +991,7 @@ fn event_bytes(event: &Event) -> usize {
                 + 64
         }
         Body::SockState(_) => heap(size_of::<crate::abi::SockStateRecord>()),
+        Body::Cgroup(c) => heap(size_of::<decode::CgroupChange>()) + heap(c.path.len()),
         Body::Exit { .. } | Body::Unknown { .. } => 0,
     };
     2 * size_of::<Pending>() + heap(event.common.comm.len()) + body

@@ -102,6 +102,8 @@ struct ProcInfo {
     exec_seen: bool,
     exec_ns: Option<u64>,
     exe_inode: Option<InodeAttrs>,
+    /// The cgroup that puts it in a container (the process table's, at its latest event).
+    cgroup: Option<std::sync::Arc<super::container::CgroupInfo>>,
 }
 
 /// A file record being aggregated.
@@ -396,6 +398,7 @@ impl RecordsView {
             p.ppid = c.ppid;
             p.uid = c.uid;
             p.gid = c.gid;
+            p.cgroup.clone_from(&r.container);
         }
         match &e.body {
             Body::Fork { child_pid, .. } if *child_pid != c.pid => {
@@ -404,6 +407,7 @@ impl RecordsView {
                 child.start_ns = ts;
                 child.exec_seen = false;
                 child.exec_ns = None;
+                child.cgroup = table.container(*child_pid);
                 // Its open files are the process table's copy of its parent's fds.
                 self.procs.insert(*child_pid, child);
             }
@@ -1318,6 +1322,7 @@ impl RecordsView {
             uid: p.uid,
             gid: p.gid,
             age: (p.start_ns > 0).then(|| Secs(at_ns.saturating_sub(p.start_ns) as i64)),
+            cgroup: p.cgroup.clone(),
         }
     }
 
@@ -1527,6 +1532,7 @@ mod tests {
             child_tid: 11,
             clone_flags: 0,
             child_comm: "t".into(),
+            task: None,
         };
         run.feed(event(3, 10, fork));
         run.feed(syscall(4, 11, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
@@ -1555,6 +1561,7 @@ mod tests {
         run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(99)));
         let exec = Body::Exec {
             old_pid: 10,
+            task: None,
             argc: 1,
             filename: "/bin/t".into(),
             filename_truncated: false,

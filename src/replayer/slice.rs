@@ -390,7 +390,9 @@ impl EventTap for Cutter<'_> {
             self.write_opening(table, ctx)?;
         }
         if (self.first..=self.last).contains(&i) {
+            // Cgroup records name the cgroups of later events: always kept, as context.
             let kept = shown
+                || matches!(event.body, Body::Cgroup(_))
                 || self
                     .keep
                     .as_ref()
@@ -425,8 +427,8 @@ impl Cutter<'_> {
         self.writer.as_mut().expect("writing until finished")
     }
 
-    /// HostInfo first, then the snapshot and fds as the replay's state holds them just
-    /// before the first shown event, then the rest of the original's opening blocks and
+    /// HostInfo first, then the snapshot, fds and cgroups as the replay's state holds them
+    /// just before the first shown event, then the rest of the original's opening blocks and
     /// the clock samples: what every segment opens with.
     fn write_opening(&mut self, table: &ProcessTable, ctx: &Context) -> Result<()> {
         let at = self.clocks.first().copied().unwrap_or(ClockSample {
@@ -465,6 +467,9 @@ impl Cutter<'_> {
                 self.writer()
                     .push_meta(BlockKind::Snapshot, &snapshot, true)?;
                 self.writer().push_meta(BlockKind::FdTable, &fds, true)?;
+                let cgroups = meta::encode(&table.cgroups_now());
+                self.writer()
+                    .push_meta(BlockKind::Cgroups, &cgroups, true)?;
             }
         }
         for clock in std::mem::take(&mut self.clocks) {

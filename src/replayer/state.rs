@@ -7,13 +7,15 @@
 //! Sequential and deterministic: the events arrive in timestamp order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use super::decode::{Body, Event, Filled, SockAddr, Syscall, TimeSet};
+use super::container::{CgroupInfo, CgroupNames};
+use super::decode::{Body, CgroupChange, Event, Filled, SockAddr, Syscall, TimeSet};
 use super::files::{
     FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
-use crate::abi::InodeAttrs;
-use crate::meta::{FdTable, ProcSnapshot};
+use crate::abi::{self, InodeAttrs};
+use crate::meta::{CgroupLine, Cgroups, FdTable, ProcCgroups, ProcSnapshot};
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -162,9 +164,28 @@ struct ProcState {
     bytes: usize,
     /// Recency stamp: its key in [`ProcessTable::lru`].
     used: u64,
+    /// Its cgroup in the v2 hierarchy, when known.
+    cg_v2: Option<Arc<CgroupInfo>>,
+    /// Its cgroup in a v1 hierarchy, kept only when it names a container (a v1 or hybrid
+    /// host's runtime may make its cgroups in the v1 hierarchies alone).
+    cg_v1: Option<Arc<CgroupInfo>>,
 }
 
 impl ProcState {
+    /// The cgroup that puts the process in a container: its v2 cgroup's, else its v1's.
+    fn container(&self) -> Option<&Arc<CgroupInfo>> {
+        [&self.cg_v2, &self.cg_v1]
+            .into_iter()
+            .flatten()
+            .find(|c| c.container.is_some())
+    }
+
+    /// A fork's or exec's task context: v2 cgroup `id`, `named` when known (unknown: none,
+    /// unless it is the one held).
+    fn set_cgroup_id(&mut self, named: Option<Arc<CgroupInfo>>, id: u64) {
+        self.cg_v2 = named.or_else(|| self.cg_v2.take().filter(|c| c.id == id));
+    }
+
     fn cost(&self) -> usize {
         PROC_BYTES + self.bytes
     }
@@ -271,6 +292,9 @@ pub struct Resolved {
     /// The other file a rename touched: with `RENAME_EXCHANGE` the one moved from the
     /// second path to the first, otherwise the one it replaced, if any.
     pub file1: Option<Box<Touched>>,
+    /// The cgroup that puts the event's process in a container (after the event: an exec
+    /// or a move names the new one), `None` outside containers.
+    pub container: Option<Arc<CgroupInfo>>,
 }
 
 impl Resolved {
@@ -318,6 +342,8 @@ pub struct ProcessTable {
     files: Files,
     /// The syscall table events are looked up in ([`CATALOGUE`] unless set).
     catalogue: Catalogue<'static>,
+    /// The v2 hierarchy's cgroups by id.
+    cgroups: CgroupNames,
 }
 
 impl Default for ProcessTable {
@@ -339,6 +365,7 @@ impl ProcessTable {
             forgotten: 0,
             files: Files::new(max_file_entries),
             catalogue: CATALOGUE,
+            cgroups: CgroupNames::default(),
         }
     }
 
@@ -476,6 +503,73 @@ impl ProcessTable {
         }
     }
 
+    /// The cgroup tree and the processes' cgroups when the recording started.
+    pub fn add_cgroups(&mut self, cgroups: &Cgroups) {
+        for dir in &cgroups.dirs {
+            self.cgroups.learn(dir.id, &dir.path);
+        }
+        let by_path: HashMap<String, Arc<CgroupInfo>> = self
+            .cgroups
+            .by_path()
+            .into_iter()
+            .map(|(path, info)| (path.to_owned(), info.clone()))
+            .collect();
+        for p in &cgroups.processes {
+            let mut v2 = None;
+            let mut v1 = None;
+            for line in &p.lines {
+                if line.hierarchy == 0 {
+                    v2 = by_path
+                        .get(&line.path)
+                        .cloned()
+                        .or_else(|| self.cgroups.container_path(&line.path));
+                } else if v1.is_none() {
+                    v1 = self.cgroups.container_path(&line.path);
+                }
+            }
+            self.with_state(p.pid, |state| {
+                state.cg_v2 = v2;
+                state.cg_v1 = v1;
+            });
+            self.sweep();
+        }
+    }
+
+    /// What a Cgroups block taken now would say: the v2 cgroups named, and each process's
+    /// cgroups (v2 as hierarchy 0; a v1 one that names a container as hierarchy 1), pid
+    /// ascending (`kellect slice` writes it as the Cgroups block of a slice).
+    pub fn cgroups_now(&self) -> Cgroups {
+        let mut pids: Vec<u32> = self.procs.keys().copied().collect();
+        pids.sort_unstable();
+        let processes = pids
+            .into_iter()
+            .filter_map(|pid| {
+                let p = &self.procs[&pid];
+                let lines: Vec<CgroupLine> = [(0, &p.cg_v2), (1, &p.cg_v1)]
+                    .into_iter()
+                    .filter_map(|(hierarchy, c)| {
+                        c.as_ref().map(|c| CgroupLine {
+                            hierarchy,
+                            path: c.path.clone(),
+                        })
+                    })
+                    .collect();
+                (!lines.is_empty()).then_some(ProcCgroups { pid, lines })
+            })
+            .collect();
+        Cgroups {
+            mount: String::new(),
+            dirs: self.cgroups.dirs(),
+            dirs_cut: false,
+            processes,
+        }
+    }
+
+    /// The cgroup that puts process `pid` in a container, if any.
+    pub fn container(&self, pid: u32) -> Option<Arc<CgroupInfo>> {
+        self.procs.get(&pid)?.container().cloned()
+    }
+
     /// Every process the table holds, pid ascending: its working directory and its open
     /// fds, fd ascending. What a snapshot of this moment would say (`kellect slice` writes
     /// it as the Snapshot and FdTable blocks of a slice).
@@ -540,7 +634,13 @@ impl ProcessTable {
         self.files.sweep();
         let pid = event.common.pid;
         self.touch(pid);
-        let resolved = self.apply_event(event);
+        let before = self.container(pid);
+        let mut resolved = self.apply_event(event);
+        resolved.container = match self.procs.get(&pid) {
+            Some(p) => p.container().cloned(),
+            // The process ended with the event: it was where it was.
+            None => before,
+        };
         self.sweep();
         resolved
     }
@@ -551,20 +651,33 @@ impl ProcessTable {
             Body::Fork {
                 child_pid,
                 clone_flags,
+                task,
                 ..
             } => {
                 if *child_pid != pid {
                     // A new process: a copy of its parent's table, or a share (CLONE_FILES),
                     // which this table approximates with a copy too.
                     let _ = clone_flags;
-                    let parent = self.procs.get(&pid).cloned().unwrap_or_default();
-                    self.insert_proc(*child_pid, parent);
+                    let mut child = self.procs.get(&pid).cloned().unwrap_or_default();
+                    if let Some(t) = task {
+                        let id = t.cgroup_id.get();
+                        child.set_cgroup_id(self.cgroups.get(id).cloned(), id);
+                    }
+                    self.insert_proc(*child_pid, child);
                 }
                 Resolved::default()
             }
             Body::Exec {
-                filename, inode, ..
+                filename,
+                inode,
+                task,
+                ..
             } => {
+                if let Some(t) = task {
+                    let id = t.cgroup_id.get();
+                    let named = self.cgroups.get(id).cloned();
+                    self.with_state(pid, |p| p.set_cgroup_id(named, id));
+                }
                 let path0 = self.resolve(pid, AT_FDCWD, filename);
                 let mut exec_closed = Vec::new();
                 if let Some(p) = self.procs.get_mut(&pid) {
@@ -592,8 +705,33 @@ impl ProcessTable {
                 Resolved::default()
             }
             Body::Syscall(sc) => self.apply_syscall(pid, sc),
+            Body::Cgroup(change) => {
+                self.apply_cgroup(change);
+                Resolved::default()
+            }
             Body::SockState(_) | Body::Unknown { .. } => Resolved::default(),
         }
+    }
+
+    /// A cgroup made (named), or a process moved into one.
+    fn apply_cgroup(&mut self, change: &CgroupChange) {
+        let v2 = change.hierarchy == 0;
+        let info = if v2 {
+            self.cgroups.learn(change.id, &change.path)
+        } else {
+            self.cgroups.container_path(&change.path)
+        };
+        if change.op != abi::CG_ATTACH || change.pid == 0 {
+            return;
+        }
+        self.with_state(change.pid, |state| {
+            if v2 {
+                state.cg_v2 = info;
+            } else {
+                // A move in a v1 hierarchy: into a container's cgroup, or out of one.
+                state.cg_v1 = info;
+            }
+        });
     }
 
     fn apply_syscall(&mut self, pid: u32, sc: &Syscall) -> Resolved {
@@ -629,6 +767,7 @@ impl ProcessTable {
             other_fd_name: None,
             file0: None,
             file1: None,
+            container: None,
         };
         // The fd an event is about, named before any change below.
         let event_fd = row.and_then(|r| r.event_fd()).map(fd_arg);
@@ -994,6 +1133,162 @@ pub(super) mod tests {
     use super::*;
     use crate::syscalls::Ksys;
 
+    /// An event of `pid` with `body`.
+    fn of(pid: u32, body: Body) -> Event {
+        Event {
+            body,
+            ..syscall(1, pid, Ksys::Close, [0; 6], None)
+        }
+    }
+
+    fn task(cgroup_id: u64) -> Option<abi::TaskContext> {
+        let mut t = <abi::TaskContext as zerocopy::FromZeros>::new_zeroed();
+        t.cgroup_id = cgroup_id.into();
+        Some(t)
+    }
+
+    fn fork(pid: u32, child: u32, cgroup_id: Option<u64>) -> Event {
+        of(
+            pid,
+            Body::Fork {
+                child_pid: child,
+                child_tid: child,
+                clone_flags: 0,
+                child_comm: "c".into(),
+                task: cgroup_id.and_then(task),
+            },
+        )
+    }
+
+    fn cgroup(op: u8, id: u64, hierarchy: u16, pid: u32, path: &str) -> Event {
+        of(
+            99,
+            Body::Cgroup(Box::new(CgroupChange {
+                op,
+                id,
+                hierarchy,
+                pid,
+                path: path.into(),
+                truncated: false,
+            })),
+        )
+    }
+
+    /// The container id of `pid`'s events, as the table resolves them.
+    fn container_of(t: &mut ProcessTable, pid: u32) -> Option<String> {
+        let r = t.apply(&syscall(2, pid, Ksys::Close, [0; 6], None));
+        r.container.and_then(|c| c.container.clone()).map(|k| k.id)
+    }
+
+    /// A process's container follows the snapshot, moves (v2 and v1), forks (inherited, or
+    /// the child's own cgroup id) and execs (an unknown id: none).
+    #[test]
+    fn processes_carry_their_container_through_moves_forks_and_execs() {
+        use crate::meta::{CgroupDir, CgroupLine, ProcCgroups};
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let mut t = ProcessTable::default();
+        let line = |hierarchy, path: &str| CgroupLine {
+            hierarchy,
+            path: path.into(),
+        };
+        t.add_cgroups(&Cgroups {
+            mount: "/sys/fs/cgroup".into(),
+            dirs: vec![
+                CgroupDir {
+                    id: 1,
+                    path: "/".into(),
+                },
+                CgroupDir {
+                    id: 50,
+                    path: format!("/system.slice/docker-{a}.scope"),
+                },
+            ],
+            dirs_cut: false,
+            processes: vec![
+                ProcCgroups {
+                    pid: 10,
+                    lines: vec![line(0, &format!("/system.slice/docker-{a}.scope"))],
+                },
+                // A hybrid host whose runtime made v1 cgroups only.
+                ProcCgroups {
+                    pid: 20,
+                    lines: vec![line(4, &format!("/docker/{b}")), line(0, "/")],
+                },
+                ProcCgroups {
+                    pid: 30,
+                    lines: vec![line(0, "/")],
+                },
+            ],
+        });
+        assert_eq!(container_of(&mut t, 10).as_deref(), Some(&a[..]));
+        assert_eq!(container_of(&mut t, 20).as_deref(), Some(&b[..]));
+        assert_eq!(container_of(&mut t, 30), None);
+        // A fork inherits; one whose child's id is another cgroup takes it.
+        t.apply(&fork(10, 11, None));
+        assert_eq!(container_of(&mut t, 11).as_deref(), Some(&a[..]));
+        t.apply(&fork(10, 12, Some(1)));
+        assert_eq!(container_of(&mut t, 12), None, "CLONE_INTO_CGROUP the root");
+        // A cgroup made during the recording names the id of a later exec.
+        t.apply(&cgroup(
+            abi::CG_MKDIR,
+            60,
+            0,
+            0,
+            &format!("/kubepods/pod1234abcd/{b}"),
+        ));
+        let exec = |cgroup_id| {
+            of(
+                30,
+                Body::Exec {
+                    old_pid: 30,
+                    task: task(cgroup_id),
+                    argc: 0,
+                    filename: "/bin/x".into(),
+                    filename_truncated: false,
+                    argv: Vec::new(),
+                    argv_truncated: false,
+                    inode: None,
+                    exe_path: None,
+                    exe_flags: 0,
+                    caller_argv0: None,
+                },
+            )
+        };
+        let r = t.apply(&exec(60));
+        let k = r.container.unwrap().container.clone().unwrap();
+        assert_eq!((k.runtime, &k.id[..]), ("cri", &b[..]));
+        assert_eq!(k.pod.as_deref(), Some("1234abcd"));
+        // An exec in a cgroup never named: no container claimed.
+        t.apply(&exec(61));
+        assert_eq!(container_of(&mut t, 30), None);
+        // Moves: into a container's v2 cgroup, back to the root; a v1 move out.
+        t.apply(&cgroup(
+            abi::CG_ATTACH,
+            50,
+            0,
+            30,
+            &format!("/system.slice/docker-{a}.scope"),
+        ));
+        assert_eq!(container_of(&mut t, 30).as_deref(), Some(&a[..]));
+        t.apply(&cgroup(abi::CG_ATTACH, 1, 0, 30, "/"));
+        assert_eq!(container_of(&mut t, 30), None);
+        t.apply(&cgroup(abi::CG_ATTACH, 9, 4, 20, "/"));
+        assert_eq!(container_of(&mut t, 20), None);
+        // The exit of a process in a container still carries it.
+        let exit = of(
+            10,
+            Body::Exit {
+                code: 0,
+                group_dead: true,
+                group_exit: true,
+                by_exec: false,
+            },
+        );
+        assert!(t.apply(&exit).container.is_some());
+        assert!(t.container(10).is_none(), "gone");
+    }
+
     #[test]
     fn normalizes() {
         assert_eq!(normalize("/a/./b//c/../d"), "/a/b/d");
@@ -1273,6 +1568,7 @@ pub(super) mod tests {
                 child_tid: 14,
                 clone_flags: 0,
                 child_comm: "w".into(),
+                task: None,
             },
             ..read(ts + 5, 13)
         };
