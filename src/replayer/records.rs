@@ -1616,6 +1616,7 @@ mod tests {
         let argv: Vec<String> = (0..ARGV_SHOWN).map(|i| format!("a{i}")).collect();
         let exec = |argc: u32, argv: Vec<String>, argv_truncated| Body::Exec {
             old_pid: 10,
+            task: None,
             argc,
             filename: "/bin/t".into(),
             filename_truncated: false,
