@@ -396,8 +396,8 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("_Status", "HTTP response status code"),
         ("_Reason", "HTTP response reason phrase"),
         (
-            "<header name>",
-            "one key per HTTP header, named as sent; a repeated header's values joined with \", \"",
+            "_Headers",
+            "HTTP headers in the order sent: a list of {\"name\", \"value\"} (name as sent; a repeated header is one entry per line)",
         ),
         (
             "_Body",
