@@ -16,6 +16,7 @@ mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
 mod ops;
+mod parquet;
 mod progress;
 mod records;
 mod slice;
