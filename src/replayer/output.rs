@@ -70,7 +70,9 @@ fn render<T: serde::Serialize>(
 
 /// Renders an event of the events view.
 pub fn render_event(view: &EventView<'_>, format: OutputFormat, udp: bool) -> Rendered {
-    render(view, format, udp, |v| event_row(v))
+    let mut rendered = render(view, format, udp, |v| event_row(v));
+    rendered.row = rendered.row.map(super::parquet::split_event);
+    rendered
 }
 
 /// Renders a record of the records view.

@@ -523,6 +523,32 @@ fn kflowd_time_ns(text: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos()).ok()
 }
 
+/// An event of the events view (the object `-o json-min` prints) as its Parquet row: the
+/// common keys, then [`EVENT_FIELDS`] holding every other key as a JSON object's text.
+/// Rendering calls it, in parallel; a row already split is left as it is.
+pub fn split_event(event: Value) -> Value {
+    let Value::Object(map) = event else {
+        return event;
+    };
+    let common = event_common();
+    let mut typed = Map::new();
+    let mut rest = Map::new();
+    for (k, v) in map {
+        if k == EVENT_FIELDS || common.iter().any(|(name, _)| *name == k) {
+            typed.insert(k, v);
+        } else {
+            rest.insert(k, v);
+        }
+    }
+    if !rest.is_empty() {
+        typed.insert(
+            EVENT_FIELDS.to_owned(),
+            Value::String(Value::Object(rest).to_string()),
+        );
+    }
+    Value::Object(typed)
+}
+
 /// A Parquet file being written: rows go into column builders, and every
 /// [`ROW_GROUP_ROWS`] rows out as one row group.
 pub struct ParquetOut {
@@ -530,7 +556,6 @@ pub struct ParquetOut {
     schema: SchemaRef,
     names: Vec<&'static str>,
     builders: Vec<Builder>,
-    common: Vec<&'static str>,
     rows: usize,
     writer: ArrowWriter<Box<dyn Write + Send>>,
 }
@@ -551,7 +576,6 @@ impl ParquetOut {
             schema,
             names: cols.iter().map(|(n, _)| *n).collect(),
             builders: cols.iter().map(|(_, c)| Builder::new(c)).collect(),
-            common: event_common().into_iter().map(|(n, _)| n).collect(),
             rows: 0,
             writer,
         })
@@ -563,26 +587,16 @@ impl ParquetOut {
         let Value::Object(map) = row else {
             anyhow::bail!("Parquet: a row must be a JSON object, not {row}");
         };
-        match self.view {
-            View::Records => append_object("", &self.names, &mut self.builders, map)?,
-            View::Events => {
-                let mut typed = Map::new();
-                let mut rest = Map::new();
-                for (k, v) in map {
-                    if self.common.contains(&k.as_str()) {
-                        typed.insert(k.clone(), v.clone());
-                    } else {
-                        rest.insert(k.clone(), v.clone());
-                    }
-                }
-                if !rest.is_empty() {
-                    typed.insert(
-                        EVENT_FIELDS.to_owned(),
-                        Value::String(Value::Object(rest).to_string()),
-                    );
-                }
-                append_object("", &self.names, &mut self.builders, &typed)?;
-            }
+        let split =
+            self.view == View::Events && !map.keys().all(|k| self.names.contains(&k.as_str()));
+        if split {
+            // An event not split by rendering: its type-specific keys go to `fields`.
+            let Value::Object(typed) = split_event(row.clone()) else {
+                anyhow::bail!("Parquet: an event must be a JSON object");
+            };
+            append_object("", &self.names, &mut self.builders, &typed)?;
+        } else {
+            append_object("", &self.names, &mut self.builders, map)?;
         }
         self.rows += 1;
         if self.rows >= ROW_GROUP_ROWS {
@@ -687,6 +701,28 @@ mod tests {
                     .collect(),
             ),
         }
+    }
+
+    #[test]
+    fn an_event_keeps_its_common_keys_and_the_rest_goes_to_fields() {
+        let event = serde_json::json!({"timestamp": 5, "event_type": "file_open", "pid": 1,
+            "path": "/etc/passwd", "flags_text": "O_RDONLY", "ret": 3});
+        let split = split_event(event);
+        assert_eq!(
+            split,
+            serde_json::json!({"timestamp": 5, "event_type": "file_open", "pid": 1, "ret": 3,
+                "fields": r#"{"path":"/etc/passwd","flags_text":"O_RDONLY"}"#})
+        );
+        assert_eq!(
+            split_event(split.clone()),
+            split,
+            "splitting twice changes nothing"
+        );
+        let mut out = ParquetOut::new(Box::new(Vec::new()), View::Events).unwrap();
+        out.push(&split).unwrap();
+        out.push(&serde_json::json!({"timestamp": 6, "path": "/x"}))
+            .unwrap();
+        out.finish().unwrap();
     }
 
     #[test]
