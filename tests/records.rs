@@ -1194,7 +1194,7 @@ sys.stdout.write(data.decode())
         );
         c.eq(
             "AppRxHttp[0].Content-Length",
-            &rx["Content-Length"],
+            &header(rx, "Content-Length"),
             HELLO.len().to_string(),
         );
         c.eq("AppRxHttp[0]._Body", &rx["_Body"], HELLO);
