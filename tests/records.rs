@@ -543,7 +543,7 @@ fn legend_says_which_file_values_stay_unknown() {
 
 /// The keys `kellect replay --legend` explains: the first column of its key list (the
 /// lines after the title, up to the first blank line). Columns are separated by at least
-/// two spaces; a key may hold one ("<header name>").
+/// two spaces.
 fn legend_keys() -> BTreeSet<String> {
     let text = String::from_utf8(run_ok(&["replay", "--legend"]).stdout).unwrap();
     let keys: BTreeSet<String> = text
@@ -557,7 +557,7 @@ fn legend_keys() -> BTreeSet<String> {
         "InfoSequenceNumber",
         "SockRemotePort",
         "AppTxDns",
-        "<header name>",
+        "_Headers",
     ] {
         assert!(
             keys.contains(sure),
@@ -582,17 +582,10 @@ fn records_fixture_keys_are_all_in_the_legend() {
             }
             let elements = value.as_array().map(Vec::as_slice).unwrap_or_default();
             assert!(!elements.is_empty(), "{key} is not a non-empty array: {r}");
-            // HTTP header keys are free-form: the legend names them "<header name>".
-            let http = key.ends_with("Http");
             for element in elements {
                 let element = element.as_object().expect("an App* element is an object");
                 for k in element.keys() {
-                    let name = if http && !k.starts_with('_') {
-                        "<header name>"
-                    } else {
-                        k.as_str()
-                    };
-                    if !legend.contains(name) {
+                    if !legend.contains(k) {
                         missing.insert(format!("{k} (in {key})"));
                     }
                 }
