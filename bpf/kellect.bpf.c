@@ -869,14 +869,17 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 #define SC_RESERVE(paths) (sizeof(struct rec_syscall) + (paths) * KL_PATH_MAX + SC_TAIL_FIXED)
 
 
-/* Buffers of vectored I/O whose data is captured, and messages of sendmmsg/recvmmsg counted. */
+/* Buffers of vectored I/O whose data is captured (of each message of sendmmsg/recvmmsg). */
 #define KL_IOV_MAX 4
-#define KL_MMSG_MAX 8
+
+/* One message's part in the data section of sendmmsg/recvmmsg, at most. */
+#define KL_MMSG_PART_MAX (sizeof(struct kl_mmsg_part) + KL_PAYLOAD_MAX)
+/* The data section of sendmmsg/recvmmsg, at most: KL_MMSG_MAX parts. */
+#define KL_MMSG_DATA_MAX (KL_MMSG_MAX * KL_MMSG_PART_MAX)
 
 /* Per-CPU room to gather a payload in (several iovecs) before it goes into a record. */
 struct payload_scratch {
 	char data[KL_PAYLOAD_MAX * 2]; /* twice the payload: room for the verifier's bounds */
-	__u32 mmsg_bytes;
 };
 
 struct {
@@ -888,9 +891,8 @@ struct {
 
 /*
  * Gathers the start of a socket message into this CPU's scratch buffer, across the first
- * iovecs of vectored I/O, up to `total` bytes; returns the bytes gathered. For
- * sendmmsg/recvmmsg (`kind` P_MMSG, `count` messages) the data is the first message's and
- * the bytes of all (the first KL_MMSG_MAX) messages go to mmsg_bytes.
+ * iovecs of vectored I/O (`kind` P_IOV, `count` iovecs; P_MSG: a struct user_msghdr's),
+ * up to `total` bytes; returns the bytes gathered.
  *
  * A global function: the verifier checks it once, on its own, instead of once per path
  * through the syscall record code that calls it.
@@ -904,7 +906,6 @@ __noinline int gather_payload(__u64 buf, __u64 count, __u32 kind, __u64 total)
 
 	if (!sc || !buf)
 		return 0;
-	sc->mmsg_bytes = 0;
 	if (kind == P_BUF) {
 		if (total > KL_PAYLOAD_MAX - 1)
 			total = KL_PAYLOAD_MAX - 1;
@@ -920,20 +921,6 @@ __noinline int gather_payload(__u64 buf, __u64 count, __u32 kind, __u64 total)
 
 		iov = BPF_CORE_READ_USER(m, msg_iov);
 		niov = BPF_CORE_READ_USER(m, msg_iovlen);
-		if (kind == P_MMSG) {
-			struct mmsghdr *v = (struct mmsghdr *)buf;
-			__u32 sum = 0;
-			__u64 first = BPF_CORE_READ_USER(v, msg_len);
-
-			for (int i = 0; i < KL_MMSG_MAX; i++) {
-				if (i >= count)
-					break;
-				sum += BPF_CORE_READ_USER(&v[i], msg_len);
-			}
-			sc->mmsg_bytes = sum;
-			if (first < total)
-				total = first;
-		}
 	}
 	if (!iov)
 		return 0;
@@ -960,23 +947,104 @@ __noinline int gather_payload(__u64 buf, __u64 count, __u32 kind, __u64 total)
 	return got;
 }
 
+/* Per-CPU room to build the data section of a sendmmsg/recvmmsg record in. */
+struct mmsg_scratch {
+	char data[KL_MMSG_DATA_MAX];
+	__u32 bytes; /* msg_len of the parts, summed */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mmsg_scratch);
+} mmsg_scratch SEC(".maps");
+
+/*
+ * Builds the data section of a sendmmsg/recvmmsg record in this CPU's mmsg_scratch: for
+ * each of the first `count` (at most KL_MMSG_MAX) struct mmsghdr at `vec`, a struct
+ * kl_mmsg_part and the start of the message, at most `cap` bytes (0: lengths only).
+ * Returns the section's length.
+ *
+ * A global function: the verifier checks it once, on its own.
+ */
+__noinline int gather_mmsg(__u64 vec, __u64 count, __u64 cap)
+{
+	__u32 zero = 0, pos = 0, sum = 0;
+	struct mmsg_scratch *ms = bpf_map_lookup_elem(&mmsg_scratch, &zero);
+	struct payload_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct mmsghdr *v = (struct mmsghdr *)vec;
+
+	if (!ms || !sc || !v)
+		return 0;
+	for (int i = 0; i < KL_MMSG_MAX; i++) {
+		struct kl_mmsg_part part = {};
+		__u32 len = 0;
+		int n;
+
+		if (i >= count || pos > (KL_MMSG_MAX - 1) * KL_MMSG_PART_MAX)
+			break;
+		part.msg_len = BPF_CORE_READ_USER(&v[i], msg_len);
+		sum += part.msg_len;
+		if (cap && part.msg_len) {
+			/* The message header opens struct mmsghdr. */
+			n = gather_payload((__u64)&v[i], 0, P_MSG,
+					   part.msg_len < cap ? part.msg_len : cap);
+			len = n > 0 ? n : 0;
+		}
+		len &= KL_PAYLOAD_MAX - 1;
+		part.data_len = len;
+		__builtin_memcpy(&ms->data[pos], &part, sizeof(part));
+		if (len && bpf_probe_read_kernel(&ms->data[pos + sizeof(part)], len, sc->data))
+			part.data_len = len = 0;
+		/* A failed copy leaves the header's data_len to fix. */
+		__builtin_memcpy(&ms->data[pos], &part, sizeof(part));
+		pos += sizeof(part) + len;
+	}
+	ms->bytes = sum;
+	return pos;
+}
+
+/*
+ * Copies the messages of a sendmmsg/recvmmsg (ret of them moved) into dst as the data
+ * section of its record (SC_F_MMSG), with their payloads when `payloads`; returns its
+ * length and leaves the messages' bytes in *mmsg_bytes.
+ */
+static __always_inline __u32 read_mmsg(struct pending *p, struct sc_desc *d, long ret,
+				       bool payloads, char *dst, __u32 *mmsg_bytes)
+{
+	__u32 zero = 0;
+	__u64 len;
+	struct mmsg_scratch *ms;
+	int n = gather_mmsg(arg(p, d->payload_arg), ret, payloads ? payload_max : 0);
+
+	ms = bpf_map_lookup_elem(&mmsg_scratch, &zero);
+	if (!ms || n <= 0)
+		return 0;
+	*mmsg_bytes = ms->bytes;
+	/* One 64-bit register, compared and then used: the verifier sees the bound. */
+	len = (__u32)n;
+	barrier_var(len);
+	if (len > KL_MMSG_DATA_MAX || bpf_probe_read_kernel(dst, len, ms->data))
+		return 0;
+	return len;
+}
+
 /* Copies the gathered payload of a socket read or write into dst; returns its length. */
 static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, long ret,
-					  char *dst, __u32 *mmsg_bytes)
+					  char *dst)
 {
 	__u32 zero = 0;
 	struct payload_scratch *sc;
-	/* The bytes moved: the return value, except for sendmmsg/recvmmsg (messages; the
-	 * first message's length bounds its data). */
-	__u64 total = d->payload_kind == P_MMSG || ret > payload_max ? payload_max : ret;
-	__u64 count = d->payload_kind == P_MMSG ? ret : arg(p, d->payload_arg + 1);
+	/* The bytes moved: the return value (sendmmsg/recvmmsg are read_mmsg's). */
+	__u64 total = ret > payload_max ? payload_max : ret;
+	__u64 count = arg(p, d->payload_arg + 1);
 	int n = gather_payload(arg(p, d->payload_arg), count, d->payload_kind, total);
 	__u32 len;
 
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc || n <= 0)
 		return 0;
-	*mmsg_bytes = sc->mmsg_bytes;
 	len = n;
 	barrier_var(len);
 	len &= KL_PAYLOAD_MAX - 1;
@@ -990,7 +1058,7 @@ static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, 
  * reservation has (a constant at each call site, as the verifier wants).
  */
 static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, long ret,
-					int cap_paths, bool net)
+					int cap_paths, bool net, bool mmsg)
 {
 	struct rec_syscall *r;
 	char *tail;
@@ -1001,7 +1069,9 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 
 	if (stopping)
 		return 0;
-	if (cap_paths == 2)
+	if (mmsg)
+		r = bpf_ringbuf_reserve(&events, SC_RESERVE(0) + KL_MMSG_DATA_MAX, 0);
+	else if (cap_paths == 2)
 		r = bpf_ringbuf_reserve(&events, SC_RESERVE(2), 0);
 	else if (cap_paths == 1)
 		r = bpf_ringbuf_reserve(&events, SC_RESERVE(1), 0);
@@ -1156,8 +1226,14 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 				sc_flags |= SC_F_SOCK;
 				off += sizeof(so);
 			}
-			if (so.app && payload_max && d->payload_kind && ret > 0)
-				dlen = read_payload(p, d, ret, tail + off, &aux);
+			if (mmsg && ret > 0) {
+				dlen = read_mmsg(p, d, ret, so.app && payload_max, tail + off,
+						 &aux);
+				if (dlen)
+					sc_flags |= SC_F_MMSG;
+			} else if (so.app && payload_max && d->payload_kind && ret > 0) {
+				dlen = read_payload(p, d, ret, tail + off);
+			}
 			off += dlen;
 		}
 	}
@@ -1177,10 +1253,10 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 
 /*
  * One specialised copy of emit_syscall per shape of syscall (two paths, one path, no path
- * and possibly a socket), each a global function: the verifier checks each once, on its
+ * and possibly a socket, the message vector of sendmmsg/recvmmsg), each a global function: the verifier checks each once, on its
  * own, which keeps every check far below its complexity limit.
  */
-#define EMIT_SHAPE(name, paths, net)                                                    \
+#define EMIT_SHAPE(name, paths, net, mmsg)                                              \
 	__noinline int name(struct pending *p, long ret)                                \
 	{                                                                               \
 		struct sc_desc *d;                                                      \
@@ -1188,12 +1264,13 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		if (!p)                                                                 \
 			return 0;                                                       \
 		d = bpf_map_lookup_elem(&syscalls, &p->nr);                             \
-		return d ? emit_syscall(p, d, ret, paths, net) : 0;                     \
+		return d ? emit_syscall(p, d, ret, paths, net, mmsg) : 0;               \
 	}
 
-EMIT_SHAPE(emit_2paths, 2, false)
-EMIT_SHAPE(emit_1path, 1, false)
-EMIT_SHAPE(emit_0paths, 0, true)
+EMIT_SHAPE(emit_2paths, 2, false, false)
+EMIT_SHAPE(emit_1path, 1, false, false)
+EMIT_SHAPE(emit_0paths, 0, true, false)
+EMIT_SHAPE(emit_mmsg, 0, true, true)
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
@@ -1214,6 +1291,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return emit_2paths(&p, ret);
 	if (d->path0)
 		return emit_1path(&p, ret);
+	if (d->payload_kind == P_MMSG)
+		return emit_mmsg(&p, ret);
 	return emit_0paths(&p, ret);
 }
 
@@ -1502,7 +1581,10 @@ struct uring_pending {
 };
 
 /* Keyed by the struct io_kiocb's address. LRU: a request that posts no CQE
- * (IOSQE_CQE_SKIP_SUCCESS) leaves its entry, which the next ones push out. */
+ * (IOSQE_CQE_SKIP_SUCCESS) leaves its entry, which the next ones push out. So are the
+ * entries of requests still in flight when more than max_entries are (reads of an empty
+ * pipe hold theirs): such a request's completion finds no entry and is counted as a
+ * dropped record, never lost unsaid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
@@ -1596,6 +1678,9 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	return 0;
 }
 
+/* IORING_CQE_F_MORE (include/uapi/linux/io_uring.h): the request posts more CQEs. */
+#define URING_CQE_F_MORE (1U << 1)
+
 /* Room for the fixed part, a path and an inode, plus slack for the verifier's bounds. */
 #define URING_RESERVE (sizeof(struct rec_uring) + KL_PATH_MAX + sizeof(struct kl_inode) * 2)
 
@@ -1613,17 +1698,27 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 	struct file *f = NULL;
 	struct kl_inode ino = {};
 	char *tail;
-	__u32 n;
+	__u32 n, more;
 
 	if (!req || stopping)
 		return 0;
 	u = bpf_map_lookup_elem(&uring_reqs, &key);
-	if (!u)
+	if (!u) {
+		/* Pushed out of the map while in flight (see uring_reqs): a request of a
+		 * recorded process (the completing task is the submitter, one of its io-wq
+		 * workers or its SQPOLL thread), lost. A multishot request's later CQEs find
+		 * its entry (kept while IORING_CQE_F_MORE says more will come). */
+		if ((group_mask & (G_FILE | G_NETWORK)) &&
+		    is_target(bpf_get_current_pid_tgid() >> 32))
+			count(REC_URING_OP, true);
 		return 0;
+	}
+	more = BPF_CORE_READ(cqe, flags) & URING_CQE_F_MORE;
 	r = bpf_ringbuf_reserve(&events, URING_RESERVE, 0);
 	if (!r) {
 		count(REC_URING_OP, true);
-		bpf_map_delete_elem(&uring_reqs, &key);
+		if (!more)
+			bpf_map_delete_elem(&uring_reqs, &key);
 		return 0;
 	}
 	__builtin_memcpy(r, &u->rec, sizeof(*r));
@@ -1648,7 +1743,8 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 		n += sizeof(ino);
 	}
 	r->sc.hdr.len = sizeof(*r) + n;
-	bpf_map_delete_elem(&uring_reqs, &key);
+	if (!more)
+		bpf_map_delete_elem(&uring_reqs, &key);
 	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_URING_OP, false);
 	return 0;

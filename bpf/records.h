@@ -239,7 +239,28 @@ enum sc_payload_kind {
 	P_BUF = 1,  /* a buffer pointer in arg payload_arg; its length is the return value */
 	P_IOV = 2,  /* a struct iovec array in arg payload_arg (its count in the next arg) */
 	P_MSG = 3,  /* a struct msghdr in arg payload_arg: its iovecs */
-	P_MMSG = 4, /* a struct mmsghdr array in arg payload_arg: the first message's iovecs */
+	P_MMSG = 4, /* a struct mmsghdr array in arg payload_arg: each message's iovecs (the
+		     * first KL_MMSG_MAX messages, SC_F_MMSG) */
+};
+
+/*
+ * Most messages of one sendmmsg/recvmmsg whose lengths and payloads are captured: the first
+ * KL_MMSG_MAX of the vector. The call's return value says how many moved; those past
+ * KL_MMSG_MAX (ret - the parts) are left out, and rec_syscall.aux counts only the bytes of
+ * the parts.
+ */
+#define KL_MMSG_MAX 8
+
+/*
+ * One message of sendmmsg/recvmmsg in the data section of a syscall record with SC_F_MMSG:
+ * 8 bytes, then data_len bytes of the message's start (at most the -p payload size, below
+ * KL_PAYLOAD_MAX; 0 when the socket's payloads are not captured). msg_len - data_len bytes
+ * of the message are left out.
+ */
+struct kl_mmsg_part {
+	__u32 msg_len;	/* the message's bytes: struct mmsghdr msg_len, as the kernel set it */
+	__u16 data_len; /* payload bytes that follow */
+	__u16 _pad;
 };
 
 /* Application protocols whose payloads are captured (values of the "ports" map, kl_sock.app). */
@@ -253,7 +274,7 @@ enum kl_app {
 /*
  * The enums of this header as one type, never read: a global of it in the BPF program
  * puts them in its BTF, so the skeleton's generated types carry them and a test checks
- * the Rust mirrors (src/syscalls.rs) against them.
+ * the Rust mirrors (src/syscalls.rs, src/abi.rs) against them.
  */
 struct kl_abi_enums {
 	enum rec_kind kind;
@@ -265,6 +286,7 @@ struct kl_abi_enums {
 	enum sc_payload_kind payload_kind;
 	enum kl_app app;
 	enum kl_prctl prctl;
+	struct kl_mmsg_part mmsg_part; /* a tail type no map or record holds whole */
 };
 
 
@@ -384,11 +406,15 @@ struct kl_inode {
 #define SC_F_PATH0_TRUNC (1 << 1) /* path0 was cut at KL_PATH_MAX - 1 bytes */
 #define SC_F_PATH1_TRUNC (1 << 2)
 #define SC_F_SOCK (1 << 3) /* a struct kl_sock follows the inode section */
+#define SC_F_MMSG (1 << 4) /* sendmmsg/recvmmsg: the data section is the vector's messages,
+			    * each a struct kl_mmsg_part and its payload bytes. Without it
+			    * (traces before it) the data is the first message's payload. */
 
 /*
  * REC_SYSCALL: one syscall, written at its exit. hdr.ts is the exit time, hdr.syscall the
  * kellect id. 136 bytes, then the tail: path0, path1, addr, out, [struct kl_inode],
- * [struct kl_sock], data (payload bytes of a socket read/write, data_len of them).
+ * [struct kl_sock], data (payload bytes of a socket read/write, data_len of them; with
+ * SC_F_MMSG, the messages of sendmmsg/recvmmsg as struct kl_mmsg_part and payload each).
  */
 struct rec_syscall {
 	struct rec_hdr hdr;
@@ -399,9 +425,11 @@ struct rec_syscall {
 	__u16 path1_len;
 	__u16 addr_len;
 	__u16 out_len;
-	__u16 data_len; /* payload bytes captured (the start of the message) */
+	__u16 data_len; /* bytes of the data section (the start of the message; SC_F_MMSG: the
+			 * parts) */
 	__u16 sc_flags; /* SC_F_* */
-	__u32 aux;	/* sendmmsg/recvmmsg: bytes of the messages (the first 8); else 0 */
+	__u32 aux;	/* sendmmsg/recvmmsg: bytes of the messages (the first KL_MMSG_MAX);
+			 * else 0 */
 };
 
 /* rec_uring.uring_flags */

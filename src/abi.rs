@@ -199,6 +199,24 @@ pub const SC_F_PATH0_TRUNC: u16 = 1 << 1;
 pub const SC_F_PATH1_TRUNC: u16 = 1 << 2;
 /// `rec_syscall.sc_flags`: a struct kl_sock follows the inode section.
 pub const SC_F_SOCK: u16 = 1 << 3;
+/// `rec_syscall.sc_flags`: sendmmsg/recvmmsg: the data section is the vector's messages,
+/// each a [`MmsgPart`] and its payload bytes (without it: the first message's payload).
+pub const SC_F_MMSG: u16 = 1 << 4;
+/// `KL_MMSG_MAX`: the most messages of one sendmmsg/recvmmsg whose lengths and payloads
+/// are captured (the first ones of the vector).
+pub const MMSG_MAX: usize = 8;
+
+/// `struct kl_mmsg_part`, 8 bytes: one message of sendmmsg/recvmmsg in the data section of
+/// a record with [`SC_F_MMSG`], followed by `data_len` bytes of the message's start.
+#[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct MmsgPart {
+    /// The message's bytes (`struct mmsghdr` `msg_len`, as the kernel set it).
+    pub msg_len: U32,
+    /// Payload bytes that follow (the rest of the message is left out).
+    pub data_len: U16,
+    pub _pad: U16,
+}
 
 /// `struct kl_sock`, 56 bytes: a socket's identity.
 #[derive(
@@ -289,7 +307,7 @@ pub struct SyscallRecord {
     pub out_len: U16,
     pub data_len: U16,
     pub sc_flags: U16,
-    /// sendmmsg/recvmmsg: bytes of the messages (the first 8).
+    /// sendmmsg/recvmmsg: bytes of the messages (the first [`MMSG_MAX`]).
     pub aux: U32,
 }
 

@@ -664,8 +664,6 @@ mod live {
     use std::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
-    use kellect::format::TraceReader;
-
     use crate::live::live;
     use crate::util::{info, kellect};
 
@@ -752,20 +750,6 @@ mod live {
         assert_balanced(&trace, 20_000);
     }
 
-    /// Waits (at most a minute) until the trace being written holds a data frame: the
-    /// recorder is attached and draining.
-    #[track_caller]
-    fn wait_for_a_frame(trace: &Path) {
-        for _ in 0..300 {
-            let bytes = std::fs::read(trace).unwrap_or_default();
-            if TraceReader::new(&bytes).is_ok_and(|r| r.scan().frames().next().is_some()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("{} holds no frame after a minute", trace.display());
-    }
-
     #[test]
     fn sigint_stop_under_load_loses_nothing_uncounted() {
         if !live() {
@@ -782,7 +766,7 @@ mod live {
             .spawn()
             .unwrap();
         // SIGINT before the recorder has its handler would just kill it: wait for a frame.
-        wait_for_a_frame(&trace);
+        crate::util::wait_for_a_frame(&trace);
         std::thread::sleep(Duration::from_millis(1500));
         let sent = Command::new("kill")
             .args(["-INT", &recorder.id().to_string()])

@@ -20,6 +20,29 @@ fn usage_errors_exit_2() {
     assert!(err.contains("not a duration"), "{err}");
 }
 
+#[test]
+fn collector_addresses_no_record_can_reach_are_usage_errors() {
+    // Each was taken, then every record counted as "not delivered" at the end.
+    let fx = fixture("uring.kz");
+    let fx = fx.to_str().unwrap();
+    for (flag, bad, says) in [
+        ("--syslog-tcp", "127.0.0.1:0", "port 0"),
+        ("--syslog-tcp", "0.0.0.0:514", "names no host"),
+        ("--syslog-tcp", "[::]:514", "names no host"),
+        ("--syslog-tcp", "224.0.0.1:514", "multicast"),
+        ("--syslog-tcp", "255.255.255.255:514", "broadcast"),
+        ("--syslog-tcp", "localhost:514", "is not IP:PORT"),
+        ("-u", "[::1]:0", "port 0"),
+        ("-u", "255.255.255.255:514", "broadcast"),
+    ] {
+        let err = run_err(&["replay", "-q", flag, bad, fx], 2);
+        assert!(
+            err.contains(&format!("{flag} `{bad}`")) && err.contains(says),
+            "{flag} {bad}: {err}"
+        );
+    }
+}
+
 #[cfg(feature = "record")]
 #[test]
 fn record_usage_errors_exit_2() {

@@ -225,7 +225,7 @@ fn kill_9_leaves_a_replayable_trace() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    crate::util::wait_for_a_frame(&trace);
     let marker = "kellect-kill9-marker";
     let status = Command::new("sh")
         .args(["-c", &format!("/bin/echo {marker} >/dev/null")])

@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_output;
 #[cfg(feature = "record")]
 mod live;
+mod mmsg;
 mod ops;
 mod parquet;
 mod progress;

@@ -194,12 +194,25 @@ pub fn strace_calls(log: &str) -> impl Iterator<Item = StraceCall<'_>> {
 #[track_caller]
 #[allow(dead_code)]
 pub fn record_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, trace: &Path, args: &[S]) -> Output {
+    record_in_with(dir, trace, &[], args)
+}
+
+/// [`record_in`] with record OPTIONS before `--` (`-p dns=udp/PORT`, ...).
+#[track_caller]
+#[allow(dead_code)]
+pub fn record_in_with<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    trace: &Path,
+    options: &[&str],
+    args: &[S],
+) -> Output {
     let out = kellect()
         .current_dir(dir)
         .env_remove("LD_LIBRARY_PATH")
         .arg("record")
         .arg("-o")
         .arg(trace)
+        .args(options)
         .arg("--")
         .args(args)
         .output()
@@ -213,4 +226,20 @@ pub fn record_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, trace: &Path, args: &[S]
         String::from_utf8_lossy(&out.stdout)
     );
     out
+}
+
+/// Waits (at most a minute) until the trace being written holds a data frame: the
+/// recorder is attached and draining (a fixed sleep is not enough on a loaded machine).
+#[track_caller]
+#[allow(dead_code)] // the replay-only build has no live tests
+pub fn wait_for_a_frame(trace: &Path) {
+    for _ in 0..300 {
+        let bytes = std::fs::read(trace).unwrap_or_default();
+        let reader = kellect::format::TraceReader::new(&bytes);
+        if reader.is_ok_and(|r| r.scan().frames().next().is_some()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{} holds no frame after a minute", trace.display());
 }

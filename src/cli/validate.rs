@@ -86,11 +86,14 @@ pub(crate) struct OutputPlan {
 }
 
 /// The collector addresses of `flag` (`-u`, `--syslog-tcp`): at most [`MAX_COLLECTORS`],
-/// each IP:PORT (`example` shows an IPv6 one in the error), else a usage error.
+/// each IP:PORT (`example` shows an IPv6 one in the error) of one host that can receive:
+/// not port 0, not 0.0.0.0 or [::], not 255.255.255.255, and over a `stream` (TCP) not a
+/// multicast group; else a usage error that says which.
 fn collector_addresses(
     flag: &str,
     given: &[String],
     example: &str,
+    stream: bool,
 ) -> Result<Vec<std::net::SocketAddr>> {
     if given.len() > MAX_COLLECTORS {
         usage!(
@@ -100,10 +103,23 @@ fn collector_addresses(
     }
     let mut addresses = Vec::new();
     for u in given {
-        match u.parse::<std::net::SocketAddr>() {
-            Ok(addr) => addresses.push(addr),
-            Err(_) => usage!("{flag} `{u}` is not IP:PORT (IPv6: {example})"),
-        }
+        let Ok(addr) = u.parse::<std::net::SocketAddr>() else {
+            usage!("{flag} `{u}` is not IP:PORT (IPv6: {example})")
+        };
+        // Each would be accepted and then fail at every record, as "not delivered".
+        let ip = addr.ip();
+        let broadcast = matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+        let why = match () {
+            _ if addr.port() == 0 => "port 0 is no collector's port",
+            _ if ip.is_unspecified() => "names no host (this host is 127.0.0.1 or [::1])",
+            _ if broadcast => "is the broadcast address",
+            _ if stream && ip.is_multicast() => "is a multicast group: TCP needs one host",
+            _ => {
+                addresses.push(addr);
+                continue;
+            }
+        };
+        usage!("{flag} `{u}` {why}")
     }
     Ok(addresses)
 }
@@ -193,8 +209,8 @@ impl TryFrom<OutputArgs> for OutputPlan {
         if a.max_events == Some(0) {
             usage!("--max-events must be at least 1");
         }
-        let collectors = collector_addresses("-u", &a.udp, "[::1]:5000")?;
-        let syslog_tcp = collector_addresses("--syslog-tcp", &a.syslog_tcp, "[::1]:6514")?;
+        let collectors = collector_addresses("-u", &a.udp, "[::1]:5000", false)?;
+        let syslog_tcp = collector_addresses("--syslog-tcp", &a.syslog_tcp, "[::1]:6514", true)?;
         Ok(OutputPlan {
             cfg: ReplayConfig {
                 inputs: Vec::<PathBuf>::new(),

@@ -205,8 +205,8 @@ fn fill_ports(skel: &KellectSkel, protocols: &[(AppProtocol, AppPort)]) -> Resul
 mod tests {
     use super::types;
     use crate::abi::{
-        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, RecordHeader, SockInfo,
-        SockStateRecord, SyscallRecord, TcpCounters, UringRecord,
+        ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, MmsgPart, RecordHeader,
+        SockInfo, SockStateRecord, SyscallRecord, TcpCounters, UringRecord,
     };
     use std::mem::{offset_of, size_of};
 
@@ -261,6 +261,7 @@ mod tests {
             types::rec_uring,
             [sc, user_data, sqe_fd, opcode, uring_flags, _pad]
         );
+        same!(MmsgPart, types::kl_mmsg_part, [msg_len, data_len, _pad]);
         same!(
             InodeAttrs,
             types::kl_inode,

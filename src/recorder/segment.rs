@@ -22,7 +22,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -478,15 +478,23 @@ pub fn snapshot_name(output: &Path, realtime_ns: u64) -> String {
     )
 }
 
+/// The file a snapshot directory holds when not every segment asked for could be kept:
+/// why, one line per segment left out.
+pub const SNAPSHOT_INCOMPLETE: &str = "INCOMPLETE";
+
 /// Keeps the closed `segments` of a recording written to `output` (each in `dir`, the
 /// recording's [`OutputDir`]) in a new directory beside them (mode 0700, named by
 /// [`snapshot_name`] for `realtime_ns`): each segment is hard-linked under its own name,
 /// or copied where the file system refuses the link, so deleting the segment from the ring
 /// later leaves the snapshot whole. Everything is made relative to `dir` and never
-/// through a symbolic link. A segment already gone is left out.
+/// through a symbolic link; what is linked or copied is the regular file opened (without
+/// waiting: a FIFO is refused), whatever the name holds by then. A segment already gone
+/// is left out.
 ///
-/// Errors: the directory cannot be made, or a segment can be neither linked nor copied
-/// (what was kept before the failure stays).
+/// Errors: the directory cannot be made, or a segment can be neither linked nor copied:
+/// the others are kept all the same, a copy cut short is removed, and the directory holds
+/// [`SNAPSHOT_INCOMPLETE`] saying which segments are missing and why; the error names the
+/// directory and the first failure.
 pub fn snapshot_segments(
     dir: &OutputDir,
     output: &Path,
@@ -519,6 +527,7 @@ pub fn snapshot_segments(
         bytes: 0,
         copied: 0,
     };
+    let mut missing = Vec::new();
     for segment in segments {
         let Some(file_name) = segment.file_name() else {
             continue;
@@ -531,10 +540,29 @@ pub fn snapshot_segments(
                 kept.copied += usize::from(copied);
                 kept.segments.push(target);
             }
-            Err(e) => return Err(e),
+            Err(e) => missing.push(e),
         }
     }
-    Ok(kept)
+    let Some(first) = missing.first() else {
+        return Ok(kept);
+    };
+    let mut why: String = missing.iter().map(|e| format!("{e}\n")).collect();
+    // Made empty first: a full disk that refuses the text still leaves the mark.
+    let marked = open_new(&snap_dir, OsStr::new(SNAPSHOT_INCOMPLETE), &kept.dir)
+        .and_then(|mut f| f.write_all(why.as_bytes()));
+    if let Err(e) = marked {
+        why = format!(" (and {SNAPSHOT_INCOMPLETE} could not be written: {e})");
+    } else {
+        why = format!(" ({SNAPSHOT_INCOMPLETE} says why)");
+    }
+    Err(io::Error::new(
+        first.kind(),
+        format!(
+            "{}: incomplete, {} of its segments missing{why}: {first}",
+            kept.dir.display(),
+            missing.len()
+        ),
+    ))
 }
 
 /// Makes the directory `name` in `dir` (mode 0700) and opens it: `mkdirat`, then `openat`
@@ -570,48 +598,100 @@ fn keep_segment(
     target: &Path,
 ) -> io::Result<Option<(u64, bool)>> {
     let c = c_name(name, segment)?;
+    // O_NONBLOCK: a FIFO put at the name would otherwise hold the recording until a
+    // writer came.
     let source = match open_at(
         from,
         name,
         segment,
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
     ) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(with_path(e, segment)),
     };
-    let bytes = source.metadata().map_err(|e| with_path(e, segment))?.len();
-    // SAFETY: linkat reads two NUL-terminated names that live across the call; flags 0
-    // does not follow a symbolic link at the source.
+    let meta = source.metadata().map_err(|e| with_path(e, segment))?;
+    if !meta.is_file() {
+        return Err(with_path(
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "not a regular file but {}",
+                    describe(segment, meta.file_type())
+                ),
+            ),
+            segment,
+        ));
+    }
+    // The file opened and checked, not whatever the name holds now: linked through
+    // /proc/self/fd (AT_SYMLINK_FOLLOW follows that magic link to the open file).
+    let by_fd = c_name(
+        OsStr::new(&format!("/proc/self/fd/{}", source.as_raw_fd())),
+        segment,
+    )?;
+    // SAFETY: linkat reads two NUL-terminated names that live across the call; the first
+    // is absolute, so its directory fd is not used.
     let linked = unsafe {
         libc::linkat(
-            from.fd.as_raw_fd(),
-            c.as_ptr(),
+            libc::AT_FDCWD,
+            by_fd.as_ptr(),
             to.fd.as_raw_fd(),
             c.as_ptr(),
-            0,
+            libc::AT_SYMLINK_FOLLOW,
         )
     };
     if linked == 0 {
-        return Ok(Some((bytes, false)));
+        return Ok(Some((meta.len(), false)));
     }
     let e = io::Error::last_os_error();
     match e.raw_os_error() {
-        // Another file system, one without hard links, too many links, or links refused
-        // (fs.protected_hardlinks): a copy keeps the evidence all the same.
-        Some(libc::EXDEV | libc::EPERM | libc::EMLINK | libc::EOPNOTSUPP | libc::EACCES) => {
-            copy_into(source, to, name, target).map(|bytes| Some((bytes, true)))
-        }
+        // Another file system, one without hard links, too many links, links refused
+        // (fs.protected_hardlinks), or no /proc: a copy keeps the evidence all the same.
+        Some(
+            libc::EXDEV
+            | libc::EPERM
+            | libc::EMLINK
+            | libc::EOPNOTSUPP
+            | libc::EACCES
+            | libc::ENOENT,
+        ) => copy_into(source, to, name, target).map(|bytes| Some((bytes, true))),
         _ => Err(with_path(e, target)),
     }
 }
 
-/// Copies `source` into a new file `name` in `to` (mode 0600, `O_EXCL`), synced: its bytes.
+/// Copies `source` into a new file `name` in `to` (mode 0600, `O_EXCL`), synced: its
+/// bytes. `name` is taken first, empty, and the copy is written under a hidden name and
+/// renamed over it only once whole; a copy cut short (a full disk, a read error) is
+/// removed with it, so no partial segment ever bears a segment's name.
 fn copy_into(mut source: File, to: &OutputDir, name: &OsStr, target: &Path) -> io::Result<u64> {
-    let mut copy = open_new(to, name, target).map_err(|e| with_path(e, target))?;
-    let bytes = io::copy(&mut source, &mut copy).map_err(|e| with_path(e, target))?;
-    copy.sync_all().map_err(|e| with_path(e, target))?;
-    Ok(bytes)
+    open_new(to, name, target).map_err(|e| with_path(e, target))?;
+    let mut partial = std::ffi::OsString::from(".");
+    partial.push(name);
+    partial.push(".partial");
+    let (c, c_partial) = (c_name(name, target)?, c_name(&partial, target)?);
+    let copied = open_new(to, &partial, target).and_then(|mut copy| {
+        let bytes = io::copy(&mut source, &mut copy)?;
+        copy.sync_all()?;
+        // SAFETY: renameat reads two NUL-terminated names that live across the call.
+        match unsafe {
+            libc::renameat(
+                to.fd.as_raw_fd(),
+                c_partial.as_ptr(),
+                to.fd.as_raw_fd(),
+                c.as_ptr(),
+            )
+        } {
+            0 => Ok(bytes),
+            _ => Err(io::Error::last_os_error()),
+        }
+    });
+    if copied.is_err() {
+        for c in [&c_partial, &c] {
+            // SAFETY: unlinkat reads a NUL-terminated name that lives across the call.
+            unsafe { libc::unlinkat(to.fd.as_raw_fd(), c.as_ptr(), 0) };
+        }
+    }
+    copied.map_err(|e| with_path(e, target))
 }
 
 #[cfg(test)]
@@ -672,6 +752,72 @@ mod tests {
         let again = snapshot_segments(&out_dir, &output, &segments[1..], at).unwrap();
         assert_eq!(again.dir, dir.path().join("t.snapshot-20261206T161037Z-2"));
         assert_eq!(again.segments.len(), 2);
+    }
+
+    #[test]
+    fn a_segment_swapped_for_a_fifo_neither_hangs_the_snapshot_nor_stops_the_rest() {
+        // Someone who may write in the trace's directory puts a FIFO at a segment's name:
+        // opening it to link it waited for a writer, the sink thread (and the recording)
+        // with it; and the segments after it were not kept.
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("t.kz");
+        let segments: Vec<PathBuf> = (0..3).map(|i| segment_path(&output, i)).collect();
+        for p in &segments {
+            std::fs::write(p, b"segment").unwrap();
+        }
+        std::fs::remove_file(&segments[1]).unwrap();
+        let c = std::ffi::CString::new(segments[1].to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path that lives across the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let asked = segments.clone();
+        let at_output = output.clone();
+        std::thread::spawn(move || {
+            let out_dir = OutputDir::of(&at_output).unwrap();
+            let _ = tx.send(
+                snapshot_segments(&out_dir, &at_output, &asked, 0).map_err(|e| e.to_string()),
+            );
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the snapshot hung on the FIFO")
+            .unwrap_err();
+        let snap = dir.path().join("t.snapshot-19700101T000000Z");
+        assert!(
+            e.contains(&format!(
+                "{}: incomplete, 1 of its segments missing",
+                snap.display()
+            )),
+            "{e}"
+        );
+        assert!(e.contains("a named pipe (FIFO)"), "{e}");
+        let mut names: Vec<String> = std::fs::read_dir(&snap)
+            .unwrap()
+            .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [SNAPSHOT_INCOMPLETE, "t.2.kz", "t.kz"]);
+        let why = std::fs::read_to_string(snap.join(SNAPSHOT_INCOMPLETE)).unwrap();
+        assert!(why.contains("t.1.kz") && why.contains("FIFO"), "{why}");
+    }
+
+    #[test]
+    fn a_copy_cut_short_leaves_no_file_under_the_segment_name() {
+        // A copy that fails half way (a full disk; here a read error) left a partial file
+        // named as the segment, which a later replay of the snapshot took as the segment.
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("to");
+        std::fs::create_dir(&to).unwrap();
+        let to_dir = OutputDir::of(&to.join("x")).unwrap();
+        let target = to.join("t.kz");
+        // Reading a directory fails (EISDIR) after the copy is created.
+        let unreadable = File::open(dir.path()).unwrap();
+        assert!(copy_into(unreadable, &to_dir, OsStr::new("t.kz"), &target).is_err());
+        assert_eq!(
+            std::fs::read_dir(&to).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
     }
 
     #[test]

@@ -264,12 +264,48 @@ pub struct Syscall {
     pub sock: Option<SockInfo>,
     /// The start of the message, for sockets whose payloads are captured.
     pub data: Vec<u8>,
-    /// sendmmsg/recvmmsg: bytes of the messages (the first 8).
+    /// sendmmsg/recvmmsg: bytes of the messages (the first [`abi::MMSG_MAX`]).
     pub aux: u32,
+    /// sendmmsg/recvmmsg (`SC_F_MMSG`): the first [`abi::MMSG_MAX`] messages of the
+    /// vector, in order; `data` is then the first one's payload. Empty for other syscalls
+    /// and in traces before it (their `data` is the first message's payload).
+    pub messages: Vec<MmsgMessage>,
     /// Set when no syscall ran: an io_uring request (`REC_URING_OP`) doing what the
     /// syscall `id` does (0: an opcode that is no catalogue syscall), its arguments in
     /// that syscall's order; `enter_ts` is its submission, `ret` its CQE's result.
     pub uring: Option<UringOp>,
+}
+
+/// One message of a sendmmsg/recvmmsg vector (`struct kl_mmsg_part` and its payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MmsgMessage {
+    /// The message's bytes, as the kernel counted them (`mmsghdr.msg_len`).
+    pub len: u32,
+    /// The start of its payload: at most the recording's payload size, empty when the
+    /// socket's payloads were not captured.
+    pub data: Vec<u8>,
+}
+
+impl MmsgMessage {
+    /// The messages of a `SC_F_MMSG` data section, at most [`abi::MMSG_MAX`]; a part
+    /// that claims more bytes than the section holds ends the list.
+    pub fn parse(mut section: &[u8]) -> Vec<MmsgMessage> {
+        let mut out = Vec::new();
+        while out.len() < abi::MMSG_MAX {
+            let Ok((part, rest)) = abi::MmsgPart::read_from_prefix(section) else {
+                break;
+            };
+            let Some((data, rest)) = rest.split_at_checked(part.data_len.get() as usize) else {
+                break;
+            };
+            out.push(MmsgMessage {
+                len: part.msg_len.get(),
+                data: data.to_vec(),
+            });
+            section = rest;
+        }
+        out
+    }
 }
 
 /// What an io_uring request carries beyond the syscall it does (`struct rec_uring`).
@@ -464,6 +500,12 @@ fn syscall(
         }
     });
     let flags = rec.sc_flags.get();
+    let mmsg = flags & abi::SC_F_MMSG != 0;
+    let messages = if mmsg {
+        MmsgMessage::parse(tail.data)
+    } else {
+        Vec::new()
+    };
     let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
     let filled = match (capture.map(|c| c.out), tail.out.len()) {
         (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
@@ -561,15 +603,47 @@ fn syscall(
         filled,
         inode: tail.inode,
         sock: tail.sock,
-        data: tail.data.to_vec(),
+        data: match messages.first() {
+            Some(m) => m.data.clone(),
+            None if mmsg => Vec::new(),
+            None => tail.data.to_vec(),
+        },
         aux: rec.aux.get(),
+        messages,
         uring,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::caller_argv;
+    use super::{caller_argv, MmsgMessage};
+
+    /// A `struct kl_mmsg_part` header.
+    fn part(msg_len: u32, data_len: u16) -> Vec<u8> {
+        let mut v = msg_len.to_le_bytes().to_vec();
+        v.extend_from_slice(&data_len.to_le_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v
+    }
+
+    #[test]
+    fn mmsg_parts_parse_and_hostile_ones_stop() {
+        let mut s = part(30, 3);
+        s.extend_from_slice(b"abc");
+        s.extend(part(58, 0));
+        let got = MmsgMessage::parse(&s);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].len, got[0].data.as_slice()), (30, &b"abc"[..]));
+        assert_eq!((got[1].len, got[1].data.len()), (58, 0));
+        // A part claiming more bytes than the section has ends the list; a cut header too.
+        let mut bad = part(30, 9);
+        bad.extend_from_slice(b"abc");
+        assert!(MmsgMessage::parse(&bad).is_empty());
+        assert_eq!(MmsgMessage::parse(&s[..s.len() - 1]).len(), 1);
+        // Never more than MMSG_MAX, whatever the section holds.
+        let many: Vec<u8> = (0..100).flat_map(|i| part(i, 0)).collect();
+        assert_eq!(MmsgMessage::parse(&many).len(), crate::abi::MMSG_MAX);
+    }
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

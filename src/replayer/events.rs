@@ -429,6 +429,19 @@ impl EventView<'_> {
             Field::MmsgCounts => {
                 m.serialize_entry("messages", &sc.ret.max(0))?;
                 m.serialize_entry("bytes", &sc.aux)?;
+                if !sc.messages.is_empty() {
+                    let lens: Vec<u32> = sc.messages.iter().map(|x| x.len).collect();
+                    m.serialize_entry("message_lengths", &lens)?;
+                    // Past the first MMSG_MAX: neither length nor payload was read.
+                    let left = (sc.ret.max(0) as u64).saturating_sub(lens.len() as u64);
+                    m.serialize_entry("messages_left_out", &left)?;
+                    let cut: u64 = sc
+                        .messages
+                        .iter()
+                        .map(|x| u64::from(x.len).saturating_sub(x.data.len() as u64))
+                        .sum();
+                    m.serialize_entry("payload_left_out", &cut)?;
+                }
             }
             Field::Sock => sock::<S>(m, sc)?,
             Field::PeerAddr => peer_addr::<S>(m, sc)?,
@@ -690,7 +703,13 @@ mod tests {
             ],
             Field::Signal(_) => &["sig", "sig_name"],
             Field::Bytes => &["bytes"],
-            Field::MmsgCounts => &["messages", "bytes"],
+            Field::MmsgCounts => &[
+                "messages",
+                "bytes",
+                "message_lengths",
+                "messages_left_out",
+                "payload_left_out",
+            ],
             Field::Sock => &SOCK_KEYS,
             Field::PeerAddr => &["family", "addr", "port", "path"],
             Field::PeerOrSocket => &["family", "addr", "port", "path", "socket"],

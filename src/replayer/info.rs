@@ -1,7 +1,7 @@
 //! `kellect info`: what a trace holds — host, time range, records per kind, what the
 //! kernel dropped, frames, and any damage — as text or JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::abi::{RecordKind, Records, ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Custody, Stats, Stop};
+use crate::syscalls::Ksys;
 
 #[derive(Debug, Serialize)]
 pub struct TraceInfo {
@@ -30,6 +31,9 @@ pub struct TraceInfo {
     /// Syscall records per event group (file, process, network, permission): what the
     /// kernel wrote under `-e`.
     pub syscalls_by_group: BTreeMap<String, u64>,
+    /// What the recording saw of io_uring: requests that bypassed syscalls, the ring's
+    /// own syscalls, and the processes that made them (all zero: no io_uring use).
+    pub io_uring: IoUringUse,
     pub records_total: u64,
     /// The kernel's own counts (last statistics block): written and dropped, per kind.
     pub kernel_emitted: BTreeMap<String, u64>,
@@ -594,10 +598,69 @@ pub(crate) fn rfc3339(ns: i64) -> String {
         .unwrap_or_else(|| format!("{ns} ns"))
 }
 
+/// Most process ids [`IoUringUse`] tells apart; past them it counts no more
+/// (`processes_more`), which bounds its memory whatever the trace holds.
+pub const IO_URING_PIDS_MAX: usize = 4096;
+
+/// io_uring use in a recording: `REC_URING_OP` records (requests submitted through the
+/// ring, each with no syscall record of its own) and `io_uring_setup`/`io_uring_enter`/
+/// `io_uring_register` syscall records.
+#[derive(Debug, Default, Serialize)]
+pub struct IoUringUse {
+    /// io_uring requests (`io_uring_op` records).
+    pub requests: u64,
+    /// The ring's syscalls, by name (only those seen).
+    pub syscalls: BTreeMap<String, u64>,
+    /// Processes (tgids) that made any of them; at most [`IO_URING_PIDS_MAX`] counted.
+    pub processes: u64,
+    /// More processes than [`IO_URING_PIDS_MAX`] did: `processes` is a lower bound.
+    pub processes_more: bool,
+    #[serde(skip)]
+    pids: BTreeSet<u32>,
+}
+
+impl IoUringUse {
+    /// Whether the recording saw any io_uring use.
+    pub fn seen(&self) -> bool {
+        self.requests > 0 || !self.syscalls.is_empty()
+    }
+
+    /// Counts one record of process `pid`: a request, or the io_uring syscall `name`.
+    fn add(&mut self, pid: u32, name: Option<&str>) {
+        match name {
+            Some(name) => *self.syscalls.entry(name.to_owned()).or_insert(0) += 1,
+            None => self.requests += 1,
+        }
+        self.add_pid(pid);
+    }
+
+    fn add_pid(&mut self, pid: u32) {
+        if self.pids.len() < IO_URING_PIDS_MAX {
+            self.pids.insert(pid);
+        } else if !self.pids.contains(&pid) {
+            self.processes_more = true;
+        }
+        self.processes = self.pids.len() as u64;
+    }
+
+    /// Adds another frame's counts.
+    fn merge(&mut self, other: IoUringUse) {
+        self.requests += other.requests;
+        for (k, n) in other.syscalls {
+            *self.syscalls.entry(k).or_insert(0) += n;
+        }
+        self.processes_more |= other.processes_more;
+        for pid in other.pids {
+            self.add_pid(pid);
+        }
+    }
+}
+
 #[derive(Default)]
 struct FrameCounts {
     kinds: BTreeMap<String, u64>,
     groups: BTreeMap<String, u64>,
+    io_uring: IoUringUse,
     raw_bytes: u64,
     problem: Option<String>,
     /// Smallest and largest plausible record stamps (boot-time ns).
@@ -629,10 +692,17 @@ fn count_frame(
                 }
                 let kind = RecordKind::from_raw(r.header().kind.get());
                 *c.kinds.entry(kind.name()).or_insert(0) += 1;
+                let pid = r.header().pid.get();
                 if kind == RecordKind::Syscall {
-                    let group = crate::syscalls::by_id(r.header().syscall.get())
-                        .map_or("unknown", |s| s.group.name());
+                    let id = r.header().syscall.get();
+                    let group = crate::syscalls::by_id(id).map_or("unknown", |s| s.group.name());
                     *c.groups.entry(group.to_owned()).or_insert(0) += 1;
+                    let ring = Ksys::IoUringSetup as u16..=Ksys::IoUringRegister as u16;
+                    if ring.contains(&id) {
+                        c.io_uring.add(pid, crate::syscalls::name(id));
+                    }
+                } else if kind == RecordKind::UringOp {
+                    c.io_uring.add(pid, None);
                 }
             }
             Err(e) => c.problem = Some(located(&e)),
@@ -670,6 +740,7 @@ pub fn trace_info_with_progress(
     let limit = budget.frame_batch_raw();
     let mut records = BTreeMap::new();
     let mut syscalls_by_group = BTreeMap::new();
+    let mut io_uring = IoUringUse::default();
     let mut raw_bytes = 0;
     let mut range: Option<(u64, u64)> = None;
     let mut widen = |ts: u64| {
@@ -743,6 +814,7 @@ pub fn trace_info_with_progress(
             for (g, n) in c.groups {
                 *syscalls_by_group.entry(g).or_insert(0) += n;
             }
+            io_uring.merge(c.io_uring);
             raw_bytes += c.raw_bytes;
             if let Some((a, b)) = c.range {
                 widen(a);
@@ -853,6 +925,7 @@ pub fn trace_info_with_progress(
         records_total: records.values().sum(),
         records,
         syscalls_by_group,
+        io_uring,
         kernel_emitted_total: counter_total(kernel_emitted.values().copied()),
         kernel_emitted,
         kernel_dropped,
@@ -973,6 +1046,23 @@ impl std::fmt::Display for TraceInfo {
         if !self.syscalls_by_group.is_empty() {
             writeln!(f, "syscalls    {}", list(&self.syscalls_by_group))?;
         }
+        if self.io_uring.seen() {
+            let u = &self.io_uring;
+            let plural =
+                |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            writeln!(
+                f,
+                "io_uring    {} by {}{}{}",
+                plural(u.requests, "request", "requests"),
+                if u.processes_more { "over " } else { "" },
+                plural(u.processes, "process", "processes"),
+                if u.syscalls.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (syscalls: {})", list(&u.syscalls))
+                }
+            )?;
+        }
         writeln!(f, "kernel      emitted {}", list(&self.kernel_emitted))?;
         writeln!(
             f,
@@ -1082,5 +1172,34 @@ fn chain_line(s: &SegmentInfo) -> String {
             "chain       FAILED (see the warnings, or `kellect verify`); verified part's chain head {head}"
         ),
         _ => "chain       none (format v1: no hash chain)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IoUringUse, IO_URING_PIDS_MAX};
+
+    #[test]
+    fn io_uring_use_counts_processes_within_its_bound() {
+        let mut a = IoUringUse::default();
+        assert!(!a.seen());
+        a.add(7, None);
+        a.add(7, Some("io_uring_enter"));
+        let mut b = IoUringUse::default();
+        b.add(7, None);
+        b.add(8, Some("io_uring_setup"));
+        a.merge(b);
+        assert!(a.seen());
+        assert_eq!((a.requests, a.processes, a.processes_more), (2, 2, false));
+        assert_eq!(a.syscalls.values().sum::<u64>(), 2);
+        // Past the bound: counted no more, and said so.
+        let mut many = IoUringUse::default();
+        for pid in 0..IO_URING_PIDS_MAX as u32 + 10 {
+            many.add(pid, None);
+        }
+        many.add(0, None);
+        assert_eq!(many.processes, IO_URING_PIDS_MAX as u64);
+        assert!(many.processes_more);
+        assert_eq!(many.requests, IO_URING_PIDS_MAX as u64 + 11);
     }
 }

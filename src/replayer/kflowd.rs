@@ -549,6 +549,14 @@ pub struct ProcRecord {
     /// The arguments (the first 16, from the exec record).
     #[serde(rename = "ProcArgv")]
     pub argv: Vec<String>,
+    /// How many arguments the program was given (`linux_binprm` argc), also those
+    /// `ProcArgv` leaves out.
+    #[serde(rename = "ProcArgc")]
+    pub argc: u32,
+    /// `ProcArgv` is not the whole list: more than 16 arguments, or the argument area was
+    /// cut at 4095 bytes (an argument may then end early).
+    #[serde(rename = "ProcArgvTruncated")]
+    pub argv_truncated: bool,
     /// When exec ran, kflowd's UTC format (event time).
     #[serde(rename = "ProcExecTime", skip_serializing_if = "Option::is_none")]
     pub exec_time: Option<String>,

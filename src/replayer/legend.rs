@@ -33,6 +33,8 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("ProcAge", "seconds since the process started (fork or, before the recording, its start time)"),
         ("ProcExe", "process records: the executable exec ran (path as the kernel resolved it)"),
         ("ProcArgv", "process records: the arguments (the first 16)"),
+        ("ProcArgc", "process records: how many arguments the program was given (also those ProcArgv leaves out)"),
+        ("ProcArgvTruncated", "process records: true when ProcArgv is not the whole list (over 16 arguments, or the argument area cut at 4095 bytes)"),
         ("ProcExecTime", "process records: when exec ran (UTC, ns)"),
         ("ProcExitCode", "process records: exit status (0-255)"),
         ("ProcExitSignal", "process records: the signal that ended the process, if one did"),

@@ -511,14 +511,23 @@ impl Collectors {
 /// A syslog collector over TCP: each record is one RFC 5424 message (facility local0,
 /// severity info, app name `kellect`, the record's JSON as the message) framed by octet
 /// counting (RFC 6587: `LEN SP MESSAGE`). A lost connection is made again at the next
-/// message, after a backoff that doubles from 100 ms up to 5 s while connecting fails;
-/// messages that cannot be written meanwhile are counted, never fatal, never queued (memory
-/// stays bounded). Connecting and each write wait at most 1 s.
+/// message, after a backoff that doubles from 100 ms up to 5 s while connecting or writing
+/// fails (back to 100 ms once a connection has lasted 5 s); messages that cannot be written
+/// meanwhile are counted, never fatal, never queued (memory stays bounded). Connecting
+/// waits at most 1 s; writes wait for the collector at most 1 s at once and a tenth of the
+/// time in all (a collector that reads slowly or not at all loses the connection, until
+/// the backoff has passed, rather than set the sender's pace).
 pub struct SyslogTcp {
     pub addr: SocketAddr,
     stream: Option<std::net::TcpStream>,
     retry_at: std::time::Instant,
     backoff: std::time::Duration,
+    /// When the current connection was made.
+    connected_at: std::time::Instant,
+    /// Time the next writes may wait for the collector in all, at most [`SYSLOG_TIMEOUT`];
+    /// it grows by a tenth of the time that passes ([`SYSLOG_WAIT_SHARE`]).
+    wait_credit: std::time::Duration,
+    credited_at: std::time::Instant,
     /// Messages written to the connection (accepted by the kernel).
     pub sent: u64,
     /// Messages not written: no connection, or a write failed.
@@ -532,6 +541,8 @@ pub struct SyslogTcp {
 const SYSLOG_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(100);
 const SYSLOG_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 const SYSLOG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The share of the time a collector may hold the sender waiting, beyond one timeout.
+const SYSLOG_WAIT_SHARE: u32 = 10;
 
 impl SyslogTcp {
     /// A collector at `addr`, not yet connected (the first message connects).
@@ -550,6 +561,9 @@ impl SyslogTcp {
             stream: None,
             retry_at: std::time::Instant::now(),
             backoff: SYSLOG_BACKOFF_MIN,
+            connected_at: std::time::Instant::now(),
+            wait_credit: SYSLOG_TIMEOUT,
+            credited_at: std::time::Instant::now(),
             sent: 0,
             undelivered: 0,
             connections: 0,
@@ -575,34 +589,72 @@ impl SyslogTcp {
     }
 
     fn send(&mut self, json: &[u8]) {
-        use std::io::Write as _;
         if self.stream.is_none() && std::time::Instant::now() >= self.retry_at {
             match std::net::TcpStream::connect_timeout(&self.addr, SYSLOG_TIMEOUT) {
                 Ok(s) => {
-                    let _ = s.set_write_timeout(Some(SYSLOG_TIMEOUT));
                     let _ = s.set_nodelay(true);
                     self.stream = Some(s);
                     self.connections += 1;
-                    self.backoff = SYSLOG_BACKOFF_MIN;
+                    self.connected_at = std::time::Instant::now();
                 }
-                Err(_) => {
-                    self.retry_at = std::time::Instant::now() + self.backoff;
-                    self.backoff = (self.backoff * 2).min(SYSLOG_BACKOFF_MAX);
-                }
+                Err(_) => self.back_off(),
             }
         }
         let frame = self.frame(json);
-        match self.stream.as_mut().map(|s| s.write_all(&frame)) {
+        let now = std::time::Instant::now();
+        self.wait_credit = (self.wait_credit
+            + now.duration_since(self.credited_at) / SYSLOG_WAIT_SHARE)
+            .min(SYSLOG_TIMEOUT);
+        self.credited_at = now;
+        // At least a moment: a collector keeping up takes a message without any wait.
+        let limit = self.wait_credit.max(std::time::Duration::from_millis(1));
+        let written = self.stream.as_mut().map(|s| write_within(s, &frame, limit));
+        self.wait_credit = self.wait_credit.saturating_sub(now.elapsed());
+        match written {
             Some(Ok(())) => self.sent += 1,
             Some(Err(_)) => {
-                // Made again at the next message.
+                // Made again after the backoff: a collector that stopped reading would
+                // otherwise hold every message for the whole timeout.
                 self.stream = None;
-                self.retry_at = std::time::Instant::now();
+                if self.connected_at.elapsed() >= SYSLOG_BACKOFF_MAX {
+                    self.backoff = SYSLOG_BACKOFF_MIN;
+                }
+                self.back_off();
                 self.undelivered += 1;
             }
             None => self.undelivered += 1,
         }
     }
+
+    /// No connection before the backoff has passed; the next backoff is twice as long.
+    fn back_off(&mut self) {
+        self.retry_at = std::time::Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(SYSLOG_BACKOFF_MAX);
+    }
+}
+
+/// Writes all of `bytes` to `stream` within `limit` in all (each write waits only for what
+/// is left of it): `TimedOut` when the peer has not taken them by then.
+fn write_within(
+    stream: &mut std::net::TcpStream,
+    mut bytes: &[u8],
+    limit: std::time::Duration,
+) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + limit;
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Sends one datagram, retrying after `ENOBUFS`/`EAGAIN` ([`RETRY_MS`]); `Err(errno)` when
@@ -885,6 +937,61 @@ mod tests {
     }
 
     #[test]
+    fn a_syslog_collector_that_reads_a_trickle_does_not_pace_the_sender() {
+        use std::io::Read as _;
+        // A collector that reads 2 KiB every 500 ms, with a small receive buffer (the
+        // accepted sockets inherit it): each write took a little of it within its 1 s
+        // timeout, so the sender went at the collector's pace for good (54 records in the
+        // last 3 s), stalling the replay, or in live the recording behind it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set_int_option(&listener, libc::SOL_SOCKET, libc::SO_RCVBUF, 4096);
+        // Small segments: the sender's buffer, sized by segments, stays small too (on
+        // loopback it would take megabytes before the collector's pace showed).
+        set_int_option(&listener, libc::IPPROTO_TCP, libc::TCP_MAXSEG, 536);
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let mut conn = conn.unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 2048];
+                    while conn.read(&mut buf).is_ok_and(|n| n > 0) {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    }
+                });
+            }
+        });
+        let mut c = Collectors::open(Vec::new(), 0, &[addr]).unwrap().unwrap();
+        let record = format!("{{\"x\":\"{}\"}}", "y".repeat(1000));
+        let started = std::time::Instant::now();
+        let (mut calls, mut late_calls) = (0u64, 0u64);
+        // Six seconds of records as fast as they go; the kernel's buffers fill in the first
+        // three.
+        while started.elapsed() < std::time::Duration::from_secs(6) {
+            let call = std::time::Instant::now();
+            c.send(record.as_bytes());
+            assert!(
+                call.elapsed() < std::time::Duration::from_millis(2500),
+                "one message held the sender {:?}",
+                call.elapsed()
+            );
+            calls += 1;
+            if started.elapsed() >= std::time::Duration::from_secs(3) {
+                late_calls += 1;
+            }
+        }
+        let s = &c.syslog[0];
+        assert_eq!(s.sent + s.undelivered, calls);
+        assert!(s.undelivered > 0, "{calls} calls, none undelivered");
+        assert!(
+            late_calls >= 1000,
+            "{late_calls} records in the last 3 s (sent {}, undelivered {}, {} connections)",
+            s.sent,
+            s.undelivered,
+            s.connections
+        );
+    }
+
+    #[test]
     fn syslog_over_tcp_sends_octet_counted_frames_and_counts_what_it_cannot() {
         use std::io::Read as _;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -952,22 +1059,30 @@ mod tests {
         line.split_whitespace().last().unwrap().parse().unwrap()
     }
 
-    #[test]
-    fn a_collector_that_reads_late_loses_nothing_uncounted_and_pacing_bounds_the_rate() {
-        use std::os::fd::AsRawFd;
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tiny: libc::c_int = 4096;
+    /// `setsockopt` of an int option on `socket`; panics when refused.
+    fn set_int_option(
+        socket: &impl std::os::fd::AsRawFd,
+        level: libc::c_int,
+        name: libc::c_int,
+        value: libc::c_int,
+    ) {
         // SAFETY: setsockopt reads an int that lives across the call; the fd is open.
         let set = unsafe {
             libc::setsockopt(
-                peer.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&tiny as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                socket.as_raw_fd(),
+                level,
+                name,
+                std::ptr::from_ref(&value).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
-        assert_eq!(set, 0);
+        assert_eq!(set, 0, "{}", io::Error::last_os_error());
+    }
+
+    #[test]
+    fn a_collector_that_reads_late_loses_nothing_uncounted_and_pacing_bounds_the_rate() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        set_int_option(&peer, libc::SOL_SOCKET, libc::SO_RCVBUF, 4096);
         let port = peer.local_addr().unwrap().port();
         let before = udp_drops(port);
         let mut c = Collectors::new(vec![peer.local_addr().unwrap()])

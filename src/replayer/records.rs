@@ -90,6 +90,9 @@ struct ProcInfo {
     comm: String,
     exe: Option<String>,
     argv: Vec<String>,
+    /// The exec's argc, and whether `argv` is short of it or was cut.
+    argc: u32,
+    argv_truncated: bool,
     ppid: u32,
     uid: u32,
     gid: u32,
@@ -407,6 +410,8 @@ impl RecordsView {
             Body::Exec {
                 filename,
                 argv,
+                argc,
+                argv_truncated,
                 inode,
                 exe_path,
                 exe_flags,
@@ -420,6 +425,8 @@ impl RecordsView {
                         |e| super::decode::exe_name(e, *exe_flags).0,
                     ));
                     p.argv.clone_from(argv);
+                    p.argc = *argc;
+                    p.argv_truncated = *argv_truncated;
                     p.exec_seen = true;
                     p.exec_ns = Some(ts);
                     p.exe_inode = *inode;
@@ -909,7 +916,7 @@ impl RecordsView {
             Direction::Tx => &mut agg.tx,
             Direction::Rx => &mut agg.rx,
         };
-        // sendmmsg/recvmmsg return messages; their bytes are in aux.
+        // sendmmsg/recvmmsg return messages; their bytes (of the first MMSG_MAX) are in aux.
         let (packets, bytes) = if matches!(ksys, Some(Ksys::Sendmmsg | Ksys::Recvmmsg)) {
             (sc.ret as u64, sc.aux as u64)
         } else {
@@ -931,7 +938,13 @@ impl RecordsView {
             }
             _ => None,
         };
-        if let (Some(app), false) = (app, sc.data.is_empty()) {
+        // sendmmsg/recvmmsg: each message of the vector; other syscalls: their payload.
+        let chunks: Vec<&[u8]> = if sc.messages.is_empty() {
+            vec![&sc.data]
+        } else {
+            sc.messages.iter().map(|m| m.data.as_slice()).collect()
+        };
+        if let (Some(app), true) = (app, chunks.iter().any(|c| !c.is_empty())) {
             agg.app = Some(app);
             let transport = match (info.family.get(), info.sock_type) {
                 (1, 1) => Transport::UnixStream,
@@ -945,9 +958,11 @@ impl RecordsView {
                 Direction::Rx => (&mut agg.rx_decoder, &mut agg.rx_msgs),
             };
             let decoder = decoder.get_or_insert_with(|| StreamDecoder::new(app, transport, dir));
-            for m in decoder.push(&sc.data, since) {
-                if msgs.len() < APP_MESSAGES_MAX {
-                    msgs.push(m);
+            for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+                for m in decoder.push(chunk, since) {
+                    if msgs.len() < APP_MESSAGES_MAX {
+                        msgs.push(m);
+                    }
                 }
             }
         }
@@ -1219,6 +1234,8 @@ impl RecordsView {
         let record = ProcRecord {
             exe: p.exe.clone(),
             argv: p.argv.clone(),
+            argc: p.argc,
+            argv_truncated: p.argv_truncated,
             exec_time: p.exec_ns.map(|start| kflowd_time(ctx.realtime_ns(start))),
             exit_code: code.map(|code| (code >> 8) & 0xff),
             exit_signal: code
@@ -1581,6 +1598,49 @@ mod tests {
         counts[OPEN] = 1;
         counts[CLOSE_WRITE] = 1;
         assert_eq!(closes, [("log".to_owned(), "close", counts)]);
+    }
+
+    /// A process record says how many arguments there were and that ProcArgv is not all
+    /// of them (the events view did; the records view had only the first 16).
+    #[test]
+    fn process_records_carry_argc_and_the_argv_cut() {
+        let mut run = Run::new();
+        use super::super::decode::ARGV_SHOWN;
+        let argv: Vec<String> = (0..ARGV_SHOWN).map(|i| format!("a{i}")).collect();
+        let exec = |argc: u32, argv: Vec<String>, argv_truncated| Body::Exec {
+            old_pid: 10,
+            argc,
+            filename: "/bin/t".into(),
+            filename_truncated: false,
+            argv,
+            argv_truncated,
+            inode: None,
+            exe_path: None,
+            exe_flags: 0,
+            caller_argv0: None,
+        };
+        let exit = Body::Exit {
+            code: 0,
+            group_dead: true,
+            group_exit: true,
+            by_exec: false,
+        };
+        run.feed(event(1, 10, exec(20, argv.clone(), true)));
+        run.feed(event(2, 10, exit.clone()));
+        run.feed(event(3, 11, exec(2, argv[..2].to_vec(), false)));
+        run.feed(event(4, 11, exit));
+        let procs: Vec<_> = run
+            .out
+            .iter()
+            .filter_map(|r| match &r.body {
+                RecordBody::Proc(p) => Some((p.argv.len(), p.argc, p.argv_truncated)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(procs, [(ARGV_SHOWN, 20, true), (2, 2, false)]);
+        let json = serde_json::to_value(&run.out[0]).unwrap();
+        assert_eq!(json["ProcArgc"], 20);
+        assert_eq!(json["ProcArgvTruncated"], true);
     }
 
     #[test]

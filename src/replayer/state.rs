@@ -1114,6 +1114,7 @@ pub(super) mod tests {
                 sock: None,
                 data: Vec::new(),
                 aux: 0,
+                messages: Vec::new(),
                 uring: None,
             })),
         }

@@ -2,17 +2,9 @@
  * SQEs (IORING_OP_OPENAT, WRITE, CLOSE), with raw syscalls and mmap'd rings (no liburing).
  * Usage: uring PATH. Exits 0 when every CQE has the expected result. */
 #include <fcntl.h>
-#include <linux/io_uring.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-static int ring_fd;
-static unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
-static struct io_uring_sqe *sqes;
-static struct io_uring_cqe *cqes;
+#include "uring_ring.h"
 
 /* Submits one SQE and waits for its CQE; returns its res. */
 static int run(struct io_uring_sqe *tmpl)
@@ -38,32 +30,13 @@ int main(int argc, char **argv)
 	struct io_uring_params p;
 	struct io_uring_sqe s;
 	static const char msg[] = "written by io_uring!\n"; /* 21 bytes */
-	void *sq, *cq;
 	int fd;
 
 	if (argc != 2)
 		return 2;
 	memset(&p, 0, sizeof(p));
-	ring_fd = syscall(__NR_io_uring_setup, 4, &p);
-	if (ring_fd < 0) {
-		perror("io_uring_setup");
+	if (ring_setup(4, &p))
 		return 1;
-	}
-	sq = mmap(0, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
-	cq = mmap(0, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_CQ_RING);
-	sqes = mmap(0, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQES);
-	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
-		return 1;
-	sq_tail = sq + p.sq_off.tail;
-	sq_mask = sq + p.sq_off.ring_mask;
-	sq_array = sq + p.sq_off.array;
-	cq_head = cq + p.cq_off.head;
-	cq_tail = cq + p.cq_off.tail;
-	cq_mask = cq + p.cq_off.ring_mask;
-	cqes = cq + p.cq_off.cqes;
 
 	memset(&s, 0, sizeof(s));
 	s.opcode = IORING_OP_OPENAT;
