@@ -50,8 +50,8 @@ kellect_need_cargo() {
 
 # The live tests run real workloads and talk to real peers on loopback: a DNS server
 # (dnsmasq) and client (dig), an HTTP client (curl), python3 for scripted peers and
-# clients, a C compiler for the catalogue workload. Called by scripts/test.sh only: the
-# build and the demo do not need them.
+# clients, a C compiler for the catalogue workload, DuckDB (Python's duckdb module) for the
+# Parquet tests. Called by scripts/test.sh only: the build and the demo do not need them.
 kellect_need_test_tools() {
     local missing=()
     command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
@@ -63,6 +63,21 @@ kellect_need_test_tools() {
     command -v strace >/dev/null 2>&1 || missing+=(strace)
     command -v man >/dev/null 2>&1 || missing+=(man-db) # renders `kellect man`
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
+    kellect_need_duckdb
+}
+
+# tests/parquet.rs reads kellect's Parquet and NDJSON with DuckDB, through Python's duckdb
+# module (from PyPI; --break-system-packages: Debian's python3 refuses pip otherwise). As
+# root, or through sudo, into the python3 the tests run.
+kellect_need_duckdb() {
+    python3 -c 'import duckdb' >/dev/null 2>&1 && return 0
+    python3 -m pip --version >/dev/null 2>&1 || kellect_apt_install "pip" python3-pip
+    echo "kellect: installing test tools: duckdb (PyPI)" >&2
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" python3 -m pip install --quiet --break-system-packages duckdb
 }
 
 kellect_need_packages

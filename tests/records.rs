@@ -543,7 +543,7 @@ fn legend_says_which_file_values_stay_unknown() {
 
 /// The keys `kellect replay --legend` explains: the first column of its key list (the
 /// lines after the title, up to the first blank line). Columns are separated by at least
-/// two spaces; a key may hold one ("<header name>").
+/// two spaces.
 fn legend_keys() -> BTreeSet<String> {
     let text = String::from_utf8(run_ok(&["replay", "--legend"]).stdout).unwrap();
     let keys: BTreeSet<String> = text
@@ -557,7 +557,7 @@ fn legend_keys() -> BTreeSet<String> {
         "InfoSequenceNumber",
         "SockRemotePort",
         "AppTxDns",
-        "<header name>",
+        "_Headers",
     ] {
         assert!(
             keys.contains(sure),
@@ -582,17 +582,10 @@ fn records_fixture_keys_are_all_in_the_legend() {
             }
             let elements = value.as_array().map(Vec::as_slice).unwrap_or_default();
             assert!(!elements.is_empty(), "{key} is not a non-empty array: {r}");
-            // HTTP header keys are free-form: the legend names them "<header name>".
-            let http = key.ends_with("Http");
             for element in elements {
                 let element = element.as_object().expect("an App* element is an object");
                 for k in element.keys() {
-                    let name = if http && !k.starts_with('_') {
-                        "<header name>"
-                    } else {
-                        k.as_str()
-                    };
-                    if !legend.contains(name) {
+                    if !legend.contains(k) {
                         missing.insert(format!("{k} (in {key})"));
                     }
                 }
@@ -1194,7 +1187,7 @@ sys.stdout.write(data.decode())
         );
         c.eq(
             "AppRxHttp[0].Content-Length",
-            &rx["Content-Length"],
+            &header(rx, "Content-Length"),
             HELLO.len().to_string(),
         );
         c.eq("AppRxHttp[0]._Body", &rx["_Body"], HELLO);
@@ -1234,7 +1227,7 @@ sys.stdout.write(data.decode())
         c.eq("AppTxHttp[0]._Version", &tx["_Version"], "HTTP/1.1");
         c.eq(
             "AppTxHttp[0].Host",
-            &tx["Host"],
+            &header(tx, "Host"),
             format!("127.0.0.1:{HTTP_PORT}"),
         );
         c.eq("Proc", &s["Proc"], "curl");
@@ -1277,15 +1270,38 @@ sys.stdout.write(data.decode())
         c.eq("split: AppTxHttp[0]._Version", &tx["_Version"], "HTTP/1.1");
         c.eq(
             "split: AppTxHttp[0].Host",
-            &tx["Host"],
+            &header(tx, "Host"),
             format!("127.0.0.1:{HTTP_PORT}"),
         );
-        c.eq("split: AppTxHttp[0].X-Kellect", &tx["X-Kellect"], "split");
-        c.eq("split: AppTxHttp[0].Connection", &tx["Connection"], "close");
+        c.eq(
+            "split: AppTxHttp[0].X-Kellect",
+            &header(tx, "X-Kellect"),
+            "split",
+        );
+        c.eq(
+            "split: AppTxHttp[0].Connection",
+            &header(tx, "Connection"),
+            "close",
+        );
         c.eq("split: Proc", &s["Proc"], "python3");
         check_process_records(&mut c, &trace, &recs);
         context.push_str(&format!("the split client's socket record:\n{s:#}\n"));
         c.done(&context);
+    }
+
+    /// The value of the first `_Headers` entry named `name` (ASCII case ignored) of an HTTP
+    /// message; null when there is none.
+    fn header(message: &serde_json::Value, name: &str) -> serde_json::Value {
+        message["_Headers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| {
+                h["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map_or(serde_json::Value::Null, |h| h["value"].clone())
     }
 
     /// The priority, timestamp, host name and the rest of an RFC 3164 message:

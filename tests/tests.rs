@@ -18,6 +18,7 @@ mod hostile_output;
 mod live;
 mod mmsg;
 mod ops;
+mod parquet;
 mod progress;
 mod records;
 mod slice;

@@ -257,6 +257,8 @@ pub(crate) enum FormatArg {
     JsonMin,
     /// Aligned columns for a terminal.
     Table,
+    /// A Parquet file with a typed schema (replay only, with --to FILE; docs/PARQUET.md).
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -362,6 +364,10 @@ pub(crate) struct ReplayArgs {
     pub(crate) inputs: InputArgs,
     #[command(flatten)]
     pub(crate) out: OutputArgs,
+    /// Write the output to FILE instead of stdout, in any format (created with mode 0600,
+    /// or truncated if it exists; a symbolic link is refused). Required by -o parquet.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) to: Option<PathBuf>,
     /// Worker threads (default: one per CPU). Output is the same for any number.
     #[arg(short = 'j', long, value_name = "N")]
     pub(crate) threads: Option<usize>,

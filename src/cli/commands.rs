@@ -105,23 +105,49 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let budget = memory_budget(args.max_memory)?;
     let files = find_inputs(&args.files, &args.inputs)?;
     let mut plan = OutputPlan::try_from(args.out)?;
+    let parquet = plan.cfg.format == replayer::OutputFormat::Parquet;
+    if parquet && args.to.is_none() {
+        bail!(UsageError(
+            "-o parquet writes a binary file, never to stdout: name it with --to FILE".into()
+        ));
+    }
+    let file = match &args.to {
+        Some(path) => Some(open_output(path, &files, parquet)?),
+        None => None,
+    };
     plan.cfg.inputs = files;
     plan.cfg.budget = budget;
     with_threads(threads, || {
         let stdout = io::stdout();
-        let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let mut text: Box<dyn Write> = match &file {
+            Some(f) => Box::new(io::BufWriter::with_capacity(1 << 16, f)),
+            None => Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock())),
+        };
         let collectors = Collectors::open(plan.collectors.clone(), plan.udp_rate, &plan.syslog_tcp)
             .context("opening the UDP socket for -u")?;
-        let out: Option<&mut dyn Write> = if plan.quiet { None } else { Some(&mut lock) };
+        // -q silences stdout; a --to file is written whatever it says.
+        let out: Option<&mut dyn Write> = if parquet || (plan.quiet && file.is_none()) {
+            None
+        } else {
+            Some(&mut *text)
+        };
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
+        if let (true, Some(f)) = (parquet, &file) {
+            let writer = io::BufWriter::with_capacity(1 << 20, f.try_clone()?);
+            sink = sink.with_parquet(replayer::parquet::ParquetOut::new(
+                Box::new(writer),
+                plan.cfg.view,
+            )?);
+        }
         // On a terminal, unless -q: bytes, records/s and time left, on stderr.
         let mut progress = replayer::progress::Progress::new(0, plan.quiet);
         let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
         if let Some(c) = &sink.collectors {
             warn_collectors(c);
         }
+        sink.finish()?;
         drop(sink);
-        lock.flush()?;
+        text.flush()?;
         for w in &report.warnings {
             eprintln!("kellect: warning: {}", escape_control(w));
         }
@@ -154,6 +180,51 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The `--to` file: opened for writing without following a symbolic link (`O_NOFOLLOW`),
+/// created with mode 0600 or truncated, once it is known to be none of the `inputs` (which
+/// truncating would destroy). A Parquet file must not be a terminal.
+fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => anyhow::anyhow!(
+                "--to {}: a symbolic link; kellect never writes through one",
+                path.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot write --to {}", path.display())),
+        })?;
+    let meta = file.metadata()?;
+    for input in inputs {
+        if let Ok(m) = std::fs::metadata(input) {
+            if (m.dev(), m.ino()) == (meta.dev(), meta.ino()) {
+                bail!(UsageError(format!(
+                    "--to {} is the trace being replayed ({}): choose another file",
+                    path.display(),
+                    input.display()
+                )));
+            }
+        }
+    }
+    // SAFETY: isatty only reads the descriptor's state.
+    if binary && unsafe { libc::isatty(std::os::fd::AsRawFd::as_raw_fd(&file)) } == 1 {
+        bail!(UsageError(format!(
+            "--to {}: a terminal; -o parquet is binary, write it to a file",
+            path.display()
+        )));
+    }
+    if meta.is_file() {
+        file.set_len(0)
+            .with_context(|| format!("cannot truncate --to {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 /// `kellect info`.

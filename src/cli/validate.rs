@@ -232,6 +232,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
                     FormatArg::Json => OutputFormat::Json,
                     FormatArg::JsonMin => OutputFormat::JsonMin,
                     FormatArg::Table => OutputFormat::Table,
+                    FormatArg::Parquet => OutputFormat::Parquet,
                 },
                 view,
                 filter: Filter {
@@ -335,6 +336,12 @@ mod recording {
         /// `--legend` is not looked at: the caller prints the legend instead.
         fn try_from(a: LiveArgs) -> Result<Self> {
             let plan = OutputPlan::try_from(a.out)?;
+            if plan.cfg.format == kellect::replayer::OutputFormat::Parquet {
+                usage!(
+                    "-o parquet writes a file: record with -w TRACE, then \
+                     `kellect replay TRACE -o parquet --to FILE`"
+                );
+            }
             let mut cfg = capture_config(a.capture, a.write, a.command)?;
             cfg.overwrite = a.force;
             if let Some(path) = a.command_output {

@@ -27,6 +27,7 @@ pub mod info;
 pub mod kflowd;
 pub mod legend;
 pub mod output;
+pub mod parquet;
 pub mod progress;
 pub mod protocols;
 pub mod records;

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::events::{event_type, EventView};
 use super::kflowd::{Record, RecordBody};
+use super::parquet::ParquetOut;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -24,45 +25,59 @@ pub enum OutputFormat {
     JsonMin,
     /// Aligned columns for a terminal.
     Table,
+    /// A Parquet file (`replayer::parquet`): needs a file to write to, never stdout.
+    Parquet,
 }
 
 /// The most UDP collectors (`-u`).
 pub const MAX_COLLECTORS: usize = 8;
 
-/// One rendered item: what stdout gets, and the datagram collectors get.
+/// One rendered item: what stdout gets, the datagram collectors get, and (Parquet) the
+/// JSON object that becomes a row.
 pub struct Rendered {
     pub text: Vec<u8>,
     pub datagram: Option<Vec<u8>>,
+    pub row: Option<serde_json::Value>,
+}
+
+/// `item` as what `format` writes: its text (with the newline), or its row.
+fn render<T: serde::Serialize>(
+    item: &T,
+    format: OutputFormat,
+    udp: bool,
+    row_text: impl FnOnce(&T) -> String,
+) -> Rendered {
+    let min = || serde_json::to_vec(item).expect("serializing into memory cannot fail");
+    let mut row = None;
+    let mut text = match format {
+        OutputFormat::Json => serde_json::to_vec_pretty(item).expect("in memory"),
+        OutputFormat::JsonMin => min(),
+        OutputFormat::Table => row_text(item).into_bytes(),
+        OutputFormat::Parquet => {
+            row = Some(serde_json::to_value(item).expect("in memory"));
+            Vec::new()
+        }
+    };
+    if format != OutputFormat::Parquet {
+        text.push(b'\n');
+    }
+    Rendered {
+        text,
+        datagram: udp.then(min),
+        row,
+    }
 }
 
 /// Renders an event of the events view.
 pub fn render_event(view: &EventView<'_>, format: OutputFormat, udp: bool) -> Rendered {
-    let min = || serde_json::to_vec(view).expect("serializing into memory cannot fail");
-    let mut text = match format {
-        OutputFormat::Json => serde_json::to_vec_pretty(view).expect("in memory"),
-        OutputFormat::JsonMin => min(),
-        OutputFormat::Table => event_row(view).into_bytes(),
-    };
-    text.push(b'\n');
-    Rendered {
-        text,
-        datagram: udp.then(min),
-    }
+    let mut rendered = render(view, format, udp, |v| event_row(v));
+    rendered.row = rendered.row.map(super::parquet::split_event);
+    rendered
 }
 
 /// Renders a record of the records view.
 pub fn render_record(record: &Record, format: OutputFormat, udp: bool) -> Rendered {
-    let min = || serde_json::to_vec(record).expect("serializing into memory cannot fail");
-    let mut text = match format {
-        OutputFormat::Json => serde_json::to_vec_pretty(record).expect("in memory"),
-        OutputFormat::JsonMin => min(),
-        OutputFormat::Table => record_row(record).into_bytes(),
-    };
-    text.push(b'\n');
-    Rendered {
-        text,
-        datagram: udp.then(min),
-    }
+    render(record, format, udp, record_row)
 }
 
 pub const EVENT_TABLE_HEADER: &str =
@@ -663,12 +678,14 @@ fn send_retrying(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Option<i32>>
     }
 }
 
-/// The destination of a replay: stdout (unless quiet) and collectors.
+/// The destination of a replay: stdout or the `--to` file (unless quiet), or a Parquet
+/// file; and collectors.
 pub struct Sink<'w> {
     stdout: Option<&'w mut dyn Write>,
     pub format: OutputFormat,
     pub collectors: Option<Collectors>,
     header: Option<&'static str>,
+    parquet: Option<ParquetOut>,
 }
 
 impl<'w> Sink<'w> {
@@ -682,7 +699,24 @@ impl<'w> Sink<'w> {
             format,
             collectors,
             header: None,
+            parquet: None,
         }
+    }
+
+    /// The same sink writing its rows to `parquet` (with [`OutputFormat::Parquet`]).
+    pub fn with_parquet(mut self, parquet: ParquetOut) -> Self {
+        self.parquet = Some(parquet);
+        self
+    }
+
+    /// Writes what is still buffered: the Parquet file's last row group and footer, and
+    /// flushes. Errors: writing.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(p) = self.parquet.take() {
+            p.finish()?;
+        }
+        self.flush()?;
+        Ok(())
     }
 
     /// The table header to print before the first row.
@@ -696,7 +730,11 @@ impl<'w> Sink<'w> {
         self.collectors.is_some()
     }
 
-    pub fn write(&mut self, item: &Rendered) -> io::Result<()> {
+    /// Writes one item. Errors: writing; a row that does not fit the Parquet schema.
+    pub fn write(&mut self, item: &Rendered) -> anyhow::Result<()> {
+        if let (Some(p), Some(row)) = (self.parquet.as_mut(), &item.row) {
+            p.push(row)?;
+        }
         if let Some(out) = self.stdout.as_mut() {
             if let Some(h) = self.header.take() {
                 writeln!(out, "{h}")?;

@@ -1,9 +1,12 @@
 //! HTTP/1.x requests and responses, parsed by `httparse`.
 //!
 //! A request gives `_Method`, `_Url`, `_Version`; a response `_Version`, `_Status`,
-//! `_Reason`; then one key per header (named as first sent, a repeated header's values
-//! joined with ", ") and `_Body`: the first [`HTTP_BODY_KEPT`] bytes of the body, if any.
-//! A header whose name is one of these reserved keys is stored as "NAME (header)".
+//! `_Reason`; then `_Headers`, the header lines in the order sent as a list of
+//! `{"name", "value"}` objects (a repeated header is one entry per line, names as sent), and
+//! `_Body`: the first [`HTTP_BODY_KEPT`] bytes of the body, if any. Headers are list entries,
+//! never keys of the element: "Content-Type" in one message and "content-type" in another
+//! must not become two keys that differ only in case (DuckDB's `read_json_auto` refuses
+//! such a schema, and a Parquet schema cannot hold them).
 //!
 //! On a stream, the body is Content-Length bytes (consumed as they come, never buffered
 //! beyond what is kept); without Content-Length, a response body (or a request body sent
@@ -17,18 +20,6 @@ use super::{element, exception, text_prefix, Map, Step, Value, HTTP_BODY_KEPT};
 /// Most headers a message may have; more is an `_Exception`. Also bounds the re-parsing
 /// of a header that arrives in pieces: httparse stops at this many lines.
 const MAX_HEADERS: usize = 96;
-
-/// Keys of the element itself: a header of the same name must not overwrite them.
-const RESERVED: [&str; 8] = [
-    "_Timestamp",
-    "_Exception",
-    "_Method",
-    "_Url",
-    "_Version",
-    "_Status",
-    "_Reason",
-    "_Body",
-];
 
 /// How long the body after a complete header is.
 #[derive(Debug, PartialEq, Eq)]
@@ -141,12 +132,14 @@ struct Framing {
     transfer_encoding: bool,
 }
 
-/// Adds one key per header, in order; reads the body framing on the way.
+/// Adds `_Headers`: one `{"name", "value"}` per header line, in order (none: no key); reads
+/// the body framing on the way.
 fn insert_headers(
     m: &mut Map<String, Value>,
     headers: &[httparse::Header<'_>],
 ) -> Result<Framing, String> {
     let mut framing = Framing::default();
+    let mut list = Vec::with_capacity(headers.len());
     for h in headers {
         let value = String::from_utf8_lossy(h.value);
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -164,20 +157,13 @@ fn insert_headers(
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             framing.transfer_encoding = true;
         }
-        let key = if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(h.name)) {
-            format!("{} (header)", h.name)
-        } else {
-            h.name.to_string()
-        };
-        match m.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
-            Some((_, Value::String(old))) => {
-                old.push_str(", ");
-                old.push_str(&value);
-            }
-            _ => {
-                m.insert(key, Value::String(value.into_owned()));
-            }
-        }
+        list.push(Value::Object(Map::from_iter([
+            ("name".to_owned(), Value::String(h.name.to_owned())),
+            ("value".to_owned(), Value::String(value.into_owned())),
+        ])));
+    }
+    if !list.is_empty() {
+        m.insert("_Headers".into(), Value::Array(list));
     }
     Ok(framing)
 }
@@ -318,7 +304,7 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
         assert_eq!(out.len(), 1);
         assert_eq!(
             json(&Value::Object(out[0].clone())),
-            r#"{"_Timestamp":0.000876589,"_Method":"GET","_Url":"/","_Version":"HTTP/1.1","Host":"kflow.co","User-Agent":"curl/7.88.1","Accept":"*/*"}"#
+            r#"{"_Timestamp":0.000876589,"_Method":"GET","_Url":"/","_Version":"HTTP/1.1","_Headers":[{"name":"Host","value":"kflow.co"},{"name":"User-Agent","value":"curl/7.88.1"},{"name":"Accept","value":"*/*"}]}"#
         );
     }
 
@@ -335,6 +321,13 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
                 "_Version",
                 "_Status",
                 "_Reason",
+                "_Headers",
+                "_Body"
+            ]
+        );
+        assert_eq!(
+            header_names(m),
+            [
                 "Date",
                 "Content-Type",
                 "Content-Length",
@@ -342,13 +335,12 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
                 "Location",
                 "Server",
                 "X-Request-Id",
-                "_Body"
             ]
         );
         assert_eq!(json(&m["_Timestamp"]), "0.056237469");
         assert_eq!(m["_Status"], 301);
         assert_eq!(m["_Reason"], "Moved Permanently");
-        assert_eq!(m["Content-Length"], "59");
+        assert_eq!(m["_Headers"][2]["value"], "59");
         assert_eq!(
             m["_Body"],
             "<a href=\"https://kflowd.github.io\">Moved Permanently</a>.\n\n"
@@ -362,7 +354,7 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
         assert!(d.push(&REQUEST[..20], 1.0).is_empty());
         let out = d.push(&REQUEST[20..], 2.0);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0]["Host"], "kflow.co");
+        assert_eq!(out[0]["_Headers"][0]["value"], "kflow.co");
         assert_eq!(json(&out[0]["_Timestamp"]), "1.000000000");
         assert!(d.finish().is_empty());
     }
@@ -427,8 +419,18 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
         assert!(d.finish().is_empty());
     }
 
+    /// The names in `_Headers`, in order.
+    fn header_names(m: &Map<String, Value>) -> Vec<&str> {
+        m["_Headers"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|h| h["name"].as_str().expect("a name"))
+            .collect()
+    }
+
     #[test]
-    fn repeated_and_reserved_headers() {
+    fn repeated_and_reserved_headers_are_entries_as_sent() {
         let out = tcp().push(
             b"GET /a?b=c HTTP/1.1\r\nAccept: text/html\r\nX-A: 1\r\naccept: */*\r\n_Body: evil\r\nX-Bin: \xff\xfe\r\n\r\n",
             0.0,
@@ -436,20 +438,23 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
         let m = &out[0];
         assert_eq!(
             keys(m),
-            [
-                "_Timestamp",
-                "_Method",
-                "_Url",
-                "_Version",
-                "Accept",
-                "X-A",
-                "_Body (header)",
-                "X-Bin"
-            ]
+            ["_Timestamp", "_Method", "_Url", "_Version", "_Headers"]
         );
-        assert_eq!(m["Accept"], "text/html, */*");
+        assert_eq!(
+            header_names(m),
+            ["Accept", "X-A", "accept", "_Body", "X-Bin"]
+        );
+        assert_eq!(m["_Headers"][0]["value"], "text/html");
+        assert_eq!(m["_Headers"][2]["value"], "*/*");
+        assert_eq!(m["_Headers"][3]["value"], "evil");
         assert_eq!(m["_Url"], "/a?b=c");
-        assert_eq!(m["X-Bin"], "\u{fffd}\u{fffd}");
+        assert_eq!(m["_Headers"][4]["value"], "\u{fffd}\u{fffd}");
+    }
+
+    #[test]
+    fn a_message_without_headers_has_no_headers_key() {
+        let out = tcp().push(b"GET / HTTP/1.0\r\n\r\n", 0.0);
+        assert_eq!(keys(&out[0]), ["_Timestamp", "_Method", "_Url", "_Version"]);
     }
 
     #[test]

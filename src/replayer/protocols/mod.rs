@@ -37,7 +37,53 @@ pub enum App {
     Syslog,
 }
 
+/// Every protocol, in `App*` key order.
+pub const APPS: [App; 3] = [App::Dns, App::Http, App::Syslog];
+
 impl App {
+    /// Every key a message of this protocol can have, in output order (`--legend` says
+    /// what each means).
+    pub fn message_keys(self) -> &'static [&'static str] {
+        match self {
+            App::Dns => &[
+                "_Timestamp",
+                "_Exception",
+                "TransactionId",
+                "OpCode",
+                "ResponseCode",
+                "Flags",
+                "AnswerCount",
+                "ResourceRecords",
+            ],
+            App::Http => &[
+                "_Timestamp",
+                "_Exception",
+                "_Method",
+                "_Url",
+                "_Version",
+                "_Status",
+                "_Reason",
+                "_Headers",
+                "_Body",
+            ],
+            App::Syslog => &[
+                "_Timestamp",
+                "_Exception",
+                "Facility",
+                "Severity",
+                "Priority",
+                "Version",
+                "Timestamp",
+                "Hostname",
+                "Appname",
+                "ProcId",
+                "MsgId",
+                "Data",
+                "Message",
+            ],
+        }
+    }
+
     /// The name kflowd prints in `App`.
     pub fn name(self) -> &'static str {
         match self {
@@ -396,8 +442,8 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("_Status", "HTTP response status code"),
         ("_Reason", "HTTP response reason phrase"),
         (
-            "<header name>",
-            "one key per HTTP header, named as sent; a repeated header's values joined with \", \"",
+            "_Headers",
+            "HTTP headers in the order sent: a list of {\"name\", \"value\"} (name as sent; a repeated header is one entry per line)",
         ),
         (
             "_Body",
@@ -549,33 +595,18 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(names.len(), before, "duplicate legend key");
-        for key in [
-            "_Timestamp",
-            "_Exception",
-            "TransactionId",
-            "OpCode",
-            "ResponseCode",
-            "Flags",
-            "AnswerCount",
-            "ResourceRecords",
-            "_Method",
-            "_Url",
-            "_Version",
-            "_Status",
-            "_Reason",
-            "_Body",
-            "Facility",
-            "Severity",
-            "Priority",
-            "Version",
-            "Timestamp",
-            "Hostname",
-            "Appname",
-            "ProcId",
-            "MsgId",
-            "Data",
-            "Message",
-        ] {
+        let mut ours: Vec<&str> = APPS
+            .iter()
+            .flat_map(|a| a.message_keys())
+            .copied()
+            .collect();
+        ours.sort_unstable();
+        ours.dedup();
+        assert_eq!(
+            names, ours,
+            "the legend (left) and the protocols' message keys"
+        );
+        for key in ours {
             assert!(names.contains(&key), "legend lacks {key}");
         }
         assert!(legend.iter().all(|(_, meaning)| !meaning.is_empty()));
