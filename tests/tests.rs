@@ -9,6 +9,7 @@ mod compat;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;
+mod execid;
 mod files2;
 mod fixtures;
 mod hostile;

@@ -194,6 +194,14 @@ pub struct ProcKeys {
     /// Thread id of the last event.
     #[serde(rename = "ProcTID")]
     pub tid: u32,
+    /// The process image's stable id (`super::execid`): base64 of
+    /// `BOOT_ID:START_NS:TGID`, as the events view's `exec_id`.
+    #[serde(rename = "ProcExecId")]
+    pub exec_id: String,
+    /// Process records: the images the process was started under, nearest first, at most
+    /// [`super::execid::MAX_ANCESTORS`].
+    #[serde(rename = "ProcAncestors", skip_serializing_if = "Option::is_none")]
+    pub ancestors: Option<Vec<Ancestor>>,
     /// Real user id.
     #[serde(rename = "ProcUID")]
     pub uid: u32,
@@ -204,6 +212,19 @@ pub struct ProcKeys {
     /// neither was seen.
     #[serde(rename = "ProcAge", skip_serializing_if = "Option::is_none")]
     pub age: Option<Secs>,
+}
+
+/// One ancestor of a process image in `ProcAncestors`: the keys a record of that image
+/// has under the same names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ancestor {
+    #[serde(rename = "ProcExecId")]
+    pub exec_id: String,
+    /// Its comm as its image began (the child's comm at fork, the comm after exec).
+    #[serde(rename = "Proc")]
+    pub comm: String,
+    #[serde(rename = "ProcPID")]
+    pub pid: u32,
 }
 
 /// A file record: one file touched by one process, its events aggregated. The attributes
@@ -588,6 +609,7 @@ pub(crate) mod tests {
             },
             proc: ProcKeys {
                 exe_version: Fact::Known("1".into()),
+                ancestors: Some(vec![Ancestor::default()]),
                 age: Some(Secs(2)),
                 ..ProcKeys::default()
             },

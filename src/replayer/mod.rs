@@ -21,6 +21,7 @@
 pub mod context;
 pub mod decode;
 pub mod events;
+pub mod execid;
 pub mod files;
 pub mod info;
 pub mod kflowd;
@@ -48,6 +49,7 @@ use crate::meta::{self, DecodeLimits, FdTable, MetaError, ProcSnapshot};
 use context::{Applied, Context};
 use decode::Event;
 use events::EventView;
+use execid::{Image, ProcessImages};
 pub use output::OutputFormat;
 use output::{Rendered, Sink};
 use progress::Progress;
@@ -80,12 +82,13 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
+/// | process images (exec ids and ancestors, both views) | 1/32, as entries of [`execid::IMAGE_BYTES`]; the least recently seen eighth is forgotten | 8 Ki processes |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
-/// The three state tables, which persist, take 5/16 in all: with the reorder stage and a
-/// batch of frames, 13/16 at most.
+/// The four state tables, which persist, take 11/32 in all: with the reorder stage and a
+/// batch of frames, 27/32 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -139,6 +142,12 @@ impl MemoryBudget {
     /// Entries (paths plus files) of the inode model, at [`files::ENTRY_BYTES`] each.
     pub fn file_entries(self) -> usize {
         usize::try_from(self.bytes / 8 / files::ENTRY_BYTES as u64).unwrap_or(usize::MAX)
+    }
+
+    /// Processes of the image table ([`execid::ProcessImages`]), at
+    /// [`execid::IMAGE_BYTES`] each.
+    pub fn image_entries(self) -> usize {
+        usize::try_from(self.bytes / 32 / execid::IMAGE_BYTES as u64).unwrap_or(usize::MAX)
     }
 
     /// Estimated bytes of the process table (working directories and fd tables), as
@@ -592,6 +601,8 @@ pub struct Engine<'c, 'w> {
     pub ctx: Context,
     reorder: Reorder,
     table: ProcessTable,
+    /// The image of each process: the exec ids of both views.
+    images: ProcessImages,
     records: Option<RecordsView>,
     snapshot_seen: bool,
     fds_seen: bool,
@@ -617,6 +628,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
             table: ProcessTable::new(cfg.budget.file_entries())
                 .with_process_limit(cfg.budget.process_bytes()),
+            images: ProcessImages::new(cfg.budget.image_entries()),
             records: (cfg.view == View::Records).then(|| {
                 RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
             }),
@@ -688,8 +700,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             BlockKind::Snapshot if !self.snapshot_seen => {
                 let s: ProcSnapshot = meta::decode_limited(payload, &limits)?;
                 self.table.add_snapshot(&s);
+                self.images.add_snapshot(&s);
                 if let Some(r) = &mut self.records {
-                    r.snapshot(&s);
+                    r.snapshot(&s, &self.images);
                 }
                 self.snapshot_seen = true;
             }
@@ -780,6 +793,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.process(rest)?;
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
+        self.report.warnings.extend(self.images.warning());
         if let Some(r) = &mut self.records {
             let out = r.finish(&self.ctx);
             self.emit_records(out)?;
@@ -846,12 +860,20 @@ impl<'c, 'w> Engine<'c, 'w> {
             let mut out = Vec::new();
             for event in &events {
                 let resolved = self.table.apply(event);
+                let image = self.images.apply(event);
                 let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
+                out.extend(r.event(
+                    &self.ctx,
+                    event,
+                    &resolved,
+                    &self.table,
+                    &image,
+                    &self.images,
+                ));
             }
             return self.emit_records(out);
         }
-        let mut selected: Vec<(Event, Resolved)> = Vec::new();
+        let mut selected: Vec<(Event, Resolved, std::sync::Arc<Image>)> = Vec::new();
         for event in events {
             let shown = self.in_range(event.common.ts)
                 && events::event_type(&event).is_some()
@@ -859,25 +881,29 @@ impl<'c, 'w> Engine<'c, 'w> {
             if let Some(tap) = self.tap.as_deref_mut() {
                 tap.event(&event, shown, &self.table, &self.ctx)?;
                 self.table.apply(&event);
+                self.images.apply(&event);
                 self.report.items += u64::from(shown);
                 continue;
             }
             let resolved = self.table.apply(&event);
+            let image = self.images.apply(&event);
             if shown {
-                selected.push((event, resolved));
+                selected.push((event, resolved, image));
             }
         }
         let arch = Arch::from_machine(self.ctx.machine());
         let (ctx, format, udp) = (&self.ctx, self.sink.format, self.sink.wants_datagrams());
+        let boot_id = ctx.boot_id();
         let rendered: Vec<Rendered> = selected
             .par_iter()
-            .map(|(event, resolved)| {
+            .map(|(event, resolved, image)| {
                 let view = EventView {
                     timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
                     event,
                     resolved,
                     arch,
                     catalogue: crate::syscalls::CATALOGUE,
+                    exec_id: Some(image.id.exec_id(boot_id)),
                 };
                 output::render_event(&view, format, udp)
             })

@@ -6,15 +6,17 @@
 //! deterministic order: the same trace gives the same records on any machine.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::context::Context;
 use super::decode::{Body, Event, SockAddr, Syscall};
+use super::execid::{self, Image, ProcessImages};
 use super::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
 use super::kflowd::{
-    AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord, Record,
-    RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
+    Ancestor, AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord,
+    Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
 };
 use super::protocols::{App, Direction, StreamDecoder, Transport};
 use super::state::{FdKind, ProcessTable, Resolved};
@@ -99,6 +101,8 @@ struct ProcInfo {
     exec_seen: bool,
     exec_ns: Option<u64>,
     exe_inode: Option<InodeAttrs>,
+    /// The process image as of its latest event (`ProcExecId`, `ProcAncestors`).
+    image: Option<Arc<Image>>,
 }
 
 /// A file record being aggregated.
@@ -291,7 +295,8 @@ impl RecordsView {
     }
 
     /// Processes alive when the recording started.
-    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot) {
+    /// `images`: the image table, which applied the snapshot already.
+    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot, images: &ProcessImages) {
         for p in &snapshot.processes {
             self.procs.entry(p.pid).or_insert_with(|| ProcInfo {
                 comm: p.comm.clone(),
@@ -301,6 +306,7 @@ impl RecordsView {
                 uid: p.uid,
                 gid: p.gid,
                 start_ns: p.start_boot_ns,
+                image: images.get(p.pid).cloned(),
                 ..ProcInfo::default()
             });
         }
@@ -308,15 +314,19 @@ impl RecordsView {
 
     /// Applies one event (in timestamp order), after the process table applied it (`r`
     /// and `table`: what it resolved, as things were before the event, and the fds and
-    /// inode model it left); returns the records ready to print.
+    /// inode model it left) and the image table did (`image`: the image the event belongs
+    /// to; `images`: the table, which holds a forked child's); returns the records ready
+    /// to print.
     pub fn event(
         &mut self,
         ctx: &Context,
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
+        image: &Arc<Image>,
+        images: &ProcessImages,
     ) -> Vec<Record> {
-        let mut built = self.apply_event(ctx, e, r, table);
+        let mut built = self.apply_event(ctx, e, r, table, image, images);
         self.bound_tables(ctx, &mut built);
         self.hold(built);
         self.release(ctx, false)
@@ -378,6 +388,8 @@ impl RecordsView {
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
+        image: &Arc<Image>,
+        images: &ProcessImages,
     ) -> Vec<Record> {
         let files = table.files();
         let mut out = Vec::new();
@@ -393,6 +405,7 @@ impl RecordsView {
             p.ppid = c.ppid;
             p.uid = c.uid;
             p.gid = c.gid;
+            p.image = Some(Arc::clone(image));
         }
         match &e.body {
             Body::Fork { child_pid, .. } if *child_pid != c.pid => {
@@ -401,6 +414,7 @@ impl RecordsView {
                 child.start_ns = ts;
                 child.exec_seen = false;
                 child.exec_ns = None;
+                child.image = images.get(*child_pid).cloned();
                 // Its open files are the process table's copy of its parent's fds.
                 self.procs.insert(*child_pid, child);
             }
@@ -1214,7 +1228,18 @@ impl RecordsView {
         }
         let info = self.info(ctx, Monitor::Process, last_ns, reason);
         let mut facts = PendingFacts::default();
-        let proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        let mut proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        proc.ancestors = Some(p.image.as_ref().map_or_else(Vec::new, |image| {
+            image
+                .ancestors
+                .iter()
+                .map(|a| Ancestor {
+                    exec_id: a.exec_id(ctx.boot_id()),
+                    comm: a.comm.to_string(),
+                    pid: a.pid,
+                })
+                .collect()
+        }));
         let checksums = p.exe_inode.is_some() && ctx.capture.as_ref().is_some_and(|c| c.checksums);
         let record = ProcRecord {
             exe: p.exe.clone(),
@@ -1298,6 +1323,11 @@ impl RecordsView {
             ppid: p.ppid,
             pid,
             tid,
+            exec_id: match &p.image {
+                Some(image) => image.id.exec_id(ctx.boot_id()),
+                None => execid::exec_id(ctx.boot_id(), p.exec_ns.unwrap_or(p.start_ns), pid),
+            },
+            ancestors: None,
             uid: p.uid,
             gid: p.gid,
             age: (p.start_ns > 0).then(|| Secs(at_ns.saturating_sub(p.start_ns) as i64)),
@@ -1424,6 +1454,7 @@ mod tests {
     struct Run {
         ctx: Context,
         table: ProcessTable,
+        images: ProcessImages,
         view: RecordsView,
         out: Vec<Record>,
     }
@@ -1433,6 +1464,7 @@ mod tests {
             Run {
                 ctx: Context::default(),
                 table: ProcessTable::default(),
+                images: ProcessImages::new(1024),
                 view: RecordsView::new(RecordsConfig::default()),
                 out: Vec::new(),
             }
@@ -1440,7 +1472,10 @@ mod tests {
 
         fn feed(&mut self, e: Event) {
             let r = self.table.apply(&e);
-            let built = self.view.event(&self.ctx, &e, &r, &self.table);
+            let image = self.images.apply(&e);
+            let built = self
+                .view
+                .event(&self.ctx, &e, &r, &self.table, &image, &self.images);
             self.out.extend(built);
         }
 
