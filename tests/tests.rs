@@ -11,6 +11,7 @@ mod enrich;
 mod exec;
 mod execid;
 mod files2;
+mod filters;
 mod fixtures;
 mod hostile;
 mod hostile_output;

@@ -115,6 +115,10 @@ pub struct Record {
     /// What the record waits for before it leaves.
     #[serde(skip)]
     pub facts: PendingFacts,
+    /// Boot-time ns of its first and last event (a process record: from the process's
+    /// start), for `--since`/`--until`. Not printed.
+    #[serde(skip)]
+    pub span: (u64, u64),
 }
 
 /// The keys that depend on the record's monitor.
@@ -615,6 +619,7 @@ pub(crate) mod tests {
             },
             body,
             facts: PendingFacts::default(),
+            span: (0, 0),
         }
     }
 

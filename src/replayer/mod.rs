@@ -23,6 +23,7 @@ pub mod decode;
 pub mod events;
 pub mod execid;
 pub mod files;
+pub mod filter;
 pub mod info;
 pub mod kflowd;
 pub mod legend;
@@ -201,25 +202,32 @@ impl TimeBound {
     }
 }
 
-/// Which events to show.
+/// Which events and records to show. Time: an event is in range when its stamp is; a
+/// record when its span (first to last event; a process record: from the process's start)
+/// overlaps the range.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Event types (`process_exec`, …); empty: all.
     pub event_types: Vec<String>,
     pub pids: Vec<u32>,
-    pub comms: Vec<String>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
+    /// `--comm`, `--path`, `--uid`, `--remote`, `--exit-code`.
+    pub criteria: filter::Criteria,
 }
 
 impl Filter {
-    fn accepts(&self, event: &Event) -> bool {
+    fn accepts(&self, event: &Event, resolved: &Resolved) -> bool {
         let c = &event.common;
         (self.pids.is_empty() || self.pids.contains(&c.pid))
-            && (self.comms.is_empty() || self.comms.contains(&c.comm))
             && (self.event_types.is_empty()
                 || events::event_type(event)
                     .is_some_and(|t| self.event_types.iter().any(|n| n == t)))
+            && self.criteria.accepts_event(event, resolved)
+    }
+
+    fn accepts_record(&self, r: &kflowd::Record) -> bool {
+        (self.pids.is_empty() || self.pids.contains(&r.proc.pid)) && self.criteria.accepts_record(r)
     }
 }
 
@@ -736,7 +744,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             if frame.problem.is_none() || !frame.events.is_empty() {
                 self.report.frames_decoded += 1;
             }
-            if let (Some(until), Some(first)) = (self.until, frame.first_ts) {
+            // The records view reads on: a record that overlaps the range counts what
+            // follows too.
+            if let (Some(until), Some(first), None) = (self.until, frame.first_ts, &self.records) {
                 if self.ctx.realtime_ns(first) > until.saturating_add(REORDER_WINDOW_NS as i64) {
                     more = false;
                     break;
@@ -875,10 +885,10 @@ impl<'c, 'w> Engine<'c, 'w> {
         }
         let mut selected: Vec<(Event, Resolved, std::sync::Arc<Image>)> = Vec::new();
         for event in events {
-            let shown = self.in_range(event.common.ts)
-                && events::event_type(&event).is_some()
-                && self.cfg.filter.accepts(&event);
+            let listed = self.in_range(event.common.ts) && events::event_type(&event).is_some();
             if let Some(tap) = self.tap.as_deref_mut() {
+                // A slice filters by what an event carries (it takes no --path).
+                let shown = listed && self.cfg.filter.accepts(&event, &Resolved::default());
                 tap.event(&event, shown, &self.table, &self.ctx)?;
                 self.table.apply(&event);
                 self.images.apply(&event);
@@ -887,7 +897,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             }
             let resolved = self.table.apply(&event);
             let image = self.images.apply(&event);
-            if shown {
+            if listed && self.cfg.filter.accepts(&event, &resolved) {
                 selected.push((event, resolved, image));
             }
         }
@@ -912,11 +922,12 @@ impl<'c, 'w> Engine<'c, 'w> {
     }
 
     fn emit_records(&mut self, mut records: Vec<kflowd::Record>) -> Result<()> {
-        let f = &self.cfg.filter;
+        let (f, ctx, since, until) = (&self.cfg.filter, &self.ctx, self.since, self.until);
         records.retain(|r| {
-            let pid_ok = f.pids.is_empty() || f.pids.contains(&r.proc.pid);
-            let comm_ok = f.comms.is_empty() || f.comms.contains(&r.proc.comm);
-            pid_ok && comm_ok
+            let (first, last) = r.span;
+            since.is_none_or(|s| ctx.realtime_ns(last) >= s)
+                && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
+                && f.accepts_record(r)
         });
         if records.is_empty() {
             return Ok(());

@@ -1090,6 +1090,7 @@ impl RecordsView {
             proc,
             body: RecordBody::File(file),
             facts,
+            span: (f.first_ns, f.last_ns),
         });
     }
 
@@ -1209,6 +1210,7 @@ impl RecordsView {
             proc,
             body: RecordBody::Sock(sock),
             facts,
+            span: (s.first_ns, s.last_ns),
         }
     }
 
@@ -1258,6 +1260,13 @@ impl RecordsView {
             proc,
             body: RecordBody::Proc(record),
             facts,
+            span: (
+                Some(p.start_ns)
+                    .filter(|s| *s > 0)
+                    .or(p.exec_ns)
+                    .unwrap_or(last_ns),
+                last_ns,
+            ),
         })
     }
 
