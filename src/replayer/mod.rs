@@ -83,13 +83,13 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
-/// | process images (exec ids and ancestors, both views) | 1/32, as entries of [`execid::IMAGE_BYTES`]; the least recently seen eighth is forgotten | 8 Ki processes |
+/// | process images (exec ids and ancestors, both views) | 1/64, as entries of [`execid::IMAGE_BYTES`]; the least recently seen eighth is forgotten | 4 Ki processes |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
-/// The four state tables, which persist, take 11/32 in all: with the reorder stage and a
-/// batch of frames, 27/32 at most.
+/// The four state tables, which persist, take 21/64 in all: with the reorder stage and a
+/// batch of frames, 53/64 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -148,7 +148,7 @@ impl MemoryBudget {
     /// Processes of the image table ([`execid::ProcessImages`]), at
     /// [`execid::IMAGE_BYTES`] each.
     pub fn image_entries(self) -> usize {
-        usize::try_from(self.bytes / 32 / execid::IMAGE_BYTES as u64).unwrap_or(usize::MAX)
+        usize::try_from(self.bytes / 64 / execid::IMAGE_BYTES as u64).unwrap_or(usize::MAX)
     }
 
     /// Estimated bytes of the process table (working directories and fd tables), as
