@@ -198,6 +198,7 @@ fn a_syscall_added_to_a_scratch_table_is_rendered_from_its_row() {
             resolved: &resolved[1],
             arch: Arch::X86_64,
             catalogue,
+            exec_id: None,
         };
         serde_json::to_value(&view).unwrap()
     };

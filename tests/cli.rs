@@ -191,7 +191,7 @@ fn config_values_are_checked_and_the_command_line_wins() {
     let (_dir, path) =
         config_file("output = \"json-min\"\nview = \"records\"\nevent = [\"file_open\"]\n");
     let err = run_err(&["live", "--config", &path], 2);
-    assert!(err.contains("use them with --view events"), "{err}");
+    assert!(err.contains("use it with --view events"), "{err}");
     let (_dir, path) = config_file("command-output = \"/tmp/out\"\n");
     let err = run_err(&["live", "--config", &path], 2);
     assert!(

@@ -10,7 +10,9 @@ mod container;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;
+mod execid;
 mod files2;
+mod filters;
 mod fixtures;
 mod hostile;
 mod hostile_output;

@@ -334,18 +334,33 @@ pub(crate) struct OutputArgs {
     /// Only these process ids.
     #[arg(long, value_delimiter = ',', value_name = "PID")]
     pub(crate) pid: Vec<u32>,
-    /// Only processes with these names (comm).
-    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    /// Only processes with these names (comm): globs (`ba*`, `kworker/*`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "GLOB")]
     pub(crate) comm: Vec<String>,
     /// Only processes in these containers: an id in full or its first 12 (or more)
     /// characters, or a systemd-nspawn or LXC container's name.
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     pub(crate) container: Vec<String>,
-    /// Events view: only events at or after TIME: RFC 3339 (2026-11-21T07:40:49Z) or
-    /// seconds after the recording started (12.5).
+    /// Only events and records about a path that matches GLOB (absolute paths; `*` stops at
+    /// `/`, `**` does not; `{a,b}` alternatives); repeat the flag for more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) path: Vec<String>,
+    /// Only processes with these real user ids.
+    #[arg(long, value_delimiter = ',', value_name = "UID")]
+    pub(crate) uid: Vec<u32>,
+    /// Only sockets whose remote end is ADDR, ADDR:PORT or in a CIDR network
+    /// (192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR[:PORT]")]
+    pub(crate) remote: Vec<String>,
+    /// Only process exits with this exit status (0-255): process_exit events and process
+    /// records.
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    pub(crate) exit_code: Vec<u32>,
+    /// Only events at or after TIME, records whose span reaches TIME: RFC 3339
+    /// (2026-11-21T07:40:49Z) or seconds after the recording started (12.5).
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
-    /// Events view: only events at or before TIME (same forms as --since).
+    /// Only events at or before TIME, records that began by TIME (same forms as --since).
     #[arg(long, value_name = "TIME")]
     pub(crate) until: Option<String>,
     /// Print every key of the output with its meaning, and exit.

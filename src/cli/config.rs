@@ -112,6 +112,10 @@ file_keys! {
         event: Option<Vec<String>>,
         pid: Option<Vec<u32>>,
         comm: Option<Vec<String>>,
+        path: Option<Vec<String>>,
+        uid: Option<Vec<u32>>,
+        remote: Option<Vec<String>>,
+        exit_code: Option<Vec<u32>>,
         since: Option<String>,
         until: Option<String>,
     }
@@ -146,7 +150,7 @@ impl LiveFile {
         merge!(m, self, a, write, force, command_output);
         merge!(
             m, self, a.out, view, output, monitor, max_events, timeouts, token, udp, udp_rate,
-            syslog_tcp, quiet, event, pid, comm, since, until,
+            syslog_tcp, quiet, event, pid, comm, path, uid, remote, exit_code, since, until,
         );
     }
 }

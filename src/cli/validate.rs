@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use anyhow::Result;
 
 use kellect::replayer::events::EVENT_TYPES;
+use kellect::replayer::filter::{Criteria, Remote};
 use kellect::replayer::output::MAX_COLLECTORS;
 use kellect::replayer::records::{Monitor, RecordsConfig};
 use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
@@ -137,6 +138,34 @@ fn check_event_types(types: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `--comm`, `--path`, `--uid`, `--remote`, `--exit-code`: the compiled filters, or a
+/// usage error naming the glob, address or status that is not one.
+fn criteria(
+    comms: &[String],
+    paths: &[String],
+    uids: Vec<u32>,
+    remotes: &[String],
+    exit_codes: Vec<u32>,
+) -> Result<Criteria> {
+    let mut parsed = Vec::new();
+    for r in remotes {
+        match Remote::parse(r) {
+            Some(remote) => parsed.push(remote),
+            None => usage!(
+                "--remote `{r}` is not ADDR, ADDR:PORT or a network (192.0.2.7, \
+                 192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53)"
+            ),
+        }
+    }
+    if let Some(code) = exit_codes.iter().find(|c| **c > 255) {
+        usage!("--exit-code {code}: an exit status is 0-255");
+    }
+    match Criteria::new(comms, paths, uids, parsed, exit_codes) {
+        Ok(c) => Ok(c),
+        Err(e) => usage!("{e}"),
+    }
+}
+
 /// `--since`/`--until`: an RFC 3339 time or seconds after the recording started.
 fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     match v {
@@ -174,10 +203,10 @@ impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
             filter: Filter {
                 event_types: a.event,
                 pids: a.pid,
-                comms: a.comm,
                 since: time_bound("--since", &a.since)?,
                 until: time_bound("--until", &a.until)?,
                 containers: container_ids(a.container)?,
+                criteria: criteria(&a.comm, &[], Vec::new(), &[], Vec::new())?,
             },
             budget: memory_budget(a.max_memory)?,
             inputs: Vec::new(),
@@ -196,10 +225,10 @@ impl TryFrom<OutputArgs> for OutputPlan {
             ViewArg::Records => View::Records,
         };
         check_event_types(&a.event)?;
-        if view == View::Records && (!a.event.is_empty() || a.since.is_some() || a.until.is_some())
-        {
-            usage!("--event, --since and --until select events: use them with --view events");
+        if view == View::Records && !a.event.is_empty() {
+            usage!("--event selects event types: use it with --view events");
         }
+        let criteria = criteria(&a.comm, &a.path, a.uid, &a.remote, a.exit_code)?;
         let since = time_bound("--since", &a.since)?;
         let until = time_bound("--until", &a.until)?;
         let Some((idle, active)) = a
@@ -238,10 +267,10 @@ impl TryFrom<OutputArgs> for OutputPlan {
                 filter: Filter {
                     event_types: a.event,
                     pids: a.pid,
-                    comms: a.comm,
                     since,
                     until,
                     containers: container_ids(a.container)?,
+                    criteria,
                 },
                 records: RecordsConfig {
                     max_events: a.max_events,

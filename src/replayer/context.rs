@@ -134,6 +134,12 @@ impl Context {
         self.host.as_ref().map_or(0, |h| h.clock.boot_ns)
     }
 
+    /// The recorded host's boot id (`/proc/sys/kernel/random/boot_id`); empty when the
+    /// trace has no host block.
+    pub fn boot_id(&self) -> &str {
+        self.host.as_ref().map_or("", |h| h.boot_id.as_str())
+    }
+
     pub fn hostname(&self) -> String {
         self.host
             .as_ref()

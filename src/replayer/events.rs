@@ -41,6 +41,9 @@ pub struct EventView<'a> {
     pub arch: Arch,
     /// The syscall table the event's syscall id is looked up in (normally [`CATALOGUE`]).
     pub catalogue: Catalogue<'a>,
+    /// The exec id of the process image the event belongs to (`super::execid`); the
+    /// replay always sets it.
+    pub exec_id: Option<String>,
 }
 
 /// The catalogue name of an event (`None` for records that are context only, such as
@@ -199,6 +202,9 @@ impl Serialize for EventView<'_> {
         m.serialize_entry("process_type", process_type)?;
         m.serialize_entry("uid", &c.uid)?;
         m.serialize_entry("gid", &c.gid)?;
+        if let Some(id) = &self.exec_id {
+            m.serialize_entry("exec_id", id)?;
+        }
         if let Some(k) = self
             .resolved
             .container

@@ -118,6 +118,10 @@ pub struct Record {
     /// What the record waits for before it leaves.
     #[serde(skip)]
     pub facts: PendingFacts,
+    /// Boot-time ns of its first and last event (a process record: from the process's
+    /// start), for `--since`/`--until`. Not printed.
+    #[serde(skip)]
+    pub span: (u64, u64),
 }
 
 /// The keys that depend on the record's monitor.
@@ -197,6 +201,14 @@ pub struct ProcKeys {
     /// Thread id of the last event.
     #[serde(rename = "ProcTID")]
     pub tid: u32,
+    /// The process image's stable id (`super::execid`): base64 of
+    /// `BOOT_ID:START_NS:TGID`, as the events view's `exec_id`.
+    #[serde(rename = "ProcExecId")]
+    pub exec_id: String,
+    /// Process records: the images the process was started under, nearest first, at most
+    /// [`super::execid::MAX_ANCESTORS`].
+    #[serde(rename = "ProcAncestors", skip_serializing_if = "Option::is_none")]
+    pub ancestors: Option<Vec<Ancestor>>,
     /// Real user id.
     #[serde(rename = "ProcUID")]
     pub uid: u32,
@@ -232,6 +244,19 @@ fn container_keys<S: serde::Serializer>(
         m.serialize_entry("CgroupPath", &c.path)?;
     }
     m.end()
+}
+
+/// One ancestor of a process image in `ProcAncestors`: the keys a record of that image
+/// has under the same names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ancestor {
+    #[serde(rename = "ProcExecId")]
+    pub exec_id: String,
+    /// Its comm as its image began (the child's comm at fork, the comm after exec).
+    #[serde(rename = "Proc")]
+    pub comm: String,
+    #[serde(rename = "ProcPID")]
+    pub pid: u32,
 }
 
 /// A file record: one file touched by one process, its events aggregated. The attributes
@@ -624,6 +649,7 @@ pub(crate) mod tests {
             },
             proc: ProcKeys {
                 exe_version: Fact::Known("1".into()),
+                ancestors: Some(vec![Ancestor::default()]),
                 age: Some(Secs(2)),
                 cgroup: Some(CgroupInfo::new(
                     7,
@@ -633,6 +659,7 @@ pub(crate) mod tests {
             },
             body,
             facts: PendingFacts::default(),
+            span: (0, 0),
         }
     }
 

@@ -28,6 +28,8 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("ProcPPID", "parent process id"),
         ("ProcPID", "process id"),
         ("ProcTID", "thread id of the last event"),
+        ("ProcExecId", "stable id of the process image (a process between two execs), the same as the events view's exec_id: base64 of BOOT_ID:START_NS:TGID (boot id of the recorded host; boot-time ns when the image began: its exec, else the fork that made the process, else its start time in the snapshot at record start, 0 if none was seen; process id)"),
+        ("ProcAncestors", "process records: the images the process was started under, nearest first, at most 16, each {ProcExecId, Proc (comm as it began), ProcPID}"),
         ("ProcUID", "real user id"),
         ("ProcGID", "real group id"),
         ("ProcAge", "seconds since the process started (fork or, before the recording, its start time)"),

@@ -22,7 +22,9 @@ pub mod container;
 pub mod context;
 pub mod decode;
 pub mod events;
+pub mod execid;
 pub mod files;
+pub mod filter;
 pub mod info;
 pub mod kflowd;
 pub mod legend;
@@ -50,6 +52,7 @@ use crate::meta::{self, DecodeLimits, FdTable, MetaError, ProcSnapshot};
 use context::{Applied, Context};
 use decode::Event;
 use events::EventView;
+use execid::{Image, ProcessImages};
 pub use output::OutputFormat;
 use output::{Rendered, Sink};
 use progress::Progress;
@@ -82,12 +85,13 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
+/// | process images (exec ids and ancestors, both views) | 1/64, as entries of [`execid::IMAGE_BYTES`]; the least recently seen eighth is forgotten | 4 Ki processes |
 /// | warnings | [`WARNINGS_PER_KIND`] lines per kind, then one count | |
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
-/// The three state tables, which persist, take 5/16 in all: with the reorder stage and a
-/// batch of frames, 13/16 at most.
+/// The four state tables, which persist, take 21/64 in all: with the reorder stage and a
+/// batch of frames, 53/64 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -143,6 +147,12 @@ impl MemoryBudget {
         usize::try_from(self.bytes / 8 / files::ENTRY_BYTES as u64).unwrap_or(usize::MAX)
     }
 
+    /// Processes of the image table ([`execid::ProcessImages`]), at
+    /// [`execid::IMAGE_BYTES`] each.
+    pub fn image_entries(self) -> usize {
+        usize::try_from(self.bytes / 64 / execid::IMAGE_BYTES as u64).unwrap_or(usize::MAX)
+    }
+
     /// Estimated bytes of the process table (working directories and fd tables), as
     /// [`state::ProcessTable::max_bytes`] counts them.
     pub fn process_bytes(self) -> usize {
@@ -194,18 +204,21 @@ impl TimeBound {
     }
 }
 
-/// Which events to show.
+/// Which events and records to show. Time: an event is in range when its stamp is; a
+/// record when its span (first to last event; a process record: from the process's start)
+/// overlaps the range.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Event types (`process_exec`, …); empty: all.
     pub event_types: Vec<String>,
     pub pids: Vec<u32>,
-    pub comms: Vec<String>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
     /// `--container`: container ids (in full, or prefixes of at least 12 characters); empty:
     /// every event, in a container or not.
     pub containers: Vec<String>,
+    /// `--comm`, `--path`, `--uid`, `--remote`, `--exit-code`.
+    pub criteria: filter::Criteria,
 }
 
 impl Filter {
@@ -221,13 +234,19 @@ impl Filter {
                 })
     }
 
-    fn accepts(&self, event: &Event) -> bool {
+    fn accepts(&self, event: &Event, resolved: &Resolved) -> bool {
         let c = &event.common;
         (self.pids.is_empty() || self.pids.contains(&c.pid))
-            && (self.comms.is_empty() || self.comms.contains(&c.comm))
             && (self.event_types.is_empty()
                 || events::event_type(event)
                     .is_some_and(|t| self.event_types.iter().any(|n| n == t)))
+            && self.criteria.accepts_event(event, resolved)
+    }
+
+    fn accepts_record(&self, r: &kflowd::Record) -> bool {
+        (self.pids.is_empty() || self.pids.contains(&r.proc.pid))
+            && self.criteria.accepts_record(r)
+            && self.accepts_container(r.proc.cgroup.as_deref())
     }
 }
 
@@ -609,6 +628,8 @@ pub struct Engine<'c, 'w> {
     pub ctx: Context,
     reorder: Reorder,
     table: ProcessTable,
+    /// The image of each process: the exec ids of both views.
+    images: ProcessImages,
     records: Option<RecordsView>,
     snapshot_seen: bool,
     fds_seen: bool,
@@ -635,6 +656,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
             table: ProcessTable::new(cfg.budget.file_entries())
                 .with_process_limit(cfg.budget.process_bytes()),
+            images: ProcessImages::new(cfg.budget.image_entries()),
             records: (cfg.view == View::Records).then(|| {
                 RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
             }),
@@ -707,8 +729,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             BlockKind::Snapshot if !self.snapshot_seen => {
                 let s: ProcSnapshot = meta::decode_limited(payload, &limits)?;
                 self.table.add_snapshot(&s);
+                self.images.add_snapshot(&s);
                 if let Some(r) = &mut self.records {
-                    r.snapshot(&s);
+                    r.snapshot(&s, &self.images);
                 }
                 self.snapshot_seen = true;
             }
@@ -747,7 +770,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             if frame.problem.is_none() || !frame.events.is_empty() {
                 self.report.frames_decoded += 1;
             }
-            if let (Some(until), Some(first)) = (self.until, frame.first_ts) {
+            // The records view reads on: a record that overlaps the range counts what
+            // follows too.
+            if let (Some(until), Some(first), None) = (self.until, frame.first_ts, &self.records) {
                 if self.ctx.realtime_ns(first) > until.saturating_add(REORDER_WINDOW_NS as i64) {
                     more = false;
                     break;
@@ -804,6 +829,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.process(rest)?;
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
+        self.report.warnings.extend(self.images.warning());
         if let Some(r) = &mut self.records {
             let out = r.finish(&self.ctx);
             self.emit_records(out)?;
@@ -870,45 +896,59 @@ impl<'c, 'w> Engine<'c, 'w> {
             let mut out = Vec::new();
             for event in &events {
                 let resolved = self.table.apply(event);
+                let image = self.images.apply(event);
                 let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
+                out.extend(r.event(
+                    &self.ctx,
+                    event,
+                    &resolved,
+                    &self.table,
+                    &image,
+                    &self.images,
+                ));
             }
             return self.emit_records(out);
         }
-        let mut selected: Vec<(Event, Resolved)> = Vec::new();
+        let mut selected: Vec<(Event, Resolved, std::sync::Arc<Image>)> = Vec::new();
         for event in events {
-            let shown = self.in_range(event.common.ts)
-                && events::event_type(&event).is_some()
-                && self.cfg.filter.accepts(&event);
+            let listed = self.in_range(event.common.ts) && events::event_type(&event).is_some();
             if let Some(tap) = self.tap.as_deref_mut() {
+                // A slice filters by what an event carries (it takes no --path).
                 let container = self.table.container(event.common.pid);
-                let shown = shown && self.cfg.filter.accepts_container(container.as_deref());
+                let shown = listed
+                    && self.cfg.filter.accepts(&event, &Resolved::default())
+                    && self.cfg.filter.accepts_container(container.as_deref());
                 tap.event(&event, shown, &self.table, &self.ctx)?;
                 self.table.apply(&event);
+                self.images.apply(&event);
                 self.report.items += u64::from(shown);
                 continue;
             }
             let resolved = self.table.apply(&event);
-            if shown
+            let image = self.images.apply(&event);
+            if listed
+                && self.cfg.filter.accepts(&event, &resolved)
                 && self
                     .cfg
                     .filter
                     .accepts_container(resolved.container.as_deref())
             {
-                selected.push((event, resolved));
+                selected.push((event, resolved, image));
             }
         }
         let arch = Arch::from_machine(self.ctx.machine());
         let (ctx, format, udp) = (&self.ctx, self.sink.format, self.sink.wants_datagrams());
+        let boot_id = ctx.boot_id();
         let rendered: Vec<Rendered> = selected
             .par_iter()
-            .map(|(event, resolved)| {
+            .map(|(event, resolved, image)| {
                 let view = EventView {
                     timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
                     event,
                     resolved,
                     arch,
                     catalogue: crate::syscalls::CATALOGUE,
+                    exec_id: Some(image.id.exec_id(boot_id)),
                 };
                 output::render_event(&view, format, udp)
             })
@@ -917,11 +957,12 @@ impl<'c, 'w> Engine<'c, 'w> {
     }
 
     fn emit_records(&mut self, mut records: Vec<kflowd::Record>) -> Result<()> {
-        let f = &self.cfg.filter;
+        let (f, ctx, since, until) = (&self.cfg.filter, &self.ctx, self.since, self.until);
         records.retain(|r| {
-            let pid_ok = f.pids.is_empty() || f.pids.contains(&r.proc.pid);
-            let comm_ok = f.comms.is_empty() || f.comms.contains(&r.proc.comm);
-            pid_ok && comm_ok && f.accepts_container(r.proc.cgroup.as_deref())
+            let (first, last) = r.span;
+            since.is_none_or(|s| ctx.realtime_ns(last) >= s)
+                && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
+                && f.accepts_record(r)
         });
         if records.is_empty() {
             return Ok(());

@@ -6,15 +6,17 @@
 //! deterministic order: the same trace gives the same records on any machine.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::context::Context;
 use super::decode::{Body, Event, SockAddr, Syscall};
+use super::execid::{self, Image, ProcessImages};
 use super::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
 use super::kflowd::{
-    AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord, Record,
-    RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
+    Ancestor, AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord,
+    Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
 };
 use super::protocols::{App, Direction, StreamDecoder, Transport};
 use super::state::{FdKind, ProcessTable, Resolved};
@@ -104,6 +106,8 @@ struct ProcInfo {
     exe_inode: Option<InodeAttrs>,
     /// The cgroup that puts it in a container (the process table's, at its latest event).
     cgroup: Option<std::sync::Arc<super::container::CgroupInfo>>,
+    /// The process image as of its latest event (`ProcExecId`, `ProcAncestors`).
+    image: Option<Arc<Image>>,
 }
 
 /// A file record being aggregated.
@@ -296,7 +300,8 @@ impl RecordsView {
     }
 
     /// Processes alive when the recording started.
-    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot) {
+    /// `images`: the image table, which applied the snapshot already.
+    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot, images: &ProcessImages) {
         for p in &snapshot.processes {
             self.procs.entry(p.pid).or_insert_with(|| ProcInfo {
                 comm: p.comm.clone(),
@@ -306,6 +311,7 @@ impl RecordsView {
                 uid: p.uid,
                 gid: p.gid,
                 start_ns: p.start_boot_ns,
+                image: images.get(p.pid).cloned(),
                 ..ProcInfo::default()
             });
         }
@@ -313,15 +319,19 @@ impl RecordsView {
 
     /// Applies one event (in timestamp order), after the process table applied it (`r`
     /// and `table`: what it resolved, as things were before the event, and the fds and
-    /// inode model it left); returns the records ready to print.
+    /// inode model it left) and the image table did (`image`: the image the event belongs
+    /// to; `images`: the table, which holds a forked child's); returns the records ready
+    /// to print.
     pub fn event(
         &mut self,
         ctx: &Context,
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
+        image: &Arc<Image>,
+        images: &ProcessImages,
     ) -> Vec<Record> {
-        let mut built = self.apply_event(ctx, e, r, table);
+        let mut built = self.apply_event(ctx, e, r, table, image, images);
         self.bound_tables(ctx, &mut built);
         self.hold(built);
         self.release(ctx, false)
@@ -383,6 +393,8 @@ impl RecordsView {
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
+        image: &Arc<Image>,
+        images: &ProcessImages,
     ) -> Vec<Record> {
         let files = table.files();
         let mut out = Vec::new();
@@ -399,6 +411,7 @@ impl RecordsView {
             p.uid = c.uid;
             p.gid = c.gid;
             p.cgroup.clone_from(&r.container);
+            p.image = Some(Arc::clone(image));
         }
         match &e.body {
             Body::Fork { child_pid, .. } if *child_pid != c.pid => {
@@ -408,6 +421,7 @@ impl RecordsView {
                 child.exec_seen = false;
                 child.exec_ns = None;
                 child.cgroup = table.container(*child_pid);
+                child.image = images.get(*child_pid).cloned();
                 // Its open files are the process table's copy of its parent's fds.
                 self.procs.insert(*child_pid, child);
             }
@@ -1095,6 +1109,7 @@ impl RecordsView {
             proc,
             body: RecordBody::File(file),
             facts,
+            span: (f.first_ns, f.last_ns),
         });
     }
 
@@ -1214,6 +1229,7 @@ impl RecordsView {
             proc,
             body: RecordBody::Sock(sock),
             facts,
+            span: (s.first_ns, s.last_ns),
         }
     }
 
@@ -1233,7 +1249,18 @@ impl RecordsView {
         }
         let info = self.info(ctx, Monitor::Process, last_ns, reason);
         let mut facts = PendingFacts::default();
-        let proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        let mut proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        proc.ancestors = Some(p.image.as_ref().map_or_else(Vec::new, |image| {
+            image
+                .ancestors
+                .iter()
+                .map(|a| Ancestor {
+                    exec_id: a.exec_id(ctx.boot_id()),
+                    comm: a.comm.to_string(),
+                    pid: a.pid,
+                })
+                .collect()
+        }));
         let checksums = p.exe_inode.is_some() && ctx.capture.as_ref().is_some_and(|c| c.checksums);
         let record = ProcRecord {
             exe: p.exe.clone(),
@@ -1254,6 +1281,13 @@ impl RecordsView {
             proc,
             body: RecordBody::Proc(record),
             facts,
+            span: (
+                Some(p.start_ns)
+                    .filter(|s| *s > 0)
+                    .or(p.exec_ns)
+                    .unwrap_or(last_ns),
+                last_ns,
+            ),
         })
     }
 
@@ -1319,6 +1353,11 @@ impl RecordsView {
             ppid: p.ppid,
             pid,
             tid,
+            exec_id: match &p.image {
+                Some(image) => image.id.exec_id(ctx.boot_id()),
+                None => execid::exec_id(ctx.boot_id(), p.exec_ns.unwrap_or(p.start_ns), pid),
+            },
+            ancestors: None,
             uid: p.uid,
             gid: p.gid,
             age: (p.start_ns > 0).then(|| Secs(at_ns.saturating_sub(p.start_ns) as i64)),
@@ -1446,6 +1485,7 @@ mod tests {
     struct Run {
         ctx: Context,
         table: ProcessTable,
+        images: ProcessImages,
         view: RecordsView,
         out: Vec<Record>,
     }
@@ -1455,6 +1495,7 @@ mod tests {
             Run {
                 ctx: Context::default(),
                 table: ProcessTable::default(),
+                images: ProcessImages::new(1024),
                 view: RecordsView::new(RecordsConfig::default()),
                 out: Vec::new(),
             }
@@ -1462,7 +1503,10 @@ mod tests {
 
         fn feed(&mut self, e: Event) {
             let r = self.table.apply(&e);
-            let built = self.view.event(&self.ctx, &e, &r, &self.table);
+            let image = self.images.apply(&e);
+            let built = self
+                .view
+                .event(&self.ctx, &e, &r, &self.table, &image, &self.images);
             self.out.extend(built);
         }
 

@@ -438,7 +438,8 @@ impl Cutter<'_> {
         let mut processes = Vec::new();
         let mut fds = Vec::new();
         for (pid, cwd, open) in table.processes() {
-            let known = self.original.get(&pid).or_else(|| self.seen.get(&pid));
+            // What the events said last, else the original snapshot.
+            let known = self.seen.get(&pid).or_else(|| self.original.get(&pid));
             let mut entry = known.cloned().unwrap_or_else(|| unknown_process(pid));
             entry.cwd = cwd.map(str::to_owned);
             processes.push(entry);
@@ -513,6 +514,9 @@ impl Cutter<'_> {
         if let Body::Exec { filename, argv, .. } = &event.body {
             entry.exe = Some(filename.clone());
             entry.argv = argv.clone();
+            // The image's start: a replay of the slice names the process by the exec id
+            // the original's replay gives it (see `super::execid`).
+            entry.start_boot_ns = c.ts;
         }
     }
 

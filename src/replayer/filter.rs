@@ -1,0 +1,331 @@
+//! The analyst's filters of `kellect replay` and `kellect live`, the same in both views and
+//! every output format: `--comm GLOB`, `--path GLOB`, `--uid N`, `--remote ADDR[:PORT]` or
+//! CIDR, `--exit-code N`. Each flag takes a list (comma-separated, or repeated): an item
+//! matches when any value of the list does; items pass when every flag given matches.
+//! They run on the events and records themselves, before anything is rendered.
+//!
+//! Globs are `globset`'s (`*` does not cross `/` in `--path`; `**` does; `{a,b}` and
+//! `[…]` as in a shell); a name without glob characters matches itself only.
+
+use std::net::IpAddr;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::decode::{Body, Event, SockAddr};
+use super::kflowd::{Record, RecordBody};
+use super::state::Resolved;
+use crate::syscalls::Ksys;
+
+/// An address, a network or either with a port: what `--remote` compares with the remote
+/// end of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote {
+    /// The network (an address is a network of its full length).
+    pub net: ipnet::IpNet,
+    pub port: Option<u16>,
+}
+
+impl Remote {
+    /// Parses `192.0.2.7`, `192.0.2.7:443`, `2001:db8::1`, `[2001:db8::1]:443`,
+    /// `192.0.2.0/24`, `192.0.2.0/24:443`, `2001:db8::/32` and `[2001:db8::/32]:443`.
+    pub fn parse(s: &str) -> Option<Remote> {
+        let net = |a: &str| {
+            a.parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| a.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+        };
+        if let Some(n) = net(s) {
+            return Some(Remote { net: n, port: None });
+        }
+        let (addr, port) = s.rsplit_once(':')?;
+        let port = port.parse::<u16>().ok()?;
+        let addr = addr
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(addr);
+        // An IPv6 address with a port must be bracketed: `2001:db8::1:443` is an address.
+        if addr.contains(':') && !s.starts_with('[') {
+            return None;
+        }
+        Some(Remote {
+            net: net(addr)?,
+            port: Some(port),
+        })
+    }
+
+    /// Whether `ip` (port `port`) is in this network and on this port (when one was given).
+    pub fn matches(&self, ip: IpAddr, port: u16) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.net.contains(&ip) && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// The compiled filters; the default passes everything.
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    comms: Option<GlobSet>,
+    paths: Option<GlobSet>,
+    uids: Vec<u32>,
+    remotes: Vec<Remote>,
+    exit_codes: Vec<u32>,
+}
+
+/// A glob of `--comm` or `--path` that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} `{glob}` is not a glob: {source}")]
+pub struct BadGlob {
+    pub flag: &'static str,
+    pub glob: String,
+    source: globset::Error,
+}
+
+fn glob_set(
+    flag: &'static str,
+    globs: &[String],
+    separator: bool,
+) -> Result<Option<GlobSet>, BadGlob> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        let bad = |source| BadGlob {
+            flag,
+            glob: g.clone(),
+            source,
+        };
+        let glob: Glob = GlobBuilder::new(g)
+            .literal_separator(separator)
+            .backslash_escape(true)
+            .build()
+            .map_err(bad)?;
+        set.add(glob);
+    }
+    set.build().map(Some).map_err(|source| BadGlob {
+        flag,
+        glob: globs.join(","),
+        source,
+    })
+}
+
+impl Criteria {
+    /// The filters of `--comm` (globs on the process name), `--path` (globs on absolute
+    /// paths), `--uid`, `--remote` and `--exit-code`; an empty list does not filter.
+    pub fn new(
+        comms: &[String],
+        paths: &[String],
+        uids: Vec<u32>,
+        remotes: Vec<Remote>,
+        exit_codes: Vec<u32>,
+    ) -> Result<Criteria, BadGlob> {
+        Ok(Criteria {
+            comms: glob_set("--comm", comms, false)?,
+            paths: glob_set("--path", paths, true)?,
+            uids,
+            remotes,
+            exit_codes,
+        })
+    }
+
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.comms.is_none()
+            && self.paths.is_none()
+            && self.uids.is_empty()
+            && self.remotes.is_empty()
+            && self.exit_codes.is_empty()
+    }
+
+    fn comm_ok(&self, comm: &str) -> bool {
+        self.comms.as_ref().is_none_or(|g| g.is_match(comm))
+    }
+
+    fn path_ok<'a>(&self, mut paths: impl Iterator<Item = &'a str>) -> bool {
+        self.paths
+            .as_ref()
+            .is_none_or(|g| paths.any(|p| g.is_match(p)))
+    }
+
+    fn uid_ok(&self, uid: u32) -> bool {
+        self.uids.is_empty() || self.uids.contains(&uid)
+    }
+
+    fn remote_ok(&self, remote: Option<(IpAddr, u16)>) -> bool {
+        self.remotes.is_empty()
+            || remote.is_some_and(|(ip, port)| self.remotes.iter().any(|r| r.matches(ip, port)))
+    }
+
+    fn exit_ok(&self, code: Option<u32>) -> bool {
+        self.exit_codes.is_empty() || code.is_some_and(|c| self.exit_codes.contains(&c))
+    }
+
+    /// Whether an event of the events view passes: its `comm` and `uid`; its paths (the
+    /// path arguments as resolved, the file its fd names, an exec's filename and
+    /// executable, the UNIX path of its address argument); its remote end (the
+    /// address argument (`addr`, `port`) of any syscall but bind, else its
+    /// socket's remote end as the kernel had it);
+    /// its `exit_code` (process_exit events: the status 0-255).
+    pub fn accepts_event(&self, event: &Event, resolved: &Resolved) -> bool {
+        let c = &event.common;
+        if !(self.comm_ok(&c.comm) && self.uid_ok(c.uid)) {
+            return false;
+        }
+        let exit = match &event.body {
+            Body::Exit { code, .. } => Some((code >> 8) & 0xff),
+            _ => None,
+        };
+        if !self.exit_ok(exit) {
+            return false;
+        }
+        if self.paths.is_some() && !self.path_ok(event_paths(event, resolved).into_iter()) {
+            return false;
+        }
+        self.remote_ok(event_remote(event))
+    }
+
+    /// Whether a record of the records view passes: `Proc` and `ProcUID`; its paths
+    /// (a file record's `FilePath` + `File` and `FileOrigin`, a process record's
+    /// `ProcExe`, a socket record's `SockAddress`); its remote end (`SockRemoteIP`,
+    /// `SockRemotePort`); its `ProcExitCode` (process records).
+    pub fn accepts_record(&self, r: &Record) -> bool {
+        if !(self.comm_ok(&r.proc.comm) && self.uid_ok(r.proc.uid)) {
+            return false;
+        }
+        let exit = match &r.body {
+            RecordBody::Proc(p) => p.exit_code,
+            _ => None,
+        };
+        if !self.exit_ok(exit) {
+            return false;
+        }
+        if self.paths.is_some() {
+            let paths: Vec<String> = match &r.body {
+                RecordBody::File(f) => std::iter::once(format!("{}{}", f.dir, f.name))
+                    .chain(f.origin.clone())
+                    .collect(),
+                RecordBody::Proc(p) => p.exe.iter().cloned().collect(),
+                RecordBody::Sock(s) => s.address.iter().cloned().collect(),
+            };
+            if !self.path_ok(paths.iter().map(String::as_str)) {
+                return false;
+            }
+        }
+        let remote = match &r.body {
+            RecordBody::Sock(s) => s
+                .remote_ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .map(|ip| (ip, s.remote_port.unwrap_or(0))),
+            _ => None,
+        };
+        self.remote_ok(remote)
+    }
+}
+
+/// The paths an event shows (see [`Criteria::accepts_event`]).
+fn event_paths<'a>(event: &'a Event, resolved: &'a Resolved) -> Vec<&'a str> {
+    let mut out: Vec<&str> = [&resolved.path0, &resolved.path1, &resolved.fd_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    match &event.body {
+        Body::Exec {
+            filename, exe_path, ..
+        } => {
+            out.push(filename);
+            out.extend(exe_path.as_deref());
+        }
+        Body::Syscall(sc) => {
+            if resolved.path0.is_none() {
+                out.extend(sc.path0.as_deref());
+            }
+            if resolved.path1.is_none() {
+                out.extend(sc.path1.as_deref());
+            }
+            if let Some(SockAddr::Unix { path }) = &sc.addr {
+                out.push(path);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The remote end of an event (see [`Criteria::accepts_event`]).
+fn event_remote(event: &Event) -> Option<(IpAddr, u16)> {
+    let Body::Syscall(sc) = &event.body else {
+        return None;
+    };
+    // bind's address is the socket's own.
+    let local = sc.id == Ksys::Bind as u16;
+    match &sc.addr {
+        Some(SockAddr::Inet { ip, port }) if !local => return Some((IpAddr::V4(*ip), *port)),
+        Some(SockAddr::Inet6 { ip, port, .. }) if !local => return Some((IpAddr::V6(*ip), *port)),
+        _ => {}
+    }
+    let i = sc.sock.as_ref()?;
+    let ip = match i.family.get() {
+        2 => IpAddr::from([i.raddr[0], i.raddr[1], i.raddr[2], i.raddr[3]]),
+        10 => IpAddr::from(i.raddr),
+        _ => return None,
+    };
+    // An unconnected socket has no remote end.
+    (!ip.is_unspecified() || i.rport.get() != 0).then_some((ip, i.rport.get()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_parse_in_every_form() {
+        let r = |s: &str| Remote::parse(s).unwrap_or_else(|| panic!("{s}"));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(r("192.0.2.7").matches(v4, 1));
+        assert!(r("192.0.2.7:443").matches(v4, 443));
+        assert!(!r("192.0.2.7:443").matches(v4, 80));
+        assert!(r("192.0.2.0/24").matches(v4, 9));
+        assert!(r("192.0.2.0/24:9").matches(v4, 9));
+        assert!(!r("198.51.100.0/24").matches(v4, 9));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert!(r("2001:db8::1").matches(v6, 5));
+        assert!(r("[2001:db8::1]:5").matches(v6, 5));
+        assert!(r("2001:db8::/32").matches(v6, 5));
+        assert!(r("[2001:db8::/32]:5").matches(v6, 5));
+        // An IPv4-mapped IPv6 peer is its IPv4 address.
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert!(r("192.0.2.0/24").matches(mapped, 1));
+        for bad in [
+            "",
+            "host:80",
+            "192.0.2.7:http",
+            "192.0.2.0/33",
+            "[192.0.2.7",
+        ] {
+            assert_eq!(Remote::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn globs_match_names_and_paths() {
+        let c = Criteria::new(
+            &["ba*".into()],
+            &["/etc/*.conf".into(), "/usr/**".into()],
+            vec![],
+            vec![],
+            vec![],
+        )
+        .unwrap();
+        assert!(c.comm_ok("bash") && !c.comm_ok("sh"));
+        assert!(c.path_ok(["/etc/ld.so.conf"].into_iter()));
+        assert!(!c.path_ok(["/etc/x/y.conf"].into_iter()), "* stops at /");
+        assert!(c.path_ok(["/tmp/a", "/usr/lib/x/y"].into_iter()));
+        assert!(!c.path_ok(std::iter::empty()));
+        let bad = Criteria::new(&[], &["[".into()], vec![], vec![], vec![]).unwrap_err();
+        assert!(bad.to_string().starts_with("--path `[`"), "{bad}");
+    }
+}
