@@ -112,6 +112,7 @@ file_keys! {
         event: Option<Vec<String>>,
         pid: Option<Vec<u32>>,
         comm: Option<Vec<String>>,
+        container: Option<Vec<String>>,
         path: Option<Vec<String>>,
         uid: Option<Vec<u32>>,
         remote: Option<Vec<String>>,
@@ -150,7 +151,8 @@ impl LiveFile {
         merge!(m, self, a, write, force, command_output);
         merge!(
             m, self, a.out, view, output, monitor, max_events, timeouts, token, udp, udp_rate,
-            syslog_tcp, quiet, event, pid, comm, path, uid, remote, exit_code, since, until,
+            syslog_tcp, quiet, event, pid, comm, container, path, uid, remote, exit_code, since,
+            until,
         );
     }
 }

@@ -64,6 +64,18 @@ impl<'obj> Probes<'obj> {
             .events
             .set_max_entries(cfg.ring_size)
             .context("sizing the ring buffer")?;
+        if !uring_tracepoints_match() {
+            // Loading them would fail (or read the wrong arguments) and take every other
+            // program down with them: io_uring's requests go unrecorded, and the user is told.
+            open.progs.on_uring_submit.set_autoload(false);
+            open.progs.on_uring_complete.set_autoload(false);
+            eprintln!(
+                "kellect: warning: this kernel's io_uring tracepoints are not the ones the \
+                 recorder reads (io_uring_submit_req(req), io_uring_complete(ctx, req, cqe)): \
+                 io_uring requests are not recorded (io_uring_setup, io_uring_enter and \
+                 io_uring_register still are)"
+            );
+        }
         let mut skel = open.load().context(
             "loading the BPF programs into the kernel (the verifier log above says why)",
         )?;
@@ -135,6 +147,28 @@ impl<'obj> Probes<'obj> {
     }
 }
 
+/// Whether the kernel's io_uring tracepoints take the arguments the io_uring programs read:
+/// `io_uring_submit_req(struct io_kiocb *req)` and `io_uring_complete(ctx, req, struct
+/// io_uring_cqe *cqe)`, as 6.18 has them (older kernels name or shape them otherwise). Read
+/// from the kernel's BTF: the `btf_trace_NAME` typedef is a pointer to a function prototype
+/// whose first parameter is the tracepoint's context, then the tracepoint's arguments.
+/// `false` when the BTF cannot be read or either prototype differs.
+pub fn uring_tracepoints_match() -> bool {
+    use libbpf_rs::btf::types::FuncProto;
+    use libbpf_rs::btf::{Btf, BtfType};
+    let Ok(btf) = Btf::from_vmlinux() else {
+        return false;
+    };
+    // The number of parameters of btf_trace_NAME's prototype, context included.
+    let params = |name: &str| -> Option<usize> {
+        let typedef: BtfType<'_> = btf.type_by_name(&format!("btf_trace_{name}"))?;
+        let ptr = typedef.skip_mods_and_typedefs();
+        let proto = ptr.next_type()?.skip_mods_and_typedefs();
+        FuncProto::try_from(proto).ok().map(|p| p.len())
+    };
+    params("io_uring_submit_req") == Some(2) && params("io_uring_complete") == Some(4)
+}
+
 /// Tells the kernel side how to capture each native syscall of this architecture.
 fn fill_syscall_table(skel: &KellectSkel) -> Result<()> {
     for s in crate::syscalls::SYSCALLS {
@@ -204,6 +238,14 @@ fn fill_ports(skel: &KellectSkel, protocols: &[(AppProtocol, AppPort)]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::types;
+
+    /// The io_uring programs load on this kernel (6.18: the prototypes they were written
+    /// for), so the uring tests record requests; an older kernel's prototypes are told
+    /// apart by the same check.
+    #[test]
+    fn this_kernels_uring_tracepoints_match_the_programs() {
+        assert!(super::uring_tracepoints_match());
+    }
     use crate::abi::{
         CgroupRecord, ExecRecord, ExitRecord, ForkRecord, InodeAttrs, KindStats, MmsgPart,
         RecordHeader, SockInfo, SockStateRecord, SyscallRecord, TaskContext, TcpCounters,
