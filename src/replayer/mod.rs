@@ -80,8 +80,8 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | --- | --- | --- |
 /// | metadata | [`DecodeLimits::for_budget`]: payload 1/16, decoded value 1/4 | 16 MiB, 64 MiB |
 /// | frames decompressed at once | 1/4, by the `raw_len` of their headers (a frame larger than that is skipped as damage) | 64 MiB |
-/// | records decoded at once | 1/64 of raw bytes (decoded and rendered records take ~4-16x their raw bytes) | 4 MiB raw |
-/// | the reorder stage | 7/32, by an estimate of each held record's size | 56 MiB |
+/// | records decoded at once | 1/128 of raw bytes (decoded and rendered records take ~4-16x their raw bytes, and two batches can be in flight) | 2 MiB raw |
+/// | the reorder stage | 3/16, by an estimate of each held record's size | 48 MiB |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
@@ -91,7 +91,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
 /// The four state tables, which persist, take 21/64 in all: with the reorder stage and a
-/// batch of frames, 49/64 at most.
+/// batch of frames, 47/64 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -128,12 +128,12 @@ impl MemoryBudget {
 
     /// Raw bytes of records decoded into events at once.
     pub fn decode_raw(self) -> usize {
-        usize::try_from(self.bytes / 64).unwrap_or(usize::MAX)
+        usize::try_from(self.bytes / 128).unwrap_or(usize::MAX)
     }
 
     /// Estimated bytes of the records held by the reorder stage.
     pub fn reorder_bytes(self) -> usize {
-        usize::try_from(self.bytes / 32 * 7).unwrap_or(usize::MAX)
+        usize::try_from(self.bytes / 16 * 3).unwrap_or(usize::MAX)
     }
 
     /// Entries of the records view's state tables (files, sockets, processes being
