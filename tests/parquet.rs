@@ -323,7 +323,7 @@ fn to_refuses_stdout_links_and_the_trace() {
             "--to",
             link.to_str().unwrap(),
         ],
-        1,
+        2,
     );
     assert!(e.contains("symbolic link") && e.contains("link"), "{e}");
     assert!(!target.exists(), "written through the link");

@@ -15,6 +15,16 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Runs kellect and requires success, showing its stderr otherwise.
 #[track_caller]
 pub fn run_ok(args: &[&str]) -> Output {

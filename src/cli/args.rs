@@ -379,8 +379,9 @@ pub(crate) struct ReplayArgs {
     pub(crate) inputs: InputArgs,
     #[command(flatten)]
     pub(crate) out: OutputArgs,
-    /// Write the output to FILE instead of stdout, in any format (created with mode 0600,
-    /// or truncated if it exists; a symbolic link is refused). Required by -o parquet.
+    /// Write the output to FILE instead of stdout, in any format (a temporary file, mode
+    /// 0600, renamed over FILE once the replay succeeded; a symbolic link, a directory or a
+    /// kellect trace is refused). Required by -o parquet.
     #[arg(long, value_name = "FILE")]
     pub(crate) to: Option<PathBuf>,
     /// Worker threads (default: one per CPU). Output is the same for any number.

@@ -151,6 +151,7 @@ fn criteria(
     for r in remotes {
         match Remote::parse(r) {
             Some(remote) => parsed.push(remote),
+            None if r.ends_with(":0") => usage!("--remote `{r}`: port 0 is no peer's port"),
             None => usage!(
                 "--remote `{r}` is not ADDR, ADDR:PORT or a network (192.0.2.7, \
                  192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53)"
@@ -180,13 +181,31 @@ fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     }
 }
 
-/// `--container` values: each trimmed, none empty.
+/// `--since` after `--until` (both times, or both seconds): a usage error, not an empty
+/// output.
+fn time_range(since: Option<TimeBound>, until: Option<TimeBound>) -> Result<()> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s.after(u) {
+            usage!("--since is after --until: the range holds nothing");
+        }
+    }
+    Ok(())
+}
+
+/// `--container` values: each trimmed, none empty, none a path (a container's id or
+/// name is one cgroup path component: it never holds `/`).
 fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
     ids.into_iter()
         .map(|id| {
             let id = id.trim().to_owned();
             if id.is_empty() {
                 usage!("--container needs a container id or name");
+            }
+            if id.contains('/') {
+                usage!(
+                    "--container `{id}` is a path: give the container's id (64 hex digits, \
+                     or its first 12) or name, as `docker ps` or `machinectl` shows it"
+                );
             }
             Ok(id)
         })
@@ -199,12 +218,15 @@ impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
     /// Validates the filters as `replay` does; the inputs are found by the caller.
     fn try_from(a: SliceArgs) -> Result<Self> {
         check_event_types(&a.event)?;
+        let since = time_bound("--since", &a.since)?;
+        let until = time_bound("--until", &a.until)?;
+        time_range(since, until)?;
         Ok(kellect::replayer::slice::SliceConfig {
             filter: Filter {
                 event_types: a.event,
                 pids: a.pid,
-                since: time_bound("--since", &a.since)?,
-                until: time_bound("--until", &a.until)?,
+                since,
+                until,
                 containers: container_ids(a.container)?,
                 criteria: criteria(&a.comm, &[], Vec::new(), &[], Vec::new())?,
             },
@@ -231,6 +253,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
         let criteria = criteria(&a.comm, &a.path, a.uid, &a.remote, a.exit_code)?;
         let since = time_bound("--since", &a.since)?;
         let until = time_bound("--until", &a.until)?;
+        time_range(since, until)?;
         let Some((idle, active)) = a
             .timeouts
             .split_once(',')

@@ -12,7 +12,7 @@
 //! | `cri-o`          | `crio-<64 hex>.scope`, `crio-<64 hex>`                 | the hex   |
 //! | `podman`         | `libpod-<64 hex>.scope`, `libpod-<64 hex>`             | the hex   |
 //! | `cri`            | `<64 hex>` below a `kubepods…` component (cgroupfs)    | the hex   |
-//! | `systemd-nspawn` | `machine-<name>.scope` below `machine.slice`           | the name  |
+//! | `systemd-nspawn` | `machine-<name>.scope`, `systemd-nspawn@<name>.service` below `machine.slice` | the name |
 //! | `lxc`            | `<name>` below `lxc`; `lxc.payload.<name>`             | the name  |
 //!
 //! Kubernetes pods: a `pod<uid>` component (cgroupfs) or `kubepods-…-pod<uid>.slice`
@@ -246,7 +246,15 @@ fn component(part: &str, parent: Option<&str>, kube: bool) -> Option<(&'static s
         }
     }
     if parent == Some("machine.slice") {
-        let name = part.strip_prefix("machine-")?.strip_suffix(".scope")?;
+        // `systemd-nspawn` run by hand registers a scope; `machinectl start` runs the
+        // `systemd-nspawn@NAME.service` template unit.
+        let name = part
+            .strip_prefix("machine-")
+            .and_then(|n| n.strip_suffix(".scope"))
+            .or_else(|| {
+                part.strip_prefix("systemd-nspawn@")?
+                    .strip_suffix(".service")
+            })?;
         return name_id(&unescape_unit(name)).map(|n| ("systemd-nspawn", n));
     }
     if parent == Some("lxc") {
@@ -307,9 +315,16 @@ fn unescape_unit(name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether `wanted` (a full id, or a prefix of at least 12 characters) names `id`.
+/// Whether `wanted` (a full id, or a prefix of at least 12 characters) names `id`. A
+/// runtime's hex id is matched whatever the case of `wanted` (`3F4A…` as pasted from an
+/// upper-cased listing); a name (systemd-nspawn, LXC) exactly.
 pub fn id_matches(wanted: &str, id: &str) -> bool {
-    wanted == id || (wanted.len() >= 12 && id.starts_with(wanted))
+    let (w, i) = (wanted.as_bytes(), id.as_bytes());
+    if !is_id(id) {
+        return wanted == id || (w.len() >= 12 && id.starts_with(wanted));
+    }
+    (w.len() == i.len() || w.len() >= 12)
+        && i.get(..w.len()).is_some_and(|p| p.eq_ignore_ascii_case(w))
 }
 
 #[cfg(test)]
@@ -416,6 +431,19 @@ mod tests {
             "my-box",
         );
         assert_eq!(found("/system.slice/machine-debian.scope"), None);
+        // `machinectl start debian`: the template unit, its payload and supervisor.
+        is(
+            "/machine.slice/systemd-nspawn@debian.service/payload",
+            "systemd-nspawn",
+            "debian",
+        );
+        is(
+            r"/machine.slice/systemd-nspawn@my\x2dbox.service",
+            "systemd-nspawn",
+            "my-box",
+        );
+        assert_eq!(found("/system.slice/systemd-nspawn@debian.service"), None);
+        assert_eq!(found("/machine.slice/systemd-nspawn@.service"), None);
         is("/lxc/web1", "lxc", "web1");
         is("/lxc.payload.web1", "lxc", "web1");
         is("/lxc.payload.web1/system.slice/cron.service", "lxc", "web1");
@@ -444,5 +472,16 @@ mod tests {
         assert!(!id_matches(&ID[..11], ID));
         assert!(id_matches("web1", "web1"));
         assert!(!id_matches("web", "web1"));
+    }
+
+    /// `--container 3F4A1B2C3D4E` (an id upper-cased) matched nothing.
+    #[test]
+    fn hex_ids_match_in_either_case_names_exactly() {
+        assert!(id_matches(&ID.to_uppercase(), ID));
+        assert!(id_matches(&ID[..12].to_uppercase(), ID));
+        assert!(!id_matches(&ID[..11].to_uppercase(), ID));
+        assert!(!id_matches("", ID));
+        assert!(!id_matches("WEB1", "web1"));
+        assert!(!id_matches(&format!("{ID}0"), ID));
     }
 }

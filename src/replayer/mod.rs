@@ -193,7 +193,22 @@ impl TimeBound {
         }
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(TimeBound::Absolute(t.unix_timestamp_nanos() as i64))
+        // Nanoseconds past i64 (before 1677, after 2262) are clamped, not wrapped: year
+        // 9999 stays after every record, year 1 before them.
+        let ns = t
+            .unix_timestamp_nanos()
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        Some(TimeBound::Absolute(ns as i64))
+    }
+
+    /// Whether this bound is certainly after `other` whatever the recording's start: both
+    /// wall-clock times, or both seconds after the start.
+    pub fn after(self, other: TimeBound) -> bool {
+        match (self, other) {
+            (TimeBound::Absolute(a), TimeBound::Absolute(b)) => a > b,
+            (TimeBound::Relative(a), TimeBound::Relative(b)) => a > b,
+            _ => false,
+        }
     }
 
     fn resolve(self, start_ns: i64) -> i64 {
