@@ -48,6 +48,20 @@ use super::View;
 
 /// Rows of a row group: the builders hold at most this many rows before they are written.
 pub const ROW_GROUP_ROWS: usize = 16_384;
+/// Bytes of a row group, as [`value_bytes`] counts its rows: a group is written once its
+/// rows reach this, however few (rows of long argv, HTTP bodies or DNS lists would
+/// otherwise hold 16384 times their size).
+pub const ROW_GROUP_BYTES: usize = 32 << 20;
+
+/// About the bytes `v` takes in the column builders: its text, 8 per other value.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 8,
+        Value::Array(a) => 8 + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => 8 + m.values().map(value_bytes).sum::<usize>(),
+        _ => 8,
+    }
+}
 /// zstd level of the pages (3: zstd's default, fast with a good ratio).
 const ZSTD_LEVEL: i32 = 3;
 /// Precision and scale of seconds: any i64 of nanoseconds fits 20 digits, 9 of them after
@@ -557,6 +571,8 @@ pub struct ParquetOut {
     names: Vec<&'static str>,
     builders: Vec<Builder>,
     rows: usize,
+    /// The rows' [`value_bytes`] since the last group.
+    bytes: usize,
     writer: ArrowWriter<Box<dyn Write + Send>>,
 }
 
@@ -577,6 +593,7 @@ impl ParquetOut {
             names: cols.iter().map(|(n, _)| *n).collect(),
             builders: cols.iter().map(|(_, c)| Builder::new(c)).collect(),
             rows: 0,
+            bytes: 0,
             writer,
         })
     }
@@ -599,7 +616,8 @@ impl ParquetOut {
             append_object("", &self.names, &mut self.builders, map)?;
         }
         self.rows += 1;
-        if self.rows >= ROW_GROUP_ROWS {
+        self.bytes += value_bytes(row);
+        if self.rows >= ROW_GROUP_ROWS || self.bytes >= ROW_GROUP_BYTES {
             self.write_group()?;
         }
         Ok(())
@@ -614,6 +632,7 @@ impl ParquetOut {
         self.writer.write(&batch)?;
         self.writer.flush()?;
         self.rows = 0;
+        self.bytes = 0;
         Ok(())
     }
 
@@ -629,6 +648,26 @@ impl ParquetOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows of huge strings were held 16384 at a time (a 64 KiB argv: 1 GiB) before the
+    /// group was written, past any memory budget.
+    #[test]
+    fn huge_rows_make_small_row_groups() {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = ParquetOut::new(Box::new(file.try_clone().unwrap()), View::Records).unwrap();
+        let big = "x".repeat(1 << 20);
+        let row = serde_json::json!({ "Proc": big, "ProcArgv": [big, big] });
+        for _ in 0..40 {
+            out.push(&row).unwrap();
+        }
+        let groups = out.writer.flushed_row_groups().len();
+        assert!(groups >= 3, "{groups} row groups for 120 MiB of rows");
+        assert!(out.bytes < ROW_GROUP_BYTES);
+        out.finish().unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        use parquet::file::reader::FileReader;
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 40);
+    }
 
     #[test]
     fn seconds_are_exact_nanoseconds() {
