@@ -488,6 +488,23 @@ mod analyst {
         ]);
     }
 
+    /// `--path '*.conf'` (as a careless user writes it) printed nothing, exit 0: paths are
+    /// absolute and `*` stops at `/`, so it could never match.
+    #[test]
+    fn a_path_glob_that_cannot_match_an_absolute_path_is_a_usage_error() {
+        let trace = fixture("files.kz");
+        let trace = trace.to_str().unwrap();
+        for glob in ["*.conf", "etc/**", "?etc/*"] {
+            let e = run_err(&["replay", trace, "--path", glob], 2);
+            assert!(e.contains("matches no path") && e.contains("**/"), "{e}");
+        }
+        for glob in ["/etc/**", "**/passwd", "{/etc,/usr}/**", "@*"] {
+            run_ok(&["replay", trace, "--path", glob]);
+        }
+        let anywhere = replay(&fixture("files.kz"), &["--path", "**/*"]);
+        assert_eq!(anywhere, replay(&fixture("files.kz"), &["--path", "/**"]));
+    }
+
     /// `--remote ::ffff:127.0.0.1` kept nothing (the peer is compared as IPv4, the filter
     /// stayed IPv6); `--remote 0.0.0.0/0` kept the records view's unconnected sockets
     /// (`SockRemoteIP` 0.0.0.0, port 0), which the events view rightly has no remote end

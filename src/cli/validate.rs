@@ -158,6 +158,16 @@ fn criteria(
             ),
         }
     }
+    // Paths are absolute (or `@name`, an abstract UNIX socket) and `*`, `?` and `[…]`
+    // never match `/`: a glob that starts otherwise than with `/`, `@`, `**` or `{`
+    // matches nothing, silently.
+    let anchored = |p: &&String| ["/", "@", "**", "{"].iter().any(|a| p.starts_with(a));
+    if let Some(p) = paths.iter().find(|p| !anchored(p)) {
+        usage!(
+            "--path `{p}` matches no path: paths are absolute and `*` stops at `/`; write \
+             /dir/{p} or **/{p}"
+        );
+    }
     if let Some(code) = exit_codes.iter().find(|c| **c > 255) {
         usage!("--exit-code {code}: an exit status is 0-255");
     }
