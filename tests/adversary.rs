@@ -505,6 +505,31 @@ mod analyst {
         assert_eq!(anywhere, replay(&fixture("files.kz"), &["--path", "/**"]));
     }
 
+    /// `--comm process_api_long` (longer than the 15 bytes the kernel keeps of a name)
+    /// printed nothing, exit 0.
+    #[test]
+    fn a_comm_longer_than_the_kernel_keeps_is_a_usage_error() {
+        let trace = fixture("records.kz");
+        let trace = trace.to_str().unwrap();
+        let e = run_err(&["replay", trace, "--comm", "systemd-journald"], 2);
+        assert!(e.contains("write `systemd-journal`"), "{e}");
+        let e = run_err(
+            &[
+                "slice",
+                trace,
+                "-o",
+                "/nonexistent/x.kz",
+                "--comm",
+                "é".repeat(8).as_str(),
+            ],
+            2,
+        );
+        assert!(e.contains(&format!("write `{}`", "é".repeat(7))), "{e}");
+        // 15 bytes, or a glob: taken.
+        run_ok(&["replay", trace, "--comm", "systemd-journal"]);
+        run_ok(&["replay", trace, "--comm", "systemd-journald*"]);
+    }
+
     /// `--remote ::ffff:127.0.0.1` kept nothing (the peer is compared as IPv4, the filter
     /// stayed IPv6); `--remote 0.0.0.0/0` kept the records view's unconnected sockets
     /// (`SockRemoteIP` 0.0.0.0, port 0), which the events view rightly has no remote end

@@ -158,6 +158,20 @@ fn criteria(
             ),
         }
     }
+    // The kernel keeps 15 bytes of a process name (TASK_COMM_LEN 16 with its NUL): a longer
+    // name without glob characters never matches (pgrep warns the same).
+    let literal = |c: &&String| !c.contains(['*', '?', '[', '{', '\\']);
+    if let Some(c) = comms.iter().find(|c| literal(c) && c.len() > 15) {
+        let mut cut = 15;
+        while !c.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        usage!(
+            "--comm `{c}` matches no process: the kernel keeps the first 15 bytes of a \
+             name; write `{}`",
+            &c[..cut]
+        );
+    }
     // Paths are absolute (or `@name`, an abstract UNIX socket) and `*`, `?` and `[…]`
     // never match `/`: a glob that starts otherwise than with `/`, `@`, `**` or `{`
     // matches nothing, silently.

@@ -8,7 +8,7 @@
 //! | runtime          | component                                              | id        |
 //! |------------------|--------------------------------------------------------|-----------|
 //! | `docker`         | `docker-<64 hex>.scope`; `<64 hex>` below `docker`     | the hex   |
-//! | `containerd`     | `cri-containerd-<64 hex>.scope`                        | the hex   |
+//! | `containerd`     | `cri-containerd-<64 hex>.scope`, `nerdctl-<64 hex>.scope` | the hex |
 //! | `cri-o`          | `crio-<64 hex>.scope`, `crio-<64 hex>`                 | the hex   |
 //! | `podman`         | `libpod-<64 hex>.scope`, `libpod-<64 hex>`             | the hex   |
 //! | `cri`            | `<64 hex>` below a `kubepods…` component (cgroupfs)    | the hex   |
@@ -296,7 +296,8 @@ fn component(part: &str, parent: Option<&str>, kube: bool) -> Option<(&'static s
     if let Some(id) = scoped("docker-") {
         return Some(("docker", id));
     }
-    if let Some(id) = scoped("cri-containerd-") {
+    // nerdctl (containerd's own CLI) with the systemd cgroup driver.
+    if let Some(id) = scoped("cri-containerd-").or_else(|| scoped("nerdctl-")) {
         return Some(("containerd", id));
     }
     if let Some(id) = scoped("crio-") {
@@ -432,6 +433,12 @@ mod tests {
     fn containerd_and_kubernetes() {
         is(
             &format!("/system.slice/cri-containerd-{ID}.scope"),
+            "containerd",
+            ID,
+        );
+        // nerdctl with the systemd driver: runc's `system.slice:nerdctl:<id>`.
+        is(
+            &format!("/system.slice/nerdctl-{ID}.scope"),
             "containerd",
             ID,
         );
