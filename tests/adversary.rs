@@ -718,6 +718,20 @@ mod analyst {
             2,
         );
         assert!(e.contains("a directory"), "{e}");
+        // A name with a trailing slash was replayed in full, then failed to be renamed.
+        for target in ["new/", "cap.kz/", "..", "."] {
+            let target = dir.path().join(target);
+            let e = run_err(
+                &[
+                    "replay",
+                    first.to_str().unwrap(),
+                    "--to",
+                    target.to_str().unwrap(),
+                ],
+                2,
+            );
+            assert!(e.contains("a directory"), "{e}");
+        }
         // A FIFO is written in place (its reader gets the output).
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();

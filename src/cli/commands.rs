@@ -273,6 +273,10 @@ fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Resu
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(at)
     };
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().as_bytes().ends_with(b"/") || path.file_name().is_none() {
+        usage!("--to {shown}: a directory; name the file to write in it");
+    }
     let existing = match std::fs::symlink_metadata(path) {
         Ok(m) => Some(m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
