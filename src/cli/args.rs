@@ -316,7 +316,7 @@ pub(crate) struct OutputArgs {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = kellect::replayer::output::DEFAULT_UDP_RATE
+        default_value_t = kellect::replayer::render::output::DEFAULT_UDP_RATE
     )]
     pub(crate) udp_rate: u32,
     /// Also send each record or event as a syslog message (RFC 5424, facility local0, the

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 
 use kellect::replayer;
-use kellect::replayer::output::{escape_control, Collectors, Sink};
+use kellect::replayer::render::output::{escape_control, Collectors, Sink};
 
 use super::args::{
     Cli, Cmd, InfoArgs, InputArgs, KeygenArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs,
@@ -19,10 +19,10 @@ use super::validate::RecordJob;
 use super::validate::{memory_budget, OutputPlan};
 use super::UsageError;
 
-/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// The segment files that `files` stand for ([`replayer::input::trace::find_inputs`]); what was
 /// left out is printed as warnings.
 fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
-    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+    let inputs = replayer::input::trace::find_inputs(files, !a.only_given)?;
     for note in &inputs.notes {
         eprintln!("kellect: warning: {}", escape_control(note));
     }
@@ -60,11 +60,11 @@ fn print_legend() -> Result<ExitCode> {
         out,
         "Keys of the records view (kellect replay --view records):\n"
     )?;
-    for (key, meaning) in kellect::replayer::legend::legend() {
+    for (key, meaning) in kellect::replayer::views::records::legend::legend() {
         writeln!(out, "{key:<28} {meaning}")?;
     }
     writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
-    for (keys, why) in kellect::replayer::legend::NOT_PROVIDED {
+    for (keys, why) in kellect::replayer::views::records::legend::NOT_PROVIDED {
         writeln!(out, "{keys}\n    {why}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -134,13 +134,13 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
         if let (true, Some(f)) = (parquet, &file) {
             let writer = io::BufWriter::with_capacity(1 << 20, f.try_clone()?);
-            sink = sink.with_parquet(replayer::parquet::ParquetOut::new(
+            sink = sink.with_parquet(replayer::render::parquet::ParquetOut::new(
                 Box::new(writer),
                 plan.cfg.view,
             )?);
         }
         // On a terminal, unless -q: bytes, records/s and time left, on stderr.
-        let mut progress = replayer::progress::Progress::new(0, plan.quiet);
+        let mut progress = replayer::input::progress::Progress::new(0, plan.quiet);
         let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
         if let Some(c) = &sink.collectors {
             warn_collectors(c);
@@ -231,12 +231,12 @@ fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Resu
 fn info(args: InfoArgs) -> Result<ExitCode> {
     let budget = memory_budget(args.max_memory)?;
     let files = find_inputs(&args.files, &args.inputs)?;
-    let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+    let recordings = replayer::input::trace::open_recordings_within(&files, budget)?;
     let total = recordings
         .iter()
         .flat_map(|r| &r.segments)
         .map(|s| s.file_len());
-    let mut progress = replayer::progress::Progress::new(total.sum(), false);
+    let mut progress = replayer::input::progress::Progress::new(total.sum(), false);
     let infos: Vec<_> = recordings
         .iter()
         .map(|r| replayer::info::trace_info_with_progress(r, budget, &mut progress))

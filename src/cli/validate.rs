@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 
 use anyhow::Result;
 
-use kellect::replayer::events::EVENT_TYPES;
-use kellect::replayer::filter::{Criteria, Remote};
-use kellect::replayer::output::MAX_COLLECTORS;
-use kellect::replayer::records::{Monitor, RecordsConfig};
+use kellect::replayer::render::output::MAX_COLLECTORS;
+use kellect::replayer::views::events::EVENT_TYPES;
+use kellect::replayer::views::filter::{Criteria, Remote};
+use kellect::replayer::views::records::{Monitor, RecordsConfig};
 use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
 use kellect::syscalls::Group;
 
