@@ -21,7 +21,7 @@ use super::UsageError;
 
 /// The segment files that `files` stand for ([`replayer::input::trace::find_inputs`]); what was
 /// left out is printed as warnings.
-fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+pub(super) fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
     let inputs = replayer::input::trace::find_inputs(files, !a.only_given)?;
     for note in &inputs.notes {
         eprintln!("kellect: warning: {}", escape_control(note));
@@ -81,6 +81,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Verify(args) => verify(args),
         Cmd::Keygen(args) => keygen(args),
         Cmd::Slice(args) => slice(args),
+        Cmd::Tree(args) => super::tree::tree(args),
+        Cmd::Report(args) => super::tree::report(args),
         Cmd::Snapshot { target } => snapshot(&target),
         Cmd::Info(args) => info(args),
     }
@@ -185,7 +187,11 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
 /// The `--to` file: opened for writing without following a symbolic link (`O_NOFOLLOW`),
 /// created with mode 0600 or truncated, once it is known to be none of the `inputs` (which
 /// truncating would destroy). A Parquet file must not be a terminal.
-fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Result<std::fs::File> {
+pub(super) fn open_output(
+    path: &std::path::Path,
+    inputs: &[PathBuf],
+    binary: bool,
+) -> Result<std::fs::File> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -339,7 +345,7 @@ fn warn_collectors(c: &Collectors) {
     }
 }
 
-fn with_threads(
+pub(super) fn with_threads(
     threads: Option<usize>,
     f: impl FnOnce() -> Result<ExitCode> + Send,
 ) -> Result<ExitCode> {

@@ -167,7 +167,7 @@ fn criteria(
 }
 
 /// `--since`/`--until`: an RFC 3339 time or seconds after the recording started.
-fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
+pub(super) fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     match v {
         None => Ok(None),
         Some(s) => match TimeBound::parse(s) {
@@ -181,7 +181,7 @@ fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
 }
 
 /// `--container` values: each trimmed, none empty.
-fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
+pub(super) fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
     ids.into_iter()
         .map(|id| {
             let id = id.trim().to_owned();

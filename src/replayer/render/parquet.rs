@@ -484,7 +484,7 @@ fn append_object(
 }
 
 /// `12.345` seconds as nanoseconds (12345000000): at most 9 decimals, no exponent.
-fn nanos_of_seconds(text: &str) -> Option<i128> {
+pub(crate) fn nanos_of_seconds(text: &str) -> Option<i128> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -510,7 +510,7 @@ fn nanos_of_seconds(text: &str) -> Option<i128> {
 }
 
 /// The nanoseconds since the epoch of kflowd's time text (`records::kflowd_time`).
-fn kflowd_time_ns(text: &str) -> Option<i64> {
+pub(crate) fn kflowd_time_ns(text: &str) -> Option<i64> {
     if let Some(ns) = text.strip_suffix(" ns") {
         return ns.parse().ok();
     }

@@ -82,7 +82,7 @@ pub struct BadGlob {
     source: globset::Error,
 }
 
-fn glob_set(
+pub(crate) fn glob_set(
     flag: &'static str,
     globs: &[String],
     separator: bool,
