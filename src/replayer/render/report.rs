@@ -94,7 +94,7 @@ fn write_timeline(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
     let height = AXIS + ROW * forest.order.len() + 6;
     writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" width=\"{width}\" \
+        "<svg id=\"timeline\" width=\"{width}\" \
          height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" \
          aria-label=\"process lifetimes\">"
     )?;

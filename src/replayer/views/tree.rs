@@ -231,6 +231,9 @@ pub struct Process {
     pub container: Option<Container>,
     pub files: FileActivity,
     pub network: NetActivity,
+    /// It ended by exec'ing the next image of the same process (pid and parent), whose
+    /// start is then its end.
+    pub replaced_by_exec: bool,
     /// It passed the filters (false: shown as an ancestor of a process that did).
     pub matched: bool,
     #[serde(skip)]
@@ -642,6 +645,7 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
     let mut by_exec_id = b.by_exec_id;
     let mut processes = b.processes;
     fill_ancestor_gaps(&mut processes, &mut by_exec_id);
+    mark_replaced_images(&mut processes);
     let n = processes.len();
     let end_ns = b.end_ns.unwrap_or(0);
     let origin_ns = b.origin_ns.or(b.end_ns).unwrap_or(0);
@@ -724,6 +728,36 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
         host: b.host,
         limit,
         report,
+    }
+}
+
+/// Marks each image that a later exec of the same process replaced (same pid and
+/// parent, no exit of its own): it ended when the next began.
+fn mark_replaced_images(processes: &mut [Process]) {
+    let mut by_pid: Vec<(u32, i64, usize)> = processes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.ancestor_only)
+        .filter_map(|(i, p)| Some((p.pid, p.start_ns?, i)))
+        .collect();
+    by_pid.sort_unstable();
+    for pair in by_pid.windows(2) {
+        let [(pid, _, a), (next_pid, next_start, b)] = pair else {
+            continue;
+        };
+        let same_parent = processes.get(*b).map(|p| p.ppid);
+        let Some(p) = processes.get_mut(*a) else {
+            continue;
+        };
+        if pid == next_pid
+            && Some(p.ppid) == same_parent
+            && p.exit_ns.is_none()
+            && !p.running_at_end
+        {
+            p.replaced_by_exec = true;
+            p.exit_ns = Some(*next_start);
+            p.exit = Some(kflowd_time(*next_start));
+        }
     }
 }
 
@@ -841,11 +875,13 @@ fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     escape_control(s)
 }
 
-/// An argument as a shell would read it back: quoted when empty or holding blanks or
-/// quotes; control characters escaped (see [`escape_control`]).
+/// An argument as a shell would read it: control characters escaped (see
+/// [`escape_control`]), then single-quoted unless it is made only of characters no shell
+/// treats specially (letters, digits and `@%+=:,./-_`, as Python's `shlex.quote`).
 pub fn shell_word(arg: &str) -> String {
     let s = shown(arg);
-    if !s.is_empty() && !s.contains([' ', '\'', '"']) {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
         return s.into_owned();
     }
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -871,6 +907,9 @@ pub fn command_line(p: &Process) -> String {
 pub fn status(p: &Process) -> String {
     if p.ancestor_only {
         return "(no record of its own: named as an ancestor)".into();
+    }
+    if p.replaced_by_exec {
+        return "replaced by exec".into();
     }
     match (&p.exit_signal, p.exit_code, p.running_at_end) {
         (Some(sig), _, _) => format!("killed by {}", shown(sig)),
@@ -1349,7 +1388,7 @@ mod tests {
         let text = String::from_utf8(text).unwrap();
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
         assert!(text.starts_with("\\x1b[31mred\\nx [10]"), "{text}");
-        assert!(text.contains("argv:  'a b' \\x1b]0;title\\x07"), "{text}");
+        assert!(text.contains("argv:  'a b' '\\x1b]0;title\\x07'"), "{text}");
     }
 
     #[test]
