@@ -304,7 +304,7 @@ mod live {
 
     /// `chromium` (Debian's package; scripts/setup.sh installs it for the tests) run headless
     /// with a fresh profile and a time limit; panics if it is missing or fails.
-    fn chromium(page: &Path, args: &[&str]) -> Vec<u8> {
+    fn chromium(page: &Path, fragment: &str, args: &[&str]) -> Vec<u8> {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new("chromium")
             .args([
@@ -317,20 +317,26 @@ mod live {
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(args)
-            .arg(format!("file://{}", page.display()))
+            .arg(format!("file://{}{fragment}", page.display()))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("chromium must be installed (scripts/setup.sh: kellect_need_test_tools)");
         let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
+        // Read on a thread that reports through a channel: a helper process that kept
+        // stdout open must not hang the test either.
+        let (sent, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
             let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
+            let _ = sent.send(std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out));
         });
         for _ in 0..600 {
             if let Some(status) = child.try_wait().unwrap() {
                 assert!(status.success(), "chromium {args:?} failed: {status}");
-                return reader.join().unwrap().unwrap();
+                return output
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("chromium's stdout closes when it exits")
+                    .unwrap();
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -370,12 +376,12 @@ mod live {
             page.to_str().unwrap(),
         ]);
         let shot = dir.path().join("shot.png");
-        chromium(&page, &[&format!("--screenshot={}", shot.display())]);
+        chromium(&page, "", &[&format!("--screenshot={}", shot.display())]);
         let (drawn, all) = drawn_pixels(&shot);
         assert_eq!(all, 1280 * 900, "the screenshot has the window's size");
         // Text, the timeline's frame and its bars: a blank or error page has far fewer.
         assert!(drawn > all / 50, "only {drawn} of {all} pixels are drawn");
-        let dom = String::from_utf8(chromium(&page, &["--dump-dom"])).unwrap();
+        let dom = String::from_utf8(chromium(&page, "", &["--dump-dom"])).unwrap();
         for (pid, comm) in [
             (21307, "sh"),
             (21308, "dig"),
@@ -435,7 +441,7 @@ mod live {
             "{html}"
         );
         assert!(html.contains("\\x1b[31m&lt;b&gt;evil"), "{html}");
-        let dom = String::from_utf8(chromium(&page, &["--dump-dom"])).unwrap();
+        let dom = String::from_utf8(chromium(&page, "", &["--dump-dom"])).unwrap();
         assert!(!dom.contains("<script") && !dom.contains("<b>"), "{dom}");
         assert!(
             dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),

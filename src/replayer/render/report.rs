@@ -43,7 +43,7 @@ svg .axis{stroke:#c8ced6}svg .tick{font:10px ui-monospace,monospace;fill:#57606a
 svg .bar{fill:#8c959f}svg .bar.files{fill:#d4862c}svg .bar.net{fill:#2f7fd0}svg .bar.both{fill:#7a4cc2}
 svg a:hover .bar{fill:#111}
 details{margin:0;padding:1px 0}summary{cursor:pointer;font-family:ui-monospace,monospace}
-details[open]>summary{font-weight:bold}details:target>summary{background:#ffe98a}
+details[open]>summary{font-weight:bold}details:has(>table:target)>summary{background:#ffe98a}
 table{border-collapse:collapse;margin:.2em 0 .5em 1.2em;font-size:13px}
 td{padding:1px 8px;vertical-align:top}td:first-child{color:#57606a;white-space:nowrap}
 td code{white-space:pre-wrap;word-break:break-all}
@@ -159,7 +159,9 @@ fn write_timeline(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "</svg>")
 }
 
-/// Writes one process's `<details>`: a summary line, a table of its facts.
+/// Writes one process's `<details>`: a summary line, a table of its facts. The table
+/// carries the id the timeline links to: a browser opens a closed `<details>` when the
+/// link's target is inside it.
 fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> io::Result<()> {
     let mut facts: Vec<(&str, String)> = Vec::new();
     if let Some(exe) = &p.exe {
@@ -193,8 +195,8 @@ fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> 
     facts.push(("network", text(&tree::network_text(&p.network))));
     write!(
         out,
-        "<details id=\"p{row}\" data-pid=\"{}\" style=\"margin-left:{}em\"><summary>{}{} \
-         [{}] {}{}</summary><table>",
+        "<details data-pid=\"{}\" style=\"margin-left:{}em\"><summary>{}{} \
+         [{}] {}{}</summary><table id=\"p{row}\">",
         p.pid,
         depth.min(INDENTED) * 2,
         if depth > INDENTED {
