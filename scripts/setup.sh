@@ -62,6 +62,8 @@ kellect_need_test_tools() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v strace >/dev/null 2>&1 || missing+=(strace)
     command -v man >/dev/null 2>&1 || missing+=(man-db) # renders `kellect man`
+    # tests/report.rs renders `kellect report` headless (screenshot and DOM).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
     kellect_need_duckdb
 }

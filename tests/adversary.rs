@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use kellect::format::{ChainHead, FILE_HEADER_LEN_V2};
 use kellect::meta::Continuation;
-use kellect::replayer::output::escape_control;
+use kellect::replayer::render::output::escape_control;
 
 use crate::accounting::tiny_segment;
 use crate::util::kellect;
@@ -73,11 +73,11 @@ fn table_escapes_bidi_overrides_and_zero_width_characters() {
 /// so `a\xff` and `a\xfe` (two files) become the same `a\u{fffd}`, and a name holding a real
 /// U+FFFD is indistinguishable from both.
 #[test]
-#[ignore = "reason: replayer::decode::text replaces invalid UTF-8 with U+FFFD (String::from_utf8_lossy): distinct non-UTF-8 names collapse to one in JSON and in the table; keeping the bytes needs an escape in the decoded names and the JSON schema (not a local fix)"]
+#[ignore = "reason: replayer::input::decode::text replaces invalid UTF-8 with U+FFFD (String::from_utf8_lossy): distinct non-UTF-8 names collapse to one in JSON and in the table; keeping the bytes needs an escape in the decoded names and the JSON schema (not a local fix)"]
 fn names_that_are_not_utf8_stay_distinct() {
-    let a = kellect::replayer::decode::text(b"/tmp/a\xff");
-    let b = kellect::replayer::decode::text(b"/tmp/a\xfe");
-    let c = kellect::replayer::decode::text("/tmp/a\u{fffd}".as_bytes());
+    let a = kellect::replayer::input::decode::text(b"/tmp/a\xff");
+    let b = kellect::replayer::input::decode::text(b"/tmp/a\xfe");
+    let c = kellect::replayer::input::decode::text("/tmp/a\u{fffd}".as_bytes());
     assert_ne!(a, b, "two different file names replay as one");
     assert_ne!(a, c, "invalid UTF-8 replays as a real U+FFFD");
 }
@@ -143,7 +143,7 @@ fn numbering_at_u32_max_is_reported_without_panic() {
 /// header leaves an empty or all-zero `t.N.kz` beside intact segments. `kellect replay
 /// t*.kz` must still replay the intact ones and name the unreadable file.
 #[test]
-#[ignore = "reason: replayer::trace::open_recordings returns the first file's open error, so one unreadable file (empty, or a zero-filled preallocation) fails the whole replay with no output; skipping it with a warning needs a place for file-level warnings outside any recording (main.rs and replayer), not a local fix"]
+#[ignore = "reason: replayer::input::trace::open_recordings returns the first file's open error, so one unreadable file (empty, or a zero-filled preallocation) fails the whole replay with no output; skipping it with a warning needs a place for file-level warnings outside any recording (main.rs and replayer), not a local fix"]
 fn an_unreadable_segment_left_by_a_crash_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let intact = dir.path().join("t.kz");

@@ -23,6 +23,7 @@ mod ops;
 mod parquet;
 mod progress;
 mod records;
+mod report;
 mod slice;
 mod system;
 mod uring;

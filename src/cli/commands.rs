@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 
 use kellect::replayer;
-use kellect::replayer::output::{escape_control, Collectors, Sink};
+use kellect::replayer::render::output::{escape_control, Collectors, Sink};
 
 use super::args::{
     Cli, Cmd, InfoArgs, InputArgs, KeygenArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs,
@@ -19,10 +19,10 @@ use super::validate::RecordJob;
 use super::validate::{memory_budget, OutputPlan};
 use super::UsageError;
 
-/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// The segment files that `files` stand for ([`replayer::input::trace::find_inputs`]); what was
 /// left out is printed as warnings.
-fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
-    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+pub(super) fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+    let inputs = replayer::input::trace::find_inputs(files, !a.only_given)?;
     for note in &inputs.notes {
         eprintln!("kellect: warning: {}", escape_control(note));
     }
@@ -60,11 +60,11 @@ fn print_legend() -> Result<ExitCode> {
         out,
         "Keys of the records view (kellect replay --view records):\n"
     )?;
-    for (key, meaning) in kellect::replayer::legend::legend() {
+    for (key, meaning) in kellect::replayer::views::records::legend::legend() {
         writeln!(out, "{key:<28} {meaning}")?;
     }
     writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
-    for (keys, why) in kellect::replayer::legend::NOT_PROVIDED {
+    for (keys, why) in kellect::replayer::views::records::legend::NOT_PROVIDED {
         writeln!(out, "{keys}\n    {why}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -81,6 +81,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Verify(args) => verify(args),
         Cmd::Keygen(args) => keygen(args),
         Cmd::Slice(args) => slice(args),
+        Cmd::Tree(args) => super::tree::tree(args),
+        Cmd::Report(args) => super::tree::report(args),
         Cmd::Snapshot { target } => snapshot(&target),
         Cmd::Info(args) => info(args),
     }
@@ -134,13 +136,13 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
         if let (true, Some(f)) = (parquet, &file) {
             let writer = io::BufWriter::with_capacity(1 << 20, f.writer()?);
-            sink = sink.with_parquet(replayer::parquet::ParquetOut::new(
+            sink = sink.with_parquet(replayer::render::parquet::ParquetOut::new(
                 Box::new(writer),
                 plan.cfg.view,
             )?);
         }
         // On a terminal, unless -q: bytes, records/s and time left, on stderr.
-        let mut progress = replayer::progress::Progress::new(0, plan.quiet);
+        let mut progress = replayer::input::progress::Progress::new(0, plan.quiet);
         let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
         if let Some(c) = &sink.collectors {
             warn_collectors(c);
@@ -191,7 +193,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
 /// succeeded: a failed or cut replay (a full disk, a damaged trace) leaves what was there
 /// untouched and no partial file under the name. Anything else that takes writes (a FIFO,
 /// a device) is written in place.
-struct OutputFile {
+pub(super) struct OutputFile {
     file: std::fs::File,
     path: PathBuf,
     /// The temporary file, until renamed (removed when dropped before).
@@ -200,7 +202,7 @@ struct OutputFile {
 
 impl OutputFile {
     /// The file, its write errors naming `--to` (which `io::Error` alone does not).
-    fn writer(&self) -> Result<ToFile> {
+    pub(super) fn writer(&self) -> Result<ToFile> {
         Ok(ToFile {
             file: self.file.try_clone()?,
             path: self.path.clone(),
@@ -208,7 +210,7 @@ impl OutputFile {
     }
 
     /// Puts the output under its name: flushed to disk, then renamed over it.
-    fn commit(mut self) -> Result<()> {
+    pub(super) fn commit(mut self) -> Result<()> {
         let Some(temp) = self.temp.take() else {
             return Ok(());
         };
@@ -235,7 +237,7 @@ impl Drop for OutputFile {
 }
 
 /// The `--to` file as a writer whose errors say which file failed.
-struct ToFile {
+pub(super) struct ToFile {
     file: std::fs::File,
     path: PathBuf,
 }
@@ -263,7 +265,11 @@ impl Write for ToFile {
 /// through), a directory, one of the `inputs`, any kellect trace (a segment of the
 /// recording not given, another recording: evidence is never overwritten), a terminal for
 /// a binary (Parquet) output.
-fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Result<OutputFile> {
+pub(super) fn open_output(
+    path: &std::path::Path,
+    inputs: &[PathBuf],
+    binary: bool,
+) -> Result<OutputFile> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let shown = path.display();
     let open = |options: &mut std::fs::OpenOptions, at: &std::path::Path| {
@@ -369,12 +375,12 @@ fn is_trace(path: &std::path::Path) -> bool {
 fn info(args: InfoArgs) -> Result<ExitCode> {
     let budget = memory_budget(args.max_memory)?;
     let files = find_inputs(&args.files, &args.inputs)?;
-    let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+    let recordings = replayer::input::trace::open_recordings_within(&files, budget)?;
     let total = recordings
         .iter()
         .flat_map(|r| &r.segments)
         .map(|s| s.file_len());
-    let mut progress = replayer::progress::Progress::new(total.sum(), false);
+    let mut progress = replayer::input::progress::Progress::new(total.sum(), false);
     let infos: Vec<_> = recordings
         .iter()
         .map(|r| replayer::info::trace_info_with_progress(r, budget, &mut progress))
@@ -477,7 +483,7 @@ fn warn_collectors(c: &Collectors) {
     }
 }
 
-fn with_threads(
+pub(super) fn with_threads(
     threads: Option<usize>,
     f: impl FnOnce() -> Result<ExitCode> + Send,
 ) -> Result<ExitCode> {

@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 
 use anyhow::Result;
 
-use kellect::replayer::events::EVENT_TYPES;
-use kellect::replayer::filter::{Criteria, Remote};
-use kellect::replayer::output::MAX_COLLECTORS;
-use kellect::replayer::records::{Monitor, RecordsConfig};
+use kellect::replayer::render::output::MAX_COLLECTORS;
+use kellect::replayer::views::events::EVENT_TYPES;
+use kellect::replayer::views::filter::{Criteria, Remote};
+use kellect::replayer::views::records::{Monitor, RecordsConfig};
 use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
 use kellect::syscalls::Group;
 
@@ -192,7 +192,7 @@ fn criteria(
 }
 
 /// `--since`/`--until`: an RFC 3339 time or seconds after the recording started.
-fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
+pub(super) fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     match v {
         None => Ok(None),
         Some(s) => match TimeBound::parse(s) {
@@ -218,7 +218,7 @@ fn time_range(since: Option<TimeBound>, until: Option<TimeBound>) -> Result<()> 
 
 /// `--container` values: each trimmed, none empty, none a path (a container's id or
 /// name is one cgroup path component: it never holds `/`).
-fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
+pub(super) fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
     ids.into_iter()
         .map(|id| {
             let id = id.trim().to_owned();

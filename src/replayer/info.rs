@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::output::escape_control;
-use super::trace::{Recording, Segment};
-use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::abi::{RecordKind, Records, ABI_VERSION, MIN_ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Custody, Stats, Stop};
+use crate::replayer::input::trace::{Recording, Segment};
+use crate::replayer::render::output::escape_control;
+use crate::replayer::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::syscalls::Ksys;
 
 #[derive(Debug, Serialize)]
@@ -722,14 +722,18 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
 /// listed as damage and not counted. The time range covers only records stamped within a
 /// day of the recording's clock samples; the others are counted in one damage line.
 pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceInfo {
-    trace_info_with_progress(recording, budget, &mut super::progress::Progress::hidden())
+    trace_info_with_progress(
+        recording,
+        budget,
+        &mut crate::replayer::input::progress::Progress::hidden(),
+    )
 }
 
 /// [`trace_info_within`], telling `progress` of the frame bytes and records counted.
 pub fn trace_info_with_progress(
     recording: &Recording,
     budget: MemoryBudget,
-    progress: &mut super::progress::Progress,
+    progress: &mut crate::replayer::input::progress::Progress,
 ) -> TraceInfo {
     let frames: Vec<_> = recording
         .segments

@@ -18,26 +18,19 @@
 //! Memory is bounded by a [`MemoryBudget`] whatever the trace holds: see there for how each
 //! stage's limit derives from it.
 
-pub mod container;
-pub mod context;
-pub mod decode;
-pub mod events;
-pub mod execid;
-pub mod files;
-pub mod filter;
 pub mod info;
-pub mod kflowd;
-pub mod legend;
-pub mod output;
-pub mod parquet;
-pub mod progress;
-pub mod protocols;
-pub mod records;
+pub mod input;
+pub mod render;
 pub mod slice;
 pub mod state;
-pub mod symbols;
-pub mod trace;
 pub mod verify;
+pub mod views;
+
+use input::{decode, progress, trace};
+use records::kflowd;
+use render::{output, symbols};
+use state::{container, context, execid, files};
+use views::{events, filter, records};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

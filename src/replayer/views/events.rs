@@ -6,10 +6,12 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet};
-use super::state::{Resolved, AT_FDCWD};
-use super::symbols::{self, Arch};
 use crate::abi;
+use crate::replayer::input::decode::{
+    caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet,
+};
+use crate::replayer::render::symbols::{self, Arch};
+use crate::replayer::state::{Resolved, AT_FDCWD};
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, TextFrom, CATALOGUE};
 
 pub use crate::syscalls::EventType;
@@ -41,7 +43,7 @@ pub struct EventView<'a> {
     pub arch: Arch,
     /// The syscall table the event's syscall id is looked up in (normally [`CATALOGUE`]).
     pub catalogue: Catalogue<'a>,
-    /// The exec id of the process image the event belongs to (`super::execid`); the
+    /// The exec id of the process image the event belongs to (`crate::replayer::state::execid`); the
     /// replay always sets it.
     pub exec_id: Option<String>,
 }
@@ -846,7 +848,7 @@ mod tests {
     }
 
     fn doc_rows() -> BTreeMap<String, DocRow> {
-        let doc = include_str!("../../docs/EVENTS.md");
+        let doc = include_str!("../../../docs/EVENTS.md");
         let mut rows = BTreeMap::new();
         for line in doc.lines() {
             let cells: Vec<&str> = line.split(" | ").collect();

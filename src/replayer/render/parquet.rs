@@ -42,9 +42,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::{Map, Value};
 
-use super::kflowd::FILE_EVENTS;
-use super::protocols::App;
-use super::View;
+use crate::replayer::views::records::kflowd::FILE_EVENTS;
+use crate::replayer::views::records::protocols::App;
+use crate::replayer::View;
 
 /// Rows of a row group: the builders hold at most this many rows before they are written.
 pub const ROW_GROUP_ROWS: usize = 16_384;
@@ -220,11 +220,11 @@ pub fn columns(view: View) -> Vec<(&'static str, Col)> {
             cols
         }
         View::Records => {
-            let messages: Vec<&str> = super::protocols::legend()
+            let messages: Vec<&str> = crate::replayer::views::records::protocols::legend()
                 .into_iter()
                 .map(|(k, _)| k)
                 .collect();
-            super::legend::legend()
+            crate::replayer::views::records::legend::legend()
                 .into_iter()
                 .map(|(k, _)| k)
                 .filter(|k| !messages.contains(k))
@@ -498,7 +498,7 @@ fn append_object(
 }
 
 /// `12.345` seconds as nanoseconds (12345000000): at most 9 decimals, no exponent.
-fn nanos_of_seconds(text: &str) -> Option<i128> {
+pub(crate) fn nanos_of_seconds(text: &str) -> Option<i128> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -524,7 +524,7 @@ fn nanos_of_seconds(text: &str) -> Option<i128> {
 }
 
 /// The nanoseconds since the epoch of kflowd's time text (`records::kflowd_time`).
-fn kflowd_time_ns(text: &str) -> Option<i64> {
+pub(crate) fn kflowd_time_ns(text: &str) -> Option<i64> {
     if let Some(ns) = text.strip_suffix(" ns") {
         return ns.parse().ok();
     }
@@ -684,7 +684,7 @@ mod tests {
     #[test]
     fn kflowd_times_parse_back() {
         for ns in [1_712_244_875_643_031_330i64, 0, -1, i64::MAX, i64::MIN] {
-            let text = super::super::records::kflowd_time(ns);
+            let text = crate::replayer::views::records::kflowd_time(ns);
             assert_eq!(kflowd_time_ns(&text), Some(ns), "{text}");
         }
         assert_eq!(kflowd_time_ns("Thu, Apr 04 2024 15:34:35 UTC"), None);
@@ -694,10 +694,10 @@ mod tests {
     /// types lacks a column, and each value fits its column's type.
     #[test]
     fn every_key_of_every_record_fits() {
-        use super::super::kflowd::RecordBody;
+        use crate::replayer::views::records::kflowd::RecordBody;
         let mut out = ParquetOut::new(Box::new(Vec::new()), View::Records).unwrap();
-        let time = || Some(super::super::records::kflowd_time(1));
-        for mut r in super::super::kflowd::tests::every_key() {
+        let time = || Some(crate::replayer::views::records::kflowd_time(1));
+        for mut r in crate::replayer::views::records::kflowd::tests::every_key() {
             r.info.timestamp = time().unwrap();
             if let RecordBody::Proc(p) = &mut r.body {
                 p.exec_time = time();

@@ -11,9 +11,9 @@ use std::net::IpAddr;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::decode::{Body, Event, SockAddr};
-use super::kflowd::{Record, RecordBody};
-use super::state::Resolved;
+use crate::replayer::input::decode::{Body, Event, SockAddr};
+use crate::replayer::state::Resolved;
+use crate::replayer::views::records::kflowd::{Record, RecordBody};
 use crate::syscalls::Ksys;
 
 /// An address, a network or either with a port: what `--remote` compares with the remote
@@ -106,7 +106,7 @@ pub struct BadGlob {
     source: globset::Error,
 }
 
-fn glob_set(
+pub(crate) fn glob_set(
     flag: &'static str,
     globs: &[String],
     separator: bool,
