@@ -483,10 +483,10 @@ fn warn_collectors(c: &Collectors) {
     }
 }
 
-pub(super) fn with_threads(
+pub(super) fn with_threads<T: Send>(
     threads: Option<usize>,
-    f: impl FnOnce() -> Result<ExitCode> + Send,
-) -> Result<ExitCode> {
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     match threads {
         None => f(),
         Some(0) => usage!("--threads must be at least 1"),

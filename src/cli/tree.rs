@@ -164,24 +164,24 @@ pub(crate) fn report(a: ReportArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
     let file = open_output(&a.output, &cfg.inputs, false)?;
-    let done = with_threads(a.select.threads, || {
+    let (shown, left_out) = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
         let mut out = io::BufWriter::with_capacity(1 << 16, file.writer()?);
         let inputs: Vec<&std::path::Path> = cfg.inputs.iter().map(PathBuf::as_path).collect();
         report::write_html(&forest, &inputs, &mut out)?;
         out.flush()?;
-        eprintln!(
-            "kellect: wrote {} ({} processes{})",
-            escape_control(&a.output.display().to_string()),
-            forest.order.len(),
-            if forest.left_out > 0 {
-                format!(", {} more left out by --limit", forest.left_out)
-            } else {
-                String::new()
-            }
-        );
-        Ok(ExitCode::SUCCESS)
+        Ok((forest.order.len(), forest.left_out))
     })?;
     file.commit()?;
-    Ok(done)
+    eprintln!(
+        "kellect: wrote {} ({} processes{})",
+        escape_control(&a.output.display().to_string()),
+        shown,
+        if left_out > 0 {
+            format!(", {left_out} more left out by --limit")
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
