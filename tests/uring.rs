@@ -145,12 +145,94 @@ mod live {
             .filter(|e| e["event_type"] == "io_uring_op" && e["comm"] == "uring_evict")
             .count() as u64;
         let i = info(&trace);
-        let dropped = i["kernel_dropped"]["uring_op"].as_u64().unwrap_or(0);
-        assert!(dropped > 0, "nothing pushed out? {recorded} recorded");
+        // Their own counter, not the ring buffer's.
+        let dropped = i["kernel_dropped"]["uring_in_flight_full"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(dropped > 0, "nothing pushed out? {recorded} recorded: {i}");
+        assert!(i["kernel_dropped"].get("uring_op").is_none(), "{i}");
         assert_eq!(
             recorded + dropped,
             1502,
             "{recorded} recorded, {dropped} dropped"
         );
+        let out = crate::util::run_ok(&["info", trace.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(&format!("(uring_in_flight_full {dropped})")),
+            "{text}"
+        );
+        let out = crate::util::run_ok(&["replay", trace.to_str().unwrap(), "-o", "json-min"]);
+        let warning = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            warning.contains(&format!(
+                "{dropped} io_uring requests (more in flight at once than the recorder tracks)"
+            )) && !warning.contains("ring buffer full"),
+            "{warning}"
+        );
+    }
+
+    /// Requests submitted with IOSQE_CQE_SKIP_SUCCESS post no CQE when they succeed
+    /// (tests/workloads/uring_skip.c): each is written at submission, its result unknown.
+    /// A linked OPENAT, WRITE and CLOSE into the lowest free fd; a WRITE and CLOSE of a
+    /// file opened with open(2), named through the fd; a WRITE to fd 999, whose failure
+    /// posts a CQE, recorded after its submission with EBADF.
+    #[test]
+    fn requests_that_skip_their_cqe_are_recorded_at_submission() {
+        use crate::util::{info, json_lines, replay_json_min as replay};
+        let dir = crate::util::compile_workload("uring_skip.c", &["-O1"], "uring_skip");
+        let trace = dir.path().join("skip.kz");
+        let args = [std::ffi::OsStr::new("./uring_skip"), dir.path().as_os_str()];
+        crate::util::record_in(dir.path(), &trace, &args);
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        assert_eq!(std::fs::read(path("skip-open.out")).unwrap().len(), 21);
+        let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
+        let ops: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["event_type"] == "io_uring_op" && e["skip_success"] == true)
+            .collect();
+        // user_data, as_syscall, ret, fd, path.
+        type Op<'a> = (u64, &'a str, Option<i64>, Option<i64>, Option<&'a str>);
+        let got: Vec<Op> = ops
+            .iter()
+            .map(|e| {
+                assert_eq!(e["result_unknown"] == true, e.get("ret").is_none(), "{e}");
+                (
+                    e["user_data"].as_u64().unwrap(),
+                    e["as_syscall"].as_str().unwrap(),
+                    e["ret"].as_i64(),
+                    e["fd"].as_i64(),
+                    e["path"].as_str(),
+                )
+            })
+            .collect();
+        let open_fd = got[1].3;
+        let (opened, written) = (path("skip-open.out"), path("skip-write.out"));
+        let want = vec![
+            (0x3001, "openat", None, None, Some(opened.as_str())),
+            (0x3002, "pwrite64", None, open_fd, None),
+            (0x3003, "close", None, open_fd, None),
+            (0x3011, "pwrite64", None, open_fd, Some(written.as_str())),
+            (0x3012, "close", None, open_fd, Some(written.as_str())),
+            (0x3021, "pwrite64", None, Some(999), None),
+            (0x3021, "pwrite64", Some(-9), Some(999), None),
+        ];
+        assert_eq!(got, want, "{ops:#?}");
+        assert!(open_fd.is_some_and(|fd| fd >= 3), "{ops:#?}");
+        // A write without a result carries its count, not a byte count it cannot know.
+        assert_eq!(
+            [&ops[3]["count"], &ops[3]["bytes"]],
+            [&21.into(), &serde_json::Value::Null]
+        );
+        assert!(
+            ops[3]["ino"].is_u64(),
+            "the file its fd named at submission: {}",
+            ops[3]
+        );
+        assert_eq!(ops[6]["error"], "EBADF");
+        // Requests, not records: the failed write once.
+        let i = info(&trace);
+        assert_eq!(i["io_uring"]["requests"], 8, "{i}");
+        assert_eq!(i["dropped_total"], 0, "{i}");
     }
 }

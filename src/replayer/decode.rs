@@ -342,7 +342,18 @@ pub struct UringOp {
     /// files.
     pub sqe_fd: i32,
     pub fixed: bool,
+    /// The SQE asked `IOSQE_CQE_SKIP_SUCCESS`: a success posts no CQE.
+    pub skip_success: bool,
+    /// Written at submission (a `skip_success` request): its result is unknown, and the
+    /// syscall's `ret` is [`RET_UNKNOWN`].
+    pub submitted: bool,
 }
+
+/// The `ret` of an io_uring request written at submission ([`UringOp::submitted`]): no
+/// result is known. Below every result the kernel gives, so what takes `ret >= 0` as
+/// success (replay's state, the records view) sees none, and what takes a result in
+/// -4095..0 as an errno sees none either.
+pub const RET_UNKNOWN: i64 = i64::MIN;
 
 impl Syscall {
     /// The syscall, `None` for an id this build does not know.
@@ -491,6 +502,8 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 user_data: rec.user_data.get(),
                 sqe_fd: rec.sqe_fd.get(),
                 fixed: rec.uring_flags & abi::URING_F_FIXED != 0,
+                skip_success: rec.uring_flags & abi::URING_F_SKIP_SUCCESS != 0,
+                submitted: rec.uring_flags & abi::URING_F_SUBMITTED != 0,
             };
             Body::Syscall(Box::new(syscall(
                 &rec.sc,
@@ -622,7 +635,10 @@ fn syscall(
     Syscall {
         id,
         enter_ts: rec.enter_ts.get(),
-        ret: rec.ret.get(),
+        ret: match uring {
+            Some(op) if op.submitted => RET_UNKNOWN,
+            _ => rec.ret.get(),
+        },
         args: rec.args.map(|a| a.get()),
         // An io_uring request's path is in its tail whatever its syscall (an open into a
         // registered file slot has none).

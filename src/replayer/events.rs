@@ -6,7 +6,9 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet};
+use super::decode::{
+    caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet, RET_UNKNOWN,
+};
 use super::state::{Resolved, AT_FDCWD};
 use super::symbols::{self, Arch};
 use crate::abi;
@@ -326,8 +328,17 @@ impl EventView<'_> {
             if op.fixed {
                 m.serialize_entry("fixed_file", &op.sqe_fd)?;
             }
+            if op.skip_success {
+                m.serialize_entry("skip_success", &true)?;
+            }
+            if op.submitted {
+                // No CQE will tell: the request as submitted, without ret.
+                m.serialize_entry("result_unknown", &true)?;
+            }
         }
-        m.serialize_entry("ret", &sc.ret)?;
+        if sc.ret != RET_UNKNOWN {
+            m.serialize_entry("ret", &sc.ret)?;
+        }
         if (-4095..0).contains(&sc.ret) {
             m.serialize_entry("error", &symbols::errno_name(sc.ret).unwrap_or("E?"))?;
         }
@@ -451,6 +462,7 @@ impl EventView<'_> {
                     m.serialize_entry("sig_name", &n)?;
                 }
             }
+            Field::Bytes if sc.ret == RET_UNKNOWN => {}
             Field::Bytes => m.serialize_entry("bytes", &sc.ret.max(0))?,
             Field::MmsgCounts => {
                 m.serialize_entry("messages", &sc.ret.max(0))?;
