@@ -155,13 +155,9 @@ mod live {
             let paths = path_args
                 .iter()
                 .map(|&(_, slot, dirfd)| {
-                    let path = slot_arg(slot).and_then(|a| match arg(a) {
-                        // A NULL path beside a dirfd (utimensat's "the fd itself"): kellect
-                        // shows it as the empty path, resolved to the dirfd's file, as
-                        // AT_EMPTY_PATH's "" is; the dirfd and the result tell them apart.
-                        "NULL" if dirfd.is_some() => Some(String::new()),
-                        a => strace_string(a).map(|b| String::from_utf8_lossy(&b).into_owned()),
-                    });
+                    let path = slot_arg(slot)
+                        .and_then(|a| strace_string(arg(a)))
+                        .map(|b| String::from_utf8_lossy(&b).into_owned());
                     (dirfd.map(|(_, d)| arg(d).to_owned()), path)
                 })
                 .collect();
@@ -209,7 +205,8 @@ mod live {
                         Value::String(s) => s.clone(),
                         v => v.to_string(),
                     });
-                    // The path as passed: `<key>_arg` when replay resolved it to another.
+                    // The path as passed: `<key>_arg` when replay resolved it to another
+                    // (null when passed as NULL).
                     let raw = e
                         .get(format!("{key}_arg"))
                         .or_else(|| e.get(*key))

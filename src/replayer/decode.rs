@@ -279,6 +279,9 @@ pub struct Syscall {
     pub path0_truncated: bool,
     pub path1: Option<String>,
     pub path1_truncated: bool,
+    /// Path 0 or 1 was a NULL pointer (utimensat's "the fd itself", or an EFAULT): its
+    /// `path0`/`path1` is `None`.
+    pub path_null: [bool; 2],
     pub addr: Option<SockAddr>,
     pub filled: Filled,
     /// The inode of the fd involved (read/write/fstat... or the new fd of an open).
@@ -553,6 +556,15 @@ fn syscall(
     } else {
         Vec::new()
     };
+    // A NULL path pointer (the record's argument, not an io_uring request's) read nothing.
+    let args = rec.args.map(|a| a.get());
+    let null = |arg: Option<u8>| {
+        uring.is_none() && arg.is_some_and(|a| a != 0 && args.get(a as usize - 1) == Some(&0))
+    };
+    let path_null = [
+        null(capture.map(|c| c.path0)),
+        null(capture.map(|c| c.path1)),
+    ];
     let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
     let filled = match (capture.map(|c| c.out), tail.out.len()) {
         (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
@@ -639,16 +651,21 @@ fn syscall(
             Some(op) if op.submitted => RET_UNKNOWN,
             _ => rec.ret.get(),
         },
-        args: rec.args.map(|a| a.get()),
+        args,
         // An io_uring request's path is in its tail whatever its syscall (an open into a
         // registered file slot has none).
         path0: path(
-            capture.is_some_and(|c| c.path0 != 0) || (uring.is_some() && !tail.path0.is_empty()),
+            (capture.is_some_and(|c| c.path0 != 0) && !path_null[0])
+                || (uring.is_some() && !tail.path0.is_empty()),
             tail.path0,
         ),
         path0_truncated: flags & SC_F_PATH0_TRUNC != 0,
-        path1: path(capture.is_some_and(|c| c.path1 != 0), tail.path1),
+        path1: path(
+            capture.is_some_and(|c| c.path1 != 0) && !path_null[1],
+            tail.path1,
+        ),
         path1_truncated: flags & SC_F_PATH1_TRUNC != 0,
+        path_null,
         addr: SockAddr::parse(tail.addr),
         filled,
         inode: tail.inode,

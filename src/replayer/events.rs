@@ -396,6 +396,10 @@ impl EventView<'_> {
                         m.serialize_entry(&format!("{key}_arg"), raw)?;
                     }
                 }
+                if sc.path_null[usize::from(slot.min(1))] {
+                    // Passed as NULL: no path, whatever it resolves to.
+                    m.serialize_entry(&format!("{key}_arg"), &())?;
+                }
                 if cut {
                     m.serialize_entry(&format!("{key}_truncated"), &true)?;
                 }
