@@ -109,6 +109,84 @@ fn uring_fixture_info_says_io_uring_was_used() {
     assert_eq!([&none["requests"], &none["processes"]], [0, 0]);
 }
 
+/// Requests submitted with IOSQE_CQE_SKIP_SUCCESS post no CQE when they succeed
+/// (tests/workloads/uring_skip.c, run with DIR): each is written at submission, its result
+/// unknown. A linked OPENAT, WRITE and CLOSE into the lowest free fd; a WRITE and CLOSE of
+/// a file opened with open(2), named through the fd; a WRITE to fd 999, whose failure posts
+/// a CQE, recorded after its submission with EBADF.
+#[track_caller]
+fn assert_skip_workload(trace: &std::path::Path, dir: &str) {
+    let events = json_lines(replay(trace, &["--view", "events"]).as_bytes());
+    let ops: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "io_uring_op" && e["skip_success"] == true)
+        .collect();
+    // user_data, as_syscall, ret, fd, path.
+    type Op<'a> = (u64, &'a str, Option<i64>, Option<i64>, Option<&'a str>);
+    let got: Vec<Op> = ops
+        .iter()
+        .map(|e| {
+            assert_eq!(e["result_unknown"] == true, e.get("ret").is_none(), "{e}");
+            (
+                e["user_data"].as_u64().unwrap(),
+                e["as_syscall"].as_str().unwrap(),
+                e["ret"].as_i64(),
+                e["fd"].as_i64(),
+                e["path"].as_str(),
+            )
+        })
+        .collect();
+    let open_fd = got.get(1).and_then(|o| o.3);
+    let (opened, written) = (
+        format!("{dir}/skip-open.out"),
+        format!("{dir}/skip-write.out"),
+    );
+    let want = vec![
+        (0x3001, "openat", None, None, Some(opened.as_str())),
+        (0x3002, "pwrite64", None, open_fd, None),
+        (0x3003, "close", None, open_fd, None),
+        (0x3011, "pwrite64", None, open_fd, Some(written.as_str())),
+        (0x3012, "close", None, open_fd, Some(written.as_str())),
+        (0x3021, "pwrite64", None, Some(999), None),
+        (0x3021, "pwrite64", Some(-9), Some(999), None),
+    ];
+    assert_eq!(got, want, "{ops:#?}");
+    assert!(open_fd.is_some_and(|fd| fd >= 3), "{ops:#?}");
+    // A write without a result carries its count, not a byte count it cannot know.
+    assert_eq!(
+        [&ops[3]["count"], &ops[3]["bytes"]],
+        [&21.into(), &Value::Null]
+    );
+    assert!(
+        ops[3]["ino"].is_u64(),
+        "the file its fd named at submission: {}",
+        ops[3]
+    );
+    assert_eq!(ops[6]["error"], "EBADF");
+    // Requests, not records: the failed write once.
+    let i = crate::util::info(trace);
+    assert_eq!(i["io_uring"]["requests"], 8, "{i}");
+    assert_eq!(i["dropped_total"], 0, "{i}");
+}
+
+#[test]
+fn uring_skip_fixture_replays_byte_for_byte() {
+    assert_fixture_replays("uring_skip");
+}
+
+#[test]
+fn uring_skip_fixture_has_the_requests_at_submission() {
+    let trace = fixture("uring_skip.kz");
+    let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
+    let open = events
+        .iter()
+        .find(|e| e["user_data"] == 0x3001)
+        .expect("the IORING_OP_OPENAT");
+    let path = open["path"].as_str().unwrap();
+    let dir = path.strip_suffix("/skip-open.out").expect("skip-open.out");
+    assert_skip_workload(&trace, dir);
+}
+
 #[cfg(feature = "record")]
 mod live {
 
@@ -172,67 +250,20 @@ mod live {
         );
     }
 
-    /// Requests submitted with IOSQE_CQE_SKIP_SUCCESS post no CQE when they succeed
-    /// (tests/workloads/uring_skip.c): each is written at submission, its result unknown.
-    /// A linked OPENAT, WRITE and CLOSE into the lowest free fd; a WRITE and CLOSE of a
-    /// file opened with open(2), named through the fd; a WRITE to fd 999, whose failure
-    /// posts a CQE, recorded after its submission with EBADF.
+    /// Records tests/workloads/uring_skip.c: its requests that skip their CQE are
+    /// recorded at submission (see [`super::assert_skip_workload`]).
     #[test]
     fn requests_that_skip_their_cqe_are_recorded_at_submission() {
-        use crate::util::{info, json_lines, replay_json_min as replay};
         let dir = crate::util::compile_workload("uring_skip.c", &["-O1"], "uring_skip");
         let trace = dir.path().join("skip.kz");
         let args = [std::ffi::OsStr::new("./uring_skip"), dir.path().as_os_str()];
         crate::util::record_in(dir.path(), &trace, &args);
-        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-        assert_eq!(std::fs::read(path("skip-open.out")).unwrap().len(), 21);
-        let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
-        let ops: Vec<&serde_json::Value> = events
-            .iter()
-            .filter(|e| e["event_type"] == "io_uring_op" && e["skip_success"] == true)
-            .collect();
-        // user_data, as_syscall, ret, fd, path.
-        type Op<'a> = (u64, &'a str, Option<i64>, Option<i64>, Option<&'a str>);
-        let got: Vec<Op> = ops
-            .iter()
-            .map(|e| {
-                assert_eq!(e["result_unknown"] == true, e.get("ret").is_none(), "{e}");
-                (
-                    e["user_data"].as_u64().unwrap(),
-                    e["as_syscall"].as_str().unwrap(),
-                    e["ret"].as_i64(),
-                    e["fd"].as_i64(),
-                    e["path"].as_str(),
-                )
-            })
-            .collect();
-        let open_fd = got[1].3;
-        let (opened, written) = (path("skip-open.out"), path("skip-write.out"));
-        let want = vec![
-            (0x3001, "openat", None, None, Some(opened.as_str())),
-            (0x3002, "pwrite64", None, open_fd, None),
-            (0x3003, "close", None, open_fd, None),
-            (0x3011, "pwrite64", None, open_fd, Some(written.as_str())),
-            (0x3012, "close", None, open_fd, Some(written.as_str())),
-            (0x3021, "pwrite64", None, Some(999), None),
-            (0x3021, "pwrite64", Some(-9), Some(999), None),
-        ];
-        assert_eq!(got, want, "{ops:#?}");
-        assert!(open_fd.is_some_and(|fd| fd >= 3), "{ops:#?}");
-        // A write without a result carries its count, not a byte count it cannot know.
         assert_eq!(
-            [&ops[3]["count"], &ops[3]["bytes"]],
-            [&21.into(), &serde_json::Value::Null]
+            std::fs::read(dir.path().join("skip-open.out"))
+                .unwrap()
+                .len(),
+            21
         );
-        assert!(
-            ops[3]["ino"].is_u64(),
-            "the file its fd named at submission: {}",
-            ops[3]
-        );
-        assert_eq!(ops[6]["error"], "EBADF");
-        // Requests, not records: the failed write once.
-        let i = info(&trace);
-        assert_eq!(i["io_uring"]["requests"], 8, "{i}");
-        assert_eq!(i["dropped_total"], 0, "{i}");
+        super::assert_skip_workload(&trace, dir.path().to_str().unwrap());
     }
 }
