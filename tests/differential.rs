@@ -43,7 +43,7 @@ mod live {
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 
-    use kellect::syscalls::{Field, Syscall, D_CONTEXT, PRCTL_RECORDED, SYSCALLS};
+    use kellect::syscalls::{Field, Out, Syscall, D_CONTEXT, PRCTL_RECORDED, SYSCALLS};
     use serde_json::Value;
 
     use super::{strace_args, strace_calls, strace_joined, strace_string};
@@ -69,7 +69,8 @@ mod live {
         /// Per [`Field::Path`] of the row, in order: its dirfd (`AT_FDCWD` or the number,
         /// when the row has one) and the path as passed (`None`: not a readable string).
         paths: Vec<(Option<String>, Option<String>)>,
-        /// Per [`Field::Fd`] and [`Field::NewFd`] of the row, in order: the fd argument.
+        /// Per [`Field::Fd`] and [`Field::NewFd`] of the row, in order: the fd argument;
+        /// then the two fds the kernel filled in (pipe, pipe2, socketpair).
         fds: Vec<Option<i64>>,
     }
 
@@ -161,7 +162,17 @@ mod live {
                     (dirfd.map(|(_, d)| arg(d).to_owned()), path)
                 })
                 .collect();
-            let fds = fd_args.iter().map(|&(_, a)| arg(a).parse().ok()).collect();
+            let mut fds: Vec<Option<i64>> =
+                fd_args.iter().map(|&(_, a)| arg(a).parse().ok()).collect();
+            if let Out::FdPair(a) = row.capture.out {
+                // pipe, pipe2, socketpair: `[3, 4]` (an address when it failed).
+                let pair = arg(a.saturating_sub(1)).strip_prefix('[');
+                let mut pair = pair
+                    .and_then(|p| p.strip_suffix(']'))
+                    .unwrap_or("")
+                    .split(',');
+                fds.extend([0, 1].map(|_| pair.next().and_then(|f| f.trim().parse().ok())));
+            }
             let ret_text = call.rest.rsplit_once(" = ").map_or("", |(_, r)| r);
             let mut words = ret_text.split_whitespace();
             let ret = match (words.next(), words.next()) {
@@ -215,7 +226,10 @@ mod live {
                     (dirfd, raw)
                 })
                 .collect();
-            let fds = fd_args.iter().map(|(k, _)| e[*k].as_i64()).collect();
+            let mut fds: Vec<Option<i64>> = fd_args.iter().map(|(k, _)| e[*k].as_i64()).collect();
+            if let Out::FdPair(_) = row.capture.out {
+                fds.extend(["fd0", "fd1"].map(|k| e[k].as_i64()));
+            }
             let ret = match e["error"].as_str() {
                 Some(err) => Ret::Error(err.to_owned()),
                 None => Ret::Value(e["ret"].as_i64().expect("ret")),
