@@ -556,14 +556,17 @@ fn syscall(
     } else {
         Vec::new()
     };
-    // A NULL path pointer (the record's argument, not an io_uring request's) read nothing.
+    // A NULL path pointer (the record's argument, not an io_uring request's), from which
+    // nothing was read.
     let args = rec.args.map(|a| a.get());
-    let null = |arg: Option<u8>| {
-        uring.is_none() && arg.is_some_and(|a| a != 0 && args.get(a as usize - 1) == Some(&0))
+    let null = |arg: Option<u8>, bytes: &[u8]| {
+        uring.is_none()
+            && bytes.is_empty()
+            && arg.is_some_and(|a| a != 0 && args.get(a as usize - 1) == Some(&0))
     };
     let path_null = [
-        null(capture.map(|c| c.path0)),
-        null(capture.map(|c| c.path1)),
+        null(capture.map(|c| c.path0), tail.path0),
+        null(capture.map(|c| c.path1), tail.path1),
     ];
     let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
     let filled = match (capture.map(|c| c.out), tail.out.len()) {
