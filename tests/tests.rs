@@ -7,6 +7,7 @@ mod catalogue;
 mod cli;
 mod compat;
 mod container;
+mod differential;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;

@@ -561,6 +561,13 @@ fn warn_drops(outcome: &kellect::recorder::RecordOutcome) {
             outcome.malformed
         );
     }
+    if outcome.uring_in_flight > 0 {
+        eprintln!(
+            "kellect: warning: {} io_uring requests were lost: more were in flight at once than \
+             the recorder tracks (1024); the trace counts them",
+            outcome.uring_in_flight
+        );
+    }
 }
 
 /// `kellect live`: [`kellect::live::live`] on stdout.

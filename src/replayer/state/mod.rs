@@ -762,9 +762,25 @@ impl ProcessTable {
                 }
             })
         };
+        // A NULL path beside a dirfd names the dirfd itself (utimensat), as "" does.
+        let null_at = |slot: u8| {
+            sc.path_null[usize::from(slot)]
+                && matches!(
+                    row.and_then(|r| r.path_field(slot)),
+                    Some(Field::Path { dirfd: Some(_), .. })
+                )
+        };
         let mut resolved = Resolved {
-            path0: resolve(sc.path0.as_deref(), dfd0, literal0),
-            path1: resolve(sc.path1.as_deref(), dfd1, literal1),
+            path0: resolve(
+                sc.path0.as_deref().or(null_at(0).then_some("")),
+                dfd0,
+                literal0,
+            ),
+            path1: resolve(
+                sc.path1.as_deref().or(null_at(1).then_some("")),
+                dfd1,
+                literal1,
+            ),
             fd_name: None,
             fd_kind: None,
             replaced: None,
@@ -1408,6 +1424,7 @@ pub(super) mod tests {
                 path0_truncated: false,
                 path1: None,
                 path1_truncated: false,
+                path_null: [false; 2],
                 addr: None,
                 filled: Filled::None,
                 inode: None,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::abi;
 use crate::replayer::input::decode::{
-    caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet,
+    caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet, RET_UNKNOWN,
 };
 use crate::replayer::render::symbols::{self, Arch};
 use crate::replayer::state::{Resolved, AT_FDCWD};
@@ -328,8 +328,17 @@ impl EventView<'_> {
             if op.fixed {
                 m.serialize_entry("fixed_file", &op.sqe_fd)?;
             }
+            if op.skip_success {
+                m.serialize_entry("skip_success", &true)?;
+            }
+            if op.submitted {
+                // No CQE will tell: the request as submitted, without ret.
+                m.serialize_entry("result_unknown", &true)?;
+            }
         }
-        m.serialize_entry("ret", &sc.ret)?;
+        if sc.ret != RET_UNKNOWN {
+            m.serialize_entry("ret", &sc.ret)?;
+        }
         if (-4095..0).contains(&sc.ret) {
             m.serialize_entry("error", &symbols::errno_name(sc.ret).unwrap_or("E?"))?;
         }
@@ -386,6 +395,10 @@ impl EventView<'_> {
                     if let Some(raw) = raw.as_ref().filter(|raw| *raw != p) {
                         m.serialize_entry(&format!("{key}_arg"), raw)?;
                     }
+                }
+                if sc.path_null[usize::from(slot.min(1))] {
+                    // Passed as NULL: no path, whatever it resolves to.
+                    m.serialize_entry(&format!("{key}_arg"), &())?;
                 }
                 if cut {
                     m.serialize_entry(&format!("{key}_truncated"), &true)?;
@@ -453,6 +466,7 @@ impl EventView<'_> {
                     m.serialize_entry("sig_name", &n)?;
                 }
             }
+            Field::Bytes if sc.ret == RET_UNKNOWN => {}
             Field::Bytes => m.serialize_entry("bytes", &sc.ret.max(0))?,
             Field::MmsgCounts => {
                 m.serialize_entry("messages", &sc.ret.max(0))?;
