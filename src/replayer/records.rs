@@ -1647,6 +1647,54 @@ mod tests {
         assert_eq!(json["ProcArgvTruncated"], true);
     }
 
+    /// The process table hands over the processes that leave it: an exited one's process
+    /// record names its program, as does a `table-full` record of one that exec'd and was
+    /// forgotten to stay within memory; the end of the trace exports the exec'd processes
+    /// still held (one that did not exec leaves no record).
+    #[test]
+    fn processes_leaving_the_process_table_leave_as_records() {
+        use super::super::state::{FACTS_BYTES, PROC_BYTES};
+        let mut run = Run::new();
+        // Room for two processes with facts (and their short paths and arguments).
+        run.table = ProcessTable::default().with_process_limit(2 * (PROC_BYTES + FACTS_BYTES) + 80);
+        let exit = Body::Exit {
+            code: 3 << 8,
+            group_dead: true,
+            group_exit: true,
+            by_exec: false,
+        };
+        run.feed(event(1, 10, exec_body(10, "/bin/a", vec!["a".into()])));
+        run.feed(event(2, 10, exit));
+        run.feed(event(3, 20, exec_body(20, "/bin/b", vec!["b".into()])));
+        run.feed(event(4, 30, Body::Unknown { kind: 0 }));
+        run.feed(event(5, 40, exec_body(40, "/bin/d", vec!["d".into()])));
+        run.out.extend(run.view.finish(&run.ctx, &run.table));
+        let procs: Vec<_> = run
+            .out
+            .iter()
+            .filter_map(|r| match &r.body {
+                RecordBody::Proc(p) => Some((
+                    r.proc.pid,
+                    p.exe.clone().unwrap_or_default(),
+                    r.info.export,
+                    p.exit_code,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            procs,
+            [
+                (10, "/bin/a".to_owned(), "exit", Some(3)),
+                (20, "/bin/b".to_owned(), "table-full", None),
+                (40, "/bin/d".to_owned(), "end-of-trace", None),
+            ]
+        );
+        // 40's exec passed the bound: 20, seen least recently, was forgotten; 30 is held
+        // at the end, and leaves no record.
+        assert_eq!((run.view.early_exports, run.table.forgotten()), (1, 1));
+    }
+
     #[test]
     fn kflowd_times() {
         // 2024-04-04T15:34:35.643031330Z

@@ -1801,4 +1801,70 @@ pub(super) mod tests {
         assert_eq!(t.bytes, sum);
         assert!(!t.procs.contains_key(&14));
     }
+
+    /// A table fed with facts keeps each process's: a fork child starts from its parent's
+    /// (its own start, no exec yet), an exec sets its program and arguments, and a process
+    /// that leaves the table is handed over with them: at its exit in that event's
+    /// `exited`, when forgotten to stay within memory in the next event's `forgotten`. A
+    /// table fed without facts keeps none.
+    #[test]
+    fn process_facts_follow_fork_and_exec_and_are_handed_over() {
+        let mut images = ProcessImages::new(64);
+        let mut feed = |t: &mut ProcessTable, ts: u64, e: Event| {
+            let e = Event {
+                common: Common { ts, ..e.common },
+                ..e
+            };
+            let image = images.apply(&e);
+            t.apply_with_facts(&e, &image, &images)
+        };
+        use super::super::decode::Common;
+        let room = 3 * (PROC_BYTES + FACTS_BYTES) + ARG_BYTES + 20;
+        let mut t = ProcessTable::default().with_process_limit(room);
+        feed(&mut t, 5, fork(10, 11, None));
+        let child = t.facts(11).expect("the child's facts").clone();
+        assert_eq!(
+            (child.ppid, child.start_ns, child.exec_seen()),
+            (10, 5, false)
+        );
+        assert_eq!(
+            child.comm, "w",
+            "the parent's name until the child's own events"
+        );
+        assert_eq!(child.image.as_ref().map(|i| i.id.start_ns), Some(5));
+        feed(&mut t, 6, of(11, exec_body(11, "/bin/t", vec!["t".into()])));
+        let exec = t.facts(11).expect("the exec's facts").clone();
+        assert_eq!(exec.exe.as_deref(), Some("/bin/t"));
+        assert_eq!((exec.argv.len(), exec.argc, exec.exec_ns), (1, 1, Some(6)));
+        assert!(!t.facts(10).expect("the parent's facts").exec_seen());
+
+        let exit = Body::Exit {
+            code: 0,
+            group_dead: true,
+            group_exit: true,
+            by_exec: false,
+        };
+        let r = feed(&mut t, 7, of(11, exit));
+        assert!(t.facts(11).is_none(), "an exited process leaves the table");
+        let (pid, facts) = r.exited.expect("its facts, handed over");
+        assert_eq!((pid, facts.exe.as_deref()), (11, Some("/bin/t")));
+
+        // Room for three processes with facts: the fourth forgets the least recently seen.
+        feed(&mut t, 8, fork(10, 12, None));
+        feed(&mut t, 9, of(12, exec_body(12, "/bin/u", vec!["u".into()])));
+        let r = feed(&mut t, 10, fork(10, 13, None));
+        assert!(r.forgotten.is_empty(), "{:?}", r.forgotten);
+        let r = feed(&mut t, 11, fork(10, 14, None));
+        let forgotten: Vec<_> = r
+            .forgotten
+            .iter()
+            .map(|(pid, f)| (*pid, f.exec_ns))
+            .collect();
+        assert_eq!(forgotten, [(12, Some(9))]);
+        assert_eq!(t.forgotten(), 1);
+
+        let mut plain = ProcessTable::default();
+        plain.apply(&fork(10, 11, None));
+        assert!(plain.facts(11).is_none() && plain.all_facts().next().is_none());
+    }
 }
