@@ -394,17 +394,20 @@ fn peak_rss_of_replaying_a_normal_recording_is_reported() {
 
 #[test]
 fn a_million_processes_are_forgotten_within_the_budget() {
-    use kellect::replayer::state::PROC_BYTES;
+    use kellect::replayer::state::{FACTS_BYTES, PROC_BYTES};
     let forgotten = "processes were forgotten to stay within memory: later events of them show \
                      what is known";
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("many-processes.kz");
-    // 2^20 processes that never exit, from one parent that is not in the table: each
-    // costs PROC_BYTES, and 1/16 of the default budget holds the latest of them.
+    // 2^20 processes that never exit, from one parent: each costs PROC_BYTES, and 1/16 of
+    // the default budget holds the latest of them. The events view keeps no parent that
+    // only forks; the records view keeps it, with every process's facts (FACTS_BYTES more
+    // each: these have no exec, so no path or arguments).
     std::fs::write(&trace, gen::many_processes(1 << 20)).unwrap();
     let held = (256 << 20) / 16 / PROC_BYTES;
+    let held_with_facts = (256 << 20) / 16 / (PROC_BYTES + FACTS_BYTES) - 1;
     let [records, events] = replay_both(&trace, &[], 256.0);
-    for run in [&records, &events] {
+    for (run, held) in [(&records, held_with_facts), (&events, held)] {
         run.warns(&format!("{} {forgotten}", (1 << 20) - held));
         assert_eq!(run.stderr.matches(forgotten).count(), 1, "{}", run.stderr);
     }

@@ -738,8 +738,8 @@ impl<'c, 'w> Engine<'c, 'w> {
                 let s: ProcSnapshot = meta::decode_limited(payload, &limits)?;
                 self.table.add_snapshot(&s);
                 self.images.add_snapshot(&s);
-                if let Some(r) = &mut self.records {
-                    r.snapshot(&s, &self.images);
+                if self.records.is_some() {
+                    self.table.add_snapshot_facts(&s, &self.images);
                 }
                 self.snapshot_seen = true;
             }
@@ -808,7 +808,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.reorder.pop_until(mark, &mut ready);
         self.process(ready)?;
         if let Some(r) = &mut self.records {
-            let out = r.tick(&self.ctx, mark);
+            let out = r.tick(&self.ctx, &self.table, mark);
             self.emit_records(out)?;
         }
         Ok(())
@@ -839,7 +839,7 @@ impl<'c, 'w> Engine<'c, 'w> {
         self.report.warnings.extend(self.table.process_warning());
         self.report.warnings.extend(self.images.warning());
         if let Some(r) = &mut self.records {
-            let out = r.finish(&self.ctx);
+            let out = r.finish(&self.ctx, &self.table);
             self.emit_records(out)?;
         }
         self.sink.flush()?;
@@ -903,17 +903,11 @@ impl<'c, 'w> Engine<'c, 'w> {
         if self.records.is_some() {
             let mut out = Vec::new();
             for event in &events {
-                let resolved = self.table.apply(event);
+                // The image first: the process table keeps it among the process's facts.
                 let image = self.images.apply(event);
+                let resolved = self.table.apply_with_facts(event, &image, &self.images);
                 let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(
-                    &self.ctx,
-                    event,
-                    &resolved,
-                    &self.table,
-                    &image,
-                    &self.images,
-                ));
+                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
             }
             return self.emit_records(out);
         }

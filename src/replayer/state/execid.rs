@@ -249,6 +249,7 @@ impl ProcessImages {
 mod tests {
     use super::*;
     use crate::replayer::input::decode::{Common, Event};
+    use crate::replayer::state::tests::exec_body;
 
     fn event(pid: u32, ppid: u32, ts: u64, body: Body) -> Event {
         Event {
@@ -306,7 +307,7 @@ mod tests {
         assert_eq!(child.ancestors[0].pid, 10);
         let exec = event(11, 10, 200, Body::Unknown { kind: 0 });
         let exec = Event {
-            body: exec_body(),
+            body: exec_body(11, "/bin/true", Vec::new()),
             ..exec
         };
         let image = t.apply(&exec);
@@ -323,22 +324,6 @@ mod tests {
         let pids: Vec<u32> = grandchild.ancestors.iter().map(|a| a.pid).collect();
         assert_eq!(pids, [11, 10]);
         assert_eq!(grandchild.ancestors[0].start_ns, 200);
-    }
-
-    fn exec_body() -> Body {
-        Body::Exec {
-            old_pid: 11,
-            task: None,
-            argc: 0,
-            filename: "/bin/true".into(),
-            filename_truncated: false,
-            argv: Vec::new(),
-            argv_truncated: false,
-            inode: None,
-            exe_path: None,
-            exe_flags: 0,
-            caller_argv0: None,
-        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::replayer::input::decode::{
 };
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
 use container::{CgroupInfo, CgroupNames};
+use execid::{Image, ProcessImages};
 use files::{FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
@@ -152,9 +153,67 @@ pub const PROC_BYTES: usize = 384;
 pub const FD_BYTES: usize = 160;
 /// The memory a process's working directory costs besides its length, in bytes.
 const CWD_BYTES: usize = 32;
+/// The memory a process's [`ProcFacts`] cost besides its executable's path and its
+/// arguments, in bytes: the boxed struct and its comm (at most 16 bytes).
+pub const FACTS_BYTES: usize = 256;
+/// The memory one argument of a process's [`ProcFacts::argv`] costs besides its length, in
+/// bytes (its `String` and the allocation).
+const ARG_BYTES: usize = 32;
 /// The default bound on the process table: 16 MiB, the share of the default replay memory
 /// budget (see `MemoryBudget::process_bytes`).
 pub const DEFAULT_MAX_PROCESS_BYTES: usize = 16 << 20;
+
+/// What the events said of a process, for the records view's `Proc*` keys: held by a
+/// table fed with [`ProcessTable::apply_with_facts`] (the records view's), `None` in
+/// another's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcFacts {
+    /// The process's name: its main thread's comm (another thread's until the main
+    /// thread is seen), at most 15 bytes.
+    pub comm: String,
+    /// The file the kernel ran at the process's latest exec (not /dev/fd/N, not a
+    /// script: `struct linux_binprm`'s file when recorded, else the exec's path).
+    pub exe: Option<String>,
+    /// The latest exec's arguments, as far as recorded.
+    pub argv: Vec<String>,
+    /// The exec's argc; `argv_truncated`: `argv` is short of it or an argument was cut.
+    pub argc: u32,
+    pub argv_truncated: bool,
+    /// The parent (tgid), user and group ids of the process's latest event.
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Boot-time ns the process started (its fork, or the snapshot's start time); 0 when
+    /// not known.
+    pub start_ns: u64,
+    /// Boot-time ns of the process's latest exec during the trace; `None`: none seen
+    /// (a fork child's is `None` until it execs).
+    pub exec_ns: Option<u64>,
+    /// The executable's inode at that exec (`struct inode` of the bprm file).
+    pub exe_inode: Option<InodeAttrs>,
+    /// The cgroup that puts it in a container, as of its latest event.
+    pub cgroup: Option<Arc<CgroupInfo>>,
+    /// Its process image as of its latest event (the image table's, `ProcExecId` and
+    /// `ProcAncestors`).
+    pub image: Option<Arc<Image>>,
+}
+
+impl ProcFacts {
+    /// Whether the process called exec during the trace.
+    pub fn exec_seen(&self) -> bool {
+        self.exec_ns.is_some()
+    }
+
+    /// The estimated bytes it holds ([`FACTS_BYTES`], its path, [`ARG_BYTES`] and the
+    /// length of each argument).
+    fn cost(&self) -> usize {
+        let argv: usize = self.argv.iter().map(|a| ARG_BYTES + a.len()).sum();
+        FACTS_BYTES + self.exe.as_ref().map_or(0, String::len) + argv
+    }
+}
+
+/// A process that left a [`ProcessTable`] holding facts: its pid and what was known of it.
+pub type LeftProcess = (u32, Box<ProcFacts>);
 
 #[derive(Debug, Default, Clone)]
 struct ProcState {
@@ -174,6 +233,8 @@ struct ProcState {
     /// Its cgroup in a v1 hierarchy, kept only when it names a container (a v1 or hybrid
     /// host's runtime may make its cgroups in the v1 hierarchies alone).
     cg_v1: Option<Arc<CgroupInfo>>,
+    /// What the events said of it, in a table that keeps facts.
+    facts: Option<Box<ProcFacts>>,
 }
 
 impl ProcState {
@@ -192,7 +253,7 @@ impl ProcState {
     }
 
     fn cost(&self) -> usize {
-        PROC_BYTES + self.bytes
+        PROC_BYTES + self.bytes + self.facts.as_ref().map_or(0, |f| f.cost())
     }
 
     fn set_cwd(&mut self, cwd: Option<String>) {
@@ -300,6 +361,13 @@ pub struct Resolved {
     /// The cgroup that puts the event's process in a container (after the event: an exec
     /// or a move names the new one), `None` outside containers.
     pub container: Option<Arc<CgroupInfo>>,
+    /// The event ended the process's whole group, which the table no longer holds: its
+    /// facts, as of the event (a table fed with [`ProcessTable::apply_with_facts`] only).
+    pub exited: Option<LeftProcess>,
+    /// Processes with facts forgotten to stay within memory with this event (or while
+    /// metadata was applied before it), in the order they were forgotten (a table fed
+    /// with [`ProcessTable::apply_with_facts`] only).
+    pub forgotten: Vec<LeftProcess>,
 }
 
 impl Resolved {
@@ -330,6 +398,14 @@ impl Resolved {
 /// replay order first: a rule of the trace alone, whatever the thread count. A forgotten
 /// process's later events show what is known (their own pid, comm, ppid, uid; relative
 /// paths as given, fds unnamed) and build its state anew.
+///
+/// Fed with [`apply_with_facts`](Self::apply_with_facts), the table also keeps each
+/// process's [`ProcFacts`] (counted in its cost: [`FACTS_BYTES`] plus its path and
+/// arguments), which the records view reads. A process that leaves the table is handed
+/// over with its facts, so that its records can still be made: one whose whole group
+/// exited comes with its exit's [`Resolved::exited`] (its records leave after the table
+/// applied the exit), and one forgotten to stay within memory with the next event's
+/// [`Resolved::forgotten`] (or [`forgotten_facts`](Self::forgotten_facts) at the end).
 #[derive(Debug)]
 pub struct ProcessTable {
     procs: HashMap<u32, ProcState>,
@@ -349,6 +425,8 @@ pub struct ProcessTable {
     catalogue: Catalogue<'static>,
     /// The v2 hierarchy's cgroups by id.
     cgroups: CgroupNames,
+    /// Processes with facts forgotten to stay within `max_bytes`, not handed over yet.
+    left: Vec<LeftProcess>,
 }
 
 impl Default for ProcessTable {
@@ -371,6 +449,7 @@ impl ProcessTable {
             files: Files::new(max_file_entries),
             catalogue: CATALOGUE,
             cgroups: CgroupNames::default(),
+            left: Vec::new(),
         }
     }
 
@@ -430,11 +509,11 @@ impl ProcessTable {
         self.procs.insert(pid, state);
     }
 
-    fn remove_proc(&mut self, pid: u32) {
-        if let Some(p) = self.procs.remove(&pid) {
-            self.lru.remove(&p.used);
-            self.bytes -= p.cost();
-        }
+    fn remove_proc(&mut self, pid: u32) -> Option<ProcState> {
+        let p = self.procs.remove(&pid)?;
+        self.lru.remove(&p.used);
+        self.bytes -= p.cost();
+        Some(p)
     }
 
     /// Runs `f` on process `pid`'s state (made, empty, when not held), seen now, and
@@ -461,6 +540,7 @@ impl ProcessTable {
             if let Some(p) = self.procs.remove(&pid) {
                 self.bytes -= p.cost();
                 self.forgotten += 1;
+                self.left.extend(p.facts.map(|f| (pid, f)));
             }
         }
     }
@@ -484,6 +564,30 @@ impl ProcessTable {
                 if state.cwd.is_none() {
                     state.set_cwd(p.cwd.clone());
                 }
+            });
+            self.sweep();
+        }
+    }
+
+    /// What the snapshot says of the processes alive when the recording started, as their
+    /// facts (a process holding facts already keeps them); `images`: the image table, which
+    /// applied the snapshot already.
+    pub fn add_snapshot_facts(&mut self, snapshot: &ProcSnapshot, images: &ProcessImages) {
+        for p in &snapshot.processes {
+            self.with_state(p.pid, |state| {
+                state.facts.get_or_insert_with(|| {
+                    Box::new(ProcFacts {
+                        comm: p.comm.clone(),
+                        exe: p.exe.clone(),
+                        argv: p.argv.clone(),
+                        ppid: p.ppid,
+                        uid: p.uid,
+                        gid: p.gid,
+                        start_ns: p.start_boot_ns,
+                        image: images.get(p.pid).cloned(),
+                        ..ProcFacts::default()
+                    })
+                });
             });
             self.sweep();
         }
@@ -602,6 +706,24 @@ impl ProcessTable {
         self.procs.get(&pid)?.fds.get(&fd)
     }
 
+    /// The facts of process `pid` (see [`ProcFacts`]), when the table holds it with facts.
+    pub fn facts(&self, pid: u32) -> Option<&ProcFacts> {
+        self.procs.get(&pid)?.facts.as_deref()
+    }
+
+    /// Every process held with facts, in no particular order.
+    pub fn all_facts(&self) -> impl Iterator<Item = (u32, &ProcFacts)> {
+        self.procs
+            .iter()
+            .filter_map(|(pid, p)| Some((*pid, p.facts.as_deref()?)))
+    }
+
+    /// Processes with facts forgotten to stay within memory since the latest event (while
+    /// metadata was applied), not handed over by an event's [`Resolved::forgotten`].
+    pub fn forgotten_facts(&self) -> &[LeftProcess] {
+        &self.left
+    }
+
     /// Whether an fd of `pid` holds file `file` open.
     pub fn holds_file(&self, pid: u32, file: FileId) -> bool {
         self.procs
@@ -636,11 +758,51 @@ impl ProcessTable {
     /// Applies one event: resolves its names first (as they were when it happened), then
     /// updates the state it changes.
     pub fn apply(&mut self, event: &Event) -> Resolved {
+        self.apply_imaged(event, None)
+    }
+
+    /// [`apply`](Self::apply), keeping the facts of the event's process too (see
+    /// [`ProcFacts`]): `image` is the image the event belongs to and `images` the image
+    /// table, both after the image table applied the event (a fork child's image is
+    /// there). The processes forgotten to stay within memory come in
+    /// [`Resolved::forgotten`].
+    pub fn apply_with_facts(
+        &mut self,
+        event: &Event,
+        image: &Arc<Image>,
+        images: &ProcessImages,
+    ) -> Resolved {
+        let c = &event.common;
+        self.with_state(c.pid, |state| {
+            let f = state.facts.get_or_insert_with(Box::default);
+            // Threads may name themselves: the process is named by its main thread.
+            if c.tid == c.pid || f.comm.is_empty() {
+                f.comm.clone_from(&c.comm);
+            }
+            f.ppid = c.ppid;
+            f.uid = c.uid;
+            f.gid = c.gid;
+            f.image = Some(Arc::clone(image));
+        });
+        let mut resolved = self.apply_imaged(event, Some(images));
+        let container = resolved.container.clone();
+        let facts = match self.procs.get_mut(&c.pid) {
+            Some(p) => p.facts.as_deref_mut(),
+            None => resolved.exited.as_mut().map(|(_, f)| &mut **f),
+        };
+        if let Some(f) = facts {
+            f.cgroup = container;
+        }
+        resolved.forgotten = std::mem::take(&mut self.left);
+        resolved
+    }
+
+    fn apply_imaged(&mut self, event: &Event, images: Option<&ProcessImages>) -> Resolved {
         self.files.sweep();
         let pid = event.common.pid;
         self.touch(pid);
         let before = self.container(pid);
-        let mut resolved = self.apply_event(event);
+        let mut resolved = self.apply_event(event, images);
         resolved.container = match self.procs.get(&pid) {
             Some(p) => p.container().cloned(),
             // The process ended with the event: it was where it was.
@@ -650,8 +812,9 @@ impl ProcessTable {
         resolved
     }
 
-    fn apply_event(&mut self, event: &Event) -> Resolved {
+    fn apply_event(&mut self, event: &Event, images: Option<&ProcessImages>) -> Resolved {
         let pid = event.common.pid;
+        let ts = event.common.ts;
         match &event.body {
             Body::Fork {
                 child_pid,
@@ -668,13 +831,27 @@ impl ProcessTable {
                         let id = t.cgroup_id.get();
                         child.set_cgroup_id(self.cgroups.get(id).cloned(), id);
                     }
+                    // The child's facts are its parent's, but for what the fork changed.
+                    let container = child.container().cloned();
+                    if let Some(f) = &mut child.facts {
+                        f.ppid = pid;
+                        f.start_ns = ts;
+                        f.exec_ns = None;
+                        f.cgroup = container;
+                        f.image = images.and_then(|i| i.get(*child_pid)).cloned();
+                    }
                     self.insert_proc(*child_pid, child);
                 }
                 Resolved::default()
             }
             Body::Exec {
                 filename,
+                argv,
+                argc,
+                argv_truncated,
                 inode,
+                exe_path,
+                exe_flags,
                 task,
                 ..
             } => {
@@ -688,6 +865,18 @@ impl ProcessTable {
                 if let Some(p) = self.procs.get_mut(&pid) {
                     let before = p.cost();
                     exec_closed = p.drop_cloexec();
+                    if let Some(f) = &mut p.facts {
+                        // The file the kernel ran (not /dev/fd/N, not a script) when recorded.
+                        f.exe = Some(match exe_path {
+                            Some(e) => super::decode::exe_name(e, *exe_flags).0,
+                            None => path0.clone().unwrap_or_else(|| filename.clone()),
+                        });
+                        f.argv.clone_from(argv);
+                        f.argc = *argc;
+                        f.argv_truncated = *argv_truncated;
+                        f.exec_ns = Some(ts);
+                        f.exe_inode = *inode;
+                    }
                     self.bytes = self.bytes - before + p.cost();
                 }
                 let file0 = match (inode, &path0) {
@@ -704,10 +893,12 @@ impl ProcessTable {
                 }
             }
             Body::Exit { group_dead, .. } => {
+                let mut resolved = Resolved::default();
                 if *group_dead {
-                    self.remove_proc(pid);
+                    let facts = self.remove_proc(pid).and_then(|p| p.facts);
+                    resolved.exited = facts.map(|f| (pid, f));
                 }
-                Resolved::default()
+                resolved
             }
             Body::Syscall(sc) => self.apply_syscall(pid, sc),
             Body::Cgroup(change) => {
@@ -789,6 +980,8 @@ impl ProcessTable {
             file0: None,
             file1: None,
             container: None,
+            exited: None,
+            forgotten: Vec::new(),
         };
         // The fd an event is about, named before any change below.
         let event_fd = row.and_then(|r| r.event_fd()).map(fd_arg);
@@ -1162,6 +1355,24 @@ pub(super) mod tests {
         }
     }
 
+    /// An exec of `filename` by `old_pid` with the arguments `argv` (argc their count, none
+    /// cut), without a task context, inode or executable path: the tests' exec.
+    pub fn exec_body(old_pid: u32, filename: &str, argv: Vec<String>) -> Body {
+        Body::Exec {
+            old_pid,
+            task: None,
+            argc: u32::try_from(argv.len()).unwrap_or(u32::MAX),
+            filename: filename.into(),
+            filename_truncated: false,
+            argv,
+            argv_truncated: false,
+            inode: None,
+            exe_path: None,
+            exe_flags: 0,
+            caller_argv0: None,
+        }
+    }
+
     fn task(cgroup_id: u64) -> Option<abi::TaskContext> {
         let mut t = <abi::TaskContext as zerocopy::FromZeros>::new_zeroed();
         t.cgroup_id = cgroup_id.into();
@@ -1259,22 +1470,11 @@ pub(super) mod tests {
             &format!("/kubepods/pod1234abcd/{b}"),
         ));
         let exec = |cgroup_id| {
-            of(
-                30,
-                Body::Exec {
-                    old_pid: 30,
-                    task: task(cgroup_id),
-                    argc: 0,
-                    filename: "/bin/x".into(),
-                    filename_truncated: false,
-                    argv: Vec::new(),
-                    argv_truncated: false,
-                    inode: None,
-                    exe_path: None,
-                    exe_flags: 0,
-                    caller_argv0: None,
-                },
-            )
+            let mut body = exec_body(30, "/bin/x", Vec::new());
+            if let Body::Exec { task: t, .. } = &mut body {
+                *t = task(cgroup_id);
+            }
+            of(30, body)
         };
         let r = t.apply(&exec(60));
         let k = r.container.unwrap().container.clone().unwrap();
@@ -1622,5 +1822,71 @@ pub(super) mod tests {
         let sum: usize = t.procs.values().map(ProcState::cost).sum();
         assert_eq!(t.bytes, sum);
         assert!(!t.procs.contains_key(&14));
+    }
+
+    /// A table fed with facts keeps each process's: a fork child starts from its parent's
+    /// (its own start, no exec yet), an exec sets its program and arguments, and a process
+    /// that leaves the table is handed over with them: at its exit in that event's
+    /// `exited`, when forgotten to stay within memory in the next event's `forgotten`. A
+    /// table fed without facts keeps none.
+    #[test]
+    fn process_facts_follow_fork_and_exec_and_are_handed_over() {
+        let mut images = ProcessImages::new(64);
+        let mut feed = |t: &mut ProcessTable, ts: u64, e: Event| {
+            let e = Event {
+                common: Common { ts, ..e.common },
+                ..e
+            };
+            let image = images.apply(&e);
+            t.apply_with_facts(&e, &image, &images)
+        };
+        use crate::replayer::input::decode::Common;
+        let room = 3 * (PROC_BYTES + FACTS_BYTES) + ARG_BYTES + 20;
+        let mut t = ProcessTable::default().with_process_limit(room);
+        feed(&mut t, 5, fork(10, 11, None));
+        let child = t.facts(11).expect("the child's facts").clone();
+        assert_eq!(
+            (child.ppid, child.start_ns, child.exec_seen()),
+            (10, 5, false)
+        );
+        assert_eq!(
+            child.comm, "w",
+            "the parent's name until the child's own events"
+        );
+        assert_eq!(child.image.as_ref().map(|i| i.id.start_ns), Some(5));
+        feed(&mut t, 6, of(11, exec_body(11, "/bin/t", vec!["t".into()])));
+        let exec = t.facts(11).expect("the exec's facts").clone();
+        assert_eq!(exec.exe.as_deref(), Some("/bin/t"));
+        assert_eq!((exec.argv.len(), exec.argc, exec.exec_ns), (1, 1, Some(6)));
+        assert!(!t.facts(10).expect("the parent's facts").exec_seen());
+
+        let exit = Body::Exit {
+            code: 0,
+            group_dead: true,
+            group_exit: true,
+            by_exec: false,
+        };
+        let r = feed(&mut t, 7, of(11, exit));
+        assert!(t.facts(11).is_none(), "an exited process leaves the table");
+        let (pid, facts) = r.exited.expect("its facts, handed over");
+        assert_eq!((pid, facts.exe.as_deref()), (11, Some("/bin/t")));
+
+        // Room for three processes with facts: the fourth forgets the least recently seen.
+        feed(&mut t, 8, fork(10, 12, None));
+        feed(&mut t, 9, of(12, exec_body(12, "/bin/u", vec!["u".into()])));
+        let r = feed(&mut t, 10, fork(10, 13, None));
+        assert!(r.forgotten.is_empty(), "{:?}", r.forgotten);
+        let r = feed(&mut t, 11, fork(10, 14, None));
+        let forgotten: Vec<_> = r
+            .forgotten
+            .iter()
+            .map(|(pid, f)| (*pid, f.exec_ns))
+            .collect();
+        assert_eq!(forgotten, [(12, Some(9))]);
+        assert_eq!(t.forgotten(), 1);
+
+        let mut plain = ProcessTable::default();
+        plain.apply(&fork(10, 11, None));
+        assert!(plain.facts(11).is_none() && plain.all_facts().next().is_none());
     }
 }

@@ -10,17 +10,16 @@ pub mod legend;
 pub mod protocols;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
+use crate::abi::{SockInfo, SockStateRecord};
 use crate::replayer::input::decode::{Body, Event, SockAddr, Syscall};
 use crate::replayer::render::symbols;
 use crate::replayer::state::context::Context;
-use crate::replayer::state::execid::{self, Image, ProcessImages};
-use crate::replayer::state::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
-use crate::replayer::state::{FdKind, ProcessTable, Resolved};
+use crate::replayer::state::execid;
+use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
+use crate::replayer::state::{FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
     Ancestor, AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord,
@@ -90,30 +89,6 @@ const MOVED_FROM: usize = 8;
 const MOVED_TO: usize = 9;
 const DELETE: usize = 10;
 
-/// What a process looked like, for the Proc* keys.
-#[derive(Debug, Clone, Default)]
-struct ProcInfo {
-    comm: String,
-    exe: Option<String>,
-    argv: Vec<String>,
-    /// The exec's argc, and whether `argv` is short of it or was cut.
-    argc: u32,
-    argv_truncated: bool,
-    ppid: u32,
-    uid: u32,
-    gid: u32,
-    /// Boot-time ns the process started (fork or snapshot).
-    start_ns: u64,
-    /// The process called exec during the trace.
-    exec_seen: bool,
-    exec_ns: Option<u64>,
-    exe_inode: Option<InodeAttrs>,
-    /// The cgroup that puts it in a container (the process table's, at its latest event).
-    cgroup: Option<std::sync::Arc<crate::replayer::state::container::CgroupInfo>>,
-    /// The process image as of its latest event (`ProcExecId`, `ProcAncestors`).
-    image: Option<Arc<Image>>,
-}
-
 /// A file record being aggregated.
 #[derive(Debug, Clone)]
 struct FileAgg {
@@ -143,7 +118,7 @@ struct SockAgg {
     pid: u32,
     tid: u32,
     /// The process as it was at the socket's last syscall (it may be gone at export).
-    proc: Option<ProcInfo>,
+    proc: Option<ProcFacts>,
     info: SockInfo,
     server: bool,
     unix_path: Option<String>,
@@ -211,7 +186,6 @@ impl Flow {
 /// The records view's state.
 pub struct RecordsView {
     cfg: RecordsConfig,
-    procs: HashMap<u32, ProcInfo>,
     files: HashMap<FileKey, FileAgg>,
     /// Files a process closed an fd opened for writing of while another fd still held
     /// them: the last close of such a file is a CLOSE_WRITE. (Which fd holds which file is
@@ -224,12 +198,16 @@ pub struct RecordsView {
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
     held: std::collections::VecDeque<Held>,
-    /// Most entries in each state table (files, sockets, processes, inode caches, held
-    /// records) before the oldest leave early.
+    /// Most entries in each state table (files, sockets, held records) before the oldest
+    /// leave early.
     table_limit: usize,
     /// Records exported early (`InfoExport` `table-full`) and entries dropped from the
     /// inode caches, because a table was full.
     pub early_exports: u64,
+    /// The process whose whole group exited with the event being applied, as the process
+    /// table handed it over ([`Resolved::exited`]): its records are made from it until its
+    /// process record leaves.
+    exiting: Option<(u32, Box<ProcFacts>)>,
 }
 
 struct Held {
@@ -245,7 +223,6 @@ impl RecordsView {
     pub fn new(cfg: RecordsConfig) -> Self {
         RecordsView {
             cfg,
-            procs: HashMap::new(),
             files: HashMap::new(),
             written: HashSet::new(),
             socks: HashMap::new(),
@@ -254,21 +231,28 @@ impl RecordsView {
             held: std::collections::VecDeque::new(),
             table_limit: usize::MAX,
             early_exports: 0,
+            exiting: None,
         }
     }
 
     /// Bounds each state table at `entries` (at least 16; see
     /// `MemoryBudget::table_entries`). Past it, the oldest eighth leave at once: files and
-    /// sockets (by first event) and processes that exec'd (by start) are exported with
-    /// `InfoExport` `table-full`, other processes and the inode caches are forgotten, and
-    /// records waiting for file facts leave without them. Deterministic: the order depends
-    /// only on the trace.
+    /// sockets (by first event) are exported with `InfoExport` `table-full`, and records
+    /// waiting for file facts leave without them. Processes are the process table's (bound
+    /// by its bytes): one it forgets is exported with `table-full` when it exec'd.
+    /// Deterministic: the order depends only on the trace.
     pub fn with_table_limit(mut self, entries: usize) -> Self {
         self.table_limit = entries.max(16);
         self
     }
 
-    fn bound_tables(&mut self, ctx: &Context, out: &mut Vec<Record>) {
+    fn bound_tables(
+        &mut self,
+        ctx: &Context,
+        table: &ProcessTable,
+        forgotten: &[(u32, Box<ProcFacts>)],
+        out: &mut Vec<Record>,
+    ) {
         let limit = self.table_limit;
         let keep = limit - limit / 8;
         if self.files.len() > limit {
@@ -276,7 +260,7 @@ impl RecordsView {
             keys.sort_by_key(|k| (self.files[k].first_ns, *k));
             let drop = keys.len() - keep;
             for key in keys.into_iter().take(drop) {
-                self.export_file(ctx, &key, "table-full", out);
+                self.export_file(ctx, table, &key, "table-full", out);
                 self.early_exports += 1;
             }
         }
@@ -285,67 +269,54 @@ impl RecordsView {
             ids.sort_by_key(|id| (self.socks[id].first_ns, *id));
             let drop = ids.len() - keep;
             for id in ids.into_iter().take(drop) {
-                self.export_sock(ctx, id, "table-full", true, out);
+                self.export_sock(ctx, table, id, "table-full", true, out);
                 self.early_exports += 1;
             }
         }
-        if self.procs.len() > limit {
-            let mut pids: Vec<u32> = self.procs.keys().copied().collect();
-            pids.sort_by_key(|pid| (self.procs[pid].start_ns, *pid));
-            let drop = pids.len() - keep;
-            for pid in pids.into_iter().take(drop) {
-                if let Some(p) = self.procs.remove(&pid) {
-                    let last = p.exec_ns.unwrap_or(p.start_ns);
-                    out.extend(self.process_record(ctx, pid, pid, &p, None, last, "table-full"));
-                    self.early_exports += 1;
-                }
-            }
+        self.forgotten_processes(ctx, table, forgotten, out);
+    }
+
+    /// Processes the process table forgot to stay within memory: each counts as an early
+    /// export, and one that exec'd leaves as a process record (`table-full`).
+    fn forgotten_processes(
+        &mut self,
+        ctx: &Context,
+        table: &ProcessTable,
+        forgotten: &[(u32, Box<ProcFacts>)],
+        out: &mut Vec<Record>,
+    ) {
+        for (pid, p) in forgotten {
+            let last = p.exec_ns.unwrap_or(p.start_ns);
+            out.extend(self.process_record(ctx, table, *pid, *pid, p, None, last, "table-full"));
+            self.early_exports += 1;
         }
     }
 
-    /// Processes alive when the recording started.
-    /// `images`: the image table, which applied the snapshot already.
-    pub fn snapshot(&mut self, snapshot: &crate::meta::ProcSnapshot, images: &ProcessImages) {
-        for p in &snapshot.processes {
-            self.procs.entry(p.pid).or_insert_with(|| ProcInfo {
-                comm: p.comm.clone(),
-                exe: p.exe.clone(),
-                argv: p.argv.clone(),
-                ppid: p.ppid,
-                uid: p.uid,
-                gid: p.gid,
-                start_ns: p.start_boot_ns,
-                image: images.get(p.pid).cloned(),
-                ..ProcInfo::default()
-            });
-        }
-    }
-
-    /// Applies one event (in timestamp order), after the process table applied it (`r`
-    /// and `table`: what it resolved, as things were before the event, and the fds and
-    /// inode model it left) and the image table did (`image`: the image the event belongs
-    /// to; `images`: the table, which holds a forked child's); returns the records ready
-    /// to print.
+    /// Applies one event (in timestamp order), after the image table and then the process
+    /// table applied it ([`ProcessTable::apply_with_facts`]; `r` and `table`: what it
+    /// resolved, as things were before the event, and the fds, inode model and process
+    /// facts it left, with those of a process that exited with the event); returns the
+    /// records ready to print.
     pub fn event(
         &mut self,
         ctx: &Context,
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
-        image: &Arc<Image>,
-        images: &ProcessImages,
     ) -> Vec<Record> {
-        let mut built = self.apply_event(ctx, e, r, table, image, images);
-        self.bound_tables(ctx, &mut built);
+        self.exiting.clone_from(&r.exited);
+        let mut built = self.apply_event(ctx, e, r, table);
+        self.exiting = None;
+        self.bound_tables(ctx, table, &r.forgotten, &mut built);
         self.hold(built);
         self.release(ctx, false)
     }
 
     /// A time mark without an event (the recorder's periodic statistics): sockets idle or
     /// active too long leave, and records held for file facts age.
-    pub fn tick(&mut self, ctx: &Context, boot_ns: u64) -> Vec<Record> {
+    pub fn tick(&mut self, ctx: &Context, table: &ProcessTable, boot_ns: u64) -> Vec<Record> {
         let mut built = Vec::new();
-        self.sweep(ctx, boot_ns, &mut built);
+        self.sweep(ctx, table, boot_ns, &mut built);
         self.hold(built);
         for h in &mut self.held {
             h.ticks += 1;
@@ -353,9 +324,12 @@ impl RecordsView {
         self.release(ctx, false)
     }
 
-    /// The end of the trace: everything still open leaves, flagged as such.
-    pub fn finish(&mut self, ctx: &Context) -> Vec<Record> {
-        let built = self.finish_all(ctx);
+    /// The end of the trace: everything still open leaves, flagged as such (the processes
+    /// of `table` too).
+    pub fn finish(&mut self, ctx: &Context, table: &ProcessTable) -> Vec<Record> {
+        let mut built = Vec::new();
+        self.forgotten_processes(ctx, table, table.forgotten_facts(), &mut built);
+        built.extend(self.finish_all(ctx, table));
         self.hold(built);
         self.release(ctx, true)
     }
@@ -397,114 +371,67 @@ impl RecordsView {
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
-        image: &Arc<Image>,
-        images: &ProcessImages,
     ) -> Vec<Record> {
-        let files = table.files();
         let mut out = Vec::new();
         let ts = e.common.ts;
-        self.sweep(ctx, ts, &mut out);
+        self.sweep(ctx, table, ts, &mut out);
         let c = &e.common;
-        {
-            let p = self.procs.entry(c.pid).or_default();
-            // Threads may name themselves: the process is named by its main thread.
-            if c.tid == c.pid || p.comm.is_empty() {
-                p.comm.clone_from(&c.comm);
-            }
-            p.ppid = c.ppid;
-            p.uid = c.uid;
-            p.gid = c.gid;
-            p.cgroup.clone_from(&r.container);
-            p.image = Some(Arc::clone(image));
-        }
+        // The process's facts (its exec's, a fork child's) are the process table's.
         match &e.body {
-            Body::Fork { child_pid, .. } if *child_pid != c.pid => {
-                let mut child = self.procs.get(&c.pid).cloned().unwrap_or_default();
-                child.ppid = c.pid;
-                child.start_ns = ts;
-                child.exec_seen = false;
-                child.exec_ns = None;
-                child.cgroup = table.container(*child_pid);
-                child.image = images.get(*child_pid).cloned();
-                // Its open files are the process table's copy of its parent's fds.
-                self.procs.insert(*child_pid, child);
-            }
             Body::Exec {
-                filename,
-                argv,
-                argc,
-                argv_truncated,
-                inode,
-                exe_path,
-                exe_flags,
-                ..
+                filename, inode, ..
             } => {
                 let filename = r.path0.as_ref().unwrap_or(filename);
-                if let Some(p) = self.procs.get_mut(&c.pid) {
-                    // The file the kernel ran (not /dev/fd/N, not a script) when recorded.
-                    p.exe = Some(exe_path.as_ref().map_or_else(
-                        || filename.clone(),
-                        |e| crate::replayer::input::decode::exe_name(e, *exe_flags).0,
-                    ));
-                    p.argv.clone_from(argv);
-                    p.argc = *argc;
-                    p.argv_truncated = *argv_truncated;
-                    p.exec_seen = true;
-                    p.exec_ns = Some(ts);
-                    p.exe_inode = *inode;
-                }
                 if let (Some(_), Some(t)) = (inode, r.file0()) {
                     let key = (c.pid, t.file, FILE_RECORD);
-                    self.file_event(ctx, e, key, filename, r, files, OPEN_EXEC, &mut out);
+                    self.file_event(ctx, e, key, filename, r, table, OPEN_EXEC, &mut out);
                 }
                 // The close-on-exec fds went at the exec.
                 for was in &r.exec_closed {
                     self.fd_closed(ctx, e, Some(was), r, table, &mut out);
                     if let Some(id) = was.socket_id() {
-                        self.sock_closed(ctx, ts, id, &mut out);
+                        self.sock_closed(ctx, table, ts, id, &mut out);
                     }
                 }
             }
             Body::Exit {
                 code, group_dead, ..
             } if *group_dead => {
-                self.process_exit(ctx, e, *code, &mut out);
+                self.process_exit(ctx, table, e, *code, &mut out);
             }
             Body::Syscall(sc) => self.syscall(ctx, e, sc, r, table, &mut out),
-            Body::SockState(s) => self.sock_state(ctx, e, s, &mut out),
+            Body::SockState(s) => self.sock_state(ctx, table, e, s, &mut out),
             _ => {}
         }
         out
     }
 
-    fn finish_all(&mut self, ctx: &Context) -> Vec<Record> {
+    fn finish_all(&mut self, ctx: &Context, table: &ProcessTable) -> Vec<Record> {
         let mut out = Vec::new();
         let mut files: Vec<FileKey> = self.files.keys().cloned().collect();
         files.sort_by_key(|k| (self.files[k].first_ns, *k));
         for key in files {
-            self.export_file(ctx, &key, "end-of-trace", &mut out);
+            self.export_file(ctx, table, &key, "end-of-trace", &mut out);
         }
         let mut socks: Vec<u64> = self.socks.keys().copied().collect();
         socks.sort_by_key(|id| (self.socks[id].first_ns, *id));
         for id in socks {
-            self.export_sock(ctx, id, "end-of-trace", true, &mut out);
+            self.export_sock(ctx, table, id, "end-of-trace", true, &mut out);
         }
-        let mut procs: Vec<u32> = self
-            .procs
-            .iter()
-            .filter(|(_, p)| p.exec_seen)
-            .map(|(pid, _)| *pid)
+        let mut procs: Vec<(Option<u64>, u32, &ProcFacts)> = table
+            .all_facts()
+            .filter(|(_, p)| p.exec_seen())
+            .map(|(pid, p)| (p.exec_ns, pid, p))
             .collect();
-        procs.sort_by_key(|pid| (self.procs[pid].exec_ns, *pid));
-        for pid in procs {
-            let p = self.procs[&pid].clone();
+        procs.sort_by_key(|(exec_ns, pid, _)| (*exec_ns, *pid));
+        for (_, pid, p) in procs {
             let last = p.exec_ns.unwrap_or(p.start_ns);
-            out.extend(self.process_record(ctx, pid, pid, &p, None, last, "end-of-trace"));
+            out.extend(self.process_record(ctx, table, pid, pid, p, None, last, "end-of-trace"));
         }
         out
     }
 
-    fn sweep(&mut self, ctx: &Context, now: u64, out: &mut Vec<Record>) {
+    fn sweep(&mut self, ctx: &Context, table: &ProcessTable, now: u64, out: &mut Vec<Record>) {
         if now < self.next_sweep {
             return;
         }
@@ -525,31 +452,31 @@ impl RecordsView {
         due.sort();
         for (_, id, reason) in due {
             let remove = reason == "idle";
-            self.export_sock(ctx, id, reason, remove, out);
+            self.export_sock(ctx, table, id, reason, remove, out);
         }
     }
 
-    fn process_exit(&mut self, ctx: &Context, e: &Event, code: u32, out: &mut Vec<Record>) {
+    /// The whole group of the event's process exited: the process table no longer holds
+    /// it, but handed its facts over ([`Self::exiting`]).
+    fn process_exit(
+        &mut self,
+        ctx: &Context,
+        table: &ProcessTable,
+        e: &Event,
+        code: u32,
+        out: &mut Vec<Record>,
+    ) {
         let pid = e.common.pid;
         // Its files leave first: the process that held them is gone.
         let mut keys: Vec<FileKey> = self.files.keys().filter(|k| k.0 == pid).cloned().collect();
         keys.sort_by_key(|k| (self.files[k].first_ns, *k));
         for key in keys {
-            self.export_file(ctx, &key, "process-exit", out);
+            self.export_file(ctx, table, &key, "process-exit", out);
         }
         self.written.retain(|k| k.0 != pid);
-        if let Some(p) = self.procs.remove(&pid) {
-            if p.exec_seen || p.start_ns > 0 {
-                out.extend(self.process_record(
-                    ctx,
-                    pid,
-                    e.common.tid,
-                    &p,
-                    Some(code),
-                    e.common.ts,
-                    "exit",
-                ));
-            }
+        if let Some((_, p)) = self.exiting.take().filter(|(exited, _)| *exited == pid) {
+            let (tid, ts) = (e.common.tid, e.common.ts);
+            out.extend(self.process_record(ctx, table, pid, tid, &p, Some(code), ts, "exit"));
         }
     }
 
@@ -581,7 +508,6 @@ impl RecordsView {
             return;
         }
         let written = self.written.remove(&key) || writable;
-        let files = table.files();
         let path = self
             .files
             .get(&key)
@@ -589,11 +515,11 @@ impl RecordsView {
             .or(r.fd_name.clone())
             .unwrap_or_default();
         let kind = if written { CLOSE_WRITE } else { CLOSE_NOWRITE };
-        self.file_event(ctx, e, key, &path, r, files, kind, out);
+        self.file_event(ctx, e, key, &path, r, table, kind, out);
     }
 
     /// One event of kind `kind` about the file of `key`, named `path`. Its attributes are
-    /// the inode model's after the event (`files`); before it, what the event says it
+    /// the inode model's after the event (`table`'s); before it, what the event says it
     /// changed (`r`), or the same.
     #[allow(clippy::too_many_arguments)]
     fn file_event(
@@ -603,11 +529,11 @@ impl RecordsView {
         key: FileKey,
         path: &str,
         r: &Resolved,
-        files: &Files,
+        table: &ProcessTable,
         kind: usize,
         out: &mut Vec<Record>,
     ) {
-        let now = files.get(key.1);
+        let now = table.files().get(key.1);
         // What the file was before this event, as far as known: a record that starts with
         // a write measures its size change from there. A file new with this event has no
         // before.
@@ -658,7 +584,7 @@ impl RecordsView {
             _ => None,
         };
         if let Some(reason) = reason {
-            self.export_file(ctx, &key, reason, out);
+            self.export_file(ctx, table, &key, reason, out);
         }
     }
 
@@ -671,14 +597,13 @@ impl RecordsView {
         table: &ProcessTable,
         out: &mut Vec<Record>,
     ) {
-        let files = table.files();
         let ksys = sc.ksys();
         let pid = e.common.pid;
         let fd0 = sc.args[0] as i32;
         let ok = sc.ret >= 0;
         // Sockets first: anything that carries the socket's identity.
         if let Some(info) = sc.sock {
-            self.sock_syscall(e, sc, ksys, &info, r);
+            self.sock_syscall(e, sc, ksys, &info, r, table);
             return;
         }
         let (true, Some(ksys)) = (ok, ksys) else {
@@ -704,10 +629,10 @@ impl RecordsView {
                     .is_some_and(|i| i.fmode.get() & 0x100000 != 0);
                 self.fd_closed(ctx, e, r.replaced.as_ref(), r, table, out);
                 let kind = if created { CREATE } else { OPEN };
-                self.file_event(ctx, e, key, path, r, files, kind, out);
+                self.file_event(ctx, e, key, path, r, table, kind, out);
                 if flags & 0o1000 != 0 && !created {
                     // O_TRUNC on an existing file changes it.
-                    self.file_event(ctx, e, key, path, r, files, MODIFY, out);
+                    self.file_event(ctx, e, key, path, r, table, MODIFY, out);
                 }
             }
             Ksys::Read
@@ -743,12 +668,12 @@ impl RecordsView {
                     .map(|f| f.path.clone())
                     .or(r.fd_name.clone())
                     .unwrap_or_default();
-                self.file_event(ctx, e, key, &path, r, files, kind, out);
+                self.file_event(ctx, e, key, &path, r, table, kind, out);
             }
             Ksys::Close => {
                 self.fd_closed(ctx, e, r.fd_kind.as_ref(), r, table, out);
                 if let Some(id) = r.fd_kind.as_ref().and_then(FdKind::socket_id) {
-                    self.sock_closed(ctx, e.common.ts, id, out);
+                    self.sock_closed(ctx, table, e.common.ts, id, out);
                 }
             }
             Ksys::Dup | Ksys::Dup2 | Ksys::Dup3 | Ksys::Fcntl => {
@@ -783,7 +708,7 @@ impl RecordsView {
                 } else {
                     ATTRIB
                 };
-                self.file_event(ctx, e, key, path, r, files, kind, out);
+                self.file_event(ctx, e, key, path, r, table, kind, out);
             }
             Ksys::Unlink | Ksys::Unlinkat => {
                 if ksys == Ksys::Unlinkat && sc.args[2] & 0x200 != 0 {
@@ -793,7 +718,7 @@ impl RecordsView {
                     return;
                 };
                 let key = (pid, t.file, FILE_RECORD);
-                self.file_event(ctx, e, key, path, r, files, DELETE, out);
+                self.file_event(ctx, e, key, path, r, table, DELETE, out);
             }
             Ksys::Rename | Ksys::Renameat | Ksys::Renameat2 => {
                 let (Some(old), Some(new), Some(t)) = (&r.path0, &r.path1, r.file0()) else {
@@ -810,11 +735,11 @@ impl RecordsView {
                 }
                 for (file, from, to) in moves {
                     let key = (pid, file, FILE_RECORD);
-                    self.file_event(ctx, e, key, from, r, files, MOVED_FROM, out);
+                    self.file_event(ctx, e, key, from, r, table, MOVED_FROM, out);
                     if let Some(agg) = self.files.get_mut(&key) {
                         agg.origin = Some(from.clone());
                     }
-                    self.file_event(ctx, e, key, to, r, files, MOVED_TO, out);
+                    self.file_event(ctx, e, key, to, r, table, MOVED_TO, out);
                 }
             }
             Ksys::Link | Ksys::Linkat | Ksys::Symlink | Ksys::Symlinkat => {
@@ -822,7 +747,7 @@ impl RecordsView {
                     return;
                 };
                 let key = (pid, t.file, LINK_RECORD);
-                self.file_event(ctx, e, key, new, r, files, CREATE, out);
+                self.file_event(ctx, e, key, new, r, table, CREATE, out);
                 if let Some(agg) = self.files.get_mut(&key) {
                     agg.mode_kind = if matches!(ksys, Ksys::Symlink | Ksys::Symlinkat) {
                         "symlink"
@@ -831,7 +756,7 @@ impl RecordsView {
                     };
                     agg.origin = r.path0.clone();
                 }
-                self.export_file(ctx, &key, "link", out);
+                self.export_file(ctx, table, &key, "link", out);
             }
             // In-kernel copies: the source is read, the destination written (its size is
             // its inode's at exit).
@@ -865,7 +790,7 @@ impl RecordsView {
                         .map(|f| f.path.clone())
                         .or(name.clone())
                         .unwrap_or_default();
-                    self.file_event(ctx, e, key, &path, r, files, kind, out);
+                    self.file_event(ctx, e, key, &path, r, table, kind, out);
                 }
             }
             _ => {}
@@ -881,6 +806,7 @@ impl RecordsView {
         ksys: Option<Ksys>,
         info: &SockInfo,
         r: &Resolved,
+        table: &ProcessTable,
     ) {
         let pid = e.common.pid;
         let ts = e.common.ts;
@@ -902,7 +828,7 @@ impl RecordsView {
             _ => known_unix.or(addr_unix),
         }
         .map(str::to_owned);
-        let proc = self.procs.get(&pid).cloned();
+        let proc = self.facts(table, pid).cloned();
         let agg = self
             .socks
             .entry(id)
@@ -997,7 +923,14 @@ impl RecordsView {
 
     /// An fd of socket `id` was closed at `ts`: TCP sockets leave on their CLOSE state,
     /// others now.
-    fn sock_closed(&mut self, ctx: &Context, ts: u64, id: u64, out: &mut Vec<Record>) {
+    fn sock_closed(
+        &mut self,
+        ctx: &Context,
+        table: &ProcessTable,
+        ts: u64,
+        id: u64,
+        out: &mut Vec<Record>,
+    ) {
         let tcp = self
             .socks
             .get(&id)
@@ -1007,11 +940,18 @@ impl RecordsView {
             s.last_ns = ts;
         }
         if !tcp {
-            self.export_sock(ctx, id, "close", true, out);
+            self.export_sock(ctx, table, id, "close", true, out);
         }
     }
 
-    fn sock_state(&mut self, ctx: &Context, e: &Event, s: &SockStateRecord, out: &mut Vec<Record>) {
+    fn sock_state(
+        &mut self,
+        ctx: &Context,
+        table: &ProcessTable,
+        e: &Event,
+        s: &SockStateRecord,
+        out: &mut Vec<Record>,
+    ) {
         let id = s.sock.sk_id.get();
         let ts = e.common.ts;
         let agg = self
@@ -1039,13 +979,14 @@ impl RecordsView {
             }
         }
         if s.event == 0 && s.newstate == 7 {
-            self.export_sock(ctx, id, "tcp-close", true, out);
+            self.export_sock(ctx, table, id, "tcp-close", true, out);
         }
     }
 
     fn export_file(
         &mut self,
         ctx: &Context,
+        table: &ProcessTable,
         key: &FileKey,
         reason: &'static str,
         out: &mut Vec<Record>,
@@ -1058,7 +999,7 @@ impl RecordsView {
         }
         let info = self.info(ctx, Monitor::Filesystem, f.last_ns, reason);
         let mut facts = PendingFacts::default();
-        let proc = self.proc_keys(ctx, &mut facts, f.pid, f.tid, f.last_ns);
+        let proc = self.proc_keys(ctx, table, &mut facts, f.pid, f.tid, f.last_ns);
         let (dir, name) = match f.path.rfind('/') {
             Some(i) => (&f.path[..=i], &f.path[i + 1..]),
             None => ("", f.path.as_str()),
@@ -1125,6 +1066,7 @@ impl RecordsView {
     fn export_sock(
         &mut self,
         ctx: &Context,
+        table: &ProcessTable,
         id: u64,
         reason: &'static str,
         remove: bool,
@@ -1148,7 +1090,7 @@ impl RecordsView {
             }
         }
         if self.cfg.monitors.contains(&Monitor::Socket) {
-            out.push(self.sock_record(ctx, &s, reason));
+            out.push(self.sock_record(ctx, table, &s, reason));
         }
         if !remove {
             // Still open (active timeout): counted afresh from here.
@@ -1161,12 +1103,18 @@ impl RecordsView {
         }
     }
 
-    fn sock_record(&self, ctx: &Context, s: &SockAgg, reason: &'static str) -> Record {
+    fn sock_record(
+        &self,
+        ctx: &Context,
+        table: &ProcessTable,
+        s: &SockAgg,
+        reason: &'static str,
+    ) -> Record {
         let info = self.info(ctx, Monitor::Socket, s.last_ns, reason);
         let mut facts = PendingFacts::default();
         let proc = match &s.proc {
-            Some(p) => self.proc_keys_of(ctx, &mut facts, s.pid, s.tid, p, s.last_ns),
-            None => self.proc_keys(ctx, &mut facts, s.pid, s.tid, s.last_ns),
+            Some(p) => self.proc_keys_of(ctx, table, &mut facts, s.pid, s.tid, p, s.last_ns),
+            None => self.proc_keys(ctx, table, &mut facts, s.pid, s.tid, s.last_ns),
         };
         let i = &s.info;
         let family = i.family.get();
@@ -1246,19 +1194,20 @@ impl RecordsView {
     fn process_record(
         &self,
         ctx: &Context,
+        table: &ProcessTable,
         pid: u32,
         tid: u32,
-        p: &ProcInfo,
+        p: &ProcFacts,
         code: Option<u32>,
         last_ns: u64,
         reason: &'static str,
     ) -> Option<Record> {
-        if !self.cfg.monitors.contains(&Monitor::Process) || !p.exec_seen {
+        if !self.cfg.monitors.contains(&Monitor::Process) || !p.exec_seen() {
             return None;
         }
         let info = self.info(ctx, Monitor::Process, last_ns, reason);
         let mut facts = PendingFacts::default();
-        let mut proc = self.proc_keys_of(ctx, &mut facts, pid, tid, p, last_ns);
+        let mut proc = self.proc_keys_of(ctx, table, &mut facts, pid, tid, p, last_ns);
         proc.ancestors = Some(p.image.as_ref().map_or_else(Vec::new, |image| {
             image
                 .ancestors
@@ -1323,30 +1272,47 @@ impl RecordsView {
         }
     }
 
+    /// The facts of process `pid`: the process table's, or those of the process that exited
+    /// with the event being applied until its process record left.
+    fn facts<'a>(&'a self, table: &'a ProcessTable, pid: u32) -> Option<&'a ProcFacts> {
+        table.facts(pid).or_else(|| {
+            self.exiting
+                .as_ref()
+                .filter(|(exited, _)| *exited == pid)
+                .map(|(_, p)| &**p)
+        })
+    }
+
+    /// The Proc* keys of process `pid` as the process table knows it now.
     fn proc_keys(
         &self,
         ctx: &Context,
+        table: &ProcessTable,
         facts: &mut PendingFacts,
         pid: u32,
         tid: u32,
         at_ns: u64,
     ) -> ProcKeys {
-        let p = self.procs.get(&pid).cloned().unwrap_or_default();
-        self.proc_keys_of(ctx, facts, pid, tid, &p, at_ns)
+        let unknown = ProcFacts::default();
+        let p = self.facts(table, pid).unwrap_or(&unknown);
+        self.proc_keys_of(ctx, table, facts, pid, tid, p, at_ns)
     }
 
+    /// The Proc* keys of process `pid` whose facts are `p` (its parent's name as the
+    /// process table knows it now).
+    #[allow(clippy::too_many_arguments)]
     fn proc_keys_of(
         &self,
         ctx: &Context,
+        table: &ProcessTable,
         facts: &mut PendingFacts,
         pid: u32,
         tid: u32,
-        p: &ProcInfo,
+        p: &ProcFacts,
         at_ns: u64,
     ) -> ProcKeys {
         let parent = self
-            .procs
-            .get(&p.ppid)
+            .facts(table, p.ppid)
             .map(|pp| pp.comm.clone())
             .unwrap_or_default();
         let versions = ctx.capture.as_ref().is_some_and(|c| c.versions);
@@ -1485,7 +1451,8 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 mod tests {
     use super::*;
 
-    use crate::replayer::state::tests::syscall as state_syscall;
+    use crate::replayer::state::execid::ProcessImages;
+    use crate::replayer::state::tests::{exec_body, syscall as state_syscall};
     use crate::replayer::state::ProcessTable;
     use zerocopy::little_endian::{U16, U64};
     const AT_FDCWD: u64 = crate::replayer::state::AT_FDCWD as u64;
@@ -1511,11 +1478,9 @@ mod tests {
         }
 
         fn feed(&mut self, e: Event) {
-            let r = self.table.apply(&e);
             let image = self.images.apply(&e);
-            let built = self
-                .view
-                .event(&self.ctx, &e, &r, &self.table, &image, &self.images);
+            let r = self.table.apply_with_facts(&e, &image, &self.images);
+            let built = self.view.event(&self.ctx, &e, &r, &self.table);
             self.out.extend(built);
         }
 
@@ -1612,19 +1577,7 @@ mod tests {
         };
         run.feed(socket(1));
         run.feed(syscall(2, 10, Ksys::Write, [3, 0, 5, 0, 0, 0], 5, Some(99)));
-        let exec = Body::Exec {
-            old_pid: 10,
-            task: None,
-            argc: 1,
-            filename: "/bin/t".into(),
-            filename_truncated: false,
-            argv: vec!["t".into()],
-            argv_truncated: false,
-            inode: None,
-            exe_path: None,
-            exe_flags: 0,
-            caller_argv0: None,
-        };
+        let exec = exec_body(10, "/bin/t", vec!["t".into()]);
         run.feed(event(3, 10, exec.clone()));
         assert_eq!(run.socks(), [(10, "CLIENT", "close")]);
         assert_eq!(run.out[0].info.timestamp, run.ctx_time(3));
@@ -1667,18 +1620,17 @@ mod tests {
         let mut run = Run::new();
         use crate::replayer::input::decode::ARGV_SHOWN;
         let argv: Vec<String> = (0..ARGV_SHOWN).map(|i| format!("a{i}")).collect();
-        let exec = |argc: u32, argv: Vec<String>, argv_truncated| Body::Exec {
-            old_pid: 10,
-            task: None,
-            argc,
-            filename: "/bin/t".into(),
-            filename_truncated: false,
-            argv,
-            argv_truncated,
-            inode: None,
-            exe_path: None,
-            exe_flags: 0,
-            caller_argv0: None,
+        let exec = |argc: u32, argv: Vec<String>, cut| {
+            let mut body = exec_body(10, "/bin/t", argv);
+            if let Body::Exec {
+                argc: n,
+                argv_truncated,
+                ..
+            } = &mut body
+            {
+                (*n, *argv_truncated) = (argc, cut);
+            }
+            body
         };
         let exit = Body::Exit {
             code: 0,
@@ -1702,6 +1654,54 @@ mod tests {
         let json = serde_json::to_value(&run.out[0]).unwrap();
         assert_eq!(json["ProcArgc"], 20);
         assert_eq!(json["ProcArgvTruncated"], true);
+    }
+
+    /// The process table hands over the processes that leave it: an exited one's process
+    /// record names its program, as does a `table-full` record of one that exec'd and was
+    /// forgotten to stay within memory; the end of the trace exports the exec'd processes
+    /// still held (one that did not exec leaves no record).
+    #[test]
+    fn processes_leaving_the_process_table_leave_as_records() {
+        use crate::replayer::state::{FACTS_BYTES, PROC_BYTES};
+        let mut run = Run::new();
+        // Room for two processes with facts (and their short paths and arguments).
+        run.table = ProcessTable::default().with_process_limit(2 * (PROC_BYTES + FACTS_BYTES) + 80);
+        let exit = Body::Exit {
+            code: 3 << 8,
+            group_dead: true,
+            group_exit: true,
+            by_exec: false,
+        };
+        run.feed(event(1, 10, exec_body(10, "/bin/a", vec!["a".into()])));
+        run.feed(event(2, 10, exit));
+        run.feed(event(3, 20, exec_body(20, "/bin/b", vec!["b".into()])));
+        run.feed(event(4, 30, Body::Unknown { kind: 0 }));
+        run.feed(event(5, 40, exec_body(40, "/bin/d", vec!["d".into()])));
+        run.out.extend(run.view.finish(&run.ctx, &run.table));
+        let procs: Vec<_> = run
+            .out
+            .iter()
+            .filter_map(|r| match &r.body {
+                RecordBody::Proc(p) => Some((
+                    r.proc.pid,
+                    p.exe.clone().unwrap_or_default(),
+                    r.info.export,
+                    p.exit_code,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            procs,
+            [
+                (10, "/bin/a".to_owned(), "exit", Some(3)),
+                (20, "/bin/b".to_owned(), "table-full", None),
+                (40, "/bin/d".to_owned(), "end-of-trace", None),
+            ]
+        );
+        // 40's exec passed the bound: 20, seen least recently, was forgotten; 30 is held
+        // at the end, and leaves no record.
+        assert_eq!((run.view.early_exports, run.table.forgotten()), (1, 1));
     }
 
     #[test]
