@@ -740,10 +740,11 @@ pub fn peek_header(bytes: &[u8]) -> Option<RecordHeader> {
     RecordHeader::read_from_prefix(bytes).ok().map(|(h, _)| h)
 }
 
-/// A NUL-padded C string field as text (lossy: kernel strings are bytes).
+/// A NUL-padded C string field as text, losslessly (`replayer::bytes::text`: kernel
+/// strings are bytes).
 pub fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    crate::replayer::bytes::text(&bytes[..end])
 }
 
 #[cfg(test)]

@@ -397,9 +397,10 @@ pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<S
     Some(out)
 }
 
-/// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
+/// Bytes from the kernel as text, losslessly: bytes that are not UTF-8 are carried as
+/// [`super::bytes`] says, and come out escaped with their exact bytes beside them.
 pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    super::bytes::text(bytes)
 }
 
 /// The `i`th 8-byte word of `bytes` (zeros past its end).

@@ -13,9 +13,10 @@ use std::net::{SocketAddr, UdpSocket};
 
 use serde_json::Value;
 
+use super::bytes;
 use super::events::{event_type, EventView};
 use super::kflowd::{Record, RecordBody};
-use super::parquet::ParquetOut;
+use super::parquet::{ParquetOut, PARQUET_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -47,14 +48,20 @@ fn render<T: serde::Serialize>(
     udp: bool,
     row_text: impl FnOnce(&T) -> String,
 ) -> Rendered {
-    let min = || serde_json::to_vec(item).expect("serializing into memory cannot fail");
+    let min = || bytes::to_json(item, false);
     let mut row = None;
     let mut text = match format {
-        OutputFormat::Json => serde_json::to_vec_pretty(item).expect("in memory"),
+        OutputFormat::Json => bytes::to_json(item, true),
         OutputFormat::JsonMin => min(),
         OutputFormat::Table => row_text(item).into_bytes(),
         OutputFormat::Parquet => {
-            row = Some(serde_json::to_value(item).expect("in memory"));
+            let mut value = serde_json::to_value(item).expect("in memory");
+            if let Some(tree) = bytes::restore(&mut value, false) {
+                if let Value::Object(map) = &mut value {
+                    map.insert(PARQUET_BYTES.to_owned(), Value::String(tree.to_string()));
+                }
+            }
+            row = Some(value);
             Vec::new()
         }
     };
@@ -108,9 +115,9 @@ fn clock_of_day(timestamp_us: i64) -> String {
 /// | a bidirectional or zero-width format character, U+2028, U+2029 (see `is_invisible`) | `\u{HHHH}` (RLO is `\u{202e}`) |
 /// | anything else | itself |
 ///
+/// | a byte that was not valid UTF-8 in the trace (carried as `replayer::bytes` says) | `\xHH` (0x80..0xff) |
+///
 /// Every backslash of the result starts an escape, so the field can be recovered exactly.
-/// Bytes that were not valid UTF-8 in the trace were already replaced by U+FFFD when the
-/// record was decoded (`replayer::decode::text`), and show as that character.
 pub fn escape_control(field: &str) -> Cow<'_, str> {
     escape_with(field, false)
 }
@@ -136,7 +143,13 @@ fn is_invisible(c: char) -> bool {
 }
 
 fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
-    let special = |c: char| c == '\\' || c.is_control() || is_invisible(c) || (quoted && c == '"');
+    let special = |c: char| {
+        c == '\\'
+            || c.is_control()
+            || is_invisible(c)
+            || (quoted && c == '"')
+            || bytes::has_raw_char(c)
+    };
     if !field.contains(special) {
         return Cow::Borrowed(field);
     }
@@ -150,6 +163,9 @@ fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
             '"' if quoted => out.push_str("\\\""),
             '\0'..='\x1f' | '\x7f' => {
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if bytes::has_raw_char(c) => {
+                out.push_str(&bytes::escaped(c.encode_utf8(&mut [0; 4])))
             }
             c if ('\u{80}'..='\u{9f}').contains(&c) || is_invisible(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));

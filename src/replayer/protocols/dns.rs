@@ -183,7 +183,7 @@ fn rdata_text(data: &RData) -> String {
                 .iter()
                 .flat_map(|s| s.iter().copied())
                 .collect();
-            String::from_utf8_lossy(&joined).into_owned()
+            crate::replayer::bytes::text(&joined)
         }
         other => {
             let mut bytes = Vec::new();

@@ -402,9 +402,9 @@ pub fn timestamp_value(secs: f64) -> Value {
         .map_or_else(|_| Value::from(0), Value::Number)
 }
 
-/// Lossy UTF-8 of at most `max` bytes.
+/// At most `max` bytes as text, losslessly (`replayer::bytes::text`).
 fn text_prefix(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+    crate::replayer::bytes::text(&bytes[..bytes.len().min(max)])
 }
 
 /// Every key an `App*` element can have, with its meaning (for `kellect --legend`).
