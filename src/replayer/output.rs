@@ -793,8 +793,12 @@ mod tests {
                 '"' if quoted => out.push('"'),
                 'x' => {
                     let hex: String = chars.by_ref().take(2).collect();
-                    let code = u32::from_str_radix(&hex, 16).expect("two hex digits");
-                    out.push(char::from_u32(code).expect("a char"));
+                    let code = u8::from_str_radix(&hex, 16).expect("two hex digits");
+                    // 0x80 and up: a byte that was not UTF-8 (replayer::bytes).
+                    match code {
+                        0..=0x7f => out.push(char::from(code)),
+                        _ => out.push_str(&bytes::text(&[code])),
+                    }
                 }
                 'u' => {
                     assert_eq!(chars.next(), Some('{'));
@@ -841,6 +845,7 @@ mod tests {
     fn escape_control_is_reversible_and_terminal_safe() {
         let mut every: String = (0u32..0x300).filter_map(char::from_u32).collect();
         every.push_str("\\x1b \\u{85} \\\\ \"\u{fffd}\u{10ffff}");
+        every.push_str(&bytes::text(b"\xff\x80\xc3(\\x9b"));
         for quoted in [false, true] {
             let escaped = escape_with(&every, quoted);
             assert_terminal_safe(&escaped);

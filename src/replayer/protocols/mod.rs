@@ -447,7 +447,7 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ),
         (
             "_Body",
-            "first 128 bytes of the HTTP body as text (lossy UTF-8), if any",
+            "first 128 bytes of the HTTP body as text (bytes that are not UTF-8: see below the keys), if any",
         ),
         ("Facility", "SYSLOG facility, e.g. Daemon, Security/Authorization, Local0"),
         ("Severity", "SYSLOG severity with its number, e.g. Notice (5)"),
