@@ -5,15 +5,15 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use kellect::replayer::output::Sink;
+use kellect::replayer::render::output::Sink;
 use kellect::replayer::{self, Filter, OutputFormat, RecordsConfig, ReplayConfig, View};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     for name in ["catalogue.kz", "records.kz"] {
         let trace = root.join(name);
-        let info =
-            replayer::trace::open_recordings(std::slice::from_ref(&trace)).expect("fixture opens");
+        let info = replayer::input::trace::open_recordings(std::slice::from_ref(&trace))
+            .expect("fixture opens");
         let records = replayer::info::trace_info(&info[0]).records_total;
         for view in [View::Events, View::Records] {
             for threads in [1, num_threads()] {

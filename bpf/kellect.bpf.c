@@ -1737,6 +1737,49 @@ struct {
 } uring_scratch SEC(".maps");
 
 #define REQ_F_FIXED_FILE 1 /* 1 << REQ_F_FIXED_FILE_BIT */
+/* 1 << REQ_F_CQE_SKIP_BIT (= IOSQE_CQE_SKIP_SUCCESS_BIT, include/linux/io_uring_types.h):
+ * io_init_req copies the SQE's flags into the low byte of req->flags. */
+#define REQ_F_CQE_SKIP_FLAG (1 << 6)
+
+/* Room for the fixed part, a path and an inode, plus slack for the verifier's bounds. */
+#define URING_RESERVE (sizeof(struct rec_uring) + KL_PATH_MAX + sizeof(struct kl_inode) * 2)
+
+/*
+ * Writes the request u as a record stamped ts, with result ret, its URING_F_* plus flags,
+ * its path, and the inode of f (NULL: none). Counts it, or counts it as dropped when the
+ * ring buffer is full.
+ */
+static __always_inline void uring_write(struct uring_pending *u, __u64 ts, __s64 ret, __u8 flags,
+					struct file *f)
+{
+	struct kl_inode ino = {};
+	struct rec_uring *r;
+	char *tail;
+	__u32 n;
+
+	r = bpf_ringbuf_reserve(&events, URING_RESERVE, 0);
+	if (!r) {
+		count(REC_URING_OP, true);
+		return;
+	}
+	__builtin_memcpy(r, &u->rec, sizeof(*r));
+	r->sc.hdr.ts = ts;
+	r->sc.ret = ret;
+	r->uring_flags |= flags;
+	tail = (char *)(r + 1);
+	n = r->sc.path0_len & (KL_PATH_MAX - 1);
+	if (n && bpf_probe_read_kernel(tail, n, u->path))
+		n = 0;
+	r->sc.path0_len = n;
+	if (f && read_inode(f, &ino) &&
+	    bpf_probe_read_kernel(tail + n, sizeof(ino), &ino) == 0) {
+		r->sc.sc_flags |= SC_F_INODE;
+		n += sizeof(ino);
+	}
+	r->sc.hdr.len = sizeof(*r) + n;
+	bpf_ringbuf_submit(r, submit_flags());
+	count(REC_URING_OP, false);
+}
 
 /*
  * The request after the kernel's prep of its SQE (io_init_req ran def->prep): what it does
@@ -1749,6 +1792,7 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	__u64 key = (__u64)req;
 	struct uring_pending *u;
 	struct rec_syscall *sc;
+	__u64 req_flags;
 	__u8 opcode;
 	long n;
 
@@ -1765,7 +1809,8 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	u->rec.opcode = opcode;
 	u->rec.user_data = BPF_CORE_READ(req, cqe.user_data);
 	u->rec.sqe_fd = BPF_CORE_READ(req, cqe.fd);
-	if (BPF_CORE_READ(req, flags) & REQ_F_FIXED_FILE)
+	req_flags = BPF_CORE_READ(req, flags);
+	if (req_flags & REQ_F_FIXED_FILE)
 		u->rec.uring_flags |= URING_F_FIXED;
 	sc->args[0] = (__u64)(__s64)u->rec.sqe_fd;
 	if (opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2) {
@@ -1811,15 +1856,25 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	/* A registered file's index is no fd: no syscall's effect on the fd table applies. */
 	if (u->rec.uring_flags & URING_F_FIXED)
 		sc->hdr.syscall = 0;
+	if ((req_flags & REQ_F_CQE_SKIP_FLAG) && !stopping) {
+		/* A success posts no CQE (io_uring_complete never fires for it): the request
+		 * is written now, its result unknown, with the file its fd names at
+		 * submission. A failure still posts one (req_set_fail clears the flag), which
+		 * the entry kept below turns into a second record with the error. */
+		struct file *f = NULL;
+
+		u->rec.uring_flags |= URING_F_SKIP_SUCCESS;
+		if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2 &&
+		    !(u->rec.uring_flags & URING_F_FIXED) && u->rec.sqe_fd >= 0)
+			f = fd_file(u->rec.sqe_fd);
+		uring_write(u, sc->enter_ts, 0, URING_F_SUBMITTED, f);
+	}
 	bpf_map_update_elem(&uring_reqs, &key, u, BPF_ANY);
 	return 0;
 }
 
 /* IORING_CQE_F_MORE (include/uapi/linux/io_uring.h): the request posts more CQEs. */
 #define URING_CQE_F_MORE (1U << 1)
-
-/* Room for the fixed part, a path and an inode, plus slack for the verifier's bounds. */
-#define URING_RESERVE (sizeof(struct rec_uring) + KL_PATH_MAX + sizeof(struct kl_inode) * 2)
 
 /*
  * A CQE posted for a request seen at submission: the record, with the result and the
@@ -1831,11 +1886,9 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 {
 	__u64 key = (__u64)req;
 	struct uring_pending *u;
-	struct rec_uring *r;
 	struct file *f = NULL;
-	struct kl_inode ino = {};
-	char *tail;
-	__u32 n, more;
+	__u32 more;
+	__s32 ret;
 
 	if (!req || stopping)
 		return 0;
@@ -1847,42 +1900,21 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 		 * its entry (kept while IORING_CQE_F_MORE says more will come). */
 		if ((group_mask & (G_FILE | G_NETWORK)) &&
 		    is_target(bpf_get_current_pid_tgid() >> 32))
-			count(REC_URING_OP, true);
+			count(KL_STAT_URING_IN_FLIGHT, true);
 		return 0;
 	}
 	more = BPF_CORE_READ(cqe, flags) & URING_CQE_F_MORE;
-	r = bpf_ringbuf_reserve(&events, URING_RESERVE, 0);
-	if (!r) {
-		count(REC_URING_OP, true);
-		if (!more)
-			bpf_map_delete_elem(&uring_reqs, &key);
-		return 0;
-	}
-	__builtin_memcpy(r, &u->rec, sizeof(*r));
-	r->sc.hdr.ts = bpf_ktime_get_boot_ns();
-	r->sc.ret = BPF_CORE_READ(cqe, res);
-	tail = (char *)(r + 1);
-	n = r->sc.path0_len & (KL_PATH_MAX - 1);
-	if (n && bpf_probe_read_kernel(tail, n, u->path))
-		n = 0;
-	r->sc.path0_len = n;
-	if (r->sc.hdr.syscall == KS_OPENAT) {
+	ret = BPF_CORE_READ(cqe, res);
+	if (u->rec.sc.hdr.syscall == KS_OPENAT) {
 		/* The new fd, in the fd table of the task completing it, when that task is of
 		 * the submitter's process (the submitter, or an io-wq worker of it). */
-		if (r->sc.ret >= 0 && (bpf_get_current_pid_tgid() >> 32) == r->sc.hdr.pid)
-			f = fd_file(r->sc.ret);
-	} else if (r->sc.hdr.syscall != KS_CLOSE) {
+		if (ret >= 0 && (bpf_get_current_pid_tgid() >> 32) == u->rec.sc.hdr.pid)
+			f = fd_file(ret);
+	} else if (u->rec.sc.hdr.syscall != KS_CLOSE) {
 		f = BPF_CORE_READ((struct io_kiocb *)req, file);
 	}
-	if (f && read_inode(f, &ino) &&
-	    bpf_probe_read_kernel(tail + n, sizeof(ino), &ino) == 0) {
-		r->sc.sc_flags |= SC_F_INODE;
-		n += sizeof(ino);
-	}
-	r->sc.hdr.len = sizeof(*r) + n;
+	uring_write(u, bpf_ktime_get_boot_ns(), ret, 0, f);
 	if (!more)
 		bpf_map_delete_elem(&uring_reqs, &key);
-	bpf_ringbuf_submit(r, submit_flags());
-	count(REC_URING_OP, false);
 	return 0;
 }

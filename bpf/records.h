@@ -44,6 +44,10 @@ enum rec_kind {
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
 
+/* The statistics slot (no record kind) of io_uring requests lost because the table of
+ * requests in flight was full: their entry was pushed out before their CQE (dropped). */
+#define KL_STAT_URING_IN_FLIGHT 15
+
 /*
  * kellect syscall ids: rec_hdr.syscall. Stable: ids are only ever appended, never reused,
  * so traces from any architecture and any kellect version decode alike. User space maps
@@ -493,6 +497,12 @@ struct rec_syscall {
 #define URING_F_FIXED (1 << 0)	    /* the SQE named a registered (fixed) file, or an open or
 				     * close was of a registered slot: sqe_fd is no fd, and
 				     * hdr.syscall is 0 (no syscall's effect on fds applies) */
+#define URING_F_SKIP_SUCCESS (1 << 1) /* the SQE asked IOSQE_CQE_SKIP_SUCCESS: a success posts
+				       * no CQE; a failure does, written as usual */
+#define URING_F_SUBMITTED (1 << 2)    /* written at submission (a URING_F_SKIP_SUCCESS
+				       * request): sc.ret is 0 and no result, hdr.ts the
+				       * submission; the inode is of the file the SQE's fd named
+				       * then */
 
 /*
  * REC_URING_OP: one io_uring request (IORING_OP_*), which no syscall of its own carries.
@@ -514,6 +524,9 @@ struct rec_syscall {
  * the prep from the SQE's address) and, with SC_F_INODE, the struct kl_inode of the file:
  * of the new fd for openat (the completing task's fd table, when that task is of the
  * submitter's process), else of the request's struct file (io_kiocb.file).
+ * A request with URING_F_SKIP_SUCCESS is written at submission instead (URING_F_SUBMITTED:
+ * hdr.ts = sc.enter_ts, sc.ret 0 and no result, the inode of the file its fd names then),
+ * and again at completion only if it fails (its CQE).
  */
 struct rec_uring {
 	struct rec_syscall sc;

@@ -61,7 +61,14 @@ kellect_need_test_tools() {
     command -v logger >/dev/null 2>&1 || missing+=(bsdutils)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v strace >/dev/null 2>&1 || missing+=(strace)
+    # The programs tests/differential.rs runs under strace.
+    command -v git >/dev/null 2>&1 || missing+=(git)
+    command -v tar >/dev/null 2>&1 || missing+=(tar)
+    command -v make >/dev/null 2>&1 || missing+=(make)
+    command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
     command -v man >/dev/null 2>&1 || missing+=(man-db) # renders `kellect man`
+    # tests/report.rs renders `kellect report` headless (screenshot and DOM).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
     kellect_need_duckdb
 }

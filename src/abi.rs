@@ -24,6 +24,19 @@ pub const PATH_MAX: usize = 4096;
 pub const ARGV_MAX: usize = 4096;
 /// `REC_KIND_MAX`: the number of per-kind statistics slots.
 pub const KIND_MAX: usize = 16;
+/// `KL_STAT_URING_IN_FLIGHT`: the statistics slot (no record kind) of io_uring requests
+/// lost because the recorder's table of requests in flight was full (counted as dropped).
+pub const STAT_URING_IN_FLIGHT: u16 = 15;
+
+/// The name of statistics slot `kind` in `kellect info`: its record kind's, or
+/// `uring_in_flight_full` for [`STAT_URING_IN_FLIGHT`].
+pub fn stat_name(kind: u16) -> String {
+    if kind == STAT_URING_IN_FLIGHT {
+        "uring_in_flight_full".into()
+    } else {
+        RecordKind::from_raw(kind).name()
+    }
+}
 
 /// `rec_hdr.flags`: the first string of the tail was cut.
 pub const REC_F_TRUNC0: u16 = 1 << 0;
@@ -396,6 +409,12 @@ pub struct SyscallRecord {
 
 /// `rec_uring.uring_flags`: the SQE named a registered (fixed) file; `sqe_fd` is its index.
 pub const URING_F_FIXED: u8 = 1 << 0;
+/// `rec_uring.uring_flags`: the SQE asked `IOSQE_CQE_SKIP_SUCCESS`, so a success posts no
+/// CQE (a failure does, and is written as usual).
+pub const URING_F_SKIP_SUCCESS: u8 = 1 << 1;
+/// `rec_uring.uring_flags`: written at submission (a [`URING_F_SKIP_SUCCESS`] request):
+/// `sc.ret` is no result, `sc.hdr.ts` the submission.
+pub const URING_F_SUBMITTED: u8 = 1 << 2;
 
 /// `struct rec_uring`, 152 bytes: an io_uring request (`REC_URING_OP`), as a syscall record
 /// of the catalogue syscall it does (`sc.hdr.syscall`, 0 for none) and the request's own

@@ -1,7 +1,7 @@
 //! The defaults of the recording options, set here once: the command line shows them in
 //! `--help` and falls back on them when neither it nor the configuration file sets a value,
 //! and `recorder::RecordConfig::new` starts from them. (The replay options' defaults are
-//! those of [`crate::replayer::records::RecordsConfig::default`] and
+//! those of [`crate::replayer::views::records::RecordsConfig::default`] and
 //! [`crate::replayer::MemoryBudget::DEFAULT_MIB`].)
 
 /// `--ring-size`: the ring buffer between the kernel and the recorder, in MiB (a power of

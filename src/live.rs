@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::recorder::{self, CommandOutput, RecordConfig, RecordOutcome, TapItem};
-use crate::replayer::output::{Collectors, Sink};
+use crate::replayer::render::output::{Collectors, Sink};
 use crate::replayer::{decode_raw_frame, is_broken_pipe, Engine, ReplayConfig};
 
 /// How often a frame is closed and a time mark written in live mode: records appear well

@@ -526,11 +526,11 @@ pub(crate) fn tiny_segment(
     enc.finish()
 }
 
-#[test]
-fn a_continuation_names_the_segment_not_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = dir.path().join("cap.kz");
-    let second = dir.path().join("cap.1.kz");
+/// A recording of two segments in `dir`: `cap.kz` (3 frames, its continuation naming
+/// the next) and `cap.1.kz` (2 frames); their paths.
+pub(crate) fn two_segments(dir: &Path) -> (PathBuf, PathBuf) {
+    let first = dir.join("cap.kz");
+    let second = dir.join("cap.1.kz");
     let cont = Continuation {
         next_segment_index: 1,
         next_frame_seq: 3,
@@ -539,6 +539,13 @@ fn a_continuation_names_the_segment_not_given() {
     let first_head = format::verify_segment(&first_bytes).chain_head.unwrap();
     std::fs::write(&first, first_bytes).unwrap();
     std::fs::write(&second, tiny_segment(1, 3, 2, None, &first_head)).unwrap();
+    (first, second)
+}
+
+#[test]
+fn a_continuation_names_the_segment_not_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = two_segments(dir.path());
 
     let alone = [first.clone()];
     let r = replay(&alone);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use kellect::replayer::events::EVENT_TYPES;
+use kellect::replayer::views::events::EVENT_TYPES;
 use serde_json::Value;
 
 use crate::util::{assert_same_text, fixture, json_lines, run_ok};
@@ -115,10 +115,10 @@ fn catalogue_fixture_replays_byte_for_byte_with_every_type() {
 #[test]
 fn a_syscall_added_to_a_scratch_table_is_rendered_from_its_row() {
     use kellect::abi::{RecordHeader, SyscallRecord};
-    use kellect::replayer::decode::decode_frame_with;
-    use kellect::replayer::events::{EventType, EventView};
+    use kellect::replayer::input::decode::decode_frame_with;
+    use kellect::replayer::render::symbols::Arch;
     use kellect::replayer::state::ProcessTable;
-    use kellect::replayer::symbols::Arch;
+    use kellect::replayer::views::events::{EventType, EventView};
     use kellect::syscalls::{
         Addr, Capture, Catalogue, Effect, Field, FlagFamily, Group, Ksys, Out, Payload, Src,
         CATALOGUE, SYSCALLS,

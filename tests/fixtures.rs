@@ -482,7 +482,7 @@ fn token_and_max_events_shape_the_records() {
 #[test]
 fn mutated_records_with_valid_checksums_never_panic() {
     use kellect::format::{Codec, SegmentEncoder};
-    use kellect::replayer::output::Sink;
+    use kellect::replayer::render::output::Sink;
     use kellect::replayer::{self, Filter, OutputFormat, RecordsConfig, ReplayConfig, View};
 
     let original = std::fs::read(fixture("records.kz")).unwrap();

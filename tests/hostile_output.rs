@@ -280,8 +280,11 @@ mod arbitrary_bytes {
         decode_frame, encode_block, BlockKind, TraceReader, BLOCK_FLAG_COMPRESSED,
     };
     use kellect::meta;
-    use kellect::replayer::protocols::{App, Direction, StreamDecoder, Transport, Value};
-    use kellect::replayer::{decode, decode_frame_payload};
+    use kellect::replayer::decode_frame_payload;
+    use kellect::replayer::input::decode;
+    use kellect::replayer::views::records::protocols::{
+        App, Direction, StreamDecoder, Transport, Value,
+    };
 
     use super::checks;
 

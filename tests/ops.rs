@@ -346,12 +346,7 @@ mod live {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        crate::util::dir_names(dir)
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn to_json(array: &dyn Array, i: usize) -> Option<Value> {
         DataType::Decimal128(20, 9) => seconds(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Timestamp(TimeUnit::Nanosecond, Some(tz)) if &**tz == "UTC" => {
             let ns = array.as_primitive::<TimestampNanosecondType>().value(i);
-            Value::from(kellect::replayer::records::kflowd_time(ns))
+            Value::from(kellect::replayer::views::records::kflowd_time(ns))
         }
         DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if &**tz == "UTC" => {
             Value::from(array.as_primitive::<TimestampMicrosecondType>().value(i))
@@ -362,7 +362,7 @@ fn to_refuses_stdout_links_and_the_trace() {
             "--to",
             link.to_str().unwrap(),
         ],
-        1,
+        2,
     );
     assert!(e.contains("symbolic link") && e.contains("link"), "{e}");
     assert!(!target.exists(), "written through the link");

@@ -8,6 +8,7 @@ mod catalogue;
 mod cli;
 mod compat;
 mod container;
+mod differential;
 #[cfg(feature = "record")]
 mod enrich;
 mod exec;
@@ -24,6 +25,7 @@ mod ops;
 mod parquet;
 mod progress;
 mod records;
+mod report;
 mod slice;
 mod system;
 mod uring;

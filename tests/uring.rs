@@ -109,6 +109,84 @@ fn uring_fixture_info_says_io_uring_was_used() {
     assert_eq!([&none["requests"], &none["processes"]], [0, 0]);
 }
 
+/// Requests submitted with IOSQE_CQE_SKIP_SUCCESS post no CQE when they succeed
+/// (tests/workloads/uring_skip.c, run with DIR): each is written at submission, its result
+/// unknown. A linked OPENAT, WRITE and CLOSE into the lowest free fd; a WRITE and CLOSE of
+/// a file opened with open(2), named through the fd; a WRITE to fd 999, whose failure posts
+/// a CQE, recorded after its submission with EBADF.
+#[track_caller]
+fn assert_skip_workload(trace: &std::path::Path, dir: &str) {
+    let events = json_lines(replay(trace, &["--view", "events"]).as_bytes());
+    let ops: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "io_uring_op" && e["skip_success"] == true)
+        .collect();
+    // user_data, as_syscall, ret, fd, path.
+    type Op<'a> = (u64, &'a str, Option<i64>, Option<i64>, Option<&'a str>);
+    let got: Vec<Op> = ops
+        .iter()
+        .map(|e| {
+            assert_eq!(e["result_unknown"] == true, e.get("ret").is_none(), "{e}");
+            (
+                e["user_data"].as_u64().unwrap(),
+                e["as_syscall"].as_str().unwrap(),
+                e["ret"].as_i64(),
+                e["fd"].as_i64(),
+                e["path"].as_str(),
+            )
+        })
+        .collect();
+    let open_fd = got.get(1).and_then(|o| o.3);
+    let (opened, written) = (
+        format!("{dir}/skip-open.out"),
+        format!("{dir}/skip-write.out"),
+    );
+    let want = vec![
+        (0x3001, "openat", None, None, Some(opened.as_str())),
+        (0x3002, "pwrite64", None, open_fd, None),
+        (0x3003, "close", None, open_fd, None),
+        (0x3011, "pwrite64", None, open_fd, Some(written.as_str())),
+        (0x3012, "close", None, open_fd, Some(written.as_str())),
+        (0x3021, "pwrite64", None, Some(999), None),
+        (0x3021, "pwrite64", Some(-9), Some(999), None),
+    ];
+    assert_eq!(got, want, "{ops:#?}");
+    assert!(open_fd.is_some_and(|fd| fd >= 3), "{ops:#?}");
+    // A write without a result carries its count, not a byte count it cannot know.
+    assert_eq!(
+        [&ops[3]["count"], &ops[3]["bytes"]],
+        [&21.into(), &Value::Null]
+    );
+    assert!(
+        ops[3]["ino"].is_u64(),
+        "the file its fd named at submission: {}",
+        ops[3]
+    );
+    assert_eq!(ops[6]["error"], "EBADF");
+    // Requests, not records: the failed write once.
+    let i = crate::util::info(trace);
+    assert_eq!(i["io_uring"]["requests"], 8, "{i}");
+    assert_eq!(i["dropped_total"], 0, "{i}");
+}
+
+#[test]
+fn uring_skip_fixture_replays_byte_for_byte() {
+    assert_fixture_replays("uring_skip");
+}
+
+#[test]
+fn uring_skip_fixture_has_the_requests_at_submission() {
+    let trace = fixture("uring_skip.kz");
+    let events = json_lines(replay(&trace, &["--view", "events"]).as_bytes());
+    let open = events
+        .iter()
+        .find(|e| e["user_data"] == 0x3001)
+        .expect("the IORING_OP_OPENAT");
+    let path = open["path"].as_str().unwrap();
+    let dir = path.strip_suffix("/skip-open.out").expect("skip-open.out");
+    assert_skip_workload(&trace, dir);
+}
+
 #[cfg(feature = "record")]
 mod live {
 
@@ -145,12 +223,47 @@ mod live {
             .filter(|e| e["event_type"] == "io_uring_op" && e["comm"] == "uring_evict")
             .count() as u64;
         let i = info(&trace);
-        let dropped = i["kernel_dropped"]["uring_op"].as_u64().unwrap_or(0);
-        assert!(dropped > 0, "nothing pushed out? {recorded} recorded");
+        // Their own counter, not the ring buffer's.
+        let dropped = i["kernel_dropped"]["uring_in_flight_full"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(dropped > 0, "nothing pushed out? {recorded} recorded: {i}");
+        assert!(i["kernel_dropped"].get("uring_op").is_none(), "{i}");
         assert_eq!(
             recorded + dropped,
             1502,
             "{recorded} recorded, {dropped} dropped"
         );
+        let out = crate::util::run_ok(&["info", trace.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(&format!("(uring_in_flight_full {dropped})")),
+            "{text}"
+        );
+        let out = crate::util::run_ok(&["replay", trace.to_str().unwrap(), "-o", "json-min"]);
+        let warning = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            warning.contains(&format!(
+                "{dropped} io_uring requests (more in flight at once than the recorder tracks)"
+            )) && !warning.contains("ring buffer full"),
+            "{warning}"
+        );
+    }
+
+    /// Records tests/workloads/uring_skip.c: its requests that skip their CQE are
+    /// recorded at submission (see [`super::assert_skip_workload`]).
+    #[test]
+    fn requests_that_skip_their_cqe_are_recorded_at_submission() {
+        let dir = crate::util::compile_workload("uring_skip.c", &["-O1"], "uring_skip");
+        let trace = dir.path().join("skip.kz");
+        let args = [std::ffi::OsStr::new("./uring_skip"), dir.path().as_os_str()];
+        crate::util::record_in(dir.path(), &trace, &args);
+        assert_eq!(
+            std::fs::read(dir.path().join("skip-open.out"))
+                .unwrap()
+                .len(),
+            21
+        );
+        super::assert_skip_workload(&trace, dir.path().to_str().unwrap());
     }
 }

@@ -15,6 +15,16 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Runs kellect and requires success, showing its stderr otherwise.
 #[track_caller]
 pub fn run_ok(args: &[&str]) -> Output {
@@ -186,6 +196,131 @@ pub fn strace_calls(log: &str) -> impl Iterator<Item = StraceCall<'_>> {
             rest,
         })
     })
+}
+
+/// An `strace -f` log with each call on one line: a call another thread interrupted in
+/// the log (`TID NAME(ARGS <unfinished ...>`, then `TID <... NAME resumed>REST`) is joined
+/// into `TID NAME(ARGSREST`; one never resumed (its thread died in it) ends in `) = ?`.
+/// Lines that name no call (signals, exits) are kept as they are.
+#[allow(dead_code)] // the replay-only build has no live tests
+pub fn strace_joined(log: &str) -> String {
+    let mut open: std::collections::HashMap<&str, (usize, String)> = Default::default();
+    let mut out: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let Some((tid, call)) = line.trim().split_once(char::is_whitespace) else {
+            out.push(line.to_owned());
+            continue;
+        };
+        let call = call.trim_start();
+        if let Some(head) = call.strip_suffix("<unfinished ...>") {
+            // Its place in the log is where it began.
+            out.push(String::new());
+            open.insert(tid, (out.len() - 1, format!("{tid} {}", head.trim_end())));
+        } else if let Some(rest) = call.strip_prefix("<... ") {
+            let rest = rest.split_once(" resumed>").map_or(rest, |(_, r)| r);
+            match open.remove(tid) {
+                Some((at, head)) => out[at] = format!("{head}{rest}"),
+                None => out.push(line.to_owned()),
+            }
+        } else {
+            out.push(line.to_owned());
+        }
+    }
+    for (at, head) in open.into_values() {
+        out[at] = format!("{head}) = ?");
+    }
+    out.retain(|l| !l.is_empty());
+    out.join("\n")
+}
+
+/// The top-level arguments of an [`StraceCall`]'s `rest` (`ARGS) = RET`), split at the
+/// commas outside strings, brackets, braces and parentheses, trimmed.
+#[allow(dead_code)]
+pub fn strace_args(rest: &str) -> Vec<&str> {
+    // strace pads short calls before ` = RET`.
+    let args = rest.rsplit_once(" = ").map_or(rest, |(a, _)| a).trim_end();
+    let args = args.strip_suffix(')').unwrap_or(args);
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
+    let mut out = Vec::new();
+    for (i, c) in args.char_indices() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(args[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = args[start..].trim();
+    if !last.is_empty() || !out.is_empty() {
+        out.push(last);
+    }
+    out
+}
+
+/// The bytes of a string argument as strace prints it (`"a\tb\303\251"`, maybe followed
+/// by `...`): C escapes, octal `\NNN` and `\xNN` undone. `None` for anything else
+/// (`NULL`, an address strace could not read).
+#[allow(dead_code)]
+pub fn strace_string(arg: &str) -> Option<Vec<u8>> {
+    let body = arg.strip_prefix('"')?;
+    let body = body.strip_suffix("...").unwrap_or(body).strip_suffix('"')?;
+    let b = body.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 == b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = b[i + 1];
+        i += 2;
+        let simple = match c {
+            b'n' => Some(b'\n'),
+            b't' => Some(b'\t'),
+            b'r' => Some(b'\r'),
+            b'v' => Some(0x0b),
+            b'f' => Some(0x0c),
+            b'a' => Some(0x07),
+            b'b' => Some(0x08),
+            b'\\' | b'"' | b'\'' => Some(c),
+            _ => None,
+        };
+        if let Some(v) = simple {
+            out.push(v);
+        } else if c == b'x' {
+            let end = (i + 2).min(b.len());
+            let hex = std::str::from_utf8(&b[i..end]).unwrap_or("");
+            out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+            i = end;
+        } else if c.is_ascii_digit() {
+            // Up to three octal digits, the first already read.
+            let mut v = u32::from(c - b'0');
+            let mut n = 1;
+            while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                v = v * 8 + u32::from(b[i] - b'0');
+                i += 1;
+                n += 1;
+            }
+            out.push(v as u8);
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// Runs `kellect record -o TRACE -- ARGS…` in DIR (without LD_LIBRARY_PATH, so the

@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use kellect::replayer::protocols::{App, Direction, StreamDecoder, Transport, Value};
+use kellect::replayer::views::records::protocols::{App, Direction, StreamDecoder, Transport, Value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

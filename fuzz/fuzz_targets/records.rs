@@ -9,7 +9,7 @@
 #![no_main]
 
 use kellect::abi::{self, Records};
-use kellect::replayer::decode;
+use kellect::replayer::input::decode;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@
 //! An engine error (a clear error, not a panic) ends that replay early; that is allowed.
 
 use kellect::format::BlockKind;
-use kellect::replayer::output::Sink;
+use kellect::replayer::render::output::Sink;
 use kellect::replayer::{
     decode_raw_frame, Engine, Filter, OutputFormat, RecordsConfig, ReplayConfig, View,
 };

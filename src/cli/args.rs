@@ -80,6 +80,19 @@ pub(crate) enum Cmd {
         kellect slice trace.kz -o ten.kz --since 60 --until 70   ten seconds, a minute in\n  \
         kellect slice /var/lib/kellect -o curl.kz --comm curl --event net_connect")]
     Slice(SliceArgs),
+    /// Print the process tree of traces: each process's image, arguments, user, lifetime,
+    /// exit status, container and exec id, with its file and network activity summed.
+    #[command(after_help = "Examples:\n  \
+        kellect tree trace.kz                       the whole tree\n  \
+        kellect tree trace.kz --comm 'curl*'        curl processes and their ancestors\n  \
+        kellect tree trace.kz -o json | jq .        nested JSON (docs/TREE.md)")]
+    Tree(super::tree::TreeArgs),
+    /// Write one self-contained HTML page (no script, nothing fetched) with the process
+    /// tree and a timeline of process lifetimes and their file and network activity.
+    #[command(after_help = "Examples:\n  \
+        kellect report trace.kz -o report.html\n  \
+        kellect report /var/lib/kellect -o busy.html --since 2026-11-21T07:00:00Z --limit 500")]
+    Report(super::tree::ReportArgs),
     /// Ask a running recorder to keep a snapshot of its segments (SIGUSR1): the current
     /// segment is closed and every closed segment is kept in TRACE-STEM.snapshot-UTC/
     /// beside the trace, out of the --keep ring's reach; the recorder logs what it kept.
@@ -316,7 +329,7 @@ pub(crate) struct OutputArgs {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = kellect::replayer::output::DEFAULT_UDP_RATE
+        default_value_t = kellect::replayer::render::output::DEFAULT_UDP_RATE
     )]
     pub(crate) udp_rate: u32,
     /// Also send each record or event as a syslog message (RFC 5424, facility local0, the
@@ -379,8 +392,9 @@ pub(crate) struct ReplayArgs {
     pub(crate) inputs: InputArgs,
     #[command(flatten)]
     pub(crate) out: OutputArgs,
-    /// Write the output to FILE instead of stdout, in any format (created with mode 0600,
-    /// or truncated if it exists; a symbolic link is refused). Required by -o parquet.
+    /// Write the output to FILE instead of stdout, in any format (a temporary file, mode
+    /// 0600, renamed over FILE once the replay succeeded; a symbolic link, a directory or a
+    /// kellect trace is refused). Required by -o parquet.
     #[arg(long, value_name = "FILE")]
     pub(crate) to: Option<PathBuf>,
     /// Worker threads (default: one per CPU). Output is the same for any number.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 
 use kellect::replayer;
-use kellect::replayer::output::{escape_control, Collectors, Sink};
+use kellect::replayer::render::output::{escape_control, Collectors, Sink};
 
 use super::args::{
     Cli, Cmd, InfoArgs, InputArgs, KeygenArgs, LiveArgs, RecordArgs, ReplayArgs, SliceArgs,
@@ -19,10 +19,10 @@ use super::validate::RecordJob;
 use super::validate::{memory_budget, OutputPlan};
 use super::UsageError;
 
-/// The segment files that `files` stand for ([`replayer::trace::find_inputs`]); what was
+/// The segment files that `files` stand for ([`replayer::input::trace::find_inputs`]); what was
 /// left out is printed as warnings.
-fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
-    let inputs = replayer::trace::find_inputs(files, !a.only_given)?;
+pub(super) fn find_inputs(files: &[PathBuf], a: &InputArgs) -> Result<Vec<PathBuf>> {
+    let inputs = replayer::input::trace::find_inputs(files, !a.only_given)?;
     for note in &inputs.notes {
         eprintln!("kellect: warning: {}", escape_control(note));
     }
@@ -60,16 +60,16 @@ fn print_legend() -> Result<ExitCode> {
         out,
         "Keys of the records view (kellect replay --view records):\n"
     )?;
-    for (key, meaning) in kellect::replayer::legend::legend() {
+    for (key, meaning) in kellect::replayer::views::records::legend::legend() {
         writeln!(out, "{key:<28} {meaning}")?;
     }
     writeln!(
         out,
         "\nBytes that are not UTF-8:\n    {}",
-        kellect::replayer::legend::NOT_UTF8
+        kellect::replayer::views::records::legend::NOT_UTF8
     )?;
     writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
-    for (keys, why) in kellect::replayer::legend::NOT_PROVIDED {
+    for (keys, why) in kellect::replayer::views::records::legend::NOT_PROVIDED {
         writeln!(out, "{keys}\n    {why}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -86,6 +86,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Verify(args) => verify(args),
         Cmd::Keygen(args) => keygen(args),
         Cmd::Slice(args) => slice(args),
+        Cmd::Tree(args) => super::tree::tree(args),
+        Cmd::Report(args) => super::tree::report(args),
         Cmd::Snapshot { target } => snapshot(&target),
         Cmd::Info(args) => info(args),
     }
@@ -122,10 +124,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     };
     plan.cfg.inputs = files;
     plan.cfg.budget = budget;
-    with_threads(threads, || {
+    let done = with_threads(threads, || {
         let stdout = io::stdout();
         let mut text: Box<dyn Write> = match &file {
-            Some(f) => Box::new(io::BufWriter::with_capacity(1 << 16, f)),
+            Some(f) => Box::new(io::BufWriter::with_capacity(1 << 16, f.writer()?)),
             None => Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock())),
         };
         let collectors = Collectors::open(plan.collectors.clone(), plan.udp_rate, &plan.syslog_tcp)
@@ -138,14 +140,14 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         };
         let mut sink = Sink::new(out, plan.cfg.format, collectors);
         if let (true, Some(f)) = (parquet, &file) {
-            let writer = io::BufWriter::with_capacity(1 << 20, f.try_clone()?);
-            sink = sink.with_parquet(replayer::parquet::ParquetOut::new(
+            let writer = io::BufWriter::with_capacity(1 << 20, f.writer()?);
+            sink = sink.with_parquet(replayer::render::parquet::ParquetOut::new(
                 Box::new(writer),
                 plan.cfg.view,
             )?);
         }
         // On a terminal, unless -q: bytes, records/s and time left, on stderr.
-        let mut progress = replayer::progress::Progress::new(0, plan.quiet);
+        let mut progress = replayer::input::progress::Progress::new(0, plan.quiet);
         let report = replayer::replay_with_progress(&plan.cfg, &mut sink, &mut progress)?;
         if let Some(c) = &sink.collectors {
             warn_collectors(c);
@@ -184,64 +186,206 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             );
         }
         Ok(ExitCode::SUCCESS)
-    })
+    })?;
+    if let Some(f) = file {
+        f.commit()?;
+    }
+    Ok(done)
 }
 
-/// The `--to` file: opened for writing without following a symbolic link (`O_NOFOLLOW`),
-/// created with mode 0600 or truncated, once it is known to be none of the `inputs` (which
-/// truncating would destroy). A Parquet file must not be a terminal.
-fn open_output(path: &std::path::Path, inputs: &[PathBuf], binary: bool) -> Result<std::fs::File> {
+/// Where `--to` output goes. A regular file (or a name not taken yet) is written as a
+/// temporary file beside it, renamed over it by [`commit`](Self::commit) once the replay
+/// succeeded: a failed or cut replay (a full disk, a damaged trace) leaves what was there
+/// untouched and no partial file under the name. Anything else that takes writes (a FIFO,
+/// a device) is written in place.
+pub(super) struct OutputFile {
+    file: std::fs::File,
+    path: PathBuf,
+    /// The temporary file, until renamed (removed when dropped before).
+    temp: Option<PathBuf>,
+}
+
+impl OutputFile {
+    /// The file, its write errors naming `--to` (which `io::Error` alone does not).
+    pub(super) fn writer(&self) -> Result<ToFile> {
+        Ok(ToFile {
+            file: self.file.try_clone()?,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Puts the output under its name: flushed to disk, then renamed over it.
+    pub(super) fn commit(mut self) -> Result<()> {
+        let Some(temp) = self.temp.take() else {
+            return Ok(());
+        };
+        let done = self
+            .file
+            .sync_all()
+            .and_then(|()| std::fs::rename(&temp, &self.path));
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&temp);
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot write --to {}", self.path.display()))
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if let Some(temp) = &self.temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// The `--to` file as a writer whose errors say which file failed.
+pub(super) struct ToFile {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ToFile {
+    fn named(&self, e: io::Error) -> io::Error {
+        io::Error::new(
+            e.kind(),
+            format!("writing --to {}: {e}", self.path.display()),
+        )
+    }
+}
+
+impl Write for ToFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().map_err(|e| self.named(e))
+    }
+}
+
+/// The `--to` file (see [`OutputFile`]). Usage errors: a symbolic link (never written
+/// through), a directory, one of the `inputs`, any kellect trace (a segment of the
+/// recording not given, another recording: evidence is never overwritten), a terminal for
+/// a binary (Parquet) output.
+pub(super) fn open_output(
+    path: &std::path::Path,
+    inputs: &[PathBuf],
+    binary: bool,
+) -> Result<OutputFile> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => anyhow::anyhow!(
-                "--to {}: a symbolic link; kellect never writes through one",
-                path.display()
-            ),
-            _ => anyhow::Error::new(e).context(format!("cannot write --to {}", path.display())),
-        })?;
-    let meta = file.metadata()?;
-    for input in inputs {
-        if let Ok(m) = std::fs::metadata(input) {
-            if (m.dev(), m.ino()) == (meta.dev(), meta.ino()) {
-                bail!(UsageError(format!(
-                    "--to {} is the trace being replayed ({}): choose another file",
-                    path.display(),
-                    input.display()
-                )));
+    let shown = path.display();
+    let open = |options: &mut std::fs::OpenOptions, at: &std::path::Path| {
+        options
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(at)
+    };
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().as_bytes().ends_with(b"/") || path.file_name().is_none() {
+        usage!("--to {shown}: a directory; name the file to write in it");
+    }
+    let existing = match std::fs::symlink_metadata(path) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot write --to {shown}"))),
+    };
+    if let Some(m) = &existing {
+        let kind = m.file_type();
+        if kind.is_symlink() {
+            usage!("--to {shown}: a symbolic link; kellect never writes through one");
+        }
+        if kind.is_dir() {
+            usage!("--to {shown}: a directory; name the file to write in it");
+        }
+        for input in inputs {
+            if let Ok(i) = std::fs::metadata(input) {
+                if (i.dev(), i.ino()) == (m.dev(), m.ino()) {
+                    usage!(
+                        "--to {shown} is the trace being replayed ({}): choose another file",
+                        input.display()
+                    );
+                }
             }
         }
     }
-    // SAFETY: isatty only reads the descriptor's state.
-    if binary && unsafe { libc::isatty(std::os::fd::AsRawFd::as_raw_fd(&file)) } == 1 {
-        bail!(UsageError(format!(
-            "--to {}: a terminal; -o parquet is binary, write it to a file",
-            path.display()
-        )));
+    match existing {
+        Some(m) if !m.file_type().is_file() => {
+            let file = open(&mut std::fs::OpenOptions::new(), path)
+                .with_context(|| format!("cannot write --to {shown}"))?;
+            // SAFETY: isatty only reads the descriptor's state.
+            if binary && unsafe { libc::isatty(std::os::fd::AsRawFd::as_raw_fd(&file)) } == 1 {
+                usage!("--to {shown}: a terminal; -o parquet is binary, write it to a file");
+            }
+            Ok(OutputFile {
+                file,
+                path: path.to_owned(),
+                temp: None,
+            })
+        }
+        existing => {
+            if existing.is_some() && is_trace(path) {
+                usage!(
+                    "--to {shown} is a kellect trace (a segment of a recording): kellect \
+                     never overwrites one with its output; choose another file"
+                );
+            }
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let mut tries = 0u32;
+            loop {
+                let temp = dir.join(format!(
+                    ".{name}.kellect-{}-{tries}.tmp",
+                    std::process::id()
+                ));
+                match open(std::fs::OpenOptions::new().create_new(true), &temp) {
+                    Ok(file) => {
+                        return Ok(OutputFile {
+                            file,
+                            path: path.to_owned(),
+                            temp: Some(temp),
+                        })
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => {
+                        tries += 1;
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "cannot write --to {shown} (its temporary file {})",
+                            temp.display()
+                        )))
+                    }
+                }
+            }
+        }
     }
-    if meta.is_file() {
-        file.set_len(0)
-            .with_context(|| format!("cannot truncate --to {}", path.display()))?;
-    }
-    Ok(file)
+}
+
+/// Whether the file at `path` starts as a kellect trace does (its magic bytes).
+fn is_trace(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == kellect::format::MAGIC)
 }
 
 /// `kellect info`.
 fn info(args: InfoArgs) -> Result<ExitCode> {
     let budget = memory_budget(args.max_memory)?;
     let files = find_inputs(&args.files, &args.inputs)?;
-    let recordings = replayer::trace::open_recordings_within(&files, budget)?;
+    let recordings = replayer::input::trace::open_recordings_within(&files, budget)?;
     let total = recordings
         .iter()
         .flat_map(|r| &r.segments)
         .map(|s| s.file_len());
-    let mut progress = replayer::progress::Progress::new(total.sum(), false);
+    let mut progress = replayer::input::progress::Progress::new(total.sum(), false);
     let infos: Vec<_> = recordings
         .iter()
         .map(|r| replayer::info::trace_info_with_progress(r, budget, &mut progress))
@@ -344,10 +488,10 @@ fn warn_collectors(c: &Collectors) {
     }
 }
 
-fn with_threads(
+pub(super) fn with_threads<T: Send>(
     threads: Option<usize>,
-    f: impl FnOnce() -> Result<ExitCode> + Send,
-) -> Result<ExitCode> {
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     match threads {
         None => f(),
         Some(0) => usage!("--threads must be at least 1"),
@@ -420,6 +564,13 @@ fn warn_drops(outcome: &kellect::recorder::RecordOutcome) {
             outcome.dropped + outcome.malformed,
             outcome.dropped,
             outcome.malformed
+        );
+    }
+    if outcome.uring_in_flight > 0 {
+        eprintln!(
+            "kellect: warning: {} io_uring requests were lost: more were in flight at once than \
+             the recorder tracks (1024); the trace counts them",
+            outcome.uring_in_flight
         );
     }
 }

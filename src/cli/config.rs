@@ -16,7 +16,7 @@ use clap::{ArgMatches, ValueEnum};
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
 
-use kellect::replayer::output::escape_control;
+use kellect::replayer::render::output::escape_control;
 
 use super::args::{parse_duration, CaptureArgs, FormatArg, LiveArgs, RecordArgs, ViewArg};
 use super::UsageError;

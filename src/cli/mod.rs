@@ -20,6 +20,7 @@ macro_rules! usage {
 mod args;
 mod commands;
 mod config;
+mod tree;
 mod validate;
 
 pub(crate) use commands::run;

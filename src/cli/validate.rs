@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 
 use anyhow::Result;
 
-use kellect::replayer::events::EVENT_TYPES;
-use kellect::replayer::filter::{Criteria, Remote};
-use kellect::replayer::output::MAX_COLLECTORS;
-use kellect::replayer::records::{Monitor, RecordsConfig};
+use kellect::replayer::render::output::MAX_COLLECTORS;
+use kellect::replayer::views::events::EVENT_TYPES;
+use kellect::replayer::views::filter::{Criteria, Remote};
+use kellect::replayer::views::records::{Monitor, RecordsConfig};
 use kellect::replayer::{Filter, MemoryBudget, OutputFormat, ReplayConfig, TimeBound, View};
 use kellect::syscalls::Group;
 
@@ -151,11 +151,36 @@ fn criteria(
     for r in remotes {
         match Remote::parse(r) {
             Some(remote) => parsed.push(remote),
+            None if r.ends_with(":0") => usage!("--remote `{r}`: port 0 is no peer's port"),
             None => usage!(
                 "--remote `{r}` is not ADDR, ADDR:PORT or a network (192.0.2.7, \
                  192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53)"
             ),
         }
+    }
+    // The kernel keeps 15 bytes of a process name (TASK_COMM_LEN 16 with its NUL): a longer
+    // name without glob characters never matches (pgrep warns the same).
+    let literal = |c: &&String| !c.contains(['*', '?', '[', '{', '\\']);
+    if let Some(c) = comms.iter().find(|c| literal(c) && c.len() > 15) {
+        let mut cut = 15;
+        while !c.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        usage!(
+            "--comm `{c}` matches no process: the kernel keeps the first 15 bytes of a \
+             name; write `{}`",
+            &c[..cut]
+        );
+    }
+    // Paths are absolute (or `@name`, an abstract UNIX socket) and `*`, `?` and `[…]`
+    // never match `/`: a glob that starts otherwise than with `/`, `@`, `**` or `{`
+    // matches nothing, silently.
+    let anchored = |p: &&String| ["/", "@", "**", "{"].iter().any(|a| p.starts_with(a));
+    if let Some(p) = paths.iter().find(|p| !anchored(p)) {
+        usage!(
+            "--path `{p}` matches no path: paths are absolute and `*` stops at `/`; write \
+             /dir/{p} or **/{p}"
+        );
     }
     if let Some(code) = exit_codes.iter().find(|c| **c > 255) {
         usage!("--exit-code {code}: an exit status is 0-255");
@@ -167,7 +192,7 @@ fn criteria(
 }
 
 /// `--since`/`--until`: an RFC 3339 time or seconds after the recording started.
-fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
+pub(super) fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     match v {
         None => Ok(None),
         Some(s) => match TimeBound::parse(s) {
@@ -180,13 +205,31 @@ fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBound>> {
     }
 }
 
-/// `--container` values: each trimmed, none empty.
-fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
+/// `--since` after `--until` (both times, or both seconds): a usage error, not an empty
+/// output.
+fn time_range(since: Option<TimeBound>, until: Option<TimeBound>) -> Result<()> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s.after(u) {
+            usage!("--since is after --until: the range holds nothing");
+        }
+    }
+    Ok(())
+}
+
+/// `--container` values: each trimmed, none empty, none a path (a container's id or
+/// name is one cgroup path component: it never holds `/`).
+pub(super) fn container_ids(ids: Vec<String>) -> Result<Vec<String>> {
     ids.into_iter()
         .map(|id| {
             let id = id.trim().to_owned();
             if id.is_empty() {
                 usage!("--container needs a container id or name");
+            }
+            if id.contains('/') {
+                usage!(
+                    "--container `{id}` is a path: give the container's id (64 hex digits, \
+                     or its first 12) or name, as `docker ps` or `machinectl` shows it"
+                );
             }
             Ok(id)
         })
@@ -199,12 +242,15 @@ impl TryFrom<SliceArgs> for kellect::replayer::slice::SliceConfig {
     /// Validates the filters as `replay` does; the inputs are found by the caller.
     fn try_from(a: SliceArgs) -> Result<Self> {
         check_event_types(&a.event)?;
+        let since = time_bound("--since", &a.since)?;
+        let until = time_bound("--until", &a.until)?;
+        time_range(since, until)?;
         Ok(kellect::replayer::slice::SliceConfig {
             filter: Filter {
                 event_types: a.event,
                 pids: a.pid,
-                since: time_bound("--since", &a.since)?,
-                until: time_bound("--until", &a.until)?,
+                since,
+                until,
                 containers: container_ids(a.container)?,
                 criteria: criteria(&a.comm, &[], Vec::new(), &[], Vec::new())?,
             },
@@ -231,6 +277,7 @@ impl TryFrom<OutputArgs> for OutputPlan {
         let criteria = criteria(&a.comm, &a.path, a.uid, &a.remote, a.exit_code)?;
         let since = time_bound("--since", &a.since)?;
         let until = time_bound("--until", &a.until)?;
+        time_range(since, until)?;
         let Some((idle, active)) = a
             .timeouts
             .split_once(',')

@@ -182,6 +182,9 @@ pub struct RecordOutcome {
     /// Records the kernel wrote into the ring buffer, and dropped because it was full.
     pub emitted: u64,
     pub dropped: u64,
+    /// io_uring requests lost because the table of requests in flight was full (their
+    /// entry pushed out before their CQE; not in `dropped`).
+    pub uring_in_flight: u64,
     /// Records user space rejected as malformed (a kernel-side bug if ever non-zero).
     pub malformed: u64,
     pub elapsed: Duration,

@@ -12,7 +12,7 @@
 //!
 //! While the segment is written the file holds an exclusive `flock`, released when it is
 //! closed: a reader that cannot take a shared lock knows the segment is still growing and
-//! reads only its committed blocks (`replayer::trace::open_segment`).
+//! reads only its committed blocks (`replayer::input::trace::open_segment`).
 //!
 //! Each append reserves its whole block first: the space is allocated on disk with
 //! `posix_fallocate` (so a full disk is an `ENOSPC` error here, never a SIGBUS later on a
@@ -973,7 +973,7 @@ mod tests {
     #[test]
     fn a_reader_sees_only_committed_blocks_while_the_segment_is_written() {
         use crate::format::{BlockKind, Codec, FileHeader, SegmentWriter};
-        use crate::replayer::trace::open_segment;
+        use crate::replayer::input::trace::open_segment;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.kz");
         let header = FileHeader {

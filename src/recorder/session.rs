@@ -541,7 +541,16 @@ impl<'obj> Session<'obj> {
         Ok(RecordOutcome {
             sink: sink_report,
             emitted: counters.iter().map(|c| c.emitted).sum(),
-            dropped: counters.iter().map(|c| c.dropped).sum(),
+            dropped: counters
+                .iter()
+                .filter(|c| c.kind != crate::abi::STAT_URING_IN_FLIGHT)
+                .map(|c| c.dropped)
+                .sum(),
+            uring_in_flight: counters
+                .iter()
+                .filter(|c| c.kind == crate::abi::STAT_URING_IN_FLIGHT)
+                .map(|c| c.dropped)
+                .sum(),
             malformed,
             elapsed: begun.elapsed(),
             command_status,

@@ -143,6 +143,13 @@ pub fn json_has_raw(text: &[u8]) -> bool {
         .any(|w| w[0] == 0xf4 && w[1] == 0x8f && (w[2] == 0xba || w[2] == 0xbb))
 }
 
+/// Whether serialized JSON may hold sibling keys (a key ending in `Bytes"` or `_bytes"`):
+/// a quick test before [`absorb`].
+pub fn json_has_siblings(text: &[u8]) -> bool {
+    text.windows(7)
+        .any(|w| w == b"Bytes\":" || w == b"bytes\":")
+}
+
 /// Applies the output rule to `v` in place: every string that carries bytes is escaped
 /// ([`escaped`]). With `siblings`, each object gets the sibling key ([`sibling`]) of each of
 /// its keys whose value (a string, or an array of strings and arrays) carried bytes, right
@@ -197,6 +204,62 @@ pub fn restore(v: &mut Value, siblings: bool) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// The inverse of [`restore`] with siblings, for a reader of the JSON output (`kellect
+/// tree` reads the records view): each key that has a sibling gets back the text [`text`]
+/// makes of the sibling's bytes, and the sibling goes. A sibling whose shape or hex does
+/// not fit its key is left as it is.
+pub fn absorb(v: &mut Value) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(absorb),
+        Value::Object(map) => {
+            map.values_mut().for_each(absorb);
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let s = sibling(&k);
+                let Some(bytes) = map.get(&s).cloned() else {
+                    continue;
+                };
+                if let Some(item) = map.get_mut(&k) {
+                    if put_back(item, &bytes) {
+                        map.remove(&s);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces each string of `item` that `bytes` gives hex for (same shape; null: keep) with
+/// the text of those bytes; whether the shapes fit.
+fn put_back(item: &mut Value, bytes: &Value) -> bool {
+    match (item, bytes) {
+        (Value::String(s), Value::String(hex)) => match unhex(hex) {
+            Some(b) => {
+                *s = text(&b);
+                true
+            }
+            None => false,
+        },
+        (_, Value::Null) => true,
+        (Value::Array(items), Value::Array(bs)) if items.len() == bs.len() => {
+            items.iter_mut().zip(bs).all(|(i, b)| put_back(i, b))
+        }
+        _ => false,
+    }
+}
+
+/// The bytes of lowercase or uppercase hex; `None` when it is not hex.
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Serialized JSON (`pretty` or compact) of `item`, with the output rule applied: the
@@ -315,6 +378,25 @@ mod tests {
         );
         assert_eq!(v["FilePath"], "/\\xff/");
         assert!(restore(&mut serde_json::json!({"a": ["b"]}), false).is_none());
+    }
+
+    #[test]
+    fn absorb_undoes_the_siblings() {
+        let orig = serde_json::json!({
+            "Proc": text(b"by\xfe"),
+            "ProcArgv": ["a", text(b"\xc3(")],
+            "AppRxDns": [{"Name": text(b"\xfa"), "n": 1}],
+            "File": "lit\\xff",
+        });
+        let mut v = orig.clone();
+        restore(&mut v, true);
+        assert_ne!(v, orig);
+        absorb(&mut v);
+        assert_eq!(v, orig);
+        // A sibling that does not fit is left alone.
+        let mut odd = serde_json::json!({"a": "x", "a_bytes": "zz"});
+        absorb(&mut odd);
+        assert_eq!(odd["a_bytes"], "zz");
     }
 
     #[test]

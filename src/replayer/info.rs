@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::output::escape_control;
-use super::trace::{Recording, Segment};
-use super::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
-use crate::abi::{RecordKind, Records, ABI_VERSION, MIN_ABI_VERSION};
+use crate::abi::{self, Record, RecordKind, Records, ABI_VERSION, MIN_ABI_VERSION};
 use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Custody, Stats, Stop};
+use crate::replayer::input::trace::{Recording, Segment};
+use crate::replayer::render::output::escape_control;
+use crate::replayer::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::syscalls::Ksys;
 
 #[derive(Debug, Serialize)]
@@ -577,12 +577,30 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
 /// damage: the trace says exactly how much is missing).
 pub fn loss_warning(recording: &Recording) -> Option<String> {
     let stats = recording.stats.as_ref()?;
-    let dropped =
-        counter_total(stats.counters.iter().map(|c| c.dropped)).saturating_add(stats.user_dropped);
-    (dropped > 0).then(|| {
+    let in_flight = |c: &&crate::meta::KindCounters| c.kind == abi::STAT_URING_IN_FLIGHT;
+    let uring = counter_total(stats.counters.iter().filter(in_flight).map(|c| c.dropped));
+    let full = counter_total(
+        stats
+            .counters
+            .iter()
+            .filter(|c| !in_flight(c))
+            .map(|c| c.dropped),
+    )
+    .saturating_add(stats.user_dropped);
+    let mut lost = Vec::new();
+    if full > 0 {
+        lost.push(format!("{full} records (ring buffer full)"));
+    }
+    if uring > 0 {
+        lost.push(format!(
+            "{uring} io_uring requests (more in flight at once than the recorder tracks)"
+        ));
+    }
+    (!lost.is_empty()).then(|| {
         format!(
-            "the recorder lost {dropped} records (ring buffer full): what they were is missing \
-             from this output; `kellect info` counts them per kind and CPU"
+            "the recorder lost {}: what they were is missing from this output; `kellect info` \
+             counts them per kind and CPU",
+            lost.join(" and ")
         )
     })
 }
@@ -671,6 +689,13 @@ struct FrameCounts {
     first_far: Option<u64>,
 }
 
+/// Whether `r` is the CQE of a failed `IOSQE_CQE_SKIP_SUCCESS` request: the request was
+/// written, and counted, at its submission.
+fn skipped_failure(r: &Record<'_>) -> bool {
+    let both = abi::URING_F_SKIP_SUCCESS | abi::URING_F_SUBMITTED;
+    matches!(r, Record::Uring { rec, .. } if rec.uring_flags & both == abi::URING_F_SKIP_SUCCESS)
+}
+
 /// Records of one decompressed frame, per kind and (syscalls) per event group.
 fn count_frame(
     raw: &[u8],
@@ -702,7 +727,7 @@ fn count_frame(
                     if ring.contains(&id) {
                         c.io_uring.add(pid, crate::syscalls::name(id));
                     }
-                } else if kind == RecordKind::UringOp {
+                } else if kind == RecordKind::UringOp && !skipped_failure(&r) {
                     c.io_uring.add(pid, None);
                 }
             }
@@ -722,14 +747,18 @@ pub fn trace_info(recording: &Recording) -> TraceInfo {
 /// listed as damage and not counted. The time range covers only records stamped within a
 /// day of the recording's clock samples; the others are counted in one damage line.
 pub fn trace_info_within(recording: &Recording, budget: MemoryBudget) -> TraceInfo {
-    trace_info_with_progress(recording, budget, &mut super::progress::Progress::hidden())
+    trace_info_with_progress(
+        recording,
+        budget,
+        &mut crate::replayer::input::progress::Progress::hidden(),
+    )
 }
 
 /// [`trace_info_within`], telling `progress` of the frame bytes and records counted.
 pub fn trace_info_with_progress(
     recording: &Recording,
     budget: MemoryBudget,
-    progress: &mut super::progress::Progress,
+    progress: &mut crate::replayer::input::progress::Progress,
 ) -> TraceInfo {
     let frames: Vec<_> = recording
         .segments
@@ -863,7 +892,7 @@ pub fn trace_info_with_progress(
     let mut kernel_dropped = BTreeMap::new();
     if let Some(stats) = &recording.stats {
         for c in &stats.counters {
-            let name = RecordKind::from_raw(c.kind).name();
+            let name = abi::stat_name(c.kind);
             let n = kernel_emitted.entry(name.clone()).or_insert(0u64);
             *n = n.saturating_add(c.emitted);
             if c.dropped > 0 {

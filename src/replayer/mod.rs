@@ -19,26 +19,19 @@
 //! stage's limit derives from it.
 
 pub mod bytes;
-pub mod container;
-pub mod context;
-pub mod decode;
-pub mod events;
-pub mod execid;
-pub mod files;
-pub mod filter;
 pub mod info;
-pub mod kflowd;
-pub mod legend;
-pub mod output;
-pub mod parquet;
-pub mod progress;
-pub mod protocols;
-pub mod records;
+pub mod input;
+pub mod render;
 pub mod slice;
 pub mod state;
-pub mod symbols;
-pub mod trace;
 pub mod verify;
+pub mod views;
+
+use input::{decode, progress, trace};
+use records::kflowd;
+use render::{output, symbols};
+use state::{container, context, execid, files};
+use views::{events, filter, records};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -194,7 +187,22 @@ impl TimeBound {
         }
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(TimeBound::Absolute(t.unix_timestamp_nanos() as i64))
+        // Nanoseconds past i64 (before 1677, after 2262) are clamped, not wrapped: year
+        // 9999 stays after every record, year 1 before them.
+        let ns = t
+            .unix_timestamp_nanos()
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        Some(TimeBound::Absolute(ns as i64))
+    }
+
+    /// Whether this bound is certainly after `other` whatever the recording's start: both
+    /// wall-clock times, or both seconds after the start.
+    pub fn after(self, other: TimeBound) -> bool {
+        match (self, other) {
+            (TimeBound::Absolute(a), TimeBound::Absolute(b)) => a > b,
+            (TimeBound::Relative(a), TimeBound::Relative(b)) => a > b,
+            _ => false,
+        }
     }
 
     fn resolve(self, start_ns: i64) -> i64 {

@@ -32,15 +32,17 @@ use anyhow::{bail, Context as _, Result};
 use sha2::{Digest, Sha256};
 use zerocopy::FromBytes;
 
-use super::context::Context;
-use super::decode::{Body, Event};
-use super::output::{OutputFormat, Sink};
-use super::records::RecordsConfig;
-use super::state::ProcessTable;
-use super::{trace, DecodedFrame, Engine, EventTap, Filter, MemoryBudget, ReplayConfig, View};
 use crate::abi::{RecordHeader, REC_F_CONTEXT};
 use crate::format::{self, BlockKind, Codec, FileHeader, FrameHeader, SegmentWriter, Storage};
 use crate::meta::{self, ClockSample, FdTable, ProcEntry, ProcFds, ProcSnapshot};
+use crate::replayer::input::decode::{Body, Event};
+use crate::replayer::render::output::{OutputFormat, Sink};
+use crate::replayer::state::context::Context;
+use crate::replayer::state::ProcessTable;
+use crate::replayer::views::records::RecordsConfig;
+use crate::replayer::{
+    trace, DecodedFrame, Engine, EventTap, Filter, MemoryBudget, ReplayConfig, View,
+};
 
 /// Raw bytes collected per data frame of the slice (the recorder's default frame size).
 const FRAME_RAW: usize = 1 << 20;
@@ -141,7 +143,7 @@ pub fn slice(cfg: &SliceConfig) -> Result<SliceReport> {
         clocks: clocks_around(recording, survey.first_ts, survey.last_ts),
         original: original_snapshot(recording, cfg.budget),
         seen: HashMap::new(),
-        max_seen: (cfg.budget.process_bytes() / super::state::PROC_BYTES).max(1),
+        max_seen: (cfg.budget.process_bytes() / crate::replayer::state::PROC_BYTES).max(1),
         frame: Vec::new(),
         frame_records: 0,
         frame_ts: (u64::MAX, 0),
@@ -207,8 +209,8 @@ fn run_pass(
 ) -> Result<Vec<String>> {
     let mut sink = Sink::new(None, cfg.format, None);
     let mut engine = Engine::new(cfg, &mut sink).with_tap(tap);
-    let mut warnings: Vec<String> = super::info::damage_warnings(recording);
-    warnings.extend(super::info::loss_warning(recording));
+    let mut warnings: Vec<String> = crate::replayer::info::damage_warnings(recording);
+    warnings.extend(crate::replayer::info::loss_warning(recording));
     'segments: for segment in &recording.segments {
         for block in &segment.blocks {
             let located = |what: String| {
@@ -267,7 +269,7 @@ fn decode_frame(
         Ok(decoded) => decoded,
         Err(e) => return failed(located(format!("{e}; the frame is skipped"))),
     };
-    let frame = super::decode_raw_frame(Some(header.first_ts), &raw, located);
+    let frame = crate::replayer::decode_raw_frame(Some(header.first_ts), &raw, located);
     // One event per record, in order, up to the first malformed record.
     let mut raws = raws.borrow_mut();
     let mut offset = 0usize;
@@ -515,7 +517,7 @@ impl Cutter<'_> {
             entry.exe = Some(filename.clone());
             entry.argv = argv.clone();
             // The image's start: a replay of the slice names the process by the exec id
-            // the original's replay gives it (see `super::execid`).
+            // the original's replay gives it (see `crate::replayer::state::execid`).
             entry.start_boot_ns = c.ts;
         }
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A workload that triggers every event type of kellect's catalogue (src/replayer/events.rs)
+ * A workload that triggers every event type of kellect's catalogue (src/replayer/views/events.rs)
  * with distinctive values that tests/catalogue.rs checks in a recording of it.
  *
  * Usage: catalogue SCRATCH_DIR   (an existing, empty directory, absolute path)

@@ -5,24 +5,28 @@
 //! Everything is judged on event time (timeouts included), and each record leaves in a
 //! deterministic order: the same trace gives the same records on any machine.
 
+pub mod kflowd;
+pub mod legend;
+pub mod protocols;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::context::Context;
-use super::decode::{Body, Event, SockAddr, Syscall};
-use super::execid::{self, Image, ProcessImages};
-use super::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
-use super::kflowd::{
+use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
+use crate::replayer::input::decode::{Body, Event, SockAddr, Syscall};
+use crate::replayer::render::symbols;
+use crate::replayer::state::context::Context;
+use crate::replayer::state::execid::{self, Image, ProcessImages};
+use crate::replayer::state::files::{Attrs, FileId, Files, S_IFLNK, S_IFREG};
+use crate::replayer::state::{FdKind, ProcessTable, Resolved};
+use crate::syscalls::Ksys;
+use kflowd::{
     Ancestor, AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord,
     Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
 };
-use super::protocols::{App, Direction, StreamDecoder, Transport};
-use super::state::{FdKind, ProcessTable, Resolved};
-use super::symbols;
-use crate::abi::{InodeAttrs, SockInfo, SockStateRecord};
-use crate::syscalls::Ksys;
+use protocols::{App, Direction, StreamDecoder, Transport};
 
 /// Options of the records view.
 #[derive(Debug, Clone)]
@@ -105,7 +109,7 @@ struct ProcInfo {
     exec_ns: Option<u64>,
     exe_inode: Option<InodeAttrs>,
     /// The cgroup that puts it in a container (the process table's, at its latest event).
-    cgroup: Option<std::sync::Arc<super::container::CgroupInfo>>,
+    cgroup: Option<std::sync::Arc<crate::replayer::state::container::CgroupInfo>>,
     /// The process image as of its latest event (`ProcExecId`, `ProcAncestors`).
     image: Option<Arc<Image>>,
 }
@@ -211,10 +215,10 @@ pub struct RecordsView {
     files: HashMap<FileKey, FileAgg>,
     /// Files a process closed an fd opened for writing of while another fd still held
     /// them: the last close of such a file is a CLOSE_WRITE. (Which fd holds which file is
-    /// the process table's, [`super::state::FdKind::File`].)
+    /// the process table's, [`crate::replayer::state::FdKind::File`].)
     written: HashSet<FileKey>,
     /// Sockets by cookie; which fd is which socket (its role, its UNIX path) is the
-    /// process table's ([`super::state::FdKind::Socket`]).
+    /// process table's ([`crate::replayer::state::FdKind::Socket`]).
     socks: HashMap<u64, SockAgg>,
     next_sweep: u64,
     seq: u64,
@@ -440,7 +444,7 @@ impl RecordsView {
                     // The file the kernel ran (not /dev/fd/N, not a script) when recorded.
                     p.exe = Some(exe_path.as_ref().map_or_else(
                         || filename.clone(),
-                        |e| super::decode::exe_name(e, *exe_flags).0,
+                        |e| crate::replayer::input::decode::exe_name(e, *exe_flags).0,
                     ));
                     p.argv.clone_from(argv);
                     p.argc = *argc;
@@ -686,7 +690,10 @@ impl RecordsView {
                 let flags = match (ksys, &sc.filled) {
                     (Ksys::Open, _) => sc.args[1],
                     (Ksys::Openat, _) => sc.args[2],
-                    (Ksys::Openat2, super::decode::Filled::OpenHow { flags, .. }) => *flags,
+                    (
+                        Ksys::Openat2,
+                        crate::replayer::input::decode::Filled::OpenHow { flags, .. },
+                    ) => *flags,
                     _ => 0o1101,
                 };
                 let Some(t) = r.file0() else { return };
@@ -794,7 +801,9 @@ impl RecordsView {
                 };
                 let mut moves = vec![(t.file, old, new)];
                 // RENAME_EXCHANGE: the file at the new name moved to the old one.
-                if ksys == Ksys::Renameat2 && sc.args[4] & super::files::RENAME_EXCHANGE != 0 {
+                if ksys == Ksys::Renameat2
+                    && sc.args[4] & crate::replayer::state::files::RENAME_EXCHANGE != 0
+                {
                     if let Some(other) = r.file1().filter(|o| o.file != t.file) {
                         moves.push((other.file, new, old));
                     }
@@ -1480,10 +1489,10 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
 mod tests {
     use super::*;
 
-    use super::super::state::tests::syscall as state_syscall;
-    use super::super::state::ProcessTable;
+    use crate::replayer::state::tests::syscall as state_syscall;
+    use crate::replayer::state::ProcessTable;
     use zerocopy::little_endian::{U16, U64};
-    const AT_FDCWD: u64 = super::super::state::AT_FDCWD as u64;
+    const AT_FDCWD: u64 = crate::replayer::state::AT_FDCWD as u64;
 
     /// Events through the process table, then the records view, as the replay runs them.
     struct Run {
@@ -1660,7 +1669,7 @@ mod tests {
     #[test]
     fn process_records_carry_argc_and_the_argv_cut() {
         let mut run = Run::new();
-        use super::super::decode::ARGV_SHOWN;
+        use crate::replayer::input::decode::ARGV_SHOWN;
         let argv: Vec<String> = (0..ARGV_SHOWN).map(|i| format!("a{i}")).collect();
         let exec = |argc: u32, argv: Vec<String>, argv_truncated| Body::Exec {
             old_pid: 10,

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use super::decode::{Body, Event};
 use crate::meta::ProcSnapshot;
+use crate::replayer::input::decode::{Body, Event};
 
 /// The most ancestors a process image carries (`ProcAncestors`), nearest first; past it
 /// the farthest are left out.
@@ -248,7 +248,7 @@ impl ProcessImages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replayer::decode::{Common, Event};
+    use crate::replayer::input::decode::{Common, Event};
 
     fn event(pid: u32, ppid: u32, ts: u64, body: Body) -> Event {
         Event {

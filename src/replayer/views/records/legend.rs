@@ -1,10 +1,10 @@
 //! `--legend`: every key the records view can print, with its meaning, its unit, and the
 //! option that enables it when one does. The keys are those of the record types of
-//! [`super::kflowd`]: a test there serializes a record of each kind with every field present
+//! [`crate::replayer::views::records::kflowd`]: a test there serializes a record of each kind with every field present
 //! and checks that this list names exactly its keys, in their order (the keys inside
 //! application messages come from `protocols::legend`).
 
-use super::protocols;
+use crate::replayer::views::records::protocols;
 
 /// (key, meaning) for every key of the records view, in output order.
 pub fn legend() -> Vec<(&'static str, &'static str)> {

@@ -14,7 +14,7 @@ use crate::format::{
 };
 use crate::meta::{self, ClockSample, DecodeLimits, HostInfo, MetaBlock, ProcSnapshot, Stats};
 
-use super::MemoryBudget;
+use crate::replayer::MemoryBudget;
 
 /// A block of a segment, located by byte range (the segment owns the bytes).
 #[derive(Debug, Clone, Copy)]
@@ -253,7 +253,7 @@ fn committed_len(file: &File) -> std::io::Result<u64> {
 }
 
 /// Metadata blocks that did not decode, as messages: the first
-/// [`WARNINGS_PER_KIND`](super::WARNINGS_PER_KIND), then only a count.
+/// [`WARNINGS_PER_KIND`](crate::replayer::WARNINGS_PER_KIND), then only a count.
 #[derive(Debug, Default)]
 pub struct Problems {
     pub list: Vec<String>,
@@ -264,7 +264,7 @@ pub struct Problems {
 impl Problems {
     /// Records a problem; its message is only built while under the cap.
     pub fn push(&mut self, message: impl FnOnce() -> String) {
-        if self.list.len() < super::WARNINGS_PER_KIND {
+        if self.list.len() < crate::replayer::WARNINGS_PER_KIND {
             self.list.push(message());
         } else {
             self.more += 1;
@@ -438,7 +438,7 @@ pub struct Inputs {
 ///   other segments of its recording are looked for in the same directory: the names the
 ///   recorder gives them (`t.kz`, `t.1.kz`, `t.2.kz`, … for `t.kz`), each kept only when its
 ///   file header carries the same recording id. A segment that is not there is named later
-///   by the continuity check ([`super::info::continuity_warnings`]).
+///   by the continuity check ([`crate::replayer::info::continuity_warnings`]).
 ///
 /// A file met twice (given twice, or given and found) is taken once. Errors name the path
 /// and the problem; a file the user may not read says who owns it, its mode, and how to

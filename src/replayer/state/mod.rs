@@ -1,22 +1,27 @@
 //! Stage 2 of replay: the state a process carries between events — its working directory
 //! and its file descriptor table — rebuilt from the snapshot taken at record time and
 //! every event after it, so relative paths and bare fds can be named; and the files they
-//! reach (the inode model of [`super::files`]), to which each syscall's effect is applied
+//! reach (the inode model of [`files`]), to which each syscall's effect is applied
 //! here, once.
 //!
 //! Sequential and deterministic: the events arrive in timestamp order.
 
+pub mod container;
+pub mod context;
+pub mod execid;
+pub mod files;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::container::{CgroupInfo, CgroupNames};
-use super::decode::{Body, CgroupChange, Event, Filled, SockAddr, Syscall, TimeSet};
-use super::files::{
-    FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
-};
 use crate::abi::{self, InodeAttrs};
 use crate::meta::{CgroupLine, Cgroups, FdTable, ProcCgroups, ProcSnapshot};
+use crate::replayer::input::decode::{
+    Body, CgroupChange, Event, Filled, SockAddr, Syscall, TimeSet,
+};
 use crate::syscalls::{Catalogue, Cloexec, Effect, Field, Src, CATALOGUE};
+use container::{CgroupInfo, CgroupNames};
+use files::{FileId, Files, Touched, DEFAULT_MAX_ENTRIES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// `AT_FDCWD`: "relative to the working directory" in the *at syscalls.
 pub const AT_FDCWD: i32 = -100;
@@ -309,7 +314,7 @@ impl Resolved {
     }
 
     /// What this event did to file `id`, if it touched it.
-    pub fn touched(&self, id: super::files::FileId) -> Option<Touched> {
+    pub fn touched(&self, id: files::FileId) -> Option<Touched> {
         [self.file0(), self.file1()]
             .into_iter()
             .flatten()
@@ -354,7 +359,7 @@ impl Default for ProcessTable {
 
 impl ProcessTable {
     /// An empty table whose inode model holds at most `max_file_entries` paths plus files
-    /// ([`Files::max_entries`]; `Default` uses [`super::files::DEFAULT_MAX_ENTRIES`]).
+    /// ([`Files::max_entries`]; `Default` uses [`files::DEFAULT_MAX_ENTRIES`]).
     pub fn new(max_file_entries: usize) -> ProcessTable {
         ProcessTable {
             procs: HashMap::new(),
@@ -757,9 +762,25 @@ impl ProcessTable {
                 }
             })
         };
+        // A NULL path beside a dirfd names the dirfd itself (utimensat), as "" does.
+        let null_at = |slot: u8| {
+            sc.path_null[usize::from(slot)]
+                && matches!(
+                    row.and_then(|r| r.path_field(slot)),
+                    Some(Field::Path { dirfd: Some(_), .. })
+                )
+        };
         let mut resolved = Resolved {
-            path0: resolve(sc.path0.as_deref(), dfd0, literal0),
-            path1: resolve(sc.path1.as_deref(), dfd1, literal1),
+            path0: resolve(
+                sc.path0.as_deref().or(null_at(0).then_some("")),
+                dfd0,
+                literal0,
+            ),
+            path1: resolve(
+                sc.path1.as_deref().or(null_at(1).then_some("")),
+                dfd1,
+                literal1,
+            ),
             fd_name: None,
             fd_kind: None,
             replaced: None,
@@ -1378,7 +1399,7 @@ pub(super) mod tests {
         args: [u64; 6],
         path0: Option<&str>,
     ) -> Event {
-        use super::super::decode::Common;
+        use crate::replayer::input::decode::Common;
         let id = k as u16;
         Event {
             common: Common {
@@ -1403,6 +1424,7 @@ pub(super) mod tests {
                 path0_truncated: false,
                 path1: None,
                 path1_truncated: false,
+                path_null: [false; 2],
                 addr: None,
                 filled: Filled::None,
                 inode: None,

@@ -11,9 +11,9 @@ use serde_json::{Map, Number, Value};
 
 use std::sync::Arc;
 
-use super::container::CgroupInfo;
-use super::protocols::App;
-use super::records::Monitor;
+use crate::replayer::state::container::CgroupInfo;
+use crate::replayer::views::records::protocols::App;
+use crate::replayer::views::records::Monitor;
 
 /// A duration in integer nanoseconds, printed as seconds with exactly 9 decimals (exact,
 /// unlike an f64): `21.262713426`.
@@ -201,12 +201,12 @@ pub struct ProcKeys {
     /// Thread id of the last event.
     #[serde(rename = "ProcTID")]
     pub tid: u32,
-    /// The process image's stable id (`super::execid`): base64 of
+    /// The process image's stable id (`crate::replayer::state::execid`): base64 of
     /// `BOOT_ID:START_NS:TGID`, as the events view's `exec_id`.
     #[serde(rename = "ProcExecId")]
     pub exec_id: String,
     /// Process records: the images the process was started under, nearest first, at most
-    /// [`super::execid::MAX_ANCESTORS`].
+    /// [`crate::replayer::state::execid::MAX_ANCESTORS`].
     #[serde(rename = "ProcAncestors", skip_serializing_if = "Option::is_none")]
     pub ancestors: Option<Vec<Ancestor>>,
     /// Real user id.
@@ -765,11 +765,11 @@ pub(crate) mod tests {
                 }
             }
         }
-        let message_keys: Vec<&str> = super::super::protocols::legend()
+        let message_keys: Vec<&str> = crate::replayer::views::records::protocols::legend()
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        let legend: Vec<String> = super::super::legend::legend()
+        let legend: Vec<String> = crate::replayer::views::records::legend::legend()
             .into_iter()
             .map(|(k, _)| k.to_owned())
             .filter(|k| !message_keys.contains(&k.as_str()))

@@ -11,9 +11,9 @@ use std::net::IpAddr;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::decode::{Body, Event, SockAddr};
-use super::kflowd::{Record, RecordBody};
-use super::state::Resolved;
+use crate::replayer::input::decode::{Body, Event, SockAddr};
+use crate::replayer::state::Resolved;
+use crate::replayer::views::records::kflowd::{Record, RecordBody};
 use crate::syscalls::Ksys;
 
 /// An address, a network or either with a port: what `--remote` compares with the remote
@@ -28,17 +28,29 @@ pub struct Remote {
 impl Remote {
     /// Parses `192.0.2.7`, `192.0.2.7:443`, `2001:db8::1`, `[2001:db8::1]:443`,
     /// `192.0.2.0/24`, `192.0.2.0/24:443`, `2001:db8::/32` and `[2001:db8::/32]:443`.
+    /// `[2001:db8::1]` (brackets, no port) is the address. An IPv4-mapped IPv6 address or
+    /// network (`::ffff:192.0.2.7`, `::ffff:192.0.2.0/120`) is its IPv4 one, as peers are
+    /// compared. Port 0 is refused: no peer has it.
     pub fn parse(s: &str) -> Option<Remote> {
         let net = |a: &str| {
             a.parse::<ipnet::IpNet>()
                 .ok()
                 .or_else(|| a.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+                .map(unmapped)
         };
         if let Some(n) = net(s) {
             return Some(Remote { net: n, port: None });
         }
+        if let Some(n) = s
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .filter(|a| a.contains(':'))
+            .and_then(net)
+        {
+            return Some(Remote { net: n, port: None });
+        }
         let (addr, port) = s.rsplit_once(':')?;
-        let port = port.parse::<u16>().ok()?;
+        let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
         let addr = addr
             .strip_prefix('[')
             .and_then(|a| a.strip_suffix(']'))
@@ -63,6 +75,18 @@ impl Remote {
     }
 }
 
+/// `net` with an IPv4-mapped IPv6 network (within `::ffff:0:0/96`) as its IPv4 network.
+fn unmapped(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .network()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, ipnet::IpNet::V4),
+        _ => net,
+    }
+}
+
 /// The compiled filters; the default passes everything.
 #[derive(Debug, Clone, Default)]
 pub struct Criteria {
@@ -82,7 +106,7 @@ pub struct BadGlob {
     source: globset::Error,
 }
 
-fn glob_set(
+pub(crate) fn glob_set(
     flag: &'static str,
     globs: &[String],
     separator: bool,
@@ -218,7 +242,9 @@ impl Criteria {
                 .remote_ip
                 .as_deref()
                 .and_then(|ip| ip.parse::<IpAddr>().ok())
-                .map(|ip| (ip, s.remote_port.unwrap_or(0))),
+                .map(|ip| (ip, s.remote_port.unwrap_or(0)))
+                // An unconnected socket (0.0.0.0, port 0) has no remote end, as in events.
+                .filter(|(ip, port)| !ip.is_unspecified() || *port != 0),
             _ => None,
         };
         self.remote_ok(remote)
@@ -305,6 +331,37 @@ mod tests {
             "192.0.2.7:http",
             "192.0.2.0/33",
             "[192.0.2.7",
+        ] {
+            assert_eq!(Remote::parse(bad), None, "{bad}");
+        }
+    }
+
+    /// `--remote ::ffff:192.0.2.7` matched no peer: peers are compared as IPv4 when
+    /// mapped, the filter stayed IPv6. `[::1]` without a port was refused; `:0` accepted
+    /// (and matched sockets whose port is unknown).
+    #[test]
+    fn mapped_bracketed_and_port_zero_remotes() {
+        let r = |s: &str| Remote::parse(s).unwrap_or_else(|| panic!("{s}"));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        for filter in [
+            "::ffff:192.0.2.7",
+            "[::ffff:192.0.2.7]:443",
+            "::ffff:192.0.2.0/120",
+        ] {
+            assert!(r(filter).matches(v4, 443), "{filter}");
+            assert!(r(filter).matches(mapped, 443), "{filter}");
+        }
+        assert!(!r("::ffff:192.0.2.0/120").matches("192.0.3.7".parse().unwrap(), 1));
+        assert_eq!(r("[::1]"), r("::1"));
+        assert!(r("[2001:db8::/32]").matches("2001:db8::9".parse().unwrap(), 1));
+        for bad in [
+            "192.0.2.7:0",
+            "[::1]:0",
+            "[192.0.2.7]",
+            "[]",
+            "[::1]:",
+            ":80",
         ] {
             assert_eq!(Remote::parse(bad), None, "{bad}");
         }

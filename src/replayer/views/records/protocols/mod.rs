@@ -471,17 +471,17 @@ mod tests {
     use super::*;
 
     /// The keys of an element, in order.
-    pub(super) fn keys(m: &Map<String, Value>) -> Vec<&str> {
+    pub(in crate::replayer) fn keys(m: &Map<String, Value>) -> Vec<&str> {
         m.keys().map(String::as_str).collect()
     }
 
     /// The text serde_json prints for a value.
-    pub(super) fn json(v: &Value) -> String {
+    pub(in crate::replayer) fn json(v: &Value) -> String {
         serde_json::to_string(v).unwrap()
     }
 
     /// Fixed-seed xorshift64: the same "random" bytes on every run.
-    pub(super) struct XorShift(pub u64);
+    pub(in crate::replayer) struct XorShift(pub u64);
 
     impl XorShift {
         pub fn next(&mut self) -> u64 {
@@ -529,7 +529,7 @@ mod tests {
     }
 
     /// Splits `bytes` into chunks at random places and feeds them, then finishes.
-    pub(super) fn feed_split(
+    pub(in crate::replayer) fn feed_split(
         decoder: &mut StreamDecoder,
         bytes: &[u8],
         rng: &mut XorShift,
@@ -549,7 +549,7 @@ mod tests {
 
     /// Every element starts with `_Timestamp` and is either decoded or an exception.
     #[track_caller]
-    pub(super) fn assert_well_formed(elements: &[Map<String, Value>]) {
+    pub(in crate::replayer) fn assert_well_formed(elements: &[Map<String, Value>]) {
         for e in elements {
             let k = keys(e);
             assert_eq!(k.first(), Some(&"_Timestamp"), "element: {e:?}");

@@ -6,10 +6,12 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::decode::{caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet};
-use super::state::{Resolved, AT_FDCWD};
-use super::symbols::{self, Arch};
 use crate::abi;
+use crate::replayer::input::decode::{
+    caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet, RET_UNKNOWN,
+};
+use crate::replayer::render::symbols::{self, Arch};
+use crate::replayer::state::{Resolved, AT_FDCWD};
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, TextFrom, CATALOGUE};
 
 pub use crate::syscalls::EventType;
@@ -41,7 +43,7 @@ pub struct EventView<'a> {
     pub arch: Arch,
     /// The syscall table the event's syscall id is looked up in (normally [`CATALOGUE`]).
     pub catalogue: Catalogue<'a>,
-    /// The exec id of the process image the event belongs to (`super::execid`); the
+    /// The exec id of the process image the event belongs to (`crate::replayer::state::execid`); the
     /// replay always sets it.
     pub exec_id: Option<String>,
 }
@@ -326,8 +328,17 @@ impl EventView<'_> {
             if op.fixed {
                 m.serialize_entry("fixed_file", &op.sqe_fd)?;
             }
+            if op.skip_success {
+                m.serialize_entry("skip_success", &true)?;
+            }
+            if op.submitted {
+                // No CQE will tell: the request as submitted, without ret.
+                m.serialize_entry("result_unknown", &true)?;
+            }
         }
-        m.serialize_entry("ret", &sc.ret)?;
+        if sc.ret != RET_UNKNOWN {
+            m.serialize_entry("ret", &sc.ret)?;
+        }
         if (-4095..0).contains(&sc.ret) {
             m.serialize_entry("error", &symbols::errno_name(sc.ret).unwrap_or("E?"))?;
         }
@@ -384,6 +395,10 @@ impl EventView<'_> {
                     if let Some(raw) = raw.as_ref().filter(|raw| *raw != p) {
                         m.serialize_entry(&format!("{key}_arg"), raw)?;
                     }
+                }
+                if sc.path_null[usize::from(slot.min(1))] {
+                    // Passed as NULL: no path, whatever it resolves to.
+                    m.serialize_entry(&format!("{key}_arg"), &())?;
                 }
                 if cut {
                     m.serialize_entry(&format!("{key}_truncated"), &true)?;
@@ -451,6 +466,7 @@ impl EventView<'_> {
                     m.serialize_entry("sig_name", &n)?;
                 }
             }
+            Field::Bytes if sc.ret == RET_UNKNOWN => {}
             Field::Bytes => m.serialize_entry("bytes", &sc.ret.max(0))?,
             Field::MmsgCounts => {
                 m.serialize_entry("messages", &sc.ret.max(0))?;
@@ -866,7 +882,7 @@ mod tests {
     }
 
     fn doc_rows() -> BTreeMap<String, DocRow> {
-        let doc = include_str!("../../docs/EVENTS.md");
+        let doc = include_str!("../../../docs/EVENTS.md");
         let mut rows = BTreeMap::new();
         for line in doc.lines() {
             let cells: Vec<&str> = line.split(" | ").collect();

@@ -42,12 +42,26 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::{Map, Value};
 
-use super::kflowd::FILE_EVENTS;
-use super::protocols::App;
-use super::View;
+use crate::replayer::views::records::kflowd::FILE_EVENTS;
+use crate::replayer::views::records::protocols::App;
+use crate::replayer::View;
 
 /// Rows of a row group: the builders hold at most this many rows before they are written.
 pub const ROW_GROUP_ROWS: usize = 16_384;
+/// Bytes of a row group, as [`value_bytes`] counts its rows: a group is written once its
+/// rows reach this, however few (rows of long argv, HTTP bodies or DNS lists would
+/// otherwise hold 16384 times their size).
+pub const ROW_GROUP_BYTES: usize = 32 << 20;
+
+/// About the bytes `v` takes in the column builders: its text, 8 per other value.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 8,
+        Value::Array(a) => 8 + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => 8 + m.values().map(value_bytes).sum::<usize>(),
+        _ => 8,
+    }
+}
 /// zstd level of the pages (3: zstd's default, fast with a good ratio).
 const ZSTD_LEVEL: i32 = 3;
 /// Precision and scale of seconds: any i64 of nanoseconds fits 20 digits, 9 of them after
@@ -212,11 +226,11 @@ pub fn columns(view: View) -> Vec<(&'static str, Col)> {
             cols
         }
         View::Records => {
-            let messages: Vec<&str> = super::protocols::legend()
+            let messages: Vec<&str> = crate::replayer::views::records::protocols::legend()
                 .into_iter()
                 .map(|(k, _)| k)
                 .collect();
-            super::legend::legend()
+            crate::replayer::views::records::legend::legend()
                 .into_iter()
                 .map(|(k, _)| k)
                 .filter(|k| !messages.contains(k))
@@ -491,7 +505,7 @@ fn append_object(
 }
 
 /// `12.345` seconds as nanoseconds (12345000000): at most 9 decimals, no exponent.
-fn nanos_of_seconds(text: &str) -> Option<i128> {
+pub(crate) fn nanos_of_seconds(text: &str) -> Option<i128> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -517,7 +531,7 @@ fn nanos_of_seconds(text: &str) -> Option<i128> {
 }
 
 /// The nanoseconds since the epoch of kflowd's time text (`records::kflowd_time`).
-fn kflowd_time_ns(text: &str) -> Option<i64> {
+pub(crate) fn kflowd_time_ns(text: &str) -> Option<i64> {
     if let Some(ns) = text.strip_suffix(" ns") {
         return ns.parse().ok();
     }
@@ -564,6 +578,8 @@ pub struct ParquetOut {
     names: Vec<&'static str>,
     builders: Vec<Builder>,
     rows: usize,
+    /// The rows' [`value_bytes`] since the last group.
+    bytes: usize,
     writer: ArrowWriter<Box<dyn Write + Send>>,
 }
 
@@ -584,6 +600,7 @@ impl ParquetOut {
             names: cols.iter().map(|(n, _)| *n).collect(),
             builders: cols.iter().map(|(_, c)| Builder::new(c)).collect(),
             rows: 0,
+            bytes: 0,
             writer,
         })
     }
@@ -606,7 +623,8 @@ impl ParquetOut {
             append_object("", &self.names, &mut self.builders, map)?;
         }
         self.rows += 1;
-        if self.rows >= ROW_GROUP_ROWS {
+        self.bytes += value_bytes(row);
+        if self.rows >= ROW_GROUP_ROWS || self.bytes >= ROW_GROUP_BYTES {
             self.write_group()?;
         }
         Ok(())
@@ -621,6 +639,7 @@ impl ParquetOut {
         self.writer.write(&batch)?;
         self.writer.flush()?;
         self.rows = 0;
+        self.bytes = 0;
         Ok(())
     }
 
@@ -637,6 +656,26 @@ impl ParquetOut {
 mod tests {
     use super::*;
 
+    /// Rows of huge strings were held 16384 at a time (a 64 KiB argv: 1 GiB) before the
+    /// group was written, past any memory budget.
+    #[test]
+    fn huge_rows_make_small_row_groups() {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = ParquetOut::new(Box::new(file.try_clone().unwrap()), View::Records).unwrap();
+        let big = "x".repeat(1 << 20);
+        let row = serde_json::json!({ "Proc": big, "ProcArgv": [big, big] });
+        for _ in 0..40 {
+            out.push(&row).unwrap();
+        }
+        let groups = out.writer.flushed_row_groups().len();
+        assert!(groups >= 3, "{groups} row groups for 120 MiB of rows");
+        assert!(out.bytes < ROW_GROUP_BYTES);
+        out.finish().unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        use parquet::file::reader::FileReader;
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 40);
+    }
+
     #[test]
     fn seconds_are_exact_nanoseconds() {
         assert_eq!(nanos_of_seconds("21.262713426"), Some(21_262_713_426));
@@ -652,7 +691,7 @@ mod tests {
     #[test]
     fn kflowd_times_parse_back() {
         for ns in [1_712_244_875_643_031_330i64, 0, -1, i64::MAX, i64::MIN] {
-            let text = super::super::records::kflowd_time(ns);
+            let text = crate::replayer::views::records::kflowd_time(ns);
             assert_eq!(kflowd_time_ns(&text), Some(ns), "{text}");
         }
         assert_eq!(kflowd_time_ns("Thu, Apr 04 2024 15:34:35 UTC"), None);
@@ -662,10 +701,10 @@ mod tests {
     /// types lacks a column, and each value fits its column's type.
     #[test]
     fn every_key_of_every_record_fits() {
-        use super::super::kflowd::RecordBody;
+        use crate::replayer::views::records::kflowd::RecordBody;
         let mut out = ParquetOut::new(Box::new(Vec::new()), View::Records).unwrap();
-        let time = || Some(super::super::records::kflowd_time(1));
-        for mut r in super::super::kflowd::tests::every_key() {
+        let time = || Some(crate::replayer::views::records::kflowd_time(1));
+        for mut r in crate::replayer::views::records::kflowd::tests::every_key() {
             r.info.timestamp = time().unwrap();
             if let RecordBody::Proc(p) = &mut r.body {
                 p.exec_time = time();

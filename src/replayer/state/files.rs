@@ -2,7 +2,7 @@
 //! (an inode number the kernel hands out again after a delete is a new file here), the
 //! names that lead to it, and its attributes as far as the trace reveals them.
 //!
-//! Owned by the process table ([`super::state::ProcessTable`]), which applies each
+//! Owned by the process table ([`crate::replayer::state::ProcessTable`]), which applies each
 //! syscall's effect here once; the views read it. Two kinds of facts feed it:
 //!
 //! - snapshots: the kernel's own copy of the inode (`struct kl_inode`), read at the exit of
@@ -26,8 +26,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::decode::TimeSet;
 use crate::abi::InodeAttrs;
+use crate::replayer::input::decode::TimeSet;
 
 /// `S_IFMT`: the file type bits of a mode.
 pub const S_IFMT: u32 = 0o170000;

@@ -279,6 +279,9 @@ pub struct Syscall {
     pub path0_truncated: bool,
     pub path1: Option<String>,
     pub path1_truncated: bool,
+    /// Path 0 or 1 was a NULL pointer (utimensat's "the fd itself", or an EFAULT): its
+    /// `path0`/`path1` is `None`.
+    pub path_null: [bool; 2],
     pub addr: Option<SockAddr>,
     pub filled: Filled,
     /// The inode of the fd involved (read/write/fstat... or the new fd of an open).
@@ -350,7 +353,18 @@ pub struct UringOp {
     /// files.
     pub sqe_fd: i32,
     pub fixed: bool,
+    /// The SQE asked `IOSQE_CQE_SKIP_SUCCESS`: a success posts no CQE.
+    pub skip_success: bool,
+    /// Written at submission (a `skip_success` request): its result is unknown, and the
+    /// syscall's `ret` is [`RET_UNKNOWN`].
+    pub submitted: bool,
 }
+
+/// The `ret` of an io_uring request written at submission ([`UringOp::submitted`]): no
+/// result is known. Below every result the kernel gives, so what takes `ret >= 0` as
+/// success (replay's state, the records view) sees none, and what takes a result in
+/// -4095..0 as an errno sees none either.
+pub const RET_UNKNOWN: i64 = i64::MIN;
 
 impl Syscall {
     /// The syscall, `None` for an id this build does not know.
@@ -406,9 +420,9 @@ pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<S
 }
 
 /// Bytes from the kernel as text, losslessly: bytes that are not UTF-8 are carried as
-/// [`super::bytes`] says, and come out escaped with their exact bytes beside them.
+/// [`crate::replayer::bytes`] says, and come out escaped with their exact bytes beside them.
 pub fn text(bytes: &[u8]) -> String {
-    super::bytes::text(bytes)
+    crate::replayer::bytes::text(bytes)
 }
 
 /// The `i`th 8-byte word of `bytes` (zeros past its end).
@@ -500,6 +514,8 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 user_data: rec.user_data.get(),
                 sqe_fd: rec.sqe_fd.get(),
                 fixed: rec.uring_flags & abi::URING_F_FIXED != 0,
+                skip_success: rec.uring_flags & abi::URING_F_SKIP_SUCCESS != 0,
+                submitted: rec.uring_flags & abi::URING_F_SUBMITTED != 0,
             };
             Body::Syscall(Box::new(syscall(
                 &rec.sc,
@@ -549,6 +565,18 @@ fn syscall(
     } else {
         Vec::new()
     };
+    // A NULL path pointer (the record's argument, not an io_uring request's), from which
+    // nothing was read.
+    let args = rec.args.map(|a| a.get());
+    let null = |arg: Option<u8>, bytes: &[u8]| {
+        uring.is_none()
+            && bytes.is_empty()
+            && arg.is_some_and(|a| a != 0 && args.get(a as usize - 1) == Some(&0))
+    };
+    let path_null = [
+        null(capture.map(|c| c.path0), tail.path0),
+        null(capture.map(|c| c.path1), tail.path1),
+    ];
     let path = |present: bool, bytes: &[u8]| present.then(|| text(bytes));
     let filled = match (capture.map(|c| c.out), tail.out.len()) {
         (Some(Out::Stat(_) | Out::Statx(_)), n) if n == size_of::<InodeAttrs>() => {
@@ -631,17 +659,25 @@ fn syscall(
     Syscall {
         id,
         enter_ts: rec.enter_ts.get(),
-        ret: rec.ret.get(),
-        args: rec.args.map(|a| a.get()),
+        ret: match uring {
+            Some(op) if op.submitted => RET_UNKNOWN,
+            _ => rec.ret.get(),
+        },
+        args,
         // An io_uring request's path is in its tail whatever its syscall (an open into a
         // registered file slot has none).
         path0: path(
-            capture.is_some_and(|c| c.path0 != 0) || (uring.is_some() && !tail.path0.is_empty()),
+            (capture.is_some_and(|c| c.path0 != 0) && !path_null[0])
+                || (uring.is_some() && !tail.path0.is_empty()),
             tail.path0,
         ),
         path0_truncated: flags & SC_F_PATH0_TRUNC != 0,
-        path1: path(capture.is_some_and(|c| c.path1 != 0), tail.path1),
+        path1: path(
+            capture.is_some_and(|c| c.path1 != 0) && !path_null[1],
+            tail.path1,
+        ),
         path1_truncated: flags & SC_F_PATH1_TRUNC != 0,
+        path_null,
         addr: SockAddr::parse(tail.addr),
         filled,
         inode: tail.inode,

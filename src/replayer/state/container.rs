@@ -8,11 +8,11 @@
 //! | runtime          | component                                              | id        |
 //! |------------------|--------------------------------------------------------|-----------|
 //! | `docker`         | `docker-<64 hex>.scope`; `<64 hex>` below `docker`     | the hex   |
-//! | `containerd`     | `cri-containerd-<64 hex>.scope`                        | the hex   |
+//! | `containerd`     | `cri-containerd-<64 hex>.scope`, `nerdctl-<64 hex>.scope` | the hex |
 //! | `cri-o`          | `crio-<64 hex>.scope`, `crio-<64 hex>`                 | the hex   |
 //! | `podman`         | `libpod-<64 hex>.scope`, `libpod-<64 hex>`             | the hex   |
 //! | `cri`            | `<64 hex>` below a `kubepods…` component (cgroupfs)    | the hex   |
-//! | `systemd-nspawn` | `machine-<name>.scope` below `machine.slice`           | the name  |
+//! | `systemd-nspawn` | `machine-<name>.scope`, `systemd-nspawn@<name>.service` below `machine.slice` | the name |
 //! | `lxc`            | `<name>` below `lxc`; `lxc.payload.<name>`             | the name  |
 //!
 //! Kubernetes pods: a `pod<uid>` component (cgroupfs) or `kubepods-…-pod<uid>.slice`
@@ -46,24 +46,40 @@ impl CgroupInfo {
 }
 
 /// Most cgroups replay keeps (by id, and by path alone for those that name a container);
-/// past it, or past [`NAMES_MAX_BYTES`], new ones are not kept: their processes show no
-/// container.
+/// past it, or past [`NAMES_MAX_BYTES`], the longest known are forgotten to make room (a
+/// process already in one keeps it, and so do its children that stay there).
 pub const NAMES_MAX: usize = 65536;
 /// Most bytes of cgroup paths replay keeps.
 pub const NAMES_MAX_BYTES: usize = 16 << 20;
 /// Longest cgroup path kept, in bytes: longer ones are cut (at a character boundary).
 pub const PATH_MAX: usize = 4096;
 
+/// A key of [`CgroupNames`]: a v2 id, or a path known alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum NameKey {
+    Id(u64),
+    Path(String),
+}
+
 /// The cgroups replay knows: the v2 hierarchy's by id (from the Cgroups block and the
 /// `cgroup_mkdir` and `cgroup_attach_task` records), and cgroups known by path alone (v1
 /// hierarchies, the snapshot's v2 lines outside the tree) when they name a container. Every
 /// [`CgroupInfo`] a process holds is one of these: memory is bounded by [`NAMES_MAX`]
-/// entries and [`NAMES_MAX_BYTES`] of paths, whatever the trace says.
+/// entries and [`NAMES_MAX_BYTES`] of paths, whatever the trace says. When full, the
+/// entries learned longest ago are forgotten, so that a recording that made more cgroups
+/// than that over its life (or a flood of `mkdir` in a delegated subtree) still names the
+/// containers started last (a rule of the trace alone: the order of its records).
 #[derive(Debug, Default)]
 pub struct CgroupNames {
-    by_id: HashMap<u64, Arc<CgroupInfo>>,
-    by_path: HashMap<String, Arc<CgroupInfo>>,
+    by_id: HashMap<u64, (Arc<CgroupInfo>, u64)>,
+    by_path: HashMap<String, (Arc<CgroupInfo>, u64)>,
+    /// Every entry with the number it was learned as, oldest first (entries learned again
+    /// since are skipped when met).
+    order: std::collections::VecDeque<(u64, NameKey)>,
+    learned: u64,
     bytes: usize,
+    /// Entries forgotten to make room.
+    pub forgotten: u64,
 }
 
 /// `path` cut to at most [`PATH_MAX`] bytes.
@@ -76,51 +92,82 @@ fn bounded(path: &str) -> &str {
 }
 
 impl CgroupNames {
-    fn has_room(&self, len: usize) -> bool {
-        self.by_id.len() + self.by_path.len() < NAMES_MAX && self.bytes + len <= NAMES_MAX_BYTES
+    /// Forgets the oldest entries until one more of `len` bytes fits.
+    fn make_room(&mut self, len: usize) {
+        while self.by_id.len() + self.by_path.len() >= NAMES_MAX
+            || self.bytes + len > NAMES_MAX_BYTES
+        {
+            let Some((n, key)) = self.order.pop_front() else {
+                return;
+            };
+            let gone = match &key {
+                NameKey::Id(id) => match self.by_id.get(id) {
+                    Some((_, m)) if *m == n => self.by_id.remove(id),
+                    _ => None,
+                },
+                NameKey::Path(p) => match self.by_path.get(p) {
+                    Some((_, m)) if *m == n => self.by_path.remove(p),
+                    _ => None,
+                },
+            };
+            if let Some((info, _)) = gone {
+                self.bytes -= info.path.len();
+                self.forgotten += 1;
+            }
+        }
+    }
+
+    /// The number the next entry is learned as, queued under `key`.
+    fn stamp(&mut self, key: NameKey) -> u64 {
+        self.learned += 1;
+        // Entries learned again leave stale queue items: drop them once they outnumber
+        // the live entries, so the queue stays within twice the table.
+        if self.order.len() > 2 * NAMES_MAX {
+            let (by_id, by_path) = (&self.by_id, &self.by_path);
+            self.order.retain(|(n, k)| match k {
+                NameKey::Id(id) => by_id.get(id).is_some_and(|(_, m)| m == n),
+                NameKey::Path(p) => by_path.get(p).is_some_and(|(_, m)| m == n),
+            });
+        }
+        self.order.push_back((self.learned, key));
+        self.learned
     }
 
     /// Names v2 cgroup `id` (a later name replaces an earlier: a cgroup's id is not reused
-    /// while it exists); its info, or `None` when there is no room left for it.
+    /// while it exists); its info. The oldest entries make room when the table is full.
     pub fn learn(&mut self, id: u64, path: &str) -> Option<Arc<CgroupInfo>> {
         let path = bounded(path);
-        if let Some(known) = self.by_id.get(&id).filter(|k| k.path == path) {
+        if let Some((known, _)) = self.by_id.get(&id).filter(|(k, _)| k.path == path) {
             return Some(known.clone());
         }
-        let freed = self.by_id.get(&id).map(|k| k.path.len());
-        let room = match freed {
-            None => self.has_room(path.len()),
-            Some(freed) => self.bytes + path.len().saturating_sub(freed) <= NAMES_MAX_BYTES,
-        };
-        if !room {
-            return None;
+        if let Some((old, _)) = self.by_id.remove(&id) {
+            self.bytes -= old.path.len();
         }
-        let freed = freed.unwrap_or(0);
+        self.make_room(path.len());
         let info = CgroupInfo::new(id, path);
-        self.bytes = self.bytes - freed + path.len();
-        self.by_id.insert(id, info.clone());
+        let n = self.stamp(NameKey::Id(id));
+        self.bytes += path.len();
+        self.by_id.insert(id, (info.clone(), n));
         Some(info)
     }
 
     /// The v2 cgroup `id`, if named.
     pub fn get(&self, id: u64) -> Option<&Arc<CgroupInfo>> {
-        self.by_id.get(&id)
+        self.by_id.get(&id).map(|(info, _)| info)
     }
 
-    /// A cgroup known by its path alone, when it names a container (`None` otherwise, or
-    /// when there is no room left for it).
+    /// A cgroup known by its path alone, when it names a container (`None` otherwise).
     pub fn container_path(&mut self, path: &str) -> Option<Arc<CgroupInfo>> {
         let path = bounded(path);
-        if let Some(known) = self.by_path.get(path) {
+        if let Some((known, _)) = self.by_path.get(path) {
             return Some(known.clone());
         }
         from_cgroup_path(path)?;
-        if !self.has_room(path.len()) {
-            return None;
-        }
+        self.make_room(path.len());
         let info = CgroupInfo::new(0, path);
+        let n = self.stamp(NameKey::Path(path.to_owned()));
         self.bytes += path.len();
-        self.by_path.insert(path.to_owned(), info.clone());
+        self.by_path.insert(path.to_owned(), (info.clone(), n));
         Some(info)
     }
 
@@ -129,7 +176,7 @@ impl CgroupNames {
         let mut dirs: Vec<_> = self
             .by_id
             .values()
-            .map(|c| crate::meta::CgroupDir {
+            .map(|(c, _)| crate::meta::CgroupDir {
                 id: c.id,
                 path: c.path.clone(),
             })
@@ -141,7 +188,7 @@ impl CgroupNames {
     /// Every v2 cgroup named, by path (for the snapshot's processes, whose cgroups are
     /// paths).
     pub fn by_path(&self) -> HashMap<&str, &Arc<CgroupInfo>> {
-        self.by_id.values().map(|c| (&c.path[..], c)).collect()
+        self.by_id.values().map(|(c, _)| (&c.path[..], c)).collect()
     }
 }
 
@@ -163,20 +210,41 @@ mod names_tests {
             n.container_path("/system.slice/ssh.service").is_none(),
             "no container"
         );
-        let mut i = 0u64;
-        while n.learn(100 + i, &format!("/{i:0>4000}")).is_some() {
-            i += 1;
+        for i in 0..5000u64 {
+            n.learn(100 + i, &format!("/{i:0>4000}")).unwrap();
+            assert!(n.bytes <= NAMES_MAX_BYTES);
         }
-        assert!(n.bytes <= NAMES_MAX_BYTES);
-        assert!(i > 4000 && i < 4200, "{i}");
-        // What room is left takes a few short paths, then no more.
-        let mut j = 0u64;
-        while n.container_path(&format!("/docker/{j:064x}")).is_some() {
-            j += 1;
+        assert!(n.by_id.len() > 4000 && n.by_id.len() < 4200);
+        assert!(n.get(5).is_none(), "the oldest went first");
+        assert!(n.get(100 + 4999).is_some(), "the newest stays");
+        assert!(n.forgotten > 0);
+    }
+
+    /// Once 65536 cgroups had been named (a long recording on a busy host, or a flood of
+    /// `mkdir` in a delegated subtree), every cgroup made after named no container.
+    #[test]
+    fn a_full_table_still_names_the_newest_containers() {
+        let mut n = CgroupNames::default();
+        for i in 0..(NAMES_MAX as u64 + 10) {
+            n.learn(1000 + i, &format!("/flood/{i}")).unwrap();
         }
-        assert!(n.bytes <= NAMES_MAX_BYTES && j < 100, "{j}");
-        // A known id is still renamed when full.
-        assert!(n.learn(5, "/b").is_some());
+        let id = "ab".repeat(32);
+        let late = n
+            .learn(7, &format!("/system.slice/docker-{id}.scope"))
+            .expect("named");
+        assert_eq!(late.container.as_ref().map(|c| &c.id[..]), Some(&id[..]));
+        assert!(n.get(7).is_some());
+        let v1 = n.container_path(&format!("/docker/{id}")).expect("named");
+        assert!(v1.container.is_some());
+        assert!(n.by_id.len() + n.by_path.len() <= NAMES_MAX);
+        // Learning the same ids again and again keeps the queue bounded.
+        for round in 0..3u64 {
+            for i in 0..(NAMES_MAX as u64) {
+                n.learn(1000 + i, &format!("/r{round}/{i}")).unwrap();
+            }
+        }
+        assert!(n.order.len() <= 2 * NAMES_MAX + 1, "{}", n.order.len());
+        assert!(n.by_id.len() + n.by_path.len() <= NAMES_MAX);
     }
 }
 
@@ -228,7 +296,8 @@ fn component(part: &str, parent: Option<&str>, kube: bool) -> Option<(&'static s
     if let Some(id) = scoped("docker-") {
         return Some(("docker", id));
     }
-    if let Some(id) = scoped("cri-containerd-") {
+    // nerdctl (containerd's own CLI) with the systemd cgroup driver.
+    if let Some(id) = scoped("cri-containerd-").or_else(|| scoped("nerdctl-")) {
         return Some(("containerd", id));
     }
     if let Some(id) = scoped("crio-") {
@@ -246,7 +315,15 @@ fn component(part: &str, parent: Option<&str>, kube: bool) -> Option<(&'static s
         }
     }
     if parent == Some("machine.slice") {
-        let name = part.strip_prefix("machine-")?.strip_suffix(".scope")?;
+        // `systemd-nspawn` run by hand registers a scope; `machinectl start` runs the
+        // `systemd-nspawn@NAME.service` template unit.
+        let name = part
+            .strip_prefix("machine-")
+            .and_then(|n| n.strip_suffix(".scope"))
+            .or_else(|| {
+                part.strip_prefix("systemd-nspawn@")?
+                    .strip_suffix(".service")
+            })?;
         return name_id(&unescape_unit(name)).map(|n| ("systemd-nspawn", n));
     }
     if parent == Some("lxc") {
@@ -307,9 +384,16 @@ fn unescape_unit(name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether `wanted` (a full id, or a prefix of at least 12 characters) names `id`.
+/// Whether `wanted` (a full id, or a prefix of at least 12 characters) names `id`. A
+/// runtime's hex id is matched whatever the case of `wanted` (`3F4A…` as pasted from an
+/// upper-cased listing); a name (systemd-nspawn, LXC) exactly.
 pub fn id_matches(wanted: &str, id: &str) -> bool {
-    wanted == id || (wanted.len() >= 12 && id.starts_with(wanted))
+    let (w, i) = (wanted.as_bytes(), id.as_bytes());
+    if !is_id(id) {
+        return wanted == id || (w.len() >= 12 && id.starts_with(wanted));
+    }
+    (w.len() == i.len() || w.len() >= 12)
+        && i.get(..w.len()).is_some_and(|p| p.eq_ignore_ascii_case(w))
 }
 
 #[cfg(test)]
@@ -349,6 +433,12 @@ mod tests {
     fn containerd_and_kubernetes() {
         is(
             &format!("/system.slice/cri-containerd-{ID}.scope"),
+            "containerd",
+            ID,
+        );
+        // nerdctl with the systemd driver: runc's `system.slice:nerdctl:<id>`.
+        is(
+            &format!("/system.slice/nerdctl-{ID}.scope"),
             "containerd",
             ID,
         );
@@ -416,6 +506,19 @@ mod tests {
             "my-box",
         );
         assert_eq!(found("/system.slice/machine-debian.scope"), None);
+        // `machinectl start debian`: the template unit, its payload and supervisor.
+        is(
+            "/machine.slice/systemd-nspawn@debian.service/payload",
+            "systemd-nspawn",
+            "debian",
+        );
+        is(
+            r"/machine.slice/systemd-nspawn@my\x2dbox.service",
+            "systemd-nspawn",
+            "my-box",
+        );
+        assert_eq!(found("/system.slice/systemd-nspawn@debian.service"), None);
+        assert_eq!(found("/machine.slice/systemd-nspawn@.service"), None);
         is("/lxc/web1", "lxc", "web1");
         is("/lxc.payload.web1", "lxc", "web1");
         is("/lxc.payload.web1/system.slice/cron.service", "lxc", "web1");
@@ -444,5 +547,16 @@ mod tests {
         assert!(!id_matches(&ID[..11], ID));
         assert!(id_matches("web1", "web1"));
         assert!(!id_matches("web", "web1"));
+    }
+
+    /// `--container 3F4A1B2C3D4E` (an id upper-cased) matched nothing.
+    #[test]
+    fn hex_ids_match_in_either_case_names_exactly() {
+        assert!(id_matches(&ID.to_uppercase(), ID));
+        assert!(id_matches(&ID[..12].to_uppercase(), ID));
+        assert!(!id_matches(&ID[..11].to_uppercase(), ID));
+        assert!(!id_matches("", ID));
+        assert!(!id_matches("WEB1", "web1"));
+        assert!(!id_matches(&format!("{ID}0"), ID));
     }
 }

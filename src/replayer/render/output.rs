@@ -13,10 +13,10 @@ use std::net::{SocketAddr, UdpSocket};
 
 use serde_json::Value;
 
-use super::bytes;
-use super::events::{event_type, EventView};
-use super::kflowd::{Record, RecordBody};
-use super::parquet::{ParquetOut, PARQUET_BYTES};
+use crate::replayer::bytes;
+use crate::replayer::render::parquet::{ParquetOut, PARQUET_BYTES};
+use crate::replayer::views::events::{event_type, EventView};
+use crate::replayer::views::records::kflowd::{Record, RecordBody};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -26,7 +26,7 @@ pub enum OutputFormat {
     JsonMin,
     /// Aligned columns for a terminal.
     Table,
-    /// A Parquet file (`replayer::parquet`): needs a file to write to, never stdout.
+    /// A Parquet file (`replayer::render::parquet`): needs a file to write to, never stdout.
     Parquet,
 }
 
@@ -78,7 +78,9 @@ fn render<T: serde::Serialize>(
 /// Renders an event of the events view.
 pub fn render_event(view: &EventView<'_>, format: OutputFormat, udp: bool) -> Rendered {
     let mut rendered = render(view, format, udp, |v| event_row(v));
-    rendered.row = rendered.row.map(super::parquet::split_event);
+    rendered.row = rendered
+        .row
+        .map(crate::replayer::render::parquet::split_event);
     rendered
 }
 
@@ -863,9 +865,11 @@ mod tests {
     #[test]
     fn a_hostile_record_is_one_escaped_row() {
         let hostile = "x\x1b[2J\x1b]0;pwned\x07\nforged\trow\x7f\u{9b}31m\\";
-        use super::super::kflowd::{self, AppKeys, FileRecord, ProcRecord, SockRecord};
-        use super::super::protocols::App;
-        use super::super::records::Monitor;
+        use crate::replayer::views::records::kflowd::{
+            self, AppKeys, FileRecord, ProcRecord, SockRecord,
+        };
+        use crate::replayer::views::records::protocols::App;
+        use crate::replayer::views::records::Monitor;
         let record = |monitor, body| {
             let mut r = kflowd::tests::full(monitor, body);
             r.info.timestamp = "Thu, Apr 04 2024 15:34:35.643031330 UTC".into();

@@ -1,0 +1,187 @@
+//! `kellect tree` and `kellect report`: what the user typed (clap), the validated
+//! [`TreeConfig`] made from it, and running them ([`kellect::replayer::tree`],
+//! [`kellect::replayer::report`]).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::ValueEnum;
+
+use kellect::replayer::input::progress::Progress;
+use kellect::replayer::render::output::escape_control;
+use kellect::replayer::render::report;
+use kellect::replayer::views::tree::{self, Drawing, Forest, Selection, TreeConfig};
+use kellect::replayer::MemoryBudget;
+
+use super::args::InputArgs;
+use super::commands::{find_inputs, open_output, with_threads};
+use super::validate::{container_ids, memory_budget, time_bound};
+use super::UsageError;
+
+/// Processes `kellect tree` shows by default.
+const TREE_LIMIT: usize = 10_000;
+/// Processes `kellect report` draws by default: a page a laptop's browser opens at once.
+const REPORT_LIMIT: usize = 2_000;
+
+/// Which processes to show, and from which traces: shared by `tree` and `report`.
+#[derive(clap::Args)]
+pub(crate) struct TreeInputArgs {
+    /// Trace files or directories, as for `replay`.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: InputArgs,
+    /// Only these process ids (and their ancestors, for context).
+    #[arg(long, value_delimiter = ',', value_name = "PID")]
+    pub(crate) pid: Vec<u32>,
+    /// Only processes with these names (comm): globs, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "GLOB")]
+    pub(crate) comm: Vec<String>,
+    /// Only processes in these containers (an id in full or its first 12 characters).
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub(crate) container: Vec<String>,
+    /// Only processes with these real user ids.
+    #[arg(long, value_delimiter = ',', value_name = "UID")]
+    pub(crate) uid: Vec<u32>,
+    /// Only processes that exited with this status (0-255).
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    pub(crate) exit_code: Vec<u32>,
+    /// Only processes alive at or after TIME: RFC 3339 or seconds after the recording
+    /// started.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only processes started at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// Worker threads (default: one per CPU). Output is the same for any number.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// Memory the replay and the tree may use; at least 32. The tree takes 1/8 of it.
+    #[arg(long, value_name = "MIB", default_value_t = MemoryBudget::DEFAULT_MIB)]
+    pub(crate) max_memory: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TreeFormat {
+    /// The tree drawn for a terminal.
+    Text,
+    /// One JSON object, children nested (docs/TREE.md).
+    Json,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TreeArgs {
+    #[command(flatten)]
+    pub(crate) select: TreeInputArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = TreeFormat::Text)]
+    pub(crate) output: TreeFormat,
+    /// Draw the tree with ASCII characters instead of box-drawing ones.
+    #[arg(long)]
+    pub(crate) ascii: bool,
+    /// Show at most N processes (the rest are counted, with their activity).
+    #[arg(long, value_name = "N", default_value_t = TREE_LIMIT)]
+    pub(crate) limit: usize,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) select: TreeInputArgs,
+    /// The HTML file to write (mode 0600; truncated if it exists; a symbolic link is
+    /// refused).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// Draw at most N processes (the rest are counted, with their activity).
+    #[arg(long, value_name = "N", default_value_t = REPORT_LIMIT)]
+    pub(crate) limit: usize,
+}
+
+/// The validated configuration of `select` (without inputs, which are expanded by the
+/// caller), showing at most `limit` processes.
+fn config(select: &TreeInputArgs, limit: usize) -> Result<TreeConfig> {
+    if limit == 0 {
+        bail!(UsageError("--limit must be at least 1".into()));
+    }
+    let mut selection =
+        Selection::with_comms(&select.comm).map_err(|e| UsageError(e.to_string()))?;
+    selection.pids = select.pid.clone();
+    selection.containers = container_ids(select.container.clone())?;
+    selection.uids = select.uid.clone();
+    selection.exit_codes = select.exit_code.clone();
+    selection.since = time_bound("--since", &select.since)?;
+    selection.until = time_bound("--until", &select.until)?;
+    Ok(TreeConfig {
+        inputs: Vec::new(),
+        budget: memory_budget(select.max_memory)?,
+        selection,
+        limit,
+    })
+}
+
+/// Builds the tree; prints the replay's warnings on stderr. Errors: as `replay`, and
+/// nothing recovered from the trace.
+fn build(cfg: &TreeConfig) -> Result<Forest> {
+    let mut progress = Progress::new(0, false);
+    let forest = tree::build(cfg, &mut progress)?;
+    for w in &forest.report.warnings {
+        eprintln!("kellect: warning: {}", escape_control(w));
+    }
+    if forest.report.frames_decoded == 0 && forest.report.being_written == 0 {
+        bail!("nothing was recovered: no data frame of the trace could be decoded");
+    }
+    Ok(forest)
+}
+
+/// `kellect tree`.
+pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
+    let mut cfg = config(&a.select, a.limit)?;
+    cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
+    with_threads(a.select.threads, || {
+        let forest = build(&cfg)?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        match a.output {
+            TreeFormat::Text => tree::write_text(
+                &forest,
+                if a.ascii {
+                    Drawing::ASCII
+                } else {
+                    Drawing::BOXES
+                },
+                &mut out,
+            )?,
+            TreeFormat::Json => tree::write_json(&forest, &mut out)?,
+        }
+        out.flush()?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `kellect report`.
+pub(crate) fn report(a: ReportArgs) -> Result<ExitCode> {
+    let mut cfg = config(&a.select, a.limit)?;
+    cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
+    let file = open_output(&a.output, &cfg.inputs, false)?;
+    let (shown, left_out) = with_threads(a.select.threads, || {
+        let forest = build(&cfg)?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, file.writer()?);
+        let inputs: Vec<&std::path::Path> = cfg.inputs.iter().map(PathBuf::as_path).collect();
+        report::write_html(&forest, &inputs, &mut out)?;
+        out.flush()?;
+        Ok((forest.order.len(), forest.left_out))
+    })?;
+    file.commit()?;
+    eprintln!(
+        "kellect: wrote {} ({} processes{})",
+        escape_control(&a.output.display().to_string()),
+        shown,
+        if left_out > 0 {
+            format!(", {left_out} more left out by --limit")
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

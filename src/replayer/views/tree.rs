@@ -1,0 +1,1442 @@
+//! `kellect tree` and `kellect report`: the process tree of a trace, each process with its
+//! exec'd image, arguments, user, lifetime, exit status, container and a summary of its
+//! file and network activity.
+//!
+//! The tree is built from the records view, not from a pipeline of its own: the trace is
+//! replayed as `kellect replay --view records -o json-min` would print it (every monitor,
+//! no filter), and each record line is folded into its process, named by its
+//! `ProcExecId`: process records give the image, argv, exit status and parent
+//! (`ProcAncestors`); file and socket records add to the activity. So the tree says what
+//! the records say, with their limits (docs/TREE.md).
+//!
+//! Memory is bounded: the processes held take at most 1/8 of the [`MemoryBudget`] (by an
+//! estimate of their size); records of processes met once it is full are counted, not
+//! kept. The output is deterministic: records come in the replay's order, which is the same
+//! for any thread count, and children are ordered by start time, then pid, then exec id.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::replayer::input::progress::Progress;
+use crate::replayer::render::output::{escape_control, OutputFormat, Sink};
+use crate::replayer::render::parquet::{kflowd_time_ns, nanos_of_seconds};
+use crate::replayer::views::filter::{glob_set, BadGlob};
+use crate::replayer::views::records::kflowd_time;
+use crate::replayer::{
+    Filter, MemoryBudget, RecordsConfig, ReplayConfig, ReplayReport, TimeBound, View,
+};
+
+/// Remote ends listed per process in its network summary; further ones are counted.
+pub const REMOTES_PER_PROCESS: usize = 8;
+/// Bytes a held process is counted at, besides its strings.
+const PROCESS_BYTES: usize = 512;
+/// Tree levels drawn as indentation; deeper processes are drawn at this level and say
+/// their depth.
+pub const DRAWN_DEPTH: usize = 32;
+
+/// Which processes `kellect tree` and `kellect report` show. A process matches when it
+/// passes every filter that is set; the tree keeps the ancestors of each match, for context.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `--pid`: these process ids; empty: any.
+    pub pids: Vec<u32>,
+    /// `--comm`: process names matching one of these globs.
+    comms: Option<globset::GlobSet>,
+    /// `--container`: container ids in full or their first 12 or more characters.
+    pub containers: Vec<String>,
+    /// `--uid`: these real user ids.
+    pub uids: Vec<u32>,
+    /// `--exit-code`: processes that exited with one of these statuses.
+    pub exit_codes: Vec<u32>,
+    /// `--since`: processes still alive at or after this time.
+    pub since: Option<TimeBound>,
+    /// `--until`: processes started at or before this time.
+    pub until: Option<TimeBound>,
+}
+
+impl Selection {
+    /// A selection by `--comm` globs (as `replay --comm`) and the other filters, set on the
+    /// result. Errors: a glob that does not compile.
+    pub fn with_comms(comms: &[String]) -> Result<Selection, BadGlob> {
+        Ok(Selection {
+            comms: glob_set("--comm", comms, false)?,
+            ..Selection::default()
+        })
+    }
+
+    /// Whether any filter is set.
+    pub fn is_set(&self) -> bool {
+        !self.pids.is_empty()
+            || self.comms.is_some()
+            || !self.containers.is_empty()
+            || !self.uids.is_empty()
+            || !self.exit_codes.is_empty()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
+    /// Whether `p` matches; relative times count from `origin_ns` (ns since the epoch),
+    /// and a process still running at the end lives until `end_ns`.
+    fn accepts(&self, p: &Process, origin_ns: i64, end_ns: i64) -> bool {
+        let resolve = |b: TimeBound| match b {
+            TimeBound::Absolute(ns) => ns,
+            TimeBound::Relative(s) => origin_ns.saturating_add((s * 1e9) as i64),
+        };
+        let (start, end) = (
+            p.start_ns.unwrap_or(origin_ns),
+            p.exit_ns
+                .unwrap_or(end_ns)
+                .max(p.start_ns.unwrap_or(i64::MIN)),
+        );
+        (self.pids.is_empty() || self.pids.contains(&p.pid))
+            && self.comms.as_ref().is_none_or(|g| g.is_match(&p.comm))
+            && (self.containers.is_empty()
+                || p.container.as_ref().is_some_and(|c| {
+                    self.containers
+                        .iter()
+                        .any(|w| crate::replayer::state::container::id_matches(w, &c.id))
+                }))
+            && (self.uids.is_empty() || self.uids.contains(&p.uid))
+            && (self.exit_codes.is_empty()
+                || p.exit_code.is_some_and(|c| self.exit_codes.contains(&c)))
+            && self.since.is_none_or(|s| end >= resolve(s))
+            && self.until.is_none_or(|u| start <= resolve(u))
+    }
+}
+
+/// What to build a tree from, and how much of it to show.
+#[derive(Debug, Clone)]
+pub struct TreeConfig {
+    /// Segment files, as `replay` takes them.
+    pub inputs: Vec<PathBuf>,
+    /// The memory the replay and the tree may use (`--max-memory`).
+    pub budget: MemoryBudget,
+    pub selection: Selection,
+    /// The most processes shown (`--limit`); the rest are counted in
+    /// [`Forest::left_out`].
+    pub limit: usize,
+}
+
+/// The container of a process (`ContainerId`, `ContainerRuntime`, `ContainerPod`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub id: String,
+    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+}
+
+/// A process's file records, summed: counts of records (one record: one file touched for
+/// a while, see the records view) that carry each kind of `FileEvents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileActivity {
+    /// File records.
+    pub records: u64,
+    /// Records with `OPEN` or `OPEN_EXEC`.
+    pub opened: u64,
+    /// Records with `ACCESS` (read).
+    pub read: u64,
+    /// Records with `MODIFY` or `CLOSE_WRITE` (written).
+    pub written: u64,
+    /// Records with `CREATE`.
+    pub created: u64,
+    /// Records with `DELETE`.
+    pub deleted: u64,
+    /// The sum of `FileSizeChange`: bytes the files grew (negative: shrank). The records
+    /// view counts no bytes read or written per file, only the size change.
+    pub size_change_bytes: i64,
+}
+
+impl FileActivity {
+    fn add(&mut self, o: &FileActivity) {
+        self.records += o.records;
+        self.opened += o.opened;
+        self.read += o.read;
+        self.written += o.written;
+        self.created += o.created;
+        self.deleted += o.deleted;
+        self.size_change_bytes = self.size_change_bytes.saturating_add(o.size_change_bytes);
+    }
+}
+
+/// A process's socket records, summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetActivity {
+    /// Socket records.
+    pub sockets: u64,
+    /// `SockTxBytes`, summed.
+    pub sent_bytes: u64,
+    /// `SockRxBytes`, summed.
+    pub received_bytes: u64,
+    /// The distinct remote ends, first seen first: `PROTO ADDR:PORT` (`TCP
+    /// 192.0.2.7:443`, `UDP [2001:db8::1]:53`) or `UNIX PATH`; at most
+    /// [`REMOTES_PER_PROCESS`].
+    pub remotes: Vec<String>,
+    /// Records with a remote end not listed in `remotes` (beyond the first
+    /// [`REMOTES_PER_PROCESS`]).
+    pub more_remotes: u64,
+}
+
+impl NetActivity {
+    fn add(&mut self, o: &NetActivity) {
+        self.sockets += o.sockets;
+        self.sent_bytes = self.sent_bytes.saturating_add(o.sent_bytes);
+        self.received_bytes = self.received_bytes.saturating_add(o.received_bytes);
+    }
+}
+
+/// One process image of the tree: what its records say about it. Strings are as in the
+/// records (not escaped: each output escapes them for its medium).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Process {
+    /// `ProcExecId`: the image's stable id.
+    pub exec_id: String,
+    pub pid: u32,
+    /// `ProcPPID`: the parent's pid.
+    pub ppid: u32,
+    /// `Proc`: the name (comm) in its last record.
+    pub comm: String,
+    /// `ProcExe`: the executable exec ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// `ProcArgv` (the first 16 arguments).
+    pub argv: Vec<String>,
+    /// `ProcArgvTruncated`: `argv` is not the whole list.
+    pub argv_truncated: bool,
+    /// `ProcUID`: the real user id.
+    pub uid: u32,
+    /// `ProcUser`: the user's name, if the trace's metadata names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// When the image began (its exec; a process seen without one: its start), as the
+    /// records view writes times (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// When it exited (the process record's `InfoTimestamp`), same format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<String>,
+    /// `ProcExitCode`: exit status 0-255.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u32>,
+    /// `ProcExitSignal`: the signal that ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_signal: Option<String>,
+    /// Its process record was exported at the end of the trace: still running then.
+    pub running_at_end: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    pub files: FileActivity,
+    pub network: NetActivity,
+    /// It ended by exec'ing the next image of the same process (pid and parent), whose
+    /// start is then its end.
+    pub replaced_by_exec: bool,
+    /// It passed the filters (false: shown as an ancestor of a process that did).
+    pub matched: bool,
+    #[serde(skip)]
+    pub start_ns: Option<i64>,
+    #[serde(skip)]
+    pub exit_ns: Option<i64>,
+    /// `ProcExecTime`.
+    #[serde(skip)]
+    exec_ns: Option<i64>,
+    /// The earliest start its records imply (`InfoTimestamp` - `ProcAge`).
+    #[serde(skip)]
+    seen_start_ns: Option<i64>,
+    /// `ProcAncestors`: (exec id, comm, pid) of the parent, its parent, ...
+    #[serde(skip)]
+    ancestors: Vec<(String, String, u32)>,
+    /// Known only as an ancestor of processes in the trace (`ProcAncestors`), with no record
+    /// of its own: a process that forked and never exec'd, opened a file or a socket.
+    pub ancestor_only: bool,
+    /// Where an ancestor-only process sorts among its siblings: its first child's start.
+    #[serde(skip)]
+    sort_ns: Option<i64>,
+}
+
+impl Process {
+    /// Bytes this process is counted at against the budget.
+    fn bytes(&self) -> usize {
+        PROCESS_BYTES
+            + self.exec_id.len()
+            + self.comm.len()
+            + self.exe.as_ref().map_or(0, String::len)
+            + self.argv.iter().map(|a| a.len() + 24).sum::<usize>()
+            + self.user.as_ref().map_or(0, String::len)
+            + self.exit_signal.as_ref().map_or(0, String::len)
+            + self.container.as_ref().map_or(0, |c| {
+                c.id.len() + c.runtime.len() + c.pod.as_ref().map_or(0, String::len)
+            })
+            + self
+                .network
+                .remotes
+                .iter()
+                .map(|r| r.len() + 24)
+                .sum::<usize>()
+            + self
+                .ancestors
+                .iter()
+                .map(|(e, c, _)| e.len() + c.len() + 56)
+                .sum::<usize>()
+    }
+}
+
+/// The keys of a record line that the tree reads; the others are ignored.
+#[derive(Deserialize)]
+struct RecordLine {
+    #[serde(rename = "InfoTimestamp")]
+    timestamp: String,
+    #[serde(rename = "InfoMonitor")]
+    monitor: String,
+    #[serde(rename = "InfoExport")]
+    export: String,
+    #[serde(rename = "InfoHostName", default)]
+    host: String,
+    #[serde(rename = "InfoUptime")]
+    uptime: Option<serde_json::Number>,
+    #[serde(rename = "Proc")]
+    comm: String,
+    #[serde(rename = "ProcUser", default)]
+    user: String,
+    #[serde(rename = "ProcPPID")]
+    ppid: u32,
+    #[serde(rename = "ProcPID")]
+    pid: u32,
+    #[serde(rename = "ProcExecId")]
+    exec_id: String,
+    #[serde(rename = "ProcAncestors")]
+    ancestors: Option<Vec<AncestorLine>>,
+    #[serde(rename = "ProcUID")]
+    uid: u32,
+    #[serde(rename = "ProcAge")]
+    age: Option<serde_json::Number>,
+    #[serde(rename = "ProcExe")]
+    exe: Option<String>,
+    #[serde(rename = "ProcArgv")]
+    argv: Option<Vec<String>>,
+    #[serde(rename = "ProcArgvTruncated", default)]
+    argv_truncated: bool,
+    #[serde(rename = "ProcExecTime")]
+    exec_time: Option<String>,
+    #[serde(rename = "ProcExitCode")]
+    exit_code: Option<u32>,
+    #[serde(rename = "ProcExitSignal")]
+    exit_signal: Option<String>,
+    #[serde(rename = "ContainerId")]
+    container_id: Option<String>,
+    #[serde(rename = "ContainerRuntime")]
+    container_runtime: Option<String>,
+    #[serde(rename = "ContainerPod")]
+    container_pod: Option<String>,
+    #[serde(rename = "FileEvents")]
+    file_events: Option<HashMap<String, u64>>,
+    #[serde(rename = "FileSizeChange")]
+    file_size_change: Option<i64>,
+    #[serde(rename = "SockProtocol")]
+    sock_protocol: Option<String>,
+    #[serde(rename = "SockFamily")]
+    sock_family: Option<String>,
+    #[serde(rename = "SockRemoteIP")]
+    sock_remote_ip: Option<String>,
+    #[serde(rename = "SockRemotePort")]
+    sock_remote_port: Option<u16>,
+    #[serde(rename = "SockAddress")]
+    sock_address: Option<String>,
+    #[serde(rename = "SockTxBytes", default)]
+    sock_tx_bytes: u64,
+    #[serde(rename = "SockRxBytes", default)]
+    sock_rx_bytes: u64,
+}
+
+#[derive(Deserialize)]
+struct AncestorLine {
+    #[serde(rename = "ProcExecId")]
+    exec_id: String,
+    #[serde(rename = "Proc", default)]
+    comm: String,
+    #[serde(rename = "ProcPID", default)]
+    pid: u32,
+}
+
+/// Nanoseconds of a seconds number of the records (`0.306360780`).
+fn number_ns(n: &serde_json::Number) -> Option<i64> {
+    nanos_of_seconds(&n.to_string()).and_then(|ns| i64::try_from(ns).ok())
+}
+
+/// Folds record lines into processes, within a byte budget.
+struct TreeBuilder {
+    processes: Vec<Process>,
+    by_exec_id: HashMap<String, usize>,
+    bytes: usize,
+    max_bytes: usize,
+    /// Records of processes met once the budget was full.
+    untracked_records: u64,
+    /// Lines that were not a record the tree could read.
+    unreadable: u64,
+    /// The start of the first recording (`InfoTimestamp` - `InfoUptime` of the first
+    /// record), for relative `--since`/`--until`.
+    origin_ns: Option<i64>,
+    /// The latest record time.
+    end_ns: Option<i64>,
+    host: Option<String>,
+}
+
+impl TreeBuilder {
+    fn new(max_bytes: usize) -> Self {
+        TreeBuilder {
+            processes: Vec::new(),
+            by_exec_id: HashMap::new(),
+            bytes: 0,
+            max_bytes,
+            untracked_records: 0,
+            unreadable: 0,
+            origin_ns: None,
+            end_ns: None,
+            host: None,
+        }
+    }
+
+    /// Folds one NDJSON line of the records view.
+    fn line(&mut self, line: &[u8]) {
+        // A record with bytes that are not UTF-8 (sibling keys, replayer::bytes): its
+        // strings get those bytes back before they are read.
+        let parsed = if crate::replayer::bytes::json_has_siblings(line) {
+            serde_json::from_slice::<serde_json::Value>(line).and_then(|mut v| {
+                crate::replayer::bytes::absorb(&mut v);
+                serde_json::from_value::<RecordLine>(v)
+            })
+        } else {
+            serde_json::from_slice::<RecordLine>(line)
+        };
+        match parsed {
+            Ok(r) => self.record(r),
+            Err(_) => self.unreadable += 1,
+        }
+    }
+
+    fn record(&mut self, r: RecordLine) {
+        let ts = kflowd_time_ns(&r.timestamp);
+        if let Some(ts) = ts {
+            self.end_ns = Some(self.end_ns.map_or(ts, |e| e.max(ts)));
+            if self.origin_ns.is_none() {
+                self.origin_ns = r
+                    .uptime
+                    .as_ref()
+                    .and_then(number_ns)
+                    .map(|u| ts.saturating_sub(u));
+            }
+        }
+        if self.host.is_none() && !r.host.is_empty() {
+            self.host = Some(r.host.clone());
+        }
+        let index = match self.by_exec_id.get(&r.exec_id) {
+            Some(&i) => i,
+            None => {
+                let p = Process {
+                    exec_id: r.exec_id.clone(),
+                    pid: r.pid,
+                    ppid: r.ppid,
+                    comm: r.comm.clone(),
+                    uid: r.uid,
+                    user: named(&r.user, r.uid),
+                    ..Process::default()
+                };
+                if self.bytes.saturating_add(p.bytes()) > self.max_bytes {
+                    self.untracked_records += 1;
+                    return;
+                }
+                self.bytes += p.bytes();
+                self.by_exec_id
+                    .insert(r.exec_id.clone(), self.processes.len());
+                self.processes.push(p);
+                self.processes.len() - 1
+            }
+        };
+        let Some(p) = self.processes.get_mut(index) else {
+            return;
+        };
+        let before = p.bytes();
+        fold(p, r, ts);
+        let after = p.bytes();
+        self.bytes = self.bytes.saturating_add(after).saturating_sub(before);
+    }
+}
+
+/// The user's name, unless the trace does not name it.
+fn named(user: &str, uid: u32) -> Option<String> {
+    (!user.is_empty() && user != uid.to_string()).then(|| user.to_owned())
+}
+
+/// Adds what record `r` (stamped `ts`) says to its process `p`.
+fn fold(p: &mut Process, r: RecordLine, ts: Option<i64>) {
+    if let (Some(ts), Some(age)) = (ts, r.age.as_ref().and_then(number_ns)) {
+        let start = ts.saturating_sub(age);
+        p.seen_start_ns = Some(p.seen_start_ns.map_or(start, |s| s.min(start)));
+    }
+    if p.container.is_none() {
+        if let (Some(id), Some(runtime)) = (r.container_id, r.container_runtime) {
+            p.container = Some(Container {
+                id,
+                runtime,
+                pod: r.container_pod,
+            });
+        }
+    }
+    match r.monitor.as_str() {
+        "process" => {
+            p.comm = r.comm;
+            p.ppid = r.ppid;
+            p.uid = r.uid;
+            p.user = named(&r.user, r.uid);
+            p.exe = r.exe;
+            p.argv = r.argv.unwrap_or_default();
+            p.argv_truncated = r.argv_truncated;
+            p.exec_ns = r.exec_time.as_deref().and_then(kflowd_time_ns);
+            p.exit_code = r.exit_code;
+            p.exit_signal = r.exit_signal;
+            if r.export == "exit" {
+                p.exit_ns = ts;
+                p.exit = Some(r.timestamp);
+            } else {
+                p.running_at_end = true;
+            }
+            p.ancestors = r
+                .ancestors
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a.exec_id, a.comm, a.pid))
+                .collect();
+        }
+        "filesystem" => {
+            let f = &mut p.files;
+            let events = r.file_events.unwrap_or_default();
+            let has = |k: &str| events.get(k).is_some_and(|&n| n > 0);
+            f.records += 1;
+            f.opened += u64::from(has("OPEN") || has("OPEN_EXEC"));
+            f.read += u64::from(has("ACCESS"));
+            f.written += u64::from(has("MODIFY") || has("CLOSE_WRITE"));
+            f.created += u64::from(has("CREATE"));
+            f.deleted += u64::from(has("DELETE"));
+            f.size_change_bytes = f
+                .size_change_bytes
+                .saturating_add(r.file_size_change.unwrap_or(0));
+        }
+        "socket" => {
+            let n = &mut p.network;
+            n.sockets += 1;
+            n.sent_bytes = n.sent_bytes.saturating_add(r.sock_tx_bytes);
+            n.received_bytes = n.received_bytes.saturating_add(r.sock_rx_bytes);
+            let remote = match (&r.sock_remote_ip, r.sock_remote_port, &r.sock_address) {
+                (Some(ip), Some(port), _) if port != 0 => {
+                    let proto = r.sock_protocol.as_deref().unwrap_or("IP");
+                    Some(if ip.contains(':') {
+                        format!("{proto} [{ip}]:{port}")
+                    } else {
+                        format!("{proto} {ip}:{port}")
+                    })
+                }
+                (_, _, Some(path)) if !path.is_empty() => Some(format!(
+                    "{} {path}",
+                    match r.sock_family.as_deref() {
+                        Some("AF_UNIX") | None => "UNIX",
+                        Some(other) => other,
+                    }
+                )),
+                _ => None,
+            };
+            if let Some(remote) = remote {
+                if !n.remotes.contains(&remote) {
+                    if n.remotes.len() < REMOTES_PER_PROCESS {
+                        n.remotes.push(remote);
+                    } else {
+                        n.more_remotes += 1;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    p.start_ns = p.exec_ns.or(p.seen_start_ns);
+}
+
+/// The tree: every process held, and which are shown in what order.
+#[derive(Debug, Default)]
+pub struct Forest {
+    /// Every process held (shown or not), in the order first met.
+    pub processes: Vec<Process>,
+    /// The processes shown, in tree order (each parent before its children, children by
+    /// start time, pid, exec id): (index into `processes`, depth; roots are at 0).
+    pub order: Vec<(usize, usize)>,
+    /// Processes that matched, or are ancestors of a match, beyond the limit.
+    pub left_out: u64,
+    /// Their activity, summed.
+    pub left_out_files: FileActivity,
+    pub left_out_network: NetActivity,
+    /// Processes that passed the filters (ancestors kept for context not counted).
+    pub matched: u64,
+    /// Records of processes met once the memory for the tree was full.
+    pub untracked_records: u64,
+    /// The trace's span as its records show it, ns since the epoch.
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    /// `InfoHostName` of the first record.
+    pub host: Option<String>,
+    /// The limit the tree was cut at (`--limit`).
+    pub limit: usize,
+    /// What the replay met besides records (damage, losses).
+    pub report: ReplayReport,
+}
+
+/// Receives the records view's NDJSON and folds each line into a [`TreeBuilder`].
+struct LineFolder<'b> {
+    pending: Vec<u8>,
+    builder: &'b mut TreeBuilder,
+}
+
+impl Write for LineFolder<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (line, tail) = rest.split_at(end);
+            if self.pending.is_empty() {
+                self.builder.line(line);
+            } else {
+                self.pending.extend_from_slice(line);
+                let whole = std::mem::take(&mut self.pending);
+                self.builder.line(&whole);
+            }
+            rest = tail.get(1..).unwrap_or_default();
+        }
+        self.pending.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Replays `cfg.inputs` as the records view and builds the tree. Errors: as
+/// [`crate::replayer::replay`] (unreadable inputs, a record layout this build does not know).
+pub fn build(cfg: &TreeConfig, progress: &mut Progress) -> Result<Forest> {
+    let replay = ReplayConfig {
+        inputs: cfg.inputs.clone(),
+        format: OutputFormat::JsonMin,
+        view: View::Records,
+        filter: Filter::default(),
+        records: RecordsConfig::default(),
+        budget: cfg.budget,
+    };
+    let mut builder =
+        TreeBuilder::new(usize::try_from(cfg.budget.bytes() / 8).unwrap_or(usize::MAX));
+    let report = {
+        let mut folder = LineFolder {
+            pending: Vec::new(),
+            builder: &mut builder,
+        };
+        let mut sink = Sink::new(Some(&mut folder), OutputFormat::JsonMin, None);
+        let report = crate::replayer::replay_with_progress(&replay, &mut sink, progress)?;
+        sink.finish()?;
+        drop(sink);
+        if !folder.pending.is_empty() {
+            let last = std::mem::take(&mut folder.pending);
+            folder.builder.line(&last);
+        }
+        report
+    };
+    Ok(arrange(builder, &cfg.selection, cfg.limit, report))
+}
+
+/// Links each process to its parent, selects and orders what is shown.
+fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayReport) -> Forest {
+    let mut by_exec_id = b.by_exec_id;
+    let mut processes = b.processes;
+    fill_ancestor_gaps(&mut processes, &mut by_exec_id);
+    mark_replaced_images(&mut processes);
+    let n = processes.len();
+    let end_ns = b.end_ns.unwrap_or(0);
+    let origin_ns = b.origin_ns.or(b.end_ns).unwrap_or(0);
+    let parent = parents(&processes, &by_exec_id);
+    // Matches, and their ancestors for context.
+    let mut keep = vec![false; n];
+    let mut matched = 0u64;
+    for i in 0..n {
+        let Some(p) = processes.get_mut(i) else {
+            continue;
+        };
+        p.matched = selection.accepts(p, origin_ns, end_ns);
+        if !p.matched {
+            continue;
+        }
+        matched += 1;
+        let mut at = Some(i);
+        while let Some(j) = at {
+            match keep.get_mut(j) {
+                Some(k) if !*k => *k = true,
+                _ => break,
+            }
+            at = parent.get(j).copied().flatten();
+        }
+    }
+    for p in &mut processes {
+        p.start = p.start_ns.map(kflowd_time);
+    }
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut roots = Vec::new();
+    for i in (0..n).filter(|&i| keep.get(i) == Some(&true)) {
+        match parent.get(i).copied().flatten() {
+            Some(p) => {
+                if let Some(c) = children.get_mut(p) {
+                    c.push(i);
+                }
+            }
+            None => roots.push(i),
+        }
+    }
+    let start_key = |i: usize| {
+        processes.get(i).map(|p| {
+            let at = p.start_ns.or(p.sort_ns).unwrap_or(i64::MAX);
+            (at, p.pid, p.exec_id.as_str())
+        })
+    };
+    roots.sort_by(|&a, &b| start_key(a).cmp(&start_key(b)));
+    for c in &mut children {
+        c.sort_by(|&a, &b| start_key(a).cmp(&start_key(b)));
+    }
+    // Depth first, with an explicit stack: a chain of forks may be as deep as the trace
+    // is long.
+    let mut order = Vec::new();
+    let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|&r| (r, 0)).collect();
+    let mut left_out = 0u64;
+    let mut left_out_files = FileActivity::default();
+    let mut left_out_network = NetActivity::default();
+    while let Some((i, depth)) = stack.pop() {
+        if order.len() < limit {
+            order.push((i, depth));
+        } else if let Some(p) = processes.get(i) {
+            left_out += 1;
+            left_out_files.add(&p.files);
+            left_out_network.add(&p.network);
+        }
+        if let Some(c) = children.get(i) {
+            stack.extend(c.iter().rev().map(|&c| (c, depth + 1)));
+        }
+    }
+    Forest {
+        processes,
+        order,
+        left_out,
+        left_out_files,
+        left_out_network,
+        matched,
+        untracked_records: b.untracked_records,
+        first_ns: b.origin_ns,
+        last_ns: b.end_ns,
+        host: b.host,
+        limit,
+        report,
+    }
+}
+
+/// Marks each image that a later exec of the same process replaced (same pid and
+/// parent, no exit of its own): it ended when the next began.
+fn mark_replaced_images(processes: &mut [Process]) {
+    let mut by_pid: Vec<(u32, i64, usize)> = processes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.ancestor_only)
+        .filter_map(|(i, p)| Some((p.pid, p.start_ns?, i)))
+        .collect();
+    by_pid.sort_unstable();
+    for pair in by_pid.windows(2) {
+        let [(pid, _, a), (next_pid, next_start, b)] = pair else {
+            continue;
+        };
+        let same_parent = processes.get(*b).map(|p| p.ppid);
+        let Some(p) = processes.get_mut(*a) else {
+            continue;
+        };
+        if pid == next_pid
+            && Some(p.ppid) == same_parent
+            && p.exit_ns.is_none()
+            && !p.running_at_end
+        {
+            p.replaced_by_exec = true;
+            p.exit_ns = Some(*next_start);
+            p.exit = Some(kflowd_time(*next_start));
+        }
+    }
+}
+
+/// Adds the ancestors (`ProcAncestors`) that lie between a process and its nearest
+/// ancestor in the trace but have no record of their own (a subshell that forked and never
+/// exec'd), so the process hangs under its real parent. Ancestors above every process in
+/// the trace are not added: those processes are roots. At most as many are added as there
+/// are processes, which bounds the memory they take.
+fn fill_ancestor_gaps(processes: &mut Vec<Process>, by_exec_id: &mut HashMap<String, usize>) {
+    let held = processes.len();
+    let mut added = 0usize;
+    for i in 0..held {
+        let Some(p) = processes.get(i) else { continue };
+        let chain = &p.ancestors;
+        let Some(found) = chain
+            .iter()
+            .position(|(e, _, _)| by_exec_id.contains_key(e))
+        else {
+            continue;
+        };
+        if found == 0 || added + found > held {
+            continue;
+        }
+        let sort_ns = p.start_ns;
+        let gap: Vec<Process> = chain
+            .iter()
+            .zip(chain.iter().skip(1))
+            .take(found)
+            .map(
+                |((exec_id, comm, pid), (up_exec_id, up_comm, up_pid))| Process {
+                    exec_id: exec_id.clone(),
+                    pid: *pid,
+                    ppid: *up_pid,
+                    comm: comm.clone(),
+                    ancestor_only: true,
+                    sort_ns,
+                    ancestors: vec![(up_exec_id.clone(), up_comm.clone(), *up_pid)],
+                    ..Process::default()
+                },
+            )
+            .collect();
+        for g in gap {
+            if !by_exec_id.contains_key(&g.exec_id) {
+                by_exec_id.insert(g.exec_id.clone(), processes.len());
+                processes.push(g);
+                added += 1;
+            }
+        }
+    }
+}
+
+/// The parent of each process: the image its `ProcAncestors` names, else the image of
+/// pid `ProcPPID` that began last before it. A cycle (possible only in a damaged or
+/// hostile trace) is cut: its first process met becomes a root.
+fn parents(processes: &[Process], by_exec_id: &HashMap<String, usize>) -> Vec<Option<usize>> {
+    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, p) in processes.iter().enumerate() {
+        by_pid.entry(p.pid).or_default().push(i);
+    }
+    let mut parent: Vec<Option<usize>> = processes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let named = p
+                .ancestors
+                .first()
+                .and_then(|(e, _, _)| by_exec_id.get(e).copied())
+                .filter(|&j| j != i);
+            named.or_else(|| {
+                let start = p.start_ns.unwrap_or(i64::MAX);
+                by_pid
+                    .get(&p.ppid)?
+                    .iter()
+                    .copied()
+                    .filter(|&j| j != i)
+                    .filter_map(|j| Some((processes.get(j)?.start_ns.unwrap_or(i64::MIN), j)))
+                    .filter(|&(s, _)| s <= start)
+                    .max()
+                    .map(|(_, j)| j)
+            })
+        })
+        .collect();
+    // 0: not visited, 1: on the path being walked, 2: done.
+    let mut state = vec![0u8; processes.len()];
+    let mut path = Vec::new();
+    for i in 0..processes.len() {
+        let mut at = i;
+        while state.get(at) == Some(&0) {
+            if let Some(s) = state.get_mut(at) {
+                *s = 1;
+            }
+            path.push(at);
+            match parent.get(at).copied().flatten() {
+                Some(p) if state.get(p) == Some(&1) => {
+                    if let Some(slot) = parent.get_mut(at) {
+                        *slot = None;
+                    }
+                    break;
+                }
+                Some(p) => at = p,
+                None => break,
+            }
+        }
+        for j in path.drain(..) {
+            if let Some(s) = state.get_mut(j) {
+                *s = 2;
+            }
+        }
+    }
+    parent
+}
+
+/// Text of a field of the trace for a terminal: [`escape_control`].
+fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    escape_control(s)
+}
+
+/// An argument as a shell would read it: control characters escaped (see
+/// [`escape_control`]), then single-quoted unless it is made only of characters no shell
+/// treats specially (letters, digits and `@%+=:,./-_`, as Python's `shlex.quote`).
+pub fn shell_word(arg: &str) -> String {
+    let s = shown(arg);
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.into_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// `argv` as one line (see [`shell_word`]), saying so when the trace holds only part
+/// of it.
+pub fn command_line(p: &Process) -> String {
+    let mut line = p
+        .argv
+        .iter()
+        .map(|a| shell_word(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if p.argv_truncated {
+        line.push_str("  (truncated in the trace)");
+    }
+    line
+}
+
+/// How the process ended: `exit 0`, `killed by SIGKILL`, `running at the end of the
+/// trace`, or `exit not seen`.
+pub fn status(p: &Process) -> String {
+    if p.ancestor_only {
+        return "(no record of its own: named as an ancestor)".into();
+    }
+    if p.replaced_by_exec {
+        return "replaced by exec".into();
+    }
+    match (&p.exit_signal, p.exit_code, p.running_at_end) {
+        (Some(sig), _, _) => format!("killed by {}", shown(sig)),
+        (None, Some(code), _) => format!("exit {code}"),
+        (None, None, true) => "running at the end of the trace".into(),
+        (None, None, false) => "exit not seen".into(),
+    }
+}
+
+/// `root (uid 0)` or `uid 1000`.
+pub fn user_text(p: &Process) -> String {
+    match &p.user {
+        Some(u) => format!("{} (uid {})", shown(u), p.uid),
+        None => format!("uid {}", p.uid),
+    }
+}
+
+/// `12 B`, `3.4 KiB`, `-1.0 MiB`.
+pub fn bytes_text(bytes: i128) -> String {
+    let abs = bytes.unsigned_abs();
+    let sign = if bytes < 0 { "-" } else { "" };
+    if abs < 1024 {
+        return format!("{sign}{abs} B");
+    }
+    let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = abs as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!(
+        "{sign}{value:.1} {}",
+        units.get(unit).copied().unwrap_or("EiB")
+    )
+}
+
+/// The file summary line: `3 files: 3 opened, 2 read, 0 written, 0 created, 0 deleted;
+/// size +0 B`.
+pub fn files_text(f: &FileActivity) -> String {
+    format!(
+        "{} file records: {} opened, {} read, {} written, {} created, {} deleted; size {}{}",
+        f.records,
+        f.opened,
+        f.read,
+        f.written,
+        f.created,
+        f.deleted,
+        if f.size_change_bytes >= 0 { "+" } else { "" },
+        bytes_text(i128::from(f.size_change_bytes))
+    )
+}
+
+/// The network summary line: `2 sockets: 53 B sent, 57 B received; UDP 127.0.0.1:15353`.
+pub fn network_text(n: &NetActivity) -> String {
+    let mut line = format!(
+        "{} sockets: {} sent, {} received",
+        n.sockets,
+        bytes_text(i128::from(n.sent_bytes)),
+        bytes_text(i128::from(n.received_bytes))
+    );
+    if !n.remotes.is_empty() {
+        line.push_str("; ");
+        line.push_str(
+            &n.remotes
+                .iter()
+                .map(|r| shown(r).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        if n.more_remotes > 0 {
+            line.push_str(&format!(" and {} more", n.more_remotes));
+        }
+    }
+    line
+}
+
+/// The characters a tree is drawn with.
+#[derive(Debug, Clone, Copy)]
+pub struct Drawing {
+    pub branch: &'static str,
+    pub last: &'static str,
+    pub through: &'static str,
+    pub blank: &'static str,
+    /// Between a start and an end time.
+    pub arrow: &'static str,
+}
+
+impl Drawing {
+    /// Box-drawing characters.
+    pub const BOXES: Drawing = Drawing {
+        branch: "├── ",
+        last: "└── ",
+        through: "│   ",
+        blank: "    ",
+        arrow: "→",
+    };
+    /// ASCII only (`--ascii`).
+    pub const ASCII: Drawing = Drawing {
+        branch: "|-- ",
+        last: "`-- ",
+        through: "|   ",
+        blank: "    ",
+        arrow: "->",
+    };
+}
+
+/// For each shown process (as `forest.order`), whether it is the last of its siblings.
+fn last_siblings(order: &[(usize, usize)]) -> Vec<bool> {
+    let mut last = vec![true; order.len()];
+    // follows[d]: a later process at depth d comes before any shallower one.
+    let mut follows: Vec<bool> = Vec::new();
+    for (k, &(_, depth)) in order.iter().enumerate().rev() {
+        follows.resize(depth + 1, false);
+        if let (Some(l), Some(f)) = (last.get_mut(k), follows.get_mut(depth)) {
+            *l = !*f;
+            *f = true;
+        }
+    }
+    last
+}
+
+/// Writes the tree as text: per process a headline (name, pid, how it ended) and lines of
+/// facts under it, children indented under their parent; then what was left out.
+/// Every trace string is escaped ([`escape_control`]). Errors: writing.
+pub fn write_text(forest: &Forest, drawing: Drawing, out: &mut dyn Write) -> io::Result<()> {
+    let last = last_siblings(&forest.order);
+    // Whether each open ancestor level (depth 1..) was the last of its siblings.
+    let mut open: Vec<bool> = Vec::new();
+    for (k, &(i, depth)) in forest.order.iter().enumerate() {
+        let Some(p) = forest.processes.get(i) else {
+            continue;
+        };
+        let is_last = last.get(k).copied().unwrap_or(true);
+        if depth == 0 && k > 0 {
+            writeln!(out)?;
+        }
+        open.truncate(depth.saturating_sub(1));
+        let mut prefix = String::new();
+        for &was_last in open.iter().take(DRAWN_DEPTH) {
+            prefix.push_str(if was_last {
+                drawing.blank
+            } else {
+                drawing.through
+            });
+        }
+        let has_children = forest
+            .order
+            .get(k + 1)
+            .is_some_and(|&(_, d)| d == depth + 1);
+        let (head, body) = if depth == 0 {
+            (String::new(), String::new())
+        } else if is_last {
+            (drawing.last.to_owned(), drawing.blank.to_owned())
+        } else {
+            (drawing.branch.to_owned(), drawing.through.to_owned())
+        };
+        let below = format!(
+            "{prefix}{body}{}  ",
+            if has_children {
+                drawing.through
+            } else {
+                drawing.blank
+            }
+        );
+        let deep = if depth > DRAWN_DEPTH {
+            format!(" (depth {depth})")
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{prefix}{head}{} [{}] {}{}{deep}",
+            shown(&p.comm),
+            p.pid,
+            status(p),
+            if p.matched {
+                ""
+            } else {
+                " (ancestor of a match)"
+            }
+        )?;
+        if p.ancestor_only {
+            writeln!(out, "{below}ppid: {}  id: {}", p.ppid, shown(&p.exec_id))?;
+            if depth > 0 {
+                open.push(is_last);
+            }
+            continue;
+        }
+        if let Some(exe) = &p.exe {
+            writeln!(out, "{below}exe:   {}", shown(exe))?;
+        }
+        if !p.argv.is_empty() {
+            writeln!(out, "{below}argv:  {}", command_line(p))?;
+        }
+        let container = p.container.as_ref().map_or(String::new(), |c| {
+            format!("  container: {} {}", shown(&c.runtime), shown(&c.id))
+        });
+        writeln!(
+            out,
+            "{below}user:  {}  ppid: {}{container}",
+            user_text(p),
+            p.ppid
+        )?;
+        writeln!(
+            out,
+            "{below}time:  {} {} {}",
+            p.start.as_deref().map_or("start not seen", |s| s),
+            drawing.arrow,
+            match (&p.exit, p.running_at_end) {
+                (Some(t), _) => t.as_str(),
+                (None, true) => "running at the end of the trace",
+                (None, false) => "exit not seen",
+            }
+        )?;
+        writeln!(out, "{below}id:    {}", shown(&p.exec_id))?;
+        if p.files.records > 0 {
+            writeln!(out, "{below}files: {}", files_text(&p.files))?;
+        }
+        if p.network.sockets > 0 {
+            writeln!(out, "{below}net:   {}", network_text(&p.network))?;
+        }
+        if depth > 0 {
+            open.push(is_last);
+        }
+    }
+    if forest.order.is_empty() {
+        writeln!(out, "no process matches")?;
+    }
+    for line in summary(forest) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Lines that say what the tree leaves out; empty when it shows everything.
+pub fn summary(forest: &Forest) -> Vec<String> {
+    let mut lines = Vec::new();
+    if forest.left_out > 0 {
+        lines.push(format!(
+            "{} more processes not shown (--limit {}): {}; {}",
+            forest.left_out,
+            forest.limit,
+            files_text(&forest.left_out_files),
+            network_text(&forest.left_out_network)
+        ));
+    }
+    if forest.untracked_records > 0 {
+        lines.push(format!(
+            "{} records of processes met after the tree's share of the memory budget was \
+             full were not counted (--max-memory raises it)",
+            forest.untracked_records
+        ));
+    }
+    lines
+}
+
+/// The JSON document of `kellect tree -o json` (docs/TREE.md).
+#[derive(Serialize)]
+struct JsonHead<'a> {
+    host: Option<&'a str>,
+    first: Option<String>,
+    last: Option<String>,
+    shown: usize,
+    matched: u64,
+    left_out: u64,
+    left_out_files: &'a FileActivity,
+    left_out_network: &'a NetActivity,
+    untracked_records: u64,
+    limit: usize,
+}
+
+/// A JSON object's text without its closing brace, to add keys to.
+fn unclosed(object: &str) -> &str {
+    object.strip_suffix('}').unwrap_or(object)
+}
+
+/// Writes the tree as one JSON object (docs/TREE.md): the summary keys, then
+/// `processes`, the roots, each with its `children` nested. Written iteratively, so a
+/// deep tree cannot exhaust the stack. Errors: writing.
+pub fn write_json(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
+    let head = JsonHead {
+        host: forest.host.as_deref(),
+        first: forest.first_ns.map(kflowd_time),
+        last: forest.last_ns.map(kflowd_time),
+        shown: forest.order.len(),
+        matched: forest.matched,
+        left_out: forest.left_out,
+        left_out_files: &forest.left_out_files,
+        left_out_network: &forest.left_out_network,
+        untracked_records: forest.untracked_records,
+        limit: forest.limit,
+    };
+    let head = json_text(&head)?;
+    out.write_all(unclosed(&head).as_bytes())?;
+    out.write_all(b",\"processes\":[")?;
+    let mut open = 0usize;
+    let mut previous: Option<usize> = None;
+    for &(i, depth) in &forest.order {
+        let Some(p) = forest.processes.get(i) else {
+            continue;
+        };
+        while open > depth {
+            out.write_all(b"]}")?;
+            open -= 1;
+        }
+        if previous.is_some_and(|d| d >= depth) {
+            out.write_all(b",")?;
+        }
+        let object = json_text(p)?;
+        out.write_all(unclosed(&object).as_bytes())?;
+        out.write_all(b",\"children\":[")?;
+        open = depth + 1;
+        previous = Some(depth);
+    }
+    for _ in 0..open {
+        out.write_all(b"]}")?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// Compact JSON of `v`, trace strings that are not UTF-8 keeping their bytes as sibling keys
+/// (`replayer::bytes::to_json`).
+fn json_text<T: serde::Serialize>(v: &T) -> io::Result<String> {
+    String::from_utf8(crate::replayer::bytes::to_json(v, false)).map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(exec_id: &str, pid: u32, ppid: u32, start: i64) -> Process {
+        Process {
+            exec_id: exec_id.into(),
+            pid,
+            ppid,
+            comm: format!("p{pid}"),
+            start_ns: Some(start),
+            ..Process::default()
+        }
+    }
+
+    fn builder(processes: Vec<Process>) -> TreeBuilder {
+        let mut b = TreeBuilder::new(usize::MAX);
+        for p in processes {
+            b.by_exec_id.insert(p.exec_id.clone(), b.processes.len());
+            b.processes.push(p);
+        }
+        b
+    }
+
+    /// The forest of processes (exec id, pid, ppid, start), unfiltered.
+    fn forest(spec: &[(&str, u32, u32, i64)], sel: &Selection, limit: usize) -> Forest {
+        let processes = spec
+            .iter()
+            .map(|&(e, pid, ppid, start)| process(e, pid, ppid, start))
+            .collect();
+        arrange(builder(processes), sel, limit, ReplayReport::default())
+    }
+
+    fn pids(f: &Forest) -> Vec<(u32, usize)> {
+        f.order
+            .iter()
+            .map(|&(i, d)| (f.processes[i].pid, d))
+            .collect()
+    }
+
+    #[test]
+    fn children_under_their_parent_by_start_time_then_pid() {
+        let spec = [
+            ("c", 12, 10, 30),
+            ("a", 10, 1, 10),
+            ("b", 11, 10, 20),
+            ("d", 13, 10, 20),
+            ("e", 14, 99, 5),
+        ];
+        let f = forest(&spec, &Selection::default(), 100);
+        assert_eq!(
+            pids(&f),
+            vec![(14, 0), (10, 0), (11, 1), (13, 1), (12, 1)],
+            "roots by start, children by start then pid"
+        );
+    }
+
+    #[test]
+    fn a_parent_cycle_is_cut_and_nothing_is_lost() {
+        let mut a = process("a", 1, 2, 0);
+        a.ancestors = vec![("b".into(), "p2".into(), 2)];
+        let mut b = process("b", 2, 1, 0);
+        b.ancestors = vec![("a".into(), "p1".into(), 1)];
+        let f = arrange(
+            builder(vec![a, b]),
+            &Selection::default(),
+            10,
+            ReplayReport::default(),
+        );
+        assert_eq!(f.order.len(), 2);
+        assert_eq!(f.order[0].1, 0, "one of them is a root");
+    }
+
+    #[test]
+    fn a_match_keeps_its_ancestors_and_the_limit_counts_the_rest() {
+        let spec = [
+            ("a", 10, 1, 10),
+            ("b", 11, 10, 20),
+            ("c", 12, 11, 30),
+            ("d", 13, 10, 40),
+        ];
+        let sel = Selection {
+            pids: vec![12],
+            ..Selection::default()
+        };
+        let f = forest(&spec, &sel, 100);
+        assert_eq!(pids(&f), vec![(10, 0), (11, 1), (12, 2)]);
+        assert_eq!(f.matched, 1);
+        assert!(!f.processes[0].matched && f.processes[2].matched);
+        let f = forest(&spec[..2], &Selection::default(), 1);
+        assert_eq!((f.order.len(), f.left_out), (1, 1));
+    }
+
+    #[test]
+    fn json_nests_children_and_closes_every_level() {
+        let spec = [
+            ("a", 10, 1, 10),
+            ("b", 11, 10, 20),
+            ("c", 12, 11, 30),
+            ("d", 13, 10, 40),
+            ("e", 14, 1, 50),
+        ];
+        let f = forest(&spec, &Selection::default(), 100);
+        let mut out = Vec::new();
+        write_json(&f, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let roots = v["processes"].as_array().unwrap();
+        assert_eq!(roots.len(), 2);
+        assert_eq!(roots[0]["pid"], 10);
+        assert_eq!(roots[0]["children"][0]["pid"], 11);
+        assert_eq!(roots[0]["children"][0]["children"][0]["pid"], 12);
+        assert_eq!(roots[0]["children"][1]["pid"], 13);
+        assert_eq!(roots[1]["pid"], 14);
+        assert_eq!(v["shown"], 5);
+    }
+
+    #[test]
+    fn a_deep_chain_neither_overflows_nor_indents_without_bound() {
+        let chain: Vec<Process> = (0..20_000u32)
+            .map(|i| process(&format!("x{i}"), i + 2, i + 1, i64::from(i)))
+            .collect();
+        let f = arrange(
+            builder(chain),
+            &Selection::default(),
+            20_000,
+            ReplayReport::default(),
+        );
+        let mut out = Vec::new();
+        write_json(&f, &mut out).unwrap();
+        assert!(out.ends_with(b"]}\n"));
+        let mut text = Vec::new();
+        write_text(&f, Drawing::ASCII, &mut text).unwrap();
+        let longest = String::from_utf8(text)
+            .unwrap()
+            .lines()
+            .map(str::len)
+            .max()
+            .unwrap();
+        assert!(longest < 400, "a line of {longest} bytes");
+    }
+
+    #[test]
+    fn hostile_strings_are_escaped_in_the_text() {
+        let mut p = process("a", 10, 1, 10);
+        p.comm = "\x1b[31mred\nx".into();
+        p.argv = vec!["a b".into(), "\x1b]0;title\x07".into()];
+        let f = arrange(
+            builder(vec![p]),
+            &Selection::default(),
+            10,
+            ReplayReport::default(),
+        );
+        let mut text = Vec::new();
+        write_text(&f, Drawing::BOXES, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        assert!(text.starts_with("\\x1b[31mred\\nx [10]"), "{text}");
+        assert!(text.contains("argv:  'a b' '\\x1b]0;title\\x07'"), "{text}");
+    }
+
+    #[test]
+    fn record_lines_fold_into_their_process() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        let common = r#""InfoTimestamp":"Sat, Nov 21 2026 09:09:24.190131930 UTC","InfoUptime":0.5,"Proc":"dig","ProcUser":"root","ProcPPID":7,"ProcPID":8,"ProcExecId":"E8","ProcUID":0,"ProcAge":0.1"#;
+        b.line(format!(r#"{{"InfoMonitor":"socket","InfoExport":"close",{common},"SockProtocol":"UDP","SockRemoteIP":"127.0.0.1","SockRemotePort":53,"SockTxBytes":5,"SockRxBytes":7}}"#).as_bytes());
+        b.line(format!(r#"{{"InfoMonitor":"filesystem","InfoExport":"close",{common},"FileEvents":{{"OPEN":1,"ACCESS":2}},"FileSizeChange":-3}}"#).as_bytes());
+        b.line(format!(r#"{{"InfoMonitor":"process","InfoExport":"exit",{common},"ProcExe":"/usr/bin/dig","ProcArgv":["dig"],"ProcExitCode":3}}"#).as_bytes());
+        b.line(b"not json");
+        assert_eq!(b.unreadable, 1);
+        let p = &b.processes[0];
+        assert_eq!(
+            (p.pid, p.exit_code, p.user.as_deref()),
+            (8, Some(3), Some("root"))
+        );
+        assert_eq!(p.network.remotes, vec!["UDP 127.0.0.1:53"]);
+        assert_eq!((p.network.sent_bytes, p.network.received_bytes), (5, 7));
+        assert_eq!(
+            (p.files.opened, p.files.read, p.files.size_change_bytes),
+            (1, 1, -3)
+        );
+        assert_eq!(p.start_ns, Some(1_795_252_164_090_131_930));
+        assert_eq!(b.origin_ns, Some(1_795_252_163_690_131_930));
+    }
+
+    #[test]
+    fn processes_past_the_memory_share_are_counted_not_kept() {
+        let mut b = TreeBuilder::new(PROCESS_BYTES + 64);
+        for pid in 1..=3 {
+            b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"socket","InfoExport":"close","Proc":"p","ProcPPID":0,"ProcPID":{pid},"ProcExecId":"E{pid}","ProcUID":0}}"#).as_bytes());
+        }
+        assert_eq!((b.processes.len(), b.untracked_records), (1, 2));
+    }
+}
