@@ -897,7 +897,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 #define KL_IOV_MAX 4
 
 /* One message's part in the data section of sendmmsg/recvmmsg, at most. */
-#define KL_MMSG_PART_MAX (sizeof(struct kl_mmsg_part) + KL_PAYLOAD_MAX)
+/* Room for a message's address: KL_MMSG_ADDR_MAX rounded up to the mask (31) the verifier
+ * sees on its length. */
+#define KL_MMSG_ADDR_ROOM 32
+#define KL_MMSG_PART_MAX (sizeof(struct kl_mmsg_part) + KL_MMSG_ADDR_ROOM + KL_PAYLOAD_MAX)
 /* The data section of sendmmsg/recvmmsg, at most: KL_MMSG_MAX parts. */
 #define KL_MMSG_DATA_MAX (KL_MMSG_MAX * KL_MMSG_PART_MAX)
 
@@ -985,47 +988,95 @@ struct {
 } mmsg_scratch SEC(".maps");
 
 /*
+ * Writes the header of one message's part at `at` in this CPU's mmsg_scratch: its
+ * struct kl_mmsg_part (msg_len of the struct mmsghdr at `hdr`, data_len 0) and its peer
+ * address after it (msg_hdr.msg_name, at most KL_MMSG_ADDR_MAX of msg_namelen bytes: after
+ * recvmmsg the sender's, as the kernel wrote it), and adds msg_len to the scratch's bytes.
+ * Returns the address's length, 0 when there is none or it cannot be read.
+ *
+ * A global function: the verifier checks it once, on its own, and its result is one
+ * unknown scalar to the caller's loop (few states). Its values are read through the
+ * scratch, not the stack: it is in on_sys_exit's deepest call chain, whose frames together
+ * must stay within 512 bytes.
+ */
+__noinline int gather_mmsg_part(__u64 hdr, __u32 at)
+{
+	__u32 zero = 0;
+	struct mmsg_scratch *ms = bpf_map_lookup_elem(&mmsg_scratch, &zero);
+	struct mmsghdr *h = (struct mmsghdr *)hdr;
+	struct kl_mmsg_part *part;
+	const void *name;
+	__u32 len;
+
+	if (!ms || !h || at > KL_MMSG_DATA_MAX - KL_MMSG_PART_MAX)
+		return 0;
+	/* Below the check already: a mask the verifier keeps, where the compiler may drop
+	 * the comparison's bound (the barrier keeps the compiler from proving it useless). */
+	barrier_var(at);
+	at &= 0x3fff;
+	part = (struct kl_mmsg_part *)&ms->data[at];
+	/* msg_name and msg_namelen open struct user_msghdr, which opens struct mmsghdr. */
+	if (bpf_probe_read_user(&ms->data[at + sizeof(*part)], 12, h))
+		__builtin_memset(&ms->data[at + sizeof(*part)], 0, 12);
+	name = *(const void **)&ms->data[at + sizeof(*part)];
+	len = *(__u32 *)&ms->data[at + sizeof(*part) + 8];
+	if (bpf_core_read_user(&part->msg_len, sizeof(part->msg_len), &h->msg_len))
+		part->msg_len = 0;
+	part->data_len = 0;
+	ms->bytes += part->msg_len;
+	if (len > KL_MMSG_ADDR_MAX)
+		len = KL_MMSG_ADDR_MAX;
+	barrier_var(len);
+	len &= KL_MMSG_ADDR_ROOM - 1;
+	if (!name || len == 0 ||
+	    bpf_probe_read_user(&ms->data[at + sizeof(*part)], len, name))
+		len = 0;
+	part->addr_len = len;
+	return len;
+}
+
+/*
  * Builds the data section of a sendmmsg/recvmmsg record in this CPU's mmsg_scratch: for
  * each of the first `count` (at most KL_MMSG_MAX) struct mmsghdr at `vec`, a struct
- * kl_mmsg_part and the start of the message, at most `cap` bytes (0: lengths only).
- * Returns the section's length.
+ * kl_mmsg_part, its peer address and the start of the message, at most `cap` bytes (0:
+ * lengths only). Returns the section's length.
  *
  * A global function: the verifier checks it once, on its own.
  */
 __noinline int gather_mmsg(__u64 vec, __u64 count, __u64 cap)
 {
-	__u32 zero = 0, pos = 0, sum = 0;
+	__u32 zero = 0, pos = 0;
 	struct mmsg_scratch *ms = bpf_map_lookup_elem(&mmsg_scratch, &zero);
-	struct payload_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct payload_scratch *sc;
 	struct mmsghdr *v = (struct mmsghdr *)vec;
 
-	if (!ms || !sc || !v)
+	if (!ms || !v)
 		return 0;
+	ms->bytes = 0;
 	for (int i = 0; i < KL_MMSG_MAX; i++) {
-		struct kl_mmsg_part part = {};
-		__u32 len = 0;
+		struct kl_mmsg_part *part;
+		__u32 len = 0, alen, msg_len;
 		int n;
 
 		if (i >= count || pos > (KL_MMSG_MAX - 1) * KL_MMSG_PART_MAX)
 			break;
-		part.msg_len = BPF_CORE_READ_USER(&v[i], msg_len);
-		sum += part.msg_len;
-		if (cap && part.msg_len) {
+		alen = gather_mmsg_part((__u64)&v[i], pos) & (KL_MMSG_ADDR_ROOM - 1);
+		part = (struct kl_mmsg_part *)&ms->data[pos];
+		msg_len = part->msg_len;
+		if (cap && msg_len) {
 			/* The message header opens struct mmsghdr. */
-			n = gather_payload((__u64)&v[i], 0, P_MSG,
-					   part.msg_len < cap ? part.msg_len : cap);
+			n = gather_payload((__u64)&v[i], 0, P_MSG, msg_len < cap ? msg_len : cap);
 			len = n > 0 ? n : 0;
 		}
 		len &= KL_PAYLOAD_MAX - 1;
-		part.data_len = len;
-		__builtin_memcpy(&ms->data[pos], &part, sizeof(part));
-		if (len && bpf_probe_read_kernel(&ms->data[pos + sizeof(part)], len, sc->data))
-			part.data_len = len = 0;
-		/* A failed copy leaves the header's data_len to fix. */
-		__builtin_memcpy(&ms->data[pos], &part, sizeof(part));
-		pos += sizeof(part) + len;
+		sc = bpf_map_lookup_elem(&scratch, &zero);
+		if (len && (!sc || bpf_probe_read_kernel(&ms->data[pos + sizeof(*part) + alen], len,
+							 sc->data)))
+			len = 0;
+		part = (struct kl_mmsg_part *)&ms->data[pos];
+		part->data_len = len;
+		pos += sizeof(*part) + alen + len;
 	}
-	ms->bytes = sum;
 	return pos;
 }
 

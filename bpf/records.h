@@ -20,7 +20,8 @@
 #define KELLECT_RECORDS_H
 
 /* Bumped whenever a record layout changes; stored in every trace's host info. */
-#define KELLECT_ABI_VERSION 2 /* 2: REC_F_TASK, REC_CGROUP; version 1 records read alike */
+#define KELLECT_ABI_VERSION 3 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; older
+			       * records read alike */
 
 #define KL_COMM_LEN 16
 /* Longest path or filename captured; longer ones are cut and flagged. */
@@ -260,15 +261,20 @@ enum sc_payload_kind {
 
 /*
  * One message of sendmmsg/recvmmsg in the data section of a syscall record with SC_F_MMSG:
- * 8 bytes, then data_len bytes of the message's start (at most the -p payload size, below
- * KL_PAYLOAD_MAX; 0 when the socket's payloads are not captured). msg_len - data_len bytes
- * of the message are left out.
+ * 8 bytes, then addr_len bytes of the message's peer address, then data_len bytes of the
+ * message's start (at most the -p payload size, below KL_PAYLOAD_MAX; 0 when the socket's
+ * payloads are not captured). msg_len - data_len bytes of the message are left out.
  */
 struct kl_mmsg_part {
 	__u32 msg_len;	/* the message's bytes: struct mmsghdr msg_len, as the kernel set it */
-	__u16 data_len; /* payload bytes that follow */
-	__u16 _pad;
+	__u16 data_len; /* payload bytes that follow the address */
+	__u16 addr_len; /* bytes of the message's msg_hdr.msg_name (a struct sockaddr) that
+			 * follow: at most KL_MMSG_ADDR_MAX, 0 without one (ABI version 3;
+			 * before, always 0) */
 };
+
+/* Most bytes of each message's peer address kept: a struct sockaddr_in6. */
+#define KL_MMSG_ADDR_MAX 28
 
 /* Application protocols whose payloads are captured (values of the "ports" map, kl_sock.app). */
 enum kl_app {

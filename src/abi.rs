@@ -10,9 +10,11 @@ use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// The oldest record ABI version this build reads: version 2 only added what version 1
-/// records lack (`REC_F_TASK`, `REC_CGROUP`), so version 1 records decode alike.
+/// records lack (`REC_F_TASK`, `REC_CGROUP`), and version 3 each sendmmsg/recvmmsg
+/// message's peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), so older
+/// records decode alike.
 pub const MIN_ABI_VERSION: u32 = 1;
 /// `KL_COMM_LEN`
 pub const COMM_LEN: usize = 16;
@@ -300,10 +302,17 @@ pub const MMSG_MAX: usize = 8;
 pub struct MmsgPart {
     /// The message's bytes (`struct mmsghdr` `msg_len`, as the kernel set it).
     pub msg_len: U32,
-    /// Payload bytes that follow (the rest of the message is left out).
+    /// Payload bytes that follow the address (the rest of the message is left out).
     pub data_len: U16,
-    pub _pad: U16,
+    /// Bytes of the message's peer address (`msg_hdr.msg_name`, a `struct sockaddr`, at
+    /// most [`MMSG_ADDR_MAX`]) right after this header; 0 without one, and always 0 in
+    /// record ABI versions before 3 (where the field was padding).
+    pub addr_len: U16,
 }
+
+/// `KL_MMSG_ADDR_MAX`: the most bytes of each message's peer address kept (a
+/// `struct sockaddr_in6`).
+pub const MMSG_ADDR_MAX: usize = 28;
 
 /// `struct kl_sock`, 56 bytes: a socket's identity.
 #[derive(
@@ -759,10 +768,11 @@ pub fn peek_header(bytes: &[u8]) -> Option<RecordHeader> {
     RecordHeader::read_from_prefix(bytes).ok().map(|(h, _)| h)
 }
 
-/// A NUL-padded C string field as text (lossy: kernel strings are bytes).
+/// A NUL-padded C string field as text, losslessly (`replayer::bytes::text`: kernel
+/// strings are bytes).
 pub fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    crate::replayer::bytes::text(&bytes[..end])
 }
 
 #[cfg(test)]

@@ -69,11 +69,10 @@ fn table_escapes_bidi_overrides_and_zero_width_characters() {
     assert_eq!(shown.len(), "\\u{202e}\\x1b[2J".len() * 100_000);
 }
 
-/// The README says JSON carries names exactly; a name that is not UTF-8 is decoded lossily,
-/// so `a\xff` and `a\xfe` (two files) become the same `a\u{fffd}`, and a name holding a real
-/// U+FFFD is indistinguishable from both.
+/// The README says JSON carries names exactly; a name that is not UTF-8 keeps its bytes
+/// (replayer::bytes), so `a\xff` and `a\xfe` (two files) stay two names, and neither is a
+/// name holding a real U+FFFD.
 #[test]
-#[ignore = "reason: replayer::input::decode::text replaces invalid UTF-8 with U+FFFD (String::from_utf8_lossy): distinct non-UTF-8 names collapse to one in JSON and in the table; keeping the bytes needs an escape in the decoded names and the JSON schema (not a local fix)"]
 fn names_that_are_not_utf8_stay_distinct() {
     let a = kellect::replayer::input::decode::text(b"/tmp/a\xff");
     let b = kellect::replayer::input::decode::text(b"/tmp/a\xfe");

@@ -21,6 +21,28 @@ fn replay_min(trace: &Path, extra: &[&str]) -> String {
     String::from_utf8(run_ok(&args).stdout).unwrap()
 }
 
+/// fixtures/bytes.kz (names and arguments that are not UTF-8, tests/bytes.rs) replays to
+/// its expected events, records and table byte for byte, and each view gives every name and
+/// argument back with its exact bytes.
+#[test]
+fn bytes_fixture_keeps_the_bytes_that_are_not_utf8() {
+    crate::util::assert_fixture_replays("bytes");
+    let trace = fixture("bytes.kz");
+    let t = trace.to_str().unwrap();
+    let table = String::from_utf8(run_ok(&["replay", t, "-o", "table"]).stdout).unwrap();
+    let want = std::fs::read_to_string(fixture("bytes.table")).unwrap();
+    assert_same_text(&want, &table, "fixtures/bytes.table");
+    let evs = events(&trace);
+    let records = json_lines(&run_ok(&["replay", t, "-o", "json-min"]).stdout);
+    // The scratch directory: the workload's argument, from its exec.
+    let dir = evs
+        .iter()
+        .find(|e| e["event_type"] == "process_exec" && e["argv"][0] == "./bytes")
+        .map(|e| e["argv"][1].as_str().unwrap().to_owned())
+        .expect("the exec of ./bytes");
+    crate::bytes::check_views(&evs, &records, &table, dir.as_bytes());
+}
+
 #[test]
 fn process_fixture_replays_byte_for_byte() {
     let expected = std::fs::read_to_string(fixture("process.events.json")).unwrap();

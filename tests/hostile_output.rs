@@ -104,8 +104,9 @@ mod live {
         (b"del\x7fete", "del\\x7fete"),
         // U+009B (CSI as one C1 character), encoded in UTF-8.
         (b"c1\xc2\x9b31m", "c1\\u{9b}31m"),
-        // A lone 0x9b is not UTF-8: it shows as U+FFFD (decode::text), never raw.
-        (b"raw\x9bbyte", "raw\u{fffd}byte"),
+        // A lone 0x9b is not UTF-8: it shows as its byte's escape (replayer::bytes), never
+        // raw.
+        (b"raw\x9bbyte", "raw\\x9bbyte"),
         (b"back\\slash", "back\\\\slash"),
     ];
 
@@ -171,7 +172,8 @@ subprocess.run([b"/bin/true", b"arg\x1b[2J\nforged row", b"\x7f\xc2\x9b"], check
         }
     }
 
-    /// The JSON keeps the names exactly (invalid UTF-8 aside).
+    /// The JSON keeps the names exactly: UTF-8 as it is; other bytes as `\xNN` in the
+    /// text and in hex in the sibling key (`path_bytes`, `FileBytes`: replayer::bytes).
     #[track_caller]
     fn assert_names_in_json(records: &[Value], view: &str) {
         let json = records
@@ -180,8 +182,21 @@ subprocess.run([b"/bin/true", b"arg\x1b[2J\nforged row", b"\x7f\xc2\x9b"], check
             .collect::<Vec<_>>()
             .join("\n");
         for (name, _) in NAMES {
-            let name = String::from_utf8_lossy(name);
-            let encoded = serde_json::to_string(&*name).unwrap();
+            let text = match std::str::from_utf8(name) {
+                Ok(name) => name.to_owned(),
+                Err(_) => {
+                    let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+                    assert!(json.contains(&hex), "--view {view}: no {hex} in JSON");
+                    name.iter()
+                        .map(|&b| match b {
+                            b'\\' => "\\\\".to_owned(),
+                            b if b.is_ascii() => char::from(b).to_string(),
+                            b => format!("\\x{b:02x}"),
+                        })
+                        .collect()
+                }
+            };
+            let encoded = serde_json::to_string(&text).unwrap();
             let encoded = encoded.trim_matches('"');
             assert!(
                 json.contains(encoded),

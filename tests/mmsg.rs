@@ -114,6 +114,14 @@ mod live {
         (dir, port, trace, stdout)
     }
 
+    /// The sendmmsg and recvmmsg events of a trace.
+    fn mmsg_calls(trace: &std::path::Path) -> Vec<serde_json::Value> {
+        crate::util::events(trace)
+            .into_iter()
+            .filter(|e| matches!(e["syscall"].as_str(), Some("sendmmsg" | "recvmmsg")))
+            .collect()
+    }
+
     /// Records the workload against its responder: every message of each vector is in
     /// the trace.
     #[test]
@@ -126,6 +134,52 @@ mod live {
         super::assert_mmsg_workload(&trace, port.into());
     }
 
+    /// Two DNS servers on 127.0.0.1 and 127.0.0.2, one question each in one sendmmsg from
+    /// an unconnected socket on 127.0.0.3 (the same port: a forwarder asking its upstreams;
+    /// an unconnected socket's payloads are captured when its own port is a `-p` port),
+    /// both answers in one recvmmsg: each message's peer is in the
+    /// events view (`message_peers`), the socket's remote is the last one it talked to, and
+    /// both questions and answers are decoded.
+    #[test]
+    fn mmsg_each_message_has_its_peer() {
+        let (_dir, port, trace, stdout) = record(&["servers"], &[]);
+        assert!(
+            stdout.contains("answer 0x1111 from 127.0.0.1")
+                && stdout.contains("answer 0x2222 from 127.0.0.2"),
+            "{stdout}"
+        );
+        let peers = serde_json::json!([format!("127.0.0.1:{port}"), format!("127.0.0.2:{port}")]);
+        let calls = mmsg_calls(&trace);
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        for e in &calls {
+            assert_eq!(e["messages"], 2, "{e}");
+            assert_eq!(e["message_peers"], peers, "{e}");
+        }
+        // The first message's address is the call's own (as before).
+        let recv = calls.iter().find(|e| e["syscall"] == "recvmmsg").unwrap();
+        assert_eq!(recv["addr"], "127.0.0.1", "{recv}");
+        let records = crate::util::json_lines(super::replay(&trace, &[]).as_bytes());
+        let client = records
+            .iter()
+            .find(|r| {
+                r["InfoMonitor"] == "socket"
+                    && r["Proc"] == "mmsg"
+                    && r["SockTxPackets"] == 2
+                    && r["SockRxPackets"] == 2
+                    && r["SockLocalIP"] == "127.0.0.3"
+            })
+            .unwrap_or_else(|| panic!("the client's socket record: {records:#?}"));
+        assert_eq!(client["SockRemoteIP"], "127.0.0.2", "{client}");
+        assert_eq!(client["SockRemotePort"], port, "{client}");
+        let want = [(0x1111, "A".to_owned()), (0x2222, "AAAA".to_owned())];
+        assert_eq!(super::dns_ids(&client["AppRxDns"]), want, "{client}");
+        let tx: Vec<u64> = super::dns_ids(&client["AppTxDns"])
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(tx, [0x1111, 0x2222], "{client}");
+    }
+
     /// One sendmmsg and one recvmmsg of 10 datagrams of 100 bytes, recorded with a 40-byte
     /// payload size: the first 8 messages are in each record, their payloads cut at 40
     /// bytes, and the events view counts what was left out.
@@ -133,11 +187,7 @@ mod live {
     fn mmsg_bounds_are_stated_and_counted() {
         let (_dir, _, trace, stdout) = record(&["burst"], &["--payload-size", "40"]);
         assert!(stdout.contains("burst of 10"), "{stdout}");
-        let events = crate::util::events(&trace);
-        let calls: Vec<&serde_json::Value> = events
-            .iter()
-            .filter(|e| matches!(e["syscall"].as_str(), Some("sendmmsg" | "recvmmsg")))
-            .collect();
+        let calls = mmsg_calls(&trace);
         assert_eq!(calls.len(), 2, "{calls:#?}");
         for e in calls {
             assert_eq!(e["messages"], 10, "{e}");

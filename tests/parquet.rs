@@ -142,10 +142,49 @@ fn rows(batches: &[RecordBatch]) -> Vec<Value> {
                 let rest: Map<String, Value> = serde_json::from_str(&fields).unwrap();
                 row.extend(rest);
             }
+            if let Some(Value::String(bytes)) = row.remove("Bytes") {
+                let tree: Value = serde_json::from_str(&bytes).unwrap();
+                merge_bytes(&mut row, &tree);
+            }
             out.push(Value::Object(row));
         }
     }
     out
+}
+
+/// The `Bytes` column's tree (src/replayer/bytes.rs) put back as the sibling keys JSON
+/// has: under an object, recursively; beside a string or an array of strings, as
+/// `<key>_bytes` / `<Key>Bytes`.
+fn merge_bytes(row: &mut Map<String, Value>, tree: &Value) {
+    let Value::Object(tree) = tree else {
+        panic!("Bytes: not an object: {tree}")
+    };
+    for (k, b) in tree {
+        let holds_objects = |v: &Value| match v {
+            Value::Object(_) => true,
+            Value::Array(items) => items.iter().any(Value::is_object),
+            _ => false,
+        };
+        match (row.get_mut(k), b) {
+            (Some(Value::Object(inner)), Value::Object(_)) => merge_bytes(inner, b),
+            (Some(Value::Array(items)), Value::Array(bs)) if holds_objects(b) => {
+                for (item, b) in items.iter_mut().zip(bs) {
+                    if let (Value::Object(inner), Value::Object(_)) = (item, b) {
+                        merge_bytes(inner, b);
+                    }
+                }
+            }
+            _ => {
+                let first = k.chars().find(|c| c.is_alphabetic());
+                let key = if first.is_some_and(char::is_lowercase) {
+                    format!("{k}_bytes")
+                } else {
+                    format!("{k}Bytes")
+                };
+                row.insert(key, b.clone());
+            }
+        }
+    }
 }
 
 /// Whether `parquet` holds `json`: equal, a text column holding a non-string value as its

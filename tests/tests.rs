@@ -3,6 +3,7 @@
 
 mod accounting;
 mod adversary;
+mod bytes;
 mod catalogue;
 mod cli;
 mod compat;

@@ -63,6 +63,11 @@ fn print_legend() -> Result<ExitCode> {
     for (key, meaning) in kellect::replayer::views::records::legend::legend() {
         writeln!(out, "{key:<28} {meaning}")?;
     }
+    writeln!(
+        out,
+        "\nBytes that are not UTF-8:\n    {}",
+        kellect::replayer::views::records::legend::NOT_UTF8
+    )?;
     writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
     for (keys, why) in kellect::replayer::views::records::legend::NOT_PROVIDED {
         writeln!(out, "{keys}\n    {why}")?;

@@ -314,7 +314,7 @@ mod tests {
             types::rec_uring,
             [sc, user_data, sqe_fd, opcode, uring_flags, _pad]
         );
-        same!(MmsgPart, types::kl_mmsg_part, [msg_len, data_len, _pad]);
+        same!(MmsgPart, types::kl_mmsg_part, [msg_len, data_len, addr_len]);
         same!(
             InodeAttrs,
             types::kl_inode,

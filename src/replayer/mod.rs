@@ -18,6 +18,7 @@
 //! Memory is bounded by a [`MemoryBudget`] whatever the trace holds: see there for how each
 //! stage's limit derives from it.
 
+pub mod bytes;
 pub mod info;
 pub mod input;
 pub mod render;

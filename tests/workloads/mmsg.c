@@ -9,6 +9,12 @@
  * `./mmsg PORT burst`: BURST datagrams of BURST_LEN bytes in one sendmmsg from a socket
  * connected to 127.0.0.1:PORT to one bound there, received with one recvmmsg: more
  * messages than a record holds. Exits 0 when all arrived.
+ *
+ * `./mmsg PORT servers`: two DNS servers, 127.0.0.1:PORT and 127.0.0.2:PORT, are asked one
+ * question each (A 0x1111, AAAA 0x2222) by one sendmmsg from an unconnected socket bound
+ * to 127.0.0.3:PORT, as a forwarding DNS server asks its upstreams from its own port (each
+ * message names its server in msg_name); each answers with sendto; one recvmmsg gets both
+ * answers with each sender's address. Exits 0 when each answer came from its server.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -82,6 +88,23 @@ static void timeout(int fd)
 		perror("setsockopt");
 		exit(1);
 	}
+}
+
+/*
+ * The client's socket `fd` after its bind or connect (`ok`: that call's result): with a
+ * receive timeout, and its two outgoing and two incoming message headers cleared. Returns
+ * 0, or -1 (said on stderr) when the socket could not be made.
+ */
+static int client_ready(int fd, int ok, struct mmsghdr out[2], struct mmsghdr in[2])
+{
+	if (fd < 0 || ok < 0) {
+		perror("client socket");
+		return -1;
+	}
+	timeout(fd);
+	memset(out, 0, 2 * sizeof(*out));
+	memset(in, 0, 2 * sizeof(*in));
+	return 0;
 }
 
 /* The responder: both questions in one recvmmsg, both answers in one sendmmsg. */
@@ -165,6 +188,73 @@ static int burst(const struct sockaddr_in *addr)
 	return 0;
 }
 
+static int servers(unsigned port)
+{
+	unsigned char q[2][MSG_MAX], r[2][MSG_MAX], buf[MSG_MAX];
+	struct sockaddr_in sa[2], from[2];
+	struct iovec qv[2], rv[2];
+	struct mmsghdr out[2], in[2];
+	struct sockaddr_in self = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int s[2], fd = socket(AF_INET, SOCK_DGRAM, 0), n;
+
+	self.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 2);
+	if (client_ready(fd, fd < 0 ? -1 : bind(fd, (struct sockaddr *)&self, sizeof(self)), out,
+			 in))
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		sa[i] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port)};
+		sa[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK + i);
+		s[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (s[i] < 0 || bind(s[i], (struct sockaddr *)&sa[i], sizeof(sa[i])) < 0) {
+			perror("server socket");
+			return 1;
+		}
+		timeout(s[i]);
+		qv[i].iov_base = q[i];
+		qv[i].iov_len = question(q[i], i ? 0x2222 : 0x1111, i ? 28 : 1);
+		out[i].msg_hdr.msg_iov = &qv[i];
+		out[i].msg_hdr.msg_iovlen = 1;
+		out[i].msg_hdr.msg_name = &sa[i];
+		out[i].msg_hdr.msg_namelen = sizeof(sa[i]);
+		rv[i] = (struct iovec){.iov_base = r[i], .iov_len = MSG_MAX};
+		in[i].msg_hdr.msg_iov = &rv[i];
+		in[i].msg_hdr.msg_iovlen = 1;
+		in[i].msg_hdr.msg_name = &from[i];
+		in[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	}
+	n = sendmmsg(fd, out, 2, 0);
+	if (n != 2) {
+		fprintf(stderr, "sendmmsg sent %d questions\n", n);
+		return 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		ssize_t got = recvfrom(s[i], buf, sizeof(buf), 0, (struct sockaddr *)&peer, &len);
+
+		if (got < (ssize_t)(12 + sizeof(QNAME) + 4)) {
+			fprintf(stderr, "server %d: no question\n", i);
+			return 1;
+		}
+		size_t m = answer(r[i], buf, got);
+		if (sendto(s[i], r[i], m, 0, (struct sockaddr *)&peer, len) != (ssize_t)m) {
+			perror("sendto");
+			return 1;
+		}
+	}
+	n = recvmmsg(fd, in, 2, 0, NULL);
+	if (n != 2) {
+		fprintf(stderr, "recvmmsg got %d answers\n", n);
+		return 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		printf("answer %#x from %s\n", get16(r[i]), inet_ntoa(from[i].sin_addr));
+		if (from[i].sin_addr.s_addr != htonl(INADDR_LOOPBACK + i))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET};
@@ -174,12 +264,15 @@ int main(int argc, char **argv)
 	int srv, fd, n, status;
 	pid_t child;
 
-	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "burst") == 0)) {
-		fprintf(stderr, "usage: %s PORT [burst]\n", argv[0]);
+	if (argc != 2 && !(argc == 3 && (strcmp(argv[2], "burst") == 0 ||
+					 strcmp(argv[2], "servers") == 0))) {
+		fprintf(stderr, "usage: %s PORT [burst|servers]\n", argv[0]);
 		return 2;
 	}
 	addr.sin_port = htons(atoi(argv[1]));
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc == 3 && strcmp(argv[2], "servers") == 0)
+		return servers(atoi(argv[1]));
 	if (argc == 3)
 		return burst(&addr);
 	srv = socket(AF_INET, SOCK_DGRAM, 0);
@@ -198,13 +291,9 @@ int main(int argc, char **argv)
 	close(srv);
 
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		perror("client socket");
+	if (client_ready(fd, fd < 0 ? -1 : connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
+			 out, in))
 		return 1;
-	}
-	timeout(fd);
-	memset(out, 0, sizeof(out));
-	memset(in, 0, sizeof(in));
 	for (int i = 0; i < 2; i++) {
 		qv[i].iov_base = q[i];
 		qv[i].iov_len = question(q[i], i ? 0x2222 : 0x1111, i ? 28 : 1);

@@ -307,6 +307,10 @@ pub struct Syscall {
 pub struct MmsgMessage {
     /// The message's bytes, as the kernel counted them (`mmsghdr.msg_len`).
     pub len: u32,
+    /// Its peer (`mmsghdr.msg_hdr.msg_name`: after recvmmsg the sender, as the kernel
+    /// wrote it); `None` without one (a connected socket) and in traces of record ABI
+    /// versions before 3.
+    pub addr: Option<SockAddr>,
     /// The start of its payload: at most the recording's payload size, empty when the
     /// socket's payloads were not captured.
     pub data: Vec<u8>,
@@ -321,11 +325,15 @@ impl MmsgMessage {
             let Ok((part, rest)) = abi::MmsgPart::read_from_prefix(section) else {
                 break;
             };
+            let Some((addr, rest)) = rest.split_at_checked(part.addr_len.get() as usize) else {
+                break;
+            };
             let Some((data, rest)) = rest.split_at_checked(part.data_len.get() as usize) else {
                 break;
             };
             out.push(MmsgMessage {
                 len: part.msg_len.get(),
+                addr: SockAddr::parse(addr),
                 data: data.to_vec(),
             });
             section = rest;
@@ -411,9 +419,10 @@ pub fn caller_argv(argv: &[String], filename: &str, argv0: &str) -> Option<Vec<S
     Some(out)
 }
 
-/// Bytes from the kernel as text; invalid UTF-8 becomes U+FFFD.
+/// Bytes from the kernel as text, losslessly: bytes that are not UTF-8 are carried as
+/// [`crate::replayer::bytes`] says, and come out escaped with their exact bytes beside them.
 pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    crate::replayer::bytes::text(bytes)
 }
 
 /// The `i`th 8-byte word of `bytes` (zeros past its end).
@@ -713,6 +722,33 @@ mod tests {
         // Never more than MMSG_MAX, whatever the section holds.
         let many: Vec<u8> = (0..100).flat_map(|i| part(i, 0)).collect();
         assert_eq!(MmsgMessage::parse(&many).len(), crate::abi::MMSG_MAX);
+    }
+
+    #[test]
+    fn mmsg_parts_carry_their_peer_address() {
+        // ABI version 3: addr_len bytes of a struct sockaddr_in between header and payload.
+        let sin = [2u8, 0, 0x3b, 0xe2, 127, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut s = part(30, 2);
+        s[6..8].copy_from_slice(&16u16.to_le_bytes());
+        s.extend_from_slice(&sin);
+        s.extend_from_slice(b"hi");
+        s.extend(part(5, 0));
+        let got = MmsgMessage::parse(&s);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0].addr,
+            Some(super::SockAddr::Inet {
+                ip: [127, 0, 0, 9].into(),
+                port: 15330
+            })
+        );
+        assert_eq!(got[0].data, b"hi");
+        assert_eq!((got[1].len, &got[1].addr), (5, &None));
+        // An address longer than the section ends the list.
+        let mut cut = part(30, 0);
+        cut[6..8].copy_from_slice(&16u16.to_le_bytes());
+        cut.extend_from_slice(&sin[..8]);
+        assert!(MmsgMessage::parse(&cut).is_empty());
     }
 
     fn strings(v: &[&str]) -> Vec<String> {

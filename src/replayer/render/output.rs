@@ -13,7 +13,8 @@ use std::net::{SocketAddr, UdpSocket};
 
 use serde_json::Value;
 
-use crate::replayer::render::parquet::ParquetOut;
+use crate::replayer::bytes;
+use crate::replayer::render::parquet::{ParquetOut, PARQUET_BYTES};
 use crate::replayer::views::events::{event_type, EventView};
 use crate::replayer::views::records::kflowd::{Record, RecordBody};
 
@@ -47,14 +48,20 @@ fn render<T: serde::Serialize>(
     udp: bool,
     row_text: impl FnOnce(&T) -> String,
 ) -> Rendered {
-    let min = || serde_json::to_vec(item).expect("serializing into memory cannot fail");
+    let min = || bytes::to_json(item, false);
     let mut row = None;
     let mut text = match format {
-        OutputFormat::Json => serde_json::to_vec_pretty(item).expect("in memory"),
+        OutputFormat::Json => bytes::to_json(item, true),
         OutputFormat::JsonMin => min(),
         OutputFormat::Table => row_text(item).into_bytes(),
         OutputFormat::Parquet => {
-            row = Some(serde_json::to_value(item).expect("in memory"));
+            let mut value = serde_json::to_value(item).expect("in memory");
+            if let Some(tree) = bytes::restore(&mut value, false) {
+                if let Value::Object(map) = &mut value {
+                    map.insert(PARQUET_BYTES.to_owned(), Value::String(tree.to_string()));
+                }
+            }
+            row = Some(value);
             Vec::new()
         }
     };
@@ -110,9 +117,9 @@ fn clock_of_day(timestamp_us: i64) -> String {
 /// | a bidirectional or zero-width format character, U+2028, U+2029 (see `is_invisible`) | `\u{HHHH}` (RLO is `\u{202e}`) |
 /// | anything else | itself |
 ///
+/// | a byte that was not valid UTF-8 in the trace (carried as `replayer::bytes` says) | `\xHH` (0x80..0xff) |
+///
 /// Every backslash of the result starts an escape, so the field can be recovered exactly.
-/// Bytes that were not valid UTF-8 in the trace were already replaced by U+FFFD when the
-/// record was decoded (`replayer::input::decode::text`), and show as that character.
 pub fn escape_control(field: &str) -> Cow<'_, str> {
     escape_with(field, false)
 }
@@ -138,7 +145,13 @@ fn is_invisible(c: char) -> bool {
 }
 
 fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
-    let special = |c: char| c == '\\' || c.is_control() || is_invisible(c) || (quoted && c == '"');
+    let special = |c: char| {
+        c == '\\'
+            || c.is_control()
+            || is_invisible(c)
+            || (quoted && c == '"')
+            || bytes::has_raw_char(c)
+    };
     if !field.contains(special) {
         return Cow::Borrowed(field);
     }
@@ -152,6 +165,9 @@ fn escape_with(field: &str, quoted: bool) -> Cow<'_, str> {
             '"' if quoted => out.push_str("\\\""),
             '\0'..='\x1f' | '\x7f' => {
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if bytes::has_raw_char(c) => {
+                out.push_str(&bytes::escaped(c.encode_utf8(&mut [0; 4])))
             }
             c if ('\u{80}'..='\u{9f}').contains(&c) || is_invisible(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
@@ -779,8 +795,12 @@ mod tests {
                 '"' if quoted => out.push('"'),
                 'x' => {
                     let hex: String = chars.by_ref().take(2).collect();
-                    let code = u32::from_str_radix(&hex, 16).expect("two hex digits");
-                    out.push(char::from_u32(code).expect("a char"));
+                    let code = u8::from_str_radix(&hex, 16).expect("two hex digits");
+                    // 0x80 and up: a byte that was not UTF-8 (replayer::bytes).
+                    match code {
+                        0..=0x7f => out.push(char::from(code)),
+                        _ => out.push_str(&bytes::text(&[code])),
+                    }
                 }
                 'u' => {
                     assert_eq!(chars.next(), Some('{'));
@@ -827,6 +847,7 @@ mod tests {
     fn escape_control_is_reversible_and_terminal_safe() {
         let mut every: String = (0u32..0x300).filter_map(char::from_u32).collect();
         every.push_str("\\x1b \\u{85} \\\\ \"\u{fffd}\u{10ffff}");
+        every.push_str(&bytes::text(b"\xff\x80\xc3(\\x9b"));
         for quoted in [false, true] {
             let escaped = escape_with(&every, quoted);
             assert_terminal_safe(&escaped);

@@ -204,8 +204,14 @@ pub fn event_common() -> Vec<(&'static str, Col)> {
         ("gid", Col::U32),
         ("ret", Col::I64),
         ("error", Col::Str),
+        (PARQUET_BYTES, Col::Str),
     ]
 }
+
+/// The column of the exact bytes of the row's values that are not UTF-8 (both views, last):
+/// a JSON object as text, the row's keys that hold such bytes with their values' shape
+/// (`replayer::bytes::restore`), null when there are none.
+pub const PARQUET_BYTES: &str = "Bytes";
 
 /// The events view's column of the type-specific keys: a JSON object as text, in the
 /// event's key order (null when the event has none).
@@ -229,6 +235,7 @@ pub fn columns(view: View) -> Vec<(&'static str, Col)> {
                 .map(|(k, _)| k)
                 .filter(|k| !messages.contains(k))
                 .map(|k| (k, record_col(k)))
+                .chain([(PARQUET_BYTES, Col::Str)])
                 .collect()
         }
     }

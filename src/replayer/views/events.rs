@@ -483,6 +483,14 @@ impl EventView<'_> {
                         .map(|x| u64::from(x.len).saturating_sub(x.data.len() as u64))
                         .sum();
                     m.serialize_entry("payload_left_out", &cut)?;
+                    if sc.messages.iter().any(|x| x.addr.is_some()) {
+                        let peers: Vec<Option<String>> = sc
+                            .messages
+                            .iter()
+                            .map(|x| x.addr.as_ref().map(peer_text))
+                            .collect();
+                        m.serialize_entry("message_peers", &peers)?;
+                    }
                 }
             }
             Field::Sock => sock::<S>(m, sc)?,
@@ -653,6 +661,17 @@ fn peer_addr<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error
     Ok(())
 }
 
+/// A peer address as one string: `IP:PORT` (`[IPv6]:PORT`), a UNIX path, or the family's
+/// name.
+fn peer_text(addr: &SockAddr) -> String {
+    match addr {
+        SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
+        SockAddr::Inet6 { ip, port, .. } => format!("[{ip}]:{port}"),
+        SockAddr::Unix { path } => path.clone(),
+        SockAddr::Other { family } => symbols::address_family(u64::from(*family)),
+    }
+}
+
 /// The socket behind the fd, as the kernel had it at the syscall's exit.
 fn sock<S: Serializer>(m: &mut Map<S>, sc: &Syscall) -> Result<(), S::Error> {
     let Some(i) = &sc.sock else { return Ok(()) };
@@ -751,6 +770,7 @@ mod tests {
                 "message_lengths",
                 "messages_left_out",
                 "payload_left_out",
+                "message_peers",
             ],
             Field::Sock => &SOCK_KEYS,
             Field::PeerAddr => &["family", "addr", "port", "path"],

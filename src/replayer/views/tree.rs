@@ -401,7 +401,17 @@ impl TreeBuilder {
 
     /// Folds one NDJSON line of the records view.
     fn line(&mut self, line: &[u8]) {
-        match serde_json::from_slice::<RecordLine>(line) {
+        // A record with bytes that are not UTF-8 (sibling keys, replayer::bytes): its
+        // strings get those bytes back before they are read.
+        let parsed = if crate::replayer::bytes::json_has_siblings(line) {
+            serde_json::from_slice::<serde_json::Value>(line).and_then(|mut v| {
+                crate::replayer::bytes::absorb(&mut v);
+                serde_json::from_value::<RecordLine>(v)
+            })
+        } else {
+            serde_json::from_slice::<RecordLine>(line)
+        };
+        match parsed {
             Ok(r) => self.record(r),
             Err(_) => self.unreadable += 1,
         }
@@ -1203,7 +1213,7 @@ pub fn write_json(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         untracked_records: forest.untracked_records,
         limit: forest.limit,
     };
-    let head = serde_json::to_string(&head).map_err(io::Error::other)?;
+    let head = json_text(&head)?;
     out.write_all(unclosed(&head).as_bytes())?;
     out.write_all(b",\"processes\":[")?;
     let mut open = 0usize;
@@ -1219,7 +1229,7 @@ pub fn write_json(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         if previous.is_some_and(|d| d >= depth) {
             out.write_all(b",")?;
         }
-        let object = serde_json::to_string(p).map_err(io::Error::other)?;
+        let object = json_text(p)?;
         out.write_all(unclosed(&object).as_bytes())?;
         out.write_all(b",\"children\":[")?;
         open = depth + 1;
@@ -1229,6 +1239,12 @@ pub fn write_json(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(b"]}")?;
     }
     out.write_all(b"]}\n")
+}
+
+/// Compact JSON of `v`, trace strings that are not UTF-8 keeping their bytes as sibling keys
+/// (`replayer::bytes::to_json`).
+fn json_text<T: serde::Serialize>(v: &T) -> io::Result<String> {
+    String::from_utf8(crate::replayer::bytes::to_json(v, false)).map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -108,6 +108,9 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
     keys
 }
 
+/// How a value that is not UTF-8 is written (printed after the keys; `replayer::bytes`).
+pub const NOT_UTF8: &str = "A text value that is not valid UTF-8 (a name, path, argument, comm, socket path, DNS, HTTP or syslog text) has each byte outside valid UTF-8 written \\xNN and each \\ as \\\\, and the key <Key>Bytes after it holds its exact bytes in lowercase hex (ProcBytes, FileBytes, SockAddressBytes; inside App messages too: NameBytes, value_bytes after a lowercase key; for ProcArgv an array as long, null for elements that are UTF-8). A value without such a key is exactly its UTF-8. The table shows the \\xNN escape; Parquet holds the bytes in its Bytes column.";
+
 /// What kflowd counts and tracepoints cannot give, and why (printed after the keys).
 pub const NOT_PROVIDED: &[(&str, &str)] = &[
     ("SockTxFlags / SockRxFlags", "per-packet TCP flag counts need a hook on every packet; the stable tracepoints report state changes, resets and the socket's counters, not each segment's flags"),

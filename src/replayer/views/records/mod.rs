@@ -847,7 +847,11 @@ impl RecordsView {
         if agg.unix_path.is_none() {
             agg.unix_path = unix_path;
         }
-        if let Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) = &sc.addr {
+        // sendmmsg/recvmmsg: the last message's peer (ABI version 3) is the last talked to.
+        let last_peer = sc.messages.iter().rev().find_map(|m| m.addr.as_ref());
+        if let Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) =
+            last_peer.or(sc.addr.as_ref())
+        {
             if !matches!(ksys, Some(Ksys::Connect | Ksys::Bind)) {
                 agg.peer = Some(addr.clone());
             }

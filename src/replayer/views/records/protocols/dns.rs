@@ -168,7 +168,8 @@ fn answer_row(r: &Record) -> Value {
 }
 
 /// Addresses and names as text, MX as "preference exchange", TXT strings concatenated
-/// (lossy UTF-8); any other type as the hex of its RDATA (names uncompressed).
+/// (bytes that are not UTF-8 kept: `replayer::bytes`); any other type as the hex of its
+/// RDATA (names uncompressed).
 fn rdata_text(data: &RData) -> String {
     match data {
         RData::A(a) => a.0.to_string(),
@@ -183,7 +184,7 @@ fn rdata_text(data: &RData) -> String {
                 .iter()
                 .flat_map(|s| s.iter().copied())
                 .collect();
-            String::from_utf8_lossy(&joined).into_owned()
+            crate::replayer::bytes::text(&joined)
         }
         other => {
             let mut bytes = Vec::new();

@@ -141,7 +141,7 @@ fn insert_headers(
     let mut framing = Framing::default();
     let mut list = Vec::with_capacity(headers.len());
     for h in headers {
-        let value = String::from_utf8_lossy(h.value);
+        let value = crate::replayer::bytes::text(h.value);
         if h.name.eq_ignore_ascii_case("content-length") {
             // Repeats (or a list) are fine only if they agree (RFC 9110 §8.6).
             for part in value.split(',') {
@@ -159,7 +159,7 @@ fn insert_headers(
         }
         list.push(Value::Object(Map::from_iter([
             ("name".to_owned(), Value::String(h.name.to_owned())),
-            ("value".to_owned(), Value::String(value.into_owned())),
+            ("value".to_owned(), Value::String(value)),
         ])));
     }
     if !list.is_empty() {
@@ -448,7 +448,9 @@ X-Request-Id: 5c331cbe-fbe1-40ea-ba2b-989691e687a0\r\n\
         assert_eq!(m["_Headers"][2]["value"], "*/*");
         assert_eq!(m["_Headers"][3]["value"], "evil");
         assert_eq!(m["_Url"], "/a?b=c");
-        assert_eq!(m["_Headers"][4]["value"], "\u{fffd}\u{fffd}");
+        // A value that is not UTF-8 keeps its exact bytes (`replayer::bytes`).
+        let value = m["_Headers"][4]["value"].as_str().unwrap();
+        assert_eq!(&*crate::replayer::bytes::raw(value), b"\xff\xfe");
     }
 
     #[test]

@@ -402,9 +402,9 @@ pub fn timestamp_value(secs: f64) -> Value {
         .map_or_else(|_| Value::from(0), Value::Number)
 }
 
-/// Lossy UTF-8 of at most `max` bytes.
+/// At most `max` bytes as text, losslessly (`replayer::bytes::text`).
 fn text_prefix(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+    crate::replayer::bytes::text(&bytes[..bytes.len().min(max)])
 }
 
 /// Every key an `App*` element can have, with its meaning (for `kellect --legend`).
@@ -447,7 +447,7 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ),
         (
             "_Body",
-            "first 128 bytes of the HTTP body as text (lossy UTF-8), if any",
+            "first 128 bytes of the HTTP body as text (bytes that are not UTF-8: see below the keys), if any",
         ),
         ("Facility", "SYSLOG facility, e.g. Daemon, Security/Authorization, Local0"),
         ("Severity", "SYSLOG severity with its number, e.g. Notice (5)"),

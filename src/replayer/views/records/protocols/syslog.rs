@@ -59,7 +59,7 @@ const MAX_COUNT_DIGITS: usize = 5;
 
 /// Decodes one message into an element (an `_Exception` one if it is not syslog).
 pub(super) fn decode(message: &[u8], ts: f64) -> Map<String, Value> {
-    let text = String::from_utf8_lossy(message);
+    let text = crate::replayer::bytes::text(message);
     let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     if text.is_empty() {
         return exception(ts, "SYSLOG: empty message");
