@@ -492,8 +492,15 @@ impl ProcessTable {
 
     /// `pid` was seen now: last in the recency order (when it is held).
     fn touch(&mut self, pid: u32) {
-        let now = self.stamp();
+        let clock = self.clock;
         if let Some(p) = self.procs.get_mut(&pid) {
+            if p.used == clock {
+                // Already the most recently seen (most events follow one of the same
+                // process): the order stands.
+                return;
+            }
+            let now = clock + 1;
+            self.clock = now;
             self.lru.remove(&p.used);
             p.used = now;
             self.lru.insert(now, pid);
@@ -782,7 +789,9 @@ impl ProcessTable {
             f.ppid = c.ppid;
             f.uid = c.uid;
             f.gid = c.gid;
-            f.image = Some(Arc::clone(image));
+            if !f.image.as_ref().is_some_and(|i| Arc::ptr_eq(i, image)) {
+                f.image = Some(Arc::clone(image));
+            }
         });
         let mut resolved = self.apply_imaged(event, Some(images));
         let container = resolved.container.clone();
@@ -791,7 +800,14 @@ impl ProcessTable {
             None => resolved.exited.as_mut().map(|(_, f)| &mut **f),
         };
         if let Some(f) = facts {
-            f.cgroup = container;
+            let same = match (&f.cgroup, &container) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                f.cgroup = container;
+            }
         }
         resolved.forgotten = std::mem::take(&mut self.left);
         resolved
