@@ -474,6 +474,14 @@ mod analyst {
                 2,
             );
             assert!(e.contains("--since is after --until"), "{e}");
+            for command in ["tree", "report"] {
+                let mut args = vec![command, trace, "--since", since, "--until", until];
+                if command == "report" {
+                    args.extend(["-o", "/nonexistent/x.html"]);
+                }
+                let e = run_err(&args, 2);
+                assert!(e.contains("--since is after --until"), "{command}: {e}");
+            }
         }
         // Equal bounds and mixed forms (unknown order until the trace is read) are fine.
         run_ok(&["replay", trace, "--since", "1", "--until", "1"]);
@@ -523,7 +531,11 @@ mod analyst {
             ],
             2,
         );
-        assert!(e.contains(&format!("write `{}`", "é".repeat(7))), "{e}");
+        // The 15th byte is inside a character: the cut name ends in its first byte, so the
+        // advice is the whole characters before it and a `*`.
+        assert!(e.contains(&format!("write `{}*`", "é".repeat(7))), "{e}");
+        let e = run_err(&["tree", trace, "--comm", "systemd-journald"], 2);
+        assert!(e.contains("write `systemd-journal`"), "{e}");
         // 15 bytes, or a glob: taken.
         run_ok(&["replay", trace, "--comm", "systemd-journal"]);
         run_ok(&["replay", trace, "--comm", "systemd-journald*"]);

@@ -441,6 +441,13 @@ mod live {
             "{html}"
         );
         assert!(html.contains("\\x1b[31m&lt;b&gt;evil"), "{html}");
+        // The arguments as the tree shows them: each escape once, never `\\x1b`.
+        assert!(
+            html.contains("&#x27;\\x1b]0;pwned\\x07\\nnext&#x27;")
+                || html.contains("'\\x1b]0;pwned\\x07\\nnext'"),
+            "{html}"
+        );
+        assert!(!html.contains("\\\\x1b"), "escaped twice:\n{html}");
         let dom = String::from_utf8(chromium(&page, "", &["--dump-dom"])).unwrap();
         assert!(!dom.contains("<script") && !dom.contains("<b>"), "{dom}");
         assert!(

@@ -146,6 +146,25 @@ fn the_slice_output_is_never_reached_through_a_link_nor_overwritten_without_f() 
 }
 
 #[test]
+fn a_slice_never_replaces_the_trace_it_is_cut_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.kz");
+    std::fs::copy(fixture("files.kz"), &trace).unwrap();
+    let link = dir.path().join("hard.kz");
+    std::fs::hard_link(&trace, &link).unwrap();
+    let before = std::fs::read(&trace).unwrap();
+    let t = trace.to_str().unwrap();
+    for out in [t, link.to_str().unwrap()] {
+        let err = run_err(&["slice", t, "-o", out, "-f", "--event", "process_exec"], 1);
+        assert!(
+            err.contains("a slice never replaces its own input"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&trace).unwrap(), before);
+}
+
+#[test]
 fn slice_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let t = fixture("files.kz");

@@ -17,7 +17,7 @@ use kellect::replayer::MemoryBudget;
 
 use super::args::InputArgs;
 use super::commands::{find_inputs, open_output, with_threads};
-use super::validate::{container_ids, memory_budget, time_bound};
+use super::validate::{check_comms, container_ids, memory_budget, time_bound, time_range};
 use super::UsageError;
 
 /// Processes `kellect tree` shows by default.
@@ -113,6 +113,8 @@ fn config(select: &TreeInputArgs, limit: usize) -> Result<TreeConfig> {
     selection.exit_codes = select.exit_code.clone();
     selection.since = time_bound("--since", &select.since)?;
     selection.until = time_bound("--until", &select.until)?;
+    time_range(selection.since, selection.until)?;
+    check_comms(&select.comm)?;
     Ok(TreeConfig {
         inputs: Vec::new(),
         budget: memory_budget(select.max_memory)?,

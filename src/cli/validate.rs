@@ -140,6 +140,28 @@ fn check_event_types(types: &[String]) -> Result<()> {
 
 /// `--comm`, `--path`, `--uid`, `--remote`, `--exit-code`: the compiled filters, or a
 /// usage error naming the glob, address or status that is not one.
+/// Refuses a `--comm` name that can match no process: the kernel keeps 15 bytes of a
+/// process name (TASK_COMM_LEN 16 with its NUL), so a longer name without glob characters
+/// never matches (pgrep warns the same). The error names what to write instead: the first
+/// 15 bytes, or, when they end inside a character (whose cut bytes replay shows as
+/// `\xNN`), the whole characters before it and `*`.
+pub(super) fn check_comms(comms: &[String]) -> Result<()> {
+    let literal = |c: &&String| !c.contains(['*', '?', '[', '{', '\\']);
+    if let Some(c) = comms.iter().find(|c| literal(c) && c.len() > 15) {
+        let mut cut = 15;
+        while !c.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let star = if cut < 15 { "*" } else { "" };
+        usage!(
+            "--comm `{c}` matches no process: the kernel keeps the first 15 bytes of a \
+             name; write `{}{star}`",
+            &c[..cut]
+        );
+    }
+    Ok(())
+}
+
 fn criteria(
     comms: &[String],
     paths: &[String],
@@ -158,20 +180,7 @@ fn criteria(
             ),
         }
     }
-    // The kernel keeps 15 bytes of a process name (TASK_COMM_LEN 16 with its NUL): a longer
-    // name without glob characters never matches (pgrep warns the same).
-    let literal = |c: &&String| !c.contains(['*', '?', '[', '{', '\\']);
-    if let Some(c) = comms.iter().find(|c| literal(c) && c.len() > 15) {
-        let mut cut = 15;
-        while !c.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        usage!(
-            "--comm `{c}` matches no process: the kernel keeps the first 15 bytes of a \
-             name; write `{}`",
-            &c[..cut]
-        );
-    }
+    check_comms(comms)?;
     // Paths are absolute (or `@name`, an abstract UNIX socket) and `*`, `?` and `[…]`
     // never match `/`: a glob that starts otherwise than with `/`, `@`, `**` or `{`
     // matches nothing, silently.
@@ -207,7 +216,7 @@ pub(super) fn time_bound(flag: &str, v: &Option<String>) -> Result<Option<TimeBo
 
 /// `--since` after `--until` (both times, or both seconds): a usage error, not an empty
 /// output.
-fn time_range(since: Option<TimeBound>, until: Option<TimeBound>) -> Result<()> {
+pub(super) fn time_range(since: Option<TimeBound>, until: Option<TimeBound>) -> Result<()> {
     if let (Some(s), Some(u)) = (since, until) {
         if s.after(u) {
             usage!("--since is after --until: the range holds nothing");

@@ -99,6 +99,7 @@ pub fn slice(cfg: &SliceConfig) -> Result<SliceReport> {
         ),
     };
     check_output(&cfg.output, cfg.overwrite)?;
+    check_not_an_input(&cfg.output, recording, &cfg.inputs)?;
     let replay_cfg = ReplayConfig {
         inputs: cfg.inputs.clone(),
         format: OutputFormat::JsonMin,
@@ -723,6 +724,30 @@ fn check_output(path: &Path, overwrite: bool) -> Result<()> {
             }
         ),
     }
+}
+
+/// Refuses an output that is one of the files being sliced (a segment of `recording`, or
+/// one of `inputs`, by device and inode: any name or hard link of it), `-f` or not: a slice
+/// never replaces the evidence it is cut from.
+fn check_not_an_input(path: &Path, recording: &trace::Recording, inputs: &[PathBuf]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(out) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let sources = recording.segments.iter().map(|s| s.path.as_path());
+    for source in sources.chain(inputs.iter().map(PathBuf::as_path)) {
+        if let Ok(m) = std::fs::metadata(source) {
+            if (m.dev(), m.ino()) == (out.dev(), out.ino()) {
+                bail!(
+                    "{} is {}, which is being sliced: a slice never replaces its own input \
+                     (-f or not); choose another file",
+                    path.display(),
+                    source.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The slice is written to a new file beside the output (`O_CREAT|O_EXCL|O_NOFOLLOW`,

@@ -30,7 +30,13 @@ const INDENTED: usize = 16;
 /// A trace string for the page: control characters escaped, then HTML-escaped for text
 /// and double-quoted attribute values alike.
 pub fn text(s: &str) -> String {
-    html_escape::encode_double_quoted_attribute(&escape_control(s)).into_owned()
+    html(&escape_control(s))
+}
+
+/// Text the tree has already escaped for the terminal ([`tree::command_line`],
+/// [`tree::network_text`]): HTML-escaped only, so each escape shows once.
+fn html(s: &str) -> String {
+    html_escape::encode_double_quoted_attribute(s).into_owned()
 }
 
 const STYLE: &str = "
@@ -126,7 +132,7 @@ fn write_timeline(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         let label: String = escape_control(&p.comm).chars().take(20).collect();
         let title = format!(
             "{} [{}] {}; {} → {}; {}; {}",
-            p.comm,
+            escape_control(&p.comm),
             p.pid,
             tree::status(p),
             p.start.as_deref().unwrap_or("start not seen"),
@@ -149,7 +155,7 @@ fn write_timeline(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "<a href=\"#p{row}\"><title>{}</title><text x=\"{}\" y=\"{}\">{} [{}]</text>{bar}</a>",
-            text(&title),
+            html(&title),
             4 + 8 * depth.min(INDENTED),
             y + ROW - 4,
             html_escape::encode_text(&label),
@@ -168,9 +174,9 @@ fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> 
         facts.push(("exe", text(exe)));
     }
     if !p.argv.is_empty() {
-        facts.push(("argv", text(&tree::command_line(p))));
+        facts.push(("argv", html(&tree::command_line(p))));
     }
-    facts.push(("user", text(&tree::user_text(p))));
+    facts.push(("user", html(&tree::user_text(p))));
     facts.push(("pid / ppid", format!("{} / {}", p.pid, p.ppid)));
     if let Some(c) = &p.container {
         let pod = c
@@ -192,7 +198,7 @@ fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> 
     ));
     facts.push(("exec id", text(&p.exec_id)));
     facts.push(("files", text(&tree::files_text(&p.files))));
-    facts.push(("network", text(&tree::network_text(&p.network))));
+    facts.push(("network", html(&tree::network_text(&p.network))));
     write!(
         out,
         "<details data-pid=\"{}\" style=\"margin-left:{}em\"><summary>{}{} \
