@@ -239,11 +239,57 @@ pub fn check_views(events: &[Value], records: &[Value], table: &str, dir: &[u8])
     assert!(table.contains(" by\\xfe\\xff "), "{table}");
 }
 
+/// `--comm` and `--path` globs match names as the output shows them: `\xNN` for a byte
+/// that is not UTF-8 (a glob escapes a backslash as `\\`), in both views and the tree.
+#[test]
+fn globs_match_names_as_they_are_shown() {
+    use crate::util::{fixture, json_lines, run_ok};
+    let trace = fixture("bytes.kz");
+    let t = trace.to_str().unwrap();
+    let comm = |glob: &str, view: &str| {
+        json_lines(
+            &run_ok(&[
+                "replay", t, "--view", view, "-o", "json-min", "--comm", glob,
+            ])
+            .stdout,
+        )
+    };
+    for glob in [r"by\\xfe\\xff", r"by?xfe?xff", r"by\\x*"] {
+        let events = comm(glob, "events");
+        assert_eq!(events.len(), 22, "{glob}");
+        assert!(events.iter().all(|e| e["comm"] == r"by\xfe\xff"), "{glob}");
+        assert!(!comm(glob, "records").is_empty(), "{glob}");
+    }
+    // The characters the bytes stand in for inside replay match nothing.
+    assert!(comm("by\u{10fefe}\u{10feff}", "events").is_empty());
+    let paths = json_lines(
+        &run_ok(&[
+            "replay",
+            t,
+            "--view",
+            "events",
+            "-o",
+            "json-min",
+            "--path",
+            r"**/f\\xff",
+        ])
+        .stdout,
+    );
+    assert!(!paths.is_empty());
+    for e in &paths {
+        assert!(e.to_string().contains(r"f\\xff"), "{e}");
+    }
+    let tree = String::from_utf8(run_ok(&["tree", t, "--comm", r"by\\xfe\\xff"]).stdout).unwrap();
+    assert!(tree.contains(r"by\xfe\xff"), "{tree}");
+}
+
 #[cfg(feature = "record")]
 mod live {
     use std::os::unix::ffi::OsStrExt;
 
     use crate::live::live;
+    use serde_json::Value;
+
     use crate::util::{compile_workload, events, json_lines, record_in, run_ok};
 
     /// Records tests/workloads/bytes.c and finds every name and argument with its exact
@@ -274,5 +320,33 @@ mod live {
             .map(Result::unwrap)
             .collect();
         assert_eq!(pretty, records);
+    }
+
+    /// The recorder's own command line keeps its bytes: `info --json` shows each argument
+    /// under the output rule (`\xNN` and a `*_bytes` sibling), `info`'s text with `\xNN`.
+    #[test]
+    fn the_recorded_command_line_keeps_its_bytes() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("cmd.kz");
+        let odd = std::ffi::OsStr::from_bytes(b"a\xff\xfeb");
+        record_in(
+            dir.path(),
+            &trace,
+            &[std::ffi::OsStr::new("/bin/true"), odd],
+        );
+        let t = trace.to_str().unwrap();
+        let info: Value = serde_json::from_slice(&run_ok(&["info", "--json", t]).stdout).unwrap();
+        let host = &info[0]["host"];
+        let command = host["command"].as_array().expect("the recorded command");
+        assert_eq!(command[1], "a\\xff\\xfeb", "{host}");
+        let bytes = host["command_bytes"].as_array().expect("its bytes");
+        assert_eq!(bytes[0], Value::Null);
+        assert_eq!(super::unhex(bytes[1].as_str().unwrap()), b"a\xff\xfeb");
+        let text = String::from_utf8(run_ok(&["info", t]).stdout).unwrap();
+        assert!(text.contains("a\\xff\\xfeb"), "{text}");
+        assert!(!text.contains('\u{fffd}'), "{text}");
     }
 }

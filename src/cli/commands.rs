@@ -393,7 +393,9 @@ fn info(args: InfoArgs) -> Result<ExitCode> {
     progress.finish();
     let mut out = io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &infos)?;
+        // Trace strings that are not UTF-8 as the replay output writes them: `\xNN` and a
+        // `*_bytes` sibling with their exact bytes.
+        out.write_all(&replayer::bytes::to_json(&infos, true))?;
         writeln!(out)?;
     } else {
         for (i, info) in infos.iter().enumerate() {

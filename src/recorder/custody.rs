@@ -31,8 +31,9 @@ pub fn custody(
             .unwrap_or_default(),
         boot_id: host.boot_id.clone(),
         kernel_release: host.release.clone(),
+        // Each argument with its exact bytes (`replayer::bytes::text`).
         command_line: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
+            .map(|a| crate::replayer::bytes::path(std::path::Path::new(&a)))
             .collect(),
         note,
         started_realtime_ns: host.clock.realtime_ns,

@@ -7,6 +7,7 @@ use crate::abi::ABI_VERSION;
 use crate::meta::{
     ClockSample, FdTable, HostInfo, ProcEntry, ProcFds, ProcSnapshot, RecordSettings,
 };
+use crate::replayer::bytes;
 
 fn clock_ns(clock: libc::clockid_t) -> i64 {
     let mut ts = libc::timespec {
@@ -61,6 +62,29 @@ pub fn host_info(settings: RecordSettings, ncpus: u32) -> HostInfo {
     }
 }
 
+/// `/proc/PID/cmdline` as the kernel holds it: one string per NUL-terminated argument,
+/// empty ones included, each with its exact bytes ([`bytes::text`]). (procfs reads it as
+/// UTF-8, and a process with one argument that is not gets no arguments at all.)
+fn cmdline(pid: i32) -> Vec<String> {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return Vec::new();
+    };
+    let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0).map(bytes::text).collect()
+}
+
+/// `/proc/PID/comm` (the task's `comm`, up to 15 bytes) with its exact bytes, or `stat`'s
+/// copy when it cannot be read.
+fn comm(pid: i32, from_stat: &str) -> String {
+    match std::fs::read(format!("/proc/{pid}/comm")) {
+        Ok(raw) => bytes::text(raw.strip_suffix(b"\n").unwrap_or(&raw)),
+        Err(_) => from_stat.to_owned(),
+    }
+}
+
 /// The processes alive now. Processes that vanish while being read are skipped; fields a
 /// process does not let us read (kernel threads have no exe) are left empty.
 pub fn proc_snapshot() -> ProcSnapshot {
@@ -74,17 +98,15 @@ pub fn proc_snapshot() -> ProcSnapshot {
                 Ok(status) => (status.ruid, status.rgid),
                 Err(_) => (0, 0),
             };
-            let path = |r: procfs::ProcResult<std::path::PathBuf>| {
-                r.ok().map(|p| p.to_string_lossy().into_owned())
-            };
+            let path = |r: procfs::ProcResult<std::path::PathBuf>| r.ok().map(|p| bytes::path(&p));
             processes.push(ProcEntry {
                 pid: stat.pid as u32,
                 ppid: stat.ppid as u32,
                 uid,
                 gid,
-                comm: stat.comm.clone(),
+                comm: comm(stat.pid, &stat.comm),
                 exe: path(process.exe()),
-                argv: process.cmdline().unwrap_or_default(),
+                argv: cmdline(stat.pid),
                 cwd: path(process.cwd()),
                 start_boot_ns: stat.starttime.saturating_mul(1_000_000_000) / tps,
             });
@@ -105,7 +127,12 @@ pub fn fd_table() -> FdTable {
                 .flatten()
                 .map(|fd| {
                     let target = match fd.target {
-                        FDTarget::Path(p) => p.to_string_lossy().into_owned(),
+                        // procfs's path has lost the bytes that are not UTF-8: the link
+                        // again, read as bytes.
+                        FDTarget::Path(p) => {
+                            std::fs::read_link(format!("/proc/{}/fd/{}", process.pid, fd.fd))
+                                .map_or_else(|_| bytes::path(&p), |l| bytes::path(&l))
+                        }
                         FDTarget::Socket(ino) => format!("socket:[{ino}]"),
                         FDTarget::Net(ino) => format!("net:[{ino}]"),
                         FDTarget::Pipe(ino) => format!("pipe:[{ino}]"),
@@ -150,4 +177,66 @@ pub fn kernel_hz() -> Option<u32> {
         .lines()
         .find_map(|l| l.strip_prefix("CONFIG_HZ="))
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// A process whose working directory, open file and arguments are not UTF-8 (and one
+    /// argument empty) is in the snapshot and the fd table with their exact bytes; procfs
+    /// alone gave it no arguments at all and U+FFFD in its paths.
+    #[test]
+    fn snapshot_strings_keep_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"d\xff\xfe"));
+        std::fs::create_dir(&odd).unwrap();
+        let arg = std::ffi::OsStr::from_bytes(b"x\xc3(");
+        let mut child = std::process::Command::new("/bin/sh")
+            .current_dir(&odd)
+            .args([
+                std::ffi::OsStr::new("-c"),
+                std::ffi::OsStr::new("exec 7>f; sleep 30; :"),
+                arg,
+                std::ffi::OsStr::new(""),
+            ])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let file = odd.join("f");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !file.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let snapshot = proc_snapshot();
+        let fds = fd_table();
+        let _ = child.kill();
+        let _ = child.wait();
+        let entry = snapshot
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .expect("the child is in the snapshot");
+        assert_eq!(entry.cwd.as_deref(), Some(bytes::path(&odd).as_str()));
+        assert_eq!(
+            entry.argv,
+            [
+                "/bin/sh".to_owned(),
+                "-c".into(),
+                "exec 7>f; sleep 30; :".into(),
+                bytes::text(b"x\xc3("),
+                String::new()
+            ]
+        );
+        assert_eq!(bytes::raw(&entry.argv[3]).as_ref(), b"x\xc3(");
+        let open = fds
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .and_then(|p| p.fds.iter().find(|(fd, _)| *fd == 7))
+            .expect("fd 7 of the child");
+        assert_eq!(open.1, bytes::path(&file));
+        assert_eq!(bytes::raw(&open.1).as_ref(), file.as_os_str().as_bytes());
+    }
 }

@@ -186,10 +186,11 @@ impl<'obj> Session<'obj> {
         let begun = Instant::now();
         let settings = RecordSettings {
             system_wide: !target_mode(&cfg),
+            // Each argument with its exact bytes (`replayer::bytes::text`).
             command: cfg
                 .command
                 .iter()
-                .map(|a| a.to_string_lossy().into_owned())
+                .map(|a| crate::replayer::bytes::path(std::path::Path::new(a)))
                 .collect(),
             ring_size: cfg.ring_size as u64,
             frame_size: cfg.frame_size as u32,

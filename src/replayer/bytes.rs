@@ -56,6 +56,13 @@ pub fn has_raw_char(c: char) -> bool {
     unmark(c).is_some()
 }
 
+/// A file name or path as text with its exact bytes ([`text`]): what `Path::display` would
+/// show as U+FFFD keeps its bytes.
+pub fn path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    text(path.as_os_str().as_bytes())
+}
+
 /// Bytes from the kernel as text, losslessly: valid UTF-8 as it is; otherwise each byte
 /// outside valid UTF-8 as its reserved character (see the module). [`raw`] reverses it.
 pub fn text(bytes: &[u8]) -> String {

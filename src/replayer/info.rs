@@ -138,10 +138,9 @@ pub fn abi_problem(recording: &Recording) -> Option<String> {
     if (MIN_ABI_VERSION..=ABI_VERSION).contains(&host.abi_version) {
         return None;
     }
-    let path = recording
-        .segments
-        .first()
-        .map_or_else(String::new, |s| format!("{}: ", s.path.display()));
+    let path = recording.segments.first().map_or_else(String::new, |s| {
+        format!("{}: ", crate::replayer::bytes::path(&s.path))
+    });
     Some(format!(
         "{path}its records were written in record ABI version {} (by kellect {}); this \
          kellect reads ABI versions {MIN_ABI_VERSION} to {ABI_VERSION} only: its records cannot be decoded \
@@ -172,25 +171,31 @@ pub fn damage_warnings(recording: &Recording) -> Vec<String> {
                 }
             };
             if seen <= WARNINGS_PER_KIND as u64 {
-                out.push(format!("{}: {damage}", segment.path.display()));
+                out.push(format!(
+                    "{}: {damage}",
+                    crate::replayer::bytes::path(&segment.path)
+                ));
             }
         }
         for (name, n) in per_kind {
             if n > WARNINGS_PER_KIND as u64 {
                 out.push(format!(
                     "{}: {} more damage of this kind ({name}) not listed: {n} in all",
-                    segment.path.display(),
+                    crate::replayer::bytes::path(&segment.path),
                     n - WARNINGS_PER_KIND as u64
                 ));
             }
         }
         if let Some(note) = &segment.note {
-            out.push(format!("{}: {note}", segment.path.display()));
+            out.push(format!(
+                "{}: {note}",
+                crate::replayer::bytes::path(&segment.path)
+            ));
         } else if !segment.closed && segment.damage.is_empty() {
             out.push(format!(
                 "{}: the segment has no end block: the recording was interrupted (crash, \
                  kill -9, full disk) or is still running; everything written is replayed",
-                segment.path.display()
+                crate::replayer::bytes::path(&segment.path)
             ));
         }
     }
@@ -222,7 +227,7 @@ pub fn chain_warnings(recording: &Recording) -> Vec<String> {
             out.push(format!(
                 "{}: the segment fails the hash chain check {failure} (`kellect verify` \
                  says more): what it holds may have been changed",
-                segment.path.display()
+                crate::replayer::bytes::path(&segment.path)
             ));
         }
     }
@@ -230,7 +235,7 @@ pub fn chain_warnings(recording: &Recording) -> Vec<String> {
         recording
             .segments
             .get(i)
-            .map_or_else(String::new, |s| s.path.display().to_string())
+            .map_or_else(String::new, |s| crate::replayer::bytes::path(&s.path))
     };
     for finding in format::link_segments(&verdicts) {
         out.push(format!(
@@ -336,7 +341,7 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
     let at = |&(seq, i, offset): &(u32, u32, u64)| {
         format!(
             "frame {seq} is at byte offset {offset} of {}",
-            segments[i as usize].path.display()
+            crate::replayer::bytes::path(&segments[i as usize].path)
         )
     };
     // By sequence number (ties in file order): repeats sit next to each other, gaps show.
@@ -391,7 +396,7 @@ pub fn continuity_warnings(recording: &Recording) -> Vec<String> {
                     "{} missing at the end of {} (its continuation block says the next frame \
                      is {})",
                     frames_range(last_seq + 1, c.next_frame_seq - 1),
-                    segments[i].path.display(),
+                    crate::replayer::bytes::path(&segments[i].path),
                     c.next_frame_seq
                 )
             });
@@ -565,7 +570,7 @@ pub fn accounting_warning(recording: &Recording) -> Option<String> {
         Some(format!(
             "{says} (the last statistics block, at byte offset {stats_offset} of {}): {} \
              records counted before the recording was cut are missing",
-            segments[holder].path.display(),
+            crate::replayer::bytes::path(&segments[holder].path),
             expected - stored
         ))
     } else {
@@ -802,7 +807,7 @@ pub fn trace_info_with_progress(
                 let located = |e: &dyn std::fmt::Display| {
                     format!(
                         "{}: frame at byte {}: {e}",
-                        segment.path.display(),
+                        crate::replayer::bytes::path(&segment.path),
                         block.offset
                     )
                 };
@@ -910,7 +915,7 @@ pub fn trace_info_with_progress(
         .map(|(s, verdict)| {
             let (chain, chain_head) = chain_summary(&verdict);
             SegmentInfo {
-                path: s.path.display().to_string(),
+                path: crate::replayer::bytes::path(&s.path),
                 index: s.header.segment_index,
                 bytes: s.file_len(),
                 closed_cleanly: s.closed,

@@ -97,6 +97,19 @@ pub struct Criteria {
     exit_codes: Vec<u32>,
 }
 
+/// The text a `--comm` or `--path` glob is matched against: the name as the output shows
+/// it, so what an analyst reads is what a glob finds. A name that is not UTF-8 shows each
+/// such byte as `\xNN` and a backslash as `\\` ([`crate::replayer::bytes::escaped`]). In a
+/// glob a backslash escapes the next character: the name shown as `c\xff` is matched by
+/// the glob `c\\xff`, or `c?xff`.
+pub(crate) fn as_shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if crate::replayer::bytes::has_raw(name) {
+        std::borrow::Cow::Owned(crate::replayer::bytes::escaped(name))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// A glob of `--comm` or `--path` that does not compile.
 #[derive(Debug, thiserror::Error)]
 #[error("{flag} `{glob}` is not a glob: {source}")]
@@ -164,13 +177,15 @@ impl Criteria {
     }
 
     fn comm_ok(&self, comm: &str) -> bool {
-        self.comms.as_ref().is_none_or(|g| g.is_match(comm))
+        self.comms
+            .as_ref()
+            .is_none_or(|g| g.is_match(as_shown(comm).as_ref()))
     }
 
     fn path_ok<'a>(&self, mut paths: impl Iterator<Item = &'a str>) -> bool {
         self.paths
             .as_ref()
-            .is_none_or(|g| paths.any(|p| g.is_match(p)))
+            .is_none_or(|g| paths.any(|p| g.is_match(as_shown(p).as_ref())))
     }
 
     fn uid_ok(&self, uid: u32) -> bool {

@@ -93,7 +93,10 @@ impl Selection {
                 .max(p.start_ns.unwrap_or(i64::MIN)),
         );
         (self.pids.is_empty() || self.pids.contains(&p.pid))
-            && self.comms.as_ref().is_none_or(|g| g.is_match(&p.comm))
+            && self
+                .comms
+                .as_ref()
+                .is_none_or(|g| g.is_match(super::filter::as_shown(&p.comm).as_ref()))
             && (self.containers.is_empty()
                 || p.container.as_ref().is_some_and(|c| {
                     self.containers
