@@ -80,6 +80,19 @@ fn a_file_that_is_not_a_trace_is_a_clear_error() {
     assert!(err.contains("is not a readable kellect trace"), "{err}");
 }
 
+/// `info` writes the recorded command as a shell would read it: fixtures/process.kz was
+/// recorded with `sh -c '/bin/true; /bin/true; sh -c "exit 7"'`, one argument with spaces.
+#[test]
+fn info_quotes_the_recorded_command() {
+    let trace = fixture("process.kz");
+    let out = crate::util::run_ok(&["info", trace.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("command     sh -c '/bin/true; /bin/true; sh -c \"exit 7\"'\n"),
+        "{out}"
+    );
+}
+
 /// Writes `text` as `kellect.toml` in a new directory (kept alive by the returned guard).
 fn config_file(text: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -211,6 +211,24 @@ fn exit_code_keeps_those_exits() {
     }
 }
 
+/// A process a signal ended has no exit status: `--exit-code 0` leaves it out in both
+/// views (catalogue.kz: one child dies of SIGTERM, which wait(2) reports as status 0).
+#[test]
+fn exit_code_leaves_out_processes_a_signal_ended() {
+    let killed = replay("catalogue", "events", &[])
+        .into_iter()
+        .filter(|e| e["event_type"] == "process_exit" && e["signal"] != 0)
+        .count();
+    assert!(killed > 0, "catalogue.kz has a process ended by a signal");
+    let exits = check("catalogue", "events", &["--exit-code", "0"], |e| {
+        e["event_type"] == "process_exit" && e["exit_code"] == 0 && e["signal"] == 0
+    });
+    assert!(exits > 0);
+    check("catalogue", "records", &["--exit-code", "0"], |r| {
+        r["ProcExitCode"] == 0 && r.get("ProcExitSignal").is_none_or(Value::is_null)
+    });
+}
+
 /// Seconds after the recording started at which a record's span begins and ends (from
 /// `InfoUptime` and its duration).
 fn record_span(r: &Value) -> (f64, f64) {

@@ -11,6 +11,7 @@ use crate::format::{self, BlockKind, DamageKind};
 use crate::meta::{Continuation, Custody, Stats, Stop};
 use crate::replayer::input::trace::{Recording, Segment};
 use crate::replayer::render::output::escape_control;
+use crate::replayer::views::tree::shell_word;
 use crate::replayer::{MemoryBudget, FAR_FROM_CLOCKS_NS, WARNINGS_PER_KIND};
 use crate::syscalls::Ksys;
 
@@ -1015,6 +1016,13 @@ fn custody_info(
     })
 }
 
+/// Words as a shell would read them, one line ([`shell_word`]: quoted where a space, a
+/// quote or nothing would make them ambiguous, control characters escaped).
+fn shell_line(words: &[String]) -> String {
+    let words: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
+    words.join(" ")
+}
+
 /// `info`'s text. Every string that comes from the trace (host name, kernel, command line,
 /// paths, damage messages) is written with its control characters escaped as the table view
 /// escapes them ([`escape_control`]): the traced host must not drive the analyst's terminal
@@ -1050,7 +1058,7 @@ impl std::fmt::Display for TraceInfo {
                 writeln!(f, "scope       system-wide")?;
             }
             if !h.command.is_empty() {
-                writeln!(f, "command     {}", escape_control(&h.command.join(" ")))?;
+                writeln!(f, "command     {}", shell_line(&h.command))?;
             }
         }
         if let (Some(a), Some(b)) = (&self.first_event, &self.last_event) {
@@ -1150,19 +1158,11 @@ impl std::fmt::Display for CustodyInfo {
             or_unknown(&self.boot_id),
             e(&self.kernel_release)
         )?;
-        // Quoted where a space or nothing would make the words ambiguous.
-        let line: Vec<String> = self
-            .command_line
-            .iter()
-            .map(|a| {
-                if a.is_empty() || a.contains(char::is_whitespace) || a.contains('\'') {
-                    format!("'{}'", e(&a.replace('\'', "'\\''")))
-                } else {
-                    e(a)
-                }
-            })
-            .collect();
-        writeln!(f, "custody     command line: {}", line.join(" "))?;
+        writeln!(
+            f,
+            "custody     command line: {}",
+            shell_line(&self.command_line)
+        )?;
         if let Some(note) = &self.note {
             writeln!(f, "custody     note: {}", e(note))?;
         }

@@ -206,14 +206,16 @@ impl Criteria {
     /// executable, the UNIX path of its address argument); its remote end (the
     /// address argument (`addr`, `port`) of any syscall but bind, else its
     /// socket's remote end as the kernel had it);
-    /// its `exit_code` (process_exit events: the status 0-255).
+    /// its `exit_code` (process_exit events: the status 0-255; a process a signal ended
+    /// has none, so it never passes `--exit-code`).
     pub fn accepts_event(&self, event: &Event, resolved: &Resolved) -> bool {
         let c = &event.common;
         if !(self.comm_ok(&c.comm) && self.uid_ok(c.uid)) {
             return false;
         }
         let exit = match &event.body {
-            Body::Exit { code, .. } => Some((code >> 8) & 0xff),
+            // A process a signal ended has no exit status (wait(2): WIFEXITED is false).
+            Body::Exit { code, .. } if code & 0x7f == 0 => Some((code >> 8) & 0xff),
             _ => None,
         };
         if !self.exit_ok(exit) {
@@ -228,13 +230,14 @@ impl Criteria {
     /// Whether a record of the records view passes: `Proc` and `ProcUID`; its paths
     /// (a file record's `FilePath` + `File` and `FileOrigin`, a process record's
     /// `ProcExe`, a socket record's `SockAddress`); its remote end (`SockRemoteIP`,
-    /// `SockRemotePort`); its `ProcExitCode` (process records).
+    /// `SockRemotePort`); its `ProcExitCode` (process records; one with a `ProcExitSignal`
+    /// has no exit status, so it never passes `--exit-code`).
     pub fn accepts_record(&self, r: &Record) -> bool {
         if !(self.comm_ok(&r.proc.comm) && self.uid_ok(r.proc.uid)) {
             return false;
         }
         let exit = match &r.body {
-            RecordBody::Proc(p) => p.exit_code,
+            RecordBody::Proc(p) if p.exit_signal.is_none() => p.exit_code,
             _ => None,
         };
         if !self.exit_ok(exit) {
