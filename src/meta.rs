@@ -123,6 +123,11 @@ pub struct ProcSnapshot {
     pub taken: ClockSample,
     #[serde(deserialize_with = "bounded::seq")]
     pub processes: Vec<ProcEntry>,
+    /// Pids whose `argv` is cut: `/proc/PID/cmdline` held more than
+    /// [`crate::abi::ARGV_MAX`]` - 1` bytes, and only those were read, as an exec record's
+    /// argument area is cut. Appended field: snapshots written before it have none.
+    #[serde(default, deserialize_with = "appended")]
+    pub argv_cut: Vec<u32>,
 }
 
 /// The open file descriptors of one process.
@@ -891,6 +896,7 @@ mod tests {
                 realtime_ns: 0,
             },
             processes: vec![entry; processes],
+            argv_cut: Vec::new(),
         })
     }
 

@@ -143,13 +143,11 @@ pub fn snapshot_bomb() -> Vec<u8> {
     let one = meta::encode(&ProcSnapshot {
         taken: clock(),
         processes: vec![entry.clone()],
+        argv_cut: Vec::new(),
     });
-    let prefix = meta::encode(&ProcSnapshot {
-        taken: clock(),
-        processes: Vec::new(),
-    });
-    // The encoded entry is what `one` adds after the (1-byte) count.
-    let entry_bytes = &one[prefix.len()..];
+    // Postcard frames no struct: the entry is what lies between the clock and its 1-byte
+    // count, and the empty `argv_cut` list (1 byte) after it.
+    let entry_bytes = &one[meta::encode(&clock()).len() + 1..one.len() - 1];
     let count: usize = (32 << 20) / entry_bytes.len();
     let mut raw = meta::encode(&clock());
     push_varint(&mut raw, count as u64);

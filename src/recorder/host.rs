@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 
-use crate::abi::ABI_VERSION;
+use crate::abi::{ABI_VERSION, ARGV_MAX};
 use crate::meta::{
     ClockSample, FdTable, HostInfo, ProcEntry, ProcFds, ProcSnapshot, RecordSettings,
 };
@@ -63,13 +63,28 @@ pub fn host_info(settings: RecordSettings, ncpus: u32) -> HostInfo {
 }
 
 /// `/proc/PID/cmdline` as the kernel holds it: one string per NUL-terminated argument,
-/// empty ones included, each with its exact bytes ([`bytes::text`]). (procfs reads it as
-/// UTF-8, and a process with one argument that is not gets no arguments at all.)
-fn cmdline(pid: i32) -> Vec<String> {
-    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return Vec::new();
+/// empty ones included, each with its exact bytes ([`bytes::text`]), and whether it was
+/// cut. (procfs reads it as UTF-8, and a process with one argument that is not gets no
+/// arguments at all.) At most [`ARGV_MAX`]` - 1` bytes are read, as an exec record's
+/// argument area holds: a process cannot make the snapshot large by a long command line.
+fn cmdline(pid: i32) -> (Vec<String>, bool) {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let Ok(file) = std::fs::File::open(format!("/proc/{pid}/cmdline")) else {
+        return (Vec::new(), false);
     };
-    let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
+    if file.take(ARGV_MAX as u64).read_to_end(&mut raw).is_err() {
+        return (Vec::new(), false);
+    }
+    let cut = raw.len() >= ARGV_MAX;
+    raw.truncate(ARGV_MAX - 1);
+    (split_cmdline(&raw), cut)
+}
+
+/// The arguments of a `/proc/PID/cmdline` area: NUL-terminated strings (the last one's NUL
+/// may be missing when the area was cut).
+fn split_cmdline(raw: &[u8]) -> Vec<String> {
+    let raw = raw.strip_suffix(b"\0").unwrap_or(raw);
     if raw.is_empty() {
         return Vec::new();
     }
@@ -91,9 +106,14 @@ pub fn proc_snapshot() -> ProcSnapshot {
     let taken = clock_sample();
     let tps = procfs::ticks_per_second().max(1);
     let mut processes = Vec::new();
+    let mut argv_cut = Vec::new();
     if let Ok(all) = procfs::process::all_processes() {
         for process in all.flatten() {
             let Ok(stat) = process.stat() else { continue };
+            let (argv, cut) = cmdline(stat.pid);
+            if cut {
+                argv_cut.push(stat.pid as u32);
+            }
             let (uid, gid) = match process.status() {
                 Ok(status) => (status.ruid, status.rgid),
                 Err(_) => (0, 0),
@@ -106,14 +126,19 @@ pub fn proc_snapshot() -> ProcSnapshot {
                 gid,
                 comm: comm(stat.pid, &stat.comm),
                 exe: path(process.exe()),
-                argv: cmdline(stat.pid),
+                argv,
                 cwd: path(process.cwd()),
                 start_boot_ns: stat.starttime.saturating_mul(1_000_000_000) / tps,
             });
         }
     }
     processes.sort_by_key(|p| p.pid);
-    ProcSnapshot { taken, processes }
+    argv_cut.sort_unstable();
+    ProcSnapshot {
+        taken,
+        processes,
+        argv_cut,
+    }
 }
 
 /// The open file descriptors of every process, as /proc/PID/fd names them.
@@ -238,5 +263,37 @@ mod tests {
             .expect("fd 7 of the child");
         assert_eq!(open.1, bytes::path(&file));
         assert_eq!(bytes::raw(&open.1).as_ref(), file.as_os_str().as_bytes());
+    }
+    /// A process with a command line longer than an exec record's argument area is in the
+    /// snapshot with its first `ARGV_MAX - 1` bytes and its pid in `argv_cut`; a short one
+    /// is whole and not listed.
+    #[test]
+    fn a_long_command_line_is_cut_and_said_to_be() {
+        let long = "a".repeat(3 * ARGV_MAX);
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30; :", "x", &long])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut short = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        // Both have exec'd: spawn returns once execve succeeded.
+        let snapshot = proc_snapshot();
+        let _ = child.kill();
+        let _ = short.kill();
+        let _ = (child.wait(), short.wait());
+        let entry = snapshot.processes.iter().find(|p| p.pid == pid).unwrap();
+        assert_eq!(entry.argv[..4], ["/bin/sh", "-c", "sleep 30; :", "x"]);
+        let bytes: usize = entry.argv.iter().map(|a| a.len() + 1).sum();
+        assert_eq!(
+            bytes - 1,
+            ARGV_MAX - 1,
+            "NUL-separated, cut at ARGV_MAX - 1"
+        );
+        assert!(snapshot.argv_cut.contains(&pid));
+        assert!(!snapshot.argv_cut.contains(&short.id()));
+        assert!(snapshot.argv_cut.windows(2).all(|w| w[0] < w[1]));
     }
 }

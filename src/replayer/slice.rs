@@ -144,6 +144,7 @@ pub fn slice(cfg: &SliceConfig) -> Result<SliceReport> {
         clocks: clocks_around(recording, survey.first_ts, survey.last_ts),
         original: original_snapshot(recording, cfg.budget),
         seen: HashMap::new(),
+        seen_cut: HashSet::new(),
         max_seen: (cfg.budget.process_bytes() / crate::replayer::state::PROC_BYTES).max(1),
         frame: Vec::new(),
         frame_records: 0,
@@ -366,10 +367,13 @@ struct Cutter<'a> {
     /// The original's opening blocks other than Snapshot and FdTable: (kind, raw payload).
     opening: Vec<(BlockKind, Vec<u8>)>,
     clocks: Vec<ClockSample>,
-    /// The original's first snapshot, by pid: what is known of processes alive then.
-    original: HashMap<u32, ProcEntry>,
+    /// The original's first snapshot, by pid: what is known of processes alive then; and
+    /// the pids whose argv it holds cut.
+    original: (HashMap<u32, ProcEntry>, HashSet<u32>),
     /// What the events so far say of each process (for processes started later).
     seen: HashMap<u32, ProcEntry>,
+    /// The pids of `seen` whose argv is cut (the snapshot's `argv_cut`).
+    seen_cut: HashSet<u32>,
     max_seen: usize,
     frame: Vec<u8>,
     frame_records: u32,
@@ -439,10 +443,17 @@ impl Cutter<'_> {
             realtime_ns: ctx.realtime_ns(ctx.start_boot_ns()),
         });
         let mut processes = Vec::new();
+        let mut argv_cut = Vec::new();
         let mut fds = Vec::new();
         for (pid, cwd, open) in table.processes() {
             // What the events said last, else the original snapshot.
-            let known = self.seen.get(&pid).or_else(|| self.original.get(&pid));
+            let (known, cut) = match self.seen.get(&pid) {
+                Some(entry) => (Some(entry), &self.seen_cut),
+                None => (self.original.0.get(&pid), &self.original.1),
+            };
+            if cut.contains(&pid) {
+                argv_cut.push(pid);
+            }
             let mut entry = known.cloned().unwrap_or_else(|| unknown_process(pid));
             entry.cwd = cwd.map(str::to_owned);
             processes.push(entry);
@@ -456,9 +467,11 @@ impl Cutter<'_> {
                 });
             }
         }
+        argv_cut.sort_unstable();
         let snapshot = ProcSnapshot {
             taken: at,
             processes,
+            argv_cut,
         };
         let opening = std::mem::take(&mut self.opening);
         for (kind, payload) in &opening {
@@ -492,6 +505,7 @@ impl Cutter<'_> {
                 group_dead: true, ..
             } => {
                 self.seen.remove(&c.pid);
+                self.seen_cut.remove(&c.pid);
                 return;
             }
             Body::Fork {
@@ -500,11 +514,12 @@ impl Cutter<'_> {
                 ..
             } if *child_pid != c.pid => {
                 let mut child = self.entry(c.pid).clone();
+                let cut = self.seen_cut.contains(&c.pid);
                 child.pid = *child_pid;
                 child.ppid = c.pid;
                 child.comm = child_comm.clone();
                 child.start_boot_ns = c.ts;
-                self.bounded_insert(child);
+                self.bounded_insert(child, cut);
                 return;
             }
             _ => {}
@@ -514,12 +529,23 @@ impl Cutter<'_> {
         entry.uid = c.uid;
         entry.gid = c.gid;
         entry.comm = c.comm.clone();
-        if let Body::Exec { filename, argv, .. } = &event.body {
+        if let Body::Exec {
+            filename,
+            argv,
+            argv_truncated,
+            ..
+        } = &event.body
+        {
             entry.exe = Some(filename.clone());
             entry.argv = argv.clone();
             // The image's start: a replay of the slice names the process by the exec id
             // the original's replay gives it (see `crate::replayer::state::execid`).
             entry.start_boot_ns = c.ts;
+            if *argv_truncated {
+                self.seen_cut.insert(c.pid);
+            } else {
+                self.seen_cut.remove(&c.pid);
+            }
         }
     }
 
@@ -527,22 +553,31 @@ impl Cutter<'_> {
         if !self.seen.contains_key(&pid) {
             let start = self
                 .original
+                .0
                 .get(&pid)
                 .cloned()
                 .unwrap_or_else(|| unknown_process(pid));
-            self.bounded_insert(start);
+            let cut = self.original.1.contains(&pid);
+            self.bounded_insert(start, cut);
         }
         self.seen.get_mut(&pid).expect("inserted above")
     }
 
     /// Bounded like the replay's process table: past `max_seen` entries, the process with
     /// the lowest pid that is not the one inserted goes (a rule of the trace alone).
-    fn bounded_insert(&mut self, entry: ProcEntry) {
+    /// `cut`: its argv is cut.
+    fn bounded_insert(&mut self, entry: ProcEntry, cut: bool) {
         let pid = entry.pid;
         self.seen.insert(pid, entry);
+        if cut {
+            self.seen_cut.insert(pid);
+        } else {
+            self.seen_cut.remove(&pid);
+        }
         if self.seen.len() > self.max_seen {
             if let Some(&oldest) = self.seen.keys().filter(|&&p| p != pid).min() {
                 self.seen.remove(&oldest);
+                self.seen_cut.remove(&oldest);
             }
         }
     }
@@ -655,9 +690,9 @@ fn clocks_around(recording: &trace::Recording, first: u64, last: u64) -> Vec<Clo
 fn original_snapshot(
     recording: &trace::Recording,
     budget: MemoryBudget,
-) -> HashMap<u32, ProcEntry> {
+) -> (HashMap<u32, ProcEntry>, HashSet<u32>) {
     let Some(segment) = recording.segments.first() else {
-        return HashMap::new();
+        return Default::default();
     };
     let limits = budget.meta_limits();
     for block in segment
@@ -675,10 +710,11 @@ fn original_snapshot(
             payload.to_vec()
         };
         if let Ok(s) = meta::decode_limited::<ProcSnapshot>(&raw, &limits) {
-            return s.processes.into_iter().map(|p| (p.pid, p)).collect();
+            let processes = s.processes.into_iter().map(|p| (p.pid, p)).collect();
+            return (processes, s.argv_cut.into_iter().collect());
         }
     }
-    HashMap::new()
+    Default::default()
 }
 
 /// A recording id for the slice: from the original's, the filter and the events kept, so

@@ -357,6 +357,7 @@ mod tests {
                 realtime_ns: 0,
             },
             processes: vec![entry(1, 0), entry(5, 6), entry(6, 5), entry(7, 1)],
+            argv_cut: Vec::new(),
         };
         let mut t = ProcessImages::new(16);
         t.add_snapshot(&snapshot);

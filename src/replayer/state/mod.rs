@@ -580,6 +580,7 @@ impl ProcessTable {
     /// facts (a process holding facts already keeps them); `images`: the image table, which
     /// applied the snapshot already.
     pub fn add_snapshot_facts(&mut self, snapshot: &ProcSnapshot, images: &ProcessImages) {
+        let cut: std::collections::HashSet<u32> = snapshot.argv_cut.iter().copied().collect();
         for p in &snapshot.processes {
             self.with_state(p.pid, |state| {
                 state.facts.get_or_insert_with(|| {
@@ -587,6 +588,7 @@ impl ProcessTable {
                         comm: p.comm.clone(),
                         exe: p.exe.clone(),
                         argv: p.argv.clone(),
+                        argv_truncated: cut.contains(&p.pid),
                         ppid: p.ppid,
                         uid: p.uid,
                         gid: p.gid,
