@@ -17,7 +17,9 @@ use kellect::replayer::MemoryBudget;
 
 use super::args::InputArgs;
 use super::commands::{find_inputs, open_output, with_threads};
-use super::validate::{check_comms, container_ids, memory_budget, time_bound, time_range};
+use super::validate::{
+    activity, check_comms, container_ids, memory_budget, time_bound, time_range,
+};
 use super::UsageError;
 
 /// Processes `kellect tree` shows by default.
@@ -45,6 +47,14 @@ pub(crate) struct TreeInputArgs {
     /// Only processes with these real user ids.
     #[arg(long, value_delimiter = ',', value_name = "UID")]
     pub(crate) uid: Vec<u32>,
+    /// Only processes with a file record whose path (or a socket record whose UNIX path)
+    /// matches GLOB (absolute paths; `*` stops at `/`, `**` does not); repeat for more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) path: Vec<String>,
+    /// Only processes with a socket record whose remote end is ADDR, ADDR:PORT or in a
+    /// CIDR network (192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR[:PORT]")]
+    pub(crate) remote: Vec<String>,
     /// Only processes that exited with this status (0-255).
     #[arg(long, value_delimiter = ',', value_name = "N")]
     pub(crate) exit_code: Vec<u32>,
@@ -90,9 +100,9 @@ pub(crate) struct TreeArgs {
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) select: TreeInputArgs,
-    /// The HTML file to write (mode 0600; truncated if it exists; a symbolic link is
-    /// refused).
-    #[arg(short, long, value_name = "FILE")]
+    /// The HTML file to write (mode 0600; replaced if it exists; a symbolic link, a FIFO,
+    /// a socket or a device is refused), or `-` for stdout.
+    #[arg(short, long, value_name = "FILE|-")]
     pub(crate) output: PathBuf,
     /// Draw at most N processes (the rest are counted, with their activity).
     #[arg(long, value_name = "N", default_value_t = REPORT_LIMIT)]
@@ -111,6 +121,7 @@ fn config(select: &TreeInputArgs, limit: usize) -> Result<TreeConfig> {
     selection.containers = container_ids(select.container.clone())?;
     selection.uids = select.uid.clone();
     selection.exit_codes = select.exit_code.clone();
+    selection.activity = activity(&select.path, &select.remote)?;
     selection.since = time_bound("--since", &select.since)?;
     selection.until = time_bound("--until", &select.until)?;
     time_range(selection.since, selection.until)?;
@@ -161,23 +172,71 @@ pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
     })
 }
 
+/// Refuses a `report -o` that is not a file to write a page to: a FIFO, socket or device
+/// (opening a FIFO waits for a reader; `-` is stdout), or a name that says another
+/// format (`.json`, `.parquet`, ...: the report is HTML only).
+fn check_report_output(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = escape_control(&path.display().to_string()).into_owned();
+    let other = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .filter(|e| ["json", "ndjson", "jsonl", "parquet", "csv", "txt"].contains(&e.as_str()));
+    if let Some(ext) = other {
+        bail!(UsageError(format!(
+            "-o {shown}: the report is one HTML page; for the tree as JSON or text run \
+             `kellect tree -o json` or `kellect tree` (a .{ext} name is refused so that a page \
+             is not taken for that format)"
+        )));
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        let t = m.file_type();
+        if t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device() {
+            bail!(UsageError(format!(
+                "-o {shown} is not a regular file (a FIFO, socket or device): write the page \
+                 to a file, or to stdout with `-o -`"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `kellect report`.
 pub(crate) fn report(a: ReportArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
-    let file = open_output(&a.output, &cfg.inputs, false)?;
+    let to_stdout = a.output.as_os_str() == "-";
+    if !to_stdout {
+        check_report_output(&a.output)?;
+    }
+    let file = if to_stdout {
+        None
+    } else {
+        Some(open_output(&a.output, &cfg.inputs, false)?)
+    };
     let (shown, left_out) = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
-        let mut out = io::BufWriter::with_capacity(1 << 16, file.writer()?);
+        let writer: Box<dyn Write> = match &file {
+            Some(f) => Box::new(f.writer()?),
+            None => Box::new(io::stdout().lock()),
+        };
+        let mut out = io::BufWriter::with_capacity(1 << 16, writer);
         let inputs: Vec<&std::path::Path> = cfg.inputs.iter().map(PathBuf::as_path).collect();
         report::write_html(&forest, &inputs, &mut out)?;
         out.flush()?;
         Ok((forest.order.len(), forest.left_out))
     })?;
-    file.commit()?;
+    if let Some(file) = file {
+        file.commit()?;
+    }
     eprintln!(
         "kellect: wrote {} ({} processes{})",
-        escape_control(&a.output.display().to_string()),
+        if to_stdout {
+            "the page to stdout".to_owned()
+        } else {
+            escape_control(&a.output.display().to_string()).into_owned()
+        },
         shown,
         if left_out > 0 {
             format!(", {left_out} more left out by --limit")
