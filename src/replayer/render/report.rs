@@ -208,7 +208,7 @@ fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> 
     if p.more_failed_execs > 0 {
         facts.push(("failed exec", format!("{} more", p.more_failed_execs)));
     }
-    facts.push(("exec id", text(&p.exec_id)));
+    facts.push(("exec id", html(&tree::id_text(&p.exec_id))));
     facts.push(("files", text(&tree::files_text(&p.files))));
     facts.push(("network", html(&tree::network_text(&p.network))));
     write!(

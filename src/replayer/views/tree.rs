@@ -725,7 +725,12 @@ impl TreeBuilder {
                     }
                     _ => self.add(image),
                 };
-                if let Some(p) = before.and_then(|b| self.processes.get_mut(b)) {
+                // (An exec id met again, in a damaged or hostile trace, is the same image:
+                // it does not replace itself.)
+                if let Some(p) = before
+                    .filter(|&b| Some(b) != added)
+                    .and_then(|b| self.processes.get_mut(b))
+                {
                     if p.exit_ns.is_none() {
                         p.replaced_by_exec = true;
                         p.exit_ns = Some(ns);
@@ -1472,6 +1477,15 @@ pub fn status(p: &Process) -> String {
     }
 }
 
+/// An exec id as shown; a forked process no event or record named has none.
+pub fn id_text(exec_id: &str) -> std::borrow::Cow<'_, str> {
+    if exec_id.is_empty() {
+        "(not named: no event or record of it carries its exec id)".into()
+    } else {
+        shown(exec_id)
+    }
+}
+
 /// The status of a process the replay forgot, its end not seen.
 const FORGOTTEN: &str = "forgotten by the replay to stay within memory: end not known";
 
@@ -1693,7 +1707,7 @@ pub fn write_text(forest: &Forest, drawing: Drawing, out: &mut dyn Write) -> io:
         if p.more_failed_execs > 0 {
             writeln!(out, "{below}failed exec: {} more", p.more_failed_execs)?;
         }
-        writeln!(out, "{below}id:    {}", shown(&p.exec_id))?;
+        writeln!(out, "{below}id:    {}", id_text(&p.exec_id))?;
         if p.files.records > 0 {
             writeln!(out, "{below}files: {}", files_text(&p.files))?;
         }
@@ -2075,6 +2089,27 @@ mod tests {
             (forked.exec_id.as_str(), forked.files.opened),
             (id(9_000, 30).as_str(), 1)
         );
+    }
+
+    #[test]
+    fn a_trace_without_processes_says_so() {
+        let mut text = Vec::new();
+        let empty = arrange(
+            builder(Vec::new()),
+            &Selection::default(),
+            10,
+            ReplayReport::default(),
+        );
+        write_text(&empty, Drawing::ASCII, &mut text).unwrap();
+        assert_eq!(text, b"the trace has no processes\n");
+        let sel = Selection {
+            pids: vec![1],
+            ..Selection::default()
+        };
+        let other = forest(&[("a", 10, 1, 10)], &sel, 10);
+        text.clear();
+        write_text(&other, Drawing::ASCII, &mut text).unwrap();
+        assert_eq!(text, b"no process matches\n");
     }
 
     #[test]
