@@ -308,9 +308,9 @@ fn path_and_remote_select_by_activity() {
     crate::util::run_err(&["tree", t, "--path", "etc"], 2);
 }
 
-/// `report -o -` writes the page to stdout; a FIFO (which would wait for a reader), a
-/// name of another format and `tree -o parquet` are refused with a usage error; a trace
-/// with no process says so, not that no process matches.
+/// `report -o -` writes the page to stdout and `tree --to FILE` the tree to a file; a
+/// FIFO (which would wait for a reader), a name of another format and `tree -o parquet`
+/// are refused with a usage error, not written.
 #[test]
 fn report_outputs_and_empty_traces_are_told_apart() {
     let trace = fixture("records.kz");
@@ -332,10 +332,22 @@ fn report_outputs_and_empty_traces_are_told_apart() {
     let err = crate::util::run_err(&["report", t, "-o", parquet.to_str().unwrap()], 2);
     assert!(err.contains("one HTML page"), "{err}");
     assert!(!parquet.exists());
+    let err = crate::util::run_err(&["report", t, "--to", parquet.to_str().unwrap()], 2);
+    assert!(err.contains("one HTML page"), "{err}");
     let err = crate::util::run_err(&["tree", t, "-o", "parquet"], 2);
     assert!(err.contains("text") && err.contains("json"), "{err}");
-    let empty = tree(&fixture("compat.kz"), &["--pid", "1"]);
-    assert!(empty.starts_with("no process matches"), "{empty}");
+    let err = crate::util::run_err(&["tree", t, "--to", parquet.to_str().unwrap()], 2);
+    assert!(err.contains("kellect replay -o parquet"), "{err}");
+    assert!(!parquet.exists());
+    let err = crate::util::run_err(&["tree", t, "--to", fifo.to_str().unwrap()], 2);
+    assert!(err.contains("not a regular file"), "{err}");
+    // --to FILE holds what stdout shows.
+    let file = dir.path().join("tree.json");
+    run_ok(&["tree", t, "-o", "json", "--to", file.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        tree(&trace, &["-o", "json"])
+    );
 }
 
 #[cfg(feature = "record")]
@@ -575,6 +587,14 @@ mod live {
         assert!(
             text.contains("failed exec: /nonexistent/kellect-no-such-program: ENOENT at "),
             "{text}"
+        );
+        let page = run_ok(&["report", trace.to_str().unwrap(), "-o", "-"]).stdout;
+        let page = String::from_utf8(page).unwrap();
+        assert!(
+            page.contains(
+                "<td>failed exec</td><td><code>/nonexistent/kellect-no-such-program: ENOENT at "
+            ),
+            "the page lists the failed exec"
         );
         let one = super::tree(&trace, &["-o", "json", "-j", "1"]);
         assert_eq!(one, super::tree(&trace, &["-o", "json", "-j", "2"]));

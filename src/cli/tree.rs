@@ -94,6 +94,11 @@ pub(crate) struct TreeArgs {
     /// Show at most N processes (the rest are counted, with their activity).
     #[arg(long, value_name = "N", default_value_t = TREE_LIMIT)]
     pub(crate) limit: usize,
+    /// Write the tree to FILE instead of stdout (mode 0600; replaced if it exists; a
+    /// symbolic link, FIFO, socket or device is refused; `-`: stdout). Text or JSON only:
+    /// a name ending in `.parquet` is refused.
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) to: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -101,12 +106,53 @@ pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) select: TreeInputArgs,
     /// The HTML file to write (mode 0600; replaced if it exists; a symbolic link, a FIFO,
-    /// a socket or a device is refused), or `-` for stdout.
-    #[arg(short, long, value_name = "FILE|-")]
+    /// a socket or a device is refused), or `-` for stdout. `--to` is the same.
+    #[arg(short, long, visible_alias = "to", value_name = "FILE|-")]
     pub(crate) output: PathBuf,
     /// Draw at most N processes (the rest are counted, with their activity).
     #[arg(long, value_name = "N", default_value_t = REPORT_LIMIT)]
     pub(crate) limit: usize,
+}
+
+/// Where a tree or page goes: stdout, or a file written beside its name and renamed over
+/// it when complete.
+enum Destination {
+    Stdout,
+    File(super::commands::OutputFile),
+}
+
+impl Destination {
+    /// `path` (`-`: stdout), refused by [`check_output`] as `flag`.
+    fn open(
+        path: Option<&std::path::Path>,
+        flag: &str,
+        formats: &[&str],
+        hint: &str,
+        inputs: &[PathBuf],
+    ) -> Result<Destination> {
+        match path.filter(|p| p.as_os_str() != "-") {
+            None => Ok(Destination::Stdout),
+            Some(p) => {
+                check_output(p, flag, formats, hint)?;
+                Ok(Destination::File(open_output(p, inputs, false)?))
+            }
+        }
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write + '_>> {
+        Ok(match self {
+            Destination::Stdout => Box::new(io::stdout().lock()),
+            Destination::File(f) => Box::new(f.writer()?),
+        })
+    }
+
+    /// Puts a file under its name (nothing for stdout).
+    fn commit(self) -> Result<()> {
+        match self {
+            Destination::Stdout => Ok(()),
+            Destination::File(f) => f.commit(),
+        }
+    }
 }
 
 /// The validated configuration of `select` (without inputs, which are expanded by the
@@ -152,9 +198,17 @@ fn build(cfg: &TreeConfig) -> Result<Forest> {
 pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
-    with_threads(a.select.threads, || {
+    let to = Destination::open(
+        a.to.as_deref(),
+        "--to",
+        &["parquet", "html", "htm"],
+        "the tree is text or JSON (-o text|json); Parquet is `kellect replay -o parquet --to \
+         FILE`, the HTML page `kellect report -o FILE`",
+        &cfg.inputs,
+    )?;
+    let code = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
-        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let mut out = io::BufWriter::with_capacity(1 << 16, to.writer()?);
         match a.output {
             TreeFormat::Text => tree::write_text(
                 &forest,
@@ -169,33 +223,33 @@ pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
-    })
+    })?;
+    to.commit()?;
+    Ok(code)
 }
 
-/// Refuses a `report -o` that is not a file to write a page to: a FIFO, socket or device
-/// (opening a FIFO waits for a reader; `-` is stdout), or a name that says another
-/// format (`.json`, `.parquet`, ...: the report is HTML only).
-fn check_report_output(path: &std::path::Path) -> Result<()> {
+/// Refuses an output (`flag` PATH) that is not a file to write to: a FIFO, socket or
+/// device (opening a FIFO waits for a reader; `-` is stdout), or a name ending in one of
+/// `formats` (extensions of formats this command does not write; `hint` says which does).
+fn check_output(path: &std::path::Path, flag: &str, formats: &[&str], hint: &str) -> Result<()> {
     use std::os::unix::fs::FileTypeExt;
     let shown = escape_control(&path.display().to_string()).into_owned();
     let other = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
-        .filter(|e| ["json", "ndjson", "jsonl", "parquet", "csv", "txt"].contains(&e.as_str()));
+        .filter(|e| formats.contains(&e.as_str()));
     if let Some(ext) = other {
         bail!(UsageError(format!(
-            "-o {shown}: the report is one HTML page; for the tree as JSON or text run \
-             `kellect tree -o json` or `kellect tree` (a .{ext} name is refused so that a page \
-             is not taken for that format)"
+            "{flag} {shown}: a .{ext} name is refused: {hint}"
         )));
     }
     if let Ok(m) = std::fs::symlink_metadata(path) {
         let t = m.file_type();
         if t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device() {
             bail!(UsageError(format!(
-                "-o {shown} is not a regular file (a FIFO, socket or device): write the page \
-                 to a file, or to stdout with `-o -`"
+                "{flag} {shown} is not a regular file (a FIFO, socket or device): write to a \
+                 file, or to stdout with `{flag} -`"
             )));
         }
     }
@@ -207,29 +261,23 @@ pub(crate) fn report(a: ReportArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
     let to_stdout = a.output.as_os_str() == "-";
-    if !to_stdout {
-        check_report_output(&a.output)?;
-    }
-    let file = if to_stdout {
-        None
-    } else {
-        Some(open_output(&a.output, &cfg.inputs, false)?)
-    };
+    let to = Destination::open(
+        Some(&a.output),
+        "-o",
+        &["json", "ndjson", "jsonl", "parquet", "csv", "txt"],
+        "the report is one HTML page; the tree as JSON or text is `kellect tree -o json` or \
+         `kellect tree`",
+        &cfg.inputs,
+    )?;
     let (shown, left_out) = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
-        let writer: Box<dyn Write> = match &file {
-            Some(f) => Box::new(f.writer()?),
-            None => Box::new(io::stdout().lock()),
-        };
-        let mut out = io::BufWriter::with_capacity(1 << 16, writer);
+        let mut out = io::BufWriter::with_capacity(1 << 16, to.writer()?);
         let inputs: Vec<&std::path::Path> = cfg.inputs.iter().map(PathBuf::as_path).collect();
         report::write_html(&forest, &inputs, &mut out)?;
         out.flush()?;
         Ok((forest.order.len(), forest.left_out))
     })?;
-    if let Some(file) = file {
-        file.commit()?;
-    }
+    to.commit()?;
     eprintln!(
         "kellect: wrote {} ({} processes{})",
         if to_stdout {
