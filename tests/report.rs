@@ -312,7 +312,7 @@ fn path_and_remote_select_by_activity() {
 /// FIFO (which would wait for a reader), a name of another format and `tree -o parquet`
 /// are refused with a usage error, not written.
 #[test]
-fn report_outputs_and_empty_traces_are_told_apart() {
+fn outputs_that_are_not_files_or_are_other_formats_are_refused() {
     let trace = fixture("records.kz");
     let t = trace.to_str().unwrap();
     let out = run_ok(&["report", t, "-o", "-"]);

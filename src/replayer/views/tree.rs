@@ -827,8 +827,7 @@ impl TreeBuilder {
     /// for an id with a start, the forked image (known from its fork, its id not seen
     /// since: it exec'd before any other event of it) that began then (within a
     /// millisecond; realtime from the exec events' offset); for an id without one (a
-    /// process the replay forgot), the image of the pid that began last by `ts`. The id
-    /// is then an alias of it.
+    /// process the replay forgot), the image of the pid that began last by `ts`.
     fn image_named(&mut self, exec_id: &str, pid: u32, ts: Option<i64>) -> Option<usize> {
         let (start, id_pid) = exec_id_parts(exec_id)?;
         if id_pid != pid {
@@ -857,9 +856,9 @@ impl TreeBuilder {
                 .min()
                 .map(|(_, i)| i)?
         };
-        if start == 0 {
-            self.by_exec_id.insert(exec_id.to_owned(), found);
-        } else {
+        // An id without a start is the same for every process its pid ever was: it is
+        // looked up again for each record, never kept as a name.
+        if start > 0 {
             self.name(found, exec_id);
         }
         Some(found)
@@ -2118,10 +2117,28 @@ mod tests {
         let image = id(1_000, 10);
         event_line(&mut b, "process_exec", 1, 10, &image, r#","argv":["sh"]"#);
         b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"process","InfoExport":"table-full","Proc":"sh","ProcPPID":1,"ProcPID":10,"ProcExecId":"{image}","ProcUID":0}}"#).as_bytes());
+        // A record naming a process by an id without a start (the replay forgot its image)
+        // is of its pid's image that began last before the record.
+        let us = 1_795_252_164_000_000;
+        event_line(
+            &mut b,
+            "process_exec",
+            us,
+            11,
+            &id(2_000, 11),
+            r#","argv":["x"]"#,
+        );
+        b.line(format!(r#"{{"InfoTimestamp":"Sat, Nov 21 2026 09:09:24.190131930 UTC","InfoMonitor":"filesystem","InfoExport":"close","Proc":"x","ProcPPID":1,"ProcPID":11,"ProcExecId":"{}","ProcUID":0,"FileEvents":{{"OPEN":1}}}}"#, id(0, 11)).as_bytes());
         let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
         let p = &f.processes[0];
         assert!(p.forgotten && !p.running_at_end);
         assert_eq!(status(p), FORGOTTEN);
+        assert_eq!(
+            f.processes.len(),
+            2,
+            "no process of its own for the id without a start"
+        );
+        assert_eq!(f.processes[1].files.opened, 1);
     }
 
     #[test]
