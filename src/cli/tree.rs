@@ -96,7 +96,7 @@ pub(crate) struct TreeArgs {
     pub(crate) limit: usize,
     /// Write the tree to FILE instead of stdout (mode 0600; replaced if it exists; a
     /// symbolic link, FIFO, socket or device is refused; `-`: stdout). Text or JSON only:
-    /// a name ending in `.parquet` is refused.
+    /// a name ending in `.parquet` or `.html` is refused.
     #[arg(long, value_name = "FILE|-")]
     pub(crate) to: Option<PathBuf>,
 }

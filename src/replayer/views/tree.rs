@@ -26,7 +26,7 @@
 //! order, which is the same for any thread count, and children are ordered by start time,
 //! then pid, then exec id.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -528,8 +528,12 @@ struct TreeBuilder {
     untracked_events: u64,
     /// The image each pid runs now, as the process events tell (first pass).
     live: HashMap<u32, usize>,
-    /// The images of each pid, in the order held.
-    by_pid: HashMap<u32, Vec<usize>>,
+    /// (pid, start, index) of the images held with a start: for a record's exec id
+    /// without a start, the image of its pid that began last by then.
+    starts: BTreeSet<(u32, i64, usize)>,
+    /// The same for the images whose exec id is not known yet (forked, no event of them
+    /// since): for a record's exec id, the one that began then.
+    unnamed: BTreeSet<(u32, i64, usize)>,
     /// Realtime minus `CLOCK_BOOTTIME` (ns), learned from an exec event (its time and its
     /// exec id's start): to find the forked image a record's exec id names.
     boot_offset_ns: Option<i64>,
@@ -555,7 +559,8 @@ impl TreeBuilder {
             untracked_records: 0,
             untracked_events: 0,
             live: HashMap::new(),
-            by_pid: HashMap::new(),
+            starts: BTreeSet::new(),
+            unnamed: BTreeSet::new(),
             boot_offset_ns: None,
             activity: Activity::default(),
             unreadable: 0,
@@ -592,7 +597,12 @@ impl TreeBuilder {
         if !p.exec_id.is_empty() {
             self.by_exec_id.insert(p.exec_id.clone(), i);
         }
-        self.by_pid.entry(p.pid).or_default().push(i);
+        if let Some(start) = p.start_ns {
+            self.starts.insert((p.pid, start, i));
+            if p.exec_id.is_empty() {
+                self.unnamed.insert((p.pid, start, i));
+            }
+        }
         self.processes.push(p);
         Some(i)
     }
@@ -601,6 +611,9 @@ impl TreeBuilder {
     fn name(&mut self, i: usize, exec_id: &str) {
         if let Some(p) = self.processes.get_mut(i) {
             if p.exec_id.is_empty() {
+                if let Some(start) = p.start_ns {
+                    self.unnamed.remove(&(p.pid, start, i));
+                }
                 p.exec_id = exec_id.to_owned();
                 self.bytes = self.bytes.saturating_add(exec_id.len());
                 self.by_exec_id.insert(exec_id.to_owned(), i);
@@ -801,10 +814,6 @@ impl TreeBuilder {
                     self.bytes += p.bytes();
                     self.by_exec_id
                         .insert(r.exec_id.clone(), self.processes.len());
-                    self.by_pid
-                        .entry(r.pid)
-                        .or_default()
-                        .push(self.processes.len());
                     self.processes.push(p);
                     self.processes.len() - 1
                 }
@@ -833,26 +842,31 @@ impl TreeBuilder {
         if id_pid != pid {
             return None;
         }
-        let images = self.by_pid.get(&pid)?;
+        // Ordered sets, so that a pid with many images (pid reuse, or a hostile trace
+        // of a million forks) costs a lookup, not a scan.
         let found = if start == 0 {
             let ts = ts?;
-            images
-                .iter()
-                .filter_map(|&i| Some((self.processes.get(i)?.start_ns?, i)))
-                .filter(|&(s, _)| s <= ts)
-                .max()
-                .map(|(_, i)| i)?
+            self.starts
+                .range((pid, i64::MIN, 0)..=(pid, ts, usize::MAX))
+                .next_back()
+                .map(|&(_, _, i)| i)?
         } else {
             let at = i64::try_from(start)
                 .ok()?
                 .saturating_add(self.boot_offset_ns?);
-            images
-                .iter()
-                .filter_map(|&i| {
-                    let p = self.processes.get(i)?;
-                    let off = p.start_ns?.abs_diff(at);
-                    (p.exec_id.is_empty() && off <= 1_000_000).then_some((off, i))
-                })
+            let after = self
+                .unnamed
+                .range((pid, at, 0)..=(pid, i64::MAX, usize::MAX))
+                .next();
+            let before = self
+                .unnamed
+                .range((pid, i64::MIN, 0)..(pid, at, 0))
+                .next_back();
+            [after, before]
+                .into_iter()
+                .flatten()
+                .map(|&(_, s, i)| (s.abs_diff(at), i))
+                .filter(|&(off, _)| off <= 1_000_000)
                 .min()
                 .map(|(_, i)| i)?
         };
