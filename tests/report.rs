@@ -165,6 +165,15 @@ fn filters_keep_the_ancestors_of_each_match() {
     let late = flatten(&tree_json(&trace, &["--since", "0.3", "--uid", "0"]));
     assert!(late.iter().all(|(n, _)| n["pid"] != 21308), "{late:?}");
     assert!(late.iter().any(|(n, _)| n["pid"] == 21319));
+    // A process a signal ended has no exit status: catalogue.kz's SIGTERM'd child is no
+    // match of --exit-code 0.
+    let zero = flatten(&tree_json(&fixture("catalogue.kz"), &["--exit-code", "0"]));
+    assert!(zero.iter().any(|(n, _)| n["matched"] == true), "{zero:?}");
+    assert!(
+        zero.iter()
+            .all(|(n, _)| n["exit_signal"].is_null() || n["matched"] == false),
+        "{zero:?}"
+    );
     let none = tree_json(&trace, &["--until", "2000-01-01T00:00:00Z"]);
     assert_eq!(none["shown"], 0);
     assert!(tree(&trace, &["--pid", "1"]).starts_with("no process matches"));

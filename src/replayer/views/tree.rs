@@ -119,8 +119,11 @@ impl Selection {
                         .any(|w| crate::replayer::state::container::id_matches(w, &c.id))
                 }))
             && (self.uids.is_empty() || self.uids.contains(&p.uid))
+            // A process a signal ended has no exit status (wait(2) reports 0): it never
+            // matches, as in `replay --exit-code`.
             && (self.exit_codes.is_empty()
-                || p.exit_code.is_some_and(|c| self.exit_codes.contains(&c)))
+                || (p.exit_signal.is_none()
+                    && p.exit_code.is_some_and(|c| self.exit_codes.contains(&c))))
             && self.since.is_none_or(|s| end >= resolve(s))
             && self.until.is_none_or(|u| start <= resolve(u))
             && (!self.activity.is_set() || p.activity_matched)
