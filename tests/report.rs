@@ -539,12 +539,14 @@ mod live {
             })
             .collect();
 
-        // 1. The fork-only child: its exit code and end, under the script's shell.
+        // 1. The fork-only child: its exit code and end, under the script's shell; its
+        // user named as its uid is in the shell's process record.
         let fork3 = children
             .iter()
             .find(|c| c["exit_code"] == 3)
             .unwrap_or_else(|| panic!("no child exited 3: {summary:?}"));
         assert_eq!(fork3["began"], "fork", "{fork3}");
+        assert_eq!(fork3["user"], script["user"], "{fork3}");
         assert!(
             fork3["exit"].is_string() && fork3["start"].is_string(),
             "{fork3}"

@@ -1200,6 +1200,7 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
     let mut processes = b.processes;
     fill_ancestor_gaps(&mut processes, &mut by_exec_id);
     mark_replaced_images(&mut processes);
+    name_users(&mut processes);
     let n = processes.len();
     let end_ns = b.end_ns.unwrap_or(0);
     let origin_ns = b.origin_ns.or(b.end_ns).unwrap_or(0);
@@ -1294,6 +1295,21 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
         host: b.host,
         limit,
         report,
+    }
+}
+
+/// Gives a process without a user name (no process record: a forked child, an image
+/// replaced by exec) the name the trace gives its uid in another process's record: the
+/// first met, so the output does not depend on the order of a map.
+fn name_users(processes: &mut [Process]) {
+    let mut names: HashMap<u32, String> = HashMap::new();
+    for p in processes.iter() {
+        if let Some(u) = &p.user {
+            names.entry(p.uid).or_insert_with(|| u.clone());
+        }
+    }
+    for p in processes.iter_mut().filter(|p| p.user.is_none()) {
+        p.user = names.get(&p.uid).cloned();
     }
 }
 
@@ -2096,6 +2112,10 @@ mod tests {
                 (30, 1, None, true, Some(9_000)),
                 (30, 1, None, false, Some(10_000)),
             ]
+        );
+        assert_eq!(
+            f.processes[f.order[1].0].user, None,
+            "no process names uid 0"
         );
         let failed = &f.processes[f.order[2].0];
         assert_eq!(failed.failed_execs[0].filename, "/nope");
