@@ -113,8 +113,10 @@ fn tree_text_shows_the_records_fixtures_commands_and_exit_codes() {
         "files: 18 file records: 17 opened, 2 read, 0 written, 0 created, 1 deleted; size +0 B",
         "time:  Sat, Nov 21 2026 09:09:24.170498590 UTC → Sat, Nov 21 2026 09:09:24.190131930 UTC",
         "user:  root (uid 0)  ppid: 21307",
-        // The subshell of `{ …; } | tee` forked and never exec'd: named by sleep's ancestors.
-        "├── sh [21314] (no record of its own: named as an ancestor)",
+        // The subshell of `{ …; } | tee` forked and never exec'd: its fork and exit are
+        // in the process events (it was shown as an ancestor only, no exit, when the
+        // tree was built from the records alone).
+        "├── sh [21314] exit 0",
         "│   └── sleep [21316] exit 0",
     ] {
         assert!(text.contains(line), "`{line}` is not in:\n{text}");
@@ -163,6 +165,15 @@ fn filters_keep_the_ancestors_of_each_match() {
     let late = flatten(&tree_json(&trace, &["--since", "0.3", "--uid", "0"]));
     assert!(late.iter().all(|(n, _)| n["pid"] != 21308), "{late:?}");
     assert!(late.iter().any(|(n, _)| n["pid"] == 21319));
+    // A process a signal ended has no exit status: catalogue.kz's SIGTERM'd child is no
+    // match of --exit-code 0.
+    let zero = flatten(&tree_json(&fixture("catalogue.kz"), &["--exit-code", "0"]));
+    assert!(zero.iter().any(|(n, _)| n["matched"] == true), "{zero:?}");
+    assert!(
+        zero.iter()
+            .all(|(n, _)| n["exit_signal"].is_null() || n["matched"] == false),
+        "{zero:?}"
+    );
     let none = tree_json(&trace, &["--until", "2000-01-01T00:00:00Z"]);
     assert_eq!(none["shown"], 0);
     assert!(tree(&trace, &["--pid", "1"]).starts_with("no process matches"));
@@ -275,6 +286,77 @@ fn report_is_one_self_contained_page_with_every_process() {
         "the page says what it left out"
     );
     assert_eq!(cut.matches("<details").count(), 2);
+}
+
+/// `--path` and `--remote` select the processes with a file or socket record that
+/// matches, as `replay` takes them; a bad one is a usage error.
+#[test]
+fn path_and_remote_select_by_activity() {
+    let trace = fixture("records.kz");
+    let pids = |extra: &[&str]| -> Vec<(u64, bool)> {
+        flatten(&tree_json(&trace, extra))
+            .iter()
+            .map(|(n, _)| (n["pid"].as_u64().unwrap(), n["matched"] == true))
+            .collect()
+    };
+    assert_eq!(
+        pids(&["--remote", "127.0.0.1:15999"]),
+        vec![(21307, false), (21319, true)]
+    );
+    let dns = pids(&["--remote", "127.0.0.0/8:15353"]);
+    assert!(dns.contains(&(21308, true)), "{dns:?}");
+    assert!(
+        !dns.iter().any(|(p, _)| *p == 21319 || *p == 21311),
+        "{dns:?}"
+    );
+    let files = pids(&["--path", "/etc/**"]);
+    assert!(files.iter().any(|(_, m)| *m), "{files:?}");
+    assert!(pids(&["--path", "/no/such/**"]).is_empty());
+    let t = trace.to_str().unwrap();
+    crate::util::run_err(&["tree", t, "--remote", "nowhere"], 2);
+    crate::util::run_err(&["tree", t, "--path", "etc"], 2);
+}
+
+/// `report -o -` writes the page to stdout and `tree --to FILE` the tree to a file; a
+/// FIFO (which would wait for a reader), a name of another format and `tree -o parquet`
+/// are refused with a usage error, not written.
+#[test]
+fn outputs_that_are_not_files_or_are_other_formats_are_refused() {
+    let trace = fixture("records.kz");
+    let t = trace.to_str().unwrap();
+    let out = run_ok(&["report", t, "-o", "-"]);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page:.200}");
+    assert!(!Path::new("-").exists(), "no file named -");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = crate::util::run_err(&["report", t, "-o", fifo.to_str().unwrap()], 2);
+    assert!(err.contains("not a regular file"), "{err}");
+    let parquet = dir.path().join("x.parquet");
+    let err = crate::util::run_err(&["report", t, "-o", parquet.to_str().unwrap()], 2);
+    assert!(err.contains("one HTML page"), "{err}");
+    assert!(!parquet.exists());
+    let err = crate::util::run_err(&["report", t, "--to", parquet.to_str().unwrap()], 2);
+    assert!(err.contains("one HTML page"), "{err}");
+    let err = crate::util::run_err(&["tree", t, "-o", "parquet"], 2);
+    assert!(err.contains("text") && err.contains("json"), "{err}");
+    let err = crate::util::run_err(&["tree", t, "--to", parquet.to_str().unwrap()], 2);
+    assert!(err.contains("kellect replay -o parquet"), "{err}");
+    assert!(!parquet.exists());
+    let err = crate::util::run_err(&["tree", t, "--to", fifo.to_str().unwrap()], 2);
+    assert!(err.contains("not a regular file"), "{err}");
+    // --to FILE holds what stdout shows.
+    let file = dir.path().join("tree.json");
+    run_ok(&["tree", t, "-o", "json", "--to", file.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        tree(&trace, &["-o", "json"])
+    );
 }
 
 #[cfg(feature = "record")]
@@ -397,6 +479,136 @@ mod live {
             dom.contains("<rect class=\"bar"),
             "the DOM has the timeline's bars"
         );
+    }
+
+    /// The shell script of [`process_structure_comes_from_the_process_events`]: a child
+    /// that forks and exits 3 without exec'ing, a child whose exec fails (ENOENT), a child
+    /// that execs twice (sh, then /bin/true), and pid reuse: a child exits 5, then
+    /// `ns_last_pid` makes the next fork take its pid (tried until it does), which execs
+    /// sh and exits 6. The reused pid is written to `reuse.pid`.
+    const STRUCTURE_SCRIPT: &str = "( exit 3 ); \
+        /nonexistent/kellect-no-such-program 2>/dev/null; \
+        sh -c 'exec /bin/true second-image'; \
+        ( exit 5 ) & p=$!; wait $p; i=0; \
+        while [ $i -lt 500 ]; do echo $((p - 1)) > /proc/sys/kernel/ns_last_pid; \
+        sh -c 'exit 6' & q=$!; wait $q; [ \"$q\" = \"$p\" ] && break; i=$((i + 1)); done; \
+        echo \"$p $q\" > reuse.pid";
+
+    /// Items of issue 14: the tree of a recorded script shows a fork-only child with its
+    /// exit code, a failed exec in the entry of the process that tried it, each image of a
+    /// pid that exec'd twice starting at its own exec (in that order), and two processes
+    /// that had the same pid as two, each with its exit code (not one replaced by the
+    /// other's exec).
+    #[test]
+    fn process_structure_comes_from_the_process_events() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("structure.kz");
+        record_in(dir.path(), &trace, &["sh", "-c", STRUCTURE_SCRIPT]);
+        let reuse = std::fs::read_to_string(dir.path().join("reuse.pid")).unwrap();
+        let pids: Vec<u64> = reuse
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2, "{reuse}");
+        assert_eq!(pids[0], pids[1], "the pid was reused: {reuse}");
+        let reused = pids[0];
+        let tree = super::tree_json(&trace, &[]);
+        let nodes = super::flatten(&tree);
+        let script = nodes
+            .iter()
+            .find(|(n, _)| {
+                n["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 3 && a[2] == STRUCTURE_SCRIPT)
+            })
+            .unwrap_or_else(|| panic!("the script's shell is in the tree: {tree}"))
+            .0
+            .clone();
+        let children: Vec<&serde_json::Value> =
+            script["children"].as_array().unwrap().iter().collect();
+        let summary: Vec<String> = children
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {} {}",
+                    c["pid"], c["comm"], c["exit_code"], c["argv"]
+                )
+            })
+            .collect();
+
+        // 1. The fork-only child: its exit code and end, under the script's shell; its
+        // user named as its uid is in the shell's process record.
+        let fork3 = children
+            .iter()
+            .find(|c| c["exit_code"] == 3)
+            .unwrap_or_else(|| panic!("no child exited 3: {summary:?}"));
+        assert_eq!(fork3["began"], "fork", "{fork3}");
+        assert_eq!(fork3["user"], script["user"], "{fork3}");
+        assert!(
+            fork3["exit"].is_string() && fork3["start"].is_string(),
+            "{fork3}"
+        );
+        assert_eq!(fork3["ppid"], script["pid"]);
+
+        // 3. The failed exec, in the entry of the child that tried it (exit 127).
+        let failed = children
+            .iter()
+            .find(|c| c["failed_execs"].is_array())
+            .unwrap_or_else(|| panic!("no failed exec: {summary:?}"));
+        assert_eq!(
+            failed["failed_execs"][0]["filename"],
+            "/nonexistent/kellect-no-such-program"
+        );
+        assert_eq!(failed["failed_execs"][0]["error"], "ENOENT");
+        assert_eq!(failed["exit_code"], 127, "{failed}");
+
+        // 4. Two images of one pid: each starts at its own exec, in that order.
+        let position = |argv0: &str| {
+            children
+                .iter()
+                .position(|c| {
+                    c["argv"][0] == argv0 && c["argv"].to_string().contains("second-image")
+                })
+                .unwrap_or_else(|| panic!("no image {argv0}: {summary:?}"))
+        };
+        let (a, b) = (position("sh"), position("/bin/true"));
+        assert!(a < b, "sh's image before true's: {summary:?}");
+        let (a, b) = (children[a], children[b]);
+        assert_eq!(a["pid"], b["pid"]);
+        assert_eq!(a["replaced_by_exec"], true, "{a}");
+        assert_eq!(b["exit_code"], 0, "{b}");
+        // Recorded within a second: the times share their date.
+        assert!(a["start"].as_str() < b["start"].as_str(), "{a}\n{b}");
+        assert_eq!(a["exit"], b["start"], "sh's image ended when true's began");
+
+        // 2. Pid reuse: two processes, each with its own end.
+        let same: Vec<&&serde_json::Value> =
+            children.iter().filter(|c| c["pid"] == reused).collect();
+        let codes: Vec<&serde_json::Value> = same.iter().map(|c| &c["exit_code"]).collect();
+        assert!(codes.contains(&&serde_json::json!(5)), "{summary:?}");
+        assert!(codes.contains(&&serde_json::json!(6)), "{summary:?}");
+        assert!(
+            same.iter().all(|c| c["replaced_by_exec"] == false),
+            "a reused pid is no exec: {summary:?}"
+        );
+        let text = super::tree(&trace, &[]);
+        assert!(
+            text.contains("failed exec: /nonexistent/kellect-no-such-program: ENOENT at "),
+            "{text}"
+        );
+        let page = run_ok(&["report", trace.to_str().unwrap(), "-o", "-"]).stdout;
+        let page = String::from_utf8(page).unwrap();
+        assert!(
+            page.contains(
+                "<td>failed exec</td><td><code>/nonexistent/kellect-no-such-program: ENOENT at "
+            ),
+            "the page lists the failed exec"
+        );
+        let one = super::tree(&trace, &["-o", "json", "-j", "1"]);
+        assert_eq!(one, super::tree(&trace, &["-o", "json", "-j", "2"]));
     }
 
     #[test]

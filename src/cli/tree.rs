@@ -17,7 +17,9 @@ use kellect::replayer::MemoryBudget;
 
 use super::args::InputArgs;
 use super::commands::{find_inputs, open_output, with_threads};
-use super::validate::{check_comms, container_ids, memory_budget, time_bound, time_range};
+use super::validate::{
+    activity, check_comms, container_ids, memory_budget, time_bound, time_range,
+};
 use super::UsageError;
 
 /// Processes `kellect tree` shows by default.
@@ -45,6 +47,14 @@ pub(crate) struct TreeInputArgs {
     /// Only processes with these real user ids.
     #[arg(long, value_delimiter = ',', value_name = "UID")]
     pub(crate) uid: Vec<u32>,
+    /// Only processes with a file record whose path (or a socket record whose UNIX path)
+    /// matches GLOB (absolute paths; `*` stops at `/`, `**` does not); repeat for more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) path: Vec<String>,
+    /// Only processes with a socket record whose remote end is ADDR, ADDR:PORT or in a
+    /// CIDR network (192.0.2.7:443, 10.0.0.0/8, [2001:db8::1]:53), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR[:PORT]")]
+    pub(crate) remote: Vec<String>,
     /// Only processes that exited with this status (0-255).
     #[arg(long, value_delimiter = ',', value_name = "N")]
     pub(crate) exit_code: Vec<u32>,
@@ -84,19 +94,65 @@ pub(crate) struct TreeArgs {
     /// Show at most N processes (the rest are counted, with their activity).
     #[arg(long, value_name = "N", default_value_t = TREE_LIMIT)]
     pub(crate) limit: usize,
+    /// Write the tree to FILE instead of stdout (mode 0600; replaced if it exists; a
+    /// symbolic link, FIFO, socket or device is refused; `-`: stdout). Text or JSON only:
+    /// a name ending in `.parquet` or `.html` is refused.
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) to: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) select: TreeInputArgs,
-    /// The HTML file to write (mode 0600; truncated if it exists; a symbolic link is
-    /// refused).
-    #[arg(short, long, value_name = "FILE")]
+    /// The HTML file to write (mode 0600; replaced if it exists; a symbolic link, a FIFO,
+    /// a socket or a device is refused), or `-` for stdout. `--to` is the same.
+    #[arg(short, long, visible_alias = "to", value_name = "FILE|-")]
     pub(crate) output: PathBuf,
     /// Draw at most N processes (the rest are counted, with their activity).
     #[arg(long, value_name = "N", default_value_t = REPORT_LIMIT)]
     pub(crate) limit: usize,
+}
+
+/// Where a tree or page goes: stdout, or a file written beside its name and renamed over
+/// it when complete.
+enum Destination {
+    Stdout,
+    File(super::commands::OutputFile),
+}
+
+impl Destination {
+    /// `path` (`-`: stdout), refused by [`check_output`] as `flag`.
+    fn open(
+        path: Option<&std::path::Path>,
+        flag: &str,
+        formats: &[&str],
+        hint: &str,
+        inputs: &[PathBuf],
+    ) -> Result<Destination> {
+        match path.filter(|p| p.as_os_str() != "-") {
+            None => Ok(Destination::Stdout),
+            Some(p) => {
+                check_output(p, flag, formats, hint)?;
+                Ok(Destination::File(open_output(p, inputs, false)?))
+            }
+        }
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write + '_>> {
+        Ok(match self {
+            Destination::Stdout => Box::new(io::stdout().lock()),
+            Destination::File(f) => Box::new(f.writer()?),
+        })
+    }
+
+    /// Puts a file under its name (nothing for stdout).
+    fn commit(self) -> Result<()> {
+        match self {
+            Destination::Stdout => Ok(()),
+            Destination::File(f) => f.commit(),
+        }
+    }
 }
 
 /// The validated configuration of `select` (without inputs, which are expanded by the
@@ -111,6 +167,7 @@ fn config(select: &TreeInputArgs, limit: usize) -> Result<TreeConfig> {
     selection.containers = container_ids(select.container.clone())?;
     selection.uids = select.uid.clone();
     selection.exit_codes = select.exit_code.clone();
+    selection.activity = activity(&select.path, &select.remote)?;
     selection.since = time_bound("--since", &select.since)?;
     selection.until = time_bound("--until", &select.until)?;
     time_range(selection.since, selection.until)?;
@@ -141,9 +198,17 @@ fn build(cfg: &TreeConfig) -> Result<Forest> {
 pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
-    with_threads(a.select.threads, || {
+    let to = Destination::open(
+        a.to.as_deref(),
+        "--to",
+        &["parquet", "html", "htm"],
+        "the tree is text or JSON (-o text|json); Parquet is `kellect replay -o parquet --to \
+         FILE`, the HTML page `kellect report -o FILE`",
+        &cfg.inputs,
+    )?;
+    let code = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
-        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let mut out = io::BufWriter::with_capacity(1 << 16, to.writer()?);
         match a.output {
             TreeFormat::Text => tree::write_text(
                 &forest,
@@ -158,26 +223,68 @@ pub(crate) fn tree(a: TreeArgs) -> Result<ExitCode> {
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
-    })
+    })?;
+    to.commit()?;
+    Ok(code)
+}
+
+/// Refuses an output (`flag` PATH) that is not a file to write to: a FIFO, socket or
+/// device (opening a FIFO waits for a reader; `-` is stdout), or a name ending in one of
+/// `formats` (extensions of formats this command does not write; `hint` says which does).
+fn check_output(path: &std::path::Path, flag: &str, formats: &[&str], hint: &str) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = escape_control(&path.display().to_string()).into_owned();
+    let other = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .filter(|e| formats.contains(&e.as_str()));
+    if let Some(ext) = other {
+        bail!(UsageError(format!(
+            "{flag} {shown}: a .{ext} name is refused: {hint}"
+        )));
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        let t = m.file_type();
+        if t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device() {
+            bail!(UsageError(format!(
+                "{flag} {shown} is not a regular file (a FIFO, socket or device): write to a \
+                 file, or to stdout with `{flag} -`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `kellect report`.
 pub(crate) fn report(a: ReportArgs) -> Result<ExitCode> {
     let mut cfg = config(&a.select, a.limit)?;
     cfg.inputs = find_inputs(&a.select.files, &a.select.inputs)?;
-    let file = open_output(&a.output, &cfg.inputs, false)?;
+    let to_stdout = a.output.as_os_str() == "-";
+    let to = Destination::open(
+        Some(&a.output),
+        "-o",
+        &["json", "ndjson", "jsonl", "parquet", "csv", "txt"],
+        "the report is one HTML page; the tree as JSON or text is `kellect tree -o json` or \
+         `kellect tree`",
+        &cfg.inputs,
+    )?;
     let (shown, left_out) = with_threads(a.select.threads, || {
         let forest = build(&cfg)?;
-        let mut out = io::BufWriter::with_capacity(1 << 16, file.writer()?);
+        let mut out = io::BufWriter::with_capacity(1 << 16, to.writer()?);
         let inputs: Vec<&std::path::Path> = cfg.inputs.iter().map(PathBuf::as_path).collect();
         report::write_html(&forest, &inputs, &mut out)?;
         out.flush()?;
         Ok((forest.order.len(), forest.left_out))
     })?;
-    file.commit()?;
+    to.commit()?;
     eprintln!(
         "kellect: wrote {} ({} processes{})",
-        escape_control(&a.output.display().to_string()),
+        if to_stdout {
+            "the page to stdout".to_owned()
+        } else {
+            escape_control(&a.output.display().to_string()).into_owned()
+        },
         shown,
         if left_out > 0 {
             format!(", {left_out} more left out by --limit")

@@ -162,13 +162,21 @@ pub(super) fn check_comms(comms: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn criteria(
-    comms: &[String],
+/// `--path` and `--remote` of `kellect tree` and `kellect report`, checked as `replay`'s.
+pub(super) fn activity(
     paths: &[String],
-    uids: Vec<u32>,
     remotes: &[String],
-    exit_codes: Vec<u32>,
-) -> Result<Criteria> {
+) -> Result<kellect::replayer::views::tree::Activity> {
+    let parsed = remote_ends(remotes)?;
+    check_paths(paths)?;
+    match kellect::replayer::views::tree::Activity::new(paths, parsed) {
+        Ok(a) => Ok(a),
+        Err(e) => usage!("{e}"),
+    }
+}
+
+/// `--remote` values, parsed; a usage error names one that is not an end or network.
+fn remote_ends(remotes: &[String]) -> Result<Vec<Remote>> {
     let mut parsed = Vec::new();
     for r in remotes {
         match Remote::parse(r) {
@@ -180,7 +188,11 @@ fn criteria(
             ),
         }
     }
-    check_comms(comms)?;
+    Ok(parsed)
+}
+
+/// Refuses a `--path` glob that can match no path.
+fn check_paths(paths: &[String]) -> Result<()> {
     // Paths are absolute (or `@name`, an abstract UNIX socket) and `*`, `?` and `[…]`
     // never match `/`: a glob that starts otherwise than with `/`, `@`, `**` or `{`
     // matches nothing, silently.
@@ -191,6 +203,19 @@ fn criteria(
              /dir/{p} or **/{p}"
         );
     }
+    Ok(())
+}
+
+fn criteria(
+    comms: &[String],
+    paths: &[String],
+    uids: Vec<u32>,
+    remotes: &[String],
+    exit_codes: Vec<u32>,
+) -> Result<Criteria> {
+    let parsed = remote_ends(remotes)?;
+    check_comms(comms)?;
+    check_paths(paths)?;
     if let Some(code) = exit_codes.iter().find(|c| **c > 255) {
         usage!("--exit-code {code}: an exit status is 0-255");
     }

@@ -127,7 +127,13 @@ fn write_timeline(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         };
         let y = AXIS + row * ROW;
         let start = p.start_ns.unwrap_or(t0);
-        let end = p.exit_ns.unwrap_or(t1).max(start);
+        // A process the replay forgot, its end not seen, is drawn as a mark at its start:
+        // it may have ended at any time.
+        let end = p
+            .exit_ns
+            .or(p.forgotten.then_some(start))
+            .unwrap_or(t1)
+            .max(start);
         let (x0, x1) = (x(start), x(end));
         let label: String = escape_control(&p.comm).chars().take(20).collect();
         let title = format!(
@@ -196,7 +202,13 @@ fn write_process(p: &Process, row: usize, depth: usize, out: &mut dyn Write) -> 
             None => tree::status(p),
         }),
     ));
-    facts.push(("exec id", text(&p.exec_id)));
+    for f in &p.failed_execs {
+        facts.push(("failed exec", html(&tree::failed_exec_text(f))));
+    }
+    if p.more_failed_execs > 0 {
+        facts.push(("failed exec", format!("{} more", p.more_failed_execs)));
+    }
+    facts.push(("exec id", html(&tree::id_text(&p.exec_id))));
     facts.push(("files", text(&tree::files_text(&p.files))));
     facts.push(("network", html(&tree::network_text(&p.network))));
     write!(

@@ -2,19 +2,31 @@
 //! exec'd image, arguments, user, lifetime, exit status, container and a summary of its
 //! file and network activity.
 //!
-//! The tree is built from the records view, not from a pipeline of its own: the trace is
-//! replayed as `kellect replay --view records -o json-min` would print it (every monitor,
-//! no filter), and each record line is folded into its process, named by its
-//! `ProcExecId`: process records give the image, argv, exit status and parent
-//! (`ProcAncestors`); file and socket records add to the activity. So the tree says what
-//! the records say, with their limits (docs/TREE.md).
+//! The tree is built from two replays of the trace, not from a pipeline of its own:
+//!
+//! 1. the events view's process events (`process_fork`, `process_exec` with its failures,
+//!    `process_exit`), as `kellect replay --view events --event-type ... -o json-min` would
+//!    print them, give the processes: one per process image, named by its `exec_id`; a
+//!    fork starts one (its parent: the forking image), an exec another (ending the one it
+//!    replaced), a failed exec is listed in the image that tried it, the leader's exit ends
+//!    the last. A pid used again is a new process. Every process shows, a forked child that
+//!    never exec'd too, and each image starts at its own exec;
+//! 2. the records view (every monitor, no filter) gives, joined on the exec id
+//!    (`ProcExecId`), each process's user, executable, container and ancestors from its
+//!    process record (and whether the replay forgot it: `table-full`), and the activity of
+//!    its file and socket records. A process no event told of (one running before the
+//!    recording began) comes from its records alone.
+//!
+//! Two replays rather than one: each view's pipeline stays as `replay` runs it, and the
+//! tree says what those views say, with their limits (docs/TREE.md).
 //!
 //! Memory is bounded: the processes held take at most 1/8 of the [`MemoryBudget`] (by an
-//! estimate of their size); records of processes met once it is full are counted, not
-//! kept. The output is deterministic: records come in the replay's order, which is the same
-//! for any thread count, and children are ordered by start time, then pid, then exec id.
+//! estimate of their size); events and records of processes met once it is full are
+//! counted, not kept. The output is deterministic: events and records come in the replay's
+//! order, which is the same for any thread count, and children are ordered by start time,
+//! then pid, then exec id.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -24,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::replayer::input::progress::Progress;
 use crate::replayer::render::output::{escape_control, OutputFormat, Sink};
 use crate::replayer::render::parquet::{kflowd_time_ns, nanos_of_seconds};
-use crate::replayer::views::filter::{glob_set, BadGlob};
+use crate::replayer::views::filter::{glob_set, BadGlob, Remote};
 use crate::replayer::views::records::kflowd_time;
 use crate::replayer::{
     Filter, MemoryBudget, RecordsConfig, ReplayConfig, ReplayReport, TimeBound, View,
@@ -56,6 +68,8 @@ pub struct Selection {
     pub since: Option<TimeBound>,
     /// `--until`: processes started at or before this time.
     pub until: Option<TimeBound>,
+    /// `--path`, `--remote`: processes with a file or socket record that matches.
+    pub activity: Activity,
 }
 
 impl Selection {
@@ -77,6 +91,7 @@ impl Selection {
             || !self.exit_codes.is_empty()
             || self.since.is_some()
             || self.until.is_some()
+            || self.activity.is_set()
     }
 
     /// Whether `p` matches; relative times count from `origin_ns` (ns since the epoch),
@@ -104,10 +119,14 @@ impl Selection {
                         .any(|w| crate::replayer::state::container::id_matches(w, &c.id))
                 }))
             && (self.uids.is_empty() || self.uids.contains(&p.uid))
+            // A process a signal ended has no exit status (wait(2) reports 0): it never
+            // matches, as in `replay --exit-code`.
             && (self.exit_codes.is_empty()
-                || p.exit_code.is_some_and(|c| self.exit_codes.contains(&c)))
+                || (p.exit_signal.is_none()
+                    && p.exit_code.is_some_and(|c| self.exit_codes.contains(&c))))
             && self.since.is_none_or(|s| end >= resolve(s))
             && self.until.is_none_or(|u| start <= resolve(u))
+            && (!self.activity.is_set() || p.activity_matched)
     }
 }
 
@@ -258,6 +277,53 @@ pub struct Process {
     /// Where an ancestor-only process sorts among its siblings: its first child's start.
     #[serde(skip)]
     sort_ns: Option<i64>,
+    /// How the image began: `fork` (a new process that had not exec'd yet) or `exec`,
+    /// from the trace's `process_fork` and `process_exec` events; absent when neither was
+    /// seen (a process running before the recording began).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub began: Option<&'static str>,
+    /// The execs this image tried that failed (`process_exec` events with `error`): the
+    /// first [`FAILED_EXECS_PER_PROCESS`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_execs: Vec<FailedExec>,
+    /// Failed execs beyond those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_failed_execs: u64,
+    /// The replay's process table forgot it to stay within memory (its process record
+    /// left with `InfoExport: "table-full"`) and no exit of it was seen: whether it ran
+    /// to the end of the trace is not known.
+    pub forgotten: bool,
+    /// The image its `process_fork` event (or, for an exec image, the image it replaced)
+    /// names as its parent: the forking image.
+    #[serde(skip)]
+    parent_hint: Option<usize>,
+    /// Its start and end come from process events (not from its records).
+    #[serde(skip)]
+    from_events: bool,
+    /// The image that replaced it by exec: its end is that one's start.
+    #[serde(skip)]
+    replaced_by: Option<usize>,
+    /// It matched `--path` or `--remote` by one of its file or socket records.
+    #[serde(skip)]
+    activity_matched: bool,
+}
+
+/// Failed execs listed per process; further ones are counted.
+pub const FAILED_EXECS_PER_PROCESS: usize = 8;
+
+/// An exec that failed: a `process_exec` event with `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedExec {
+    /// When (UTC, the records view's format).
+    pub time: String,
+    /// `filename`: the program it tried to run.
+    pub filename: String,
+    /// `error`: the errno name (`ENOENT`, `EACCES`, ...).
+    pub error: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Process {
@@ -283,6 +349,11 @@ impl Process {
                 .ancestors
                 .iter()
                 .map(|(e, c, _)| e.len() + c.len() + 56)
+                .sum::<usize>()
+            + self
+                .failed_execs
+                .iter()
+                .map(|f| f.time.len() + f.filename.len() + f.error.len() + 72)
                 .sum::<usize>()
     }
 }
@@ -348,6 +419,12 @@ struct RecordLine {
     sock_remote_port: Option<u16>,
     #[serde(rename = "SockAddress")]
     sock_address: Option<String>,
+    #[serde(rename = "FilePath")]
+    file_dir: Option<String>,
+    #[serde(rename = "File")]
+    file_name: Option<String>,
+    #[serde(rename = "FileOrigin")]
+    file_origin: Option<String>,
     #[serde(rename = "SockTxBytes", default)]
     sock_tx_bytes: u64,
     #[serde(rename = "SockRxBytes", default)]
@@ -364,6 +441,79 @@ struct AncestorLine {
     pid: u32,
 }
 
+/// The keys of a process event of the events view (`process_fork`, `process_exec`,
+/// `process_exit`: docs/EVENTS.md) that the tree reads.
+#[derive(Deserialize)]
+struct EventLine {
+    /// Microseconds since the epoch.
+    timestamp: i64,
+    event_type: String,
+    #[serde(default)]
+    comm: String,
+    pid: u32,
+    #[serde(default)]
+    tid: u32,
+    #[serde(default)]
+    ppid: u32,
+    #[serde(default)]
+    uid: u32,
+    exec_id: Option<String>,
+    container_id: Option<String>,
+    container_runtime: Option<String>,
+    pod_uid: Option<String>,
+    error: Option<String>,
+    filename: Option<String>,
+    exe_path: Option<String>,
+    argv: Option<Vec<String>>,
+    #[serde(default)]
+    argv_truncated: bool,
+    child_pid: Option<u32>,
+    child_comm: Option<String>,
+    exit_code: Option<u32>,
+    #[serde(default)]
+    signal: u64,
+    signal_name: Option<String>,
+}
+
+impl EventLine {
+    fn container(&self) -> Option<Container> {
+        Some(Container {
+            id: self.container_id.clone()?,
+            runtime: self.container_runtime.clone()?,
+            pod: self.pod_uid.clone(),
+        })
+    }
+}
+
+/// The start (`CLOCK_BOOTTIME` ns; 0: not known to the replay) and the pid an exec id
+/// names (docs/EVENTS.md: base64 of `BOOT_ID:START_NS:TGID`); None for an id that is not
+/// one.
+fn exec_id_parts(id: &str) -> Option<(u64, u32)> {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.decode(id).ok()?;
+    let text = std::str::from_utf8(&text).ok()?;
+    let mut fields = text.rsplitn(3, ':');
+    let pid = fields.next()?.parse().ok()?;
+    let start = fields.next()?.parse().ok()?;
+    fields.next()?;
+    Some((start, pid))
+}
+
+/// Parses one NDJSON line of a view, its strings given back the bytes that are not UTF-8
+/// (sibling keys, `replayer::bytes`).
+fn parse_line<T: serde::de::DeserializeOwned>(line: &[u8]) -> Option<T> {
+    if crate::replayer::bytes::json_has_siblings(line) {
+        serde_json::from_slice::<serde_json::Value>(line)
+            .and_then(|mut v| {
+                crate::replayer::bytes::absorb(&mut v);
+                serde_json::from_value::<T>(v)
+            })
+            .ok()
+    } else {
+        serde_json::from_slice::<T>(line).ok()
+    }
+}
+
 /// Nanoseconds of a seconds number of the records (`0.306360780`).
 fn number_ns(n: &serde_json::Number) -> Option<i64> {
     nanos_of_seconds(&n.to_string()).and_then(|ns| i64::try_from(ns).ok())
@@ -377,6 +527,21 @@ struct TreeBuilder {
     max_bytes: usize,
     /// Records of processes met once the budget was full.
     untracked_records: u64,
+    /// Process events of processes met once the budget was full.
+    untracked_events: u64,
+    /// The image each pid runs now, as the process events tell (first pass).
+    live: HashMap<u32, usize>,
+    /// (pid, start, index) of the images held with a start: for a record's exec id
+    /// without a start, the image of its pid that began last by then.
+    starts: BTreeSet<(u32, i64, usize)>,
+    /// The same for the images whose exec id is not known yet (forked, no event of them
+    /// since): for a record's exec id, the one that began then.
+    unnamed: BTreeSet<(u32, i64, usize)>,
+    /// Realtime minus `CLOCK_BOOTTIME` (ns), learned from an exec event (its time and its
+    /// exec id's start): to find the forked image a record's exec id names.
+    boot_offset_ns: Option<i64>,
+    /// `--path` globs and `--remote` ends, matched against file and socket records.
+    activity: Activity,
     /// Lines that were not a record the tree could read.
     unreadable: u64,
     /// The start of the first recording (`InfoTimestamp` - `InfoUptime` of the first
@@ -395,6 +560,12 @@ impl TreeBuilder {
             bytes: 0,
             max_bytes,
             untracked_records: 0,
+            untracked_events: 0,
+            live: HashMap::new(),
+            starts: BTreeSet::new(),
+            unnamed: BTreeSet::new(),
+            boot_offset_ns: None,
+            activity: Activity::default(),
             unreadable: 0,
             origin_ns: None,
             end_ns: None,
@@ -404,19 +575,209 @@ impl TreeBuilder {
 
     /// Folds one NDJSON line of the records view.
     fn line(&mut self, line: &[u8]) {
-        // A record with bytes that are not UTF-8 (sibling keys, replayer::bytes): its
-        // strings get those bytes back before they are read.
-        let parsed = if crate::replayer::bytes::json_has_siblings(line) {
-            serde_json::from_slice::<serde_json::Value>(line).and_then(|mut v| {
-                crate::replayer::bytes::absorb(&mut v);
-                serde_json::from_value::<RecordLine>(v)
-            })
-        } else {
-            serde_json::from_slice::<RecordLine>(line)
-        };
-        match parsed {
-            Ok(r) => self.record(r),
-            Err(_) => self.unreadable += 1,
+        match parse_line::<RecordLine>(line) {
+            Some(r) => self.record(r),
+            None => self.unreadable += 1,
+        }
+    }
+
+    /// Folds one NDJSON line of the events view (a process event).
+    fn event_line(&mut self, line: &[u8]) {
+        match parse_line::<EventLine>(line) {
+            Some(e) => self.event(e),
+            None => self.unreadable += 1,
+        }
+    }
+
+    /// Holds `p` if the budget allows; else counts it. Returns its index.
+    fn add(&mut self, p: Process) -> Option<usize> {
+        if self.bytes.saturating_add(p.bytes()) > self.max_bytes {
+            self.untracked_events += 1;
+            return None;
+        }
+        self.bytes += p.bytes();
+        let i = self.processes.len();
+        if !p.exec_id.is_empty() {
+            self.by_exec_id.insert(p.exec_id.clone(), i);
+        }
+        if let Some(start) = p.start_ns {
+            self.starts.insert((p.pid, start, i));
+            if p.exec_id.is_empty() {
+                self.unnamed.insert((p.pid, start, i));
+            }
+        }
+        self.processes.push(p);
+        Some(i)
+    }
+
+    /// Gives the unnamed image `i` (a forked process known from its fork only) its id.
+    fn name(&mut self, i: usize, exec_id: &str) {
+        if let Some(p) = self.processes.get_mut(i) {
+            if p.exec_id.is_empty() {
+                if let Some(start) = p.start_ns {
+                    self.unnamed.remove(&(p.pid, start, i));
+                }
+                p.exec_id = exec_id.to_owned();
+                self.bytes = self.bytes.saturating_add(exec_id.len());
+                self.by_exec_id.insert(exec_id.to_owned(), i);
+            }
+        }
+    }
+
+    /// The image a process event happened in (its `exec_id`): one held, else the live
+    /// image of its pid when that one's id is not known yet or the event's id has no start
+    /// (a process the replay forgot: docs/EVENTS.md), else a new one known from this
+    /// event only.
+    fn image_of(&mut self, e: &EventLine) -> Option<usize> {
+        let id = e.exec_id.as_deref().unwrap_or_default();
+        if let Some(&i) = self.by_exec_id.get(id) {
+            return Some(i);
+        }
+        if let Some(&i) = self.live.get(&e.pid) {
+            let unnamed = self.processes.get(i).is_some_and(|p| p.exec_id.is_empty());
+            if unnamed && !id.is_empty() {
+                self.name(i, id);
+                return Some(i);
+            }
+            if id.is_empty() || exec_id_parts(id).is_some_and(|(start, _)| start == 0) {
+                return Some(i);
+            }
+        }
+        let i = self.add(Process {
+            exec_id: id.to_owned(),
+            pid: e.pid,
+            ppid: e.ppid,
+            comm: e.comm.clone(),
+            uid: e.uid,
+            container: e.container(),
+            from_events: true,
+            // Its start is not known: it sorts where it was first seen.
+            sort_ns: Some(e.timestamp.saturating_mul(1000)),
+            ..Process::default()
+        })?;
+        self.live.insert(e.pid, i);
+        Some(i)
+    }
+
+    /// Folds one process event: a fork starts an image of the child, an exec an image
+    /// that replaces the one before it, a failed exec is listed in its image, the leader
+    /// thread's exit ends its image.
+    fn event(&mut self, e: EventLine) {
+        let ns = e.timestamp.saturating_mul(1000);
+        self.end_ns = Some(self.end_ns.map_or(ns, |x| x.max(ns)));
+        match e.event_type.as_str() {
+            "process_fork" => {
+                let parent = self.image_of(&e);
+                let Some(child) = e.child_pid else { return };
+                let added = self.add(Process {
+                    pid: child,
+                    ppid: e.pid,
+                    comm: e.child_comm.clone().unwrap_or_else(|| e.comm.clone()),
+                    uid: e.uid,
+                    container: e.container(),
+                    start_ns: Some(ns),
+                    began: Some("fork"),
+                    parent_hint: parent,
+                    from_events: true,
+                    ..Process::default()
+                });
+                match added {
+                    Some(i) => self.live.insert(child, i),
+                    None => self.live.remove(&child),
+                };
+            }
+            "process_exec" if e.error.is_some() => {
+                let Some(i) = self.image_of(&e) else { return };
+                let Some(p) = self.processes.get_mut(i) else {
+                    return;
+                };
+                let failed = FailedExec {
+                    time: kflowd_time(ns),
+                    filename: e.filename.unwrap_or_default(),
+                    error: e.error.unwrap_or_default(),
+                };
+                let grows = failed.time.len() + failed.filename.len() + failed.error.len() + 72;
+                if p.failed_execs.len() < FAILED_EXECS_PER_PROCESS
+                    && self.bytes.saturating_add(grows) <= self.max_bytes
+                {
+                    p.failed_execs.push(failed);
+                    self.bytes += grows;
+                } else {
+                    p.more_failed_execs += 1;
+                }
+            }
+            "process_exec" => {
+                let id = e.exec_id.clone().unwrap_or_default();
+                if let Some((start, _)) = exec_id_parts(&id).filter(|(s, _)| *s > 0) {
+                    self.boot_offset_ns
+                        .get_or_insert(ns.saturating_sub(i64::try_from(start).unwrap_or(0)));
+                }
+                let before = self.live.get(&e.pid).copied();
+                let parent_hint = before.and_then(|b| self.processes.get(b)?.parent_hint);
+                let image = Process {
+                    exec_id: id.clone(),
+                    pid: e.pid,
+                    ppid: e.ppid,
+                    comm: e.comm.clone(),
+                    uid: e.uid,
+                    container: e.container(),
+                    exe: e.exe_path.clone().or_else(|| e.filename.clone()),
+                    argv: e.argv.clone().unwrap_or_default(),
+                    argv_truncated: e.argv_truncated,
+                    start_ns: Some(ns),
+                    exec_ns: Some(ns),
+                    began: Some("exec"),
+                    parent_hint,
+                    from_events: true,
+                    ..Process::default()
+                };
+                let added = match self.by_exec_id.get(&id) {
+                    Some(&i) if !id.is_empty() => {
+                        if let Some(p) = self.processes.get_mut(i) {
+                            let exec_id = std::mem::take(&mut p.exec_id);
+                            *p = Process { exec_id, ..image };
+                        }
+                        Some(i)
+                    }
+                    _ => self.add(image),
+                };
+                // (An exec id met again, in a damaged or hostile trace, is the same image:
+                // it does not replace itself.)
+                if let Some(p) = before
+                    .filter(|&b| Some(b) != added)
+                    .and_then(|b| self.processes.get_mut(b))
+                {
+                    if p.exit_ns.is_none() {
+                        p.replaced_by_exec = true;
+                        p.exit_ns = Some(ns);
+                        p.replaced_by = added;
+                    }
+                }
+                match added {
+                    Some(i) => self.live.insert(e.pid, i),
+                    None => self.live.remove(&e.pid),
+                };
+            }
+            "process_exit" => {
+                let Some(i) = self.image_of(&e) else { return };
+                let leader = e.tid == e.pid || e.tid == 0;
+                let Some(p) = self.processes.get_mut(i) else {
+                    return;
+                };
+                if leader {
+                    p.exit_ns = Some(ns);
+                    p.exit_code = e.exit_code;
+                    p.exit_signal = e.signal_name.filter(|_| e.signal != 0);
+                    p.replaced_by_exec = false;
+                    if self.live.get(&e.pid) == Some(&i) {
+                        self.live.remove(&e.pid);
+                    }
+                } else if p.exit_ns.is_some_and(|x| x < ns) && !p.replaced_by_exec {
+                    // The group's last thread outlived its leader.
+                    p.exit_ns = Some(ns);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -437,34 +798,143 @@ impl TreeBuilder {
         }
         let index = match self.by_exec_id.get(&r.exec_id) {
             Some(&i) => i,
-            None => {
-                let p = Process {
-                    exec_id: r.exec_id.clone(),
-                    pid: r.pid,
-                    ppid: r.ppid,
-                    comm: r.comm.clone(),
-                    uid: r.uid,
-                    user: named(&r.user, r.uid),
-                    ..Process::default()
-                };
-                if self.bytes.saturating_add(p.bytes()) > self.max_bytes {
-                    self.untracked_records += 1;
-                    return;
+            None => match self.image_named(&r.exec_id, r.pid, ts) {
+                Some(i) => i,
+                None => {
+                    let p = Process {
+                        exec_id: r.exec_id.clone(),
+                        pid: r.pid,
+                        ppid: r.ppid,
+                        comm: r.comm.clone(),
+                        uid: r.uid,
+                        user: named(&r.user, r.uid),
+                        ..Process::default()
+                    };
+                    if self.bytes.saturating_add(p.bytes()) > self.max_bytes {
+                        self.untracked_records += 1;
+                        return;
+                    }
+                    self.bytes += p.bytes();
+                    self.by_exec_id
+                        .insert(r.exec_id.clone(), self.processes.len());
+                    self.processes.push(p);
+                    self.processes.len() - 1
                 }
-                self.bytes += p.bytes();
-                self.by_exec_id
-                    .insert(r.exec_id.clone(), self.processes.len());
-                self.processes.push(p);
-                self.processes.len() - 1
-            }
+            },
         };
+        let activity_matched = self.activity.matches(&r);
         let Some(p) = self.processes.get_mut(index) else {
             return;
         };
+        p.activity_matched |= activity_matched;
         let before = p.bytes();
         fold(p, r, ts);
         let after = p.bytes();
         self.bytes = self.bytes.saturating_add(after).saturating_sub(before);
+    }
+}
+
+impl TreeBuilder {
+    /// The image of pid `pid` that a record's exec id names when no process event named it:
+    /// for an id with a start, the forked image (known from its fork, its id not seen
+    /// since: it exec'd before any other event of it) that began then (within a
+    /// millisecond; realtime from the exec events' offset); for an id without one (a
+    /// process the replay forgot), the image of the pid that began last by `ts`.
+    fn image_named(&mut self, exec_id: &str, pid: u32, ts: Option<i64>) -> Option<usize> {
+        let (start, id_pid) = exec_id_parts(exec_id)?;
+        if id_pid != pid {
+            return None;
+        }
+        // Ordered sets, so that a pid with many images (pid reuse, or a hostile trace
+        // of a million forks) costs a lookup, not a scan.
+        let found = if start == 0 {
+            let ts = ts?;
+            self.starts
+                .range((pid, i64::MIN, 0)..=(pid, ts, usize::MAX))
+                .next_back()
+                .map(|&(_, _, i)| i)?
+        } else {
+            let at = i64::try_from(start)
+                .ok()?
+                .saturating_add(self.boot_offset_ns?);
+            let after = self
+                .unnamed
+                .range((pid, at, 0)..=(pid, i64::MAX, usize::MAX))
+                .next();
+            let before = self
+                .unnamed
+                .range((pid, i64::MIN, 0)..(pid, at, 0))
+                .next_back();
+            [after, before]
+                .into_iter()
+                .flatten()
+                .map(|&(_, s, i)| (s.abs_diff(at), i))
+                .filter(|&(off, _)| off <= 1_000_000)
+                .min()
+                .map(|(_, i)| i)?
+        };
+        // An id without a start is the same for every process its pid ever was: it is
+        // looked up again for each record, never kept as a name.
+        if start > 0 {
+            self.name(found, exec_id);
+        }
+        Some(found)
+    }
+}
+
+/// `--path` and `--remote` of `kellect tree`: a process matches when one of its file or
+/// socket records does.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    /// `--path`: globs on a file record's path (`FilePath` + `File`, or `FileOrigin`) or
+    /// a socket record's `SockAddress`.
+    paths: Option<globset::GlobSet>,
+    /// `--remote`: a socket record's remote end (`SockRemoteIP`, `SockRemotePort`).
+    remotes: Vec<Remote>,
+}
+
+impl Activity {
+    /// The filters of `--path` (globs, as `replay --path`) and `--remote`. Errors: a glob
+    /// that does not compile.
+    pub fn new(paths: &[String], remotes: Vec<Remote>) -> Result<Activity, BadGlob> {
+        Ok(Activity {
+            paths: glob_set("--path", paths, true)?,
+            remotes,
+        })
+    }
+
+    fn is_set(&self) -> bool {
+        self.paths.is_some() || !self.remotes.is_empty()
+    }
+
+    /// Whether record `r` passes both filters (false when neither is set).
+    fn matches(&self, r: &RecordLine) -> bool {
+        if !self.is_set() {
+            return false;
+        }
+        let path_ok = self.paths.as_ref().is_none_or(|g| {
+            let whole = match (&r.file_dir, &r.file_name) {
+                (Some(d), Some(n)) => Some(format!("{d}{n}")),
+                _ => None,
+            };
+            let found = [
+                whole.as_deref(),
+                r.file_origin.as_deref(),
+                r.sock_address.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|p| g.is_match(super::filter::as_shown(p).as_ref()));
+            found
+        });
+        let remote_ok = self.remotes.is_empty()
+            || r.sock_remote_ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                .map(|ip| (ip, r.sock_remote_port.unwrap_or(0)))
+                .filter(|(ip, port)| !ip.is_unspecified() || *port != 0)
+                .is_some_and(|(ip, port)| self.remotes.iter().any(|w| w.matches(ip, port)));
+        path_ok && remote_ok
     }
 }
 
@@ -494,17 +964,37 @@ fn fold(p: &mut Process, r: RecordLine, ts: Option<i64>) {
             p.ppid = r.ppid;
             p.uid = r.uid;
             p.user = named(&r.user, r.uid);
-            p.exe = r.exe;
-            p.argv = r.argv.unwrap_or_default();
-            p.argv_truncated = r.argv_truncated;
-            p.exec_ns = r.exec_time.as_deref().and_then(kflowd_time_ns);
-            p.exit_code = r.exit_code;
-            p.exit_signal = r.exit_signal;
-            if r.export == "exit" {
-                p.exit_ns = ts;
-                p.exit = Some(r.timestamp);
-            } else {
-                p.running_at_end = true;
+            p.exe = r.exe.or(p.exe.take());
+            if let Some(argv) = r.argv.filter(|a| !a.is_empty()) {
+                p.argv = argv;
+                p.argv_truncated = r.argv_truncated;
+            }
+            p.exec_ns = r
+                .exec_time
+                .as_deref()
+                .and_then(kflowd_time_ns)
+                .or(p.exec_ns);
+            // The record's times are the same instants as the events', to the nanosecond
+            // (the events' are to the microsecond).
+            if p.began == Some("exec") {
+                p.start_ns = p.exec_ns.or(p.start_ns);
+            }
+            if r.export == "exit" && p.exit_ns.is_some() && !p.replaced_by_exec {
+                p.exit_ns = ts.or(p.exit_ns);
+            }
+            // The process events, when they saw its end, say it; else the record does:
+            // it exited, it ran to the end, or the replay forgot it (`table-full`).
+            if p.exit_ns.is_none() {
+                p.exit_code = r.exit_code;
+                p.exit_signal = r.exit_signal;
+                match r.export.as_str() {
+                    "exit" => p.exit_ns = ts,
+                    "table-full" => {
+                        p.forgotten = true;
+                        p.running_at_end = false;
+                    }
+                    _ => p.running_at_end = !p.forgotten,
+                }
             }
             p.ancestors = r
                 .ancestors
@@ -562,7 +1052,9 @@ fn fold(p: &mut Process, r: RecordLine, ts: Option<i64>) {
         }
         _ => {}
     }
-    p.start_ns = p.exec_ns.or(p.seen_start_ns);
+    if !p.from_events {
+        p.start_ns = p.exec_ns.or(p.seen_start_ns);
+    }
 }
 
 /// The tree: every process held, and which are shown in what order.
@@ -582,6 +1074,8 @@ pub struct Forest {
     pub matched: u64,
     /// Records of processes met once the memory for the tree was full.
     pub untracked_records: u64,
+    /// Process events of processes met once it was full.
+    pub untracked_events: u64,
     /// The trace's span as its records show it, ns since the epoch.
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
@@ -593,10 +1087,22 @@ pub struct Forest {
     pub report: ReplayReport,
 }
 
-/// Receives the records view's NDJSON and folds each line into a [`TreeBuilder`].
+/// Receives a view's NDJSON and folds each line into a [`TreeBuilder`].
 struct LineFolder<'b> {
     pending: Vec<u8>,
     builder: &'b mut TreeBuilder,
+    /// The lines are the events view's (else the records view's).
+    events: bool,
+}
+
+impl LineFolder<'_> {
+    fn fold(&mut self, line: &[u8]) {
+        if self.events {
+            self.builder.event_line(line);
+        } else {
+            self.builder.line(line);
+        }
+    }
 }
 
 impl Write for LineFolder<'_> {
@@ -605,11 +1111,11 @@ impl Write for LineFolder<'_> {
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             let (line, tail) = rest.split_at(end);
             if self.pending.is_empty() {
-                self.builder.line(line);
+                self.fold(line);
             } else {
                 self.pending.extend_from_slice(line);
                 let whole = std::mem::take(&mut self.pending);
-                self.builder.line(&whole);
+                self.fold(&whole);
             }
             rest = tail.get(1..).unwrap_or_default();
         }
@@ -622,34 +1128,69 @@ impl Write for LineFolder<'_> {
     }
 }
 
-/// Replays `cfg.inputs` as the records view and builds the tree. Errors: as
-/// [`crate::replayer::replay`] (unreadable inputs, a record layout this build does not know).
-pub fn build(cfg: &TreeConfig, progress: &mut Progress) -> Result<Forest> {
+/// The process events a tree is built from (docs/EVENTS.md).
+const PROCESS_EVENTS: [&str; 3] = ["process_fork", "process_exec", "process_exit"];
+
+/// Replays `cfg.inputs` with `view` (the events view: its process events only) and folds
+/// its lines into `builder`. Errors: as [`crate::replayer::replay`].
+fn replay_into(
+    cfg: &TreeConfig,
+    view: View,
+    builder: &mut TreeBuilder,
+    progress: &mut Progress,
+) -> Result<ReplayReport> {
+    let events = view == View::Events;
+    let filter = Filter {
+        event_types: if events {
+            PROCESS_EVENTS.iter().map(|t| (*t).to_owned()).collect()
+        } else {
+            Vec::new()
+        },
+        ..Filter::default()
+    };
     let replay = ReplayConfig {
         inputs: cfg.inputs.clone(),
         format: OutputFormat::JsonMin,
-        view: View::Records,
-        filter: Filter::default(),
+        view,
+        filter,
         records: RecordsConfig::default(),
         budget: cfg.budget,
     };
+    let mut folder = LineFolder {
+        pending: Vec::new(),
+        builder,
+        events,
+    };
+    let mut sink = Sink::new(Some(&mut folder), OutputFormat::JsonMin, None);
+    let report = crate::replayer::replay_with_progress(&replay, &mut sink, progress)?;
+    sink.finish()?;
+    drop(sink);
+    if !folder.pending.is_empty() {
+        let last = std::mem::take(&mut folder.pending);
+        folder.fold(&last);
+    }
+    Ok(report)
+}
+
+/// Builds the tree from two replays of `cfg.inputs`: the events view's process events
+/// give the processes (who forked whom, each image's exec, failed execs, exits), then the
+/// records view gives each one's facts (user, executable, container, ancestors) and its
+/// file and network activity, joined on the exec id. Errors: as
+/// [`crate::replayer::replay`] (unreadable inputs, a record layout this build does not
+/// know).
+pub fn build(cfg: &TreeConfig, progress: &mut Progress) -> Result<Forest> {
     let mut builder =
         TreeBuilder::new(usize::try_from(cfg.budget.bytes() / 8).unwrap_or(usize::MAX));
-    let report = {
-        let mut folder = LineFolder {
-            pending: Vec::new(),
-            builder: &mut builder,
-        };
-        let mut sink = Sink::new(Some(&mut folder), OutputFormat::JsonMin, None);
-        let report = crate::replayer::replay_with_progress(&replay, &mut sink, progress)?;
-        sink.finish()?;
-        drop(sink);
-        if !folder.pending.is_empty() {
-            let last = std::mem::take(&mut folder.pending);
-            folder.builder.line(&last);
+    builder.activity = cfg.selection.activity.clone();
+    replay_into(cfg, View::Events, &mut builder, progress)?;
+    for &i in builder.live.values() {
+        if let Some(p) = builder.processes.get_mut(i) {
+            p.running_at_end = p.exit_ns.is_none();
         }
-        report
-    };
+    }
+    // The records replay's report: the same damage and losses as the events replay's,
+    // and the records view's own (tables full).
+    let report = replay_into(cfg, View::Records, &mut builder, progress)?;
     Ok(arrange(builder, &cfg.selection, cfg.limit, report))
 }
 
@@ -659,6 +1200,7 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
     let mut processes = b.processes;
     fill_ancestor_gaps(&mut processes, &mut by_exec_id);
     mark_replaced_images(&mut processes);
+    name_users(&mut processes);
     let n = processes.len();
     let end_ns = b.end_ns.unwrap_or(0);
     let origin_ns = b.origin_ns.or(b.end_ns).unwrap_or(0);
@@ -670,6 +1212,9 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
         let Some(p) = processes.get_mut(i) else {
             continue;
         };
+        if hidden(p) {
+            continue;
+        }
         p.matched = selection.accepts(p, origin_ns, end_ns);
         if !p.matched {
             continue;
@@ -684,8 +1229,16 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
             at = parent.get(j).copied().flatten();
         }
     }
-    for p in &mut processes {
-        p.start = p.start_ns.map(kflowd_time);
+    for i in 0..n {
+        let next_start = processes
+            .get(i)
+            .and_then(|p| p.replaced_by)
+            .and_then(|j| processes.get(j)?.start_ns);
+        if let Some(p) = processes.get_mut(i) {
+            p.exit_ns = next_start.or(p.exit_ns);
+            p.start = p.start_ns.map(kflowd_time);
+            p.exit = p.exit_ns.map(kflowd_time);
+        }
     }
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut roots = Vec::new();
@@ -736,6 +1289,7 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
         left_out_network,
         matched,
         untracked_records: b.untracked_records,
+        untracked_events: b.untracked_events,
         first_ns: b.origin_ns,
         last_ns: b.end_ns,
         host: b.host,
@@ -744,13 +1298,35 @@ fn arrange(b: TreeBuilder, selection: &Selection, limit: usize, report: ReplayRe
     }
 }
 
-/// Marks each image that a later exec of the same process replaced (same pid and
-/// parent, no exit of its own): it ended when the next began.
+/// Gives a process without a user name (no process record: a forked child, an image
+/// replaced by exec) the name the trace gives its uid in another process's record: the
+/// first met, so the output does not depend on the order of a map.
+fn name_users(processes: &mut [Process]) {
+    let mut names: HashMap<u32, String> = HashMap::new();
+    for p in processes.iter() {
+        if let Some(u) = &p.user {
+            names.entry(p.uid).or_insert_with(|| u.clone());
+        }
+    }
+    for p in processes.iter_mut().filter(|p| p.user.is_none()) {
+        p.user = names.get(&p.uid).cloned();
+    }
+}
+
+/// A forked image that exec'd and of which nothing else is known (no event or record
+/// named it): not shown, its exec image is.
+fn hidden(p: &Process) -> bool {
+    p.exec_id.is_empty() && p.replaced_by_exec && p.failed_execs.is_empty()
+}
+
+/// Marks each image, known from its records only, that a later exec of the same process
+/// replaced (same pid and parent, no exit of its own): it ended when the next began.
+/// Images the process events tell of have their ends from them.
 fn mark_replaced_images(processes: &mut [Process]) {
     let mut by_pid: Vec<(u32, i64, usize)> = processes
         .iter()
         .enumerate()
-        .filter(|(_, p)| !p.ancestor_only)
+        .filter(|(_, p)| !p.ancestor_only && !p.from_events)
         .filter_map(|(i, p)| Some((p.pid, p.start_ns?, i)))
         .collect();
     by_pid.sort_unstable();
@@ -769,7 +1345,6 @@ fn mark_replaced_images(processes: &mut [Process]) {
         {
             p.replaced_by_exec = true;
             p.exit_ns = Some(*next_start);
-            p.exit = Some(kflowd_time(*next_start));
         }
     }
 }
@@ -834,11 +1409,12 @@ fn parents(processes: &[Process], by_exec_id: &HashMap<String, usize>) -> Vec<Op
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let named = p
-                .ancestors
-                .first()
-                .and_then(|(e, _, _)| by_exec_id.get(e).copied())
-                .filter(|&j| j != i);
+            let named = p.parent_hint.filter(|&j| j != i).or_else(|| {
+                p.ancestors
+                    .first()
+                    .and_then(|(e, _, _)| by_exec_id.get(e).copied())
+                    .filter(|&j| j != i)
+            });
             named.or_else(|| {
                 let start = p.start_ns.unwrap_or(i64::MAX);
                 by_pid
@@ -928,8 +1504,26 @@ pub fn status(p: &Process) -> String {
         (Some(sig), _, _) => format!("killed by {}", shown(sig)),
         (None, Some(code), _) => format!("exit {code}"),
         (None, None, true) => "running at the end of the trace".into(),
+        (None, None, false) if p.forgotten => FORGOTTEN.into(),
         (None, None, false) => "exit not seen".into(),
     }
+}
+
+/// An exec id as shown; a forked process no event or record named has none.
+pub fn id_text(exec_id: &str) -> std::borrow::Cow<'_, str> {
+    if exec_id.is_empty() {
+        "(not named: no event or record of it carries its exec id)".into()
+    } else {
+        shown(exec_id)
+    }
+}
+
+/// The status of a process the replay forgot, its end not seen.
+const FORGOTTEN: &str = "forgotten by the replay to stay within memory: end not known";
+
+/// A failed exec as one line: `/nope: ENOENT at TIME`.
+pub fn failed_exec_text(f: &FailedExec) -> String {
+    format!("{}: {} at {}", shown(&f.filename), shown(&f.error), f.time)
 }
 
 /// `root (uid 0)` or `uid 1000`.
@@ -1135,10 +1729,17 @@ pub fn write_text(forest: &Forest, drawing: Drawing, out: &mut dyn Write) -> io:
             match (&p.exit, p.running_at_end) {
                 (Some(t), _) => t.as_str(),
                 (None, true) => "running at the end of the trace",
+                (None, false) if p.forgotten => FORGOTTEN,
                 (None, false) => "exit not seen",
             }
         )?;
-        writeln!(out, "{below}id:    {}", shown(&p.exec_id))?;
+        for f in &p.failed_execs {
+            writeln!(out, "{below}failed exec: {}", failed_exec_text(f))?;
+        }
+        if p.more_failed_execs > 0 {
+            writeln!(out, "{below}failed exec: {} more", p.more_failed_execs)?;
+        }
+        writeln!(out, "{below}id:    {}", id_text(&p.exec_id))?;
         if p.files.records > 0 {
             writeln!(out, "{below}files: {}", files_text(&p.files))?;
         }
@@ -1150,7 +1751,11 @@ pub fn write_text(forest: &Forest, drawing: Drawing, out: &mut dyn Write) -> io:
         }
     }
     if forest.order.is_empty() {
-        writeln!(out, "no process matches")?;
+        if forest.processes.is_empty() {
+            writeln!(out, "the trace has no processes")?;
+        } else {
+            writeln!(out, "no process matches")?;
+        }
     }
     for line in summary(forest) {
         writeln!(out, "{line}")?;
@@ -1168,6 +1773,13 @@ pub fn summary(forest: &Forest) -> Vec<String> {
             forest.limit,
             files_text(&forest.left_out_files),
             network_text(&forest.left_out_network)
+        ));
+    }
+    if forest.untracked_events > 0 {
+        lines.push(format!(
+            "{} process events of processes met after the tree's share of the memory budget \
+             was full were not counted (--max-memory raises it)",
+            forest.untracked_events
         ));
     }
     if forest.untracked_records > 0 {
@@ -1192,6 +1804,7 @@ struct JsonHead<'a> {
     left_out_files: &'a FileActivity,
     left_out_network: &'a NetActivity,
     untracked_records: u64,
+    untracked_events: u64,
     limit: usize,
 }
 
@@ -1214,6 +1827,7 @@ pub fn write_json(forest: &Forest, out: &mut dyn Write) -> io::Result<()> {
         left_out_files: &forest.left_out_files,
         left_out_network: &forest.left_out_network,
         untracked_records: forest.untracked_records,
+        untracked_events: forest.untracked_events,
         limit: forest.limit,
     };
     let head = json_text(&head)?;
@@ -1432,6 +2046,136 @@ mod tests {
         );
         assert_eq!(p.start_ns, Some(1_795_252_164_090_131_930));
         assert_eq!(b.origin_ns, Some(1_795_252_163_690_131_930));
+    }
+
+    /// An exec id of image start `start` (boottime ns) and pid `pid`.
+    fn id(start: u64, pid: u32) -> String {
+        crate::replayer::state::execid::exec_id("b00t", start, pid)
+    }
+
+    /// A process event line: `kind` at `us` microseconds, of pid `pid` in image `image`,
+    /// with `extra` keys.
+    fn event_line(b: &mut TreeBuilder, kind: &str, us: i64, pid: u32, image: &str, extra: &str) {
+        b.event_line(format!(r#"{{"timestamp":{us},"event_type":"{kind}","comm":"c{pid}","pid":{pid},"tid":{pid},"ppid":1,"uid":0,"exec_id":"{image}"{extra}}}"#).as_bytes());
+    }
+
+    #[test]
+    fn process_events_tell_forks_reused_pids_failed_execs_and_images_apart() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        let sh = id(1_000, 10);
+        // The shell's exec at 1 µs of realtime is 1000 ns of boottime (the boot offset).
+        // A fork-only child (pid 20) exits 5; a second child gets pid 20 again, tries an
+        // exec that fails, execs twice and exits 6. Then a fork whose child exec'd at
+        // once: its fork image is named by a record only.
+        let events = [
+            ("process_exec", 1, 10, sh.clone(), r#","argv":["sh"]"#),
+            ("process_fork", 2, 10, sh.clone(), r#","child_pid":20"#),
+            ("process_exit", 3, 20, id(2_000, 20), r#","exit_code":5"#),
+            ("process_fork", 4, 10, sh.clone(), r#","child_pid":20"#),
+            (
+                "process_exec",
+                5,
+                20,
+                id(4_000, 20),
+                r#","error":"ENOENT","filename":"/nope""#,
+            ),
+            ("process_exec", 6, 20, id(6_000, 20), r#","argv":["a"]"#),
+            ("process_exec", 7, 20, id(7_000, 20), r#","argv":["b"]"#),
+            ("process_exit", 8, 20, id(7_000, 20), r#","exit_code":6"#),
+            ("process_fork", 9, 10, sh.clone(), r#","child_pid":30"#),
+            ("process_exec", 10, 30, id(10_000, 30), r#","argv":["c"]"#),
+        ];
+        for (kind, us, pid, image, extra) in events {
+            event_line(&mut b, kind, us, pid, &image, extra);
+        }
+        b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"filesystem","InfoExport":"close","Proc":"c30","ProcPPID":10,"ProcPID":30,"ProcExecId":"{}","ProcUID":0,"FileEvents":{{"OPEN":1}}}}"#, id(9_000, 30)).as_bytes());
+        assert_eq!(b.unreadable, 0);
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        /// Pid, depth, exit code, replaced by exec, start.
+        type Row = (u32, usize, Option<u32>, bool, Option<i64>);
+        let shown: Vec<Row> = f
+            .order
+            .iter()
+            .map(|&(i, d)| {
+                let p = &f.processes[i];
+                (p.pid, d, p.exit_code, p.replaced_by_exec, p.start_ns)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (10, 0, None, false, Some(1_000)),
+                (20, 1, Some(5), false, Some(2_000)),
+                (20, 1, None, true, Some(4_000)),
+                (20, 1, None, true, Some(6_000)),
+                (20, 1, Some(6), false, Some(7_000)),
+                (30, 1, None, true, Some(9_000)),
+                (30, 1, None, false, Some(10_000)),
+            ]
+        );
+        assert_eq!(
+            f.processes[f.order[1].0].user, None,
+            "no process names uid 0"
+        );
+        let failed = &f.processes[f.order[2].0];
+        assert_eq!(failed.failed_execs[0].filename, "/nope");
+        assert_eq!(failed.failed_execs[0].error, "ENOENT");
+        let forked = &f.processes[f.order[5].0];
+        assert_eq!(
+            (forked.exec_id.as_str(), forked.files.opened),
+            (id(9_000, 30).as_str(), 1)
+        );
+    }
+
+    #[test]
+    fn a_trace_without_processes_says_so() {
+        let mut text = Vec::new();
+        let empty = arrange(
+            builder(Vec::new()),
+            &Selection::default(),
+            10,
+            ReplayReport::default(),
+        );
+        write_text(&empty, Drawing::ASCII, &mut text).unwrap();
+        assert_eq!(text, b"the trace has no processes\n");
+        let sel = Selection {
+            pids: vec![1],
+            ..Selection::default()
+        };
+        let other = forest(&[("a", 10, 1, 10)], &sel, 10);
+        text.clear();
+        write_text(&other, Drawing::ASCII, &mut text).unwrap();
+        assert_eq!(text, b"no process matches\n");
+    }
+
+    #[test]
+    fn a_process_the_replay_forgot_is_not_running_at_the_end() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        let image = id(1_000, 10);
+        event_line(&mut b, "process_exec", 1, 10, &image, r#","argv":["sh"]"#);
+        b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"process","InfoExport":"table-full","Proc":"sh","ProcPPID":1,"ProcPID":10,"ProcExecId":"{image}","ProcUID":0}}"#).as_bytes());
+        // A record naming a process by an id without a start (the replay forgot its image)
+        // is of its pid's image that began last before the record.
+        let us = 1_795_252_164_000_000;
+        event_line(
+            &mut b,
+            "process_exec",
+            us,
+            11,
+            &id(2_000, 11),
+            r#","argv":["x"]"#,
+        );
+        b.line(format!(r#"{{"InfoTimestamp":"Sat, Nov 21 2026 09:09:24.190131930 UTC","InfoMonitor":"filesystem","InfoExport":"close","Proc":"x","ProcPPID":1,"ProcPID":11,"ProcExecId":"{}","ProcUID":0,"FileEvents":{{"OPEN":1}}}}"#, id(0, 11)).as_bytes());
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        let p = &f.processes[0];
+        assert!(p.forgotten && !p.running_at_end);
+        assert_eq!(status(p), FORGOTTEN);
+        assert_eq!(
+            f.processes.len(),
+            2,
+            "no process of its own for the id without a start"
+        );
+        assert_eq!(f.processes[1].files.opened, 1);
     }
 
     #[test]
