@@ -147,18 +147,7 @@ fn http_flags_and_ttl_equal_a_capture() {
                      s = http.server.HTTPServer(('127.0.0.1', 0), H)\n\
                      print(s.server_address[1], flush=True)\n\
                      s.serve_forever()\n";
-    let mut server = Command::new("python3")
-        .args(["-c", server_py])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the server prints its port");
+    let (mut server, port) = server(server_py, dir.path());
     let capture = Capture::start(dir.path(), &format!("tcp port {port}"));
     let trace = dir.path().join("http.kz");
     let client = format!(
@@ -272,4 +261,81 @@ fn udp_drops_equal_the_kernels_count() {
     );
     assert_eq!(r["SockRxTTL"], 64, "{r}");
     assert!(r.get("SockRxFlags").is_none(), "no TCP flags on UDP: {r}");
+}
+
+/// A TCP echo server on loopback (not recorded), answering each message with itself.
+fn echo_server() -> (Child, u16) {
+    let py = "import socket, threading\n\
+              l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4)\n\
+              print(l.getsockname()[1], flush=True)\n\
+              def serve(c):\n    \
+              while True:\n        \
+              m = c.recv(64)\n        \
+              if not m: break\n        \
+              c.sendall(m)\n    \
+              c.close()\n\
+              while True:\n    \
+              c, _ = l.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()\n";
+    server(py, Path::new("/"))
+}
+
+/// Starts the python3 server `py` (not recorded) in `dir`; returns it and the port it
+/// prints once it listens.
+fn server(py: &str, dir: &Path) -> (Child, u16) {
+    let mut child = Command::new("python3")
+        .args(["-c", py])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the server prints its port");
+    (child, port)
+}
+
+#[test]
+fn counters_survive_idle_and_active_exports() {
+    need_root();
+    let (mut server, port) = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("idle.kz");
+    // One message, 2.5 s of quiet, another, then close: an idle (or active) export between.
+    let client = format!(
+        "import socket, time\n\
+         s = socket.create_connection(('127.0.0.1', {port}))\n\
+         s.sendall(b'ping'); s.recv(4)\n\
+         time.sleep(2.5)\n\
+         s.sendall(b'pong'); s.recv(4)\n\
+         s.close()\n\
+         time.sleep(0.5)\n"
+    );
+    record(dir.path(), &trace, &["python3", "-c", &client]);
+    let _ = server.kill();
+    let _ = server.wait();
+    for (timeouts, first) in [("1,1800", "idle"), ("100,1", "active")] {
+        let out = replay_json_min(&trace, &["-m", "socket", "-t", timeouts]);
+        let recs: Vec<Value> = json_lines(out.as_bytes())
+            .into_iter()
+            .filter(|r| r["SockRemotePort"] == port)
+            .collect();
+        assert_eq!(recs.len(), 2, "-t {timeouts}: {recs:#?}");
+        assert_eq!(recs[0]["InfoExport"], first, "{}", recs[0]);
+        assert_eq!(recs[1]["InfoExport"], "tcp-close", "{}", recs[1]);
+        // Counted from the socket's start: the first export has the handshake and the
+        // first message, the last one everything up to the close.
+        let tx = |r: &Value, k: &str| r["SockTxFlags"][k].as_u64().unwrap_or(0);
+        assert_eq!(tx(&recs[0], "SYN"), 1, "{}", recs[0]);
+        assert_eq!(tx(&recs[0], "PSH-ACK"), 1, "{}", recs[0]);
+        assert_eq!(tx(&recs[0], "FIN-ACK"), 0, "{}", recs[0]);
+        assert_eq!(tx(&recs[1], "SYN"), 1, "{}", recs[1]);
+        assert_eq!(tx(&recs[1], "PSH-ACK"), 2, "{}", recs[1]);
+        assert_eq!(tx(&recs[1], "FIN-ACK"), 1, "{}", recs[1]);
+        for r in &recs {
+            assert_eq!(r["SockRxTTL"], 64, "{r}");
+        }
+    }
 }
