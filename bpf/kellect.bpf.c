@@ -838,6 +838,16 @@ static __always_inline void add_drop(struct kl_pkt_counters *c, __u32 want)
 	__sync_fetch_and_add(&c->drops_other, 1);
 }
 
+/* Local ports on which a counted socket listens (TCP_LISTEN): a connection it accepts is
+ * counted from its creation (TCP_SYN_RECV), before accept() returns it to the recorded
+ * process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pkt_listen SEC(".maps");
+
 /* Removes a socket's entries (pkt_socks, pkt_tuples). */
 static __always_inline void pkt_forget(__u64 id, struct pkt_sock *e)
 {
@@ -1877,8 +1887,20 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	id = sk_ident(sk);
 	/* In target mode, only sockets the recorded processes used (softirq context runs
 	 * in whatever task was current, so the task says nothing about the socket). */
-	if (target_mode && !bpf_map_lookup_elem(&socks, &id))
+	if (target_mode && !bpf_map_lookup_elem(&socks, &id)) {
+		/* A connection made on a counted listener's port: counted from here. */
+		if (pkt_counting && event == SOCK_EV_STATE && newstate == 3 /* TCP_SYN_RECV */) {
+			__u32 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+			if (bpf_map_lookup_elem(&pkt_listen, &port)) {
+				struct kl_sock so = {};
+
+				read_sock(sk, &so);
+				pkt_track(&so);
+			}
+		}
 		return 0;
+	}
 	if (stopping)
 		return 0;
 	pkt = pkt_counting ? bpf_map_lookup_elem(&pkt_socks, &id) : NULL;
@@ -1901,6 +1923,15 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	read_tcp(sk, &r->tcp);
 	if (pkt_counting && !pkt && newstate != 7)
 		pkt_track(&r->sock);
+	if (pkt_counting && event == SOCK_EV_STATE && (newstate == 10 || oldstate == 10)) {
+		__u32 port = r->sock.lport;
+		__u8 one = 1;
+
+		if (newstate == 10 /* TCP_LISTEN */)
+			bpf_map_update_elem(&pkt_listen, &port, &one, BPF_ANY);
+		else
+			bpf_map_delete_elem(&pkt_listen, &port);
+	}
 	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_SOCK_STATE, false);
 	if (newstate == 7 /* TCP_CLOSE */) {
