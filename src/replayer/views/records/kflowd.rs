@@ -879,12 +879,21 @@ pub(crate) mod tests {
                 bytes_acked: Some(1),
                 bytes_retrans: Some(1),
                 rto_ms: Some(1),
+                packets_dups: Some(1),
+                flags: Some(TcpFlags(vec![("SYN".into(), 1)])),
                 ..SockTx::default()
             };
             let rx = SockRx {
                 interface: Some("i".into()),
                 data_packets: Some(1),
                 rtt: Some(Secs(1)),
+                packets_queued: Some(1),
+                packets_drop: Some(1),
+                drop_reasons: Some(DropReasons(vec![("NOT_SPECIFIED".into(), 1)])),
+                packets_reorder: Some(1),
+                packets_frag: Some(1),
+                flags: Some(TcpFlags(vec![("SYN-ACK".into(), 1)])),
+                ttl: Some(64),
                 ..SockRx::default()
             };
             let msg = Map::from_iter([("k".to_owned(), Value::from(1))]);
