@@ -681,6 +681,236 @@ static __always_inline void read_tcp(struct sock *sk, struct kl_tcp *out)
 	out->rto_jiffies = BPF_CORE_READ(tp, inet_conn.icsk_rto);
 }
 
+/* ---- Per-socket packet counters (REC_SOCK_COUNTERS): aggregated here, never a record
+ * per packet ---- */
+
+/* The addresses and ports of a packet, seen from the socket's end: 40 bytes. IPv4
+ * addresses in the first 4 bytes. A UDP socket is also found by its local port alone (the
+ * other fields 0). */
+struct pkt_tuple {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+/* A counted socket. */
+struct pkt_sock {
+	struct kl_pkt_counters c;
+	struct pkt_tuple tuple; /* its addresses and ports in pkt_tuples, once tuple_set */
+	struct pkt_tuple wild;	/* UDP: its local port in pkt_tuples, once wild_set */
+	__u8 tuple_set;
+	__u8 wild_set;
+	__u8 _pad[6];
+};
+
+#define PKT_SOCKS_MAX 16384
+
+/* The sockets whose packets are counted, by socket id (sk_ident): those of the recorded
+ * processes (system-wide: all but the recorder's). Full: a socket goes uncounted
+ * (KL_STAT_SOCK_TABLE_FULL). Freed when the socket is gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PKT_SOCKS_MAX);
+	__type(key, __u64);
+	__type(value, struct pkt_sock);
+} pkt_socks SEC(".maps");
+
+/* The counted sockets by their packets' addresses and ports: value the socket id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * PKT_SOCKS_MAX);
+	__type(key, struct pkt_tuple);
+	__type(value, __u64);
+} pkt_tuples SEC(".maps");
+
+/* IPv4 packets being received in fragments, by source, destination, id and protocol:
+ * value the socket id its first fragment was found for. */
+struct pkt_frag {
+	__u32 saddr;
+	__u32 daddr;
+	__u16 id;
+	__u8 proto;
+	__u8 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct pkt_frag);
+	__type(value, __u64);
+} pkt_frags SEC(".maps");
+
+struct rec_sock_counters _rec_sock_counters = {};
+
+/* A new entry of pkt_socks (in .bss: too big for the stack of the syscall path). */
+struct pkt_sock pkt_zero = {};
+
+/* Set by user space before load: 1 counts packets per socket (kellect record -e packets). */
+const volatile __u8 pkt_counting = 0;
+
+/* Puts socket `id` in pkt_tuples under `t` (once per socket: *set). */
+static __always_inline void pkt_register(__u64 id, struct pkt_tuple *t, __u8 *set)
+{
+	if (*set)
+		return;
+	if (bpf_map_update_elem(&pkt_tuples, t, &id, BPF_ANY) == 0)
+		*set = 1;
+}
+
+/* An address of a socket as packets carry it: an IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+ * a dual-stack socket talking IPv4) as its IPv4 address. No stack: the syscall path has
+ * none to spare. */
+static __always_inline void pkt_addr(__u32 *dst, const __u32 *src, __u16 family)
+{
+	if (family == AF_INET6 && src[0] == 0 && src[1] == 0 && src[2] == bpf_htonl(0xffff)) {
+		dst[0] = src[3];
+		dst[1] = 0;
+		dst[2] = 0;
+		dst[3] = 0;
+	} else {
+		dst[0] = src[0];
+		dst[1] = src[1];
+		dst[2] = src[2];
+		dst[3] = src[3];
+	}
+}
+
+/*
+ * Starts counting the packets of the socket whose identity `so` was read: an entry in
+ * pkt_socks; a connected TCP socket's addresses and ports, a bound UDP socket's local port,
+ * in pkt_tuples (else the first packet it sends puts them there). A socket already counted
+ * costs one lookup.
+ */
+static __always_inline void pkt_track(const struct kl_sock *so)
+{
+	struct pkt_sock *e;
+	__u64 id = so->sk_id;
+
+	if (!pkt_counting)
+		return;
+	e = bpf_map_lookup_elem(&pkt_socks, &id);
+	if (!e) {
+		if (bpf_map_update_elem(&pkt_socks, &id, &pkt_zero, BPF_NOEXIST) == -7 /* E2BIG */)
+			count(KL_STAT_SOCK_TABLE_FULL, true);
+		e = bpf_map_lookup_elem(&pkt_socks, &id);
+		if (!e)
+			return;
+	}
+	if (!so->lport)
+		return;
+	if (so->protocol == IPPROTO_UDP && !e->wild_set) {
+		e->wild.lport = so->lport;
+		e->wild.proto = IPPROTO_UDP;
+		pkt_register(id, &e->wild, &e->wild_set);
+	}
+	if (so->protocol == IPPROTO_TCP && so->rport && !e->tuple_set &&
+	    (so->family == AF_INET || so->family == AF_INET6)) {
+		pkt_addr((__u32 *)e->tuple.laddr, (const __u32 *)so->laddr, so->family);
+		pkt_addr((__u32 *)e->tuple.raddr, (const __u32 *)so->raddr, so->family);
+		e->tuple.lport = so->lport;
+		e->tuple.rport = so->rport;
+		e->tuple.proto = IPPROTO_TCP;
+		pkt_register(id, &e->tuple, &e->tuple_set);
+	}
+}
+
+/* Adds one packet of reason `want` to a socket's drop slots. Two new reasons of one socket
+ * at the same instant on two CPUs may, rarely, share a slot (no compare-and-swap: the
+ * programs are built for BPF ISA v1). */
+static __always_inline void add_drop(struct kl_pkt_counters *c, __u32 want)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < KL_DROP_SLOTS; i++) {
+		if (c->drops[i].reason == 0) {
+			c->drops[i].reason = want;
+			barrier();
+		}
+		if (c->drops[i].reason == want) {
+			__sync_fetch_and_add(&c->drops[i].count, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->drops_other, 1);
+}
+
+/* Local ports on which a counted socket listens (TCP_LISTEN): a connection it accepts is
+ * counted from its creation (TCP_SYN_RECV), before accept() returns it to the recorded
+ * process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pkt_listen SEC(".maps");
+
+/* Removes a socket's entries (pkt_socks, pkt_tuples). */
+static __always_inline void pkt_forget(__u64 id, struct pkt_sock *e)
+{
+	if (e->tuple_set)
+		bpf_map_delete_elem(&pkt_tuples, &e->tuple);
+	if (e->wild_set) {
+		__u64 *owner = bpf_map_lookup_elem(&pkt_tuples, &e->wild);
+
+		if (owner && *owner == id)
+			bpf_map_delete_elem(&pkt_tuples, &e->wild);
+	}
+	bpf_map_delete_elem(&pkt_socks, &id);
+}
+
+/* A socket's drop count: sk_drops, plus the per-NUMA-node counters of UDP sockets (6.18's
+ * struct numa_drop_counters), as the kernel's sk_drops_read sums them. */
+static __always_inline __u32 sk_drops_now(struct sock *sk)
+{
+	__u32 n = BPF_CORE_READ(sk, sk_drops.counter);
+
+	if (bpf_core_field_exists(sk->sk_drop_counters)) {
+		struct numa_drop_counters *d = BPF_CORE_READ(sk, sk_drop_counters);
+
+		if (d)
+			n += BPF_CORE_READ(d, drops0.counter) + BPF_CORE_READ(d, drops1.counter);
+	}
+	return n;
+}
+
+/* Writes a REC_SOCK_COUNTERS record of socket `sk` (id `id`, counters `e`), at `ts`. */
+static __always_inline void pkt_write(struct sock *sk, struct pkt_sock *e, __u8 reason, __u64 ts)
+{
+	struct rec_sock_counters *r;
+
+	if (stopping)
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(REC_SOCK_COUNTERS, true);
+		return;
+	}
+	fill_hdr(&r->hdr, REC_SOCK_COUNTERS, sizeof(*r), ts);
+	__builtin_memset(&r->sock, 0, sizeof(r->sock));
+	read_sock(sk, &r->sock);
+	r->reason = reason;
+	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
+	if (bpf_probe_read_kernel(&r->pkt, sizeof(r->pkt), &e->c))
+		__builtin_memset(&r->pkt, 0, sizeof(r->pkt));
+	r->pkt.rx_drops = sk_drops_now(sk);
+	r->pkt.rx_queued = BPF_CORE_READ(sk, sk_receive_queue.qlen);
+	if (r->sock.protocol == IPPROTO_TCP) {
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		r->pkt.rx_ooo = BPF_CORE_READ(tp, rcv_ooopack);
+		r->pkt.tx_dups = BPF_CORE_READ(tp, dsack_dups);
+	} else {
+		r->pkt.rx_ooo = 0;
+		r->pkt.tx_dups = 0;
+	}
+	bpf_ringbuf_submit(r, submit_flags());
+	count(REC_SOCK_COUNTERS, false);
+}
+
 static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
 {
 	/* idx1 is an argument index plus one, 1..6 */
@@ -1297,6 +1527,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			read_sock(sk, &so);
 			if (target_mode)
 				bpf_map_update_elem(&socks, &so.sk_id, &one, BPF_ANY);
+			pkt_track(&so);
 			if (bpf_probe_read_kernel(tail + off, sizeof(so), &so) == 0) {
 				sc_flags |= SC_F_SOCK;
 				off += sizeof(so);
@@ -1646,6 +1877,7 @@ int BPF_PROG(on_cgroup_attach, struct cgroup *cgrp, const char *path, struct tas
 static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate, int newstate)
 {
 	struct rec_sock_state *r;
+	struct pkt_sock *pkt;
 	__u64 id;
 
 	if (!sk || !(group_mask & G_NETWORK))
@@ -1655,10 +1887,26 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	id = sk_ident(sk);
 	/* In target mode, only sockets the recorded processes used (softirq context runs
 	 * in whatever task was current, so the task says nothing about the socket). */
-	if (target_mode && !bpf_map_lookup_elem(&socks, &id))
+	if (target_mode && !bpf_map_lookup_elem(&socks, &id)) {
+		/* A connection made on a counted listener's port: counted from here. */
+		if (pkt_counting && event == SOCK_EV_STATE && newstate == 3 /* TCP_SYN_RECV */) {
+			__u32 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+			if (bpf_map_lookup_elem(&pkt_listen, &port)) {
+				struct kl_sock so = {};
+
+				read_sock(sk, &so);
+				pkt_track(&so);
+			}
+		}
 		return 0;
+	}
 	if (stopping)
 		return 0;
+	pkt = pkt_counting ? bpf_map_lookup_elem(&pkt_socks, &id) : NULL;
+	if (pkt) /* before the state record: replay exports a closed socket at it */
+		pkt_write(sk, pkt, newstate == 7 /* TCP_CLOSE */ ? SOCK_CNT_GONE : SOCK_CNT_STATE,
+			  bpf_ktime_get_boot_ns());
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(REC_SOCK_STATE, true);
@@ -1673,10 +1921,24 @@ static __always_inline int sock_state(struct sock *sk, __u8 event, int oldstate,
 	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
 	__builtin_memset(&r->tcp, 0, sizeof(r->tcp));
 	read_tcp(sk, &r->tcp);
+	if (pkt_counting && !pkt && newstate != 7)
+		pkt_track(&r->sock);
+	if (pkt_counting && event == SOCK_EV_STATE && (newstate == 10 || oldstate == 10)) {
+		__u32 port = r->sock.lport;
+		__u8 one = 1;
+
+		if (newstate == 10 /* TCP_LISTEN */)
+			bpf_map_update_elem(&pkt_listen, &port, &one, BPF_ANY);
+		else
+			bpf_map_delete_elem(&pkt_listen, &port);
+	}
 	bpf_ringbuf_submit(r, submit_flags());
 	count(REC_SOCK_STATE, false);
-	if (newstate == 7 /* TCP_CLOSE */)
+	if (newstate == 7 /* TCP_CLOSE */) {
 		bpf_map_delete_elem(&socks, &id);
+		if (pkt)
+			pkt_forget(id, pkt);
+	}
 	return 0;
 }
 
@@ -1916,5 +2178,235 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 	uring_write(u, bpf_ktime_get_boot_ns(), ret, 0, f);
 	if (!more)
 		bpf_map_delete_elem(&uring_reqs, &key);
+	return 0;
+}
+
+/* ---- Per-socket packet counters: the per-packet programs (kellect record -e packets) ---- */
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+/* What the per-packet programs read of an IP packet. */
+struct pkt_view {
+	struct pkt_tuple t; /* from the sender's end: laddr/lport the source */
+	struct pkt_frag frag;
+	__u8 ttl;
+	__u8 tcp_flags;
+	__u8 is_frag; /* an IPv4 fragment */
+	__u8 later;   /* a fragment after the first: no ports */
+};
+
+/* Reads the IP header at `ip` (ETH_P_IP or ETH_P_IPV6 `proto`), and the TCP or UDP header
+ * after it. False: not IP, not TCP or UDP, or unreadable. */
+static __always_inline bool pkt_parse(const void *ip, __u16 proto, struct pkt_view *v)
+{
+	__u8 l4[14];
+	__u32 off;
+
+	if (proto == ETH_P_IP) {
+		struct iphdr h;
+		__u16 frag;
+
+		if (bpf_probe_read_kernel(&h, sizeof(h), ip))
+			return false;
+		if (h.version != 4 || h.ihl < 5)
+			return false;
+		v->t.proto = h.protocol;
+		__builtin_memcpy(v->t.laddr, &h.saddr, 4);
+		__builtin_memcpy(v->t.raddr, &h.daddr, 4);
+		v->ttl = h.ttl;
+		frag = bpf_ntohs(h.frag_off);
+		v->is_frag = (frag & 0x3fff) != 0; /* MF, or an offset */
+		v->later = (frag & 0x1fff) != 0;
+		v->frag.saddr = h.saddr;
+		v->frag.daddr = h.daddr;
+		v->frag.id = h.id;
+		v->frag.proto = h.protocol;
+		off = h.ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr h;
+
+		if (bpf_probe_read_kernel(&h, sizeof(h), ip))
+			return false;
+		v->t.proto = h.nexthdr; /* extension headers: not counted */
+		__builtin_memcpy(v->t.laddr, &h.saddr, 16);
+		__builtin_memcpy(v->t.raddr, &h.daddr, 16);
+		v->ttl = h.hop_limit;
+		off = sizeof(h);
+	} else {
+		return false;
+	}
+	if (v->t.proto != IPPROTO_TCP && v->t.proto != IPPROTO_UDP)
+		return false;
+	if (v->later)
+		return true;
+	if (bpf_probe_read_kernel(l4, sizeof(l4), ip + (off & 0x3f)))
+		return false;
+	v->t.lport = ((__u16)l4[0] << 8) | l4[1];
+	v->t.rport = ((__u16)l4[2] << 8) | l4[3];
+	v->tcp_flags = v->t.proto == IPPROTO_TCP ? l4[13] : 0;
+	return true;
+}
+
+/* Turns a packet's tuple around: the receiving socket's end first. */
+static __always_inline void pkt_swap(struct pkt_tuple *t)
+{
+	__u8 a[16];
+	__u16 p = t->lport;
+
+	__builtin_memcpy(a, t->laddr, 16);
+	__builtin_memcpy(t->laddr, t->raddr, 16);
+	__builtin_memcpy(t->raddr, a, 16);
+	t->lport = t->rport;
+	t->rport = p;
+}
+
+/* A packet leaving: net:net_dev_queue, with the socket that sent it (skb->sk). A packet of a
+ * socket not counted costs one lookup. */
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(on_pkt_tx, struct sk_buff *skb)
+{
+	struct pkt_view v = {};
+	struct pkt_sock *e;
+	struct sock *sk;
+	unsigned char *head;
+	__u64 id;
+
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk)
+		return 0;
+	id = sk_ident(sk);
+	e = bpf_map_lookup_elem(&pkt_socks, &id);
+	if (!e)
+		return 0;
+	head = BPF_CORE_READ(skb, head);
+	if (!pkt_parse(head + BPF_CORE_READ(skb, network_header),
+		       bpf_ntohs(BPF_CORE_READ(skb, protocol)), &v))
+		return 0;
+	__sync_fetch_and_add(&e->c.tx_packets, 1);
+	if (v.t.proto == IPPROTO_TCP && !v.later)
+		__sync_fetch_and_add(&e->c.tx_flags[v.tcp_flags & (KL_FLAG_COMBOS - 1)], 1);
+	if (v.later)
+		return 0;
+	if (!e->tuple_set) {
+		e->tuple = v.t;
+		pkt_register(id, &e->tuple, &e->tuple_set);
+	}
+	if (v.t.proto == IPPROTO_UDP && !e->wild_set) {
+		e->wild.lport = v.t.lport;
+		e->wild.proto = IPPROTO_UDP;
+		pkt_register(id, &e->wild, &e->wild_set);
+	}
+	return 0;
+}
+
+/* A packet arriving: net:netif_receive_skb (skb->data at the IP header; no socket yet),
+ * its socket found by its addresses and ports (a UDP socket also by its local port). A
+ * packet of a socket not counted costs one lookup (a UDP one two). */
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(on_pkt_rx, struct sk_buff *skb)
+{
+	struct pkt_view v = {};
+	struct pkt_sock *e;
+	__u64 *owner;
+	__u64 id;
+
+	if (!pkt_parse(BPF_CORE_READ(skb, data), bpf_ntohs(BPF_CORE_READ(skb, protocol)), &v))
+		return 0;
+	if (v.later) {
+		owner = bpf_map_lookup_elem(&pkt_frags, &v.frag);
+	} else {
+		pkt_swap(&v.t);
+		owner = bpf_map_lookup_elem(&pkt_tuples, &v.t);
+		if (!owner && v.t.proto == IPPROTO_UDP) {
+			struct pkt_tuple w = {};
+
+			w.lport = v.t.lport;
+			w.proto = IPPROTO_UDP;
+			owner = bpf_map_lookup_elem(&pkt_tuples, &w);
+		}
+	}
+	if (!owner)
+		return 0;
+	id = *owner;
+	e = bpf_map_lookup_elem(&pkt_socks, &id);
+	if (!e)
+		return 0;
+	__sync_fetch_and_add(&e->c.rx_packets, 1);
+	e->c.rx_ttl = v.ttl;
+	if (v.is_frag) {
+		__sync_fetch_and_add(&e->c.rx_frags, 1);
+		if (!v.later)
+			bpf_map_update_elem(&pkt_frags, &v.frag, &id, BPF_ANY);
+	}
+	if (v.t.proto == IPPROTO_TCP && !v.later)
+		__sync_fetch_and_add(&e->c.rx_flags[v.tcp_flags & (KL_FLAG_COMBOS - 1)], 1);
+	return 0;
+}
+
+/* A packet the kernel dropped (skb:kfree_skb: not consumed), with its reason: counted for
+ * the socket it was for (rx_sk, else skb->sk). */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_pkt_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	struct sock *sk = rx_sk ? rx_sk : BPF_CORE_READ(skb, sk);
+	struct pkt_sock *e;
+	__u64 id;
+
+	if (!sk || !reason)
+		return 0;
+	id = sk_ident(sk);
+	e = bpf_map_lookup_elem(&pkt_socks, &id);
+	if (e)
+		add_drop(&e->c, reason);
+	return 0;
+}
+
+/* sock:sock_rcvqueue_full: a packet found no room in the socket's receive queue. */
+SEC("tp_btf/sock_rcvqueue_full")
+int BPF_PROG(on_pkt_rcvqueue_full, struct sock *sk, struct sk_buff *skb)
+{
+	struct pkt_sock *e;
+	__u64 id;
+
+	if (!sk)
+		return 0;
+	id = sk_ident(sk);
+	e = bpf_map_lookup_elem(&pkt_socks, &id);
+	if (e)
+		__sync_fetch_and_add(&e->c.rcvqueue_full, 1);
+	return 0;
+}
+
+#define SOCK_DEAD_BIT 0 /* enum sock_flags SOCK_DEAD: sock_orphan'ed, closed */
+
+static long pkt_flush_one(void *map, __u64 *key, struct pkt_sock *e, void *ctx)
+{
+	__u64 id = *key;
+	struct sock *sk = (struct sock *)(id ^ sk_key);
+	__u64 flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	/* A closed TCP socket lives on, orphaned, until its state is TCP_CLOSE (which writes
+	 * its last counters in sock_state). */
+	bool gone = (flags & (1 << SOCK_DEAD_BIT)) &&
+		    (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+		     BPF_CORE_READ(sk, __sk_common.skc_state) == 7 /* TCP_CLOSE */);
+
+	pkt_write(sk, e, gone ? SOCK_CNT_GONE : SOCK_CNT_PERIODIC, bpf_ktime_get_boot_ns());
+	if (gone)
+		pkt_forget(id, e);
+	return 0;
+}
+
+/*
+ * Never attached: run by the recorder (BPF_PROG_TEST_RUN) before each statistics block and
+ * at the end. Writes every counted socket's counters; a socket found closed (SOCK_DEAD:
+ * UDP and UNIX sockets, which have no state change at close) for the last time, and its
+ * entries freed.
+ */
+SEC("raw_tp")
+int pkt_flush(void *ctx)
+{
+	bpf_for_each_map_elem(&pkt_socks, pkt_flush_one, NULL, 0);
 	return 0;
 }

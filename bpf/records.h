@@ -20,8 +20,8 @@
 #define KELLECT_RECORDS_H
 
 /* Bumped whenever a record layout changes; stored in every trace's host info. */
-#define KELLECT_ABI_VERSION 3 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; older
-			       * records read alike */
+#define KELLECT_ABI_VERSION 4 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; 4:
+			       * REC_SOCK_COUNTERS; older records read alike */
 
 #define KL_COMM_LEN 16
 /* Longest path or filename captured; longer ones are cut and flagged. */
@@ -38,7 +38,8 @@ enum rec_kind {
 	REC_SOCK_STATE = 5, /* a TCP socket changed state or saw a reset: identity and counters */
 	REC_URING_OP = 6,  /* an io_uring request: submitted (io_uring_submit_req), completed
 			    * (io_uring_complete) without a syscall of its own */
-	/* 7 is kept for another kind */
+	REC_SOCK_COUNTERS = 7, /* a socket's packet counters, aggregated in the kernel
+				* (struct rec_sock_counters; ABI version 4) */
 	REC_CGROUP = 8,	   /* cgroup:cgroup_mkdir, cgroup:cgroup_attach_task: a cgroup was made,
 			    * or a process moved into one (struct rec_cgroup) */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
@@ -47,6 +48,9 @@ enum rec_kind {
 /* The statistics slot (no record kind) of io_uring requests lost because the table of
  * requests in flight was full: their entry was pushed out before their CQE (dropped). */
 #define KL_STAT_URING_IN_FLIGHT 15
+/* The statistics slot (no record kind) of sockets whose packets went uncounted because the
+ * table of counted sockets (pkt_socks) was full (dropped). */
+#define KL_STAT_SOCK_TABLE_FULL 14
 
 /*
  * kellect syscall ids: rec_hdr.syscall. Stable: ids are only ever appended, never reused,
@@ -584,6 +588,68 @@ struct rec_sock_state {
 	__u8 newstate;
 	__u8 _pad[5];
 	struct kl_tcp tcp;
+};
+
+/* Packets of one drop reason (struct kl_pkt_counters): 8 bytes. */
+struct kl_drop_count {
+	__u32 reason; /* the kernel's enum skb_drop_reason (skb:kfree_skb); 0: unused slot.
+		       * Its numbers differ between kernels: the recorder stores the running
+		       * kernel's names (Capture block, drop_reasons) */
+	__u32 count;
+};
+
+/* TCP flag combinations counted: the header's FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08 and
+ * ACK 0x10 bits (URG, ECE and CWR are left out of the combination). */
+#define KL_FLAG_COMBOS 32
+#define KL_DROP_SLOTS 4
+
+/*
+ * A socket's packets, counted in the kernel (never a record per packet): 336 bytes.
+ * Outgoing packets are counted at net:net_dev_queue (skb->sk), incoming ones at
+ * net:netif_receive_skb (the socket found by the packet's addresses and ports), drops at
+ * skb:kfree_skb and sock:sock_rcvqueue_full. The fields marked "read" are read from the
+ * socket when the record is written. Counters are 32-bit and wrap.
+ */
+struct kl_pkt_counters {
+	__u32 tx_flags[KL_FLAG_COMBOS]; /* TCP packets sent, by flag combination (index:
+					 * the header's flags & 0x1f) */
+	__u32 rx_flags[KL_FLAG_COMBOS]; /* TCP packets received */
+	struct kl_drop_count drops[KL_DROP_SLOTS]; /* packets of the socket the kernel freed as
+						    * dropped, per reason (slots taken in order
+						    * of first drop) */
+	__u64 tx_packets;     /* IP packets sent (a GSO packet counts once, as a capture
+			       * on the interface sees it) */
+	__u64 rx_packets;     /* IP packets received (fragments each) */
+	__u32 drops_other;    /* drops of reasons past the slots */
+	__u32 rcvqueue_full;  /* sock:sock_rcvqueue_full: the receive queue had no room */
+	__u32 rx_frags;	      /* IPv4 fragments received (those after the first found by the
+			       * first's source, destination, id and protocol) */
+	__u32 rx_drops;	      /* read: the socket's sk_drops (what /proc/net/udp and ss -m
+			       * show as drops) */
+	__u32 rx_ooo;	      /* read: TCP, tcp_sock.rcv_ooopack (out-of-order packets) */
+	__u32 tx_dups;	      /* read: TCP, tcp_sock.dsack_dups (duplicates the peer reported
+			       * with D-SACK) */
+	__u32 rx_queued;      /* read: packets in sk_receive_queue */
+	__u8 rx_ttl;	      /* TTL (IPv6: hop limit) of the last packet received; 0: none */
+	__u8 _pad[3];
+};
+
+/* rec_sock_counters.reason */
+#define SOCK_CNT_STATE 0    /* written with a state change (the REC_SOCK_STATE record after it) */
+#define SOCK_CNT_PERIODIC 1 /* written with the periodic statistics block */
+#define SOCK_CNT_GONE 2	    /* the socket is gone (TCP_CLOSE, or found closed by the periodic
+			     * pass): its last values, its counting ended */
+
+/*
+ * REC_SOCK_COUNTERS: 456 bytes. The header's task is whoever ran when it was written (the
+ * recorder itself for SOCK_CNT_PERIODIC); the socket's identity is in sock.
+ */
+struct rec_sock_counters {
+	struct rec_hdr hdr;
+	struct kl_sock sock;
+	__u8 reason; /* SOCK_CNT_* */
+	__u8 _pad[7];
+	struct kl_pkt_counters pkt;
 };
 
 #endif /* KELLECT_RECORDS_H */

@@ -51,7 +51,7 @@ kellect_need_cargo() {
 # The live tests run real workloads and talk to real peers on loopback: a DNS server
 # (dnsmasq) and client (dig), an HTTP client (curl), python3 for scripted peers and
 # clients, a C compiler for the catalogue workload, DuckDB (Python's duckdb module) for the
-# Parquet tests. Called by scripts/test.sh only: the build and the demo do not need them.
+# Parquet tests, tcpdump for the packet counter tests. Called by scripts/test.sh only: the build and the demo do not need them.
 kellect_need_test_tools() {
     local missing=()
     command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
@@ -69,6 +69,8 @@ kellect_need_test_tools() {
     command -v man >/dev/null 2>&1 || missing+=(man-db) # renders `kellect man`
     # tests/report.rs renders `kellect report` headless (screenshot and DOM).
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # tests/live/packets.rs compares kellect's per-socket packet counters with a capture.
+    command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || missing+=(tcpdump)
     [ ${#missing[@]} -eq 0 ] || kellect_apt_install "test tools" "${missing[@]}"
     kellect_need_duckdb
 }

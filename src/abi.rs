@@ -10,11 +10,12 @@ use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 /// The oldest record ABI version this build reads: version 2 only added what version 1
 /// records lack (`REC_F_TASK`, `REC_CGROUP`), and version 3 each sendmmsg/recvmmsg
-/// message's peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), so older
-/// records decode alike.
+/// message's peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), and
+/// version 4 a record kind (`REC_SOCK_COUNTERS`) older traces simply lack, so older records
+/// decode alike.
 pub const MIN_ABI_VERSION: u32 = 1;
 /// `KL_COMM_LEN`
 pub const COMM_LEN: usize = 16;
@@ -27,12 +28,18 @@ pub const KIND_MAX: usize = 16;
 /// `KL_STAT_URING_IN_FLIGHT`: the statistics slot (no record kind) of io_uring requests
 /// lost because the recorder's table of requests in flight was full (counted as dropped).
 pub const STAT_URING_IN_FLIGHT: u16 = 15;
+/// `KL_STAT_SOCK_TABLE_FULL`: the statistics slot (no record kind) of sockets whose packets
+/// went uncounted because the kernel's table of counted sockets was full (dropped).
+pub const STAT_SOCK_TABLE_FULL: u16 = 14;
 
 /// The name of statistics slot `kind` in `kellect info`: its record kind's, or
-/// `uring_in_flight_full` for [`STAT_URING_IN_FLIGHT`].
+/// `uring_in_flight_full` for [`STAT_URING_IN_FLIGHT`], `sock_table_full` for
+/// [`STAT_SOCK_TABLE_FULL`].
 pub fn stat_name(kind: u16) -> String {
     if kind == STAT_URING_IN_FLIGHT {
         "uring_in_flight_full".into()
+    } else if kind == STAT_SOCK_TABLE_FULL {
+        "sock_table_full".into()
     } else {
         RecordKind::from_raw(kind).name()
     }
@@ -72,6 +79,8 @@ pub enum RecordKind {
     UringOp,
     /// A cgroup made or a process moved into one (`REC_CGROUP`).
     Cgroup,
+    /// A socket's packet counters (`REC_SOCK_COUNTERS`, ABI version 4).
+    SockCounters,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -85,6 +94,7 @@ impl RecordKind {
             4 => Self::Syscall,
             5 => Self::SockState,
             6 => Self::UringOp,
+            7 => Self::SockCounters,
             8 => Self::Cgroup,
             other => Self::Unknown(other),
         }
@@ -98,6 +108,7 @@ impl RecordKind {
             Self::Syscall => 4,
             Self::SockState => 5,
             Self::UringOp => 6,
+            Self::SockCounters => 7,
             Self::Cgroup => 8,
             Self::Unknown(raw) => raw,
         }
@@ -113,6 +124,7 @@ impl RecordKind {
             Self::SockState => "sock_state".into(),
             Self::UringOp => "uring_op".into(),
             Self::Cgroup => "cgroup".into(),
+            Self::SockCounters => "sock_counters".into(),
             Self::Unknown(raw) => format!("kind_{raw}"),
         }
     }
@@ -389,6 +401,92 @@ pub struct SockStateRecord {
     pub tcp: TcpCounters,
 }
 
+/// `KL_FLAG_COMBOS`: TCP flag combinations counted per direction, indexed by the header's
+/// FIN (0x01), SYN (0x02), RST (0x04), PSH (0x08) and ACK (0x10) bits.
+pub const FLAG_COMBOS: usize = 32;
+/// `KL_DROP_SLOTS`: drop reasons counted per socket (more: `drops_other`).
+pub const DROP_SLOTS: usize = 4;
+/// `rec_sock_counters.reason`: written with a state change (before its `REC_SOCK_STATE`).
+pub const SOCK_CNT_STATE: u8 = 0;
+/// `rec_sock_counters.reason`: written with the periodic statistics block.
+pub const SOCK_CNT_PERIODIC: u8 = 1;
+/// `rec_sock_counters.reason`: the socket is gone; its last values.
+pub const SOCK_CNT_GONE: u8 = 2;
+
+/// `struct kl_drop_count`, 8 bytes: packets of one drop reason.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    KnownLayout,
+    Immutable,
+    Unaligned,
+)]
+#[repr(C)]
+pub struct DropCount {
+    /// The kernel's `enum skb_drop_reason` (numbers differ between kernels: the Capture
+    /// block names them); 0: unused slot.
+    pub reason: U32,
+    pub count: U32,
+}
+
+/// `struct kl_pkt_counters`, 336 bytes: a socket's packets, counted in the kernel
+/// (`net:net_dev_queue`, `net:netif_receive_skb`, `skb:kfree_skb`,
+/// `sock:sock_rcvqueue_full`; `rx_drops`, `rx_ooo`, `tx_dups` and `rx_queued` read from the
+/// socket when the record was written). 32-bit counters wrap.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct PktCounters {
+    /// TCP packets sent, by flag combination ([`FLAG_COMBOS`]).
+    pub tx_flags: [U32; FLAG_COMBOS],
+    /// TCP packets received, by flag combination.
+    pub rx_flags: [U32; FLAG_COMBOS],
+    /// Packets of the socket the kernel dropped, by reason.
+    pub drops: [DropCount; DROP_SLOTS],
+    /// IP packets sent (a GSO packet once).
+    pub tx_packets: U64,
+    /// IP packets received.
+    pub rx_packets: U64,
+    /// Drops of reasons past the slots.
+    pub drops_other: U32,
+    /// `sock:sock_rcvqueue_full` hits.
+    pub rcvqueue_full: U32,
+    /// IPv4 fragments received.
+    pub rx_frags: U32,
+    /// The socket's `sk_drops` (as `/proc/net/udp` shows it).
+    pub rx_drops: U32,
+    /// TCP: `tcp_sock.rcv_ooopack`, out-of-order packets received.
+    pub rx_ooo: U32,
+    /// TCP: `tcp_sock.dsack_dups`, duplicates the peer reported with D-SACK.
+    pub tx_dups: U32,
+    /// Packets in the socket's receive queue.
+    pub rx_queued: U32,
+    /// TTL or hop limit of the last packet received (0: none).
+    pub rx_ttl: u8,
+    pub _pad: [u8; 3],
+}
+
+/// `struct rec_sock_counters`, 456 bytes: a socket's packet counters (`REC_SOCK_COUNTERS`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct SockCountersRecord {
+    pub hdr: RecordHeader,
+    pub sock: SockInfo,
+    /// `SOCK_CNT_*`: why it was written.
+    pub reason: u8,
+    pub _pad: [u8; 7],
+    pub pkt: PktCounters,
+}
+
 /// `struct rec_syscall`, 136 bytes, then the tail: path0, path1, addr, out, inode.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -507,6 +605,8 @@ pub enum Record<'a> {
         tail: SyscallTail<'a>,
     },
     SockState(SockStateRecord),
+    /// A socket's packet counters.
+    SockCounters(Box<SockCountersRecord>),
     /// An io_uring request; its tail is a syscall record's.
     Uring {
         rec: UringRecord,
@@ -530,6 +630,7 @@ impl Record<'_> {
             Record::Exit(r) => &r.hdr,
             Record::Syscall { rec, .. } => &rec.hdr,
             Record::SockState(r) => &r.hdr,
+            Record::SockCounters(r) => &r.hdr,
             Record::Uring { rec, .. } => &rec.sc.hdr,
             Record::Cgroup { rec, .. } => &rec.hdr,
             Record::Unknown { hdr } => hdr,
@@ -680,6 +781,14 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                     .0,
             )
         }
+        RecordKind::SockCounters => {
+            fixed(size_of::<SockCountersRecord>())?;
+            Record::SockCounters(Box::new(
+                SockCountersRecord::read_from_prefix(body)
+                    .expect("length checked")
+                    .0,
+            ))
+        }
         RecordKind::Cgroup => {
             fixed(size_of::<CgroupRecord>())?;
             let (rec, rest) = CgroupRecord::read_from_prefix(body).expect("length checked");
@@ -800,6 +909,8 @@ mod tests {
         assert_eq!(size_of::<SockInfo>(), 56);
         assert_eq!(size_of::<TcpCounters>(), 64);
         assert_eq!(size_of::<SockStateRecord>(), 184);
+        assert_eq!(size_of::<PktCounters>(), 336);
+        assert_eq!(size_of::<SockCountersRecord>(), 456);
         assert_eq!(size_of::<TaskContext>(), 24);
         assert_eq!(size_of::<CgroupRecord>(), 80);
     }

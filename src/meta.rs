@@ -265,6 +265,12 @@ pub struct Capture {
     pub checksums: bool,
     /// The kernel's HZ (to turn jiffies into time), when the recorder could read it.
     pub hz: Option<u32>,
+    /// The running kernel's `enum skb_drop_reason` as (value, name without the
+    /// `SKB_DROP_REASON_` prefix), from its BTF, for the drop reasons of socket counters
+    /// (their numbers differ between kernels). Appended field: empty in traces before it,
+    /// and when the recorder could not read the BTF.
+    #[serde(default, deserialize_with = "bounded::appended_drop_reasons")]
+    pub drop_reasons: Vec<(u32, String)>,
 }
 
 impl AppProtocol {
@@ -793,23 +799,34 @@ mod bounded {
         d.deserialize_seq(SeqVisitor::<BoundedString, String>(PhantomData))
     }
 
-    /// `(fd, what it refers to)` with the text bounded.
-    pub(super) struct FdEntry((i32, BoundedString));
+    /// A number and a text, the text bounded: `(fd, what it refers to)`, `(value, name)`.
+    pub(super) struct Numbered<N>((N, BoundedString));
 
-    impl<'de> Deserialize<'de> for FdEntry {
+    impl<'de, N: Deserialize<'de>> Deserialize<'de> for Numbered<N> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            <(i32, BoundedString)>::deserialize(d).map(FdEntry)
+            <(N, BoundedString)>::deserialize(d).map(Numbered)
         }
     }
 
-    impl From<FdEntry> for (i32, String) {
-        fn from(e: FdEntry) -> (i32, String) {
+    impl<N> From<Numbered<N>> for (N, String) {
+        fn from(e: Numbered<N>) -> (N, String) {
             (e.0 .0, e.0 .1 .0)
         }
     }
 
     pub(super) fn fd_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i32, String)>, D::Error> {
-        d.deserialize_seq(SeqVisitor::<FdEntry, (i32, String)>(PhantomData))
+        d.deserialize_seq(SeqVisitor::<Numbered<i32>, (i32, String)>(PhantomData))
+    }
+
+    /// `Capture::drop_reasons`, an appended field: a payload that ends before it (older
+    /// traces) reads as empty (see `appended`).
+    pub(super) fn appended_drop_reasons<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(u32, String)>, D::Error> {
+        Ok(
+            d.deserialize_seq(SeqVisitor::<Numbered<u32>, (u32, String)>(PhantomData))
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -857,6 +874,33 @@ mod tests {
         );
         // Fields before it are still required: a payload cut inside them is an error.
         assert!(postcard::from_bytes::<RecordSettings>(&bytes[..bytes.len() - 4]).is_err());
+    }
+
+    /// `Capture::drop_reasons` round-trips, and a `Capture` written before it (ending
+    /// after `hz`) reads with none.
+    #[test]
+    fn capture_drop_reasons_are_appended() {
+        let capture = Capture {
+            payload_max: 100,
+            protocols: vec![(AppProtocol::Dns, AppPort::Udp(53))],
+            versions: false,
+            checksums: true,
+            hz: Some(250),
+            drop_reasons: vec![(2, "NOT_SPECIFIED".into()), (6, "SOCKET_RCVBUFF".into())],
+        };
+        let bytes = postcard::to_stdvec(&capture).unwrap();
+        let back: Capture = decode_limited(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!(back, capture);
+        let before = Capture {
+            drop_reasons: Vec::new(),
+            ..capture.clone()
+        };
+        let old_bytes = postcard::to_stdvec(&before).unwrap();
+        // The empty list is one byte (its length): a writer from before the field stops
+        // before it.
+        let old: Capture =
+            decode_limited(&old_bytes[..old_bytes.len() - 1], &DecodeLimits::default()).unwrap();
+        assert_eq!(old, before);
     }
 
     #[test]

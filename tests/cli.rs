@@ -50,6 +50,11 @@ fn record_usage_errors_exit_2() {
     assert!(err.contains("goes with a command"), "{err}");
     let err = run_err(&["record", "-o", "/tmp/x.kz", "--ring-size", "3"], 2);
     assert!(err.contains("power of two"), "{err}");
+    // Packet counters are of sockets: without the network group there are none.
+    let err = run_err(&["record", "-o", "/tmp/x.kz", "-e", "file,packets"], 2);
+    assert!(err.contains("goes with -e network"), "{err}");
+    let err = run_err(&["record", "-o", "/tmp/x.kz", "-e", "bogus"], 2);
+    assert!(err.contains("system, packets)"), "{err}");
 }
 
 #[cfg(not(feature = "record"))]

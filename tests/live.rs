@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::util::{events, info, kellect, run_ok};
 
+mod packets;
+
 /// Whether live tests can run here; in CI, not being able to is a failure.
 pub(crate) fn live() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -22,6 +22,7 @@ mod hostile_output;
 mod live;
 mod mmsg;
 mod ops;
+mod packets;
 mod parquet;
 mod progress;
 mod records;

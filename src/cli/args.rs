@@ -180,9 +180,11 @@ pub(crate) struct CaptureArgs {
     /// With a command: record the whole system while it runs, not just its process tree.
     #[arg(short = 'a', long)]
     pub(crate) all: bool,
-    /// Event groups to record: file, process, network, permission (comma-separated).
+    /// Event groups to record: file, process, network, permission, system (comma-separated).
     /// Unselected syscalls are filtered in the kernel. Process lifecycle (fork, exec,
-    /// exit) is always recorded: replay needs it to follow processes.
+    /// exit) is always recorded: replay needs it to follow processes. `packets` (with
+    /// network) also counts each socket's packets in the kernel: TCP flags, TTL, drops,
+    /// fragments (the records view's SockTxFlags, SockRxFlags, SockRxTTL, ...).
     #[arg(
         short = 'e',
         long,

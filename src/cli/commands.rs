@@ -68,10 +68,6 @@ fn print_legend() -> Result<ExitCode> {
         "\nBytes that are not UTF-8:\n    {}",
         kellect::replayer::views::records::legend::NOT_UTF8
     )?;
-    writeln!(out, "\nkflowd keys kellect does not produce, and why:\n")?;
-    for (keys, why) in kellect::replayer::views::records::legend::NOT_PROVIDED {
-        writeln!(out, "{keys}\n    {why}")?;
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -507,15 +507,20 @@ mod recording {
             );
         }
         let mut groups = Vec::new();
+        let mut packets = false;
         for name in &c.events {
             match Group::from_name(name) {
                 Some(g) if !groups.contains(&g) => groups.push(g),
                 Some(_) => {}
+                None if name == "packets" => packets = true,
                 None => usage!(
                     "unknown event group `{name}` in -e (known: file, process, network, \
-                     permission)"
+                     permission, system, packets)"
                 ),
             }
+        }
+        if packets && !groups.contains(&Group::Network) {
+            usage!("-e packets counts the packets of sockets: it goes with -e network");
         }
         let protocols = match kellect::meta::parse_protocol_specs(&c.protocol) {
             Ok(p) => p,
@@ -523,6 +528,7 @@ mod recording {
         };
         let mut cfg = RecordConfig::new(output);
         cfg.groups = groups;
+        cfg.packets = packets;
         cfg.protocols = protocols;
         cfg.payload_max = c.payload_size;
         cfg.versions = c.versions;

@@ -32,6 +32,8 @@ pub struct BpfConfig {
     pub protocols: Vec<(AppProtocol, AppPort)>,
     /// Scrambles socket addresses into socket ids.
     pub sk_key: u64,
+    /// `-e packets`: count each socket's packets in the kernel (`REC_SOCK_COUNTERS`).
+    pub packets: bool,
 }
 
 pub struct Probes<'obj> {
@@ -55,6 +57,7 @@ impl<'obj> Probes<'obj> {
         // Wake the reader when a sixteenth of the ring is waiting (at most 4 MiB).
         rodata.wakeup_bytes = (cfg.ring_size as u64 / 16).clamp(4096, 4 << 20);
         rodata.sk_key = cfg.sk_key;
+        rodata.pkt_counting = cfg.packets as u8;
         rodata.unix_syslog = cfg
             .protocols
             .iter()
@@ -76,6 +79,21 @@ impl<'obj> Probes<'obj> {
                  io_uring_register still are)"
             );
         }
+        // The per-packet programs: not attached without -e packets (nothing to count), nor
+        // kfree_skb on a kernel whose tracepoint lacks the receiving socket (before 6.12).
+        let packets = cfg.packets;
+        let drop_sk = packets && tracepoint_params("kfree_skb") == Some(5);
+        open.progs.on_pkt_tx.set_autoload(packets);
+        open.progs.on_pkt_rx.set_autoload(packets);
+        open.progs.on_pkt_rcvqueue_full.set_autoload(packets);
+        open.progs.on_pkt_drop.set_autoload(drop_sk);
+        open.progs.pkt_flush.set_autoload(packets);
+        if packets && !drop_sk {
+            eprintln!(
+                "kellect: warning: this kernel's skb:kfree_skb tracepoint does not name the \
+                 receiving socket: socket drops are counted (sk_drops) without their reasons"
+            );
+        }
         let mut skel = open.load().context(
             "loading the BPF programs into the kernel (the verifier log above says why)",
         )?;
@@ -84,6 +102,24 @@ impl<'obj> Probes<'obj> {
         skel.attach()
             .context("attaching the BPF programs to their tracepoints")?;
         Ok(Probes { skel })
+    }
+
+    /// With `-e packets`: writes every counted socket's packet counters into the ring
+    /// buffer (`REC_SOCK_COUNTERS`, reason periodic), and the last ones of sockets found
+    /// closed, whose entries are freed: runs the never-attached `pkt_flush` program once
+    /// (`BPF_PROG_TEST_RUN`). Called before each statistics block and at the end. Errors:
+    /// the kernel refused the run.
+    pub fn flush_sock_counters(&self) -> Result<()> {
+        if self.skel.maps.rodata_data.as_ref().map(|r| r.pkt_counting) != Some(1) {
+            return Ok(());
+        }
+        let input = libbpf_rs::ProgramInput::default();
+        self.skel
+            .progs
+            .pkt_flush
+            .test_run(input)
+            .context("writing the sockets' packet counters")?;
+        Ok(())
     }
 
     pub fn events_map(&self) -> &dyn MapCore {
@@ -154,19 +190,45 @@ impl<'obj> Probes<'obj> {
 /// whose first parameter is the tracepoint's context, then the tracepoint's arguments.
 /// `false` when the BTF cannot be read or either prototype differs.
 pub fn uring_tracepoints_match() -> bool {
+    tracepoint_params("io_uring_submit_req") == Some(2)
+        && tracepoint_params("io_uring_complete") == Some(4)
+}
+
+/// The number of parameters of the running kernel's `btf_trace_NAME` prototype (the
+/// tracepoint's arguments plus its context), from its BTF; `None` when the BTF cannot be
+/// read or has no such tracepoint.
+fn tracepoint_params(name: &str) -> Option<usize> {
     use libbpf_rs::btf::types::FuncProto;
     use libbpf_rs::btf::{Btf, BtfType};
+    let btf = Btf::from_vmlinux().ok()?;
+    let typedef: BtfType<'_> = btf.type_by_name(&format!("btf_trace_{name}"))?;
+    let ptr = typedef.skip_mods_and_typedefs();
+    let proto = ptr.next_type()?.skip_mods_and_typedefs();
+    FuncProto::try_from(proto).ok().map(|p| p.len())
+}
+
+/// The running kernel's `enum skb_drop_reason`: (value, name without `SKB_DROP_REASON_`),
+/// for the drop reasons of socket counters (`Capture::drop_reasons`). Empty when the BTF
+/// cannot be read or has no such enum.
+pub fn drop_reason_names() -> Vec<(u32, String)> {
+    use libbpf_rs::btf::types::Enum;
+    use libbpf_rs::btf::{Btf, BtfType};
     let Ok(btf) = Btf::from_vmlinux() else {
-        return false;
+        return Vec::new();
     };
-    // The number of parameters of btf_trace_NAME's prototype, context included.
-    let params = |name: &str| -> Option<usize> {
-        let typedef: BtfType<'_> = btf.type_by_name(&format!("btf_trace_{name}"))?;
-        let ptr = typedef.skip_mods_and_typedefs();
-        let proto = ptr.next_type()?.skip_mods_and_typedefs();
-        FuncProto::try_from(proto).ok().map(|p| p.len())
+    let Some(ty) = btf.type_by_name::<BtfType<'_>>("skb_drop_reason") else {
+        return Vec::new();
     };
-    params("io_uring_submit_req") == Some(2) && params("io_uring_complete") == Some(4)
+    let Ok(e) = Enum::try_from(ty) else {
+        return Vec::new();
+    };
+    e.iter()
+        .filter_map(|m| {
+            let name = m.name?.to_str()?;
+            let name = name.strip_prefix("SKB_DROP_REASON_").unwrap_or(name);
+            Some((m.value as u32, name.to_owned()))
+        })
+        .collect()
 }
 
 /// Tells the kernel side how to capture each native syscall of this architecture.
@@ -251,6 +313,7 @@ mod tests {
         RecordHeader, SockInfo, SockStateRecord, SyscallRecord, TaskContext, TcpCounters,
         UringRecord,
     };
+    use crate::abi::{DropCount, PktCounters, SockCountersRecord};
     use std::mem::{offset_of, size_of};
 
     /// The Rust mirrors in src/abi.rs must match the layouts the BPF compiler produced.
@@ -351,6 +414,36 @@ mod tests {
             SockStateRecord,
             types::rec_sock_state,
             [hdr, sock, event, oldstate, newstate, _pad, tcp]
+        );
+        same!(DropCount, types::kl_drop_count, [reason, count]);
+        same!(
+            PktCounters,
+            types::kl_pkt_counters,
+            [
+                tx_flags,
+                rx_flags,
+                drops,
+                tx_packets,
+                rx_packets,
+                drops_other,
+                rcvqueue_full,
+                rx_frags,
+                rx_drops,
+                rx_ooo,
+                tx_dups,
+                rx_queued,
+                rx_ttl,
+                _pad
+            ]
+        );
+        same!(
+            SockCountersRecord,
+            types::rec_sock_counters,
+            [hdr, sock, reason, _pad, pkt]
+        );
+        assert_eq!(
+            crate::abi::RecordKind::SockCounters.raw() as u32,
+            types::rec_kind::REC_SOCK_COUNTERS.0
         );
         same!(
             crate::syscalls::ScDesc,

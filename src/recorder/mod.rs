@@ -55,6 +55,9 @@ pub struct RecordConfig {
     pub system_wide: bool,
     /// Event groups whose syscalls are recorded.
     pub groups: Vec<crate::syscalls::Group>,
+    /// `-e packets`: count each socket's packets in the kernel (TCP flags, TTL, drops,
+    /// fragments: `REC_SOCK_COUNTERS`). Needs the network group.
+    pub packets: bool,
     /// Application payloads captured: where, and how many bytes per message (0: none).
     pub protocols: Vec<(AppProtocol, AppPort)>,
     pub payload_max: u32,
@@ -106,6 +109,7 @@ impl RecordConfig {
             command_output: CommandOutput::Inherit,
             system_wide: false,
             groups: crate::syscalls::Group::ALL.to_vec(),
+            packets: false,
             protocols: crate::meta::parse_protocol_specs(&[]).expect("the defaults parse"),
             payload_max: defaults::PAYLOAD_SIZE,
             versions: false,

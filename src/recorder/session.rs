@@ -194,7 +194,12 @@ impl<'obj> Session<'obj> {
                 .collect(),
             ring_size: cfg.ring_size as u64,
             frame_size: cfg.frame_size as u32,
-            groups: cfg.groups.iter().map(|g| g.name().to_owned()).collect(),
+            groups: cfg
+                .groups
+                .iter()
+                .map(|g| g.name().to_owned())
+                .chain(cfg.packets.then(|| "packets".to_owned()))
+                .collect(),
             keep_segments: cfg.keep,
         };
         let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
@@ -209,6 +214,11 @@ impl<'obj> Session<'obj> {
             versions: cfg.versions,
             checksums: cfg.checksums,
             hz: host::kernel_hz(),
+            drop_reasons: if cfg.packets {
+                bpf::drop_reason_names()
+            } else {
+                Vec::new()
+            },
         };
         let sealing = match &cfg.seal_key {
             Some(_) if cfg.output.is_none() => {
@@ -338,6 +348,10 @@ impl<'obj> Session<'obj> {
             // Records stamped before a statistics block are stored before it: replay takes
             // the block as a time mark ("nothing older is still to come").
             self.next_stats = now + self.cfg.flush_interval;
+            // The sockets' packet counters, stamped now, go before the block too.
+            if self.probes.flush_sock_counters().is_ok() {
+                let _ = ring.consume();
+            }
             self.drain.borrow_mut().flush();
             send_stats(&self.probes, &self.tx, self.drain.borrow().malformed);
         }
@@ -425,6 +439,10 @@ impl<'obj> Session<'obj> {
     /// waiting for the command. Without a trace frame stored, the trace file is removed.
     pub fn finish(mut self) -> Result<RecordOutcome> {
         let reason = self.reason.unwrap_or(StopReason::Requested);
+        // The sockets' last packet counters, while programs still emit.
+        if let Err(e) = self.probes.flush_sock_counters() {
+            eprintln!("kellect: warning: {e:#}");
+        }
         if let Err(e) = self.probes.stop() {
             // The flag may still be set: programs past it finish within microseconds.
             eprintln!(
@@ -592,6 +610,7 @@ fn attach<'obj>(
             payload_max: cfg.payload_max,
             protocols: cfg.protocols.clone(),
             sk_key: recording_id() | 1,
+            packets: cfg.packets,
         },
     )?;
     tx.send(SinkMsg::Opening)

@@ -1370,6 +1370,7 @@ mod tests {
             versions: false,
             checksums: true,
             hz: Some(250),
+            drop_reasons: Vec::new(),
         };
         let opening = Box::new(move || super::super::segment_opening(&host, &capture));
         let run = run(Fault::None, Some(10_000), 12, opening);

@@ -1036,6 +1036,7 @@ fn event_bytes(event: &Event) -> usize {
                 + 64
         }
         Body::SockState(_) => heap(size_of::<crate::abi::SockStateRecord>()),
+        Body::SockCounters(_) => heap(size_of::<crate::abi::SockCountersRecord>()),
         Body::Cgroup(c) => heap(size_of::<decode::CgroupChange>()) + heap(c.path.len()),
         Body::Exit { .. } | Body::Unknown { .. } => 0,
     };

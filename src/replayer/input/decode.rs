@@ -93,6 +93,9 @@ pub enum Body {
     Syscall(Box<Syscall>),
     /// A TCP socket changed state or saw a reset.
     SockState(Box<SockStateRecord>),
+    /// A socket's packet counters, aggregated in the kernel (`REC_SOCK_COUNTERS`): context
+    /// for the records view, not an event.
+    SockCounters(Box<abi::SockCountersRecord>),
     /// A cgroup was made, or a process moved into one: state for replay, not an event.
     Cgroup(Box<CgroupChange>),
     /// A record kind this build does not know.
@@ -526,6 +529,7 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
             )))
         }
         Record::SockState(r) => Body::SockState(Box::new(*r)),
+        Record::SockCounters(r) => Body::SockCounters(r.clone()),
         Record::Cgroup { rec, path } => Body::Cgroup(Box::new(CgroupChange {
             op: rec.op,
             id: rec.cgroup_id.get(),

@@ -45,6 +45,14 @@ impl Context {
         }
     }
 
+    /// The recording kernel's drop reason names (`Capture::drop_reasons`): empty when the
+    /// trace has none.
+    pub fn drop_reason_names(&self) -> &[(u32, String)] {
+        self.capture
+            .as_ref()
+            .map_or(&[], |c| c.drop_reasons.as_slice())
+    }
+
     /// Applies one metadata block (payload already decompressed). A block that does not
     /// decode, or passes a decoding limit, is an error for the caller to report; the
     /// context is left as it was.

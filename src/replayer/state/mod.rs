@@ -923,7 +923,9 @@ impl ProcessTable {
                 self.apply_cgroup(change);
                 Resolved::default()
             }
-            Body::SockState(_) | Body::Unknown { .. } => Resolved::default(),
+            Body::SockState(_) | Body::SockCounters(_) | Body::Unknown { .. } => {
+                Resolved::default()
+            }
         }
     }
 

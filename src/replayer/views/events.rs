@@ -72,7 +72,9 @@ pub fn event_kind(event: &Event, catalogue: &Catalogue<'_>) -> Option<EventType>
         Body::Syscall(sc) if sc.uring.is_some() => EventType::IoUringOp,
         Body::Syscall(sc) => syscall_event_type(sc, catalogue)?,
         // Socket state is context for the records view, not a catalogue event.
-        Body::SockState(_) | Body::Cgroup(_) | Body::Unknown { .. } => return None,
+        Body::SockState(_) | Body::SockCounters(_) | Body::Cgroup(_) | Body::Unknown { .. } => {
+            return None
+        }
     })
 }
 
@@ -301,7 +303,7 @@ impl Serialize for EventView<'_> {
                 }
             }
             Body::Syscall(sc) => self.syscall_fields::<S>(&mut m, sc)?,
-            Body::SockState(_) | Body::Cgroup(_) => {}
+            Body::SockState(_) | Body::SockCounters(_) | Body::Cgroup(_) => {}
             Body::Unknown { kind } => {
                 m.serialize_entry("kind", kind)?;
             }

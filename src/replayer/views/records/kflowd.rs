@@ -505,6 +505,13 @@ pub struct SockTx {
         skip_serializing_if = "Option::is_none"
     )]
     pub packets_retrans: Option<u32>,
+    /// TCP segments the peer reported as duplicates with D-SACK (`tcp_sock.dsack_dups`);
+    /// with `-e packets` only.
+    #[serde(rename = "SockTxPacketsDups", skip_serializing_if = "Option::is_none")]
+    pub packets_dups: Option<u32>,
+    /// TCP packets sent, per flag combination (`net:net_dev_queue`); with `-e packets`.
+    #[serde(rename = "SockTxFlags", skip_serializing_if = "Option::is_none")]
+    pub flags: Option<TcpFlags>,
     /// From the first to the last send.
     #[serde(rename = "SockTxDuration")]
     pub duration: Secs,
@@ -534,15 +541,154 @@ pub struct SockRx {
     /// TCP: segments received (`segs_in`); UDP and UNIX: messages received.
     #[serde(rename = "SockRxPackets")]
     pub packets: u64,
+    /// Packets waiting in the socket's receive queue at its last counters
+    /// (`sk_receive_queue`); with `-e packets`.
+    #[serde(
+        rename = "SockRxPacketsQueued",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub packets_queued: Option<u32>,
+    /// Packets the kernel dropped for the socket (`sk_drops`, as `/proc/net/udp` and
+    /// `ss -m` show it); with `-e packets`.
+    #[serde(rename = "SockRxPacketsDrop", skip_serializing_if = "Option::is_none")]
+    pub packets_drop: Option<u32>,
+    /// Packets of the socket the kernel freed as dropped, per reason (`skb:kfree_skb`,
+    /// `enum skb_drop_reason` without `SKB_DROP_REASON_`), and `RCVQUEUE_FULL` for
+    /// `sock:sock_rcvqueue_full`; not a kflowd key.
+    #[serde(
+        rename = "SockRxPacketsDropReasons",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub drop_reasons: Option<DropReasons>,
+    /// TCP packets received out of order (`tcp_sock.rcv_ooopack`); with `-e packets`.
+    #[serde(
+        rename = "SockRxPacketsReorder",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub packets_reorder: Option<u32>,
+    /// IPv4 fragments received for the socket; with `-e packets`.
+    #[serde(rename = "SockRxPacketsFrag", skip_serializing_if = "Option::is_none")]
+    pub packets_frag: Option<u32>,
+    /// TCP packets received, per flag combination (`net:netif_receive_skb`); with
+    /// `-e packets`.
+    #[serde(rename = "SockRxFlags", skip_serializing_if = "Option::is_none")]
+    pub flags: Option<TcpFlags>,
     /// From the first to the last receive.
     #[serde(rename = "SockRxDuration")]
     pub duration: Secs,
     /// Payload bytes the receive syscalls returned.
     #[serde(rename = "SockRxBytes")]
     pub bytes: u64,
+    /// TTL (IPv6: hop limit) of the last packet received; with `-e packets`.
+    #[serde(rename = "SockRxTTL", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u8>,
     /// TCP smoothed round-trip time (`srtt_us`).
     #[serde(rename = "SockRTT", skip_serializing_if = "Option::is_none")]
     pub rtt: Option<Secs>,
+}
+
+/// The TCP flag bits a combination is made of (`KL_FLAG_COMBOS` index bits), in the order
+/// of their names in a combination: `SYN-ACK`, `FIN-PSH-ACK`, `RST-ACK`.
+const FLAG_NAMES: [(usize, &str); 5] = [
+    (0x02, "SYN"),
+    (0x01, "FIN"),
+    (0x04, "RST"),
+    (0x08, "PSH"),
+    (0x10, "ACK"),
+];
+
+/// The order of the common combinations in `SockTxFlags`/`SockRxFlags` (kflowd's):
+/// SYN, SYN-ACK, ACK, PSH-ACK, FIN-ACK, then the others by their bits.
+const FLAG_ORDER: [usize; 5] = [0x02, 0x12, 0x10, 0x18, 0x11];
+
+/// The name of a TCP flag combination (`FIN|SYN|RST|PSH|ACK` bits): its flags' names
+/// joined with `-`, `NONE` for none.
+pub fn flag_combo_name(bits: usize) -> String {
+    let names: Vec<&str> = FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "NONE".into()
+    } else {
+        names.join("-")
+    }
+}
+
+/// `SockTxFlags`/`SockRxFlags`: packets per TCP flag combination (non-zero ones), as
+/// kflowd names them: `{"SYN": 1, "ACK": 3, "PSH-ACK": 1, "FIN-ACK": 1}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpFlags(pub Vec<(String, u32)>);
+
+impl TcpFlags {
+    /// From the kernel's counts, indexed by combination.
+    pub fn new(counts: &[zerocopy::little_endian::U32; crate::abi::FLAG_COMBOS]) -> Self {
+        let rest = (0..crate::abi::FLAG_COMBOS).filter(|b| !FLAG_ORDER.contains(b));
+        TcpFlags(
+            FLAG_ORDER
+                .into_iter()
+                .chain(rest)
+                .filter(|&b| counts[b].get() != 0)
+                .map(|b| (flag_combo_name(b), counts[b].get()))
+                .collect(),
+        )
+    }
+}
+
+/// A list of (name, count) as a JSON object, in its order.
+fn count_map<S: Serializer>(counts: &[(String, u32)], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(counts.len()))?;
+    for (k, n) in counts {
+        m.serialize_entry(k, n)?;
+    }
+    m.end()
+}
+
+impl Serialize for TcpFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        count_map(&self.0, s)
+    }
+}
+
+/// `SockRxPacketsDropReasons`: packets dropped per reason, `{"SOCKET_RCVBUFF": 12}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DropReasons(pub Vec<(String, u32)>);
+
+impl DropReasons {
+    /// From the kernel's slots, named by `names` (the recording kernel's enum; a value
+    /// it lacks is `REASON_<n>`); `OTHER` the reasons past the slots, `RCVQUEUE_FULL`
+    /// `sock:sock_rcvqueue_full`. In slot order (first drop first).
+    pub fn new(pkt: &crate::abi::PktCounters, names: &[(u32, String)]) -> Self {
+        let mut out: Vec<(String, u32)> = pkt
+            .drops
+            .iter()
+            .filter(|d| d.reason.get() != 0 && d.count.get() != 0)
+            .map(|d| {
+                let r = d.reason.get();
+                let name = names
+                    .iter()
+                    .find(|(v, _)| *v == r)
+                    .map_or_else(|| format!("REASON_{r}"), |(_, n)| n.clone());
+                (name, d.count.get())
+            })
+            .collect();
+        for (name, n) in [
+            ("OTHER", pkt.drops_other.get()),
+            ("RCVQUEUE_FULL", pkt.rcvqueue_full.get()),
+        ] {
+            if n != 0 {
+                out.push((name.into(), n));
+            }
+        }
+        DropReasons(out)
+    }
+}
+
+impl Serialize for DropReasons {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        count_map(&self.0, s)
+    }
 }
 
 /// The application protocol decoded on a socket, and up to 4 messages each way (the
@@ -629,6 +775,25 @@ pub struct ProcRecord {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    /// TCP flag combinations are named as kflowd names them, the common ones first.
+    #[test]
+    fn flag_combinations_have_kflowds_names() {
+        use zerocopy::little_endian::U32;
+        assert_eq!(super::flag_combo_name(0x02), "SYN");
+        assert_eq!(super::flag_combo_name(0x12), "SYN-ACK");
+        assert_eq!(super::flag_combo_name(0x18), "PSH-ACK");
+        assert_eq!(super::flag_combo_name(0x11), "FIN-ACK");
+        assert_eq!(super::flag_combo_name(0x19), "FIN-PSH-ACK");
+        assert_eq!(super::flag_combo_name(0x14), "RST-ACK");
+        assert_eq!(super::flag_combo_name(0), "NONE");
+        let mut counts = [U32::new(0); crate::abi::FLAG_COMBOS];
+        for (bits, n) in [(0x14, 1), (0x11, 2), (0x10, 3), (0x02, 4)] {
+            counts[bits] = U32::new(n);
+        }
+        let json = serde_json::to_string(&super::TcpFlags::new(&counts)).unwrap();
+        assert_eq!(json, r#"{"SYN":4,"ACK":3,"FIN-ACK":2,"RST-ACK":1}"#);
+    }
+
     use super::*;
 
     /// A record of `body` with every Info and Proc key present.
@@ -714,12 +879,21 @@ pub(crate) mod tests {
                 bytes_acked: Some(1),
                 bytes_retrans: Some(1),
                 rto_ms: Some(1),
+                packets_dups: Some(1),
+                flags: Some(TcpFlags(vec![("SYN".into(), 1)])),
                 ..SockTx::default()
             };
             let rx = SockRx {
                 interface: Some("i".into()),
                 data_packets: Some(1),
                 rtt: Some(Secs(1)),
+                packets_queued: Some(1),
+                packets_drop: Some(1),
+                drop_reasons: Some(DropReasons(vec![("NOT_SPECIFIED".into(), 1)])),
+                packets_reorder: Some(1),
+                packets_frag: Some(1),
+                flags: Some(TcpFlags(vec![("SYN-ACK".into(), 1)])),
+                ttl: Some(64),
                 ..SockRx::default()
             };
             let msg = Map::from_iter([("k".to_owned(), Value::from(1))]);

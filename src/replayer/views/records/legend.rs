@@ -84,6 +84,8 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("SockTxDataPackets", "TCP segments sent with data"),
         ("SockTxPackets", "TCP: segments sent; UDP and UNIX: messages sent"),
         ("SockTxPacketsRetrans", "TCP segments retransmitted"),
+        ("SockTxPacketsDups", "TCP segments the peer reported as duplicates (D-SACK: tcp_sock.dsack_dups). This and the SockTxFlags, SockRxPackets* (but SockRxPackets), SockRxFlags and SockRxTTL keys need record -e packets: each socket's packets counted in the kernel (net:net_dev_queue, net:netif_receive_skb, skb:kfree_skb, sock:sock_rcvqueue_full), written with its state changes, at close and every second; they are counted from the socket's start, not reset by an active export"),
+        ("SockTxFlags", "TCP packets sent per flag combination, non-zero only: SYN, SYN-ACK, ACK, PSH-ACK, FIN-ACK, RST, RST-ACK, ... (the SYN, FIN, RST, PSH and ACK flags joined by -; URG, ECE and CWR are not part of a combination; a GSO packet counts once, as tcpdump on the interface shows it)"),
         ("SockTxDuration", "seconds from the first to the last send"),
         ("SockTxBytes", "payload bytes sent by the process"),
         ("SockTxBytesAcked", "TCP bytes acknowledged by the peer (SYN and FIN count one each)"),
@@ -92,8 +94,15 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
         ("SockRxInterface", "interface the connection's packets were last received on: index:name:mac"),
         ("SockRxDataPackets", "TCP segments received with data"),
         ("SockRxPackets", "TCP: segments received; UDP and UNIX: messages received"),
+        ("SockRxPacketsQueued", "packets waiting in the socket's receive queue at its last counters"),
+        ("SockRxPacketsDrop", "packets the kernel dropped for the socket (sk_drops, as /proc/net/udp and ss -m show it)"),
+        ("SockRxPacketsDropReasons", "beyond kflowd: packets of the socket the kernel freed as dropped, per reason (skb:kfree_skb's enum skb_drop_reason without SKB_DROP_REASON_, named by the recording kernel), OTHER past 4 reasons, RCVQUEUE_FULL for sock:sock_rcvqueue_full"),
+        ("SockRxPacketsReorder", "TCP packets received out of order (tcp_sock.rcv_ooopack)"),
+        ("SockRxPacketsFrag", "IPv4 fragments received for the socket (TCP and UDP)"),
+        ("SockRxFlags", "TCP packets received per flag combination (as SockTxFlags)"),
         ("SockRxDuration", "seconds from the first to the last receive"),
         ("SockRxBytes", "payload bytes received by the process"),
+        ("SockRxTTL", "TTL (IPv6: hop limit) of the last packet received (TCP and UDP)"),
         ("SockRTT", "TCP smoothed round-trip time, seconds"),
         ("SockAge", "seconds from the socket's first to its last event in this record"),
         ("App", "application protocol decoded: DNS | HTTP | SYSLOG (record with -p)"),
@@ -110,13 +119,6 @@ pub fn legend() -> Vec<(&'static str, &'static str)> {
 
 /// How a value that is not UTF-8 is written (printed after the keys; `replayer::bytes`).
 pub const NOT_UTF8: &str = "A text value that is not valid UTF-8 (a name, path, argument, comm, socket path, DNS, HTTP or syslog text) has each byte outside valid UTF-8 written \\xNN and each \\ as \\\\, and the key <Key>Bytes after it holds its exact bytes in lowercase hex (ProcBytes, FileBytes, SockAddressBytes; inside App messages too: NameBytes, value_bytes after a lowercase key; for ProcArgv an array as long, null for elements that are UTF-8). A value without such a key is exactly its UTF-8. The table shows the \\xNN escape; Parquet holds the bytes in its Bytes column.";
-
-/// What kflowd counts and tracepoints cannot give, and why (printed after the keys).
-pub const NOT_PROVIDED: &[(&str, &str)] = &[
-    ("SockTxFlags / SockRxFlags", "per-packet TCP flag counts need a hook on every packet; the stable tracepoints report state changes, resets and the socket's counters, not each segment's flags"),
-    ("SockTxPacketsDups, SockRxPacketsQueued, SockRxPacketsDrop, SockRxPacketsReorder, SockRxPacketsFrag", "kept in kernel functions kprobes reach, not in any tracepoint's arguments"),
-    ("SockRxTTL", "the TTL is in each received packet's IP header; no socket-level tracepoint carries it"),
-];
 
 #[cfg(test)]
 mod tests {

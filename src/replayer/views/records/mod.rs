@@ -22,8 +22,8 @@ use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
 use crate::replayer::state::{FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
-    Ancestor, AppKeys, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys, ProcRecord,
-    Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx,
+    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys,
+    ProcRecord, Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx, TcpFlags,
 };
 use protocols::{App, Direction, StreamDecoder, Transport};
 
@@ -131,6 +131,9 @@ struct SockAgg {
     tx: Flow,
     rx: Flow,
     tcp: Option<crate::abi::TcpCounters>,
+    /// The last packet counters the kernel wrote for it (`REC_SOCK_COUNTERS`): counted
+    /// since the socket was first seen, as the TCP counters are.
+    pkt: Option<Box<crate::abi::PktCounters>>,
     app: Option<App>,
     tx_decoder: Option<StreamDecoder>,
     rx_decoder: Option<StreamDecoder>,
@@ -156,6 +159,7 @@ impl SockAgg {
             tx: Flow::default(),
             rx: Flow::default(),
             tcp: None,
+            pkt: None,
             app: None,
             tx_decoder: None,
             rx_decoder: None,
@@ -401,6 +405,14 @@ impl RecordsView {
             }
             Body::Syscall(sc) => self.syscall(ctx, e, sc, r, table, &mut out),
             Body::SockState(s) => self.sock_state(ctx, table, e, s, &mut out),
+            Body::SockCounters(c) => {
+                // Only sockets already followed: a counters record alone (written by
+                // the periodic pass, in the recorder's own task) starts no record and
+                // keeps none from idling out.
+                if let Some(agg) = self.socks.get_mut(&c.sock.sk_id.get()) {
+                    agg.pkt = Some(Box::new(c.pkt));
+                }
+            }
             _ => {}
         }
         out
@@ -1168,6 +1180,7 @@ impl RecordsView {
                 let hz = ctx.hz?;
                 Some(t.rto_jiffies.get() as u64 * 1000 / hz.max(1) as u64)
             }),
+            ..SockTx::default()
         };
         let rx = SockRx {
             interface: iface,
@@ -1176,6 +1189,11 @@ impl RecordsView {
             duration: Secs(flow_duration(&s.rx)),
             bytes: s.rx.bytes,
             rtt: tcp.map(|t| Secs(t.srtt_us.get() as i64 * 1000)),
+            ..SockRx::default()
+        };
+        let (tx, rx) = match &s.pkt {
+            Some(pkt) => packet_keys(pkt, i, tx, rx, ctx.drop_reason_names()),
+            None => (tx, rx),
         };
         // Client records put Tx before Rx, server records Rx before Tx (as kflowd).
         sock.flows = SockFlows::new(s.server, tx, rx);
@@ -1449,6 +1467,36 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
         .ok()
         .and_then(|t| t.format(&fmt).ok())
         .unwrap_or_else(|| format!("{realtime_ns} ns"))
+}
+
+/// The kflowd keys of a socket's packet counters (`REC_SOCK_COUNTERS`): TCP flag
+/// combinations, duplicates and out-of-order packets for TCP; queued packets, drops (with
+/// the kernel's reasons, by `names`) for every socket; fragments and the last TTL for TCP
+/// and UDP.
+fn packet_keys(
+    pkt: &crate::abi::PktCounters,
+    i: &SockInfo,
+    mut tx: SockTx,
+    mut rx: SockRx,
+    names: &[(u32, String)],
+) -> (SockTx, SockRx) {
+    let inet = matches!(i.family.get(), 2 | 10);
+    let tcp = inet && i.protocol == 6;
+    rx.packets_queued = Some(pkt.rx_queued.get());
+    rx.packets_drop = Some(pkt.rx_drops.get());
+    let reasons = DropReasons::new(pkt, names);
+    rx.drop_reasons = (!reasons.0.is_empty()).then_some(reasons);
+    if inet {
+        rx.packets_frag = Some(pkt.rx_frags.get());
+        rx.ttl = (pkt.rx_ttl != 0).then_some(pkt.rx_ttl);
+    }
+    if tcp {
+        tx.packets_dups = Some(pkt.tx_dups.get());
+        tx.flags = Some(TcpFlags::new(&pkt.tx_flags));
+        rx.packets_reorder = Some(pkt.rx_ooo.get());
+        rx.flags = Some(TcpFlags::new(&pkt.rx_flags));
+    }
+    (tx, rx)
 }
 
 #[cfg(test)]
