@@ -1129,33 +1129,43 @@ static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, 
 }
 
 /*
- * Fills and submits one syscall record. `cap_paths` is how many path slots the
- * reservation has (a constant at each call site, as the verifier wants).
+ * Per-CPU room to build a syscall record in: the record then takes its own length in the
+ * ring buffer (bpf_ringbuf_output), not the most it could have (a reservation), so the ring
+ * holds tens of times more records of the usual few hundred bytes.
+ */
+#define SC_SCRATCH_SIZE (SC_RESERVE(0) + KL_MMSG_DATA_MAX > SC_RESERVE(2) ?                \
+				 SC_RESERVE(0) + KL_MMSG_DATA_MAX : SC_RESERVE(2))
+struct sc_scratch {
+	char rec[SC_SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_scratch);
+} sc_scratch SEC(".maps");
+
+/*
+ * Fills one syscall record in this CPU's sc_scratch and copies its bytes into the ring
+ * buffer. `cap_paths` is how many path strings are read (a constant at each call site, as
+ * the verifier wants).
  */
 static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, long ret,
 					int cap_paths, bool net, bool mmsg)
 {
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0, zero = 0, len;
 	__u16 sc_flags = 0;
 	struct kl_inode ino = {};
 	long n;
 
 	if (stopping)
 		return 0;
-	if (mmsg)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(0) + KL_MMSG_DATA_MAX, 0);
-	else if (cap_paths == 2)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(2), 0);
-	else if (cap_paths == 1)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(1), 0);
-	else
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(0), 0);
-	if (!r) {
-		count(REC_SYSCALL, true);
+	r = bpf_map_lookup_elem(&sc_scratch, &zero);
+	if (!r)
 		return 0;
-	}
 	fill_hdr(&r->hdr, REC_SYSCALL, 0, bpf_ktime_get_boot_ns());
 	r->hdr.syscall = p->ksys;
 	if (p->compat)
@@ -1320,8 +1330,13 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->data_len = dlen;
 	r->aux = aux;
 	r->sc_flags = sc_flags;
-	r->hdr.len = sizeof(*r) + off;
-	bpf_ringbuf_submit(r, submit_flags());
+	len = sizeof(*r) + off;
+	r->hdr.len = len;
+	if (len > sizeof(struct sc_scratch) ||
+	    bpf_ringbuf_output(&events, r, len, submit_flags())) {
+		count(REC_SYSCALL, true);
+		return 0;
+	}
 	count(REC_SYSCALL, false);
 	return 0;
 }
