@@ -1009,6 +1009,49 @@ static __always_inline __u64 uid16(__u64 v)
 	return (__u16)v == 0xffff ? 0xffffffff : (__u16)v;
 }
 
+/*
+ * Whether a syscall needs its entry recorded (the "pending" map, written by on_sys_enter):
+ * when other programs look the entry up or the call replaces its registers (fork, vfork,
+ * clone, clone3: on_fork reads the clone flags; exit, exit_group: on_exit; execve,
+ * execveat: a successful exec replaces the registers, and argv[0] is read at entry), when
+ * what the caller passed is read before the kernel acts on it (O_TIMESPEC2 ..
+ * O_XATTR_ARGS), connect (in target mode its socket is marked before its first state
+ * change), and every 32-bit syscall (arguments widened, joined or read from memory at
+ * entry). The others are recorded at exit alone: their arguments are the saved user
+ * registers, which the kernel leaves as they were at entry.
+ */
+static __always_inline bool needs_entry(const struct sc_desc *d, bool compat)
+{
+	return compat || (d->flags & (D_CONTEXT | D_FAILURE_ONLY)) ||
+	       (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) || d->ksys == KS_CONNECT;
+}
+
+/* The six arguments of a native syscall from its saved registers (a BTF pointer: plain
+ * loads, no helper call per argument). */
+static __always_inline void native_args(struct pt_regs *regs, __u64 *args)
+{
+	args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	args[5] = PT_REGS_PARM6_SYSCALL(regs);
+}
+
+/* Whether a call of the catalogue is left out by its arguments (fcntl other than F_DUPFD
+ * and F_DUPFD_CLOEXEC, prctl options and bpf commands not recorded). */
+static __always_inline bool args_filtered(const struct sc_desc *d, const __u64 *args)
+{
+	if ((d->flags & D_FCNTL_DUP) && args[1] != 0 /* F_DUPFD */ &&
+	    args[1] != 1030 /* F_DUPFD_CLOEXEC */)
+		return true;
+	if (d->ksys == KS_PRCTL && !prctl_recorded(args[0]))
+		return true;
+	if (d->ksys == KS_BPF && (args[0] >= 64 || !((KL_BPF_CMDS >> args[0]) & 1)))
+		return true;
+	return false;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -1032,7 +1075,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	else
 #endif
 		d = bpf_map_lookup_elem(&syscalls, &p.nr);
-	if (!d || !d->ksys || !(d->group & group_mask))
+	if (!d || !d->ksys || !(d->group & group_mask) || !needs_entry(d, compat))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!is_target(pid_tgid >> 32))
@@ -1066,19 +1109,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	} else
 #endif
 	{
-		p.args[0] = PT_REGS_PARM1_SYSCALL(regs);
-		p.args[1] = PT_REGS_PARM2_SYSCALL(regs);
-		p.args[2] = PT_REGS_PARM3_SYSCALL(regs);
-		p.args[3] = PT_REGS_PARM4_SYSCALL(regs);
-		p.args[4] = PT_REGS_PARM5_SYSCALL(regs);
-		p.args[5] = PT_REGS_PARM6_SYSCALL(regs);
+		native_args(regs, p.args);
 	}
-	if ((d->flags & D_FCNTL_DUP) && p.args[1] != 0 /* F_DUPFD */ &&
-	    p.args[1] != 1030 /* F_DUPFD_CLOEXEC */)
-		return 0;
-	if (d->ksys == KS_PRCTL && !prctl_recorded(p.args[0]))
-		return 0;
-	if (d->ksys == KS_BPF && (p.args[0] >= 64 || !((KL_BPF_CMDS >> p.args[0]) & 1)))
+	if (args_filtered(d, p.args))
 		return 0;
 	if (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) {
 		/* What the caller asked for, read before the kernel acts on it (another
@@ -1359,33 +1392,43 @@ static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, 
 }
 
 /*
- * Fills and submits one syscall record. `cap_paths` is how many path slots the
- * reservation has (a constant at each call site, as the verifier wants).
+ * Per-CPU room to build a syscall record in: the record then takes its own length in the
+ * ring buffer (bpf_ringbuf_output), not the most it could have (a reservation), so the ring
+ * holds tens of times more records of the usual few hundred bytes.
+ */
+#define SC_SCRATCH_SIZE (SC_RESERVE(0) + KL_MMSG_DATA_MAX > SC_RESERVE(2) ?                \
+				 SC_RESERVE(0) + KL_MMSG_DATA_MAX : SC_RESERVE(2))
+struct sc_scratch {
+	char rec[SC_SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_scratch);
+} sc_scratch SEC(".maps");
+
+/*
+ * Fills one syscall record in this CPU's sc_scratch and copies its bytes into the ring
+ * buffer. `cap_paths` is how many path strings are read (a constant at each call site, as
+ * the verifier wants).
  */
 static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, long ret,
 					int cap_paths, bool net, bool mmsg)
 {
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0, zero = 0, len;
 	__u16 sc_flags = 0;
 	struct kl_inode ino = {};
 	long n;
 
 	if (stopping)
 		return 0;
-	if (mmsg)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(0) + KL_MMSG_DATA_MAX, 0);
-	else if (cap_paths == 2)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(2), 0);
-	else if (cap_paths == 1)
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(1), 0);
-	else
-		r = bpf_ringbuf_reserve(&events, SC_RESERVE(0), 0);
-	if (!r) {
-		count(REC_SYSCALL, true);
+	r = bpf_map_lookup_elem(&sc_scratch, &zero);
+	if (!r)
 		return 0;
-	}
 	fill_hdr(&r->hdr, REC_SYSCALL, 0, bpf_ktime_get_boot_ns());
 	r->hdr.syscall = p->ksys;
 	if (p->compat)
@@ -1551,8 +1594,13 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	r->data_len = dlen;
 	r->aux = aux;
 	r->sc_flags = sc_flags;
-	r->hdr.len = sizeof(*r) + off;
-	bpf_ringbuf_submit(r, submit_flags());
+	len = sizeof(*r) + off;
+	r->hdr.len = len;
+	if (len > sizeof(struct sc_scratch) ||
+	    bpf_ringbuf_output(&events, r, len, submit_flags())) {
+		count(REC_SYSCALL, true);
+		return 0;
+	}
 	count(REC_SYSCALL, false);
 	return 0;
 }
@@ -1578,19 +1626,54 @@ EMIT_SHAPE(emit_1path, 1, false, false)
 EMIT_SHAPE(emit_0paths, 0, true, false)
 EMIT_SHAPE(emit_mmsg, 0, true, true)
 
+/* The native number of the current syscall, from its saved registers. */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_arm64)
+	return regs->syscallno;
+#else
+	return regs->orig_ax;
+#endif
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
-	struct pending p;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, nr;
+	struct pending *pp;
+	struct pending p = {};
 	struct sc_desc *d;
+	long id;
 
+	if (!compat_syscall()) {
+		/* A native syscall that needs no entry is recorded from here alone, with no
+		 * entry time (0): its number and arguments are the saved registers. */
+		id = syscall_nr(regs);
+		if (id < 0 || id >= NR_SYSCALLS)
+			return 0;
+		nr = id;
+		d = bpf_map_lookup_elem(&syscalls, &nr);
+		if (!d || !d->ksys)
+			return 0;
+		if (!needs_entry(d, false)) {
+			if (!(d->group & group_mask) || !is_target(pid_tgid >> 32))
+				return 0;
+			native_args(regs, p.args);
+			p.nr = nr;
+			p.ksys = d->ksys;
+			if (args_filtered(d, p.args))
+				return 0;
+			goto emit;
+		}
+	}
+	pp = bpf_map_lookup_elem(&pending, &tid);
 	if (!pp)
 		return 0;
 	p = *pp;
 	bpf_map_delete_elem(&pending, &tid);
 	d = bpf_map_lookup_elem(&syscalls, &p.nr);
+emit:
 	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
 		return 0;
 	if (d->path1)

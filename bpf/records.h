@@ -21,7 +21,8 @@
 
 /* Bumped whenever a record layout changes; stored in every trace's host info. */
 #define KELLECT_ABI_VERSION 4 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; 4:
-			       * REC_SOCK_COUNTERS; older records read alike */
+			       * REC_SOCK_COUNTERS, rec_syscall.enter_ts 0 for syscalls recorded
+			       * at exit alone; older records read alike */
 
 #define KL_COMM_LEN 16
 /* Longest path or filename captured; longer ones are cut and flagged. */
@@ -483,7 +484,8 @@ struct kl_inode {
  */
 struct rec_syscall {
 	struct rec_hdr hdr;
-	__u64 enter_ts; /* CLOCK_BOOTTIME ns at entry */
+	__u64 enter_ts; /* CLOCK_BOOTTIME ns at entry; 0 (ABI version 4) when the syscall was
+			 * recorded at exit alone (no entry program kept it: see needs_entry) */
 	__s64 ret;	/* return value; -errno on failure */
 	__u64 args[6];	/* raw arguments */
 	__u16 path0_len;

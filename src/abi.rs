@@ -12,9 +12,10 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 /// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
 pub const ABI_VERSION: u32 = 4;
 /// The oldest record ABI version this build reads: version 2 only added what version 1
-/// records lack (`REC_F_TASK`, `REC_CGROUP`), and version 3 each sendmmsg/recvmmsg
-/// message's peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), and
-/// version 4 a record kind (`REC_SOCK_COUNTERS`) older traces simply lack, so older records
+/// records lack (`REC_F_TASK`, `REC_CGROUP`), version 3 each sendmmsg/recvmmsg message's
+/// peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), and version 4 a
+/// record kind (`REC_SOCK_COUNTERS`) older traces simply lack and lets
+/// `SyscallRecord::enter_ts` be 0 (a syscall recorded at its exit alone), so older records
 /// decode alike.
 pub const MIN_ABI_VERSION: u32 = 1;
 /// `KL_COMM_LEN`
@@ -492,6 +493,8 @@ pub struct SockCountersRecord {
 #[repr(C)]
 pub struct SyscallRecord {
     pub hdr: RecordHeader,
+    /// `CLOCK_BOOTTIME` ns at the syscall's entry; 0 when it was recorded at its exit alone
+    /// (ABI version 4: the syscalls that need no entry program).
     pub enter_ts: U64,
     pub ret: zerocopy::little_endian::I64,
     pub args: [U64; 6],

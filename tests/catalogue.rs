@@ -312,7 +312,8 @@ fn an_unknown_record_abi_version_is_refused_by_replay() {
     // Version 3 gave each sendmmsg/recvmmsg message its address where older ones have 0.
     let v3 = with_abi_version(dir.path(), 3);
     assert_same_text(&expected, &events(&v3), "fixtures/process.kz as version 3");
-    // Version 4 added the socket packet counters (a record kind older traces lack).
+    // Version 4 added the socket packet counters (a record kind older traces lack) and
+    // lets a syscall's entry time be 0 (recorded at exit alone).
     let v4 = with_abi_version(dir.path(), 4);
     assert_same_text(&expected, &events(&v4), "fixtures/process.kz as version 4");
     for version in [5, 0, u32::MAX] {

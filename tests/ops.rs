@@ -358,12 +358,13 @@ mod live {
         let on_disk = record_rotating(
             dir.path(),
             &["--rotate-size", "1", "--frame-size", "256"],
+            // 1.2 M records: some 3 MiB on disk at ~3 bytes each.
             &[
                 "dd",
                 "if=/dev/zero",
                 "of=/dev/null",
                 "bs=1",
-                "count=300000",
+                "count=600000",
                 "status=none",
             ],
         );
@@ -813,7 +814,8 @@ mod live {
             .arg("--config")
             .arg(&config)
             .args(["--keep", "2", "--"])
-            .args(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=400000"])
+            // 1.6 M records: some 4 MiB on disk at ~3 bytes each.
+            .args(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=800000"])
             .args(["status=none"])
             .output()
             .unwrap();

@@ -205,8 +205,11 @@ impl<'obj> Session<'obj> {
         let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u32;
         let host = host::host_info(settings, ncpus);
 
-        let (tx, rx) = sync_channel::<SinkMsg>(32);
-        let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
+        // Frames waiting for the writer (each --frame-size raw bytes) and emptied frame
+        // buffers kept for reuse: both bounded, so a slow disk costs at most 16 frames of
+        // memory before the ring buffer starts to fill.
+        let (tx, rx) = sync_channel::<SinkMsg>(16);
+        let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(4);
         let sink_failed = Arc::new(AtomicBool::new(false));
         let capture = Capture {
             payload_max: cfg.payload_max,
@@ -249,7 +252,9 @@ impl<'obj> Session<'obj> {
                 overwrite: cfg.overwrite,
                 recording_id: recording_id(),
                 compression_level: cfg.compression_level,
-                chunk_size: 16 << 20,
+                // The segment file is written through a mapped window of this many bytes,
+                // resident while it is written: 4 MiB keeps it small.
+                chunk_size: 4 << 20,
                 rotate_size: cfg.rotate_size,
                 rotate_time: cfg.rotate_time,
                 keep: cfg.keep,
