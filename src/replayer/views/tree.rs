@@ -308,6 +308,9 @@ pub struct Process {
     activity_matched: bool,
 }
 
+/// `CLONE_PARENT` of clone(2): the new process's parent is the caller's parent.
+const CLONE_PARENT: u64 = 0x8000;
+
 /// Failed execs listed per process; further ones are counted.
 pub const FAILED_EXECS_PER_PROCESS: usize = 8;
 
@@ -469,6 +472,8 @@ struct EventLine {
     argv_truncated: bool,
     child_pid: Option<u32>,
     child_comm: Option<String>,
+    /// The clone flags of a fork, when its syscall was seen.
+    flags: Option<u64>,
     exit_code: Option<u32>,
     #[serde(default)]
     signal: u64,
@@ -667,11 +672,19 @@ impl TreeBuilder {
         self.end_ns = Some(self.end_ns.map_or(ns, |x| x.max(ns)));
         match e.event_type.as_str() {
             "process_fork" => {
-                let parent = self.image_of(&e);
+                let forker = self.image_of(&e);
                 let Some(child) = e.child_pid else { return };
+                // With CLONE_PARENT the child's parent is the forking process's own
+                // parent (clone(2)): its image, or, not known, the pid `ppid` names.
+                let (parent, ppid) = if e.flags.is_some_and(|f| f & CLONE_PARENT != 0) {
+                    let up = forker.and_then(|i| self.processes.get(i)?.parent_hint);
+                    (up, e.ppid)
+                } else {
+                    (forker, e.pid)
+                };
                 let added = self.add(Process {
                     pid: child,
-                    ppid: e.pid,
+                    ppid,
                     comm: e.child_comm.clone().unwrap_or_else(|| e.comm.clone()),
                     uid: e.uid,
                     container: e.container(),
@@ -2125,6 +2138,23 @@ mod tests {
             (forked.exec_id.as_str(), forked.files.opened),
             (id(9_000, 30).as_str(), 1)
         );
+    }
+
+    #[test]
+    fn a_clone_parent_child_hangs_under_the_forkers_parent() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        let sh = id(1_000, 10);
+        event_line(&mut b, "process_exec", 1, 10, &sh, r#","argv":["sh"]"#);
+        event_line(&mut b, "process_fork", 2, 10, &sh, r#","child_pid":20"#);
+        // Pid 20 (ppid 10) clones pid 30 with CLONE_PARENT|SIGCHLD: 30's parent is 10.
+        b.event_line(format!(r#"{{"timestamp":3,"event_type":"process_fork","comm":"c20","pid":20,"tid":20,"ppid":10,"uid":0,"exec_id":"{}","child_pid":30,"flags":32785,"flags_text":"SIGCHLD|CLONE_PARENT"}}"#, id(2_000, 20)).as_bytes());
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        let shown: Vec<(u32, usize, u32)> = f
+            .order
+            .iter()
+            .map(|&(i, d)| (f.processes[i].pid, d, f.processes[i].ppid))
+            .collect();
+        assert_eq!(shown, vec![(10, 0, 1), (20, 1, 10), (30, 1, 10)]);
     }
 
     #[test]
