@@ -517,16 +517,7 @@ mod live {
         let reused = pids[0];
         let tree = super::tree_json(&trace, &[]);
         let nodes = super::flatten(&tree);
-        let script = nodes
-            .iter()
-            .find(|(n, _)| {
-                n["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == 3 && a[2] == STRUCTURE_SCRIPT)
-            })
-            .unwrap_or_else(|| panic!("the script's shell is in the tree: {tree}"))
-            .0
-            .clone();
+        let script = script_shell(&tree, &nodes, STRUCTURE_SCRIPT);
         let children: Vec<&serde_json::Value> =
             script["children"].as_array().unwrap().iter().collect();
         let summary: Vec<String> = children
@@ -609,6 +600,88 @@ mod live {
         );
         let one = super::tree(&trace, &["-o", "json", "-j", "1"]);
         assert_eq!(one, super::tree(&trace, &["-o", "json", "-j", "2"]));
+    }
+
+    /// The node of the `sh -c SCRIPT` that ran `script` among `nodes` (of `tree`).
+    fn script_shell(
+        tree: &serde_json::Value,
+        nodes: &[(serde_json::Value, Option<u64>)],
+        script: &str,
+    ) -> serde_json::Value {
+        nodes
+            .iter()
+            .find(|(n, _)| {
+                n["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 3 && a[2] == script)
+            })
+            .unwrap_or_else(|| panic!("the script's shell is in the tree: {tree}"))
+            .0
+            .clone()
+    }
+
+    /// A Python workload: `clone-parent` clones (raw clone(2), x86-64) a child with
+    /// CLONE_PARENT|SIGCHLD that exits 4 and writes its pid to `clone.pid`; `leader-exit`
+    /// ends its leader thread with exit(2) status 5 while another thread runs on and then
+    /// calls exit_group(2) with 9.
+    const ODD_PROCESSES: &str = r#"
+import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+if sys.argv[1] == "clone-parent":
+    pid = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)
+    if pid == 0:
+        time.sleep(0.1)
+        os._exit(4)
+    open("clone.pid", "w").write(str(pid))
+    os._exit(0)
+def last():
+    time.sleep(0.2)
+    os._exit(9)
+threading.Thread(target=last).start()
+libc.syscall(60, 5)
+"#;
+
+    /// A child cloned with CLONE_PARENT hangs under the cloning process's parent (the
+    /// script's shell), with that ppid; a process whose leader exited first ends with the
+    /// status its parent waited for (the last thread's exit_group: 9, not the leader's 5).
+    #[test]
+    fn clone_parent_and_a_group_outliving_its_leader_are_as_the_kernel_had_them() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("odd.py"), ODD_PROCESSES).unwrap();
+        let trace = dir.path().join("odd.kz");
+        let script = "python3 odd.py clone-parent; sleep 0.3; python3 odd.py leader-exit; \
+                      echo $? > status";
+        record_in(dir.path(), &trace, &["sh", "-c", script]);
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(read("status").trim(), "9", "the shell waited for 9");
+        let cloned: u64 = read("clone.pid").trim().parse().unwrap();
+        let tree = super::tree_json(&trace, &[]);
+        let nodes = super::flatten(&tree);
+        let shell = script_shell(&tree, &nodes, script);
+        let (child, parent) = nodes
+            .iter()
+            .find(|(n, _)| n["pid"] == cloned)
+            .unwrap_or_else(|| panic!("the cloned child {cloned} is in the tree: {tree}"));
+        assert_eq!(*parent, shell["pid"].as_u64(), "{child}");
+        assert_eq!(child["ppid"], shell["pid"], "{child}");
+        assert_eq!(child["exit_code"], 4, "{child}");
+        let leader = nodes
+            .iter()
+            .map(|(n, _)| n)
+            .find(|n| {
+                n["argv"].as_array().is_some_and(|a| {
+                    a.last().is_some_and(|l| l == "leader-exit")
+                        && a.iter()
+                            .any(|x| x.as_str().is_some_and(|x| x.ends_with("odd.py")))
+                        && n["replaced_by_exec"] == false
+                })
+            })
+            .unwrap_or_else(|| panic!("the leader-exit process is in the tree: {tree}"));
+        assert_eq!(leader["exit_code"], 9, "{leader}");
+        assert!(leader.get("exit_signal").is_none(), "{leader}");
     }
 
     #[test]

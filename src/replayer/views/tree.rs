@@ -451,6 +451,9 @@ struct EventLine {
     /// Microseconds since the epoch.
     timestamp: i64,
     event_type: String,
+    /// The syscall that ended a thread (`exit`, `exit_group`); absent when none was seen
+    /// (a fatal signal, a thread ended with its group).
+    syscall: Option<String>,
     #[serde(default)]
     comm: String,
     pid: u32,
@@ -786,8 +789,18 @@ impl TreeBuilder {
                         self.live.remove(&e.pid);
                     }
                 } else if p.exit_ns.is_some_and(|x| x < ns) && !p.replaced_by_exec {
-                    // The group's last thread outlived its leader.
+                    // The group's last thread outlived its leader. The status its parent
+                    // waits for is the leader's, unless the group ended together after it
+                    // (exit_group(2) or a fatal signal: the group's code, as wait(2)
+                    // reports it); a thread's own exit(2) leaves it.
                     p.exit_ns = Some(ns);
+                    if e.signal != 0 {
+                        p.exit_code = e.exit_code;
+                        p.exit_signal = e.signal_name;
+                    } else if e.syscall.as_deref() != Some("exit") {
+                        p.exit_code = e.exit_code;
+                        p.exit_signal = None;
+                    }
                 }
             }
             _ => {}
@@ -2155,6 +2168,45 @@ mod tests {
             .map(|&(i, d)| (f.processes[i].pid, d, f.processes[i].ppid))
             .collect();
         assert_eq!(shown, vec![(10, 0, 1), (20, 1, 10), (30, 1, 10)]);
+    }
+
+    #[test]
+    fn a_group_that_outlived_its_leader_ends_with_the_groups_status() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        // Pids 20 and 30: the leader calls exit(2) with 5 while another thread runs on.
+        // 20's thread then calls exit_group(9): its parent waits for 9. 30's thread is
+        // killed by SIGKILL: its parent sees that signal. 40's thread calls exit(2): its
+        // parent waits for the leader's 5.
+        for (pid, last) in [
+            (20, r#""syscall":"exit_group","exit_code":9,"signal":0"#),
+            (30, r#""exit_code":0,"signal":9,"signal_name":"SIGKILL""#),
+            (40, r#""syscall":"exit","exit_code":0,"signal":0"#),
+        ] {
+            let image = id(u64::from(pid) * 1000, pid);
+            let line = |tid: u32, us: i64, tail: &str| {
+                format!(
+                    r#"{{"timestamp":{us},"event_type":"process_exit","comm":"le","pid":{pid},"tid":{tid},"ppid":1,"uid":0,"exec_id":"{image}",{tail}}}"#
+                )
+            };
+            b.event_line(line(pid, 1, r#""syscall":"exit","exit_code":5,"signal":0"#).as_bytes());
+            b.event_line(line(pid + 1, 2, last).as_bytes());
+        }
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        /// Pid, exit code, signal, end.
+        type End<'a> = (u32, Option<u32>, Option<&'a str>, Option<i64>);
+        let ends: Vec<End> = f
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.exit_code, p.exit_signal.as_deref(), p.exit_ns))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                (20, Some(9), None, Some(2_000)),
+                (30, Some(0), Some("SIGKILL"), Some(2_000)),
+                (40, Some(5), None, Some(2_000)),
+            ]
+        );
     }
 
     #[test]
