@@ -320,6 +320,21 @@ fn path_and_remote_select_by_activity() {
 /// `report -o -` writes the page to stdout and `tree --to FILE` the tree to a file; a
 /// FIFO (which would wait for a reader), a name of another format and `tree -o parquet`
 /// are refused with a usage error, not written.
+/// Filter values `replay` refuses are refused by `tree` and `report` too, with a usage
+/// error, rather than matching nothing.
+#[test]
+fn an_exit_code_above_255_is_refused_as_by_replay() {
+    let trace = fixture("records.kz");
+    let t = trace.to_str().unwrap();
+    for command in ["tree", "replay"] {
+        let err = crate::util::run_err(&[command, t, "--exit-code", "256"], 2);
+        assert!(err.contains("an exit status is 0-255"), "{command}: {err}");
+    }
+    let err = crate::util::run_err(&["report", t, "--exit-code", "0,4294967295", "-o", "-"], 2);
+    assert!(err.contains("--exit-code 4294967295"), "{err}");
+    assert!(tree(&trace, &["--exit-code", "255"]).contains("no process matches"));
+}
+
 #[test]
 fn outputs_that_are_not_files_or_are_other_formats_are_refused() {
     let trace = fixture("records.kz");
