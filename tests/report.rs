@@ -638,7 +638,8 @@ mod live {
     /// A Python workload: `clone-parent` clones (raw clone(2), x86-64) a child with
     /// CLONE_PARENT|SIGCHLD that exits 4 and writes its pid to `clone.pid`; `leader-exit`
     /// ends its leader thread with exit(2) status 5 while another thread runs on and then
-    /// calls exit_group(2) with 9.
+    /// calls exit_group(2) with 9; `thread-exec` the same, but the thread execs
+    /// `/bin/true after-leader-exit`.
     const ODD_PROCESSES: &str = r#"
 import ctypes, os, sys, threading, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -651,6 +652,8 @@ if sys.argv[1] == "clone-parent":
     os._exit(0)
 def last():
     time.sleep(0.2)
+    if sys.argv[1] == "thread-exec":
+        os.execv("/bin/true", ["true", "after-leader-exit"])
     os._exit(9)
 threading.Thread(target=last).start()
 libc.syscall(60, 5)
@@ -658,9 +661,10 @@ libc.syscall(60, 5)
 
     /// A child cloned with CLONE_PARENT hangs under the cloning process's parent (the
     /// script's shell), with that ppid; a process whose leader exited first ends with the
-    /// status its parent waited for (the last thread's exit_group: 9, not the leader's 5).
+    /// status its parent waited for (the last thread's exit_group: 9, not the leader's 5),
+    /// or, when that thread exec'd, is replaced by the new image.
     #[test]
-    fn clone_parent_and_a_group_outliving_its_leader_are_as_the_kernel_had_them() {
+    fn clone_parent_and_groups_outliving_their_leader_are_as_the_kernel_had_them() {
         if !live() {
             return;
         }
@@ -668,7 +672,7 @@ libc.syscall(60, 5)
         std::fs::write(dir.path().join("odd.py"), ODD_PROCESSES).unwrap();
         let trace = dir.path().join("odd.kz");
         let script = "python3 odd.py clone-parent; sleep 0.3; python3 odd.py leader-exit; \
-                      echo $? > status";
+                      echo $? > status; python3 odd.py thread-exec";
         record_in(dir.path(), &trace, &["sh", "-c", script]);
         let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
         assert_eq!(read("status").trim(), "9", "the shell waited for 9");
@@ -697,6 +701,29 @@ libc.syscall(60, 5)
             .unwrap_or_else(|| panic!("the leader-exit process is in the tree: {tree}"));
         assert_eq!(leader["exit_code"], 9, "{leader}");
         assert!(leader.get("exit_signal").is_none(), "{leader}");
+        // The thread that exec'd replaced the image its leader left: that image did not
+        // end with the leader's 5.
+        let images: Vec<&serde_json::Value> = shell["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| {
+                n["argv"].as_array().is_some_and(|a| {
+                    a.last()
+                        .is_some_and(|l| l == "after-leader-exit" || l == "thread-exec")
+                })
+            })
+            .collect();
+        let true_at = images
+            .iter()
+            .position(|n| n["argv"][0] == "true")
+            .unwrap_or_else(|| panic!("true's image is a child of the shell: {images:?}"));
+        let python = images[true_at - 1];
+        assert_eq!(python["pid"], images[true_at]["pid"], "{images:?}");
+        assert_eq!(python["replaced_by_exec"], true, "{python}");
+        assert!(python.get("exit_code").is_none(), "{python}");
+        assert_eq!(python["exit"], images[true_at]["start"], "{python}");
+        assert_eq!(images[true_at]["exit_code"], 0, "{images:?}");
     }
 
     #[test]

@@ -475,6 +475,8 @@ struct EventLine {
     argv_truncated: bool,
     child_pid: Option<u32>,
     child_comm: Option<String>,
+    /// The thread that called a successful exec (its tid before the exec).
+    old_pid: Option<u32>,
     /// The clone flags of a fork, when its syscall was seen.
     flags: Option<u64>,
     exit_code: Option<u32>,
@@ -539,6 +541,9 @@ struct TreeBuilder {
     untracked_events: u64,
     /// The image each pid runs now, as the process events tell (first pass).
     live: HashMap<u32, usize>,
+    /// The image of each pid whose leader thread left by exit(2) (not exit_group): its
+    /// other threads may run on, and one of them may exec, taking the leader's pid.
+    leader_gone: HashMap<u32, usize>,
     /// (pid, start, index) of the images held with a start: for a record's exec id
     /// without a start, the image of its pid that began last by then.
     starts: BTreeSet<(u32, i64, usize)>,
@@ -570,6 +575,7 @@ impl TreeBuilder {
             untracked_records: 0,
             untracked_events: 0,
             live: HashMap::new(),
+            leader_gone: HashMap::new(),
             starts: BTreeSet::new(),
             unnamed: BTreeSet::new(),
             boot_offset_ns: None,
@@ -697,6 +703,7 @@ impl TreeBuilder {
                     from_events: true,
                     ..Process::default()
                 });
+                self.leader_gone.remove(&child);
                 match added {
                     Some(i) => self.live.insert(child, i),
                     None => self.live.remove(&child),
@@ -728,7 +735,15 @@ impl TreeBuilder {
                     self.boot_offset_ns
                         .get_or_insert(ns.saturating_sub(i64::try_from(start).unwrap_or(0)));
                 }
-                let before = self.live.get(&e.pid).copied();
+                // A thread other than the leader that execs after its leader left takes
+                // the leader's pid (execve(2)): the image it replaces is the one the
+                // leader left, which did not end then.
+                let orphaned = self
+                    .leader_gone
+                    .remove(&e.pid)
+                    .filter(|_| e.old_pid.is_some_and(|t| t != e.pid));
+                let before = self.live.get(&e.pid).copied().or(orphaned);
+                let resumed = orphaned.is_some() && orphaned == before;
                 let parent_hint = before.and_then(|b| self.processes.get(b)?.parent_hint);
                 let image = Process {
                     exec_id: id.clone(),
@@ -763,7 +778,12 @@ impl TreeBuilder {
                     .filter(|&b| Some(b) != added)
                     .and_then(|b| self.processes.get_mut(b))
                 {
-                    if p.exit_ns.is_none() {
+                    if p.exit_ns.is_none() || resumed {
+                        if resumed {
+                            // The leader's exit status reached no one.
+                            p.exit_code = None;
+                            p.exit_signal = None;
+                        }
                         p.replaced_by_exec = true;
                         p.exit_ns = Some(ns);
                         p.replaced_by = added;
@@ -787,6 +807,9 @@ impl TreeBuilder {
                     p.replaced_by_exec = false;
                     if self.live.get(&e.pid) == Some(&i) {
                         self.live.remove(&e.pid);
+                        if e.syscall.as_deref() == Some("exit") {
+                            self.leader_gone.insert(e.pid, i);
+                        }
                     }
                 } else if p.exit_ns.is_some_and(|x| x < ns) && !p.replaced_by_exec {
                     // The group's last thread outlived its leader. The status its parent
@@ -2085,6 +2108,20 @@ mod tests {
         b.event_line(format!(r#"{{"timestamp":{us},"event_type":"{kind}","comm":"c{pid}","pid":{pid},"tid":{pid},"ppid":1,"uid":0,"exec_id":"{image}"{extra}}}"#).as_bytes());
     }
 
+    /// Pid, depth, exit code, replaced by exec, and a time of `time`.
+    type Row = (u32, usize, Option<u32>, bool, Option<i64>);
+
+    /// The shown processes of `f` as [`Row`]s, in tree order.
+    fn rows(f: &Forest, time: fn(&Process) -> Option<i64>) -> Vec<Row> {
+        f.order
+            .iter()
+            .map(|&(i, d)| {
+                let p = &f.processes[i];
+                (p.pid, d, p.exit_code, p.replaced_by_exec, time(p))
+            })
+            .collect()
+    }
+
     #[test]
     fn process_events_tell_forks_reused_pids_failed_execs_and_images_apart() {
         let mut b = TreeBuilder::new(usize::MAX);
@@ -2117,16 +2154,7 @@ mod tests {
         b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"filesystem","InfoExport":"close","Proc":"c30","ProcPPID":10,"ProcPID":30,"ProcExecId":"{}","ProcUID":0,"FileEvents":{{"OPEN":1}}}}"#, id(9_000, 30)).as_bytes());
         assert_eq!(b.unreadable, 0);
         let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
-        /// Pid, depth, exit code, replaced by exec, start.
-        type Row = (u32, usize, Option<u32>, bool, Option<i64>);
-        let shown: Vec<Row> = f
-            .order
-            .iter()
-            .map(|&(i, d)| {
-                let p = &f.processes[i];
-                (p.pid, d, p.exit_code, p.replaced_by_exec, p.start_ns)
-            })
-            .collect();
+        let shown = rows(&f, |p| p.start_ns);
         assert_eq!(
             shown,
             vec![
@@ -2207,6 +2235,54 @@ mod tests {
                 (40, Some(5), None, Some(2_000)),
             ]
         );
+    }
+
+    #[test]
+    fn a_thread_that_execs_after_its_leader_left_replaces_the_image() {
+        let sh = id(1_000, 10);
+        let (old, new) = (id(2_000, 20), id(4_000, 20));
+        let leader_exit = r#","syscall":"exit","exit_code":5,"signal":0"#;
+        // 20's leader calls exit(2) with 5; its thread 21 then execs /bin/true, which
+        // exits 0: the status 20's parent waits for. Or pid 20 is used again by a new
+        // process (the exec is its leader's): no exec of the old image.
+        let execed_by = |thread: u32| {
+            let mut b = TreeBuilder::new(usize::MAX);
+            let exec = format!(r#","argv":["true"],"old_pid":{thread}"#);
+            let events = [
+                ("process_exec", 1, 10, &sh, r#","argv":["sh"]"#),
+                ("process_fork", 2, 10, &sh, r#","child_pid":20"#),
+                ("process_exit", 3, 20, &old, leader_exit),
+                ("process_exec", 4, 20, &new, exec.as_str()),
+                ("process_exit", 5, 20, &new, r#","exit_code":0,"signal":0"#),
+            ];
+            for (kind, us, pid, image, extra) in events {
+                if thread == 20 && us == 4 {
+                    event_line(&mut b, "process_fork", us, 10, &sh, r#","child_pid":20"#);
+                }
+                event_line(&mut b, kind, us, pid, image, extra);
+            }
+            b
+        };
+        let f = arrange(
+            execed_by(21),
+            &Selection::default(),
+            100,
+            ReplayReport::default(),
+        );
+        assert_eq!(
+            rows(&f, |p| p.exit_ns),
+            vec![
+                (10, 0, None, false, None),
+                (20, 1, None, true, Some(4_000)),
+                (20, 1, Some(0), false, Some(5_000)),
+            ]
+        );
+        let sel = Selection {
+            exit_codes: vec![5],
+            ..Selection::default()
+        };
+        let f = arrange(execed_by(20), &sel, 100, ReplayReport::default());
+        assert_eq!(f.matched, 1, "the first process of pid 20 exited 5");
     }
 
     #[test]
