@@ -320,6 +320,21 @@ fn path_and_remote_select_by_activity() {
 /// `report -o -` writes the page to stdout and `tree --to FILE` the tree to a file; a
 /// FIFO (which would wait for a reader), a name of another format and `tree -o parquet`
 /// are refused with a usage error, not written.
+/// Filter values `replay` refuses are refused by `tree` and `report` too, with a usage
+/// error, rather than matching nothing.
+#[test]
+fn an_exit_code_above_255_is_refused_as_by_replay() {
+    let trace = fixture("records.kz");
+    let t = trace.to_str().unwrap();
+    for command in ["tree", "replay"] {
+        let err = crate::util::run_err(&[command, t, "--exit-code", "256"], 2);
+        assert!(err.contains("an exit status is 0-255"), "{command}: {err}");
+    }
+    let err = crate::util::run_err(&["report", t, "--exit-code", "0,4294967295", "-o", "-"], 2);
+    assert!(err.contains("--exit-code 4294967295"), "{err}");
+    assert!(tree(&trace, &["--exit-code", "255"]).contains("no process matches"));
+}
+
 #[test]
 fn outputs_that_are_not_files_or_are_other_formats_are_refused() {
     let trace = fixture("records.kz");
@@ -517,16 +532,7 @@ mod live {
         let reused = pids[0];
         let tree = super::tree_json(&trace, &[]);
         let nodes = super::flatten(&tree);
-        let script = nodes
-            .iter()
-            .find(|(n, _)| {
-                n["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == 3 && a[2] == STRUCTURE_SCRIPT)
-            })
-            .unwrap_or_else(|| panic!("the script's shell is in the tree: {tree}"))
-            .0
-            .clone();
+        let script = script_shell(&tree, &nodes, STRUCTURE_SCRIPT);
         let children: Vec<&serde_json::Value> =
             script["children"].as_array().unwrap().iter().collect();
         let summary: Vec<String> = children
@@ -609,6 +615,115 @@ mod live {
         );
         let one = super::tree(&trace, &["-o", "json", "-j", "1"]);
         assert_eq!(one, super::tree(&trace, &["-o", "json", "-j", "2"]));
+    }
+
+    /// The node of the `sh -c SCRIPT` that ran `script` among `nodes` (of `tree`).
+    fn script_shell(
+        tree: &serde_json::Value,
+        nodes: &[(serde_json::Value, Option<u64>)],
+        script: &str,
+    ) -> serde_json::Value {
+        nodes
+            .iter()
+            .find(|(n, _)| {
+                n["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 3 && a[2] == script)
+            })
+            .unwrap_or_else(|| panic!("the script's shell is in the tree: {tree}"))
+            .0
+            .clone()
+    }
+
+    /// A Python workload: `clone-parent` clones (raw clone(2), x86-64) a child with
+    /// CLONE_PARENT|SIGCHLD that exits 4 and writes its pid to `clone.pid`; `leader-exit`
+    /// ends its leader thread with exit(2) status 5 while another thread runs on and then
+    /// calls exit_group(2) with 9; `thread-exec` the same, but the thread execs
+    /// `/bin/true after-leader-exit`.
+    const ODD_PROCESSES: &str = r#"
+import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+if sys.argv[1] == "clone-parent":
+    pid = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)
+    if pid == 0:
+        time.sleep(0.1)
+        os._exit(4)
+    open("clone.pid", "w").write(str(pid))
+    os._exit(0)
+def last():
+    time.sleep(0.2)
+    if sys.argv[1] == "thread-exec":
+        os.execv("/bin/true", ["true", "after-leader-exit"])
+    os._exit(9)
+threading.Thread(target=last).start()
+libc.syscall(60, 5)
+"#;
+
+    /// A child cloned with CLONE_PARENT hangs under the cloning process's parent (the
+    /// script's shell), with that ppid; a process whose leader exited first ends with the
+    /// status its parent waited for (the last thread's exit_group: 9, not the leader's 5),
+    /// or, when that thread exec'd, is replaced by the new image.
+    #[test]
+    fn clone_parent_and_groups_outliving_their_leader_are_as_the_kernel_had_them() {
+        if !live() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("odd.py"), ODD_PROCESSES).unwrap();
+        let trace = dir.path().join("odd.kz");
+        let script = "python3 odd.py clone-parent; sleep 0.3; python3 odd.py leader-exit; \
+                      echo $? > status; python3 odd.py thread-exec";
+        record_in(dir.path(), &trace, &["sh", "-c", script]);
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(read("status").trim(), "9", "the shell waited for 9");
+        let cloned: u64 = read("clone.pid").trim().parse().unwrap();
+        let tree = super::tree_json(&trace, &[]);
+        let nodes = super::flatten(&tree);
+        let shell = script_shell(&tree, &nodes, script);
+        let (child, parent) = nodes
+            .iter()
+            .find(|(n, _)| n["pid"] == cloned)
+            .unwrap_or_else(|| panic!("the cloned child {cloned} is in the tree: {tree}"));
+        assert_eq!(*parent, shell["pid"].as_u64(), "{child}");
+        assert_eq!(child["ppid"], shell["pid"], "{child}");
+        assert_eq!(child["exit_code"], 4, "{child}");
+        let leader = nodes
+            .iter()
+            .map(|(n, _)| n)
+            .find(|n| {
+                n["argv"].as_array().is_some_and(|a| {
+                    a.last().is_some_and(|l| l == "leader-exit")
+                        && a.iter()
+                            .any(|x| x.as_str().is_some_and(|x| x.ends_with("odd.py")))
+                        && n["replaced_by_exec"] == false
+                })
+            })
+            .unwrap_or_else(|| panic!("the leader-exit process is in the tree: {tree}"));
+        assert_eq!(leader["exit_code"], 9, "{leader}");
+        assert!(leader.get("exit_signal").is_none(), "{leader}");
+        // The thread that exec'd replaced the image its leader left: that image did not
+        // end with the leader's 5.
+        let images: Vec<&serde_json::Value> = shell["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| {
+                n["argv"].as_array().is_some_and(|a| {
+                    a.last()
+                        .is_some_and(|l| l == "after-leader-exit" || l == "thread-exec")
+                })
+            })
+            .collect();
+        let true_at = images
+            .iter()
+            .position(|n| n["argv"][0] == "true")
+            .unwrap_or_else(|| panic!("true's image is a child of the shell: {images:?}"));
+        let python = images[true_at - 1];
+        assert_eq!(python["pid"], images[true_at]["pid"], "{images:?}");
+        assert_eq!(python["replaced_by_exec"], true, "{python}");
+        assert!(python.get("exit_code").is_none(), "{python}");
+        assert_eq!(python["exit"], images[true_at]["start"], "{python}");
+        assert_eq!(images[true_at]["exit_code"], 0, "{images:?}");
     }
 
     #[test]

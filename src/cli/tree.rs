@@ -166,6 +166,11 @@ fn config(select: &TreeInputArgs, limit: usize) -> Result<TreeConfig> {
     selection.pids = select.pid.clone();
     selection.containers = container_ids(select.container.clone())?;
     selection.uids = select.uid.clone();
+    if let Some(code) = select.exit_code.iter().find(|&&c| c > 255) {
+        bail!(UsageError(format!(
+            "--exit-code {code}: an exit status is 0-255"
+        )));
+    }
     selection.exit_codes = select.exit_code.clone();
     selection.activity = activity(&select.path, &select.remote)?;
     selection.since = time_bound("--since", &select.since)?;

@@ -308,6 +308,9 @@ pub struct Process {
     activity_matched: bool,
 }
 
+/// `CLONE_PARENT` of clone(2): the new process's parent is the caller's parent.
+const CLONE_PARENT: u64 = 0x8000;
+
 /// Failed execs listed per process; further ones are counted.
 pub const FAILED_EXECS_PER_PROCESS: usize = 8;
 
@@ -448,6 +451,9 @@ struct EventLine {
     /// Microseconds since the epoch.
     timestamp: i64,
     event_type: String,
+    /// The syscall that ended a thread (`exit`, `exit_group`); absent when none was seen
+    /// (a fatal signal, a thread ended with its group).
+    syscall: Option<String>,
     #[serde(default)]
     comm: String,
     pid: u32,
@@ -469,6 +475,10 @@ struct EventLine {
     argv_truncated: bool,
     child_pid: Option<u32>,
     child_comm: Option<String>,
+    /// The thread that called a successful exec (its tid before the exec).
+    old_pid: Option<u32>,
+    /// The clone flags of a fork, when its syscall was seen.
+    flags: Option<u64>,
     exit_code: Option<u32>,
     #[serde(default)]
     signal: u64,
@@ -531,6 +541,9 @@ struct TreeBuilder {
     untracked_events: u64,
     /// The image each pid runs now, as the process events tell (first pass).
     live: HashMap<u32, usize>,
+    /// The image of each pid whose leader thread left by exit(2) (not exit_group): its
+    /// other threads may run on, and one of them may exec, taking the leader's pid.
+    leader_gone: HashMap<u32, usize>,
     /// (pid, start, index) of the images held with a start: for a record's exec id
     /// without a start, the image of its pid that began last by then.
     starts: BTreeSet<(u32, i64, usize)>,
@@ -562,6 +575,7 @@ impl TreeBuilder {
             untracked_records: 0,
             untracked_events: 0,
             live: HashMap::new(),
+            leader_gone: HashMap::new(),
             starts: BTreeSet::new(),
             unnamed: BTreeSet::new(),
             boot_offset_ns: None,
@@ -667,11 +681,19 @@ impl TreeBuilder {
         self.end_ns = Some(self.end_ns.map_or(ns, |x| x.max(ns)));
         match e.event_type.as_str() {
             "process_fork" => {
-                let parent = self.image_of(&e);
+                let forker = self.image_of(&e);
                 let Some(child) = e.child_pid else { return };
+                // With CLONE_PARENT the child's parent is the forking process's own
+                // parent (clone(2)): its image, or, not known, the pid `ppid` names.
+                let (parent, ppid) = if e.flags.is_some_and(|f| f & CLONE_PARENT != 0) {
+                    let up = forker.and_then(|i| self.processes.get(i)?.parent_hint);
+                    (up, e.ppid)
+                } else {
+                    (forker, e.pid)
+                };
                 let added = self.add(Process {
                     pid: child,
-                    ppid: e.pid,
+                    ppid,
                     comm: e.child_comm.clone().unwrap_or_else(|| e.comm.clone()),
                     uid: e.uid,
                     container: e.container(),
@@ -681,6 +703,7 @@ impl TreeBuilder {
                     from_events: true,
                     ..Process::default()
                 });
+                self.leader_gone.remove(&child);
                 match added {
                     Some(i) => self.live.insert(child, i),
                     None => self.live.remove(&child),
@@ -712,7 +735,15 @@ impl TreeBuilder {
                     self.boot_offset_ns
                         .get_or_insert(ns.saturating_sub(i64::try_from(start).unwrap_or(0)));
                 }
-                let before = self.live.get(&e.pid).copied();
+                // A thread other than the leader that execs after its leader left takes
+                // the leader's pid (execve(2)): the image it replaces is the one the
+                // leader left, which did not end then.
+                let orphaned = self
+                    .leader_gone
+                    .remove(&e.pid)
+                    .filter(|_| e.old_pid.is_some_and(|t| t != e.pid));
+                let before = self.live.get(&e.pid).copied().or(orphaned);
+                let resumed = orphaned.is_some() && orphaned == before;
                 let parent_hint = before.and_then(|b| self.processes.get(b)?.parent_hint);
                 let image = Process {
                     exec_id: id.clone(),
@@ -747,7 +778,12 @@ impl TreeBuilder {
                     .filter(|&b| Some(b) != added)
                     .and_then(|b| self.processes.get_mut(b))
                 {
-                    if p.exit_ns.is_none() {
+                    if p.exit_ns.is_none() || resumed {
+                        if resumed {
+                            // The leader's exit status reached no one.
+                            p.exit_code = None;
+                            p.exit_signal = None;
+                        }
                         p.replaced_by_exec = true;
                         p.exit_ns = Some(ns);
                         p.replaced_by = added;
@@ -771,10 +807,23 @@ impl TreeBuilder {
                     p.replaced_by_exec = false;
                     if self.live.get(&e.pid) == Some(&i) {
                         self.live.remove(&e.pid);
+                        if e.syscall.as_deref() == Some("exit") {
+                            self.leader_gone.insert(e.pid, i);
+                        }
                     }
                 } else if p.exit_ns.is_some_and(|x| x < ns) && !p.replaced_by_exec {
-                    // The group's last thread outlived its leader.
+                    // The group's last thread outlived its leader. The status its parent
+                    // waits for is the leader's, unless the group ended together after it
+                    // (exit_group(2) or a fatal signal: the group's code, as wait(2)
+                    // reports it); a thread's own exit(2) leaves it.
                     p.exit_ns = Some(ns);
+                    if e.signal != 0 {
+                        p.exit_code = e.exit_code;
+                        p.exit_signal = e.signal_name;
+                    } else if e.syscall.as_deref() != Some("exit") {
+                        p.exit_code = e.exit_code;
+                        p.exit_signal = None;
+                    }
                 }
             }
             _ => {}
@@ -2059,6 +2108,20 @@ mod tests {
         b.event_line(format!(r#"{{"timestamp":{us},"event_type":"{kind}","comm":"c{pid}","pid":{pid},"tid":{pid},"ppid":1,"uid":0,"exec_id":"{image}"{extra}}}"#).as_bytes());
     }
 
+    /// Pid, depth, exit code, replaced by exec, and a time of `time`.
+    type Row = (u32, usize, Option<u32>, bool, Option<i64>);
+
+    /// The shown processes of `f` as [`Row`]s, in tree order.
+    fn rows(f: &Forest, time: fn(&Process) -> Option<i64>) -> Vec<Row> {
+        f.order
+            .iter()
+            .map(|&(i, d)| {
+                let p = &f.processes[i];
+                (p.pid, d, p.exit_code, p.replaced_by_exec, time(p))
+            })
+            .collect()
+    }
+
     #[test]
     fn process_events_tell_forks_reused_pids_failed_execs_and_images_apart() {
         let mut b = TreeBuilder::new(usize::MAX);
@@ -2091,16 +2154,7 @@ mod tests {
         b.line(format!(r#"{{"InfoTimestamp":"x","InfoMonitor":"filesystem","InfoExport":"close","Proc":"c30","ProcPPID":10,"ProcPID":30,"ProcExecId":"{}","ProcUID":0,"FileEvents":{{"OPEN":1}}}}"#, id(9_000, 30)).as_bytes());
         assert_eq!(b.unreadable, 0);
         let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
-        /// Pid, depth, exit code, replaced by exec, start.
-        type Row = (u32, usize, Option<u32>, bool, Option<i64>);
-        let shown: Vec<Row> = f
-            .order
-            .iter()
-            .map(|&(i, d)| {
-                let p = &f.processes[i];
-                (p.pid, d, p.exit_code, p.replaced_by_exec, p.start_ns)
-            })
-            .collect();
+        let shown = rows(&f, |p| p.start_ns);
         assert_eq!(
             shown,
             vec![
@@ -2125,6 +2179,110 @@ mod tests {
             (forked.exec_id.as_str(), forked.files.opened),
             (id(9_000, 30).as_str(), 1)
         );
+    }
+
+    #[test]
+    fn a_clone_parent_child_hangs_under_the_forkers_parent() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        let sh = id(1_000, 10);
+        event_line(&mut b, "process_exec", 1, 10, &sh, r#","argv":["sh"]"#);
+        event_line(&mut b, "process_fork", 2, 10, &sh, r#","child_pid":20"#);
+        // Pid 20 (ppid 10) clones pid 30 with CLONE_PARENT|SIGCHLD: 30's parent is 10.
+        b.event_line(format!(r#"{{"timestamp":3,"event_type":"process_fork","comm":"c20","pid":20,"tid":20,"ppid":10,"uid":0,"exec_id":"{}","child_pid":30,"flags":32785,"flags_text":"SIGCHLD|CLONE_PARENT"}}"#, id(2_000, 20)).as_bytes());
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        let shown: Vec<(u32, usize, u32)> = f
+            .order
+            .iter()
+            .map(|&(i, d)| (f.processes[i].pid, d, f.processes[i].ppid))
+            .collect();
+        assert_eq!(shown, vec![(10, 0, 1), (20, 1, 10), (30, 1, 10)]);
+    }
+
+    #[test]
+    fn a_group_that_outlived_its_leader_ends_with_the_groups_status() {
+        let mut b = TreeBuilder::new(usize::MAX);
+        // Pids 20 and 30: the leader calls exit(2) with 5 while another thread runs on.
+        // 20's thread then calls exit_group(9): its parent waits for 9. 30's thread is
+        // killed by SIGKILL: its parent sees that signal. 40's thread calls exit(2): its
+        // parent waits for the leader's 5.
+        for (pid, last) in [
+            (20, r#""syscall":"exit_group","exit_code":9,"signal":0"#),
+            (30, r#""exit_code":0,"signal":9,"signal_name":"SIGKILL""#),
+            (40, r#""syscall":"exit","exit_code":0,"signal":0"#),
+        ] {
+            let image = id(u64::from(pid) * 1000, pid);
+            let line = |tid: u32, us: i64, tail: &str| {
+                format!(
+                    r#"{{"timestamp":{us},"event_type":"process_exit","comm":"le","pid":{pid},"tid":{tid},"ppid":1,"uid":0,"exec_id":"{image}",{tail}}}"#
+                )
+            };
+            b.event_line(line(pid, 1, r#""syscall":"exit","exit_code":5,"signal":0"#).as_bytes());
+            b.event_line(line(pid + 1, 2, last).as_bytes());
+        }
+        let f = arrange(b, &Selection::default(), 100, ReplayReport::default());
+        /// Pid, exit code, signal, end.
+        type End<'a> = (u32, Option<u32>, Option<&'a str>, Option<i64>);
+        let ends: Vec<End> = f
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.exit_code, p.exit_signal.as_deref(), p.exit_ns))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                (20, Some(9), None, Some(2_000)),
+                (30, Some(0), Some("SIGKILL"), Some(2_000)),
+                (40, Some(5), None, Some(2_000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_thread_that_execs_after_its_leader_left_replaces_the_image() {
+        let sh = id(1_000, 10);
+        let (old, new) = (id(2_000, 20), id(4_000, 20));
+        let leader_exit = r#","syscall":"exit","exit_code":5,"signal":0"#;
+        // 20's leader calls exit(2) with 5; its thread 21 then execs /bin/true, which
+        // exits 0: the status 20's parent waits for. Or pid 20 is used again by a new
+        // process (the exec is its leader's): no exec of the old image.
+        let execed_by = |thread: u32| {
+            let mut b = TreeBuilder::new(usize::MAX);
+            let exec = format!(r#","argv":["true"],"old_pid":{thread}"#);
+            let events = [
+                ("process_exec", 1, 10, &sh, r#","argv":["sh"]"#),
+                ("process_fork", 2, 10, &sh, r#","child_pid":20"#),
+                ("process_exit", 3, 20, &old, leader_exit),
+                ("process_exec", 4, 20, &new, exec.as_str()),
+                ("process_exit", 5, 20, &new, r#","exit_code":0,"signal":0"#),
+            ];
+            for (kind, us, pid, image, extra) in events {
+                if thread == 20 && us == 4 {
+                    event_line(&mut b, "process_fork", us, 10, &sh, r#","child_pid":20"#);
+                }
+                event_line(&mut b, kind, us, pid, image, extra);
+            }
+            b
+        };
+        let f = arrange(
+            execed_by(21),
+            &Selection::default(),
+            100,
+            ReplayReport::default(),
+        );
+        assert_eq!(
+            rows(&f, |p| p.exit_ns),
+            vec![
+                (10, 0, None, false, None),
+                (20, 1, None, true, Some(4_000)),
+                (20, 1, Some(0), false, Some(5_000)),
+            ]
+        );
+        let sel = Selection {
+            exit_codes: vec![5],
+            ..Selection::default()
+        };
+        let f = arrange(execed_by(20), &sel, 100, ReplayReport::default());
+        assert_eq!(f.matched, 1, "the first process of pid 20 exited 5");
     }
 
     #[test]
