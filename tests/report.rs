@@ -365,6 +365,10 @@ fn outputs_that_are_not_files_or_are_other_formats_are_refused() {
     assert!(!parquet.exists());
     let err = crate::util::run_err(&["tree", t, "--to", fifo.to_str().unwrap()], 2);
     assert!(err.contains("not a regular file"), "{err}");
+    // Errors name the option given: report's is -o.
+    let d = dir.path().to_str().unwrap();
+    let err = crate::util::run_err(&["report", t, "-o", d], 2);
+    assert!(err.contains(&format!("-o {d}: a directory")), "{err}");
     // --to FILE holds what stdout shows.
     let file = dir.path().join("tree.json");
     run_ok(&["tree", t, "-o", "json", "--to", file.to_str().unwrap()]);

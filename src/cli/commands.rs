@@ -115,7 +115,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         ));
     }
     let file = match &args.to {
-        Some(path) => Some(open_output(path, &files, parquet)?),
+        Some(path) => Some(open_output(path, "--to", &files, parquet)?),
         None => None,
     };
     plan.cfg.inputs = files;
@@ -262,12 +262,14 @@ impl Write for ToFile {
     }
 }
 
-/// The `--to` file (see [`OutputFile`]). Usage errors: a symbolic link (never written
+/// The `--to` file (see [`OutputFile`]); `flag`: the option that named it, for messages
+/// (`--to`, `-o`). Usage errors: a symbolic link (never written
 /// through), a directory, one of the `inputs`, any kellect trace (a segment of the
 /// recording not given, another recording: evidence is never overwritten), a terminal for
 /// a binary (Parquet) output.
 pub(super) fn open_output(
     path: &std::path::Path,
+    flag: &str,
     inputs: &[PathBuf],
     binary: bool,
 ) -> Result<OutputFile> {
@@ -282,26 +284,26 @@ pub(super) fn open_output(
     };
     use std::os::unix::ffi::OsStrExt;
     if path.as_os_str().as_bytes().ends_with(b"/") || path.file_name().is_none() {
-        usage!("--to {shown}: a directory; name the file to write in it");
+        usage!("{flag} {shown}: a directory; name the file to write in it");
     }
     let existing = match std::fs::symlink_metadata(path) {
         Ok(m) => Some(m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot write --to {shown}"))),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot write {flag} {shown}"))),
     };
     if let Some(m) = &existing {
         let kind = m.file_type();
         if kind.is_symlink() {
-            usage!("--to {shown}: a symbolic link; kellect never writes through one");
+            usage!("{flag} {shown}: a symbolic link; kellect never writes through one");
         }
         if kind.is_dir() {
-            usage!("--to {shown}: a directory; name the file to write in it");
+            usage!("{flag} {shown}: a directory; name the file to write in it");
         }
         for input in inputs {
             if let Ok(i) = std::fs::metadata(input) {
                 if (i.dev(), i.ino()) == (m.dev(), m.ino()) {
                     usage!(
-                        "--to {shown} is the trace being replayed ({}): choose another file",
+                        "{flag} {shown} is the trace being replayed ({}): choose another file",
                         input.display()
                     );
                 }
@@ -311,10 +313,10 @@ pub(super) fn open_output(
     match existing {
         Some(m) if !m.file_type().is_file() => {
             let file = open(&mut std::fs::OpenOptions::new(), path)
-                .with_context(|| format!("cannot write --to {shown}"))?;
+                .with_context(|| format!("cannot write {flag} {shown}"))?;
             // SAFETY: isatty only reads the descriptor's state.
             if binary && unsafe { libc::isatty(std::os::fd::AsRawFd::as_raw_fd(&file)) } == 1 {
-                usage!("--to {shown}: a terminal; -o parquet is binary, write it to a file");
+                usage!("{flag} {shown}: a terminal; -o parquet is binary, write it to a file");
             }
             Ok(OutputFile {
                 file,
@@ -325,7 +327,7 @@ pub(super) fn open_output(
         existing => {
             if existing.is_some() && is_trace(path) {
                 usage!(
-                    "--to {shown} is a kellect trace (a segment of a recording): kellect \
+                    "{flag} {shown} is a kellect trace (a segment of a recording): kellect \
                      never overwrites one with its output; choose another file"
                 );
             }

@@ -134,7 +134,7 @@ impl Destination {
             None => Ok(Destination::Stdout),
             Some(p) => {
                 check_output(p, flag, formats, hint)?;
-                Ok(Destination::File(open_output(p, inputs, false)?))
+                Ok(Destination::File(open_output(p, flag, inputs, false)?))
             }
         }
     }
