@@ -370,6 +370,11 @@ pub fn replay_with_progress(
             .iter()
             .filter(|s| s.note.is_some())
             .count();
+        // Opening and its checks read every byte (checksums, the chain): the pages leave
+        // the resident set until replay reads them again, in order.
+        for segment in &recording.segments {
+            segment.done_with(0, segment.file_len() as usize);
+        }
         let mut engine = Engine::new(cfg, sink);
         feed_recording(&mut engine, recording, cfg.budget, progress)?;
         engine.finish()?;
@@ -404,6 +409,9 @@ fn feed_recording(
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
         let mut pending_raw = 0u64;
+        // The file's bytes before this were read (the reorder stage copies the payloads
+        // it may need again).
+        let mut read_to = 0usize;
         for block in &segment.blocks {
             if block.kind == BlockKind::Frame {
                 let raw = segment
@@ -417,6 +425,7 @@ fn feed_recording(
                     }
                     let (bytes, records) = read(segment, &pending);
                     progress.advance(bytes, records);
+                    read_to = done_with(segment, &pending, read_to);
                     pending.clear();
                     pending_raw = 0;
                 }
@@ -430,6 +439,7 @@ fn feed_recording(
                 }
                 let (bytes, records) = read(segment, &pending);
                 progress.advance(bytes, records);
+                read_to = done_with(segment, &pending, read_to);
                 pending.clear();
                 pending_raw = 0;
             }
@@ -450,9 +460,18 @@ fn feed_recording(
             }
             let (bytes, records) = read(segment, &pending);
             progress.advance(bytes, records);
+            done_with(segment, &pending, read_to);
         }
     }
     Ok(())
+}
+
+/// Tells the kernel the file's bytes up to the end of `blocks` (fed to the engine) are
+/// read ([`trace::Segment::done_with`]); returns where the read bytes now end.
+fn done_with(segment: &trace::Segment, blocks: &[&trace::BlockLoc], read_to: usize) -> usize {
+    let end = blocks.last().map_or(read_to, |b| b.payload.1);
+    segment.done_with(read_to, end);
+    end.max(read_to)
 }
 
 /// A decompressed frame whose records were checked ([`decode::scan_frame`]) but not yet
