@@ -1,6 +1,7 @@
 /*
- * The workload of bench/lean.sh: N times, open /etc/hostname, read it, close it and write
- * one byte to /dev/null: four syscalls per iteration. Usage: lean-loop [N] (500000).
+ * The workload of bench/lean.sh and of the README's replay figures: N times, open
+ * /etc/hostname, read it, close it and write one byte to /dev/null: four syscalls per
+ * iteration. Usage: lean-loop [N] (500000).
  */
 #include <fcntl.h>
 #include <stdio.h>

@@ -96,7 +96,7 @@ pub fn live<W: Write + Send>(cfg: LiveConfig, out: W) -> Result<LiveOutcome> {
                                 })?
                             }
                             TapItem::Frame { first_ts, bytes } => {
-                                let frame = decode_raw_frame(Some(first_ts), &bytes, |what| {
+                                let frame = decode_raw_frame(Some(first_ts), bytes, |what| {
                                     format!("live frame: {what}")
                                 });
                                 engine.frames(vec![frame])?;

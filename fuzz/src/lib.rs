@@ -55,7 +55,7 @@ fn replay(
             }
             let decoded = frames
                 .iter()
-                .map(|raw| decode_raw_frame(None, raw, |problem| problem))
+                .map(|raw| decode_raw_frame(None, raw.to_vec(), |problem| problem))
                 .collect();
             engine.frames(decoded)?;
             engine.finish()

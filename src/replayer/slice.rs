@@ -252,11 +252,7 @@ fn decode_frame(
     located: &dyn Fn(String) -> String,
 ) -> DecodedFrame {
     let payload = segment.payload(block);
-    let failed = |problem: String| DecodedFrame {
-        first_ts: None,
-        events: Vec::new(),
-        problem: Some(problem),
-    };
+    let failed = DecodedFrame::failed;
     if let Ok(h) = FrameHeader::decode(payload) {
         if u64::from(h.raw_len) > budget.frame_batch_raw() {
             return failed(located(format!(
@@ -271,22 +267,11 @@ fn decode_frame(
         Ok(decoded) => decoded,
         Err(e) => return failed(located(format!("{e}; the frame is skipped"))),
     };
-    let frame = crate::replayer::decode_raw_frame(Some(header.first_ts), &raw, located);
-    // One event per record, in order, up to the first malformed record.
+    let frame = crate::replayer::decode_raw_frame(Some(header.first_ts), raw, located);
+    // Each intact record, in order, up to the first malformed one.
     let mut raws = raws.borrow_mut();
-    let mut offset = 0usize;
-    for _ in &frame.events {
-        let Some(len) = raw
-            .get(offset..)
-            .and_then(crate::abi::peek_header)
-            .map(|h| h.len.get() as usize)
-        else {
-            break;
-        };
-        if let Some(record) = raw.get(offset..offset.saturating_add(len)) {
-            raws.push(record);
-        }
-        offset = offset.saturating_add(len);
+    for record in frame.record_bytes() {
+        raws.push(record);
     }
     frame
 }

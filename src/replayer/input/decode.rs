@@ -1,5 +1,7 @@
-//! Stage 1 of replay: raw records out of a decompressed frame into owned, typed values
-//! that the sequential state machines consume. Runs in parallel, one frame per task.
+//! Raw records out of a decompressed frame into owned, typed values that the sequential
+//! state machines consume. Replay checks a frame's records in parallel ([`scan_frame`]),
+//! puts them into time order by their spans alone, then decodes each chunk of them in
+//! parallel ([`decode_one`]) just before the state machines take it.
 
 use crate::abi::{
     self, InodeAttrs, Record, RecordHeader, Records, SockInfo, SockStateRecord, EXIT_F_GROUP_DEAD,
@@ -456,6 +458,51 @@ pub fn decode_frame_with(
         }
     }
     (out, None)
+}
+
+/// Where one intact record lies in a frame's raw bytes, and its stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSpan {
+    /// The record header's `ts` (CLOCK_BOOTTIME ns).
+    pub ts: u64,
+    /// Byte offset of the record in the frame's raw bytes.
+    pub offset: usize,
+    /// The record's length, bytes (its header's `len`).
+    pub len: u32,
+}
+
+/// Checks the records of a frame's raw bytes without decoding them: the span of each intact
+/// record, in order, offsets counted from `base`, up to the first malformed one, whose
+/// problem (offset within `raw`) comes second. [`decode_one`] decodes a span's bytes into
+/// the event [`decode_frame`] gives for it.
+pub fn scan_frame(raw: &[u8], base: usize) -> (Vec<RecordSpan>, Option<abi::AbiError>) {
+    let mut out = Vec::new();
+    let mut at = base;
+    for record in Records::new(raw) {
+        match record {
+            Ok(record) => {
+                let h = record.header();
+                let len = h.len.get();
+                out.push(RecordSpan {
+                    ts: h.ts.get(),
+                    offset: at,
+                    len,
+                });
+                at += len as usize;
+            }
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+/// Decodes the one record that `raw` holds (the bytes of a span [`scan_frame`] gave);
+/// `None` when they are not exactly one intact record.
+pub fn decode_one(raw: &[u8]) -> Option<Event> {
+    let mut records = Records::new(raw);
+    let record = records.next()?.ok()?;
+    (record.header().len.get() as usize == raw.len())
+        .then(|| decode_record(&record, &syscalls::CATALOGUE))
 }
 
 fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Event {

@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use memmap2::{Mmap, MmapOptions};
+use memmap2::{Mmap, MmapOptions, UncheckedAdvice};
 
 use crate::format::{
     self, BlockHeader, BlockKind, Damage, FileHeader, FrameHeader, TraceReader, BLOCK_HEADER_LEN,
@@ -54,6 +54,22 @@ impl Segment {
 
     pub fn file_len(&self) -> u64 {
         self.bytes.len() as u64
+    }
+
+    /// Tells the kernel that bytes `from..to` of the file were read and are not needed
+    /// again soon: their pages leave the resident set (a later read maps them from the file
+    /// again, the same bytes), so a long trace's pages do not pile up in it as it is
+    /// replayed. Only advice: nothing is returned, nothing fails.
+    pub fn done_with(&self, from: usize, to: usize) {
+        let to = to.min(self.bytes.len());
+        if from < to {
+            // SAFETY: the map is a read-only shared mapping of the file: a dropped page is
+            // read back from the file as it was, and no reference sees anything else.
+            let _ = unsafe {
+                self.bytes
+                    .unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from)
+            };
+        }
     }
 
     /// Decodes every metadata block of type `T` within the default limits, in file order;
