@@ -832,7 +832,10 @@ mod live {
             .spawn()
             .unwrap();
         let mut stdout = live.stdout.take().unwrap();
-        std::thread::sleep(Duration::from_millis(2500));
+        // Counted from the first frame, not from the start: loading the programs takes a
+        // while on a busy machine, and the load must be recorded for a while.
+        crate::util::wait_for_a_frame(&trace);
+        std::thread::sleep(Duration::from_millis(2000));
         let mut first = [0u8; 1];
         std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
         drop(stdout);
