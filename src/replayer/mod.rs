@@ -1378,7 +1378,7 @@ mod tests {
 
     /// Feeds frames of (stamp per record) through a stage of `max_bytes`; returns each
     /// released record as (its index in its frame, its bytes' fill), in order, and how
-    /// many left early.
+    /// many left early. The stage's count of held bytes must come back to nothing.
     fn run(frames: &[Vec<u64>], max_bytes: usize) -> (Vec<(usize, u8)>, u64) {
         let mut stage = Reorder::new(max_bytes);
         let mut out = Vec::new();
@@ -1400,6 +1400,11 @@ mod tests {
                 (r.offset / 16, bytes[0])
             })
             .collect::<Vec<_>>();
+        assert_eq!(stage.frame_bytes, 0);
+        assert_eq!(
+            stage.bytes(),
+            stage.frames.len() * size_of::<Option<HeldFrame>>()
+        );
         (got, stage.overflowed)
     }
 
@@ -1425,6 +1430,40 @@ mod tests {
             })
             .collect();
         assert_eq!(order, expected);
+    }
+
+    /// Hostile stamps (descending, all equal, wildly apart) under limits from roomy to
+    /// nothing: every record leaves once with its own bytes, and the stage's count of held
+    /// bytes comes back to nothing.
+    #[test]
+    fn hostile_stamps_leave_every_record_once() {
+        let patterns: [fn(u64, u64) -> u64; 4] = [
+            |f, i| u64::MAX - f * 1000 - i,
+            |_, _| 7,
+            |f, i| (f * 1000 + i).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            |f, i| {
+                if i % 2 == 0 {
+                    f * 1000 + i
+                } else {
+                    u64::MAX - i
+                }
+            },
+        ];
+        for pattern in patterns {
+            let frames: Vec<Vec<u64>> = (0..20u64)
+                .map(|f| (0..1000).map(|i| pattern(f, i)).collect())
+                .collect();
+            for max_bytes in [1 << 24, 1 << 18, 1 << 12, 0] {
+                let (got, _) = run(&frames, max_bytes);
+                assert_eq!(got.len(), 20_000);
+                let mut seen = vec![0u32; 1000];
+                for (i, b) in got {
+                    assert_eq!(i as u8, b, "a record's own bytes");
+                    seen[i] += 1;
+                }
+                assert!(seen.iter().all(|&n| n == 20), "each record once");
+            }
+        }
     }
 
     #[test]
