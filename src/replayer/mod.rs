@@ -845,7 +845,7 @@ impl<'c, 'w> Engine<'c, 'w> {
                 self.reorder.push(id, span, plausible, &mut ready);
                 let mark = self.reorder.watermark();
                 self.reorder.pop_until(mark, &mut ready, PROCESS_CHUNK);
-                if ready.len() >= PROCESS_CHUNK {
+                if ready.len() >= PROCESS_CHUNK || self.reorder.out_bytes > self.reorder.max_bytes {
                     self.process(std::mem::take(&mut ready))?;
                 }
             }
@@ -968,6 +968,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.process_chunk(&events)?;
             start = end;
         }
+        self.reorder.out_bytes = 0;
         Ok(())
     }
 
@@ -1092,6 +1093,10 @@ struct Reorder {
     /// Bytes of the held frames (raw and compressed).
     frame_bytes: usize,
     max_bytes: usize,
+    /// Raw bytes of frames whose last record has left into a caller's list not yet
+    /// processed (the stage no longer counts them); [`pop_until`](Self::pop_until) stops
+    /// past `max_bytes` of them, and [`Engine::process`] sets it back to 0.
+    out_bytes: usize,
     overflowed: u64,
 }
 
@@ -1169,6 +1174,7 @@ impl Reorder {
             max_ts: 0,
             frame_bytes: 0,
             max_bytes,
+            out_bytes: 0,
             overflowed: 0,
         }
     }
@@ -1312,6 +1318,7 @@ impl Reorder {
         };
         frame.records -= 1;
         if frame.records == 0 {
+            self.out_bytes += frame.raw_len;
             self.frame_bytes -= frame.raw_len + frame.packed.as_ref().map_or(0, |p| p.len());
             self.unpackable.remove(&(frame.arrival, held.frame));
             *slot = None;
@@ -1330,9 +1337,13 @@ impl Reorder {
         self.max_ts.saturating_sub(REORDER_WINDOW_NS)
     }
 
-    /// Releases records stamped at or before `mark`, in order, until `out` holds `limit`.
+    /// Releases records stamped at or before `mark`, in order, until `out` holds `limit`
+    /// or frames of more than `max_bytes` the stage no longer holds.
     fn pop_until(&mut self, mark: u64, out: &mut Vec<Released>, limit: usize) {
-        while out.len() < limit && self.peek().is_some_and(|h| h.ts <= mark) {
+        while out.len() < limit
+            && self.out_bytes <= self.max_bytes
+            && self.peek().is_some_and(|h| h.ts <= mark)
+        {
             out.extend(self.pop());
         }
     }
@@ -1378,7 +1389,7 @@ mod tests {
 
     /// Feeds frames of (stamp per record) through a stage of `max_bytes`; returns each
     /// released record as (its index in its frame, its bytes' fill), in order, and how
-    /// many left early.
+    /// many left early. The stage's count of held bytes must come back to nothing.
     fn run(frames: &[Vec<u64>], max_bytes: usize) -> (Vec<(usize, u8)>, u64) {
         let mut stage = Reorder::new(max_bytes);
         let mut out = Vec::new();
@@ -1389,9 +1400,14 @@ mod tests {
                 stage.push(id, span(ts, i), true, &mut out);
                 let mark = stage.watermark();
                 stage.pop_until(mark, &mut out, usize::MAX);
+                // As the engine does once it has processed what left.
+                stage.out_bytes = 0;
             }
         }
-        stage.pop_until(u64::MAX, &mut out, usize::MAX);
+        while stage.peek().is_some() {
+            stage.pop_until(u64::MAX, &mut out, usize::MAX);
+            stage.out_bytes = 0;
+        }
         let got = out
             .iter()
             .map(|r| {
@@ -1400,6 +1416,11 @@ mod tests {
                 (r.offset / 16, bytes[0])
             })
             .collect::<Vec<_>>();
+        assert_eq!(stage.frame_bytes, 0);
+        assert_eq!(
+            stage.bytes(),
+            stage.frames.len() * size_of::<Option<HeldFrame>>()
+        );
         (got, stage.overflowed)
     }
 
@@ -1425,6 +1446,61 @@ mod tests {
             })
             .collect();
         assert_eq!(order, expected);
+    }
+
+    /// Records whose frames the stage has let go of keep those frames' bytes until they
+    /// are processed: a release stops past the stage's limit of them (a storm of frames
+    /// of one record each held 32 of 64 MiB at once).
+    #[test]
+    fn a_release_stops_past_the_limit_of_let_go_frames() {
+        let mut stage = Reorder::new(1 << 20);
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            let (raw, packed) = frame(1);
+            let id = stage.hold(raw, packed, 1);
+            stage.push(id, span(5, 0), true, &mut out);
+        }
+        assert!(out.is_empty());
+        stage.max_bytes = 40;
+        stage.pop_until(u64::MAX, &mut out, usize::MAX);
+        assert_eq!(out.len(), 3, "16-byte frames: stops once past 40 bytes");
+        stage.out_bytes = 0;
+        stage.pop_until(u64::MAX, &mut out, usize::MAX);
+        assert_eq!(out.len(), 6);
+    }
+
+    /// Hostile stamps (descending, all equal, wildly apart) under limits from roomy to
+    /// nothing: every record leaves once with its own bytes, and the stage's count of held
+    /// bytes comes back to nothing.
+    #[test]
+    fn hostile_stamps_leave_every_record_once() {
+        let patterns: [fn(u64, u64) -> u64; 4] = [
+            |f, i| u64::MAX - f * 1000 - i,
+            |_, _| 7,
+            |f, i| (f * 1000 + i).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            |f, i| {
+                if i % 2 == 0 {
+                    f * 1000 + i
+                } else {
+                    u64::MAX - i
+                }
+            },
+        ];
+        for pattern in patterns {
+            let frames: Vec<Vec<u64>> = (0..20u64)
+                .map(|f| (0..1000).map(|i| pattern(f, i)).collect())
+                .collect();
+            for max_bytes in [1 << 24, 1 << 18, 1 << 12, 0] {
+                let (got, _) = run(&frames, max_bytes);
+                assert_eq!(got.len(), 20_000);
+                let mut seen = vec![0u32; 1000];
+                for (i, b) in got {
+                    assert_eq!(i as u8, b, "a record's own bytes");
+                    seen[i] += 1;
+                }
+                assert!(seen.iter().all(|&n| n == 20), "each record once");
+            }
+        }
     }
 
     #[test]

@@ -472,9 +472,9 @@ pub struct RecordSpan {
 }
 
 /// Checks the records of a frame's raw bytes without decoding them: the span of each intact
-/// record, in order, offsets counted from `base`, up to the first malformed one, whose
-/// problem (offset within `raw`) comes second. [`decode_one`] decodes a span's bytes into
-/// the event [`decode_frame`] gives for it.
+/// record, in order, up to the first malformed one, whose problem comes second. Offsets
+/// (the spans' and the problem's) are counted from `base`, where `raw` lies in its frame.
+/// [`decode_one`] decodes a span's bytes into the event [`decode_frame`] gives for it.
 pub fn scan_frame(raw: &[u8], base: usize) -> (Vec<RecordSpan>, Option<abi::AbiError>) {
     let mut out = Vec::new();
     let mut at = base;
@@ -490,10 +490,36 @@ pub fn scan_frame(raw: &[u8], base: usize) -> (Vec<RecordSpan>, Option<abi::AbiE
                 });
                 at += len as usize;
             }
-            Err(e) => return (out, Some(e)),
+            Err(e) => return (out, Some(in_frame(e, base))),
         }
     }
     (out, None)
+}
+
+/// A problem found in a piece of a frame that starts at byte `base`, located in the frame.
+fn in_frame(e: abi::AbiError, base: usize) -> abi::AbiError {
+    use abi::AbiError::*;
+    match e {
+        Truncated {
+            offset,
+            needed,
+            available,
+        } => Truncated {
+            offset: offset.saturating_add(base),
+            needed,
+            available,
+        },
+        TooShort { offset, len, min } => TooShort {
+            offset: offset.saturating_add(base),
+            len,
+            min,
+        },
+        BadTail { offset, tail, len } => BadTail {
+            offset: offset.saturating_add(base),
+            tail,
+            len,
+        },
+    }
 }
 
 /// Decodes the one record that `raw` holds (the bytes of a span [`scan_frame`] gave);
@@ -754,6 +780,38 @@ mod tests {
         v.extend_from_slice(&data_len.to_le_bytes());
         v.extend_from_slice(&[0, 0]);
         v
+    }
+
+    /// A frame checked in pieces (replay's parallel scan) locates a malformed record in
+    /// the frame, not in its piece: the warning names the byte an analyst finds it at.
+    #[test]
+    fn a_pieces_problem_is_located_in_its_frame() {
+        use zerocopy::{FromZeros, IntoBytes};
+        let mut hdr = crate::abi::RecordHeader::new_zeroed();
+        hdr.kind.set(0x7ff0);
+        hdr.len.set(size_of::<crate::abi::RecordHeader>() as u32);
+        let mut piece = hdr.as_bytes().to_vec();
+        // A record cut short: half a header.
+        piece.extend_from_slice(&hdr.as_bytes()[..10]);
+        let (spans, problem) = super::scan_frame(&piece, 4096);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].offset, 4096);
+        let at = 4096 + hdr.as_bytes().len();
+        match problem {
+            Some(crate::abi::AbiError::Truncated { offset, .. }) => assert_eq!(offset, at),
+            other => panic!("{other:?}"),
+        }
+        // A length shorter than a header.
+        let mut short = hdr;
+        short.len.set(3);
+        let mut piece = hdr.as_bytes().to_vec();
+        piece.extend_from_slice(short.as_bytes());
+        match super::scan_frame(&piece, 100).1 {
+            Some(crate::abi::AbiError::TooShort { offset, .. }) => {
+                assert_eq!(offset, 100 + hdr.as_bytes().len())
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

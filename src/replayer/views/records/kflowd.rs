@@ -658,9 +658,12 @@ pub struct DropReasons(pub Vec<(String, u32)>);
 impl DropReasons {
     /// From the kernel's slots, named by `names` (the recording kernel's enum; a value
     /// it lacks is `REASON_<n>`); `OTHER` the reasons past the slots, `RCVQUEUE_FULL`
-    /// `sock:sock_rcvqueue_full`. In slot order (first drop first).
+    /// `sock:sock_rcvqueue_full`. In slot order (first drop first). Counts under one name
+    /// (two slots of a reason, a name given twice or spelled as another's, in a crafted
+    /// trace) are added up (saturating) at the name's first place: a JSON object holds
+    /// each key once.
     pub fn new(pkt: &crate::abi::PktCounters, names: &[(u32, String)]) -> Self {
-        let mut out: Vec<(String, u32)> = pkt
+        let slots = pkt
             .drops
             .iter()
             .filter(|d| d.reason.get() != 0 && d.count.get() != 0)
@@ -671,14 +674,19 @@ impl DropReasons {
                     .find(|(v, _)| *v == r)
                     .map_or_else(|| format!("REASON_{r}"), |(_, n)| n.clone());
                 (name, d.count.get())
-            })
-            .collect();
-        for (name, n) in [
+            });
+        let fixed = [
             ("OTHER", pkt.drops_other.get()),
             ("RCVQUEUE_FULL", pkt.rcvqueue_full.get()),
-        ] {
-            if n != 0 {
-                out.push((name.into(), n));
+        ]
+        .into_iter()
+        .filter(|&(_, n)| n != 0)
+        .map(|(name, n)| (name.to_owned(), n));
+        let mut out: Vec<(String, u32)> = Vec::new();
+        for (name, n) in slots.chain(fixed) {
+            match out.iter_mut().find(|(seen, _)| *seen == name) {
+                Some((_, total)) => *total = total.saturating_add(n),
+                None => out.push((name, n)),
             }
         }
         DropReasons(out)
@@ -775,6 +783,28 @@ pub struct ProcRecord {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    /// A crafted trace's drop reasons (two slots of one reason, a name spelled as another
+    /// value's `REASON_<n>` or as `OTHER`) give one key each, their counts added up.
+    #[test]
+    fn drop_reasons_with_one_name_give_one_key() {
+        use zerocopy::{little_endian::U32, FromZeros};
+        let mut pkt = crate::abi::PktCounters::new_zeroed();
+        for (slot, (reason, count)) in [(5, 1), (5, 2), (9, 4), (7, 8)].into_iter().enumerate() {
+            pkt.drops[slot].reason = U32::new(reason);
+            pkt.drops[slot].count = U32::new(count);
+        }
+        pkt.drops_other = U32::new(u32::MAX);
+        pkt.rcvqueue_full = U32::new(32);
+        // Reason 7 is unnamed: REASON_7, as reason 9 is named.
+        let names = [(9, "REASON_7".to_owned()), (5, "OTHER".to_owned())];
+        let reasons = super::DropReasons::new(&pkt, &names);
+        let json = serde_json::to_string(&reasons).unwrap();
+        assert_eq!(
+            json,
+            r#"{"OTHER":4294967295,"REASON_7":12,"RCVQUEUE_FULL":32}"#
+        );
+    }
+
     /// TCP flag combinations are named as kflowd names them, the common ones first.
     #[test]
     fn flag_combinations_have_kflowds_names() {
