@@ -597,7 +597,19 @@ fn accepted_connections_are_server_records() {
     assert_eq!(r["SockProtocol"], "TCP", "{r}");
     assert_eq!(r["SockRxBytes"], 4, "{r}");
     assert_eq!(r["SockTxBytes"], 5, "{r}");
-    assert_eq!(r["SockState"], "TCP_CLOSE", "{r}");
+    // The server closes first and the recording ends as it exits: the trace may end before
+    // the kernel has seen the peer's ACK and FIN, with the socket still closing.
+    let state = r["SockState"].as_str().unwrap_or_default();
+    assert!(
+        [
+            "TCP_CLOSE",
+            "TCP_FIN_WAIT1",
+            "TCP_FIN_WAIT2",
+            "TCP_TIME_WAIT"
+        ]
+        .contains(&state),
+        "{r}"
+    );
     assert!(
         line.find("\"SockRxBytes\"").unwrap() < line.find("\"SockTxBytes\"").unwrap(),
         "a server record puts Rx before Tx: {line}"
