@@ -199,6 +199,9 @@ struct rec_fork _rec_fork = {};
 struct rec_exec _rec_exec = {};
 struct rec_exit _rec_exit = {};
 struct rec_syscall _rec_syscall = {};
+struct rec_syscall_c _rec_syscall_c = {};
+struct kl_facts _kl_facts = {};
+struct kl_inode_ref _kl_inode_ref = {};
 struct kl_inode _kl_inode = {};
 struct kl_sock _kl_sock = {};
 struct kl_tcp _kl_tcp = {};
@@ -1398,9 +1401,189 @@ static __always_inline __u32 read_payload(struct pending *p, struct sc_desc *d, 
  */
 #define SC_SCRATCH_SIZE (SC_RESERVE(0) + KL_MMSG_DATA_MAX > SC_RESERVE(2) ?                \
 				 SC_RESERVE(0) + KL_MMSG_DATA_MAX : SC_RESERVE(2))
+/* Room before the record for the compact record's fixed part, which can be longer than
+ * struct rec_syscall's (see emit_syscall). */
+#define SC_HEAD 16
 struct sc_scratch {
-	char rec[SC_SCRATCH_SIZE];
+	char rec[SC_HEAD + SC_SCRATCH_SIZE + 256]; /* + the verifier's bound on the compact
+						    * part's start (see emit_compact) */
 };
+
+/* Most bytes of a compact record before its tail: the fixed part, an 8-byte return value,
+ * six 8-byte arguments, facts, entry time, five lengths and aux. */
+#define SCC_PRE_MAX                                                                      \
+	(sizeof(struct rec_syscall_c) + 8 + 6 * 8 + sizeof(struct kl_facts) + 8 + 5 * 2 + 4)
+_Static_assert(SCC_PRE_MAX <= SC_HEAD + sizeof(struct rec_syscall), "room for the compact part");
+
+
+/*
+ * The facts (struct kl_facts) a task's last compact syscall record carried, and its stamp:
+ * in the task's local storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+: freed with the
+ * task, no key lookup), or, where that is missing, a hash by tid (facts_by_tid). User space
+ * picks one at load (facts_in_task) and does not create the other.
+ */
+struct task_facts {
+	__u64 ts;
+	struct kl_facts f;
+	__u32 _pad;
+};
+
+const volatile __u8 facts_in_task = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_facts);
+} facts_task SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct task_facts);
+} facts_by_tid SEC(".maps");
+
+struct task_facts facts_zero = {};
+
+static __always_inline struct task_facts *task_facts(__u32 tid)
+{
+	struct task_facts *t;
+
+	if (facts_in_task)
+		return bpf_task_storage_get(&facts_task, bpf_get_current_task_btf(), 0,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = bpf_map_lookup_elem(&facts_by_tid, &tid);
+	if (t)
+		return t;
+	bpf_map_update_elem(&facts_by_tid, &tid, &facts_zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&facts_by_tid, &tid);
+}
+
+/*
+ * The inode last written, with its stamp: by (tgid, fd) in fd_inodes (what SC_F_INODE_SAME
+ * refers to), by (dev, ino) in inodes_seen (SC_F_INODE_REF; fmode 0 there). Replay keeps
+ * the same two tables from the records (src/replayer/state/compact.rs): a record leaves out
+ * only what an earlier record, at most KL_REFRESH_NS before, wrote.
+ */
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct ino_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+struct inode_seen {
+	__u64 ts;
+	struct kl_inode snap;
+};
+
+/* Per-CPU room to build a compact record's fixed part and parts in (then copied in front of
+ * its tail). */
+/* What emit_syscall hands emit_compact, in the map (the two share 512 bytes of stack). */
+struct compact_in {
+	__u32 off, n0, n1, alen, olen, dlen, aux;
+	__u16 sc_flags;
+	__u8 nargs;
+	__u8 _pad;
+	__s32 ino_fd;
+	__u32 _pad2;
+	struct kl_inode ino;
+};
+
+struct sc_pre {
+	struct compact_in in;
+	struct inode_seen seen; /* a table entry being written */
+	__u8 b[256];
+	/* Where the next part goes, and the fields being built: in the map, not in registers,
+	 * so the verifier sees one state per step instead of one per combination. */
+	__u32 pos;
+	__u32 _pad;
+};
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_pre);
+} sc_pre SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fd_key);
+	__type(value, struct inode_seen);
+} fd_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ino_key);
+	__type(value, struct inode_seen);
+} inodes_seen SEC(".maps");
+
+#define FORM_FULL 0
+#define FORM_SAME 1
+#define FORM_REF 2
+
+/* Whether a snapshot written at `then` may stand for one taken at `now`. */
+static __always_inline bool fresh(__u64 then, __u64 now)
+{
+	return then < now && now - then < KL_REFRESH_NS;
+}
+
+/* The two snapshots are equal (but for fmode when `fmode` is false). */
+static __always_inline bool same_inode(const struct kl_inode *a, const struct kl_inode *b,
+				       bool fmode)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 w4 = x[4] ^ y[4];
+
+	if (!fmode)
+		w4 &= 0xffffffffULL; /* nlink: the low half of the word fmode shares */
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && !w4 &&
+	       x[5] == y[5] && x[6] == y[6] && x[7] == y[7];
+}
+
+/* How a syscall record writes the snapshot `i` of fd `fd` of process `tgid` at `ts`:
+ * FORM_SAME when the fd's last one is equal (`by_fd`: not for a new fd), FORM_REF when the
+ * inode's last one is, else FORM_FULL. */
+static __always_inline int inode_form(__u32 tgid, __s32 fd, bool by_fd, const struct kl_inode *i,
+				      __u64 ts)
+{
+	struct fd_key fk = { .tgid = tgid, .fd = fd };
+	struct ino_key ik = { .ino = i->ino, .dev = i->dev };
+	struct inode_seen *s;
+
+	if (by_fd) {
+		s = bpf_map_lookup_elem(&fd_inodes, &fk);
+		if (s && fresh(s->ts, ts) && same_inode(&s->snap, i, true))
+			return FORM_SAME;
+	}
+	s = bpf_map_lookup_elem(&inodes_seen, &ik);
+	if (s && fresh(s->ts, ts) && same_inode(&s->snap, i, false))
+		return FORM_REF;
+	return FORM_FULL;
+}
+
+/* Appends `n` (2, 4 or 8) bytes of `v` to the compact part being built in `pre`. */
+static __always_inline void put(struct sc_pre *pre, __u64 v, __u32 n)
+{
+	__u32 at = pre->pos & 127;
+
+	if (n == 8)
+		__builtin_memcpy(&pre->b[at], &v, 8);
+	else if (n == 4)
+		__builtin_memcpy(&pre->b[at], &v, 4);
+	else
+		__builtin_memcpy(&pre->b[at], &v, 2);
+	pre->pos = at + n;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1410,6 +1593,147 @@ struct {
 } sc_scratch SEC(".maps");
 
 /*
+ * Writes the syscall record built in this CPU's sc_scratch (its tail `in->off` bytes) into
+ * the ring buffer as a compact record (struct rec_syscall_c): its fixed part and parts are
+ * built in sc_pre and copied right before the tail. Leaves out the facts when they are the
+ * task's last ones, arguments past the syscall's own and those that are 0. Once the record
+ * is in the ring, notes what it wrote (facts, inode) for the next records to refer to.
+ * A global function: the verifier checks it once, on its own.
+ */
+__noinline int emit_compact(int unused)
+{
+	struct compact_in *in;
+	struct sc_scratch *scratch;
+	struct rec_syscall_c *c;
+	struct rec_syscall *r;
+	struct task_facts *tf;
+	struct sc_pre *pre;
+	__u32 zero = 0, pos, len, at, i, sc_flags;
+	__u64 ts, comm0, comm1;
+	long ret;
+
+	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
+	pre = bpf_map_lookup_elem(&sc_pre, &zero);
+	if (!scratch || !pre)
+		return 0;
+	in = &pre->in;
+	r = (struct rec_syscall *)(scratch->rec + SC_HEAD);
+	ts = r->hdr.ts;
+	ret = r->ret;
+	sc_flags = in->sc_flags;
+	c = (struct rec_syscall_c *)pre->b;
+	c->kind = REC_SYSCALL_C;
+	c->flags = r->hdr.flags;
+	c->ts = ts;
+	c->pid = r->hdr.pid;
+	c->tid = r->hdr.tid;
+	c->cpu = r->hdr.cpu;
+	c->syscall = r->hdr.syscall;
+	c->sc_flags = sc_flags;
+	c->parts = 0;
+	c->arg_forms = 0;
+	pre->pos = sizeof(*c);
+	if (ret == (__s32)ret) {
+		c->flags |= REC_F_RET32;
+		put(pre, ret, 4);
+	} else {
+		put(pre, ret, 8);
+	}
+	for (i = 0; i < 6; i++) {
+		__u64 a = r->args[i & 7];
+
+		if (i >= in->nargs || a == 0)
+			continue;
+		if (a <= 0xffffffffULL) {
+			c->arg_forms |= ARG_U32 << (2 * i);
+			put(pre, a, 4);
+		} else if ((__s64)a == (__s32)a) {
+			c->arg_forms |= ARG_S32 << (2 * i);
+			put(pre, a, 4);
+		} else {
+			c->arg_forms |= ARG_U64 << (2 * i);
+			put(pre, a, 8);
+		}
+	}
+	tf = task_facts(r->hdr.tid);
+	comm0 = *(__u64 *)&r->hdr.comm[0];
+	comm1 = *(__u64 *)&r->hdr.comm[8];
+	if (!tf || !tf->ts || !fresh(tf->ts, ts) || tf->f.ppid != r->hdr.ppid ||
+	    tf->f.uid != r->hdr.uid || tf->f.gid != r->hdr.gid ||
+	    *(__u64 *)&tf->f.comm[0] != comm0 || *(__u64 *)&tf->f.comm[8] != comm1) {
+		c->parts |= SCC_FACTS;
+		put(pre, r->hdr.ppid, 4);
+		put(pre, r->hdr.uid, 4);
+		put(pre, r->hdr.gid, 4);
+		put(pre, comm0, 8);
+		put(pre, comm1, 8);
+	}
+	if (r->enter_ts) {
+		c->parts |= SCC_ENTER;
+		put(pre, r->enter_ts, 8);
+	}
+	if (in->n0) {
+		c->parts |= SCC_PATH0;
+		put(pre, in->n0, 2);
+	}
+	if (in->n1) {
+		c->parts |= SCC_PATH1;
+		put(pre, in->n1, 2);
+	}
+	if (in->alen) {
+		c->parts |= SCC_ADDR;
+		put(pre, in->alen, 2);
+	}
+	if (in->olen) {
+		c->parts |= SCC_OUT;
+		put(pre, in->olen, 2);
+	}
+	if (in->dlen) {
+		c->parts |= SCC_DATA;
+		put(pre, in->dlen, 2);
+	}
+	if (in->aux) {
+		c->parts |= SCC_AUX;
+		put(pre, in->aux, 4);
+	}
+	pos = pre->pos & 255;
+	if (pos > SCC_PRE_MAX || in->off > SC_SCRATCH_SIZE - sizeof(struct rec_syscall))
+		return 0;
+	len = pos + in->off;
+	c->len = len;
+	/* The compact part ends where the tail starts. */
+	at = (SC_HEAD + sizeof(struct rec_syscall) - pos) & 255;
+	if (bpf_probe_read_kernel(&scratch->rec[at], pos, pre->b) ||
+	    bpf_ringbuf_output(&events, &scratch->rec[at], len, submit_flags())) {
+		count(REC_SYSCALL, true);
+		return 0;
+	}
+	count(REC_SYSCALL, false);
+	if (tf && (c->parts & SCC_FACTS)) {
+		tf->ts = ts;
+		tf->f.ppid = r->hdr.ppid;
+		tf->f.uid = r->hdr.uid;
+		tf->f.gid = r->hdr.gid;
+		*(__u64 *)&tf->f.comm[0] = comm0;
+		*(__u64 *)&tf->f.comm[8] = comm1;
+	}
+	if ((sc_flags & (SC_F_INODE | SC_F_INODE_REF)) && in->ino_fd >= 0) {
+		struct fd_key fk = { .tgid = r->hdr.pid, .fd = in->ino_fd };
+
+		pre->seen.ts = ts;
+		__builtin_memcpy(&pre->seen.snap, &in->ino, sizeof(pre->seen.snap));
+		bpf_map_update_elem(&fd_inodes, &fk, &pre->seen, BPF_ANY);
+		if (sc_flags & SC_F_INODE) {
+			struct ino_key ik = { .ino = in->ino.ino, .dev = in->ino.dev };
+
+			pre->seen.snap.fmode = 0;
+			bpf_map_update_elem(&inodes_seen, &ik, &pre->seen, BPF_ANY);
+		}
+	}
+	return 0;
+}
+
+/*
  * Fills one syscall record in this CPU's sc_scratch and copies its bytes into the ring
  * buffer. `cap_paths` is how many path strings are read (a constant at each call site, as
  * the verifier wants).
@@ -1417,18 +1741,25 @@ struct {
 static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, long ret,
 					int cap_paths, bool net, bool mmsg)
 {
+	struct sc_scratch *scratch;
 	struct rec_syscall *r;
 	char *tail;
 	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0, zero = 0, len;
 	__u16 sc_flags = 0;
-	struct kl_inode ino = {};
+	struct sc_pre *pre;
+	struct kl_inode *ino;
+	int form = FORM_FULL;
+	__s32 ino_fd = -1;
 	long n;
 
 	if (stopping)
 		return 0;
-	r = bpf_map_lookup_elem(&sc_scratch, &zero);
-	if (!r)
+	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
+	pre = bpf_map_lookup_elem(&sc_pre, &zero);
+	if (!scratch || !pre)
 		return 0;
+	ino = &pre->in.ino;
+	r = (struct rec_syscall *)(scratch->rec + SC_HEAD);
 	fill_hdr(&r->hdr, REC_SYSCALL, 0, bpf_ktime_get_boot_ns());
 	r->hdr.syscall = p->ksys;
 	if (p->compat)
@@ -1554,13 +1885,29 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		struct sock *sk;
 
 		if (d->flags & D_RET_FD)
-			f = fd_file(ret);
+			ino_fd = ret;
 		else if (d->fd_arg)
-			f = fd_file((__s32)arg(p, d->fd_arg));
-		if (f && read_inode(f, &ino) &&
-		    bpf_probe_read_kernel(tail + off, sizeof(ino), &ino) == 0) {
-			sc_flags |= SC_F_INODE;
-			off += sizeof(ino);
+			ino_fd = (__s32)arg(p, d->fd_arg);
+		if (ino_fd >= 0)
+			f = fd_file(ino_fd);
+		if (f && read_inode(f, ino)) {
+			form = inode_form(r->hdr.pid, ino_fd, !(d->flags & D_RET_FD), ino,
+					  r->hdr.ts);
+			if (form == FORM_SAME) {
+				sc_flags |= SC_F_INODE_SAME;
+			} else if (form == FORM_REF) {
+				struct kl_inode_ref ref = {
+					.ino = ino->ino, .dev = ino->dev, .fmode = ino->fmode
+				};
+
+				if (bpf_probe_read_kernel(tail + off, sizeof(ref), &ref) == 0) {
+					sc_flags |= SC_F_INODE_REF;
+					off += sizeof(ref);
+				}
+			} else if (bpf_probe_read_kernel(tail + off, sizeof(*ino), ino) == 0) {
+				sc_flags |= SC_F_INODE;
+				off += sizeof(*ino);
+			}
 		}
 		sk = net ? file_sock(f) : NULL;
 		if (sk) {
@@ -1587,22 +1934,17 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		}
 	}
 
-	r->path0_len = n0;
-	r->path1_len = n1;
-	r->addr_len = alen;
-	r->out_len = olen;
-	r->data_len = dlen;
-	r->aux = aux;
-	r->sc_flags = sc_flags;
-	len = sizeof(*r) + off;
-	r->hdr.len = len;
-	if (len > sizeof(struct sc_scratch) ||
-	    bpf_ringbuf_output(&events, r, len, submit_flags())) {
-		count(REC_SYSCALL, true);
-		return 0;
-	}
-	count(REC_SYSCALL, false);
-	return 0;
+	pre->in.off = off;
+	pre->in.n0 = n0;
+	pre->in.n1 = n1;
+	pre->in.alen = alen;
+	pre->in.olen = olen;
+	pre->in.dlen = dlen;
+	pre->in.aux = aux;
+	pre->in.sc_flags = sc_flags;
+	pre->in.nargs = p->compat ? 6 : d->nargs;
+	pre->in.ino_fd = ino_fd;
+	return emit_compact(0);
 }
 
 /*

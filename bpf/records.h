@@ -20,9 +20,10 @@
 #define KELLECT_RECORDS_H
 
 /* Bumped whenever a record layout changes; stored in every trace's host info. */
-#define KELLECT_ABI_VERSION 4 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; 4:
+#define KELLECT_ABI_VERSION 5 /* 2: REC_F_TASK, REC_CGROUP; 3: kl_mmsg_part.addr_len; 4:
 			       * REC_SOCK_COUNTERS, rec_syscall.enter_ts 0 for syscalls recorded
-			       * at exit alone; older records read alike */
+			       * at exit alone; 5: syscalls as REC_SYSCALL_C; older records read
+			       * alike */
 
 #define KL_COMM_LEN 16
 /* Longest path or filename captured; longer ones are cut and flagged. */
@@ -43,6 +44,8 @@ enum rec_kind {
 				* (struct rec_sock_counters; ABI version 4) */
 	REC_CGROUP = 8,	   /* cgroup:cgroup_mkdir, cgroup:cgroup_attach_task: a cgroup was made,
 			    * or a process moved into one (struct rec_cgroup) */
+	REC_SYSCALL_C = 9, /* a syscall of the catalogue in compact form (struct rec_syscall_c;
+			    * ABI version 5): what replay already knows is left out */
 	REC_KIND_MAX = 16, /* size of the per-kind statistics array */
 };
 
@@ -243,7 +246,8 @@ struct sc_desc {
 	__u8 out_arg;
 	__u8 payload_kind; /* P_*: where the data of a socket read/write is */
 	__u8 payload_arg;
-	__u16 _pad;
+	__u8 nargs; /* arguments the syscall takes: those past it are not recorded */
+	__u8 _pad;
 };
 
 /* sc_desc.payload_kind */
@@ -320,6 +324,7 @@ struct kl_abi_enums {
 				* exit records. Traces without it read as before. */
 #define REC_F_TASK (1 << 5)    /* fork, exec: a struct kl_task follows the fixed part, before
 				* the tail. Traces without it read as before. */
+#define REC_F_RET32 (1 << 6)   /* rec_syscall_c: the return value is 4 bytes (an __s32) */
 
 /*
  * The cgroup and namespaces of a task: 24 bytes. On a fork record, the child's (read after
@@ -475,6 +480,76 @@ struct kl_inode {
 #define SC_F_MMSG (1 << 4) /* sendmmsg/recvmmsg: the data section is the vector's messages,
 			    * each a struct kl_mmsg_part and its payload bytes. Without it
 			    * (traces before it) the data is the first message's payload. */
+
+/* rec_syscall_c.sc_flags, beside SC_F_*: how the inode section was left out */
+#define SC_F_INODE_SAME (1 << 5) /* no inode section: the fd's inode is the one written last for
+				  * this process (tgid) and fd number, unchanged */
+#define SC_F_INODE_REF (1 << 6)	 /* the inode section is a struct kl_inode_ref: the inode is the
+				  * one written last for its (dev, ino), unchanged but for fmode */
+
+/*
+ * A task's name and ids (struct rec_hdr's ppid, uid, gid, comm): 28 bytes. A compact syscall
+ * record carries them (SCC_FACTS) when they differ from the ones the task's previous
+ * syscall record carried, or when that was KL_REFRESH_NS or more before.
+ */
+struct kl_facts {
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	char comm[KL_COMM_LEN];
+};
+
+/* An inode named by its identity, its attributes being the ones written last for it: 16 bytes. */
+struct kl_inode_ref {
+	__u64 ino;
+	__u32 dev;
+	__u32 fmode; /* struct file f_mode of this fd's file */
+};
+
+/*
+ * What a compact record leaves out is what the same task's (facts), process and fd's (inode
+ * SAME), or inode's (inode REF) record wrote at most this long before, and earlier by its
+ * stamp: a trace cut anywhere (a segment, a slice) needs at most this much before it.
+ */
+#define KL_REFRESH_NS 1000000000ULL
+
+/* rec_syscall_c.parts: what follows the return value and arguments, in this order */
+#define SCC_FACTS (1 << 0) /* struct kl_facts */
+#define SCC_ENTER (1 << 1) /* __u64 enter_ts (left out: recorded at exit alone, 0) */
+#define SCC_PATH0 (1 << 2) /* __u16 path0_len (left out: 0) */
+#define SCC_PATH1 (1 << 3) /* __u16 path1_len */
+#define SCC_ADDR (1 << 4)  /* __u16 addr_len */
+#define SCC_OUT (1 << 5)   /* __u16 out_len */
+#define SCC_DATA (1 << 6)  /* __u16 data_len */
+#define SCC_AUX (1 << 7)   /* __u32 aux */
+
+/* rec_syscall_c.arg_forms: 2 bits per argument (argument i at bits 2i, 2i+1) */
+#define ARG_ZERO 0 /* 0, not stored (and the arguments past the syscall's own) */
+#define ARG_U32 1  /* 4 bytes, zero-extended */
+#define ARG_S32 2  /* 4 bytes, sign-extended */
+#define ARG_U64 3  /* 8 bytes */
+
+/*
+ * REC_SYSCALL_C: one syscall, written at its exit, in compact form (ABI version 5): 32
+ * bytes, then the return value (8 bytes, or 4 with REC_F_RET32), the arguments by their
+ * forms, the parts, then the tail of a syscall record (path0, path1, addr, out, inode or
+ * kl_inode_ref or nothing, sock, data). It reads as the struct rec_syscall with the same
+ * values: ppid, uid, gid and comm are the task's last facts, the inode of SC_F_INODE_SAME
+ * and SC_F_INODE_REF the one last written for its key.
+ */
+struct rec_syscall_c {
+	__u16 kind;	  /* REC_SYSCALL_C */
+	__u16 flags;	  /* REC_F_COMPAT, REC_F_RET32 */
+	__u32 len;
+	__u64 ts;	  /* exit time, CLOCK_BOOTTIME ns */
+	__u32 pid;
+	__u32 tid;
+	__u16 cpu;
+	__u16 syscall;	  /* kellect syscall id */
+	__u8 sc_flags;	  /* SC_F_* */
+	__u8 parts;	  /* SCC_* */
+	__u16 arg_forms;  /* ARG_* of each argument */
+};
 
 /*
  * REC_SYSCALL: one syscall, written at its exit. hdr.ts is the exit time, hdr.syscall the

@@ -10,13 +10,13 @@ use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// `KELLECT_ABI_VERSION`: bumped whenever a record layout changes.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 /// The oldest record ABI version this build reads: version 2 only added what version 1
 /// records lack (`REC_F_TASK`, `REC_CGROUP`), version 3 each sendmmsg/recvmmsg message's
 /// peer address where versions 1 and 2 have 0 (`MmsgPart::addr_len`), and version 4 a
 /// record kind (`REC_SOCK_COUNTERS`) older traces simply lack and lets
-/// `SyscallRecord::enter_ts` be 0 (a syscall recorded at its exit alone), so older records
-/// decode alike.
+/// `SyscallRecord::enter_ts` be 0 (a syscall recorded at its exit alone), and version 5 a
+/// record kind (`REC_SYSCALL_C`) older traces lack, so older records decode alike.
 pub const MIN_ABI_VERSION: u32 = 1;
 /// `KL_COMM_LEN`
 pub const COMM_LEN: usize = 16;
@@ -82,6 +82,9 @@ pub enum RecordKind {
     Cgroup,
     /// A socket's packet counters (`REC_SOCK_COUNTERS`, ABI version 4).
     SockCounters,
+    /// A syscall in compact form (`REC_SYSCALL_C`, ABI version 5): decoded into the
+    /// [`SyscallRecord`] it stands for, whose header says [`RecordKind::Syscall`].
+    SyscallCompact,
     /// A kind this build does not know (a newer recorder): skipped by replay, counted by info.
     Unknown(u16),
 }
@@ -97,6 +100,7 @@ impl RecordKind {
             6 => Self::UringOp,
             7 => Self::SockCounters,
             8 => Self::Cgroup,
+            9 => Self::SyscallCompact,
             other => Self::Unknown(other),
         }
     }
@@ -111,6 +115,7 @@ impl RecordKind {
             Self::UringOp => 6,
             Self::SockCounters => 7,
             Self::Cgroup => 8,
+            Self::SyscallCompact => 9,
             Self::Unknown(raw) => raw,
         }
     }
@@ -121,7 +126,8 @@ impl RecordKind {
             Self::Fork => "proc_fork".into(),
             Self::Exec => "proc_exec".into(),
             Self::Exit => "proc_exit".into(),
-            Self::Syscall => "syscall".into(),
+            // One record of a syscall, in either form.
+            Self::Syscall | Self::SyscallCompact => "syscall".into(),
             Self::SockState => "sock_state".into(),
             Self::UringOp => "uring_op".into(),
             Self::Cgroup => "cgroup".into(),
@@ -508,6 +514,94 @@ pub struct SyscallRecord {
     pub aux: U32,
 }
 
+/// `rec_hdr.flags` of a compact syscall record: its return value is 4 bytes.
+pub const REC_F_RET32: u16 = 1 << 6;
+/// `rec_syscall_c.sc_flags`: no inode section; the fd's inode is the one written last for
+/// this process and fd number ([`CompactInode::Same`]).
+pub const SC_F_INODE_SAME: u16 = 1 << 5;
+/// `rec_syscall_c.sc_flags`: the inode section is a [`InodeRef`]: the inode is the one
+/// written last for its (dev, ino), but for `fmode` ([`CompactInode::Ref`]).
+pub const SC_F_INODE_REF: u16 = 1 << 6;
+/// `KL_REFRESH_NS`: a compact record leaves out only what a record at most this many
+/// nanoseconds before it (and stamped earlier) wrote.
+pub const REFRESH_NS: u64 = 1_000_000_000;
+/// `rec_syscall_c.parts` (`SCC_*`): what follows the return value and arguments, in order.
+pub const SCC_FACTS: u8 = 1 << 0;
+pub const SCC_ENTER: u8 = 1 << 1;
+pub const SCC_PATH0: u8 = 1 << 2;
+pub const SCC_PATH1: u8 = 1 << 3;
+pub const SCC_ADDR: u8 = 1 << 4;
+pub const SCC_OUT: u8 = 1 << 5;
+pub const SCC_DATA: u8 = 1 << 6;
+pub const SCC_AUX: u8 = 1 << 7;
+
+/// `struct rec_syscall_c`, 32 bytes: the fixed part of a compact syscall record
+/// (`REC_SYSCALL_C`). Then the return value (8 bytes, 4 with [`REC_F_RET32`]), the
+/// arguments by their 2-bit forms in `arg_forms` (0: zero, not stored; 1: 4 bytes
+/// zero-extended; 2: 4 bytes sign-extended; 3: 8 bytes), the parts of `parts` (`SCC_*`:
+/// [`Facts`], entry time, the tail's section lengths, aux), then a syscall record's tail.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct CompactSyscall {
+    pub kind: U16,
+    pub flags: U16,
+    pub len: U32,
+    pub ts: U64,
+    pub pid: U32,
+    pub tid: U32,
+    pub cpu: U16,
+    pub syscall: U16,
+    pub sc_flags: u8,
+    pub parts: u8,
+    pub arg_forms: U16,
+}
+
+/// `struct kl_facts`, 28 bytes: a task's parent process, real uid and gid and name
+/// (`rec_hdr.ppid`, `uid`, `gid`, `comm`), which a compact record carries when they are
+/// not the ones the task's previous syscall record carried.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Facts {
+    pub ppid: U32,
+    pub uid: U32,
+    pub gid: U32,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// `struct kl_inode_ref`, 16 bytes: an inode by its identity, its attributes being the
+/// ones written last for it; `fmode` is the fd's file's.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct InodeRef {
+    pub ino: U64,
+    pub dev: U32,
+    pub fmode: U32,
+}
+
+/// What a compact syscall record left out, which replay fills in from the records before
+/// it (`replayer::state::compact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compact {
+    /// The task's facts were left out: its header's ppid, uid, gid and comm are 0.
+    pub facts_left_out: bool,
+    pub inode: CompactInode,
+}
+
+/// How a compact syscall record gave the inode of its fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompactInode {
+    /// Whole, or none (as a syscall record does).
+    AsIs,
+    /// The one written last for this process and fd number (`SC_F_INODE_SAME`).
+    Same,
+    /// The one written last for its (dev, ino), with this `fmode` (`SC_F_INODE_REF`).
+    Ref(InodeRef),
+}
+
 /// `rec_uring.uring_flags`: the SQE named a registered (fixed) file; `sqe_fd` is its index.
 pub const URING_F_FIXED: u8 = 1 << 0;
 /// `rec_uring.uring_flags`: the SQE asked `IOSQE_CQE_SKIP_SUCCESS`, so a success posts no
@@ -606,6 +700,8 @@ pub enum Record<'a> {
     Syscall {
         rec: SyscallRecord,
         tail: SyscallTail<'a>,
+        /// A compact record (`REC_SYSCALL_C`): what it left out (`rec` has 0 there).
+        compact: Option<Compact>,
     },
     SockState(SockStateRecord),
     /// A socket's packet counters.
@@ -685,13 +781,10 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
         needed,
         available: rest.len(),
     };
-    let (hdr, _) =
-        RecordHeader::read_from_prefix(rest).map_err(|_| truncated(size_of::<RecordHeader>()))?;
-    let len = hdr.len.get() as usize;
-    if len > rest.len() {
-        return Err(truncated(len));
-    }
-    let body = &rest[..len];
+    let (prefix, _) =
+        RecordPrefix::read_from_prefix(rest).map_err(|_| truncated(size_of::<RecordPrefix>()))?;
+    let len = prefix.len.get() as usize;
+    let kind = RecordKind::from_raw(prefix.kind.get());
     let fixed = |min: usize| -> Result<(), AbiError> {
         if len < min {
             Err(AbiError::TooShort { offset, len, min })
@@ -699,7 +792,32 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
             Ok(())
         }
     };
-    let record = match RecordKind::from_raw(hdr.kind.get()) {
+    if kind == RecordKind::SyscallCompact {
+        fixed(size_of::<CompactSyscall>())?;
+        if len > rest.len() {
+            return Err(truncated(len));
+        }
+        let (rec, tail, compact) = compact_syscall(&rest[..len]).ok_or(AbiError::BadTail {
+            offset,
+            tail: len + 1,
+            len,
+        })?;
+        return Ok((
+            Record::Syscall {
+                rec,
+                tail,
+                compact: Some(compact),
+            },
+            len,
+        ));
+    }
+    let (hdr, _) =
+        RecordHeader::read_from_prefix(rest).map_err(|_| truncated(size_of::<RecordHeader>()))?;
+    if len > rest.len() {
+        return Err(truncated(len));
+    }
+    let body = &rest[..len];
+    let record = match kind {
         RecordKind::Fork => {
             fixed(size_of::<ForkRecord>())?;
             let (rec, rest) = ForkRecord::read_from_prefix(body).expect("length checked");
@@ -764,8 +882,13 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record<'_>, usize), AbiErro
                 tail: syscall_tail_len(&rec),
                 len,
             })?;
-            Record::Syscall { rec, tail }
+            Record::Syscall {
+                rec,
+                tail,
+                compact: None,
+            }
         }
+        RecordKind::SyscallCompact => unreachable!("decoded above"),
         RecordKind::UringOp => {
             fixed(size_of::<UringRecord>())?;
             let (rec, rest) = UringRecord::read_from_prefix(body).expect("length checked");
@@ -853,7 +976,150 @@ fn syscall_tail_len(rec: &SyscallRecord) -> usize {
 
 /// A syscall record's tail sections in `rest` (`None` when they claim more than it holds).
 fn syscall_tail<'a>(rec: &SyscallRecord, rest: &'a [u8]) -> Option<SyscallTail<'a>> {
-    let lens = syscall_tail_lens(rec);
+    sections(syscall_tail_lens(rec), rest)
+}
+
+/// A compact syscall record (`REC_SYSCALL_C`, `body` its `len` bytes) as the syscall record
+/// it stands for: the header's ppid, uid, gid and comm are 0 when it left the facts out,
+/// the arguments it left out 0, the inode section empty when it left it out (or gave an
+/// [`InodeRef`]). `None` when its parts or tail claim more bytes than it has.
+fn compact_syscall(body: &[u8]) -> Option<(SyscallRecord, SyscallTail<'_>, Compact)> {
+    let (c, mut rest) = CompactSyscall::read_from_prefix(body).ok()?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        rest = tail;
+        Some(head)
+    };
+    let mut rec = <SyscallRecord as zerocopy::FromZeros>::new_zeroed();
+    let flags = c.flags.get();
+    rec.hdr.kind.set(RecordKind::Syscall.raw());
+    rec.hdr.flags.set(flags & !REC_F_RET32);
+    rec.hdr.len.set(c.len.get());
+    rec.hdr.ts = c.ts;
+    rec.hdr.pid = c.pid;
+    rec.hdr.tid = c.tid;
+    rec.hdr.cpu = c.cpu;
+    rec.hdr.syscall = c.syscall;
+    let ret = if flags & REC_F_RET32 != 0 {
+        i64::from(i32::from_le_bytes(take(4)?.try_into().ok()?))
+    } else {
+        i64::from_le_bytes(take(8)?.try_into().ok()?)
+    };
+    rec.ret.set(ret);
+    let forms = c.arg_forms.get();
+    for (i, arg) in rec.args.iter_mut().enumerate() {
+        let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
+        let value = match (forms >> (2 * i)) & 3 {
+            0 => 0,
+            1 => u64::from(word(take(4)?)),
+            2 => word(take(4)?) as i32 as i64 as u64,
+            _ => u64::from_le_bytes(take(8)?.try_into().ok()?),
+        };
+        arg.set(value);
+    }
+    let parts = c.parts;
+    if parts & SCC_FACTS != 0 {
+        let facts = Facts::read_from_bytes(take(size_of::<Facts>())?).ok()?;
+        rec.hdr.ppid = facts.ppid;
+        rec.hdr.uid = facts.uid;
+        rec.hdr.gid = facts.gid;
+        rec.hdr.comm = facts.comm;
+    }
+    if parts & SCC_ENTER != 0 {
+        rec.enter_ts
+            .set(u64::from_le_bytes(take(8)?.try_into().ok()?));
+    }
+    let mut len16 = |part: u8| -> Option<u16> {
+        Some(if parts & part != 0 {
+            u16::from_le_bytes(take(2)?.try_into().ok()?)
+        } else {
+            0
+        })
+    };
+    rec.path0_len.set(len16(SCC_PATH0)?);
+    rec.path1_len.set(len16(SCC_PATH1)?);
+    rec.addr_len.set(len16(SCC_ADDR)?);
+    rec.out_len.set(len16(SCC_OUT)?);
+    rec.data_len.set(len16(SCC_DATA)?);
+    if parts & SCC_AUX != 0 {
+        rec.aux.set(u32::from_le_bytes(take(4)?.try_into().ok()?));
+    }
+    let sc_flags = u16::from(c.sc_flags);
+    rec.sc_flags
+        .set(sc_flags & !(SC_F_INODE_SAME | SC_F_INODE_REF));
+    let mut lens = syscall_tail_lens(&rec);
+    let inode = if sc_flags & SC_F_INODE_REF != 0 {
+        // The reference takes the inode section's place.
+        lens[4] = size_of::<InodeRef>();
+        let at: usize = lens[..4].iter().sum();
+        let bytes = rest.get(at..at + size_of::<InodeRef>())?;
+        CompactInode::Ref(InodeRef::read_from_bytes(bytes).ok()?)
+    } else if sc_flags & SC_F_INODE_SAME != 0 {
+        CompactInode::Same
+    } else {
+        CompactInode::AsIs
+    };
+    // A reference is no inode section (InodeAttrs does not read from its 16 bytes).
+    let tail = sections(lens, rest)?;
+    Some((
+        rec,
+        tail,
+        Compact {
+            facts_left_out: parts & SCC_FACTS == 0,
+            inode,
+        },
+    ))
+}
+
+/// A compact syscall record (`raw`, one whole `REC_SYSCALL_C`) written out again as the
+/// `REC_SYSCALL` record it stands for, with what it left out given: the task's `facts` and
+/// the fd's `inode` (`None`: none, or unknown). Other records come back as they are. `None`
+/// when `raw` is not one intact record.
+pub fn expand_compact(raw: &[u8], facts: Facts, inode: Option<InodeAttrs>) -> Option<Vec<u8>> {
+    let (record, len) = decode_at(raw, 0).ok()?;
+    let Record::Syscall {
+        mut rec,
+        tail,
+        compact: Some(compact),
+    } = record
+    else {
+        return Some(raw.to_vec());
+    };
+    if compact.facts_left_out {
+        rec.hdr.ppid = facts.ppid;
+        rec.hdr.uid = facts.uid;
+        rec.hdr.gid = facts.gid;
+        rec.hdr.comm = facts.comm;
+    }
+    let inode = match compact.inode {
+        CompactInode::AsIs => tail.inode,
+        CompactInode::Same | CompactInode::Ref(_) => inode,
+    };
+    let mut flags = rec.sc_flags.get() & !SC_F_INODE;
+    if inode.is_some() {
+        flags |= SC_F_INODE;
+    }
+    rec.sc_flags.set(flags);
+    let mut out = Vec::with_capacity(len + size_of::<InodeAttrs>() + size_of::<SyscallRecord>());
+    out.extend_from_slice(rec.as_bytes());
+    for part in [tail.path0, tail.path1, tail.addr, tail.out] {
+        out.extend_from_slice(part);
+    }
+    if let Some(i) = &inode {
+        out.extend_from_slice(i.as_bytes());
+    }
+    if let Some(sock) = &tail.sock {
+        out.extend_from_slice(sock.as_bytes());
+    }
+    out.extend_from_slice(tail.data);
+    let total = u32::try_from(out.len()).ok()?;
+    out[4..8].copy_from_slice(&total.to_le_bytes());
+    Some(out)
+}
+
+/// The tail sections of lengths `lens` (path0, path1, addr, out, inode, sock, data) at the
+/// start of `rest` (`None` when they claim more than it holds).
+fn sections(lens: [usize; 7], rest: &[u8]) -> Option<SyscallTail<'_>> {
     if lens.iter().sum::<usize>() > rest.len() {
         return None;
     }
@@ -874,10 +1140,44 @@ fn syscall_tail<'a>(rec: &SyscallRecord, rest: &'a [u8]) -> Option<SyscallTail<'
     })
 }
 
-/// The record's header, read without decoding its body: what the recorder needs on its
-/// hot path (timestamp, kind, length).
-pub fn peek_header(bytes: &[u8]) -> Option<RecordHeader> {
-    RecordHeader::read_from_prefix(bytes).ok().map(|(h, _)| h)
+/// The first 24 bytes of every record, in either header form ([`RecordHeader`],
+/// [`CompactSyscall`]): kind, flags, length, stamp, tgid and tid.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct RecordPrefix {
+    pub kind: U16,
+    pub flags: U16,
+    pub len: U32,
+    pub ts: U64,
+    pub pid: U32,
+    pub tid: U32,
+}
+
+/// The record's first fields, read without decoding its body: what the recorder needs on
+/// its hot path (timestamp, kind, length).
+pub fn peek_header(bytes: &[u8]) -> Option<RecordPrefix> {
+    RecordPrefix::read_from_prefix(bytes).ok().map(|(h, _)| h)
+}
+
+/// The fixed part's length of a record of this kind, for the shortest one there is.
+pub fn min_record_len(kind: u16) -> usize {
+    if RecordKind::from_raw(kind) == RecordKind::SyscallCompact {
+        size_of::<CompactSyscall>()
+    } else {
+        size_of::<RecordHeader>()
+    }
+}
+
+/// The kellect syscall id of a syscall record in either form, read without decoding it.
+pub fn peek_syscall(bytes: &[u8]) -> Option<u16> {
+    let prefix = peek_header(bytes)?;
+    let at = match RecordKind::from_raw(prefix.kind.get()) {
+        RecordKind::Syscall => std::mem::offset_of!(RecordHeader, syscall),
+        RecordKind::SyscallCompact => std::mem::offset_of!(CompactSyscall, syscall),
+        _ => return None,
+    };
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// A NUL-padded C string field as text, losslessly (`replayer::bytes::text`: kernel
@@ -998,11 +1298,114 @@ mod tests {
         assert!(matches!(&records[1], Record::Exit(e) if e.exit_code.get() == 7 << 8));
     }
 
+    /// A compact record: ret 4 bytes, fd 3 (u32 form), count 8 bytes, a path, a REF inode.
+    fn compact_bytes(parts_cut: usize) -> Vec<u8> {
+        let mut c = CompactSyscall::new_zeroed();
+        c.kind.set(RecordKind::SyscallCompact.raw());
+        c.flags.set(REC_F_RET32);
+        c.ts.set(1_000);
+        c.pid.set(7);
+        c.tid.set(8);
+        c.syscall.set(2);
+        c.sc_flags = SC_F_INODE_REF as u8;
+        c.parts = SCC_FACTS | SCC_PATH0;
+        c.arg_forms.set(2 | (3 << 2) | (1 << 4));
+        let mut v = c.as_bytes().to_vec();
+        v.extend_from_slice(&(-2i32).to_le_bytes()); // ret
+        v.extend_from_slice(&(-100i32).to_le_bytes()); // arg 0, sign-extended
+        v.extend_from_slice(&0x7fff_0000_1000u64.to_le_bytes()); // arg 1
+        v.extend_from_slice(&0o2u32.to_le_bytes()); // arg 2
+        let mut facts = Facts::new_zeroed();
+        facts.ppid.set(1);
+        facts.uid.set(1000);
+        facts.gid.set(100);
+        facts.comm[..3].copy_from_slice(b"cat");
+        v.extend_from_slice(facts.as_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes()); // path0_len
+        v.extend_from_slice(b"/etc");
+        let r = InodeRef {
+            ino: 42.into(),
+            dev: 9.into(),
+            fmode: 0x1d.into(),
+        };
+        v.extend_from_slice(r.as_bytes());
+        v.truncate(v.len() - parts_cut);
+        let len = v.len() as u32;
+        v[4..8].copy_from_slice(&len.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn compact_records_read_as_the_syscall_record_they_stand_for() {
+        let raw = compact_bytes(0);
+        let (record, len) = decode_at(&raw, 0).unwrap();
+        assert_eq!(len, raw.len());
+        let Record::Syscall { rec, tail, compact } = record else {
+            panic!("a syscall record");
+        };
+        assert_eq!(rec.hdr.kind.get(), RecordKind::Syscall.raw());
+        assert_eq!(rec.hdr.len.get() as usize, raw.len());
+        assert_eq!((rec.hdr.pid.get(), rec.hdr.tid.get()), (7, 8));
+        assert_eq!((rec.hdr.uid.get(), rec.hdr.gid.get()), (1000, 100));
+        assert_eq!(c_str(&rec.hdr.comm), "cat");
+        assert_eq!(rec.ret.get(), -2);
+        let args: Vec<u64> = rec.args.iter().map(|a| a.get()).collect();
+        assert_eq!(args, [(-100i64) as u64, 0x7fff_0000_1000, 2, 0, 0, 0]);
+        assert_eq!(tail.path0, b"/etc");
+        assert_eq!(tail.inode, None);
+        let compact = compact.unwrap();
+        assert!(!compact.facts_left_out);
+        assert!(matches!(compact.inode, CompactInode::Ref(r) if r.ino.get() == 42));
+        // Written out whole, it reads as the same record with the inode given.
+        let mut inode = InodeAttrs::new_zeroed();
+        inode.ino.set(42);
+        inode.size.set(5);
+        let whole = expand_compact(&raw, Facts::new_zeroed(), Some(inode)).unwrap();
+        let (again, n) = decode_at(&whole, 0).unwrap();
+        assert_eq!(n, whole.len());
+        let Record::Syscall {
+            rec: r2,
+            tail: t2,
+            compact: None,
+        } = again
+        else {
+            panic!("a whole syscall record");
+        };
+        assert_eq!(r2.args, rec.args);
+        assert_eq!(r2.hdr.comm, rec.hdr.comm);
+        assert_eq!(r2.ret.get(), -2);
+        assert_eq!(t2.path0, b"/etc");
+        assert_eq!(t2.inode, Some(inode));
+    }
+
+    #[test]
+    fn cut_compact_records_are_errors() {
+        // Every cut of the parts and tail, and a length below the fixed part.
+        for cut in 1..=(compact_bytes(0).len() - size_of::<CompactSyscall>()) {
+            let raw = compact_bytes(cut);
+            let r: Vec<_> = Records::new(&raw).collect();
+            assert!(
+                matches!(r[..], [Err(AbiError::BadTail { .. })]),
+                "cut {cut}"
+            );
+        }
+        let mut raw = compact_bytes(0);
+        raw[4..8].copy_from_slice(&20u32.to_le_bytes());
+        let r: Vec<_> = Records::new(&raw).collect();
+        assert!(matches!(r[..], [Err(AbiError::TooShort { min: 32, .. })]));
+    }
+
     #[test]
     fn malformed_records_are_errors() {
-        // Cut header.
+        // Cut header: not even the fields every record starts with.
         let h = header(3, 64);
         let r: Vec<_> = Records::new(&h.as_bytes()[..20]).collect();
+        assert!(matches!(
+            r[..],
+            [Err(AbiError::Truncated { needed: 24, .. })]
+        ));
+        // The common fields, but not the whole header.
+        let r: Vec<_> = Records::new(&h.as_bytes()[..40]).collect();
         assert!(matches!(
             r[..],
             [Err(AbiError::Truncated { needed: 56, .. })]
@@ -1017,10 +1420,13 @@ mod tests {
         let h = header(1, 56);
         let r: Vec<_> = Records::new(h.as_bytes()).collect();
         assert!(matches!(r[..], [Err(AbiError::TooShort { min: 88, .. })]));
-        // Zero length must not loop forever.
-        let h = header(9, 0);
+        // Zero length must not loop forever, for a kind unknown or compact.
+        let h = header(99, 0);
         let r: Vec<_> = Records::new(h.as_bytes()).collect();
         assert!(matches!(r[..], [Err(AbiError::TooShort { min: 56, .. })]));
+        let h = header(9, 0);
+        let r: Vec<_> = Records::new(h.as_bytes()).collect();
+        assert!(matches!(r[..], [Err(AbiError::TooShort { min: 32, .. })]));
         // Tail lengths beyond the record.
         let mut rec = ExecRecord::new_zeroed();
         rec.hdr = header(2, 72);

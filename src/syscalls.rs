@@ -209,7 +209,9 @@ pub struct ScDesc {
     /// `P_*`.
     pub payload_kind: u8,
     pub payload_arg: u8,
-    pub _pad: u16,
+    /// Arguments the syscall takes ([`nargs`]): the recorder stores none past them.
+    pub nargs: u8,
+    pub _pad: u8,
 }
 
 impl ScDesc {
@@ -258,6 +260,7 @@ impl ScDesc {
             out_arg,
             payload_kind,
             payload_arg,
+            nargs: nargs(s.id),
             _pad: 0,
         }
     }
@@ -266,6 +269,25 @@ impl ScDesc {
     pub fn to_bytes(self) -> [u8; 16] {
         zerocopy::transmute!(self)
     }
+}
+
+/// Arguments each catalogue syscall takes in the kernel (`SYSCALL_DEFINEn`), by kellect id
+/// from 1: those past it are whatever the caller left in the registers.
+const NARGS: [u8; 120] = [
+    3, 4, 4, 2, 1, 3, 2, 4, 5, 2, 2, 3, 4, 2, 2, 2, 4, 5, 1, 1, 2, 3, 1, 3, 4, 3, 5, 6, 3, 4, 3, 5,
+    6, 1, 2, 3, 3, 1, 2, 2, 2, 5, 2, 3, 0, 0, 5, 2, 3, 5, 1, 1, 1, 2, 2, 2, 3, 4, 6, 3, 3, 6, 3, 4,
+    6, 3, 5, 3, 4, 3, 3, 4, 3, 1, 2, 3, 1, 2, 3, 3, 3, 3, 5, 4, 2, 3, 2, 5, 5, 5, 6, 2, 2, 2, 4, 6,
+    4, 6, 4, 2, 2, 6, 4, 5, 3, 3, 2, 3, 1, 2, 5, 2, 2, 5, 3, 5, 3, 2, 1, 2,
+];
+
+/// The arguments syscall `id` takes (its `SYSCALL_DEFINEn`); all six for an id this build
+/// does not know.
+pub fn nargs(id: u16) -> u8 {
+    usize::from(id)
+        .checked_sub(1)
+        .and_then(|i| NARGS.get(i))
+        .copied()
+        .unwrap_or(6)
 }
 
 /// The event types of the catalogue (Kellect's 38, the owner, time, extended attribute,
@@ -3226,7 +3248,7 @@ mod tests {
     #[test]
     fn sc_desc_layout_matches_records_h() {
         use std::mem::offset_of;
-        // struct sc_desc: __u16 ksys, twelve __u8, __u16 _pad.
+        // struct sc_desc: __u16 ksys, thirteen __u8, __u8 _pad.
         assert_eq!(size_of::<ScDesc>(), 16);
         assert_eq!(offset_of!(ScDesc, ksys), 0);
         assert_eq!(offset_of!(ScDesc, group), 2);
@@ -3241,7 +3263,8 @@ mod tests {
         assert_eq!(offset_of!(ScDesc, out_arg), 11);
         assert_eq!(offset_of!(ScDesc, payload_kind), 12);
         assert_eq!(offset_of!(ScDesc, payload_arg), 13);
-        assert_eq!(offset_of!(ScDesc, _pad), 14);
+        assert_eq!(offset_of!(ScDesc, nargs), 14);
+        assert_eq!(offset_of!(ScDesc, _pad), 15);
         // The fields in records.h's order.
         let h = include_str!("../bpf/records.h");
         let start = h.find("struct sc_desc {").unwrap();
@@ -3268,15 +3291,16 @@ mod tests {
                 "out_arg",
                 "payload_kind",
                 "payload_arg",
+                "nargs",
                 "_pad"
             ]
         );
-        // openat2: id 3, file group, D_RET_FD, path in 2, open_how in 3.
+        // openat2: id 3, file group, D_RET_FD, path in 2, open_how in 3, 4 arguments.
         let d = desc_bytes(by_id(Ksys::Openat2 as u16).unwrap());
-        assert_eq!(d, [3, 0, 1, 1, 2, 0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0]);
-        // sendto: address in 5 (length 6), payload a buffer in 2.
+        assert_eq!(d, [3, 0, 1, 1, 2, 0, 0, 0, 0, 0, 4, 3, 0, 0, 4, 0]);
+        // sendto: address in 5 (length 6), payload a buffer in 2, 6 arguments.
         let d = desc_bytes(by_id(Ksys::Sendto as u16).unwrap());
-        assert_eq!(d, [62, 0, 4, 0, 0, 0, 1, 1, 5, 6, 0, 0, 1, 2, 0, 0]);
+        assert_eq!(d, [62, 0, 4, 0, 0, 0, 1, 1, 5, 6, 0, 0, 1, 2, 6, 0]);
     }
 
     #[test]

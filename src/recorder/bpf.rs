@@ -67,6 +67,24 @@ impl<'obj> Probes<'obj> {
             .events
             .set_max_entries(cfg.ring_size)
             .context("sizing the ring buffer")?;
+        // Each task's last facts (compact syscall records): in task storage where the kernel
+        // has it (5.11+), else in a hash by tid; the other map is not created.
+        let in_task = libbpf_rs::MapType::TaskStorage
+            .is_supported()
+            .unwrap_or(false);
+        open.maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no read-only data section")?
+            .facts_in_task = in_task as u8;
+        open.maps
+            .facts_task
+            .set_autocreate(in_task)
+            .context("choosing where task facts live")?;
+        open.maps
+            .facts_by_tid
+            .set_autocreate(!in_task)
+            .context("choosing where task facts live")?;
         if !uring_tracepoints_match() {
             // Loading them would fail (or read the wrong arguments) and take every other
             // program down with them: io_uring's requests go unrecorded, and the user is told.
@@ -379,6 +397,17 @@ mod tests {
         );
         same!(MmsgPart, types::kl_mmsg_part, [msg_len, data_len, addr_len]);
         same!(
+            crate::abi::CompactSyscall,
+            types::rec_syscall_c,
+            [kind, flags, len, ts, pid, tid, cpu, syscall, sc_flags, parts, arg_forms]
+        );
+        same!(crate::abi::Facts, types::kl_facts, [ppid, uid, gid, comm]);
+        same!(crate::abi::InodeRef, types::kl_inode_ref, [ino, dev, fmode]);
+        assert_eq!(
+            crate::abi::RecordKind::SyscallCompact.raw() as u32,
+            types::rec_kind::REC_SYSCALL_C.0
+        );
+        same!(
             InodeAttrs,
             types::kl_inode,
             [ino, size, dev, mode, uid, gid, nlink, fmode, atime_ns, mtime_ns, ctime_ns]
@@ -462,6 +491,7 @@ mod tests {
                 out_arg,
                 payload_kind,
                 payload_arg,
+                nargs,
                 _pad
             ]
         );

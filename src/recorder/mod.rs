@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::abi::{peek_header, RecordHeader};
+use crate::abi::peek_header;
 use crate::defaults;
 use crate::meta::{AppPort, AppProtocol, Capture, HostInfo, Stats};
 
@@ -308,7 +308,9 @@ fn notice_files(enricher: &enrich::Enricher, data: &[u8]) {
     let Some(h) = peek_header(data) else { return };
     let interesting = match RecordKind::from_raw(h.kind.get()) {
         RecordKind::Exec => true,
-        RecordKind::Syscall => matches!(h.syscall.get(), 1..=4),
+        RecordKind::Syscall | RecordKind::SyscallCompact => {
+            matches!(crate::abi::peek_syscall(data), Some(1..=4))
+        }
         _ => false,
     };
     if !interesting {
@@ -324,7 +326,7 @@ fn notice_files(enricher: &enrich::Enricher, data: &[u8]) {
             inode: Some(inode),
             ..
         } => (rec.hdr.pid.get(), filename, inode),
-        Record::Syscall { rec, tail } => {
+        Record::Syscall { rec, tail, .. } => {
             let opens = matches!(rec.hdr.syscall.get(), 1..=4);
             match tail.inode {
                 Some(inode) if opens && inode.mode.get() & 0o111 != 0 => {
@@ -377,7 +379,7 @@ impl Drain {
             return;
         };
         let len = header.len.get() as usize;
-        if len < size_of::<RecordHeader>() || len > data.len() {
+        if len < crate::abi::min_record_len(header.kind.get()) || len > data.len() {
             self.malformed += 1;
             return;
         }

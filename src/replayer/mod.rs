@@ -53,7 +53,12 @@ use output::{Rendered, Sink};
 use progress::Progress;
 pub use records::RecordsConfig;
 use records::RecordsView;
+use state::compact::CompactState;
 use state::{ProcessTable, Resolved};
+
+/// Most entries of each table of what compact syscall records refer to (the recorder's
+/// inode tables hold 16,384; its facts one per live task): at most ~20 MB in all.
+const COMPACT_ENTRIES: usize = 65_536;
 use symbols::Arch;
 
 /// How far (event time) a record may trail a later-stamped one and still be put in order.
@@ -681,6 +686,8 @@ pub struct Engine<'c, 'w> {
     pub ctx: Context,
     reorder: Reorder,
     table: ProcessTable,
+    /// What compact syscall records left out, filled in before any other state sees them.
+    compact: CompactState,
     /// The image of each process: the exec ids of both views.
     images: ProcessImages,
     records: Option<RecordsView>,
@@ -709,6 +716,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             reorder: Reorder::new(cfg.budget.reorder_bytes()),
             table: ProcessTable::new(cfg.budget.file_entries())
                 .with_process_limit(cfg.budget.process_bytes()),
+            compact: CompactState::new(COMPACT_ENTRIES),
             images: ProcessImages::new(cfg.budget.image_entries()),
             records: (cfg.view == View::Records).then(|| {
                 RecordsView::new(cfg.records.clone()).with_table_limit(cfg.budget.table_entries())
@@ -782,6 +790,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             BlockKind::Snapshot if !self.snapshot_seen => {
                 let s: ProcSnapshot = meta::decode_limited(payload, &limits)?;
                 self.table.add_snapshot(&s);
+                self.compact.add_snapshot(&s);
                 self.images.add_snapshot(&s);
                 if self.records.is_some() {
                     self.table.add_snapshot_facts(&s, &self.images);
@@ -885,6 +894,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// The end of the recording: what is still ordered or aggregated leaves.
     pub fn finish(&mut self) -> Result<()> {
         self.release_until(u64::MAX)?;
+        self.report.warnings.extend(self.compact.warning());
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
         self.report.warnings.extend(self.images.warning());
@@ -961,10 +971,13 @@ impl<'c, 'w> Engine<'c, 'w> {
             }
             // The spans were checked as intact records: each decodes. An indexed collect
             // writes each event in its place.
-            let events: Vec<Option<Event>> = ready[start..end]
+            let mut events: Vec<Option<Event>> = ready[start..end]
                 .par_iter()
                 .map(|r| decode::decode_one(r.bytes()))
                 .collect();
+            for event in events.iter_mut().flatten() {
+                self.compact.apply(event);
+            }
             self.process_chunk(&events)?;
             start = end;
         }

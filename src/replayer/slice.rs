@@ -32,7 +32,7 @@ use anyhow::{bail, Context as _, Result};
 use sha2::{Digest, Sha256};
 use zerocopy::FromBytes;
 
-use crate::abi::{RecordHeader, REC_F_CONTEXT};
+use crate::abi::{RecordPrefix, REC_F_CONTEXT};
 use crate::format::{self, BlockKind, Codec, FileHeader, FrameHeader, SegmentWriter, Storage};
 use crate::meta::{self, ClockSample, FdTable, ProcEntry, ProcFds, ProcSnapshot};
 use crate::replayer::input::decode::{Body, Event};
@@ -398,6 +398,20 @@ impl EventTap for Cutter<'_> {
                         event.common.ts
                     );
                 };
+                // A compact record refers to records the slice may not hold: it is
+                // written whole, with what the replay filled in.
+                if let Body::Syscall(sc) = &event.body {
+                    let c = &event.common;
+                    let facts = crate::abi::Facts {
+                        ppid: c.ppid.into(),
+                        uid: c.uid.into(),
+                        gid: c.gid.into(),
+                        comm: comm_bytes(&c.comm),
+                    };
+                    if let Some(whole) = crate::abi::expand_compact(&raw, facts, sc.inode) {
+                        raw = whole;
+                    }
+                }
                 if !shown {
                     mark_context(&mut raw);
                     self.report.context_records += 1;
@@ -610,9 +624,19 @@ fn unknown_process(pid: u32) -> ProcEntry {
     }
 }
 
+/// A task name as the kernel's NUL-padded `comm` bytes (what replay showed of them, back
+/// to the bytes: `bytes::raw` reverses `bytes::text`), cut at 15 bytes.
+fn comm_bytes(comm: &str) -> [u8; crate::abi::COMM_LEN] {
+    let mut out = [0u8; crate::abi::COMM_LEN];
+    let bytes = crate::replayer::bytes::raw(comm);
+    let n = bytes.len().min(crate::abi::COMM_LEN - 1);
+    out[..n].copy_from_slice(&bytes[..n]);
+    out
+}
+
 /// Sets the context flag in a record's header: replay applies it, never shows it.
 fn mark_context(raw: &mut [u8]) {
-    if let Ok((header, _)) = RecordHeader::mut_from_prefix(raw) {
+    if let Ok((header, _)) = RecordPrefix::mut_from_prefix(raw) {
         header.flags.set(header.flags.get() | REC_F_CONTEXT);
     }
 }

@@ -305,6 +305,19 @@ pub struct Syscall {
     /// syscall `id` does (0: an opcode that is no catalogue syscall), its arguments in
     /// that syscall's order; `enter_ts` is its submission, `ret` its CQE's result.
     pub uring: Option<UringOp>,
+    /// Read from a compact record (`REC_SYSCALL_C`): what it left out, until replay's
+    /// sequential stage fills it in from the records before it
+    /// (`replayer::state::compact`), which sets this back to `None`.
+    pub compact: Option<CompactLeft>,
+}
+
+/// What a compact syscall record left out, and the fd its inode is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactLeft {
+    pub left: abi::Compact,
+    /// The fd whose inode the record gives (the new fd of a syscall returning one, else
+    /// its fd argument), as the recorder keys it; -1: none.
+    pub fd: i32,
 }
 
 /// One message of a sendmmsg/recvmmsg vector (`struct kl_mmsg_part` and its payload).
@@ -581,8 +594,13 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
                 by_exec: flags & abi::EXIT_F_EXEC != 0,
             }
         }
-        Record::Syscall { rec, tail } => {
-            Body::Syscall(Box::new(syscall(rec, tail, &common, catalogue, None)))
+        Record::Syscall { rec, tail, compact } => {
+            let mut sc = syscall(rec, tail, &common, catalogue, None);
+            sc.compact = compact.map(|left| CompactLeft {
+                left,
+                fd: inode_fd(&sc, &common, catalogue),
+            });
+            Body::Syscall(Box::new(sc))
         }
         Record::Uring { rec, tail } => {
             let op = UringOp {
@@ -616,6 +634,31 @@ fn decode_record(record: &Record<'_>, catalogue: &syscalls::Catalogue<'_>) -> Ev
         },
     };
     Event { common, body }
+}
+
+/// The fd whose inode a syscall record gives, as the recorder picks it (`emit_syscall`):
+/// the return value of a syscall returning a new fd (`D_RET_FD`), else its fd argument;
+/// -1 when it has neither or failed.
+fn inode_fd(sc: &Syscall, common: &Common, catalogue: &syscalls::Catalogue<'_>) -> i32 {
+    let Some(row) = catalogue.row(sc.id) else {
+        return -1;
+    };
+    let capture = if common.compat {
+        syscalls::compat_capture(row.capture)
+    } else {
+        row.capture
+    };
+    if sc.ret < 0 {
+        -1
+    } else if capture.flags & syscalls::D_RET_FD != 0 {
+        sc.ret as i32
+    } else if capture.fd_arg != 0 {
+        sc.args
+            .get(usize::from(capture.fd_arg) - 1)
+            .map_or(-1, |&a| a as i32)
+    } else {
+        -1
+    }
 }
 
 /// The syscall of a syscall record (or of an io_uring request, `uring`): what its tail
@@ -767,6 +810,7 @@ fn syscall(
         aux: rec.aux.get(),
         messages,
         uring,
+        compact: None,
     }
 }
 

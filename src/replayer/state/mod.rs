@@ -6,6 +6,7 @@
 //!
 //! Sequential and deterministic: the events arrive in timestamp order.
 
+pub mod compact;
 pub mod container;
 pub mod context;
 pub mod execid;
@@ -1653,6 +1654,7 @@ pub(super) mod tests {
                 aux: 0,
                 messages: Vec::new(),
                 uring: None,
+                compact: None,
             })),
         }
     }
