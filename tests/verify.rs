@@ -787,7 +787,7 @@ mod live {
                 "if=/dev/zero",
                 "of=/dev/null",
                 "bs=1",
-                "count=400000",
+                "count=1200000",
                 "status=none",
             ],
         );
@@ -880,7 +880,7 @@ mod live {
             &[
                 "sh",
                 "-c",
-                "for i in 1 2 3; do dd if=/dev/zero of=/dev/null bs=1 count=120000 \
+                "for i in 1 2 3; do dd if=/dev/zero of=/dev/null bs=1 count=400000 \
                  status=none; cat /etc/hostname >/dev/null; sleep 1; done",
             ],
         );
