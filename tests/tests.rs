@@ -18,6 +18,7 @@ mod filters;
 mod fixtures;
 mod hostile;
 mod hostile_output;
+mod lean;
 #[cfg(feature = "record")]
 mod live;
 mod mmsg;

@@ -1,0 +1,179 @@
+//! Compact syscall records (record ABI 5, issue 10): a record leaves out its task's name and
+//! ids and its fd's inode when an earlier record carried them, and replay fills them in.
+//! tests/workloads/lean.c reads a file again unchanged, writes it, reads it through a second
+//! fd (dup), renames itself (prctl PR_SET_NAME), reads from a thread of its own name, changes
+//! its gid (setresgid) and reads after a 1.2 s pause. The fixture fixtures/lean.kz (see
+//! fixtures/regenerate.sh) replays byte for byte without root; a live recording shows the
+//! workload's own inode number, names and gid.
+
+use std::path::Path;
+
+use kellect::abi::{CompactInode, Record, Records};
+use kellect::format::{self, BlockKind, TraceReader};
+use serde_json::Value;
+
+use crate::util::{assert_fixture_replays, fixture, json_lines, replay_json_min, run_ok};
+
+/// Per record of a trace: (compact, facts left out, inode form) of its syscall records.
+fn syscall_forms(trace: &Path) -> Vec<(bool, bool, Option<CompactInode>)> {
+    let bytes = std::fs::read(trace).unwrap();
+    let reader = TraceReader::new(&bytes).unwrap();
+    let scan = reader.scan();
+    let mut out = Vec::new();
+    for block in scan.blocks.iter().filter(|b| b.kind == BlockKind::Frame) {
+        let (_, raw) = format::decode_frame(block.payload).unwrap();
+        for record in Records::new(&raw) {
+            if let Record::Syscall { compact, .. } = record.unwrap() {
+                out.push((
+                    compact.is_some(),
+                    compact.is_some_and(|c| c.facts_left_out),
+                    compact.map(|c| c.inode),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What the workload did, as replay shows it, against its own account (`ino N gid G`, or
+/// the fixture's inode number when `said` is `None`).
+#[track_caller]
+fn assert_lean_workload(trace: &Path, said: Option<(u64, u64)>) {
+    let events = json_lines(replay_json_min(trace, &["--view", "events"]).as_bytes());
+    let on_file: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with("lean-file")))
+        .collect();
+    let open = on_file
+        .iter()
+        .find(|e| e["syscall"] == "openat")
+        .expect("the open");
+    let ino = open["ino"].as_u64().expect("the open's inode");
+    if let Some((want, _)) = said {
+        assert_eq!(ino, want, "the inode number the workload printed");
+    }
+    let reads: Vec<&&Value> = on_file
+        .iter()
+        .filter(|e| e["syscall"] == "pread64")
+        .collect();
+    assert_eq!(reads.len(), 10, "{reads:#?}");
+    // Every read and write shows its fd's inode (close and dup rows have no inode field).
+    for e in on_file
+        .iter()
+        .filter(|e| matches!(e["syscall"].as_str(), Some("pread64" | "write")))
+    {
+        assert_eq!(
+            e["ino"].as_u64(),
+            Some(ino),
+            "every read and write has its inode: {e}"
+        );
+    }
+    // The reads in order: 3 by the first name, 1 through the dup'd fd, 1 after prctl, 2 by
+    // the thread, 1 after setresgid, 2 after the pause.
+    let who: Vec<(&str, u64)> = reads
+        .iter()
+        .map(|e| (e["comm"].as_str().unwrap(), e["gid"].as_u64().unwrap()))
+        .collect();
+    let gid = said.map_or(4321, |(_, g)| g);
+    let mut want = vec![("lean", 0); 4];
+    want.push(("lean-renamed", 0));
+    want.extend([("lean-worker", 0); 2]);
+    want.extend([("lean-renamed", gid); 3]);
+    assert_eq!(who, want);
+    let pid = reads[0]["pid"].as_u64();
+    let worker: Vec<u64> = reads[5..7]
+        .iter()
+        .map(|e| e["tid"].as_u64().unwrap())
+        .collect();
+    assert!(
+        worker[0] == worker[1] && Some(worker[0]) != pid,
+        "{worker:?}"
+    );
+    assert_eq!(reads[3]["fd"], 4, "the read through the dup'd fd");
+}
+
+#[test]
+fn lean_fixture_replays_byte_for_byte() {
+    assert_fixture_replays("lean");
+}
+
+#[test]
+fn lean_fixture_shows_what_its_records_left_out() {
+    assert_lean_workload(&fixture("lean.kz"), None);
+    let out = run_ok(&[
+        "replay",
+        fixture("lean.kz").to_str().unwrap(),
+        "--view",
+        "events",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("without"), "nothing is missing: {stderr}");
+}
+
+/// The fixture holds every form: facts carried and left out, an inode whole, left out as
+/// the fd's last (SAME) and referred to by its (dev, ino) (REF), and no record of the old
+/// layout.
+#[test]
+fn lean_fixture_has_every_compact_form() {
+    let forms = syscall_forms(&fixture("lean.kz"));
+    assert!(forms.iter().all(|f| f.0), "every syscall record is compact");
+    assert!(forms.iter().any(|f| f.1), "facts left out");
+    assert!(forms.iter().any(|f| !f.1), "facts carried");
+    assert!(forms.iter().any(|f| f.2 == Some(CompactInode::Same)));
+    assert!(forms
+        .iter()
+        .any(|f| matches!(f.2, Some(CompactInode::Ref(_)))));
+    let (left, all) = (forms.iter().filter(|f| f.1).count(), forms.len());
+    assert!(
+        left * 2 > all,
+        "most records leave their facts out: {left} of {all}"
+    );
+}
+
+/// A slice writes compact records whole (as syscall records with everything filled in):
+/// the thread's reads alone, cut from the middle, still have their inode, name and ids.
+#[test]
+fn a_slice_of_compact_records_holds_what_they_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("worker.kz");
+    run_ok(&[
+        "slice",
+        fixture("lean.kz").to_str().unwrap(),
+        "--comm",
+        "lean-worker",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let want = replay_json_min(
+        &fixture("lean.kz"),
+        &["--view", "events", "--comm", "lean-worker"],
+    );
+    let got = replay_json_min(&out, &["--view", "events"]);
+    assert_eq!(got, want);
+    assert!(want.contains("\"ino\""), "{want}");
+    assert!(syscall_forms(&out).iter().all(|f| !f.0), "written whole");
+}
+
+#[cfg(feature = "record")]
+mod live {
+    /// A recording of the workload now shows its inode number, names and gid as the
+    /// workload itself reports them, with nothing missing.
+    #[test]
+    fn lean_workload_shows_its_own_names_ids_and_inode() {
+        let dir = crate::util::compile_workload("lean.c", &["-O1", "-pthread"], "lean");
+        let trace = dir.path().join("lean.kz");
+        let file = dir.path().join("lean-file");
+        let out = crate::util::record_in(dir.path(), &trace, &["./lean", file.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = said.split_whitespace().skip(1).step_by(2);
+        let mut next = || words.next().and_then(|w| w.parse::<u64>().ok());
+        let (ino, gid) = (next().expect(&said), next().expect(&said));
+        assert_eq!(gid, 4321, "{said}");
+        super::assert_lean_workload(&trace, Some((ino, gid)));
+        let forms = super::syscall_forms(&trace);
+        assert!(forms.iter().all(|f| f.0) && forms.iter().any(|f| f.1));
+        let replayed = crate::util::run_ok(&["replay", trace.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&replayed.stderr);
+        assert!(!stderr.contains("without"), "{stderr}");
+    }
+}
