@@ -25,6 +25,10 @@ const volatile __u32 payload_max = 0;  /* payload bytes captured per message (< 
 const volatile __u8 unix_syslog = 0;   /* capture payloads of UNIX datagram sockets (syslog) */
 const volatile __u64 sk_key = 0;       /* scrambles socket addresses into sk_id */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is waiting */
+/* 1: per-thread state (a syscall between entry and exit, a task's last facts) lives in task
+ * storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+); 0: in hashes by tid. User space picks
+ * at load and does not create the maps of the other. */
+const volatile __u8 task_storage = 1;
 /* Never read: puts the ABI enums of records.h in the program's BTF (see kl_abi_enums). */
 const volatile struct kl_abi_enums kl_abi_enums = {};
 
@@ -123,6 +127,50 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pending);
 } pending SEC(".maps");
+
+/* The same in the task's local storage (task_storage): no key lookup, freed with the task;
+ * an entry is taken when its ts is not 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pending);
+} pending_task SEC(".maps");
+
+/* The current task's (`tid`'s) syscall between entry and exit, or NULL. */
+static __always_inline struct pending *pending_get(__u32 tid)
+{
+	struct pending *p;
+
+	if (!task_storage)
+		return bpf_map_lookup_elem(&pending, &tid);
+	p = bpf_task_storage_get(&pending_task, bpf_get_current_task_btf(), 0, 0);
+	return p && p->ts ? p : NULL;
+}
+
+/* Keeps `p` as the current task's (`tid`'s) syscall until its exit; 0 on success. */
+static __always_inline long pending_put(__u32 tid, const struct pending *p)
+{
+	struct pending *slot;
+
+	if (!task_storage)
+		return bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+	slot = bpf_task_storage_get(&pending_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!slot)
+		return -1;
+	__builtin_memcpy(slot, p, sizeof(*slot));
+	return 0;
+}
+
+/* Forgets the current task's (`tid`'s) syscall between entry and exit. */
+static __always_inline void pending_drop(__u32 tid, struct pending *p)
+{
+	if (!task_storage)
+		bpf_map_delete_elem(&pending, &tid);
+	else if (p)
+		p->ts = 0;
+}
 
 /* Per-CPU room to build an executable's path in: dentries first, then their names. */
 struct exe_scratch {
@@ -334,7 +382,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	{
 		/* The parent is inside fork/vfork/clone/clone3: its entry has the flags. */
 		__u32 tid = r->hdr.tid;
-		struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+		struct pending *p = pending_get(tid);
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
@@ -403,7 +451,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 			r->exit_flags = flags;
 			{
 				__u32 tid = r->hdr.tid;
-				struct pending *pd = bpf_map_lookup_elem(&pending, &tid);
+				struct pending *pd = pending_get(tid);
 
 				if (pd && (pd->ksys == KS_EXIT || pd->ksys == KS_EXIT_GROUP)) {
 					r->hdr.syscall = pd->ksys;
@@ -416,10 +464,12 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		count(REC_PROC_EXIT, !r);
 	}
 	{
-		/* A task that dies inside a syscall never reaches its exit: forget the entry. */
+		/* A task that dies inside a syscall never reaches its exit: forget the entry
+		 * (task storage goes with the task). */
 		__u32 tid = BPF_CORE_READ(p, pid);
 
-		bpf_map_delete_elem(&pending, &tid);
+		if (!task_storage)
+			bpf_map_delete_elem(&pending, &tid);
 	}
 
 	if (target_mode && (flags & EXIT_F_GROUP_DEAD))
@@ -508,11 +558,30 @@ static __always_inline struct file *fd_file(__s64 fd)
 	return f;
 }
 
+/* Bytes of struct inode from its start to the end of its change time: every field
+ * read_inode reads lies there (mode, ids, sb, ino, nlink, size, the three times), on every
+ * layout inode_times knows. Copying them rather than the whole inode (some 600 bytes) is
+ * most of what reading an inode costs. */
+static __always_inline __u32 inode_copy_len(void)
+{
+	struct inode *i = NULL;
+
+	if (bpf_core_field_exists(i->i_ctime_nsec))
+		return bpf_core_field_offset(struct inode, i_ctime_nsec) + sizeof(__u32);
+	if (bpf_core_field_exists(((struct inode___v67 *)i)->__i_ctime))
+		return bpf_core_field_offset(struct inode___v67, __i_ctime) +
+		       sizeof(struct timespec64);
+	if (bpf_core_field_exists(((struct inode___v66 *)i)->__i_ctime))
+		return bpf_core_field_offset(struct inode___v66, __i_ctime) +
+		       sizeof(struct timespec64);
+	return bpf_core_field_offset(struct inode___old, i_ctime) + sizeof(struct timespec64);
+}
+
 static __always_inline bool read_inode(struct file *f, struct kl_inode *out)
 {
 	struct inode *inode;
 	const struct inode *i;
-	__u32 zero = 0, size = bpf_core_type_size(struct inode);
+	__u32 zero = 0, size = inode_copy_len();
 	void *copy;
 
 	if (!f)
@@ -1131,7 +1200,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	p.ts = bpf_ktime_get_boot_ns();
 	p.ksys = d->ksys;
 	tid = (__u32)pid_tgid;
-	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+	if (pending_put(tid, &p))
 		count(REC_SYSCALL, true);
 	if (p.ksys == KS_EXECVE || p.ksys == KS_EXECVEAT)
 		save_argv0(tid, p.ksys == KS_EXECVE ? p.args[1] : p.args[2], p.compat);
@@ -1420,15 +1489,13 @@ _Static_assert(SCC_PRE_MAX <= SC_HEAD + sizeof(struct rec_syscall), "room for th
  * The facts (struct kl_facts) a task's last compact syscall record carried, and its stamp:
  * in the task's local storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+: freed with the
  * task, no key lookup), or, where that is missing, a hash by tid (facts_by_tid). User space
- * picks one at load (facts_in_task) and does not create the other.
+ * picks one at load (task_storage) and does not create the other.
  */
 struct task_facts {
 	__u64 ts;
 	struct kl_facts f;
 	__u32 _pad;
 };
-
-const volatile __u8 facts_in_task = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -1450,7 +1517,7 @@ static __always_inline struct task_facts *task_facts(__u32 tid)
 {
 	struct task_facts *t;
 
-	if (facts_in_task)
+	if (task_storage)
 		return bpf_task_storage_get(&facts_task, bpf_get_current_task_btf(), 0,
 					    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	t = bpf_map_lookup_elem(&facts_by_tid, &tid);
@@ -1515,6 +1582,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* an LRU list per CPU: no shared lock */
 	__uint(max_entries, 16384);
 	__type(key, struct fd_key);
 	__type(value, struct inode_seen);
@@ -1522,6 +1590,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* an LRU list per CPU: no shared lock */
 	__uint(max_entries, 16384);
 	__type(key, struct ino_key);
 	__type(value, struct inode_seen);
@@ -2009,11 +2078,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			goto emit;
 		}
 	}
-	pp = bpf_map_lookup_elem(&pending, &tid);
+	pp = pending_get(tid);
 	if (!pp)
 		return 0;
 	p = *pp;
-	bpf_map_delete_elem(&pending, &tid);
+	pending_drop(tid, pp);
 	d = bpf_map_lookup_elem(&syscalls, &p.nr);
 emit:
 	if (!d || (d->flags & D_CONTEXT) || ((d->flags & D_FAILURE_ONLY) && ret >= 0))
@@ -2224,13 +2293,13 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	{
 		/* The exec's entry was recorded under the tid that called it. */
 		__u32 tid = old_pid;
-		struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+		struct pending *p = pending_get(tid);
 
 		if (p) {
 			r->hdr.syscall = p->ksys;
 			if (p->compat)
 				r->hdr.flags |= REC_F_COMPAT;
-			bpf_map_delete_elem(&pending, &tid);
+			pending_drop(tid, p);
 		}
 	}
 	bpf_ringbuf_submit(r, submit_flags());

@@ -67,8 +67,9 @@ impl<'obj> Probes<'obj> {
             .events
             .set_max_entries(cfg.ring_size)
             .context("sizing the ring buffer")?;
-        // Each task's last facts (compact syscall records): in task storage where the kernel
-        // has it (5.11+), else in a hash by tid; the other map is not created.
+        // Per-thread state (a syscall between entry and exit, the task's last facts of
+        // compact syscall records): in task storage where the kernel has it (5.11+), else in
+        // hashes by tid; the maps of the other are not created.
         let in_task = libbpf_rs::MapType::TaskStorage
             .is_supported()
             .unwrap_or(false);
@@ -76,15 +77,16 @@ impl<'obj> Probes<'obj> {
             .rodata_data
             .as_deref_mut()
             .context("the BPF object has no read-only data section")?
-            .facts_in_task = in_task as u8;
-        open.maps
-            .facts_task
-            .set_autocreate(in_task)
-            .context("choosing where task facts live")?;
-        open.maps
-            .facts_by_tid
-            .set_autocreate(!in_task)
-            .context("choosing where task facts live")?;
+            .task_storage = in_task as u8;
+        for (map, by_task) in [
+            (&mut open.maps.facts_task, true),
+            (&mut open.maps.pending_task, true),
+            (&mut open.maps.facts_by_tid, false),
+            (&mut open.maps.pending, false),
+        ] {
+            map.set_autocreate(by_task == in_task)
+                .context("choosing where per-thread state lives")?;
+        }
         if !uring_tracepoints_match() {
             // Loading them would fail (or read the wrong arguments) and take every other
             // program down with them: io_uring's requests go unrecorded, and the user is told.
