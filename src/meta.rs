@@ -271,6 +271,11 @@ pub struct Capture {
     /// and when the recorder could not read the BTF.
     #[serde(default, deserialize_with = "bounded::appended_drop_reasons")]
     pub drop_reasons: Vec<(u32, String)>,
+    /// Where the recorder kept per-thread state: `Some(true)` in task storage
+    /// (`BPF_MAP_TYPE_TASK_STORAGE`), `Some(false)` in hashes by tid (kernels before 5.11).
+    /// Appended field: `None` in traces before it.
+    #[serde(default, deserialize_with = "appended")]
+    pub task_storage: Option<bool>,
 }
 
 impl AppProtocol {
@@ -887,20 +892,27 @@ mod tests {
             checksums: true,
             hz: Some(250),
             drop_reasons: vec![(2, "NOT_SPECIFIED".into()), (6, "SOCKET_RCVBUFF".into())],
+            task_storage: Some(true),
         };
         let bytes = postcard::to_stdvec(&capture).unwrap();
         let back: Capture = decode_limited(&bytes, &DecodeLimits::default()).unwrap();
         assert_eq!(back, capture);
         let before = Capture {
             drop_reasons: Vec::new(),
+            task_storage: None,
             ..capture.clone()
         };
         let old_bytes = postcard::to_stdvec(&before).unwrap();
-        // The empty list is one byte (its length): a writer from before the field stops
-        // before it.
-        let old: Capture =
-            decode_limited(&old_bytes[..old_bytes.len() - 1], &DecodeLimits::default()).unwrap();
-        assert_eq!(old, before);
+        // The empty list and None are one byte each: a writer from before task_storage
+        // stops before its byte, one from before both before their two.
+        for cut in [1, 2] {
+            let old: Capture = decode_limited(
+                &old_bytes[..old_bytes.len() - cut],
+                &DecodeLimits::default(),
+            )
+            .unwrap();
+            assert_eq!(old, before);
+        }
     }
 
     #[test]

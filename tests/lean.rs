@@ -35,6 +35,24 @@ fn syscall_forms(trace: &Path) -> Vec<(bool, bool, Option<CompactInode>)> {
     out
 }
 
+/// The Capture block of a trace's first segment.
+#[cfg_attr(not(feature = "record"), allow(dead_code))]
+fn capture(trace: &Path) -> kellect::meta::Capture {
+    let bytes = std::fs::read(trace).unwrap();
+    let reader = TraceReader::new(&bytes).unwrap();
+    let scan = reader.scan();
+    let block = scan
+        .blocks
+        .iter()
+        .find(|b| b.kind == BlockKind::Capture)
+        .expect("a Capture block");
+    let raw = match block.flags & format::BLOCK_FLAG_COMPRESSED {
+        0 => block.payload.to_vec(),
+        _ => format::decompress_meta(block.payload).unwrap(),
+    };
+    kellect::meta::decode(&raw).unwrap()
+}
+
 /// What the workload did, as replay shows it, against its own account (`ino N gid G`, or
 /// the fixture's inode number when `said` is `None`).
 #[track_caller]
@@ -160,10 +178,42 @@ mod live {
     /// workload itself reports them, with nothing missing.
     #[test]
     fn lean_workload_shows_its_own_names_ids_and_inode() {
+        lean_workload(None);
+    }
+
+    /// The same where per-thread state lives in hashes by tid (kernels before 5.11, forced
+    /// here with KELLECT_TASK_STORAGE=0).
+    #[test]
+    fn lean_workload_without_task_storage() {
+        lean_workload(Some("0"));
+    }
+
+    fn lean_workload(task_storage: Option<&str>) {
         let dir = crate::util::compile_workload("lean.c", &["-O1", "-pthread"], "lean");
         let trace = dir.path().join("lean.kz");
         let file = dir.path().join("lean-file");
-        let out = crate::util::record_in(dir.path(), &trace, &["./lean", file.to_str().unwrap()]);
+        let mut cmd = crate::util::kellect();
+        if let Some(v) = task_storage {
+            cmd.env("KELLECT_TASK_STORAGE", v);
+        }
+        let out = cmd
+            .current_dir(dir.path())
+            .env_remove("LD_LIBRARY_PATH")
+            .args(["record", "-o", trace.to_str().unwrap(), "--", "./lean"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The recording says where it kept per-thread state (this kernel has task storage).
+        assert_eq!(
+            super::capture(&trace).task_storage,
+            Some(task_storage.is_none()),
+            "the Capture block"
+        );
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut words = said.split_whitespace().skip(1).step_by(2);
         let mut next = || words.next().and_then(|w| w.parse::<u64>().ok());

@@ -36,6 +36,17 @@ pub struct BpfConfig {
     pub packets: bool,
 }
 
+/// Whether the programs keep per-thread state in task storage (`BPF_MAP_TYPE_TASK_STORAGE`,
+/// kernel 5.11+) rather than in hashes by tid: where the kernel has it, unless the
+/// environment says `KELLECT_TASK_STORAGE=0` (how the tests take the path of older
+/// kernels).
+pub fn uses_task_storage() -> bool {
+    std::env::var_os("KELLECT_TASK_STORAGE").is_none_or(|v| v != "0")
+        && libbpf_rs::MapType::TaskStorage
+            .is_supported()
+            .unwrap_or(false)
+}
+
 pub struct Probes<'obj> {
     skel: KellectSkel<'obj>,
 }
@@ -70,9 +81,7 @@ impl<'obj> Probes<'obj> {
         // Per-thread state (a syscall between entry and exit, the task's last facts of
         // compact syscall records): in task storage where the kernel has it (5.11+), else in
         // hashes by tid; the maps of the other are not created.
-        let in_task = libbpf_rs::MapType::TaskStorage
-            .is_supported()
-            .unwrap_or(false);
+        let in_task = uses_task_storage();
         open.maps
             .rodata_data
             .as_deref_mut()

@@ -222,6 +222,7 @@ impl<'obj> Session<'obj> {
             } else {
                 Vec::new()
             },
+            task_storage: Some(bpf::uses_task_storage()),
         };
         let sealing = match &cfg.seal_key {
             Some(_) if cfg.output.is_none() => {

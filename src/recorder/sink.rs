@@ -1371,6 +1371,7 @@ mod tests {
             checksums: true,
             hz: Some(250),
             drop_reasons: Vec::new(),
+            task_storage: None,
         };
         let opening = Box::new(move || super::super::segment_opening(&host, &capture));
         let run = run(Fault::None, Some(10_000), 12, opening);
