@@ -309,7 +309,7 @@ static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u32 len, _
 	h->ts = ts;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->ppid = task->real_parent->tgid; /* BTF pointers: plain loads */
 	h->uid = (__u32)uid_gid;
 	h->gid = uid_gid >> 32;
 	h->cpu = bpf_get_smp_processor_id();
@@ -547,13 +547,14 @@ static __always_inline void inode_times(const struct inode *i, struct kl_inode *
 static __always_inline struct file *fd_file(__s64 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* BTF pointers: plain loads (a fault reads 0), no helper call per step. */
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
@@ -1819,6 +1820,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	struct kl_inode *ino;
 	int form = FORM_FULL;
 	__s32 ino_fd = -1;
+	bool have_inode = false;
 	long n;
 
 	if (stopping)
@@ -1959,7 +1961,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			ino_fd = (__s32)arg(p, d->fd_arg);
 		if (ino_fd >= 0)
 			f = fd_file(ino_fd);
-		if (f && read_inode(f, ino)) {
+		have_inode = f && read_inode(f, ino);
+		if (have_inode) {
 			form = inode_form(r->hdr.pid, ino_fd, !(d->flags & D_RET_FD), ino,
 					  r->hdr.ts);
 			if (form == FORM_SAME) {
@@ -1978,7 +1981,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 				off += sizeof(*ino);
 			}
 		}
-		sk = net ? file_sock(f) : NULL;
+		/* The inode says whether it is a socket: no second read of its mode. */
+		sk = net && (!have_inode || (ino->mode & S_IFMT) == S_IFSOCK) ? file_sock(f) : NULL;
 		if (sk) {
 			struct kl_sock so = {};
 			__u8 one = 1;
