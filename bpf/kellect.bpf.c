@@ -2199,6 +2199,16 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (!is_target(tgid) || stopping)
 		return 0;
 
+	/* A thread that execs takes the pid of the leader, whose records replay knows the
+	 * facts of by that pid (src/replayer/state/compact.rs), but keeps its own task storage:
+	 * its next syscall record carries its facts. */
+	{
+		struct task_facts *tf = task_facts(BPF_CORE_READ(p, pid));
+
+		if (tf)
+			tf->ts = 0;
+	}
+
 	r = bpf_ringbuf_reserve(&events,
 				sizeof(*r) + sizeof(struct kl_task) + KL_PATH_MAX + KL_ARGV_MAX + sizeof(struct kl_inode) +
 					KL_PATH_MAX + KL_ARGV0_MAX,

@@ -226,4 +226,44 @@ mod live {
         let stderr = String::from_utf8_lossy(&replayed.stderr);
         assert!(!stderr.contains("without"), "{stderr}");
     }
+
+    /// A thread that execs takes the process's pid but keeps its own task: the records of
+    /// the new image show its name, not the one the old leader's records carried under
+    /// that pid (tests/workloads/lean_exec.c).
+    #[test]
+    fn records_after_a_thread_execs_show_the_new_images_name() {
+        let dir = crate::util::compile_workload("lean_exec.c", &["-O1", "-pthread"], "lean-exec");
+        let trace = dir.path().join("exec.kz");
+        let file = dir.path().join("exec-file");
+        let out =
+            crate::util::record_in(dir.path(), &trace, &["./lean-exec", file.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = said.split_whitespace();
+        let pid: u64 = words.nth(2).and_then(|w| w.parse().ok()).expect(&said);
+        let comm = words.nth(1).expect(&said).to_owned();
+        assert_eq!(comm, "lean-exec", "{said}");
+        let events = crate::util::json_lines(
+            crate::util::replay_json_min(&trace, &["--view", "events"]).as_bytes(),
+        );
+        let mine: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["pid"].as_u64() == Some(pid))
+            .collect();
+        let leader = mine.iter().filter(|e| e["comm"] == "adv-main").count();
+        assert!(leader > 0, "the leader's own reads: {mine:#?}");
+        let exec = mine
+            .iter()
+            .rposition(|e| e["syscall"] == "execve")
+            .expect("the thread's execve");
+        let after = &mine[exec + 1..];
+        assert!(
+            after
+                .iter()
+                .any(|e| e["path"].as_str().is_some_and(|p| p.ends_with("exec-file"))),
+            "the new image's open of the file: {after:#?}"
+        );
+        for e in after {
+            assert_eq!(e["comm"].as_str(), Some(comm.as_str()), "{e}");
+        }
+    }
 }
