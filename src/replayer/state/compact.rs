@@ -200,8 +200,11 @@ impl CompactState {
 }
 
 /// Inserts `value` at `key`; a full table first lets go of the entries no record can refer
-/// to any more (written [`REFRESH_NS`] or more before `now`), then, still full, of all
-/// (which entries go must not depend on the hash order: output is the same on every run).
+/// to any more (written [`REFRESH_NS`] or more before `now`), then, still more than three
+/// quarters full, of its oldest entries down to three quarters (with all those of the
+/// same stamp as the last one going): a full table is swept at most once per quarter of
+/// its room. Which entries go depends on their stamps alone, not on the hash order: output
+/// is the same on every run.
 fn bounded_insert<K: std::hash::Hash + Eq, V>(
     map: &mut HashMap<K, V>,
     max: usize,
@@ -212,8 +215,12 @@ fn bounded_insert<K: std::hash::Hash + Eq, V>(
 ) {
     if map.len() >= max && !map.contains_key(&key) {
         map.retain(|_, v| now.saturating_sub(stamp(v)) < REFRESH_NS);
-        if map.len() >= max {
-            map.clear();
+        let keep = max * 3 / 4;
+        if map.len() > keep {
+            let mut stamps: Vec<u64> = map.values().map(&stamp).collect();
+            let gone = stamps.len() - keep - 1;
+            let (_, &mut cut, _) = stamps.select_nth_unstable(gone);
+            map.retain(|_, v| stamp(v) > cut);
         }
     }
     map.insert(key, value);
@@ -365,7 +372,7 @@ mod tests {
         for k in 0..4 {
             bounded_insert(&mut m, 4, 10, |v| *v, k, 10);
         }
-        // Full of fresh entries: all go.
+        // Full of fresh entries of one stamp: all go.
         bounded_insert(&mut m, 4, 20, |v| *v, 9, 20);
         assert_eq!(m.len(), 1);
         for k in 0..3 {
@@ -375,5 +382,28 @@ mod tests {
         bounded_insert(&mut m, 4, 20 + REFRESH_NS, |v| *v, 8, 20 + REFRESH_NS);
         assert_eq!(m.len(), 4);
         assert!(!m.contains_key(&9));
+    }
+
+    /// Keys arriving one per 1/max second fill the table as the oldest entry turns a second
+    /// old: a full table must not free one entry per insert (a sweep of all 65,536 entries
+    /// for every record of a crafted trace), but at least a quarter of its room at once,
+    /// oldest first.
+    #[test]
+    fn a_full_table_frees_a_quarter_of_its_room_at_once() {
+        let max = 64u64;
+        let step = REFRESH_NS / max;
+        let mut m: HashMap<u64, u64> = HashMap::new();
+        let mut sweeps = 0;
+        for k in 0..max * 20 {
+            let before = m.len();
+            bounded_insert(&mut m, max as usize, k * step, |v| *v, k, k * step);
+            if m.len() <= before {
+                sweeps += 1;
+                assert!(m.len() <= (max as usize) * 3 / 4 + 1, "{} left", m.len());
+                // The newest entries stay.
+                assert!(m.contains_key(&(k - 1)));
+            }
+        }
+        assert!(sweeps <= 20 * 4, "{sweeps} sweeps of the table");
     }
 }
