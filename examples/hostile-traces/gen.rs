@@ -248,6 +248,51 @@ pub fn many_processes(n: u32) -> Vec<u8> {
     enc.finish()
 }
 
+/// `n` compact syscall records (reads, record ABI 5), each of a thread of its own (tids
+/// 1000, 1001, ...) carrying its facts, one per 1/65,536 s plus 1 ns: once replay's table
+/// of facts is full (65,536 entries), each record finds its oldest entry just a second old.
+/// Too big to commit: generated where needed.
+pub fn compact_flood(n: u32) -> Vec<u8> {
+    use kellect::abi::{CompactSyscall, Facts, REC_F_RET32, REFRESH_NS, SCC_FACTS};
+    let mut enc = segment();
+    let step = REFRESH_NS / 65_536 + 1;
+    let len = size_of::<CompactSyscall>() + 4 + size_of::<Facts>();
+    let record = |i: u32| {
+        let tid = 1000 + i;
+        let mut c = CompactSyscall::new_zeroed();
+        c.kind = U16::new(9);
+        c.flags = U16::new(REC_F_RET32);
+        c.len = U32::new(len as u32);
+        c.ts = U64::new(START_BOOT_NS + step * u64::from(i + 1));
+        c.pid = U32::new(tid);
+        c.tid = U32::new(tid);
+        c.syscall = U16::new(kellect::syscalls::Ksys::Read as u16);
+        c.parts = SCC_FACTS;
+        let facts = Facts {
+            ppid: U32::new(1),
+            uid: U32::new(0),
+            gid: U32::new(0),
+            comm: comm("hostile"),
+        };
+        let mut out = c.as_bytes().to_vec();
+        out.extend_from_slice(&0i32.to_le_bytes());
+        out.extend_from_slice(facts.as_bytes());
+        out
+    };
+    let per_frame = (1 << 20) / len as u32;
+    let mut next = 0u32;
+    while next < n {
+        let count = per_frame.min(n - next);
+        let records: Vec<u8> = (next..next + count).flat_map(record).collect();
+        let first = START_BOOT_NS + step * u64::from(next + 1);
+        let last = START_BOOT_NS + step * u64::from(next + count);
+        enc.push_frame(&records, first, last, count, Codec::Zstd)
+            .expect("frame");
+        next += count;
+    }
+    enc.finish()
+}
+
 /// `blocks` blocks of one payload byte whose payload checksums are all wrong (25 bytes
 /// each: 2 million make a 50 MB file), then one intact frame with a fork record. Too big to
 /// commit: generated where needed.
