@@ -13,7 +13,7 @@ use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
-use super::util::{fixture, kellect};
+use super::util::{fixture, kellect, run_ok};
 
 #[allow(dead_code)]
 #[path = "../examples/hostile-traces/gen.rs"]
@@ -467,4 +467,34 @@ fn a_flood_of_compact_records_is_replayed_in_linear_time() {
         outputs.push(std::fs::read(&run.stdout).unwrap());
     }
     assert!(outputs[0] == outputs[1], "-j 1 and -j 2 differ");
+}
+
+/// A slice writes a compact record whole only when replay filled in all it left out: one
+/// referring to records the trace lacks stays as it is, so the slice's replay says again
+/// what it could not fill in rather than showing an empty name and no inode as recorded.
+#[test]
+fn a_slice_keeps_what_replay_could_not_fill_in_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("unresolved.kz");
+    std::fs::write(&trace, gen::compact_unresolved()).unwrap();
+    let said = [
+        "1 syscall records are shown without their task's name",
+        "1 syscall records are shown without their fd's inode",
+    ];
+    let slice = dir.path().join("slice.kz");
+    for kz in [&trace, &slice] {
+        if kz == &slice {
+            run_ok(&[
+                "slice",
+                trace.to_str().unwrap(),
+                "-o",
+                slice.to_str().unwrap(),
+            ]);
+        }
+        let run = measured(&["replay", kz.to_str().unwrap(), "--view", "events"]);
+        run.ok_within(256.0, "replay");
+        for s in said {
+            assert!(run.stderr.contains(s), "{}: {}", kz.display(), run.stderr);
+        }
+    }
 }

@@ -293,6 +293,30 @@ pub fn compact_flood(n: u32) -> Vec<u8> {
     enc.finish()
 }
 
+/// A compact read of fd 3 (record ABI 5) that leaves out its task's facts and its fd's
+/// inode (`SC_F_INODE_SAME`), referring to records the trace does not hold.
+pub fn compact_unresolved() -> Vec<u8> {
+    use kellect::abi::{CompactSyscall, REC_F_RET32, SC_F_INODE_SAME};
+    let mut enc = segment();
+    let ts = START_BOOT_NS + 1_000;
+    let mut c = CompactSyscall::new_zeroed();
+    c.kind = U16::new(9);
+    c.flags = U16::new(REC_F_RET32);
+    c.len = U32::new(size_of::<CompactSyscall>() as u32 + 8);
+    c.ts = U64::new(ts);
+    c.pid = U32::new(7);
+    c.tid = U32::new(7);
+    c.syscall = U16::new(kellect::syscalls::Ksys::Read as u16);
+    c.sc_flags = SC_F_INODE_SAME as u8;
+    c.arg_forms = U16::new(1);
+    let mut record = c.as_bytes().to_vec();
+    record.extend_from_slice(&1i32.to_le_bytes());
+    record.extend_from_slice(&3u32.to_le_bytes());
+    enc.push_frame(&record, ts, ts, 1, Codec::Zstd)
+        .expect("frame");
+    enc.finish()
+}
+
 /// `blocks` blocks of one payload byte whose payload checksums are all wrong (25 bytes
 /// each: 2 million make a 50 MB file), then one intact frame with a fork record. Too big to
 /// commit: generated where needed.

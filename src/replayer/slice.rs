@@ -399,8 +399,10 @@ impl EventTap for Cutter<'_> {
                     );
                 };
                 // A compact record refers to records the slice may not hold: it is
-                // written whole, with what the replay filled in.
-                if let Body::Syscall(sc) = &event.body {
+                // written whole, with what the replay filled in. One whose references
+                // the replay could not all follow stays as it is, so that the slice's
+                // replay says so again rather than showing the gaps as recorded.
+                if let Some(sc) = syscall_filled_in(&event.body) {
                     let c = &event.common;
                     let facts = crate::abi::Facts {
                         ppid: c.ppid.into(),
@@ -425,6 +427,15 @@ impl EventTap for Cutter<'_> {
             self.learn(event);
         }
         Ok(())
+    }
+}
+
+/// The syscall of `body` when replay filled in all its record left out (or it left out
+/// nothing).
+fn syscall_filled_in(body: &Body) -> Option<&crate::replayer::input::decode::Syscall> {
+    match body {
+        Body::Syscall(sc) if sc.compact.is_none() => Some(sc),
+        _ => None,
     }
 }
 

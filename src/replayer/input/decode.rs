@@ -307,7 +307,8 @@ pub struct Syscall {
     pub uring: Option<UringOp>,
     /// Read from a compact record (`REC_SYSCALL_C`): what it left out, until replay's
     /// sequential stage fills it in from the records before it
-    /// (`replayer::state::compact`), which sets this back to `None`.
+    /// (`replayer::state::compact`), which sets this back to `None` when it could fill in
+    /// all of it.
     pub compact: Option<CompactLeft>,
 }
 

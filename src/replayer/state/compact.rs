@@ -85,7 +85,10 @@ impl CompactState {
     }
 
     /// Fills in what `event` (a compact syscall record's) left out, and notes what it
-    /// carries for the records after it. Other events pass unchanged.
+    /// carries for the records after it. Other events pass unchanged. The event's
+    /// `compact` is `None` afterwards but when nothing it left out could be filled in from
+    /// the records before it (facts from the snapshot or unknown, the inode unknown):
+    /// `kellect slice` then writes the record as it is.
     pub fn apply(&mut self, event: &mut Event) {
         let Body::Syscall(sc) = &mut event.body else {
             return;
@@ -96,6 +99,8 @@ impl CompactState {
         let c = &mut event.common;
         let ts = c.ts;
         let fresh = |then: u64| then < ts && ts - then < REFRESH_NS;
+        let (from_snapshot, unknown) = (self.facts_from_snapshot, self.facts_unknown);
+        let inodes_unknown = self.inodes_unknown;
         if left.left.facts_left_out {
             let known = self.facts.get(&c.tid).filter(|f| fresh(f.ts));
             let facts = match known {
@@ -162,6 +167,17 @@ impl CompactState {
                     });
                 }
             }
+        }
+        // Kept only when nothing was filled in from the tables either: a slice's replay,
+        // whose tables lack the records the slice wrote whole, could fill that in from an
+        // older record.
+        let facts_missed =
+            (self.facts_from_snapshot, self.facts_unknown) != (from_snapshot, unknown);
+        let inode_missed = self.inodes_unknown != inodes_unknown;
+        let facts_filled = left.left.facts_left_out && !facts_missed;
+        let inode_filled = left.left.inode != CompactInode::AsIs && !inode_missed;
+        if (facts_missed || inode_missed) && !facts_filled && !inode_filled {
+            sc.compact = Some(left);
         }
     }
 
@@ -335,6 +351,30 @@ mod tests {
             said.contains("2 syscall records are shown without their fd's inode"),
             "{said}"
         );
+    }
+
+    /// A record stays compact (for `kellect slice`) only when nothing it left out was
+    /// filled in: one whose inode was, but not its facts, is written whole.
+    #[test]
+    fn only_records_filled_in_from_nothing_stay_compact() {
+        let left = |e: &Event| matches!(&e.body, Body::Syscall(sc) if sc.compact.is_some());
+        let mut s = CompactState::new(16);
+        let mut nothing = read(5, true, CompactInode::Same, None);
+        s.apply(&mut nothing);
+        assert!(left(&nothing));
+        let mut first = read(10, false, CompactInode::AsIs, Some(4));
+        s.apply(&mut first);
+        assert!(!left(&first));
+        let mut other = read(20, true, CompactInode::Same, None);
+        other.common.tid = 8;
+        s.apply(&mut other);
+        assert_eq!(
+            shown(&other).2,
+            Some((4, 0x1d)),
+            "the inode, from the first"
+        );
+        assert_eq!(s.facts_unknown, 2);
+        assert!(!left(&other), "written whole: its inode was filled in");
     }
 
     #[test]
