@@ -9,8 +9,6 @@ pub mod kflowd;
 pub mod legend;
 pub mod protocols;
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::{Map, Value};
 
 use crate::abi::{SockInfo, SockStateRecord};
@@ -19,7 +17,7 @@ use crate::replayer::render::symbols;
 use crate::replayer::state::context::Context;
 use crate::replayer::state::execid;
 use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
-use crate::replayer::state::{FdKind, ProcFacts, ProcessTable, Resolved};
+use crate::replayer::state::{self, FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
     Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys,
@@ -190,14 +188,14 @@ impl Flow {
 /// The records view's state.
 pub struct RecordsView {
     cfg: RecordsConfig,
-    files: HashMap<FileKey, FileAgg>,
+    files: state::Map<FileKey, FileAgg>,
     /// Files a process closed an fd opened for writing of while another fd still held
     /// them: the last close of such a file is a CLOSE_WRITE. (Which fd holds which file is
     /// the process table's, [`crate::replayer::state::FdKind::File`].)
-    written: HashSet<FileKey>,
+    written: state::Set<FileKey>,
     /// Sockets by cookie; which fd is which socket (its role, its UNIX path) is the
     /// process table's ([`crate::replayer::state::FdKind::Socket`]).
-    socks: HashMap<u64, SockAgg>,
+    socks: state::Map<u64, SockAgg>,
     next_sweep: u64,
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
@@ -227,9 +225,9 @@ impl RecordsView {
     pub fn new(cfg: RecordsConfig) -> Self {
         RecordsView {
             cfg,
-            files: HashMap::new(),
-            written: HashSet::new(),
-            socks: HashMap::new(),
+            files: state::Map::default(),
+            written: state::Set::default(),
+            socks: state::Map::default(),
             next_sweep: 0,
             seq: 0,
             held: std::collections::VecDeque::new(),
