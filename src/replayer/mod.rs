@@ -695,6 +695,8 @@ pub struct Engine<'c, 'w> {
     far: (u64, Option<u64>),
     /// With a tap, the events view renders nothing: the tap is told of each event instead.
     tap: Option<&'c mut dyn EventTap>,
+    /// The chunk the sequential stage passed last, rendered while it runs the next one.
+    pending: Option<Pending>,
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -722,6 +724,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             report: ReplayReport::default(),
             far: (0, None),
             tap: None,
+            pending: None,
         }
     }
 
@@ -759,6 +762,8 @@ impl<'c, 'w> Engine<'c, 'w> {
         } else {
             payload
         };
+        // What is pending renders with the clocks and host it was read with.
+        self.flush_pending()?;
         match self.meta(kind, payload) {
             Ok(Some(at)) => self.tick(at)?,
             Ok(None) => {}
@@ -852,6 +857,8 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.process(ready)?;
             self.release_until(self.reorder.watermark())?;
         }
+        // `kellect live` prints each batch as it comes.
+        self.flush_pending()?;
         Ok(more)
     }
 
@@ -885,6 +892,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// The end of the recording: what is still ordered or aggregated leaves.
     pub fn finish(&mut self) -> Result<()> {
         self.release_until(u64::MAX)?;
+        self.flush_pending()?;
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
         self.report.warnings.extend(self.images.warning());
@@ -925,11 +933,6 @@ impl<'c, 'w> Engine<'c, 'w> {
         Ok(())
     }
 
-    fn in_range(&self, ts: u64) -> bool {
-        let at = self.ctx.realtime_ns(ts);
-        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
-    }
-
     /// Releases and processes every held record stamped at or before `mark`, a chunk at a
     /// time.
     fn release_until(&mut self, mark: u64) -> Result<()> {
@@ -944,10 +947,14 @@ impl<'c, 'w> Engine<'c, 'w> {
     }
 
     /// Runs records through state, filters and output, a chunk at a time: at most
-    /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes, decoded in
-    /// parallel; what a chunk renders is written before the next chunk is decoded.
+    /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes. Three chunks
+    /// are in flight at once: while this thread runs one through the sequential stage
+    /// (state transitions, filters, the records view's aggregation), the pool renders the
+    /// one before it and decodes the one after it. What a chunk renders is written before
+    /// the next one is rendered, so output keeps the records' order.
     fn process(&mut self, ready: Vec<Released>) -> Result<()> {
         let limit = self.cfg.budget.decode_raw();
+        let mut ranges = Vec::new();
         let mut start = 0;
         while start < ready.len() {
             let mut end = start;
@@ -959,109 +966,293 @@ impl<'c, 'w> Engine<'c, 'w> {
                 bytes += ready[end].bytes().len();
                 end += 1;
             }
-            // The spans were checked as intact records: each decodes. An indexed collect
-            // writes each event in its place.
-            let events: Vec<Option<Event>> = ready[start..end]
-                .par_iter()
-                .map(|r| decode::decode_one(r.bytes()))
-                .collect();
-            self.process_chunk(&events)?;
+            ranges.push(start..end);
             start = end;
+        }
+        if self.tap.is_some() {
+            for range in ranges {
+                let events = decode_released(&ready[range]);
+                self.tap_chunk(&events)?;
+            }
+            self.reorder.out_bytes = 0;
+            return Ok(());
+        }
+        let mut decoded: Option<Vec<Option<Event>>> = None;
+        for (k, range) in ranges.iter().enumerate() {
+            let events = match decoded.take() {
+                Some(events) => events,
+                None => decode_released(&ready[range.clone()]),
+            };
+            let next = ranges.get(k + 1).map(|r| &ready[r.clone()]);
+            let prev = self.pending.take();
+            let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+            let ctx = &self.ctx;
+            let mut rendered = (Vec::new(), 0);
+            let seq = Sequential {
+                cfg: self.cfg,
+                ctx,
+                table: &mut self.table,
+                images: &mut self.images,
+                records: &mut self.records,
+                since: self.since,
+                until: self.until,
+            };
+            let pending = rayon::in_place_scope(|s| {
+                s.spawn(|_| {
+                    if let Some(prev) = prev {
+                        rendered = prev.render(ctx, format, udp);
+                    }
+                    decoded = next.map(decode_released);
+                });
+                seq.chunk(events)
+            });
+            self.write(rendered.0, rendered.1)?;
+            self.pending = Some(pending);
         }
         self.reorder.out_bytes = 0;
         Ok(())
     }
 
-    fn process_chunk(&mut self, events: &[Option<Event>]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+    /// Renders and writes what the sequential stage passed last.
+    fn flush_pending(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+            let (rendered, items) = pending.render(&self.ctx, format, udp);
+            self.write(rendered, items)?;
         }
-        if self.records.is_some() {
-            let mut out = Vec::new();
-            for event in events.iter().flatten() {
-                // The image first: the process table keeps it among the process's facts.
-                let image = self.images.apply(event);
-                let resolved = self.table.apply_with_facts(event, &image, &self.images);
-                let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
-            }
-            return self.emit_records(out);
-        }
-        let mut selected: Vec<(&Event, Resolved, Arc<Image>)> = Vec::new();
-        for event in events.iter().flatten() {
-            let listed = self.in_range(event.common.ts) && events::event_type(event).is_some();
-            if let Some(tap) = self.tap.as_deref_mut() {
-                // A slice filters by what an event carries (it takes no --path).
-                let container = self.table.container(event.common.pid);
-                let shown = listed
-                    && self.cfg.filter.accepts(event, &Resolved::default())
-                    && self.cfg.filter.accepts_container(container.as_deref());
-                tap.event(event, shown, &self.table, &self.ctx)?;
-                self.table.apply(event);
-                self.images.apply(event);
-                self.report.items += u64::from(shown);
-                continue;
-            }
-            let resolved = self.table.apply(event);
-            let image = self.images.apply(event);
-            if listed
-                && self.cfg.filter.accepts(event, &resolved)
-                && self
-                    .cfg
-                    .filter
-                    .accepts_container(resolved.container.as_deref())
-            {
-                selected.push((event, resolved, image));
-            }
-        }
-        let arch = Arch::from_machine(self.ctx.machine());
-        let (ctx, format, udp) = (&self.ctx, self.sink.format, self.sink.wants_datagrams());
-        let boot_id = ctx.boot_id();
-        let rendered: Vec<Rendered> = selected
-            .par_iter()
-            .map(|&(event, ref resolved, ref image)| {
-                let view = EventView {
-                    timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
-                    event,
-                    resolved,
-                    arch,
-                    catalogue: crate::syscalls::CATALOGUE,
-                    exec_id: Some(image.id.exec_id(boot_id)),
-                };
-                output::render_event(&view, format, udp)
-            })
-            .collect();
-        self.write(rendered)
+        Ok(())
     }
 
-    fn emit_records(&mut self, mut records: Vec<kflowd::Record>) -> Result<()> {
-        let (f, ctx, since, until) = (&self.cfg.filter, &self.ctx, self.since, self.until);
-        records.retain(|r| {
-            let (first, last) = r.span;
-            since.is_none_or(|s| ctx.realtime_ns(last) >= s)
-                && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
-                && f.accepts_record(r)
-        });
+    /// A chunk of the events view with a tap: the tap sees each event, nothing renders.
+    fn tap_chunk(&mut self, events: &[Option<Event>]) -> Result<()> {
+        let Some(tap) = self.tap.as_deref_mut() else {
+            return Ok(());
+        };
+        for event in events.iter().flatten() {
+            let listed = in_range(&self.ctx, (self.since, self.until), event.common.ts)
+                && events::event_type(event).is_some();
+            // A slice filters by what an event carries (it takes no --path).
+            let container = self.table.container(event.common.pid);
+            let shown = listed
+                && self.cfg.filter.accepts(event, &Resolved::default())
+                && self.cfg.filter.accepts_container(container.as_deref());
+            tap.event(event, shown, &self.table, &self.ctx)?;
+            self.table.apply(event);
+            self.images.apply(event);
+            self.report.items += u64::from(shown);
+        }
+        Ok(())
+    }
+
+    fn emit_records(&mut self, records: Vec<kflowd::Record>) -> Result<()> {
+        self.flush_pending()?;
+        let records = select_records(
+            &self.cfg.filter,
+            &self.ctx,
+            (self.since, self.until),
+            &mut self.records,
+            records,
+        );
         if records.is_empty() {
             return Ok(());
         }
-        if let Some(r) = &mut self.records {
-            r.number(&mut records);
-        }
         let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
-        let rendered: Vec<Rendered> = records
-            .par_iter()
-            .map(|r| output::render_record(r, format, udp))
-            .collect();
-        self.write(rendered)
+        let items = records.len() as u64;
+        let rendered = render_records(&records, format, udp);
+        self.write(rendered, items)
     }
 
-    fn write(&mut self, rendered: Vec<Rendered>) -> Result<()> {
+    /// Writes what renders `items` events or records, in order.
+    fn write(&mut self, rendered: Vec<Rendered>, items: u64) -> Result<()> {
         for item in &rendered {
             self.sink.write(item)?;
         }
-        self.report.items += rendered.len() as u64;
+        self.report.items += items;
         Ok(())
+    }
+}
+
+/// Decodes released records into events, in parallel (an indexed collect writes each in
+/// its place). The spans were checked as intact records: each decodes.
+fn decode_released(released: &[Released]) -> Vec<Option<Event>> {
+    released
+        .par_iter()
+        .map(|r| decode::decode_one(r.bytes()))
+        .collect()
+}
+
+/// Whether a record stamped `ts` (boot time) is within `--since` and `--until` (wall
+/// clock, nanoseconds).
+fn in_range(ctx: &Context, (since, until): (Option<i64>, Option<i64>), ts: u64) -> bool {
+    let at = ctx.realtime_ns(ts);
+    since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u)
+}
+
+/// The records of the records view that pass the time range and the filter, numbered in
+/// order.
+fn select_records(
+    filter: &Filter,
+    ctx: &Context,
+    (since, until): (Option<i64>, Option<i64>),
+    view: &mut Option<RecordsView>,
+    mut records: Vec<kflowd::Record>,
+) -> Vec<kflowd::Record> {
+    records.retain(|r| {
+        let (first, last) = r.span;
+        since.is_none_or(|s| ctx.realtime_ns(last) >= s)
+            && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
+            && filter.accepts_record(r)
+    });
+    if let Some(view) = view.as_mut() {
+        view.number(&mut records);
+    }
+    records
+}
+
+/// The state the sequential stage changes, borrowed from the [`Engine`] for one chunk while
+/// the pool renders the chunk before it.
+struct Sequential<'a> {
+    cfg: &'a ReplayConfig,
+    ctx: &'a Context,
+    table: &'a mut ProcessTable,
+    images: &'a mut ProcessImages,
+    records: &'a mut Option<RecordsView>,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Sequential<'_> {
+    /// Runs a chunk of events through state transitions, filters and (records view)
+    /// aggregation, in order; returns what is left to render.
+    fn chunk(self, events: Vec<Option<Event>>) -> Pending {
+        let mut selected = Vec::new();
+        let mut records = Vec::new();
+        if let Some(view) = self.records.as_mut() {
+            for event in events.iter().flatten() {
+                // The image first: the process table keeps it among the process's facts.
+                let image = self.images.apply(event);
+                let resolved = self.table.apply_with_facts(event, &image, self.images);
+                records.extend(view.event(self.ctx, event, &resolved, self.table));
+            }
+            records = select_records(
+                &self.cfg.filter,
+                self.ctx,
+                (self.since, self.until),
+                self.records,
+                records,
+            );
+        } else {
+            for (i, event) in events.iter().enumerate() {
+                let Some(event) = event else { continue };
+                let listed = in_range(self.ctx, (self.since, self.until), event.common.ts)
+                    && events::event_type(event).is_some();
+                let resolved = self.table.apply(event);
+                let image = self.images.apply(event);
+                if listed
+                    && self.cfg.filter.accepts(event, &resolved)
+                    && self
+                        .cfg
+                        .filter
+                        .accepts_container(resolved.container.as_deref())
+                {
+                    selected.push((i, resolved, image));
+                }
+            }
+        }
+        Pending {
+            events,
+            selected,
+            records,
+        }
+    }
+}
+
+/// A chunk that left the sequential stage: the events view's events it shows (indices into
+/// `events`, with their resolved state and image), or the records view's records, to be
+/// rendered in parallel. The chunk's events are dropped with it, off the sequential stage.
+struct Pending {
+    events: Vec<Option<Event>>,
+    selected: Vec<(usize, Resolved, Arc<Image>)>,
+    records: Vec<kflowd::Record>,
+}
+
+impl Pending {
+    /// Renders the chunk in parallel; returns what to write and how many events or records
+    /// it holds.
+    fn render(self, ctx: &Context, format: OutputFormat, udp: bool) -> (Vec<Rendered>, u64) {
+        let arch = Arch::from_machine(ctx.machine());
+        let view = |s| event_view(&self.events, s, ctx, arch);
+        let items = (self.selected.len() + self.records.len()) as u64;
+        let mut rendered: Vec<Rendered> = match text_only(format, udp) {
+            Some(pretty) => self
+                .selected
+                .par_chunks(RENDER_BATCH)
+                .map(|chunk| {
+                    let mut text = Vec::with_capacity(chunk.len() * 512);
+                    for v in chunk.iter().filter_map(view) {
+                        output::json_text(&v, pretty, &mut text);
+                    }
+                    Rendered::text(text)
+                })
+                .collect(),
+            None => self
+                .selected
+                .par_iter()
+                .filter_map(|s| Some(output::render_event(&view(s)?, format, udp)))
+                .collect(),
+        };
+        rendered.extend(render_records(&self.records, format, udp));
+        (rendered, items)
+    }
+}
+
+/// The view of a selected event (`None` if `selected` is no event's index).
+fn event_view<'a>(
+    events: &'a [Option<Event>],
+    (i, resolved, image): &'a (usize, Resolved, Arc<Image>),
+    ctx: &Context,
+    arch: Arch,
+) -> Option<EventView<'a>> {
+    let event = events.get(*i)?.as_ref()?;
+    Some(EventView {
+        timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
+        event,
+        resolved,
+        arch,
+        catalogue: crate::syscalls::CATALOGUE,
+        exec_id: Some(image.id.exec_id(ctx.boot_id())),
+    })
+}
+
+/// Events or records rendered into one text buffer, when the output is only text.
+const RENDER_BATCH: usize = 128;
+
+/// `Some(pretty)` when the output is JSON text only (no datagrams, no Parquet rows): items
+/// then render into shared buffers of [`RENDER_BATCH`].
+fn text_only(format: OutputFormat, udp: bool) -> Option<bool> {
+    match format {
+        OutputFormat::Json | OutputFormat::JsonMin if !udp => Some(format == OutputFormat::Json),
+        _ => None,
+    }
+}
+
+/// Renders records of the records view in parallel, in order.
+fn render_records(records: &[kflowd::Record], format: OutputFormat, udp: bool) -> Vec<Rendered> {
+    match text_only(format, udp) {
+        Some(pretty) => records
+            .par_chunks(RENDER_BATCH)
+            .map(|chunk| {
+                let mut text = Vec::with_capacity(chunk.len() * 512);
+                for r in chunk {
+                    output::json_text(r, pretty, &mut text);
+                }
+                Rendered::text(text)
+            })
+            .collect(),
+        None => records
+            .par_iter()
+            .map(|r| output::render_record(r, format, udp))
+            .collect(),
     }
 }
 
