@@ -74,9 +74,9 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | stage | limit | at 256 MiB |
 /// | --- | --- | --- |
 /// | metadata | [`DecodeLimits::for_budget`]: payload 1/16, decoded value 1/4 | 16 MiB, 64 MiB |
-/// | frames decompressed at once | replay: 1/32, `info`: 1/4, by the `raw_len` of their headers (a frame larger than 1/4 is skipped as damage) | 8 MiB, 64 MiB |
+/// | frames decompressed at once | replay: two batches of 1/64 (one being taken by the engine, the next being decompressed), `info`: 1/4, by the `raw_len` of their headers (a frame larger than 1/4 is skipped as damage) | 8 MiB, 64 MiB |
 /// | the reorder stage | 1/8: the raw bytes of the frames whose records it holds (a frame's until its last record leaves, or its compressed payload while it need not be decompressed) and 64 bytes a record | 32 MiB |
-/// | records decoded at once | 1/128 of raw bytes, at most [`PROCESS_CHUNK`] records (decoded and rendered records take ~4-16x their raw bytes) | 2 MiB raw |
+/// | records decoded at once | three chunks (one decoded ahead, one in the sequential stage, one being rendered) of 1/128 of raw bytes and at most [`PROCESS_CHUNK`] records each (decoded and rendered records take ~4-16x their raw bytes) | 3 × 2 MiB raw |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
@@ -85,8 +85,8 @@ pub const WARNINGS_PER_KIND: usize = 64;
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
-/// The four state tables, which persist, take 21/64 in all: with the reorder stage, a
-/// batch of frames and a chunk of decoded records, 63/128 at most.
+/// The four state tables, which persist, take 21/64 in all: with the reorder stage, two
+/// batches of frames and three chunks of decoded records, 65/128 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -121,10 +121,11 @@ impl MemoryBudget {
         self.bytes / 4
     }
 
-    /// Decoded bytes of the frames `replay` decompresses at once (a batch holds at least
-    /// one frame): they go on into the reorder stage, which holds them within its own share.
+    /// Decoded bytes of a batch of frames `replay` decompresses (a batch holds at least one
+    /// frame; the next batch is decompressed while the engine takes one): they go on into
+    /// the reorder stage, which holds them within its own share.
     pub fn replay_batch_raw(self) -> u64 {
-        self.bytes / 32
+        self.bytes / 64
     }
 
     /// Raw bytes of records decoded into events at once.
@@ -389,7 +390,8 @@ pub fn replay_with_progress(
 
 /// Feeds every block of a recording's segments, in file order, to the engine. Frames go
 /// in batches whose decoded sizes (`raw_len` of their headers) add up to at most
-/// [`MemoryBudget::replay_batch_raw`]: the cut depends on the trace's bytes only.
+/// [`MemoryBudget::replay_batch_raw`]: the cut depends on the trace's bytes only. The pool
+/// decompresses and checks the next batch while the engine takes the current one.
 fn feed_recording(
     engine: &mut Engine<'_, '_>,
     recording: &trace::Recording,
@@ -407,63 +409,89 @@ fn feed_recording(
         })
     };
     for segment in &recording.segments {
-        let mut pending: Vec<&trace::BlockLoc> = Vec::new();
-        let mut pending_raw = 0u64;
+        let steps = feed_steps(segment, budget);
         // The file's bytes before this were read (the reorder stage copies the payloads
         // it may need again).
         let mut read_to = 0usize;
-        for block in &segment.blocks {
-            if block.kind == BlockKind::Frame {
-                let raw = segment
-                    .frame_header(block)
-                    .map_or(0, |h| u64::from(h.raw_len));
-                if !pending.is_empty()
-                    && pending_raw.saturating_add(raw) > budget.replay_batch_raw()
-                {
-                    if !feed_frames(engine, segment, &pending, budget)? {
-                        return Ok(());
-                    }
-                    let (bytes, records) = read(segment, &pending);
-                    progress.advance(bytes, records);
-                    read_to = done_with(segment, &pending, read_to);
-                    pending.clear();
-                    pending_raw = 0;
+        let mut prepared: Option<Vec<DecodedFrame>> = None;
+        for (i, step) in steps.iter().enumerate() {
+            let blocks = match step {
+                FeedStep::Meta(block) => {
+                    engine.meta_block(block.kind, block.flags, segment.payload(block), || {
+                        format!(
+                            "{}: {} block at byte {}",
+                            segment.path.display(),
+                            block.kind,
+                            block.offset
+                        )
+                    })?;
+                    continue;
                 }
-                pending.push(block);
-                pending_raw = pending_raw.saturating_add(raw);
-                continue;
-            }
-            if !pending.is_empty() {
-                if !feed_frames(engine, segment, &pending, budget)? {
-                    return Ok(());
+                FeedStep::Frames(blocks) => blocks,
+            };
+            let frames = match prepared.take() {
+                Some(frames) => frames,
+                None => prepare_frames(segment, blocks, budget),
+            };
+            let next = steps[i + 1..].iter().find_map(|s| match s {
+                FeedStep::Frames(blocks) => Some(blocks),
+                FeedStep::Meta(_) => None,
+            });
+            let more = rayon::in_place_scope(|s| {
+                if let Some(next) = next {
+                    s.spawn(|_| prepared = Some(prepare_frames(segment, next, budget)));
                 }
-                let (bytes, records) = read(segment, &pending);
-                progress.advance(bytes, records);
-                read_to = done_with(segment, &pending, read_to);
-                pending.clear();
-                pending_raw = 0;
-            }
-            if block.kind.is_metadata() {
-                engine.meta_block(block.kind, block.flags, segment.payload(block), || {
-                    format!(
-                        "{}: {} block at byte {}",
-                        segment.path.display(),
-                        block.kind,
-                        block.offset
-                    )
-                })?;
-            }
-        }
-        if !pending.is_empty() {
-            if !feed_frames(engine, segment, &pending, budget)? {
+                engine.frames(frames)
+            })?;
+            if !more {
                 return Ok(());
             }
-            let (bytes, records) = read(segment, &pending);
+            let (bytes, records) = read(segment, blocks);
             progress.advance(bytes, records);
-            done_with(segment, &pending, read_to);
+            read_to = done_with(segment, blocks, read_to);
         }
     }
     Ok(())
+}
+
+/// A step of feeding a segment: a batch of frame blocks, or a metadata block.
+enum FeedStep<'a> {
+    Frames(Vec<&'a trace::BlockLoc>),
+    Meta(&'a trace::BlockLoc),
+}
+
+/// A segment's blocks as [`FeedStep`]s, in file order: frames in batches of at most
+/// [`MemoryBudget::replay_batch_raw`] decoded bytes (at least one frame each), cut before
+/// each metadata block.
+fn feed_steps(segment: &trace::Segment, budget: MemoryBudget) -> Vec<FeedStep<'_>> {
+    let mut steps = Vec::new();
+    let mut pending: Vec<&trace::BlockLoc> = Vec::new();
+    let mut pending_raw = 0u64;
+    for block in &segment.blocks {
+        if block.kind == BlockKind::Frame {
+            let raw = segment
+                .frame_header(block)
+                .map_or(0, |h| u64::from(h.raw_len));
+            if !pending.is_empty() && pending_raw.saturating_add(raw) > budget.replay_batch_raw() {
+                steps.push(FeedStep::Frames(std::mem::take(&mut pending)));
+                pending_raw = 0;
+            }
+            pending.push(block);
+            pending_raw = pending_raw.saturating_add(raw);
+            continue;
+        }
+        if !pending.is_empty() {
+            steps.push(FeedStep::Frames(std::mem::take(&mut pending)));
+            pending_raw = 0;
+        }
+        if block.kind.is_metadata() {
+            steps.push(FeedStep::Meta(block));
+        }
+    }
+    if !pending.is_empty() {
+        steps.push(FeedStep::Frames(pending));
+    }
+    steps
 }
 
 /// Tells the kernel the file's bytes up to the end of `blocks` (fed to the engine) are
@@ -519,15 +547,14 @@ impl DecodedFrame {
     }
 }
 
-/// Decompresses a batch of frames in parallel, checks their records (in pieces of at most
-/// [`MemoryBudget::decode_raw`] raw bytes cut at record boundaries, in parallel), and hands
-/// the frames to the engine in order. Returns false once the engine wants no more frames.
-fn feed_frames(
-    engine: &mut Engine<'_, '_>,
+/// Decompresses a batch of frames in parallel and checks their records (in pieces of at
+/// most [`MemoryBudget::decode_raw`] raw bytes cut at record boundaries, in parallel); the
+/// frames, in order.
+fn prepare_frames(
     segment: &trace::Segment,
     blocks: &[&trace::BlockLoc],
     budget: MemoryBudget,
-) -> Result<bool> {
+) -> Vec<DecodedFrame> {
     let located = |block: &trace::BlockLoc, what: String| {
         format!(
             "{}: frame at byte {}: {what}",
@@ -605,7 +632,7 @@ fn feed_frames(
             problem,
         });
     }
-    engine.frames(frames)
+    frames
 }
 
 /// Cuts the raw records of a frame into pieces of about `limit` bytes at record boundaries
@@ -1127,6 +1154,9 @@ impl Sequential<'_> {
     fn chunk(self, events: Vec<Option<Event>>) -> Pending {
         let mut selected = Vec::new();
         let mut records = Vec::new();
+        if self.records.is_none() {
+            selected.reserve(events.len());
+        }
         if let Some(view) = self.records.as_mut() {
             for event in events.iter().flatten() {
                 // The image first: the process table keeps it among the process's facts.
@@ -1181,7 +1211,8 @@ impl Pending {
     /// it holds.
     fn render(self, ctx: &Context, format: OutputFormat, udp: bool) -> (Vec<Rendered>, u64) {
         let arch = Arch::from_machine(ctx.machine());
-        let view = |s| event_view(&self.events, s, ctx, arch);
+        let boot_id = ctx.boot_id();
+        let events = &self.events;
         let items = (self.selected.len() + self.records.len()) as u64;
         let mut rendered: Vec<Rendered> = match text_only(format, udp) {
             Some(pretty) => self
@@ -1189,8 +1220,19 @@ impl Pending {
                 .par_chunks(RENDER_BATCH)
                 .map(|chunk| {
                     let mut text = Vec::with_capacity(chunk.len() * 512);
-                    for v in chunk.iter().filter_map(view) {
-                        output::json_text(&v, pretty, &mut text);
+                    // Runs of events of one image share its exec id.
+                    let mut last: Option<(&Arc<Image>, String)> = None;
+                    for s in chunk {
+                        if !last
+                            .as_ref()
+                            .is_some_and(|(image, _)| Arc::ptr_eq(image, &s.2))
+                        {
+                            last = Some((&s.2, s.2.id.exec_id(boot_id)));
+                        }
+                        let Some((_, exec_id)) = &last else { continue };
+                        if let Some(v) = event_view(events, s, ctx, arch, exec_id) {
+                            output::json_text(&v, pretty, &mut text);
+                        }
                     }
                     Rendered::text(text)
                 })
@@ -1198,7 +1240,11 @@ impl Pending {
             None => self
                 .selected
                 .par_iter()
-                .filter_map(|s| Some(output::render_event(&view(s)?, format, udp)))
+                .filter_map(|s| {
+                    let exec_id = s.2.id.exec_id(boot_id);
+                    let v = event_view(events, s, ctx, arch, &exec_id)?;
+                    Some(output::render_event(&v, format, udp))
+                })
                 .collect(),
         };
         rendered.extend(render_records(&self.records, format, udp));
@@ -1206,12 +1252,14 @@ impl Pending {
     }
 }
 
-/// The view of a selected event (`None` if `selected` is no event's index).
+/// The view of a selected event (`None` if `selected` is no event's index), with the exec
+/// id of its image.
 fn event_view<'a>(
     events: &'a [Option<Event>],
-    (i, resolved, image): &'a (usize, Resolved, Arc<Image>),
+    (i, resolved, _): &'a (usize, Resolved, Arc<Image>),
     ctx: &Context,
     arch: Arch,
+    exec_id: &'a str,
 ) -> Option<EventView<'a>> {
     let event = events.get(*i)?.as_ref()?;
     Some(EventView {
@@ -1220,7 +1268,7 @@ fn event_view<'a>(
         resolved,
         arch,
         catalogue: crate::syscalls::CATALOGUE,
-        exec_id: Some(image.id.exec_id(ctx.boot_id())),
+        exec_id: Some(exec_id),
     })
 }
 
