@@ -74,7 +74,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | stage | limit | at 256 MiB |
 /// | --- | --- | --- |
 /// | metadata | [`DecodeLimits::for_budget`]: payload 1/16, decoded value 1/4 | 16 MiB, 64 MiB |
-/// | frames decompressed at once | replay: two batches of 1/64 (one being taken by the engine, the next being decompressed), `info`: 1/4, by the `raw_len` of their headers (a frame larger than 1/4 is skipped as damage) | 8 MiB, 64 MiB |
+/// | frames decompressed at once | replay: 1/32, `info`: 1/4, by the `raw_len` of their headers (a frame larger than 1/4 is skipped as damage) | 8 MiB, 64 MiB |
 /// | the reorder stage | 1/8: the raw bytes of the frames whose records it holds (a frame's until its last record leaves, or its compressed payload while it need not be decompressed) and 64 bytes a record | 32 MiB |
 /// | records decoded at once | three chunks (one decoded ahead, one in the sequential stage, one being rendered) of 1/128 of raw bytes and at most [`PROCESS_CHUNK`] records each (decoded and rendered records take ~4-16x their raw bytes) | 3 × 2 MiB raw |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
@@ -85,8 +85,8 @@ pub const WARNINGS_PER_KIND: usize = 64;
 ///
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
-/// The four state tables, which persist, take 21/64 in all: with the reorder stage, two
-/// batches of frames and three chunks of decoded records, 65/128 at most.
+/// The four state tables, which persist, take 21/64 in all: with the reorder stage, a
+/// batch of frames and three chunks of decoded records, 65/128 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -121,11 +121,10 @@ impl MemoryBudget {
         self.bytes / 4
     }
 
-    /// Decoded bytes of a batch of frames `replay` decompresses (a batch holds at least one
-    /// frame; the next batch is decompressed while the engine takes one): they go on into
-    /// the reorder stage, which holds them within its own share.
+    /// Decoded bytes of the frames `replay` decompresses at once (a batch holds at least
+    /// one frame): they go on into the reorder stage, which holds them within its own share.
     pub fn replay_batch_raw(self) -> u64 {
-        self.bytes / 64
+        self.bytes / 32
     }
 
     /// Raw bytes of records decoded into events at once.
@@ -390,8 +389,7 @@ pub fn replay_with_progress(
 
 /// Feeds every block of a recording's segments, in file order, to the engine. Frames go
 /// in batches whose decoded sizes (`raw_len` of their headers) add up to at most
-/// [`MemoryBudget::replay_batch_raw`]: the cut depends on the trace's bytes only. The pool
-/// decompresses and checks the next batch while the engine takes the current one.
+/// [`MemoryBudget::replay_batch_raw`]: the cut depends on the trace's bytes only.
 fn feed_recording(
     engine: &mut Engine<'_, '_>,
     recording: &trace::Recording,
@@ -409,89 +407,63 @@ fn feed_recording(
         })
     };
     for segment in &recording.segments {
-        let steps = feed_steps(segment, budget);
+        let mut pending: Vec<&trace::BlockLoc> = Vec::new();
+        let mut pending_raw = 0u64;
         // The file's bytes before this were read (the reorder stage copies the payloads
         // it may need again).
         let mut read_to = 0usize;
-        let mut prepared: Option<Vec<DecodedFrame>> = None;
-        for (i, step) in steps.iter().enumerate() {
-            let blocks = match step {
-                FeedStep::Meta(block) => {
-                    engine.meta_block(block.kind, block.flags, segment.payload(block), || {
-                        format!(
-                            "{}: {} block at byte {}",
-                            segment.path.display(),
-                            block.kind,
-                            block.offset
-                        )
-                    })?;
-                    continue;
+        for block in &segment.blocks {
+            if block.kind == BlockKind::Frame {
+                let raw = segment
+                    .frame_header(block)
+                    .map_or(0, |h| u64::from(h.raw_len));
+                if !pending.is_empty()
+                    && pending_raw.saturating_add(raw) > budget.replay_batch_raw()
+                {
+                    if !engine.frames(prepare_frames(segment, &pending, budget))? {
+                        return Ok(());
+                    }
+                    let (bytes, records) = read(segment, &pending);
+                    progress.advance(bytes, records);
+                    read_to = done_with(segment, &pending, read_to);
+                    pending.clear();
+                    pending_raw = 0;
                 }
-                FeedStep::Frames(blocks) => blocks,
-            };
-            let frames = match prepared.take() {
-                Some(frames) => frames,
-                None => prepare_frames(segment, blocks, budget),
-            };
-            let next = steps[i + 1..].iter().find_map(|s| match s {
-                FeedStep::Frames(blocks) => Some(blocks),
-                FeedStep::Meta(_) => None,
-            });
-            let more = rayon::in_place_scope(|s| {
-                if let Some(next) = next {
-                    s.spawn(|_| prepared = Some(prepare_frames(segment, next, budget)));
+                pending.push(block);
+                pending_raw = pending_raw.saturating_add(raw);
+                continue;
+            }
+            if !pending.is_empty() {
+                if !engine.frames(prepare_frames(segment, &pending, budget))? {
+                    return Ok(());
                 }
-                engine.frames(frames)
-            })?;
-            if !more {
+                let (bytes, records) = read(segment, &pending);
+                progress.advance(bytes, records);
+                read_to = done_with(segment, &pending, read_to);
+                pending.clear();
+                pending_raw = 0;
+            }
+            if block.kind.is_metadata() {
+                engine.meta_block(block.kind, block.flags, segment.payload(block), || {
+                    format!(
+                        "{}: {} block at byte {}",
+                        segment.path.display(),
+                        block.kind,
+                        block.offset
+                    )
+                })?;
+            }
+        }
+        if !pending.is_empty() {
+            if !engine.frames(prepare_frames(segment, &pending, budget))? {
                 return Ok(());
             }
-            let (bytes, records) = read(segment, blocks);
+            let (bytes, records) = read(segment, &pending);
             progress.advance(bytes, records);
-            read_to = done_with(segment, blocks, read_to);
+            done_with(segment, &pending, read_to);
         }
     }
     Ok(())
-}
-
-/// A step of feeding a segment: a batch of frame blocks, or a metadata block.
-enum FeedStep<'a> {
-    Frames(Vec<&'a trace::BlockLoc>),
-    Meta(&'a trace::BlockLoc),
-}
-
-/// A segment's blocks as [`FeedStep`]s, in file order: frames in batches of at most
-/// [`MemoryBudget::replay_batch_raw`] decoded bytes (at least one frame each), cut before
-/// each metadata block.
-fn feed_steps(segment: &trace::Segment, budget: MemoryBudget) -> Vec<FeedStep<'_>> {
-    let mut steps = Vec::new();
-    let mut pending: Vec<&trace::BlockLoc> = Vec::new();
-    let mut pending_raw = 0u64;
-    for block in &segment.blocks {
-        if block.kind == BlockKind::Frame {
-            let raw = segment
-                .frame_header(block)
-                .map_or(0, |h| u64::from(h.raw_len));
-            if !pending.is_empty() && pending_raw.saturating_add(raw) > budget.replay_batch_raw() {
-                steps.push(FeedStep::Frames(std::mem::take(&mut pending)));
-                pending_raw = 0;
-            }
-            pending.push(block);
-            pending_raw = pending_raw.saturating_add(raw);
-            continue;
-        }
-        if !pending.is_empty() {
-            steps.push(FeedStep::Frames(std::mem::take(&mut pending)));
-            pending_raw = 0;
-        }
-        if block.kind.is_metadata() {
-            steps.push(FeedStep::Meta(block));
-        }
-    }
-    if !pending.is_empty() {
-        steps.push(FeedStep::Frames(pending));
-    }
-    steps
 }
 
 /// Tells the kernel the file's bytes up to the end of `blocks` (fed to the engine) are
