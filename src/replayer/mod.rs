@@ -396,22 +396,35 @@ fn feed_recording(
     budget: MemoryBudget,
     progress: &mut Progress,
 ) -> Result<()> {
-    // The bytes and records of a batch of frame blocks, for progress.
-    let read = |segment: &trace::Segment, blocks: &[&trace::BlockLoc]| {
-        blocks.iter().fold((0u64, 0u64), |(bytes, records), b| {
-            let len = (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
-            let count = segment
-                .frame_header(b)
-                .map_or(0, |h| u64::from(h.record_count));
-            (bytes + len, records + count)
-        })
-    };
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
         let mut pending_raw = 0u64;
         // The file's bytes before this were read (the reorder stage copies the payloads
         // it may need again).
         let mut read_to = 0usize;
+        // Feeds the pending batch; false once the engine wants no more frames.
+        let mut feed = |engine: &mut Engine<'_, '_>,
+                        pending: &mut Vec<&trace::BlockLoc>,
+                        read_to: &mut usize| {
+            if pending.is_empty() {
+                return Ok(true);
+            }
+            if !engine.frames(prepare_frames(segment, pending, budget))? {
+                return Ok(false);
+            }
+            let (bytes, records) = pending.iter().fold((0u64, 0u64), |(bytes, records), b| {
+                let len =
+                    (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
+                let count = segment
+                    .frame_header(b)
+                    .map_or(0, |h| u64::from(h.record_count));
+                (bytes + len, records + count)
+            });
+            progress.advance(bytes, records);
+            *read_to = done_with(segment, pending, *read_to);
+            pending.clear();
+            anyhow::Ok(true)
+        };
         for block in &segment.blocks {
             if block.kind == BlockKind::Frame {
                 let raw = segment
@@ -420,29 +433,19 @@ fn feed_recording(
                 if !pending.is_empty()
                     && pending_raw.saturating_add(raw) > budget.replay_batch_raw()
                 {
-                    if !engine.frames(prepare_frames(segment, &pending, budget))? {
+                    if !feed(engine, &mut pending, &mut read_to)? {
                         return Ok(());
                     }
-                    let (bytes, records) = read(segment, &pending);
-                    progress.advance(bytes, records);
-                    read_to = done_with(segment, &pending, read_to);
-                    pending.clear();
                     pending_raw = 0;
                 }
                 pending.push(block);
                 pending_raw = pending_raw.saturating_add(raw);
                 continue;
             }
-            if !pending.is_empty() {
-                if !engine.frames(prepare_frames(segment, &pending, budget))? {
-                    return Ok(());
-                }
-                let (bytes, records) = read(segment, &pending);
-                progress.advance(bytes, records);
-                read_to = done_with(segment, &pending, read_to);
-                pending.clear();
-                pending_raw = 0;
+            if !feed(engine, &mut pending, &mut read_to)? {
+                return Ok(());
             }
+            pending_raw = 0;
             if block.kind.is_metadata() {
                 engine.meta_block(block.kind, block.flags, segment.payload(block), || {
                     format!(
@@ -454,13 +457,8 @@ fn feed_recording(
                 })?;
             }
         }
-        if !pending.is_empty() {
-            if !engine.frames(prepare_frames(segment, &pending, budget))? {
-                return Ok(());
-            }
-            let (bytes, records) = read(segment, &pending);
-            progress.advance(bytes, records);
-            done_with(segment, &pending, read_to);
+        if !feed(engine, &mut pending, &mut read_to)? {
+            return Ok(());
         }
     }
     Ok(())
