@@ -11,6 +11,8 @@ pub mod protocols;
 
 use serde_json::{Map, Value};
 
+use std::fmt::Write as _;
+
 use crate::abi::{SockInfo, SockStateRecord};
 use crate::replayer::input::decode::{Body, Event, SockAddr, Syscall};
 use crate::replayer::render::symbols;
@@ -1457,14 +1459,31 @@ pub fn tcp_state(state: u8) -> String {
 }
 
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
+/// Written by hand (not by `time`'s format descriptions, several times slower): every
+/// record carries one or two, built in the sequential stage. Any `i64` of nanoseconds is
+/// between the years 1677 and 2262, always four digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [month repr:short] [day] [year] [hour]:[minute]:[second].[subsecond digits:9] UTC"
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns)) else {
+        return format!("{realtime_ns} ns");
+    };
+    let mut out = String::with_capacity(40);
+    let _ = write!(
+        out,
+        "{}, {} {:02} {:04} {:02}:{:02}:{:02}.{:09} UTC",
+        WEEKDAYS[usize::from(t.weekday().number_days_from_monday())],
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond()
     );
-    time::OffsetDateTime::from_unix_timestamp_nanos(realtime_ns as i128)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| format!("{realtime_ns} ns"))
+    out
 }
 
 /// The kflowd keys of a socket's packet counters (`REC_SOCK_COUNTERS`): TCP flag
@@ -1752,6 +1771,24 @@ mod tests {
         // 40's exec passed the bound: 20, seen least recently, was forgotten; 30 is held
         // at the end, and leaves no record.
         assert_eq!((run.view.early_exports, run.table.forgotten()), (1, 1));
+    }
+
+    #[test]
+    fn kflowd_times_match_the_time_crates_format() {
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [month repr:short] [day] [year] [hour]:[minute]:[second].[subsecond digits:9] UTC"
+        );
+        let mut ns = i64::MIN;
+        // Steps of ~53 days and a few ns across the whole range, and both ends.
+        let mut cases = vec![i64::MIN, i64::MAX, 0, -1, 1];
+        while let Some(next) = ns.checked_add(4_611_686_018_427_387 + 7) {
+            cases.push(next);
+            ns = next;
+        }
+        for ns in cases {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap();
+            assert_eq!(kflowd_time(ns), t.format(&fmt).unwrap(), "{ns}");
+        }
     }
 
     #[test]
