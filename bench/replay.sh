@@ -42,7 +42,9 @@ for _ in $(seq "$runs"); do
     for c in "${configs[@]}"; do run "$c"; done
 done
 echo "workload: lean-loop $iter ($syscalls syscalls); $runs paired runs, medians; $("$kellect" --version)"
-echo "perf.data $(stat -c %s "$dir/perf.data") B; kellect trace $(stat -c %s "$dir/t.kz") B, $records records, $dropped dropped"
+# perf may lose samples when its ring fills: its count says what perf script printed.
+samples=$(perf script -i "$dir/perf.data" -F event 2>/dev/null | wc -l)
+echo "perf.data $(stat -c %s "$dir/perf.data") B, $samples samples (2 per syscall when none are lost); kellect trace $(stat -c %s "$dir/t.kz") B, $records records, $dropped dropped"
 perf_wall=$(median $(awk '{print $1}' "$dir/perf-script.times"))
 printf '%-12s %8s %9s %14s %12s\n' run wall rss_MiB syscalls/s vs_perf
 for c in "${configs[@]}"; do
