@@ -376,6 +376,9 @@ pub fn replay_with_progress(
             segment.done_with(0, segment.file_len() as usize);
         }
         let mut engine = Engine::new(cfg, sink);
+        // Nothing reads replay's output as it comes: the last chunk of a batch of frames
+        // renders while the next batch's first chunk is in the sequential stage.
+        engine.flush_each_batch = false;
         feed_recording(&mut engine, recording, cfg.budget, progress)?;
         engine.finish()?;
         let engine_report = std::mem::take(&mut engine.report);
@@ -694,6 +697,9 @@ pub struct Engine<'c, 'w> {
     tap: Option<&'c mut dyn EventTap>,
     /// The chunk the sequential stage passed last, rendered while it runs the next one.
     pending: Option<Pending>,
+    /// Whether what is pending is written at the end of each batch of frames (`kellect
+    /// live` prints each batch as it comes), or only when the next chunk is processed.
+    flush_each_batch: bool,
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -722,6 +728,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             far: (0, None),
             tap: None,
             pending: None,
+            flush_each_batch: true,
         }
     }
 
@@ -854,8 +861,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.process(ready)?;
             self.release_until(self.reorder.watermark())?;
         }
-        // `kellect live` prints each batch as it comes.
-        self.flush_pending()?;
+        if self.flush_each_batch {
+            self.flush_pending()?;
+        }
         Ok(more)
     }
 
