@@ -1,22 +1,57 @@
 #!/usr/bin/env bash
-# Replay speed and memory: records a syscall-heavy workload once (root), then times
-# `kellect replay` of it with 1 and with all threads, events and records views, and reports
-# peak memory (GNU time). Usage: sudo bash bench/replay.sh [BLOCKS]
+# Replay speed and memory side by side with `perf script`, on one workload recorded once by
+# each tool: bench/lean-loop.c (open /etc/hostname, read, close, a 1-byte write to
+# /dev/null; ITER iterations, 4 syscalls each). perf records it as `perf record -z -e
+# raw_syscalls:sys_enter,raw_syscalls:sys_exit` (two samples per syscall) and prints it with
+# `perf script`; kellect records it with `kellect record` at the defaults and replays it with
+# `kellect replay --view events|records -o json-min -j 1|N` (N = nproc). RUNS paired rounds
+# (each round runs every configuration in turn), medians of wall time and of peak RSS (GNU
+# time's maximum resident set size), and the rate per workload syscall. Output goes to
+# /dev/null. Needs root (BPF, perf), gcc, GNU time, perf, python3.
+# Usage: [KELLECT=path] bench/replay.sh [ITER] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-blocks=${1:-1000000}
+iter=${1:-500000} runs=${2:-3}
 kellect=${KELLECT:-target/release/kellect}
+for tool in /usr/bin/time perf gcc python3; do
+    command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
+done
 [ -x "$kellect" ] || cargo build --release --quiet
-command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-"$kellect" record -q -o "$dir/t.kz" -- dd if=/dev/zero of=/dev/null bs=1 count="$blocks" status=none
-records=$("$kellect" info --json "$dir/t.kz" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["records_total"])')
-echo "trace: $records records, $(stat -c %s "$dir/t.kz") bytes"
-for view in events records; do
-    for threads in 1 "$(nproc)"; do
-        out=$( { /usr/bin/time -f '%e %M' "$kellect" replay "$dir/t.kz" --view "$view" -o json-min -j "$threads" >/dev/null; } 2>&1 | tail -1)
-        secs=${out% *}; kib=${out#* }
-        echo "replay --view $view -j $threads: ${secs}s, $(echo "$records / $secs" | bc) records/s, peak RSS $((kib / 1024)) MiB"
-    done
+gcc -O2 -o "$dir/lean-loop" bench/lean-loop.c
+work=("$dir/lean-loop" "$iter")
+syscalls=$((iter * 4))
+perf record -q -z -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$dir/perf.data" -- "${work[@]}" >/dev/null
+"$kellect" record -q -f -o "$dir/t.kz" -- "${work[@]}" >/dev/null
+read -r records dropped < <("$kellect" info --json "$dir/t.kz" | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["records_total"], r["dropped_total"])')
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+nproc=$(nproc)
+configs=(perf-script events-j1 "events-j$nproc" records-j1 "records-j$nproc")
+# run CONFIG: one run under GNU time; appends "wall rss_kib" to $dir/CONFIG.times.
+run() {
+    local c=$1 cmd
+    case $c in
+        perf-script) cmd=(perf script -i "$dir/perf.data") ;;
+        *) cmd=("$kellect" replay "$dir/t.kz" --view "${c%-j*}" -o json-min -j "${c##*-j}") ;;
+    esac
+    /usr/bin/time -o "$dir/t" -f '%e %M' "${cmd[@]}" >/dev/null 2>"$dir/err" || { cat "$dir/err" >&2; exit 1; }
+    cat "$dir/t" >>"$dir/$c.times"
+}
+for _ in $(seq "$runs"); do
+    for c in "${configs[@]}"; do run "$c"; done
 done
+echo "workload: lean-loop $iter ($syscalls syscalls); $runs paired runs, medians; $("$kellect" --version)"
+# perf may lose samples when its ring fills: its count says what perf script printed.
+samples=$(perf script -i "$dir/perf.data" -F event 2>/dev/null | wc -l)
+echo "perf.data $(stat -c %s "$dir/perf.data") B, $samples samples (2 per syscall when none are lost); kellect trace $(stat -c %s "$dir/t.kz") B, $records records, $dropped dropped"
+perf_wall=$(median $(awk '{print $1}' "$dir/perf-script.times"))
+printf '%-12s %8s %9s %14s %12s\n' run wall rss_MiB syscalls/s vs_perf
+for c in "${configs[@]}"; do
+    # shellcheck disable=SC2046
+    w=$(median $(awk '{print $1}' "$dir/$c.times")); m=$(median $(awk '{print $2}' "$dir/$c.times"))
+    printf '%-12s %7.2fs %9d %14.0f %11.2fx\n' "$c" "$w" $((m / 1024)) "$(echo "$syscalls / $w" | bc -l)" "$(echo "$perf_wall / $w" | bc -l)"
+done
+j1=$(median $(awk '{print $1}' "$dir/events-j1.times")); jn=$(median $(awk '{print $1}' "$dir/events-j$nproc.times"))
+r1=$(median $(awk '{print $1}' "$dir/records-j1.times")); rn=$(median $(awk '{print $1}' "$dir/records-j$nproc.times"))
+printf 'scaling 1 -> %d threads: events view %.2fx, records view %.2fx\n' "$nproc" "$(echo "$j1 / $jn" | bc -l)" "$(echo "$r1 / $rn" | bc -l)"

@@ -81,7 +81,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// | metadata | [`DecodeLimits::for_budget`]: payload 1/16, decoded value 1/4 | 16 MiB, 64 MiB |
 /// | frames decompressed at once | replay: 1/32, `info`: 1/4, by the `raw_len` of their headers (a frame larger than 1/4 is skipped as damage) | 8 MiB, 64 MiB |
 /// | the reorder stage | 1/8: the raw bytes of the frames whose records it holds (a frame's until its last record leaves, or its compressed payload while it need not be decompressed) and 64 bytes a record | 32 MiB |
-/// | records decoded at once | 1/128 of raw bytes, at most [`PROCESS_CHUNK`] records (decoded and rendered records take ~4-16x their raw bytes) | 2 MiB raw |
+/// | records decoded at once | three chunks (one decoded ahead, one in the sequential stage, one being rendered) of 1/128 of raw bytes and at most [`PROCESS_CHUNK`] records each (decoded and rendered records take ~4-16x their raw bytes) | 3 × 2 MiB raw |
 /// | state tables of the records view | 1/8, as entries of ~1 KiB | 32 Ki entries |
 /// | the inode model (paths and files, both views) | 1/8, as entries of [`files::ENTRY_BYTES`]; the least recently used is forgotten | 102 Ki entries |
 /// | the process table (cwd and fds, both views) | 1/16, at [`state::PROC_BYTES`] a process and [`state::FD_BYTES`] an fd plus their names; the least recently seen process is forgotten | 16 MiB (43,690 processes without fds) |
@@ -91,7 +91,7 @@ pub const WARNINGS_PER_KIND: usize = 64;
 /// The shares overlap in time only partly (metadata is decoded between frames), which
 /// leaves room for the program itself, output buffers and per-thread allocator caches.
 /// The four state tables, which persist, take 21/64 in all: with the reorder stage, a
-/// batch of frames and a chunk of decoded records, 63/128 at most.
+/// batch of frames and three chunks of decoded records, 65/128 at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
@@ -381,6 +381,9 @@ pub fn replay_with_progress(
             segment.done_with(0, segment.file_len() as usize);
         }
         let mut engine = Engine::new(cfg, sink);
+        // Nothing reads replay's output as it comes: the last chunk of a batch of frames
+        // renders while the next batch's first chunk is in the sequential stage.
+        engine.flush_each_batch = false;
         feed_recording(&mut engine, recording, cfg.budget, progress)?;
         engine.finish()?;
         let engine_report = std::mem::take(&mut engine.report);
@@ -401,22 +404,35 @@ fn feed_recording(
     budget: MemoryBudget,
     progress: &mut Progress,
 ) -> Result<()> {
-    // The bytes and records of a batch of frame blocks, for progress.
-    let read = |segment: &trace::Segment, blocks: &[&trace::BlockLoc]| {
-        blocks.iter().fold((0u64, 0u64), |(bytes, records), b| {
-            let len = (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
-            let count = segment
-                .frame_header(b)
-                .map_or(0, |h| u64::from(h.record_count));
-            (bytes + len, records + count)
-        })
-    };
     for segment in &recording.segments {
         let mut pending: Vec<&trace::BlockLoc> = Vec::new();
         let mut pending_raw = 0u64;
         // The file's bytes before this were read (the reorder stage copies the payloads
         // it may need again).
         let mut read_to = 0usize;
+        // Feeds the pending batch; false once the engine wants no more frames.
+        let mut feed = |engine: &mut Engine<'_, '_>,
+                        pending: &mut Vec<&trace::BlockLoc>,
+                        read_to: &mut usize| {
+            if pending.is_empty() {
+                return Ok(true);
+            }
+            if !engine.frames(prepare_frames(segment, pending, budget))? {
+                return Ok(false);
+            }
+            let (bytes, records) = pending.iter().fold((0u64, 0u64), |(bytes, records), b| {
+                let len =
+                    (b.payload.1.saturating_sub(b.payload.0) + format::BLOCK_HEADER_LEN) as u64;
+                let count = segment
+                    .frame_header(b)
+                    .map_or(0, |h| u64::from(h.record_count));
+                (bytes + len, records + count)
+            });
+            progress.advance(bytes, records);
+            *read_to = done_with(segment, pending, *read_to);
+            pending.clear();
+            anyhow::Ok(true)
+        };
         for block in &segment.blocks {
             if block.kind == BlockKind::Frame {
                 let raw = segment
@@ -425,29 +441,19 @@ fn feed_recording(
                 if !pending.is_empty()
                     && pending_raw.saturating_add(raw) > budget.replay_batch_raw()
                 {
-                    if !feed_frames(engine, segment, &pending, budget)? {
+                    if !feed(engine, &mut pending, &mut read_to)? {
                         return Ok(());
                     }
-                    let (bytes, records) = read(segment, &pending);
-                    progress.advance(bytes, records);
-                    read_to = done_with(segment, &pending, read_to);
-                    pending.clear();
                     pending_raw = 0;
                 }
                 pending.push(block);
                 pending_raw = pending_raw.saturating_add(raw);
                 continue;
             }
-            if !pending.is_empty() {
-                if !feed_frames(engine, segment, &pending, budget)? {
-                    return Ok(());
-                }
-                let (bytes, records) = read(segment, &pending);
-                progress.advance(bytes, records);
-                read_to = done_with(segment, &pending, read_to);
-                pending.clear();
-                pending_raw = 0;
+            if !feed(engine, &mut pending, &mut read_to)? {
+                return Ok(());
             }
+            pending_raw = 0;
             if block.kind.is_metadata() {
                 engine.meta_block(block.kind, block.flags, segment.payload(block), || {
                     format!(
@@ -459,13 +465,8 @@ fn feed_recording(
                 })?;
             }
         }
-        if !pending.is_empty() {
-            if !feed_frames(engine, segment, &pending, budget)? {
-                return Ok(());
-            }
-            let (bytes, records) = read(segment, &pending);
-            progress.advance(bytes, records);
-            done_with(segment, &pending, read_to);
+        if !feed(engine, &mut pending, &mut read_to)? {
+            return Ok(());
         }
     }
     Ok(())
@@ -524,15 +525,14 @@ impl DecodedFrame {
     }
 }
 
-/// Decompresses a batch of frames in parallel, checks their records (in pieces of at most
-/// [`MemoryBudget::decode_raw`] raw bytes cut at record boundaries, in parallel), and hands
-/// the frames to the engine in order. Returns false once the engine wants no more frames.
-fn feed_frames(
-    engine: &mut Engine<'_, '_>,
+/// Decompresses a batch of frames in parallel and checks their records (in pieces of at
+/// most [`MemoryBudget::decode_raw`] raw bytes cut at record boundaries, in parallel); the
+/// frames, in order.
+fn prepare_frames(
     segment: &trace::Segment,
     blocks: &[&trace::BlockLoc],
     budget: MemoryBudget,
-) -> Result<bool> {
+) -> Vec<DecodedFrame> {
     let located = |block: &trace::BlockLoc, what: String| {
         format!(
             "{}: frame at byte {}: {what}",
@@ -610,7 +610,7 @@ fn feed_frames(
             problem,
         });
     }
-    engine.frames(frames)
+    frames
 }
 
 /// Cuts the raw records of a frame into pieces of about `limit` bytes at record boundaries
@@ -702,6 +702,11 @@ pub struct Engine<'c, 'w> {
     far: (u64, Option<u64>),
     /// With a tap, the events view renders nothing: the tap is told of each event instead.
     tap: Option<&'c mut dyn EventTap>,
+    /// The chunk the sequential stage passed last, rendered while it runs the next one.
+    pending: Option<Pending>,
+    /// Whether what is pending is written at the end of each batch of frames (`kellect
+    /// live` prints each batch as it comes), or only when the next chunk is processed.
+    flush_each_batch: bool,
 }
 
 impl<'c, 'w> Engine<'c, 'w> {
@@ -730,6 +735,8 @@ impl<'c, 'w> Engine<'c, 'w> {
             report: ReplayReport::default(),
             far: (0, None),
             tap: None,
+            pending: None,
+            flush_each_batch: true,
         }
     }
 
@@ -767,6 +774,8 @@ impl<'c, 'w> Engine<'c, 'w> {
         } else {
             payload
         };
+        // What is pending renders with the clocks and host it was read with.
+        self.flush_pending()?;
         match self.meta(kind, payload) {
             Ok(Some(at)) => self.tick(at)?,
             Ok(None) => {}
@@ -861,6 +870,9 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.process(ready)?;
             self.release_until(self.reorder.watermark())?;
         }
+        if self.flush_each_batch {
+            self.flush_pending()?;
+        }
         Ok(more)
     }
 
@@ -894,6 +906,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// The end of the recording: what is still ordered or aggregated leaves.
     pub fn finish(&mut self) -> Result<()> {
         self.release_until(u64::MAX)?;
+        self.flush_pending()?;
         self.report.warnings.extend(self.compact.warning());
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
@@ -935,11 +948,6 @@ impl<'c, 'w> Engine<'c, 'w> {
         Ok(())
     }
 
-    fn in_range(&self, ts: u64) -> bool {
-        let at = self.ctx.realtime_ns(ts);
-        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
-    }
-
     /// Releases and processes every held record stamped at or before `mark`, a chunk at a
     /// time.
     fn release_until(&mut self, mark: u64) -> Result<()> {
@@ -954,10 +962,14 @@ impl<'c, 'w> Engine<'c, 'w> {
     }
 
     /// Runs records through state, filters and output, a chunk at a time: at most
-    /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes, decoded in
-    /// parallel; what a chunk renders is written before the next chunk is decoded.
+    /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes. Three chunks
+    /// are in flight at once: while this thread runs one through the sequential stage
+    /// (state transitions, filters, the records view's aggregation), the pool renders the
+    /// one before it and decodes the one after it. What a chunk renders is written before
+    /// the next one is rendered, so output keeps the records' order.
     fn process(&mut self, ready: Vec<Released>) -> Result<()> {
         let limit = self.cfg.budget.decode_raw();
+        let mut ranges = Vec::new();
         let mut start = 0;
         while start < ready.len() {
             let mut end = start;
@@ -969,112 +981,324 @@ impl<'c, 'w> Engine<'c, 'w> {
                 bytes += ready[end].bytes().len();
                 end += 1;
             }
-            // The spans were checked as intact records: each decodes. An indexed collect
-            // writes each event in its place.
-            let mut events: Vec<Option<Event>> = ready[start..end]
-                .par_iter()
-                .map(|r| decode::decode_one(r.bytes()))
-                .collect();
-            for event in events.iter_mut().flatten() {
-                self.compact.apply(event);
-            }
-            self.process_chunk(&events)?;
+            ranges.push(start..end);
             start = end;
+        }
+        if self.tap.is_some() {
+            for range in ranges {
+                let mut events = decode_released(&ready[range]);
+                self.fill_in(&mut events);
+                self.tap_chunk(&events)?;
+            }
+            self.reorder.out_bytes = 0;
+            return Ok(());
+        }
+        let mut decoded: Option<Vec<Option<Event>>> = None;
+        for (k, range) in ranges.iter().enumerate() {
+            let mut events = match decoded.take() {
+                Some(events) => events,
+                None => decode_released(&ready[range.clone()]),
+            };
+            self.fill_in(&mut events);
+            let next = ranges.get(k + 1).map(|r| &ready[r.clone()]);
+            let prev = self.pending.take();
+            let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+            let ctx = &self.ctx;
+            let mut rendered = (Vec::new(), 0);
+            let seq = Sequential {
+                cfg: self.cfg,
+                ctx,
+                table: &mut self.table,
+                images: &mut self.images,
+                records: &mut self.records,
+                since: self.since,
+                until: self.until,
+            };
+            let pending = rayon::in_place_scope(|s| {
+                s.spawn(|_| {
+                    if let Some(prev) = prev {
+                        rendered = prev.render(ctx, format, udp);
+                    }
+                    decoded = next.map(decode_released);
+                });
+                seq.chunk(events)
+            });
+            self.write(rendered.0, rendered.1)?;
+            self.pending = Some(pending);
         }
         self.reorder.out_bytes = 0;
         Ok(())
     }
 
-    fn process_chunk(&mut self, events: &[Option<Event>]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+    /// Fills in what compact syscall records of a decoded chunk left out, in order: the
+    /// first step of the sequential stage, before any other state sees them.
+    fn fill_in(&mut self, events: &mut [Option<Event>]) {
+        for event in events.iter_mut().flatten() {
+            self.compact.apply(event);
         }
-        if self.records.is_some() {
-            let mut out = Vec::new();
-            for event in events.iter().flatten() {
-                // The image first: the process table keeps it among the process's facts.
-                let image = self.images.apply(event);
-                let resolved = self.table.apply_with_facts(event, &image, &self.images);
-                let r = self.records.as_mut().expect("records view");
-                out.extend(r.event(&self.ctx, event, &resolved, &self.table));
-            }
-            return self.emit_records(out);
-        }
-        let mut selected: Vec<(&Event, Resolved, Arc<Image>)> = Vec::new();
-        for event in events.iter().flatten() {
-            let listed = self.in_range(event.common.ts) && events::event_type(event).is_some();
-            if let Some(tap) = self.tap.as_deref_mut() {
-                // A slice filters by what an event carries (it takes no --path).
-                let container = self.table.container(event.common.pid);
-                let shown = listed
-                    && self.cfg.filter.accepts(event, &Resolved::default())
-                    && self.cfg.filter.accepts_container(container.as_deref());
-                tap.event(event, shown, &self.table, &self.ctx)?;
-                self.table.apply(event);
-                self.images.apply(event);
-                self.report.items += u64::from(shown);
-                continue;
-            }
-            let resolved = self.table.apply(event);
-            let image = self.images.apply(event);
-            if listed
-                && self.cfg.filter.accepts(event, &resolved)
-                && self
-                    .cfg
-                    .filter
-                    .accepts_container(resolved.container.as_deref())
-            {
-                selected.push((event, resolved, image));
-            }
-        }
-        let arch = Arch::from_machine(self.ctx.machine());
-        let (ctx, format, udp) = (&self.ctx, self.sink.format, self.sink.wants_datagrams());
-        let boot_id = ctx.boot_id();
-        let rendered: Vec<Rendered> = selected
-            .par_iter()
-            .map(|&(event, ref resolved, ref image)| {
-                let view = EventView {
-                    timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
-                    event,
-                    resolved,
-                    arch,
-                    catalogue: crate::syscalls::CATALOGUE,
-                    exec_id: Some(image.id.exec_id(boot_id)),
-                };
-                output::render_event(&view, format, udp)
-            })
-            .collect();
-        self.write(rendered)
     }
 
-    fn emit_records(&mut self, mut records: Vec<kflowd::Record>) -> Result<()> {
-        let (f, ctx, since, until) = (&self.cfg.filter, &self.ctx, self.since, self.until);
-        records.retain(|r| {
-            let (first, last) = r.span;
-            since.is_none_or(|s| ctx.realtime_ns(last) >= s)
-                && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
-                && f.accepts_record(r)
-        });
+    /// Renders and writes what the sequential stage passed last.
+    fn flush_pending(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+            let (rendered, items) = pending.render(&self.ctx, format, udp);
+            self.write(rendered, items)?;
+        }
+        Ok(())
+    }
+
+    /// A chunk of the events view with a tap: the tap sees each event, nothing renders.
+    fn tap_chunk(&mut self, events: &[Option<Event>]) -> Result<()> {
+        let Some(tap) = self.tap.as_deref_mut() else {
+            return Ok(());
+        };
+        for event in events.iter().flatten() {
+            let listed = in_range(&self.ctx, (self.since, self.until), event.common.ts)
+                && events::event_type(event).is_some();
+            // A slice filters by what an event carries (it takes no --path).
+            let container = self.table.container(event.common.pid);
+            let shown = listed
+                && self.cfg.filter.accepts(event, &Resolved::default())
+                && self.cfg.filter.accepts_container(container.as_deref());
+            tap.event(event, shown, &self.table, &self.ctx)?;
+            self.table.apply(event);
+            self.images.apply(event);
+            self.report.items += u64::from(shown);
+        }
+        Ok(())
+    }
+
+    fn emit_records(&mut self, records: Vec<kflowd::Record>) -> Result<()> {
+        self.flush_pending()?;
+        let records = select_records(
+            &self.cfg.filter,
+            &self.ctx,
+            (self.since, self.until),
+            &mut self.records,
+            records,
+        );
         if records.is_empty() {
             return Ok(());
         }
-        if let Some(r) = &mut self.records {
-            r.number(&mut records);
-        }
         let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
-        let rendered: Vec<Rendered> = records
-            .par_iter()
-            .map(|r| output::render_record(r, format, udp))
-            .collect();
-        self.write(rendered)
+        let items = records.len() as u64;
+        let rendered = render_records(&records, format, udp);
+        self.write(rendered, items)
     }
 
-    fn write(&mut self, rendered: Vec<Rendered>) -> Result<()> {
+    /// Writes what renders `items` events or records, in order.
+    fn write(&mut self, rendered: Vec<Rendered>, items: u64) -> Result<()> {
         for item in &rendered {
             self.sink.write(item)?;
         }
-        self.report.items += rendered.len() as u64;
+        self.report.items += items;
         Ok(())
+    }
+}
+
+/// Decodes released records into events, in parallel (an indexed collect writes each in
+/// its place). The spans were checked as intact records: each decodes.
+fn decode_released(released: &[Released]) -> Vec<Option<Event>> {
+    released
+        .par_iter()
+        .map(|r| decode::decode_one(r.bytes()))
+        .collect()
+}
+
+/// Whether a record stamped `ts` (boot time) is within `--since` and `--until` (wall
+/// clock, nanoseconds).
+fn in_range(ctx: &Context, (since, until): (Option<i64>, Option<i64>), ts: u64) -> bool {
+    let at = ctx.realtime_ns(ts);
+    since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u)
+}
+
+/// The records of the records view that pass the time range and the filter, numbered in
+/// order.
+fn select_records(
+    filter: &Filter,
+    ctx: &Context,
+    (since, until): (Option<i64>, Option<i64>),
+    view: &mut Option<RecordsView>,
+    mut records: Vec<kflowd::Record>,
+) -> Vec<kflowd::Record> {
+    records.retain(|r| {
+        let (first, last) = r.span;
+        since.is_none_or(|s| ctx.realtime_ns(last) >= s)
+            && until.is_none_or(|u| ctx.realtime_ns(first) <= u)
+            && filter.accepts_record(r)
+    });
+    if let Some(view) = view.as_mut() {
+        view.number(&mut records);
+    }
+    records
+}
+
+/// The state the sequential stage changes, borrowed from the [`Engine`] for one chunk while
+/// the pool renders the chunk before it.
+struct Sequential<'a> {
+    cfg: &'a ReplayConfig,
+    ctx: &'a Context,
+    table: &'a mut ProcessTable,
+    images: &'a mut ProcessImages,
+    records: &'a mut Option<RecordsView>,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Sequential<'_> {
+    /// Runs a chunk of events through state transitions, filters and (records view)
+    /// aggregation, in order; returns what is left to render.
+    fn chunk(self, events: Vec<Option<Event>>) -> Pending {
+        let mut selected = Vec::new();
+        let mut records = Vec::new();
+        if self.records.is_none() {
+            selected.reserve(events.len());
+        }
+        if let Some(view) = self.records.as_mut() {
+            for event in events.iter().flatten() {
+                // The image first: the process table keeps it among the process's facts.
+                let image = self.images.apply(event);
+                let resolved = self.table.apply_with_facts(event, &image, self.images);
+                records.extend(view.event(self.ctx, event, &resolved, self.table));
+            }
+            records = select_records(
+                &self.cfg.filter,
+                self.ctx,
+                (self.since, self.until),
+                self.records,
+                records,
+            );
+        } else {
+            for (i, event) in events.iter().enumerate() {
+                let Some(event) = event else { continue };
+                let listed = in_range(self.ctx, (self.since, self.until), event.common.ts)
+                    && events::event_type(event).is_some();
+                let resolved = self.table.apply(event);
+                let image = self.images.apply(event);
+                if listed
+                    && self.cfg.filter.accepts(event, &resolved)
+                    && self
+                        .cfg
+                        .filter
+                        .accepts_container(resolved.container.as_deref())
+                {
+                    selected.push((i, resolved, image));
+                }
+            }
+        }
+        Pending {
+            events,
+            selected,
+            records,
+        }
+    }
+}
+
+/// A chunk that left the sequential stage: the events view's events it shows (indices into
+/// `events`, with their resolved state and image), or the records view's records, to be
+/// rendered in parallel. The chunk's events are dropped with it, off the sequential stage.
+struct Pending {
+    events: Vec<Option<Event>>,
+    selected: Vec<(usize, Resolved, Arc<Image>)>,
+    records: Vec<kflowd::Record>,
+}
+
+impl Pending {
+    /// Renders the chunk in parallel; returns what to write and how many events or records
+    /// it holds.
+    fn render(self, ctx: &Context, format: OutputFormat, udp: bool) -> (Vec<Rendered>, u64) {
+        let arch = Arch::from_machine(ctx.machine());
+        let boot_id = ctx.boot_id();
+        let events = &self.events;
+        let items = (self.selected.len() + self.records.len()) as u64;
+        let mut rendered: Vec<Rendered> = match text_only(format, udp) {
+            Some(pretty) => self
+                .selected
+                .par_chunks(RENDER_BATCH)
+                .map(|chunk| {
+                    let mut text = Vec::with_capacity(chunk.len() * 512);
+                    // Runs of events of one image share its exec id.
+                    let mut last: Option<(&Arc<Image>, String)> = None;
+                    for s in chunk {
+                        if !last
+                            .as_ref()
+                            .is_some_and(|(image, _)| Arc::ptr_eq(image, &s.2))
+                        {
+                            last = Some((&s.2, s.2.id.exec_id(boot_id)));
+                        }
+                        let Some((_, exec_id)) = &last else { continue };
+                        if let Some(v) = event_view(events, s, ctx, arch, exec_id) {
+                            output::json_text(&v, pretty, &mut text);
+                        }
+                    }
+                    Rendered::text(text)
+                })
+                .collect(),
+            None => self
+                .selected
+                .par_iter()
+                .filter_map(|s| {
+                    let exec_id = s.2.id.exec_id(boot_id);
+                    let v = event_view(events, s, ctx, arch, &exec_id)?;
+                    Some(output::render_event(&v, format, udp))
+                })
+                .collect(),
+        };
+        rendered.extend(render_records(&self.records, format, udp));
+        (rendered, items)
+    }
+}
+
+/// The view of a selected event (`None` if `selected` is no event's index), with the exec
+/// id of its image.
+fn event_view<'a>(
+    events: &'a [Option<Event>],
+    (i, resolved, _): &'a (usize, Resolved, Arc<Image>),
+    ctx: &Context,
+    arch: Arch,
+    exec_id: &'a str,
+) -> Option<EventView<'a>> {
+    let event = events.get(*i)?.as_ref()?;
+    Some(EventView {
+        timestamp_us: ctx.realtime_ns(event.common.ts).div_euclid(1000),
+        event,
+        resolved,
+        arch,
+        catalogue: crate::syscalls::CATALOGUE,
+        exec_id: Some(exec_id),
+    })
+}
+
+/// Events or records rendered into one text buffer, when the output is only text.
+const RENDER_BATCH: usize = 128;
+
+/// `Some(pretty)` when the output is JSON text only (no datagrams, no Parquet rows): items
+/// then render into shared buffers of [`RENDER_BATCH`].
+fn text_only(format: OutputFormat, udp: bool) -> Option<bool> {
+    match format {
+        OutputFormat::Json | OutputFormat::JsonMin if !udp => Some(format == OutputFormat::Json),
+        _ => None,
+    }
+}
+
+/// Renders records of the records view in parallel, in order.
+fn render_records(records: &[kflowd::Record], format: OutputFormat, udp: bool) -> Vec<Rendered> {
+    match text_only(format, udp) {
+        Some(pretty) => records
+            .par_chunks(RENDER_BATCH)
+            .map(|chunk| {
+                let mut text = Vec::with_capacity(chunk.len() * 512);
+                for r in chunk {
+                    output::json_text(r, pretty, &mut text);
+                }
+                Rendered::text(text)
+            })
+            .collect(),
+        None => records
+            .par_iter()
+            .map(|r| output::render_record(r, format, udp))
+            .collect(),
     }
 }
 

@@ -41,6 +41,35 @@ pub struct Rendered {
     pub row: Option<serde_json::Value>,
 }
 
+impl Rendered {
+    /// Text only: JSON objects, each with its newline.
+    pub fn text(text: Vec<u8>) -> Rendered {
+        Rendered {
+            text,
+            datagram: None,
+            row: None,
+        }
+    }
+}
+
+/// Appends `item`'s JSON (`pretty` or compact) and a newline to `buf`: the text
+/// [`render_event`] and [`render_record`] give it for `-o json` and `-o json-min`, written
+/// straight into a buffer shared by many items.
+pub fn json_text<T: serde::Serialize + ?Sized>(item: &T, pretty: bool, buf: &mut Vec<u8>) {
+    let start = buf.len();
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut *buf, item)
+    } else {
+        serde_json::to_writer(&mut *buf, item)
+    };
+    // Bytes that are not text take the output rule's second pass.
+    if written.is_err() || bytes::json_has_raw(&buf[start..]) {
+        buf.truncate(start);
+        buf.extend_from_slice(&bytes::to_json(item, pretty));
+    }
+    buf.push(b'\n');
+}
+
 /// `item` as what `format` writes: its text (with the newline), or its row.
 fn render<T: serde::Serialize>(
     item: &T,

@@ -100,7 +100,7 @@ impl Image {
 /// an image with start 0.
 #[derive(Debug)]
 pub struct ProcessImages {
-    images: HashMap<u32, (Arc<Image>, u64)>,
+    images: super::Map<u32, (Arc<Image>, u64)>,
     clock: u64,
     max_images: usize,
     /// Images forgotten to stay within `max_images`.
@@ -111,7 +111,7 @@ impl ProcessImages {
     /// An empty table holding at most `max_images` processes (at least 16).
     pub fn new(max_images: usize) -> ProcessImages {
         ProcessImages {
-            images: HashMap::new(),
+            images: super::Map::default(),
             clock: 0,
             max_images: max_images.max(16),
             forgotten: 0,

@@ -24,7 +24,7 @@
 //! Memory is bounded: past [`Files::max_entries`] paths plus files, the least recently
 //! used entry is forgotten (and counted, for the replay's warning).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::abi::InodeAttrs;
 use crate::replayer::input::decode::TimeSet;
@@ -160,9 +160,9 @@ pub struct Files {
     /// The bound on paths plus files held; [`DEFAULT_MAX_ENTRIES`] unless set (a replay
     /// memory budget divides by [`ENTRY_BYTES`]). At least 1 is kept.
     pub max_entries: usize,
-    files: HashMap<FileId, File>,
+    files: super::Map<FileId, File>,
     /// The live file of each inode: (dev, ino) → file.
-    by_inode: HashMap<(u32, u64), FileId>,
+    by_inode: super::Map<(u32, u64), FileId>,
     /// What each absolute path names now (ordered: the paths under a directory are one
     /// range, for a rename or rmdir of the directory).
     by_path: BTreeMap<String, Name>,
@@ -194,8 +194,8 @@ impl Files {
     pub fn new(max_entries: usize) -> Files {
         Files {
             max_entries,
-            files: HashMap::new(),
-            by_inode: HashMap::new(),
+            files: super::Map::default(),
+            by_inode: super::Map::default(),
             by_path: BTreeMap::new(),
             last: 0,
             done: Vec::new(),

@@ -13,6 +13,12 @@ pub mod execid;
 pub mod files;
 
 use std::collections::{BTreeMap, HashMap};
+
+/// A hash map of replay state keyed by values read from the trace (pids, fds, inodes):
+/// ahash, randomly keyed per map, so hostile keys cannot be chosen to collide.
+pub type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+/// The set of [`Map`].
+pub type Set<K> = std::collections::HashSet<K, ahash::RandomState>;
 use std::sync::Arc;
 
 use crate::abi::{self, InodeAttrs};
@@ -219,10 +225,10 @@ pub type LeftProcess = (u32, Box<ProcFacts>);
 #[derive(Debug, Default, Clone)]
 struct ProcState {
     cwd: Option<String>,
-    fds: HashMap<i32, FdEntry>,
+    fds: Map<i32, FdEntry>,
     /// How many of `fds` hold each file of the inode model ([`FdKind::File`] with an id),
     /// so that a close knows whether it was the file's last fd without a scan.
-    file_refs: HashMap<FileId, u32>,
+    file_refs: Map<FileId, u32>,
     /// Estimated bytes of `cwd` and `fds` ([`CWD_BYTES`] and [`FD_BYTES`] plus each name's
     /// length; an fd's share of `file_refs` is within [`FD_BYTES`]); the process costs
     /// [`PROC_BYTES`] more.
@@ -264,7 +270,7 @@ impl ProcState {
     }
 
     /// Counts an fd of `kind` in (`held`) or out of `file_refs`.
-    fn count_file(file_refs: &mut HashMap<FileId, u32>, kind: &FdKind, held: bool) {
+    fn count_file(file_refs: &mut Map<FileId, u32>, kind: &FdKind, held: bool) {
         let FdKind::File {
             file: Some(file), ..
         } = kind
@@ -409,7 +415,7 @@ impl Resolved {
 /// [`Resolved::forgotten`] (or [`forgotten_facts`](Self::forgotten_facts) at the end).
 #[derive(Debug)]
 pub struct ProcessTable {
-    procs: HashMap<u32, ProcState>,
+    procs: Map<u32, ProcState>,
     /// Recency: stamp of the latest event → pid; the first is the least recently seen.
     lru: BTreeMap<u64, u32>,
     clock: u64,
@@ -441,7 +447,7 @@ impl ProcessTable {
     /// ([`Files::max_entries`]; `Default` uses [`files::DEFAULT_MAX_ENTRIES`]).
     pub fn new(max_file_entries: usize) -> ProcessTable {
         ProcessTable {
-            procs: HashMap::new(),
+            procs: Map::default(),
             lru: BTreeMap::new(),
             clock: 0,
             bytes: 0,

@@ -45,7 +45,7 @@ pub struct EventView<'a> {
     pub catalogue: Catalogue<'a>,
     /// The exec id of the process image the event belongs to (`crate::replayer::state::execid`); the
     /// replay always sets it.
-    pub exec_id: Option<String>,
+    pub exec_id: Option<&'a str>,
 }
 
 /// The catalogue name of an event (`None` for records that are context only, such as

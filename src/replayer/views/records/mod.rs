@@ -9,9 +9,9 @@ pub mod kflowd;
 pub mod legend;
 pub mod protocols;
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::{Map, Value};
+
+use std::fmt::Write as _;
 
 use crate::abi::{SockInfo, SockStateRecord};
 use crate::replayer::input::decode::{Body, Event, SockAddr, Syscall};
@@ -19,7 +19,7 @@ use crate::replayer::render::symbols;
 use crate::replayer::state::context::Context;
 use crate::replayer::state::execid;
 use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
-use crate::replayer::state::{FdKind, ProcFacts, ProcessTable, Resolved};
+use crate::replayer::state::{self, FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
     Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys,
@@ -190,14 +190,14 @@ impl Flow {
 /// The records view's state.
 pub struct RecordsView {
     cfg: RecordsConfig,
-    files: HashMap<FileKey, FileAgg>,
+    files: state::Map<FileKey, FileAgg>,
     /// Files a process closed an fd opened for writing of while another fd still held
     /// them: the last close of such a file is a CLOSE_WRITE. (Which fd holds which file is
     /// the process table's, [`crate::replayer::state::FdKind::File`].)
-    written: HashSet<FileKey>,
+    written: state::Set<FileKey>,
     /// Sockets by cookie; which fd is which socket (its role, its UNIX path) is the
     /// process table's ([`crate::replayer::state::FdKind::Socket`]).
-    socks: HashMap<u64, SockAgg>,
+    socks: state::Map<u64, SockAgg>,
     next_sweep: u64,
     seq: u64,
     /// Completed records waiting for file facts, in completion order.
@@ -227,9 +227,9 @@ impl RecordsView {
     pub fn new(cfg: RecordsConfig) -> Self {
         RecordsView {
             cfg,
-            files: HashMap::new(),
-            written: HashSet::new(),
-            socks: HashMap::new(),
+            files: state::Map::default(),
+            written: state::Set::default(),
+            socks: state::Map::default(),
             next_sweep: 0,
             seq: 0,
             held: std::collections::VecDeque::new(),
@@ -1459,14 +1459,31 @@ pub fn tcp_state(state: u8) -> String {
 }
 
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
+/// Written by hand (not by `time`'s format descriptions, several times slower): every
+/// record carries one or two, built in the sequential stage. Any `i64` of nanoseconds is
+/// between the years 1677 and 2262, always four digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [month repr:short] [day] [year] [hour]:[minute]:[second].[subsecond digits:9] UTC"
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns)) else {
+        return format!("{realtime_ns} ns");
+    };
+    let mut out = String::with_capacity(40);
+    let _ = write!(
+        out,
+        "{}, {} {:02} {:04} {:02}:{:02}:{:02}.{:09} UTC",
+        WEEKDAYS[usize::from(t.weekday().number_days_from_monday())],
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond()
     );
-    time::OffsetDateTime::from_unix_timestamp_nanos(realtime_ns as i128)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| format!("{realtime_ns} ns"))
+    out
 }
 
 /// The kflowd keys of a socket's packet counters (`REC_SOCK_COUNTERS`): TCP flag
@@ -1754,6 +1771,24 @@ mod tests {
         // 40's exec passed the bound: 20, seen least recently, was forgotten; 30 is held
         // at the end, and leaves no record.
         assert_eq!((run.view.early_exports, run.table.forgotten()), (1, 1));
+    }
+
+    #[test]
+    fn kflowd_times_match_the_time_crates_format() {
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [month repr:short] [day] [year] [hour]:[minute]:[second].[subsecond digits:9] UTC"
+        );
+        let mut ns = i64::MIN;
+        // Steps of ~53 days and a few ns across the whole range, and both ends.
+        let mut cases = vec![i64::MIN, i64::MAX, 0, -1, 1];
+        while let Some(next) = ns.checked_add(4_611_686_018_427_387 + 7) {
+            cases.push(next);
+            ns = next;
+        }
+        for ns in cases {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap();
+            assert_eq!(kflowd_time(ns), t.format(&fmt).unwrap(), "{ns}");
+        }
     }
 
     #[test]
