@@ -516,12 +516,17 @@ struct {
  * The inode times moved three times between 6.5 and 6.11: CO-RE picks what exists. `i`
  * points at a copy of the inode in map memory, so these are plain loads.
  */
+/* include/linux/fs.h: the change time's nanoseconds were read since it last changed. */
+#define I_CTIME_QUERIED (1U << 31)
+
 static __always_inline void inode_times(const struct inode *i, struct kl_inode *out)
 {
 	if (bpf_core_field_exists(i->i_atime_sec)) {
 		out->atime_ns = i->i_atime_sec * 1000000000LL + i->i_atime_nsec;
 		out->mtime_ns = i->i_mtime_sec * 1000000000LL + i->i_mtime_nsec;
-		out->ctime_ns = i->i_ctime_sec * 1000000000LL + i->i_ctime_nsec;
+		/* Multigrain timestamps (6.13+) keep a flag in the top bit of the change time's
+		 * nanoseconds (I_CTIME_QUERIED): not part of the time. */
+		out->ctime_ns = i->i_ctime_sec * 1000000000LL + (i->i_ctime_nsec & ~I_CTIME_QUERIED);
 	} else if (bpf_core_field_exists(((struct inode___v67 *)i)->__i_atime)) {
 		const struct inode___v67 *v = (const void *)i;
 

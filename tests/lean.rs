@@ -227,6 +227,41 @@ mod live {
         assert!(!stderr.contains("without"), "{stderr}");
     }
 
+    /// A file's change time is the one stat(2) shows, also once stat has queried it: on
+    /// kernels with multigrain timestamps (6.13+) the inode keeps a "queried" flag in the top
+    /// bit of its change time's nanoseconds, which is not part of the time (recordings made
+    /// before this was masked showed such times 2.147483648 s late).
+    #[test]
+    fn a_files_change_time_is_the_one_stat_shows() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ctime-file");
+        std::fs::write(&file, b"x").unwrap();
+        // A change, then a stat that queries it (and so sets the flag where the kernel has
+        // one).
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        let trace = dir.path().join("ctime.kz");
+        crate::util::record_in(dir.path(), &trace, &["cat", file.to_str().unwrap()]);
+        let records = crate::util::json_lines(crate::util::replay_json_min(&trace, &[]).as_bytes());
+        let rec = records
+            .iter()
+            .find(|r| r["File"] == "ctime-file")
+            .unwrap_or_else(|| panic!("the file's record: {records:#?}"));
+        let secs = meta.ctime().rem_euclid(86_400);
+        let want = format!(
+            "{:02}:{:02}:{:02}.{:09} UTC",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            meta.ctime_nsec()
+        );
+        let got = rec["FileStatusChangeTime"].as_str().unwrap_or_default();
+        assert!(got.ends_with(&want), "{got} is not {want}");
+        assert_eq!(meta.ctime(), std::fs::metadata(&file).unwrap().ctime());
+    }
+
     /// A thread that execs takes the process's pid but keeps its own task: the records of
     /// the new image show its name, not the one the old leader's records carried under
     /// that pid (tests/workloads/lean_exec.c).
