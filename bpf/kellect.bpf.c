@@ -1564,7 +1564,9 @@ struct compact_in {
 	__u8 nargs;
 	__u8 _pad;
 	__s32 ino_fd;
-	__u32 _pad2;
+	__u8 have_inode; /* 1: ino holds the fd's inode */
+	__u8 _pad2[3];
+	__u64 file; /* the fd's struct file, for the socket part */
 	struct kl_inode ino;
 };
 
@@ -1808,6 +1810,125 @@ __noinline int emit_compact(int unused)
 	return 0;
 }
 
+/* The largest offset in a syscall record's tail where its inode part may start (two paths,
+ * an address and an out section come first), and where its socket part may (no path comes
+ * before it): the scratch has room for each part after them. */
+#define SC_OFF_INODE_MAX (2 * KL_PATH_MAX + 512)
+#define SC_OFF_SOCK_MAX 1024
+
+/*
+ * The inode part of the syscall record being built in this CPU's sc_scratch (a syscall
+ * that succeeded, `p` its entry, `ret` its return value): the inode of its fd (its fd
+ * argument, or the fd it returned) at tail offset `off`, whole (SC_F_INODE), as a reference
+ * to the one last written for the inode (SC_F_INODE_REF) or left out (SC_F_INODE_SAME).
+ * Leaves the fd, its struct file and the inode in sc_pre->in; returns the offset after the
+ * part.
+ * A global function: the verifier checks it once, on its own, not once per path through
+ * the parts before it.
+ */
+__noinline int emit_inode_part(struct pending *p, long ret, __u64 off)
+{
+	struct sc_scratch *scratch;
+	struct rec_syscall *r;
+	struct kl_inode *ino;
+	struct sc_desc *d;
+	struct sc_pre *pre;
+	struct file *f = NULL;
+	__s32 ino_fd = -1;
+	__u32 zero = 0;
+	char *tail;
+	int form;
+
+	if (!p || off > SC_OFF_INODE_MAX)
+		return off;
+	barrier_var(off); /* keep the bound where the verifier can see it */
+	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
+	pre = bpf_map_lookup_elem(&sc_pre, &zero);
+	d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	if (!scratch || !pre || !d)
+		return off;
+	r = (struct rec_syscall *)(scratch->rec + SC_HEAD);
+	tail = (char *)(r + 1);
+	ino = &pre->in.ino;
+	if (d->flags & D_RET_FD)
+		ino_fd = ret;
+	else if (d->fd_arg)
+		ino_fd = (__s32)arg(p, d->fd_arg);
+	if (ino_fd >= 0)
+		f = fd_file(ino_fd);
+	pre->in.ino_fd = ino_fd;
+	pre->in.file = (__u64)f;
+	if (!f || !read_inode(f, ino))
+		return off;
+	pre->in.have_inode = 1;
+	form = inode_form(r->hdr.pid, ino_fd, !(d->flags & D_RET_FD), ino, r->hdr.ts);
+	if (form == FORM_SAME) {
+		pre->in.sc_flags |= SC_F_INODE_SAME;
+	} else if (form == FORM_REF) {
+		struct kl_inode_ref ref = { .ino = ino->ino, .dev = ino->dev, .fmode = ino->fmode };
+
+		if (bpf_probe_read_kernel(tail + off, sizeof(ref), &ref) == 0) {
+			pre->in.sc_flags |= SC_F_INODE_REF;
+			off += sizeof(ref);
+		}
+	} else if (bpf_probe_read_kernel(tail + off, sizeof(*ino), ino) == 0) {
+		pre->in.sc_flags |= SC_F_INODE;
+		off += sizeof(*ino);
+	}
+	return off;
+}
+
+/*
+ * The socket part of the syscall record being built in this CPU's sc_scratch, when the fd
+ * the inode part found is a socket: its struct kl_sock at tail offset `off` (SC_F_SOCK),
+ * then the payload it moved, or with `mmsg` the messages of sendmmsg/recvmmsg (SC_F_MMSG).
+ * Marks the socket as the target's in target mode and has its packets counted. Leaves the
+ * data's length in sc_pre->in; returns the offset after the part.
+ * A global function: the verifier checks it once, on its own.
+ */
+__noinline int emit_sock_part(struct pending *p, long ret, __u64 off, int mmsg)
+{
+	struct sc_scratch *scratch;
+	struct kl_sock so = {};
+	struct sc_desc *d;
+	struct sc_pre *pre;
+	struct sock *sk;
+	__u32 zero = 0, dlen = 0, aux = 0;
+	__u8 one = 1;
+	char *tail;
+
+	if (!p || off > SC_OFF_SOCK_MAX)
+		return off;
+	barrier_var(off); /* keep the bound where the verifier can see it */
+	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
+	pre = bpf_map_lookup_elem(&sc_pre, &zero);
+	d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	if (!scratch || !pre || !d)
+		return off;
+	sk = file_sock((struct file *)pre->in.file);
+	if (!sk)
+		return off;
+	tail = scratch->rec + SC_HEAD + sizeof(struct rec_syscall);
+	read_sock(sk, &so);
+	if (target_mode)
+		bpf_map_update_elem(&socks, &so.sk_id, &one, BPF_ANY);
+	pkt_track(&so);
+	if (bpf_probe_read_kernel(tail + off, sizeof(so), &so) == 0) {
+		pre->in.sc_flags |= SC_F_SOCK;
+		off += sizeof(so);
+	}
+	if (mmsg && ret > 0) {
+		dlen = read_mmsg(p, d, ret, so.app && payload_max, tail + off, &aux);
+		if (dlen)
+			pre->in.sc_flags |= SC_F_MMSG;
+	} else if (so.app && payload_max && d->payload_kind && ret > 0) {
+		dlen = read_payload(p, d, ret, tail + off);
+	}
+	pre->in.dlen = dlen;
+	pre->in.aux = aux;
+	return off + dlen;
+}
+
 /*
  * Fills one syscall record in this CPU's sc_scratch and copies its bytes into the ring
  * buffer. `cap_paths` is how many path strings are read (a constant at each call site, as
@@ -1819,13 +1940,10 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	struct sc_scratch *scratch;
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, dlen = 0, aux = 0, zero = 0, len;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, zero = 0, len;
 	__u16 sc_flags = 0;
 	struct sc_pre *pre;
 	struct kl_inode *ino;
-	int form = FORM_FULL;
-	__s32 ino_fd = -1;
-	bool have_inode = false;
 	long n;
 
 	if (stopping)
@@ -1956,72 +2074,33 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		off += olen;
 	}
 
-	if (ret >= 0) {
-		struct file *f = NULL;
-		struct sock *sk;
-
-		if (d->flags & D_RET_FD)
-			ino_fd = ret;
-		else if (d->fd_arg)
-			ino_fd = (__s32)arg(p, d->fd_arg);
-		if (ino_fd >= 0)
-			f = fd_file(ino_fd);
-		have_inode = f && read_inode(f, ino);
-		if (have_inode) {
-			form = inode_form(r->hdr.pid, ino_fd, !(d->flags & D_RET_FD), ino,
-					  r->hdr.ts);
-			if (form == FORM_SAME) {
-				sc_flags |= SC_F_INODE_SAME;
-			} else if (form == FORM_REF) {
-				struct kl_inode_ref ref = {
-					.ino = ino->ino, .dev = ino->dev, .fmode = ino->fmode
-				};
-
-				if (bpf_probe_read_kernel(tail + off, sizeof(ref), &ref) == 0) {
-					sc_flags |= SC_F_INODE_REF;
-					off += sizeof(ref);
-				}
-			} else if (bpf_probe_read_kernel(tail + off, sizeof(*ino), ino) == 0) {
-				sc_flags |= SC_F_INODE;
-				off += sizeof(*ino);
-			}
-		}
-		/* The inode says whether it is a socket: no second read of its mode. */
-		sk = net && (!have_inode || (ino->mode & S_IFMT) == S_IFSOCK) ? file_sock(f) : NULL;
-		if (sk) {
-			struct kl_sock so = {};
-			__u8 one = 1;
-
-			read_sock(sk, &so);
-			if (target_mode)
-				bpf_map_update_elem(&socks, &so.sk_id, &one, BPF_ANY);
-			pkt_track(&so);
-			if (bpf_probe_read_kernel(tail + off, sizeof(so), &so) == 0) {
-				sc_flags |= SC_F_SOCK;
-				off += sizeof(so);
-			}
-			if (mmsg && ret > 0) {
-				dlen = read_mmsg(p, d, ret, so.app && payload_max, tail + off,
-						 &aux);
-				if (dlen)
-					sc_flags |= SC_F_MMSG;
-			} else if (so.app && payload_max && d->payload_kind && ret > 0) {
-				dlen = read_payload(p, d, ret, tail + off);
-			}
-			off += dlen;
-		}
-	}
-
-	pre->in.off = off;
 	pre->in.n0 = n0;
 	pre->in.n1 = n1;
 	pre->in.alen = alen;
 	pre->in.olen = olen;
-	pre->in.dlen = dlen;
-	pre->in.aux = aux;
+	pre->in.dlen = 0;
+	pre->in.aux = 0;
 	pre->in.sc_flags = sc_flags;
 	pre->in.nargs = p->compat ? 6 : d->nargs;
-	pre->in.ino_fd = ino_fd;
+	pre->in.ino_fd = -1;
+	pre->in.file = 0;
+	pre->in.have_inode = 0;
+	if (ret >= 0) {
+		/* The inode and socket parts are global functions: each is checked once, on its
+		 * own, not once per path through the parts before it (an unknown offset comes
+		 * back, clamped here). */
+		n = emit_inode_part(p, ret, off);
+		if (n < 0 || n > SC_OFF_INODE_MAX + sizeof(struct kl_inode))
+			return 0;
+		off = n;
+		if (net && (!pre->in.have_inode || (ino->mode & S_IFMT) == S_IFSOCK)) {
+			n = emit_sock_part(p, ret, off, mmsg);
+			if (n < 0 || n > SC_SCRATCH_SIZE - sizeof(struct rec_syscall))
+				return 0;
+			off = n;
+		}
+	}
+	pre->in.off = off;
 	return emit_compact(0);
 }
 
