@@ -592,6 +592,25 @@ static __always_inline bool read_inode(struct file *f, struct kl_inode *out)
 
 	if (!f)
 		return false;
+	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+		/* Kernels with bpf_rdonly_cast (6.2+): the file and its inode as BTF pointers,
+		 * read by plain loads (a fault reads 0), with no helper call and no copy. */
+		struct file *bf = bpf_core_cast(f, struct file);
+		struct inode *ip = bf->f_inode;
+
+		if (!ip)
+			return false;
+		out->ino = ip->i_ino;
+		out->size = ip->i_size;
+		out->dev = ip->i_sb->s_dev;
+		out->mode = ip->i_mode;
+		out->uid = ip->i_uid.val;
+		out->gid = ip->i_gid.val;
+		out->nlink = ip->__i_nlink;
+		out->fmode = bf->f_mode;
+		inode_times(ip, out);
+		return true;
+	}
 	inode = BPF_CORE_READ(f, f_inode);
 	copy = bpf_map_lookup_elem(&inode_copy, &zero);
 	if (!inode || !copy || size >= INODE_COPY_MAX)
