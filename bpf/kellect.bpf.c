@@ -296,10 +296,26 @@ static __always_inline bool is_target(__u32 tgid)
 	return true;
 }
 
+/*
+ * The current task, as a BTF pointer for plain loads (CO-RE relocated; a fault reads 0).
+ * Where the kernel has bpf_rdonly_cast (6.2+) an untrusted one: for each pointer loaded
+ * through a trusted task the verifier looks up whether the kernel marks that field trusted,
+ * a search of the kernel's BTF by name that was most of the time taken to check these
+ * programs. Older kernels get bpf_get_current_task_btf() (libbpf resolves the weak kfunc to
+ * nothing and the verifier drops the branch). Not for helpers that want a trusted task
+ * (task storage).
+ */
+static __always_inline struct task_struct *current_task(void)
+{
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		return bpf_core_cast((void *)bpf_get_current_task(), struct task_struct);
+	return (struct task_struct *)bpf_get_current_task_btf();
+}
+
 /* Fills the common header for the current task. */
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u32 len, __u64 ts)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
@@ -551,7 +567,7 @@ static __always_inline void inode_times(const struct inode *i, struct kl_inode *
 /* The struct file behind one of the current task's fds, or NULL. */
 static __always_inline struct file *fd_file(__s64 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	/* BTF pointers: plain loads (a fault reads 0), no helper call per step. */
 	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
@@ -1033,7 +1049,7 @@ static __always_inline __u64 arg(const struct pending *p, __u8 idx1)
  */
 static __always_inline bool compat_syscall(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 
 	/* A BTF pointer to the current task: plain loads (CO-RE relocated), no helper call,
 	 * since this runs for every syscall. */
