@@ -10,8 +10,11 @@
 # perf adds, peak RSS of the recorder (GNU time's maximum resident set size), records,
 # drops, trace bytes per record on disk and raw (uncompressed) bytes per record. Then, in
 # one more run per kellect build with kernel.bpf_stats_enabled=1, the BPF run time of each
-# program per run (bench/bpf-prog-stats.py reads /proc/PID/fdinfo). Needs root, gcc, GNU
-# time, perf, python3.
+# program per run (bench/bpf-prog-stats.py reads /proc/PID/fdinfo). The same rounds time
+# each recorder around `true` (its start-up and end: loading and checking the BPF programs,
+# the /proc snapshot, closing the trace), and the last lines take it out of the recorded
+# runs: the time added per workload syscall in steady state, kellect's against perf's.
+# Needs root, gcc, GNU time, perf, python3.
 # Usage: [KELLECT=path] [OLD=path] bench/lean.sh [ITER] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +32,8 @@ gcc -O2 -o "$dir/lean-loop" bench/lean-loop.c
 work=("$dir/lean-loop" "$iter")
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-configs=(bare perf new-process new-record)
-[ -n "$old" ] && configs+=(old-process old-record)
+configs=(bare perf new-process new-record perf-startup new-startup)
+[ -n "$old" ] && configs+=(old-process old-record old-startup)
 # run CONFIG ROUND: runs one configuration under GNU time; appends "wall cpu rss_kib" to
 # $dir/CONFIG.times.
 run() {
@@ -40,6 +43,8 @@ run() {
     case $c in
         bare) cmd=("${work[@]}") ;;
         perf) cmd=(perf record -q -z -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$dir/perf$i.data" -- "${work[@]}") ;;
+        perf-startup) cmd=(perf record -q -z -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$dir/perf-true.data" -- true) ;;
+        *-startup) cmd=("$bin" record -q -f -o "$dir/$c.kz" -- true) ;;
         *-process) cmd=("$bin" record -q -f -e process -o "$dir/$c$i.kz" -- "${work[@]}") ;;
         *-record) cmd=("$bin" record -q -f -o "$dir/$c$i.kz" -- "${work[@]}") ;;
     esac
@@ -62,7 +67,7 @@ for c in "${configs[@]}"; do
     w=$(median $(col "$c" 1)); u=$(median $(col "$c" 2)); m=$(median $(col "$c" 3))
     rec=- drop=- disk=- raw=- added=-
     case $c in
-        bare) ;;
+        bare | *-startup) ;;
         perf) disk=$(echo "scale=2; $(stat -c %s "$dir/perf1.data") / ($iter * 4)" | bc) ;;
         *)
             bin=$new; case $c in old-*) bin=$old ;; esac
@@ -71,11 +76,19 @@ for c in "${configs[@]}"; do
             raw=$(echo "scale=1; $rawb / $rec" | bc)
             ;;
     esac
-    [ "$c" != bare ] && [ "$c" != perf ] && added=$(echo "scale=2; ($w - $bare_wall) / ($perf_wall - $bare_wall)" | bc)
+    case $c in bare | perf | *-startup) ;; *) added=$(echo "scale=2; ($w - $bare_wall) / ($perf_wall - $bare_wall)" | bc) ;; esac
     printf '%-12s %7.2fs %7.2fs %7.2f %9s %9d %10s %8s %9s %9s\n' "$c" "$w" "$u" "$(echo "$w / $bare_wall" | bc -l)" \
         "$added" $((m / 1024)) "$rec" "$drop" "$disk" "$raw"
 done
 echo "bare cpu ${bare_cpu}s; perf's disk_B/rec is perf.data bytes per workload syscall"
+# Steady state: wall - start-up (the same tool around `true`) - bare, per workload syscall.
+steady() { echo "($(median $(col "$1" 1)) - $(median $(col "$2" 1)) - $bare_wall) * 1000000000 / ($iter * 4)" | bc -l; }
+perf_ns=$(steady perf perf-startup)
+for which in new old; do
+    [ "$which" = old ] && [ -z "$old" ] && continue
+    ns=$(steady "$which-record" "$which-startup")
+    printf 'steady state (%s): kellect record adds %.0f ns per syscall, perf record %.0f ns: %.2f of perf'"'"'s\n' "$which" "$ns" "$perf_ns" "$(echo "$ns / $perf_ns" | bc -l)"
+done
 sysctl -qw kernel.bpf_stats_enabled=1
 for which in new old; do
     bin=$new; [ "$which" = old ] && bin=$old
