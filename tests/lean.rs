@@ -35,6 +35,56 @@ fn syscall_forms(trace: &Path) -> Vec<(bool, bool, Option<CompactInode>)> {
     out
 }
 
+/// Per fd of the traced processes, the inode the last syscall record on it carried (its
+/// fd argument's, or the fd it returned), with the compact forms resolved as replay does:
+/// `SC_F_INODE_SAME` is the fd's last one, `SC_F_INODE_REF` its (dev, ino)'s last whole one
+/// with the record's fmode.
+#[cfg_attr(not(feature = "record"), allow(dead_code))]
+fn last_inode_per_fd(trace: &Path) -> std::collections::HashMap<i64, kellect::abi::InodeAttrs> {
+    use kellect::syscalls::{by_id, D_RET_FD};
+    let bytes = std::fs::read(trace).unwrap();
+    let reader = TraceReader::new(&bytes).unwrap();
+    let scan = reader.scan();
+    let mut by_fd = std::collections::HashMap::new();
+    let mut by_ino = std::collections::HashMap::new();
+    for block in scan.blocks.iter().filter(|b| b.kind == BlockKind::Frame) {
+        let (_, raw) = format::decode_frame(block.payload).unwrap();
+        for record in Records::new(&raw) {
+            let Record::Syscall { rec, tail, compact } = record.unwrap() else {
+                continue;
+            };
+            let Some(capture) = by_id(rec.hdr.syscall.get()).map(|s| s.capture) else {
+                continue;
+            };
+            let fd = match (capture.flags & D_RET_FD, capture.fd_arg) {
+                (0, 0) => continue,
+                (0, arg) => rec.args[usize::from(arg - 1)].get() as i32 as i64,
+                _ => rec.ret.get(),
+            };
+            let inode = match (compact.map(|c| c.inode), tail.inode) {
+                (Some(CompactInode::Same), _) => by_fd.get(&fd).copied(),
+                (Some(CompactInode::Ref(r)), _) => {
+                    let whole: Option<kellect::abi::InodeAttrs> =
+                        by_ino.get(&(r.dev.get(), r.ino.get())).copied();
+                    whole.map(|mut i| {
+                        i.fmode = r.fmode;
+                        i
+                    })
+                }
+                (_, Some(i)) => {
+                    by_ino.insert((i.dev.get(), i.ino.get()), i);
+                    Some(i)
+                }
+                _ => None,
+            };
+            if let Some(i) = inode {
+                by_fd.insert(fd, i);
+            }
+        }
+    }
+    by_fd
+}
+
 /// The Capture block of a trace's first segment.
 #[cfg_attr(not(feature = "record"), allow(dead_code))]
 fn capture(trace: &Path) -> kellect::meta::Capture {
@@ -225,6 +275,47 @@ mod live {
         let replayed = crate::util::run_ok(&["replay", trace.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&replayed.stderr);
         assert!(!stderr.contains("without"), "{stderr}");
+    }
+
+    /// The inode a record carries for an fd of each kind is the one fstat(2) shows for it:
+    /// number, size, device, mode, owner, link count and the three times to the nanosecond,
+    /// read after stat has queried the change time (tests/workloads/fdkinds.c: a file, one
+    /// deleted while open, a pipe, a unix socket, a memfd, an eventfd, /proc/self/status,
+    /// /dev/null, an O_PATH directory, fd 1500).
+    #[test]
+    fn each_kind_of_fds_inode_is_the_one_fstat_shows() {
+        let dir = crate::util::compile_workload("fdkinds.c", &["-O1"], "fdkinds");
+        let trace = dir.path().join("fdkinds.kz");
+        let out = crate::util::record_in(
+            dir.path(),
+            &trace,
+            &["./fdkinds", dir.path().to_str().unwrap()],
+        );
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let inodes = super::last_inode_per_fd(&trace);
+        assert_eq!(said.lines().count(), 10, "{said}");
+        for line in said.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let n = |i: usize| w[i].parse::<i64>().unwrap_or_else(|_| panic!("{line}"));
+            let got = inodes
+                .get(&n(1))
+                .unwrap_or_else(|| panic!("no inode recorded for {line}"));
+            let got = [
+                got.ino.get() as i64,
+                got.size.get() as i64,
+                i64::from(got.dev.get() >> 20),
+                i64::from(got.dev.get() & 0xf_ffff),
+                i64::from(got.mode.get()),
+                i64::from(got.uid.get()),
+                i64::from(got.gid.get()),
+                i64::from(got.nlink.get()),
+                got.atime_ns.get(),
+                got.mtime_ns.get(),
+                got.ctime_ns.get(),
+            ];
+            let want: Vec<i64> = (2..13).map(n).collect();
+            assert_eq!(got.as_slice(), want.as_slice(), "{} (fstat: {line})", w[0]);
+        }
     }
 
     /// A file's change time is the one stat(2) shows, also once stat has queried it: on
