@@ -965,7 +965,8 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes. Three chunks
     /// are in flight at once: while this thread runs one through the sequential stage
     /// (state transitions, filters, the records view's aggregation), the pool renders the
-    /// one before it and decodes the one after it. What a chunk renders is written before
+    /// one before it and decodes the one after it, then fills in what that one's compact
+    /// records left out (in order, from the chunks before it: a state of its own). What a chunk renders is written before
     /// the next one is rendered, so output keeps the records' order.
     fn process(&mut self, ready: Vec<Released>) -> Result<()> {
         let limit = self.cfg.budget.decode_raw();
@@ -993,17 +994,22 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.reorder.out_bytes = 0;
             return Ok(());
         }
+        // The next chunk, decoded and filled in while this one is in the sequential stage.
         let mut decoded: Option<Vec<Option<Event>>> = None;
         for (k, range) in ranges.iter().enumerate() {
-            let mut events = match decoded.take() {
+            let events = match decoded.take() {
                 Some(events) => events,
-                None => decode_released(&ready[range.clone()]),
+                None => {
+                    let mut events = decode_released(&ready[range.clone()]);
+                    self.fill_in(&mut events);
+                    events
+                }
             };
-            self.fill_in(&mut events);
             let next = ranges.get(k + 1).map(|r| &ready[r.clone()]);
             let prev = self.pending.take();
             let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
             let ctx = &self.ctx;
+            let compact = &mut self.compact;
             let mut rendered = (Vec::new(), 0);
             let seq = Sequential {
                 cfg: self.cfg,
@@ -1019,7 +1025,13 @@ impl<'c, 'w> Engine<'c, 'w> {
                     if let Some(prev) = prev {
                         rendered = prev.render(ctx, format, udp);
                     }
-                    decoded = next.map(decode_released);
+                    // Filling in needs only the chunks before, all filled in already; the
+                    // sequential stage does not read what it keeps.
+                    decoded = next.map(|next| {
+                        let mut events = decode_released(next);
+                        fill_in(compact, &mut events);
+                        events
+                    });
                 });
                 seq.chunk(events)
             });
@@ -1033,9 +1045,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// Fills in what compact syscall records of a decoded chunk left out, in order: the
     /// first step of the sequential stage, before any other state sees them.
     fn fill_in(&mut self, events: &mut [Option<Event>]) {
-        for event in events.iter_mut().flatten() {
-            self.compact.apply(event);
-        }
+        fill_in(&mut self.compact, events);
     }
 
     /// Renders and writes what the sequential stage passed last.
@@ -1094,6 +1104,14 @@ impl<'c, 'w> Engine<'c, 'w> {
         }
         self.report.items += items;
         Ok(())
+    }
+}
+
+/// Fills in what compact syscall records of a decoded chunk left out, in order, from the
+/// records before them ([`CompactState`]).
+fn fill_in(compact: &mut CompactState, events: &mut [Option<Event>]) {
+    for event in events.iter_mut().flatten() {
+        compact.apply(event);
     }
 }
 
