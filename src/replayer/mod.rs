@@ -1308,8 +1308,10 @@ fn event_view<'a>(
     })
 }
 
-/// Events or records rendered into one text buffer, when the output is only text.
-const RENDER_BATCH: usize = 128;
+/// Events or records rendered into one text buffer, when the output is only text: ~80 KB
+/// of events, more than the output's 64 KiB buffer, which then passes them on without
+/// copying them on the sequential thread.
+const RENDER_BATCH: usize = 256;
 
 /// `Some(pretty)` when the output is JSON text only (no datagrams, no Parquet rows): items
 /// then render into shared buffers of [`RENDER_BATCH`].
