@@ -702,6 +702,8 @@ pub struct Engine<'c, 'w> {
     far: (u64, Option<u64>),
     /// With a tap, the events view renders nothing: the tap is told of each event instead.
     tap: Option<&'c mut dyn EventTap>,
+    /// The chunk decoded (and filled in) last, to go through the sequential stage next.
+    ahead: Option<Vec<Option<Event>>>,
     /// The chunk the sequential stage passed last, rendered while it runs the next one.
     pending: Option<Pending>,
     /// Whether what is pending is written at the end of each batch of frames (`kellect
@@ -735,6 +737,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             report: ReplayReport::default(),
             far: (0, None),
             tap: None,
+            ahead: None,
             pending: None,
             flush_each_batch: true,
         }
@@ -774,8 +777,9 @@ impl<'c, 'w> Engine<'c, 'w> {
         } else {
             payload
         };
-        // What is pending renders with the clocks and host it was read with.
-        self.flush_pending()?;
+        // What is pending renders with the clocks and host it was read with, after the
+        // state it changes.
+        self.flush_all()?;
         match self.meta(kind, payload) {
             Ok(Some(at)) => self.tick(at)?,
             Ok(None) => {}
@@ -871,7 +875,7 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.release_until(self.reorder.watermark())?;
         }
         if self.flush_each_batch {
-            self.flush_pending()?;
+            self.flush_all()?;
         }
         Ok(more)
     }
@@ -880,6 +884,10 @@ impl<'c, 'w> Engine<'c, 'w> {
     fn tick(&mut self, at: u64) -> Result<()> {
         let mark = at.saturating_sub(REORDER_WINDOW_NS);
         self.release_until(mark)?;
+        if self.records.is_some() {
+            // The records view's tables, up to date with every record released.
+            self.flush_all()?;
+        }
         if let Some(r) = &mut self.records {
             let out = r.tick(&self.ctx, &self.table, mark);
             self.emit_records(out)?;
@@ -906,7 +914,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     /// The end of the recording: what is still ordered or aggregated leaves.
     pub fn finish(&mut self) -> Result<()> {
         self.release_until(u64::MAX)?;
-        self.flush_pending()?;
+        self.flush_all()?;
         self.report.warnings.extend(self.compact.warning());
         self.report.warnings.extend(self.table.memory_warning());
         self.report.warnings.extend(self.table.process_warning());
@@ -963,10 +971,12 @@ impl<'c, 'w> Engine<'c, 'w> {
 
     /// Runs records through state, filters and output, a chunk at a time: at most
     /// [`PROCESS_CHUNK`] records and [`MemoryBudget::decode_raw`] raw bytes. Three chunks
-    /// are in flight at once: while this thread runs one through the sequential stage
-    /// (state transitions, filters, the records view's aggregation), the pool renders the
-    /// one before it and decodes the one after it. What a chunk renders is written before
-    /// the next one is rendered, so output keeps the records' order.
+    /// are in flight at once ([`step`](Self::step)): while this thread runs one through the
+    /// sequential stage (state transitions, filters, the records view's aggregation), the
+    /// pool decodes the one after it and renders the one before it. A chunk is decoded
+    /// here and goes through the sequential stage at the next step, or at
+    /// [`flush_all`](Self::flush_all). What a chunk renders is written before the next one
+    /// is rendered, so output keeps the records' order.
     fn process(&mut self, ready: Vec<Released>) -> Result<()> {
         let limit = self.cfg.budget.decode_raw();
         let mut ranges = Vec::new();
@@ -993,49 +1003,69 @@ impl<'c, 'w> Engine<'c, 'w> {
             self.reorder.out_bytes = 0;
             return Ok(());
         }
-        let mut decoded: Option<Vec<Option<Event>>> = None;
-        for (k, range) in ranges.iter().enumerate() {
-            let mut events = match decoded.take() {
-                Some(events) => events,
-                None => decode_released(&ready[range.clone()]),
-            };
-            self.fill_in(&mut events);
-            let next = ranges.get(k + 1).map(|r| &ready[r.clone()]);
-            let prev = self.pending.take();
-            let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
-            let ctx = &self.ctx;
-            let mut rendered = (Vec::new(), 0);
-            let seq = Sequential {
-                cfg: self.cfg,
-                ctx,
-                table: &mut self.table,
-                images: &mut self.images,
-                records: &mut self.records,
-                since: self.since,
-                until: self.until,
-            };
-            let pending = rayon::in_place_scope(|s| {
-                s.spawn(|_| {
-                    if let Some(prev) = prev {
-                        rendered = prev.render(ctx, format, udp);
-                    }
-                    decoded = next.map(decode_released);
-                });
-                seq.chunk(events)
-            });
-            self.write(rendered.0, rendered.1)?;
-            self.pending = Some(pending);
+        for range in ranges {
+            self.step(Some(&ready[range]))?;
         }
         self.reorder.out_bytes = 0;
         Ok(())
     }
 
+    /// One step of the pipeline: the chunk decoded ahead goes through the sequential stage
+    /// on this thread while the pool decodes `next` and fills in what its compact records
+    /// left out (in order, from the chunks before it: a state of its own, which the
+    /// sequential stage does not read), then renders the chunk the sequential stage passed
+    /// before; what that renders is written. `next` becomes the chunk decoded ahead.
+    fn step(&mut self, next: Option<&[Released]>) -> Result<()> {
+        let events = self.ahead.take();
+        let prev = self.pending.take();
+        let (format, udp) = (self.sink.format, self.sink.wants_datagrams());
+        let ctx = &self.ctx;
+        let compact = &mut self.compact;
+        let mut rendered = (Vec::new(), 0);
+        let mut decoded = None;
+        let seq = Sequential {
+            cfg: self.cfg,
+            ctx,
+            table: &mut self.table,
+            images: &mut self.images,
+            records: &mut self.records,
+            since: self.since,
+            until: self.until,
+        };
+        let pending = rayon::in_place_scope(|s| {
+            s.spawn(|_| {
+                // Decoding and filling in first, while this thread is in the sequential
+                // stage: rendering, which both threads share at the end, comes last.
+                decoded = next.map(|next| {
+                    let mut events = decode_released(next);
+                    fill_in(compact, &mut events);
+                    events
+                });
+                if let Some(prev) = prev {
+                    rendered = prev.render(ctx, format, udp);
+                }
+            });
+            events.map(|events| seq.chunk(events))
+        });
+        self.write(rendered.0, rendered.1)?;
+        self.pending = pending;
+        self.ahead = decoded;
+        Ok(())
+    }
+
+    /// Runs the chunk decoded ahead through the sequential stage, then renders and writes
+    /// everything that passed it: all state is then up to date with every record released.
+    fn flush_all(&mut self) -> Result<()> {
+        if self.ahead.is_some() {
+            self.step(None)?;
+        }
+        self.flush_pending()
+    }
+
     /// Fills in what compact syscall records of a decoded chunk left out, in order: the
     /// first step of the sequential stage, before any other state sees them.
     fn fill_in(&mut self, events: &mut [Option<Event>]) {
-        for event in events.iter_mut().flatten() {
-            self.compact.apply(event);
-        }
+        fill_in(&mut self.compact, events);
     }
 
     /// Renders and writes what the sequential stage passed last.
@@ -1070,7 +1100,7 @@ impl<'c, 'w> Engine<'c, 'w> {
     }
 
     fn emit_records(&mut self, records: Vec<kflowd::Record>) -> Result<()> {
-        self.flush_pending()?;
+        self.flush_all()?;
         let records = select_records(
             &self.cfg.filter,
             &self.ctx,
@@ -1094,6 +1124,14 @@ impl<'c, 'w> Engine<'c, 'w> {
         }
         self.report.items += items;
         Ok(())
+    }
+}
+
+/// Fills in what compact syscall records of a decoded chunk left out, in order, from the
+/// records before them ([`CompactState`]).
+fn fill_in(compact: &mut CompactState, events: &mut [Option<Event>]) {
+    for event in events.iter_mut().flatten() {
+        compact.apply(event);
     }
 }
 
@@ -1270,8 +1308,10 @@ fn event_view<'a>(
     })
 }
 
-/// Events or records rendered into one text buffer, when the output is only text.
-const RENDER_BATCH: usize = 128;
+/// Events or records rendered into one text buffer, when the output is only text: ~80 KB
+/// of events, more than the output's 64 KiB buffer, which then passes them on without
+/// copying them on the sequential thread.
+const RENDER_BATCH: usize = 256;
 
 /// `Some(pretty)` when the output is JSON text only (no datagrams, no Parquet rows): items
 /// then render into shared buffers of [`RENDER_BATCH`].

@@ -202,11 +202,27 @@ impl Context {
     /// what is mounted, where, the filesystem type).
     pub fn device(&self, dev: u32) -> String {
         let (major, minor) = (dev >> 20, dev & 0xfffff);
-        let number = format!("{:x}h", (major << 8) | minor);
-        match self.mounts.iter().find(|m| m.dev == dev) {
-            Some(m) => format!("{number}:{}:{}:{}", m.source, m.mount_point, m.fs_type),
-            None => number,
+        let number = (major << 8) | minor;
+        let mount = self.mounts.iter().find(|m| m.dev == dev);
+        // Built by hand, not by format!: every file record of the records view carries one.
+        let mut text = String::with_capacity(
+            12 + mount.map_or(0, |m| {
+                3 + m.source.len() + m.mount_point.len() + m.fs_type.len()
+            }),
+        );
+        let digits = (32 - number.leading_zeros()).div_ceil(4).max(1);
+        for i in (0..digits).rev() {
+            let nibble = (number >> (4 * i)) & 0xf;
+            text.push(char::from_digit(nibble, 16).unwrap_or('0'));
         }
+        text.push('h');
+        if let Some(m) = mount {
+            for part in [&m.source, &m.mount_point, &m.fs_type] {
+                text.push(':');
+                text.push_str(part);
+            }
+        }
+        text
     }
 
     /// kflowd's interface text: `index:name:mac`.
@@ -242,6 +258,12 @@ mod tests {
         });
         assert_eq!(c.device((9 << 20) | 2), "902h:/dev/md2:/:ext4");
         assert_eq!(c.device(5), "5h");
+        assert_eq!(c.device(0), "0h");
+        // The widest: major 0xfff and minor 0xfffff, as (major << 8) | minor in u32.
+        assert_eq!(
+            c.device(u32::MAX),
+            format!("{:x}h", (0xfffu32 << 8) | 0xfffff)
+        );
         assert_eq!(c.interface(4).unwrap(), "4:enp5s0:0c:c4:7a:88:84:c2");
         assert_eq!(c.interface(0), None);
         assert_eq!(c.host_ip(), "10.1.2.3");

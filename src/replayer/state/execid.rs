@@ -58,6 +58,42 @@ pub fn exec_id(boot_id: &str, start_ns: u64, pid: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{boot_id}:{start_ns}:{pid}"))
 }
 
+/// The last exec id [`get`](Self::get) gave, kept to give again while the image asked for
+/// stays the same (one clone instead of a formatting and a base64 encoding).
+#[derive(Debug, Default)]
+pub struct LastExecId(std::cell::RefCell<Option<LastKey>>);
+
+/// An exec id and what it was computed from: boot id, start (boot-time ns), pid.
+#[derive(Debug)]
+struct LastKey {
+    boot_id: String,
+    start_ns: u64,
+    pid: u32,
+    id: String,
+}
+
+impl LastExecId {
+    /// [`exec_id`]`(boot_id, start_ns, pid)`.
+    pub fn get(&self, boot_id: &str, start_ns: u64, pid: u32) -> String {
+        let mut last = self.0.borrow_mut();
+        match last.as_ref() {
+            Some(k) if k.start_ns == start_ns && k.pid == pid && k.boot_id == boot_id => {
+                k.id.clone()
+            }
+            _ => {
+                let id = exec_id(boot_id, start_ns, pid);
+                *last = Some(LastKey {
+                    boot_id: boot_id.to_owned(),
+                    start_ns,
+                    pid,
+                    id: id.clone(),
+                });
+                id
+            }
+        }
+    }
+}
+
 /// A process image and the images it was started under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -370,5 +406,19 @@ mod tests {
         }
         assert!(t.images.len() <= 16);
         assert!(t.warning().is_some());
+    }
+
+    #[test]
+    fn the_last_exec_id_is_given_again_only_for_the_same_image() {
+        let last = LastExecId::default();
+        for (boot, start, pid) in [
+            ("b", 5, 7),
+            ("b", 5, 7),
+            ("b", 5, 8),
+            ("c", 5, 8),
+            ("c", 6, 8),
+        ] {
+            assert_eq!(last.get(boot, start, pid), exec_id(boot, start, pid));
+        }
     }
 }

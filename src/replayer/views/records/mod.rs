@@ -11,8 +11,6 @@ pub mod protocols;
 
 use serde_json::{Map, Value};
 
-use std::fmt::Write as _;
-
 use crate::abi::{SockInfo, SockStateRecord};
 use crate::replayer::input::decode::{Body, Event, SockAddr, Syscall};
 use crate::replayer::render::symbols;
@@ -212,6 +210,9 @@ pub struct RecordsView {
     /// table handed it over ([`Resolved::exited`]): its records are made from it until its
     /// process record leaves.
     exiting: Option<(u32, Box<ProcFacts>)>,
+    /// The exec id of the process image the last record was of (consecutive records are
+    /// mostly of one image).
+    exec_ids: execid::LastExecId,
 }
 
 struct Held {
@@ -236,6 +237,7 @@ impl RecordsView {
             table_limit: usize::MAX,
             early_exports: 0,
             exiting: None,
+            exec_ids: execid::LastExecId::default(),
         }
     }
 
@@ -1351,8 +1353,12 @@ impl RecordsView {
             pid,
             tid,
             exec_id: match &p.image {
-                Some(image) => image.id.exec_id(ctx.boot_id()),
-                None => execid::exec_id(ctx.boot_id(), p.exec_ns.unwrap_or(p.start_ns), pid),
+                Some(image) => self
+                    .exec_ids
+                    .get(ctx.boot_id(), image.id.start_ns, image.id.pid),
+                None => self
+                    .exec_ids
+                    .get(ctx.boot_id(), p.exec_ns.unwrap_or(p.start_ns), pid),
             },
             ancestors: None,
             uid: p.uid,
@@ -1459,31 +1465,46 @@ pub fn tcp_state(state: u8) -> String {
 }
 
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
-/// Written by hand (not by `time`'s format descriptions, several times slower): every
-/// record carries one or two, built in the sequential stage. Any `i64` of nanoseconds is
-/// between the years 1677 and 2262, always four digits.
+/// Written by hand (not by `time`'s dates and format descriptions, nor by `write!`, all
+/// several times slower): every record carries one to four, built in the sequential
+/// stage. Any `i64` of nanoseconds is between the years 1677 and 2262, always four digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
-    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    const WEEKDAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
     ];
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns)) else {
-        return format!("{realtime_ns} ns");
+    let secs = realtime_ns.div_euclid(1_000_000_000);
+    let nanos = realtime_ns.rem_euclid(1_000_000_000) as u32;
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400) as u32);
+    // The civil date of a day count (days since 1970-01-01, a Thursday), by eras of 400
+    // years that start on March 1st (H. Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // The decimal digits of `v` into `to`, zero-padded.
+    let put = |to: &mut [u8], mut v: u32| {
+        for d in to.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
     };
-    let mut out = String::with_capacity(40);
-    let _ = write!(
-        out,
-        "{}, {} {:02} {:04} {:02}:{:02}:{:02}.{:09} UTC",
-        WEEKDAYS[usize::from(t.weekday().number_days_from_monday())],
-        MONTHS[usize::from(u8::from(t.month()) - 1)],
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond()
-    );
-    out
+    let mut text = *b"Mon, Jan 01 1970 00:00:00.000000000 UTC";
+    text[0..3].copy_from_slice(WEEKDAYS[(days + 3).rem_euclid(7) as usize]);
+    text[5..8].copy_from_slice(MONTHS[(month - 1) % 12]);
+    put(&mut text[9..11], day);
+    put(&mut text[12..16], year as u32);
+    put(&mut text[17..19], day_secs / 3600);
+    put(&mut text[20..22], day_secs / 60 % 60);
+    put(&mut text[23..25], day_secs % 60);
+    put(&mut text[26..35], nanos);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The kflowd keys of a socket's packet counters (`REC_SOCK_COUNTERS`): TCP flag
