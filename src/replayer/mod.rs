@@ -945,10 +945,18 @@ impl<'c, 'w> Engine<'c, 'w> {
             ));
         }
         if self.reorder.overflowed > 0 {
+            let order = match self.reorder.disordered {
+                0 => "none arrived after a record stamped later had left, so the output is \
+                      still in timestamp order"
+                    .to_owned(),
+                n => format!(
+                    "{n} records arrived after one stamped later had left, and are out of \
+                     timestamp order"
+                ),
+            };
             self.report.warnings.push(format!(
                 "{} records left the reorder stage before their 250 ms window closed: it holds \
-                 at most {} MiB of records (the memory budget; --max-memory raises it), so \
-                 they are in arrival order, which may differ from timestamp order",
+                 at most {} MiB of records (the memory budget; --max-memory raises it); {order}",
                 self.reorder.overflowed,
                 self.reorder.max_bytes >> 20
             ));
@@ -1375,6 +1383,11 @@ struct Reorder {
     /// past `max_bytes` of them, and [`Engine::process`] sets it back to 0.
     out_bytes: usize,
     overflowed: u64,
+    /// The latest stamp among the records that left early.
+    early_ts: u64,
+    /// Records that arrived after one stamped later than them had left early: they leave
+    /// out of timestamp order.
+    disordered: u64,
 }
 
 /// Bytes counted for each held span: its slot and as much spare room (vectors grow by
@@ -1453,6 +1466,8 @@ impl Reorder {
             max_bytes,
             out_bytes: 0,
             overflowed: 0,
+            early_ts: 0,
+            disordered: 0,
         }
     }
 
@@ -1510,6 +1525,9 @@ impl Reorder {
             offset: span.offset,
         };
         self.seq += 1;
+        if self.overflowed > 0 && held.ts < self.early_ts {
+            self.disordered += 1;
+        }
         if moves_window {
             self.max_ts = self.max_ts.max(held.ts);
         }
@@ -1529,8 +1547,12 @@ impl Reorder {
             if self.let_go() {
                 continue;
             }
+            let Some(ts) = self.peek().map(|h| h.ts) else {
+                break;
+            };
             let Some(r) = self.pop() else { break };
             self.overflowed += 1;
+            self.early_ts = self.early_ts.max(ts);
             out.push(r);
         }
     }
@@ -1795,5 +1817,29 @@ mod tests {
         let (small, overflowed) = run(&frames, 1 << 20);
         assert!(overflowed > 0);
         assert_eq!(small, got, "in order, arrival order being stamp order here");
+    }
+
+    #[test]
+    fn records_arriving_behind_one_that_left_early_are_counted_out_of_order() {
+        let mut stage = Reorder::new(1 << 20);
+        let mut out = Vec::new();
+        // In stamp order, past the limit: records leave early, none out of order.
+        for f in 0..10u64 {
+            let (raw, packed) = frame(4000);
+            let id = stage.hold(raw, packed, 4000);
+            for i in 0..4000 {
+                stage.push(id, span(f * 4000 + i as u64, i), true, &mut out);
+            }
+        }
+        assert!(stage.overflowed > 0);
+        assert_eq!(stage.disordered, 0);
+        // Three stamped before the latest that left (one tied with it, not counted).
+        let (raw, packed) = frame(4);
+        let id = stage.hold(raw, packed, 4);
+        let early = stage.early_ts;
+        for (i, ts) in [0, early - 1, early, early - 2].into_iter().enumerate() {
+            stage.push(id, span(ts, i), true, &mut out);
+        }
+        assert_eq!(stage.disordered, 3);
     }
 }
