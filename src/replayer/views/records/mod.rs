@@ -1465,29 +1465,19 @@ pub fn tcp_state(state: u8) -> String {
 }
 
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
-/// Written by hand (not by `time`'s dates and format descriptions, nor by `write!`, all
-/// several times slower): every record carries one to four, built in the sequential
-/// stage. Any `i64` of nanoseconds is between the years 1677 and 2262, always four digits.
+/// The calendar fields come from the `time` crate; the text is filled into a fixed template
+/// by hand (not by `time`'s format descriptions nor by `write!`, several times slower):
+/// every record carries one to four, built in the sequential stage. Any `i64` of
+/// nanoseconds is between the years 1677 and 2262, always four digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    let secs = realtime_ns.div_euclid(1_000_000_000);
-    let nanos = realtime_ns.rem_euclid(1_000_000_000) as u32;
-    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400) as u32);
-    // The civil date of a day count (days since 1970-01-01, a Thursday), by eras of 400
-    // years that start on March 1st (H. Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns)) else {
+        return format!("{realtime_ns} ns");
+    };
     // The decimal digits of `v` into `to`, zero-padded.
     let put = |to: &mut [u8], mut v: u32| {
         for d in to.iter_mut().rev() {
@@ -1496,14 +1486,14 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
         }
     };
     let mut text = *b"Mon, Jan 01 1970 00:00:00.000000000 UTC";
-    text[0..3].copy_from_slice(WEEKDAYS[(days + 3).rem_euclid(7) as usize]);
-    text[5..8].copy_from_slice(MONTHS[(month - 1) % 12]);
-    put(&mut text[9..11], day);
-    put(&mut text[12..16], year as u32);
-    put(&mut text[17..19], day_secs / 3600);
-    put(&mut text[20..22], day_secs / 60 % 60);
-    put(&mut text[23..25], day_secs % 60);
-    put(&mut text[26..35], nanos);
+    text[0..3].copy_from_slice(WEEKDAYS[usize::from(t.weekday().number_days_from_monday())]);
+    text[5..8].copy_from_slice(MONTHS[usize::from(u8::from(t.month()) - 1)]);
+    put(&mut text[9..11], u32::from(t.day()));
+    put(&mut text[12..16], t.year().unsigned_abs());
+    put(&mut text[17..19], u32::from(t.hour()));
+    put(&mut text[20..22], u32::from(t.minute()));
+    put(&mut text[23..25], u32::from(t.second()));
+    put(&mut text[26..35], t.nanosecond());
     String::from_utf8_lossy(&text).into_owned()
 }
 
