@@ -1851,6 +1851,19 @@ __noinline int emit_compact(int unused)
 #define SC_OFF_INODE_MAX (2 * KL_PATH_MAX + 512)
 #define SC_OFF_SOCK_MAX 1024
 
+/* What a part of a syscall record starts from: this CPU's record being built, what the
+ * parts leave for each other, and the syscall's description; false when a map lacks one. */
+static __always_inline bool part_inputs(struct pending *p, struct sc_scratch **scratch,
+					struct sc_pre **pre, struct sc_desc **d)
+{
+	__u32 zero = 0;
+
+	*scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
+	*pre = bpf_map_lookup_elem(&sc_pre, &zero);
+	*d = bpf_map_lookup_elem(&syscalls, &p->nr);
+	return *scratch && *pre && *d;
+}
+
 /*
  * The inode part of the syscall record being built in this CPU's sc_scratch (a syscall
  * that succeeded, `p` its entry, `ret` its return value): the inode of its fd (its fd
@@ -1870,17 +1883,13 @@ __noinline int emit_inode_part(struct pending *p, long ret, __u64 off)
 	struct sc_pre *pre;
 	struct file *f = NULL;
 	__s32 ino_fd = -1;
-	__u32 zero = 0;
 	char *tail;
 	int form;
 
 	if (!p || off > SC_OFF_INODE_MAX)
 		return off;
 	barrier_var(off); /* keep the bound where the verifier can see it */
-	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
-	pre = bpf_map_lookup_elem(&sc_pre, &zero);
-	d = bpf_map_lookup_elem(&syscalls, &p->nr);
-	if (!scratch || !pre || !d)
+	if (!part_inputs(p, &scratch, &pre, &d))
 		return off;
 	r = (struct rec_syscall *)(scratch->rec + SC_HEAD);
 	tail = (char *)(r + 1);
@@ -1928,17 +1937,14 @@ __noinline int emit_sock_part(struct pending *p, long ret, __u64 off, int mmsg)
 	struct sc_desc *d;
 	struct sc_pre *pre;
 	struct sock *sk;
-	__u32 zero = 0, dlen = 0, aux = 0;
+	__u32 dlen = 0, aux = 0;
 	__u8 one = 1;
 	char *tail;
 
 	if (!p || off > SC_OFF_SOCK_MAX)
 		return off;
 	barrier_var(off); /* keep the bound where the verifier can see it */
-	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
-	pre = bpf_map_lookup_elem(&sc_pre, &zero);
-	d = bpf_map_lookup_elem(&syscalls, &p->nr);
-	if (!scratch || !pre || !d)
+	if (!part_inputs(p, &scratch, &pre, &d))
 		return off;
 	sk = file_sock((struct file *)pre->in.file);
 	if (!sk)
