@@ -538,7 +538,7 @@ impl Cutter<'_> {
         entry.ppid = c.ppid;
         entry.uid = c.uid;
         entry.gid = c.gid;
-        entry.comm = c.comm.clone();
+        entry.comm = c.comm.to_string();
         if let Body::Exec {
             filename,
             argv,

@@ -8,6 +8,7 @@ use crate::abi::{
     EXIT_F_GROUP_EXIT, SC_F_PATH0_TRUNC, SC_F_PATH1_TRUNC,
 };
 use crate::syscalls::{self, Out, Src};
+use compact_str::CompactString;
 use zerocopy::FromBytes;
 
 /// Fields every record has (the decoded `rec_hdr`).
@@ -28,7 +29,9 @@ pub struct Common {
     /// The syscall was a 32-bit (compat) one of a 64-bit task (`REC_F_COMPAT`): `syscall`
     /// and the arguments come from the i386 ABI.
     pub compat: bool,
-    pub comm: String,
+    /// The task's name (`task_struct.comm`, as [`abi::c_str`] gives it): inline up to 24
+    /// bytes, so the name that replay fills into most compact records is no allocation.
+    pub comm: CompactString,
 }
 
 impl Common {
@@ -44,7 +47,7 @@ impl Common {
             syscall: h.syscall.get(),
             context: h.flags.get() & abi::REC_F_CONTEXT != 0,
             compat: h.flags.get() & abi::REC_F_COMPAT != 0,
-            comm: abi::c_str(&h.comm),
+            comm: abi::c_str(&h.comm).into(),
         }
     }
 }

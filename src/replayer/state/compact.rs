@@ -16,11 +16,12 @@
 //! that first second's references. Those are counted and said: facts fall back to the
 //! process's entry in the segment's process snapshot, an inode stays unknown.
 
-use std::collections::HashMap;
+use compact_str::CompactString;
 
 use crate::abi::{CompactInode, InodeAttrs, REFRESH_NS};
 use crate::meta::ProcSnapshot;
 use crate::replayer::input::decode::{Body, Event};
+use crate::replayer::state::Map;
 
 /// A task's facts, as a record carried them, and the record's stamp.
 #[derive(Debug, Clone)]
@@ -29,17 +30,17 @@ struct Facts {
     ppid: u32,
     uid: u32,
     gid: u32,
-    comm: String,
+    comm: CompactString,
 }
 
 /// The three tables of what compact records refer to, bounded.
 #[derive(Debug)]
 pub struct CompactState {
-    facts: HashMap<u32, Facts>,
-    by_fd: HashMap<(u32, i32), (u64, InodeAttrs)>,
-    by_inode: HashMap<(u32, u64), (u64, InodeAttrs)>,
+    facts: Map<u32, Facts>,
+    by_fd: Map<(u32, i32), (u64, InodeAttrs)>,
+    by_inode: Map<(u32, u64), (u64, InodeAttrs)>,
     /// The processes of the segment's snapshot: facts of last resort, by tgid.
-    snapshot: HashMap<u32, Facts>,
+    snapshot: Map<u32, Facts>,
     /// Most entries of each table.
     max_entries: usize,
     /// Records whose facts no earlier record had: from the snapshot, or unknown.
@@ -54,10 +55,10 @@ impl CompactState {
     /// and inode entries and one facts entry per live task: at least that many).
     pub fn new(max_entries: usize) -> CompactState {
         CompactState {
-            facts: HashMap::new(),
-            by_fd: HashMap::new(),
-            by_inode: HashMap::new(),
-            snapshot: HashMap::new(),
+            facts: Map::default(),
+            by_fd: Map::default(),
+            by_inode: Map::default(),
+            snapshot: Map::default(),
             max_entries: max_entries.max(1),
             facts_from_snapshot: 0,
             facts_unknown: 0,
@@ -77,7 +78,7 @@ impl CompactState {
                     ppid: p.ppid,
                     uid: p.uid,
                     gid: p.gid,
-                    comm: p.comm.clone(),
+                    comm: p.comm.as_str().into(),
                 };
                 (p.pid, facts)
             })
@@ -222,7 +223,7 @@ impl CompactState {
 /// its room. Which entries go depends on their stamps alone, not on the hash order: output
 /// is the same on every run.
 fn bounded_insert<K: std::hash::Hash + Eq, V>(
-    map: &mut HashMap<K, V>,
+    map: &mut Map<K, V>,
     max: usize,
     now: u64,
     stamp: impl Fn(&V) -> u64,
@@ -288,7 +289,7 @@ mod tests {
             unreachable!()
         };
         (
-            e.common.comm.clone(),
+            e.common.comm.to_string(),
             e.common.gid,
             sc.inode.map(|i| (i.size.get(), i.fmode.get())),
         )
@@ -408,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_full_table_lets_go_of_old_entries_then_of_all() {
-        let mut m: HashMap<u32, u64> = HashMap::new();
+        let mut m: Map<u32, u64> = Map::default();
         for k in 0..4 {
             bounded_insert(&mut m, 4, 10, |v| *v, k, 10);
         }
@@ -432,7 +433,7 @@ mod tests {
     fn a_full_table_frees_a_quarter_of_its_room_at_once() {
         let max = 64u64;
         let step = REFRESH_NS / max;
-        let mut m: HashMap<u64, u64> = HashMap::new();
+        let mut m: Map<u64, u64> = Map::default();
         let mut sweeps = 0;
         for k in 0..max * 20 {
             let before = m.len();

@@ -300,7 +300,7 @@ mod tests {
                 syscall: 0,
                 context: false,
                 compat: false,
-                comm: format!("c{pid}"),
+                comm: format!("c{pid}").into(),
             },
             body,
         }

@@ -792,8 +792,8 @@ impl ProcessTable {
         self.with_state(c.pid, |state| {
             let f = state.facts.get_or_insert_with(Box::default);
             // Threads may name themselves: the process is named by its main thread.
-            if c.tid == c.pid || f.comm.is_empty() {
-                f.comm.clone_from(&c.comm);
+            if (c.tid == c.pid || f.comm.is_empty()) && f.comm != c.comm {
+                f.comm.replace_range(.., &c.comm);
             }
             f.ppid = c.ppid;
             f.uid = c.uid;
