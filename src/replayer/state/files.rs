@@ -183,6 +183,15 @@ enum Entry {
     Path(String),
 }
 
+/// The recency entry of `path`: `removed` (the entry taken from its old place) when it is
+/// that path's, else a new one.
+fn reuse_path(removed: Option<Entry>, path: &str) -> Entry {
+    match removed {
+        Some(Entry::Path(p)) if p == path => Entry::Path(p),
+        _ => Entry::Path(path.to_owned()),
+    }
+}
+
 impl Default for Files {
     fn default() -> Self {
         Files::new(DEFAULT_MAX_ENTRIES)
@@ -279,9 +288,9 @@ impl Files {
     fn touch_path(&mut self, path: &str) {
         let now = self.stamp();
         if let Some(n) = self.by_path.get_mut(path) {
-            self.lru.remove(&n.used);
+            let entry = reuse_path(self.lru.remove(&n.used), path);
             n.used = now;
-            self.lru.insert(now, Entry::Path(path.to_owned()));
+            self.lru.insert(now, entry);
         }
     }
 
@@ -309,12 +318,17 @@ impl Files {
     /// counting names (the caller does); returns what `path` named before.
     fn put(&mut self, path: &str, mut name: Name) -> Option<Name> {
         name.used = self.stamp();
-        self.lru.insert(name.used, Entry::Path(path.to_owned()));
-        let old = self.by_path.insert(path.to_owned(), name);
-        if let Some(o) = old {
-            self.lru.remove(&o.used);
+        if let Some(slot) = self.by_path.get_mut(path) {
+            // A path named again (a file opened again): its entries move, no string is
+            // copied.
+            let old = std::mem::replace(slot, name);
+            let entry = reuse_path(self.lru.remove(&old.used), path);
+            self.lru.insert(name.used, entry);
+            return Some(old);
         }
-        old
+        self.lru.insert(name.used, Entry::Path(path.to_owned()));
+        self.by_path.insert(path.to_owned(), name);
+        None
     }
 
     /// Takes the name `path` out of the path map (the caller counts names).
@@ -1168,5 +1182,34 @@ mod tests {
         // The recency order holds exactly what the maps hold.
         f.sweep();
         assert_eq!(f.lru.len(), f.len() + f.paths());
+    }
+
+    #[test]
+    fn a_path_opened_again_is_the_most_recently_used() {
+        let mut f = Files::new(6);
+        let opened = |f: &mut Files, n: u64| {
+            f.sweep();
+            f.opened(&format!("/w/{n}"), &inode(100 + n, 0, 0o100644, 1, 0), true);
+        };
+        for n in 0..3 {
+            opened(&mut f, n);
+        }
+        // /w/0 again, by the same file: its path moves to the end of the recency order.
+        opened(&mut f, 0);
+        assert_eq!(f.lru.len(), f.len() + f.paths());
+        assert!(
+            matches!(f.lru.last_key_value(), Some((_, Entry::Path(p))) if p == "/w/0"),
+            "{:?}",
+            f.lru
+        );
+        // Two new files push out the least recently used: /w/1 and /w/2, not /w/0.
+        for n in 3..5 {
+            opened(&mut f, n);
+        }
+        f.sweep();
+        assert_eq!(f.lru.len(), f.len() + f.paths());
+        assert!(f.at("/w/0").is_some(), "opened again, it stays");
+        assert_eq!(f.at("/w/1"), None, "the least recently used went");
+        assert_eq!(f.at("/w/2"), None, "the least recently used went");
     }
 }
