@@ -294,7 +294,7 @@ fn plain(v: &Value) -> String {
 /// detail column read from the record's own keys (every field escaped).
 fn record_row(r: &Record) -> String {
     // "Thu, Apr 04 2024 15:34:35.643031330 UTC": the clock part, to microseconds.
-    let clock = escape_control(&r.info.timestamp)
+    let clock = escape_control(&r.info.timestamp.to_string())
         .split(' ')
         .nth(4)
         .map(|c| c.chars().take(15).collect::<String>())
@@ -901,7 +901,9 @@ mod tests {
         use crate::replayer::views::records::Monitor;
         let record = |monitor, body| {
             let mut r = kflowd::tests::full(monitor, body);
-            r.info.timestamp = "Thu, Apr 04 2024 15:34:35.643031330 UTC".into();
+            // Thu, Apr 04 2024 15:34:35.643031330 UTC
+            r.info.timestamp =
+                crate::replayer::views::records::kflowd::KflowdTime(1_712_244_875_643_031_330);
             r.proc.comm = hostile.into();
             r
         };

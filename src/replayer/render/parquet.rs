@@ -703,7 +703,7 @@ mod tests {
     fn every_key_of_every_record_fits() {
         use crate::replayer::views::records::kflowd::RecordBody;
         let mut out = ParquetOut::new(Box::new(Vec::new()), View::Records).unwrap();
-        let time = || Some(crate::replayer::views::records::kflowd_time(1));
+        let time = || Some(crate::replayer::views::records::kflowd::KflowdTime(1));
         for mut r in crate::replayer::views::records::kflowd::tests::every_key() {
             r.info.timestamp = time().unwrap();
             if let RecordBody::Proc(p) = &mut r.body {

@@ -13,7 +13,26 @@ use std::sync::Arc;
 
 use crate::replayer::state::container::CgroupInfo;
 use crate::replayer::views::records::protocols::App;
-use crate::replayer::views::records::Monitor;
+use crate::replayer::views::records::{kflowd_time, Monitor};
+
+/// A wall-clock time (ns since the Unix epoch: the trace's boot-time stamp through the
+/// recorded clock samples, or an inode time), written in kflowd's UTC format
+/// ([`kflowd_time`]: `Thu, Apr 04 2024 15:34:35.643031330 UTC`) only when the record is
+/// rendered: the sequential stage, which builds records, keeps the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KflowdTime(pub i64);
+
+impl Serialize for KflowdTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&kflowd_time(self.0))
+    }
+}
+
+impl std::fmt::Display for KflowdTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&kflowd_time(self.0))
+    }
+}
 
 /// A duration in integer nanoseconds, printed as seconds with exactly 9 decimals (exact,
 /// unlike an f64): `21.262713426`.
@@ -143,7 +162,7 @@ pub struct InfoKeys {
     /// Event time of the record's last event, kflowd's UTC format to the ns (the trace's
     /// boot-time stamp through the recorded clock samples).
     #[serde(rename = "InfoTimestamp")]
-    pub timestamp: String,
+    pub timestamp: KflowdTime,
     #[serde(rename = "InfoMonitor")]
     pub monitor: Monitor,
     /// Why the record left: `close`, `delete`, `rename`, `link`, `max-events`,
@@ -318,19 +337,19 @@ pub struct FileRecord {
     pub size_change: Option<i64>,
     /// `i_atime`, kflowd's UTC format.
     #[serde(rename = "FileAccessTime", skip_serializing_if = "Option::is_none")]
-    pub access_time: Option<String>,
+    pub access_time: Option<KflowdTime>,
     /// `i_ctime`, kflowd's UTC format.
     #[serde(
         rename = "FileStatusChangeTime",
         skip_serializing_if = "Option::is_none"
     )]
-    pub status_change_time: Option<String>,
+    pub status_change_time: Option<KflowdTime>,
     /// `i_mtime`, kflowd's UTC format.
     #[serde(
         rename = "FileModificationTime",
         skip_serializing_if = "Option::is_none"
     )]
-    pub modification_time: Option<String>,
+    pub modification_time: Option<KflowdTime>,
     /// How far `i_mtime` moved during the record; only if not 0.
     #[serde(
         rename = "FileModificationTimeChange",
@@ -766,7 +785,7 @@ pub struct ProcRecord {
     pub argv_truncated: bool,
     /// When exec ran, kflowd's UTC format (event time).
     #[serde(rename = "ProcExecTime", skip_serializing_if = "Option::is_none")]
-    pub exec_time: Option<String>,
+    pub exec_time: Option<KflowdTime>,
     /// Exit status 0-255 (`task_struct.exit_code >> 8`).
     #[serde(rename = "ProcExitCode", skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<u32>,
@@ -831,7 +850,7 @@ pub(crate) mod tests {
         Record {
             info: InfoKeys {
                 sequence: 1,
-                timestamp: "t".into(),
+                timestamp: KflowdTime(0),
                 monitor,
                 export: "close",
                 host_name: "h".into(),
@@ -867,7 +886,7 @@ pub(crate) mod tests {
                 Monitor::Process,
                 RecordBody::Proc(ProcRecord {
                     exe: Some("/bin/x".into()),
-                    exec_time: Some("t".into()),
+                    exec_time: Some(KflowdTime(0)),
                     exit_code: Some(0),
                     exit_signal: Some("SIGKILL".into()),
                     md5: known(),
@@ -891,9 +910,9 @@ pub(crate) mod tests {
                     gid: Some(0),
                     size: Some(0),
                     size_change: Some(1),
-                    access_time: Some("t".into()),
-                    status_change_time: Some("t".into()),
-                    modification_time: Some("t".into()),
+                    access_time: Some(KflowdTime(0)),
+                    status_change_time: Some(KflowdTime(0)),
+                    modification_time: Some(KflowdTime(0)),
                     modification_time_change: Some(Secs(1)),
                     md5: known(),
                     sha256: known(),

@@ -20,8 +20,9 @@ use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
 use crate::replayer::state::{self, FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
-    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, PendingFacts, ProcKeys,
-    ProcRecord, Record, RecordBody, Secs, SockFlows, SockRecord, SockRx, SockTx, TcpFlags,
+    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, KflowdTime,
+    PendingFacts, ProcKeys, ProcRecord, Record, RecordBody, Secs, SockFlows, SockRecord, SockRx,
+    SockTx, TcpFlags,
 };
 use protocols::{App, Direction, StreamDecoder, Transport};
 
@@ -1065,9 +1066,9 @@ impl RecordsView {
             gid: last.gid,
             size: last.size,
             size_change: size_change.filter(|_| last.size.is_some()),
-            access_time: last.atime_ns.map(kflowd_time),
-            status_change_time: last.ctime_ns.map(kflowd_time),
-            modification_time: last.mtime_ns.map(kflowd_time),
+            access_time: last.atime_ns.map(KflowdTime),
+            status_change_time: last.ctime_ns.map(KflowdTime),
+            modification_time: last.mtime_ns.map(KflowdTime),
             modification_time_change,
             md5: Fact::asked(checksums),
             sha256: Fact::asked(checksums),
@@ -1249,7 +1250,7 @@ impl RecordsView {
             argv: p.argv.clone(),
             argc: p.argc,
             argv_truncated: p.argv_truncated,
-            exec_time: p.exec_ns.map(|start| kflowd_time(ctx.realtime_ns(start))),
+            exec_time: p.exec_ns.map(|start| KflowdTime(ctx.realtime_ns(start))),
             exit_code: code.map(|code| (code >> 8) & 0xff),
             exit_signal: code
                 .map(|code| (code & 0x7f) as u64)
@@ -1283,7 +1284,7 @@ impl RecordsView {
     ) -> InfoKeys {
         InfoKeys {
             sequence: 0, // numbered when emitted
-            timestamp: kflowd_time(ctx.realtime_ns(last_ns)),
+            timestamp: KflowdTime(ctx.realtime_ns(last_ns)),
             monitor,
             export: reason,
             host_name: ctx.hostname(),
@@ -1467,7 +1468,7 @@ pub fn tcp_state(state: u8) -> String {
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
 /// The calendar fields come from the `time` crate; the text is filled into a fixed template
 /// by hand (not by `time`'s format descriptions nor by `write!`, several times slower):
-/// every record carries one to four, built in the sequential stage. Any `i64` of
+/// every record carries one to four ([`kflowd::KflowdTime`], written as the record renders). Any `i64` of
 /// nanoseconds is between the years 1677 and 2262, always four digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
@@ -1660,7 +1661,7 @@ mod tests {
         let exec = exec_body(10, "/bin/t", vec!["t".into()]);
         run.feed(event(3, 10, exec.clone()));
         assert_eq!(run.socks(), [(10, "CLIENT", "close")]);
-        assert_eq!(run.out[0].info.timestamp, run.ctx_time(3));
+        assert_eq!(run.out[0].info.timestamp.to_string(), run.ctx_time(3));
         run.feed(socket(4));
         run.feed(syscall(5, 10, Ksys::Close, [3, 0, 0, 0, 0, 0], 0, None));
         assert_eq!(run.socks().len(), 1, "the new socket was never used");
