@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::replayer::state::container::CgroupInfo;
 use crate::replayer::views::records::protocols::App;
-use crate::replayer::views::records::{kflowd_time, Monitor};
+use crate::replayer::views::records::{kflowd_time, permissions, Monitor};
 
 /// A wall-clock time (ns since the Unix epoch: the trace's boot-time stamp through the
 /// recorded clock samples, or an inode time), written in kflowd's UTC format
@@ -31,6 +31,22 @@ impl Serialize for KflowdTime {
 impl std::fmt::Display for KflowdTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&kflowd_time(self.0))
+    }
+}
+
+/// A file's mode (`i_mode`): its type bits (`S_IFMT`; `None` when the trace never showed
+/// the file's type, as after a path-based chmod of a file it never saw) and permission bits,
+/// written as `4755/-rwsr-xr-x` (octal, then as `ls` shows it, `?` for an unknown type) when
+/// the record renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilePermissions {
+    pub kind: Option<u32>,
+    pub perm: u32,
+}
+
+impl Serialize for FilePermissions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&permissions(self.kind, self.perm))
     }
 }
 
@@ -318,7 +334,7 @@ pub struct FileRecord {
     pub device: Option<String>,
     /// `i_mode` in octal and as `ls` shows it (`?` type: never shown, type unknown).
     #[serde(rename = "FilePermissions", skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<String>,
+    pub permissions: Option<FilePermissions>,
     /// Owner's user name (`i_uid`, users block).
     #[serde(rename = "FileUser", skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -903,7 +919,10 @@ pub(crate) mod tests {
                     inode: Some(1),
                     link_count: Some(1),
                     device: Some("d".into()),
-                    permissions: Some("p".into()),
+                    permissions: Some(FilePermissions {
+                        kind: None,
+                        perm: 0o644,
+                    }),
                     user: Some("u".into()),
                     group: Some("g".into()),
                     uid: Some(0),

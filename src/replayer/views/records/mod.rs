@@ -20,9 +20,9 @@ use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
 use crate::replayer::state::{self, FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
-    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FileRecord, InfoKeys, KflowdTime,
-    PendingFacts, ProcKeys, ProcRecord, Record, RecordBody, Secs, SockFlows, SockRecord, SockRx,
-    SockTx, TcpFlags,
+    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FilePermissions, FileRecord, InfoKeys,
+    KflowdTime, PendingFacts, ProcKeys, ProcRecord, Record, RecordBody, Secs, SockFlows,
+    SockRecord, SockRx, SockTx, TcpFlags,
 };
 use protocols::{App, Direction, StreamDecoder, Transport};
 
@@ -1059,7 +1059,10 @@ impl RecordsView {
             inode: last.ino,
             link_count: last.nlink,
             device: last.dev.map(|dev| ctx.device(dev)),
-            permissions: last.perm.map(|perm| permissions(last.kind, perm)),
+            permissions: last.perm.map(|perm| FilePermissions {
+                kind: last.kind,
+                perm,
+            }),
             user: last.uid.map(|uid| ctx.user(uid)),
             group: last.gid.map(|gid| ctx.group(gid)),
             uid: last.uid,
@@ -1410,7 +1413,7 @@ fn fill_facts(ctx: &Context, r: &mut Record) {
 
 /// FilePermissions: the mode in octal and as `ls` shows it; the type letter is `?` when
 /// the file type is unknown (a path-based chmod of a file the trace never showed).
-fn permissions(kind: Option<u32>, perm: u32) -> String {
+pub fn permissions(kind: Option<u32>, perm: u32) -> String {
     let text = symbols::file_mode(u64::from(kind.unwrap_or(0) | (perm & 0o7777)));
     match kind {
         Some(_) => text,
