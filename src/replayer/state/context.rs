@@ -19,6 +19,9 @@ pub struct Context {
     groups: HashMap<u32, String>,
     mounts: Vec<Mount>,
     interfaces: Vec<Interface>,
+    /// [`Context::host_ip`] of `interfaces`: every record carries it, so it is found once
+    /// per interfaces block.
+    host_ip: String,
     /// Facts about files by (device, inode); the latest learned wins.
     pub facts: HashMap<(u32, u64), FileFacts>,
     /// Clock samples seen so far, by boot time.
@@ -88,7 +91,7 @@ impl Context {
             }
             BlockKind::Mounts => self.mounts = de::<Mounts>(payload, &limits)?.mounts,
             BlockKind::Interfaces => {
-                self.interfaces = de::<Interfaces>(payload, &limits)?.interfaces
+                self.set_interfaces(de::<Interfaces>(payload, &limits)?.interfaces)
             }
             BlockKind::FileFacts => {
                 for f in de::<FileFactsBlock>(payload, &limits)?.files {
@@ -175,19 +178,25 @@ impl Context {
 
     /// The host's first address that is not loopback or link-local.
     pub fn host_ip(&self) -> String {
-        let mut addrs: Vec<&String> = self
-            .interfaces
+        self.host_ip.clone()
+    }
+
+    /// The host's interfaces (an interfaces block), and the address [`Context::host_ip`]
+    /// gives from them: the first of another interface than `lo` that is neither loopback
+    /// nor link-local, IPv4 first (as kflowd); empty when there is none.
+    fn set_interfaces(&mut self, interfaces: Vec<Interface>) {
+        let mut addrs: Vec<&String> = interfaces
             .iter()
             .filter(|i| i.name != "lo")
             .flat_map(|i| &i.addrs)
             .collect();
-        // IPv4 first, as kflowd.
         addrs.sort_by_key(|a| a.contains(':'));
-        addrs
+        self.host_ip = addrs
             .into_iter()
             .find(|a| !a.starts_with("127.") && !a.starts_with("fe80:") && *a != "::1")
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.interfaces = interfaces;
     }
 
     pub fn user(&self, uid: u32) -> String {
@@ -250,12 +259,20 @@ mod tests {
             source: "/dev/md2".into(),
             fs_type: "ext4".into(),
         });
-        c.interfaces.push(Interface {
-            index: 4,
-            name: "enp5s0".into(),
-            mac: "0c:c4:7a:88:84:c2".into(),
-            addrs: vec!["10.1.2.3".into(), "fe80::1".into()],
-        });
+        c.set_interfaces(vec![
+            Interface {
+                index: 1,
+                name: "lo".into(),
+                mac: String::new(),
+                addrs: vec!["127.0.0.1".into(), "::1".into()],
+            },
+            Interface {
+                index: 4,
+                name: "enp5s0".into(),
+                mac: "0c:c4:7a:88:84:c2".into(),
+                addrs: vec!["fe80::1".into(), "2001:db8::3".into(), "10.1.2.3".into()],
+            },
+        ]);
         assert_eq!(c.device((9 << 20) | 2), "902h:/dev/md2:/:ext4");
         assert_eq!(c.device(5), "5h");
         assert_eq!(c.device(0), "0h");
