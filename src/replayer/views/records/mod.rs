@@ -1471,8 +1471,9 @@ pub fn tcp_state(state: u8) -> String {
 /// kflowd's time format: `Thu, Apr 04 2024 15:34:35.643031330 UTC`.
 /// The calendar fields come from the `time` crate; the text is filled into a fixed template
 /// by hand (not by `time`'s format descriptions nor by `write!`, several times slower):
-/// every record carries one to four ([`kflowd::KflowdTime`], written as the record renders). Any `i64` of
-/// nanoseconds is between the years 1677 and 2262, always four digits.
+/// every record carries one to four ([`kflowd::KflowdTime`], written as the record
+/// renders). Any `i64` of nanoseconds is between the years 1677 and 2262, always four
+/// digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
     const MONTHS: [&[u8; 3]; 12] = [
