@@ -5,6 +5,7 @@
 # 1 thread and with all of them; medians, and whether both replays print the same bytes.
 # Needs root (BPF) and GNU time. Usage: sudo bash bench/compare.sh OLD NEW [BLOCKS] [RUNS]
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { echo "usage: bench/compare.sh OLD-KELLECT NEW-KELLECT [BLOCKS] [RUNS]" >&2; exit 2; }
 old=$1 new=$2 blocks=${3:-500000} runs=${4:-5}
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
@@ -12,7 +13,6 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 workload=(dd if=/dev/zero of=/dev/null bs=1 count="$blocks" status=none)
 now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "old: $("$old" --version)"
 echo "new: $("$new" --version)"
 echo "workload: ${workload[*]}, $runs paired runs"

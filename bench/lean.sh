@@ -18,19 +18,17 @@
 # Usage: [KELLECT=path] [OLD=path] bench/lean.sh [ITER] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 iter=${1:-500000} runs=${2:-5}
 new=${KELLECT:-target/release/kellect}
 old=${OLD:-}
-for tool in /usr/bin/time perf gcc python3; do
-    command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
-done
-[ -x "$new" ] || cargo build --release --quiet
+bench_needs /usr/bin/time perf gcc python3
+bench_kellect "$new"
 dir=$(mktemp -d)
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_was"; rm -rf "$dir"' EXIT
-gcc -O2 -o "$dir/lean-loop" bench/lean-loop.c
+bench_lean_loop "$dir"
 work=("$dir/lean-loop" "$iter")
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 configs=(bare perf new-process new-record perf-startup new-startup)
 [ -n "$old" ] && configs+=(old-process old-record old-startup)

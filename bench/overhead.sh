@@ -5,6 +5,7 @@
 # event. Needs root (BPF). Usage: sudo bash bench/overhead.sh [BLOCKS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 blocks=${1:-500000}
 runs=${2:-3}
 kellect=${KELLECT:-target/release/kellect}
@@ -26,7 +27,6 @@ for i in $(seq "$runs"); do
     t1=$(now)
     rec+=("$(echo "$t1 - $t0" | bc -l)")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 b=$(median "${bare[@]}"); r=$(median "${rec[@]}")
 info=$("$kellect" info --json "$dir/t1.kz")
 records=$(echo "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["records_total"])')

@@ -8,6 +8,7 @@
 # Usage: sudo bash bench/packets.sh [ROUND_TRIPS] [BULK_MIB] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 trips=${1:-20000}
 mib=${2:-2048}
 runs=${3:-5}
@@ -83,7 +84,6 @@ run() {
         python3 "$dir/client.py" "$port" "$mode" "$n" ;;
     esac
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for mode in r b; do
     if [ "$mode" = r ]; then n=$trips; what="request/response, $trips round trips"; else
         n=$mib; what="bulk, $mib MiB"; fi

@@ -5,19 +5,18 @@
 # rounds of open /etc/hostname, read, close, a 1-byte write to /dev/null) once with
 # `kellect record`, then replays it with 1 thread in both views (`-o json-min`, output to
 # /dev/null) under each build: KELLECT (default target/release/kellect) and, when set, OLD
-# side by side. Needs root (BPF), gcc, valgrind.
+# side by side. Needs root (BPF), gcc, valgrind, python3.
 # Usage: [KELLECT=path] [OLD=path] bench/replay-instructions.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-50000}
 kellect=${KELLECT:-target/release/kellect}
-for tool in gcc valgrind; do
-    command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
-done
-[ -x "$kellect" ] || cargo build --release --quiet
+bench_needs gcc valgrind python3
+bench_kellect "$kellect"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-gcc -O2 -o "$dir/lean-loop" bench/lean-loop.c
+bench_lean_loop "$dir"
 "$kellect" record -q -f -o "$dir/t.kz" -- "$dir/lean-loop" "$rounds" >/dev/null
 records=$("$kellect" info --json "$dir/t.kz" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["records_total"])')
 echo "workload: lean-loop $rounds ($records records); instructions of the whole replay, -j 1"

@@ -11,21 +11,19 @@
 # Usage: [KELLECT=path] bench/replay.sh [ITER] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 iter=${1:-500000} runs=${2:-3}
 kellect=${KELLECT:-target/release/kellect}
-for tool in /usr/bin/time perf gcc python3; do
-    command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
-done
-[ -x "$kellect" ] || cargo build --release --quiet
+bench_needs /usr/bin/time perf gcc python3
+bench_kellect "$kellect"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-gcc -O2 -o "$dir/lean-loop" bench/lean-loop.c
+bench_lean_loop "$dir"
 work=("$dir/lean-loop" "$iter")
 syscalls=$((iter * 4))
 perf record -q -z -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$dir/perf.data" -- "${work[@]}" >/dev/null
 "$kellect" record -q -f -o "$dir/t.kz" -- "${work[@]}" >/dev/null
 read -r records dropped < <("$kellect" info --json "$dir/t.kz" | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["records_total"], r["dropped_total"])')
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 nproc=$(nproc)
 configs=(perf-script events-j1 "events-j$nproc" records-j1 "records-j$nproc")
 # run CONFIG: one run under GNU time; appends "wall rss_kib" to $dir/CONFIG.times.

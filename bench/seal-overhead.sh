@@ -8,6 +8,7 @@
 # recording. Needs root (BPF). Usage: sudo bash bench/seal-overhead.sh [BLOCKS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 blocks=${1:-2000000}
 runs=${2:-3}
 kellect=${KELLECT:-target/release/kellect}
@@ -16,7 +17,6 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 workload=(dd if=/dev/zero of=/dev/null bs=1 count="$blocks" status=none)
 now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin)[0]; print($1)"; }
 
 for mode in none 10s 1s; do
