@@ -3,6 +3,7 @@
 //! and the facts learned about files. Replay never asks the machine it runs on.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::format::BlockKind;
 use crate::meta::{
@@ -15,8 +16,15 @@ pub struct Context {
     pub host: Option<HostInfo>,
     pub capture: Option<Capture>,
     pub hz: Option<u32>,
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
+    /// User and group names by id (accounts block), shared by every record that names
+    /// them.
+    users: HashMap<u32, Arc<str>>,
+    groups: HashMap<u32, Arc<str>>,
+    /// What [`Context::user`] and [`Context::group`] give for an id the trace does not name.
+    unnamed: Arc<str>,
+    /// Counts the blocks applied that change what the host, accounts, mount and interface
+    /// lookups give: a caller that keeps their results keeps them while it stays the same.
+    generation: u64,
     mounts: Vec<Mount>,
     interfaces: Vec<Interface>,
     /// [`Context::host_ip`] of `interfaces`: every record carries it, so it is found once
@@ -64,6 +72,12 @@ impl Context {
             meta::decode_limited(p, limits)
         }
         let limits = self.limits;
+        if matches!(
+            kind,
+            BlockKind::HostInfo | BlockKind::Accounts | BlockKind::Mounts | BlockKind::Interfaces
+        ) {
+            self.generation += 1;
+        }
         match kind {
             BlockKind::HostInfo => {
                 let h: HostInfo = de(payload, &limits)?;
@@ -86,8 +100,12 @@ impl Context {
             }
             BlockKind::Accounts => {
                 let a: Accounts = de(payload, &limits)?;
-                self.users = a.users.into_iter().map(|u| (u.id, u.name)).collect();
-                self.groups = a.groups.into_iter().map(|g| (g.id, g.name)).collect();
+                self.users = a.users.into_iter().map(|u| (u.id, u.name.into())).collect();
+                self.groups = a
+                    .groups
+                    .into_iter()
+                    .map(|g| (g.id, g.name.into()))
+                    .collect();
             }
             BlockKind::Mounts => self.mounts = de::<Mounts>(payload, &limits)?.mounts,
             BlockKind::Interfaces => {
@@ -151,25 +169,16 @@ impl Context {
         self.host.as_ref().map_or("", |h| h.boot_id.as_str())
     }
 
-    pub fn hostname(&self) -> String {
-        self.host
-            .as_ref()
-            .map(|h| h.hostname.clone())
-            .unwrap_or_default()
+    pub fn hostname(&self) -> &str {
+        self.host.as_ref().map_or("", |h| h.hostname.as_str())
     }
 
-    pub fn system(&self) -> String {
-        self.host
-            .as_ref()
-            .map(|h| h.sysname.clone())
-            .unwrap_or_default()
+    pub fn system(&self) -> &str {
+        self.host.as_ref().map_or("", |h| h.sysname.as_str())
     }
 
-    pub fn kernel(&self) -> String {
-        self.host
-            .as_ref()
-            .map(|h| h.release.clone())
-            .unwrap_or_default()
+    pub fn kernel(&self) -> &str {
+        self.host.as_ref().map_or("", |h| h.release.as_str())
     }
 
     pub fn machine(&self) -> &str {
@@ -177,8 +186,8 @@ impl Context {
     }
 
     /// The host's first address that is not loopback or link-local.
-    pub fn host_ip(&self) -> String {
-        self.host_ip.clone()
+    pub fn host_ip(&self) -> &str {
+        &self.host_ip
     }
 
     /// The host's interfaces (an interfaces block), and the address [`Context::host_ip`]
@@ -199,12 +208,24 @@ impl Context {
         self.interfaces = interfaces;
     }
 
-    pub fn user(&self, uid: u32) -> String {
-        self.users.get(&uid).cloned().unwrap_or_default()
+    /// The name of user `uid` on the recorded host (accounts block); empty when the trace
+    /// does not name it. Shared, not copied.
+    pub fn user(&self, uid: u32) -> Arc<str> {
+        self.users.get(&uid).unwrap_or(&self.unnamed).clone()
     }
 
-    pub fn group(&self, gid: u32) -> String {
-        self.groups.get(&gid).cloned().unwrap_or_default()
+    /// The name of group `gid` on the recorded host (accounts block); empty when the trace
+    /// does not name it. Shared, not copied.
+    pub fn group(&self, gid: u32) -> Arc<str> {
+        self.groups.get(&gid).unwrap_or(&self.unnamed).clone()
+    }
+
+    /// Changes whenever a host, accounts, mounts or interfaces block is applied: what
+    /// [`hostname`](Self::hostname), [`host_ip`](Self::host_ip), [`system`](Self::system),
+    /// [`kernel`](Self::kernel), [`user`](Self::user), [`group`](Self::group) and
+    /// [`device`](Self::device) give stays the same while it does.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// kflowd's FileDevice: `902h:/dev/md2:/:ext4` (device number in hex as major<<8|minor,

@@ -59,7 +59,7 @@ pub fn exec_id(boot_id: &str, start_ns: u64, pid: u32) -> String {
 }
 
 /// The last exec id [`get`](Self::get) gave, kept to give again while the image asked for
-/// stays the same (one clone instead of a formatting and a base64 encoding).
+/// stays the same (one shared text instead of a formatting and a base64 encoding).
 #[derive(Debug, Default)]
 pub struct LastExecId(std::cell::RefCell<Option<LastKey>>);
 
@@ -69,19 +69,19 @@ struct LastKey {
     boot_id: String,
     start_ns: u64,
     pid: u32,
-    id: String,
+    id: Arc<str>,
 }
 
 impl LastExecId {
     /// [`exec_id`]`(boot_id, start_ns, pid)`.
-    pub fn get(&self, boot_id: &str, start_ns: u64, pid: u32) -> String {
+    pub fn get(&self, boot_id: &str, start_ns: u64, pid: u32) -> Arc<str> {
         let mut last = self.0.borrow_mut();
         match last.as_ref() {
             Some(k) if k.start_ns == start_ns && k.pid == pid && k.boot_id == boot_id => {
                 k.id.clone()
             }
             _ => {
-                let id = exec_id(boot_id, start_ns, pid);
+                let id: Arc<str> = exec_id(boot_id, start_ns, pid).into();
                 *last = Some(LastKey {
                     boot_id: boot_id.to_owned(),
                     start_ns,
@@ -418,7 +418,7 @@ mod tests {
             ("c", 5, 8),
             ("c", 6, 8),
         ] {
-            assert_eq!(last.get(boot, start, pid), exec_id(boot, start, pid));
+            assert_eq!(*last.get(boot, start, pid), exec_id(boot, start, pid));
         }
     }
 }

@@ -11,6 +11,8 @@ use serde_json::{Map, Number, Value};
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::replayer::state::container::CgroupInfo;
 use crate::replayer::views::records::protocols::App;
 use crate::replayer::views::records::{kflowd_time, permissions, Monitor};
@@ -185,6 +187,22 @@ pub struct InfoKeys {
     /// `process-exit`, `exit`, `tcp-close`, `idle`, `active`, `table-full`, `end-of-trace`.
     #[serde(rename = "InfoExport")]
     pub export: &'static str,
+    /// The keys that name the recorded host, shared by every record while the trace's
+    /// metadata leaves them as they are.
+    #[serde(flatten)]
+    pub host: Arc<HostKeys>,
+    /// `kellect-v` and the version that replayed the trace.
+    #[serde(rename = "InfoVersion")]
+    pub version: &'static str,
+    /// From the start of the recording to `InfoTimestamp` (event time).
+    #[serde(rename = "InfoUptime")]
+    pub uptime: Secs,
+}
+
+/// The `Info*` keys that name the recorded host: the same for every record until a host
+/// or interfaces block of the trace changes them, so records share one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostKeys {
     /// Host name of the recorded host (uname block of the trace).
     #[serde(rename = "InfoHostName")]
     pub host_name: String,
@@ -200,12 +218,6 @@ pub struct InfoKeys {
     /// Kernel release of the recorded host (uname).
     #[serde(rename = "InfoKernel")]
     pub kernel: String,
-    /// `kellect-v` and the version that replayed the trace.
-    #[serde(rename = "InfoVersion")]
-    pub version: &'static str,
-    /// From the start of the recording to `InfoTimestamp` (event time).
-    #[serde(rename = "InfoUptime")]
-    pub uptime: Secs,
 }
 
 /// The `Proc*` keys of every record: the process of its last event, from the process
@@ -215,19 +227,19 @@ pub struct InfoKeys {
 pub struct ProcKeys {
     /// Name (comm) of the parent process; empty when the trace never named it.
     #[serde(rename = "ProcParent")]
-    pub parent: String,
+    pub parent: CompactString,
     /// Name (comm, as the main thread set it) of the process.
     #[serde(rename = "Proc")]
-    pub comm: String,
+    pub comm: CompactString,
     /// Package version of the executable (dpkg; recorded with `-v`).
     #[serde(rename = "ProcVersion", skip_serializing_if = "Fact::is_absent")]
     pub exe_version: Fact,
     /// User name of `ProcUID` on the recorded host (users block).
     #[serde(rename = "ProcUser")]
-    pub user: String,
+    pub user: Arc<str>,
     /// Group name of `ProcGID` on the recorded host (groups block).
     #[serde(rename = "ProcGroup")]
-    pub group: String,
+    pub group: Arc<str>,
     #[serde(rename = "ProcPPID")]
     pub ppid: u32,
     /// Process id (tgid).
@@ -239,7 +251,7 @@ pub struct ProcKeys {
     /// The process image's stable id (`crate::replayer::state::execid`): base64 of
     /// `BOOT_ID:START_NS:TGID`, as the events view's `exec_id`.
     #[serde(rename = "ProcExecId")]
-    pub exec_id: String,
+    pub exec_id: Arc<str>,
     /// Process records: the images the process was started under, nearest first, at most
     /// [`crate::replayer::state::execid::MAX_ANCESTORS`].
     #[serde(rename = "ProcAncestors", skip_serializing_if = "Option::is_none")]
@@ -331,16 +343,16 @@ pub struct FileRecord {
     pub link_count: Option<u32>,
     /// Device (`i_sb->s_dev`) with what is mounted there (mounts block).
     #[serde(rename = "FileDevice", skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
+    pub device: Option<Arc<str>>,
     /// `i_mode` in octal and as `ls` shows it (`?` type: never shown, type unknown).
     #[serde(rename = "FilePermissions", skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FilePermissions>,
     /// Owner's user name (`i_uid`, users block).
     #[serde(rename = "FileUser", skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     /// Owner's group name (`i_gid`, groups block).
     #[serde(rename = "FileGroup", skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
+    pub group: Option<Arc<str>>,
     #[serde(rename = "FileUID", skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     #[serde(rename = "FileGID", skip_serializing_if = "Option::is_none")]
@@ -869,11 +881,13 @@ pub(crate) mod tests {
                 timestamp: KflowdTime(0),
                 monitor,
                 export: "close",
-                host_name: "h".into(),
-                host_ip: "1.2.3.4".into(),
-                host_token: Some("tok".into()),
-                system: "Linux".into(),
-                kernel: "6.18".into(),
+                host: Arc::new(HostKeys {
+                    host_name: "h".into(),
+                    host_ip: "1.2.3.4".into(),
+                    host_token: Some("tok".into()),
+                    system: "Linux".into(),
+                    kernel: "6.18".into(),
+                }),
                 version: "kellect-v0",
                 uptime: Secs(1),
             },

@@ -9,6 +9,10 @@ pub mod kflowd;
 pub mod legend;
 pub mod protocols;
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 use crate::abi::{SockInfo, SockStateRecord};
@@ -20,8 +24,8 @@ use crate::replayer::state::files::{Attrs, FileId, S_IFLNK, S_IFREG};
 use crate::replayer::state::{self, FdKind, ProcFacts, ProcessTable, Resolved};
 use crate::syscalls::Ksys;
 use kflowd::{
-    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FilePermissions, FileRecord, InfoKeys,
-    KflowdTime, PendingFacts, ProcKeys, ProcRecord, Record, RecordBody, Secs, SockFlows,
+    Ancestor, AppKeys, DropReasons, Fact, FileEvents, FilePermissions, FileRecord, HostKeys,
+    InfoKeys, KflowdTime, PendingFacts, ProcKeys, ProcRecord, Record, RecordBody, Secs, SockFlows,
     SockRecord, SockRx, SockTx, TcpFlags,
 };
 use protocols::{App, Direction, StreamDecoder, Transport};
@@ -214,6 +218,69 @@ pub struct RecordsView {
     /// The exec id of the process image the last record was of (consecutive records are
     /// mostly of one image).
     exec_ids: execid::LastExecId,
+    /// Keys built from the trace's metadata that records share. In a `RefCell` because
+    /// records are made by methods that take `&self`; the records view runs on one
+    /// thread.
+    shared: RefCell<SharedKeys>,
+}
+
+/// The keys records share instead of each building its own copy: the host's `Info*` keys
+/// and the `FileDevice` texts, for the context [`Context::generation`] they were built
+/// from.
+#[derive(Default)]
+struct SharedKeys {
+    /// The generation the keys were built for; `None` before the first.
+    generation: Option<u64>,
+    host: Option<Arc<HostKeys>>,
+    /// `FileDevice` text by device number; at most [`DEVICES_KEPT`] (a hostile trace can
+    /// name any number of devices), emptied when full.
+    devices: state::Map<u32, Arc<str>>,
+}
+
+/// Most `FileDevice` texts kept at once.
+const DEVICES_KEPT: usize = 256;
+
+impl SharedKeys {
+    /// Forgets what was built for another context generation than `ctx`'s.
+    fn refresh(&mut self, ctx: &Context) {
+        if self.generation != Some(ctx.generation()) {
+            *self = SharedKeys {
+                generation: Some(ctx.generation()),
+                ..SharedKeys::default()
+            };
+        }
+    }
+
+    /// The host's `Info*` keys, with `token` as `InfoHostToken` (the view's own, the same
+    /// for every record).
+    fn host(&mut self, ctx: &Context, token: &Option<String>) -> Arc<HostKeys> {
+        self.refresh(ctx);
+        self.host
+            .get_or_insert_with(|| {
+                Arc::new(HostKeys {
+                    host_name: ctx.hostname().to_owned(),
+                    host_ip: ctx.host_ip().to_owned(),
+                    host_token: token.clone(),
+                    system: ctx.system().to_owned(),
+                    kernel: ctx.kernel().to_owned(),
+                })
+            })
+            .clone()
+    }
+
+    /// [`Context::device`] of `dev`, built once per context generation.
+    fn device(&mut self, ctx: &Context, dev: u32) -> Arc<str> {
+        self.refresh(ctx);
+        if let Some(text) = self.devices.get(&dev) {
+            return text.clone();
+        }
+        if self.devices.len() >= DEVICES_KEPT {
+            self.devices.clear();
+        }
+        let text: Arc<str> = ctx.device(dev).into();
+        self.devices.insert(dev, text.clone());
+        text
+    }
 }
 
 struct Held {
@@ -239,6 +306,7 @@ impl RecordsView {
             early_exports: 0,
             exiting: None,
             exec_ids: execid::LastExecId::default(),
+            shared: RefCell::default(),
         }
     }
 
@@ -1019,9 +1087,11 @@ impl RecordsView {
         let info = self.info(ctx, Monitor::Filesystem, f.last_ns, reason);
         let mut facts = PendingFacts::default();
         let proc = self.proc_keys(ctx, table, &mut facts, f.pid, f.tid, f.last_ns);
-        let (dir, name) = match f.path.rfind('/') {
-            Some(i) => (&f.path[..=i], &f.path[i + 1..]),
-            None => ("", f.path.as_str()),
+        // The entry is gone: its path becomes FilePath (up to the last `/`) and File.
+        let mut dir = f.path;
+        let name = match dir.rfind('/') {
+            Some(i) => dir.split_off(i + 1),
+            None => std::mem::take(&mut dir),
         };
         // Facts (-v, -c) exist for executables only; filled in when the record leaves.
         let last = f.last.unwrap_or_default();
@@ -1048,9 +1118,9 @@ impl RecordsView {
             _ => None,
         };
         let file = FileRecord {
-            dir: dir.to_owned(),
-            name: name.to_owned(),
-            origin: f.origin.clone(),
+            dir,
+            name,
+            origin: f.origin,
             version: Fact::asked(versions),
             mode: f.mode_kind,
             event_count: f.counts.iter().sum(),
@@ -1058,7 +1128,9 @@ impl RecordsView {
             events_duration: Secs(f.last_ns.saturating_sub(f.first_ns) as i64),
             inode: last.ino,
             link_count: last.nlink,
-            device: last.dev.map(|dev| ctx.device(dev)),
+            device: last
+                .dev
+                .map(|dev| self.shared.borrow_mut().device(ctx, dev)),
             permissions: last.perm.map(|perm| FilePermissions {
                 kind: last.kind,
                 perm,
@@ -1290,11 +1362,7 @@ impl RecordsView {
             timestamp: KflowdTime(ctx.realtime_ns(last_ns)),
             monitor,
             export: reason,
-            host_name: ctx.hostname(),
-            host_ip: ctx.host_ip(),
-            host_token: self.cfg.token.clone(),
-            system: ctx.system(),
-            kernel: ctx.kernel(),
+            host: self.shared.borrow_mut().host(ctx, &self.cfg.token),
             version: concat!("kellect-v", env!("CARGO_PKG_VERSION")),
             uptime: Secs(last_ns.saturating_sub(ctx.start_boot_ns()) as i64),
         }
@@ -1341,7 +1409,7 @@ impl RecordsView {
     ) -> ProcKeys {
         let parent = self
             .facts(table, p.ppid)
-            .map(|pp| pp.comm.clone())
+            .map(|pp| CompactString::from(pp.comm.as_str()))
             .unwrap_or_default();
         let versions = ctx.capture.as_ref().is_some_and(|c| c.versions);
         if let Some(i) = &p.exe_inode {
@@ -1349,7 +1417,7 @@ impl RecordsView {
         }
         ProcKeys {
             parent,
-            comm: p.comm.clone(),
+            comm: CompactString::from(p.comm.as_str()),
             exe_version: Fact::asked(p.exe_inode.is_some() && versions),
             user: ctx.user(p.uid),
             group: ctx.group(p.gid),
