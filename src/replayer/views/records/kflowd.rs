@@ -7,7 +7,7 @@
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use std::sync::Arc;
 
@@ -58,19 +58,53 @@ impl Serialize for FilePermissions {
 pub struct Secs(pub i64);
 
 impl Secs {
-    /// The JSON number: `-1.500000000` for -1.5 s.
-    pub fn number(self) -> Number {
-        let ns = self.0;
-        let sign = if ns < 0 { "-" } else { "" };
-        let abs = ns.unsigned_abs();
-        let text = format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000);
-        text.parse::<Number>().unwrap_or_else(|_| Number::from(0))
+    /// The JSON number's text, written into `buf`: a sign for a negative duration, the
+    /// whole seconds, a point and 9 decimals (`-1.500000000` for -1.5 s).
+    fn text(self, buf: &mut [u8; SECS_TEXT_MAX]) -> &str {
+        let abs = self.0.unsigned_abs();
+        let (mut secs, mut frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
+        let mut at = buf.len();
+        for _ in 0..9 {
+            at -= 1;
+            buf[at] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        at -= 1;
+        buf[at] = b'.';
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (secs % 10) as u8;
+            secs /= 10;
+            if secs == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            at -= 1;
+            buf[at] = b'-';
+        }
+        std::str::from_utf8(&buf[at..]).unwrap_or("0")
     }
 }
 
+/// The longest [`Secs`] text: a sign, 10 digits of whole seconds (`i64::MIN` ns), a point,
+/// 9 decimals.
+const SECS_TEXT_MAX: usize = 21;
+
+/// serde_json's name for a number written as its text (feature `arbitrary_precision`, which
+/// kellect builds with): what `serde_json::Number` itself serializes as. A test checks that
+/// a [`Secs`] serializes exactly as the `Number` of the same text.
+const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
 impl Serialize for Secs {
+    /// As the JSON number of its text, from a buffer on the stack: no allocation and no
+    /// parse per duration.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.number().serialize(s)
+        use serde::ser::SerializeStruct;
+        let mut buf = [0; SECS_TEXT_MAX];
+        let mut number = s.serialize_struct(JSON_NUMBER_TOKEN, 1)?;
+        number.serialize_field(JSON_NUMBER_TOKEN, self.text(&mut buf))?;
+        number.end()
     }
 }
 
@@ -1068,8 +1102,34 @@ pub(crate) mod tests {
 
     #[test]
     fn seconds_are_exact() {
-        assert_eq!(Secs(21_262_713_426).number().to_string(), "21.262713426");
-        assert_eq!(Secs(48_490).number().to_string(), "0.000048490");
-        assert_eq!(Secs(-1_500_000_000).number().to_string(), "-1.500000000");
+        let text = |s: Secs| serde_json::to_string(&s).unwrap();
+        assert_eq!(text(Secs(21_262_713_426)), "21.262713426");
+        assert_eq!(text(Secs(48_490)), "0.000048490");
+        assert_eq!(text(Secs(-1_500_000_000)), "-1.500000000");
+        for ns in [
+            0,
+            1,
+            999_999_999,
+            1_000_000_000,
+            -1,
+            -999_999_999,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let text = format!(
+                "{}{}.{:09}",
+                if ns < 0 { "-" } else { "" },
+                ns.unsigned_abs() / 1_000_000_000,
+                ns.unsigned_abs() % 1_000_000_000
+            );
+            let number: serde_json::Number = text.parse().unwrap();
+            // Written as JSON text and as a serde_json Value exactly as the Number is.
+            assert_eq!(serde_json::to_string(&Secs(ns)).unwrap(), text, "{ns}");
+            assert_eq!(
+                serde_json::to_value(Secs(ns)).unwrap(),
+                Value::Number(number),
+                "{ns}"
+            );
+        }
     }
 }
