@@ -54,7 +54,8 @@ const AT_REMOVEDIR: u64 = 0x200;
 pub struct FdEntry {
     /// A path, or `socket:…`, `pipe:…` as /proc/PID/fd names them; `None` when the
     /// syscall that made it said no more than its kind (a pipe, a socket not connected).
-    pub name: Option<String>,
+    /// Shared with the events that name it ([`Resolved::fd_name`]).
+    pub name: Option<Arc<str>>,
     /// What the fd is.
     pub kind: FdKind,
     pub cloexec: bool,
@@ -316,7 +317,7 @@ impl ProcState {
     }
 
     fn rename_fd(&mut self, fd: i32, name: String) {
-        self.edit_fd(fd, |entry| entry.name = Some(name));
+        self.edit_fd(fd, |entry| entry.name = Some(name.into()));
     }
 
     /// exec: the fds marked close-on-exec go; returns what they were, in fd order.
@@ -346,7 +347,7 @@ pub struct Resolved {
     pub path0: Option<String>,
     pub path1: Option<String>,
     /// What the event's fd referred to (before a close removed it).
-    pub fd_name: Option<String>,
+    pub fd_name: Option<Arc<str>>,
     /// What the event's fd was before the event (before a close removed it, a dup2 or an
     /// open replaced it); `None` when the table does not hold it.
     pub fd_kind: Option<FdKind>,
@@ -357,7 +358,7 @@ pub struct Resolved {
     pub exec_closed: Vec<FdKind>,
     /// What the event's second fd referred to ([`Field::OtherFd`]: the destination of an
     /// in-kernel copy), before the syscall.
-    pub other_fd_name: Option<String>,
+    pub other_fd_name: Option<Arc<str>>,
     /// The file the event is about in the inode model: the one it opened, read, wrote,
     /// changed, unlinked, linked; the one it moved, for a rename. (Boxed, as `file1`: every
     /// event carries a `Resolved`, few of them touch a file.)
@@ -616,7 +617,7 @@ impl ProcessTable {
                 for (fd, name) in &p.fds {
                     if !state.fds.contains_key(fd) {
                         let entry = FdEntry {
-                            name: Some(name.clone()),
+                            name: Some(name.as_str().into()),
                             kind: FdKind::from_proc_name(name),
                             cloexec: false,
                         };
@@ -747,8 +748,12 @@ impl ProcessTable {
             .is_some_and(|p| p.file_refs.contains_key(&file))
     }
 
-    fn fd_name(&self, pid: u32, fd: i32) -> Option<String> {
-        self.fd(pid, fd)?.label().map(str::to_owned)
+    fn fd_name(&self, pid: u32, fd: i32) -> Option<Arc<str>> {
+        let entry = self.fd(pid, fd)?;
+        match &entry.name {
+            Some(name) => Some(name.clone()),
+            None => entry.label().map(Arc::from),
+        }
     }
 
     /// An absolute path for `raw` as `pid` passed it, relative to `dirfd`. An empty path
@@ -760,7 +765,7 @@ impl ProcessTable {
         let base = if dirfd == AT_FDCWD {
             self.procs.get(&pid).and_then(|p| p.cwd.clone())
         } else {
-            self.fd_name(pid, dirfd)
+            self.fd_name(pid, dirfd).map(|name| name.to_string())
         };
         match base {
             Some(base) if raw.is_empty() => Some(base),
@@ -1022,7 +1027,7 @@ impl ProcessTable {
         };
         resolved.fd_name = match by_table {
             Some(FdEntry { name: Some(n), .. }) => Some(n.clone()),
-            Some(e) => by_inode().or_else(|| e.label().map(str::to_owned)),
+            Some(e) => by_inode().or_else(|| e.label().map(Arc::from)),
             None => by_inode(),
         };
         resolved.fd_kind = by_table.map(|e| e.kind.clone());
@@ -1037,7 +1042,7 @@ impl ProcessTable {
             _ => None,
         };
         resolved.other_fd_name = match other_fd.and_then(|fd| self.fd_name(pid, fd)) {
-            Some(t) if t == "pipe" || t == "socket" => other_by_inode.or(Some(t)),
+            Some(t) if &*t == "pipe" || &*t == "socket" => other_by_inode.or(Some(t)),
             Some(t) => Some(t),
             None => other_by_inode,
         };
@@ -1125,7 +1130,7 @@ fn apply_fds(
         state.insert_fd(
             fd,
             FdEntry {
-                name,
+                name: name.map(Arc::from),
                 kind,
                 cloexec,
             },
@@ -1214,7 +1219,13 @@ fn apply_fds(
             }
         }
         Effect::Chdir => state.set_cwd(resolved.path0.clone().filter(|p| p.starts_with('/'))),
-        Effect::Fchdir => state.set_cwd(resolved.fd_name.clone().filter(|p| p.starts_with('/'))),
+        Effect::Fchdir => state.set_cwd(
+            resolved
+                .fd_name
+                .as_deref()
+                .filter(|p| p.starts_with('/'))
+                .map(str::to_owned),
+        ),
         _ => {}
     }
 }
@@ -1326,10 +1337,10 @@ impl ProcessTable {
 }
 
 /// `socket:[INODE]` / `pipe:[INODE]` for socket and pipe inodes, as /proc names them.
-fn inode_name(mode: u32, ino: u64) -> Option<String> {
+fn inode_name(mode: u32, ino: u64) -> Option<Arc<str>> {
     match mode & 0o170000 {
-        0o140000 => Some(format!("socket:[{ino}]")),
-        0o010000 => Some(format!("pipe:[{ino}]")),
+        0o140000 => Some(format!("socket:[{ino}]").into()),
+        0o010000 => Some(format!("pipe:[{ino}]").into()),
         _ => None,
     }
 }

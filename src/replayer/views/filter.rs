@@ -271,11 +271,14 @@ impl Criteria {
 
 /// The paths an event shows (see [`Criteria::accepts_event`]).
 fn event_paths<'a>(event: &'a Event, resolved: &'a Resolved) -> Vec<&'a str> {
-    let mut out: Vec<&str> = [&resolved.path0, &resolved.path1, &resolved.fd_name]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+    let mut out: Vec<&str> = [
+        resolved.path0.as_deref(),
+        resolved.path1.as_deref(),
+        resolved.fd_name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     match &event.body {
         Body::Exec {
             filename, exe_path, ..

@@ -591,19 +591,26 @@ impl RecordsView {
             return;
         }
         let written = self.written.remove(&key) || writable;
-        let path = self
-            .files
-            .get(&key)
-            .map(|f| f.path.clone())
-            .or(r.fd_name.clone())
-            .unwrap_or_default();
+        let path = self.known_or(&key, &r.fd_name);
         let kind = if written { CLOSE_WRITE } else { CLOSE_NOWRITE };
-        self.file_event(ctx, e, key, &path, r, table, kind, out);
+        self.file_event(ctx, e, key, path, r, table, kind, out);
     }
 
     /// One event of kind `kind` about the file of `key`, named `path`. Its attributes are
     /// the inode model's after the event (`table`'s); before it, what the event says it
     /// changed (`r`), or the same.
+    /// The path to hand [`file_event`](Self::file_event) for an event on an open fd that
+    /// names no path itself: none (`""`) when the file already has a record being built,
+    /// which keeps its own path for any kind but `MOVED_TO`, else `fd_name`, the fd's name
+    /// in the process table.
+    fn known_or<'a>(&self, key: &FileKey, fd_name: &'a Option<Arc<str>>) -> &'a str {
+        if self.files.contains_key(key) {
+            ""
+        } else {
+            fd_name.as_deref().unwrap_or_default()
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn file_event(
         &mut self,
@@ -745,13 +752,8 @@ impl RecordsView {
                     Ksys::Fchmod | Ksys::Fchown => ATTRIB,
                     _ => MODIFY,
                 };
-                let path = self
-                    .files
-                    .get(&key)
-                    .map(|f| f.path.clone())
-                    .or(r.fd_name.clone())
-                    .unwrap_or_default();
-                self.file_event(ctx, e, key, &path, r, table, kind, out);
+                let path = self.known_or(&key, &r.fd_name);
+                self.file_event(ctx, e, key, path, r, table, kind, out);
             }
             Ksys::Close => {
                 self.fd_closed(ctx, e, r.fd_kind.as_ref(), r, table, out);
@@ -867,13 +869,8 @@ impl RecordsView {
                         continue;
                     };
                     let key = (pid, file, FILE_RECORD);
-                    let path = self
-                        .files
-                        .get(&key)
-                        .map(|f| f.path.clone())
-                        .or(name.clone())
-                        .unwrap_or_default();
-                    self.file_event(ctx, e, key, &path, r, table, kind, out);
+                    let path = self.known_or(&key, name);
+                    self.file_event(ctx, e, key, path, r, table, kind, out);
                 }
             }
             _ => {}
