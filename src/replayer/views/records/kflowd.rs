@@ -15,24 +15,25 @@ use compact_str::CompactString;
 
 use crate::replayer::state::container::CgroupInfo;
 use crate::replayer::views::records::protocols::App;
-use crate::replayer::views::records::{kflowd_time, permissions, Monitor};
+use crate::replayer::views::records::{permissions, with_kflowd_time, Monitor};
 
 /// A wall-clock time (ns since the Unix epoch: the trace's boot-time stamp through the
 /// recorded clock samples, or an inode time), written in kflowd's UTC format
-/// ([`kflowd_time`]: `Thu, Apr 04 2024 15:34:35.643031330 UTC`) only when the record is
-/// rendered: the sequential stage, which builds records, keeps the number.
+/// ([`kflowd_time`](super::kflowd_time): `Thu, Apr 04 2024 15:34:35.643031330 UTC`) only
+/// when the record is rendered: the sequential stage, which builds records, keeps the
+/// number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KflowdTime(pub i64);
 
 impl Serialize for KflowdTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&kflowd_time(self.0))
+        with_kflowd_time(self.0, |text| s.serialize_str(text))
     }
 }
 
 impl std::fmt::Display for KflowdTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&kflowd_time(self.0))
+        with_kflowd_time(self.0, |text| f.write_str(text))
     }
 }
 

@@ -1540,13 +1540,19 @@ pub fn tcp_state(state: u8) -> String {
 /// renders). Any `i64` of nanoseconds is between the years 1677 and 2262, always four
 /// digits.
 pub fn kflowd_time(realtime_ns: i64) -> String {
+    with_kflowd_time(realtime_ns, str::to_owned)
+}
+
+/// [`kflowd_time`], handed to `f` from a buffer on the stack (no allocation): how a
+/// [`kflowd::KflowdTime`] is written.
+pub fn with_kflowd_time<R>(realtime_ns: i64, f: impl FnOnce(&str) -> R) -> R {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(realtime_ns)) else {
-        return format!("{realtime_ns} ns");
+        return f(&format!("{realtime_ns} ns"));
     };
     // The decimal digits of `v` into `to`, zero-padded.
     let put = |to: &mut [u8], mut v: u32| {
@@ -1564,7 +1570,8 @@ pub fn kflowd_time(realtime_ns: i64) -> String {
     put(&mut text[20..22], u32::from(t.minute()));
     put(&mut text[23..25], u32::from(t.second()));
     put(&mut text[26..35], t.nanosecond());
-    String::from_utf8_lossy(&text).into_owned()
+    // ASCII throughout: the template, the names and the digits.
+    f(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// The kflowd keys of a socket's packet counters (`REC_SOCK_COUNTERS`): TCP flag
