@@ -312,25 +312,64 @@ static __always_inline struct task_struct *current_task(void)
 	return (struct task_struct *)bpf_get_current_task_btf();
 }
 
-/* Fills the common header for the current task. */
+/* The zero bytes of the little-endian word `w`, as their top bits, exactly so for the first
+ * one (the lowest set bit): a borrow of w - 0x01..01 only runs upwards from a zero byte. */
+static __always_inline __u64 zero_bytes(__u64 w)
+{
+	return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+}
+
+/* The little-endian word `w` with every byte from its first zero byte on cleared, `z` its
+ * zero_bytes (when 0, `w` whole): the bytes strscpy_pad would keep. */
+static __always_inline __u64 before_nul(__u64 w, __u64 z)
+{
+	return w & (((z & -z) >> 7) - 1);
+}
+
+/*
+ * Fills the common header for the current task. Where current_task() gives an untrusted
+ * task (bpf_rdonly_cast), its ids, uid/gid and name are plain loads instead of the helpers
+ * bpf_get_current_pid_tgid, bpf_get_current_uid_gid and bpf_get_current_comm, which were a
+ * good part of a syscall record's cost. The values are the same: the helpers return
+ * current->tgid << 32 | current->pid; from_kuid/from_kgid(&init_user_ns, ...) of
+ * current->cred's uid and gid, the identity on the kernel's ids (init_user_ns maps
+ * 0..2^32-2 onto themselves, and -1 stays -1); task->comm as strscpy_pad copies it (at most
+ * 15 bytes, zeros from the first NUL on), what the two masked words are.
+ */
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u32 len, __u64 ts)
 {
 	struct task_struct *task = current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
 
 	h->kind = kind;
 	h->flags = 0;
 	h->len = len;
 	h->ts = ts;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
 	h->ppid = task->real_parent->tgid; /* BTF pointers: plain loads */
-	h->uid = (__u32)uid_gid;
-	h->gid = uid_gid >> 32;
 	h->cpu = bpf_get_smp_processor_id();
 	h->syscall = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && bpf_ksym_exists(bpf_rdonly_cast)) {
+		const struct cred *cred = task->cred;
+		__u64 w0 = *(__u64 *)&task->comm[0];
+		/* byte 15 is always a NUL in strscpy_pad's copy */
+		__u64 w1 = *(__u64 *)&task->comm[8] & 0x00ffffffffffffffULL;
+		__u64 z0 = zero_bytes(w0);
+
+		h->pid = task->tgid;
+		h->tid = task->pid;
+		h->uid = cred->uid.val;
+		h->gid = cred->gid.val;
+		*(__u64 *)&h->comm[0] = before_nul(w0, z0);
+		*(__u64 *)&h->comm[8] = z0 ? 0 : before_nul(w1, zero_bytes(w1));
+	} else {
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u64 uid_gid = bpf_get_current_uid_gid();
+
+		h->pid = pid_tgid >> 32;
+		h->tid = (__u32)pid_tgid;
+		h->uid = (__u32)uid_gid;
+		h->gid = uid_gid >> 32;
+		bpf_get_current_comm(h->comm, sizeof(h->comm));
+	}
 }
 
 /* The cgroup and namespaces of `task` (struct kl_task); what cannot be read stays 0. */
