@@ -685,11 +685,12 @@ static __always_inline bool read_inode(struct file *f, struct kl_inode *out)
 	return true;
 }
 
-/* Reads a kernel-filled stat/statx buffer into the arch-neutral struct kl_inode. */
+/* Reads a kernel-filled stat/statx buffer into the arch-neutral struct kl_inode (fmode 0). */
 static __always_inline bool read_stat(__u8 kind, const void *ptr, struct kl_inode *out)
 {
 	if (!ptr)
 		return false;
+	out->fmode = 0;
 	if (kind == O_STAT) {
 		const struct stat *st = ptr;
 
@@ -1722,17 +1723,17 @@ static __always_inline int inode_form(__u32 tgid, __s32 fd, bool by_fd, const st
 	return FORM_FULL;
 }
 
-/* Appends `n` (2, 4 or 8) bytes of `v` to the compact part being built in `pre`. */
+/* Appends `n` (2, 4 or 8) bytes of `v` to the compact part being built in `pre`: one 8-byte
+ * store (little-endian: its first `n` bytes are v's low ones; the rest are overwritten by
+ * the next part or lie past the end), not a copy that clang makes byte by byte where it
+ * cannot see the alignment. */
 static __always_inline void put(struct sc_pre *pre, __u64 v, __u32 n)
 {
 	__u32 at = pre->pos & 127;
+	__u8 *b = &pre->b[at];
 
-	if (n == 8)
-		__builtin_memcpy(&pre->b[at], &v, 8);
-	else if (n == 4)
-		__builtin_memcpy(&pre->b[at], &v, 4);
-	else
-		__builtin_memcpy(&pre->b[at], &v, 2);
+	barrier_var(b); /* an unknown pointer: clang stores the __u64 whole */
+	*(__u64 *)b = v;
 	pre->pos = at + n;
 }
 
@@ -1742,6 +1743,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sc_scratch);
 } sc_scratch SEC(".maps");
+
+/*
+ * Copies `n` bytes (a constant multiple of 8) from `src` to `dst`, both this program's own
+ * memory (a map value, the stack), as 8-byte loads and stores: bpf_probe_read_kernel did it
+ * before, a helper call into copy_from_kernel_nofault that cost more than the copy. `src`
+ * is 8-byte aligned (the stack wants it); `dst` need not be (a record's tail): the verifier
+ * asks for alignment only where the architecture has no efficient unaligned access (not
+ * x86-64, not arm64) or with BPF_F_STRICT_ALIGNMENT.
+ */
+static __always_inline void copy_words(void *dst, const void *src, __u32 n)
+{
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < n; i += 8)
+		*(__u64 *)(dst + i) = *(const __u64 *)(src + i);
+}
+
 
 /*
  * Writes the syscall record built in this CPU's sc_scratch (its tail `in->off` bytes) into
@@ -1761,6 +1780,7 @@ __noinline int emit_compact(int unused)
 	struct sc_pre *pre;
 	__u32 zero = 0, pos, len, at, i, sc_flags;
 	__u64 ts, comm0, comm1;
+	char *dst, *src;
 	long ret;
 
 	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
@@ -1848,14 +1868,27 @@ __noinline int emit_compact(int unused)
 		put(pre, in->aux, 4);
 	}
 	pos = pre->pos & 255;
-	if (pos > SCC_PRE_MAX || in->off > SC_SCRATCH_SIZE - sizeof(struct rec_syscall))
+	if (pos < sizeof(*c) || pos > SCC_PRE_MAX ||
+	    in->off > SC_SCRATCH_SIZE - sizeof(struct rec_syscall))
 		return 0;
 	len = pos + in->off;
 	c->len = len;
-	/* The compact part ends where the tail starts. */
+	/* The compact part ends where the tail starts: copied there as 8-byte words (no helper
+	 * call), the last one ending at pos (it overlaps the one before when pos is not a
+	 * multiple of 8). */
 	at = (SC_HEAD + sizeof(struct rec_syscall) - pos) & 255;
-	if (bpf_probe_read_kernel(&scratch->rec[at], pos, pre->b) ||
-	    bpf_ringbuf_output(&events, &scratch->rec[at], len, submit_flags())) {
+	dst = &scratch->rec[at];
+	src = pre->b;
+	barrier_var(dst); /* else clang, seeing char arrays, copies byte by byte */
+	barrier_var(src);
+#pragma unroll
+	for (i = 0; i < SCC_PRE_MAX - 8; i += 8) {
+		if (i + 8 >= pos)
+			break;
+		*(__u64 *)(dst + i) = *(__u64 *)(src + i);
+	}
+	*(__u64 *)(dst + pos - 8) = *(__u64 *)(src + pos - 8);
+	if (bpf_ringbuf_output(&events, dst, len, submit_flags())) {
 		count(REC_SYSCALL, true);
 		return 0;
 	}
@@ -1950,11 +1983,11 @@ __noinline int emit_inode_part(struct pending *p, long ret, __u64 off)
 	} else if (form == FORM_REF) {
 		struct kl_inode_ref ref = { .ino = ino->ino, .dev = ino->dev, .fmode = ino->fmode };
 
-		if (bpf_probe_read_kernel(tail + off, sizeof(ref), &ref) == 0) {
-			pre->in.sc_flags |= SC_F_INODE_REF;
-			off += sizeof(ref);
-		}
-	} else if (bpf_probe_read_kernel(tail + off, sizeof(*ino), ino) == 0) {
+		copy_words(tail + off, &ref, sizeof(ref));
+		pre->in.sc_flags |= SC_F_INODE_REF;
+		off += sizeof(ref);
+	} else {
+		copy_words(tail + off, ino, sizeof(*ino));
 		pre->in.sc_flags |= SC_F_INODE;
 		off += sizeof(*ino);
 	}
@@ -1993,10 +2026,9 @@ __noinline int emit_sock_part(struct pending *p, long ret, __u64 off, int mmsg)
 	if (target_mode)
 		bpf_map_update_elem(&socks, &so.sk_id, &one, BPF_ANY);
 	pkt_track(&so);
-	if (bpf_probe_read_kernel(tail + off, sizeof(so), &so) == 0) {
-		pre->in.sc_flags |= SC_F_SOCK;
-		off += sizeof(so);
-	}
+	copy_words(tail + off, &so, sizeof(so));
+	pre->in.sc_flags |= SC_F_SOCK;
+	off += sizeof(so);
 	if (mmsg && ret > 0) {
 		dlen = read_mmsg(p, d, ret, so.app && payload_max, tail + off, &aux);
 		if (dlen)
@@ -2074,10 +2106,14 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			len = arg(p, d->addr_len_arg);
 		} else if (d->addr_kind == A_OUT) {
 			const void *lenp = (const void *)arg(p, d->addr_len_arg);
+			/* Not len itself: a variable whose address is taken lives on the stack,
+			 * where a 4-byte store leaves the verifier no bound on it. */
+			__u32 ulen = 0;
 
 			ptr = (const void *)arg(p, d->addr_arg);
 			if (ptr && lenp && ret >= 0)
-				bpf_probe_read_user(&len, sizeof(len), lenp);
+				bpf_probe_read_user(&ulen, sizeof(ulen), lenp);
+			len = ulen;
 		} else if (d->addr_kind == A_MSG) {
 			struct user_msghdr *m = (void *)arg(p, d->addr_arg);
 
@@ -2102,10 +2138,13 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 			olen = 24;
 		off += olen;
 	} else if (d->out_kind >= O_TIMESPEC2 && d->out_kind <= O_XATTR_ARGS) {
-		if (p->out_len == 32 && bpf_probe_read_kernel(tail + off, 32, p->out) == 0)
+		if (p->out_len == 32) {
+			copy_words(tail + off, p->out, 32);
 			olen = 32;
-		else if (p->out_len == 16 && bpf_probe_read_kernel(tail + off, 16, p->out) == 0)
+		} else if (p->out_len == 16) {
+			copy_words(tail + off, p->out, 16);
 			olen = 16;
+		}
 		off += olen;
 	} else if (d->out_kind == O_STR) {
 		n = bpf_probe_read_user_str(tail + off, KL_STR_MAX, (const void *)arg(p, d->out_arg));
@@ -2132,11 +2171,10 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		off += olen;
 	} else if (ret >= 0 && d->out_kind == O_FD_INODE) {
 		struct file *f2 = fd_file((__s32)arg(p, d->out_arg));
-		struct kl_inode st = {};
 
-		if (f2 && read_inode(f2, &st) &&
-		    bpf_probe_read_kernel(tail + off, sizeof(st), &st) == 0)
-			olen = sizeof(st);
+		/* read straight into the tail: no copy, no room on the stack */
+		if (f2 && read_inode(f2, (struct kl_inode *)(tail + off)))
+			olen = sizeof(struct kl_inode);
 		off += olen;
 	} else if (ret >= 0 && d->out_kind != O_NONE) {
 		const void *ptr = (const void *)arg(p, d->out_arg);
@@ -2144,12 +2182,8 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 		if (d->out_kind == O_FDPAIR) {
 			if (ptr && bpf_probe_read_user(tail + off, 8, ptr) == 0)
 				olen = 8;
-		} else {
-			struct kl_inode st = {};
-
-			if (read_stat(d->out_kind, ptr, &st) &&
-			    bpf_probe_read_kernel(tail + off, sizeof(st), &st) == 0)
-				olen = sizeof(st);
+		} else if (read_stat(d->out_kind, ptr, (struct kl_inode *)(tail + off))) {
+			olen = sizeof(struct kl_inode);
 		}
 		off += olen;
 	}
