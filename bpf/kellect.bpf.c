@@ -1652,7 +1652,7 @@ struct sc_pre {
 	/* Where the next part goes, and the fields being built: in the map, not in registers,
 	 * so the verifier sees one state per step instead of one per combination. */
 	__u32 pos;
-	__u32 _pad;
+	__u32 unqueried; /* bytes this CPU wrote since it last asked bpf_ringbuf_query */
 };
 
 
@@ -1761,6 +1761,23 @@ static __always_inline void copy_words(void *dst, const void *src, __u32 n)
 		*(__u64 *)(dst + i) = *(const __u64 *)(src + i);
 }
 
+/*
+ * submit_flags for a syscall record of `len` bytes: bpf_ringbuf_query for every record was
+ * a good part of a small record's cost, so each CPU asks only once the records it wrote
+ * since it last asked hold a 64th of wakeup_bytes, and does not wake the reader in between.
+ * The reader is woken once wakeup_bytes, and at most wakeup_bytes / 64 per CPU more, are
+ * waiting. Its poll times out every 100 ms besides (src/recorder/session.rs), which is what
+ * delivers records whenever less than wakeup_bytes waits (a quiet system, kellect live on
+ * one): no record waits longer than before for lack of a wake-up.
+ */
+static __always_inline __u64 compact_submit_flags(struct sc_pre *pre, __u32 len)
+{
+	pre->unqueried += len;
+	if (pre->unqueried < wakeup_bytes / 64)
+		return BPF_RB_NO_WAKEUP;
+	pre->unqueried = 0;
+	return submit_flags();
+}
 
 /*
  * Writes the syscall record built in this CPU's sc_scratch (its tail `in->off` bytes) into
@@ -1888,7 +1905,7 @@ __noinline int emit_compact(int unused)
 		*(__u64 *)(dst + i) = *(__u64 *)(src + i);
 	}
 	*(__u64 *)(dst + pos - 8) = *(__u64 *)(src + pos - 8);
-	if (bpf_ringbuf_output(&events, dst, len, submit_flags())) {
+	if (bpf_ringbuf_output(&events, dst, len, compact_submit_flags(pre, len))) {
 		count(REC_SYSCALL, true);
 		return 0;
 	}
