@@ -1797,7 +1797,8 @@ __noinline int emit_compact(int unused)
 	struct sc_pre *pre;
 	__u32 zero = 0, pos, len, at, i, sc_flags;
 	__u64 ts, comm0, comm1;
-	char *dst, *src;
+	char *dst;
+	__u8 *src;
 	long ret;
 
 	scratch = bpf_map_lookup_elem(&sc_scratch, &zero);
@@ -2069,7 +2070,7 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 	struct sc_scratch *scratch;
 	struct rec_syscall *r;
 	char *tail;
-	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, zero = 0, len;
+	__u32 off = 0, n0 = 0, n1 = 0, alen = 0, olen = 0, zero = 0;
 	__u16 sc_flags = 0;
 	struct sc_pre *pre;
 	struct kl_inode *ino;
@@ -2237,8 +2238,9 @@ static __always_inline int emit_syscall(struct pending *p, struct sc_desc *d, lo
 
 /*
  * One specialised copy of emit_syscall per shape of syscall (two paths, one path, no path
- * and possibly a socket, the message vector of sendmmsg/recvmmsg), each a global function: the verifier checks each once, on its
- * own, which keeps every check far below its complexity limit.
+ * and possibly a socket, the message vector of sendmmsg/recvmmsg), each a global function:
+ * the verifier checks each once, on its own, which keeps every check far below its
+ * complexity limit.
  */
 #define EMIT_SHAPE(name, paths, net, mmsg)                                              \
 	__noinline int name(struct pending *p, long ret)                                \
