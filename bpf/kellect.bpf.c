@@ -1795,7 +1795,7 @@ __noinline int emit_compact(int unused)
 	struct rec_syscall *r;
 	struct task_facts *tf;
 	struct sc_pre *pre;
-	__u32 zero = 0, pos, len, at, i, sc_flags;
+	__u32 zero = 0, pos, len, at, i, sc_flags, ppid, uid, gid;
 	__u64 ts, comm0, comm1;
 	char *dst;
 	__u8 *src;
@@ -1807,8 +1807,14 @@ __noinline int emit_compact(int unused)
 		return 0;
 	in = &pre->in;
 	r = (struct rec_syscall *)(scratch->rec + SC_HEAD);
+	/* What is noted once the record is in the ring is taken now: the compact part is
+	 * copied over the end of *r, which a long one (many arguments, facts) reaches back
+	 * into its header. */
 	ts = r->hdr.ts;
 	ret = r->ret;
+	ppid = r->hdr.ppid;
+	uid = r->hdr.uid;
+	gid = r->hdr.gid;
 	sc_flags = in->sc_flags;
 	c = (struct rec_syscall_c *)pre->b;
 	c->kind = REC_SYSCALL_C;
@@ -1847,13 +1853,13 @@ __noinline int emit_compact(int unused)
 	tf = task_facts(r->hdr.tid);
 	comm0 = *(__u64 *)&r->hdr.comm[0];
 	comm1 = *(__u64 *)&r->hdr.comm[8];
-	if (!tf || !tf->ts || !fresh(tf->ts, ts) || tf->f.ppid != r->hdr.ppid ||
-	    tf->f.uid != r->hdr.uid || tf->f.gid != r->hdr.gid ||
+	if (!tf || !tf->ts || !fresh(tf->ts, ts) || tf->f.ppid != ppid || tf->f.uid != uid ||
+	    tf->f.gid != gid ||
 	    *(__u64 *)&tf->f.comm[0] != comm0 || *(__u64 *)&tf->f.comm[8] != comm1) {
 		c->parts |= SCC_FACTS;
-		put(pre, r->hdr.ppid, 4);
-		put(pre, r->hdr.uid, 4);
-		put(pre, r->hdr.gid, 4);
+		put(pre, ppid, 4);
+		put(pre, uid, 4);
+		put(pre, gid, 4);
 		put(pre, comm0, 8);
 		put(pre, comm1, 8);
 	}
@@ -1913,14 +1919,14 @@ __noinline int emit_compact(int unused)
 	count(REC_SYSCALL, false);
 	if (tf && (c->parts & SCC_FACTS)) {
 		tf->ts = ts;
-		tf->f.ppid = r->hdr.ppid;
-		tf->f.uid = r->hdr.uid;
-		tf->f.gid = r->hdr.gid;
+		tf->f.ppid = ppid;
+		tf->f.uid = uid;
+		tf->f.gid = gid;
 		*(__u64 *)&tf->f.comm[0] = comm0;
 		*(__u64 *)&tf->f.comm[8] = comm1;
 	}
 	if ((sc_flags & (SC_F_INODE | SC_F_INODE_REF)) && in->ino_fd >= 0) {
-		struct fd_key fk = { .tgid = r->hdr.pid, .fd = in->ino_fd };
+		struct fd_key fk = { .tgid = c->pid, .fd = in->ino_fd };
 
 		pre->seen.ts = ts;
 		__builtin_memcpy(&pre->seen.snap, &in->ino, sizeof(pre->seen.snap));
