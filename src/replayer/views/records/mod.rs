@@ -383,6 +383,11 @@ impl RecordsView {
         let mut built = self.apply_event(ctx, e, r, table);
         self.exiting = None;
         self.bound_tables(ctx, table, &r.forgotten, &mut built);
+        // With nothing held and nothing to wait for, the records leave as they are, in the
+        // order `release` would give: not moved through `held` and back.
+        if self.held.is_empty() && built.iter().all(|r| r.facts.wanted().next().is_none()) {
+            return built;
+        }
         self.hold(built);
         self.release(ctx, false)
     }
