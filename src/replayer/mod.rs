@@ -1206,7 +1206,7 @@ impl Sequential<'_> {
                 // The image first: the process table keeps it among the process's facts.
                 let image = self.images.apply(event);
                 let resolved = self.table.apply_with_facts(event, &image, self.images);
-                records.extend(view.event(self.ctx, event, &resolved, self.table));
+                view.event_into(self.ctx, event, &resolved, self.table, &mut records);
             }
             records = select_records(
                 &self.cfg.filter,

@@ -379,17 +379,34 @@ impl RecordsView {
         r: &Resolved,
         table: &ProcessTable,
     ) -> Vec<Record> {
+        let mut out = Vec::new();
+        self.event_into(ctx, e, r, table, &mut out);
+        out
+    }
+
+    /// [`event`](Self::event), with the records that leave appended to `out`.
+    pub fn event_into(
+        &mut self,
+        ctx: &Context,
+        e: &Event,
+        r: &Resolved,
+        table: &ProcessTable,
+        out: &mut Vec<Record>,
+    ) {
+        let start = out.len();
         self.exiting.clone_from(&r.exited);
-        let mut built = self.apply_event(ctx, e, r, table);
+        self.apply_event(ctx, e, r, table, out);
         self.exiting = None;
-        self.bound_tables(ctx, table, &r.forgotten, &mut built);
+        self.bound_tables(ctx, table, &r.forgotten, out);
         // With nothing held and nothing to wait for, the records leave as they are, in the
         // order `release` would give: not moved through `held` and back.
+        let built = &out[start..];
         if self.held.is_empty() && built.iter().all(|r| r.facts.wanted().next().is_none()) {
-            return built;
+            return;
         }
+        let built = out.split_off(start);
         self.hold(built);
-        self.release(ctx, false)
+        out.extend(self.release(ctx, false));
     }
 
     /// A time mark without an event (the recorder's periodic statistics): sockets idle or
@@ -451,10 +468,10 @@ impl RecordsView {
         e: &Event,
         r: &Resolved,
         table: &ProcessTable,
-    ) -> Vec<Record> {
-        let mut out = Vec::new();
+        out: &mut Vec<Record>,
+    ) {
         let ts = e.common.ts;
-        self.sweep(ctx, table, ts, &mut out);
+        self.sweep(ctx, table, ts, out);
         let c = &e.common;
         // The process's facts (its exec's, a fork child's) are the process table's.
         match &e.body {
@@ -464,23 +481,23 @@ impl RecordsView {
                 let filename = r.path0.as_ref().unwrap_or(filename);
                 if let (Some(_), Some(t)) = (inode, r.file0()) {
                     let key = (c.pid, t.file, FILE_RECORD);
-                    self.file_event(ctx, e, key, filename, r, table, OPEN_EXEC, &mut out);
+                    self.file_event(ctx, e, key, filename, r, table, OPEN_EXEC, out);
                 }
                 // The close-on-exec fds went at the exec.
                 for was in &r.exec_closed {
-                    self.fd_closed(ctx, e, Some(was), r, table, &mut out);
+                    self.fd_closed(ctx, e, Some(was), r, table, out);
                     if let Some(id) = was.socket_id() {
-                        self.sock_closed(ctx, table, ts, id, &mut out);
+                        self.sock_closed(ctx, table, ts, id, out);
                     }
                 }
             }
             Body::Exit {
                 code, group_dead, ..
             } if *group_dead => {
-                self.process_exit(ctx, table, e, *code, &mut out);
+                self.process_exit(ctx, table, e, *code, out);
             }
-            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, table, &mut out),
-            Body::SockState(s) => self.sock_state(ctx, table, e, s, &mut out),
+            Body::Syscall(sc) => self.syscall(ctx, e, sc, r, table, out),
+            Body::SockState(s) => self.sock_state(ctx, table, e, s, out),
             Body::SockCounters(c) => {
                 // Only sockets already followed: a counters record alone (written by
                 // the periodic pass, in the recorder's own task) starts no record and
@@ -491,7 +508,6 @@ impl RecordsView {
             }
             _ => {}
         }
-        out
     }
 
     fn finish_all(&mut self, ctx: &Context, table: &ProcessTable) -> Vec<Record> {
