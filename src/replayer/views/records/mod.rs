@@ -617,9 +617,6 @@ impl RecordsView {
         self.file_event(ctx, e, key, path, r, table, kind, out);
     }
 
-    /// One event of kind `kind` about the file of `key`, named `path`. Its attributes are
-    /// the inode model's after the event (`table`'s); before it, what the event says it
-    /// changed (`r`), or the same.
     /// The path to hand [`file_event`](Self::file_event) for an event on an open fd that
     /// names no path itself: none (`""`) when the file already has a record being built,
     /// which keeps its own path for any kind but `MOVED_TO`, else `fd_name`, the fd's name
@@ -632,6 +629,9 @@ impl RecordsView {
         }
     }
 
+    /// One event of kind `kind` about the file of `key`, named `path`. Its attributes are
+    /// the inode model's after the event (`table`'s); before it, what the event says it
+    /// changed (`r`), or the same.
     #[allow(clippy::too_many_arguments)]
     fn file_event(
         &mut self,
@@ -1880,6 +1880,66 @@ mod tests {
         // 40's exec passed the bound: 20, seen least recently, was forgotten; 30 is held
         // at the end, and leaves no record.
         assert_eq!((run.view.early_exports, run.table.forgotten()), (1, 1));
+    }
+
+    /// The host keys and FileDevice texts records share follow the trace's metadata: a
+    /// mounts or interfaces block met later gives the records after it the new texts, and
+    /// no more device texts are kept than the bound, however many devices a trace names.
+    #[test]
+    fn shared_keys_follow_the_metadata_blocks() {
+        use crate::format::BlockKind;
+        use crate::meta::{encode, Interface, Interfaces, Mount, Mounts};
+        let mounts = |source: &str| Mounts {
+            mounts: vec![Mount {
+                dev: (8 << 20) | 1,
+                mount_point: "/".into(),
+                source: source.into(),
+                fs_type: "ext4".into(),
+            }],
+        };
+        let interfaces = |addr: &str| Interfaces {
+            interfaces: vec![Interface {
+                index: 2,
+                name: "eth0".into(),
+                mac: "02:00:00:00:00:01".into(),
+                addrs: vec![addr.into()],
+            }],
+        };
+        let mut ctx = Context::default();
+        let mut shared = SharedKeys::default();
+        let token = Some("t".to_owned());
+        ctx.apply(BlockKind::Mounts, &encode(&mounts("/dev/sda1")))
+            .unwrap();
+        ctx.apply(BlockKind::Interfaces, &encode(&interfaces("10.0.0.1")))
+            .unwrap();
+        assert_eq!(
+            &*shared.device(&ctx, (8 << 20) | 1),
+            "801h:/dev/sda1:/:ext4"
+        );
+        let host = shared.host(&ctx, &token);
+        assert_eq!(
+            (host.host_ip.as_str(), host.host_token.as_deref()),
+            ("10.0.0.1", Some("t"))
+        );
+        assert!(
+            Arc::ptr_eq(&host, &shared.host(&ctx, &token)),
+            "shared, not rebuilt"
+        );
+
+        ctx.apply(BlockKind::Mounts, &encode(&mounts("/dev/sdb1")))
+            .unwrap();
+        ctx.apply(BlockKind::Interfaces, &encode(&interfaces("10.0.0.2")))
+            .unwrap();
+        assert_eq!(
+            &*shared.device(&ctx, (8 << 20) | 1),
+            "801h:/dev/sdb1:/:ext4"
+        );
+        assert_eq!(shared.host(&ctx, &token).host_ip, "10.0.0.2");
+
+        for dev in 0..(DEVICES_KEPT as u32 * 3) {
+            assert_eq!(*shared.device(&ctx, dev), ctx.device(dev));
+            assert!(shared.devices.len() <= DEVICES_KEPT);
+        }
     }
 
     #[test]
