@@ -46,7 +46,7 @@ use crate::format::{self, BlockKind, FrameHeader};
 use crate::meta::{self, DecodeLimits, FdTable, MetaError, ProcSnapshot};
 use context::{Applied, Context};
 use decode::{Event, RecordSpan};
-use events::EventView;
+use events::{EventView, ProcessText};
 use execid::{Image, ProcessImages};
 pub use output::OutputFormat;
 use output::{Rendered, Sink};
@@ -1264,8 +1264,10 @@ impl Pending {
                 .par_chunks(RENDER_BATCH)
                 .map(|chunk| {
                     let mut text = Vec::with_capacity(chunk.len() * EVENT_TEXT_BYTES);
-                    // Runs of events of one image share its exec id.
+                    // Runs of events of one image share its exec id, and runs of one
+                    // thread the text of its process fields.
                     let mut last: Option<(&Arc<Image>, String)> = None;
+                    let mut process = ProcessText::default();
                     for s in chunk {
                         if !last
                             .as_ref()
@@ -1275,7 +1277,7 @@ impl Pending {
                         }
                         let Some((_, exec_id)) = &last else { continue };
                         if let Some(v) = event_view(events, s, ctx, arch, exec_id) {
-                            output::json_text(&v, pretty, &mut text);
+                            output::event_json_text(&v, pretty, &mut process, &mut text);
                         }
                     }
                     Rendered::text(text)

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::replayer::bytes;
 use crate::replayer::render::parquet::{ParquetOut, PARQUET_BYTES};
-use crate::replayer::views::events::{event_type, EventView};
+use crate::replayer::views::events::{event_type, EventView, ProcessText};
 use crate::replayer::views::records::kflowd::{Record, RecordBody};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,24 @@ pub fn json_text<T: serde::Serialize + ?Sized>(item: &T, pretty: bool, buf: &mut
     if written.is_err() || bytes::json_has_raw(&buf[start..]) {
         buf.truncate(start);
         buf.extend_from_slice(&bytes::to_json(item, pretty));
+    }
+    buf.push(b'\n');
+}
+
+/// [`json_text`] of an event: the same bytes, with the text of its process fields taken
+/// from `process` when the event before had the same ones ([`EventView::json_text_into`]).
+pub fn event_json_text(
+    view: &EventView<'_>,
+    pretty: bool,
+    process: &mut ProcessText,
+    buf: &mut Vec<u8>,
+) {
+    let start = buf.len();
+    let written = view.json_text_into(pretty, process, buf);
+    // Bytes that are not text take the output rule's second pass, on the whole event.
+    if written.is_err() || bytes::json_has_raw(&buf[start..]) {
+        buf.truncate(start);
+        buf.extend_from_slice(&bytes::to_json(view, pretty));
     }
     buf.push(b'\n');
 }

@@ -11,8 +11,10 @@ use crate::replayer::input::decode::{
     caller_argv, exe_name, Body, Event, Filled, SockAddr, Syscall, TimeSet, RET_UNKNOWN,
 };
 use crate::replayer::render::symbols::{self, Arch};
+use crate::replayer::state::container::CgroupInfo;
 use crate::replayer::state::{Resolved, AT_FDCWD};
 use crate::syscalls::{Catalogue, Effect, Field, FlagFamily, TextFrom, CATALOGUE};
+use std::sync::Arc;
 
 pub use crate::syscalls::EventType;
 
@@ -185,9 +187,79 @@ type Map<S> = <S as Serializer>::SerializeMap;
 
 impl Serialize for EventView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        self.head_entries::<S>(&mut m)?;
+        self.process_entries::<S>(&mut m)?;
+        self.own_entries::<S>(&mut m)?;
+        m.end()
+    }
+}
+
+/// One of the three runs of an event's fields ([`EventView::head_entries`],
+/// [`process_entries`](EventView::process_entries), [`own_entries`](EventView::own_entries)),
+/// serialized as an object of its own.
+struct Entries<'v, 'a>(&'v EventView<'a>, Run);
+
+#[derive(Clone, Copy)]
+enum Run {
+    Head,
+    Process,
+    Own,
+}
+
+impl Serialize for Entries<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        match self.1 {
+            Run::Head => self.0.head_entries::<S>(&mut m)?,
+            Run::Process => self.0.process_entries::<S>(&mut m)?,
+            Run::Own => self.0.own_entries::<S>(&mut m)?,
+        }
+        m.end()
+    }
+}
+
+/// The JSON text of the process fields ([`EventView::process_entries`]) of the event
+/// rendered last, with what they were made from: a run of events of one thread (most of a
+/// trace) serializes them once. Held per rendering buffer.
+#[derive(Default)]
+pub struct ProcessText {
+    key: Option<ProcessKey>,
+    /// The entries, without the object's braces (`"comm":"x",...`, or with `pretty` the
+    /// lines between them).
+    text: Vec<u8>,
+}
+
+/// What [`EventView::process_entries`] writes depends on, and nothing else.
+struct ProcessKey {
+    comm: compact_str::CompactString,
+    ids: [u32; 5],
+    exec_id: Option<String>,
+    /// The container's cgroup, by identity (held, so its address is not another's): an
+    /// equal cgroup elsewhere does not match (the entries are then serialized again).
+    container: Option<Arc<CgroupInfo>>,
+}
+
+impl ProcessKey {
+    fn matches(&self, view: &EventView<'_>) -> bool {
+        let c = &view.event.common;
+        self.ids == [c.pid, c.tid, c.ppid, c.uid, c.gid]
+            && self.comm == c.comm
+            && self.exec_id.as_deref() == view.exec_id
+            && match (&self.container, &view.resolved.container) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl EventView<'_> {
+    /// The fields every event starts with: `timestamp`, `event_type`, `syscall` (events of
+    /// a syscall of the catalogue, not io_uring requests), `compat` (32-bit syscalls).
+    fn head_entries<S: Serializer>(&self, m: &mut Map<S>) -> Result<(), S::Error> {
         let e = self.event;
         let c = &e.common;
-        let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("timestamp", &self.timestamp_us)?;
         let kind = event_kind(e, &self.catalogue);
         m.serialize_entry("event_type", kind.map_or("unknown", EventType::name))?;
@@ -198,6 +270,15 @@ impl Serialize for EventView<'_> {
         if c.compat {
             m.serialize_entry("compat", &true)?;
         }
+        Ok(())
+    }
+
+    /// The fields of the event's process and thread: `comm`, `pid`, `tid`, `ppid`,
+    /// `process_type`, `uid`, `gid`, `exec_id`, and its container's (`container_id`,
+    /// `container_runtime`, `pod_uid`) when it runs in one. They depend on
+    /// [`ProcessKey`]'s fields only.
+    fn process_entries<S: Serializer>(&self, m: &mut Map<S>) -> Result<(), S::Error> {
+        let c = &self.event.common;
         m.serialize_entry("comm", &c.comm)?;
         m.serialize_entry("pid", &c.pid)?;
         m.serialize_entry("tid", &c.tid)?;
@@ -221,6 +302,13 @@ impl Serialize for EventView<'_> {
                 m.serialize_entry("pod_uid", pod)?;
             }
         }
+        Ok(())
+    }
+
+    /// The event's own fields, by its kind.
+    fn own_entries<S: Serializer>(&self, m: &mut Map<S>) -> Result<(), S::Error> {
+        let e = self.event;
+        let c = &e.common;
         match &e.body {
             Body::Fork {
                 child_pid,
@@ -276,7 +364,7 @@ impl Serialize for EventView<'_> {
                 }
                 m.serialize_entry("old_pid", old_pid)?;
                 if let Some(exe) = exe_path {
-                    exe_fields::<S>(&mut m, exe, *exe_flags)?;
+                    exe_fields::<S>(m, exe, *exe_flags)?;
                 }
                 if let Some(argv0) = caller_argv0 {
                     match caller_argv(argv, filename, argv0) {
@@ -302,13 +390,77 @@ impl Serialize for EventView<'_> {
                     m.serialize_entry("core_dumped", &true)?;
                 }
             }
-            Body::Syscall(sc) => self.syscall_fields::<S>(&mut m, sc)?,
+            Body::Syscall(sc) => self.syscall_fields::<S>(m, sc)?,
             Body::SockState(_) | Body::SockCounters(_) | Body::Cgroup(_) => {}
             Body::Unknown { kind } => {
                 m.serialize_entry("kind", kind)?;
             }
         }
-        m.end()
+        Ok(())
+    }
+
+    fn process_key(&self) -> ProcessKey {
+        let c = &self.event.common;
+        ProcessKey {
+            comm: c.comm.clone(),
+            ids: [c.pid, c.tid, c.ppid, c.uid, c.gid],
+            exec_id: self.exec_id.map(str::to_owned),
+            container: self.resolved.container.clone(),
+        }
+    }
+
+    /// Appends the event's JSON text (`pretty` or compact) to `buf`, the bytes
+    /// `serde_json` gives for the whole event, with the process fields taken from `cache`
+    /// when the event before had the same ones. Each run is serialized as an object of its
+    /// own and the three are joined: an object's entries are written the same whatever
+    /// entries come before them (at one depth, pretty or not). Err as serde_json's when a
+    /// run does not serialize; `buf` then holds a part of the event.
+    pub fn json_text_into(
+        &self,
+        pretty: bool,
+        cache: &mut ProcessText,
+        buf: &mut Vec<u8>,
+    ) -> serde_json::Result<()> {
+        let write = |run: Run, out: &mut Vec<u8>| {
+            let start = out.len();
+            let item = Entries(self, run);
+            if pretty {
+                serde_json::to_writer_pretty(&mut *out, &item)?;
+            } else {
+                serde_json::to_writer(&mut *out, &item)?;
+            }
+            // The object's entries: without `{` and `}` (`\n}` pretty); none for `{}`.
+            let inner = match &out[start..] {
+                b"{}" => 0..0,
+                t if pretty => 1..t.len() - 2,
+                t => 1..t.len() - 1,
+            };
+            let inner = start + inner.start..start + inner.end;
+            out.copy_within(inner.clone(), start);
+            out.truncate(start + inner.len());
+            serde_json::Result::Ok(())
+        };
+        if !cache.key.as_ref().is_some_and(|k| k.matches(self)) {
+            cache.key = None;
+            cache.text.clear();
+            write(Run::Process, &mut cache.text)?;
+            cache.key = Some(self.process_key());
+        }
+        buf.push(b'{');
+        // The head always holds `timestamp` and `event_type`.
+        write(Run::Head, buf)?;
+        if !cache.text.is_empty() {
+            buf.push(b',');
+            buf.extend_from_slice(&cache.text);
+        }
+        let own = buf.len();
+        buf.push(b',');
+        write(Run::Own, buf)?;
+        if buf.len() == own + 1 {
+            buf.pop();
+        }
+        buf.extend_from_slice(if pretty { b"\n}" } else { b"}" });
+        Ok(())
     }
 }
 
@@ -915,6 +1067,95 @@ mod tests {
             assert!(rows.insert(name.to_owned(), row).is_none(), "{name} twice");
         }
         rows
+    }
+
+    /// An event's JSON text joined from its three runs, with the process fields' text
+    /// reused from the event before when it has the same ones, is the bytes serde_json
+    /// gives for the whole event, pretty and compact: on every event of every fixture
+    /// recorded by kellect, with the cache kept across events of different processes, exec
+    /// ids and containers (equal cgroups at different addresses too), and across the
+    /// events that have no fields of their own.
+    #[test]
+    fn joined_text_is_the_whole_events_text() {
+        use crate::format::{decode_frame, TraceReader};
+        use crate::replayer::input::decode::decode_frame as decode_records;
+
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let docker = "/system.slice/docker-\
+                      0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope";
+        let cgroups = [
+            None,
+            Some(CgroupInfo::new(7, docker)),
+            Some(CgroupInfo::new(7, docker)),
+            Some(CgroupInfo::new(8, "/user.slice")),
+        ];
+        let exec_ids = [None, Some("aW1hZ2UgMQ=="), Some("aW1hZ2UgMg==")];
+        let (mut events, mut traces, mut in_containers) = (0, 0, 0);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "kz") {
+                continue;
+            }
+            traces += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            let reader = TraceReader::new(&bytes).unwrap();
+            let scan = reader.scan();
+            for pretty in [false, true] {
+                let mut cache = ProcessText::default();
+                let mut n = 0usize;
+                for block in scan.frames() {
+                    let Ok((_, raw)) = decode_frame(block.payload) else {
+                        continue;
+                    };
+                    for event in decode_records(&raw).0 {
+                        n += 1;
+                        // Runs of a few events share a process, exec id and cgroup.
+                        let resolved = Resolved {
+                            container: cgroups[(n / 3) % cgroups.len()].clone(),
+                            ..Resolved::default()
+                        };
+                        let view = EventView {
+                            timestamp_us: event.common.ts as i64 / 1000,
+                            event: &event,
+                            resolved: &resolved,
+                            arch: Arch::X86_64,
+                            catalogue: CATALOGUE,
+                            exec_id: exec_ids[(n / 5) % exec_ids.len()],
+                        };
+                        let want = if pretty {
+                            serde_json::to_vec_pretty(&view)
+                        } else {
+                            serde_json::to_vec(&view)
+                        };
+                        let mut got = Vec::new();
+                        let joined = view.json_text_into(pretty, &mut cache, &mut got);
+                        match want {
+                            Ok(want) => {
+                                joined.unwrap();
+                                in_containers +=
+                                    usize::from(got.windows(14).any(|w| w == b"\"container_id\""));
+                                assert_eq!(
+                                    String::from_utf8_lossy(&got),
+                                    String::from_utf8_lossy(&want),
+                                    "{}",
+                                    path.display()
+                                );
+                            }
+                            Err(_) => assert!(joined.is_err()),
+                        }
+                    }
+                }
+                events += n;
+            }
+        }
+        assert!(
+            traces >= 10 && events > 5_000,
+            "{traces} traces, {events} events"
+        );
+        assert!(
+            in_containers > events / 4,
+            "{in_containers} of {events} in containers"
+        );
     }
 
     /// docs/EVENTS.md lists exactly the event types of the table, each with the syscalls
