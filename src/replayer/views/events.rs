@@ -225,8 +225,8 @@ impl Serialize for Entries<'_, '_> {
 #[derive(Default)]
 pub struct ProcessText {
     key: Option<ProcessKey>,
-    /// The entries, without the object's braces (`"comm":"x",...`, or with `pretty` the
-    /// lines between them).
+    /// The entries, after a comma, without the object's braces (`,"comm":"x",...`, or with
+    /// `pretty` the lines between them); empty when there are none.
     text: Vec<u8>,
 }
 
@@ -421,7 +421,10 @@ impl EventView<'_> {
         cache: &mut ProcessText,
         buf: &mut Vec<u8>,
     ) -> serde_json::Result<()> {
-        let write = |run: Run, out: &mut Vec<u8>| {
+        // Appends `run` as an object and takes its closing brace off (`\n}` pretty); with
+        // `after`, its entries follow others: its opening brace becomes their comma, and an
+        // empty one leaves nothing.
+        let write = |run: Run, after: bool, out: &mut Vec<u8>| {
             let start = out.len();
             let item = Entries(self, run);
             if pretty {
@@ -429,36 +432,27 @@ impl EventView<'_> {
             } else {
                 serde_json::to_writer(&mut *out, &item)?;
             }
-            // The object's entries: without `{` and `}` (`\n}` pretty); none for `{}`.
-            let inner = match &out[start..] {
-                b"{}" => 0..0,
-                t if pretty => 1..t.len() - 2,
-                t => 1..t.len() - 1,
-            };
-            let inner = start + inner.start..start + inner.end;
-            out.copy_within(inner.clone(), start);
-            out.truncate(start + inner.len());
+            if out.len() == start + 2 {
+                // `{}`
+                out.truncate(if after { start } else { start + 1 });
+            } else {
+                out.truncate(out.len() - if pretty { 2 } else { 1 });
+                if after {
+                    out[start] = b',';
+                }
+            }
             serde_json::Result::Ok(())
         };
         if !cache.key.as_ref().is_some_and(|k| k.matches(self)) {
             cache.key = None;
             cache.text.clear();
-            write(Run::Process, &mut cache.text)?;
+            write(Run::Process, true, &mut cache.text)?;
             cache.key = Some(self.process_key());
         }
-        buf.push(b'{');
         // The head always holds `timestamp` and `event_type`.
-        write(Run::Head, buf)?;
-        if !cache.text.is_empty() {
-            buf.push(b',');
-            buf.extend_from_slice(&cache.text);
-        }
-        let own = buf.len();
-        buf.push(b',');
-        write(Run::Own, buf)?;
-        if buf.len() == own + 1 {
-            buf.pop();
-        }
+        write(Run::Head, false, buf)?;
+        buf.extend_from_slice(&cache.text);
+        write(Run::Own, true, buf)?;
         buf.extend_from_slice(if pretty { b"\n}" } else { b"}" });
         Ok(())
     }
