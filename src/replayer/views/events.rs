@@ -230,8 +230,10 @@ pub struct ProcessText {
     text: Vec<u8>,
 }
 
-/// What [`EventView::process_entries`] writes depends on, and nothing else.
+/// What [`EventView::process_entries`] writes depends on, and nothing else (and whether
+/// it was written pretty).
 struct ProcessKey {
+    pretty: bool,
     comm: compact_str::CompactString,
     ids: [u32; 5],
     exec_id: Option<String>,
@@ -241,9 +243,10 @@ struct ProcessKey {
 }
 
 impl ProcessKey {
-    fn matches(&self, view: &EventView<'_>) -> bool {
+    fn matches(&self, view: &EventView<'_>, pretty: bool) -> bool {
         let c = &view.event.common;
-        self.ids == [c.pid, c.tid, c.ppid, c.uid, c.gid]
+        self.pretty == pretty
+            && self.ids == [c.pid, c.tid, c.ppid, c.uid, c.gid]
             && self.comm == c.comm
             && self.exec_id.as_deref() == view.exec_id
             && match (&self.container, &view.resolved.container) {
@@ -399,9 +402,10 @@ impl EventView<'_> {
         Ok(())
     }
 
-    fn process_key(&self) -> ProcessKey {
+    fn process_key(&self, pretty: bool) -> ProcessKey {
         let c = &self.event.common;
         ProcessKey {
+            pretty,
             comm: c.comm.clone(),
             ids: [c.pid, c.tid, c.ppid, c.uid, c.gid],
             exec_id: self.exec_id.map(str::to_owned),
@@ -443,11 +447,11 @@ impl EventView<'_> {
             }
             serde_json::Result::Ok(())
         };
-        if !cache.key.as_ref().is_some_and(|k| k.matches(self)) {
+        if !cache.key.as_ref().is_some_and(|k| k.matches(self, pretty)) {
             cache.key = None;
             cache.text.clear();
             write(Run::Process, true, &mut cache.text)?;
-            cache.key = Some(self.process_key());
+            cache.key = Some(self.process_key(pretty));
         }
         // The head always holds `timestamp` and `event_type`.
         write(Run::Head, false, buf)?;
@@ -1067,8 +1071,8 @@ mod tests {
     /// reused from the event before when it has the same ones, is the bytes serde_json
     /// gives for the whole event, pretty and compact: on every event of every fixture
     /// recorded by kellect, with the cache kept across events of different processes, exec
-    /// ids and containers (equal cgroups at different addresses too), and across the
-    /// events that have no fields of their own.
+    /// ids and containers (equal cgroups at different addresses too), across the events
+    /// that have no fields of their own, and across a change of style (pretty or compact).
     #[test]
     fn joined_text_is_the_whole_events_text() {
         use crate::format::{decode_frame, TraceReader};
@@ -1094,7 +1098,7 @@ mod tests {
             let bytes = std::fs::read(&path).unwrap();
             let reader = TraceReader::new(&bytes).unwrap();
             let scan = reader.scan();
-            for pretty in [false, true] {
+            for first in [false, true] {
                 let mut cache = ProcessText::default();
                 let mut n = 0usize;
                 for block in scan.frames() {
@@ -1103,7 +1107,9 @@ mod tests {
                     };
                     for event in decode_records(&raw).0 {
                         n += 1;
-                        // Runs of a few events share a process, exec id and cgroup.
+                        // Runs of a few events share a process, exec id and cgroup, and
+                        // the style changes every 11 events with the same cache.
+                        let pretty = first ^ ((n / 11) % 2 == 1);
                         let resolved = Resolved {
                             container: cgroups[(n / 3) % cgroups.len()].clone(),
                             ..Resolved::default()
