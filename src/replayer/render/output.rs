@@ -56,13 +56,26 @@ impl Rendered {
 /// [`render_event`] and [`render_record`] give it for `-o json` and `-o json-min`, written
 /// straight into a buffer shared by many items.
 pub fn json_text<T: serde::Serialize + ?Sized>(item: &T, pretty: bool, buf: &mut Vec<u8>) {
+    text_or_second_pass(item, pretty, buf, |buf| {
+        if pretty {
+            serde_json::to_writer_pretty(buf, item)
+        } else {
+            serde_json::to_writer(buf, item)
+        }
+    });
+}
+
+/// Appends what `write` appends to `buf` for `item` (its JSON text) and a newline; when it
+/// fails or its text holds bytes that are not text, `item`'s text from the output rule's
+/// second pass ([`bytes::to_json`]) instead.
+fn text_or_second_pass<T: serde::Serialize + ?Sized>(
+    item: &T,
+    pretty: bool,
+    buf: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+) {
     let start = buf.len();
-    let written = if pretty {
-        serde_json::to_writer_pretty(&mut *buf, item)
-    } else {
-        serde_json::to_writer(&mut *buf, item)
-    };
-    // Bytes that are not text take the output rule's second pass.
+    let written = write(&mut *buf);
     if written.is_err() || bytes::json_has_raw(&buf[start..]) {
         buf.truncate(start);
         buf.extend_from_slice(&bytes::to_json(item, pretty));
@@ -78,14 +91,9 @@ pub fn event_json_text(
     process: &mut ProcessText,
     buf: &mut Vec<u8>,
 ) {
-    let start = buf.len();
-    let written = view.json_text_into(pretty, process, buf);
-    // Bytes that are not text take the output rule's second pass, on the whole event.
-    if written.is_err() || bytes::json_has_raw(&buf[start..]) {
-        buf.truncate(start);
-        buf.extend_from_slice(&bytes::to_json(view, pretty));
-    }
-    buf.push(b'\n');
+    text_or_second_pass(view, pretty, buf, |buf| {
+        view.json_text_into(pretty, process, buf)
+    });
 }
 
 /// `item` as what `format` writes: its text (with the newline), or its row.
