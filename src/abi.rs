@@ -737,6 +737,86 @@ impl Record<'_> {
     }
 }
 
+/// The stamp (`ts`, CLOCK_BOOTTIME ns) and length (bytes) of the record at `offset` in
+/// `bytes`, a frame's raw records: `Ok` exactly when [`Records`] decodes a record there,
+/// and otherwise the error it gives. A compact syscall record (`REC_SYSCALL_C`, most of a
+/// trace) is measured without being read into the syscall record it stands for (its parts
+/// and tail sections only have to fit in its length); any other record, and every one that
+/// does not check, is decoded. Panics when `offset` is past the end of `bytes`, as
+/// decoding does.
+pub fn check_at(bytes: &[u8], offset: usize) -> Result<(u64, usize), AbiError> {
+    let rest = &bytes[offset..];
+    if let Ok((prefix, _)) = RecordPrefix::read_from_prefix(rest) {
+        let len = prefix.len.get() as usize;
+        if RecordKind::from_raw(prefix.kind.get()) == RecordKind::SyscallCompact
+            && len >= size_of::<CompactSyscall>()
+            && rest.get(..len).is_some_and(compact_fits)
+        {
+            return Ok((prefix.ts.get(), len));
+        }
+    }
+    decode_at(bytes, offset).map(|(record, len)| (record.header().ts.get(), len))
+}
+
+/// Whether a compact syscall record's parts and tail sections fit in its bytes (`body`,
+/// its `len` bytes): exactly when [`compact_syscall`] reads it. The parts come in its order
+/// (ret, arguments, facts, entry time, section lengths, aux), then the sections.
+fn compact_fits(body: &[u8]) -> bool {
+    let Ok((c, rest)) = CompactSyscall::read_from_prefix(body) else {
+        return false;
+    };
+    let (parts, forms) = (c.parts, c.arg_forms.get());
+    let mut need: usize = if c.flags.get() & REC_F_RET32 != 0 {
+        4
+    } else {
+        8
+    };
+    for i in 0..6 {
+        need += [0, 4, 4, 8][usize::from((forms >> (2 * i)) & 3)];
+    }
+    if parts & SCC_FACTS != 0 {
+        need += size_of::<Facts>();
+    }
+    if parts & SCC_ENTER != 0 {
+        need += 8;
+    }
+    // Section lengths: path0, path1, addr, out, inode, sock, data.
+    let mut lens = [0usize; 7];
+    for (i, part) in [
+        (0, SCC_PATH0),
+        (1, SCC_PATH1),
+        (2, SCC_ADDR),
+        (3, SCC_OUT),
+        (6, SCC_DATA),
+    ] {
+        if parts & part != 0 {
+            let Some(&[lo, hi]) = rest.get(need..need + 2) else {
+                return false;
+            };
+            lens[i] = usize::from(u16::from_le_bytes([lo, hi]));
+            need += 2;
+        }
+    }
+    if parts & SCC_AUX != 0 {
+        need += 4;
+    }
+    let Some(tail) = rest.get(need..) else {
+        return false;
+    };
+    let sc_flags = u16::from(c.sc_flags);
+    lens[4] = if sc_flags & SC_F_INODE_REF != 0 {
+        size_of::<InodeRef>()
+    } else if sc_flags & SC_F_INODE != 0 {
+        size_of::<InodeAttrs>()
+    } else {
+        0
+    };
+    if sc_flags & SC_F_SOCK != 0 {
+        lens[5] = size_of::<SockInfo>();
+    }
+    lens.iter().sum::<usize>() <= tail.len()
+}
+
 /// Iterates over the records packed back to back in a decompressed frame.
 ///
 /// Stops at the first malformed record (after yielding its error): once a length is wrong,
@@ -1393,6 +1473,92 @@ mod tests {
         raw[4..8].copy_from_slice(&20u32.to_le_bytes());
         let r: Vec<_> = Records::new(&raw).collect();
         assert!(matches!(r[..], [Err(AbiError::TooShort { min: 32, .. })]));
+    }
+
+    /// Compact records of every shape (parts, argument forms, inode and socket sections),
+    /// whole, cut or padded by a few bytes, or with one byte changed: [`check_at`] gives
+    /// what decoding gives (the stamp and length, or the same error).
+    #[test]
+    fn checking_a_compact_record_agrees_with_decoding_it() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut fit, mut failed) = (0, 0);
+        for round in 0..60_000 {
+            let mut c = CompactSyscall::new_zeroed();
+            c.kind.set(RecordKind::SyscallCompact.raw());
+            c.flags.set(if next() % 2 == 0 { REC_F_RET32 } else { 0 });
+            c.ts.set(next());
+            c.sc_flags = next() as u8;
+            c.parts = next() as u8;
+            c.arg_forms.set(next() as u16);
+            let mut v = c.as_bytes().to_vec();
+            v.extend_from_slice(&[7u8; 8][..if next() % 2 == 0 { 4 } else { 8 }]);
+            let mut sections = 0usize;
+            for i in 0..6 {
+                v.resize(
+                    v.len() + [0, 4, 4, 8][(c.arg_forms.get() >> (2 * i)) as usize & 3],
+                    1,
+                );
+            }
+            let parts = c.parts;
+            if parts & SCC_FACTS != 0 {
+                v.resize(v.len() + size_of::<Facts>(), b'x');
+            }
+            if parts & SCC_ENTER != 0 {
+                v.resize(v.len() + 8, 2);
+            }
+            for part in [SCC_PATH0, SCC_PATH1, SCC_ADDR, SCC_OUT, SCC_DATA] {
+                if parts & part != 0 {
+                    let n = (next() % 40) as u16;
+                    sections += usize::from(n);
+                    v.extend_from_slice(&n.to_le_bytes());
+                }
+            }
+            if parts & SCC_AUX != 0 {
+                v.resize(v.len() + 4, 3);
+            }
+            let sc = u16::from(c.sc_flags);
+            if sc & SC_F_INODE_REF != 0 {
+                sections += size_of::<InodeRef>();
+            } else if sc & SC_F_INODE != 0 {
+                sections += size_of::<InodeAttrs>();
+            }
+            if sc & SC_F_SOCK != 0 {
+                sections += size_of::<SockInfo>();
+            }
+            v.resize(v.len() + sections, b'/');
+            // Whole, or cut or padded by up to 4 bytes, or one byte changed.
+            let delta = (next() % 9) as isize - 4;
+            let len = (v.len() as isize + delta).max(1) as usize;
+            v.resize(len, 0);
+            if round % 5 == 0 {
+                let at = next() as usize % v.len();
+                v[at] = next() as u8;
+            }
+            if v.len() >= 8 {
+                let len = v.len() as u32;
+                v[4..8].copy_from_slice(&len.to_le_bytes());
+            }
+            // A record after it, when it checks: its length leads to the next.
+            v.extend_from_slice(header(3, 64).as_bytes());
+            v.resize(v.len() + 8, 0);
+            let decoded = decode_at(&v, 0).map(|(r, len)| (r.header().ts.get(), len));
+            assert_eq!(check_at(&v, 0), decoded, "round {round}: {v:?}");
+            match decoded {
+                Ok(_) => fit += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        // Both outcomes were tried many times.
+        assert!(
+            fit > 10_000 && failed > 10_000,
+            "{fit} fit, {failed} failed"
+        );
     }
 
     #[test]

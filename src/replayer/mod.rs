@@ -626,9 +626,10 @@ fn record_pieces(raw: &[u8], limit: usize) -> Vec<&[u8]> {
     }
     let mut pieces = Vec::new();
     let (mut start, mut at) = (0, 0);
-    for record in crate::abi::Records::new(raw) {
-        let Ok(record) = record else { break };
-        let len = record.header().len.get() as usize;
+    while at < raw.len() {
+        let Ok((_, len)) = crate::abi::check_at(raw, at) else {
+            break;
+        };
         if at > start && at - start + len > limit {
             pieces.push(&raw[start..at]);
             start = at;

@@ -494,18 +494,17 @@ pub struct RecordSpan {
 /// [`decode_one`] decodes a span's bytes into the event [`decode_frame`] gives for it.
 pub fn scan_frame(raw: &[u8], base: usize) -> (Vec<RecordSpan>, Option<abi::AbiError>) {
     let mut out = Vec::new();
-    let mut at = base;
-    for record in Records::new(raw) {
-        match record {
-            Ok(record) => {
-                let h = record.header();
-                let len = h.len.get();
+    let mut at = 0;
+    while at < raw.len() {
+        match abi::check_at(raw, at) {
+            Ok((ts, len)) => {
+                // A record's length is at least its header's and fits in a frame's u32.
                 out.push(RecordSpan {
-                    ts: h.ts.get(),
-                    offset: at,
-                    len,
+                    ts,
+                    offset: base + at,
+                    len: len as u32,
                 });
-                at += len as usize;
+                at += len;
             }
             Err(e) => return (out, Some(in_frame(e, base))),
         }
