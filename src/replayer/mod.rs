@@ -1297,10 +1297,13 @@ impl Pending {
         rendered.extend(render_records(&self.records, format, udp));
         // Freeing the chunk's events and their state (boxed syscalls, names, images) is
         // some 5 % of the events view's work: it is shared too, not left to the thread
-        // that renders last while the other waits.
+        // that renders last while the other waits (with one thread, sharing it only costs).
         let Pending {
             events, selected, ..
         } = self;
+        if rayon::current_num_threads() == 1 {
+            return (rendered, items);
+        }
         rayon::join(
             || {
                 events
