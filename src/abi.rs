@@ -1475,29 +1475,37 @@ mod tests {
         assert!(matches!(r[..], [Err(AbiError::TooShort { min: 32, .. })]));
     }
 
+    /// A xorshift64 sequence from `state` (not 0): test inputs that are the same each run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// Compact records of every shape (parts, argument forms, inode and socket sections),
     /// whole, cut or padded by a few bytes, or with one byte changed: [`check_at`] gives
     /// what decoding gives (the stamp and length, or the same error).
     #[test]
     fn checking_a_compact_record_agrees_with_decoding_it() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut fit, mut failed) = (0, 0);
         for round in 0..60_000 {
             let mut c = CompactSyscall::new_zeroed();
             c.kind.set(RecordKind::SyscallCompact.raw());
-            c.flags.set(if next() % 2 == 0 { REC_F_RET32 } else { 0 });
+            c.flags.set(if next().is_multiple_of(2) {
+                REC_F_RET32
+            } else {
+                0
+            });
             c.ts.set(next());
             c.sc_flags = next() as u8;
             c.parts = next() as u8;
             c.arg_forms.set(next() as u16);
             let mut v = c.as_bytes().to_vec();
-            v.extend_from_slice(&[7u8; 8][..if next() % 2 == 0 { 4 } else { 8 }]);
+            v.extend_from_slice(&[7u8; 8][..if next().is_multiple_of(2) { 4 } else { 8 }]);
             let mut sections = 0usize;
             for i in 0..6 {
                 v.resize(
@@ -1558,6 +1566,217 @@ mod tests {
         assert!(
             fit > 10_000 && failed > 10_000,
             "{fit} fit, {failed} failed"
+        );
+    }
+
+    /// Real frames of every fixture, decompressed, then attacked record by record: lengths
+    /// set to every value around the fixed parts and the true length (and huge ones), kinds
+    /// swapped to the compact kind and back, a compact record's `parts`, `sc_flags` and
+    /// `arg_forms` set to every value, bytes changed at random, frames cut at every byte of
+    /// a record. For each: [`check_at`] gives what decoding gives at every offset tried,
+    /// and `scan_frame` gives the spans and the error the `Records` loop it replaced gave.
+    #[test]
+    fn checking_mutated_fixture_frames_agrees_with_decoding_them() {
+        use crate::format::TraceReader;
+        use crate::replayer::input::decode::scan_frame;
+
+        // The loop scan_frame was before 97f0c94 (base 0, where in_frame changes nothing).
+        fn old_scan(raw: &[u8]) -> (Vec<(u64, usize, u32)>, Option<AbiError>) {
+            let mut out = Vec::new();
+            let mut at = 0;
+            for record in Records::new(raw) {
+                match record {
+                    Ok(record) => {
+                        let h = record.header();
+                        out.push((h.ts.get(), at, h.len.get()));
+                        at += h.len.get() as usize;
+                    }
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+            (out, None)
+        }
+        fn new_scan(raw: &[u8]) -> (Vec<(u64, usize, u32)>, Option<AbiError>) {
+            let (spans, e) = scan_frame(raw, 0);
+            (spans.iter().map(|s| (s.ts, s.offset, s.len)).collect(), e)
+        }
+        let mut stats = [0usize; 2]; // [agreeing Ok, agreeing Err] of check_at
+        let mut check = |bytes: &[u8], offset: usize, what: &dyn Fn() -> String| {
+            let decoded = decode_at(bytes, offset).map(|(r, len)| (r.header().ts.get(), len));
+            let checked = check_at(bytes, offset);
+            assert_eq!(
+                checked,
+                decoded,
+                "{}: offset {offset} of {:02x?}",
+                what(),
+                &bytes[offset..bytes.len().min(offset + 160)]
+            );
+            stats[usize::from(decoded.is_err())] += 1;
+        };
+        let mut scans = 0usize;
+        let mut scan = |bytes: &[u8], what: &dyn Fn() -> String| {
+            assert_eq!(
+                new_scan(bytes),
+                old_scan(bytes),
+                "{}: {:02x?}",
+                what(),
+                bytes
+            );
+            scans += 1;
+        };
+
+        let fixtures: [(&str, &[u8]); 15] = [
+            ("bytes", include_bytes!("../fixtures/bytes.kz")),
+            ("catalogue", include_bytes!("../fixtures/catalogue.kz")),
+            ("compat", include_bytes!("../fixtures/compat.kz")),
+            ("container", include_bytes!("../fixtures/container.kz")),
+            ("exec", include_bytes!("../fixtures/exec.kz")),
+            ("files", include_bytes!("../fixtures/files.kz")),
+            ("files2", include_bytes!("../fixtures/files2.kz")),
+            ("lean", include_bytes!("../fixtures/lean.kz")),
+            ("mmsg", include_bytes!("../fixtures/mmsg.kz")),
+            ("packets", include_bytes!("../fixtures/packets.kz")),
+            ("process", include_bytes!("../fixtures/process.kz")),
+            ("records", include_bytes!("../fixtures/records.kz")),
+            ("system", include_bytes!("../fixtures/system.kz")),
+            ("uring", include_bytes!("../fixtures/uring.kz")),
+            ("uring_skip", include_bytes!("../fixtures/uring_skip.kz")),
+        ];
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let (mut records, mut compact) = (0usize, 0usize);
+        for (name, file) in fixtures {
+            let reader = TraceReader::new(file).unwrap();
+            for (f, block) in reader.scan().frames().enumerate() {
+                let raw = crate::format::decode_frame(block.payload).unwrap().1;
+                // The frame as it is, and cut at random.
+                let (spans, e) = old_scan(&raw);
+                assert!(e.is_none(), "{name} frame {f}: {e:?}");
+                scan(&raw, &|| format!("{name} frame {f}"));
+                for _ in 0..8 {
+                    let cut = next() as usize % (raw.len() + 1);
+                    scan(&raw[..cut], &|| format!("{name} frame {f} cut at {cut}"));
+                }
+                for (i, &(_, at, len)) in spans.iter().enumerate() {
+                    records += 1;
+                    let len = len as usize;
+                    // The record and up to two after it, or the frame's rest.
+                    let end = spans.get(i + 3).map_or(raw.len(), |s| s.1);
+                    let window = &raw[at..end];
+                    let kind = u16::from_le_bytes([raw[at], raw[at + 1]]);
+                    let is_compact = RecordKind::from_raw(kind) == RecordKind::SyscallCompact;
+                    compact += usize::from(is_compact);
+                    let what = |m: &str| format!("{name} frame {f} record {i} (kind {kind}): {m}");
+                    // Cut at every byte of the record (and a little past it).
+                    for cut in 0..=window.len().min(len + 2) {
+                        check(&window[..cut], 0, &|| what(&format!("cut at {cut}")));
+                        if cut % 7 == 0 || cut + 2 >= len {
+                            scan(&window[..cut], &|| what(&format!("cut at {cut}")));
+                        }
+                    }
+                    // The record at offset 0 and at its place in the frame, at the very end.
+                    check(&raw, at, &|| what("in place"));
+                    check(&raw, raw.len(), &|| what("at the end"));
+                    let mut w = window.to_vec();
+                    // Lengths: every value up to the fixed parts, around the true length,
+                    // and beyond the window (all of them for every 4th record).
+                    let mut lens: Vec<u32> = (0..=200).collect();
+                    for d in 0..=16u32 {
+                        lens.push((len as u32).wrapping_add(d));
+                        lens.push((len as u32).wrapping_sub(d));
+                        lens.push((window.len() as u32).wrapping_add(d));
+                        lens.push((window.len() as u32).wrapping_sub(d));
+                    }
+                    lens.extend([u32::MAX, u32::MAX - 1, 1 << 31, 1 << 16, 0xffff, 0x1_0001]);
+                    for kind_now in [kind, 9, 4, 1, 2, 3, 5, 6, 7, 8, 0, 10, 0xffff] {
+                        w[0..2].copy_from_slice(&kind_now.to_le_bytes());
+                        // Every length for its own kind and the compact one; for the
+                        // others, those at their fixed parts' edges and the true one.
+                        let own = (kind_now == kind || kind_now == 9) && i % 4 == 0;
+                        let edges = |l: &&u32| {
+                            own || matches!(**l, 23 | 24 | 55..=57 | 63..=65 | 87..=89)
+                                || l.abs_diff(len as u32) <= 1
+                                || **l == u32::MAX
+                        };
+                        for &l in lens.iter().filter(edges) {
+                            w[4..8].copy_from_slice(&l.to_le_bytes());
+                            check(&w, 0, &|| what(&format!("kind {kind_now}, len {l}")));
+                            if own && (l % 5 == 0 || l.abs_diff(len as u32) <= 2) {
+                                scan(&w, &|| what(&format!("kind {kind_now}, len {l}")));
+                            }
+                        }
+                        w[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+                    }
+                    w.copy_from_slice(window);
+                    // As a compact record (each compact one, and every 32nd other one
+                    // rewritten as one): every parts and sc_flags, some arg_forms, at the
+                    // true length and at lengths around it.
+                    let mut w = window.to_vec();
+                    w[0..2].copy_from_slice(&9u16.to_le_bytes());
+                    if w.len() >= 32 && (is_compact || i % 32 == 0) {
+                        for v in 0..=255u8 {
+                            for byte in [28usize, 29] {
+                                let old = w[byte];
+                                w[byte] = v;
+                                for d in [0i64, -1, 1, -2, 2, -8, 8, -20, 20] {
+                                    let l = (len as i64 + d).max(0) as u32;
+                                    w[4..8].copy_from_slice(&l.to_le_bytes());
+                                    check(&w, 0, &|| what(&format!("byte {byte} = {v}, len {l}")));
+                                }
+                                w[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+                                if v % 17 == 0 {
+                                    scan(&w, &|| what(&format!("byte {byte} = {v}")));
+                                }
+                                w[byte] = old;
+                            }
+                            let forms = (next() as u16) | if v < 8 { 0xffff } else { 0 };
+                            w[30..32].copy_from_slice(&forms.to_le_bytes());
+                            for byte in [28usize, 29] {
+                                w[byte] = next() as u8;
+                            }
+                            let flags = next() as u16 & (REC_F_RET32 | 0x3f);
+                            w[2..4].copy_from_slice(&flags.to_le_bytes());
+                            check(&w, 0, &|| {
+                                what(&format!("forms {forms:#x}, flags {flags:#x}"))
+                            });
+                            w.copy_from_slice(window);
+                            w[0..2].copy_from_slice(&9u16.to_le_bytes());
+                        }
+                    }
+                    // Random bytes changed, mostly in the fixed part and the parts after it.
+                    let mut w = window.to_vec();
+                    for round in 0..24 {
+                        let n = 1 + next() as usize % 4;
+                        for _ in 0..n {
+                            let span = if next().is_multiple_of(4) {
+                                w.len()
+                            } else {
+                                w.len().min(96)
+                            };
+                            let at = next() as usize % span;
+                            w[at] = match next() % 4 {
+                                0 => 0,
+                                1 => 0xff,
+                                2 => w[at] ^ (1 << (next() % 8)),
+                                _ => next() as u8,
+                            };
+                        }
+                        if round % 3 == 0 {
+                            w[0..2].copy_from_slice(&9u16.to_le_bytes());
+                        }
+                        check(&w, 0, &|| what(&format!("round {round}")));
+                        scan(&w, &|| what(&format!("round {round}")));
+                        w.copy_from_slice(window);
+                    }
+                }
+            }
+        }
+        let [ok, err] = stats;
+        eprintln!(
+            "{records} records ({compact} compact), {ok} ok and {err} failed checks, {scans} scans"
+        );
+        assert!(
+            compact > 40 && ok > 1_000_000 && err > 1_000_000,
+            "{records} {compact} {ok} {err}"
         );
     }
 
