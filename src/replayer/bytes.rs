@@ -50,7 +50,7 @@ fn unmark(c: char) -> Option<u8> {
 pub fn has_raw(s: &str) -> bool {
     // Every reserved character's UTF-8 starts with 0xF4: most strings are passed over with
     // one byte search (memchr), not decoded character by character.
-    s.as_bytes().contains(&0xf4) && s.contains(has_raw_char)
+    memchr::memchr(0xf4, s.as_bytes()).is_some() && s.contains(has_raw_char)
 }
 
 /// Whether `c` is a reserved character: one that carries a byte that is not UTF-8.
@@ -148,7 +148,7 @@ pub fn sibling(key: &str) -> String {
 /// Whether serialized JSON (or any UTF-8 text) holds a reserved character: the UTF-8 of
 /// U+10FE80..=U+10FEFF is `F4 8F BA|BB xx`.
 pub fn json_has_raw(text: &[u8]) -> bool {
-    text.contains(&0xf4)
+    memchr::memchr(0xf4, text).is_some()
         && text
             .windows(3)
             .any(|w| w[0] == 0xf4 && w[1] == 0x8f && (w[2] == 0xba || w[2] == 0xbb))
