@@ -377,16 +377,19 @@ fn peak_rss_of_replaying_a_normal_recording_is_reported() {
         let trace = dir.path().join(format!("frames-{frame_kib}.kz"));
         let out = kellect()
             .args(["record", "-q", "-o", trace.to_str().unwrap()])
-            .args(["--frame-size", frame_kib, "--duration", "3s", "--"])
+            .args(["--frame-size", frame_kib, "--duration", "10s", "--"])
+            // A bounded workload (some 230,000 records): a loop for a fixed time made a
+            // trace as large as the machine was fast (2 M records and 5 GB of output on a
+            // fast day, which the unoptimized test build took most of an hour to read).
             .args([
                 "sh",
                 "-c",
-                "while :; do find /usr -maxdepth 3 >/dev/null; done",
+                "for i in $(seq 30); do find /usr -maxdepth 3 >/dev/null; done",
             ])
             .output()
             .expect("running kellect record");
         assert!(trace.exists(), "{}", String::from_utf8_lossy(&out.stderr));
-        eprintln!("a 3 s recording with --frame-size {frame_kib} KiB:");
+        eprintln!("a recording of 30 rounds of find with --frame-size {frame_kib} KiB:");
         for run in replay_both(&trace, &[], f64::INFINITY) {
             assert!(run.json_lines() > 0);
         }
