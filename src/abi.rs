@@ -1063,6 +1063,11 @@ fn syscall_tail<'a>(rec: &SyscallRecord, rest: &'a [u8]) -> Option<SyscallTail<'
 /// it stands for: the header's ppid, uid, gid and comm are 0 when it left the facts out,
 /// the arguments it left out 0, the inode section empty when it left it out (or gave an
 /// [`InodeRef`]). `None` when its parts or tail claim more bytes than it has.
+///
+/// [`compact_fits`] measures the same parts in the same order without reading them: a
+/// change to the layout changes both (the tests `checking_a_compact_record_agrees_with_
+/// decoding_it` and `checking_mutated_fixture_frames_agrees_with_decoding_them` fail when
+/// they disagree).
 fn compact_syscall(body: &[u8]) -> Option<(SyscallRecord, SyscallTail<'_>, Compact)> {
     let (c, mut rest) = CompactSyscall::read_from_prefix(body).ok()?;
     let mut take = |n: usize| -> Option<&[u8]> {
